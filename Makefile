@@ -1,0 +1,47 @@
+# Every target does its own set-up: a local virtualenv with pinned tools (tools/requirements-dev.txt).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+MPY    := $(VENV)/bin/micropython
+STAMP  := $(VENV)/.installed-$(shell cksum < tools/requirements-dev.txt | cut -d' ' -f1)
+BOARD  ?= esp32-devkitc
+PORT   ?=
+CONFIG ?= config.json
+FIRMWARE ?=
+PYTEST_ARGS ?=
+
+.PHONY: all setup test sim bench mpy flash deploy config clean
+
+all: test
+
+$(STAMP): tools/requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r tools/requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest host_tests $(PYTEST_ARGS)
+
+sim: $(STAMP)
+	$(PY) tools/sim.py $(SIM_ARGS)
+
+bench: $(STAMP)
+	$(PY) tools/bench.py
+
+mpy: $(STAMP)
+	$(PY) tools/mpy.py --board $(BOARD)
+
+flash: $(STAMP)
+	$(PY) tools/flash.py --port "$(PORT)" --board $(BOARD) --firmware "$(FIRMWARE)"
+
+deploy: $(STAMP)
+	$(PY) tools/deploy.py --port "$(PORT)" --board $(BOARD) --config "$(CONFIG)"
+
+config: $(STAMP)
+	$(PY) tools/config.py --out "$(CONFIG)" $(CONFIG_ARGS)
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,68 @@
+# The only module that knows MicroPython from CPython. Everything else imports
+# time, const, exception printing and file syncing from here. Feature detection
+# only (hasattr / try-import), never platform names.
+import time
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+if hasattr(time, "ticks_ms"):
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    ticks_add = time.ticks_add
+    sleep_ms = time.sleep_ms
+else:  # CPython: monotonic milliseconds, no wrap-around
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def ticks_add(a, b):
+        return a + b
+
+    def sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+try:
+    from sys import print_exception
+except ImportError:  # CPython
+    import traceback
+
+    def print_exception(exc, file=None):
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=file)
+
+import os
+
+if hasattr(os, "fsync"):
+    def fsync(f):
+        f.flush()
+        os.fsync(f.fileno())
+else:  # MicroPython: close() commits a LittleFS file; flush is the most we can ask before that
+    def fsync(f):
+        f.flush()
+
+if hasattr(os, "replace"):
+    replace = os.replace
+else:  # MicroPython's rename overwrites an existing target on LittleFS and POSIX
+    replace = os.rename
+
+
+def file_exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def mem_free():
+    """Free heap in bytes, or None where the runtime cannot tell."""
+    try:
+        import gc
+        return gc.mem_free()
+    except AttributeError:
+        return None

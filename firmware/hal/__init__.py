@@ -1,0 +1,51 @@
+# Hardware interfaces, one small duck-typed class per device kind. The real
+# drivers (hal/esp32) and the simulated ones (hal/sim) both follow these
+# shapes; evse and app only ever talk to these methods.
+#
+# Pilot (one per connector)
+#   offer(amps)      PWM at the IEC 61851 duty for `amps` (>= 6); 0 or None =
+#                    constant +12 V (no offer, state detection only)
+#   disable()        -12 V constant: state F, charger not available
+#   sample()         -> (state, diode_ok): state one of "A".."F", diode_ok
+#                    False when PWM runs but no -12 V low plateau was seen
+#   amps             the current offered now (0 when not offering)
+# Relay (contactor, one per connector)
+#   set(closed)      drive the coil; only evse.interlock calls this
+#   closed           the commanded position
+#   feedback()       -> None (no feedback contact) or True/False (contact closed)
+# CardReader (one per charger, may be None)
+#   poll()           -> idTag (uppercase hex UID) once per card presentation, or
+#                    None; raises HalError("ReaderFailure") when the reader is gone
+# Meter (one per connector, may be None)
+#   read()           -> dict with "energy_wh" (import register), "power_w",
+#                    "current_a" (list per phase), "voltage_v" (list per phase);
+#                    raises HalError("PowerMeterFailure") when it cannot read
+
+
+class HalError(Exception):
+    """A device fault. `code` is the OCPP ChargePointErrorCode it maps to."""
+
+    def __init__(self, code, info=""):
+        Exception.__init__(self, code, info)
+        self.code = code
+        self.info = info
+
+
+class Connector:
+    """The devices of one charging connector (numbered from 1)."""
+
+    def __init__(self, pilot, relay, meter=None, max_current_a=16):
+        self.pilot = pilot
+        self.relay = relay
+        self.meter = meter
+        self.max_current_a = max_current_a
+
+
+class Hardware:
+    """What a board file builds: connectors plus the shared devices."""
+
+    def __init__(self, connectors, reader=None, watchdog=None, board=None):
+        self.connectors = connectors
+        self.reader = reader
+        self.watchdog = watchdog
+        self.board = board or {}
