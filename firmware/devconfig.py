@@ -1,0 +1,362 @@
+# The device configuration (config.json): its keys, defaults and validation.
+# Shared by main.py on the device and tools/config.py / tools/deploy.py on the host.
+# No I/O except reading the file in load(); never put a secret value into a message.
+import json
+import os
+
+# A config.json is a few hundred bytes; refuse anything bigger before reading it into RAM.
+MAX_FILE_BYTES = 4096
+# chargePointId: OCPP 1.6 gives no limit; 48 keeps the URL and Basic auth header short.
+ID_MAX_LEN = 48
+# AuthorizationKey length bounds from the OCPP 1.6 Security Whitepaper.
+KEY_MIN_LEN = 16
+KEY_MAX_LEN = 40
+# BootNotification chargePointVendor / chargePointModel maxLength (CiString20Type).
+VENDOR_MAX_LEN = 20
+MODEL_MAX_LEN = 20
+# WiFi (IEEE 802.11): SSID 1..32 bytes; WPA2 passphrase 8..63 characters or 64 hex digits.
+SSID_MAX_LEN = 32
+WIFI_PASSWORD_MIN_LEN = 8
+WIFI_PASSWORD_MAX_LEN = 64
+# Board names are file names under boards/.
+BOARD_MAX_LEN = 32
+# Paths on the device (data_dir, ca_cert, client_cert, client_key).
+PATH_MAX_LEN = 64
+# Host names (ntp_host, the host part of csms_url).
+HOST_MAX_LEN = 253
+# Characters a chargePointId may not contain: "/" splits the URL path, "?#%" and
+# space change its meaning; ":" is refused only where HTTP Basic auth uses the id.
+ID_FORBIDDEN = "/?#% "
+
+LOG_LEVELS = ("error", "warning", "info", "debug")
+# Board kinds that need WiFi; "sim" runs on the host network.
+NETWORKED_KINDS = ("esp32", "esp8266")
+
+DEFAULTS = {
+    "security_profile": 0,
+    "authorization_key": None,
+    "wifi": None,
+    "log_level": "info",
+    "vendor": "MicroPython-OCPP",  # default chargePointVendor
+    "model": "ESP32-EVSE",  # default chargePointModel
+    "data_dir": "data",
+    "ca_cert": None,
+    "client_cert": None,
+    "client_key": None,
+    "ntp_host": None,
+}
+REQUIRED = ("csms_url", "charge_point_id", "board")
+KNOWN = REQUIRED + tuple(sorted(DEFAULTS))
+# Values never shown in messages or logs.
+SECRET_KEYS = ("authorization_key", "wifi.password")
+
+
+class ConfigError(Exception):
+    """A config.json problem; str() is "config.json: <key>: <what is wrong>"."""
+
+    def __init__(self, key, what):
+        if key:
+            msg = "config.json: %s: %s" % (key, what)
+        else:
+            msg = "config.json: %s" % what
+        super().__init__(msg)
+        self.key = key
+
+
+def _type_name(v):
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int):
+        return "a number"
+    if isinstance(v, float):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__
+
+
+def _string(cfg, key, label=None):
+    v = cfg[key]
+    if not isinstance(v, str):
+        raise ConfigError(label or key, "must be a string, not %s" % _type_name(v))
+    return v
+
+
+def _printable(s):
+    for ch in s:
+        o = ord(ch)
+        if o < 0x20 or o > 0x7E:
+            return False
+    return True
+
+
+def _check_host(key, host):
+    if not host:
+        raise ConfigError(key, "has no host name")
+    if len(host) > HOST_MAX_LEN:
+        raise ConfigError(key, "host name longer than %d characters" % HOST_MAX_LEN)
+    for ch in host:
+        if not (ch.isalpha() or ch.isdigit() or ch in ".-_[]:"):
+            raise ConfigError(key, "host name contains %r" % ch)
+
+
+def _check_url(cfg):
+    url = _string(cfg, "csms_url")
+    if not _printable(url) or " " in url:
+        raise ConfigError("csms_url", "must not contain spaces or control characters")
+    if url.startswith("ws://"):
+        rest = url[5:]
+    elif url.startswith("wss://"):
+        rest = url[6:]
+    else:
+        raise ConfigError("csms_url", "must start with ws:// or wss://")
+    if "?" in rest or "#" in rest:
+        raise ConfigError("csms_url", "must not contain a query (?) or fragment (#)")
+    i = rest.find("/")
+    hostport = rest if i < 0 else rest[:i]
+    if "@" in hostport:
+        raise ConfigError("csms_url", "must not contain user:password@ (use authorization_key)")
+    host = hostport
+    if hostport.startswith("["):  # IPv6 literal
+        j = hostport.find("]")
+        if j < 0:
+            raise ConfigError("csms_url", "unclosed [ in host")
+        host, port = hostport[: j + 1], hostport[j + 1 :]
+        if port and not port.startswith(":"):
+            raise ConfigError("csms_url", "junk after ]")
+        port = port[1:]
+    elif ":" in hostport:
+        host, port = hostport.split(":", 1)
+    else:
+        port = None
+    _check_host("csms_url", host)
+    if port is not None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("csms_url", "port must be a number from 1 to 65535")
+    # The firmware appends "/<charge_point_id>": drop trailing slashes so it is not doubled.
+    url = url.rstrip("/")
+    return url
+
+
+def _check_id(cfg, profile):
+    cp = _string(cfg, "charge_point_id")
+    if not cp:
+        raise ConfigError("charge_point_id", "must not be empty")
+    if len(cp) > ID_MAX_LEN:
+        raise ConfigError("charge_point_id", "longer than %d characters (%d)" % (ID_MAX_LEN, len(cp)))
+    if not _printable(cp):
+        raise ConfigError("charge_point_id", "must be printable ASCII")
+    for ch in ID_FORBIDDEN:
+        if ch in cp:
+            raise ConfigError("charge_point_id", "must not contain %r" % ch)
+    if ":" in cp and profile in (1, 2):
+        raise ConfigError("charge_point_id", "must not contain ':' with security_profile %d (HTTP Basic auth user name)" % profile)
+    return cp
+
+
+def _check_board(cfg):
+    b = _string(cfg, "board")
+    if not b:
+        raise ConfigError("board", "must not be empty")
+    if len(b) > BOARD_MAX_LEN:
+        raise ConfigError("board", "longer than %d characters" % BOARD_MAX_LEN)
+    for ch in b:
+        if not (("a" <= ch <= "z") or ("0" <= ch <= "9") or ch in "-_"):
+            raise ConfigError("board", "must be a board file name: lowercase letters, digits, '-' and '_'")
+    return b
+
+
+def _check_path(cfg, key):
+    p = cfg[key]
+    if p is None:
+        return None
+    p = _string(cfg, key)
+    if not p:
+        raise ConfigError(key, "must not be empty")
+    if len(p) > PATH_MAX_LEN:
+        raise ConfigError(key, "longer than %d characters" % PATH_MAX_LEN)
+    if not _printable(p):
+        raise ConfigError(key, "must be printable ASCII")
+    if ".." in p.split("/"):
+        raise ConfigError(key, "must not contain '..'")
+    return p
+
+
+def _check_wifi(cfg, kind):
+    w = cfg["wifi"]
+    if w is None:
+        if kind in NETWORKED_KINDS:
+            raise ConfigError("wifi", "required for board kind %s ({\"ssid\": ..., \"password\": ...})" % kind)
+        return None
+    if not isinstance(w, dict):
+        raise ConfigError("wifi", "must be an object {\"ssid\": ..., \"password\": ...}, not %s" % _type_name(w))
+    for k in w:
+        if k not in ("ssid", "password"):
+            raise ConfigError("wifi." + k, "unknown key (known: ssid, password)")
+    if "ssid" not in w:
+        raise ConfigError("wifi.ssid", "required")
+    ssid = w["ssid"]
+    if not isinstance(ssid, str):
+        raise ConfigError("wifi.ssid", "must be a string, not %s" % _type_name(ssid))
+    if not ssid or len(ssid.encode()) > SSID_MAX_LEN:
+        raise ConfigError("wifi.ssid", "must be 1 to %d bytes" % SSID_MAX_LEN)
+    pw = w.get("password", "")
+    if pw is None:
+        pw = ""
+    if not isinstance(pw, str):
+        raise ConfigError("wifi.password", "must be a string, not %s" % _type_name(pw))
+    if pw and not (WIFI_PASSWORD_MIN_LEN <= len(pw) <= WIFI_PASSWORD_MAX_LEN):
+        raise ConfigError("wifi.password", "must be empty (open network) or %d to %d characters, got %d" % (WIFI_PASSWORD_MIN_LEN, WIFI_PASSWORD_MAX_LEN, len(pw)))
+    if len(pw) == WIFI_PASSWORD_MAX_LEN:
+        for ch in pw:
+            if ch not in "0123456789abcdefABCDEF":
+                raise ConfigError("wifi.password", "64 characters is only allowed as a hex PSK")
+    return {"ssid": ssid, "password": pw}
+
+
+def _is_hex(s):
+    for ch in s:
+        if ch not in "0123456789abcdefABCDEF":
+            return False
+    return True
+
+
+def guess_kind(board):
+    """The board kind when the board file is not at hand: 'sim' boards are named sim or sim-*."""
+    if board == "sim" or board.startswith("sim-") or board.startswith("sim_"):
+        return "sim"
+    return None
+
+
+def validate(cfg, board_kind=None, warn=None):
+    """Check a config dict; return a new dict with defaults filled and the URL
+    normalised. `board_kind` comes from the board file when known ("esp32",
+    "esp8266", "sim"); `warn(msg)` receives advice that is not an error."""
+    if not isinstance(cfg, dict):
+        raise ConfigError(None, "must be a JSON object, not %s" % _type_name(cfg))
+    for k in cfg:
+        if k not in KNOWN:
+            raise ConfigError(k, "unknown key (known: %s)" % ", ".join(KNOWN))
+    for k in REQUIRED:
+        if k not in cfg or cfg[k] is None:
+            raise ConfigError(k, "required")
+    out = {}
+    for k in DEFAULTS:
+        v = cfg.get(k)
+        out[k] = DEFAULTS[k] if v is None else v
+    for k in REQUIRED:
+        out[k] = cfg[k]
+
+    p = out["security_profile"]
+    if isinstance(p, bool) or not isinstance(p, int):
+        raise ConfigError("security_profile", "must be a whole number 0 to 3, not %s" % _type_name(p))
+    if not 0 <= p <= 3:
+        raise ConfigError("security_profile", "must be 0 to 3, got %d" % p)
+
+    out["csms_url"] = _check_url(out)
+    out["charge_point_id"] = _check_id(out, p)
+    out["board"] = _check_board(out)
+    if out["csms_url"].endswith("/" + out["charge_point_id"]):
+        raise ConfigError("csms_url", "must not end with the charge point id (the firmware appends /%s)" % out["charge_point_id"])
+    if p >= 2 and not out["csms_url"].startswith("wss://"):
+        raise ConfigError("security_profile", "%d needs a wss:// csms_url" % p)
+
+    key = out["authorization_key"]
+    if key is not None:
+        if not isinstance(key, str):
+            raise ConfigError("authorization_key", "must be a string, not %s" % _type_name(key))
+        if not KEY_MIN_LEN <= len(key) <= KEY_MAX_LEN:
+            raise ConfigError("authorization_key", "must be %d to %d characters, got %d" % (KEY_MIN_LEN, KEY_MAX_LEN, len(key)))
+        if not _printable(key):
+            raise ConfigError("authorization_key", "must be printable ASCII")
+        if warn and not _is_hex(key):
+            warn("config.json: authorization_key: not hexadecimal; OCPP recommends a random hex key")
+        if warn and p in (0, 3):
+            warn("config.json: authorization_key: set but security_profile %d does not use it" % p)
+    elif p in (1, 2):
+        raise ConfigError("authorization_key", "required for security_profile %d" % p)
+
+    kind = board_kind if board_kind is not None else guess_kind(out["board"])
+    if kind is None:  # not known: a real board needs WiFi
+        kind = "esp32"
+    out["wifi"] = _check_wifi(out, kind)
+
+    lv = out["log_level"]
+    if lv not in LOG_LEVELS:
+        raise ConfigError("log_level", "must be one of %s" % ", ".join(LOG_LEVELS))
+    for k, n in (("vendor", VENDOR_MAX_LEN), ("model", MODEL_MAX_LEN)):
+        s = _string(out, k)
+        if not s or len(s) > n:
+            raise ConfigError(k, "must be 1 to %d characters (BootNotification limit), got %d" % (n, len(s)))
+        if not _printable(s):
+            raise ConfigError(k, "must be printable ASCII")
+    for k in ("data_dir", "ca_cert", "client_cert", "client_key"):
+        out[k] = _check_path(out, k)
+    if p >= 2 and out["ca_cert"] is None:
+        raise ConfigError("ca_cert", "required for security_profile %d (the CSMS certificate must be verified)" % p)
+    if p == 3:
+        for k in ("client_cert", "client_key"):
+            if out[k] is None:
+                raise ConfigError(k, "required for security_profile 3 (TLS client certificate)")
+    if out["ntp_host"] is not None:
+        _check_host("ntp_host", _string(out, "ntp_host"))
+    return out
+
+
+def secrets(raw):
+    """The secret values in a (possibly invalid) config dict, to register with log.secret()."""
+    found = []
+    if not isinstance(raw, dict):
+        return found
+    v = raw.get("authorization_key")
+    if isinstance(v, str) and v:
+        found.append(v)
+    w = raw.get("wifi")
+    if isinstance(w, dict):
+        v = w.get("password")
+        if isinstance(v, str) and v:
+            found.append(v)
+    return found
+
+
+def read(path):
+    """Parse config.json into a dict without validating it (ConfigError on I/O or JSON errors)."""
+    try:
+        size = os.stat(path)[6]
+    except OSError:
+        raise ConfigError(None, "file not found: %s" % path)
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(None, "file is %d bytes, more than the %d allowed" % (size, MAX_FILE_BYTES))
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(None, "cannot read %s (%s)" % (path, e))
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ConfigError(None, "not valid JSON (check commas, quotes and braces)")
+
+
+def load(path, board_kind=None, warn=None):
+    """Read and validate config.json; return the dict with defaults filled."""
+    return validate(read(path), board_kind, warn)
+
+
+def describe(cfg):
+    """One-line summary for the console; secrets shown as "(set)"."""
+    w = cfg.get("wifi")
+    return "id %s, board %s, csms %s, security profile %d, authorization key %s, wifi %s" % (
+        cfg["charge_point_id"],
+        cfg["board"],
+        cfg["csms_url"],
+        cfg["security_profile"],
+        "(set)" if cfg.get("authorization_key") else "(none)",
+        ("%r password %s" % (w["ssid"], "(set)" if w["password"] else "(open)")) if w else "(none)",
+    )
