@@ -1,0 +1,235 @@
+# Simulated hardware for the host simulator and the scenario tests: an EV that
+# plugs in, becomes ready, draws current up to the offered limit and unplugs; a
+# card reader that can be tapped; a meter that integrates power over time; and
+# a scenario player. Deterministic: it only moves when step(now) is called.
+from hal import Connector, Hardware, HalError
+from evse.pilot import duty_percent
+
+# How the simulated car behaves (milliseconds of simulated time).
+EV_READY_DELAY_MS = 2000   # from seeing a PWM offer to closing S2 (state C)
+EV_STOP_DELAY_MS = 1000    # from losing the offer to opening S2 (state B)
+
+
+class SimEV:
+    def __init__(self, max_amps=32, capacity_wh=None):
+        self.max_amps = max_amps
+        self.capacity_wh = capacity_wh  # None: never full
+        self.plugged = False
+        self.s2 = False           # the EV's switch that moves B -> C
+        self.wants_charge = True
+        self.short = False        # CP shorted to PE: state E
+        self.diode = True         # False: diode missing / shorted
+        self.charged_wh = 0.0
+        self._offer_seen_at = None
+        self._offer_lost_at = None
+
+    def plug(self):
+        self.plugged = True
+        self.s2 = False
+        self.charged_wh = 0.0
+
+    def unplug(self):
+        self.plugged = False
+        self.s2 = False
+
+    def step(self, now, offer_amps):
+        if not self.plugged:
+            return
+        full = self.capacity_wh is not None and self.charged_wh >= self.capacity_wh
+        if offer_amps and self.wants_charge and not full:
+            self._offer_lost_at = None
+            if self._offer_seen_at is None:
+                self._offer_seen_at = now
+            if now - self._offer_seen_at >= EV_READY_DELAY_MS:
+                self.s2 = True
+        else:
+            self._offer_seen_at = None
+            if self.s2:
+                if self._offer_lost_at is None:
+                    self._offer_lost_at = now
+                if full or not self.wants_charge or now - self._offer_lost_at >= EV_STOP_DELAY_MS:
+                    self.s2 = False
+                    self._offer_lost_at = None
+
+    def pilot_state(self, disabled):
+        if self.short:
+            return "E"
+        if disabled:
+            return "F"
+        if not self.plugged:
+            return "A"
+        return "C" if self.s2 else "B"
+
+
+class SimPilot:
+    def __init__(self, ev):
+        self.ev = ev
+        self.amps = 0
+        self.duty = 100.0
+        self.disabled = False
+
+    def offer(self, amps):
+        self.disabled = False
+        d = duty_percent(amps)
+        self.amps = amps if d is not None else 0
+        self.duty = d if d is not None else 100.0
+
+    def disable(self):
+        self.disabled = True
+        self.amps = 0
+        self.duty = 0.0
+
+    def sample(self):
+        state = self.ev.pilot_state(self.disabled)
+        diode_ok = self.ev.diode or self.amps == 0
+        return state, diode_ok
+
+
+class SimRelay:
+    def __init__(self):
+        self.closed = False
+        self.switch_count = 0
+
+    def set(self, closed):
+        if closed != self.closed:
+            self.switch_count += 1
+        self.closed = closed
+
+    def feedback(self):
+        return None
+
+
+class SimLock:
+    def __init__(self):
+        self.locked = False
+
+    def unlock(self):
+        self.locked = False
+        return True
+
+
+class SimMeter:
+    """Integrates the power the EV draws through the closed contactor."""
+
+    def __init__(self, voltage_v=230, phases=1, start_wh=0):
+        self.voltage_v = voltage_v
+        self.phases = phases
+        self.energy_wh = float(start_wh)
+        self.current_a = 0.0
+        self.failed = False
+
+    def integrate(self, dt_ms, amps):
+        self.current_a = float(amps)
+        self.energy_wh += amps * self.voltage_v * self.phases * dt_ms / 3600000.0
+
+    def read(self):
+        if self.failed:
+            raise HalError("PowerMeterFailure", "simulated meter does not answer")
+        p = self.current_a * self.voltage_v * self.phases
+        return {
+            "energy_wh": self.energy_wh,
+            "power_w": p,
+            "current_a": [self.current_a] * self.phases,
+            "voltage_v": [float(self.voltage_v)] * self.phases,
+        }
+
+
+class SimReader:
+    def __init__(self):
+        self.taps = []
+        self.failed = False
+
+    def tap(self, id_tag):
+        self.taps.append(id_tag.upper())
+
+    def poll(self):
+        if self.failed:
+            raise HalError("ReaderFailure", "simulated reader does not answer")
+        return self.taps.pop(0) if self.taps else None
+
+
+# Scenario events: {"at": seconds, "do": name, ...}. See tools/README for the list.
+EVENTS = ("plug", "unplug", "card", "ev_ready", "ev_pause", "ev_full", "short", "unshort",
+          "diode_fail", "diode_ok", "meter_fail", "meter_ok", "reader_fail", "reader_ok", "end")
+
+
+class SimWorld:
+    """The simulated devices of every connector, moved by step(now)."""
+
+    def __init__(self, board):
+        n = board.get("connectors", 1)
+        self.voltage_v = board.get("voltage_v", 230)
+        self.phases = board.get("phases", 1)
+        self.evs = [SimEV(board.get("ev_max_amps", 32), board.get("ev_capacity_wh")) for _ in range(n)]
+        self.pilots = [SimPilot(ev) for ev in self.evs]
+        self.relays = [SimRelay() for _ in range(n)]
+        self.meters = [SimMeter(self.voltage_v, self.phases) for _ in range(n)]
+        self.reader = SimReader()
+        self.scenario = []
+        self.ended = False
+        self._last = None
+
+    def load_scenario(self, events):
+        for e in events:
+            if e.get("do") not in EVENTS:
+                raise ValueError("scenario: unknown event %r (known: %s)" % (e.get("do"), ", ".join(EVENTS)))
+            if not isinstance(e.get("at"), (int, float)) or e["at"] < 0:
+                raise ValueError("scenario: event %r needs a non-negative number 'at' (seconds)" % e.get("do"))
+        self.scenario = sorted(events, key=lambda e: e["at"])
+
+    def step(self, now):
+        """Advance the physics to `now` (ms) and fire due scenario events. Returns fired events."""
+        dt = 0 if self._last is None else now - self._last
+        self._last = now
+        for i, ev in enumerate(self.evs):
+            pilot, relay, meter = self.pilots[i], self.relays[i], self.meters[i]
+            drawing = relay.closed and ev.s2 and ev.plugged
+            amps = min(pilot.amps, ev.max_amps) if drawing else 0
+            if dt:
+                meter.integrate(dt, amps)
+                ev.charged_wh += amps * self.voltage_v * self.phases * dt / 3600000.0
+            ev.step(now, pilot.amps)
+        fired = []
+        while self.scenario and self.scenario[0]["at"] * 1000 <= now:
+            e = self.scenario.pop(0)
+            self.apply(e)
+            fired.append(e)
+        return fired
+
+    def apply(self, e):
+        do = e["do"]
+        ev = self.evs[e.get("connector", 1) - 1]
+        if do == "plug":
+            ev.plug()
+        elif do == "unplug":
+            ev.unplug()
+        elif do == "card":
+            self.reader.tap(e["id"])
+        elif do == "ev_ready":
+            ev.wants_charge = True
+        elif do == "ev_pause":
+            ev.wants_charge = False
+        elif do == "ev_full":
+            ev.capacity_wh = ev.charged_wh
+        elif do in ("short", "unshort"):
+            ev.short = do == "short"
+        elif do in ("diode_fail", "diode_ok"):
+            ev.diode = do == "diode_ok"
+        elif do in ("meter_fail", "meter_ok"):
+            self.meters[e.get("connector", 1) - 1].failed = do == "meter_fail"
+        elif do in ("reader_fail", "reader_ok"):
+            self.reader.failed = do == "reader_fail"
+        elif do == "end":
+            self.ended = True
+
+
+def build(board):
+    world = SimWorld(board)
+    conns = []
+    for i in range(len(world.evs)):
+        c = Connector(world.pilots[i], world.relays[i], world.meters[i], board.get("max_current_a", 32))
+        c.lock = SimLock()
+        conns.append(c)
+    hw = Hardware(conns, reader=world.reader, board=board)
+    hw.sim = world
+    return hw

@@ -1,0 +1,128 @@
+# evse: pilot duty arithmetic, the interlock rules, connector status, against
+# the simulated EV and relay (the same objects the simulator uses).
+from evse.pilot import duty_percent, amps_from_duty
+from evse.interlock import Interlock, FORCE_OPEN_AFTER_OFFER_STOP_MS
+from evse.connector import Evse, DEBOUNCE_BC_MS
+from hal import Connector
+from hal.sim import SimEV, SimPilot, SimRelay, SimMeter, EV_READY_DELAY_MS
+
+
+def test_duty_formula_both_ranges():
+    assert abs(duty_percent(6) - 10.0) < 1e-9
+    assert abs(duty_percent(16) - 26.6667) < 1e-3
+    assert abs(duty_percent(51) - 85.0) < 1e-9
+    assert abs(duty_percent(63) - 89.2) < 1e-9
+    assert abs(duty_percent(80) - 96.0) < 1e-9
+    assert duty_percent(5) is None and duty_percent(0) is None and duty_percent(None) is None
+    for a in (6, 10, 16, 32, 51, 63, 80):
+        assert abs(amps_from_duty(duty_percent(a)) - a) < 1e-6
+
+
+def make(max_amps=32):
+    ev = SimEV()
+    pilot, relay, meter = SimPilot(ev), SimRelay(), SimMeter()
+    e = Evse(1, Connector(pilot, relay, meter, max_amps))
+    return ev, pilot, relay, e
+
+
+def run(e, ev, t0, t1, step=100):
+    t = t0
+    while t <= t1:
+        ev.step(t, e.pilot.amps)
+        e.step(t)
+        t += step
+    return t
+
+
+def test_no_offer_and_open_without_permission():
+    ev, pilot, relay, e = make()
+    ev.plug()
+    run(e, ev, 0, 5000)
+    assert e.state == "B" and pilot.amps == 0 and not relay.closed
+    assert e.status(False) == "Preparing"
+
+
+def test_permission_offers_then_closes_in_c():
+    ev, pilot, relay, e = make(max_amps=16)
+    ev.plug()
+    e.permit(True)
+    t = run(e, ev, 0, 1000)
+    assert pilot.amps == 16 and not relay.closed and e.status(True) == "SuspendedEV"
+    t = run(e, ev, t, t + EV_READY_DELAY_MS + DEBOUNCE_BC_MS + 200)
+    assert e.state == "C" and relay.closed and e.status(True) == "Charging"
+
+
+def test_unplug_opens_at_once():
+    ev, pilot, relay, e = make()
+    ev.plug()
+    e.permit(True)
+    t = run(e, ev, 0, 4000)
+    assert relay.closed
+    ev.unplug()
+    e.step(t)
+    assert not relay.closed and e.state == "A"
+
+
+def test_stop_lets_ev_open_first_then_forces_after_6s():
+    relay = SimRelay()
+    il = Interlock(relay)
+    assert il.update(0, "C", True, True, 16, None, True) and relay.closed
+    # offer withdrawn, EV stays in C: contactor held until the grace time ends
+    assert il.update(100, "C", True, False, 0, None, True)
+    assert il.update(100 + FORCE_OPEN_AFTER_OFFER_STOP_MS - 1, "C", True, False, 0, None, True)
+    assert not il.update(100 + FORCE_OPEN_AFTER_OFFER_STOP_MS, "C", True, False, 0, None, True)
+    assert not relay.closed and "6000 ms" in il.reason
+
+
+def test_interlock_opens_on_every_unsafe_input():
+    cases = (("A", True, None, True), ("B", True, None, True), ("E", True, None, True),
+             ("F", True, None, True), ("C", False, None, True), ("C", True, "PowerMeterFailure", True),
+             ("C", True, None, False))
+    for state, diode, fault, avail in cases:
+        relay = SimRelay()
+        il = Interlock(relay)
+        assert il.update(0, "C", True, True, 16, None, True)
+        il.update(100, state, diode, True, 16, fault, avail)
+        assert not relay.closed, (state, diode, fault, avail)
+
+
+def test_below_six_amps_no_offer_and_no_close():
+    ev, pilot, relay, e = make()
+    ev.plug()
+    e.permit(True)
+    e.set_limit(5)
+    run(e, ev, 0, 5000)
+    assert pilot.amps == 0 and not relay.closed and e.status(True) == "SuspendedEVSE"
+
+
+def test_short_is_faulted_and_open():
+    ev, pilot, relay, e = make()
+    ev.plug()
+    e.permit(True)
+    t = run(e, ev, 0, 4000)
+    ev.short = True
+    e.step(t)
+    assert not relay.closed and e.status(True) == "Faulted" and e.error_code() == "EVCommunicationError"
+
+
+def test_b_c_flicker_is_debounced():
+    ev, pilot, relay, e = make()
+    ev.plug()
+    e.permit(True)
+    t = run(e, ev, 0, 4000)
+    assert relay.closed
+    ev.s2 = False
+    e.step(t)  # one B sample: not yet acted on
+    assert e.state == "C"
+    ev.s2 = True
+    e.step(t + 100)
+    assert e.state == "C" and relay.closed
+
+
+def test_meter_failure_keeps_last_reading():
+    ev, pilot, relay, e = make()
+    e.meter.energy_wh = 1234.0
+    assert e.read_meter()["energy_wh"] == 1234.0
+    e.meter.failed = True
+    assert e.read_meter()["energy_wh"] == 1234.0
+    assert e.meter_fault == "PowerMeterFailure" and e.energy_wh() == 1234
