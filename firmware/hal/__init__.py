@@ -26,7 +26,7 @@ class HalError(Exception):
     """A device fault. `code` is the OCPP ChargePointErrorCode it maps to."""
 
     def __init__(self, code, info=""):
-        Exception.__init__(self, code, info)
+        super().__init__(code, info)
         self.code = code
         self.info = info
 
