@@ -1,0 +1,112 @@
+# log: levels and the secret redaction safety net, on CPython and micropython.
+import io
+
+import log
+
+
+def _capture(level_name="debug"):
+    buf = io.StringIO()
+    log.out = buf
+    log.set_level(level_name)
+    log.forget_secrets()
+    return buf
+
+
+def _restore():
+    import sys
+    log.out = sys.stdout
+    log.set_level("info")
+    log.forget_secrets()
+
+
+def test_levels_filter_lines():
+    buf = _capture("warning")
+    try:
+        log.error("e %d", 1)
+        log.warning("w")
+        log.info("i")
+        log.debug("d")
+        assert buf.getvalue() == "[error] e 1\n[warning] w\n"
+        assert log.enabled(log.WARNING) and not log.enabled(log.INFO)
+    finally:
+        _restore()
+
+
+def test_bad_level_name_is_a_clear_error():
+    try:
+        log.set_level("verbose")
+        assert False, "accepted"
+    except ValueError as e:
+        assert "error, warning, info, debug" in str(e)
+
+
+def test_registered_secret_never_reaches_output():
+    buf = _capture()
+    try:
+        key = "0123456789abcdef0123"
+        log.secret(key)
+        log.secret(b"wifi-pass-123")
+        log.secret("")  # ignored: an empty secret would match everywhere
+        log.info("key is %s", key)
+        log.debug("frame: Authorization %s; wifi=%s", key + "tail", "wifi-pass-123")
+        log.error("embedded" + key + "x")
+        text = buf.getvalue()
+        assert key not in text and "wifi-pass-123" not in text
+        assert text.count(log.REDACTED) == 4
+        assert "[info] key is ***\n" in text
+    finally:
+        _restore()
+
+
+def test_longer_secret_containing_a_shorter_one_is_replaced_whole():
+    buf = _capture()
+    try:
+        log.secret("abcdefgh")
+        log.secret("XXabcdefghYY")
+        log.info("v=XXabcdefghYY")
+        assert buf.getvalue() == "[info] v=***\n"
+    finally:
+        _restore()
+
+
+def test_exception_traceback_is_redacted():
+    buf = _capture()
+    try:
+        log.secret("topsecret-value-1")
+        try:
+            raise ValueError("bad key topsecret-value-1")
+        except ValueError as e:
+            log.exception("boot failed", e)
+        text = buf.getvalue()
+        assert "topsecret-value-1" not in text
+        assert "[error] boot failed\n" in text and "ValueError: bad key ***" in text
+    finally:
+        _restore()
+
+
+def test_long_lines_are_cut_and_bad_format_args_do_not_raise():
+    buf = _capture()
+    try:
+        log.info("x" * (log.MAX_LINE * 2))
+        log.info("%d items", "not a number")
+        lines = buf.getvalue().split("\n")
+        assert len(lines[0]) == log.MAX_LINE + 3 and lines[0].endswith("...")
+        assert lines[1].startswith("[info] %d items")
+    finally:
+        _restore()
+
+
+def test_secret_list_is_bounded_and_full_list_refuses():
+    _capture()
+    try:
+        for i in range(log.MAX_SECRETS):
+            log.secret("secret-number-%02d" % i)
+        try:
+            log.secret("one-too-many")
+            assert False, "accepted"
+        except ValueError as e:
+            assert "more than %d secrets" % log.MAX_SECRETS in str(e)
+        log.secret("secret-number-00")  # already known: no error
+        assert len(log._secrets) == log.MAX_SECRETS
+    finally:
+        _restore()
