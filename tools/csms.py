@@ -1,0 +1,204 @@
+"""Embedded central system (CSMS) for the simulator and the scenario tests.
+
+Built on the Mobility House `ocpp` package (which validates every frame it
+receives against the official OCPP 1.6 schemas) and `websockets`. It records
+every raw frame in both directions so tests can check transcripts.
+"""
+import asyncio
+import base64
+import datetime
+import itertools
+import json
+
+import websockets
+from websockets.asyncio.server import serve
+from websockets.http11 import Response
+from websockets.datastructures import Headers
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as OcppChargePoint
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action
+
+HEARTBEAT_INTERVAL_S = 300
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Station(OcppChargePoint):
+    """One connected charge point as seen from the CSMS."""
+
+    def __init__(self, csms, cp_id, connection):
+        super().__init__(cp_id, connection, response_timeout=30)
+        self.csms = csms
+        self.frames = []            # (direction, raw text): "in" from the charger, "out" to it
+        self.transactions = {}      # transactionId -> dict(start=..., stop=..., meter_values=[...])
+
+    # record raw traffic in both directions
+    async def route_message(self, raw_msg):
+        self.frames.append(("in", raw_msg))
+        self.csms._note(self, "in", raw_msg)
+        return await super().route_message(raw_msg)
+
+    async def _send(self, message):
+        self.frames.append(("out", message))
+        self.csms._note(self, "out", message)
+        return await super()._send(message)
+
+    @on(Action.boot_notification)
+    def on_boot(self, charge_point_vendor, charge_point_model, **kw):
+        status, interval = self.csms.boot_answer(self)
+        return call_result.BootNotification(current_time=utcnow(), interval=interval, status=status)
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self):
+        return call_result.Heartbeat(current_time=utcnow())
+
+    @on(Action.authorize)
+    def on_authorize(self, id_tag):
+        return call_result.Authorize(id_tag_info={"status": self.csms.tag_status(id_tag)})
+
+    @on(Action.status_notification)
+    def on_status(self, connector_id, error_code, status, **kw):
+        return call_result.StatusNotification()
+
+    @on(Action.meter_values)
+    def on_meter_values(self, connector_id, meter_value, transaction_id=None, **kw):
+        t = self.transactions.get(transaction_id)
+        if t is not None:
+            t["meter_values"].append(meter_value)
+        return call_result.MeterValues()
+
+    @on(Action.start_transaction)
+    def on_start(self, connector_id, id_tag, meter_start, timestamp, **kw):
+        tx_id = next(self.csms.tx_ids)
+        self.transactions[tx_id] = {"connector": connector_id, "id_tag": id_tag, "meter_start": meter_start,
+                                    "start": timestamp, "stop": None, "meter_stop": None,
+                                    "reason": None, "meter_values": []}
+        return call_result.StartTransaction(transaction_id=tx_id,
+                                            id_tag_info={"status": self.csms.tag_status(id_tag)})
+
+    @on(Action.stop_transaction)
+    def on_stop(self, meter_stop, timestamp, transaction_id, reason=None, **kw):
+        t = self.transactions.get(transaction_id)
+        if t is not None:
+            t.update(stop=timestamp, meter_stop=meter_stop, reason=reason)
+        return call_result.StopTransaction(id_tag_info={"status": "Accepted"})
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id, **kw):
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+
+class Csms:
+    """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url."""
+
+    def __init__(self, host="127.0.0.1", port=0, boot_status="Accepted", boot_interval=HEARTBEAT_INTERVAL_S,
+                 invalid_tags=(), passwords=None, on_frame=None):
+        self.host = host
+        self.port = port
+        self.boot_status = boot_status       # or a list: answers in turn, the last one repeats
+        self.boot_interval = boot_interval
+        self.invalid_tags = set(invalid_tags)
+        self.passwords = passwords           # {cp_id: password} -> HTTP Basic auth required
+        self.on_frame = on_frame             # callback(station, direction, raw)
+        self.stations = {}
+        self.tx_ids = itertools.count(1001)
+        self.server = None
+        self._waiters = []
+        self.boots = 0
+
+    @property
+    def url(self):
+        return "ws://%s:%d" % (self.host, self.port)
+
+    async def __aenter__(self):
+        self.server = await serve(self._handler, self.host, self.port, subprotocols=["ocpp1.6"],
+                                  process_request=self._check_auth, ping_interval=None,
+                                  max_size=2 ** 20)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+        await self.server.wait_closed()
+
+    def boot_answer(self, station):
+        self.boots += 1
+        status = self.boot_status
+        if isinstance(status, (list, tuple)):
+            status = status[min(self.boots, len(status)) - 1]
+        return status, self.boot_interval
+
+    def tag_status(self, id_tag):
+        return "Invalid" if id_tag in self.invalid_tags else "Accepted"
+
+    def _check_auth(self, connection, request):
+        if self.passwords is None:
+            return None
+        cp_id = request.path.rstrip("/").rsplit("/", 1)[-1]
+        want = self.passwords.get(cp_id)
+        got = request.headers.get("Authorization", "")
+        expect = "Basic " + base64.b64encode(("%s:%s" % (cp_id, want)).encode()).decode()
+        if want is None or got != expect:
+            return Response(401, "Unauthorized", Headers({"WWW-Authenticate": "Basic"}), b"")
+        return None
+
+    async def _handler(self, ws):
+        cp_id = ws.request.path.rstrip("/").rsplit("/", 1)[-1]
+        station = self.stations.get(cp_id)
+        if station is None:
+            station = Station(self, cp_id, ws)
+            self.stations[cp_id] = station
+        else:  # reconnect: keep the records, take the new connection
+            station._connection = ws
+        try:
+            await station.start()
+        except websockets.ConnectionClosed:
+            pass
+
+    def _note(self, station, direction, raw):
+        if self.on_frame is not None:
+            self.on_frame(station, direction, raw)
+        for w in list(self._waiters):
+            pred, fut = w
+            if not fut.done() and pred(station, direction, raw):
+                fut.set_result(raw)
+                self._waiters.remove(w)
+
+    async def wait_for(self, action=None, direction="in", timeout=30, pred=None):
+        """Wait for the next frame (by default a CALL of `action` from the charger)."""
+        def match(station, d, raw):
+            if d != direction:
+                return False
+            if pred is not None:
+                return pred(json.loads(raw))
+            msg = json.loads(raw)
+            return action is None or (msg[0] == 2 and msg[2] == action)
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append((match, fut))
+        return json.loads(await asyncio.wait_for(fut, timeout))
+
+    async def connected(self, cp_id, timeout=30):
+        for _ in range(int(timeout * 20)):
+            if cp_id in self.stations:
+                return self.stations[cp_id]
+            await asyncio.sleep(0.05)
+        raise TimeoutError("charge point %s did not connect" % cp_id)
+
+
+def summary(station):
+    """Closing lines for the simulator: one per transaction."""
+    lines = []
+    for tx_id, t in sorted(station.transactions.items()):
+        dur = "open"
+        if t["stop"]:
+            a = datetime.datetime.fromisoformat(t["start"].replace("Z", "+00:00"))
+            b = datetime.datetime.fromisoformat(t["stop"].replace("Z", "+00:00"))
+            dur = "%d s" % (b - a).total_seconds()
+        energy = "-" if t["meter_stop"] is None else "%d Wh" % (t["meter_stop"] - t["meter_start"])
+        lines.append("transaction %s: idTag %s, connector %s, energy %s, duration %s, %d MeterValues, stop reason %s"
+                     % (tx_id, t["id_tag"], t["connector"], energy, dur, len(t["meter_values"]), t["reason"]))
+    return lines
