@@ -20,8 +20,8 @@ WIFI_PASSWORD_MIN_LEN = 8
 WIFI_PASSWORD_MAX_LEN = 64
 # Board names are file names under boards/.
 BOARD_MAX_LEN = 32
-# Paths on the device (data_dir, ca_cert, client_cert, client_key).
-PATH_MAX_LEN = 64
+# Paths on the device (data_dir, ca_cert, client_cert, client_key); host temp folders are long.
+PATH_MAX_LEN = 128
 # Host names (ntp_host, the host part of csms_url).
 HOST_MAX_LEN = 253
 # Characters a chargePointId may not contain: "/" splits the URL path, "?#%" and
@@ -44,6 +44,7 @@ DEFAULTS = {
     "client_cert": None,
     "client_key": None,
     "ntp_host": None,
+    "sim": None,  # simulator options (speed, trace, scenario) read by app.py; sim boards only
 }
 REQUIRED = ("csms_url", "charge_point_id", "board")
 KNOWN = REQUIRED + tuple(sorted(DEFAULTS))
@@ -304,6 +305,11 @@ def validate(cfg, board_kind=None, warn=None):
         for k in ("client_cert", "client_key"):
             if out[k] is None:
                 raise ConfigError(k, "required for security_profile 3 (TLS client certificate)")
+    if out["sim"] is not None:
+        if not isinstance(out["sim"], dict):
+            raise ConfigError("sim", "must be an object, not %s" % _type_name(out["sim"]))
+        if kind != "sim":
+            raise ConfigError("sim", "only allowed with a sim board, not board kind %s" % kind)
     if out["ntp_host"] is not None:
         _check_host("ntp_host", _string(out, "ntp_host"))
     return out

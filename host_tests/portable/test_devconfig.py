@@ -67,6 +67,8 @@ BAD = [
     (good(vendor="V" * 21), None, "config.json: vendor: must be 1 to 20 characters (BootNotification limit), got 21"),
     (good(model=""), None, "config.json: model: must be 1 to 20 characters (BootNotification limit), got 0"),
     (good(data_dir="../up"), None, "config.json: data_dir: must not contain '..'"),
+    (good(sim={"speed": 10}), None, "config.json: sim: only allowed with a sim board, not board kind esp32"),
+    (good(board="sim", sim=[1]), None, "config.json: sim: must be an object, not a list"),
     (good(ntp_host="pool ntp org"), None, "config.json: ntp_host: host name contains ' '"),
 ]
 
@@ -112,8 +114,8 @@ def test_defaults_are_filled_and_url_normalised():
 
 
 def test_sim_board_needs_no_wifi_and_real_kind_overrides_the_name():
-    cfg = devconfig.validate(good(board="sim", wifi=_DROP))
-    assert cfg["wifi"] is None
+    cfg = devconfig.validate(good(board="sim", wifi=_DROP, sim={"speed": 20}))
+    assert cfg["wifi"] is None and cfg["sim"] == {"speed": 20}
     # A board named like a sim board whose file says esp32 still needs WiFi.
     try:
         devconfig.validate(good(board="sim", wifi=_DROP), "esp32")

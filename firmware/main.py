@@ -1,0 +1,307 @@
+# Device entry (stays .py on the device: MicroPython runs /main.py as source).
+# Owns the start-up order: config.json, board file, hardware, WiFi/NTP/watchdog on
+# real boards, then app.run(). Never writes a file; no charging or protocol logic here.
+import sys
+
+import compat
+import devconfig
+import log
+
+DEVICE_CONFIG = "/config.json"  # where the config lives on the device
+CONFIG_ENV = "OCPP_CONFIG"  # on a host: env var naming config.json (argv[1] wins)
+DEVICE_BOARDS = "/boards"  # board files on the device: /boards/<board>.json
+# A fatal configuration or board error: read the config again after this long.
+# Long on purpose: no crash loop, no flash wear, time to fix config.json over USB.
+CONFIG_RETRY_MS = 60000
+# Real board: wait this long after app.run() failed before starting it again.
+APP_RESTART_MS = 10000
+# Real boards: how long boot waits for the first WiFi connection (the link retries later anyway).
+WIFI_CONNECT_MS = 20000
+# Hardware watchdog period once the app runs (app and link report alive well within it).
+WATCHDOG_MS = 30000
+# Board kinds that are real hardware with WiFi.
+REAL_KINDS = ("esp32", "esp8266")
+
+
+class Fatal(Exception):
+    """Start-up cannot continue; the message names what to fix."""
+
+
+def config_path(argv=None, getenv=None):
+    """argv[1], else $OCPP_CONFIG (hosts), else /config.json (the device)."""
+    argv = sys.argv if argv is None else argv
+    if len(argv) > 1:
+        return argv[1]
+    if getenv is None:
+        import os
+        getenv = getattr(os, "getenv", None)
+    v = getenv(CONFIG_ENV) if getenv else None
+    return v or DEVICE_CONFIG
+
+
+def _dirname(path):
+    i = path.rfind("/")
+    if i < 0:
+        return "."
+    return path[:i] or "/"
+
+
+def board_candidates(cfg_path, name):
+    """Board file paths to try: next to config.json, /boards on the device, the repository's boards/."""
+    found = []
+    d = _dirname(cfg_path)
+    for base in (d + "/boards" if d != "/" else DEVICE_BOARDS, DEVICE_BOARDS):
+        found.append(base + "/" + name + ".json")
+    here = globals().get("__file__")
+    if here and "/" in here:  # host checkout: firmware/main.py -> boards/ one level up
+        found.append(_dirname(_dirname(here)) + "/boards/" + name + ".json")
+    out = []
+    for p in found:
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def find_board_file(cfg_path, name):
+    for p in board_candidates(cfg_path, name):
+        if compat.file_exists(p):
+            return p
+    raise Fatal("board %r: no board file (looked for %s)" % (name, ", ".join(board_candidates(cfg_path, name))))
+
+
+def _hal_board():
+    try:
+        from hal import board as hal_board
+        return hal_board
+    except ImportError:
+        return None
+
+
+def load_board(path):
+    """hal.board.load(path) -> board dict; BoardError and friends become Fatal."""
+    hal_board = _hal_board()
+    try:
+        if hal_board is not None:
+            return hal_board.load(path)
+        # hal.board absent (a trimmed image): a sim board file is plain JSON.
+        import json
+        with open(path) as f:
+            board = json.load(f)
+        if not isinstance(board, dict) or board.get("kind") != "sim":
+            raise Fatal("hal.board is missing from the firmware; only a sim board can start without it")
+        return board
+    except Fatal:
+        raise
+    except Exception as e:
+        raise Fatal("%s" % e)
+
+
+def build_hardware(board):
+    hal_board = _hal_board()
+    try:
+        if hal_board is not None:
+            return hal_board.build(board)
+        from hal import sim
+        return sim.build(board)
+    except Exception as e:
+        raise Fatal("board %r: hardware failed to start: %s" % (board.get("name"), e))
+
+
+def make_safe(hw):
+    """Contactor open (through the interlock, the relay's only caller) and pilot
+    disabled (state F: not available) on every connector."""
+    if hw is None:
+        return
+    try:
+        from evse.interlock import Interlock
+    except ImportError:
+        Interlock = None
+    for c in hw.connectors:
+        try:
+            if Interlock is not None:
+                Interlock(c.relay)  # its constructor opens the contactor
+            c.pilot.disable()
+        except Exception as e:
+            log.error("safe state: connector failed: %s", e)
+
+
+def load_config(path, board_kind=None, warn=None):
+    """Read, register secrets, validate. Raises Fatal with the key-naming message."""
+    try:
+        raw = devconfig.read(path)
+    except devconfig.ConfigError as e:
+        raise Fatal(str(e))
+    for s in devconfig.secrets(raw):  # before any message that might quote the config
+        log.secret(s)
+    if isinstance(raw, dict) and isinstance(raw.get("authorization_key"), str) and isinstance(raw.get("charge_point_id"), str):
+        log.secret(_basic_auth(raw["charge_point_id"], raw["authorization_key"]))
+    try:
+        return devconfig.validate(raw, board_kind, warn)
+    except devconfig.ConfigError as e:
+        raise Fatal(str(e))
+
+
+def _basic_auth(user, password):
+    """The base64 credentials of an HTTP Basic auth header, so a frame dump cannot leak the key."""
+    try:
+        import binascii
+    except ImportError:
+        import ubinascii as binascii
+    return binascii.b2a_base64((user + ":" + password).encode()).decode().strip()
+
+
+def start_up(path):
+    """config -> board -> hardware. Returns (cfg, board, hw); raises Fatal(msg) with
+    `.hw` set when hardware was built before the error."""
+    # First pass without the WiFi rule (only the board file knows the kind), then the full check.
+    cfg = load_config(path, "sim")
+    log.set_level(cfg["log_level"])
+    board = load_board(find_board_file(path, cfg["board"]))
+    cfg = load_config(path, board.get("kind"), log.warning)
+    log.info("config: %s ok: %s", path, devconfig.describe(cfg))
+    hw = build_hardware(board)
+    log.info("board: %s (%s), %d connector(s)", cfg["board"], board.get("kind"), len(hw.connectors))
+    return cfg, board, hw
+
+
+def _safe_hardware_for(path):
+    """After a fatal error: build the board named by config.json, if that still works,
+    so the charger can be put in its safe state."""
+    try:
+        raw = devconfig.read(path)
+        name = raw.get("board") if isinstance(raw, dict) else None
+        if not isinstance(name, str):
+            return None
+        return build_hardware(load_board(find_board_file(path, name)))
+    except Exception:
+        return None
+
+
+async def _maybe_await(r):
+    if r is not None and hasattr(r, "send"):
+        return await r
+    return r
+
+
+async def start_wifi(cfg):
+    """Real boards: bring the station up (hal/esp32/wifi.py). Returns the supervisor or None."""
+    try:
+        from hal.esp32 import wifi
+    except ImportError as e:
+        log.error("wifi: driver missing (%s)", e)
+        return None
+    w = cfg["wifi"]
+    log.info("wifi: connecting to %r", w["ssid"])
+    try:
+        sta = wifi.Wifi(w["ssid"], w["password"])
+        ok = await _maybe_await(sta.connect(WIFI_CONNECT_MS))
+    except Exception as e:
+        log.error("wifi: %s", e)
+        return None
+    if ok:
+        log.info("wifi: connected, %s", getattr(sta, "ip", None) or "ip unknown")
+    else:
+        log.warning("wifi: not connected after %d ms; the link keeps retrying", WIFI_CONNECT_MS)
+    return sta
+
+
+async def start_ntp(cfg):
+    try:
+        from hal.esp32 import ntp
+    except ImportError as e:
+        log.error("ntp: driver missing (%s)", e)
+        return None
+    try:
+        if cfg["ntp_host"]:
+            t = await _maybe_await(ntp.settime(cfg["ntp_host"]))
+        else:
+            t = await _maybe_await(ntp.settime())
+    except Exception as e:
+        log.warning("ntp: %s", e)
+        return None
+    if t:
+        log.info("ntp: clock set (epoch %d)", t)
+    else:
+        log.warning("ntp: no answer; the clock is set from BootNotification instead")
+    return t
+
+
+def start_watchdog(hw):
+    if hw.watchdog is not None:
+        return hw.watchdog
+    try:
+        from hal.esp32 import watchdog
+        hw.watchdog = watchdog.Watchdog(WATCHDOG_MS)
+        log.info("watchdog: started, %d ms", WATCHDOG_MS)
+    except Exception as e:
+        log.error("watchdog: not started (%s)", e)
+    return hw.watchdog
+
+
+async def run_app(cfg, hw):
+    log.info("app: starting")
+    import app
+    return await app.run(cfg, hw)
+
+
+async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None):
+    """Start the charger from config.json at `path`. `attempts` bounds the fatal-error
+    retries (None: forever, as on the device). Returns 0 when the app ended normally,
+    1 when it gave up."""
+    import asyncio
+
+    async def pause(ms):
+        if sleep_ms is not None:
+            sleep_ms(ms)
+        else:
+            await asyncio.sleep(ms / 1000)
+
+    tries = 0
+    safe_hw = None
+    while True:
+        tries += 1
+        try:
+            cfg, board, hw = start_up(path)
+            break
+        except Fatal as e:
+            log.error("fatal: %s", e)
+            if safe_hw is None:
+                safe_hw = _safe_hardware_for(path)
+            make_safe(safe_hw)
+            if safe_hw is not None:
+                log.error("fatal: charger held safe (contactor open, pilot off)")
+            if attempts is not None and tries >= attempts:
+                return 1
+            log.error("fatal: fix config.json (or the board file); reading it again in %d s", retry_ms // 1000)
+            await pause(retry_ms)
+    real = board.get("kind") in REAL_KINDS
+    if real:
+        await start_wifi(cfg)
+        await start_ntp(cfg)
+        start_watchdog(hw)
+    while True:
+        try:
+            await run_app(cfg, hw)
+            log.info("app: finished")
+            if not real:
+                return 0
+        except Exception as e:
+            log.exception("app: stopped", e)
+            make_safe(hw)
+            if not real:
+                return 1
+        log.info("app: restarting in %d s", APP_RESTART_MS // 1000)
+        await pause(APP_RESTART_MS)
+
+
+def main():
+    import asyncio
+    path = config_path()
+    log.info("boot: %s %s, config %s", sys.implementation.name, ".".join(str(v) for v in sys.implementation.version[:3]), path)
+    code = asyncio.run(boot(path))
+    if code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
