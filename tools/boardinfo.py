@@ -42,8 +42,9 @@ def board_names(boards_dir=BOARDS):
         return []
 
 
-def load_board(name, boards_dir=BOARDS):
-    """The parsed board file; validated by hal.board.load when that module is present."""
+def load_board(name, boards_dir=BOARDS, validate=True):
+    """The parsed board file; with `validate`, checked by hal.board.load (the same check
+    the device runs) when that module is present."""
     path = board_path(name, boards_dir)
     if not os.path.exists(path):
         raise BoardFileError("board %r: no file %s (known boards: %s)" % (name, os.path.relpath(path), ", ".join(board_names(boards_dir)) or "none"))
@@ -54,6 +55,8 @@ def load_board(name, boards_dir=BOARDS):
         raise BoardFileError("board %r: %s is not valid JSON (%s)" % (name, os.path.relpath(path), e))
     if not isinstance(board, dict) or board.get("kind") not in ("esp32", "esp8266", "sim"):
         raise BoardFileError("board %r: \"kind\" must be esp32, esp8266 or sim" % name)
+    if not validate:
+        return board
     try:
         if FIRMWARE not in sys.path:
             sys.path.insert(0, FIRMWARE)
@@ -90,3 +93,16 @@ def build_advice(chip):
     if c["note"]:
         s += ": " + c["note"]
     return s
+
+
+def mpy_tool():
+    """tools/mpy.py as module "mpy_tool": on the test path the name `mpy` is
+    host_tests/mpy.py (the micropython runner), so import it by file."""
+    mod = sys.modules.get("mpy_tool")
+    if mod is None:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("mpy_tool", os.path.join(ROOT, "tools", "mpy.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["mpy_tool"] = mod
+        spec.loader.exec_module(mod)
+    return mod
