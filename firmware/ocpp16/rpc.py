@@ -81,9 +81,10 @@ class MessageIds:
 
 
 # ---------------------------------------------------------------- encoding
-# Our own small encoder: dict keys are written sorted and every non-ASCII char as
-# \uXXXX, so CPython and MicroPython (whose dicts do not keep insertion order and
-# whose json has no sort_keys/ensure_ascii) produce byte-identical frames.
+# Our own small encoder: dict keys are written sorted and non-ASCII text as raw UTF-8
+# (not \uXXXX: MicroPython's json does not join surrogate pairs when reading), so
+# CPython and MicroPython (whose dicts do not keep insertion order and whose json has
+# no sort_keys/ensure_ascii) produce byte-identical frames.
 
 def _string(s, out):
     if len(s) == len(s.encode()):  # ASCII: both runtimes' json.dumps agree
@@ -91,14 +92,7 @@ def _string(s, out):
         return
     parts = ['"']
     for ch in s:
-        c = ord(ch)
-        if c < 0x80:
-            parts.append(json.dumps(ch)[1:-1])
-        elif c < 0x10000:
-            parts.append("\\u%04x" % c)
-        else:  # surrogate pair, as JSON writes characters outside the BMP
-            c -= 0x10000
-            parts.append("\\u%04x\\u%04x" % (0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF)))
+        parts.append(json.dumps(ch)[1:-1] if ord(ch) < 0x80 else ch)
     parts.append('"')
     out.append("".join(parts))
 
@@ -136,7 +130,7 @@ def _dump(obj, out):
 
 
 def dumps(obj):
-    """Compact JSON (no spaces, sorted keys, ASCII only) of obj."""
+    """Compact JSON of obj: no spaces, sorted keys, non-ASCII as raw UTF-8."""
     out = []
     _dump(obj, out)
     return "".join(out)
@@ -211,8 +205,8 @@ def _unparseable(text, code, why):
     mtype, msg_id = _peek_header(text)
     if mtype == CALLRESULT or mtype == CALLERROR:
         return RpcError(code, why, msg_id, False)
-    if mtype is not None and mtype != CALL:
-        return RpcError(code, why, None, False)
+    if mtype is not None and mtype != CALL:  # unknown type number: ignored (4.1.3)
+        return RpcError(code, why, msg_id, False)
     return RpcError(code, why, msg_id if mtype == CALL else None)
 
 
