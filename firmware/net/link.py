@@ -1,0 +1,210 @@
+# Connection supervisor: keeps one WebSocket to the CSMS up (connect, keepalive
+# pings, dead-link detection from the time of the last received byte, backoff,
+# reconnect) and hands text messages to a handler. No OCPP knowledge here, and it
+# never blocks other tasks: every wait is an asyncio wait, every network wait bounded.
+import asyncio
+
+import compat
+import log
+from net import ws
+from net.backoff import Backoff
+
+PING_INTERVAL_S = 60  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
+DEAD_AFTER_PINGS = 2  # default dead_after_s: this many silent ping intervals ...
+PONG_GRACE_S = 10  # ... plus this margin for the pong to arrive
+STABLE_MS = 30000  # a connection that stayed up this long resets the backoff
+POLL_MS = 250  # longest the supervisor sleeps between stop/ping/dead-link checks
+SEND_TIMEOUT_MS = 10000  # a send or ping stuck this long (full TCP window) means the link is dead
+
+
+class NotConnected(ws.WebSocketError):
+    pass
+
+
+if hasattr(asyncio, "sleep_ms"):
+    _sleep_ms = asyncio.sleep_ms
+else:  # CPython
+    async def _sleep_ms(ms):
+        await asyncio.sleep(ms / 1000)
+
+_wait_for_ms = ws._wait_for_ms
+
+
+def _seconds(name, v, default):
+    if v is None:
+        return default
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        v = -1
+    if v < 0:
+        raise ValueError("%s must be a number of seconds >= 0" % name)
+    return v
+
+
+async def _call(name, fn, *args):
+    """Call a handler callback; await it if it returned a coroutine. Its errors are logged, not raised."""
+    if fn is None:
+        return
+    try:
+        r = fn(*args)
+        if r is not None and hasattr(r, "send"):  # a coroutine / generator-based coroutine
+            await r
+    except Exception as e:
+        log.exception("link: handler %s failed: %r" % (name, e), e)
+
+
+class Link:
+    stable_ms = STABLE_MS  # per instance: tests shorten it
+    send_timeout_ms = SEND_TIMEOUT_MS
+
+    def __init__(self, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=PING_INTERVAL_S,
+                 dead_after_s=None, backoff=None, max_message=ws.MAX_MESSAGE, sleep_ms=None,
+                 connect_timeout_ms=ws.CONNECT_TIMEOUT_MS):
+        if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
+            raise ValueError("charge_point_id must be a non-empty string without '/', not %r" % (charge_point_id,))
+        if not isinstance(url, str):
+            raise ws.InvalidURL("CSMS URL must be a string, not %r" % (url,))
+        self.url = url.rstrip("/") + "/" + charge_point_id
+        ws.parse_url(self.url)  # a bad URL is a configuration error: say so now, not on every retry
+        self.basic_auth = basic_auth
+        self.ssl = ssl
+        self.max_message = max_message
+        self.connect_timeout_ms = connect_timeout_ms
+        self._explicit_dead = dead_after_s
+        self.set_ping_interval(ping_interval_s)
+        self.backoff = backoff or Backoff()
+        self._sleep = sleep_ms or _sleep_ms
+        self.up = False
+        self.connects = 0  # successful connections so far
+        self.last_close_reason = None
+        self._ws = None
+        self._stopping = False
+        self._rx_reason = None
+
+    def set_ping_interval(self, ping_interval_s):
+        """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
+        self.ping_ms = int(_seconds("ping_interval_s", ping_interval_s, PING_INTERVAL_S) * 1000)
+        default_dead = (DEAD_AFTER_PINGS * self.ping_ms + PONG_GRACE_S * 1000) if self.ping_ms else 0
+        self.dead_ms = int(_seconds("dead_after_s", self._explicit_dead, default_dead / 1000) * 1000)
+
+    def _poll_ms(self):
+        p = POLL_MS
+        for t in (self.ping_ms, self.dead_ms):
+            if t and t // 4 < p:
+                p = max(1, t // 4)
+        return p
+
+    async def send(self, text):
+        """Send one text message now; NotConnected when the link is down."""
+        sock = self._ws
+        if not self.up or sock is None:
+            raise NotConnected("not connected to the CSMS")
+        try:
+            await _wait_for_ms(sock.send(text), self.send_timeout_ms)
+        except asyncio.TimeoutError:
+            sock.abort()  # a half-written frame cannot be continued: drop the link
+            raise NotConnected("send stuck for %d ms; link dropped" % self.send_timeout_ms)
+        except ws.ConnectionClosed as e:
+            raise NotConnected("link lost while sending: %s" % e)
+
+    def stop(self):
+        """Make run() close the connection cleanly and return."""
+        self._stopping = True
+
+    async def _pause(self):
+        d = self.backoff.next_ms()
+        log.info("link: next connect attempt in %d ms", d)
+        step = self._poll_ms()
+        while d > 0 and not self._stopping:
+            t = min(d, step)
+            await self._sleep(t)
+            d -= t
+
+    async def run(self, handler):
+        """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason)."""
+        try:
+            while not self._stopping:
+                try:
+                    sock = await ws.connect(self.url, ("ocpp1.6",), basic_auth=self.basic_auth, ssl=self.ssl,
+                                            timeout_ms=self.connect_timeout_ms, max_message=self.max_message)
+                except Exception as e:  # every failure is retried; the log says why
+                    log.warning("link: connect to %s failed: %s", self.url, e)
+                    await self._pause()
+                    continue
+                await self._session(sock, handler)
+                if not self._stopping:
+                    await self._pause()
+        finally:
+            self.up = False
+            self._ws = None
+            self._stopping = False
+
+    async def _session(self, sock, handler):
+        self.connects += 1
+        self._ws = sock
+        self.up = True
+        self._rx_reason = None
+        started = compat.ticks_ms()
+        log.info("link: connected to %s", self.url)
+        rx = None
+        reason = None
+        try:
+            await _call("on_open", getattr(handler, "on_open", None))
+            rx = asyncio.create_task(self._receive(sock, handler.on_message))
+            reason = await self._supervise(sock)
+        finally:
+            self.up = False
+            self._ws = None
+            if reason is None:  # we are being cancelled
+                sock.abort()
+            if rx is not None and not rx.done():
+                rx.cancel()
+                try:
+                    await rx
+                except BaseException:  # CancelledError of the receiver, expected here
+                    pass
+        self.last_close_reason = reason
+        log.warning("link: disconnected from %s: %s", self.url, reason)
+        await _call("on_close", getattr(handler, "on_close", None), reason)
+        if compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
+            self.backoff.reset()
+
+    async def _supervise(self, sock):
+        last_ping = compat.ticks_ms()
+        while True:
+            await self._sleep(self._poll_ms())
+            if self._rx_reason is not None:
+                return self._rx_reason
+            if self._stopping:
+                await sock.close(ws.CLOSE_NORMAL)
+                return "stopped"
+            now = compat.ticks_ms()
+            if self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
+                sock.abort()
+                return "nothing received for %d ms (dead link)" % compat.ticks_diff(now, sock.last_rx_ms)
+            if self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms:
+                last_ping = now
+                try:
+                    await _wait_for_ms(sock.ping(), self.send_timeout_ms)
+                except asyncio.TimeoutError:
+                    sock.abort()
+                    return "ping stuck for %d ms (dead link)" % self.send_timeout_ms
+                except ws.WebSocketError as e:
+                    if self._rx_reason is None:
+                        self._rx_reason = str(e)
+
+    async def _receive(self, sock, on_message):
+        try:
+            while True:
+                msg = await sock.recv()
+                if not isinstance(msg, str):
+                    log.warning("link: binary message of %d bytes ignored (OCPP-J is text)", len(msg))
+                    continue
+                await _call("on_message", on_message, msg)
+        except ws.WebSocketError as e:
+            self._rx_reason = str(e)
+        except Exception as e:  # never expected; the supervisor must still learn the link is gone
+            log.exception("link: receiver failed: %r" % e, e)
+            sock.abort()
+            self._rx_reason = "receiver failed: %r" % e

@@ -1,0 +1,633 @@
+# RFC 6455 WebSocket client over asyncio streams, the same code on MicroPython and
+# CPython: handshake, masking, framing, fragmentation, ping/pong, close. It knows
+# nothing about OCPP and never retries or logs; the supervisor (net.link) does that.
+import asyncio
+import binascii
+import hashlib
+import os
+
+import compat
+from compat import const
+
+MAX_MESSAGE = const(65536)  # default largest message accepted (bytes of payload, all fragments)
+MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
+CONNECT_TIMEOUT_MS = const(10000)  # TCP connect + TLS + HTTP upgrade, all of it
+CLOSE_TIMEOUT_MS = const(3000)  # how long close() waits for the server's close frame
+FAIL_CLOSE_TIMEOUT_MS = const(1000)  # how long we try to tell the server why we are dropping it
+RX_BUFFER = const(512)  # receive buffer; larger payloads are read straight into their own buffer
+SEND_CHUNK = const(2048)  # payload bytes masked and written per step (bounds the heap a send needs)
+MAX_CONTROL = const(125)  # RFC 6455 5.5: control frame payload limit
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+
+OP_CONT = const(0)
+OP_TEXT = const(1)
+OP_BINARY = const(2)
+OP_CLOSE = const(8)
+OP_PING = const(9)
+OP_PONG = const(10)
+
+CLOSE_NORMAL = const(1000)
+CLOSE_GOING_AWAY = const(1001)
+CLOSE_PROTOCOL = const(1002)
+CLOSE_NO_STATUS = const(1005)  # never sent: what a close frame without a code means
+CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a close frame
+CLOSE_BAD_DATA = const(1007)  # text message that is not UTF-8
+CLOSE_TOO_BIG = const(1009)
+
+
+class WebSocketError(Exception):
+    """Base of every error this module raises; str(e) is a readable sentence."""
+
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.msg = msg
+
+    def __str__(self):
+        return self.msg
+
+
+class InvalidURL(WebSocketError):
+    pass
+
+
+class ConnectError(WebSocketError):
+    """TCP connect, DNS or TLS failed (wraps the OSError)."""
+    pass
+
+
+class HandshakeError(WebSocketError):
+    """The HTTP upgrade was refused or answered wrongly; `status` is the HTTP status (0 if none)."""
+
+    def __init__(self, msg, status=0):
+        super().__init__(msg)
+        self.status = status
+
+
+class Unauthorized(HandshakeError):
+    """HTTP 401: the CSMS refused our Basic auth credentials (or wanted some)."""
+    pass
+
+
+class ProtocolError(WebSocketError):
+    pass
+
+
+class MessageTooBig(WebSocketError):
+    pass
+
+
+class ConnectionClosed(WebSocketError):
+    def __init__(self, code, reason=""):
+        msg = "connection closed (code %d%s)" % (code, (": " + reason) if reason else "")
+        super().__init__(msg)
+        self.code = code
+        self.reason = reason
+
+
+if hasattr(asyncio, "wait_for_ms"):
+    _wait_for_ms = asyncio.wait_for_ms
+else:  # CPython
+    def _wait_for_ms(aw, ms):
+        return asyncio.wait_for(aw, ms / 1000)
+
+
+def _b64(data):
+    return binascii.b2a_base64(data).strip()
+
+
+def _as_bytes(v):
+    if isinstance(v, str):
+        return v.encode()
+    return bytes(v)
+
+
+def basic_auth_header(user, password):
+    """Value of the Authorization header for HTTP Basic auth (RFC 7617)."""
+    user = _as_bytes(user)
+    if b":" in user:
+        raise ValueError("basic auth user must not contain ':'")
+    return "Basic " + _b64(user + b":" + _as_bytes(password)).decode()
+
+
+def accept_key(key):
+    """Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (bytes in, bytes out)."""
+    return _b64(hashlib.sha1(key + GUID).digest())
+
+
+def parse_url(url):
+    """ws[s]://host[:port][/path][?query] -> (secure, host, port, resource)."""
+    if not isinstance(url, str):
+        raise InvalidURL("URL must be a string, not %r" % (url,))
+    i = url.find("://")
+    scheme = url[:i].lower() if i > 0 else ""
+    if scheme == "ws":
+        secure, port = False, 80
+    elif scheme == "wss":
+        secure, port = True, 443
+    else:
+        raise InvalidURL("URL must start with ws:// or wss://: %r" % url)
+    rest = url[i + 3:]
+    h = rest.find("#")
+    if h >= 0:
+        rest = rest[:h]
+    end = len(rest)
+    for c in "/?":
+        j = rest.find(c)
+        if 0 <= j < end:
+            end = j
+    hostport, resource = rest[:end], rest[end:]
+    if not resource.startswith("/"):
+        resource = "/" + resource
+    for c in resource:
+        if ord(c) <= 32 or ord(c) >= 127:
+            raise InvalidURL("URL path must be printable ASCII without spaces: %r" % url)
+    if "@" in hostport:
+        raise InvalidURL("credentials in the URL are not supported (use basic_auth): %r" % url)
+    if hostport.startswith("["):
+        j = hostport.find("]")
+        if j < 0:
+            raise InvalidURL("unclosed '[' in URL host: %r" % url)
+        host, ps = hostport[1:j], hostport[j + 1:]
+        if ps and not ps.startswith(":"):
+            raise InvalidURL("bad port in URL: %r" % url)
+        ps = ps[1:]
+    else:
+        j = hostport.rfind(":")
+        host, ps = (hostport[:j], hostport[j + 1:]) if j >= 0 else (hostport, "")
+    if not host:
+        raise InvalidURL("URL has no host: %r" % url)
+    if ps:
+        try:
+            port = int(ps)
+        except ValueError:
+            port = 0
+        if not 0 < port < 65536:
+            raise InvalidURL("URL port must be 1..65535: %r" % url)
+    return secure, host, port, resource
+
+
+def _tls_context(ssl):
+    """The context for a wss:// connection: the caller's, or the runtime's verifying default."""
+    if ssl is not None and ssl is not True:
+        return ssl
+    import ssl as ssl_mod
+    make = getattr(ssl_mod, "create_default_context", None)
+    if make is None:
+        raise ConnectError("this runtime has no default CA store: pass an SSLContext that trusts the CSMS "
+                           "certificate (SSLContext(PROTOCOL_TLS_CLIENT) + load_verify_locations)")
+    return make()
+
+
+def _mask_int(mask, n):
+    return int.from_bytes((mask * ((n + 3) // 4))[:n], "big")
+
+
+def _masked(mv, mask_int):
+    # XOR a whole chunk as one big integer: C speed on both runtimes, no per-byte objects.
+    n = len(mv)
+    return (int.from_bytes(mv, "big") ^ mask_int).to_bytes(n, "big")
+
+
+def _valid_close_code(code):
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+class WebSocket:
+    """One client connection. Use connect() to make one; recv() from one task at a time."""
+
+    def __init__(self, reader, writer, max_message=MAX_MESSAGE):
+        self._r = reader
+        self._w = writer
+        self._readinto = getattr(reader, "readinto", None)  # MicroPython streams; CPython reads and copies
+        self._rbuf = bytearray(RX_BUFFER)
+        self._rmv = memoryview(self._rbuf)
+        self._rpos = 0
+        self._rend = 0
+        self._hdr = bytearray(8)
+        self._wlock = asyncio.Lock()
+        self._closed_evt = asyncio.Event()
+        self._rx_active = False
+        self._close_sent = False
+        self.max_message = max_message
+        self.subprotocol = None
+        self.closed = False
+        self.close_code = None
+        self.close_reason = ""
+        self.last_rx_ms = compat.ticks_ms()
+        self.pongs = 0  # pongs received (answers to our ping())
+
+    # ------------------------------------------------------------ input
+    async def _fill(self):
+        # Only called with the buffer empty.
+        while True:
+            try:
+                if self._readinto is not None:
+                    n = await self._readinto(self._rmv)
+                else:
+                    data = await self._r.read(RX_BUFFER)
+                    n = len(data)
+                    self._rbuf[:n] = data
+            except OSError as e:
+                raise self._lost("connection lost: %s" % e)
+            if n is None:  # a non-blocking TLS read that produced no application data yet
+                continue
+            if not n:
+                raise self._lost("connection lost (EOF)")
+            self._rpos = 0
+            self._rend = n
+            self.last_rx_ms = compat.ticks_ms()
+            return
+
+    async def _read_some(self, limit):
+        """A memoryview of 1..limit buffered bytes (valid until the next read)."""
+        if self._rpos == self._rend:
+            await self._fill()
+        k = min(limit, self._rend - self._rpos)
+        mv = self._rmv[self._rpos:self._rpos + k]
+        self._rpos += k
+        return mv
+
+    async def _read_into(self, mv):
+        """Fill the memoryview mv completely."""
+        pos = 0
+        n = len(mv)
+        k = min(n, self._rend - self._rpos)
+        if k:
+            mv[:k] = self._rmv[self._rpos:self._rpos + k]
+            self._rpos += k
+            pos = k
+        while pos < n:
+            if n - pos < RX_BUFFER:
+                chunk = await self._read_some(n - pos)
+                mv[pos:pos + len(chunk)] = chunk
+                pos += len(chunk)
+                continue
+            # Large payload: read straight into its buffer, no copy through ours.
+            try:
+                if self._readinto is not None:
+                    got = await self._readinto(mv[pos:])
+                else:
+                    data = await self._r.read(n - pos)
+                    got = len(data)
+                    mv[pos:pos + got] = data
+            except OSError as e:
+                raise self._lost("connection lost: %s" % e)
+            if got is None:
+                continue
+            if not got:
+                raise self._lost("connection lost (EOF) in the middle of a frame")
+            pos += got
+            self.last_rx_ms = compat.ticks_ms()
+
+    async def _read_line(self, limit):
+        line = bytearray()
+        while True:
+            if self._rpos == self._rend:
+                await self._fill()
+            i = self._rbuf.find(b"\n", self._rpos, self._rend)
+            end = self._rend if i < 0 else i + 1
+            if len(line) + end - self._rpos > limit:
+                raise HandshakeError("HTTP response head longer than %d bytes" % MAX_HANDSHAKE_BYTES)
+            line.extend(self._rmv[self._rpos:end])
+            self._rpos = end
+            if i >= 0:
+                return bytes(line)
+
+    # ------------------------------------------------------------ output
+    async def _send_frame(self, op, data):
+        n = len(data)
+        mask = os.urandom(4)
+        hlen = 2 if n < 126 else (4 if n < 65536 else 10)
+        small = n <= SEND_CHUNK
+        frame = bytearray(hlen + 4 + (n if small else 0))
+        frame[0] = 0x80 | op
+        if n < 126:
+            frame[1] = 0x80 | n
+        elif n < 65536:
+            frame[1] = 0x80 | 126
+            frame[2:4] = n.to_bytes(2, "big")
+        else:
+            frame[1] = 0x80 | 127
+            frame[2:10] = n.to_bytes(8, "big")
+        frame[hlen:hlen + 4] = mask
+        mv = memoryview(data)
+        async with self._wlock:
+            if self.closed:
+                raise ConnectionClosed(self.close_code, self.close_reason)
+            try:
+                if small:
+                    frame[hlen + 4:] = _masked(mv, _mask_int(mask, n))
+                    self._w.write(frame)
+                    await self._w.drain()
+                else:
+                    self._w.write(frame)
+                    full = _mask_int(mask, SEND_CHUNK)
+                    for i in range(0, n, SEND_CHUNK):
+                        k = min(SEND_CHUNK, n - i)
+                        self._w.write(_masked(mv[i:i + k], full if k == SEND_CHUNK else _mask_int(mask, k)))
+                        await self._w.drain()
+            except OSError as e:
+                raise self._lost("connection lost while sending: %s" % e)
+
+    async def send(self, message):
+        """Send one message: str as a text frame, bytes-like as a binary frame."""
+        if isinstance(message, str):
+            op, data = OP_TEXT, message.encode()
+        else:
+            op, data = OP_BINARY, message
+        if len(data) > self.max_message:
+            raise MessageTooBig("outgoing message of %d bytes exceeds max_message %d" % (len(data), self.max_message))
+        await self._send_frame(op, data)
+
+    async def ping(self, payload=b""):
+        """Send a ping (keepalive); the pong updates last_rx_ms and `pongs`."""
+        payload = _as_bytes(payload)
+        if len(payload) > MAX_CONTROL:
+            raise ValueError("ping payload of %d bytes exceeds %d" % (len(payload), MAX_CONTROL))
+        await self._send_frame(OP_PING, payload)
+
+    # ------------------------------------------------------------ teardown
+    def _teardown(self, code, reason):
+        if self.closed:
+            return
+        self.closed = True
+        if self.close_code is None:
+            self.close_code = code
+            self.close_reason = reason
+        try:
+            self._w.close()
+        except Exception:  # the socket may already be gone; nothing left to release
+            pass
+        self._closed_evt.set()
+
+    def _lost(self, reason):
+        self._teardown(CLOSE_ABNORMAL, reason)
+        return ConnectionClosed(self.close_code, self.close_reason)
+
+    def abort(self):
+        """Drop the TCP connection at once, no close handshake (dead link)."""
+        self._teardown(CLOSE_ABNORMAL, "aborted")
+
+    async def _send_close(self, code, reason=""):
+        if self._close_sent or self.closed:
+            return
+        self._close_sent = True
+        payload = b"" if code == CLOSE_NO_STATUS else code.to_bytes(2, "big") + reason.encode()[:MAX_CONTROL - 2]
+        await self._send_frame(OP_CLOSE, payload)
+
+    async def _fail(self, code, exc):
+        """Tell the server why (bounded), drop the connection and raise exc."""
+        if not self.closed:
+            try:
+                await _wait_for_ms(self._send_close(code, exc.msg[:60]), FAIL_CLOSE_TIMEOUT_MS)
+            except Exception:  # best effort: the connection is being dropped anyway
+                pass
+            self._teardown(code, exc.msg)
+        raise exc
+
+    async def close(self, code=CLOSE_NORMAL, reason=""):
+        """Close handshake: send close, wait (bounded) for the server's close, drop TCP."""
+        if self.closed:
+            return
+        try:
+            await self._send_close(code, reason)
+            if self._rx_active:  # the receiving task will see the server's close frame
+                await _wait_for_ms(self._closed_evt.wait(), CLOSE_TIMEOUT_MS)
+            else:
+                await _wait_for_ms(self._drain_until_closed(), CLOSE_TIMEOUT_MS)
+        except (WebSocketError, asyncio.TimeoutError):
+            pass
+        self._teardown(code, reason)
+
+    async def _drain_until_closed(self):
+        try:
+            while True:
+                await self.recv()
+        except ConnectionClosed:
+            pass
+
+    # ------------------------------------------------------------ frames
+    async def _read_header(self):
+        h = memoryview(self._hdr)
+        await self._read_into(h[:2])
+        b0 = self._hdr[0]
+        b1 = self._hdr[1]
+        if b0 & 0x70:
+            await self._fail(CLOSE_PROTOCOL, ProtocolError("reserved bits set in a frame (no extension was agreed)"))
+        if b1 & 0x80:
+            await self._fail(CLOSE_PROTOCOL, ProtocolError("server sent a masked frame"))
+        n = b1 & 0x7F
+        if n == 126:
+            await self._read_into(h[:2])
+            n = int.from_bytes(h[:2], "big")
+        elif n == 127:
+            await self._read_into(h)
+            if self._hdr[0] & 0x80:
+                await self._fail(CLOSE_PROTOCOL, ProtocolError("frame length has its top bit set"))
+            n = int.from_bytes(h, "big")
+        return b0 & 0x80, b0 & 0x0F, n
+
+    async def _on_close_frame(self, payload):
+        code, reason = CLOSE_NO_STATUS, ""
+        if len(payload) == 1:
+            await self._fail(CLOSE_PROTOCOL, ProtocolError("close frame with a 1-byte payload"))
+        if len(payload) >= 2:
+            code = int.from_bytes(payload[:2], "big")
+            if not _valid_close_code(code):
+                await self._fail(CLOSE_PROTOCOL, ProtocolError("invalid close code %d" % code))
+            try:
+                reason = str(payload[2:], "utf-8")
+            except UnicodeError:
+                await self._fail(CLOSE_BAD_DATA, ProtocolError("close reason is not UTF-8"))
+        self.close_code = code
+        self.close_reason = reason
+        if not self._close_sent:  # RFC 6455 5.5.1: answer with a close, echoing the code
+            try:
+                await _wait_for_ms(self._send_close(code), FAIL_CLOSE_TIMEOUT_MS)
+            except Exception:  # the server is closing anyway
+                pass
+        self._teardown(code, reason)
+        raise ConnectionClosed(code, reason)
+
+    async def recv(self):
+        """Next data message: str for text, bytes for binary. Pings are answered here."""
+        if self.closed:
+            raise ConnectionClosed(self.close_code, self.close_reason)
+        if self._rx_active:
+            raise WebSocketError("recv() is already running in another task")
+        self._rx_active = True
+        try:
+            return await self._recv()
+        finally:
+            self._rx_active = False
+
+    async def _recv(self):
+        msg = None
+        msg_op = 0
+        while True:
+            fin, op, n = await self._read_header()
+            if op >= OP_CLOSE:
+                if op > OP_PONG:
+                    await self._fail(CLOSE_PROTOCOL, ProtocolError("unknown control opcode %d" % op))
+                if not fin:
+                    await self._fail(CLOSE_PROTOCOL, ProtocolError("fragmented control frame"))
+                if n > MAX_CONTROL:
+                    await self._fail(CLOSE_PROTOCOL, ProtocolError("control frame of %d bytes (max %d)"
+                                                                   % (n, MAX_CONTROL)))
+                payload = bytearray(n)
+                await self._read_into(memoryview(payload))
+                if op == OP_PING:
+                    if not self._close_sent:
+                        await self._send_frame(OP_PONG, payload)
+                elif op == OP_PONG:
+                    self.pongs += 1
+                else:
+                    await self._on_close_frame(payload)
+                continue
+            if op == OP_CONT:
+                if msg is None:
+                    await self._fail(CLOSE_PROTOCOL, ProtocolError("continuation frame without a message to continue"))
+            elif op == OP_TEXT or op == OP_BINARY:
+                if msg is not None:
+                    await self._fail(CLOSE_PROTOCOL, ProtocolError("new message started inside a fragmented one"))
+                msg_op = op
+            else:
+                await self._fail(CLOSE_PROTOCOL, ProtocolError("unknown data opcode %d" % op))
+            have = 0 if msg is None else len(msg)
+            if have + n > self.max_message:
+                # Refused on the header alone: the payload is never allocated.
+                await self._fail(CLOSE_TOO_BIG, MessageTooBig("incoming message of %d+ bytes exceeds max_message %d"
+                                                              % (have + n, self.max_message)))
+            if msg is None:
+                msg = bytearray(n)
+                await self._read_into(memoryview(msg))
+            else:
+                left = n
+                while left:
+                    chunk = await self._read_some(left)
+                    msg.extend(chunk)
+                    left -= len(chunk)
+            if fin:
+                if msg_op == OP_BINARY:
+                    return bytes(msg)
+                try:
+                    return str(msg, "utf-8")
+                except UnicodeError:
+                    await self._fail(CLOSE_BAD_DATA, ProtocolError("text message is not valid UTF-8"))
+
+    # ------------------------------------------------------------ handshake
+    async def _handshake(self, host_header, resource, subprotocols, auth_header):
+        key = _b64(os.urandom(16))
+        lines = [
+            "GET %s HTTP/1.1" % resource,
+            "Host: %s" % host_header,
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: %s" % key.decode(),
+            "Sec-WebSocket-Version: 13",
+        ]
+        if subprotocols:
+            lines.append("Sec-WebSocket-Protocol: %s" % ", ".join(subprotocols))
+        if auth_header:
+            lines.append("Authorization: %s" % auth_header)
+        self._w.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        await self._w.drain()
+
+        left = MAX_HANDSHAKE_BYTES
+        status_line = await self._read_line(left)
+        left -= len(status_line)
+        headers = {}
+        while True:
+            line = await self._read_line(left)
+            left -= len(line)
+            line = line.strip()
+            if not line:
+                break
+            i = line.find(b":")
+            if i <= 0:
+                raise HandshakeError("malformed HTTP header line %r" % line[:40])
+            name = line[:i].strip().lower().decode()
+            value = line[i + 1:].strip().decode()
+            headers[name] = (headers[name] + ", " + value) if name in headers else value
+
+        parts = status_line.split(None, 2)
+        try:
+            status = int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else 0
+        except ValueError:
+            status = 0
+        if status == 0:
+            raise HandshakeError("not an HTTP response: %r" % status_line[:40])
+        if status == 401:
+            raise Unauthorized("authorization rejected (HTTP 401)", 401)
+        if status != 101:
+            text = parts[2].strip().decode() if len(parts) > 2 else ""
+            raise HandshakeError("server answered HTTP %d %s instead of 101 Switching Protocols" % (status, text),
+                                 status)
+        if headers.get("upgrade", "").lower() != "websocket":
+            raise HandshakeError("server did not upgrade to websocket (Upgrade: %r)" % headers.get("upgrade"), 101)
+        if "upgrade" not in [t.strip() for t in headers.get("connection", "").lower().split(",")]:
+            raise HandshakeError("server answered without Connection: Upgrade", 101)
+        if headers.get("sec-websocket-accept", "").encode() != accept_key(key):
+            raise HandshakeError("wrong Sec-WebSocket-Accept from server", 101)
+        if headers.get("sec-websocket-extensions"):
+            raise HandshakeError("server enabled extensions we did not ask for: %s"
+                                 % headers["sec-websocket-extensions"], 101)
+        proto = headers.get("sec-websocket-protocol")
+        if subprotocols:
+            if not proto:
+                raise HandshakeError("server did not select subprotocol %s" % " or ".join(subprotocols), 101)
+            if proto not in subprotocols:
+                raise HandshakeError("server selected subprotocol %r, we asked for %s"
+                                     % (proto, " or ".join(subprotocols)), 101)
+        elif proto:
+            raise HandshakeError("server selected subprotocol %r, we asked for none" % proto, 101)
+        self.subprotocol = proto
+        self.last_rx_ms = compat.ticks_ms()
+
+
+async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message):
+    try:
+        if secure:
+            reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
+        else:
+            reader, writer = await asyncio.open_connection(host, port)
+    except OSError as e:
+        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, e))
+    ws = WebSocket(reader, writer, max_message)
+    default = 443 if secure else 80
+    name = ("[%s]" % host) if ":" in host else host
+    host_header = name if port == default else "%s:%d" % (name, port)
+    try:
+        await ws._handshake(host_header, resource, subprotocols, auth_header)
+    except ConnectionClosed as e:
+        raise HandshakeError("server closed the connection during the handshake (%s)" % e.reason)
+    except OSError as e:
+        ws.abort()
+        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, e))
+    except BaseException:
+        ws.abort()
+        raise
+    return ws
+
+
+async def connect(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=CONNECT_TIMEOUT_MS,
+                  max_message=MAX_MESSAGE):
+    """Open a WebSocket to url (ws:// or wss://) and return a connected WebSocket."""
+    secure, host, port, resource = parse_url(url)
+    if isinstance(subprotocols, str):
+        subprotocols = (subprotocols,)
+    subprotocols = tuple(subprotocols or ())
+    if not (isinstance(max_message, int) and max_message > 0):
+        raise ValueError("max_message must be a positive int, not %r" % (max_message,))
+    ctx = None
+    if secure:
+        ctx = _tls_context(ssl)
+    elif ssl not in (None, False):
+        raise InvalidURL("an ssl context was given for a ws:// URL (use wss://): %r" % url)
+    auth_header = basic_auth_header(basic_auth[0], basic_auth[1]) if basic_auth else None
+    try:
+        return await _wait_for_ms(_open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message),
+                                  timeout_ms)
+    except asyncio.TimeoutError:
+        raise ConnectError("no WebSocket connection to %s:%d within %d ms" % (host, port, timeout_ms))
