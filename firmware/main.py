@@ -17,8 +17,10 @@ CONFIG_RETRY_MS = 60000
 APP_RESTART_MS = 10000
 # Real boards: how long boot waits for the first WiFi connection (the link retries later anyway).
 WIFI_CONNECT_MS = 20000
-# Hardware watchdog period once the app runs (app and link report alive well within it).
+WIFI_POLL_MS = 250  # boot: how often the WiFi state is checked while waiting
+# Hardware watchdog period once the app runs; long enough for a blocking TLS handshake.
 WATCHDOG_MS = 30000
+WATCHDOG_FEED_MS = 1000  # the "main" loop reports alive and feeds this often
 # Board kinds that are real hardware with WiFi.
 REAL_KINDS = ("esp32", "esp8266")
 
@@ -177,65 +179,78 @@ def _safe_hardware_for(path):
         return None
 
 
-async def _maybe_await(r):
-    if r is not None and hasattr(r, "send"):
-        return await r
-    return r
-
-
-async def start_wifi(cfg):
-    """Real boards: bring the station up (hal/esp32/wifi.py). Returns the supervisor or None."""
+async def start_wifi(cfg, hw):
+    """Real boards: join the WiFi (hal/esp32/wifi.py), waiting up to WIFI_CONNECT_MS, then
+    leave its supervisor running (reconnects with backoff). Returns True when up."""
+    import asyncio
     try:
         from hal.esp32 import wifi
     except ImportError as e:
         log.error("wifi: driver missing (%s)", e)
-        return None
+        return False
     w = cfg["wifi"]
     log.info("wifi: connecting to %r", w["ssid"])
     try:
-        sta = wifi.Wifi(w["ssid"], w["password"])
-        ok = await _maybe_await(sta.connect(WIFI_CONNECT_MS))
+        sta = wifi.WifiStation(w["ssid"], w["password"])
     except Exception as e:
         log.error("wifi: %s", e)
-        return None
-    if ok:
-        log.info("wifi: connected, %s", getattr(sta, "ip", None) or "ip unknown")
-    else:
-        log.warning("wifi: not connected after %d ms; the link keeps retrying", WIFI_CONNECT_MS)
-    return sta
+        return False
+    hw.wifi = sta
+    t0 = compat.ticks_ms()
+    while sta.step(compat.ticks_ms()) != wifi.UP:
+        if compat.ticks_diff(compat.ticks_ms(), t0) >= WIFI_CONNECT_MS:
+            break
+        await asyncio.sleep(WIFI_POLL_MS / 1000)
+    st = sta.status()
+    asyncio.create_task(sta.run())
+    if st["state"] == wifi.UP:
+        log.info("wifi: connected, ip %s", st["ip"])
+        return True
+    log.warning("wifi: not connected after %d s (status %s); retrying in the background",
+                WIFI_CONNECT_MS // 1000, st["last_status"])
+    return False
 
 
-async def start_ntp(cfg):
+def start_ntp(cfg):
     try:
         from hal.esp32 import ntp
-    except ImportError as e:
-        log.error("ntp: driver missing (%s)", e)
-        return None
-    try:
-        if cfg["ntp_host"]:
-            t = await _maybe_await(ntp.settime(cfg["ntp_host"]))
-        else:
-            t = await _maybe_await(ntp.settime())
+        t = ntp.sync(cfg["ntp_host"])
     except Exception as e:
         log.warning("ntp: %s", e)
         return None
     if t:
-        log.info("ntp: clock set (epoch %d)", t)
+        log.info("ntp: clock set, unix time %d", t)
     else:
         log.warning("ntp: no answer; the clock is set from BootNotification instead")
     return t
 
 
 def start_watchdog(hw):
+    """machine.WDT through hal/esp32/watchdog.py; cannot be stopped once started."""
     if hw.watchdog is not None:
         return hw.watchdog
     try:
         from hal.esp32 import watchdog
         hw.watchdog = watchdog.Watchdog(WATCHDOG_MS)
-        log.info("watchdog: started, %d ms", WATCHDOG_MS)
+        log.info("watchdog: started, %d s", WATCHDOG_MS // 1000)
     except Exception as e:
         log.error("watchdog: not started (%s)", e)
     return hw.watchdog
+
+
+async def feed_watchdog(wd):
+    """The "main" loop of the watchdog: proves the event loop runs; the feed happens
+    only when the app's control loop reported alive too."""
+    import asyncio
+    silent_logged = False
+    while True:
+        wd.alive("main")
+        if wd.feed():
+            silent_logged = False
+        elif not silent_logged:
+            log.warning("watchdog: not fed, silent: %s", ", ".join(wd.silent()))
+            silent_logged = True
+        await asyncio.sleep(WATCHDOG_FEED_MS / 1000)
 
 
 async def run_app(cfg, hw):
@@ -276,9 +291,11 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None):
             await pause(retry_ms)
     real = board.get("kind") in REAL_KINDS
     if real:
-        await start_wifi(cfg)
-        await start_ntp(cfg)
-        start_watchdog(hw)
+        if await start_wifi(cfg, hw):
+            start_ntp(cfg)
+        wd = start_watchdog(hw)
+        if wd is not None:
+            asyncio.create_task(feed_watchdog(wd))
     while True:
         try:
             await run_app(cfg, hw)
