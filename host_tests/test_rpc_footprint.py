@@ -110,3 +110,35 @@ def test_print_import_ram():
     assert len(lines) == len(MINE)  # one figure per module plus the total
     print("\nmicropython unix (64-bit) heap cost of importing from .py source:")
     print("\n".join(lines))
+
+
+HEAP = r"""
+import gc
+from ocpp16 import rpc
+body = ",".join(['{"k":"' + "v" * 50 + '"}'] * (rpc.MAX_CONTAINERS - 3))
+text = '[2,"m1","DataTransfer",{"vendorId":"v","x":[' + body + ']}]'
+body = None
+gc.collect()
+before = gc.mem_alloc()
+frame = rpc.parse(text)
+gc.collect()
+print("held", len(text), gc.mem_alloc() - before, frame[1])
+frame = text = None
+rpc.MAX_CONTAINERS = 10 ** 6  # lift the bound: now json.loads itself runs out of heap
+text = '[2,"m2","DataTransfer",{"vendorId":"v","x":[' + ",".join(["{}"] * 21000) + "]}]"
+try:
+    rpc.parse(text)
+    print("parsed")
+except rpc.RpcError as e:
+    print(e.code, e.msg_id, e.answer)
+"""
+
+
+def test_heap_exhaustion_is_a_named_error():
+    r = mpy.run(["-c", HEAP], heapsize="400k", timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    held, err = r.stdout.splitlines()
+    assert held.split()[-1] == "m1"
+    # 21000 dicts do not fit in 400 KB: an InternalError answer with the id, not a MemoryError
+    assert err == "InternalError m2 True"
+    print("\nparsed frame of %s chars at MAX_CONTAINERS holds %s bytes of heap (64-bit unix)" % tuple(held.split()[1:3]))

@@ -23,7 +23,9 @@ ERROR_CODES = (NotImplemented, NotSupported, InternalError, ProtocolError, Secur
                FormationViolation, PropertyConstraintViolation, OccurenceConstraintViolation,
                TypeConstraintViolation, GenericError)
 
-MAX_FRAME_CHARS = 65536     # second line of defence after the websocket's own limit; checked before json
+# Bounds checked before json.loads runs (a board may lower them at start-up):
+MAX_FRAME_CHARS = 65536     # second line of defence after the websocket's own limit
+MAX_CONTAINERS = 1024       # '{' + '[' chars in a frame (strings included): bounds the heap json needs
 MAX_ID_LEN = 36             # OCPP-J: a message id is a string of at most 36 characters
 MAX_DESCRIPTION_LEN = 255   # errorDescription is cut to this on the way out (OCPP 2.x bound, kept here too)
 UNKNOWN_ID = "-1"           # id of the CALLERROR answering a CALL whose id could not be read
@@ -159,6 +161,24 @@ def encode_error(msg_id, code, description="", details=None):
 
 
 # ---------------------------------------------------------------- parsing
+# Frame-level failures (payload failures: see the table in ocpp16/schema.py):
+#   longer than MAX_FRAME_CHARS, more than MAX_CONTAINERS   FormationViolation
+#   not JSON (also: not UTF-8, nested past CPython's limit)  FormationViolation
+#   json.loads out of heap                                  InternalError
+#   not an array; type not an int; id not a string or not   FormationViolation
+#     1..36 chars; action not a string; payload, details
+#     not objects; code/description not strings; too many
+#     elements                                              FormationViolation
+#   empty array or too few elements ("incomplete")          ProtocolError
+#   unknown message type number                             PropertyConstraintViolation, answer=False
+# Who gets an answer: a CALLERROR only ever answers a CALL. A broken CALLRESULT or
+# CALLERROR is not answered (msg_id still set, so the caller can fail its pending
+# call); an unknown type number is ignored (OCPP-J 1.6 4.1.3). When the frame may be
+# a CALL but its id cannot be read, the answer carries UNKNOWN_ID ("-1", the id
+# OCPP 2.0.1 prescribes for this case; 1.6 is silent) so the CSMS sees the refusal.
+# Known runtime difference: MicroPython's json accepts some malformed JSON (trailing
+# commas, missing commas/colons, non-string keys) that CPython refuses; such frames
+# then meet the same structural checks, so codes can differ only for those frames.
 
 def _valid_id(x):
     return type(x) is str and 0 < len(x) <= MAX_ID_LEN
@@ -223,6 +243,9 @@ def parse(text):
             text = bytes(text).decode("utf-8")
         except (UnicodeError, ValueError, TypeError):
             raise RpcError(FormationViolation, "frame is not UTF-8 text")
+    if text.count("{") + text.count("[") > MAX_CONTAINERS:
+        # 64 KB of "{}," would be ~22000 dicts: far more heap than an ESP32 has
+        raise _unparseable(text, FormationViolation, "more than %d objects and arrays" % MAX_CONTAINERS)
     try:
         msg = json.loads(text)
     except MemoryError:

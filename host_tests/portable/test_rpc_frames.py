@@ -9,7 +9,7 @@ PCV = rpc.PropertyConstraintViolation
 IE = rpc.InternalError
 BIG = "x" * (rpc.MAX_FRAME_CHARS + 1)
 LONG_ID = "i" * (rpc.MAX_ID_LEN + 1)
-DEEP = "[" * 3000 + "]" * 3000  # CPython's json hits its recursion limit, MicroPython's does not
+DEEP = "[" * 1020 + "]" * 1020  # under MAX_CONTAINERS; deeper than CPython json's recursion limit
 
 # (frame, code, msg_id the error carries, answer = a CALLERROR must be sent back)
 MALFORMED = (
@@ -30,6 +30,9 @@ MALFORMED = (
     ('[3,"r9",{"data":"' + BIG + '"}]', FV, "r9", False),
     (BIG, FV, None, True),
     (BIG.encode(), FV, None, True),
+    ('[2,"many","DataTransfer",{"vendorId":"v","x":[' + ",".join(["{}"] * rpc.MAX_CONTAINERS) + "]}]",
+     FV, "many", True),
+    ('[3,"r2",{"d":"' + "{" * (rpc.MAX_CONTAINERS - 1) + '"}]', FV, "r2", False),
     # JSON, but not an array
     ('{"a":1}', FV, None, True),
     ('"text"', FV, None, True),
@@ -139,6 +142,12 @@ def test_frame_at_the_size_limit_is_parsed():
     assert len(frame) == rpc.MAX_FRAME_CHARS
     f = rpc.parse(frame)
     assert f[0] == rpc.CALL and len(f[3]["data"]) == rpc.MAX_FRAME_CHARS - len(head) - len(tail)
+
+
+def test_frame_at_the_container_limit_is_parsed():
+    frame = '[2,"1","DataTransfer",{"vendorId":"v","x":[' + ",".join(["[]"] * (rpc.MAX_CONTAINERS - 3)) + "]}]"
+    assert frame.count("[") + frame.count("{") == rpc.MAX_CONTAINERS
+    assert len(rpc.parse(frame)[3]["x"]) == rpc.MAX_CONTAINERS - 3
 
 
 def test_round_trip_call():
