@@ -174,8 +174,9 @@ def encode_error(msg_id, code, description="", details=None):
 # Who gets an answer: a CALLERROR only ever answers a CALL. A broken CALLRESULT or
 # CALLERROR is not answered (msg_id still set, so the caller can fail its pending
 # call); an unknown type number is ignored (OCPP-J 1.6 4.1.3). When the frame may be
-# a CALL but its id cannot be read, the answer carries UNKNOWN_ID ("-1", the id
-# OCPP 2.0.1 prescribes for this case; 1.6 is silent) so the CSMS sees the refusal.
+# a CALL but its id cannot be read, the answer carries UNKNOWN_ID ("-1": OCPP-J 1.6
+# names no id for this case; "-1" is the customary one and no CALL of a sane CSMS
+# uses it) so the CSMS still sees the refusal in its log.
 # Known runtime difference: MicroPython's json accepts some malformed JSON (trailing
 # commas, missing commas/colons, non-string keys) that CPython refuses; such frames
 # then meet the same structural checks, so codes can differ only for those frames.
