@@ -54,6 +54,10 @@ async def _call(name, fn, *args):
         log.exception("link: handler %s failed: %r" % (name, e), e)
 
 
+async def _deliver(msg, on_message):
+    await _call("on_message", on_message, msg)
+
+
 class Link:
     stable_ms = STABLE_MS  # per instance: tests shorten it
     send_timeout_ms = SEND_TIMEOUT_MS
@@ -201,7 +205,11 @@ class Link:
                 if not isinstance(msg, str):
                     log.warning("link: binary message of %d bytes ignored (OCPP-J is text)", len(msg))
                     continue
-                await _call("on_message", on_message, msg)
+                # msg sits in value-stack slot 1 here, which the next sock.recv() overwrites:
+                # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
+                # stay alive while the next one is being received.
+                await _deliver(msg, on_message)
+                msg = None
         except ws.WebSocketError as e:
             self._rx_reason = str(e)
         except Exception as e:  # never expected; the supervisor must still learn the link is gone

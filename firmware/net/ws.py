@@ -216,6 +216,7 @@ class WebSocket:
         self.close_reason = ""
         self.last_rx_ms = compat.ticks_ms()
         self.pongs = 0  # pongs received (answers to our ping())
+        self._msg = None
 
     # ------------------------------------------------------------ input
     async def _fill(self):
@@ -312,6 +313,7 @@ class WebSocket:
             frame[2:10] = n.to_bytes(8, "big")
         frame[hlen:hlen + 4] = mask
         mv = memoryview(data)
+        data = None
         async with self._wlock:
             if self.closed:
                 raise ConnectionClosed(self.close_code, self.close_reason)
@@ -329,16 +331,26 @@ class WebSocket:
                         await self._w.drain()
             except OSError as e:
                 raise self._lost("connection lost while sending: %s" % e)
+            finally:
+                mv = None
 
     async def send(self, message):
         """Send one message: str as a text frame, bytes-like as a binary frame."""
         if isinstance(message, str):
-            op, data = OP_TEXT, message.encode()
+            op = OP_TEXT
+            try:
+                data = memoryview(message)  # MicroPython: a str is its UTF-8 bytes, no copy needed
+            except TypeError:  # CPython
+                data = message.encode()
         else:
             op, data = OP_BINARY, message
-        if len(data) > self.max_message:
-            raise MessageTooBig("outgoing message of %d bytes exceeds max_message %d" % (len(data), self.max_message))
-        await self._send_frame(op, data)
+        n = len(data)
+        if n > self.max_message:
+            raise MessageTooBig("outgoing message of %d bytes exceeds max_message %d" % (n, self.max_message))
+        try:
+            await self._send_frame(op, data)
+        finally:
+            data = None  # MicroPython's GC scans stale coroutine slots: drop the big buffer now
 
     async def ping(self, payload=b""):
         """Send a ping (keepalive); the pong updates last_rx_ms and `pongs`."""
@@ -462,8 +474,19 @@ class WebSocket:
         finally:
             self._rx_active = False
 
+    def _take(self, op):
+        # A plain function, so no coroutine frame keeps a reference to the big buffer.
+        m = self._msg
+        self._msg = None
+        if op == OP_BINARY:
+            return bytes(m)
+        try:
+            return str(m, "utf-8")
+        except UnicodeError:
+            return None
+
     async def _recv(self):
-        msg = None
+        self._msg = None  # the message being assembled (bytearray); an attribute, see _take
         msg_op = 0
         while True:
             fin, op, n = await self._read_header()
@@ -483,38 +506,39 @@ class WebSocket:
                 elif op == OP_PONG:
                     self.pongs += 1
                 else:
+                    self._msg = None
                     await self._on_close_frame(payload)
                 continue
             if op == OP_CONT:
-                if msg is None:
+                if self._msg is None:
                     await self._fail(CLOSE_PROTOCOL, ProtocolError("continuation frame without a message to continue"))
             elif op == OP_TEXT or op == OP_BINARY:
-                if msg is not None:
+                if self._msg is not None:
                     await self._fail(CLOSE_PROTOCOL, ProtocolError("new message started inside a fragmented one"))
                 msg_op = op
             else:
                 await self._fail(CLOSE_PROTOCOL, ProtocolError("unknown data opcode %d" % op))
-            have = 0 if msg is None else len(msg)
+            have = 0 if self._msg is None else len(self._msg)
             if have + n > self.max_message:
                 # Refused on the header alone: the payload is never allocated.
+                self._msg = None
                 await self._fail(CLOSE_TOO_BIG, MessageTooBig("incoming message of %d+ bytes exceeds max_message %d"
                                                               % (have + n, self.max_message)))
-            if msg is None:
-                msg = bytearray(n)
-                await self._read_into(memoryview(msg))
+            if self._msg is None:
+                self._msg = bytearray(n)
+                await self._read_into(memoryview(self._msg))
             else:
                 left = n
                 while left:
                     chunk = await self._read_some(left)
-                    msg.extend(chunk)
+                    self._msg.extend(chunk)
                     left -= len(chunk)
+                chunk = None
             if fin:
-                if msg_op == OP_BINARY:
-                    return bytes(msg)
-                try:
-                    return str(msg, "utf-8")
-                except UnicodeError:
+                m = self._take(msg_op)
+                if m is None:
                     await self._fail(CLOSE_BAD_DATA, ProtocolError("text message is not valid UTF-8"))
+                return m
 
     # ------------------------------------------------------------ handshake
     async def _handshake(self, host_header, resource, subprotocols, auth_header):

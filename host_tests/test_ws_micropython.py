@@ -1,0 +1,182 @@
+# The same WebSocket client (firmware/net/ws.py) on real MicroPython
+# (host_tests/ws_mp_client.py run with host_tests/mpy.py) against CPython test servers.
+import asyncio
+import hashlib
+import os
+import ssl
+
+import pytest
+
+import mpy
+import ws_servers as S
+
+SCRIPT = os.path.join(mpy.HOST_TESTS, "ws_mp_client.py")
+MP_TIMEOUT_S = 60  # one micropython run
+
+
+def mp(mode, srv, *args, heapsize=None, path="/ocpp/CP1", scheme="ws", host="127.0.0.1"):
+    url = "%s://%s:%d%s" % (scheme, host, srv.port, path)
+    r = mpy.run([SCRIPT, mode, url] + list(args), extra_path=(mpy.HOST_TESTS,), heapsize=heapsize,
+                timeout=MP_TIMEOUT_S)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    results = [l.split(" ", 1)[1] if " " in l else "" for l in r.stdout.splitlines() if l.startswith("RESULT")]
+    assert results and results[-1] == "done", out
+    return results[:-1], out
+
+
+def sha1(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return hashlib.sha1(data).hexdigest()
+
+
+async def echo(conn):
+    async for msg in conn:
+        await conn.send(msg)
+
+
+def test_mp_handshake_subprotocol_and_echo():
+    seen = {}
+
+    async def handler(conn):
+        seen["proto"] = conn.subprotocol
+        seen["path"] = conn.request.path
+        await echo(conn)
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        res, out = mp("echo", srv, path="/ocpp/CP1?mp=1")
+    assert res == ["subprotocol ocpp1.6", 'echo [2,"1","Heartbeat",{}]', "utf8 True", "closed 1000"], out
+    assert seen == {"proto": "ocpp1.6", "path": "/ocpp/CP1?mp=1"}
+
+
+def test_mp_ping_echo_and_own_ping():
+    pongs = []
+
+    async def handler(reader, writer):
+        await S.handshake(reader, writer)
+        writer.write(S.frame(9, b"\x00csms\xff") + S.frame(1, "first"))
+        await writer.drain()
+        pongs.append(await S.read_frame(reader))
+        fin, op, data, masked = await S.read_frame(reader)  # the client's own ping
+        assert op == 9
+        writer.write(S.frame(10, data) + S.frame(1, "second"))
+        await writer.drain()
+        fin, op, data, masked = await S.read_frame(reader)  # close
+        writer.write(S.frame(8, data))
+        await writer.drain()
+
+    with S.raw_server(handler) as srv:
+        res, out = mp("ping", srv)
+    assert res == ["message first", "message second", "pongs 1"], out
+    assert [(op, data, masked) for _, op, data, masked in pongs] == [(10, b"\x00csms\xff", True)]
+
+
+def test_mp_fragments_with_interleaved_pings():
+    text = "[2,\"7\",\"DataTransfer\",{\"data\":\"" + "é€" * 300 + "\"}]"
+    raw = text.encode()
+    blob = bytes(range(256)) * 3
+    pongs = []
+
+    async def handler(reader, writer):
+        await S.handshake(reader, writer)
+        out = S.frame(1, raw[:5], fin=False) + S.frame(9, b"a")
+        out += S.frame(0, raw[5:400], fin=False) + S.frame(10, b"x") + S.frame(9, b"b")
+        out += S.frame(0, raw[400:]) + S.frame(2, blob[:100], fin=False) + S.frame(9, b"c") + S.frame(0, blob[100:])
+        for i in range(0, len(out), 7):
+            writer.write(out[i:i + 7])
+            await writer.drain()
+        for _ in range(3):
+            pongs.append(await S.read_frame(reader))
+        fin, op, data, masked = await S.read_frame(reader)
+        writer.write(S.frame(8, data))
+        await writer.drain()
+
+    with S.raw_server(handler) as srv:
+        res, out = mp("frag", srv)
+    assert res == ["text %d %s" % (len(text), sha1(text)), "binary bytes %s" % sha1(blob), "pongs 1"], out
+    assert [(op, data) for _, op, data, _ in pongs] == [(10, b"a"), (10, b"b"), (10, b"c")]
+
+
+def test_mp_70k_messages_both_ways_in_256k_heap():
+    text = "[2,\"1\",\"DataTransfer\",{\"data\":\"%s\"}]" % ("é" * 35000)  # ~70 KB of UTF-8
+    blob = os.urandom(70 * 1024)
+    got = {}
+
+    async def handler(conn):
+        await conn.send(text)
+        got["text"] = await conn.recv()
+        await conn.send(blob)
+        got["blob"] = await conn.recv()
+        await conn.send("ok")
+        await conn.wait_closed()
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        res, out = mp("big", srv, heapsize="256K")
+    n = len(text.encode())
+    assert 68 * 1024 < n < 72 * 1024
+    assert res[1:5] == ["received %d %s" % (len(text), sha1(text)), "sent 1 2 3 4",
+                        "binary %d %s" % (len(blob), sha1(blob)), "ack ok"], out
+    assert got == {"text": text, "blob": blob}
+    print("micropython heap free (256K heap): before %s, after %s"
+          % (res[0].split()[1], res[5].split()[1]))
+
+
+def test_mp_refuses_oversized_message_in_256k_heap():
+    closes = []
+
+    async def handler(reader, writer):
+        await S.handshake(reader, writer)
+        if not closes:
+            writer.write(S.frame(1, b"y" * (70 * 1024)))
+        else:
+            writer.write(S.frame(2, b"", length=1 << 40))
+        await writer.drain()
+        fin, op, data, masked = await S.read_frame(reader)
+        closes.append((op, S.close_code(data)))
+        writer.close()
+
+    with S.raw_server(handler) as srv:
+        res, out = mp("toobig", srv, heapsize="256K")
+    assert res[0].startswith("toobig 1009 incoming message of 71680+ bytes exceeds max_message 65536"), out
+    assert res[1:] == ["after 1009", "huge 1009"], out
+    assert closes == [(8, 1009), (8, 1009)]
+
+
+def test_mp_abrupt_drop_mid_frame():
+    async def handler(reader, writer):
+        await S.handshake(reader, writer)
+        writer.write(S.frame(1, "complete") + S.frame(1, b"x" * 300)[:40])
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.transport.abort()
+
+    with S.raw_server(handler) as srv:
+        res, out = mp("drop", srv)
+    assert res == ["message complete", "drop 1006"], out
+
+
+def test_mp_heap_of_connected_websocket():
+    with S.websockets_server(echo, subprotocols=["ocpp1.6"]) as srv:
+        res, out = mp("heap", srv, heapsize="256K")
+    connected, after_msg = res[0].split()[1:]
+    assert int(connected) > 0
+    # A figure, not an assertion: bytes of heap a connected ws:// WebSocket holds on micropython.
+    print("micropython heap used by a connected WebSocket: %s bytes (after one 100-byte echo: %s)"
+          % (connected, after_msg))
+
+
+def test_mp_wss_with_self_signed_certificate(tmp_path):
+    made = S.make_self_signed(tmp_path)
+    if made is None:
+        pytest.skip("neither the cryptography package nor the openssl CLI is available to make a certificate")
+    certfile, keyfile, pem = made
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(certfile, keyfile)
+    with S.websockets_server(echo, subprotocols=["ocpp1.6"], ssl=server_ctx) as srv:
+        der = os.path.join(str(tmp_path), "cert.der")
+        with open(der, "wb") as f:
+            f.write(ssl.PEM_cert_to_DER_cert(pem.decode()))
+        res, out = mp("wss", srv, der, scheme="wss", host="localhost")
+    assert res[1:] == ["echo over tls", "default_ctx refused"], out
+    print("micropython heap used by a connected wss:// WebSocket: %s bytes" % res[0].split()[1])
