@@ -142,3 +142,40 @@ def test_heap_exhaustion_is_a_named_error():
     # 21000 dicts do not fit in 400 KB: an InternalError answer with the id, not a MemoryError
     assert err == "InternalError m2 True"
     print("\nparsed frame of %s chars at MAX_CONTAINERS holds %s bytes of heap (64-bit unix)" % tuple(held.split()[1:3]))
+
+
+SPEED = r"""
+import time
+from ocpp16 import rpc, timefmt
+periods = ",".join('{"startPeriod":%d,"limit":%d.5,"numberPhases":3}' % (i * 900, 6 + i % 20) for i in range(24))
+scp = ('[2,"c1","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{"chargingProfileId":7,'
+       '"stackLevel":1,"chargingProfilePurpose":"TxDefaultProfile","chargingProfileKind":"Recurring",'
+       '"recurrencyKind":"Daily","validFrom":"2024-01-01T00:00:00Z","chargingSchedule":{"duration":86400,'
+       '"startSchedule":"2024-01-01T00:00:00Z","chargingRateUnit":"A","chargingSchedulePeriod":[' + periods + ']}}}]')
+sv = [{"value": "%d" % (1000 + i), "measurand": "Energy.Active.Import.Register", "unit": "Wh",
+       "context": "Sample.Periodic"} for i in range(8)]
+mv = {"connectorId": 1, "transactionId": 42, "meterValue": [{"timestamp": "2024-01-01T00:00:00Z", "sampledValue": sv}]}
+def bench(name, fn, n):
+    fn()
+    t0 = time.ticks_us()
+    for _ in range(n):
+        fn()
+    print("SPEED %-44s %8d us" % (name, time.ticks_diff(time.ticks_us(), t0) // n))
+def scp_in():
+    f = rpc.parse(scp)
+    rpc.validate_call(f[2], f[3])
+bench("parse+validate SetChargingProfile, 24 periods", scp_in, 200)
+bench("parse+validate Reset", lambda: rpc.validate_call("Reset", rpc.parse('[2,"1","Reset",{"type":"Hard"}]')[3]), 2000)
+bench("encode_call MeterValues, 8 samples", lambda: rpc.encode_call("17", "MeterValues", mv), 500)
+bench("timefmt.parse_datetime", lambda: timefmt.parse_datetime("2024-02-29T13:45:00.123+01:00"), 2000)
+bench("timefmt.format_datetime", lambda: timefmt.format_datetime(1709210700), 2000)
+"""
+
+
+def test_print_speed():
+    r = mpy.run(["-c", SPEED], timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [l for l in r.stdout.splitlines() if l.startswith("SPEED ")]
+    assert len(lines) == 5, r.stdout
+    print("\nmicropython unix port on this host (an ESP32 is roughly 20-50x slower):")
+    print("\n".join(lines))

@@ -1,7 +1,6 @@
-# Compact checks of the payloads the CSMS sends us (its requests and its answers to
-# our calls), from small tables instead of the JSON schemas, which never go on the
-# device. Core tables live here; each other profile's tables load on first use.
-# No I/O; nothing here decides what a request does, only whether it is well formed.
+# Compact checks of what the CSMS sends us (its requests, its answers to our calls)
+# from small tables: the JSON schemas never go on the device. Core tables live here,
+# other profiles' load on first use. No I/O; says only whether a payload is well formed.
 #
 # Failure -> CALLERROR code (OCPP-J 1.6 section 4.2.3 wording; compared with the
 # Mobility House `ocpp` library, ocpp/messages.py, which maps jsonschema failures):

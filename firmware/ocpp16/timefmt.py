@@ -46,14 +46,10 @@ def days_in_month(y, m):
 
 def _digits(s, i, n):
     part = s[i:i + n]
-    if len(part) != n:
-        raise TimeFormatError("date-time too short: %r" % s)
-    v = 0
-    for ch in part:
-        if not "0" <= ch <= "9":
-            raise TimeFormatError("digit expected at %d: %r" % (i, s))
-        v = v * 10 + ord(ch) - 48
-    return v
+    # isdigit() alone would let CPython take non-ASCII digits ("２"): ASCII is checked too
+    if len(part) != n or not part.isdigit() or len(part.encode()) != n:
+        raise TimeFormatError("%d digits expected at %d: %r" % (n, i, s))
+    return int(part)
 
 
 def _expect(s, i, chars):
