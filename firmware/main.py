@@ -240,16 +240,20 @@ def start_watchdog(hw):
 
 async def feed_watchdog(wd):
     """The "main" loop of the watchdog: proves the event loop runs; the feed happens
-    only when the app's control loop reported alive too."""
+    only when the app's control loop reported alive too. Warns once per silence that
+    lasts half the watchdog period (the reset comes at the full period)."""
     import asyncio
-    silent_logged = False
+    last_fed = compat.ticks_ms()
+    warned = False
     while True:
         wd.alive("main")
+        now = compat.ticks_ms()
         if wd.feed():
-            silent_logged = False
-        elif not silent_logged:
-            log.warning("watchdog: not fed, silent: %s", ", ".join(wd.silent()))
-            silent_logged = True
+            last_fed = now
+            warned = False
+        elif not warned and compat.ticks_diff(now, last_fed) >= WATCHDOG_MS // 2:
+            log.warning("watchdog: not fed for %d ms, silent: %s", compat.ticks_diff(now, last_fed), ", ".join(wd.silent()))
+            warned = True
         await asyncio.sleep(WATCHDOG_FEED_MS / 1000)
 
 
