@@ -41,6 +41,12 @@ def config_path(argv=None, getenv=None):
     return v or DEVICE_CONFIG
 
 
+def on_device(path):
+    """True when started as the device starts us (no argv, no env): only there does a
+    fatal error wait and retry; a host run exits with the message instead."""
+    return path == DEVICE_CONFIG and len(sys.argv) <= 1
+
+
 def _dirname(path):
     i = path.rfind("/")
     if i < 0:
@@ -98,7 +104,7 @@ def load_board(path):
         raise Fatal("%s" % e)
 
 
-def build_hardware(board):
+def build_hardware(board, name):
     hal_board = _hal_board()
     try:
         if hal_board is not None:
@@ -106,7 +112,7 @@ def build_hardware(board):
         from hal import sim
         return sim.build(board)
     except Exception as e:
-        raise Fatal("board %r: hardware failed to start: %s" % (board.get("name"), e))
+        raise Fatal("board %r: hardware failed to start: %s" % (name, e))
 
 
 def make_safe(hw):
@@ -161,7 +167,7 @@ def start_up(path):
     board = load_board(find_board_file(path, cfg["board"]))
     cfg = load_config(path, board.get("kind"), log.warning)
     log.info("config: %s ok: %s", path, devconfig.describe(cfg))
-    hw = build_hardware(board)
+    hw = build_hardware(board, cfg["board"])
     log.info("board: %s (%s), %d connector(s)", cfg["board"], board.get("kind"), len(hw.connectors))
     return cfg, board, hw
 
@@ -174,7 +180,7 @@ def _safe_hardware_for(path):
         name = raw.get("board") if isinstance(raw, dict) else None
         if not isinstance(name, str):
             return None
-        return build_hardware(load_board(find_board_file(path, name)))
+        return build_hardware(load_board(find_board_file(path, name)), name)
     except Exception:
         return None
 
@@ -279,6 +285,7 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None):
     safe_hw = None
     while True:
         tries += 1
+        log.forget_secrets()  # this attempt registers the secrets of the config as it is now
         try:
             cfg, board, hw = start_up(path)
             break
@@ -319,7 +326,7 @@ def main():
     import asyncio
     path = config_path()
     log.info("boot: %s %s, config %s", sys.implementation.name, ".".join(str(v) for v in sys.implementation.version[:3]), path)
-    code = asyncio.run(boot(path))
+    code = asyncio.run(boot(path, attempts=None if on_device(path) else 1))
     if code:
         sys.exit(code)
 

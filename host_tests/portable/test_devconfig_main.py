@@ -74,6 +74,8 @@ def test_config_path_argv_then_env_then_device_default():
     assert main.config_path(["main.py", "/x/c.json"], lambda k: "/env.json") == "/x/c.json"
     assert main.config_path(["main.py"], lambda k: "/env.json" if k == main.CONFIG_ENV else None) == "/env.json"
     assert main.config_path([], lambda k: None) == main.DEVICE_CONFIG == "/config.json"
+    # Only a device-style start waits and retries after a fatal error; a host run exits.
+    assert not main.on_device("/tmp/c.json")
 
 
 def test_board_files_next_to_config_then_device_then_repository():
