@@ -85,6 +85,7 @@ class Link:
         self._ws = None
         self._stopping = False
         self._rx_reason = None
+        self._wake = None  # set when the receiver ends or stop() is called: the supervisor acts at once
 
     def set_ping_interval(self, ping_interval_s):
         """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
@@ -115,6 +116,8 @@ class Link:
     def stop(self):
         """Make run() close the connection cleanly and return."""
         self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
 
     async def _pause(self):
         d = self.backoff.next_ms()
@@ -127,6 +130,7 @@ class Link:
 
     async def run(self, handler):
         """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason)."""
+        self._wake = asyncio.Event()
         try:
             while not self._stopping:
                 try:
@@ -149,6 +153,8 @@ class Link:
         self._ws = sock
         self.up = True
         self._rx_reason = None
+        if not self._stopping:
+            self._wake.clear()
         started = compat.ticks_ms()
         log.info("link: connected to %s", self.url)
         rx = None
@@ -177,7 +183,10 @@ class Link:
     async def _supervise(self, sock):
         last_ping = compat.ticks_ms()
         while True:
-            await self._sleep(self._poll_ms())
+            try:
+                await _wait_for_ms(self._wake.wait(), self._poll_ms())
+            except asyncio.TimeoutError:
+                pass
             if self._rx_reason is not None:
                 return self._rx_reason
             if self._stopping:
@@ -216,3 +225,5 @@ class Link:
             log.exception("link: receiver failed: %r" % e, e)
             sock.abort()
             self._rx_reason = "receiver failed: %r" % e
+        finally:
+            self._wake.set()

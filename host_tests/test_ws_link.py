@@ -1,0 +1,359 @@
+# The connection supervisor (firmware/net/link.py) on CPython against real servers:
+# events, reconnect with backoff, dead-link detection, NotConnected, stop, handler errors.
+import asyncio
+import io
+import time
+
+import pytest
+
+import log
+import ws_servers as S
+from net import ws
+from net.backoff import Backoff
+from net.link import Link, NotConnected
+
+TEST_TIMEOUT_S = 15
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, TEST_TIMEOUT_S))
+
+
+@pytest.fixture
+def logbuf():
+    old = log.out
+    log.out = io.StringIO()
+    yield log.out
+    log.out = old
+
+
+class RecordingBackoff(Backoff):
+    def __init__(self, **kw):
+        kw.setdefault("rand", lambda: 0.0)
+        super().__init__(**kw)
+        self.delays = []
+
+    def next_ms(self):
+        d = super().next_ms()
+        self.delays.append(d)
+        return d
+
+
+class Events:
+    """A handler that records what the link tells it, with times."""
+
+    def __init__(self, link=None):
+        self.t0 = time.monotonic()
+        self.events = []
+        self.opened = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    def _add(self, *e):
+        self.events.append((round(time.monotonic() - self.t0, 3),) + e)
+
+    def on_open(self):
+        self._add("open")
+        self.opened.set()
+
+    def on_message(self, text):
+        self._add("message", text)
+
+    def on_close(self, reason):
+        self._add("close", reason)
+        self.closed.set()
+
+    def kinds(self):
+        return [e[1] for e in self.events]
+
+
+async def wait_until(pred, timeout=5.0):
+    end = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < end, "condition not reached in %s s" % timeout
+        await asyncio.sleep(0.01)
+
+
+def base_url(srv):
+    return "ws://127.0.0.1:%d/ocpp/" % srv.port
+
+
+def test_url_events_send_and_clean_stop(logbuf):
+    seen = {}
+
+    async def handler(conn):
+        seen["path"] = conn.request.path
+        await conn.send('[2,"9","Reset",{"type":"Soft"}]')
+        seen["got"] = await conn.recv()
+        try:
+            await conn.recv()
+        except Exception:
+            pass
+        seen["close"] = conn.protocol.close_rcvd.code
+
+    class Handler(Events):
+        def on_open(self):
+            super().on_open()
+            return self.boot()  # a coroutine returned by a plain method is awaited
+
+        async def boot(self):
+            await link.send('[2,"1","BootNotification",{}]')
+
+        async def on_message(self, text):  # a coroutine function
+            super().on_message(text)
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0)
+
+        async def main():
+            h = Handler()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: "message" in h.kinds())
+            assert link.up and link.connects == 1
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            assert not link.up
+            assert h.kinds() == ["open", "message", "close"]
+            assert h.events[1][2] == '[2,"9","Reset",{"type":"Soft"}]'
+            assert h.events[2][2] == "stopped"
+            with pytest.raises(NotConnected):
+                await link.send("x")
+        run(main())
+        time.sleep(0.1)
+    assert seen == {"path": "/ocpp/CP1", "got": '[2,"1","BootNotification",{}]', "close": 1000}
+    out = logbuf.getvalue()
+    assert "[info] link: connected to ws://127.0.0.1:%d/ocpp/CP1" % srv.port in out
+    assert "[warning] link: disconnected from" in out and "stopped" in out
+
+
+def test_send_while_down_raises_not_connected():
+    link = Link("ws://127.0.0.1:1", "CP1")
+
+    async def main():
+        with pytest.raises(NotConnected, match="not connected"):
+            await link.send("[2,\"1\",\"Heartbeat\",{}]")
+        assert not link.up
+    run(main())
+
+
+def test_reconnect_after_server_drop_with_backoff(logbuf):
+    conns = []
+
+    async def handler(conn):
+        conns.append(time.monotonic())
+        if len(conns) == 1:
+            await asyncio.sleep(0.1)
+            conn.transport.abort()  # abrupt TCP drop, no close frame
+            return
+        await conn.send("second")
+        await conn.wait_closed()
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        bo = RecordingBackoff(base_ms=300, jitter=0)
+        link = Link(base_url(srv), "CP1", ping_interval_s=0, backoff=bo)
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: "message" in h.kinds())
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    assert h.kinds() == ["open", "close", "open", "message", "close"]
+    assert "1006" in h.events[1][2]  # connection lost
+    gap = h.events[2][0] - h.events[1][0]
+    assert bo.delays == [300]
+    assert 0.3 <= gap < 1.0, gap
+    assert link.connects == 2
+    assert "next connect attempt in 300 ms" in logbuf.getvalue()
+
+
+def test_backoff_grows_while_connect_fails_and_stop_ends_the_wait(logbuf):
+    bo = RecordingBackoff(base_ms=20, max_ms=100, jitter=0)
+    link = Link("ws://127.0.0.1:1/", "CP1", backoff=bo)  # nothing listens on port 1
+
+    async def main():
+        task = asyncio.create_task(link.run(Events()))
+        await wait_until(lambda: len(bo.delays) >= 5)
+        link.stop()
+        t = time.monotonic()
+        await asyncio.wait_for(task, 2)
+        assert time.monotonic() - t < 0.5
+    run(main())
+    assert bo.delays[:5] == [20, 40, 80, 100, 100]
+    assert "[warning] link: connect to ws://127.0.0.1:1/CP1 failed: cannot connect" in logbuf.getvalue()
+
+
+def test_backoff_reset_after_a_connection_that_stayed_up():
+    conns = []
+
+    async def handler(conn):
+        conns.append(1)
+        await asyncio.sleep(0.4 if len(conns) == 3 else 0.02)
+        conn.transport.abort()
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        bo = RecordingBackoff(base_ms=50, jitter=0)
+        link = Link(base_url(srv), "CP1", ping_interval_s=0, backoff=bo)
+        link.stable_ms = 250
+
+        async def main():
+            task = asyncio.create_task(link.run(Events()))
+            await wait_until(lambda: len(bo.delays) >= 4)
+            link.stop()
+            await asyncio.wait_for(task, 5)
+        run(main())
+    # two short connections: growing; the third stayed up 0.4 s > stable_ms: back to base
+    assert bo.delays[:4] == [50, 100, 50, 100]
+
+
+def test_dead_link_detected_when_server_goes_silent(logbuf):
+    pings = []
+    conns = []
+
+    async def handler(reader, writer):
+        conns.append(1)
+        await S.handshake(reader, writer)
+        while True:  # swallow everything, answer nothing (no pong): a half-dead link
+            try:
+                fin, op, data, masked = await S.read_frame(reader)
+            except asyncio.IncompleteReadError:
+                return
+            pings.append(op)
+
+    with S.raw_server(handler) as srv:
+        bo = RecordingBackoff(base_ms=50, jitter=0)
+        link = Link(base_url(srv), "CP1", ping_interval_s=0.1, dead_after_s=0.5, backoff=bo)
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await h.closed.wait()
+            await wait_until(lambda: len(conns) >= 2)
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    close = [e for e in h.events if e[1] == "close"][0]
+    opened = [e for e in h.events if e[1] == "open"][0]
+    assert "dead link" in close[2]
+    assert 0.5 <= close[0] - opened[0] < 1.2, h.events
+    assert pings.count(9) >= 3  # our keepalive pings went out
+    assert len(conns) >= 2  # and it reconnected
+
+
+def test_pongs_keep_a_quiet_link_alive():
+    async def handler(conn):  # websockets answers our pings; sends nothing else
+        await conn.wait_closed()
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"], ping_interval=None) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0.1, dead_after_s=0.35)
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await h.opened.wait()
+            await asyncio.sleep(1.2)
+            assert link.up and h.kinds() == ["open"] and link.connects == 1
+            link.stop()
+            await asyncio.wait_for(task, 5)
+        run(main())
+
+
+def test_handler_exception_is_logged_not_fatal(logbuf):
+    async def handler(conn):
+        await conn.send("boom")
+        await conn.send("fine")
+        await conn.wait_closed()
+
+    class Fragile(Events):
+        def on_message(self, text):
+            super().on_message(text)
+            if text == "boom":
+                raise ValueError("handler bug")
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0)
+
+        async def main():
+            h = Fragile()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: len(h.events) >= 3)
+            assert link.up and link.connects == 1
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    assert [e[1:] for e in h.events[:3]] == [("open",), ("message", "boom"), ("message", "fine")]
+    out = logbuf.getvalue()
+    assert "[error] link: handler on_message failed: ValueError('handler bug')" in out
+    assert "Traceback" in out
+
+
+def test_link_never_blocks_other_tasks():
+    async def handler(reader, writer):
+        await reader.read()  # accepts TCP, never answers the handshake
+
+    with S.raw_server(handler) as srv:
+        link = Link(base_url(srv), "CP1", connect_timeout_ms=300, backoff=Backoff(base_ms=50, jitter=0))
+
+        async def main():
+            gaps = []
+            task = asyncio.create_task(link.run(Events()))
+            last = time.monotonic()
+            end = last + 1.0
+            while time.monotonic() < end:  # the "charging control loop"
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+            link.stop()
+            await asyncio.wait_for(task, 2)
+            return gaps
+        gaps = run(main())
+    assert max(gaps) < 0.1, max(gaps)
+
+
+def test_cancelling_run_drops_the_connection():
+    closed = []
+
+    async def handler(conn):
+        try:
+            await conn.wait_closed()
+        finally:
+            closed.append(1)
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0)
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await h.opened.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not link.up
+            await wait_until(lambda: closed)
+        run(main())
+
+
+def test_configuration_errors_are_named():
+    with pytest.raises(ValueError, match="charge_point_id"):
+        Link("ws://h/", "")
+    with pytest.raises(ValueError, match="charge_point_id"):
+        Link("ws://h/", "a/b")
+    with pytest.raises(ws.InvalidURL):
+        Link("http://h/", "CP1")
+    with pytest.raises(ws.InvalidURL):
+        Link("ws://h/", "CP 1")
+    with pytest.raises(ValueError, match="ping_interval_s"):
+        Link("ws://h/", "CP1", ping_interval_s="often")
+    with pytest.raises(ValueError, match="dead_after_s"):
+        Link("ws://h/", "CP1", dead_after_s=-1)
+    link = Link("ws://h/ocpp//", "CP1", ping_interval_s=None)
+    assert link.url == "ws://h/ocpp/CP1"
+    assert link.ping_ms == 60000 and link.dead_ms == 130000
+    link.set_ping_interval("0")
+    assert link.ping_ms == 0 and link.dead_ms == 0
+    assert Link("ws://h", "CP1", ping_interval_s=30, dead_after_s=5).dead_ms == 5000
