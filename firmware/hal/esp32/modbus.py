@@ -1,0 +1,169 @@
+# Modbus RTU master on a UART with an RS485 transceiver: frames with CRC-16/MODBUS,
+# inter-frame silence, DE pin timing, response timeout, retries, exception replies.
+# It reads registers only; what they mean is meters.py's business.
+import compat
+
+MAX_FRAME = 256            # Modbus RTU frame limit (bytes)
+MAX_REGISTERS = 125        # registers per read request (Modbus application protocol)
+RESPONSE_TIMEOUT_MS = 200  # from the end of a request to the complete reply
+RETRIES = 2                # extra attempts after a timeout, CRC error or garbled reply
+FAST_SILENCE_US = 1750     # fixed 3.5-character silence above 19200 baud
+RETRY_EXCEPTIONS = (5, 6)  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth asking again
+
+
+class ModbusError(Exception):
+    pass
+
+
+class ModbusTimeout(ModbusError):
+    pass
+
+
+class ModbusCrcError(ModbusError):
+    pass
+
+
+class ModbusFrameError(ModbusError):
+    """A reply with a valid CRC that does not answer the request (address, function, length)."""
+
+
+class ModbusException(ModbusError):
+    """The slave answered with an exception response."""
+
+    def __init__(self, code, msg):
+        ModbusError.__init__(self, msg)
+        self.code = code
+
+
+def crc16(data):
+    """CRC-16/MODBUS (init 0xFFFF, reflected polynomial 0xA001)."""
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            if crc & 1:
+                crc = (crc >> 1) ^ 0xA001
+            else:
+                crc >>= 1
+    return crc
+
+
+def request(addr, func, reg, count):
+    """The 8-byte read request frame, CRC low byte first."""
+    body = bytes((addr, func, reg >> 8, reg & 0xFF, count >> 8, count & 0xFF))
+    c = crc16(body)
+    return body + bytes((c & 0xFF, c >> 8))
+
+
+def char_us(baud, bits_per_char=11):
+    """Time of one character on the line (start + 8 data + parity or 2nd stop + stop)."""
+    return (bits_per_char * 1000000 + baud - 1) // baud
+
+
+def silence_us(baud):
+    return FAST_SILENCE_US if baud > 19200 else (7 * char_us(baud) + 1) // 2
+
+
+class ModbusRtu:
+    def __init__(self, uart, de_pin=None, baud=9600, timeout_ms=RESPONSE_TIMEOUT_MS,
+                 retries=RETRIES):
+        import machine  # lazily: only the DE line needs a GPIO
+        self.uart = uart
+        self.de = None if de_pin is None else machine.Pin(de_pin, machine.Pin.OUT, value=0)
+        self.baud = baud
+        self.timeout_ms = timeout_ms
+        self.retries = retries
+        # sleep_ms granularity: round up, still below the 3.5-character silence the slave waits.
+        self.char_ms = (char_us(baud) + 999) // 1000
+        self.silence_ms = (silence_us(baud) + 999) // 1000
+        self._idle_since = compat.ticks_ms()
+        self.stats = {"requests": 0, "timeouts": 0, "crc": 0, "exceptions": 0, "retries": 0}
+
+    def _send(self, frame):
+        wait = self.silence_ms - compat.ticks_diff(compat.ticks_ms(), self._idle_since)
+        if wait > 0:
+            compat.sleep_ms(wait)
+        while self.uart.any():  # drop a late reply to an earlier request
+            self.uart.read()
+        if self.de is not None:
+            self.de.value(1)
+        self.uart.write(frame)
+        self.uart.flush()       # returns when the FIFO is empty; the last char still shifts out
+        if self.de is not None:
+            compat.sleep_ms(self.char_ms)
+            self.de.value(0)
+
+    def _receive(self, addr, func, n_expected):
+        buf = b""
+        start = compat.ticks_ms()
+        while True:
+            n = self.uart.any()
+            if n:
+                buf += self.uart.read(n)
+                if len(buf) >= 3 and buf[1] == func | 0x80 and len(buf) >= 5:
+                    break  # an exception reply is 5 bytes
+                if len(buf) >= n_expected:
+                    break
+                if len(buf) > MAX_FRAME:
+                    break
+            elif compat.ticks_diff(compat.ticks_ms(), start) > self.timeout_ms:
+                self._idle_since = compat.ticks_ms()
+                raise ModbusTimeout("modbus: slave %d: no complete reply within %d ms (%d bytes)"
+                                    % (addr, self.timeout_ms, len(buf)))
+            else:
+                compat.sleep_ms(1)
+        self._idle_since = compat.ticks_ms()
+        return buf
+
+    def _check(self, buf, addr, func, count):
+        if buf[1] == func | 0x80:
+            frame = buf[:5]
+        else:
+            frame = buf[:5 + 2 * count]
+        if len(frame) < 5 or crc16(frame[:-2]) != frame[-2] | (frame[-1] << 8):
+            raise ModbusCrcError("modbus: slave %d: CRC mismatch in reply" % addr)
+        if frame[0] != addr:
+            raise ModbusFrameError("modbus: reply from slave %d, expected %d" % (frame[0], addr))
+        if frame[1] == func | 0x80:
+            raise ModbusException(frame[2], "modbus: slave %d: exception %d for function %d"
+                                  % (addr, frame[2], func))
+        if frame[1] != func or frame[2] != 2 * count:
+            raise ModbusFrameError("modbus: slave %d: reply function %d, %d data bytes; expected %d, %d"
+                                   % (addr, frame[1], frame[2], func, 2 * count))
+        return frame[3:-2]
+
+    def read_registers(self, addr, func, reg, count):
+        """Function 3 (holding) or 4 (input): `count` registers as 2*count big-endian bytes."""
+        if func not in (3, 4):
+            raise ValueError("modbus: only functions 3 and 4 are read here, got %r" % (func,))
+        if not 1 <= addr <= 247:
+            raise ValueError("modbus: slave address must be 1..247, got %r" % (addr,))
+        if not 1 <= count <= MAX_REGISTERS or not 0 <= reg <= 0xFFFF:
+            raise ValueError("modbus: read of %r registers at %r is out of range" % (count, reg))
+        frame = request(addr, func, reg, count)
+        attempt = 0
+        while True:
+            self.stats["requests"] += 1
+            try:
+                self._send(frame)
+                return self._check(self._receive(addr, func, 5 + 2 * count), addr, func, count)
+            except ModbusTimeout:
+                self.stats["timeouts"] += 1
+                if attempt >= self.retries:
+                    raise
+            except (ModbusCrcError, ModbusFrameError):
+                self.stats["crc"] += 1
+                if attempt >= self.retries:
+                    raise
+            except ModbusException as e:
+                self.stats["exceptions"] += 1
+                if e.code not in RETRY_EXCEPTIONS or attempt >= self.retries:
+                    raise
+            attempt += 1
+            self.stats["retries"] += 1
+
+    def read_input_registers(self, addr, reg, count):
+        return self.read_registers(addr, 4, reg, count)
+
+    def read_holding_registers(self, addr, reg, count):
+        return self.read_registers(addr, 3, reg, count)

@@ -1,0 +1,101 @@
+# WiFi station supervisor: joins one access point with a connect timeout and
+# reconnects with exponential backoff after a failure or a lost link. Time is a
+# parameter of step(now); run() is the thin asyncio loop around it. No sockets.
+import network
+
+import compat
+
+CONNECT_TIMEOUT_MS = 15000  # give up one connect attempt after this long
+BACKOFF_MIN_MS = 1000       # first wait after a failed attempt or a lost link
+BACKOFF_MAX_MS = 60000      # the wait doubles per failure up to this
+POLL_MS = 250               # run(): how often the link state is polled
+
+# Status codes that end an attempt at once (no point waiting for the timeout).
+_FAILED = (getattr(network, "STAT_WRONG_PASSWORD", 202), getattr(network, "STAT_NO_AP_FOUND", 201),
+           getattr(network, "STAT_CONNECT_FAIL", 203))
+
+DOWN, CONNECTING, UP = "down", "connecting", "up"
+
+
+class WifiStation:
+    def __init__(self, ssid, password, hostname=None, connect_timeout_ms=CONNECT_TIMEOUT_MS,
+                 backoff_min_ms=BACKOFF_MIN_MS, backoff_max_ms=BACKOFF_MAX_MS):
+        if not ssid or not isinstance(ssid, str):
+            raise ValueError("wifi: ssid must be a non-empty string")
+        self.ssid = ssid
+        self.password = password
+        self.connect_timeout_ms = connect_timeout_ms
+        self.backoff_min_ms = backoff_min_ms
+        self.backoff_max_ms = backoff_max_ms
+        self.wlan = network.WLAN(network.STA_IF)
+        self.wlan.active(True)
+        if hostname:
+            try:
+                self.wlan.config(hostname=hostname)
+            except (ValueError, OSError, TypeError):  # older ports: no hostname key
+                pass
+        self.state = DOWN
+        self.attempts = 0     # connect() calls
+        self.drops = 0        # times an established link was lost
+        self.last_status = None
+        self.backoff_ms = backoff_min_ms
+        self._next_try = None  # None: try at once
+        self._deadline = 0
+
+    def isconnected(self):
+        return self.state == UP
+
+    def step(self, now):
+        """Advance the supervisor to `now` (ms). Returns the state: "down", "connecting", "up"."""
+        w = self.wlan
+        if self.state == UP:
+            if not w.isconnected():
+                self.state = DOWN
+                self.drops += 1
+                self.last_status = w.status()
+                self._next_try = now  # first reconnect at once, backoff after failures
+        if self.state == DOWN:
+            if self._next_try is None or compat.ticks_diff(now, self._next_try) >= 0:
+                try:
+                    w.disconnect()
+                except OSError:
+                    pass
+                w.connect(self.ssid, self.password)
+                self.attempts += 1
+                self.state = CONNECTING
+                self._deadline = compat.ticks_add(now, self.connect_timeout_ms)
+        if self.state == CONNECTING:
+            if w.isconnected():
+                self.state = UP
+                self.backoff_ms = self.backoff_min_ms
+            else:
+                self.last_status = w.status()
+                if self.last_status in _FAILED or compat.ticks_diff(now, self._deadline) >= 0:
+                    self._fail(now)
+        return self.state
+
+    def _fail(self, now):
+        try:
+            self.wlan.disconnect()
+        except OSError:
+            pass
+        self.state = DOWN
+        self._next_try = compat.ticks_add(now, self.backoff_ms)
+        self.backoff_ms = min(self.backoff_ms * 2, self.backoff_max_ms)
+
+    def status(self):
+        ip = self.wlan.ifconfig()[0] if self.state == UP else None
+        return {"state": self.state, "ip": ip, "attempts": self.attempts, "drops": self.drops,
+                "last_status": self.last_status, "backoff_ms": self.backoff_ms}
+
+    async def run(self, up_event=None):
+        """Supervise forever; sets/clears up_event (asyncio.Event) on link changes."""
+        import asyncio
+        while True:
+            self.step(compat.ticks_ms())
+            if up_event is not None:
+                if self.state == UP and not up_event.is_set():
+                    up_event.set()
+                elif self.state != UP and up_event.is_set():
+                    up_event.clear()
+            await asyncio.sleep(POLL_MS / 1000)
