@@ -180,3 +180,63 @@ def test_mp_wss_with_self_signed_certificate(tmp_path):
         res, out = mp("wss", srv, der, scheme="wss", host="localhost")
     assert res[1:] == ["echo over tls", "default_ctx refused"], out
     print("micropython heap used by a connected wss:// WebSocket: %s bytes" % res[0].split()[1])
+
+
+# ---------------------------------------------------------------- the supervisor on micropython
+LINK_SCRIPT = os.path.join(mpy.HOST_TESTS, "ws_mp_link.py")
+
+
+def mp_link(mode, srv):
+    r = mpy.run([LINK_SCRIPT, mode, "ws://127.0.0.1:%d/ocpp/" % srv.port], extra_path=(mpy.HOST_TESTS,),
+                timeout=MP_TIMEOUT_S)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    results = [l.split(" ", 1)[1] for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+    assert results[-1] == "done", out
+    return results[:-1], out
+
+
+def test_mp_link_reconnects_after_drop():
+    got = []
+
+    async def handler(conn):
+        got.append((conn.request.path, await conn.recv()))
+        if len(got) == 1:
+            conn.transport.abort()
+            return
+        await conn.send("second")
+        await conn.wait_closed()
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        res, out = mp_link("reconnect", srv)
+    assert res[:4] == ["send_before NotConnected", "open 1", "close connection closed (code 1006: connection lost (EOF))",
+                       "open 2"], out
+    assert res[4:6] == ["message second", "close stopped"], out
+    ran = int(res[6].split()[1])
+    assert ran >= 200  # the backoff wait happened
+    assert res[7] == "up False connects 2"
+    assert got == [("/ocpp/CP1", "hello 1"), ("/ocpp/CP1", "hello 2")]
+    assert "[info] link: next connect attempt in 200 ms" in out
+
+
+def test_mp_link_detects_dead_link():
+    conns = []
+    ops = []
+
+    async def handler(reader, writer):
+        conns.append(1)
+        await S.handshake(reader, writer)
+        while True:  # never answers: no pong
+            try:
+                fin, op, data, masked = await S.read_frame(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            ops.append(op)
+
+    with S.raw_server(handler) as srv:
+        res, out = mp_link("dead", srv)
+    assert res[:3] == ["send_before NotConnected", "open 1", "close nothing received for %s ms (dead link)"
+                       % res[2].split()[4]], out
+    assert 500 < int(res[2].split()[4]) < 900, out
+    assert res[3] == "open 2", out
+    assert len(conns) == 2 and ops.count(9) >= 3 and ops.count(1) == 2
