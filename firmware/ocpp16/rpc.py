@@ -143,18 +143,29 @@ def _check_id(msg_id):
         raise ValueError("message id must be a string of 1..%d chars" % MAX_ID_LEN)
 
 
+def _check_payload(payload):
+    if type(payload) is not dict:
+        raise TypeError("OCPP payload must be a dict")
+
+
 def encode_call(msg_id, action, payload):
     _check_id(msg_id)
+    if type(action) is not str or not action:
+        raise ValueError("action must be a non-empty string")
+    _check_payload(payload)
     return dumps([CALL, msg_id, action, payload])
 
 
 def encode_result(msg_id, payload):
     _check_id(msg_id)
+    _check_payload(payload)
     return dumps([CALLRESULT, msg_id, payload])
 
 
 def encode_error(msg_id, code, description="", details=None):
     _check_id(msg_id)
+    if code not in ERROR_CODES:  # never send a code a 1.6 CSMS cannot know (e.g. 2.0's FormatViolation)
+        raise ValueError("not an OCPP 1.6 error code: %r" % (code,))
     if len(description) > MAX_DESCRIPTION_LEN:
         description = description[:MAX_DESCRIPTION_LEN]
     return dumps([CALLERROR, msg_id, code, description, details if details is not None else {}])

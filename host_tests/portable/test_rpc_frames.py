@@ -192,6 +192,20 @@ def test_encode_refuses_what_json_cannot_say():
             assert False, bad_id
         except ValueError:
             pass
+    for call in (lambda: rpc.encode_call("1", "", {}), lambda: rpc.encode_call("1", None, {}),
+                 lambda: rpc.encode_error("1", "FormatViolation"), lambda: rpc.encode_error("1", None)):
+        try:
+            call()
+            assert False
+        except ValueError:
+            pass
+    for call in (lambda: rpc.encode_call("1", "Heartbeat", []), lambda: rpc.encode_result("1", None),
+                 lambda: rpc.encode_result("1", "x")):
+        try:
+            call()
+            assert False
+        except TypeError:
+            pass
 
 
 def test_error_description_is_bounded():
