@@ -4,7 +4,6 @@
 import sys
 
 import compat
-import devconfig
 import log
 
 DEVICE_CONFIG = "/config.json"  # where the config lives on the device
@@ -135,6 +134,7 @@ def make_safe(hw):
 
 def load_config(path, board_kind=None, warn=None):
     """Read, register secrets, validate. Raises Fatal with the key-naming message."""
+    import devconfig
     try:
         raw = devconfig.read(path)
     except devconfig.ConfigError as e:
@@ -166,6 +166,7 @@ def start_up(path):
     log.set_level(cfg["log_level"])
     board = load_board(find_board_file(path, cfg["board"]))
     cfg = load_config(path, board.get("kind"), log.warning)
+    import devconfig
     log.info("config: %s ok: %s", path, devconfig.describe(cfg))
     hw = build_hardware(board, cfg["board"])
     log.info("board: %s (%s), %d connector(s)", cfg["board"], board.get("kind"), len(hw.connectors))
@@ -176,6 +177,7 @@ def _safe_hardware_for(path):
     """After a fatal error: build the board named by config.json, if that still works,
     so the charger can be put in its safe state."""
     try:
+        import devconfig
         raw = devconfig.read(path)
         name = raw.get("board") if isinstance(raw, dict) else None
         if not isinstance(name, str):
@@ -269,10 +271,11 @@ async def run_app(cfg, hw):
     return await app.run(cfg, hw)
 
 
-async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None):
+async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, drop_config_module=False):
     """Start the charger from config.json at `path`. `attempts` bounds the fatal-error
     retries (None: forever, as on the device). Returns 0 when the app ended normally,
-    1 when it gave up."""
+    1 when it gave up. `drop_config_module` unloads devconfig once the config is valid
+    (the script does; a test process keeps its modules)."""
     import asyncio
 
     async def pause(ms):
@@ -300,6 +303,11 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None):
                 return 1
             log.error("fatal: fix config.json (or the board file); reading it again in %d s", retry_ms // 1000)
             await pause(retry_ms)
+    if drop_config_module:
+        # The validation tables are needed only at boot: give their RAM to the app.
+        sys.modules.pop("devconfig", None)
+        import gc
+        gc.collect()
     real = board.get("kind") in REAL_KINDS
     if real:
         if await start_wifi(cfg, hw):
@@ -326,7 +334,7 @@ def main():
     import asyncio
     path = config_path()
     log.info("boot: %s %s, config %s", sys.implementation.name, ".".join(str(v) for v in sys.implementation.version[:3]), path)
-    code = asyncio.run(boot(path, attempts=None if on_device(path) else 1))
+    code = asyncio.run(boot(path, attempts=None if on_device(path) else 1, drop_config_module=True))
     if code:
         sys.exit(code)
 
