@@ -25,7 +25,8 @@ ERROR_CODES = (NotImplemented, NotSupported, InternalError, ProtocolError, Secur
 
 # Bounds checked before json.loads runs (a board may lower them at start-up):
 MAX_FRAME_CHARS = 65536     # second line of defence after the websocket's own limit
-MAX_CONTAINERS = 1024       # '{' + '[' chars in a frame (strings included): bounds the heap json needs
+MAX_CONTAINERS = 512        # '{' + '[' chars in a frame (strings included): bounds the heap json needs;
+                            # 512 small dicts ~ 35 KB on an ESP32; a SendLocalList of ~250 entries fits
 MAX_ID_LEN = 36             # OCPP-J: a message id is a string of at most 36 characters
 MAX_DESCRIPTION_LEN = 255   # errorDescription is cut to this on the way out (OCPP 2.x bound, kept here too)
 UNKNOWN_ID = "-1"           # id of the CALLERROR answering a CALL whose id could not be read

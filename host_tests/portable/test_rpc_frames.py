@@ -9,7 +9,7 @@ PCV = rpc.PropertyConstraintViolation
 IE = rpc.InternalError
 BIG = "x" * (rpc.MAX_FRAME_CHARS + 1)
 LONG_ID = "i" * (rpc.MAX_ID_LEN + 1)
-DEEP = "[" * 1020 + "]" * 1020  # under MAX_CONTAINERS; deeper than CPython json's recursion limit
+DEEP = "[" * 3000 + "]" * 3000  # deeper than CPython json's recursion limit (1000)
 
 # (frame, code, msg_id the error carries, answer = a CALLERROR must be sent back)
 MALFORMED = (
@@ -23,7 +23,7 @@ MALFORMED = (
     ('[3,"r1",{"status":', FV, "r1", False),
     ('[4,"e1","GenericError"', FV, "e1", False),
     ('[9,"x"', FV, "x", False),
-    (DEEP, FV, None, True),
+    (DEEP, FV, None, True),  # refused by MAX_CONTAINERS before json runs
     (b"\xff\xfe\x00", FV, None, True),
     # too large: refused before json sees it
     ('[2,"big","DataTransfer",{"vendorId":"v","data":"' + BIG + '"}]', FV, "big", True),
@@ -148,6 +148,20 @@ def test_frame_at_the_container_limit_is_parsed():
     frame = '[2,"1","DataTransfer",{"vendorId":"v","x":[' + ",".join(["[]"] * (rpc.MAX_CONTAINERS - 3)) + "]}]"
     assert frame.count("[") + frame.count("{") == rpc.MAX_CONTAINERS
     assert len(rpc.parse(frame)[3]["x"]) == rpc.MAX_CONTAINERS - 3
+
+
+def test_nesting_deeper_than_cpython_recursion_limit():
+    # with the container bound lifted, CPython's json raises RecursionError and
+    # MicroPython's parses a list of lists: both end as FormationViolation, id unknown
+    saved = rpc.MAX_CONTAINERS
+    rpc.MAX_CONTAINERS = 10 ** 6
+    try:
+        rpc.parse(DEEP)
+        assert False
+    except rpc.RpcError as e:
+        assert (e.code, e.msg_id, e.answer) == (FV, None, True)
+    finally:
+        rpc.MAX_CONTAINERS = saved
 
 
 def test_round_trip_call():
