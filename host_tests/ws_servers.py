@@ -11,6 +11,7 @@ import threading
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 START_TIMEOUT_S = 10  # a server thread that is not listening by then is a test failure
+STOP_TIMEOUT_S = 2  # closing the server and its connections at the end of a test
 
 
 class ServerThread:
@@ -38,9 +39,20 @@ class ServerThread:
             return
         self._ready.set()
         self.loop.run_forever()
-        self.server.close()
-        self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.run_until_complete(self._shutdown())
         self.loop.close()
+
+    async def _shutdown(self):
+        self.server.close()
+        try:
+            await asyncio.wait_for(self.server.wait_closed(), STOP_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            pass
+        me = asyncio.current_task()
+        rest = [t for t in asyncio.all_tasks() if t is not me]
+        for t in rest:  # raw handlers still blocked on a read
+            t.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
     def __enter__(self):
         self._thread.start()
@@ -56,7 +68,7 @@ class ServerThread:
 
     def __exit__(self, *exc):
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
+        self._thread.join(STOP_TIMEOUT_S + 3)
 
 
 def websockets_server(handler, **kw):
