@@ -1,0 +1,634 @@
+# Persistent FIFO of transaction messages on flash: an append-only log of length + CRC32 framed
+# records in segment files, a compact payload encoding, acks, the tx_ref -> transactionId map and
+# a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS.
+#
+# Layout in `directory`: segments "<base seq, 10 digits>.seg" (records: message, ack, resolve),
+# "failures.json" (store.save). New records go to the newest segment; when it is full a new
+# segment starts with a copy of the live tx_ref map and the ack watermark, and every older segment
+# whose messages are all acknowledged is deleted (oldest first, never the newest). A cut at any
+# point leaves either the old or the new state: a record is durable once its sync returned;
+# a torn record fails its CRC and ends the scan of its segment (and appends go to a new segment).
+# An ack is durable before ack() returns, so only the message being acked at the cut can come back.
+#
+# Policy when full (capacity_bytes counts the segment files, acked records included until their
+# segment is deleted):
+#   - StopTransaction may use the whole capacity; every other action must leave STOP_RESERVE
+#     bytes free, so a running transaction can always be stopped.
+#   - room_for_transaction() is False when a whole new transaction (Start, n MeterValues, Stop)
+#     would not fit outside the reserve; the core then refuses to start one.
+#   - a push that does not fit raises QueueFull with the figures; nothing already queued is ever
+#     dropped to make room (so a running transaction's periodic MeterValues may be refused).
+from binascii import crc32
+import struct
+import store
+import compat
+import log
+
+DEFAULT_CAPACITY = 448 * 1024  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
+DEFAULT_MAX_RECORD = 4096      # largest framed record; one is held in RAM when peeked
+SEGMENTS = 16                  # capacity is split into this many segment files (reclaim granularity)
+MIN_SEGMENT_BYTES = 4096       # ... but a segment is at least one flash block
+FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
+MAX_REASON = 80                # characters of a failure reason kept
+MAX_TX_MAP = 32                # tx_ref -> transactionId entries kept (oldest dropped beyond)
+MAX_DEPTH = 12                 # nesting of payload lists/objects accepted
+STOP_RESERVE = 4 * 512         # bytes kept free for StopTransaction (4 connectors x budget)
+EST_START = 96                 # record budgets used by room_for_transaction()
+EST_METER_VALUE = 256
+EST_STOP = 512
+DEFAULT_TX_METER_VALUES = 16   # MeterValues budgeted for a new transaction
+FAILURES = "failures.json"
+SEG_SUFFIX = ".seg"
+TS_BASE = 1700000000           # timestamps are stored as zigzag(epoch - TS_BASE); never change
+
+ENOSPC = 28                    # errno of a full filesystem (same on LittleFS and POSIX)
+_HDR = 2                       # length prefix (little endian) of the record body
+_CRC = 4                       # CRC32 of the body, after it
+_MSG = 0x4D                    # record kinds: 'M' message, 'A' ack watermark, 'R' resolved tx
+_ACK = 0x41
+_RES = 0x52
+
+
+class QueueError(Exception):
+    """Base of the queue's named errors."""
+
+
+class QueueFull(QueueError):
+    """The message does not fit; the text gives the figures."""
+
+
+class MessageTooLarge(QueueError):
+    """One record would exceed max_record."""
+
+
+class BadPayload(QueueError):
+    """The payload cannot be stored exactly (not JSON-like, too deep, ...)."""
+
+
+class QueueOrderError(QueueError):
+    """ack/fail of a message that is not the head of the queue."""
+
+
+# ---------------------------------------------------------------- compact value encoding
+# Tags: 0 null, 1 false, 2 true, 3 int (zigzag varint), 4 float (8 bytes), 5 string (varint
+# length + UTF-8), 6 timestamp "YYYY-MM-DDTHH:MM:SSZ" (zigzag varint of epoch - TS_BASE),
+# 7 decimal string (varint of mantissa << 4 | fraction digits << 1 | minus), 8 list (count,
+# items), 9 object (count, key value pairs). 0x20 + i: WORDS[i]. Append to WORDS only: records
+# on flash refer to the index.
+WORDS = (
+    # actions
+    "StartTransaction", "StopTransaction", "MeterValues", "SecurityEventNotification",
+    "StatusNotification", "DataTransfer", "Authorize", "BootNotification", "Heartbeat",
+    "DiagnosticsStatusNotification", "FirmwareStatusNotification", "LogStatusNotification",
+    "SignedFirmwareStatusNotification",
+    # keys
+    "connectorId", "idTag", "meterStart", "timestamp", "reservationId", "transactionId",
+    "meterStop", "reason", "transactionData", "meterValue", "sampledValue", "value", "context",
+    "format", "measurand", "phase", "location", "unit", "type", "techInfo", "status", "errorCode",
+    "info", "vendorId", "vendorErrorCode", "messageId", "data",
+    # ReadingContext
+    "Interruption.Begin", "Interruption.End", "Other", "Sample.Clock", "Sample.Periodic",
+    "Transaction.Begin", "Transaction.End", "Trigger",
+    # ValueFormat
+    "Raw", "SignedData",
+    # Measurand
+    "Current.Export", "Current.Import", "Current.Offered", "Energy.Active.Export.Register",
+    "Energy.Active.Import.Register", "Energy.Reactive.Export.Register",
+    "Energy.Reactive.Import.Register", "Energy.Active.Export.Interval",
+    "Energy.Active.Import.Interval", "Energy.Reactive.Export.Interval",
+    "Energy.Reactive.Import.Interval", "Frequency", "Power.Active.Export", "Power.Active.Import",
+    "Power.Factor", "Power.Offered", "Power.Reactive.Export", "Power.Reactive.Import", "RPM",
+    "SoC", "Temperature", "Voltage",
+    # Phase
+    "L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N", "L1-L2", "L2-L3", "L3-L1",
+    # Location
+    "Body", "Cable", "EV", "Inlet", "Outlet",
+    # UnitOfMeasure
+    "Wh", "kWh", "varh", "kvarh", "W", "kW", "VA", "kVA", "var", "kvar", "A", "V", "Celsius",
+    "Fahrenheit", "K", "Percent",
+    # Reason
+    "DeAuthorized", "EmergencyStop", "EVDisconnected", "HardReset", "Local", "PowerLoss",
+    "Reboot", "Remote", "SoftReset", "UnlockCommand",
+    # frequent values
+    "", "NoError", "Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE",
+    "Finishing", "Reserved", "Unavailable", "Faulted", "Accepted",
+)
+_WORD_CODE = {}
+for _i, _w in enumerate(WORDS):
+    _WORD_CODE[_w] = 0x20 + _i
+_DAY = 86400
+
+
+def _varint(out, n):
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _zigzag(n):
+    return n * 2 if n >= 0 else -n * 2 - 1
+
+
+def _unzigzag(n):
+    return n >> 1 if not n & 1 else -((n + 1) >> 1)
+
+
+def _digits(s, i, n):
+    v = 0
+    for k in range(i, i + n):
+        c = ord(s[k]) - 48
+        if c < 0 or c > 9:
+            return -1
+        v = v * 10 + c
+    return v
+
+
+def _ts_text(epoch):
+    from ocpp16.timefmt import civil_from_days
+    days = epoch // _DAY
+    sec = epoch - days * _DAY
+    y, m, d = civil_from_days(days)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, sec // 3600, sec // 60 % 60, sec % 60)
+
+
+def _ts_epoch(s):
+    """Epoch seconds of s if it is exactly 'YYYY-MM-DDTHH:MM:SSZ' and renders back the same."""
+    if len(s) != 20 or s[4] != "-" or s[7] != "-" or s[10] != "T" or s[13] != ":" \
+            or s[16] != ":" or s[19] != "Z":
+        return None
+    y, mo, d = _digits(s, 0, 4), _digits(s, 5, 2), _digits(s, 8, 2)
+    h, mi, se = _digits(s, 11, 2), _digits(s, 14, 2), _digits(s, 17, 2)
+    if min(y, mo, d, h, mi, se) < 0 or not 1 <= mo <= 12 or not 1 <= d <= 31:
+        return None
+    from ocpp16.timefmt import days_from_civil
+    epoch = days_from_civil(y, mo, d) * _DAY + h * 3600 + mi * 60 + se
+    return epoch if _ts_text(epoch) == s else None
+
+
+def _decimal(s):
+    """(mantissa, fraction digits, minus) if s is a canonical decimal like '230.1' or '-5'."""
+    n = len(s)
+    if n == 0 or n > 18:
+        return None
+    neg = s[0] == "-"
+    body = s[1:] if neg else s
+    dot = body.find(".")
+    whole = body if dot < 0 else body[:dot]
+    frac = "" if dot < 0 else body[dot + 1:]
+    if not whole or (dot >= 0 and not frac) or len(frac) > 7:
+        return None
+    for c in whole + frac:
+        if not "0" <= c <= "9":
+            return None
+    m = int(whole + frac)
+    if _decimal_text(m, len(frac), neg) != s:
+        return None
+    return m, len(frac), neg
+
+
+def _decimal_text(m, f, neg):
+    t = str(m)
+    if f:
+        if len(t) <= f:
+            t = "0" * (f + 1 - len(t)) + t
+        t = t[:-f] + "." + t[-f:]
+    return "-" + t if neg else t
+
+
+def _encode(out, v, depth):
+    if depth > MAX_DEPTH:
+        raise BadPayload("payload nested deeper than %d" % MAX_DEPTH)
+    if v is None:
+        out.append(0)
+    elif v is False:
+        out.append(1)
+    elif v is True:
+        out.append(2)
+    elif type(v) is int:
+        out.append(3)
+        _varint(out, _zigzag(v))
+    elif type(v) is float:
+        out.append(4)
+        out.extend(struct.pack("<d", v))
+    elif type(v) is str:
+        code = _WORD_CODE.get(v)
+        if code is not None:
+            out.append(code)
+            return
+        e = _ts_epoch(v) if len(v) == 20 else None
+        if e is not None:
+            out.append(6)
+            _varint(out, _zigzag(e - TS_BASE))
+            return
+        d = _decimal(v)
+        if d is not None:
+            out.append(7)
+            _varint(out, (d[0] << 4) | (d[1] << 1) | (1 if d[2] else 0))
+            return
+        b = v.encode()
+        out.append(5)
+        _varint(out, len(b))
+        out.extend(b)
+    elif type(v) is list:
+        out.append(8)
+        _varint(out, len(v))
+        for x in v:
+            _encode(out, x, depth + 1)
+    elif type(v) is dict:
+        out.append(9)
+        _varint(out, len(v))
+        for k in v:
+            if type(k) is not str:
+                raise BadPayload("object key %r is not a string" % (k,))
+            _encode(out, k, depth + 1)
+            _encode(out, v[k], depth + 1)
+    else:
+        raise BadPayload("%s value cannot be stored as JSON" % type(v).__name__)
+
+
+class _Reader:
+    def __init__(self, buf, pos):
+        self.buf = buf
+        self.pos = pos
+
+    def varint(self):
+        n = shift = 0
+        buf = self.buf
+        while True:
+            b = buf[self.pos]
+            self.pos += 1
+            n |= (b & 0x7F) << shift
+            if b < 0x80:
+                return n
+            shift += 7
+
+    def value(self):
+        t = self.buf[self.pos]
+        self.pos += 1
+        if t >= 0x20:
+            return WORDS[t - 0x20]
+        if t == 0:
+            return None
+        if t == 1:
+            return False
+        if t == 2:
+            return True
+        if t == 3:
+            return _unzigzag(self.varint())
+        if t == 4:
+            p = self.pos
+            self.pos = p + 8
+            return struct.unpack("<d", self.buf[p:p + 8])[0]
+        if t == 5:
+            n = self.varint()
+            p = self.pos
+            self.pos = p + n
+            return str(self.buf[p:p + n], "utf-8")
+        if t == 6:
+            return _ts_text(_unzigzag(self.varint()) + TS_BASE)
+        if t == 7:
+            n = self.varint()
+            return _decimal_text(n >> 4, (n >> 1) & 7, n & 1)
+        if t == 8:
+            return [self.value() for _ in range(self.varint())]
+        if t == 9:
+            d = {}
+            for _ in range(self.varint()):
+                k = self.value()
+                d[k] = self.value()
+            return d
+        raise ValueError("unknown tag %d" % t)
+
+
+def encode_value(v):
+    """Compact bytes of a JSON-like value (exported for tests and the benchmark)."""
+    out = bytearray()
+    _encode(out, v, 0)
+    return bytes(out)
+
+
+def decode_value(b):
+    return _Reader(b, 0).value()
+
+
+def _frame(body):
+    n = len(body)
+    return bytes((n & 0xFF, n >> 8)) + body + struct.pack("<I", crc32(body) & 0xFFFFFFFF)
+
+
+def _read_record(f, limit):
+    """Body bytes of the next framed record of f; None at the end or at a torn/bad record."""
+    h = f.read(_HDR)
+    if not h or len(h) < _HDR:
+        return None
+    n = h[0] | (h[1] << 8)
+    if n == 0 or n + _HDR + _CRC > limit:
+        return None
+    rest = f.read(n + _CRC)
+    if not rest or len(rest) < n + _CRC:
+        return None
+    body = rest[:n]
+    if struct.unpack("<I", rest[n:])[0] != crc32(body) & 0xFFFFFFFF:
+        return None
+    return body
+
+
+class MessageQueue:
+    """Durable FIFO of (seq, action, payload, tx_ref); see the module comment."""
+
+    def __init__(self, directory, capacity_bytes=DEFAULT_CAPACITY, max_record=DEFAULT_MAX_RECORD,
+                 segment_bytes=None, fs=None):
+        self.dir = directory.rstrip("/") or "/"
+        self.capacity = capacity_bytes
+        self.max_record = max_record
+        self.segment_bytes = segment_bytes or max(MIN_SEGMENT_BYTES, capacity_bytes // SEGMENTS)
+        self.fs = fs or store.real_fs
+        self._f = None             # append handle on the newest segment
+        self._tail_bad = False     # the newest segment ends in a torn record: start a new one
+        self._segs = []            # [base seq, size, last message seq] per segment, oldest first
+        self._map = {}             # tx_ref -> transactionId
+        self._acked = -1           # highest acknowledged seq
+        self._next = 0             # seq of the next push
+        self._count = 0            # messages waiting
+        self._head = None          # (segment index, offset, body) of the oldest waiting message
+        store.makedirs(self.dir, self.fs)
+        self._scan()
+
+    # ------------------------------------------------------------ opening
+    def _path(self, base):
+        return "%s/%010d%s" % (self.dir, base, SEG_SUFFIX)
+
+    def _scan(self):
+        bases = []
+        for name in self.fs.listdir(self.dir):
+            if name.endswith(SEG_SUFFIX) and len(name) == 10 + len(SEG_SUFFIX):
+                try:
+                    bases.append(int(name[:10]))
+                except ValueError:
+                    pass
+        bases.sort()
+        last = -1
+        for i, base in enumerate(bases):
+            size = self.fs.size(self._path(base))
+            seg = [base, size, -1]
+            self._segs.append(seg)
+            good = 0                      # end of the last intact record
+            f = self.fs.open(self._path(base), "rb")
+            try:
+                while True:
+                    body = _read_record(f, self.max_record)
+                    if body is None:
+                        break
+                    kind = body[0]
+                    r = _Reader(body, 1)
+                    if kind == _MSG:
+                        seq = r.varint()
+                        if seq > last:
+                            last = seq
+                            seg[2] = seq
+                    elif kind == _ACK:
+                        self._acked = max(self._acked, r.varint())
+                    elif kind == _RES:
+                        ref = r.varint()
+                        self._remember(ref, r.value())
+                    good += _HDR + len(body) + _CRC
+            except (ValueError, IndexError):
+                pass                      # a record that passed its CRC but does not decode
+            finally:
+                f.close()
+            if i == len(bases) - 1 and good != size:
+                self._tail_bad = True     # torn or garbage tail: appends go to a new segment
+        self._next = max(last + 1, bases[-1] if bases else 0)
+        if not bases:
+            self._new_segment()
+        self._acked = min(self._acked, self._next - 1)
+        self._compact()
+        self._locate(0, 0, count=True)
+
+    def _locate(self, si, off, count=False):
+        """Set the head to the first waiting message at or after (segment si, offset off)."""
+        self._head = None
+        n = 0
+        while si < len(self._segs):
+            seg = self._segs[si]
+            if seg[2] > self._acked:
+                f = self.fs.open(self._path(seg[0]), "rb")
+                try:
+                    f.seek(off)
+                    pos = off
+                    while True:
+                        body = _read_record(f, self.max_record)
+                        if body is None:
+                            break
+                        if body[0] == _MSG and _Reader(body, 1).varint() > self._acked:
+                            if self._head is None:
+                                self._head = (si, pos, body)
+                                if not count:
+                                    return
+                            n += 1
+                        pos += _HDR + len(body) + _CRC
+                finally:
+                    f.close()
+            si += 1
+            off = 0
+        if count:
+            self._count = n
+
+    # ------------------------------------------------------------ public interface
+    def __len__(self):
+        return self._count
+
+    @property
+    def bytes_used(self):
+        return sum(s[1] for s in self._segs)
+
+    def room_for_transaction(self, n_meter_values=DEFAULT_TX_METER_VALUES):
+        need = EST_START + n_meter_values * EST_METER_VALUE + EST_STOP
+        return self.bytes_used + need + STOP_RESERVE <= self.capacity
+
+    def push(self, action, payload, tx_ref=None):
+        """Append one message durably; returns its seq (see module comment for QueueFull)."""
+        if type(action) is not str or not action:
+            raise BadPayload("action must be a non-empty string")
+        if type(payload) is not dict:
+            raise BadPayload("payload must be an object, not %s" % type(payload).__name__)
+        seq = self._next
+        body = bytearray((_MSG,))
+        _varint(body, seq)
+        _varint(body, 0 if tx_ref is None else tx_ref + 1)
+        _encode(body, action, 0)
+        _encode(body, payload, 0)
+        rec = _frame(body)
+        if len(rec) > self.max_record:
+            raise MessageTooLarge("%s record is %d bytes, limit %d" % (action, len(rec), self.max_record))
+        reserve = 0 if action == "StopTransaction" else STOP_RESERVE
+        used = self.bytes_used
+        if used + len(rec) + reserve > self.capacity:
+            raise QueueFull("queue full: %d of %d bytes used (%s needs %d%s)" % (
+                used, self.capacity, action, len(rec),
+                ", %d kept for StopTransaction" % reserve if reserve else ""))
+        self._next = seq + 1     # consumed even if the write fails: it may have landed
+        self._append(rec, action)
+        self._segs[-1][2] = seq
+        self._count += 1
+        if self._head is None:
+            self._head = (len(self._segs) - 1, self._segs[-1][1] - len(rec), bytes(body))
+        return seq
+
+    def peek(self):
+        """(seq, action, payload, tx_ref) of the oldest waiting message, or None."""
+        if self._head is None:
+            return None
+        r = _Reader(self._head[2], 1)
+        seq = r.varint()
+        ref = r.varint() - 1
+        ref = None if ref < 0 else ref
+        action = r.value()
+        payload = r.value()
+        if ref is not None and "transactionId" in payload and payload["transactionId"] is None:
+            payload["transactionId"] = self._map.get(ref)
+        return seq, action, payload, ref
+
+    def ack(self, seq):
+        """The CSMS answered message seq (the head): remove it durably."""
+        self._check_head(seq, "ack")
+        body = bytearray((_ACK,))
+        _varint(body, seq)
+        self._append(_frame(body), None)
+        self._advance(seq)
+
+    def fail(self, seq, reason):
+        """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
+        self._check_head(seq, "fail")
+        _, action, payload, _ = self.peek()
+        entries = self.failures()
+        entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])
+        store.save(self._failures_path(), entries[-FAILURE_LOG_MAX:], self.fs)
+        self.ack(seq)
+
+    def failures(self):
+        """[[action, transactionId, reason], ...] oldest first, at most FAILURE_LOG_MAX."""
+        got = store.load(self._failures_path(), [], self.fs)
+        return got if type(got) is list else []
+
+    def resolve_tx(self, tx_ref, transaction_id):
+        """Persist the CSMS transactionId of the transaction whose Start had seq tx_ref."""
+        body = bytearray((_RES,))
+        _varint(body, tx_ref)
+        _encode(body, transaction_id, 0)
+        self._append(_frame(body), None)
+        self._remember(tx_ref, transaction_id)
+
+    def tx_id(self, tx_ref):
+        return self._map.get(tx_ref)
+
+    def close(self):
+        if self._f is not None:
+            f = self._f
+            self._f = None
+            f.close()
+
+    # ------------------------------------------------------------ internals
+    def _failures_path(self):
+        return self.dir + "/" + FAILURES
+
+    def _check_head(self, seq, what):
+        head = None if self._head is None else _Reader(self._head[2], 1).varint()
+        if head is None or seq != head:
+            raise QueueOrderError("%s(%s) but the head of the queue is %s" % (what, seq, head))
+
+    def _remember(self, ref, tx_id):
+        self._map[ref] = tx_id
+        if len(self._map) > MAX_TX_MAP:
+            oldest = min(self._map)
+            log.warning("tx map full: forgetting transaction ref %d", oldest)
+            del self._map[oldest]
+
+    def _advance(self, seq):
+        si, off, body = self._head
+        self._acked = seq
+        self._count -= 1
+        r = _Reader(body, 1)
+        r.varint()
+        ref = r.varint() - 1
+        if ref >= 0 and r.value() == "StopTransaction":
+            self._map.pop(ref, None)   # its last message is delivered
+        self._locate(si, off + _HDR + len(body) + _CRC)
+        if self._head is None and self._segs[-1][1] > self.segment_bytes // 4:
+            self._roll()                 # empty queue: start afresh so the old bytes are freed
+        else:
+            self._compact()
+
+    def _append(self, rec, action):
+        seg = self._segs[-1]
+        try:
+            if self._tail_bad or (seg[1] + len(rec) > self.segment_bytes and seg[1] > 0):
+                self._roll()
+                seg = self._segs[-1]
+            if self._f is None:
+                self._f = self.fs.open(self._path(seg[0]), "ab")
+            self._f.write(rec)
+            self.fs.sync(self._f)
+        except OSError as e:
+            self._tail_bad = True       # whatever landed may be torn: never append after it
+            self._drop_handle()
+            seg = self._segs[-1]
+            seg[1] = max(0, self.fs.size(self._path(seg[0])))
+            if action is not None and e.args and e.args[0] == ENOSPC:
+                raise QueueFull("flash full: %d of %d bytes used (%s)" % (
+                    self.bytes_used, self.capacity, action))
+            raise
+        seg[1] += len(rec)
+
+    def _drop_handle(self):
+        f = self._f
+        self._f = None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    def _new_segment(self):
+        self._drop_handle()
+        base = self._next
+        if self._segs and self._segs[-1][0] == base:
+            base += 1                   # a fresh file, never the torn one (seq gap is harmless)
+            self._next = base
+        self._segs.append([base, 0, -1])
+        self._tail_bad = False
+        f = self.fs.open(self._path(base), "wb")
+        self._f = f
+        out = bytearray()
+        if self._acked >= 0:
+            body = bytearray((_ACK,))
+            _varint(body, self._acked)
+            out.extend(_frame(body))
+        for ref in sorted(self._map):
+            body = bytearray((_RES,))
+            _varint(body, ref)
+            _encode(body, self._map[ref], 0)
+            out.extend(_frame(body))
+        if out:
+            f.write(out)
+        self.fs.sync(f)
+        self._segs[-1][1] = len(out)
+
+    def _roll(self):
+        self._new_segment()
+        self._compact()
+
+    def _compact(self):
+        """Delete older segments whose messages are all acknowledged, oldest first."""
+        while len(self._segs) > 1 and self._segs[0][2] <= self._acked:
+            self._try_remove(self._path(self._segs[0][0]))
+            self._segs.pop(0)
+            if self._head is not None:
+                self._head = (self._head[0] - 1, self._head[1], self._head[2])
+
+    def _try_remove(self, path):
+        try:
+            self.fs.remove(path)
+        except OSError as e:
+            log.warning("queue: cannot remove %s: %s", path, e)

@@ -1,0 +1,148 @@
+# Atomic JSON state files (save replaces a file whole or not at all; load reads it back)
+# and FS, the one seam through which store and the message queue touch files.
+# Owns no state and no policy about what is stored; never raises MemoryError on big files.
+#
+# What survives a power cut during save(path, obj) (tmp = path + ".tmp"):
+#   cut while writing or syncing tmp -> path still holds the previous version; tmp is torn
+#                                       or partial; load() returns the previous version
+#                                       and removes tmp.
+#   cut after tmp closed, before the -> path holds the previous version, tmp the complete new
+#   replace                             one; load() returns the previous version (save had not
+#                                       returned, so either is allowed) and removes tmp.
+#   cut during/after replace         -> the rename is atomic on LittleFS and POSIX: path holds
+#                                       the new version; no tmp is left.
+# If path itself is unreadable (corrupt, e.g. written by hand or by another filesystem) and a
+# tmp that parses is present, load() uses the tmp (the newer complete version) and promotes it.
+# A corrupt path with no usable tmp gives `default` with a logged error (never a crash).
+import json
+import os
+import compat
+import log
+
+MAX_STATE_BYTES = 16384   # largest state file save() writes and load() reads (RAM bound)
+TMP_SUFFIX = ".tmp"       # temp file next to the target, renamed over it on success
+
+
+class StoreError(Exception):
+    """A state file cannot be saved or loaded; the message says which and why."""
+
+
+class StateTooLarge(StoreError):
+    """The encoded state exceeds MAX_STATE_BYTES."""
+
+
+class FS:
+    """File operations used by store and ocpp16.queue. Tests replace it with a fake that
+    can cut power at any write (host_tests/powercut.py)."""
+
+    def open(self, path, mode):
+        return open(path, mode)
+
+    def sync(self, f):
+        compat.fsync(f)
+
+    def replace(self, src, dst):
+        compat.replace(src, dst)
+
+    def remove(self, path):
+        os.remove(path)
+
+    def listdir(self, path):
+        return os.listdir(path)
+
+    def mkdir(self, path):
+        os.mkdir(path)
+
+    def size(self, path):
+        """Size in bytes, or -1 when the file does not exist."""
+        try:
+            return os.stat(path)[6]
+        except OSError:
+            return -1
+
+
+real_fs = FS()
+
+
+def makedirs(path, fs=None):
+    """Create path and its missing parents (MicroPython has no os.makedirs)."""
+    fs = fs or real_fs
+    cur = ""
+    for part in path.split("/"):
+        cur = cur + "/" + part if cur or path.startswith("/") else part
+        if not part or fs.size(cur) >= 0:
+            continue
+        try:
+            fs.mkdir(cur)
+        except OSError:
+            if fs.size(cur) < 0:
+                raise
+
+
+def save(path, obj, fs=None):
+    """Write obj as JSON to path atomically: tmp file, flush+sync, close, rename over path."""
+    fs = fs or real_fs
+    try:
+        text = json.dumps(obj)
+    except (TypeError, ValueError) as e:
+        raise StoreError("%s: state not JSON-serializable: %s" % (path, e))
+    data = text.encode()
+    if len(data) > MAX_STATE_BYTES:
+        raise StateTooLarge("%s: state is %d bytes, limit %d" % (path, len(data), MAX_STATE_BYTES))
+    tmp = path + TMP_SUFFIX
+    f = fs.open(tmp, "wb")
+    try:
+        f.write(data)
+        fs.sync(f)
+    finally:
+        f.close()
+    fs.replace(tmp, path)
+
+
+def _read(path, fs):
+    """(True, obj) if path holds valid JSON; (False, why) otherwise; None if missing."""
+    n = fs.size(path)
+    if n < 0:
+        return None
+    if n > MAX_STATE_BYTES:
+        return (False, "%d bytes, limit %d" % (n, MAX_STATE_BYTES))
+    try:
+        f = fs.open(path, "rb")
+    except OSError:
+        return None
+    try:
+        data = f.read()
+    finally:
+        f.close()
+    try:
+        return (True, json.loads(data.decode()))
+    except (ValueError, UnicodeError) as e:  # MicroPython: UnicodeError; CPython: a ValueError
+        return (False, "not valid JSON (%s)" % e)
+
+
+def load(path, default=None, fs=None):
+    """The object saved at path; default if there is none (see the table at the top)."""
+    fs = fs or real_fs
+    tmp = path + TMP_SUFFIX
+    main = _read(path, fs)
+    if main is not None and main[0]:
+        _discard(tmp, fs)
+        return main[1]
+    spare = _read(tmp, fs)
+    if spare is not None and spare[0]:
+        if main is not None:
+            log.error("state file %s unreadable (%s): using %s", path, main[1], tmp)
+        fs.replace(tmp, path)
+        return spare[1]
+    _discard(tmp, fs)
+    if main is not None:
+        log.error("state file %s unreadable (%s): using defaults", path, main[1])
+    return default
+
+
+def _discard(path, fs):
+    if fs.size(path) >= 0:
+        try:
+            fs.remove(path)
+        except OSError:
+            pass
