@@ -291,3 +291,54 @@ def test_schemas_helper_checks_frames():
     assert schemas.validator("Reset") is schemas.validator("Reset")  # cached
     assert isinstance(schemas.schema("SetChargingProfile")["properties"]["csChargingProfiles"], dict)
     assert schemas.is_valid("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": PROFILE})
+
+
+def test_long_names_are_cut_in_descriptions():
+    with pytest.raises(rpc.RpcError) as e:
+        rpc.validate_call("X" * 5000, {})
+    assert e.value.code == rpc.NotImplemented and len(e.value.description) < 100
+    with pytest.raises(rpc.RpcError) as e:
+        rpc.validate_call("Reset", {"type": "Hard", "k" * 5000: 1})
+    assert e.value.code == rpc.FormationViolation and len(e.value.description) < 100
+
+
+MP_VERDICTS = r"""
+import json, sys
+from ocpp16 import rpc
+with open(sys.argv[1]) as f:
+    cases = json.load(f)
+out = []
+for action, response, payload in cases:
+    try:
+        if response:
+            rpc.validate_result(action, payload)
+        else:
+            rpc.validate_call(action, payload)
+        out.append(None)
+    except rpc.RpcError as e:
+        out.append(e.code)
+print(json.dumps(out))
+"""
+
+
+def test_micropython_gives_the_same_verdicts(tmp_path):
+    # every example and every schema-derived mutation, run through the compact check
+    # on the real micropython command: same accept/reject and code as on CPython
+    import json
+    import mpy
+    cases, want = [], []
+    for action, response, payload in CASES:
+        root = schemas.schema(action, response)
+        for p in [payload] + [m for _, m, _ in mutations(payload, root, root)]:
+            cases.append([action, response, p])
+            want.append(compact(action, p, response))
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(cases))
+    script = tmp_path / "verdicts.py"
+    script.write_text(MP_VERDICTS)
+    r = mpy.run([str(script), str(path)], timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.loads(r.stdout)
+    assert len(got) == len(want) > 700
+    diff = [(c[0], c[2], g, w) for c, g, w in zip(cases, got, want) if g != w]
+    assert not diff, diff[:5]

@@ -144,6 +144,7 @@ RESULTS = {
 
 
 # ---------------------------------------------------------------- checking
+NAME_IN_ERROR = 40  # chars of a CSMS-chosen name (unknown action or field) quoted in an error
 
 def _module(name):
     pkg = __import__("ocpp16." + name)
@@ -168,7 +169,7 @@ def check_call(action, payload, supported=None):
     supported: None (all profiles), or a collection of profile and/or action names."""
     profile = CALL_PROFILES.get(action)
     if profile is None:
-        raise rpc.RpcError(rpc.NotImplemented, "unknown action %s" % action)
+        raise rpc.RpcError(rpc.NotImplemented, "unknown action %s" % str(action)[:NAME_IN_ERROR])
     if supported is not None and action not in supported and profile not in supported:
         raise rpc.RpcError(rpc.NotSupported, "%s (%s) is not supported" % (action, profile))
     try:
@@ -182,7 +183,7 @@ def check_result(action, payload):
     """Raise rpc.RpcError unless `payload` is a valid CALLRESULT to our call `action`."""
     profile = RESULT_PROFILES.get(action)
     if profile is None:
-        raise rpc.RpcError(rpc.NotImplemented, "no answer is expected to %s" % action)
+        raise rpc.RpcError(rpc.NotImplemented, "no answer is expected to %s" % str(action)[:NAME_IN_ERROR])
     try:
         spec = _tables(profile, False)[action]
     except ImportError:
@@ -213,7 +214,7 @@ def _object(obj, spec, prefix):
     if seen != len(obj):
         for k in obj:
             if not _known(spec, k):
-                _fail(rpc.FormationViolation, prefix + str(k), "field not allowed here")
+                _fail(rpc.FormationViolation, prefix + str(k)[:NAME_IN_ERROR], "field not allowed here")
 
 
 def _known(spec, key):
