@@ -66,7 +66,7 @@ def reply_for(err):
 class MessageIds:
     """Ids for our CALLs: prefix + a counter ("1", "2", ...), so a scenario gives the
     same transcript on every runtime. Ids must be unique per sender on one connection
-    (OCPP-J 4.1.1); use a prefix (e.g. the boot count) to keep them unique across reboots."""
+    (OCPP-J, "message ID"); use a prefix (e.g. the boot count) to keep them unique across reboots."""
 
     def __init__(self, prefix="", seed=1):
         if type(prefix) is not str or len(prefix) + len(str(ID_COUNTER_WRAP - 1)) > MAX_ID_LEN:
