@@ -23,3 +23,31 @@ def settle(pilot, n=5):
     for _ in range(n):
         r = pilot.sample()
     return r
+
+READER_SPI, READER_CS, READER_RST = 2, 5, 22
+
+
+def reader_rig(version=0x92, attach=True, away_polls=None):
+    """An MFRC522 driver on SPI(2) CS GPIO5 with the register model (or nothing) on the bus."""
+    from mfrc522_model import Mfrc522Model
+    from hal.esp32.mfrc522 import Mfrc522
+    machine.reset_fakes()
+    chip = Mfrc522Model(version, READER_SPI, READER_CS) if attach else None
+    spi = machine.SPI(READER_SPI, baudrate=1000000, sck=machine.Pin(18), mosi=machine.Pin(23),
+                      miso=machine.Pin(19))
+    kw = {} if away_polls is None else {"away_polls": away_polls}
+    return Mfrc522(spi, READER_CS, READER_RST, **kw), chip
+
+METER_UART, METER_DE = 2, 4
+
+
+def modbus_rig(slave=None, baud=9600, de_pin=METER_DE, timeout_ms=30, **kw):
+    """ModbusRtu on fake UART2 with an RS485 bus (DE on GPIO4) and `slave` on it."""
+    from modbus_model import Rs485Bus
+    from hal.esp32.modbus import ModbusRtu
+    machine.reset_fakes()
+    bus = Rs485Bus(METER_UART, de_pin)
+    if slave is not None:
+        bus.add(slave)
+    uart = machine.UART(METER_UART, baudrate=baud, tx=17, rx=16)
+    return ModbusRtu(uart, de_pin, baud, timeout_ms=timeout_ms, **kw), bus

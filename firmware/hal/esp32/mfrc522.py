@@ -45,6 +45,7 @@ class Mfrc522:
         self.errors = 0        # malformed card frames seen (not reader failures)
         self._last = None      # UID reported for the card now on the reader
         self._away = 0
+        self._after_error = False
         self.failed = None     # HalError while the chip is not answering
         try:
             self.init()
@@ -189,13 +190,20 @@ class Mfrc522:
             uid = self.read_uid()
         except CardError:
             self.errors += 1
+            self._after_error = True
             return None
         if uid is None:
+            if self._after_error:
+                # A card left in READY by a spoilt frame ignores the next WUPA (ISO 14443-3
+                # sends it back to IDLE): that silence does not mean it was taken away.
+                self._after_error = False
+                return None
             self._away += 1
             if self._away >= self.away_polls:
                 self._last = None
             return None
         self._away = 0
+        self._after_error = False
         if uid == self._last:
             return None
         self._last = uid

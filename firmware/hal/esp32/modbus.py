@@ -31,7 +31,7 @@ class ModbusException(ModbusError):
     """The slave answered with an exception response."""
 
     def __init__(self, code, msg):
-        ModbusError.__init__(self, msg)
+        super().__init__(msg)
         self.code = code
 
 
