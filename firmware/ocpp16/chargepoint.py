@@ -1,0 +1,706 @@
+# OCPP-J 1.6 charge point core: boot, heartbeat, status, authorization,
+# transactions, meter values and the CSMS-initiated Core operations.
+# Sans-I/O: text frames in (receive), text frames out (outbox); time is the
+# `now` argument (monotonic ms). It never sleeps, never touches a socket, and
+# writes flash only through the message queue and store.save.
+import log
+import store
+from ocpp16 import rpc
+from ocpp16 import timefmt
+
+# How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
+CALL_TIMEOUT_MS = 30000
+# BootNotification retry when the CSMS gave no usable interval.
+BOOT_RETRY_DEFAULT_S = 60
+# Transaction messages, persisted in the queue and retried until acknowledged.
+TX_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
+# Non-transaction messages held in RAM while waiting for their turn (offline
+# StatusNotifications are coalesced per connector, so this bounds the rest).
+MAX_RAM_MESSAGES = 16
+# Units of the measurands we sample.
+UNITS = {"Energy.Active.Import.Register": "Wh", "Power.Active.Import": "W",
+         "Current.Import": "A", "Voltage": "V", "Current.Offered": "A"}
+# Epoch seconds before which the wall clock is considered not set (2020-01-01).
+CLOCK_VALID_AFTER = 1577836800
+# Profiles whose CSMS-initiated operations this core answers; the rest get NotSupported.
+CORE_ACTIONS = ("ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfer",
+                "GetConfiguration", "RemoteStartTransaction", "RemoteStopTransaction",
+                "Reset", "UnlockConnector")
+
+
+class WallClock:
+    """Epoch seconds derived from the monotonic `now`; set by the CSMS's currentTime."""
+
+    def __init__(self, epoch=0, now=0):
+        self.base_epoch = epoch
+        self.base_ms = now
+
+    def set(self, epoch, now):
+        self.base_epoch = epoch
+        self.base_ms = now
+
+    def epoch(self, now):
+        return self.base_epoch + (now - self.base_ms) // 1000
+
+    def known(self):
+        return self.base_epoch >= CLOCK_VALID_AFTER
+
+    def stamp(self, now):
+        return timefmt.format_datetime(self.epoch(now))
+
+
+class Transaction:
+    def __init__(self, connector, id_tag, tx_ref, meter_start, start_ms, start_epoch):
+        self.connector = connector
+        self.id_tag = id_tag
+        self.tx_ref = tx_ref          # queue seq of its StartTransaction
+        self.tx_id = None             # assigned by the CSMS
+        self.meter_start = meter_start
+        self.start_ms = start_ms
+        self.start_epoch = start_epoch
+        self.next_sample_ms = None
+        self.begin_values = None      # Transaction.Begin sampled values for StopTxnSampledData
+
+    def to_dict(self):
+        return {"c": self.connector, "tag": self.id_tag, "ref": self.tx_ref, "id": self.tx_id,
+                "ms": self.meter_start, "t0": self.start_epoch}
+
+
+class ChargePoint:
+    def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0):
+        self.device = device          # validated config.json
+        self.config = config          # ocpp16.config.Config
+        self.evses = evses            # evse.connector.Evse, connector i+1 at index i
+        self.queue = queue            # ocpp16.queue.MessageQueue
+        self.clock = clock or WallClock()
+        self.data_dir = data_dir
+        self.reader = reader
+        self.ids = rpc.MessageIds()
+        self.outbox = []              # text frames to send, in order
+        self.online = False
+        self.boot_status = None       # None, "Pending", "Rejected", "Accepted"
+        self.next_boot_ms = 0
+        self.pending = None           # our CALL awaiting its answer
+        self.ram = []                 # [barrier seq, action, payload, on_answer]
+        self.attempts = {}            # queue seq -> failed deliveries so far
+        self.retry_at = 0             # earliest time the queue head may be sent again
+        self.tx = {}                  # connector id -> Transaction
+        self.finishing = set()
+        self.auth = None              # granted authorization waiting for a plug: dict
+        self.reported = {}            # connector id -> (status, errorCode) last queued
+        self.seen = {}                # connector id -> (status, errorCode, since ms)
+        self.last_call_ms = now
+        self.next_aligned_epoch = None
+        self.scheduled_unavailable = set()
+        self.reboot = None            # "Soft" / "Hard" once a Reset was accepted and its stops are out
+        self.reset_requested = None
+        self.reader_fault = None
+        self.last_pushed = -1         # seq of the newest queued transaction message
+        self.events = []              # (kind, detail) notes for the app / simulator summary
+        self.available = True         # connector 0 availability
+        self._load_state(now)
+
+    # ------------------------------------------------------------------ state files
+    def _path(self, name):
+        return self.data_dir + "/" + name if self.data_dir else None
+
+    def _load_state(self, now):
+        p = self._path("avail.json")
+        if p:
+            avail = store.load(p, {})
+            self.available = avail.get("0", True)
+            for e in self.evses:
+                e.set_available(avail.get(str(e.id), True) and self.available)
+        p = self._path("tx.json")
+        if p:
+            self._recover_transactions(store.load(p, {}), now)
+
+    def _save_avail(self):
+        p = self._path("avail.json")
+        if p:
+            d = {"0": self.available}
+            for e in self.evses:
+                d[str(e.id)] = e.available
+            store.save(p, d)
+
+    def _save_tx(self, now):
+        p = self._path("tx.json")
+        if p:
+            d = {}
+            for c in self.tx:
+                t = self.tx[c]
+                d[str(c)] = t.to_dict()
+                d[str(c)]["last"] = self.evses[c - 1].energy_wh()
+                d[str(c)]["lt"] = self.clock.epoch(now)
+            store.save(p, d)
+
+    def _recover_transactions(self, saved, now):
+        """A transaction that was open at power-off is ended with reason PowerLoss
+        and the last meter reading that was persisted."""
+        for key in saved:
+            t = saved[key]
+            payload = {"idTag": t["tag"], "meterStop": t.get("last", t["ms"]),
+                       "timestamp": timefmt.format_datetime(t.get("lt", t["t0"])),
+                       "transactionId": t.get("id"), "reason": "PowerLoss"}
+            self._push("StopTransaction", payload, t["ref"])
+            self.events.append(("recovered", t["ref"]))
+            log.warning("transaction on connector %s was open at power-off: stopped (PowerLoss)", key)
+        if saved:
+            store.save(self._path("tx.json"), {})
+
+    # ------------------------------------------------------------------ link events
+    def on_connect(self, now):
+        self.online = True
+        self.pending = None
+        self.retry_at = now
+        if self.boot_status != "Accepted":
+            self.next_boot_ms = now
+
+    def on_disconnect(self, now):
+        self.online = False
+        if self.pending is not None:
+            self._answer_failed(self.pending, "connection lost", now, count=False)
+        self.pending = None
+
+    # ------------------------------------------------------------------ device events
+    def card(self, id_tag, now):
+        """A card was presented at the reader."""
+        for c in self.tx:
+            t = self.tx[c]
+            if t.id_tag == id_tag:
+                self.stop_transaction(c, "Local", now, id_tag=id_tag)
+                return
+        self._authorize(id_tag, None, now, remote=False)
+
+    def _authorize(self, id_tag, connector, now, remote):
+        if self.online and self.boot_status == "Accepted":
+            def answered(payload, now, cp=self):
+                if payload is None:  # no answer: decide as offline
+                    return cp._offline_authorize(id_tag, connector, now)
+                info = payload.get("idTagInfo", {})
+                cp._auth_result(id_tag, connector, info.get("status"), now)
+            self._ram("Authorize", {"idTag": id_tag}, answered)
+        else:
+            self._offline_authorize(id_tag, connector, now)
+
+    def _offline_authorize(self, id_tag, connector, now):
+        ok = self.config.get("AllowOfflineTxForUnknownId")
+        self._auth_result(id_tag, connector, "Accepted" if ok else "Invalid", now)
+
+    def _auth_result(self, id_tag, connector, status, now):
+        self.events.append(("authorize", id_tag, status))
+        if status != "Accepted":
+            log.info("idTag %s not authorized: %s", id_tag, status)
+            return
+        timeout = self.config.get("ConnectionTimeOut") * 1000
+        self.auth = {"tag": id_tag, "connector": connector, "until": now + timeout}
+
+    # ------------------------------------------------------------------ transactions
+    def _free_connector(self, wanted):
+        for e in self.evses:
+            if wanted and e.id != wanted:
+                continue
+            if e.id not in self.tx and e.available and e.fault is None:
+                return e
+        return None
+
+    def start_transaction(self, evse, id_tag, now):
+        if not self.queue.room_for_transaction():
+            log.error("message queue full: new transaction on connector %d refused", evse.id)
+            self.events.append(("refused", "queue full"))
+            return None
+        evse.read_meter()
+        meter = evse.energy_wh()
+        epoch = self.clock.epoch(now)
+        payload = {"connectorId": evse.id, "idTag": id_tag, "meterStart": meter,
+                   "timestamp": timefmt.format_datetime(epoch)}
+        ref = self._push("StartTransaction", payload, None)
+        if ref is None:
+            return None
+        t = Transaction(evse.id, id_tag, ref, meter, now, epoch)
+        interval = self.config.get("MeterValueSampleInterval")
+        t.next_sample_ms = now + interval * 1000 if interval else None
+        t.begin_values = self._sampled(evse, "StopTxnSampledData", "Transaction.Begin", now)
+        self.tx[evse.id] = t
+        self.finishing.discard(evse.id)
+        evse.permit(True)
+        self._save_tx(now)
+        log.info("transaction started on connector %d for %s (meterStart %d Wh)", evse.id, id_tag, meter)
+        return t
+
+    def stop_transaction(self, connector, reason, now, id_tag=None):
+        t = self.tx.pop(connector, None)
+        if t is None:
+            return False
+        evse = self.evses[connector - 1]
+        evse.permit(False)
+        evse.read_meter()
+        payload = {"meterStop": evse.energy_wh(), "timestamp": self.clock.stamp(now),
+                   "transactionId": t.tx_id, "reason": reason}
+        if id_tag:
+            payload["idTag"] = id_tag
+        data = []
+        if t.begin_values:
+            data.append(t.begin_values)
+        end = self._sampled(evse, "StopTxnSampledData", "Transaction.End", now)
+        if end:
+            data.append(end)
+        if data:
+            payload["transactionData"] = data
+        self._push("StopTransaction", payload, t.tx_ref)
+        if evse.plugged:
+            self.finishing.add(connector)
+        self._save_tx(now)
+        self.events.append(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
+        log.info("transaction on connector %d stopped: %s", connector, reason)
+        if connector in self.scheduled_unavailable:
+            self.scheduled_unavailable.discard(connector)
+            evse.set_available(False)
+            self._save_avail()
+        return True
+
+    def _sampled(self, evse, key, context, now):
+        """One meterValue element with the measurands listed in configuration key `key`."""
+        measurands = self.config.csl(key)
+        r = evse.read_meter()
+        if not measurands or r is None:
+            return None
+        values = []
+        for m in measurands:
+            unit = UNITS.get(m)
+            if m == "Energy.Active.Import.Register":
+                values.append(_sv(str(int(r["energy_wh"])), context, m, unit))
+            elif m == "Power.Active.Import":
+                values.append(_sv(str(int(r["power_w"])), context, m, unit))
+            elif m == "Current.Offered":
+                values.append(_sv(str(evse.offer_amps), context, m, unit))
+            else:
+                series = r["current_a"] if m == "Current.Import" else r["voltage_v"]
+                for i, v in enumerate(series):
+                    sv = _sv("%.1f" % v, context, m, unit)
+                    if len(series) > 1:
+                        sv["phase"] = ("L1", "L2", "L3")[i] + ("-N" if m == "Voltage" else "")
+                    values.append(sv)
+        return {"timestamp": self.clock.stamp(now), "sampledValue": values}
+
+    def _meter_values(self, evse, key, context, now, tx):
+        mv = self._sampled(evse, key, context, now)
+        if mv is None:
+            return
+        payload = {"connectorId": evse.id, "meterValue": [mv]}
+        if tx is not None:
+            payload["transactionId"] = tx.tx_id
+            self._push("MeterValues", payload, tx.tx_ref)
+        elif self.online:
+            self._ram("MeterValues", payload, None)
+
+    # ------------------------------------------------------------------ tick
+    def tick(self, now):
+        """Time passed: drive status, transactions, meter values, retries, sending."""
+        if self.reader is not None:
+            self._poll_reader(now)
+        if self.auth is not None and now >= self.auth["until"]:
+            log.info("authorization for %s expired: no EV plugged in", self.auth["tag"])
+            self.auth = None
+        for evse in self.evses:
+            self._connector_tick(evse, now)
+        self._aligned(now)
+        self._statuses(now)
+        if self.reset_requested and not self._stops_pending():
+            self.reboot = self.reset_requested
+        self._pump(now)
+
+    def _poll_reader(self, now):
+        try:
+            tag = self.reader.poll()
+            self.reader_fault = None
+        except Exception as e:  # HalError: reader gone
+            tag = None
+            self.reader_fault = getattr(e, "code", "ReaderFailure")
+        if tag:
+            self.card(tag, now)
+
+    def _connector_tick(self, evse, now):
+        c = evse.id
+        t = self.tx.get(c)
+        if t is None:
+            if not evse.plugged:
+                self.finishing.discard(c)
+            a = self.auth
+            if (a is not None and evse.plugged and c not in self.finishing
+                    and (a["connector"] in (None, c)) and evse.available and evse.fault is None):
+                self.auth = None
+                self.start_transaction(evse, a["tag"], now)
+            return
+        if not evse.plugged and self.config.get("StopTransactionOnEVSideDisconnect"):
+            self.stop_transaction(c, "EVDisconnected", now)
+            return
+        if evse.fault is not None and evse.fault not in ("PowerMeterFailure",):
+            pass  # the interlock has opened the contactor; the transaction stays open
+        if t.next_sample_ms is not None and now >= t.next_sample_ms:
+            self._meter_values(evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
+            interval = self.config.get("MeterValueSampleInterval")
+            t.next_sample_ms = t.next_sample_ms + interval * 1000 if interval else None
+            self._save_tx(now)
+
+    def _aligned(self, now):
+        interval = self.config.get("ClockAlignedDataInterval")
+        if not interval or not self.clock.known():
+            self.next_aligned_epoch = None
+            return
+        epoch = self.clock.epoch(now)
+        if self.next_aligned_epoch is None:
+            self.next_aligned_epoch = (epoch // interval + 1) * interval
+        if epoch < self.next_aligned_epoch:
+            return
+        self.next_aligned_epoch = (epoch // interval + 1) * interval
+        for evse in self.evses:
+            self._meter_values(evse, "MeterValuesAlignedData", "Sample.Clock", now, self.tx.get(evse.id))
+
+    def _statuses(self, now):
+        if self.boot_status != "Accepted":
+            return
+        min_ms = self.config.get("MinimumStatusDuration") * 1000
+        items = [(0, "Available" if self.available else "Unavailable", self.reader_fault or "NoError")]
+        for evse in self.evses:
+            c = evse.id
+            s = evse.status(c in self.tx, c in self.finishing)
+            a = self.auth
+            if s == "Available" and a is not None and a["connector"] in (None, c):
+                s = "Preparing"
+            items.append((c, s, evse.error_code()))
+        for c, s, err in items:
+            cur = (s, err)
+            seen = self.seen.get(c)
+            if seen is None or (seen[0], seen[1]) != cur:
+                self.seen[c] = (s, err, now)
+                seen = self.seen[c]
+            if self.reported.get(c) == cur:
+                continue
+            # MinimumStatusDuration: a status must hold this long before it is reported
+            # (faults and the first report go out at once).
+            if c in self.reported and err == "NoError" and now - seen[2] < min_ms:
+                continue
+            self.reported[c] = cur
+            payload = {"connectorId": c, "errorCode": err, "status": s,
+                       "timestamp": self.clock.stamp(now)}
+            self._ram("StatusNotification", payload, None, coalesce=c)
+
+    # ------------------------------------------------------------------ sending
+    def _push(self, action, payload, tx_ref):
+        try:
+            seq = self.queue.push(action, payload, tx_ref=tx_ref)
+        except Exception as e:  # QueueFull / MessageTooLarge: named, reported, never silent
+            log.error("%s not queued: %s", action, e)
+            self.events.append(("queue-error", action, str(e)))
+            return None
+        self.last_pushed = seq
+        return seq
+
+    def _ram(self, action, payload, on_answer, coalesce=None):
+        if coalesce is not None and not self.online:
+            # Offline, only the latest status of a connector matters.
+            for m in self.ram:
+                if m[1] == action and m[2].get("connectorId") == coalesce:
+                    m[2] = payload
+                    return
+        if len(self.ram) >= MAX_RAM_MESSAGES:
+            dropped = self.ram.pop(0)
+            log.warning("RAM message buffer full: dropped %s", dropped[1])
+        self.ram.append([self.last_pushed, action, payload, on_answer])
+
+    def _next_message(self, now):
+        head = self.queue.peek()
+        if self.ram and (head is None or self.ram[0][0] < head[0]):
+            m = self.ram.pop(0)
+            return {"action": m[1], "payload": m[2], "cb": m[3], "seq": None}
+        if head is None or now < self.retry_at:
+            return None
+        seq, action, payload, tx_ref = head
+        return {"action": action, "payload": payload, "cb": None, "seq": seq, "ref": tx_ref}
+
+    def _pump(self, now):
+        if not self.online:
+            return
+        if self.pending is not None:
+            if now - self.pending["sent"] >= CALL_TIMEOUT_MS:
+                p = self.pending
+                self.pending = None
+                self._answer_failed(p, "timeout", now)
+            else:
+                return
+        if self.boot_status != "Accepted":
+            if now >= self.next_boot_ms:
+                self._send_call({"action": "BootNotification", "payload": self._boot_payload(),
+                                 "cb": None, "seq": None}, now)
+            return
+        m = self._next_message(now)
+        if m is None:
+            interval = self.config.get("HeartbeatInterval")
+            if interval and now - self.last_call_ms >= interval * 1000:
+                m = {"action": "Heartbeat", "payload": {}, "cb": None, "seq": None}
+            else:
+                return
+        self._send_call(m, now)
+
+    def _send_call(self, m, now):
+        m["id"] = self.ids.next()
+        m["sent"] = now
+        self.pending = m
+        self.last_call_ms = now
+        self.outbox.append(rpc.encode_call(m["id"], m["action"], m["payload"]))
+
+    def _boot_payload(self):
+        d = self.device
+        p = {"chargePointVendor": d.get("vendor", "OpenEVSE-Py"), "chargePointModel": d.get("model", "ESP32")}
+        for src, dst in (("serial", "chargePointSerialNumber"), ("firmware_version", "firmwareVersion")):
+            if d.get(src):
+                p[dst] = d[src]
+        return p
+
+    def _answer_failed(self, m, why, now, count=True):
+        action = m["action"]
+        if m.get("seq") is not None:
+            seq = m["seq"]
+            if not count:
+                return  # not answered because the link dropped: sent again on reconnect
+            n = self.attempts.get(seq, 0) + 1
+            self.attempts[seq] = n
+            if n >= self.config.get("TransactionMessageAttempts"):
+                log.error("%s given up after %d attempts (%s)", action, n, why)
+                self.queue.fail(seq, why)
+                self.attempts.pop(seq, None)
+                self.events.append(("gave-up", action, why))
+            else:
+                # The wait grows with the attempt number (OCPP 1.6 section 4.9 advice).
+                self.retry_at = now + self.config.get("TransactionMessageRetryInterval") * 1000 * n
+                log.warning("%s failed (%s): attempt %d, retry in %d s", action, why, n,
+                            self.config.get("TransactionMessageRetryInterval") * n)
+            return
+        if action == "BootNotification":
+            self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000
+        elif m.get("cb") is not None:
+            m["cb"](None, now)
+        log.warning("%s failed: %s", action, why)
+
+    # ------------------------------------------------------------------ receiving
+    def receive(self, text, now):
+        """One text frame from the CSMS."""
+        try:
+            frame = rpc.parse(text)
+        except rpc.RpcError as e:
+            log.warning("bad frame: %s", e)
+            reply = rpc.reply_for(e)
+            if reply is not None:
+                self.outbox.append(reply)
+            elif self.pending is not None and e.msg_id == self.pending["id"]:
+                m = self.pending
+                self.pending = None
+                self._answer_failed(m, "malformed answer: %s" % e, now)
+            return
+        kind = frame[0]
+        if kind == rpc.CALL:
+            self._incoming_call(frame[1], frame[2], frame[3], now)
+        elif kind == rpc.CALLRESULT:
+            self._incoming_result(frame[1], frame[2], now)
+        else:
+            self._incoming_error(frame[1], frame[2], frame[3], now)
+        self._pump(now)
+
+    def _incoming_call(self, msg_id, action, payload, now):
+        try:
+            rpc.validate_call(action, payload, CORE_ACTIONS)
+            handler = getattr(self, "on_" + action)
+            result = handler(payload, now)
+        except rpc.RpcError as e:
+            self.outbox.append(rpc.encode_error(msg_id, e.code, e.description))
+            return
+        except Exception as e:  # a bug must not stop the firmware; the CSMS learns of it
+            log.error("%s handler failed: %r", action, e)
+            self.outbox.append(rpc.encode_error(msg_id, rpc.InternalError, "%s failed" % action))
+            return
+        self.outbox.append(rpc.encode_result(msg_id, result))
+
+    def _incoming_result(self, msg_id, payload, now):
+        m = self.pending
+        if m is None or m["id"] != msg_id:
+            log.warning("answer to unknown message id %s ignored", msg_id)
+            return
+        self.pending = None
+        try:
+            rpc.validate_result(m["action"], payload)
+        except rpc.RpcError as e:
+            self._answer_failed(m, "invalid answer: " + e.description, now)
+            return
+        getattr(self, "conf_" + m["action"])(m, payload, now)
+
+    def _incoming_error(self, msg_id, code, description, now):
+        m = self.pending
+        if m is None or m["id"] != msg_id:
+            log.warning("CALLERROR for unknown message id %s ignored", msg_id)
+            return
+        self.pending = None
+        self._answer_failed(m, "CALLERROR %s %s" % (code, description), now)
+
+    # ------------------------------------------------------------------ answers to our CALLs
+    def conf_BootNotification(self, m, p, now):
+        self._set_clock(p.get("currentTime"), now)
+        status = p["status"]
+        interval = p.get("interval", 0)
+        self.boot_status = status
+        self.events.append(("boot", status))
+        if status == "Accepted":
+            if interval > 0:
+                self.config.set_internal("HeartbeatInterval", interval)
+            self.retry_at = now
+            log.info("BootNotification accepted; heartbeat every %d s", self.config.get("HeartbeatInterval"))
+        else:
+            # Pending / Rejected: ask again after `interval` (only answers meanwhile).
+            self.next_boot_ms = now + (interval if interval > 0 else BOOT_RETRY_DEFAULT_S) * 1000
+            log.warning("BootNotification %s; retry in %d s", status, (self.next_boot_ms - now) // 1000)
+
+    def conf_Heartbeat(self, m, p, now):
+        self._set_clock(p.get("currentTime"), now)
+
+    def conf_Authorize(self, m, p, now):
+        if m["cb"] is not None:
+            m["cb"](p, now)
+
+    def conf_StatusNotification(self, m, p, now):
+        pass
+
+    def conf_DataTransfer(self, m, p, now):
+        if m["cb"] is not None:
+            m["cb"](p, now)
+
+    def conf_MeterValues(self, m, p, now):
+        self._ack(m)
+
+    def conf_StartTransaction(self, m, p, now):
+        tx_id = p["transactionId"]
+        self.queue.resolve_tx(m["seq"], tx_id)
+        self._ack(m)
+        status = p.get("idTagInfo", {}).get("status")
+        for c in self.tx:
+            t = self.tx[c]
+            if t.tx_ref == m["seq"]:
+                t.tx_id = tx_id
+                self._save_tx(now)
+                self.events.append(("txid", c, tx_id))
+                if status != "Accepted" and self.config.get("StopTransactionOnInvalidId"):
+                    log.warning("StartTransaction answered %s: stopping", status)
+                    self.stop_transaction(c, "DeAuthorized", now)
+        log.info("transactionId %s assigned", tx_id)
+
+    def conf_StopTransaction(self, m, p, now):
+        self._ack(m)
+
+    def _ack(self, m):
+        if m.get("seq") is not None:
+            self.queue.ack(m["seq"])
+            self.attempts.pop(m["seq"], None)
+
+    def _set_clock(self, text, now):
+        if not text:
+            return
+        try:
+            self.clock.set(timefmt.parse_datetime(text), now)
+        except ValueError:
+            log.warning("currentTime %s not understood", text)
+
+    # ------------------------------------------------------------------ CSMS-initiated (Core)
+    def on_ChangeAvailability(self, p, now):
+        c = p["connectorId"]
+        on = p["type"] == "Operative"
+        if c > len(self.evses):
+            return {"status": "Rejected"}
+        targets = self.evses if c == 0 else [self.evses[c - 1]]
+        scheduled = False
+        if c == 0:
+            self.available = on
+        for e in targets:
+            if not on and e.id in self.tx:
+                self.scheduled_unavailable.add(e.id)
+                scheduled = True
+            else:
+                self.scheduled_unavailable.discard(e.id)
+                e.set_available(on)
+        self._save_avail()
+        return {"status": "Scheduled" if scheduled else "Accepted"}
+
+    def on_ChangeConfiguration(self, p, now):
+        status = self.config.change(p["key"], p["value"])
+        if status in ("Accepted", "RebootRequired"):
+            self.events.append(("config", p["key"]))
+        return {"status": status}
+
+    def on_ClearCache(self, p, now):
+        return {"status": "Accepted"}
+
+    def on_DataTransfer(self, p, now):
+        return {"status": "UnknownVendorId"}
+
+    def on_GetConfiguration(self, p, now):
+        keys = p.get("key")
+        if keys and len(keys) > self.config.get("GetConfigurationMaxKeys"):
+            raise rpc.RpcError(rpc.OccurenceConstraintViolation,
+                               "more than GetConfigurationMaxKeys keys requested", None)
+        known, unknown = self.config.listing(keys)
+        out = {"configurationKey": known}
+        if unknown:
+            out["unknownKey"] = unknown
+        return out
+
+    def on_RemoteStartTransaction(self, p, now):
+        wanted = p.get("connectorId")
+        if wanted is not None and not (1 <= wanted <= len(self.evses)):
+            return {"status": "Rejected"}
+        evse = self._free_connector(wanted)
+        if evse is None or self.boot_status != "Accepted":
+            return {"status": "Rejected"}
+        if self.config.get("AuthorizeRemoteTxRequests"):
+            self._authorize(p["idTag"], evse.id, now, remote=True)
+        else:
+            self._auth_result(p["idTag"], evse.id, "Accepted", now)
+        return {"status": "Accepted"}
+
+    def on_RemoteStopTransaction(self, p, now):
+        for c in self.tx:
+            if self.tx[c].tx_id == p["transactionId"]:
+                self.stop_transaction(c, "Remote", now)
+                return {"status": "Accepted"}
+        return {"status": "Rejected"}
+
+    def on_Reset(self, p, now):
+        kind = p["type"]
+        for c in list(self.tx):
+            self.stop_transaction(c, kind + "Reset", now)
+        self.reset_requested = kind
+        return {"status": "Accepted"}
+
+    def on_UnlockConnector(self, p, now):
+        c = p["connectorId"]
+        if not (1 <= c <= len(self.evses)):
+            return {"status": "NotSupported"}
+        evse = self.evses[c - 1]
+        if c in self.tx:
+            self.stop_transaction(c, "UnlockCommand", now)
+        if evse.lock is None:
+            return {"status": "NotSupported"}
+        return {"status": "Unlocked" if evse.lock.unlock() else "UnlockFailed"}
+
+    # ------------------------------------------------------------------ queries
+    def _stops_pending(self):
+        head = self.queue.peek()
+        return head is not None
+
+    def idle(self):
+        """Nothing waiting to be sent or answered."""
+        return self.pending is None and not self.ram and self.queue.peek() is None
+
+
+def _sv(value, context, measurand, unit):
+    sv = {"value": value, "context": context, "measurand": measurand}
+    if unit:
+        sv["unit"] = unit
+    return sv

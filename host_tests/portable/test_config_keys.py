@@ -1,0 +1,59 @@
+# ocpp16.config: key types, access, validation and GetConfiguration listing.
+from ocpp16.config import Config, KEYS, RO, WO
+
+
+def test_every_key_has_a_valid_default():
+    c = Config(None, {})
+    known, unknown = c.listing()
+    names = [k["key"] for k in known]
+    assert "AuthorizationKey" not in names and unknown == []
+    assert len(names) == len(KEYS) - 1
+    for k in known:
+        assert isinstance(k["value"], str) and isinstance(k["readonly"], bool)
+
+
+def test_change_validates_by_type():
+    c = Config(None, {})
+    assert c.change("HeartbeatInterval", "120") == "Accepted" and c.get("HeartbeatInterval") == 120
+    assert c.change("HeartbeatInterval", "-5") == "Rejected"
+    assert c.change("HeartbeatInterval", "12a") == "Rejected"
+    assert c.change("HeartbeatInterval", "") == "Rejected"
+    assert c.change("LocalPreAuthorize", "TRUE") == "Accepted" and c.get("LocalPreAuthorize") is True
+    assert c.change("LocalPreAuthorize", "yes") == "Rejected"
+    assert c.change("MeterValuesSampledData", "Voltage, Current.Import") == "Accepted"
+    assert c.csl("MeterValuesSampledData") == ["Voltage", "Current.Import"]
+    assert c.change("MeterValuesSampledData", "Temperature") == "Rejected"
+    assert c.change("MeterValuesSampledData", ",".join(["Voltage"] * 7)) == "Rejected"
+    assert c.change("NumberOfConnectors", "2") == "Rejected"
+    assert c.change("NoSuchKey", "1") == "NotSupported"
+    assert c.change("LightIntensity", "101") == "Rejected"
+
+
+def test_authorization_key_is_write_only():
+    c = Config(None, {})
+    assert c.change("AuthorizationKey", "0123456789abcdef0123") == "Accepted"
+    known, unknown = c.listing(["AuthorizationKey", "HeartbeatInterval"])
+    assert [k["key"] for k in known] == ["HeartbeatInterval"] and unknown == ["AuthorizationKey"]
+    assert KEYS["AuthorizationKey"][1] == WO
+
+
+def test_overrides_for_board_facts():
+    c = Config(None, {"NumberOfConnectors": 2})
+    known, _ = c.listing(["NumberOfConnectors"])
+    assert known[0]["value"] == "2" and known[0]["readonly"] is True and KEYS["NumberOfConnectors"][1] == RO
+
+
+def test_changed_values_survive_a_restart():
+    import os
+    path = "/tmp/_cfgkeys_test.json"
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    c = Config(path, {})
+    assert c.change("MeterValueSampleInterval", "15") == "Accepted"
+    assert c.change("StopTxnSampledData", "") == "Accepted"
+    c2 = Config(path, {})
+    assert c2.get("MeterValueSampleInterval") == 15 and c2.csl("StopTxnSampledData") == []
+    assert c2.get("HeartbeatInterval") == KEYS["HeartbeatInterval"][2]
+    os.remove(path)
