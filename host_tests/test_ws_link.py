@@ -357,3 +357,26 @@ def test_configuration_errors_are_named():
     link.set_ping_interval("0")
     assert link.ping_ms == 0 and link.dead_ms == 0
     assert Link("ws://h", "CP1", ping_interval_s=30, dead_after_s=5).dead_ms == 5000
+
+
+def test_backoff_waits_use_the_given_sleep_ms():
+    slept = []
+
+    async def scaled_sleep_ms(ms):  # simulated time running 100x faster
+        slept.append(ms)
+        await asyncio.sleep(ms / 100000)
+
+    bo = RecordingBackoff(base_ms=2000, max_ms=8000, jitter=0)
+    link = Link("ws://127.0.0.1:1/", "CP1", ping_interval_s=0, backoff=bo, sleep_ms=scaled_sleep_ms)
+
+    async def main():
+        t = time.monotonic()
+        task = asyncio.create_task(link.run(Events()))
+        await wait_until(lambda: len(bo.delays) >= 4)
+        link.stop()
+        await asyncio.wait_for(task, 2)
+        return time.monotonic() - t
+    took = run(main())
+    assert bo.delays[:4] == [2000, 4000, 8000, 8000]
+    assert sum(slept) >= 2000 + 4000 + 8000  # the waits went through sleep_ms, in slices
+    assert took < 2.0  # not in real time

@@ -59,7 +59,9 @@ async def big(url):
     c = await ws.connect(url, max_message=72 * 1024)
     m = await c.recv()
     out("received", len(m), digest(m))
+    t = asyncio.ticks()
     await c.send(m)
+    out("send_ms", asyncio.ticks_diff(asyncio.ticks(), t))
     m = None
     out("sent", 1, 2, 3, 4)  # overwrites stale value-stack slots that still point at the message
     gc.collect()

@@ -166,14 +166,14 @@ class Link:
         finally:
             self.up = False
             self._ws = None
-            if reason is None:  # we are being cancelled
-                sock.abort()
+            # Receiver first, then the socket: no task may be left polling a closed socket.
             if rx is not None and not rx.done():
                 rx.cancel()
                 try:
                     await rx
                 except BaseException:  # CancelledError of the receiver, expected here
                     pass
+            sock.abort()  # no-op after a clean close
         self.last_close_reason = reason
         log.warning("link: disconnected from %s: %s", self.url, reason)
         await _call("on_close", getattr(handler, "on_close", None), reason)
@@ -194,14 +194,12 @@ class Link:
                 return "stopped"
             now = compat.ticks_ms()
             if self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
-                sock.abort()
                 return "nothing received for %d ms (dead link)" % compat.ticks_diff(now, sock.last_rx_ms)
             if self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms:
                 last_ping = now
                 try:
                     await _wait_for_ms(sock.ping(), self.send_timeout_ms)
                 except asyncio.TimeoutError:
-                    sock.abort()
                     return "ping stuck for %d ms (dead link)" % self.send_timeout_ms
                 except ws.WebSocketError as e:
                     if self._rx_reason is None:
