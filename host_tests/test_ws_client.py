@@ -532,3 +532,103 @@ def test_ssl_context_for_plain_ws_is_refused():
         with pytest.raises(ws.InvalidURL, match="wss://"):
             await ws.connect("ws://127.0.0.1:1/x", ssl=ssl.create_default_context())
     run(main())
+
+
+# ---------------------------------------------------------------- input split anywhere
+def _handshake_bytes(key, extra=""):
+    return ("HTTP/1.1 101 Switching Protocols\r\nuPgRaDe: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"
+            "sec-websocket-accept: %s\r\nSec-WebSocket-Protocol: ocpp1.6\r\n%s\r\n" % (S.accept_for(key), extra)).encode()
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 13, 10 ** 6])
+def test_handshake_and_frames_split_at_any_position(step):
+    text = "ü" * 200  # 400 bytes: 16-bit length
+    blob = bytes(range(256)) * 300  # 76800 bytes: 64-bit length
+
+    async def handler(reader, writer):
+        _, headers = await S.read_request(reader)
+        out = _handshake_bytes(headers["sec-websocket-key"])
+        out += S.frame(1, "a") + S.frame(9, b"pp") + S.frame(1, text) + S.frame(2, blob) + S.frame(1, "")
+        out += S.frame(8, b"\x03\xe8bye")
+        for i in range(0, len(out), step):  # the whole response in one write, or dribbled
+            writer.write(out[i:i + step])
+            if step < 10:
+                await writer.drain()
+                if i % 512 == 0:
+                    await asyncio.sleep(0)
+        await writer.drain()
+        await reader.read()
+
+    with S.raw_server(handler) as srv:
+        async def main():
+            c = await ws.connect(url(srv), max_message=80000)
+            assert c.subprotocol == "ocpp1.6"
+            assert await c.recv() == "a"
+            assert await c.recv() == text
+            assert await c.recv() == blob
+            assert await c.recv() == ""
+            with pytest.raises(ws.ConnectionClosed) as e:
+                await c.recv()
+            assert (e.value.code, e.value.reason) == (1000, "bye")
+        run(main())
+
+
+@pytest.mark.parametrize("extra,expect", [
+    ("Sec-WebSocket-Extensions: permessage-deflate\r\n", "extensions"),
+])
+def test_unrequested_extension_is_refused(extra, expect):
+    async def handler(reader, writer):
+        _, headers = await S.read_request(reader)
+        writer.write(_handshake_bytes(headers["sec-websocket-key"], extra))
+        await writer.drain()
+        await reader.read()
+
+    with S.raw_server(handler) as srv:
+        async def main():
+            with pytest.raises(ws.HandshakeError, match=expect):
+                await ws.connect(url(srv))
+        run(main())
+
+
+@pytest.mark.parametrize("response,expect", [
+    (b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n", "did not upgrade to websocket"),
+    (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", "Connection: Upgrade"),
+    (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "not an HTTP response"),
+    (b"HTTP/1.1 101 OK\r\nno colon here\r\n\r\n", "malformed HTTP header"),
+    (b"HTTP/1.1 101 OK\r\n", "server closed the connection during the handshake"),
+])
+def test_malformed_handshake_responses(response, expect):
+    async def handler(reader, writer):
+        await S.read_request(reader)
+        writer.write(response)
+        await writer.drain()
+        writer.close()
+
+    with S.raw_server(handler) as srv:
+        async def main():
+            with pytest.raises(ws.HandshakeError, match=expect):
+                await ws.connect(url(srv))
+        run(main())
+
+
+def test_request_carries_rfc6455_headers():
+    seen = {}
+
+    async def handler(reader, writer):
+        line, headers = await S.read_request(reader)
+        seen["line"] = line
+        seen.update(headers)
+        writer.close()
+
+    with S.raw_server(handler) as srv:
+        async def main():
+            with pytest.raises(ws.HandshakeError):
+                await ws.connect("ws://127.0.0.1:%d/a/b?c=d" % srv.port, subprotocols=("ocpp1.6", "ocpp1.5"))
+        run(main())
+    assert seen["line"] == "GET /a/b?c=d HTTP/1.1"
+    assert seen["host"] == "127.0.0.1:%d" % srv.port
+    assert seen["upgrade"] == "websocket" and seen["connection"] == "Upgrade"
+    assert seen["sec-websocket-version"] == "13"
+    assert seen["sec-websocket-protocol"] == "ocpp1.6, ocpp1.5"
+    assert len(base64.b64decode(seen["sec-websocket-key"])) == 16
+    assert "authorization" not in seen

@@ -179,7 +179,7 @@ def test_mp_wss_with_self_signed_certificate(tmp_path):
         with open(der, "wb") as f:
             f.write(ssl.PEM_cert_to_DER_cert(pem.decode()))
         res, out = mp("wss", srv, der, scheme="wss", host="localhost")
-    assert res[1:] == ["echo over tls", "default_ctx refused"], out
+    assert res[1:] == ["echo over tls", "big_echo True", "default_ctx refused"], out
     print("micropython heap used by a connected wss:// WebSocket: %s bytes" % res[0].split()[1])
 
 

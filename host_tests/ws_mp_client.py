@@ -132,6 +132,9 @@ async def wss(url, cafile):
     out("tls_heap", gc.mem_alloc() - before)
     await c.send("over tls")
     out("echo", await c.recv())
+    big = "t" * 30000  # several TLS records: exercises reads straight into the message buffer
+    await c.send(big)
+    out("big_echo", await c.recv() == big)
     await c.close()
     try:
         await ws.connect(url, ssl=True)
