@@ -632,3 +632,31 @@ def test_request_carries_rfc6455_headers():
     assert seen["sec-websocket-protocol"] == "ocpp1.6, ocpp1.5"
     assert len(base64.b64decode(seen["sec-websocket-key"])) == 16
     assert "authorization" not in seen
+
+
+def test_nothing_is_sent_after_our_close_frame():
+    frames = []
+
+    async def handler(reader, writer):
+        await S.handshake(reader, writer)
+        frames.append(await S.read_frame(reader))
+        await asyncio.sleep(0.3)  # answer late: the client is still in close()
+        writer.write(S.frame(8, frames[0][2]))
+        await writer.drain()
+        try:
+            frames.append(await S.read_frame(reader))
+        except asyncio.IncompleteReadError:
+            pass
+
+    with S.raw_server(handler) as srv:
+        async def main():
+            c = await ws.connect(url(srv))
+            closing = asyncio.create_task(c.close(1000, "bye"))
+            await asyncio.sleep(0.1)
+            with pytest.raises(ws.ConnectionClosed, match="closing"):
+                await c.send("too late")
+            await closing
+            assert c.close_code == 1000
+        run(main())
+        time.sleep(0.1)
+    assert [(f[1], S.close_code(f[2]), f[2][2:]) for f in frames] == [(8, 1000, b"bye")]

@@ -380,3 +380,28 @@ def test_backoff_waits_use_the_given_sleep_ms():
     assert bo.delays[:4] == [2000, 4000, 8000, 8000]
     assert sum(slept) >= 2000 + 4000 + 8000  # the waits went through sleep_ms, in slices
     assert took < 2.0  # not in real time
+
+
+def test_basic_auth_reaches_server_and_never_reaches_the_log(logbuf):
+    from websockets.asyncio.server import basic_auth
+    import base64
+    key = "0123456789abcdef0123"
+
+    with S.websockets_server(lambda c: c.wait_closed(), subprotocols=["ocpp1.6"],
+                             process_request=basic_auth(credentials=("CP9", key))) as srv:
+        link = Link(base_url(srv), "CP9", basic_auth=("CP9", key), ping_interval_s=0)
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await h.opened.wait()
+            header = base64.b64encode(("CP9:" + key).encode()).decode()
+            log.info("a careless line with %s in it", header)
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            return header
+        header = run(main())
+    out = logbuf.getvalue()
+    assert "[info] link: connected to" in out
+    assert header not in out and "a careless line with *** in it" in out
+    log.forget_secrets()

@@ -72,6 +72,12 @@ class Link:
         self.url = url.rstrip("/") + "/" + charge_point_id
         ws.parse_url(self.url)  # a bad URL is a configuration error: say so now, not on every retry
         self.basic_auth = basic_auth
+        if basic_auth:
+            # Safety net: the header form never appears in a log line, even by mistake.
+            try:
+                log.secret(ws.basic_auth_header(basic_auth[0], basic_auth[1])[6:])
+            except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
+                log.warning("link: %s", e)
         self.ssl = ssl
         self.max_message = max_message
         self.connect_timeout_ms = connect_timeout_ms

@@ -317,6 +317,8 @@ class WebSocket:
         async with self._wlock:
             if self.closed:
                 raise ConnectionClosed(self.close_code, self.close_reason)
+            if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
+                raise ConnectionClosed(CLOSE_NORMAL, "closing")
             try:
                 if small:
                     frame[hlen + 4:] = _masked(mv, _mask_int(mask, n))
