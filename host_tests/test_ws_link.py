@@ -163,7 +163,7 @@ def test_reconnect_after_server_drop_with_backoff(logbuf):
     assert "1006" in h.events[1][2]  # connection lost
     gap = h.events[2][0] - h.events[1][0]
     assert bo.delays == [300]
-    assert 0.3 <= gap < 1.0, gap
+    assert 0.3 <= gap < 1.5, gap
     assert link.connects == 2
     assert "next connect attempt in 300 ms" in logbuf.getvalue()
 
@@ -237,7 +237,7 @@ def test_dead_link_detected_when_server_goes_silent(logbuf):
     close = [e for e in h.events if e[1] == "close"][0]
     opened = [e for e in h.events if e[1] == "open"][0]
     assert "dead link" in close[2]
-    assert 0.5 <= close[0] - opened[0] < 1.2, h.events
+    assert 0.5 <= close[0] - opened[0] < 1.5, h.events
     assert pings.count(9) >= 3  # our keepalive pings went out
     assert len(conns) >= 2  # and it reconnected
 
@@ -247,13 +247,13 @@ def test_pongs_keep_a_quiet_link_alive():
         await conn.wait_closed()
 
     with S.websockets_server(handler, subprotocols=["ocpp1.6"], ping_interval=None) as srv:
-        link = Link(base_url(srv), "CP1", ping_interval_s=0.1, dead_after_s=0.35)
+        link = Link(base_url(srv), "CP1", ping_interval_s=0.1, dead_after_s=0.6)
 
         async def main():
             h = Events()
             task = asyncio.create_task(link.run(h))
             await h.opened.wait()
-            await asyncio.sleep(1.2)
+            await asyncio.sleep(1.5)  # 2.5 dead_after_s of otherwise total silence
             assert link.up and h.kinds() == ["open"] and link.connects == 1
             link.stop()
             await asyncio.wait_for(task, 5)
@@ -311,7 +311,7 @@ def test_link_never_blocks_other_tasks():
             await asyncio.wait_for(task, 2)
             return gaps
         gaps = run(main())
-    assert max(gaps) < 0.1, max(gaps)
+    assert max(gaps) < 0.25, max(gaps)  # a blocking connect would show the 300 ms timeout
 
 
 def test_cancelling_run_drops_the_connection():
