@@ -405,3 +405,32 @@ def test_basic_auth_reaches_server_and_never_reaches_the_log(logbuf):
     assert "[info] link: connected to" in out
     assert header not in out and "a careless line with *** in it" in out
     log.forget_secrets()
+
+
+def test_send_stuck_on_a_full_tcp_window_drops_the_link():
+    async def handler(reader, writer):
+        await S.handshake(reader, writer)
+        await asyncio.sleep(30)  # never reads: the client's socket buffer fills up
+
+    with S.raw_server(handler) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0, max_message=1 << 24,
+                    backoff=Backoff(base_ms=5000, jitter=0))
+        link.send_timeout_ms = 300
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await h.opened.wait()
+            t = time.monotonic()
+            with pytest.raises(NotConnected, match="send stuck for 300 ms"):
+                for _ in range(50):  # tens of MB: more than any socket buffer holds
+                    await link.send("x" * (1 << 20))
+            assert time.monotonic() - t < 5
+            assert not link.up
+            await h.closed.wait()
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    assert h.kinds() == ["open", "close"]
+    assert h.events[1][2] == "send stuck for 300 ms (dead link)"

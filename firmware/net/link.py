@@ -114,10 +114,19 @@ class Link:
         try:
             await _wait_for_ms(sock.send(text), self.send_timeout_ms)
         except asyncio.TimeoutError:
-            sock.abort()  # a half-written frame cannot be continued: drop the link
-            raise NotConnected("send stuck for %d ms; link dropped" % self.send_timeout_ms)
+            # A half-written frame cannot be continued: the supervisor drops the link now.
+            reason = "send stuck for %d ms (dead link)" % self.send_timeout_ms
+            self._drop(reason)
+            raise NotConnected(reason)
         except ws.ConnectionClosed as e:
             raise NotConnected("link lost while sending: %s" % e)
+
+    def _drop(self, reason):
+        self.up = False
+        if self._rx_reason is None:
+            self._rx_reason = reason
+        if self._wake is not None:
+            self._wake.set()
 
     def stop(self):
         """Make run() close the connection cleanly and return."""
