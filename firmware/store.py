@@ -67,10 +67,14 @@ real_fs = FS()
 def makedirs(path, fs=None):
     """Create path and its missing parents (MicroPython has no os.makedirs)."""
     fs = fs or real_fs
-    cur = ""
+    prefix = "/" if path.startswith("/") else ""
+    done = []
     for part in path.split("/"):
-        cur = cur + "/" + part if cur or path.startswith("/") else part
-        if not part or fs.size(cur) >= 0:
+        if not part:
+            continue
+        done.append(part)
+        cur = prefix + "/".join(done)
+        if fs.size(cur) >= 0:
             continue
         try:
             fs.mkdir(cur)

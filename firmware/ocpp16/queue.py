@@ -352,6 +352,8 @@ class MessageQueue:
         self._next = 0             # seq of the next push
         self._count = 0            # messages waiting
         self._head = None          # (segment index, offset, body) of the oldest waiting message
+        self.segments_started = 0  # counters for tests and the benchmark
+        self.segments_deleted = 0
         store.makedirs(self.dir, self.fs)
         self._scan()
 
@@ -597,6 +599,7 @@ class MessageQueue:
             base += 1                   # a fresh file, never the torn one (seq gap is harmless)
             self._next = base
         self._segs.append([base, 0, -1])
+        self.segments_started += 1
         self._tail_bad = False
         f = self.fs.open(self._path(base), "wb")
         self._f = f
@@ -624,6 +627,7 @@ class MessageQueue:
         while len(self._segs) > 1 and self._segs[0][2] <= self._acked:
             self._try_remove(self._path(self._segs[0][0]))
             self._segs.pop(0)
+            self.segments_deleted += 1
             if self._head is not None:
                 self._head = (self._head[0] - 1, self._head[1], self._head[2])
 

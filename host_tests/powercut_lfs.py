@@ -1,0 +1,80 @@
+# Under micropython: the queue scenario of powercut.py on real LittleFS (vfs.VfsLfs2) over a
+# RAM flash that loses power at its k-th program/erase, for every k of the run (or every
+# `step`-th when given). After each cut the same bytes are remounted ("reboot"), the queue is
+# reopened and checked against the model. Prints "cut points tried: N of M".
+import sys
+import powercut
+from ocpp16.queue import MessageQueue
+
+BLOCKS = 48              # 192 KB flash
+POINT = "/pc"
+DIR = POINT + "/data/queue"
+CAPACITY = 64 * 1024
+SEGMENT = 1024           # small segments so the run rolls and compacts
+TRANSACTIONS = 5         # scenario size: ~500 block writes, every one of them a cut point
+METER_VALUES = 8
+
+
+def open_queue():
+    return MessageQueue(DIR, capacity_bytes=CAPACITY, segment_bytes=SEGMENT)
+
+
+STATS = [0, 0]
+
+
+def attempt(image, cut_at, ops):
+    dev = image.copy(cut_at)
+    powercut.mount(dev, POINT)
+    model = powercut.Model()
+    cut = False
+    q = None
+    try:
+        q = open_queue()
+        powercut.run(q, ops, model, lambda: dev.dead)
+        STATS[0], STATS[1] = q.segments_started, q.segments_deleted
+    except Exception:
+        if not dev.dead:
+            raise
+        cut = True      # PowerCut, or the OSError LittleFS made of it
+    finally:
+        try:
+            q and q.close()   # else its file's finalizer complains about the dead mount later
+        except Exception:
+            pass
+        powercut.umount(POINT)
+    after = dev.reboot()
+    powercut.mount(after, POINT)
+    try:
+        powercut.check(open_queue(), model)
+    finally:
+        powercut.umount(POINT)
+    return cut, dev.ops
+
+
+def main(argv):
+    step = int(argv[1]) if len(argv) > 1 else 1
+    partial = float(argv[2]) if len(argv) > 2 else powercut.HALF
+    image = powercut.CutBlockDevice.formatted(BLOCKS)
+    image.partial = partial
+    ops = powercut.scenario(TRANSACTIONS, METER_VALUES)
+    cut, total = attempt(image, None, ops)   # the whole run: how many writes it makes
+    assert not cut
+    print("segments started in the run: %d, deleted: %d" % (STATS[0], STATS[1]))
+    tried = failed = 0
+    for k in range(1, total + 1, step):
+        try:
+            cut, _ = attempt(image, k, ops)
+            assert cut, "no cut at write %d" % k
+        except Exception as e:
+            failed += 1
+            print("FAIL cut at write %d of %d: %r" % (k, total, e))
+            sys.print_exception(e)
+            if failed > 5:
+                break
+        tried += 1
+    print("cut points tried: %d of %d" % (tried, (total + step - 1) // step))
+    print("writes in the run: %d, partial %s, failures %d" % (total, partial, failed))
+    return 1 if failed else 0
+
+
+sys.exit(main(sys.argv))
