@@ -220,6 +220,9 @@ def test_dead_link_detected_when_server_goes_silent(logbuf):
             except asyncio.IncompleteReadError:
                 return
             pings.append(op)
+            if op == 8:  # answers a close, so stop() at the end is quick
+                writer.write(S.frame(8, data))
+                await writer.drain()
 
     with S.raw_server(handler) as srv:
         bo = RecordingBackoff(base_ms=50, jitter=0)
