@@ -20,6 +20,7 @@ import compat
 import log
 
 MAX_STATE_BYTES = 16384   # largest state file save() writes and load() reads (RAM bound)
+MAX_DEPTH = 16            # nesting of lists/objects save() accepts
 TMP_SUFFIX = ".tmp"       # temp file next to the target, renamed over it on success
 
 
@@ -86,10 +87,11 @@ def makedirs(path, fs=None):
 def save(path, obj, fs=None):
     """Write obj as JSON to path atomically: tmp file, flush+sync, close, rename over path."""
     fs = fs or real_fs
-    try:
-        text = json.dumps(obj)
-    except (TypeError, ValueError) as e:
-        raise StoreError("%s: state not JSON-serializable: %s" % (path, e))
+    # MicroPython's json.dumps writes repr() of what it does not know: check first.
+    why = _not_json(obj, 0)
+    if why:
+        raise StoreError("%s: state not JSON-serializable: %s" % (path, why))
+    text = json.dumps(obj)
     data = text.encode()
     if len(data) > MAX_STATE_BYTES:
         raise StateTooLarge("%s: state is %d bytes, limit %d" % (path, len(data), MAX_STATE_BYTES))
@@ -101,6 +103,32 @@ def save(path, obj, fs=None):
     finally:
         f.close()
     fs.replace(tmp, path)
+
+
+def _not_json(v, depth):
+    """Why v cannot be stored as JSON exactly, or None."""
+    if depth > MAX_DEPTH:
+        return "nested deeper than %d" % MAX_DEPTH
+    t = type(v)
+    if v is None or t in (bool, int, str):
+        return None
+    if t is float:
+        return None if v == v and v not in (float("inf"), float("-inf")) else "%r is not JSON" % v
+    if t is list:
+        for x in v:
+            why = _not_json(x, depth + 1)
+            if why:
+                return why
+        return None
+    if t is dict:
+        for k in v:
+            if type(k) is not str:
+                return "object key %r is not a string" % (k,)
+            why = _not_json(v[k], depth + 1)
+            if why:
+                return why
+        return None
+    return "%s value" % t.__name__
 
 
 def _read(path, fs):

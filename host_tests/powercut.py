@@ -174,7 +174,12 @@ class FakeFS:
         self.removed = []        # paths removed
 
     def reboot(self, cut_at=None):
+        """The same files after a power cycle; this instance is dead from now on."""
         self.dead = True
+        return self.copy(cut_at)
+
+    def copy(self, cut_at=None):
+        """An independent copy of the files (a flash image), this instance stays usable."""
         files = {}
         for k in self.files:
             files[k] = bytearray(self.files[k])

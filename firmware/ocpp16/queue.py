@@ -117,6 +117,7 @@ _WORD_CODE = {}
 for _i, _w in enumerate(WORDS):
     _WORD_CODE[_w] = 0x20 + _i
 _DAY = 86400
+_INF = float("inf")
 
 
 def _varint(out, n):
@@ -209,6 +210,8 @@ def _encode(out, v, depth):
         out.append(3)
         _varint(out, _zigzag(v))
     elif type(v) is float:
+        if v != v or v in (_INF, -_INF):
+            raise BadPayload("%r has no JSON form" % v)
         out.append(4)
         out.extend(struct.pack("<d", v))
     elif type(v) is str:
@@ -402,6 +405,8 @@ class MessageQueue:
             if i == len(bases) - 1 and good != size:
                 self._tail_bad = True     # torn or garbage tail: appends go to a new segment
         self._next = max(last + 1, bases[-1] if bases else 0)
+        if self._tail_bad:
+            self._next += 1   # the torn record may have been a message: never reuse its seq
         if not bases:
             self._new_segment()
         self._acked = min(self._acked, self._next - 1)

@@ -1,0 +1,311 @@
+# ocpp16.queue.MessageQueue on powercut.FakeFS (and once on the real filesystem): exact round
+# trips, order, acks, reopen, tx_ref resolution, limits with named errors, torn tails, garbage,
+# failure log and compaction. Runs on CPython and micropython.
+import os
+import powercut
+from ocpp16 import queue as mq
+from ocpp16.queue import MessageQueue
+
+D = "/flash/q"
+
+START = {"connectorId": 1, "idTag": "04A2B3C4D5E6F7", "meterStart": 12345,
+         "timestamp": "2026-11-23T08:15:00Z", "reservationId": 7}
+MV = {"connectorId": 1, "transactionId": None, "meterValue": [
+    {"timestamp": "2026-11-23T08:16:00Z", "sampledValue": [
+        {"value": "12400", "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register",
+         "unit": "Wh"}]}]}
+MV3 = {"connectorId": 2, "transactionId": 4711, "meterValue": [
+    {"timestamp": "2026-11-23T08:17:00Z", "sampledValue": [
+        {"value": "231.4", "context": "Sample.Periodic", "measurand": "Voltage", "phase": "L1-N",
+         "unit": "V", "location": "Outlet", "format": "Raw"},
+        {"value": "15.99", "measurand": "Current.Import", "phase": "L2", "unit": "A"},
+        {"value": "-3", "measurand": "Power.Active.Export", "unit": "kW"}]},
+    {"timestamp": "2026-11-23T08:17:00.250Z", "sampledValue": [{"value": "0.0"}]}]}
+STOP = {"transactionId": None, "idTag": "04A2B3C4D5E6F7", "meterStop": 19999,
+        "timestamp": "2026-11-23T09:00:00Z", "reason": "EVDisconnected", "transactionData": [
+            {"timestamp": "2026-11-23T09:00:00Z", "sampledValue": [
+                {"value": "19999", "context": "Transaction.End", "unit": "Wh"}]}]}
+SEC = {"type": "InvalidFirmwareSignature", "timestamp": "2026-11-23T09:01:02Z",
+       "techInfo": "sig 0x1f mismatch"}
+ODD = {"float": 1.5, "neg": -123456789012, "big": 2 ** 40, "t": True, "f": False, "n": None,
+       "strs": ["007", "1e5", "-0", "0.10", "+1", "1.", ".5", "", "Wh", "ünïcødé ✓", "a\x00b",
+                "2026-02-30T00:00:00Z", "2026-11-23T25:00:00Z", "2026-11-23T12:00:00+01:00",
+                "2026-11-23t12:00:00z", "1999-12-31T23:59:59Z", "1900-01-01T00:00:00Z",
+                "12345678901234567890", "1.23456789"],
+       "nested": [[[{"k": []}]], {}], "unicode key é": 1}
+
+
+def fresh(**kw):
+    fs = powercut.FakeFS()
+    return fs, MessageQueue(D, fs=fs, **kw)
+
+
+def reopen(fs, **kw):
+    """The queue as the next boot would see it (on a copy, so fs stays usable)."""
+    return MessageQueue(D, fs=fs.copy(), **kw)
+
+
+def raises(exc, fn, *a, **kw):
+    try:
+        fn(*a, **kw)
+    except exc as e:
+        return str(e)
+    assert False, "%s not raised" % exc.__name__
+
+
+def drain(q):
+    out = []
+    while q.peek() is not None:
+        h = q.peek()
+        out.append(h)
+        q.ack(h[0])
+    return out
+
+
+def test_every_action_shape_round_trips_exactly():
+    fs, q = fresh()
+    shapes = [("StartTransaction", START, None), ("MeterValues", MV, None), ("MeterValues", MV3, 5),
+              ("StopTransaction", STOP, None), ("SecurityEventNotification", SEC, None),
+              ("VendorSpecific", ODD, 3), ("Heartbeat", {}, None)]
+    for action, payload, ref in shapes:
+        q.push(action, payload, tx_ref=ref)
+    q2 = reopen(fs)
+    got = drain(q2)
+    assert [(g[1], g[2], g[3]) for g in got] == shapes
+    assert got[0][2] is not START
+
+
+def test_encoding_is_compact_and_exact():
+    for v in (START, MV, MV3, STOP, SEC, ODD):
+        assert mq.decode_value(mq.encode_value(v)) == v
+    import json
+    mv_json = len(json.dumps({"action": "MeterValues", "payload": MV}))
+    assert len(mq.encode_value(MV)) * 3 < mv_json
+    assert len(mq.encode_value("2026-11-23T08:16:00Z")) <= 6
+    assert mq.decode_value(mq.encode_value("2026-11-23t12:00:00z")) == "2026-11-23t12:00:00z"
+
+
+def test_words_table_has_no_duplicates_and_fits_the_tag_space():
+    assert len(set(mq.WORDS)) == len(mq.WORDS) <= 256 - 0x20
+
+
+def test_fifo_order_ack_and_len():
+    fs, q = fresh()
+    seqs = [q.push("MeterValues", dict(MV, connectorId=i)) for i in range(10)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 10 and len(q) == 10
+    for i in range(10):
+        h = q.peek()
+        assert h[0] == seqs[i] and h[2]["connectorId"] == i
+        assert q.peek()[0] == h[0]           # peek does not consume
+        q.ack(h[0])
+        assert len(q) == 9 - i
+    assert q.peek() is None
+
+
+def test_ack_of_anything_but_the_head_is_an_error():
+    fs, q = fresh()
+    raises(mq.QueueOrderError, q.ack, 0)
+    a = q.push("MeterValues", MV)
+    b = q.push("MeterValues", MV)
+    msg = raises(mq.QueueOrderError, q.ack, b)
+    assert str(a) in msg
+    raises(mq.QueueOrderError, q.fail, b, "x")
+    q.ack(a)
+    raises(mq.QueueOrderError, q.ack, a)
+    assert q.peek()[0] == b
+
+
+def test_reopen_after_clean_close_keeps_messages_and_seq_grows():
+    fs, q = fresh()
+    s = [q.push("MeterValues", MV) for _ in range(5)]
+    q.ack(s[0])
+    q.close()
+    q2 = reopen(fs)
+    assert len(q2) == 4 and q2.peek()[0] == s[1]
+    n = q2.push("StopTransaction", STOP)
+    assert n > s[-1]
+    assert [g[0] for g in drain(q2)] == s[1:] + [n]
+    q3 = reopen(q2.fs)
+    assert len(q3) == 0 and q3.push("Heartbeat", {}) > n
+
+
+def test_tx_ref_resolution_fills_unknown_ids_across_reopen():
+    fs, q = fresh()
+    ref = q.push("StartTransaction", START)
+    q.push("MeterValues", MV, tx_ref=ref)
+    q.push("MeterValues", MV3, tx_ref=ref)           # carries its own id: left alone
+    q.push("StopTransaction", STOP, tx_ref=ref)
+    assert q.tx_id(ref) is None
+    q.ack(ref)
+    assert q.peek()[2]["transactionId"] is None      # not known yet
+    q.resolve_tx(ref, 99)
+    assert q.peek()[2]["transactionId"] == 99
+    q2 = reopen(fs)
+    assert q2.tx_id(ref) == 99
+    got = drain(q2)
+    assert [g[2]["transactionId"] for g in got] == [99, 4711, 99]
+    assert all(g[3] == ref for g in got)
+
+
+def test_resolution_survives_segment_rolls_and_compaction():
+    fs, q = fresh(segment_bytes=300)
+    ref = q.push("StartTransaction", START)
+    q.resolve_tx(ref, 1234)
+    q.ack(ref)
+    for _ in range(40):
+        q.push("MeterValues", MV, tx_ref=ref)
+        q.ack(q.peek()[0])
+    q.push("StopTransaction", STOP, tx_ref=ref)
+    assert q.segments_deleted > 3
+    q2 = reopen(fs, segment_bytes=300)
+    assert q2.peek()[2]["transactionId"] == 1234
+
+
+def test_full_queue_refuses_with_named_reason_and_keeps_room_for_stop():
+    fs, q = fresh(capacity_bytes=8192)
+    assert q.room_for_transaction(n_meter_values=4)
+    n = 0
+    while True:
+        try:
+            q.push("MeterValues", MV)
+            n += 1
+        except mq.QueueFull as e:
+            msg = str(e)
+            break
+    assert msg.startswith("queue full: ") and "of 8192 bytes used" in msg, msg
+    assert n > 50 and not q.room_for_transaction()
+    assert q.bytes_used + mq.STOP_RESERVE > q.capacity - 100
+    raises(mq.QueueFull, q.push, "StartTransaction", START)
+    q.push("StopTransaction", STOP)                  # the reserve is for this
+    assert len(q) == n + 1
+    q.ack(q.peek()[0])
+    assert len(reopen(fs, capacity_bytes=8192)) == n
+
+
+def test_oversized_and_bad_payloads_are_refused_by_name():
+    fs, q = fresh(max_record=256)
+    big = dict(SEC, techInfo="x" * 300)
+    assert "limit 256" in raises(mq.MessageTooLarge, q.push, "SecurityEventNotification", big)
+    raises(mq.BadPayload, q.push, "X", {"t": (1, 2)})
+    raises(mq.BadPayload, q.push, "X", {1: 2})
+    raises(mq.BadPayload, q.push, "X", {"f": float("nan")})
+    deep = []
+    for _ in range(mq.MAX_DEPTH + 2):
+        deep = [deep]
+    raises(mq.BadPayload, q.push, "X", {"d": deep})
+    raises(mq.BadPayload, q.push, "X", [1])
+    raises(mq.BadPayload, q.push, "", {})
+    assert len(q) == 0 and q.push("X", {"ok": 1}) >= 0
+
+
+def _newest_segment(fs):
+    names = sorted(n for n in fs.listdir(D) if n.endswith(mq.SEG_SUFFIX))
+    return D + "/" + names[-1]
+
+
+def test_torn_tail_is_dropped_and_appends_go_to_a_new_segment():
+    fs, q = fresh()
+    a = q.push("MeterValues", MV)
+    b = q.push("MeterValues", MV3)
+    seg = _newest_segment(fs)
+    data = fs.files[seg]
+    for cut in range(1, 12):
+        f2 = fs.copy()
+        f2.files[seg] = bytearray(data[:len(data) - cut])  # the last record is torn
+        q2 = MessageQueue(D, fs=f2)
+        assert len(q2) == 1 and q2.peek()[0] == a
+        c = q2.push("StopTransaction", STOP)
+        assert c > b
+        assert _newest_segment(f2) != seg
+        q3 = MessageQueue(D, fs=f2.copy())
+        assert [(g[0], g[1]) for g in drain(q3)] == [(a, "MeterValues"), (c, "StopTransaction")]
+
+
+def test_garbage_files_do_not_crash_the_queue():
+    fs, q = fresh()
+    a = q.push("MeterValues", MV)
+    q.close()
+    seed = 12345
+    junk = bytearray()
+    for _ in range(3000):
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        junk.append(seed >> 16 & 0xFF)
+    f2 = fs.reboot()
+    f2.files[D + "/0000000009.seg"] = bytearray(junk)          # garbage newest segment
+    f2.files[D + "/notes.txt"] = bytearray(b"hello")
+    f2.files[D + "/abcdefghij.seg"] = bytearray(b"\x05\x00zzzzz")
+    f2.files[D + "/0000000005.seg"] = bytearray(b"\xff" * 100)   # erased flash
+    q2 = MessageQueue(D, fs=f2)
+    assert [g[0] for g in drain(MessageQueue(D, fs=f2.copy()))] == [a]
+    b = q2.push("MeterValues", MV)
+    assert b > 9
+    f3 = f2.copy()
+    f3.files[D + "/" + mq.FAILURES] = bytearray(b"\x00\x01")
+    q3 = MessageQueue(D, fs=f3)
+    assert [g[0] for g in drain(q3)] == [a, b] and q3.failures() == []
+
+
+def test_failure_log_records_and_is_bounded():
+    fs, q = fresh()
+    ref = q.push("StartTransaction", START)
+    q.resolve_tx(ref, 55)
+    q.ack(ref)
+    s = q.push("StopTransaction", STOP, tx_ref=ref)
+    q.fail(s, "CALLERROR InternalError: " + "x" * 200)
+    assert len(q) == 0
+    f = reopen(fs).failures()
+    assert len(f) == 1 and f[0][0] == "StopTransaction" and f[0][1] == 55
+    assert f[0][2].startswith("CALLERROR InternalError") and len(f[0][2]) == mq.MAX_REASON
+    for i in range(mq.FAILURE_LOG_MAX + 5):
+        q.fail(q.push("MeterValues", MV3), "timeout %d" % i)
+    f = reopen(fs).failures()
+    assert len(f) == mq.FAILURE_LOG_MAX and f[-1][2] == "timeout %d" % (mq.FAILURE_LOG_MAX + 4)
+    assert f[-1][1] == 4711
+
+
+def test_compaction_reclaims_acknowledged_segments():
+    fs, q = fresh(capacity_bytes=16384, segment_bytes=1024)
+    used = []
+    for round_ in range(30):
+        for _ in range(20):
+            q.push("MeterValues", MV)
+        while len(q) > 5:
+            q.ack(q.peek()[0])
+        used.append(q.bytes_used)
+        segs = [n for n in fs.listdir(D) if n.endswith(mq.SEG_SUFFIX)]
+        assert len(segs) <= 4, segs
+    assert max(used) < 4 * 1024
+    assert q.segments_deleted >= 20
+    assert len(drain(reopen(fs, segment_bytes=1024))) == 5
+
+
+def test_empty_queue_rolls_so_old_bytes_are_freed():
+    fs, q = fresh(segment_bytes=1024)
+    for _ in range(50):
+        q.ack(q.push("MeterValues", MV))
+    assert q.bytes_used < 1024 // 4 + 100
+    assert q.segments_deleted >= 1 and len(reopen(fs, segment_bytes=1024)) == 0
+
+
+def test_on_the_real_filesystem():
+    base = "/tmp/ocpp_queue_test_%d" % (id(D) % 100000)
+    d = base + "/q"
+    try:
+        q = MessageQueue(d, capacity_bytes=32768)
+        r = q.push("StartTransaction", START)
+        q.push("MeterValues", MV, tx_ref=r)
+        q.resolve_tx(r, 8)
+        q.close()
+        q2 = MessageQueue(d, capacity_bytes=32768)
+        got = drain(q2)
+        assert [g[1] for g in got] == ["StartTransaction", "MeterValues"]
+        assert got[1][2]["transactionId"] == 8 and len(q2) == 0
+        q2.close()
+    finally:
+        for dd in (d, base):
+            try:
+                for n in os.listdir(dd):
+                    os.remove(dd + "/" + n)
+                os.rmdir(dd)
+            except OSError:
+                pass
