@@ -54,6 +54,14 @@ class FS:
     def mkdir(self, path):
         os.mkdir(path)
 
+    def free(self, path):
+        """Free bytes of the filesystem holding path, or None if the runtime cannot tell."""
+        try:
+            st = os.statvfs(path)
+        except (AttributeError, OSError):
+            return None
+        return st[0] * st[4]
+
     def size(self, path):
         """Size in bytes, or -1 when the file does not exist."""
         try:

@@ -32,9 +32,15 @@ class CutBlockDevice:
         self.dead = False
 
     @classmethod
-    def formatted(cls, blocks, block_size=BLOCK_SIZE):
+    def formatted(cls, blocks, block_size=BLOCK_SIZE, data=None):
+        """A freshly formatted device; `data` (blocks * block_size bytes) is reused if given."""
         import vfs
-        dev = cls(bytearray(b"\xff" * (blocks * block_size)), block_size)
+        n = blocks * block_size
+        if data is None or len(data) != n:
+            data = bytearray(n)
+        for a in range(0, n, block_size):
+            data[a:a + block_size] = b"\xff" * block_size
+        dev = cls(data, block_size)
         vfs.VfsLfs2.mkfs(dev)
         return dev
 
@@ -170,6 +176,7 @@ class FakeFS:
         self.partial = partial
         self.ops = 0
         self.dead = False
+        self.space = None        # bytes the fake "partition" holds; None: unlimited
         self.created = []        # paths created, in order (tests check segments rolled)
         self.removed = []        # paths removed
 
@@ -183,7 +190,9 @@ class FakeFS:
         files = {}
         for k in self.files:
             files[k] = bytearray(self.files[k])
-        return FakeFS(files, set(self.dirs), cut_at, self.partial)
+        fs = FakeFS(files, set(self.dirs), cut_at, self.partial)
+        fs.space = self.space
+        return fs
 
     def _check(self):
         if self.dead:
@@ -264,6 +273,12 @@ class FakeFS:
         if path in self.dirs or path in self.files:
             raise OSError(errno.EEXIST)
         self._whole(lambda: self.dirs.add(path))
+
+    def free(self, path):
+        """Free bytes: `space` minus what the files hold, or None when no space was given."""
+        if self.space is None:
+            return None
+        return self.space - sum(len(v) for v in self.files.values())
 
     def size(self, path):
         self._check()

@@ -27,7 +27,11 @@ import log
 DEFAULT_CAPACITY = 448 * 1024  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
 DEFAULT_MAX_RECORD = 4096      # largest framed record; one is held in RAM when peeked
 SEGMENTS = 16                  # capacity is split into this many segment files (reclaim granularity)
-MIN_SEGMENT_BYTES = 4096       # ... but a segment is at least one flash block
+FLASH_BLOCK = 4096             # LittleFS block on ESP32 flash: a segment is a whole number of these
+SEGMENT_SLACK = 64             # ... minus room for LittleFS's per-block CTZ pointers, so a full
+                               # segment does not spill a few bytes into one more block
+FS_MARGIN = 2 * FLASH_BLOCK    # free filesystem space room_for_transaction() keeps beyond its
+                               # estimate (copy-on-write of a segment tail, a new segment)
 FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
 MAX_REASON = 80                # characters of a failure reason kept
 MAX_TX_MAP = 32                # tx_ref -> transactionId entries kept (oldest dropped beyond)
@@ -345,7 +349,8 @@ class MessageQueue:
         self.dir = directory.rstrip("/") or "/"
         self.capacity = capacity_bytes
         self.max_record = max_record
-        self.segment_bytes = segment_bytes or max(MIN_SEGMENT_BYTES, capacity_bytes // SEGMENTS)
+        self.segment_bytes = segment_bytes or \
+            max(1, capacity_bytes // SEGMENTS // FLASH_BLOCK) * FLASH_BLOCK - SEGMENT_SLACK
         self.fs = fs or store.real_fs
         self._f = None             # append handle on the newest segment
         self._tail_bad = False     # the newest segment ends in a torn record: start a new one
@@ -451,8 +456,13 @@ class MessageQueue:
         return sum(s[1] for s in self._segs)
 
     def room_for_transaction(self, n_meter_values=DEFAULT_TX_METER_VALUES):
-        need = EST_START + n_meter_values * EST_METER_VALUE + EST_STOP
-        return self.bytes_used + need + STOP_RESERVE <= self.capacity
+        """Whether a whole new transaction fits beside the Stop reserve, in capacity_bytes and
+        in the free space of the filesystem (shared with other files)."""
+        need = EST_START + n_meter_values * EST_METER_VALUE + EST_STOP + STOP_RESERVE
+        if self.bytes_used + need > self.capacity:
+            return False
+        free = self.fs.free(self.dir)
+        return free is None or free >= need + FS_MARGIN
 
     def push(self, action, payload, tx_ref=None):
         """Append one message durably; returns its seq (see module comment for QueueFull)."""
