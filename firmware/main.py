@@ -132,6 +132,16 @@ def make_safe(hw):
             log.error("safe state: connector failed: %s", e)
 
 
+def boot_feed(hw):
+    """Until the app runs, main vouches for every supervised loop: a board file's
+    watchdog starts when the hardware is built, long before the control loop."""
+    wd = getattr(hw, "watchdog", None) if hw is not None else None
+    if wd is not None and hasattr(wd, "loops"):
+        for name in wd.loops:
+            wd.alive(name)
+        wd.feed()
+
+
 def load_config(path, board_kind=None, warn=None):
     """Read, register secrets, validate. Raises Fatal with the key-naming message."""
     import devconfig
@@ -206,6 +216,7 @@ async def start_wifi(cfg, hw):
     hw.wifi = sta
     t0 = compat.ticks_ms()
     while sta.step(compat.ticks_ms()) != wifi.UP:
+        boot_feed(hw)
         if compat.ticks_diff(compat.ticks_ms(), t0) >= WIFI_CONNECT_MS:
             break
         await asyncio.sleep(WIFI_POLL_MS / 1000)
@@ -234,8 +245,10 @@ def start_ntp(cfg):
 
 
 def start_watchdog(hw):
-    """machine.WDT through hal/esp32/watchdog.py; cannot be stopped once started."""
+    """machine.WDT through hal/esp32/watchdog.py; cannot be stopped once started.
+    A board file with a "watchdog" section has started it already."""
     if hw.watchdog is not None:
+        log.info("watchdog: %s ms (board file)", getattr(hw.watchdog, "timeout_ms", "?"))
         return hw.watchdog
     try:
         from hal.esp32 import watchdog
@@ -278,11 +291,17 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
     (the script does; a test process keeps its modules)."""
     import asyncio
 
-    async def pause(ms):
-        if sleep_ms is not None:
-            sleep_ms(ms)
-        else:
-            await asyncio.sleep(ms / 1000)
+    async def pause(ms, hw=None):
+        # In steps, feeding a watchdog the board may have started: waiting is not hanging.
+        await asyncio.sleep(0)  # always yield, even for a zero delay
+        while ms > 0:
+            boot_feed(hw)
+            step = min(ms, WATCHDOG_FEED_MS)
+            if sleep_ms is not None:
+                sleep_ms(step)
+            else:
+                await asyncio.sleep(step / 1000)
+            ms -= step
 
     tries = 0
     safe_hw = None
@@ -302,7 +321,7 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
             if attempts is not None and tries >= attempts:
                 return 1
             log.error("fatal: fix config.json (or the board file); reading it again in %d s", retry_ms // 1000)
-            await pause(retry_ms)
+            await pause(retry_ms, safe_hw)
     if drop_config_module:
         # The validation tables are needed only at boot: give their RAM to the app.
         sys.modules.pop("devconfig", None)
@@ -311,7 +330,9 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
     real = board.get("kind") in REAL_KINDS
     if real:
         if await start_wifi(cfg, hw):
+            boot_feed(hw)
             start_ntp(cfg)
+            boot_feed(hw)
         wd = start_watchdog(hw)
         if wd is not None:
             asyncio.create_task(feed_watchdog(wd))
@@ -326,6 +347,7 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
             make_safe(hw)
             if not real:
                 return 1
+        # Not fed meanwhile: with a watchdog running, a crashed app ends in a clean reset.
         log.info("app: restarting in %d s", APP_RESTART_MS // 1000)
         await pause(APP_RESTART_MS)
 

@@ -101,3 +101,80 @@ def test_watchdog_is_fed_only_while_the_control_loop_reports(fakes, monkeypatch)
     assert wd.wdt.feeds <= fed + 1  # at most the feed already earned before control went silent
     assert buf.getvalue().count(", silent: control") == 1
     assert "[warning] watchdog: not fed for " in buf.getvalue()
+
+
+# ---------------------------------------------------------------- a whole boot on esp32-devkitc
+def _esp32_config(tmp_path, **over):
+    c = {"csms_url": "ws://10.0.0.2:9000/ocpp", "charge_point_id": "CP-ESP", "board": "esp32-devkitc",
+         "wifi": {"ssid": "garage", "password": "wifi-password-1"}, "security_profile": 1,
+         "authorization_key": "0123456789abcdef0123456789abcdef"}
+    c.update(over)
+    p = tmp_path / "config.json"
+    p.write_text(__import__("json").dumps(c))
+    return str(p)
+
+
+def _devices(machine):
+    """The board's peripherals as the devkitc board file wires them."""
+    import mfrc522_model
+    import modbus_model
+    machine.reset_fakes()
+    mfrc522_model.Mfrc522Model(spi_id=2, cs=5, rst=22)
+    bus = modbus_model.Rs485Bus(uart_id=2, de_pin=4)
+    bus.add(modbus_model.Sdm120Model(address=1))
+
+
+class RecordingApp:
+    def __init__(self):
+        self.calls = []
+
+    async def run(self, cfg, hw, clock=None):
+        self.calls.append((cfg, hw))
+        return "end"
+
+
+def test_esp32_boot_order_wifi_ntp_watchdog_then_app(fakes, tmp_path, monkeypatch):
+    network, ntptime, machine, buf = fakes
+    _devices(machine)
+    network.access_points["garage"] = "wifi-password-1"
+    app = RecordingApp()
+    monkeypatch.setitem(__import__("sys").modules, "app", app)
+    path = _esp32_config(tmp_path)
+
+    async def go():
+        # the app "ends" at once; on a real board boot then restarts it: stop after one round
+        monkeypatch.setattr(main, "APP_RESTART_MS", 10)
+        task = asyncio.create_task(main.boot(path, attempts=1))
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            if app.calls:
+                break
+        task.cancel()
+
+    asyncio.run(go())
+    text = buf.getvalue()
+    order = ["config: %s ok" % path, "board: esp32-devkitc (esp32), 1 connector(s)", "wifi: connecting to 'garage'",
+             "wifi: connected, ip 192.168.4.20", "ntp: clock set", "watchdog: 10000 ms (board file)", "app: starting"]
+    at = [text.find(s) for s in order]
+    assert -1 not in at and at == sorted(at), text
+    cfg, hw = app.calls[0]
+    assert cfg["board"] == "esp32-devkitc" and hw.watchdog is not None and hw.wifi.isconnected()
+    assert machine.wdts and machine.wdts[0].feeds >= 1  # fed during boot, before any control loop ran
+    assert "wifi-password-1" not in text and "0123456789abcdef0123456789abcdef" not in text
+
+
+def test_esp32_fatal_config_holds_the_board_safe_and_keeps_feeding(fakes, tmp_path):
+    network, ntptime, machine, buf = fakes
+    _devices(machine)
+    path = _esp32_config(tmp_path, security_profile=2)  # ws:// with profile 2
+    slept = []
+    rc = asyncio.run(main.boot(path, attempts=2, sleep_ms=slept.append))
+    text = buf.getvalue()
+    assert rc == 1
+    assert "[error] fatal: config.json: security_profile: 2 needs a wss:// csms_url" in text
+    assert "charger held safe" in text
+    wdt = machine.wdts[-1]
+    assert wdt.feeds >= len(slept) >= main.CONFIG_RETRY_MS // main.WATCHDOG_FEED_MS  # no watchdog reset while waiting
+    assert machine.level(26) == 0  # relay coil (boards/esp32-devkitc.json relay.pin) off
+    pwm = machine._pwms.get(25)
+    assert pwm is not None and pwm.duty_u16() == 0  # pilot disabled: constant -12 V (state F)
