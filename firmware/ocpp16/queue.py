@@ -2,13 +2,19 @@
 # records in segment files, a compact payload encoding, acks, the tx_ref -> transactionId map and
 # a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS.
 #
-# Layout in `directory`: segments "<base seq, 10 digits>.seg" (records: message, ack, resolve),
-# "failures.json" (store.save). New records go to the newest segment; when it is full a new
-# segment starts with a copy of the live tx_ref map and the ack watermark, and every older segment
-# whose messages are all acknowledged is deleted (oldest first, never the newest). A cut at any
-# point leaves either the old or the new state: a record is durable once its sync returned;
-# a torn record fails its CRC and ends the scan of its segment (and appends go to a new segment).
-# An ack is durable before ack() returns, so only the message being acked at the cut can come back.
+# Layout in `directory`: segments "<base seq, 10 digits>.seg" (records: message, resolve),
+# "ack.0"/"ack.1" (the ack watermark, one framed record, written alternately), "failures.json"
+# (store.save). New records go to the newest segment; when it is full a new segment starts with
+# a copy of the live tx_ref map, and every older segment whose messages are all acknowledged is
+# deleted (oldest first, never the newest). A cut at any point leaves either the old or the new
+# state: a record is durable once its sync returned; a torn record fails its CRC and ends the
+# scan of its segment (and appends go to a new segment). An ack is durable before ack() returns;
+# a torn ack file leaves the other one, one ack older, so only the message being acked at the
+# cut can come back.
+#
+# Why acks are not appended to the log: on LittleFS every synced append to a file copies the used
+# part of its last block (copy-on-write), about 2 KB per record with 4 KB blocks, while rewriting
+# a tiny file (stored inline in its directory's metadata) costs under 100 bytes.
 #
 # Policy when full (capacity_bytes counts the segment files, acked records included until their
 # segment is deleted):
@@ -43,12 +49,14 @@ EST_STOP = 512
 DEFAULT_TX_METER_VALUES = 16   # MeterValues budgeted for a new transaction
 FAILURES = "failures.json"
 SEG_SUFFIX = ".seg"
+ACK_FILES = ("ack.0", "ack.1")  # alternating ack watermark files
+MAX_ACK_FILE = 32              # bytes read from an ack file (one small framed record)
 TS_BASE = 1700000000           # timestamps are stored as zigzag(epoch - TS_BASE); never change
 
 ENOSPC = 28                    # errno of a full filesystem (same on LittleFS and POSIX)
 _HDR = 2                       # length prefix (little endian) of the record body
 _CRC = 4                       # CRC32 of the body, after it
-_MSG = 0x4D                    # record kinds: 'M' message, 'A' ack watermark, 'R' resolved tx
+_MSG = 0x4D                    # record kinds: 'M' message, 'A' ack watermark (ack files), 'R' resolved tx
 _ACK = 0x41
 _RES = 0x52
 
@@ -357,6 +365,7 @@ class MessageQueue:
         self._segs = []            # [base seq, size, last message seq] per segment, oldest first
         self._map = {}             # tx_ref -> transactionId
         self._acked = -1           # highest acknowledged seq
+        self._ack_slot = 0         # ACK_FILES index the next ack is written to
         self._next = 0             # seq of the next push
         self._count = 0            # messages waiting
         self._head = None          # (segment index, offset, body) of the oldest waiting message
@@ -378,6 +387,7 @@ class MessageQueue:
                 except ValueError:
                     pass
         bases.sort()
+        self._read_acks()
         last = -1
         for i, base in enumerate(bases):
             size = self.fs.size(self._path(base))
@@ -397,8 +407,6 @@ class MessageQueue:
                         if seq > last:
                             last = seq
                             seg[2] = seq
-                    elif kind == _ACK:
-                        self._acked = max(self._acked, r.varint())
                     elif kind == _RES:
                         ref = r.varint()
                         self._remember(ref, r.value())
@@ -417,6 +425,27 @@ class MessageQueue:
         self._acked = min(self._acked, self._next - 1)
         self._compact()
         self._locate(0, 0, count=True)
+
+    def _read_acks(self):
+        got = []
+        for name in ACK_FILES:
+            path = self.dir + "/" + name
+            v = -1
+            n = self.fs.size(path)
+            if 0 < n <= MAX_ACK_FILE:
+                f = self.fs.open(path, "rb")
+                try:
+                    body = _read_record(f, MAX_ACK_FILE)
+                finally:
+                    f.close()
+                if body is not None and body[0] == _ACK:
+                    try:
+                        v = _Reader(body, 1).varint()
+                    except IndexError:
+                        v = -1
+            got.append(v)
+        self._acked = max(got)
+        self._ack_slot = 0 if got[0] <= got[1] else 1   # overwrite the older one
 
     def _locate(self, si, off, count=False):
         """Set the head to the first waiting message at or after (segment si, offset off)."""
@@ -512,7 +541,13 @@ class MessageQueue:
         self._check_head(seq, "ack")
         body = bytearray((_ACK,))
         _varint(body, seq)
-        self._append(_frame(body), None)
+        f = self.fs.open(self.dir + "/" + ACK_FILES[self._ack_slot], "wb")
+        try:
+            f.write(_frame(body))
+            self.fs.sync(f)
+        finally:
+            f.close()
+        self._ack_slot ^= 1
         self._advance(seq)
 
     def fail(self, seq, reason):
@@ -619,10 +654,6 @@ class MessageQueue:
         f = self.fs.open(self._path(base), "wb")
         self._f = f
         out = bytearray()
-        if self._acked >= 0:
-            body = bytearray((_ACK,))
-            _varint(body, self._acked)
-            out.extend(_frame(body))
         for ref in sorted(self._map):
             body = bytearray((_RES,))
             _varint(body, ref)
