@@ -11,8 +11,8 @@ POINT = "/pc"
 DIR = POINT + "/data/queue"
 CAPACITY = 64 * 1024
 SEGMENT = 1024           # small segments so the run rolls and compacts
-TRANSACTIONS = 5         # scenario size: ~500 block writes, every one of them a cut point
-METER_VALUES = 8
+TRANSACTIONS = 6         # scenario size: ~600 block writes, every one of them a cut point
+METER_VALUES = 10
 
 
 def open_queue():

@@ -75,13 +75,19 @@ def test_check_catches_a_lost_message():
         powercut.check(open_queue(fs.reboot()), model)
 
 
-def test_power_cut_on_littlefs_under_micropython():
+@pytest.mark.parametrize("step,partial", [(1, 0.5), (7, 0.0), (7, 1.0)])
+def test_power_cut_on_littlefs_under_micropython(step, partial):
+    # step 1: every program/erase of the run is a cut point, half of the cut write lands;
+    # every 7th with nothing / all of the cut write landing.
     script = os.path.join(mpy.HOST_TESTS, "powercut_lfs.py")
-    r = mpy.run([script], extra_path=(mpy.HOST_TESTS,), timeout=240)
+    r = mpy.run([script, str(step), str(partial)], extra_path=(mpy.HOST_TESTS,), timeout=240)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "FAIL" not in r.stdout
     line = [x for x in r.stdout.splitlines() if x.startswith("cut points tried:")]
     assert line, r.stdout
-    tried, total = [int(x) for x in line[0].split(":")[1].split("of")]
-    assert tried == total and total >= 100
+    tried, points = [int(x) for x in line[0].split(":")[1].split("of")]
+    assert tried == points and points * step >= 500
+    rolls = [x for x in r.stdout.splitlines() if x.startswith("segments started")][0]
+    started, deleted = [int(x.split(":")[1]) for x in rolls.split(",")]
+    assert started >= 3 and deleted >= 2
     print(r.stdout)
