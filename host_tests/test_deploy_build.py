@@ -130,3 +130,30 @@ def test_build_advice_names_a_micropython_download(chip):
     assert boardinfo.CHIPS[chip]["build"] in s and "https://micropython.org/download/" in s
     if chip == "esp32":
         assert "ESP32_GENERIC-OTA" in s
+
+
+def test_unchanged_modules_are_not_recompiled(tmp_path, monkeypatch):
+    fw = tmp_path / "fw"
+    fw.mkdir()
+    (fw / "main.py").write_text("import a\n")
+    (fw / "a.py").write_text("A = 1\n")
+    (fw / "b.py").write_text("B = 1\n")
+    out = str(tmp_path / "out")
+    mpy.build("sim", out, firmware=str(fw), quiet=True)
+    seen = []
+    real_run = subprocess.run
+
+    def recording_run(cmd, **kw):
+        seen.append(cmd[-1])
+        return real_run(cmd, **kw)
+
+    monkeypatch.setattr(mpy.subprocess, "run", recording_run)
+    mpy.build("sim", out, firmware=str(fw), quiet=True)
+    assert seen == []
+    (fw / "b.py").write_text("B = 2\n")
+    files = mpy.build("sim", out, firmware=str(fw), quiet=True)
+    assert seen == [str(fw / "b.py")]
+    assert dict((f[0], f[2]) for f in files)["b.mpy"] > 0
+    os.remove(os.path.join(out, "a.mpy"))  # an output lost from the folder is rebuilt
+    mpy.build("sim", out, firmware=str(fw), quiet=True)
+    assert seen == [str(fw / "b.py"), str(fw / "a.py")]

