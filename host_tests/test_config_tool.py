@@ -118,10 +118,13 @@ def test_no_tty_and_missing_values_fails_at_once_instead_of_waiting(tmp_path):
 def test_prompts_ask_for_what_is_missing_and_secrets_through_the_hidden_prompt(boards):
     answers = {"CSMS URL": "ws://cs.example.com/ocpp", "Charge point id": "CP9", "Board": "esp32",
                "WiFi network name": "garage"}
-    asked, asked_secret = [], []
+    asked, asked_secret, answered = [], [], []
 
     def ask(prompt):
         asked.append(prompt)
+        if prompt.startswith("Board") and "nope" not in [a for a in answered]:
+            answered.append("nope")
+            return "nope"  # not a board: asked again
         return [v for k, v in answers.items() if prompt.startswith(k)][0]
 
     def ask_secret(prompt):
@@ -130,7 +133,7 @@ def test_prompts_ask_for_what_is_missing_and_secrets_through_the_hidden_prompt(b
 
     args = types.SimpleNamespace(security_profile="1")
     cfg, warnings, generated = config_tool.build_config(args, None, {}, ask, ask_secret, boards)
-    assert [p.split(" (")[0].rstrip(": ") for p in asked] == ["CSMS URL", "Charge point id", "Board", "WiFi network name"]
+    assert [p.split(" (")[0].rstrip(": ") for p in asked] == ["CSMS URL", "Charge point id", "Board", "Board", "WiFi network name"]
     assert "esp32, sim" in asked[2]
     assert [p.split(" (")[0] for p in asked_secret] == ["WiFi password", "AuthorizationKey"]
     assert cfg["wifi"] == {"ssid": "garage", "password": WIFI_PW} and cfg["authorization_key"] == KEY

@@ -29,7 +29,7 @@ def test_command_lines_per_operation():
 def test_no_port_is_a_clear_error():
     with pytest.raises(deploy.DeployError) as e:
         deploy.target_for("")
-    assert "--port" in str(e.value) and "dir:" in str(e.value)
+    assert "PORT=" in str(e.value) and "--port" in str(e.value) and "dir:" in str(e.value)
 
 
 class FakeDevice:

@@ -127,6 +127,8 @@ def build_config(args, base=None, env=None, ask=None, ask_secret=None, boards_di
         value = (ask_secret if key in SECRET_FIELDS else ask)(prompt + ": ").strip()
         if value == "" and key != "wifi.password":
             continue  # asked again: required
+        if key == "board" and value not in boardinfo.board_names(boards_dir):
+            continue  # asked again: the prompt lists the boards
         _set(cfg, key, value)
     if cfg.get("authorization_key") == GENERATE:
         import secrets

@@ -272,7 +272,8 @@ def _port_hint(port):
 
 def target_for(port, exe=None):
     if not port:
-        raise DeployError("no port: pass --port /dev/ttyUSB0 (Linux), /dev/cu.usbserial-* (macOS), COM3 (Windows) or dir:<folder>")
+        raise DeployError("no port: pass PORT= to make (--port to tools/deploy.py): /dev/ttyUSB0 (Linux), "
+                          "/dev/cu.usbserial-* (macOS), COM3 (Windows), or dir:<folder> for a local folder")
     if port.startswith("dir:"):
         return DirTarget(port[4:])
     return MpremoteTarget(port, exe)
