@@ -245,6 +245,8 @@ def load(path_or_dict):
     """A validated board dict from a JSON file path or a dict; BoardError names the bad key."""
     if isinstance(path_or_dict, dict):
         return validate(dict(path_or_dict))
+    if not isinstance(path_or_dict, str):
+        return validate(path_or_dict)  # names the wrong type
     try:
         with open(path_or_dict) as f:
             board = json.load(f)
