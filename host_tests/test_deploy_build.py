@@ -2,6 +2,7 @@
 # the mip package.json stays in step with firmware/.
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -37,27 +38,55 @@ def test_mpy_cross_gets_the_board_architecture(tmp_path, monkeypatch, board, mar
 
     monkeypatch.setattr(mpy.subprocess, "run", recording_run)
     files = mpy.build("b", str(tmp_path / "out"), boards_dir=boards, quiet=True)
-    assert seen and len(seen) == len(files) - 1  # every module but main.py went through mpy-cross
+    assert seen and len(seen) == len(files) - 1  # every module went through mpy-cross; the stub did not
     for cmd in seen:
         marches = [a for a in cmd if a.startswith("-march=")]
         assert marches == ([] if march is None else ["-march=" + march])
         assert cmd[1] == "-s" and not os.path.isabs(cmd[2])  # tracebacks name "hal/board.py", not a host path
 
 
-def test_build_layout_main_stays_source_and_packages_keep_their_folders(tmp_path):
+def test_build_layout_entry_stub_and_packages_keep_their_folders(tmp_path):
     out = tmp_path / "out"
     files = mpy.build("sim", str(out), quiet=True)
     paths = [f[0] for f in files]
-    assert "main.py" in paths
     assert [p for p in paths if p.endswith(".py")] == ["main.py"]
     sources = mpy.source_files(kind="sim")
-    assert sorted(p[:-3] + (".py" if p == "main.py" else ".mpy") for p in sources) == sorted(paths)
+    want = [("startup.mpy" if p == "main.py" else p[:-3] + ".mpy") for p in sources] + ["main.py"]
+    assert sorted(want) == sorted(paths)
     assert "hal/__init__.mpy" in paths
     for rel, local, size, sha in files:
         assert os.path.getsize(local) == size > 0
         assert local == str(out / rel)
         assert mpy.sha256_of(local) == sha
     assert open(out / "log.mpy", "rb").read(1) == b"M"  # an .mpy header
+    assert (out / "main.py").read_text() == mpy.ENTRY_STUB
+
+
+def test_entry_stub_starts_the_compiled_main_with_a_third_of_the_heap(tmp_path):
+    """The reason for the stub: measure the smallest heap that imports the entry point
+    from source (compiler running) and compiled, under the real micropython command."""
+    import mpy as mpyrun
+    out = tmp_path / "out"
+    mpy.build("sim", str(out), quiet=True)
+    src_dir = tmp_path / "src"
+    shutil.copytree(out, src_dir)
+    os.remove(src_dir / "startup.mpy")
+    shutil.copyfile(os.path.join(boardinfo.FIRMWARE, "main.py"), src_dir / "startup.py")
+
+    def min_heap(folder):
+        lo, hi = 4000, 400000
+        while hi - lo > 2000:
+            mid = (lo + hi) // 2
+            r = mpyrun.run(["-c", "import startup"], heapsize=mid, cwd=str(folder), env={"MICROPYPATH": ".frozen:" + str(folder)})
+            if r.returncode == 0:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    compiled, source = min_heap(out), min_heap(src_dir)
+    print("entry point: min heap compiled %d B, from source %d B" % (compiled, source))
+    assert compiled < source
 
 
 def test_board_kind_leaves_out_the_other_drivers(tmp_path):
@@ -107,7 +136,7 @@ def test_report_prints_each_module_and_the_total(tmp_path, capsys):
 def test_every_firmware_module_compiles_for_the_esp32(tmp_path):
     boards = _boards(tmp_path, esp={"kind": "esp32"})
     files = mpy.build("esp", str(tmp_path / "out"), boards_dir=boards, quiet=True)
-    assert len(files) == len(mpy.source_files(kind="esp32"))
+    assert len(files) == len(mpy.source_files(kind="esp32")) + 1  # + the main.py stub
 
 
 def test_unknown_board_lists_the_known_ones():

@@ -91,8 +91,8 @@ def _firmware_copy(tmp_path):
 def test_folder_holds_exactly_the_device_layout(tmp_path):
     folder = deploy_sim_folder(tmp_path)
     modules = mpytool.source_files(kind="sim")
-    want = sorted([m if m == "main.py" else m[:-3] + ".mpy" for m in modules]
-                  + ["boards/sim.json", "config.json", ".deploy.json"])
+    want = sorted([("startup.mpy" if m == "main.py" else m[:-3] + ".mpy") for m in modules]
+                  + ["main.py", "boards/sim.json", "config.json", ".deploy.json"])
     assert _tree(folder) == want
     assert [f for f in _tree(folder) if f.endswith(".py")] == ["main.py"]
     manifest = json.load(open(os.path.join(folder, ".deploy.json")))
