@@ -1,6 +1,8 @@
-# Device entry (stays .py on the device: MicroPython runs /main.py as source).
-# Owns the start-up order: config.json, board file, hardware, WiFi/NTP/watchdog on
-# real boards, then app.run(). Never writes a file; no charging or protocol logic here.
+# Device entry. On the device it runs as /startup.mpy behind the /main.py stub that
+# tools/mpy.py generates (compiling this source at boot would cost the heap); on a host
+# as `micropython firmware/main.py config.json`. Owns the start-up order: config.json,
+# board file, hardware, WiFi/NTP/watchdog on real boards, then app.run(). Never writes
+# a file; no charging or protocol logic here.
 import sys
 
 import compat
