@@ -180,3 +180,86 @@ def test_mpremote_failure_names_the_port_problem(tmp_path):
     with pytest.raises(deploy.DeployError) as e:
         target.probe()
     assert "failed to access" in str(e.value) and "mpremote connect list" in str(e.value)
+
+
+# ---------------------------------------------------------------- the real mpremote parser
+class FakeTransport:
+    """Stands in for mpremote's SerialTransport: the real mpremote command parser and
+    `fs cp`/`exec`/`reset` code run against the FakeDevice filesystem."""
+
+    def __init__(self, device):
+        self.device = device
+        self.in_raw_repl = False
+        self.mounted = False
+        self.device_name = PORT
+        self._buf = None
+
+    def enter_raw_repl(self, soft_reset=True):
+        self.in_raw_repl = True
+
+    def exit_raw_repl(self):
+        self.in_raw_repl = False
+
+    def close(self):
+        pass
+
+    def exec_raw_no_follow(self, buf):
+        self._buf = buf.decode() if isinstance(buf, bytes) else buf
+        if "machine.reset()" in self._buf:
+            self.device.resets += 1
+            self._buf = None
+
+    def follow(self, timeout=None, data_consumer=None):
+        out = self.device.exec(self._buf) if self._buf else []
+        if data_consumer and out:
+            data_consumer(("\n".join(out) + "\n").encode())
+        return b"", b""
+
+    def fs_exists(self, path):
+        return path in self.device.files or path in self.device.dirs
+
+    def fs_isdir(self, path):
+        return path in self.device.dirs
+
+    def fs_writefile(self, dest, data, chunk_size=256, progress_callback=None):
+        parent = dest.rsplit("/", 1)[0] or "/"
+        if parent not in self.device.dirs:
+            raise OSError(2, "ENOENT")
+        self.device.files[dest] = bytes(data)
+
+
+def test_command_lines_run_through_the_real_mpremote(tmp_path, monkeypatch):
+    import contextlib
+    import sys
+    from mpremote import commands as mp_commands
+    from mpremote import main as mp_main
+
+    dev = FakeDevice()
+    monkeypatch.setattr(mp_commands, "SerialTransport", lambda device, baudrate=115200: FakeTransport(dev))
+
+    def run(cmd, on_line=None):
+        dev.commands.append(cmd)
+        raw = io.BytesIO()
+        text = io.TextIOWrapper(raw, write_through=True)
+        monkeypatch.setattr(sys, "argv", ["mpremote"] + cmd[1:])
+        with contextlib.redirect_stdout(text):
+            rc = mp_main.main()
+        lines = raw.getvalue().decode().splitlines()
+        for line in lines:
+            if on_line:
+                on_line(line)
+        if rc:
+            raise deploy.DeployError("mpremote failed: %s" % lines)
+        return lines
+
+    target = deploy.MpremoteTarget(PORT, exe="mpremote", run=run)
+    progress = []
+    done = deploy.deploy(PORT, "sim", _config(tmp_path), build_dir=str(tmp_path / "b"), target=target,
+                         out=progress.append, quiet_build=True)
+    assert set(done) == set(dev.files) - {"/.deploy.json"}
+    assert "/hal/sim/__init__.mpy" in dev.files and "/boards/sim.json" in dev.files
+    assert sum(1 for p in progress if p.startswith("  [")) == len(done)  # parsed from mpremote's own "cp" lines
+    assert dev.resets == 1
+    assert deploy.deploy(PORT, "sim", _config(tmp_path), build_dir=str(tmp_path / "b"), target=target,
+                         out=progress.append, quiet_build=True) == []
+    assert dev.resets == 2
