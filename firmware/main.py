@@ -170,14 +170,22 @@ def _basic_auth(user, password):
     return binascii.b2a_base64((user + ":" + password).encode()).decode().strip()
 
 
+def check_files(cfg):
+    """Certificate files named in config.json must exist, or TLS fails much later and vaguely."""
+    for key in ("ca_cert", "client_cert", "client_key"):
+        p = cfg.get(key)
+        if p and not compat.file_exists(p):
+            raise Fatal("config.json: %s: file %s not found on the device (copy it: mpremote fs cp <file> :%s)" % (key, p, p))
+
+
 def start_up(path):
-    """config -> board -> hardware. Returns (cfg, board, hw); raises Fatal(msg) with
-    `.hw` set when hardware was built before the error."""
+    """config -> board -> hardware. Returns (cfg, board, hw); raises Fatal(msg)."""
     # First pass without the WiFi rule (only the board file knows the kind), then the full check.
     cfg = load_config(path, "sim")
     log.set_level(cfg["log_level"])
     board = load_board(find_board_file(path, cfg["board"]))
     cfg = load_config(path, board.get("kind"), log.warning)
+    check_files(cfg)
     import devconfig
     log.info("config: %s ok: %s", path, devconfig.describe(cfg))
     hw = build_hardware(board, cfg["board"])

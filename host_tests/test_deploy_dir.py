@@ -217,3 +217,29 @@ def test_secrets_never_reach_the_console_with_a_bad_or_a_good_config(tmp_path):
     assert "app: starting" in text, text
     assert "authorization key (set)" in text and "password (set)" in text
     assert SECRET_KEY not in text and SECRET_WIFI not in text
+
+
+def test_extra_files_such_as_a_ca_certificate_follow_the_same_change_detection(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps(sim_config(csms_url="wss://127.0.0.1:9/ocpp", security_profile=2, ca_cert="/ca.pem")))
+    folder = tmp_path / "dev"
+    notes = []
+
+    def run(extra):
+        return deploy.deploy("dir:" + str(folder), "sim", str(cfg), build_dir=str(tmp_path / "b"),
+                             out=notes.append, quiet_build=True, extra=extra)
+
+    run([])
+    assert any(n.startswith("note: config.json names ca_cert /ca.pem: pass --extra <file>=/ca.pem") for n in notes)
+    assert run(["%s=/ca.pem" % ca]) == ["/ca.pem"]
+    assert (folder / "ca.pem").read_text() == ca.read_text()
+    assert run(["%s=/ca.pem" % ca]) == []
+    ca.write_text("-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n")
+    assert run(["%s=/ca.pem" % ca]) == ["/ca.pem"]
+    for bad, why in (("ca.pem", "write LOCAL=/device/path"), ("%s=ca.pem" % ca, "write LOCAL=/device/path"),
+                     ("missing.pem=/m.pem", "missing.pem not found"), ("%s=/main.py" % ca, "is a file of the image itself")):
+        with pytest.raises(deploy.DeployError) as e:
+            run([bad])
+        assert why in str(e.value), (bad, str(e.value))

@@ -37,10 +37,27 @@ class DeployError(Exception):
 
 
 # ---------------------------------------------------------------- the image
-def image(board, config=None, build_dir=None, firmware=boardinfo.FIRMWARE, boards_dir=boardinfo.BOARDS, quiet=False):
-    """Every file to put on the device: list of (device path "/x", local path, size, sha256)."""
+def parse_extra(spec):
+    """"ca.pem=/ca.pem" -> ("ca.pem", "/ca.pem"): a local file and its absolute device path."""
+    local, sep, dev = spec.partition("=")
+    if not sep or not local or not dev.startswith("/") or ".." in dev.split("/"):
+        raise DeployError("--extra %r: write LOCAL=/device/path, e.g. ca.pem=/ca.pem" % spec)
+    if not os.path.isfile(local):
+        raise DeployError("--extra %r: %s not found" % (spec, local))
+    return local, dev
+
+
+def image(board, config=None, build_dir=None, firmware=boardinfo.FIRMWARE, boards_dir=boardinfo.BOARDS, quiet=False,
+          extra=()):
+    """Every file to put on the device: list of (device path "/x", local path, size, sha256).
+    `extra`: (local, device path) pairs such as a CA certificate."""
     files = mpy.build(board, build_dir, firmware=firmware, boards_dir=boards_dir, quiet=quiet)
     out = [("/" + rel, local, size, sha) for rel, local, size, sha in files]
+    taken = set(f[0] for f in out) | {CONFIG_PATH, MANIFEST, BOARDS_DIR + "/" + board + ".json"}
+    for local, dev in extra:
+        if dev in taken:
+            raise DeployError("--extra: %s is a file of the image itself" % dev)
+        out.append((dev, local, os.path.getsize(local), mpy.sha256_of(local)))
     bpath = boardinfo.board_path(board, boards_dir)
     out.append((BOARDS_DIR + "/" + board + ".json", bpath, os.path.getsize(bpath), mpy.sha256_of(bpath)))
     if config:
@@ -294,13 +311,20 @@ def check_device(info, board):
 
 # ---------------------------------------------------------------- deploy
 def deploy(port, board, config=None, full=False, build_dir=None, firmware=boardinfo.FIRMWARE,
-           boards_dir=boardinfo.BOARDS, target=None, out=print, quiet_build=False):
+           boards_dir=boardinfo.BOARDS, target=None, out=print, quiet_build=False, extra=()):
     """Build and copy what changed. Returns the list of device paths copied."""
     bdict = boardinfo.load_board(board, boards_dir)
+    extra = [parse_extra(e) if isinstance(e, str) else e for e in extra]
     if config:
-        check_config(config, board, boards_dir)
+        cfg = check_config(config, board, boards_dir)
+        sent = set(dev for _, dev in extra)
+        for key in ("ca_cert", "client_cert", "client_key"):
+            p = cfg.get(key)
+            if p and ("/" + p.lstrip("/")) not in sent:
+                out("note: config.json names %s %s: pass --extra <file>=%s unless it is on the device already"
+                    % (key, p, "/" + p.lstrip("/")))
     target = target or target_for(port)
-    files = image(board, config, build_dir, firmware, boards_dir, quiet=quiet_build)
+    files = image(board, config, build_dir, firmware, boards_dir, quiet=quiet_build, extra=extra)
     info, old = target.probe()
     check_device(info, dict(bdict, name=board))
     if full:
@@ -336,9 +360,11 @@ def main(argv=None):
     ap.add_argument("--board", required=True, help="board name (boards/<name>.json)")
     ap.add_argument("--config", default="", help="config.json to install as /config.json ('' keeps the device's)")
     ap.add_argument("--full", action="store_true", help="ignore the device manifest and copy everything")
+    ap.add_argument("--extra", action="append", default=[], metavar="LOCAL=/PATH",
+                    help="also copy a file, e.g. --extra ca.pem=/ca.pem (repeatable)")
     args = ap.parse_args(argv)
     try:
-        deploy(args.port, args.board, args.config or None, args.full)
+        deploy(args.port, args.board, args.config or None, args.full, extra=args.extra)
     except (DeployError, mpy.BuildError, boardinfo.BoardFileError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 1

@@ -172,3 +172,15 @@ def test_app_crash_on_the_sim_board_ends_with_a_redacted_traceback():
     assert rc == 1
     assert "[error] app: stopped" in text and "RuntimeError: boom ***" in text
     assert KEY not in text
+
+
+def test_missing_certificate_file_is_fatal_and_named():
+    path = _setup({"csms_url": "wss://127.0.0.1:9/ocpp", "charge_point_id": "CP1", "board": "sim",
+                   "security_profile": 2, "authorization_key": KEY, "ca_cert": TMP + "/no-ca.pem"})
+    buf = _capture()
+    try:
+        rc = asyncio.run(main.boot(path, attempts=1, sleep_ms=lambda ms: None))
+    finally:
+        _restore()
+    assert rc == 1
+    assert ("[error] fatal: config.json: ca_cert: file %s/no-ca.pem not found on the device" % TMP) in buf.getvalue()
