@@ -74,8 +74,9 @@ class Pilot:
 
     # ------------------------------------------------------------- output
     def _set_duty(self, d):
-        self.duty_u16 = d
-        self.pwm.duty_u16(d)
+        if d != self.duty_u16:  # rewriting the same duty would restart the PWM period
+            self.duty_u16 = d
+            self.pwm.duty_u16(d)
 
     def offer(self, amps):
         """PWM offering `amps`. 0/None or below 6 A: no offer (constant +12 V), amps = 0;
