@@ -6,13 +6,13 @@ import sys
 import powercut
 from ocpp16.queue import MessageQueue
 
-BLOCKS = 48              # 192 KB flash
+BLOCKS = 24              # 96 KB flash
 POINT = "/pc"
 DIR = POINT + "/data/queue"
-CAPACITY = 64 * 1024
+CAPACITY = 32 * 1024
 SEGMENT = 1024           # small segments so the run rolls and compacts
-TRANSACTIONS = 6         # scenario size: ~600 block writes, every one of them a cut point
-METER_VALUES = 10
+TRANSACTIONS = 8         # scenario size: ~600 block writes, every one of them a cut point
+METER_VALUES = 12
 
 
 def open_queue():

@@ -93,6 +93,8 @@ def fill(size, transactions, capacity, admit):
             n += 1
     except QueueFull as e:
         why = str(e)
+    except OSError as e:          # the filesystem gave up in another way
+        why = "OSError %s from the filesystem" % e
     used = q.bytes_used
     release(q)
     return n, used, why

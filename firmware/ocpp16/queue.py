@@ -2,19 +2,26 @@
 # records in segment files, a compact payload encoding, acks, the tx_ref -> transactionId map and
 # a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS.
 #
-# Layout in `directory`: segments "<base seq, 10 digits>.seg" (records: message, resolve),
-# "ack.0"/"ack.1" (the ack watermark, one framed record, written alternately), "failures.json"
-# (store.save). New records go to the newest segment; when it is full a new segment starts with
-# a copy of the live tx_ref map, and every older segment whose messages are all acknowledged is
-# deleted (oldest first, never the newest). A cut at any point leaves either the old or the new
-# state: a record is durable once its sync returned; a torn record fails its CRC and ends the
-# scan of its segment (and appends go to a new segment). An ack is durable before ack() returns;
-# a torn ack file leaves the other one, one ack older, so only the message being acked at the
-# cut can come back.
+# Layout in `directory`:
+#   "<seq>.msg"        a message just pushed: one framed record in its own small file (staged);
+#   "<base seq>.seg"   segments: message records sealed from the staged files, resolve records;
+#   "ack.0", "ack.1"   the ack watermark (one framed record), written alternately;
+#   "failures.json"    the failure log (store.save).
+# push() writes the staged file and syncs it before returning. Every STAGE_MAX pushes the staged
+# messages not yet acknowledged are appended to the newest segment with one sync, then the staged
+# files are removed (a cut in between leaves duplicates, which the next open drops by seq). When
+# the newest segment is full a new one starts with a copy of the live tx_ref map, and every older
+# segment whose messages are all acknowledged is deleted (oldest first, never the newest).
+# A cut at any point leaves the old or the new state: a torn record fails its CRC (a torn staged
+# file is removed at open, a torn segment tail ends its scan and appends go to a new segment). An
+# ack is durable before ack() returns; a torn ack file leaves the other one, one ack older, so
+# only the message being acked at the cut can come back. Seqs are never reused (the next seq is
+# above every seq on flash, the ack watermark and any torn record's name).
 #
-# Why acks are not appended to the log: on LittleFS every synced append to a file copies the used
-# part of its last block (copy-on-write), about 2 KB per record with 4 KB blocks, while rewriting
-# a tiny file (stored inline in its directory's metadata) costs under 100 bytes.
+# Why staged files and ack files: on LittleFS every synced append to a file copies the used part
+# of its last block (copy-on-write), about 2 KB per record with 4 KB blocks, while a tiny file is
+# stored inline in its directory's metadata: creating one costs a few hundred bytes, rewriting an
+# ack file under 100 (tools/bench_queue.py measures it).
 #
 # Policy when full (capacity_bytes counts the segment files, acked records included until their
 # segment is deleted):
@@ -50,10 +57,13 @@ DEFAULT_TX_METER_VALUES = 16   # MeterValues budgeted for a new transaction
 FAILURES = "failures.json"
 SEG_SUFFIX = ".seg"
 ACK_FILES = ("ack.0", "ack.1")  # alternating ack watermark files
+MSG_SUFFIX = ".msg"            # staged message files
+STAGE_MAX = 16                 # staged messages sealed into a segment at once (a bound on files)
 MAX_ACK_FILE = 32              # bytes read from an ack file (one small framed record)
 TS_BASE = 1700000000           # timestamps are stored as zigzag(epoch - TS_BASE); never change
 
 ENOSPC = 28                    # errno of a full filesystem (same on LittleFS and POSIX)
+EIO = 5                        # errno raised when a staged file read back is not what was written
 _HDR = 2                       # length prefix (little endian) of the record body
 _CRC = 4                       # CRC32 of the body, after it
 _MSG = 0x4D                    # record kinds: 'M' message, 'A' ack watermark (ack files), 'R' resolved tx
@@ -368,7 +378,8 @@ class MessageQueue:
         self._ack_slot = 0         # ACK_FILES index the next ack is written to
         self._next = 0             # seq of the next push
         self._count = 0            # messages waiting
-        self._head = None          # (segment index, offset, body) of the oldest waiting message
+        self._head = None          # (segment index or None if staged, offset or seq, body)
+        self._staged = []          # [seq, size] of staged message files, oldest first
         self.segments_started = 0  # counters for tests and the benchmark
         self.segments_deleted = 0
         store.makedirs(self.dir, self.fs)
@@ -378,15 +389,21 @@ class MessageQueue:
     def _path(self, base):
         return "%s/%010d%s" % (self.dir, base, SEG_SUFFIX)
 
+    def _msg_path(self, seq):
+        return "%s/%010d%s" % (self.dir, seq, MSG_SUFFIX)
+
     def _scan(self):
         bases = []
+        staged = []
         for name in self.fs.listdir(self.dir):
-            if name.endswith(SEG_SUFFIX) and len(name) == 10 + len(SEG_SUFFIX):
-                try:
-                    bases.append(int(name[:10]))
-                except ValueError:
-                    pass
+            for suffix, into in ((SEG_SUFFIX, bases), (MSG_SUFFIX, staged)):
+                if name.endswith(suffix) and len(name) == 10 + len(suffix):
+                    try:
+                        into.append(int(name[:10]))
+                    except ValueError:
+                        pass
         bases.sort()
+        staged.sort()
         self._read_acks()
         last = -1
         for i, base in enumerate(bases):
@@ -417,14 +434,37 @@ class MessageQueue:
                 f.close()
             if i == len(bases) - 1 and good != size:
                 self._tail_bad = True     # torn or garbage tail: appends go to a new segment
-        self._next = max(last + 1, bases[-1] if bases else 0)
+        self._next = max(last + 1, bases[-1] if bases else 0, self._acked + 1)
         if self._tail_bad:
             self._next += 1   # the torn record may have been a message: never reuse its seq
+        for seq in staged:
+            self._next = max(self._next, seq + 1)
+            body = self._read_staged(seq)
+            if body is None or seq <= last or seq <= self._acked:
+                self._try_remove(self._msg_path(seq))   # torn, already sealed, or acknowledged
+            else:
+                self._staged.append([seq, _HDR + len(body) + _CRC])
         if not bases:
             self._new_segment()
-        self._acked = min(self._acked, self._next - 1)
         self._compact()
         self._locate(0, 0, count=True)
+
+    def _read_staged(self, seq):
+        """Body of the staged message seq, None if the file is torn, missing or not that message."""
+        try:
+            f = self.fs.open(self._msg_path(seq), "rb")
+        except OSError:
+            return None
+        try:
+            body = _read_record(f, self.max_record)
+            if body is None or f.read(1):
+                return None
+        finally:
+            f.close()
+        try:
+            return body if body[0] == _MSG and _Reader(body, 1).varint() == seq else None
+        except IndexError:
+            return None
 
     def _read_acks(self):
         got = []
@@ -448,10 +488,11 @@ class MessageQueue:
         self._ack_slot = 0 if got[0] <= got[1] else 1   # overwrite the older one
 
     def _locate(self, si, off, count=False):
-        """Set the head to the first waiting message at or after (segment si, offset off)."""
+        """Set the head to the first waiting message at or after (segment si, offset off);
+        si None: among the staged messages."""
         self._head = None
         n = 0
-        while si < len(self._segs):
+        while si is not None and si < len(self._segs):
             seg = self._segs[si]
             if seg[2] > self._acked:
                 f = self.fs.open(self._path(seg[0]), "rb")
@@ -473,6 +514,16 @@ class MessageQueue:
                     f.close()
             si += 1
             off = 0
+        for seq, _ in self._staged:
+            if seq > self._acked:
+                if self._head is None:
+                    body = self._read_staged(seq)
+                    if body is None:
+                        raise OSError(EIO)   # vanished or changed under us: not ours to guess
+                    self._head = (None, seq, body)
+                    if not count:
+                        return
+                n += 1
         if count:
             self._count = n
 
@@ -482,7 +533,7 @@ class MessageQueue:
 
     @property
     def bytes_used(self):
-        return sum(s[1] for s in self._segs)
+        return sum(s[1] for s in self._segs) + sum(s[1] for s in self._staged)
 
     def room_for_transaction(self, n_meter_values=DEFAULT_TX_METER_VALUES):
         """Whether a whole new transaction fits beside the Stop reserve, in capacity_bytes and
@@ -515,11 +566,29 @@ class MessageQueue:
                 used, self.capacity, action, len(rec),
                 ", %d kept for StopTransaction" % reserve if reserve else ""))
         self._next = seq + 1     # consumed even if the write fails: it may have landed
-        self._append(rec, action)
-        self._segs[-1][2] = seq
+        path = self._msg_path(seq)
+        try:
+            f = self.fs.open(path, "wb")
+            try:
+                f.write(rec)
+                self.fs.sync(f)
+            finally:
+                f.close()
+        except OSError as e:
+            self._try_remove(path)
+            if e.args and e.args[0] == ENOSPC:
+                raise QueueFull("flash full: %d of %d bytes used (%s)" % (
+                    self.bytes_used, self.capacity, action))
+            raise
+        self._staged.append([seq, len(rec)])
         self._count += 1
         if self._head is None:
-            self._head = (len(self._segs) - 1, self._segs[-1][1] - len(rec), bytes(body))
+            self._head = (None, seq, bytes(body))
+        if len(self._staged) >= STAGE_MAX and len(self._staged) % STAGE_MAX == 0:
+            try:
+                self._seal()
+            except OSError as e:   # the message is safe in its staged file; sealing retries later
+                log.warning("queue: sealing staged messages failed: %s", e)
         return seq
 
     def peek(self):
@@ -548,6 +617,9 @@ class MessageQueue:
         finally:
             f.close()
         self._ack_slot ^= 1
+        if self._head[0] is None:   # staged: its file is obsolete now
+            self._staged.pop(0)
+            self._try_remove(self._msg_path(seq))
         self._advance(seq)
 
     def fail(self, seq, reason):
@@ -606,7 +678,10 @@ class MessageQueue:
         ref = r.varint() - 1
         if ref >= 0 and r.value() == "StopTransaction":
             self._map.pop(ref, None)   # its last message is delivered
-        self._locate(si, off + _HDR + len(body) + _CRC)
+        if si is None:
+            self._locate(None, 0)
+        else:
+            self._locate(si, off + _HDR + len(body) + _CRC)
         if self._head is None and self._segs[-1][1] > self.segment_bytes // 4:
             self._roll()                 # empty queue: start afresh so the old bytes are freed
         else:
@@ -633,6 +708,47 @@ class MessageQueue:
             raise
         seg[1] += len(rec)
 
+    def _seal(self):
+        """Append the staged messages not yet acknowledged to the newest segment (one sync),
+        then remove all staged files."""
+        live = [s for s in self._staged if s[0] > self._acked]
+        total = 0
+        for s in live:
+            total += s[1]
+        if live:
+            seg = self._segs[-1]
+            try:
+                if self._tail_bad or (seg[1] + total > self.segment_bytes and seg[1] > 0):
+                    self._roll()
+                    seg = self._segs[-1]
+                if self._f is None:
+                    self._f = self.fs.open(self._path(seg[0]), "ab")
+                start = seg[1]
+                head_at = None
+                pos = start
+                for seq, size in live:
+                    body = self._read_staged(seq)
+                    if body is None:
+                        raise OSError(EIO)
+                    self._f.write(_frame(body))
+                    if self._head is not None and self._head[0] is None and self._head[1] == seq:
+                        head_at = pos
+                    pos += size
+                self.fs.sync(self._f)
+            except OSError:
+                self._tail_bad = True
+                self._drop_handle()
+                seg = self._segs[-1]
+                seg[1] = max(0, self.fs.size(self._path(seg[0])))
+                raise
+            seg[1] = pos
+            seg[2] = live[-1][0]
+            if head_at is not None:
+                self._head = (len(self._segs) - 1, head_at, self._head[2])
+        for seq, _ in self._staged:
+            self._try_remove(self._msg_path(seq))
+        self._staged = []
+
     def _drop_handle(self):
         f = self._f
         self._f = None
@@ -648,10 +764,10 @@ class MessageQueue:
         if self._segs and self._segs[-1][0] == base:
             base += 1                   # a fresh file, never the torn one (seq gap is harmless)
             self._next = base
+        f = self.fs.open(self._path(base), "wb")
         self._segs.append([base, 0, -1])
         self.segments_started += 1
         self._tail_bad = False
-        f = self.fs.open(self._path(base), "wb")
         self._f = f
         out = bytearray()
         for ref in sorted(self._map):
@@ -674,7 +790,7 @@ class MessageQueue:
             self._try_remove(self._path(self._segs[0][0]))
             self._segs.pop(0)
             self.segments_deleted += 1
-            if self._head is not None:
+            if self._head is not None and self._head[0] is not None:
                 self._head = (self._head[0] - 1, self._head[1], self._head[2])
 
     def _try_remove(self, path):

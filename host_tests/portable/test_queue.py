@@ -152,9 +152,11 @@ def test_resolution_survives_segment_rolls_and_compaction():
     ref = q.push("StartTransaction", START)
     q.resolve_tx(ref, 1234)
     q.ack(ref)
-    for _ in range(40):
-        q.push("MeterValues", MV, tx_ref=ref)
-        q.ack(q.peek()[0])
+    for _ in range(8):                       # offline spells: staged messages get sealed
+        for _ in range(mq.STAGE_MAX + 3):
+            q.push("MeterValues", MV, tx_ref=ref)
+        while len(q):
+            q.ack(q.peek()[0])
     q.push("StopTransaction", STOP, tx_ref=ref)
     assert q.segments_deleted > 3
     q2 = reopen(fs, segment_bytes=300)
@@ -203,22 +205,36 @@ def _newest_segment(fs):
     return D + "/" + names[-1]
 
 
-def test_torn_tail_is_dropped_and_appends_go_to_a_new_segment():
+def test_torn_segment_tail_is_dropped_and_appends_go_to_a_new_segment():
     fs, q = fresh()
-    a = q.push("MeterValues", MV)
-    b = q.push("MeterValues", MV3)
+    seqs = [q.push("MeterValues", dict(MV, connectorId=i)) for i in range(mq.STAGE_MAX)]
+    assert not [n for n in fs.listdir(D) if n.endswith(mq.MSG_SUFFIX)]    # sealed
     seg = _newest_segment(fs)
     data = fs.files[seg]
     for cut in range(1, 12):
         f2 = fs.copy()
         f2.files[seg] = bytearray(data[:len(data) - cut])  # the last record is torn
         q2 = MessageQueue(D, fs=f2)
-        assert len(q2) == 1 and q2.peek()[0] == a
-        c = q2.push("StopTransaction", STOP)
-        assert c > b
+        assert len(q2) == mq.STAGE_MAX - 1 and q2.peek()[0] == seqs[0]
+        c = [q2.push("StopTransaction", STOP) for _ in range(mq.STAGE_MAX)]
+        assert c[0] > seqs[-1]
         assert _newest_segment(f2) != seg
         q3 = MessageQueue(D, fs=f2.copy())
-        assert [(g[0], g[1]) for g in drain(q3)] == [(a, "MeterValues"), (c, "StopTransaction")]
+        assert [g[0] for g in drain(q3)] == seqs[:-1] + c
+
+
+def test_torn_staged_file_is_dropped_and_its_seq_not_reused():
+    fs, q = fresh()
+    a = q.push("MeterValues", MV)
+    b = q.push("MeterValues", MV3)
+    path = D + "/%010d%s" % (b, mq.MSG_SUFFIX)
+    whole = fs.files[path]
+    for cut in range(1, len(whole)):
+        f2 = fs.copy()
+        f2.files[path] = bytearray(whole[:cut])
+        q2 = MessageQueue(D, fs=f2)
+        assert len(q2) == 1 and q2.peek()[0] == a and path not in f2.files
+        assert q2.push("Heartbeat", {}) > b
 
 
 def test_garbage_files_do_not_crash_the_queue():
@@ -279,12 +295,19 @@ def test_compaction_reclaims_acknowledged_segments():
     assert len(drain(reopen(fs, segment_bytes=1024))) == 5
 
 
-def test_empty_queue_rolls_so_old_bytes_are_freed():
+def test_online_traffic_leaves_no_files_behind_and_empty_queue_rolls():
     fs, q = fresh(segment_bytes=1024)
     for _ in range(50):
         q.ack(q.push("MeterValues", MV))
-    assert q.bytes_used < 1024 // 4 + 100
-    assert q.segments_deleted >= 1 and len(reopen(fs, segment_bytes=1024)) == 0
+    names = fs.listdir(D)
+    assert not [n for n in names if n.endswith(mq.MSG_SUFFIX)] and q.bytes_used == 0
+    for _ in range(3):                      # offline spells, then drained
+        for _ in range(mq.STAGE_MAX * 2):
+            q.push("MeterValues", MV)
+        drain(q)
+    assert q.segments_deleted >= 1 and q.bytes_used < 1024 // 4
+    assert len([n for n in fs.listdir(D) if n.endswith(mq.SEG_SUFFIX)]) == 1
+    assert len(reopen(fs, segment_bytes=1024)) == 0
 
 
 def test_on_the_real_filesystem():
