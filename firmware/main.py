@@ -30,6 +30,11 @@ class Fatal(Exception):
     """Start-up cannot continue; the message names what to fix."""
 
 
+# The hardware built by boot(), so a Ctrl-C (mpremote connecting interrupts main.py)
+# that lands anywhere in the event loop still leaves the charger safe.
+built = None
+
+
 def config_path(argv=None, getenv=None):
     """argv[1], else $OCPP_CONFIG (hosts), else /config.json (the device)."""
     argv = sys.argv if argv is None else argv
@@ -299,6 +304,7 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
     retries (None: forever, as on the device). Returns 0 when the app ended normally,
     1 when it gave up. `drop_config_module` unloads devconfig once the config is valid
     (the script does; a test process keeps its modules)."""
+    global built
     import asyncio
 
     async def pause(ms, hw=None):
@@ -320,11 +326,13 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
         log.forget_secrets()  # this attempt registers the secrets of the config as it is now
         try:
             cfg, board, hw = start_up(path)
+            built = hw
             break
         except Fatal as e:
             log.error("fatal: %s", e)
             if safe_hw is None:
                 safe_hw = _safe_hardware_for(path)
+                built = safe_hw
             make_safe(safe_hw)
             if safe_hw is not None:
                 log.error("fatal: charger held safe (contactor open, pilot off)")
@@ -366,9 +374,23 @@ def main():
     import asyncio
     path = config_path()
     log.info("boot: %s %s, config %s", sys.implementation.name, ".".join(str(v) for v in sys.implementation.version[:3]), path)
-    code = asyncio.run(boot(path, attempts=None if on_device(path) else 1, drop_config_module=True))
+    try:
+        code = asyncio.run(boot(path, attempts=None if on_device(path) else 1, drop_config_module=True))
+    except KeyboardInterrupt:
+        stopped(built)
+        raise
     if code:
         sys.exit(code)
+
+
+def stopped(hw):
+    """Ctrl-C: nothing supervises the contactor any more, so open it; say that a
+    running watchdog cannot be stopped (the board resets unless something feeds it)."""
+    make_safe(hw)
+    log.warning("stopped (Ctrl-C): charger held safe (contactor open, pilot off)")
+    wd = getattr(hw, "watchdog", None) if hw is not None else None
+    if wd is not None:
+        log.warning("the watchdog cannot be stopped: the board resets within %s ms", getattr(wd, "timeout_ms", "?"))
 
 
 if __name__ == "__main__":

@@ -243,3 +243,27 @@ def test_extra_files_such_as_a_ca_certificate_follow_the_same_change_detection(t
         with pytest.raises(deploy.DeployError) as e:
             run([bad])
         assert why in str(e.value), (bad, str(e.value))
+
+
+def test_ctrl_c_on_the_running_image_leaves_the_charger_safe(tmp_path):
+    import signal
+    folder = deploy_sim_folder(tmp_path, data_dir=str(tmp_path / "data"))
+    proc = mpyrun.popen(["main.py", "config.json"], env={"MICROPYPATH": ".frozen:" + folder}, cwd=folder,
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if "app: starting" in line:
+                time.sleep(0.3)  # inside the event loop by now
+                proc.send_signal(signal.SIGINT)
+                break
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "\n".join(lines) + "\n" + out
+    assert "[warning] stopped (Ctrl-C): charger held safe (contactor open, pilot off)" in text, text
+    assert "KeyboardInterrupt" in text
+    assert SECRET_KEY not in text and SECRET_WIFI not in text

@@ -184,3 +184,25 @@ def test_missing_certificate_file_is_fatal_and_named():
         _restore()
     assert rc == 1
     assert ("[error] fatal: config.json: ca_cert: file %s/no-ca.pem not found on the device" % TMP) in buf.getvalue()
+
+
+def test_ctrl_c_leaves_the_built_hardware_safe_and_warns_about_the_watchdog():
+    class Wd:
+        timeout_ms = 10000
+    conns = [Connector(FakePilot(), FakeRelay())]
+    hw = Hardware(conns, watchdog=Wd())
+    buf = _capture()
+    try:
+        main.stopped(hw)
+    finally:
+        _restore()
+    assert conns[0].relay.closed is False and conns[0].pilot.disabled
+    assert "charger held safe" in buf.getvalue()
+    assert "the board resets within 10000 ms" in buf.getvalue()
+
+
+def test_boot_records_the_hardware_for_the_ctrl_c_handler():
+    fake = FakeApp()
+    main.built = None
+    _boot_with_app(fake, {"csms_url": "ws://127.0.0.1:9/ocpp", "charge_point_id": "CP1", "board": "sim"})
+    assert main.built is fake.calls[0][1]
