@@ -11,8 +11,8 @@
 #                                       returned, so either is allowed) and removes tmp.
 #   cut during/after replace         -> the rename is atomic on LittleFS and POSIX: path holds
 #                                       the new version; no tmp is left.
-# If path itself is unreadable (corrupt, e.g. written by hand or by another filesystem) and a
-# tmp that parses is present, load() uses the tmp (the newer complete version) and promotes it.
+# If path is missing or unreadable (corrupt, e.g. written by hand or by another filesystem) and
+# a tmp that parses is present, load() uses the tmp (the newer complete version) and promotes it.
 # A corrupt path with no usable tmp gives `default` with a logged error (never a crash).
 import json
 import os

@@ -503,7 +503,9 @@ class MessageQueue:
                         body = _read_record(f, self.max_record)
                         if body is None:
                             break
-                        if body[0] == _MSG and _Reader(body, 1).varint() > self._acked:
+                        # seqs above seg[2] can only be leftovers of a failed seal (the
+                        # same messages are still staged): never deliver them twice
+                        if body[0] == _MSG and self._acked < _Reader(body, 1).varint() <= seg[2]:
                             if self._head is None:
                                 self._head = (si, pos, body)
                                 if not count:

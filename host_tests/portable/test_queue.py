@@ -332,3 +332,28 @@ def test_on_the_real_filesystem():
                 os.rmdir(dd)
             except OSError:
                 pass
+
+
+class _SyncFails(powercut.FakeFS):
+    """A filesystem whose sync of segment files fails once (after the data was written)."""
+    fail_next = False
+
+    def sync(self, f):
+        if self.fail_next and f.path.endswith(".seg"):
+            self.fail_next = False
+            raise OSError(5)
+
+
+def test_a_failed_seal_never_delivers_a_message_twice():
+    # The seal's data lands in the segment but its sync fails: the messages stay staged, and the
+    # copies in the segment (behind older messages still waiting there) must not be replayed.
+    fs = _SyncFails()
+    q = MessageQueue(D, fs=fs)
+    seqs = [q.push("MeterValues", MV) for _ in range(mq.STAGE_MAX + 2)]   # 16 sealed, 2 staged
+    q.ack(seqs[0])
+    fs.fail_next = True
+    more = [q.push("MeterValues", MV3) for _ in range(mq.STAGE_MAX - 2)]  # this seal fails
+    assert len(q) == len(seqs) - 1 + len(more)
+    want = seqs[1:] + more
+    assert [g[0] for g in drain(MessageQueue(D, fs=fs.copy()))] == want
+    assert [g[0] for g in drain(q)] == want
