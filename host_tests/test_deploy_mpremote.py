@@ -158,7 +158,9 @@ def test_copies_are_batched_per_connection(tmp_path):
     dev = FakeDevice()
     done, _ = _deploy(tmp_path, dev)
     cps = [c for c in dev.commands if "cp" in c]
-    assert len(cps) == (len(done) + deploy.BATCH_FILES - 1) // deploy.BATCH_FILES + 1  # + the manifest
+    assert len(cps) == (len(done) + deploy.BATCH_FILES - 1) // deploy.BATCH_FILES
+    for c in cps:  # each connection ends by recording its batch in the manifest
+        assert c[-1] == ":" + deploy.MANIFEST
 
 
 def test_device_that_cannot_run_the_build_is_refused_before_copying(tmp_path):
@@ -263,3 +265,26 @@ def test_command_lines_run_through_the_real_mpremote(tmp_path, monkeypatch):
     assert deploy.deploy(PORT, "sim", _config(tmp_path), build_dir=str(tmp_path / "b"), target=target,
                          out=progress.append, quiet_build=True) == []
     assert dev.resets == 2
+
+
+def test_a_deploy_cut_short_resumes_with_only_the_files_not_yet_copied(tmp_path):
+    dev = FakeDevice()
+    real_run = dev.run
+    connections = []
+
+    def flaky(cmd, on_line=None):
+        if "cp" in cmd:
+            connections.append(cmd)
+            if len(connections) == 3:  # the board resets during the third batch
+                raise deploy.DeployError("mpremote failed: device disconnected")
+        return real_run(cmd, on_line)
+
+    target = deploy.MpremoteTarget(PORT, exe="mpremote", run=flaky)
+    with pytest.raises(deploy.DeployError):
+        deploy.deploy(PORT, "sim", _config(tmp_path), build_dir=str(tmp_path / "b"), target=target,
+                      out=lambda s: None, quiet_build=True)
+    copied_before = set(json.loads(dev.files["/.deploy.json"])["files"])
+    assert len(copied_before) == 2 * deploy.BATCH_FILES
+    done, _ = _deploy(tmp_path, dev)
+    assert not set(done) & copied_before
+    assert set(done) | copied_before == set(dev.files) - {"/.deploy.json"}

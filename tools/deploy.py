@@ -142,10 +142,12 @@ class DirTarget:
             except OSError:
                 pass
 
-    def copy(self, items, progress):
+    def copy(self, items, progress, manifest):
+        """Copy one batch, then record it in the manifest."""
         for local, dev in items:
             shutil.copyfile(local, self._local(dev))
             progress(dev)
+        self.write_manifest(manifest)
 
     def write_manifest(self, manifest):
         tmp = self._local(MANIFEST) + ".tmp"
@@ -259,19 +261,29 @@ class MpremoteTarget:
         if dirs or remove:
             self.run(prepare_cmd(self.port, dirs, remove, self.exe))
 
-    def copy(self, items, progress):
-        for cmd in copy_cmds(self.port, items, self.exe):
-            def on_line(line):
-                # mpremote prints "cp <local> :<device path>" as it starts each file.
-                if line.startswith("cp ") and " :" in line:
-                    progress(line.rsplit(" :", 1)[1])
-            self.run(cmd, on_line)
+    def copy(self, items, progress, manifest):
+        """Copy one batch and, last in the same connection, the manifest that records it."""
+        def on_line(line):
+            # mpremote prints "cp <local> :<device path>" as it starts each file.
+            if line.startswith("cp ") and " :" in line:
+                dev = line.rsplit(" :", 1)[1]
+                if dev != MANIFEST:
+                    progress(dev)
+        tmp = self._manifest_file(manifest)
+        try:
+            self.run(copy_cmds(self.port, list(items) + [(tmp, MANIFEST)], self.exe, batch=len(items) + 1)[0], on_line)
+        finally:
+            os.remove(tmp)
 
-    def write_manifest(self, manifest):
+    def _manifest_file(self, manifest):
         import tempfile
         fd, tmp = tempfile.mkstemp(suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump(manifest, f, sort_keys=True)
+        return tmp
+
+    def write_manifest(self, manifest):
+        tmp = self._manifest_file(manifest)
         try:
             self.run(copy_cmds(self.port, [(tmp, MANIFEST)], self.exe)[0])
         finally:
@@ -339,14 +351,21 @@ def deploy(port, board, config=None, full=False, build_dir=None, firmware=boardi
         done.append(dev)
         out("  [%d/%d] %s (%d B)" % (len(done), len(to_copy), dev, sizes.get(dev, 0)))
 
+    # The manifest is rewritten after every batch: a deploy cut short (a watchdog reset,
+    # a pulled cable) leaves a manifest that is true, and the next one copies only the rest.
+    current = dict((p, h) for p, h in ((old or {}).get("files", {})).items() if p not in to_remove)
     if to_copy:
         out("copying %d of %d files to %s" % (len(to_copy), len(files), port))
-        target.copy([(f[1], f[0]) for f in to_copy], progress)
+        for i in range(0, len(to_copy), BATCH_FILES):
+            batch = to_copy[i:i + BATCH_FILES]
+            for f in batch:
+                current[f[0]] = f[3]
+            target.copy([(f[1], f[0]) for f in batch], progress, {"version": MANIFEST_VERSION, "files": dict(current)})
     else:
         out("nothing changed on %s (%d files up to date)" % (port, len(files)))
     for p in plan(files, old)[1]:
         out("  removed %s (no longer in the image)" % p)
-    if to_copy or to_remove or old is None:
+    if not to_copy and (to_remove or old is None):
         target.write_manifest(manifest_for(files))
     target.reset()
     if not isinstance(target, DirTarget):
