@@ -23,18 +23,19 @@
 # stored inline in its directory's metadata: creating one costs a few hundred bytes, rewriting an
 # ack file under 100 (tools/bench_queue.py measures it).
 #
-# Policy when full (capacity_bytes counts the segment files, acked records included until their
-# segment is deleted):
+# Policy when full (capacity_bytes counts the record bytes in segment and staged files, acked
+# records included until their segment is deleted; it must be below what the filesystem can hold,
+# see tools/bench_queue.py; a full filesystem also gives QueueFull, "flash full: ..."):
 #   - StopTransaction may use the whole capacity; every other action must leave STOP_RESERVE
 #     bytes free, so a running transaction can always be stopped.
 #   - room_for_transaction() is False when a whole new transaction (Start, n MeterValues, Stop)
-#     would not fit outside the reserve; the core then refuses to start one.
+#     would not fit outside the reserve, in capacity_bytes or in the filesystem's free space
+#     (statvfs); the core then refuses to start one.
 #   - a push that does not fit raises QueueFull with the figures; nothing already queued is ever
 #     dropped to make room (so a running transaction's periodic MeterValues may be refused).
 from binascii import crc32
 import struct
 import store
-import compat
 import log
 
 DEFAULT_CAPACITY = 448 * 1024  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
