@@ -46,6 +46,7 @@ BAD = [
     ("pilot.pwm_pin", "25", "board 'esp32-devkitc': pilot.pwm_pin must be an integer, got '25'"),
     ("pilot.pwm_pin", 36, "board 'esp32-devkitc': pilot.pwm_pin 36 is input-only (GPIO34-39) and cannot drive an output"),
     ("pilot.pwm_pin", 7, "board 'esp32-devkitc': pilot.pwm_pin 7 is wired to the SPI flash (GPIO6-11)"),
+    ("rs485.tx", 1, "board 'esp32-devkitc': rs485.tx 1 is UART0 (the REPL and flashing port, GPIO1/3)"),
     ("pilot.pwm_pin", 24, "board 'esp32-devkitc': pilot.pwm_pin 24 is not a GPIO of the ESP32"),
     ("pilot.pwm_pin", 40, "board 'esp32-devkitc': pilot.pwm_pin 40 is not a GPIO of the ESP32"),
     ("pilot.pwm_pin", True, "board 'esp32-devkitc': pilot.pwm_pin must be an integer, got True"),
@@ -106,7 +107,7 @@ def test_esp8266_limits():
         hb.load(edit(b, "relay.pin", 14))
     with pytest.raises(hb.BoardError, match="rs485: the ESP8266 has no free UART"):
         b2 = edit(b, "meter", {"model": "sdm120"})
-        b2["rs485"] = {"uart": 1, "tx": 2, "rx": 3, "baud": 2400}
+        b2["rs485"] = {"uart": 1, "tx": 2, "rx": 0, "baud": 2400}
         hb.load(b2)
     with pytest.raises(hb.BoardError, match="pilot.pwm_pin 16 cannot run PWM on the ESP8266"):
         hb.load(edit(edit(b, "reader.rst", None), "pilot.pwm_pin", 16))

@@ -21,6 +21,7 @@ ESP32_ADC1 = tuple(range(32, 40))
 ESP8266_GPIOS = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16)
 ESP8266_HSPI = {"sck": 14, "mosi": 13, "miso": 12}
 FLASH_PINS = (6, 7, 8, 9, 10, 11)     # wired to the SPI flash on both chips
+REPL_PINS = (1, 3)                    # UART0 TX/RX: REPL, boot log and flashing on both chips
 
 TOP_KEYS = ("name", "kind", "connectors", "max_current_a", "phases", "voltage_v", "pilot", "relay",
             "reader", "rs485", "meter", "watchdog", "adc_full_scale_mv", "notes")
@@ -63,6 +64,8 @@ class _Checker:
             return None
         if v in FLASH_PINS:
             self.fail("%s %d is wired to the SPI flash (GPIO6-11)" % (path, v))
+        if v in REPL_PINS:
+            self.fail("%s %d is UART0 (the REPL and flashing port, GPIO1/3)" % (path, v))
         gpios = ESP8266_GPIOS if self.kind == "esp8266" else ESP32_GPIOS
         if v not in gpios:
             self.fail("%s %d is not a GPIO of the %s" % (path, v, self.kind.upper()))
