@@ -10,7 +10,7 @@ if _fakes not in sys.path:
 from hal import HalError
 from hal_rig import reader_rig
 from mfrc522_model import Card, crc_a
-from hal.esp32.mfrc522 import AWAY_POLLS
+from hal.esp32.mfrc522 import AWAY_POLLS, REINIT_POLLS
 
 UID4 = b"\xde\xad\xbe\xef"
 UID7 = b"\x04\x11\x22\x33\x44\x55\x66"
@@ -158,9 +158,17 @@ def test_reader_that_stops_answering_then_recovers():
     assert r.poll() == "DEADBEEF"
     chip.dead = True   # MISO stuck low
     _fails(r.poll)
-    _fails(r.poll)
-    chip.dead = False
-    assert r.poll() is None  # re-initialised; the card is still the same one
+    for attempt in range(2):
+        if attempt == 1:
+            chip.dead = False  # it comes back; the next re-init attempt finds it
+        traffic = r.spi.transferred
+        for _ in range(REINIT_POLLS - 1):
+            _fails(r.poll)     # the stored failure: no SPI traffic, no reset delay
+        assert r.spi.transferred == traffic
+        if attempt == 0:
+            _fails(r.poll)     # re-init attempt while still dead
+            assert r.spi.transferred > traffic
+    assert r.poll() is None    # re-initialised; the card is still the same one
     assert r.failed is None
 
 

@@ -28,6 +28,7 @@ WAIT_MS = 20             # bound of a transceive wait when even the timer IRQ ne
 CRC_WAIT_MS = 5          # bound of a CRC coprocessor wait (a few us on a live chip)
 RESET_WAIT_MS = 50       # oscillator start-up after a soft or hard reset
 AWAY_POLLS = 3           # polls without the card before the same UID is reported again
+REINIT_POLLS = 10        # while failed: polls between two re-initialisation attempts
 
 
 class CardError(Exception):
@@ -46,6 +47,7 @@ class Mfrc522:
         self._last = None      # UID reported for the card now on the reader
         self._away = 0
         self._after_error = False
+        self._failed_polls = 0
         self.failed = None     # HalError while the chip is not answering
         try:
             self.init()
@@ -180,8 +182,14 @@ class Mfrc522:
 
     def poll(self):
         """idTag (uppercase hex UID) once per card presentation, else None.
-        HalError("ReaderFailure") while the chip does not answer (re-initialised on each poll)."""
+        HalError("ReaderFailure") while the chip does not answer (re-initialised every
+        REINIT_POLLS polls)."""
         if self.failed is not None:
+            # Re-initialising costs a reset (~50 ms with RST): only every REINIT_POLLS polls.
+            self._failed_polls += 1
+            if self._failed_polls < REINIT_POLLS:
+                raise self.failed
+            self._failed_polls = 0
             self.init()
         v = self._read(VERSION)
         if v not in VERSIONS:
