@@ -208,3 +208,50 @@ def test_partial_failure_is_all_or_nothing():
     except HalError:
         pass
     assert near(meter.last["voltage_v"][0], 230.0)  # no half-new reading stored
+
+
+def test_read_async_lets_other_tasks_run():
+    import asyncio
+    asyncio.run(_read_async_with_a_control_loop())
+
+
+async def _read_async_with_a_control_loop():
+    import asyncio
+    s = Sdm120Model(1, voltage=230.0, current=10.0, power=2300.0, import_kwh=5.0)
+    m, bus = modbus_rig(s, baud=2400, retries=1)
+    meter = Sdm120(m, 1)
+    ticks = []
+
+    async def control_loop():
+        for i in range(1000):
+            ticks.append(i)
+            await asyncio.sleep(0.001)
+
+    task = asyncio.create_task(control_loop())
+    r = await meter.read_async()
+    assert near(r["power_w"], 2300.0) and meter.last == r
+    assert len(ticks) >= 5   # the 3.5-char silences at 2400 baud (16 ms) were awaited, not slept
+    s.silent = 10
+    try:
+        await meter.read_async()
+        assert False
+    except HalError as e:
+        assert e.code == "PowerMeterFailure"
+    assert meter.last == r and meter.failures == 1
+    task.cancel()
+
+
+def test_reply_timeout_covers_the_reply_transmission_time():
+    # 14 registers at 2400 baud: a 33-byte reply takes ~151 ms on the wire alone.
+    import compat
+    s = Sdm120Model(1)
+    m, bus = modbus_rig(s, baud=2400, timeout_ms=modbus.RESPONSE_TIMEOUT_MS, retries=0)
+    s.silent = 1
+    t0 = compat.ticks_ms()
+    try:
+        m.read_input_registers(1, 0, 14)
+        assert False
+    except ModbusTimeout as e:
+        waited = compat.ticks_diff(compat.ticks_ms(), t0)
+        assert waited >= modbus.RESPONSE_TIMEOUT_MS + 33 * 11000 // 2400, waited
+        assert "%d ms" % (modbus.RESPONSE_TIMEOUT_MS + (33 * char_us(2400) + 999) // 1000) in str(e)

@@ -1,11 +1,13 @@
 # Modbus RTU master on a UART with an RS485 transceiver: frames with CRC-16/MODBUS,
 # inter-frame silence, DE pin timing, response timeout, retries, exception replies.
-# It reads registers only; what they mean is meters.py's business.
+# It reads registers only; what they mean is meters.py's business. The protocol is
+# one generator that yields the milliseconds it wants to wait: run() sleeps them
+# (blocking), run_async() awaits them so the control loop keeps running.
 import compat
 
 MAX_FRAME = 256            # Modbus RTU frame limit (bytes)
 MAX_REGISTERS = 125        # registers per read request (Modbus application protocol)
-RESPONSE_TIMEOUT_MS = 200  # from the end of a request to the complete reply
+RESPONSE_TIMEOUT_MS = 100  # slave latency allowed on top of the reply's own transmission time
 RETRIES = 2                # extra attempts after a timeout, CRC error or garbled reply
 FAST_SILENCE_US = 1750     # fixed 3.5-character silence above 19200 baud
 RETRY_EXCEPTIONS = (5, 6)  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth asking again
@@ -60,6 +62,25 @@ def char_us(baud, bits_per_char=11):
     return (bits_per_char * 1000000 + baud - 1) // baud
 
 
+def run(gen):
+    """Drive a protocol generator to its result, sleeping the waits it yields (blocking)."""
+    try:
+        while True:
+            compat.sleep_ms(next(gen))
+    except StopIteration as e:
+        return e.value
+
+
+async def run_async(gen):
+    """Drive a protocol generator from asyncio: the waits yield to other tasks."""
+    import asyncio
+    try:
+        while True:
+            await asyncio.sleep(next(gen) / 1000)
+    except StopIteration as e:
+        return e.value
+
+
 def silence_us(baud):
     return FAST_SILENCE_US if baud > 19200 else (7 * char_us(baud) + 1) // 2
 
@@ -82,36 +103,41 @@ class ModbusRtu:
     def _send(self, frame):
         wait = self.silence_ms - compat.ticks_diff(compat.ticks_ms(), self._idle_since)
         if wait > 0:
-            compat.sleep_ms(wait)
+            yield wait
         while self.uart.any():  # drop a late reply to an earlier request
             self.uart.read()
         if self.de is not None:
             self.de.value(1)
         self.uart.write(frame)
-        self.uart.flush()       # returns when the FIFO is empty; the last char still shifts out
+        # Let the frame go out without holding the CPU (floor: flush() waits the rest),
+        # then flush() returns once the FIFO is empty; the last char is still shifting out.
+        tx_ms = len(frame) * char_us(self.baud) // 1000
+        if tx_ms:
+            yield tx_ms
+        self.uart.flush()
         if self.de is not None:
-            compat.sleep_ms(self.char_ms)
+            compat.sleep_ms(self.char_ms)  # too short to yield: the slave answers after 3.5 chars
             self.de.value(0)
 
     def _receive(self, addr, func, n_expected):
         buf = b""
         start = compat.ticks_ms()
+        # The reply needs its own transmission time (11 bits per byte) plus the slave's latency.
+        limit = self.timeout_ms + (n_expected * char_us(self.baud) + 999) // 1000
         while True:
             n = self.uart.any()
             if n:
                 buf += self.uart.read(n)
-                if len(buf) >= 3 and buf[1] == func | 0x80 and len(buf) >= 5:
+                if len(buf) >= 5 and buf[1] == func | 0x80:
                     break  # an exception reply is 5 bytes
-                if len(buf) >= n_expected:
+                if len(buf) >= n_expected or len(buf) > MAX_FRAME:
                     break
-                if len(buf) > MAX_FRAME:
-                    break
-            elif compat.ticks_diff(compat.ticks_ms(), start) > self.timeout_ms:
+            elif compat.ticks_diff(compat.ticks_ms(), start) > limit:
                 self._idle_since = compat.ticks_ms()
                 raise ModbusTimeout("modbus: slave %d: no complete reply within %d ms (%d bytes)"
-                                    % (addr, self.timeout_ms, len(buf)))
+                                    % (addr, limit, len(buf)))
             else:
-                compat.sleep_ms(1)
+                yield 1
         self._idle_since = compat.ticks_ms()
         return buf
 
@@ -132,8 +158,10 @@ class ModbusRtu:
                                    % (addr, frame[1], frame[2], func, 2 * count))
         return frame[3:-2]
 
-    def read_registers(self, addr, func, reg, count):
-        """Function 3 (holding) or 4 (input): `count` registers as 2*count big-endian bytes."""
+    def registers(self, addr, func, reg, count):
+        """Generator: function 3 (holding) or 4 (input) read of `count` registers; yields
+        milliseconds to wait, returns 2*count big-endian bytes. Use with run()/run_async()
+        or `yield from` in another protocol generator."""
         if func not in (3, 4):
             raise ValueError("modbus: only functions 3 and 4 are read here, got %r" % (func,))
         if not 1 <= addr <= 247:
@@ -145,8 +173,9 @@ class ModbusRtu:
         while True:
             self.stats["requests"] += 1
             try:
-                self._send(frame)
-                return self._check(self._receive(addr, func, 5 + 2 * count), addr, func, count)
+                yield from self._send(frame)
+                buf = yield from self._receive(addr, func, 5 + 2 * count)
+                return self._check(buf, addr, func, count)
             except ModbusTimeout:
                 self.stats["timeouts"] += 1
                 if attempt >= self.retries:
@@ -161,6 +190,10 @@ class ModbusRtu:
                     raise
             attempt += 1
             self.stats["retries"] += 1
+
+    def read_registers(self, addr, func, reg, count):
+        """Blocking form of registers()."""
+        return run(self.registers(addr, func, reg, count))
 
     def read_input_registers(self, addr, reg, count):
         return self.read_registers(addr, 4, reg, count)
