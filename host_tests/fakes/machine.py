@@ -267,6 +267,9 @@ class UART:
 
     def flush(self):
         self.flushes += 1
+        dev = _uart_devices.get(self.id)
+        if dev is not None and hasattr(dev, "uart_flush"):
+            dev.uart_flush()
 
     def any(self):
         self._pump()

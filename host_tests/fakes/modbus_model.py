@@ -30,13 +30,20 @@ class Rs485Bus:
         self.requests = []     # every frame that reached the bus
         self.lost = []         # frames written while DE was low (never left the chip)
         self._pending = b""
+        self.line = []         # ("de", level) / ("tx", frame) / ("flush", de level) in order
         machine.attach_uart(uart_id, self)
+        if de_pin is not None:
+            machine.watch(de_pin, lambda v: self.line.append(("de", v)))
 
     def add(self, slave):
         self.slaves[slave.address] = slave
         return slave
 
+    def uart_flush(self):
+        self.line.append(("flush", None if self.de_pin is None else machine.level(self.de_pin)))
+
     def uart_tx(self, data, uart):
+        self.line.append(("tx", bytes(data)))
         if self.de_pin is not None and machine.level(self.de_pin) != 1:
             self.lost.append(data)
             return

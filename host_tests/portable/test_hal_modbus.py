@@ -51,6 +51,17 @@ def test_reply_decoded_and_de_released():
     assert m.uart.flushes == 1
 
 
+def test_de_sequence_on_the_line():
+    # DE up, frame, flush while DE is still up, then DE down before the reply is read.
+    s = Sdm120Model(1, 230.0)
+    m, bus = modbus_rig(s)
+    m.read_input_registers(1, 0, 2)
+    m.read_input_registers(1, 6, 2)
+    frame = request(1, 4, 0, 2)
+    assert bus.line[:4] == [("de", 1), ("tx", frame), ("flush", 1), ("de", 0)], bus.line
+    assert bus.line[4:8] == [("de", 1), ("tx", request(1, 4, 6, 2)), ("flush", 1), ("de", 0)]
+
+
 def test_de_low_means_the_frame_never_reaches_the_bus():
     # A driver that forgot DE would see nothing but timeouts: the bus model enforces it.
     s = Sdm120Model(1, 230.0)
