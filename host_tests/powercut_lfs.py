@@ -11,12 +11,13 @@ POINT = "/pc"
 DIR = POINT + "/data/queue"
 CAPACITY = 32 * 1024
 SEGMENT = 1024           # small segments so the run rolls and compacts
+SLOTS = 4                # few staging slots so the run seals often
 TRANSACTIONS = 8         # scenario size: ~600 block writes, every one of them a cut point
 METER_VALUES = 12
 
 
 def open_queue():
-    return MessageQueue(DIR, capacity_bytes=CAPACITY, segment_bytes=SEGMENT)
+    return MessageQueue(DIR, capacity_bytes=CAPACITY, segment_bytes=SEGMENT, stage_slots=SLOTS)
 
 
 STATS = [0, 0]

@@ -10,6 +10,7 @@ from ocpp16.queue import MessageQueue
 DIR = "/flash/queue"
 CAPACITY = 16 * 1024
 SEGMENT = 700          # small segments: the run rolls and compacts several times
+SLOTS = 4              # few staging slots: the run seals often
 TRANSACTIONS = 5
 METER_VALUES = 8
 
@@ -24,7 +25,8 @@ def fresh(cut_at=None, partial=powercut.HALF):
 
 
 def open_queue(fs):
-    return MessageQueue(DIR, capacity_bytes=CAPACITY, segment_bytes=SEGMENT, fs=fs)
+    return MessageQueue(DIR, capacity_bytes=CAPACITY, segment_bytes=SEGMENT, fs=fs,
+                        stage_slots=SLOTS)
 
 
 def whole_run_ops():

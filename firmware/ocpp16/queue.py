@@ -3,25 +3,28 @@
 # a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS.
 #
 # Layout in `directory`:
-#   "<seq>.msg"        a message just pushed: one framed record in its own small file (staged);
+#   "<slot>.msg"       STAGE_MAX slot files, each holding one framed message record: messages
+#                      just pushed (staged) or stale ones (already sealed or acknowledged);
 #   "<base seq>.seg"   segments: message records sealed from the staged files, resolve records;
 #   "ack.0", "ack.1"   the ack watermark (one framed record), written alternately;
 #   "failures.json"    the failure log (store.save).
-# push() writes the staged file and syncs it before returning. Every STAGE_MAX pushes the staged
-# messages not yet acknowledged are appended to the newest segment with one sync, then the staged
-# files are removed (a cut in between leaves duplicates, which the next open drops by seq). When
+# push() writes a free slot file (open "wb", write, sync, close) before returning. When every slot
+# is in use, the staged messages not yet acknowledged are appended to the newest segment with one
+# sync and all slots become free; a slot is only rewritten once its message is sealed or acked,
+# so a torn slot write never loses anything, and the next open tells live slots from stale ones by
+# seq (live: above the segments' last seq and above the ack watermark). When
 # the newest segment is full a new one starts with a copy of the live tx_ref map, and every older
 # segment whose messages are all acknowledged is deleted (oldest first, never the newest).
 # A cut at any point leaves the old or the new state: a torn record fails its CRC (a torn staged
-# file is removed at open, a torn segment tail ends its scan and appends go to a new segment). An
+# slot is ignored at open, a torn segment tail ends its scan and appends go to a new segment). An
 # ack is durable before ack() returns; a torn ack file leaves the other one, one ack older, so
-# only the message being acked at the cut can come back. Seqs are never reused (the next seq is
-# above every seq on flash, the ack watermark and any torn record's name).
+# only the message being acked at the cut can come back. Seqs returned by push() are never reused
+# (the next seq is above every seq on flash and the ack watermark).
 #
-# Why staged files and ack files: on LittleFS every synced append to a file copies the used part
+# Why slot files and ack files: on LittleFS every synced append to a file copies the used part
 # of its last block (copy-on-write), about 2 KB per record with 4 KB blocks, while a tiny file is
-# stored inline in its directory's metadata: creating one costs a few hundred bytes, rewriting an
-# ack file under 100 (tools/bench_queue.py measures it).
+# stored inline in its directory's metadata: rewriting one costs one small metadata commit
+# (about 130 bytes for a 50-byte record; tools/bench_queue.py measures it).
 #
 # Policy when full (capacity_bytes counts the record bytes in segment and staged files, acked
 # records included until their segment is deleted; it must be below what the filesystem can hold,
@@ -58,8 +61,8 @@ DEFAULT_TX_METER_VALUES = 16   # MeterValues budgeted for a new transaction
 FAILURES = "failures.json"
 SEG_SUFFIX = ".seg"
 ACK_FILES = ("ack.0", "ack.1")  # alternating ack watermark files
-MSG_SUFFIX = ".msg"            # staged message files
-STAGE_MAX = 16                 # staged messages sealed into a segment at once (a bound on files)
+MSG_SUFFIX = ".msg"            # slot files "00.msg" .. of staged messages
+STAGE_MAX = 32                 # slot files; all staged messages are sealed when every one is used
 MAX_ACK_FILE = 32              # bytes read from an ack file (one small framed record)
 TS_BASE = 1700000000           # timestamps are stored as zigzag(epoch - TS_BASE); never change
 
@@ -364,13 +367,14 @@ class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment."""
 
     def __init__(self, directory, capacity_bytes=DEFAULT_CAPACITY, max_record=DEFAULT_MAX_RECORD,
-                 segment_bytes=None, fs=None):
+                 segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
         self.dir = directory.rstrip("/") or "/"
         self.capacity = capacity_bytes
         self.max_record = max_record
         self.segment_bytes = segment_bytes or \
             max(1, capacity_bytes // SEGMENTS // FLASH_BLOCK) * FLASH_BLOCK - SEGMENT_SLACK
         self.fs = fs or store.real_fs
+        self.stage_slots = stage_slots
         self._f = None             # append handle on the newest segment
         self._tail_bad = False     # the newest segment ends in a torn record: start a new one
         self._segs = []            # [base seq, size, last message seq] per segment, oldest first
@@ -380,7 +384,7 @@ class MessageQueue:
         self._next = 0             # seq of the next push
         self._count = 0            # messages waiting
         self._head = None          # (segment index or None if staged, offset or seq, body)
-        self._staged = []          # [seq, size] of staged message files, oldest first
+        self._staged = []          # [seq, size, slot] of staged messages, oldest first
         self.segments_started = 0  # counters for tests and the benchmark
         self.segments_deleted = 0
         store.makedirs(self.dir, self.fs)
@@ -390,21 +394,20 @@ class MessageQueue:
     def _path(self, base):
         return "%s/%010d%s" % (self.dir, base, SEG_SUFFIX)
 
-    def _msg_path(self, seq):
-        return "%s/%010d%s" % (self.dir, seq, MSG_SUFFIX)
+    def _msg_path(self, slot):
+        return "%s/%02d%s" % (self.dir, slot, MSG_SUFFIX)
 
     def _scan(self):
         bases = []
-        staged = []
+        slots = []
         for name in self.fs.listdir(self.dir):
-            for suffix, into in ((SEG_SUFFIX, bases), (MSG_SUFFIX, staged)):
-                if name.endswith(suffix) and len(name) == 10 + len(suffix):
+            for suffix, digits, into in ((SEG_SUFFIX, 10, bases), (MSG_SUFFIX, 2, slots)):
+                if name.endswith(suffix) and len(name) == digits + len(suffix):
                     try:
-                        into.append(int(name[:10]))
+                        into.append(int(name[:digits]))
                     except ValueError:
                         pass
         bases.sort()
-        staged.sort()
         self._read_acks()
         last = -1
         for i, base in enumerate(bases):
@@ -438,22 +441,27 @@ class MessageQueue:
         self._next = max(last + 1, bases[-1] if bases else 0, self._acked + 1)
         if self._tail_bad:
             self._next += 1   # the torn record may have been a message: never reuse its seq
-        for seq in staged:
+        for slot in slots:
+            if slot >= self.stage_slots:
+                continue
+            body = self._read_staged(slot, None)
+            if body is None:
+                continue                  # torn or garbage: a free slot
+            seq = _Reader(body, 1).varint()
             self._next = max(self._next, seq + 1)
-            body = self._read_staged(seq)
-            if body is None or seq <= last or seq <= self._acked:
-                self._try_remove(self._msg_path(seq))   # torn, already sealed, or acknowledged
-            else:
-                self._staged.append([seq, _HDR + len(body) + _CRC])
+            if seq > last and seq > self._acked:
+                self._staged.append([seq, _HDR + len(body) + _CRC, slot])
+        self._staged.sort()
         if not bases:
             self._new_segment()
         self._compact()
         self._locate(0, 0, count=True)
 
-    def _read_staged(self, seq):
-        """Body of the staged message seq, None if the file is torn, missing or not that message."""
+    def _read_staged(self, slot, seq):
+        """Body of the message record in slot (that of seq if seq is given); None if the file
+        is torn, missing or holds something else."""
         try:
-            f = self.fs.open(self._msg_path(seq), "rb")
+            f = self.fs.open(self._msg_path(slot), "rb")
         except OSError:
             return None
         try:
@@ -463,7 +471,9 @@ class MessageQueue:
         finally:
             f.close()
         try:
-            return body if body[0] == _MSG and _Reader(body, 1).varint() == seq else None
+            if body[0] != _MSG or (seq is not None and _Reader(body, 1).varint() != seq):
+                return None
+            return body
         except IndexError:
             return None
 
@@ -517,10 +527,10 @@ class MessageQueue:
                     f.close()
             si += 1
             off = 0
-        for seq, _ in self._staged:
+        for seq, _, slot in self._staged:
             if seq > self._acked:
                 if self._head is None:
-                    body = self._read_staged(seq)
+                    body = self._read_staged(slot, seq)
                     if body is None:
                         raise OSError(EIO)   # vanished or changed under us: not ours to guess
                     self._head = (None, seq, body)
@@ -568,8 +578,20 @@ class MessageQueue:
             raise QueueFull("queue full: %d of %d bytes used (%s needs %d%s)" % (
                 used, self.capacity, action, len(rec),
                 ", %d kept for StopTransaction" % reserve if reserve else ""))
+        if len(self._staged) >= self.stage_slots:
+            try:
+                self._seal()              # every slot in use (an earlier seal failed)
+            except OSError as e:
+                if e.args and e.args[0] == ENOSPC:
+                    raise QueueFull("flash full: %d of %d bytes used (%s)" % (
+                        self.bytes_used, self.capacity, action))
+                raise
+        used_slots = [s[2] for s in self._staged]
+        slot = 0
+        while slot in used_slots:
+            slot += 1
         self._next = seq + 1     # consumed even if the write fails: it may have landed
-        path = self._msg_path(seq)
+        path = self._msg_path(slot)
         try:
             f = self.fs.open(path, "wb")
             try:
@@ -578,19 +600,18 @@ class MessageQueue:
             finally:
                 f.close()
         except OSError as e:
-            self._try_remove(path)
             if e.args and e.args[0] == ENOSPC:
                 raise QueueFull("flash full: %d of %d bytes used (%s)" % (
                     self.bytes_used, self.capacity, action))
             raise
-        self._staged.append([seq, len(rec)])
+        self._staged.append([seq, len(rec), slot])
         self._count += 1
         if self._head is None:
             self._head = (None, seq, bytes(body))
-        if len(self._staged) >= STAGE_MAX and len(self._staged) % STAGE_MAX == 0:
+        if len(self._staged) >= self.stage_slots:
             try:
                 self._seal()
-            except OSError as e:   # the message is safe in its staged file; sealing retries later
+            except OSError as e:   # the message is safe in its slot; the next push retries
                 log.warning("queue: sealing staged messages failed: %s", e)
         return seq
 
@@ -620,9 +641,8 @@ class MessageQueue:
         finally:
             f.close()
         self._ack_slot ^= 1
-        if self._head[0] is None:   # staged: its file is obsolete now
+        if self._head[0] is None:   # staged: its slot is free now
             self._staged.pop(0)
-            self._try_remove(self._msg_path(seq))
         self._advance(seq)
 
     def fail(self, seq, reason):
@@ -712,8 +732,8 @@ class MessageQueue:
         seg[1] += len(rec)
 
     def _seal(self):
-        """Append the staged messages not yet acknowledged to the newest segment (one sync),
-        then remove all staged files."""
+        """Append the staged messages not yet acknowledged to the newest segment (one sync);
+        then every slot is free."""
         live = [s for s in self._staged if s[0] > self._acked]
         total = 0
         for s in live:
@@ -729,8 +749,8 @@ class MessageQueue:
                 start = seg[1]
                 head_at = None
                 pos = start
-                for seq, size in live:
-                    body = self._read_staged(seq)
+                for seq, size, slot in live:
+                    body = self._read_staged(slot, seq)
                     if body is None:
                         raise OSError(EIO)
                     self._f.write(_frame(body))
@@ -748,8 +768,6 @@ class MessageQueue:
             seg[2] = live[-1][0]
             if head_at is not None:
                 self._head = (len(self._segs) - 1, head_at, self._head[2])
-        for seq, _ in self._staged:
-            self._try_remove(self._msg_path(seq))
         self._staged = []
 
     def _drop_handle(self):

@@ -205,36 +205,45 @@ def _newest_segment(fs):
     return D + "/" + names[-1]
 
 
+def _slots(fs):
+    return [D + "/" + n for n in fs.listdir(D) if n.endswith(mq.MSG_SUFFIX)]
+
+
 def test_torn_segment_tail_is_dropped_and_appends_go_to_a_new_segment():
     fs, q = fresh()
     seqs = [q.push("MeterValues", dict(MV, connectorId=i)) for i in range(mq.STAGE_MAX)]
-    assert not [n for n in fs.listdir(D) if n.endswith(mq.MSG_SUFFIX)]    # sealed
     seg = _newest_segment(fs)
     data = fs.files[seg]
+    assert len(data) == q.bytes_used                          # all sealed
     for cut in range(1, 12):
         f2 = fs.copy()
         f2.files[seg] = bytearray(data[:len(data) - cut])  # the last record is torn
+        assert len(MessageQueue(D, fs=f2.copy())) == mq.STAGE_MAX   # its stale slot still has it
+        for p in _slots(f2):
+            del f2.files[p]
         q2 = MessageQueue(D, fs=f2)
         assert len(q2) == mq.STAGE_MAX - 1 and q2.peek()[0] == seqs[0]
         c = [q2.push("StopTransaction", STOP) for _ in range(mq.STAGE_MAX)]
-        assert c[0] > seqs[-1]
+        assert c[0] > seqs[-2]
         assert _newest_segment(f2) != seg
         q3 = MessageQueue(D, fs=f2.copy())
         assert [g[0] for g in drain(q3)] == seqs[:-1] + c
 
 
-def test_torn_staged_file_is_dropped_and_its_seq_not_reused():
+def test_torn_slot_file_is_ignored():
     fs, q = fresh()
     a = q.push("MeterValues", MV)
     b = q.push("MeterValues", MV3)
-    path = D + "/%010d%s" % (b, mq.MSG_SUFFIX)
+    path = sorted(_slots(fs))[1]
     whole = fs.files[path]
     for cut in range(1, len(whole)):
         f2 = fs.copy()
         f2.files[path] = bytearray(whole[:cut])
         q2 = MessageQueue(D, fs=f2)
-        assert len(q2) == 1 and q2.peek()[0] == a and path not in f2.files
-        assert q2.push("Heartbeat", {}) > b
+        assert len(q2) == 1 and q2.peek()[0] == a
+        c = q2.push("Heartbeat", {})
+        assert c > a
+        assert [g[0] for g in drain(MessageQueue(D, fs=f2.copy()))] == [a, c]
 
 
 def test_garbage_files_do_not_crash_the_queue():
@@ -280,7 +289,7 @@ def test_failure_log_records_and_is_bounded():
 
 
 def test_compaction_reclaims_acknowledged_segments():
-    fs, q = fresh(capacity_bytes=16384, segment_bytes=1024)
+    fs, q = fresh(capacity_bytes=16384, segment_bytes=1024, stage_slots=4)
     used = []
     for round_ in range(30):
         for _ in range(20):
@@ -292,15 +301,14 @@ def test_compaction_reclaims_acknowledged_segments():
         assert len(segs) <= 4, segs
     assert max(used) < 4 * 1024
     assert q.segments_deleted >= 20
-    assert len(drain(reopen(fs, segment_bytes=1024))) == 5
+    assert len(drain(reopen(fs, segment_bytes=1024, stage_slots=4))) == 5
 
 
 def test_online_traffic_leaves_no_files_behind_and_empty_queue_rolls():
     fs, q = fresh(segment_bytes=1024)
     for _ in range(50):
         q.ack(q.push("MeterValues", MV))
-    names = fs.listdir(D)
-    assert not [n for n in names if n.endswith(mq.MSG_SUFFIX)] and q.bytes_used == 0
+    assert len(_slots(fs)) == 1 and q.bytes_used == 0        # one slot, rewritten
     for _ in range(3):                      # offline spells, then drained
         for _ in range(mq.STAGE_MAX * 2):
             q.push("MeterValues", MV)
