@@ -67,7 +67,7 @@ def board_candidates(cfg_path, name):
     for base in (d + "/boards" if d != "/" else DEVICE_BOARDS, DEVICE_BOARDS):
         found.append(base + "/" + name + ".json")
     here = globals().get("__file__")
-    if here and "/" in here:  # host checkout: firmware/main.py -> boards/ one level up
+    if here and _dirname(here).endswith("firmware"):  # host checkout: firmware/main.py -> boards/
         found.append(_dirname(_dirname(here)) + "/boards/" + name + ".json")
     out = []
     for p in found:

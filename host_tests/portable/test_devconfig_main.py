@@ -85,6 +85,9 @@ def test_board_files_next_to_config_then_device_then_repository():
     assert c[:2] == ["/tmp/dev/boards/sim.json", "/boards/sim.json"]
     c = main.board_candidates("config.json", "sim")
     assert c[0] == "./boards/sim.json"
+    # Run from the checkout (firmware/main.py), the repository's boards/ is the last resort.
+    if main.__file__.endswith("firmware/main.py"):
+        assert c[-1].endswith("/boards/sim.json") and "firmware" not in c[-1]
 
 
 def test_make_safe_opens_the_contactor_and_disables_the_pilot():
