@@ -14,6 +14,7 @@ DIR = POINT + "/data/queue"
 KB = 1024
 CAPACITY_SHARE = 7 / 8     # capacity_bytes of the policy run: this share of the flash
 TX_METER_VALUES = 15       # MeterValues per complete transaction in the capacity figure
+SMALL_SLOTS = 8            # stage_slots also tried on the small flash (slot files cost metadata)
 
 
 def mv(i, ref=None):
@@ -73,11 +74,11 @@ def amplification():
           " per ack: %.0f bytes" % (prog, prog / rec, erased, ack))
 
 
-def fill(size, transactions, capacity, admit):
+def fill(size, transactions, capacity, admit, slots=mq.STAGE_MAX):
     """Push until refused: single MeterValues, or whole transactions (counting complete ones;
     with `admit`, a transaction starts only when room_for_transaction() says so, as the core does)."""
     flash(size)
-    q = MessageQueue(DIR, capacity_bytes=capacity)
+    q = MessageQueue(DIR, capacity_bytes=capacity, stage_slots=slots)
     n = 0
     why = "room_for_transaction() False"
     try:
@@ -109,6 +110,10 @@ def capacity():
         print("%3d KB flash, filesystem is the limit: %d complete transactions of Start + %d"
               " MeterValues + Stop (%d record bytes; then %s)" % (size // KB, n, TX_METER_VALUES,
                                                                  used, why))
+        if size < 128 * KB:
+            n, used, why = fill(size, False, size, False, SMALL_SLOTS)
+            print("%3d KB flash, stage_slots=%d: %d single-sample MeterValues (%d record bytes)"
+                  % (size // KB, SMALL_SLOTS, n, used))
         cap = int(size * CAPACITY_SHARE)
         n, used, why = fill(size, True, cap, True)
         print("%3d KB flash, capacity_bytes %d, admitted by room_for_transaction(%d): %d complete"

@@ -3,9 +3,9 @@
 # a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS.
 #
 # Layout in `directory`:
-#   "<slot>.msg"       STAGE_MAX slot files, each holding one framed message record: messages
+#   "<slot>.msg"       stage_slots (default STAGE_MAX) files, each one framed message record: messages
 #                      just pushed (staged) or stale ones (already sealed or acknowledged);
-#   "<base seq>.seg"   segments: message records sealed from the staged files, resolve records;
+#   "<base seq>.seg"   segments: message records sealed from the slots, resolve records;
 #   "ack.0", "ack.1"   the ack watermark (one framed record), written alternately;
 #   "failures.json"    the failure log (store.save).
 # push() writes a free slot file (open "wb", write, sync, close) before returning. When every slot
@@ -26,7 +26,7 @@
 # stored inline in its directory's metadata: rewriting one costs one small metadata commit
 # (about 130 bytes for a 50-byte record; tools/bench_queue.py measures it).
 #
-# Policy when full (capacity_bytes counts the record bytes in segment and staged files, acked
+# Policy when full (capacity_bytes counts the record bytes in segments and live slots, acked
 # records included until their segment is deleted; it must be below what the filesystem can hold,
 # see tools/bench_queue.py; a full filesystem also gives QueueFull, "flash full: ..."):
 #   - StopTransaction may use the whole capacity; every other action must leave STOP_RESERVE
@@ -67,7 +67,7 @@ MAX_ACK_FILE = 32              # bytes read from an ack file (one small framed r
 TS_BASE = 1700000000           # timestamps are stored as zigzag(epoch - TS_BASE); never change
 
 ENOSPC = 28                    # errno of a full filesystem (same on LittleFS and POSIX)
-EIO = 5                        # errno raised when a staged file read back is not what was written
+EIO = 5                        # errno raised when a slot read back is not what was written
 _HDR = 2                       # length prefix (little endian) of the record body
 _CRC = 4                       # CRC32 of the body, after it
 _MSG = 0x4D                    # record kinds: 'M' message, 'A' ack watermark (ack files), 'R' resolved tx
