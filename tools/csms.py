@@ -107,7 +107,9 @@ class Csms:
         self.stations = {}
         self.tx_ids = itertools.count(1001)
         self.server = None
-        self._waiters = []
+        self.log = []               # (station, direction, raw) for every frame, in order
+        self._cursor = 0            # wait_for scans the log from here
+        self._changed = None
         self.boots = 0
 
     @property
@@ -160,26 +162,38 @@ class Csms:
             pass
 
     def _note(self, station, direction, raw):
+        self.log.append((station, direction, raw))
         if self.on_frame is not None:
             self.on_frame(station, direction, raw)
-        for w in list(self._waiters):
-            pred, fut = w
-            if not fut.done() and pred(station, direction, raw):
-                fut.set_result(raw)
-                self._waiters.remove(w)
+        if self._changed is not None:
+            self._changed.set()
 
     async def wait_for(self, action=None, direction="in", timeout=30, pred=None):
-        """Wait for the next frame (by default a CALL of `action` from the charger)."""
-        def match(station, d, raw):
+        """The next frame after the last one a wait_for returned (by default a CALL
+        of `action` from the charger). Frames are never missed: the log is scanned."""
+        def match(d, raw):
             if d != direction:
                 return False
-            if pred is not None:
-                return pred(json.loads(raw))
             msg = json.loads(raw)
+            if pred is not None:
+                return pred(msg)
             return action is None or (msg[0] == 2 and msg[2] == action)
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.append((match, fut))
-        return json.loads(await asyncio.wait_for(fut, timeout))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            while self._cursor < len(self.log):
+                _, d, raw = self.log[self._cursor]
+                self._cursor += 1
+                if match(d, raw):
+                    return json.loads(raw)
+            left = deadline - loop.time()
+            if left <= 0:
+                raise asyncio.TimeoutError("no %s frame %s within %s s" % (direction, action or pred, timeout))
+            self._changed = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
 
     async def connected(self, cp_id, timeout=30):
         for _ in range(int(timeout * 20)):

@@ -119,7 +119,8 @@ class Evse:
             if self.ev_ready:
                 return "SuspendedEVSE"  # EV wants to charge, the EVSE offers nothing (limit, stop)
             if self.plugged:
-                return "SuspendedEV" if self.offer_amps else "SuspendedEVSE"
+                # offering (or about to, this very control period): the EV decides
+                return "SuspendedEV" if self.offer_target() else "SuspendedEVSE"
             return "Finishing"
         if not self.available:
             return "Unavailable"

@@ -17,6 +17,8 @@ TX_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 # Non-transaction messages held in RAM while waiting for their turn (offline
 # StatusNotifications are coalesced per connector, so this bounds the rest).
 MAX_RAM_MESSAGES = 16
+# Recent core events kept for the app and tests (ChargePoint.events).
+MAX_EVENTS = 32
 # Units of the measurands we sample.
 UNITS = {"Energy.Active.Import.Register": "Wh", "Power.Active.Import": "W",
          "Current.Import": "A", "Voltage": "V", "Current.Offered": "A"}
@@ -67,7 +69,8 @@ class Transaction:
 
 
 class ChargePoint:
-    def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0):
+    def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0,
+                 id_prefix=""):
         self.device = device          # validated config.json
         self.config = config          # ocpp16.config.Config
         self.evses = evses            # evse.connector.Evse, connector i+1 at index i
@@ -75,7 +78,7 @@ class ChargePoint:
         self.clock = clock or WallClock()
         self.data_dir = data_dir
         self.reader = reader
-        self.ids = rpc.MessageIds()
+        self.ids = rpc.MessageIds(id_prefix)
         self.outbox = []              # text frames to send, in order
         self.online = False
         self.boot_status = None       # None, "Pending", "Rejected", "Accepted"
@@ -96,7 +99,7 @@ class ChargePoint:
         self.reset_requested = None
         self.reader_fault = None
         self.last_pushed = -1         # seq of the newest queued transaction message
-        self.events = []              # (kind, detail) notes for the app / simulator summary
+        self.events = []              # recent (kind, detail...) notes for the app and tests, bounded
         self.available = True         # connector 0 availability
         self._load_state(now)
 
@@ -143,7 +146,7 @@ class ChargePoint:
                        "timestamp": timefmt.format_datetime(t.get("lt", t["t0"])),
                        "transactionId": t.get("id"), "reason": "PowerLoss"}
             self._push("StopTransaction", payload, t["ref"])
-            self.events.append(("recovered", t["ref"]))
+            self._event(("recovered", t["ref"]))
             log.warning("transaction on connector %s was open at power-off: stopped (PowerLoss)", key)
         if saved:
             store.save(self._path("tx.json"), {})
@@ -188,7 +191,7 @@ class ChargePoint:
         self._auth_result(id_tag, connector, "Accepted" if ok else "Invalid", now)
 
     def _auth_result(self, id_tag, connector, status, now):
-        self.events.append(("authorize", id_tag, status))
+        self._event(("authorize", id_tag, status))
         if status != "Accepted":
             log.info("idTag %s not authorized: %s", id_tag, status)
             return
@@ -207,7 +210,7 @@ class ChargePoint:
     def start_transaction(self, evse, id_tag, now):
         if not self.queue.room_for_transaction():
             log.error("message queue full: new transaction on connector %d refused", evse.id)
-            self.events.append(("refused", "queue full"))
+            self._event(("refused", "queue full"))
             return None
         evse.read_meter()
         meter = evse.energy_wh()
@@ -251,7 +254,7 @@ class ChargePoint:
         if evse.plugged:
             self.finishing.add(connector)
         self._save_tx(now)
-        self.events.append(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
+        self._event(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
         log.info("transaction on connector %d stopped: %s", connector, reason)
         if connector in self.scheduled_unavailable:
             self.scheduled_unavailable.discard(connector)
@@ -327,8 +330,10 @@ class ChargePoint:
             if not evse.plugged:
                 self.finishing.discard(c)
             a = self.auth
-            if (a is not None and evse.plugged and c not in self.finishing
-                    and (a["connector"] in (None, c)) and evse.available and evse.fault is None):
+            # A new authorization also starts a new transaction on a connector still
+            # Finishing (the EV stayed plugged after the last one stopped).
+            if (a is not None and evse.plugged and (a["connector"] in (None, c))
+                    and evse.available and evse.fault is None):
                 self.auth = None
                 self.start_transaction(evse, a["tag"], now)
             return
@@ -392,7 +397,7 @@ class ChargePoint:
             seq = self.queue.push(action, payload, tx_ref=tx_ref)
         except Exception as e:  # QueueFull / MessageTooLarge: named, reported, never silent
             log.error("%s not queued: %s", action, e)
-            self.events.append(("queue-error", action, str(e)))
+            self._event(("queue-error", action, str(e)))
             return None
         self.last_pushed = seq
         return seq
@@ -470,7 +475,7 @@ class ChargePoint:
                 log.error("%s given up after %d attempts (%s)", action, n, why)
                 self.queue.fail(seq, why)
                 self.attempts.pop(seq, None)
-                self.events.append(("gave-up", action, why))
+                self._event(("gave-up", action, why))
             else:
                 # The wait grows with the attempt number (OCPP 1.6 section 4.9 advice).
                 self.retry_at = now + self.config.get("TransactionMessageRetryInterval") * 1000 * n
@@ -548,7 +553,7 @@ class ChargePoint:
         status = p["status"]
         interval = p.get("interval", 0)
         self.boot_status = status
-        self.events.append(("boot", status))
+        self._event(("boot", status))
         if status == "Accepted":
             if interval > 0:
                 self.config.set_internal("HeartbeatInterval", interval)
@@ -586,7 +591,7 @@ class ChargePoint:
             if t.tx_ref == m["seq"]:
                 t.tx_id = tx_id
                 self._save_tx(now)
-                self.events.append(("txid", c, tx_id))
+                self._event(("txid", c, tx_id))
                 if status != "Accepted" and self.config.get("StopTransactionOnInvalidId"):
                     log.warning("StartTransaction answered %s: stopping", status)
                     self.stop_transaction(c, "DeAuthorized", now)
@@ -631,7 +636,7 @@ class ChargePoint:
     def on_ChangeConfiguration(self, p, now):
         status = self.config.change(p["key"], p["value"])
         if status in ("Accepted", "RebootRequired"):
-            self.events.append(("config", p["key"]))
+            self._event(("config", p["key"]))
         return {"status": status}
 
     def on_ClearCache(self, p, now):
@@ -688,6 +693,11 @@ class ChargePoint:
         if evse.lock is None:
             return {"status": "NotSupported"}
         return {"status": "Unlocked" if evse.lock.unlock() else "UnlockFailed"}
+
+    def _event(self, e):
+        self.events.append(e)
+        if len(self.events) > MAX_EVENTS:
+            self.events.pop(0)
 
     # ------------------------------------------------------------------ queries
     def _stops_pending(self):

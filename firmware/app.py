@@ -1,0 +1,242 @@
+# Composition root: builds the OCPP core, the charging control and the
+# network link from config.json and a board's hardware, and runs them as
+# asyncio tasks. The control loop never waits for the network or the flash.
+import asyncio
+
+import compat
+import log
+from evse.connector import Evse
+from ocpp16.chargepoint import ChargePoint, WallClock
+from ocpp16.config import Config, PROFILES_ALL
+from ocpp16.queue import MessageQueue
+
+# One control-loop iteration: pilot sample, interlock, core tick.
+CONTROL_PERIOD_MS = 100
+# After a scenario's "end" event the simulator waits at most this long
+# (simulated ms) for the queue to drain before it stops.
+DRAIN_TIMEOUT_MS = 60000
+# Supported feature profiles reported in SupportedFeatureProfiles.
+SUPPORTED_PROFILES = "Core"
+
+
+class Clock:
+    """The monotonic `now` (ms) the core sees. speed=None: real time. With a
+    speed, simulated time advances by exactly one control period per loop
+    iteration, so a scenario is deterministic on any runtime."""
+
+    def __init__(self, speed=None):
+        self.speed = speed
+        self.t0 = compat.ticks_ms()
+        self.sim_ms = 0
+
+    def now(self):
+        if self.speed is None:
+            return compat.ticks_diff(compat.ticks_ms(), self.t0)
+        return self.sim_ms
+
+    def advance(self, ms):
+        self.sim_ms += ms
+
+    async def sleep_ms(self, ms):
+        if self.speed is not None:
+            ms = ms / self.speed
+        await asyncio.sleep(ms / 1000)
+
+
+def wall_epoch():
+    import time
+    t = time.time()
+    # MicroPython on a device counts from 2000-01-01; the unix port and CPython from 1970.
+    if time.gmtime(0)[0] == 2000:
+        t += 946684800
+    return int(t)
+
+
+class App:
+    def __init__(self, cfg, hw, clock=None, trace=None):
+        self.cfg = cfg
+        self.hw = hw
+        simcfg = cfg.get("sim") or {}
+        self.clock = clock or Clock(simcfg.get("speed"))
+        self.trace = trace if trace is not None else simcfg.get("trace", False)
+        self.heap_report_ms = int(simcfg.get("heap_report_s", 0) * 1000)
+        data = cfg.get("data_dir", "data")
+        _mkdir(data)
+        n = len(hw.connectors)
+        overrides = {"NumberOfConnectors": n, "SupportedFeatureProfiles": SUPPORTED_PROFILES}
+        self.config = Config(data + "/config.json", overrides)
+        self.evses = [Evse(i + 1, c) for i, c in enumerate(hw.connectors)]
+        self.queue = MessageQueue(data + "/queue")
+        now = self.clock.now()
+        self.cp = ChargePoint(cfg, self.config, self.evses, self.queue,
+                              clock=WallClock(wall_epoch(), now), data_dir=data,
+                              reader=hw.reader, now=now, id_prefix=_boot_prefix(data))
+        self.link = None
+        self.ping_s = self.config.get("WebSocketPingInterval")
+        self._flushing = False
+        self.result = None
+
+    def _make_link(self):
+        from net.link import Link
+        key = self.config.get("AuthorizationKey") or self.cfg.get("authorization_key")
+        profile = self.cfg.get("security_profile", 0)
+        auth = (self.cfg["charge_point_id"], key) if profile in (1, 2) and key else None
+        ssl = None
+        if self.cfg["csms_url"].startswith("wss:"):
+            ssl = _tls_context(self.cfg)
+        return Link(self.cfg["csms_url"], self.cfg["charge_point_id"], basic_auth=auth, ssl=ssl,
+                    ping_interval_s=self.config.get("WebSocketPingInterval"))
+
+    # -------------------------------------------------------------- link handler
+    def on_open(self):
+        self.cp.on_connect(self.clock.now())
+        return self.flush()
+
+    def on_message(self, text):
+        if self.trace:
+            print("<- " + text)
+        self.cp.receive(text, self.clock.now())
+        return self.flush()
+
+    def on_close(self, reason=None):
+        self.cp.on_disconnect(self.clock.now())
+
+    async def flush(self):
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self.cp.outbox:
+                text = self.cp.outbox.pop(0)
+                if self.trace:
+                    print("-> " + text)
+                try:
+                    await self.link.send(text)
+                except Exception as e:  # NotConnected / closed: the core redelivers on reconnect
+                    log.warning("send failed: %s", e)
+                    del self.cp.outbox[:]
+                    break
+        finally:
+            self._flushing = False
+
+    # -------------------------------------------------------------- loops
+    async def control_loop(self):
+        sim = getattr(self.hw, "sim", None)
+        ended_at = None
+        wd = self.hw.watchdog
+        next_heap = 0
+        while True:
+            now = self.clock.now()
+            if self.heap_report_ms and now >= next_heap:
+                next_heap = now + self.heap_report_ms
+                _report_heap(self.cp)
+            if sim is not None:
+                for e in sim.step(now):
+                    log.info("scenario: %s", _describe(e))
+            for evse in self.evses:
+                evse.step(now)
+            self.cp.tick(now)
+            ping = self.config.get("WebSocketPingInterval")
+            if ping != self.ping_s and self.link is not None:
+                self.ping_s = ping
+                self.link.set_ping_interval(ping)
+            if self.cp.outbox and self.link is not None:
+                await self.flush()
+            if wd is not None:
+                wd.alive("control")
+            if self.cp.reboot:
+                self.result = "reboot"
+                return
+            if sim is not None and sim.ended:
+                if ended_at is None:
+                    ended_at = now
+                if self.cp.idle() or now - ended_at > DRAIN_TIMEOUT_MS:
+                    self.result = "end"
+                    return
+            if self.clock.speed is not None:
+                self.clock.advance(CONTROL_PERIOD_MS)
+            await self.clock.sleep_ms(CONTROL_PERIOD_MS)
+
+    async def run(self):
+        self.link = self._make_link()
+        link_task = asyncio.create_task(self.link.run(self))
+        try:
+            await self.control_loop()
+            await self.flush()
+        finally:
+            self.link.stop()
+            try:
+                await asyncio.wait_for(link_task, 5)
+            except Exception:
+                pass
+            self.queue.close() if hasattr(self.queue, "close") else None
+        return self.result
+
+
+def _boot_prefix(data):
+    """Message ids must stay unique across reboots: prefix them with a boot counter."""
+    import store
+    path = data + "/boots.json"
+    n = store.load(path, {}).get("n", 0) + 1
+    store.save(path, {"n": n})
+    return "%d." % n
+
+
+def _report_heap(cp):
+    """Retained heap after a collection (the benchmark reads these lines)."""
+    import gc
+    gc.collect()
+    if hasattr(gc, "mem_alloc"):
+        print("[heap] alloc=%d free=%d booted=%d tx=%d" % (gc.mem_alloc(), gc.mem_free(),
+              cp.boot_status == "Accepted", len(cp.tx)))
+
+
+def _describe(e):
+    return " ".join("%s=%s" % (k, e[k]) for k in sorted(e) if k != "at")
+
+
+def _mkdir(path):
+    import os
+    part = ""
+    for p in path.split("/"):
+        part = part + "/" + p if part or path.startswith("/") else p
+        if not p:
+            continue
+        try:
+            os.mkdir(part)
+        except OSError:
+            pass
+
+
+def _tls_context(cfg):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ca = cfg.get("ca_cert")
+    if ca:
+        if hasattr(ctx, "load_verify_locations"):
+            ctx.load_verify_locations(cafile=ca)
+    if hasattr(ctx, "verify_mode"):
+        ctx.verify_mode = ssl.CERT_REQUIRED if ca else ssl.CERT_NONE
+    if not ca:
+        log.warning("wss without ca_cert: the server certificate is NOT verified")
+    return ctx
+
+
+async def run(cfg, hw, clock=None):
+    """Run the charger until a scenario ends; a Reset restarts it in place."""
+    simcfg = cfg.get("sim") or {}
+    clock = clock or Clock(simcfg.get("speed"))
+    world = getattr(hw, "sim", None)
+    if world is not None and simcfg.get("scenario"):
+        import json
+        with open(simcfg["scenario"]) as f:
+            world.load_scenario(json.load(f))
+    while True:
+        app = App(cfg, hw, clock)
+        result = await app.run()
+        if result != "reboot":
+            return app
+        reset = getattr(hw, "reset", None)
+        if reset is not None:
+            reset(app.cp.reboot)
+        log.info("%s reset: restarting", app.cp.reboot)

