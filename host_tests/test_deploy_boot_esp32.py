@@ -178,3 +178,54 @@ def test_esp32_fatal_config_holds_the_board_safe_and_keeps_feeding(fakes, tmp_pa
     assert machine.level(26) == 0  # relay coil (boards/esp32-devkitc.json relay.pin) off
     pwm = machine._pwms.get(25)
     assert pwm is not None and pwm.duty_u16() == 0  # pilot disabled: constant -12 V (state F)
+
+
+# ---------------------------------------------------------------- the deployed esp32 image on micropython
+RUNNER = """
+import sys
+del sys.argv[:]
+sys.argv.extend(["main.py", "config.json"])
+import network, mfrc522_model, modbus_model
+network.access_points["garage"] = "wifi-password-1"
+mfrc522_model.Mfrc522Model(spi_id=2, cs=5, rst=22)
+modbus_model.Rs485Bus(uart_id=2, de_pin=4).add(modbus_model.Sdm120Model(address=1))
+import startup
+startup.main()
+"""
+
+
+def test_deployed_esp32_image_boots_on_micropython_against_the_fakes(tmp_path):
+    """The esp32-devkitc image as deploy.py lays it out (xtensawin .mpy files, hal/esp32
+    drivers, the /main.py stub's startup module) runs under the real micropython command
+    with the fake machine/network/ntptime modules behind it, up to the app."""
+    import json
+    import subprocess
+    import deploy
+    import mpy as mpyrun
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"csms_url": "ws://127.0.0.1:9/ocpp", "charge_point_id": "CP-ESP", "board": "esp32-devkitc",
+                               "wifi": {"ssid": "garage", "password": "wifi-password-1"},
+                               "data_dir": str(tmp_path / "data")}))
+    folder = tmp_path / "dev"
+    deploy.deploy("dir:" + str(folder), "esp32-devkitc", str(cfg), build_dir=str(tmp_path / "b"),
+                  out=lambda s: None, quiet_build=True)
+    assert (folder / "hal" / "esp32" / "pilot.mpy").exists() and not (folder / "hal" / "sim").exists()
+    runner = tmp_path / "run_with_fakes.py"
+    runner.write_text(RUNNER)
+    proc = mpyrun.popen([str(runner)], env={"MICROPYPATH": ".frozen:%s:%s" % (folder, FAKES)}, cwd=str(folder),
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if "app: starting" in line:
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+    text = "\n".join(lines)
+    order = ["config: config.json ok", "board: esp32-devkitc (esp32), 1 connector(s)", "wifi: connected, ip 192.168.4.20",
+             "ntp: clock set", "watchdog: 10000 ms (board file)", "app: starting"]
+    at = [text.find(s) for s in order]
+    assert -1 not in at and at == sorted(at), text
+    assert "wifi-password-1" not in text
