@@ -586,7 +586,7 @@ class ChargePoint:
         self.queue.resolve_tx(m["seq"], tx_id)
         self._ack(m)
         status = p.get("idTagInfo", {}).get("status")
-        for c in self.tx:
+        for c in list(self.tx):
             t = self.tx[c]
             if t.tx_ref == m["seq"]:
                 t.tx_id = tx_id
@@ -610,6 +610,7 @@ class ChargePoint:
             return
         try:
             self.clock.set(timefmt.parse_datetime(text), now)
+            self.next_aligned_epoch = None  # the clock jumped: align again from the new time
         except ValueError:
             log.warning("currentTime %s not understood", text)
 

@@ -8,6 +8,7 @@ from evse.connector import Evse
 from ocpp16.chargepoint import ChargePoint, CALL_TIMEOUT_MS
 from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
+from ocpp16.timefmt import format_datetime
 
 BASE = "/tmp/_cp_test"
 TX_ID = 4242
@@ -71,9 +72,9 @@ class Rig:
 
     def csms(self, action, p):
         if action == "BootNotification":
-            return {"status": self.boot, "interval": 10, "currentTime": "2026-11-23T12:00:00Z"}
+            return {"status": self.boot, "interval": 10, "currentTime": self.time()}
         if action == "Heartbeat":
-            return {"currentTime": "2026-11-23T12:00:00Z"}
+            return {"currentTime": self.time()}
         if action == "Authorize":
             return {"idTagInfo": {"status": "Accepted"}}
         if action == "StartTransaction":
@@ -81,6 +82,10 @@ class Rig:
         if action == "StopTransaction":
             return {"idTagInfo": {"status": "Accepted"}}
         return {}
+
+    def time(self):
+        """The CSMS's clock: 2026-11-23T12:00:00Z at the start of the test."""
+        return format_datetime(1795435200 + self.now // 1000)
 
     def actions(self):
         return [m[2] for m in self.sent]
@@ -188,3 +193,107 @@ def test_power_loss_stops_open_transaction_on_restart():
     stop = [m[3] for m in r2.sent if m[2] == "StopTransaction"]
     assert len(stop) == 1 and stop[0]["reason"] == "PowerLoss" and stop[0]["transactionId"] == TX_ID
     assert stop[0]["meterStop"] > 0
+
+
+def test_clock_aligned_meter_values_inside_and_outside_a_transaction():
+    r = Rig("aligned")
+    r.config.change("ClockAlignedDataInterval", "15")
+    r.config.change("MeterValueSampleInterval", "0")
+    r.config.change("MeterValuesAlignedData", "Energy.Active.Import.Register,Voltage")
+    r.cp.on_connect(0)
+    r.run(20000)      # clock set to 12:00:00 by the boot answer: one aligned sample at :15
+    r.world.reader.tap("AA")
+    r.world.evs[0].plug()
+    r.run(20000)      # one at :30 inside the transaction
+    mvs = [m[3] for m in r.sent if m[2] == "MeterValues"]
+    assert len(mvs) == 2
+    assert "transactionId" not in mvs[0] and mvs[1]["transactionId"] == TX_ID
+    for p in mvs:
+        svs = p["meterValue"][0]["sampledValue"]
+        assert [sv["measurand"] for sv in svs] == ["Energy.Active.Import.Register", "Voltage"]
+        assert all(sv["context"] == "Sample.Clock" for sv in svs)
+    assert mvs[0]["meterValue"][0]["timestamp"] == "2026-11-23T12:00:15Z"
+    assert mvs[1]["meterValue"][0]["timestamp"] == "2026-11-23T12:00:30Z"
+
+
+def test_minimum_status_duration_suppresses_short_lived_statuses():
+    r = Rig("minstatus")
+    r.config.change("MinimumStatusDuration", "5")
+    r.cp.on_connect(0)
+    r.run(2000)
+    r.world.evs[0].plug()
+    r.run(2000)
+    r.world.evs[0].unplug()   # Preparing lasted 2 s: never reported
+    r.run(10000)
+    r.world.evs[0].plug()
+    r.run(8000)               # Preparing held 8 s: reported once it lasted 5 s
+    st = [(r.times[i], m[3]["status"]) for i, m in enumerate(r.sent)
+          if m[2] == "StatusNotification" and m[3]["connectorId"] == 1]
+    assert [s for _, s in st] == ["Available", "Preparing"]
+    assert st[1][0] - 14000 >= 5000
+
+
+def test_remote_start_without_authorize_when_configured():
+    r = Rig("remote")
+    r.config.change("AuthorizeRemoteTxRequests", "false")
+    r.cp.on_connect(0)
+    r.run(1000)
+    r.world.evs[0].plug()
+    r.run(1000)
+    r.cp.receive('[2,"x1","RemoteStartTransaction",{"idTag":"RS1","connectorId":1}]', r.now)
+    answer = json.loads(r.cp.outbox.pop(0))
+    assert answer == [3, "x1", {"status": "Accepted"}]
+    r.run(1000)
+    assert "Authorize" not in r.actions()
+    start = [m[3] for m in r.sent if m[2] == "StartTransaction"]
+    assert start and start[0]["idTag"] == "RS1"
+
+
+def test_hard_reset_stops_with_hard_reset_and_requests_reboot_after_delivery():
+    r = Rig("hard")
+    r.cp.on_connect(0)
+    r.run(1000)
+    r.world.reader.tap("AA")
+    r.world.evs[0].plug()
+    r.run(5000)
+    r.cp.receive('[2,"r1","Reset",{"type":"Hard"}]', r.now)
+    assert json.loads(r.cp.outbox[0]) == [3, "r1", {"status": "Accepted"}]
+    assert r.cp.reboot is None  # not before the StopTransaction is delivered
+    r.run(1000)
+    stop = [m[3] for m in r.sent if m[2] == "StopTransaction"]
+    assert stop[0]["reason"] == "HardReset" and r.cp.reboot == "Hard"
+
+
+def test_start_answered_invalid_stops_charging_when_configured():
+    r = Rig("invalid")
+    r.cp.on_connect(0)
+    r.run(1000)
+    orig = r.csms
+
+    def csms(action, p):
+        if action == "StartTransaction":
+            return {"transactionId": 7, "idTagInfo": {"status": "Blocked"}}
+        return orig(action, p)
+    r.csms = csms
+    r.world.reader.tap("AA")
+    r.world.evs[0].plug()
+    r.run(5000)
+    stop = [m[3] for m in r.sent if m[2] == "StopTransaction"]
+    assert stop and stop[0]["reason"] == "DeAuthorized" and stop[0]["transactionId"] == 7
+    assert not r.hw.connectors[0].relay.closed
+
+
+def test_bad_frames_get_callerrors_and_the_core_keeps_working():
+    r = Rig("bad")
+    r.cp.on_connect(0)
+    r.run(1000)
+    for text, code in (("not json", "FormationViolation"), ('[2,"a","NoSuchAction",{}]', "NotImplemented"),
+                       ('[2,"b","ChangeConfiguration",{"key":"X"}]', "OccurenceConstraintViolation"),
+                       ('[2,"c","Reset",{"type":"Sideways"}]', "PropertyConstraintViolation"),
+                       ('[2,"d","UnlockConnector",{"connectorId":"1"}]', "TypeConstraintViolation"),
+                       ('[2,"e","ReserveNow",{"connectorId":1,"expiryDate":"2026-11-23T12:00:00Z","idTag":"A","reservationId":1}]', "NotSupported")):
+        r.cp.receive(text, r.now)
+        m = json.loads(r.cp.outbox.pop(0))
+        assert m[0] == 4 and m[2] == code, (text, m)
+    r.cp.receive('[2,"f","ClearCache",{}]', r.now)
+    assert json.loads(r.cp.outbox.pop(0)) == [3, "f", {"status": "Accepted"}]
