@@ -173,6 +173,9 @@ class App:
         return self.result
 
 
+_modules_reported = False
+
+
 def _boot_prefix(data):
     """Message ids must stay unique across reboots: prefix them with a boot counter."""
     import store
@@ -185,6 +188,11 @@ def _boot_prefix(data):
 def _report_heap(cp):
     """Retained heap after a collection (the benchmark reads these lines)."""
     import gc
+    import sys
+    global _modules_reported
+    if not _modules_reported:
+        _modules_reported = True
+        print("[heap] modules=" + ",".join(sorted(sys.modules)))
     gc.collect()
     if hasattr(gc, "mem_alloc"):
         print("[heap] alloc=%d free=%d booted=%d tx=%d" % (gc.mem_alloc(), gc.mem_free(),

