@@ -8,6 +8,7 @@ import errno
 
 BLOCK_SIZE = 4096        # ESP32 flash erase block; LittleFS block size on the device
 HALF = 0.5               # fraction of the interrupted write that lands
+EIO_LFS = -5             # what the block device returns for the cut operation (LFS_ERR_IO)
 
 
 class PowerCut(Exception):
@@ -18,7 +19,10 @@ class PowerCut(Exception):
 # ------------------------------------------------------------------ MicroPython block device
 class CutBlockDevice:
     """Extended block protocol (offsets) over a shared bytearray; reboot() gives a live device
-    over the same bytes while this one stays dead (finalizers of the old mount cannot write)."""
+    over the same bytes while this one stays dead (finalizers of the old mount cannot write).
+    The cut operation returns LittleFS's I/O error (-5) instead of raising: an exception would
+    longjmp out of the C filesystem code and leave its open-file list inconsistent, which can
+    crash MicroPython later when the garbage collector finalizes those files."""
 
     def __init__(self, data, block_size=BLOCK_SIZE, cut_at=None, partial=HALF):
         self.data = data
@@ -76,7 +80,8 @@ class CutBlockDevice:
         self.programmed += n
         if cut:
             self.dead = True
-            raise PowerCut("power cut at write %d" % self.ops)
+            return EIO_LFS
+        return 0
 
     def ioctl(self, op, arg):
         if op == 4:                        # block count
@@ -93,7 +98,7 @@ class CutBlockDevice:
             self.erased += 1
             if cut:
                 self.dead = True
-                raise PowerCut("power cut at erase %d" % self.ops)
+                return EIO_LFS
             return 0
         return 0
 

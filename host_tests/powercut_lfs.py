@@ -16,8 +16,29 @@ TRANSACTIONS = 8         # scenario size: ~600 block writes, every one of them a
 METER_VALUES = 12
 
 
+OPENED = []   # every queue made, even one whose constructor the cut interrupted
+
+
+class TrackedQueue(MessageQueue):
+    def __init__(self, *a, **kw):
+        OPENED.append(self)
+        MessageQueue.__init__(self, *a, **kw)
+
+
 def open_queue():
-    return MessageQueue(DIR, capacity_bytes=CAPACITY, segment_bytes=SEGMENT, stage_slots=SLOTS)
+    return TrackedQueue(DIR, capacity_bytes=CAPACITY, segment_bytes=SEGMENT, stage_slots=SLOTS)
+
+
+def close_all():
+    # A file left open on a mount that is then dropped would be finalized by the garbage
+    # collector possibly after its filesystem object was freed (MicroPython sweeps in address
+    # order): close every queue's append handle before unmounting.
+    while OPENED:
+        q = OPENED.pop()
+        try:
+            q.close()
+        except Exception:
+            pass
 
 
 STATS = [0, 0]
@@ -28,7 +49,6 @@ def attempt(image, cut_at, ops):
     powercut.mount(dev, POINT)
     model = powercut.Model()
     cut = False
-    q = None
     try:
         q = open_queue()
         powercut.run(q, ops, model, lambda: dev.dead)
@@ -38,16 +58,15 @@ def attempt(image, cut_at, ops):
             raise
         cut = True      # PowerCut, or the OSError LittleFS made of it
     finally:
-        try:
-            q and q.close()   # else its file's finalizer complains about the dead mount later
-        except Exception:
-            pass
+        close_all()
         powercut.umount(POINT)
     after = dev.reboot()
+    dev.data = None     # the dead device never touches the bytes again
     powercut.mount(after, POINT)
     try:
         powercut.check(open_queue(), model)
     finally:
+        close_all()
         powercut.umount(POINT)
     return cut, dev.ops
 
