@@ -60,7 +60,7 @@ class FS:
             st = os.statvfs(path)
         except (AttributeError, OSError):
             return None
-        return st[0] * st[4]
+        return st[1] * st[4]      # f_frsize * f_bavail
 
     def size(self, path):
         """Size in bytes, or -1 when the file does not exist."""
