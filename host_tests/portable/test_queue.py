@@ -365,3 +365,16 @@ def test_a_failed_seal_never_delivers_a_message_twice():
     want = seqs[1:] + more
     assert [g[0] for g in drain(MessageQueue(D, fs=fs.copy()))] == want
     assert [g[0] for g in drain(q)] == want
+
+
+def test_room_for_transaction_also_needs_free_filesystem_space():
+    fs, q = fresh(capacity_bytes=400 * 1024)
+    assert q.room_for_transaction()                  # no space figure: capacity decides
+    need = mq.EST_START + 16 * mq.EST_METER_VALUE + mq.EST_STOP + mq.STOP_RESERVE + mq.FS_MARGIN
+    fs.space = need + 200
+    assert q.room_for_transaction()
+    q.push("MeterValues", MV3)
+    q.push("MeterValues", MV3)
+    q.push("MeterValues", MV3)
+    assert not q.room_for_transaction()              # the partition, not capacity, is short
+    assert q.room_for_transaction(n_meter_values=4)
