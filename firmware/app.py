@@ -60,6 +60,8 @@ class App:
         self.clock = clock or Clock(simcfg.get("speed"))
         self.trace = trace if trace is not None else simcfg.get("trace", False)
         self.heap_report_ms = int(simcfg.get("heap_report_s", 0) * 1000)
+        # A long simulated outage may use a coarser control period (sim boards only).
+        self.period_ms = int(simcfg.get("period_ms", CONTROL_PERIOD_MS))
         data = cfg.get("data_dir", "data")
         _mkdir(data)
         n = len(hw.connectors)
@@ -84,8 +86,9 @@ class App:
         ssl = None
         if self.cfg["csms_url"].startswith("wss:"):
             ssl = _tls_context(self.cfg)
+        # Pauses between connect attempts follow the (possibly simulated) clock.
         return Link(self.cfg["csms_url"], self.cfg["charge_point_id"], basic_auth=auth, ssl=ssl,
-                    ping_interval_s=self.config.get("WebSocketPingInterval"))
+                    ping_interval_s=self.config.get("WebSocketPingInterval"), sleep_ms=self.clock.sleep_ms)
 
     # -------------------------------------------------------------- link handler
     def on_open(self):
@@ -154,8 +157,8 @@ class App:
                     self.result = "end"
                     return
             if self.clock.speed is not None:
-                self.clock.advance(CONTROL_PERIOD_MS)
-            await self.clock.sleep_ms(CONTROL_PERIOD_MS)
+                self.clock.advance(self.period_ms)
+            await self.clock.sleep_ms(self.period_ms)
 
     async def run(self):
         self.link = self._make_link()
