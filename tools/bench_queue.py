@@ -166,6 +166,8 @@ def heap(waiting):
 
 
 def main():
+    import log
+    log.set_level("error")   # the fill-to-the-brim runs would log every failed seal
     print("ocpp16.queue on LittleFS (VfsLfs2, %d-byte blocks, RAM flash)" % powercut.BLOCK_SIZE)
     amplification()
     capacity()
