@@ -7,6 +7,7 @@ import log
 import store
 from ocpp16 import rpc
 from ocpp16 import timefmt
+from ocpp16.auth import AuthStore
 
 # How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
 CALL_TIMEOUT_MS = 30000
@@ -24,10 +25,14 @@ UNITS = {"Energy.Active.Import.Register": "Wh", "Power.Active.Import": "W",
          "Current.Import": "A", "Voltage": "V", "Current.Offered": "A"}
 # Epoch seconds before which the wall clock is considered not set (2020-01-01).
 CLOCK_VALID_AFTER = 1577836800
-# Profiles whose CSMS-initiated operations this core answers; the rest get NotSupported.
+# CSMS-initiated operations this firmware answers; the rest get NotSupported.
+# Core ones are methods here; the others live in a module imported on first use.
 CORE_ACTIONS = ("ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfer",
                 "GetConfiguration", "RemoteStartTransaction", "RemoteStopTransaction",
                 "Reset", "UnlockConnector")
+PROFILE_MODULES = {"SendLocalList": "localauth", "GetLocalListVersion": "localauth"}
+SUPPORTED_ACTIONS = CORE_ACTIONS + tuple(PROFILE_MODULES)
+SUPPORTED_PROFILES = "Core,LocalAuthListManagement"  # SupportedFeatureProfiles
 
 
 class WallClock:
@@ -101,6 +106,9 @@ class ChargePoint:
         self.last_pushed = -1         # seq of the newest queued transaction message
         self.events = []              # recent (kind, detail...) notes for the app and tests, bounded
         self.available = True         # connector 0 availability
+        self.auth_store = AuthStore(data_dir, timefmt.parse_datetime)
+        config.values["SupportedFeatureProfiles"] = SUPPORTED_PROFILES
+        self.clock_offset = None      # seconds the clock jumped when it was first set (timestamp repair)
         self._load_state(now)
 
     # ------------------------------------------------------------------ state files
@@ -177,18 +185,39 @@ class ChargePoint:
 
     def _authorize(self, id_tag, connector, now, remote):
         if self.online and self.boot_status == "Accepted":
+            if self.config.get("LocalPreAuthorize") and self._local_status(id_tag, now)[1] == "Accepted":
+                # Known locally as valid: start at once, no Authorize round trip.
+                self._auth_result(id_tag, connector, "Accepted", now)
+                return
+
             def answered(payload, now, cp=self):
                 if payload is None:  # no answer: decide as offline
                     return cp._offline_authorize(id_tag, connector, now)
                 info = payload.get("idTagInfo", {})
+                cp._remember(id_tag, info)
                 cp._auth_result(id_tag, connector, info.get("status"), now)
             self._ram("Authorize", {"idTag": id_tag}, answered)
         else:
             self._offline_authorize(id_tag, connector, now)
 
+    def _local_status(self, id_tag, now):
+        return self.auth_store.lookup(id_tag, self.clock.epoch(now) if self.clock.known() else None,
+                                      use_list=self.config.get("LocalAuthListEnabled"),
+                                      use_cache=self.config.get("AuthorizationCacheEnabled"))
+
     def _offline_authorize(self, id_tag, connector, now):
-        ok = self.config.get("AllowOfflineTxForUnknownId")
-        self._auth_result(id_tag, connector, "Accepted" if ok else "Invalid", now)
+        """OCPP 1.6 3.5: offline, a tag known in the local list or cache is judged by its
+        stored status (LocalAuthorizeOffline); an unknown one by AllowOfflineTxForUnknownId."""
+        source, status = None, None
+        if self.config.get("LocalAuthorizeOffline"):
+            source, status = self._local_status(id_tag, now)
+        if source is None:
+            status = "Accepted" if self.config.get("AllowOfflineTxForUnknownId") else "Invalid"
+        self._auth_result(id_tag, connector, status, now)
+
+    def _remember(self, id_tag, info):
+        if self.config.get("AuthorizationCacheEnabled"):
+            self.auth_store.remember(id_tag, info)
 
     def _auth_result(self, id_tag, connector, status, now):
         self._event(("authorize", id_tag, status))
@@ -514,9 +543,12 @@ class ChargePoint:
 
     def _incoming_call(self, msg_id, action, payload, now):
         try:
-            rpc.validate_call(action, payload, CORE_ACTIONS)
-            handler = getattr(self, "on_" + action)
-            result = handler(payload, now)
+            rpc.validate_call(action, payload, SUPPORTED_ACTIONS)
+            if action in PROFILE_MODULES:
+                pkg = __import__("ocpp16." + PROFILE_MODULES[action])
+                result = getattr(getattr(pkg, PROFILE_MODULES[action]), "on_" + action)(self, payload, now)
+            else:
+                result = getattr(self, "on_" + action)(payload, now)
         except rpc.RpcError as e:
             self.outbox.append(rpc.encode_error(msg_id, e.code, e.description))
             return
@@ -586,6 +618,7 @@ class ChargePoint:
         self.queue.resolve_tx(m["seq"], tx_id)
         self._ack(m)
         status = p.get("idTagInfo", {}).get("status")
+        self._remember(m["payload"].get("idTag"), p.get("idTagInfo"))
         for c in list(self.tx):
             t = self.tx[c]
             if t.tx_ref == m["seq"]:
@@ -598,6 +631,7 @@ class ChargePoint:
         log.info("transactionId %s assigned", tx_id)
 
     def conf_StopTransaction(self, m, p, now):
+        self._remember(m["payload"].get("idTag"), p.get("idTagInfo"))
         self._ack(m)
 
     def _ack(self, m):
@@ -635,12 +669,15 @@ class ChargePoint:
         return {"status": "Scheduled" if scheduled else "Accepted"}
 
     def on_ChangeConfiguration(self, p, now):
+        if p["key"] == "AuthorizationKey":
+            log.secret(p["value"])  # never shown on the console from now on
         status = self.config.change(p["key"], p["value"])
         if status in ("Accepted", "RebootRequired"):
             self._event(("config", p["key"]))
         return {"status": status}
 
     def on_ClearCache(self, p, now):
+        self.auth_store.clear_cache()
         return {"status": "Accepted"}
 
     def on_DataTransfer(self, p, now):

@@ -2,6 +2,7 @@
 # persistence of the values a CSMS changed. No sockets, no clock; the one file
 # it writes goes through store.save (atomic replace).
 import store
+from ocpp16 import auth
 
 INT = 0
 BOOL = 1
@@ -57,6 +58,9 @@ KEYS = {
     "TransactionMessageRetryInterval": (INT, RW, 60, (1, 86400)),
     "UnlockConnectorOnEVSideDisconnect": (BOOL, RW, True, None),
     "WebSocketPingInterval": (INT, RW, 60, (0, 3600)),
+    "LocalAuthListEnabled": (BOOL, RW, True, None),
+    "LocalAuthListMaxLength": (INT, RO, auth.LOCAL_LIST_MAX, None),
+    "SendLocalListMaxLength": (INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
     "AuthorizationKey": (STR, WO, "", 40),
 }
 
