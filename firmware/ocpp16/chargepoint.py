@@ -478,6 +478,8 @@ class ChargePoint:
         self._send_call(m, now)
 
     def _send_call(self, m, now):
+        if self.clock_offset is not None:
+            _repair_timestamps(m["payload"], self.clock_offset)
         m["id"] = self.ids.next()
         m["sent"] = now
         self.pending = m
@@ -643,7 +645,12 @@ class ChargePoint:
         if not text:
             return
         try:
-            self.clock.set(timefmt.parse_datetime(text), now)
+            epoch = timefmt.parse_datetime(text)
+            if not self.clock.known() and epoch >= CLOCK_VALID_AFTER:
+                # Timestamps taken before this moment came from an unset clock: from now
+                # on they are corrected by the jump when sent (see _repair_timestamps).
+                self.clock_offset = epoch - self.clock.epoch(now)
+            self.clock.set(epoch, now)
             self.next_aligned_epoch = None  # the clock jumped: align again from the new time
         except ValueError:
             log.warning("currentTime %s not understood", text)
@@ -745,6 +752,26 @@ class ChargePoint:
     def idle(self):
         """Nothing waiting to be sent or answered."""
         return self.pending is None and not self.ram and self.queue.peek() is None
+
+
+def _repair_timestamps(payload, offset):
+    """Shift timestamps taken before the clock was set (earlier than
+    CLOCK_VALID_AFTER) by the jump the clock made when the CSMS set it. A message
+    queued before a reboot that happened before the clock was ever set cannot be
+    corrected: its timestamp stays in the year 2000, which flags it as unsynced."""
+    def fix(d):
+        t = d.get("timestamp")
+        if t:
+            try:
+                e = timefmt.parse_datetime(t)
+            except ValueError:
+                return
+            if e < CLOCK_VALID_AFTER:
+                d["timestamp"] = timefmt.format_datetime(e + offset)
+    fix(payload)
+    for key in ("meterValue", "transactionData"):
+        for mv in payload.get(key) or ():
+            fix(mv)
 
 
 def _sv(value, context, measurand, unit):

@@ -297,3 +297,24 @@ def test_bad_frames_get_callerrors_and_the_core_keeps_working():
         assert m[0] == 4 and m[2] == code, (text, m)
     r.cp.receive('[2,"f","ClearCache",{}]', r.now)
     assert json.loads(r.cp.outbox.pop(0)) == [3, "f", {"status": "Accepted"}]
+
+
+def test_timestamps_taken_before_the_clock_was_set_are_corrected():
+    from ocpp16.chargepoint import WallClock
+    from ocpp16.timefmt import parse_datetime
+    r = Rig("unsynced")
+    r.cp.clock = WallClock(946684800, 0)   # a device without NTP: 2000-01-01T00:00:00Z at boot
+    r.config.change("AllowOfflineTxForUnknownId", "true")
+    r.config.change("MeterValueSampleInterval", "10")
+    r.world.reader.tap("OFF")
+    r.world.evs[0].plug()
+    r.run(25000)                           # offline: Start + 2 MeterValues queued with year-2000 stamps
+    r.cp.on_connect(r.now)                 # boot answer sets the clock to the CSMS's time
+    r.run(2000)
+    start = [m[3] for m in r.sent if m[2] == "StartTransaction"][0]
+    mvs = [m[3] for m in r.sent if m[2] == "MeterValues"]
+    t_start = parse_datetime(start["timestamp"])
+    t_mv = [parse_datetime(p["meterValue"][0]["timestamp"]) for p in mvs]
+    boot = 1795435200 + 25  # the CSMS's clock when it answered the boot, at now = 25 s
+    assert abs(t_start - (boot - 25)) <= 1, start["timestamp"]  # not 2000-01-01: corrected
+    assert [t - t_start for t in t_mv][:2] == [10, 20]
