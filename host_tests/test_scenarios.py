@@ -144,3 +144,39 @@ def test_boot_pending_then_accepted_sends_nothing_else_before(runtime):
     assert actions[:3] == ["BootNotification"] * 3, actions
     assert "Authorize" not in actions  # the card was tapped before boot was accepted: decided offline
     assert actions[3] == "StatusNotification"
+
+
+BAD_FRAMES = [
+    ("this is not json", "-1", "FormationViolation"),
+    ('{"not": "an array"}', "-1", "FormationViolation"),
+    ('[2, 17, "Heartbeat", {}]', "-1", "FormationViolation"),
+    ('[2, "bad-1", "FlyToTheMoon", {}]', "bad-1", "NotImplemented"),
+    ('[2, "bad-2", "ChangeConfiguration", {"key": "HeartbeatInterval"}]', "bad-2", "OccurenceConstraintViolation"),
+    ('[2, "bad-3", "Reset", {"type": 5}]', "bad-3", "TypeConstraintViolation"),
+    ('[2, "bad-4", "ChangeAvailability", {"connectorId": 1, "type": "Sometimes"}]', "bad-4",
+     "PropertyConstraintViolation"),
+    ('[2, "bad-5", "ReserveNow", {"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "A",'
+     ' "reservationId": 1}]', "bad-5", "NotSupported"),
+    ('[2, "bad-6", "GetConfiguration", {"key": ["A"], "extra": 1}]', "bad-6", "FormationViolation"),
+]
+
+
+async def bad_frames_script(csms, st):
+    await csms.wait_for(pred=lambda m: m[0] == 2 and m[2] == "StatusNotification" and m[3]["connectorId"] == 1)
+    for raw, msg_id, code in BAD_FRAMES:
+        await st._connection.send(raw)
+        m = await csms.wait_for(pred=lambda m: m[0] == 4)
+        assert m[1] == msg_id and m[2] == code, (raw, m)
+    # still alive and answering properly
+    assert (await st.call(call.ClearCache())).status == "Accepted"
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_bad_frames_over_the_wire_get_callerrors_and_never_stop_the_firmware(runtime):
+    scn = [{"at": 60, "do": "card", "id": "AFTER"}, {"at": 62, "do": "plug"}, {"at": 90, "do": "unplug"},
+           {"at": 92, "do": "end"}]
+    station, lines, rc = run(S.run_session(runtime, scn, script=bad_frames_script, speed=20))
+    assert rc == 0, "\n".join(lines[-40:])
+    frames = S.firmware_frames(station)
+    assert len([m for m in frames if m[0] == 4]) == len(BAD_FRAMES)
+    assert len(S.calls(frames, "StopTransaction")) == 1  # the session after the bad frames went through
