@@ -343,6 +343,11 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
     if drop_config_module:
         # The validation tables are needed only at boot: give their RAM to the app.
         sys.modules.pop("devconfig", None)
+        # So are the board file rules (about 12 KB on the unix port).
+        sys.modules.pop("hal.board", None)
+        hal = sys.modules.get("hal")
+        if hal is not None and "board" in hal.__dict__:
+            del hal.__dict__["board"]
         import gc
         gc.collect()
     real = board.get("kind") in REAL_KINDS
