@@ -8,6 +8,7 @@ import store
 from ocpp16 import rpc
 from ocpp16 import timefmt
 from ocpp16.auth import AuthStore
+from ocpp16.queue import QueueError
 
 # How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
 CALL_TIMEOUT_MS = 30000
@@ -150,6 +151,10 @@ class ChargePoint:
         and the last meter reading that was persisted."""
         for key in saved:
             t = saved[key]
+            ref = t["ref"]
+            if t.get("id") is None and self.queue.tx_id(ref) is None and not self.queue.waiting(ref):
+                log.warning("transaction on connector %s: power was lost before its Start was queued", key)
+                continue
             payload = {"idTag": t["tag"], "meterStop": t.get("last", t["ms"]),
                        "timestamp": timefmt.format_datetime(t.get("lt", t["t0"])),
                        "transactionId": t.get("id"), "reason": "PowerLoss"}
@@ -246,17 +251,24 @@ class ChargePoint:
         epoch = self.clock.epoch(now)
         payload = {"connectorId": evse.id, "idTag": id_tag, "meterStart": meter,
                    "timestamp": timefmt.format_datetime(epoch)}
+        # The transaction is on flash (tx.json, with the seq its Start will get) before its
+        # Start is queued: a power cut in between is recovered without a dangling Start.
+        t = Transaction(evse.id, id_tag, self.queue.next_seq, meter, now, epoch)
+        self.tx[evse.id] = t
+        self._save_tx(now)
         ref = self._push("StartTransaction", payload, None)
         if ref is None:
+            del self.tx[evse.id]
+            self._save_tx(now)
             return None
-        t = Transaction(evse.id, id_tag, ref, meter, now, epoch)
+        if ref != t.tx_ref:
+            t.tx_ref = ref
+            self._save_tx(now)
         interval = self.config.get("MeterValueSampleInterval")
         t.next_sample_ms = now + interval * 1000 if interval else None
         t.begin_values = self._sampled(evse, "StopTxnSampledData", "Transaction.Begin", now)
-        self.tx[evse.id] = t
         self.finishing.discard(evse.id)
         evse.permit(True)
-        self._save_tx(now)
         log.info("transaction started on connector %d for %s (meterStart %d Wh)", evse.id, id_tag, meter)
         return t
 
@@ -424,7 +436,7 @@ class ChargePoint:
     def _push(self, action, payload, tx_ref):
         try:
             seq = self.queue.push(action, payload, tx_ref=tx_ref)
-        except Exception as e:  # QueueFull / MessageTooLarge: named, reported, never silent
+        except (QueueError, OSError) as e:  # QueueFull, MessageTooLarge, flash error: named, reported
             log.error("%s not queued: %s", action, e)
             self._event(("queue-error", action, str(e)))
             return None

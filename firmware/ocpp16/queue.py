@@ -541,6 +541,34 @@ class MessageQueue:
             self._count = n
 
     # ------------------------------------------------------------ public interface
+    @property
+    def next_seq(self):
+        """The seq the next push() will get (the core records it before pushing a Start)."""
+        return self._next
+
+    def waiting(self, seq):
+        """True when message `seq` is queued and not yet acknowledged. Reads the log from the
+        head (flash I/O proportional to the queue): for start-up checks, not the hot path."""
+        if seq <= self._acked or seq >= self._next:
+            return False
+        for s, _, _ in self._staged:
+            if s == seq:
+                return True
+        for seg in self._segs:
+            if seg[2] < seq or seg[2] <= self._acked:
+                continue
+            f = self.fs.open(self._path(seg[0]), "rb")
+            try:
+                while True:
+                    body = _read_record(f, self.max_record)
+                    if body is None:
+                        break
+                    if body[0] == _MSG and _Reader(body, 1).varint() == seq:
+                        return True
+            finally:
+                f.close()
+        return False
+
     def __len__(self):
         return self._count
 

@@ -318,3 +318,30 @@ def test_timestamps_taken_before_the_clock_was_set_are_corrected():
     boot = 1795435200 + 25  # the CSMS's clock when it answered the boot, at now = 25 s
     assert abs(t_start - (boot - 25)) <= 1, start["timestamp"]  # not 2000-01-01: corrected
     assert [t - t_start for t in t_mv][:2] == [10, 20]
+
+
+class _Cut(Exception):
+    pass
+
+
+def test_power_lost_between_recording_and_queueing_a_start_leaves_no_dangling_stop():
+    r = Rig("cutstart")
+    r.cp.on_connect(0)
+    r.run(1000)
+    r.cp.on_disconnect(r.now)
+    r.config.change("AllowOfflineTxForUnknownId", "true")
+
+    def dead_push(action, payload, tx_ref=None):
+        raise _Cut()  # the power went at the first write of the Start
+    r.queue.push = dead_push
+    r.world.reader.tap("LOST")
+    r.world.evs[0].plug()
+    try:
+        r.run(2000)
+        assert False, "the cut did not happen"
+    except _Cut:
+        pass
+    r2 = Rig("cutstart", keep=True)
+    r2.cp.on_connect(0)
+    r2.run(3000)
+    assert [a for a in r2.actions() if a in ("StartTransaction", "StopTransaction")] == []
