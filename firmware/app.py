@@ -6,12 +6,17 @@ import asyncio
 import compat
 import log
 from evse.connector import Evse
+from evse.interlock import SampleTimer, machine_timer
+from hal import HalError
 from ocpp16.chargepoint import ChargePoint, WallClock
 from ocpp16.config import Config, PROFILES_ALL
 from ocpp16.queue import MessageQueue
 
-# One control-loop iteration: pilot sample, interlock, core tick.
+# One control-loop iteration: core tick, sending; the pilot sample and interlock
+# too where no timer runs them every evse.interlock.SAMPLE_PERIOD_MS.
 CONTROL_PERIOD_MS = 100
+# Pause between two meter reads in the meter task (a read itself takes 130-400 ms).
+METER_PERIOD_MS = 1000
 # After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
 DRAIN_TIMEOUT_MS = 60000
@@ -77,6 +82,11 @@ class App:
         self.ping_s = self.config.get("WebSocketPingInterval")
         self._flushing = False
         self.result = None
+        # Real-time clock: pilot sampling + interlock on a timer, meters in their own
+        # tasks. Deterministic (simulated) clock: both inline in the control loop.
+        self.realtime = self.clock.speed is None
+        self.make_timer = machine_timer  # tests substitute a preemptive timer
+        self.sampler = None
 
     def _make_link(self):
         from net.link import Link
@@ -127,7 +137,10 @@ class App:
         sim = getattr(self.hw, "sim", None)
         ended_at = None
         wd = self.hw.watchdog
+        if wd is not None and "control" not in getattr(wd, "loops", ("control",)):
+            wd = None  # a board whose watchdog does not supervise the control loop
         next_heap = 0
+        last_ticks = -1
         while True:
             now = self.clock.now()
             if self.heap_report_ms and now >= next_heap:
@@ -136,8 +149,17 @@ class App:
             if sim is not None:
                 for e in sim.step(now):
                     log.info("scenario: %s", _describe(e))
-            for evse in self.evses:
-                evse.step(now)
+            if not self.realtime:
+                for evse in self.evses:
+                    evse.poll_meter(now)
+            sampler = self.sampler
+            if sampler is None:
+                for evse in self.evses:
+                    evse.step(now)
+            elif sampler.ticks == last_ticks:
+                sampler.run(now)  # the timer has not ticked for a whole period: sample here
+            if sampler is not None:
+                last_ticks = sampler.ticks
             self.cp.tick(now)
             ping = self.config.get("WebSocketPingInterval")
             if ping != self.ping_s and self.link is not None:
@@ -160,13 +182,54 @@ class App:
                 self.clock.advance(self.period_ms)
             await self.clock.sleep_ms(self.period_ms)
 
+    async def meter_loop(self, evse):
+        """Reads one connector's meter for ever; evse uses the latest reading."""
+        meter = evse.meter
+        read_async = getattr(meter, "read_async", None)
+        while True:
+            try:
+                if read_async is not None:
+                    r = await read_async()
+                else:
+                    r = meter.read()
+                evse.meter_read(r, self.clock.now())
+            except HalError as e:
+                evse.meter_failed(e.code, self.clock.now())
+            except Exception as e:  # a driver bug is a meter failure, not a dead task
+                log.error("meter on connector %d: %r", evse.id, e)
+                evse.meter_failed(None, self.clock.now())
+            await self.clock.sleep_ms(METER_PERIOD_MS)
+
+    def _start_hardware_tasks(self):
+        tasks = []
+        if not self.realtime:
+            for evse in self.evses:
+                evse.meter_task = evse.meter is not None  # polled inline, every period
+            return tasks
+        for evse in self.evses:
+            if evse.meter is not None:
+                evse.meter_task = True
+                tasks.append(asyncio.create_task(self.meter_loop(evse)))
+        if getattr(self.hw, "sim", None) is None:
+            sampler = SampleTimer(self.evses, self.clock.now)
+            if sampler.start(self.make_timer):
+                self.sampler = sampler
+            else:
+                log.warning("no timer: the pilot is sampled by the control loop only")
+        return tasks
+
     async def run(self):
         self.link = self._make_link()
         link_task = asyncio.create_task(self.link.run(self))
+        tasks = self._start_hardware_tasks()
         try:
             await self.control_loop()
             await self.flush()
         finally:
+            if self.sampler is not None:
+                self.sampler.stop()
+            for t in tasks:
+                t.cancel()
             self.link.stop()
             try:
                 await asyncio.wait_for(link_task, 5)

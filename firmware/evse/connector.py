@@ -3,10 +3,21 @@
 # connector status these imply. Only the interlock switches the contactor.
 # No network, no flash; time is a parameter.
 from hal import HalError
-from evse.interlock import Interlock, MIN_AMPS, PILOT_FAULTS
+from evse.interlock import Interlock, MIN_AMPS, PILOT_FAULTS, DIODE_FAULT
 
 # B <-> C flicker is ignored for this long before it is acted on (IEC 61851 practice).
 DEBOUNCE_BC_MS = 500
+# Meter read by the app's meter task: no good reading for this long is a
+# PowerMeterFailure even if the read never returns (a failed read is one at once:
+# the Modbus driver has already retried).
+METER_STALE_MS = 5000
+POWER_METER_FAILURE = "PowerMeterFailure"
+# IEC 61851-1 gives the EV 5 s to follow a lower PWM duty: a measured phase
+# current above the offer by more than OVERCURRENT_MARGIN_A for OVERCURRENT_MS
+# is OverCurrentFailure. It holds until the EV leaves C/D (stops asking).
+OVERCURRENT_MARGIN_A = 2
+OVERCURRENT_MS = 6000
+OVER_CURRENT_FAILURE = "OverCurrentFailure"
 
 
 class Evse:
@@ -28,8 +39,13 @@ class Evse:
         self.pilot_fault = None
         self.meter_fault = None
         self.relay_fault = None
+        self._relay_hold = False
         self.offer_amps = 0
         self.reading = None       # last good meter reading (never replaced by zeros)
+        self.meter_task = False   # True: the app reads the meter in its own task (no I/O here)
+        self._meter_ok_at = None
+        self.overcurrent = None   # OverCurrentFailure while latched
+        self._over_since = None
         self.pilot.offer(0)
 
     # --- inputs from the OCPP side -------------------------------------------------
@@ -45,7 +61,7 @@ class Evse:
     # --- observations --------------------------------------------------------------
     @property
     def fault(self):
-        return self.pilot_fault or self.relay_fault or self.meter_fault
+        return self.pilot_fault or self.relay_fault or self.meter_fault or self.overcurrent
 
     @property
     def plugged(self):
@@ -60,7 +76,8 @@ class Evse:
         return self.relay.closed
 
     def step(self, now):
-        """One control-loop iteration: sample, debounce, offer, interlock. Returns
+        """One pilot sample: debounce, faults, offer, interlock. No I/O besides the
+        pilot and relay drivers (runs from a timer callback on the device). Returns
         True when something an observer cares about changed."""
         before = (self.state, self.fault, self.relay.closed, self.offer_amps)
         raw, diode_ok = self.pilot.sample()
@@ -76,10 +93,23 @@ class Evse:
         self.diode_ok = diode_ok
         self.pilot_fault = PILOT_FAULTS.get(self.state)
         if self.state in ("C", "D") and not diode_ok:
-            self.pilot_fault = "EVCommunicationError"
+            self.pilot_fault = DIODE_FAULT
         check = getattr(self.relay, "check", None)
         if check is not None:
-            self.relay_fault = check(now)
+            rf = check(now)
+            if rf is not None:
+                self.relay_fault = rf
+                # A contactor that failed to close is open again once the interlock has
+                # opened it, which clears check(): hold the fault while the EV still
+                # asks for charge, or it would retry every settle time.
+                self._relay_hold = getattr(self.relay, "fault_info", None) == "failed to close"
+            elif not (self._relay_hold and self.state in ("C", "D")):
+                self.relay_fault = None
+                self._relay_hold = False
+        if (self.meter_task and self._meter_ok_at is not None
+                and now - self._meter_ok_at >= METER_STALE_MS):
+            self.meter_fault = POWER_METER_FAILURE
+        self._check_overcurrent(now)
         amps = self.offer_target()
         if amps != self.offer_amps:
             self.offer_amps = amps
@@ -94,15 +124,50 @@ class Evse:
         amps = self.max_amps if self.limit_amps is None else min(self.limit_amps, self.max_amps)
         return amps if amps >= MIN_AMPS else 0
 
-    def read_meter(self):
-        """Latest reading; on a meter fault the last good one (or None) and meter_fault set."""
+    def _check_overcurrent(self, now):
+        if self.state not in ("C", "D"):
+            self.overcurrent = self._over_since = None
+            return
+        r = self.reading
+        amps = max(r["current_a"]) if r and r.get("current_a") else 0
+        if (self.relay.closed and self.offer_amps >= MIN_AMPS
+                and amps > self.offer_amps + OVERCURRENT_MARGIN_A):
+            if self._over_since is None:
+                self._over_since = now
+            if now - self._over_since >= OVERCURRENT_MS:
+                self.overcurrent = OVER_CURRENT_FAILURE
+        else:
+            self._over_since = None
+
+    # --- meter -------------------------------------------------------------------
+    def meter_read(self, reading, now):
+        """A good reading (from the app's meter task or poll_meter)."""
+        self.reading = reading
+        self._meter_ok_at = now
+        self.meter_fault = None
+
+    def meter_failed(self, code, now):
+        """A failed read: the last good reading stays."""
+        self.meter_fault = code or POWER_METER_FAILURE
+        if self._meter_ok_at is None:
+            self._meter_ok_at = now  # staleness counts from the first attempt
+
+    def poll_meter(self, now):
+        """One blocking read (simulated meters, deterministic clock, tests)."""
         if self.meter is None:
-            return self.reading
+            return
         try:
-            self.reading = self.meter.read()
-            self.meter_fault = None
+            r = self.meter.read()
         except HalError as e:
-            self.meter_fault = e.code
+            self.meter_failed(e.code, now)
+            return
+        self.meter_read(r, now)
+
+    def read_meter(self):
+        """Latest reading (the last good one on a fault, or None). Without a meter
+        task it reads the meter now, blocking; with one it does no I/O."""
+        if self.meter is not None and not self.meter_task:
+            self.poll_meter(None)
         return self.reading
 
     def energy_wh(self):
