@@ -68,10 +68,11 @@ class Transaction:
         self.start_epoch = start_epoch
         self.next_sample_ms = None
         self.begin_values = None      # Transaction.Begin sampled values for StopTxnSampledData
+        self.stop_seq = None          # queue seq its StopTransaction gets (recorded before the push)
 
     def to_dict(self):
         return {"c": self.connector, "tag": self.id_tag, "ref": self.tx_ref, "id": self.tx_id,
-                "ms": self.meter_start, "t0": self.start_epoch}
+                "ms": self.meter_start, "t0": self.start_epoch, "stop": self.stop_seq}
 
 
 class ChargePoint:
@@ -155,6 +156,9 @@ class ChargePoint:
             if t.get("id") is None and self.queue.tx_id(ref) is None and not self.queue.waiting(ref):
                 log.warning("transaction on connector %s: power was lost before its Start was queued", key)
                 continue
+            stop = t.get("stop")
+            if stop is not None and (self.queue.waiting(stop) or self.queue.done(stop)):
+                continue  # its StopTransaction was queued just before the power went
             payload = {"idTag": t["tag"], "meterStop": t.get("last", t["ms"]),
                        "timestamp": timefmt.format_datetime(t.get("lt", t["t0"])),
                        "transactionId": t.get("id"), "reason": "PowerLoss"}
@@ -273,7 +277,7 @@ class ChargePoint:
         return t
 
     def stop_transaction(self, connector, reason, now, id_tag=None):
-        t = self.tx.pop(connector, None)
+        t = self.tx.get(connector)
         if t is None:
             return False
         evse = self.evses[connector - 1]
@@ -291,7 +295,12 @@ class ChargePoint:
             data.append(end)
         if data:
             payload["transactionData"] = data
+        # Record the Stop's seq before queueing it: after a cut in between, recovery can
+        # tell whether this Stop made it to the queue (and must not send a second one).
+        t.stop_seq = self.queue.next_seq
+        self._save_tx(now)
         self._push("StopTransaction", payload, t.tx_ref)
+        del self.tx[connector]
         if evse.plugged:
             self.finishing.add(connector)
         self._save_tx(now)

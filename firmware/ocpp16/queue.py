@@ -546,6 +546,11 @@ class MessageQueue:
         """The seq the next push() will get (the core records it before pushing a Start)."""
         return self._next
 
+    def done(self, seq):
+        """True when message `seq` was acknowledged (or given up): the queue is FIFO, so
+        everything at or below the ack watermark is."""
+        return seq <= self._acked
+
     def waiting(self, seq):
         """True when message `seq` is queued and not yet acknowledged. Reads the log from the
         head (flash I/O proportional to the queue): for start-up checks, not the hot path."""

@@ -1,0 +1,273 @@
+# Under micropython: the whole charge point core (queue, tx.json, configuration, auth
+# store) on real LittleFS (vfs.VfsLfs2) over a RAM flash that loses power at its k-th
+# program/erase. A scenario of several transactions with meter values, mostly offline,
+# runs until the cut; then the same bytes are remounted, a new core starts on them
+# ("reboot"), reconnects to the CSMS and delivers what it has. Checked for every cut:
+# every transaction message whose push() had returned before the cut reaches the CSMS,
+# in order, with the transactionId the CSMS gave its StartTransaction; at most the one
+# message in flight at the cut arrives twice; no transaction is left open; no crash.
+# The CSMS is an in-memory peer here (hundreds of reboots); the same core talks to the
+# real `ocpp` CSMS over WebSockets in test_scenarios.py / test_outage_*.py.
+# Usage: powercut_fw.py [step [partial]]  (every step-th write is a cut point; default 1;
+#        partial: share of the cut write that lands, default half)
+import json
+import sys
+
+import powercut
+from hal.sim import build
+from evse.connector import Evse
+from ocpp16.chargepoint import ChargePoint
+from ocpp16.config import Config
+from ocpp16.queue import MessageQueue
+
+BLOCKS = 32              # 128 KB flash
+POINT = "/fw"
+DATA = POINT + "/data"
+TICK_MS = 500            # control period of this test (coarser than the device's, for speed)
+
+
+class Cut(Exception):
+    """The device lost power: nothing after this runs."""
+
+
+class Csms:
+    """In-memory central system: answers every CALL, assigns transactionIds, records the
+    transaction messages it received (it survives the charger's reboots)."""
+
+    def __init__(self):
+        self.next_id = 501
+        self.got = []          # (action, payload, assigned id for Starts)
+        self.id_by_ref = {}    # not known to the CSMS: filled by the checker
+
+    def answer(self, action, p):
+        if action == "BootNotification":
+            return {"status": "Accepted", "interval": 3600, "currentTime": "2026-11-23T12:00:00Z"}
+        if action == "Heartbeat":
+            return {"currentTime": "2026-11-23T12:00:00Z"}
+        if action == "Authorize":
+            return {"idTagInfo": {"status": "Accepted"}}
+        if action == "StartTransaction":
+            self.next_id += 1
+            self.got.append((action, p, self.next_id))
+            return {"transactionId": self.next_id, "idTagInfo": {"status": "Accepted"}}
+        if action in ("MeterValues", "StopTransaction") and p.get("transactionId") is not None:
+            self.got.append((action, p, None))
+        if action == "StopTransaction":
+            return {"idTagInfo": {"status": "Accepted"}}
+        return {}
+
+
+class Firmware:
+    def __init__(self, dev, csms, model):
+        self.dev = dev
+        self.csms = csms
+        self.model = model
+        self.hw = build({"connectors": 1, "max_current_a": 16})
+        self.world = self.hw.sim
+        self.evses = [Evse(1, self.hw.connectors[0])]
+        config = Config(DATA + "/config.json", {"NumberOfConnectors": 1})
+        config.values["AllowOfflineTxForUnknownId"] = True
+        config.values["MeterValueSampleInterval"] = 10
+        config.values["StopTxnSampledData"] = ""
+        self.queue = MessageQueue(DATA + "/queue", capacity_bytes=48 * 1024, stage_slots=4)
+        q = self.queue
+        push = q.push
+
+        def tracked_push(action, payload, tx_ref=None):
+            seq = push(action, payload, tx_ref=tx_ref)
+            if not dev.dead:       # returned before the cut: the firmware counts on it
+                model.append((seq, action, json.loads(json.dumps(payload)), tx_ref))
+            return seq
+        q.push = tracked_push
+        self.cp = ChargePoint({"charge_point_id": "PC"}, config, self.evses, q, data_dir=DATA,
+                              reader=self.hw.reader, now=0)
+        self.now = 0
+        self.connected = False
+
+    def check_dead(self):
+        if self.dev.dead:
+            raise Cut()
+
+    def run(self, ms):
+        end = self.now + ms
+        while self.now < end:
+            self.world.step(self.now)
+            for e in self.evses:
+                e.step(self.now)
+            self.cp.tick(self.now)
+            self.check_dead()
+            while self.cp.outbox and self.connected:
+                m = json.loads(self.cp.outbox.pop(0))
+                if m[0] != 2:
+                    continue
+                answer = self.csms.answer(m[2], m[3])   # the CSMS has it now
+                self.cp.receive(json.dumps([3, m[1], answer]), self.now)
+                self.check_dead()
+            self.now += TICK_MS
+
+    def connect(self):
+        self.connected = True
+        self.cp.on_connect(self.now)
+
+    def disconnect(self):
+        self.connected = False
+        self.cp.on_disconnect(self.now)
+        del self.cp.outbox[:]
+
+    def session(self, tag, minutes_ms=25000):
+        self.world.reader.tap(tag)
+        self.world.evs[0].plug()
+        self.run(minutes_ms)
+        self.world.evs[0].unplug()
+        self.run(1500)
+
+
+def scenario(fw):
+    fw.connect()
+    fw.run(2000)
+    fw.disconnect()
+    fw.session("AAA1")          # offline
+    fw.session("BBB2")
+    fw.connect()
+    fw.run(4000)                # delivered and acknowledged (acks are flash writes too)
+    fw.session("CCC3")          # online
+    fw.disconnect()
+    fw.session("DDD4", 45000)   # offline, longer
+    fw.connect()
+    fw.run(1000)                # part of the backlog delivered, then the link drops
+    fw.disconnect()
+    fw.session("EEE5")
+    fw.world.reader.tap("FFF6")
+    fw.world.evs[0].plug()
+    fw.run(22000)               # last transaction open when the scenario ends
+
+
+def deliver(fw):
+    fw.connect()
+    fw.run(6000)
+    fw.world.evs[0].unplug()
+    fw.run(3000)
+
+
+def verify(csms, pushed):
+    """Every pushed message arrived, in order, with the right transactionId."""
+    got = csms.got
+    # The CSMS's id for each Start: the last delivery of that Start wins (a duplicate in flight).
+    start_ids = {}
+    starts = [p for p in pushed if p[1] == "StartTransaction"]
+    for seq, action, payload, ref in starts:
+        ids = [g[2] for g in got if g[0] == action and g[1] == payload]
+        assert ids, "StartTransaction seq %d never arrived" % seq
+        assert len(ids) <= 2, "StartTransaction seq %d arrived %d times" % (seq, len(ids))
+        start_ids[seq] = ids[-1]
+    # A Start whose push was cut may still have landed on flash (the cut write completed):
+    # then it is the message in flight, delivered after the reboot without being recorded.
+    recorded = [p[2] for p in starts]
+    in_flight = [g[2] for g in got if g[0] == "StartTransaction" and g[1] not in recorded]
+    assert len(set(json.dumps(g[1]) for g in got if g[0] == "StartTransaction" and g[1] not in recorded)) <= 1
+    pos = -1
+    dups = 0
+    for seq, action, payload, ref in pushed:
+        want = dict(payload)
+        if action != "StartTransaction":
+            tx = want.pop("transactionId", None)
+            if tx is None:
+                tx = start_ids.get(ref)
+            if tx is None and in_flight:
+                tx = in_flight[-1]
+            assert tx is not None, "seq %d %s: no transactionId can be known" % (seq, action)
+        hits = []
+        for i, g in enumerate(got):
+            if g[0] != action:
+                continue
+            have = dict(g[1])
+            if action != "StartTransaction":
+                if have.pop("transactionId") != tx:
+                    continue
+            if have == want:
+                hits.append(i)
+        assert hits, "seq %d %s (tx_ref %s) never arrived with transactionId %s" % (seq, action, ref, tx)
+        dups += len(hits) - 1
+        assert hits[-1] > pos or hits[0] > pos, "seq %d %s out of order" % (seq, action)
+        pos = hits[-1]
+    assert dups <= 1, "%d messages delivered twice" % dups
+    # no transaction left open: every delivered Start has a delivered Stop with its id
+    stopped = set(g[1]["transactionId"] for g in got if g[0] == "StopTransaction")
+    for seq in start_ids:
+        assert start_ids[seq] in stopped, "transaction %s (Start seq %d) never stopped" % (start_ids[seq], seq)
+    if in_flight:
+        assert in_flight[-1] in stopped, "transaction %s (Start in flight at the cut) never stopped" % in_flight[-1]
+    return len(pushed)
+
+
+def attempt(image, cut_at):
+    dev = image.copy(cut_at)
+    powercut.mount(dev, POINT)
+    csms = Csms()
+    pushed = []
+    cut = False
+    fw = None
+    try:
+        fw = Firmware(dev, csms, pushed)
+        scenario(fw)
+    except Cut:
+        cut = True
+    except Exception:
+        if not dev.dead:
+            raise
+        cut = True          # the OSError LittleFS made of the cut
+    finally:
+        if fw is not None:
+            fw.queue.close()
+        powercut.umount(POINT)
+    after = dev.reboot()
+    dev.data = None
+    powercut.mount(after, POINT)
+    try:
+        fw2 = Firmware(after, csms, pushed)
+        deliver(fw2)
+        fw2.queue.close()
+        n = verify(csms, pushed)
+    finally:
+        powercut.umount(POINT)
+    return cut, dev.ops, n, csms, pushed
+
+
+def checker_catches_loss(csms, pushed):
+    """The checker must fail when one delivered MeterValues goes missing."""
+    i = [j for j, g in enumerate(csms.got) if g[0] == "MeterValues"][0]
+    del csms.got[i]
+    try:
+        verify(csms, pushed)
+    except AssertionError:
+        return True
+    return False
+
+
+def main(argv):
+    step = int(argv[1]) if len(argv) > 1 else 1
+    image = powercut.CutBlockDevice.formatted(BLOCKS)
+    if len(argv) > 2:
+        image.partial = float(argv[2])  # share of the interrupted write that lands
+    powercut.mount(image, POINT)
+    import os
+    os.mkdir(DATA)
+    powercut.umount(POINT)
+    cut, total, n, csms, pushed = attempt(image, None)
+    print("writes in the whole run: %d, transaction messages: %d" % (total, n))
+    assert checker_catches_loss(csms, pushed), "the checker missed a lost message"
+    tried = 0
+    for k in range(1, total + 1, step):
+        try:
+            cut = attempt(image, k)[0]
+        except Exception as e:
+            print("FAIL at cut %d of %d: %r" % (k, total, e))
+            sys.print_exception(e)
+            return 1
+        assert cut, "cut %d did not happen" % k
+        tried += 1
+    print("cut points tried: %d of %d" % (tried, (total + step - 1) // step))
+    return 0
+
+
+sys.exit(main(sys.argv))
