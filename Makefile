@@ -9,6 +9,8 @@ PORT   ?=
 CONFIG ?= config.json
 FIRMWARE ?=
 PYTEST_ARGS ?=
+# Extra arguments: FLASH_ARGS (--dry-run, --baud, --chip), DEPLOY_ARGS (--extra, --full),
+# MPY_ARGS, CONFIG_ARGS (flags of tools/config.py), SIM_ARGS (flags of tools/sim.py).
 
 .PHONY: all setup test sim bench mpy flash deploy config clean
 
@@ -32,13 +34,13 @@ bench: $(STAMP)
 	$(PY) tools/bench.py
 
 mpy: $(STAMP)
-	$(PY) tools/mpy.py --board $(BOARD)
+	$(PY) tools/mpy.py --board $(BOARD) $(MPY_ARGS)
 
 flash: $(STAMP)
-	$(PY) tools/flash.py --port "$(PORT)" --board $(BOARD) --firmware "$(FIRMWARE)"
+	$(PY) tools/flash.py --port "$(PORT)" --board $(BOARD) --firmware "$(FIRMWARE)" $(FLASH_ARGS)
 
 deploy: $(STAMP)
-	$(PY) tools/deploy.py --port "$(PORT)" --board $(BOARD) --config "$(CONFIG)"
+	$(PY) tools/deploy.py --port "$(PORT)" --board $(BOARD) --config "$(CONFIG)" $(DEPLOY_ARGS)
 
 config: $(STAMP)
 	$(PY) tools/config.py --out "$(CONFIG)" $(CONFIG_ARGS)
