@@ -19,6 +19,8 @@ TX_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 # Non-transaction messages held in RAM while waiting for their turn (offline
 # StatusNotifications are coalesced per connector, so this bounds the rest).
 MAX_RAM_MESSAGES = 16
+# After an accepted Reset, wait at most this long for queued messages to go out.
+RESET_DRAIN_MS = 30000
 # Recent core events kept for the app and tests (ChargePoint.events).
 MAX_EVENTS = 32
 # Units of the measurands we sample.
@@ -359,8 +361,12 @@ class ChargePoint:
             self._connector_tick(evse, now)
         self._aligned(now)
         self._statuses(now)
-        if self.reset_requested and not self._stops_pending():
-            self.reboot = self.reset_requested
+        if self.reset_requested is not None:
+            # Reboot once the StopTransactions of the Reset are delivered, or after a bounded
+            # wait (they are on flash and go out after the reboot anyway).
+            kind, since = self.reset_requested
+            if self.queue.peek() is None or now - since >= RESET_DRAIN_MS:
+                self.reboot = kind
         self._pump(now)
 
     def _poll_reader(self, now):
@@ -390,8 +396,6 @@ class ChargePoint:
         if not evse.plugged and self.config.get("StopTransactionOnEVSideDisconnect"):
             self.stop_transaction(c, "EVDisconnected", now)
             return
-        if evse.fault is not None and evse.fault not in ("PowerMeterFailure",):
-            pass  # the interlock has opened the contactor; the transaction stays open
         if t.next_sample_ms is not None and now >= t.next_sample_ms:
             self._meter_values(evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
             interval = self.config.get("MeterValueSampleInterval")
@@ -746,7 +750,7 @@ class ChargePoint:
         kind = p["type"]
         for c in list(self.tx):
             self.stop_transaction(c, kind + "Reset", now)
-        self.reset_requested = kind
+        self.reset_requested = (kind, now)
         return {"status": "Accepted"}
 
     def on_UnlockConnector(self, p, now):
@@ -766,10 +770,6 @@ class ChargePoint:
             self.events.pop(0)
 
     # ------------------------------------------------------------------ queries
-    def _stops_pending(self):
-        head = self.queue.peek()
-        return head is not None
-
     def idle(self):
         """Nothing waiting to be sent or answered."""
         return self.pending is None and not self.ram and self.queue.peek() is None

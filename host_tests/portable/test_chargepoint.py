@@ -345,3 +345,19 @@ def test_power_lost_between_recording_and_queueing_a_start_leaves_no_dangling_st
     r2.cp.on_connect(0)
     r2.run(3000)
     assert [a for a in r2.actions() if a in ("StartTransaction", "StopTransaction")] == []
+
+
+def test_reset_while_the_link_is_down_still_reboots_after_a_bounded_wait():
+    from ocpp16.chargepoint import RESET_DRAIN_MS
+    r = Rig("resetoffline")
+    r.cp.on_connect(0)
+    r.run(1000)
+    r.world.reader.tap("AA")
+    r.world.evs[0].plug()
+    r.run(3000)
+    r.cp.receive('[2,"r2","Reset",{"type":"Soft"}]', r.now)
+    r.cp.on_disconnect(r.now)        # the Stop cannot go out
+    r.run(RESET_DRAIN_MS - 1000)
+    assert r.cp.reboot is None and len(r.queue) >= 1
+    r.run(2000)
+    assert r.cp.reboot == "Soft" and len(r.queue) >= 1   # the Stop stays queued for after the reboot
