@@ -3,6 +3,13 @@
 Built on the Mobility House `ocpp` package (which validates every frame it
 receives against the official OCPP 1.6 schemas) and `websockets`. It records
 every raw frame in both directions so tests can check transcripts.
+
+Fault injection for the outage tests (nothing is armed by default):
+  csms.drop_after(k, "in"|"out")  abort the TCP connection right after the k-th frame
+                                  received from (not answered) / sent to the chargers, once;
+  csms.go_down() / csms.come_up() abort every connection and refuse new ones (HTTP 503) / serve again;
+  csms.fail_action(action, n)     answer the next n CALLs of `action` with a CALLERROR (n=None: always);
+  csms.ignore_action(action, n)   do not answer the next n CALLs of `action` at all (n=None: never).
 """
 import asyncio
 import base64
@@ -40,12 +47,35 @@ class Station(OcppChargePoint):
     async def route_message(self, raw_msg):
         self.frames.append(("in", raw_msg))
         self.csms._note(self, "in", raw_msg)
+        csms = self.csms
+        csms.received += 1
+        if csms.received == csms.drop_in:
+            csms.dropped.append(("in", csms.received, raw_msg))
+            self.abort()
+            return None
+        fault = csms._fault_for(raw_msg)
+        if fault is not None:
+            kind, msg = fault
+            if kind == "ignore":
+                return None
+            return await self._send(json.dumps([4, msg[1], csms.error_code, "injected fault", {}]))
         return await super().route_message(raw_msg)
 
     async def _send(self, message):
         self.frames.append(("out", message))
         self.csms._note(self, "out", message)
-        return await super()._send(message)
+        await super()._send(message)
+        csms = self.csms
+        csms.sent += 1
+        if csms.sent == csms.drop_out:
+            csms.dropped.append(("out", csms.sent, message))
+            self.abort()
+
+    def abort(self):
+        """Drop the TCP connection without a closing handshake (a lost link)."""
+        transport = getattr(self._connection, "transport", None)
+        if transport is not None:
+            transport.abort()
 
     @on(Action.boot_notification)
     def on_boot(self, charge_point_vendor, charge_point_model, **kw):
@@ -108,9 +138,62 @@ class Csms:
         self.tx_ids = itertools.count(1001)
         self.server = None
         self.log = []               # (station, direction, raw) for every frame, in order
+        self.log_times = []         # loop.time() of each entry of log (retry spacing in tests)
         self._cursor = 0            # wait_for scans the log from here
         self._changed = None
         self.boots = 0
+        # fault injection (see the module docstring); frame counters count every station
+        self.received = 0           # frames received from chargers so far
+        self.sent = 0               # frames sent to chargers so far
+        self.drop_in = None         # abort the connection when `received` reaches this
+        self.drop_out = None        # ... when `sent` reaches this
+        self.dropped = []           # (direction, count, raw frame) of every injected drop
+        self.down = False           # refuse connections
+        self.refused = 0            # connection attempts refused while down
+        self.error_code = "InternalError"
+        self._faults = {}           # action -> [kind "error"/"ignore", remaining or None (always)]
+
+    # -------------------------------------------------------------- fault injection
+    def drop_after(self, k, direction="in"):
+        """Abort the connection right after the k-th frame (counted since start) in `direction`:
+        "in" = received from the charger, not processed nor answered; "out" = sent to it. Once."""
+        if direction == "in":
+            self.drop_in = k
+        elif direction == "out":
+            self.drop_out = k
+        else:
+            raise ValueError("direction is 'in' or 'out', not %r" % (direction,))
+
+    def go_down(self):
+        """Abort every open connection; refuse new ones until come_up()."""
+        self.down = True
+        for station in self.stations.values():
+            station.abort()
+
+    def come_up(self):
+        self.down = False
+
+    def fail_action(self, action, times=None, code="InternalError"):
+        """Answer the next `times` CALLs of `action` with a CALLERROR `code` (None: always)."""
+        self.error_code = code
+        self._faults[action] = ["error", times]
+
+    def ignore_action(self, action, times=None):
+        """Leave the next `times` CALLs of `action` unanswered (None: always)."""
+        self._faults[action] = ["ignore", times]
+
+    def _fault_for(self, raw):
+        if not self._faults:
+            return None
+        msg = json.loads(raw)
+        if msg[0] != 2 or msg[2] not in self._faults:
+            return None
+        f = self._faults[msg[2]]
+        if f[1] is not None:
+            if f[1] <= 0:
+                return None
+            f[1] -= 1
+        return f[0], msg
 
     @property
     def url(self):
@@ -138,6 +221,9 @@ class Csms:
         return "Invalid" if id_tag in self.invalid_tags else "Accepted"
 
     def _check_auth(self, connection, request):
+        if self.down:
+            self.refused += 1
+            return Response(503, "Service Unavailable", Headers(), b"")
         if self.passwords is None:
             return None
         cp_id = request.path.rstrip("/").rsplit("/", 1)[-1]
@@ -149,6 +235,9 @@ class Csms:
         return None
 
     async def _handler(self, ws):
+        if self.down:  # went down during the handshake
+            ws.transport.abort()
+            return
         cp_id = ws.request.path.rstrip("/").rsplit("/", 1)[-1]
         station = self.stations.get(cp_id)
         if station is None:
@@ -163,6 +252,7 @@ class Csms:
 
     def _note(self, station, direction, raw):
         self.log.append((station, direction, raw))
+        self.log_times.append(asyncio.get_running_loop().time())
         if self.on_frame is not None:
             self.on_frame(station, direction, raw)
         if self._changed is not None:
