@@ -120,3 +120,23 @@ def test_link_dropped_at_every_frame_boundary(drop_runs, runtime):
           "message delivered twice" % (runtime, runs, wall, twice))
     assert runs >= 2
     assert not failures, "\n\n".join(failures)
+
+
+def _final_status(station, connector=1):
+    last = None
+    for a, p, kind, _, _ in S.answered_calls(station):
+        if a == "StatusNotification" and kind == 3 and p["connectorId"] == connector:
+            last = p["status"]
+    return last
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "chargepoint.py on_disconnect -> _answer_failed(count=False): a StatusNotification (RAM message, "
+    "no seq) in flight when the link drops is logged and forgotten, never sent again; the CSMS keeps "
+    "the stale status (here 'Charging' after the session ended, drops after 'in' #14 and 'out' #13)"))
+def test_csms_knows_the_final_connector_status_after_any_drop(drop_runs):
+    base, results, _ = drop_runs
+    assert _final_status(base[0]) == "Available"
+    stale = ["%s %s #%d: %s" % (rt, d, k, _final_status(run[0])) for (rt, d, k), run in results
+             if _final_status(run[0]) != "Available"]
+    assert not stale, stale

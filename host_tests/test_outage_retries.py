@@ -1,0 +1,123 @@
+# Transaction messages the CSMS refuses (CALLERROR) or never answers: retried after
+# TransactionMessageRetryInterval x attempt, in order, nothing lost; after
+# TransactionMessageAttempts the message is recorded in the queue's failure log and
+# the later ones still flow.
+import asyncio
+import json
+import os
+import tempfile
+
+import pytest
+from ocpp.v16 import call
+
+import scenario as S
+
+# 100 ms control period / 50 = 2 ms per iteration: a whole number of ms, so the
+# simulated clock never runs ahead of wall time x SPEED on either runtime.
+SPEED = 50
+RETRY_S = 10
+
+
+def _times(station, idx):
+    return station.csms.log_times[idx]  # one station: its frames and the CSMS log line up
+
+
+def _check_transaction(station, tx_id):
+    delivered = S.delivered_tx_messages(station)
+    actions = [a for a, _, _ in delivered]
+    assert actions[0] == "StartTransaction" and actions[-1] == "StopTransaction", actions
+    assert set(actions[1:-1]) == {"MeterValues"}
+    assert all(p["transactionId"] == tx_id for a, p, _ in delivered[1:])
+    done = [i for i, t in station.transactions.items() if t["stop"]]
+    assert done == [tx_id]
+    return [p for a, p, _ in delivered if a == "MeterValues"]
+
+
+def _epoch(stamp):
+    import datetime
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+CALLERROR_SESSION = [
+    {"at": 3, "do": "card", "id": "04A2B3C4"},
+    {"at": 5, "do": "plug"},
+    {"at": 100, "do": "unplug"},
+    {"at": 102, "do": "end"},
+]
+
+
+@pytest.mark.parametrize("runtime", ("cpython", "micropython"))
+def test_callerror_retried_with_growing_waits_in_order(runtime):
+    def arm(csms):
+        for action in S.TX_ACTIONS:
+            csms.fail_action(action, times=2)
+    keys = {"MeterValueSampleInterval": 15, "TransactionMessageRetryInterval": RETRY_S}
+    station, lines, rc = asyncio.run(S.run_session(runtime, CALLERROR_SESSION, speed=SPEED, keys=keys,
+                                                   csms_ready=arm))
+    assert rc == 0, "\n".join(lines[-40:])
+    assert S.check_schemas(station) == sum(1 for d, _ in station.frames if d == "in")
+    answered = S.answered_calls(station)
+    for action in S.TX_ACTIONS:
+        tries = [(p, kind, at) for a, p, kind, _, at in answered if a == action]
+        # the first message of each kind: two CALLERRORs, then accepted; the same payload each time
+        assert [k for _, k, _ in tries[:3]] == [4, 4, 3], (action, tries)
+        assert tries[0][0] == tries[1][0] == tries[2][0]
+        t = [_times(station, at) for _, _, at in tries[:3]]
+        g1, g2 = (t[1] - t[0]) * SPEED, (t[2] - t[1]) * SPEED  # simulated seconds (at least)
+        assert g1 >= RETRY_S * 0.9, (action, g1)
+        assert 1.5 < g2 / g1 < 2.6, (action, g1, g2)  # the wait grows with the attempt
+        assert all(k == 3 for _, k, _ in tries[3:]), action  # only 2 CALLERRORs were armed
+        print("\n[outage] %s %s: CALLERROR, retry after %.1f s, CALLERROR, retry after %.1f s, accepted"
+              % (runtime, action, g1, g2))
+    tx_id = max(station.transactions)
+    mvs = _check_transaction(station, tx_id)
+    # one sample every 15 s from the start to the stop: none lost, none twice, in order
+    stamps = [_epoch(p["meterValue"][0]["timestamp"]) for p in mvs]
+    assert [b - a for a, b in zip(stamps, stamps[1:])] == [15] * (len(stamps) - 1), stamps
+    assert len(stamps) == 6, stamps  # ~95 s of charging
+
+
+NO_ANSWER_SESSION = [
+    {"at": 10, "do": "card", "id": "04A2B3C4"},
+    {"at": 12, "do": "plug"},
+    {"at": 130, "do": "unplug"},
+    {"at": 132, "do": "end"},
+]
+
+
+def test_unanswered_message_given_up_after_attempts_recorded_and_later_ones_flow():
+    workdir = tempfile.mkdtemp(prefix="ocpp-outage-")
+
+    async def script(csms, st):
+        await csms.wait_for("BootNotification")
+        r = await st.call(call.ChangeConfiguration(key="TransactionMessageAttempts", value="2"))
+        assert r.status == "Accepted"
+
+    keys = {"MeterValueSampleInterval": 15, "TransactionMessageRetryInterval": 5}
+    station, lines, rc = asyncio.run(S.run_session(
+        "cpython", NO_ANSWER_SESSION, script=script, speed=SPEED, keys=keys, workdir=workdir,
+        csms_ready=lambda c: c.ignore_action("MeterValues", times=2)))
+    assert rc == 0, "\n".join(lines[-40:])
+    assert S.check_schemas(station) == sum(1 for d, _ in station.frames if d == "in")
+    sent = [(json.loads(raw), i) for i, (d, raw) in enumerate(station.frames)
+            if d == "in" and '"MeterValues"' in raw]
+    first = sent[0][0][3]
+    repeats = [i for m, i in sent if m[3] == first]
+    assert len(repeats) == 2, "the unanswered MeterValues must be tried exactly TransactionMessageAttempts times"
+    gap = (_times(station, repeats[1]) - _times(station, repeats[0])) * SPEED
+    assert gap >= 30 + 5 - 1, gap  # answer timeout (30 s), then the retry interval x 1
+    answered_ids = {json.loads(raw)[1] for d, raw in station.frames if d == "out"}
+    assert not any(json.loads(station.frames[i][1])[1] in answered_ids for i in repeats)
+    tx_id = max(station.transactions)
+    mvs = _check_transaction(station, tx_id)
+    assert first not in mvs and len(mvs) >= 5, mvs  # the later samples were all delivered
+    stamps = [_epoch(p["meterValue"][0]["timestamp"]) for p in [first] + mvs]
+    assert [b - a for a, b in zip(stamps, stamps[1:])] == [15] * len(mvs), stamps
+    with open(os.path.join(workdir, "data", "queue", "failures.json")) as f:
+        failures = json.load(f)
+    assert len(failures) == 1, failures
+    action, failed_tx, reason = failures[0]
+    assert action == "MeterValues" and failed_tx == tx_id and "timeout" in reason, failures
+    assert any("given up after 2 attempts" in line for line in lines)
+    print("\n[outage] unanswered MeterValues: 2 attempts %.0f s apart (simulated), then recorded: %s"
+          % (gap, failures[0]))
