@@ -40,6 +40,7 @@ class Evse:
         self.meter_fault = None
         self.relay_fault = None
         self._relay_hold = False
+        self._diode_hold = False
         self.offer_amps = 0
         self.reading = None       # last good meter reading (never replaced by zeros)
         self.meter_task = False   # True: the app reads the meter in its own task (no I/O here)
@@ -93,6 +94,13 @@ class Evse:
         self.diode_ok = diode_ok
         self.pilot_fault = PILOT_FAULTS.get(self.state)
         if self.state in ("C", "D") and not diode_ok:
+            self._diode_hold = True
+        elif self.state not in ("C", "D"):
+            self._diode_hold = False
+        if self._diode_hold and self.pilot_fault is None:
+            # Held until the EV leaves C/D: the fault stops the PWM, and without PWM
+            # the diode cannot be checked, so an unheld fault would clear and the
+            # contactor would close and open again every few samples.
             self.pilot_fault = DIODE_FAULT
         check = getattr(self.relay, "check", None)
         if check is not None:
