@@ -30,6 +30,9 @@ SAMPLE_TIMER_ID = 0   # ESP32 hardware timer used for the pilot sample
 # failure with the vehicle, might be Mode 3 ...", while GroundFailure means a
 # ground-fault circuit interrupter tripped, which this hardware cannot sense.
 # F seen while the EVSE is not driving -12 V is a front-end fault: OtherError.
+# OCPP 1.6 lets a charge point report EVCommunicationError as SuspendedEVSE
+# instead of Faulted; we report Faulted, since the contactor is held open and no
+# transaction can start until the fault clears (the EV leaves C/D, or E ends).
 PILOT_FAULTS = {"E": "EVCommunicationError", "F": "OtherError"}
 DIODE_FAULT = "EVCommunicationError"  # PWM runs but no -12 V plateau: Mode 3 failure
 
@@ -96,7 +99,12 @@ def machine_timer(period_ms, callback):
         Timer = machine.Timer
     except (ImportError, AttributeError):
         return None
-    return Timer(SAMPLE_TIMER_ID, mode=Timer.PERIODIC, period=period_ms, callback=callback)
+    for tid in (SAMPLE_TIMER_ID, -1):  # ESP8266 has only the virtual timer -1
+        try:
+            return Timer(tid, mode=Timer.PERIODIC, period=period_ms, callback=callback)
+        except (ValueError, OSError):
+            pass
+    return None
 
 
 class SampleTimer:

@@ -386,3 +386,19 @@ def test_noise_near_the_a_threshold_in_idle_never_closes_or_offers():
     r.ev.high_v = (DEVKITC_THRESHOLDS["A"] - r.fe.offset_mv) / r.fe.gain_mv_per_v
     r.run(5000)
     assert r.switches == 0 and not r.relay.closed
+
+
+def test_a_sample_that_raises_opens_every_contactor():
+    from evse.interlock import SampleTimer
+    r = charging()
+    st = SampleTimer([r.evse], lambda: r.now)
+
+    def broken():
+        raise OSError("ADC gone")
+    r.pilot.sample = broken
+    st._tick(None)
+    assert not r.relay.closed and st.errors == 1 and "ADC gone" in r.evse.interlock.reason
+    assert st.ticks == 1
+    st._busy = True  # a callback that lands inside the control loop's own sample skips
+    st._tick(None)
+    assert st.skipped == 1 and st.ticks == 1
