@@ -32,6 +32,7 @@ class Evse:
         self.state = "A"          # debounced pilot state
         self._raw = "A"
         self._raw_since = 0
+        self._plugged = False
         self.diode_ok = True
         self.permitted = False    # a transaction (or authorization) allows charging
         self.limit_amps = None    # smart charging limit; None = board maximum
@@ -66,7 +67,9 @@ class Evse:
 
     @property
     def plugged(self):
-        return self.state in ("B", "C", "D")
+        """B, C or D; during E/F (no plug information on the pilot) what it was before,
+        so a pilot fault is reported as a fault, not as an unplug ending the session."""
+        return self._plugged
 
     @property
     def ev_ready(self):
@@ -91,6 +94,10 @@ class Evse:
                     self.state = raw
             else:
                 self.state = raw  # A, D, E, F and plug-in act at once
+        if self.state in ("B", "C", "D"):
+            self._plugged = True
+        elif self.state == "A":
+            self._plugged = False
         self.diode_ok = diode_ok
         self.pilot_fault = PILOT_FAULTS.get(self.state)
         if self.state in ("C", "D") and not diode_ok:
