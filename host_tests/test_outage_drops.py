@@ -1,5 +1,6 @@
 # The CSMS aborts the TCP connection at every frame boundary of a full charging
-# session (after the k-th frame it received, and after the k-th frame it sent):
+# session (after the k-th frame it received, and after the k-th frame it sent; and
+# instead of the answer to each transaction message, after processing it):
 # every run must still end with the whole transaction at the CSMS, in order, with
 # the transactionId the CSMS assigned last, and at most the message in flight at
 # the drop delivered twice. Runs go in parallel (each its own CSMS and charger).
@@ -49,6 +50,17 @@ async def _all_runs():
     start_in = _index_of(base[0], "in", lambda m: m[0] == 2 and m[2] == "StartTransaction")
     start_out = _index_of(base[0], "out", lambda m: m[0] == 3 and "transactionId" in m[2])
     cases += [("micropython", "in", start_in), ("micropython", "out", start_out)]
+    # the CSMS processes a transaction message but its answer is lost with the link: the charger
+    # must send it again (a StartTransaction then gives an orphan transaction at the CSMS)
+    k = 0
+    for d, raw in base[0].frames:
+        if d == "in":
+            k += 1
+            m = json.loads(raw)
+            if m[0] == 2 and m[2] in S.TX_ACTIONS:
+                cases.append(("cpython", "lost", k))
+                if m[2] == "StartTransaction":
+                    cases.append(("micropython", "lost", k))
     sem = asyncio.Semaphore(PARALLEL)
 
     async def one(case):
@@ -89,7 +101,15 @@ def _check_run(base, run):
     mv, _ = S.collapse_repeats([p for a, p, _ in delivered if a == "MeterValues"])
     stamps = [p["meterValue"][0]["timestamp"] for p in mv]
     assert stamps == sorted(set(stamps)), stamps  # sampled in order, each once
-    return repeats
+    # what the CSMS processed (answered or not): the same, at most one message twice
+    (base_tx,) = base[0].transactions.values()
+    at_csms, mv_twice = S.collapse_repeats(station.transactions[last_id]["meter_values"])
+    assert S.without_ids(at_csms) == S.without_ids(base_tx["meter_values"])
+    orphans = [t for i, t in station.transactions.items() if i != last_id]
+    assert all(t["stop"] is None and not t["meter_values"] for t in orphans), orphans
+    twice = max(repeats, mv_twice + len(orphans))
+    assert twice <= 1, (repeats, mv_twice, orphans)
+    return twice
 
 
 def test_baseline_session_has_every_transaction_message(drop_runs):

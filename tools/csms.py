@@ -5,8 +5,9 @@ receives against the official OCPP 1.6 schemas) and `websockets`. It records
 every raw frame in both directions so tests can check transcripts.
 
 Fault injection for the outage tests (nothing is armed by default):
-  csms.drop_after(k, "in"|"out")  abort the TCP connection right after the k-th frame
-                                  received from (not answered) / sent to the chargers, once;
+  csms.drop_after(k, "in"|"out"|"lost")  abort the TCP connection right after the k-th frame
+                                  received from (not answered) / sent to the chargers, or instead
+                                  of answering the k-th received frame after processing it; once;
   csms.go_down() / csms.come_up() abort every connection and refuse new ones (HTTP 503) / serve again;
   csms.fail_action(action, n)     answer the next n CALLs of `action` with a CALLERROR (n=None: always);
   csms.ignore_action(action, n)   do not answer the next n CALLs of `action` at all (n=None: never).
@@ -42,6 +43,7 @@ class Station(OcppChargePoint):
         self.csms = csms
         self.frames = []            # (direction, raw text): "in" from the charger, "out" to it
         self.transactions = {}      # transactionId -> dict(start=..., stop=..., meter_values=[...])
+        self._lose_answer = False
 
     # record raw traffic in both directions
     async def route_message(self, raw_msg):
@@ -53,6 +55,8 @@ class Station(OcppChargePoint):
             csms.dropped.append(("in", csms.received, raw_msg))
             self.abort()
             return None
+        if csms.received == csms.lose_answer:
+            self._lose_answer = True   # processed, but _send drops the link instead of answering
         fault = csms._fault_for(raw_msg)
         if fault is not None:
             kind, msg = fault
@@ -62,6 +66,11 @@ class Station(OcppChargePoint):
         return await super().route_message(raw_msg)
 
     async def _send(self, message):
+        if self._lose_answer:
+            self._lose_answer = False
+            self.csms.dropped.append(("lost", self.csms.received, message))
+            self.abort()
+            return
         self.frames.append(("out", message))
         self.csms._note(self, "out", message)
         await super()._send(message)
@@ -147,6 +156,7 @@ class Csms:
         self.sent = 0               # frames sent to chargers so far
         self.drop_in = None         # abort the connection when `received` reaches this
         self.drop_out = None        # ... when `sent` reaches this
+        self.lose_answer = None     # process the frame received as this count, then drop instead of answering
         self.dropped = []           # (direction, count, raw frame) of every injected drop
         self.down = False           # refuse connections
         self.refused = 0            # connection attempts refused while down
@@ -156,8 +166,12 @@ class Csms:
     # -------------------------------------------------------------- fault injection
     def drop_after(self, k, direction="in"):
         """Abort the connection right after the k-th frame (counted since start) in `direction`:
-        "in" = received from the charger, not processed nor answered; "out" = sent to it. Once."""
-        if direction == "in":
+        "in" = received from the charger, not processed nor answered; "out" = sent to it;
+        "lost" = the k-th received frame is processed (a transaction recorded, ...) but the
+        connection drops instead of its answer. Once."""
+        if direction == "lost":
+            self.lose_answer = k
+        elif direction == "in":
             self.drop_in = k
         elif direction == "out":
             self.drop_out = k
