@@ -16,6 +16,8 @@ import os
 import tempfile
 import time
 
+import pytest
+
 import scenario as S
 
 DAY_S = 24 * 3600
@@ -36,7 +38,8 @@ def _epoch(stamp):
     return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def test_day_long_outage_replayed_in_order():
+@pytest.fixture(scope="module")
+def day_run():
     workdir = tempfile.mkdtemp(prefix="ocpp-outage-")
     box = {}
 
@@ -60,6 +63,11 @@ def test_day_long_outage_replayed_in_order():
         "cpython", SESSION, speed=SPEED, keys=KEYS, workdir=workdir, csms_ready=ready, on_line=on_line,
         sim_opts={"period_ms": PERIOD_MS}))
     wall = time.time() - t0
+    return station, lines, rc, box, workdir, wall
+
+
+def test_day_long_outage_replayed_in_order(day_run):
+    station, lines, rc, box, workdir, wall = day_run
     csms = station.csms
     assert rc == 0, "\n".join(lines[-40:])
     assert S.check_schemas(station) == sum(1 for d, _ in station.frames if d == "in")
@@ -102,3 +110,17 @@ def test_day_long_outage_replayed_in_order():
     print("\n[outage] 24 h outage: %d transaction messages replayed (%d MeterValues, %d sent twice), "
           "%d connects refused while down, replay %.1f s, run %.1f s wall"
           % (len(delivered), len(stamps), repeats, csms.refused, replay_s, wall))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "chargepoint.py _ram(coalesce=...): offline, a newer status replaces the payload of the connector's "
+    "first offline StatusNotification but keeps that entry's queue position (m[0] = last_pushed at the "
+    "first change), so after the outage 'Available' (end of the day) goes out BEFORE the StartTransaction "
+    "of the day; a CSMS applying messages in arrival order ends with the state implied by the "
+    "transaction messages. Fix: when coalescing, remove the old entry and append the new one with the "
+    "current last_pushed."))
+def test_coalesced_status_follows_the_transaction_messages_before_it(day_run):
+    station, box = day_run[0], day_run[3]
+    order = [(m[2], m[3].get("connectorId")) for m in (json.loads(raw) for _, raw in station.frames[box["up_at"]:])
+             if m[0] == 2 and m[2] in ("StatusNotification", "StopTransaction")]
+    assert order[:2] == [("StopTransaction", None), ("StatusNotification", 1)], order[:3]
