@@ -121,3 +121,25 @@ def test_unanswered_message_given_up_after_attempts_recorded_and_later_ones_flow
     assert any("given up after 2 attempts" in line for line in lines)
     print("\n[outage] unanswered MeterValues: 2 attempts %.0f s apart (simulated), then recorded: %s"
           % (gap, failures[0]))
+
+
+def test_message_refused_every_time_is_recorded_after_the_attempts():
+    workdir = tempfile.mkdtemp(prefix="ocpp-outage-")
+    keys = {"MeterValueSampleInterval": 0, "TransactionMessageRetryInterval": 5}
+    session = [{"at": 3, "do": "card", "id": "04A2B3C4"}, {"at": 5, "do": "plug"},
+               {"at": 30, "do": "unplug"}, {"at": 32, "do": "end"}]
+    station, lines, rc = asyncio.run(S.run_session(
+        "cpython", session, speed=SPEED, keys=keys, workdir=workdir,
+        csms_ready=lambda c: c.fail_action("StopTransaction", times=None, code="InternalError")))
+    assert rc == 0, "\n".join(lines[-40:])
+    assert S.check_schemas(station) == sum(1 for d, _ in station.frames if d == "in")
+    stops = [(p, kind) for a, p, kind, _, _ in S.answered_calls(station) if a == "StopTransaction"]
+    assert [k for _, k in stops] == [4, 4, 4]  # TransactionMessageAttempts (3), then no more
+    assert stops[0][0] == stops[1][0] == stops[2][0]
+    with open(os.path.join(workdir, "data", "queue", "failures.json")) as f:
+        failures = json.load(f)
+    (tx_id,) = station.transactions
+    assert failures == [["StopTransaction", tx_id, "CALLERROR InternalError injected fault"]], failures
+    # the status after the stop still reaches the CSMS
+    statuses = [p["status"] for a, p, kind, _, _ in S.answered_calls(station) if a == "StatusNotification"]
+    assert statuses[-1] == "Available", statuses
