@@ -17,6 +17,10 @@ from ocpp16.queue import MessageQueue
 CONTROL_PERIOD_MS = 100
 # Pause between two meter reads in the meter task (a read itself takes 130-400 ms).
 METER_PERIOD_MS = 1000
+# At start the core waits at most this long for each meter's first read to end
+# (good or failed), so no transaction starts with a meterStart of 0; a dead SDM120
+# at 2400 baud fails in ~0.9 s. The pilot timer already runs meanwhile.
+METER_FIRST_READ_MS = 3000
 # After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
 DRAIN_TIMEOUT_MS = 60000
@@ -200,6 +204,19 @@ class App:
                 evse.meter_failed(None, self.clock.now())
             await self.clock.sleep_ms(METER_PERIOD_MS)
 
+    async def first_meter_reads(self, limit_ms=METER_FIRST_READ_MS):
+        """Wait until every meter task has finished its first read (or limit_ms).
+        With a simulated clock meters are polled inline: nothing to wait for."""
+        if not self.realtime:
+            return True
+        t0 = self.clock.now()
+        while any(e.meter_task and e.reading is None and e.meter_fault is None for e in self.evses):
+            if self.clock.now() - t0 >= limit_ms:
+                log.warning("meter: no first reading after %d ms", limit_ms)
+                return False
+            await self.clock.sleep_ms(10)
+        return True
+
     def _start_hardware_tasks(self):
         tasks = []
         if not self.realtime:
@@ -223,6 +240,7 @@ class App:
         link_task = asyncio.create_task(self.link.run(self))
         tasks = self._start_hardware_tasks()
         try:
+            await self.first_meter_reads()
             await self.control_loop()
             await self.flush()
         finally:

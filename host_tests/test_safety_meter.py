@@ -116,3 +116,37 @@ def test_a_watchdog_that_does_not_supervise_the_control_loop_is_not_told_about_i
         assert not t.done(), t.exception()
         t.cancel()
     asyncio.run(main())
+
+
+def test_the_core_waits_for_the_first_meter_reading_but_not_for_ever():
+    import tempfile
+    from hal import Hardware
+
+    class SlowMeter:
+        def __init__(self, delay_s):
+            self.delay_s = delay_s
+
+        async def read_async(self):
+            await asyncio.sleep(self.delay_s)
+            return {"energy_wh": 5000.0, "power_w": 0.0, "current_a": [0.0], "voltage_v": [230.0]}
+
+    def make(delay_s):
+        hw = Hardware([Connector(SimPilot(SimEV()), SimRelay(), SlowMeter(delay_s), 16)])
+        a = app_mod.App({"charge_point_id": "W", "csms_url": "ws://127.0.0.1:9/x",
+                         "data_dir": tempfile.mkdtemp()}, hw)
+        return a
+
+    async def main(a, limit_ms):
+        tasks = a._start_hardware_tasks()
+        assert a.evses[0].meter_task and a.evses[0].read_meter() is None
+        ok = await a.first_meter_reads(limit_ms)
+        for t in tasks:
+            t.cancel()
+        return ok, a.evses[0].read_meter()
+
+    ok, r = asyncio.run(main(make(0.1), 2000))
+    assert ok and r["energy_wh"] == 5000.0
+    a = make(10)
+    t0 = a.clock.now()
+    ok, r = asyncio.run(main(a, 200))
+    assert not ok and r is None and 200 <= a.clock.now() - t0 < 1000
