@@ -35,12 +35,20 @@ class Clock:
 
     def __init__(self, speed=None):
         self.speed = speed
-        self.t0 = compat.ticks_ms()
+        # (last ticks_ms, ms since start). MicroPython's ticks_ms wraps (2**30 ms) and
+        # ticks_diff is only right within 2**29 ms (~6.2 days): a charger runs longer,
+        # so now() adds up differences into an unbounded int. One tuple store, so a
+        # timer callback calling now() in between leaves a consistent pair.
+        self._base = (compat.ticks_ms(), 0)
         self.sim_ms = 0
 
     def now(self):
         if self.speed is None:
-            return compat.ticks_diff(compat.ticks_ms(), self.t0)
+            last, ms = self._base
+            t = compat.ticks_ms()
+            ms += compat.ticks_diff(t, last)
+            self._base = (t, ms)
+            return ms
         return self.sim_ms
 
     def advance(self, ms):
