@@ -23,7 +23,8 @@ from evse.interlock import SAMPLE_PERIOD_MS
 import app as app_mod
 
 COIL_PIN = 26
-DIR = "/tmp/_evse_preempt"
+# one directory per process: several test runs may share this machine
+DIR = "/tmp/_evse_preempt_%d" % int.from_bytes(os.urandom(4), "big")
 WORK_MIN_MS = 400   # the blocking work lasts at least this long (several sample periods)
 
 

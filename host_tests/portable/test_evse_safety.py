@@ -27,7 +27,8 @@ from ocpp16.queue import MessageQueue
 COIL, FEEDBACK = 26, 34
 CONTROL_MS = 100          # app.CONTROL_PERIOD_MS (app is not imported: it pulls in asyncio)
 METER_EVERY_MS = 1000     # how often the rig's "meter task" delivers a reading
-BASE = "/tmp/_evse_safety"
+# one directory per process: several test runs may share this machine
+BASE = "/tmp/_evse_safety_%d" % int.from_bytes(os.urandom(4), "big")
 TX_ID = 77
 
 
@@ -129,7 +130,8 @@ class Rig:
         return last
 
     def has_tx(self):
-        return 1 in self.cp.tx
+        """A transaction runs (one being stopped waits only for its meterStop)."""
+        return 1 in self.cp.tx and self.cp.tx[1].stopping is None
 
 
 # --- the charging phases -----------------------------------------------------------
