@@ -112,13 +112,6 @@ def test_day_long_outage_replayed_in_order(day_run):
           % (len(delivered), len(stamps), repeats, csms.refused, replay_s, wall))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chargepoint.py _ram(coalesce=...): offline, a newer status replaces the payload of the connector's "
-    "first offline StatusNotification but keeps that entry's queue position (m[0] = last_pushed at the "
-    "first change), so after the outage 'Available' (end of the day) goes out BEFORE the StartTransaction "
-    "of the day; a CSMS applying messages in arrival order ends with the state implied by the "
-    "transaction messages. Fix: when coalescing, remove the old entry and append the new one with the "
-    "current last_pushed."))
 def test_coalesced_status_follows_the_transaction_messages_before_it(day_run):
     station, box = day_run[0], day_run[3]
     order = [(m[2], m[3].get("connectorId")) for m in (json.loads(raw) for _, raw in station.frames[box["up_at"]:])

@@ -150,10 +150,6 @@ def _final_status(station, connector=1):
     return last
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chargepoint.py on_disconnect -> _answer_failed(count=False): a StatusNotification (RAM message, "
-    "no seq) in flight when the link drops is logged and forgotten, never sent again; the CSMS keeps "
-    "the stale status (here 'Charging' after the session ended, drops after 'in' #14 and 'out' #13)"))
 def test_csms_knows_the_final_connector_status_after_any_drop(drop_runs):
     base, results, _ = drop_runs
     assert _final_status(base[0]) == "Available"

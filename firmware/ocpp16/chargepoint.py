@@ -19,6 +19,9 @@ TX_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 # Non-transaction messages held in RAM while waiting for their turn (offline
 # StatusNotifications are coalesced per connector, so this bounds the rest).
 MAX_RAM_MESSAGES = 16
+# A stopped transaction's meterStop is read when the contactor opens, at most this
+# long after the stop (the interlock forces it open after 6 s; a welded one cannot).
+STOP_SETTLE_MS = 7000
 # After an accepted Reset, wait at most this long for queued messages to go out.
 RESET_DRAIN_MS = 30000
 # Recent core events kept for the app and tests (ChargePoint.events).
@@ -71,6 +74,7 @@ class Transaction:
         self.next_sample_ms = None
         self.begin_values = None      # Transaction.Begin sampled values for StopTxnSampledData
         self.stop_seq = None          # queue seq its StopTransaction gets (recorded before the push)
+        self.stopping = None          # (reason, idTag, since) once a stop was asked for
 
     def to_dict(self):
         return {"c": self.connector, "tag": self.id_tag, "ref": self.tx_ref, "id": self.tx_id,
@@ -279,11 +283,23 @@ class ChargePoint:
         return t
 
     def stop_transaction(self, connector, reason, now, id_tag=None):
+        """End a transaction: the offer stops at once; meterStop is read and the
+        StopTransaction queued once the contactor is open, since the EV may draw
+        current until it opens S2 (IEC 61851 allows it 3 s; the interlock 6 s)."""
         t = self.tx.get(connector)
-        if t is None:
-            return False
+        if t is None or t.stopping is not None:
+            return t is not None
         evse = self.evses[connector - 1]
         evse.permit(False)
+        t.stopping = (reason, id_tag, now)
+        if not evse.contactor_closed:
+            self._finish_stop(connector, now)
+        return True
+
+    def _finish_stop(self, connector, now):
+        t = self.tx[connector]
+        reason, id_tag, _ = t.stopping
+        evse = self.evses[connector - 1]
         evse.read_meter()
         payload = {"meterStop": evse.energy_wh(), "timestamp": self.clock.stamp(now),
                    "transactionId": t.tx_id, "reason": reason}
@@ -365,7 +381,7 @@ class ChargePoint:
             # Reboot once the StopTransactions of the Reset are delivered, or after a bounded
             # wait (they are on flash and go out after the reboot anyway).
             kind, since = self.reset_requested
-            if self.queue.peek() is None or now - since >= RESET_DRAIN_MS:
+            if (not self.tx and self.queue.peek() is None) or now - since >= RESET_DRAIN_MS:
                 self.reboot = kind
         self._pump(now)
 
@@ -392,6 +408,11 @@ class ChargePoint:
                     and evse.available and evse.fault is None):
                 self.auth = None
                 self.start_transaction(evse, a["tag"], now)
+            return
+        if t.stopping is not None:
+            # Waiting for the contactor to open (bounded: a welded contact cannot).
+            if not evse.contactor_closed or now - t.stopping[2] >= STOP_SETTLE_MS:
+                self._finish_stop(c, now)
             return
         if not evse.plugged and self.config.get("StopTransactionOnEVSideDisconnect"):
             self.stop_transaction(c, "EVDisconnected", now)
@@ -423,7 +444,11 @@ class ChargePoint:
         items = [(0, "Available" if self.available else "Unavailable", self.reader_fault or "NoError")]
         for evse in self.evses:
             c = evse.id
-            s = evse.status(c in self.tx, c in self.finishing)
+            t = self.tx.get(c)
+            if t is not None and t.stopping is not None:
+                s = evse.status(False, True)  # stopped, waiting only for its meterStop: Finishing
+            else:
+                s = evse.status(t is not None, c in self.finishing)
             a = self.auth
             if s == "Available" and a is not None and a["connector"] in (None, c):
                 s = "Preparing"
@@ -458,11 +483,12 @@ class ChargePoint:
 
     def _ram(self, action, payload, on_answer, coalesce=None):
         if coalesce is not None and not self.online:
-            # Offline, only the latest status of a connector matters.
+            # Offline, only the latest status of a connector matters; it goes where the
+            # latest one belongs, after the transaction messages queued before it.
             for m in self.ram:
                 if m[1] == action and m[2].get("connectorId") == coalesce:
-                    m[2] = payload
-                    return
+                    self.ram.remove(m)
+                    break
         if len(self.ram) >= MAX_RAM_MESSAGES:
             dropped = self.ram.pop(0)
             log.warning("RAM message buffer full: dropped %s", dropped[1])
@@ -540,6 +566,13 @@ class ChargePoint:
             return
         if action == "BootNotification":
             self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000
+        elif action == "StatusNotification" and not count:
+            # Lost with the link: the CSMS must still learn it, unless a newer status of
+            # that connector is already waiting.
+            c = m["payload"]["connectorId"]
+            if not [r for r in self.ram if r[1] == action and r[2]["connectorId"] == c]:
+                self.ram.insert(0, [-1, action, m["payload"], None])
+            return
         elif m.get("cb") is not None:
             m["cb"](None, now)
         log.warning("%s failed: %s", action, why)

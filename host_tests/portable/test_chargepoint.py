@@ -259,7 +259,7 @@ def test_hard_reset_stops_with_hard_reset_and_requests_reboot_after_delivery():
     r.cp.receive('[2,"r1","Reset",{"type":"Hard"}]', r.now)
     assert json.loads(r.cp.outbox[0]) == [3, "r1", {"status": "Accepted"}]
     assert r.cp.reboot is None  # not before the StopTransaction is delivered
-    r.run(1000)
+    r.run(3000)   # the EV stops drawing, the contactor opens, meterStop is read, the Stop goes out
     stop = [m[3] for m in r.sent if m[2] == "StopTransaction"]
     assert stop[0]["reason"] == "HardReset" and r.cp.reboot == "Hard"
 
