@@ -24,8 +24,6 @@ METER_FIRST_READ_MS = 3000
 # After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
 DRAIN_TIMEOUT_MS = 60000
-# Supported feature profiles reported in SupportedFeatureProfiles.
-SUPPORTED_PROFILES = "Core"
 
 
 class Clock:
@@ -82,7 +80,7 @@ class App:
         data = cfg.get("data_dir", "data")
         _mkdir(data)
         n = len(hw.connectors)
-        overrides = {"NumberOfConnectors": n, "SupportedFeatureProfiles": SUPPORTED_PROFILES}
+        overrides = {"NumberOfConnectors": n}  # SupportedFeatureProfiles: set by the core
         self.config = Config(data + "/config.json", overrides)
         self.evses = [Evse(i + 1, c) for i, c in enumerate(hw.connectors)]
         self.queue = MessageQueue(data + "/queue")
@@ -118,9 +116,9 @@ class App:
         return self.flush()
 
     def on_message(self, text):
-        if self.trace:
-            print("<- " + text)
         self.cp.receive(text, self.clock.now())
+        if self.trace:  # after receive: a new AuthorizationKey in it is already a registered secret
+            print(log.redact("<- " + text))
         return self.flush()
 
     def on_close(self, reason=None):
@@ -134,7 +132,7 @@ class App:
             while self.cp.outbox:
                 text = self.cp.outbox.pop(0)
                 if self.trace:
-                    print("-> " + text)
+                    print(log.redact("-> " + text))
                 try:
                     await self.link.send(text)
                 except Exception as e:  # NotConnected / closed: the core redelivers on reconnect

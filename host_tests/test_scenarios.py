@@ -180,3 +180,23 @@ def test_bad_frames_over_the_wire_get_callerrors_and_never_stop_the_firmware(run
     frames = S.firmware_frames(station)
     assert len([m for m in frames if m[0] == 4]) == len(BAD_FRAMES)
     assert len(S.calls(frames, "StopTransaction")) == 1  # the session after the bad frames went through
+
+
+NEW_KEY = "5ec2e7a1b2c3d4e5f60718293a4b5c6d7e8f9a0b"
+
+
+async def new_key_script(csms, st):
+    await csms.wait_for(pred=lambda m: m[0] == 2 and m[2] == "StatusNotification" and m[3]["connectorId"] == 1)
+    assert (await st.call(call.ChangeConfiguration(key="AuthorizationKey", value=NEW_KEY))).status == "Accepted"
+    r = await st.call(call.GetConfiguration(key=["AuthorizationKey"]))
+    assert r.configuration_key == [] and r.unknown_key == ["AuthorizationKey"]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_new_authorization_key_never_reaches_the_console(runtime):
+    scn = [{"at": 30, "do": "end"}]
+    station, lines, rc = run(S.run_session(runtime, scn, script=new_key_script, speed=20))
+    assert rc == 0, "\n".join(lines[-40:])
+    out = "\n".join(lines)
+    assert "ChangeConfiguration" in out and "***" in out  # the frame was traced, with the key masked
+    assert NEW_KEY not in out
