@@ -21,8 +21,8 @@ def micropath(*extra):
     return ":".join((".frozen", FIRMWARE) + tuple(extra))
 
 
-def run(args, extra_path=(), heapsize=None, timeout=120, cwd=None, env=None, **kw):
-    """Run `micropython args...` and return the CompletedProcess (text mode)."""
+def command(args, extra_path=(), heapsize=None, env=None):
+    """The `micropython` command line and its environment (MICROPYPATH set; `env` wins)."""
     cmd = [micropython_exe()]
     if heapsize:
         cmd += ["-X", "heapsize=%s" % heapsize]
@@ -31,16 +31,15 @@ def run(args, extra_path=(), heapsize=None, timeout=120, cwd=None, env=None, **k
     e["MICROPYPATH"] = micropath(*extra_path)
     if env:
         e.update(env)
+    return cmd, e
+
+
+def run(args, extra_path=(), heapsize=None, timeout=120, cwd=None, env=None, **kw):
+    """Run `micropython args...` and return the CompletedProcess (text mode)."""
+    cmd, e = command(args, extra_path, heapsize, env)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=e, **kw)
 
 
 def popen(args, extra_path=(), heapsize=None, env=None, **kw):
-    cmd = [micropython_exe()]
-    if heapsize:
-        cmd += ["-X", "heapsize=%s" % heapsize]
-    cmd += list(args)
-    e = dict(os.environ)
-    e["MICROPYPATH"] = micropath(*extra_path)
-    if env:
-        e.update(env)
+    cmd, e = command(args, extra_path, heapsize, env)
     return subprocess.Popen(cmd, env=e, **kw)

@@ -5,15 +5,13 @@ import json
 
 from ocpp16.auth import AuthStore, CACHE_MAX
 from ocpp16.timefmt import parse_datetime
-from test_chargepoint import Rig, rmtree
-
-D = "/tmp/_auth_store"
+from test_chargepoint import Rig
+import scratch
 
 
 def fresh():
-    rmtree(D)
-    import os
-    os.mkdir(D)
+    global D
+    D = scratch.folder("auth_store")
     return AuthStore(D, parse_datetime)
 
 

@@ -1,7 +1,8 @@
 # The OCPP core driven in memory: a scripted CSMS answers its CALLs, the sim
 # hardware moves with simulated time. No sockets; runs on both runtimes.
 import json
-import os
+
+import scratch
 
 from hal.sim import build
 from evse.connector import Evse
@@ -10,33 +11,12 @@ from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
 from ocpp16.timefmt import format_datetime
 
-BASE = "/tmp/_cp_test"
 TX_ID = 4242
-
-
-def rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            rmtree(p)
-    os.rmdir(path)
 
 
 class Rig:
     def __init__(self, name, keep=False):
-        self.dir = BASE + "_" + name
-        if not keep:
-            rmtree(self.dir)
-        try:
-            os.mkdir(self.dir)
-        except OSError:
-            pass
+        self.dir = scratch.folder("cp_" + name, keep)
         self.hw = build({"connectors": 1, "max_current_a": 16})
         self.world = self.hw.sim
         self.evses = [Evse(1, self.hw.connectors[0])]

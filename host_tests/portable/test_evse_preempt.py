@@ -7,6 +7,8 @@
 # contactor must open within one control period, before the work ends.
 import json
 import os
+
+from scratch import rmtree
 import sys
 
 _fakes = __file__.rsplit("/", 2)[0] + "/fakes"
@@ -26,20 +28,6 @@ COIL_PIN = 26
 # one directory per process: several test runs may share this machine
 DIR = "/tmp/_evse_preempt_%d" % int.from_bytes(os.urandom(4), "big")
 WORK_MIN_MS = 400   # the blocking work lasts at least this long (several sample periods)
-
-
-def _rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(path)
 
 
 class SignalTimer:
@@ -99,7 +87,7 @@ def big_local_list(n=250, pad=106):
 
 
 def make_app():
-    _rmtree(DIR)
+    rmtree(DIR)
     os.mkdir(DIR)
     pilot, ev, fe = pilot_rig("B")
     relay = Relay(COIL_PIN)

@@ -7,6 +7,8 @@
 # contactor position and the reported status / errorCode. Runs on both runtimes.
 import json
 import os
+
+from scratch import rmtree
 import sys
 
 _fakes = __file__.rsplit("/", 2)[0] + "/fakes"
@@ -32,20 +34,6 @@ BASE = "/tmp/_evse_safety_%d" % int.from_bytes(os.urandom(4), "big")
 TX_ID = 77
 
 
-def _rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for n in names:
-        p = path + "/" + n
-        try:
-            os.remove(p)
-        except OSError:
-            _rmtree(p)
-    os.rmdir(path)
-
-
 class Rig:
     def __init__(self, state="A", noise_mv=0):
         self.pilot, self.ev, self.fe = pilot_rig(state, noise_mv=noise_mv)
@@ -58,7 +46,7 @@ class Rig:
         self.meter_dead = False
         self.ev_amps = 16          # what the EV draws when the contactor is closed
         self.energy_wh = 1000.0
-        _rmtree(BASE)
+        rmtree(BASE)
         os.mkdir(BASE)
         self.cp = ChargePoint({"charge_point_id": "S"}, Config(BASE + "/config.json", {"NumberOfConnectors": 1}),
                               [self.evse], MessageQueue(BASE + "/queue"), data_dir=BASE,
