@@ -52,3 +52,18 @@ def test_build_sdm630_board_and_use_every_device():
     c.relay.set(True)
     assert c.relay.check(0) is None
     assert c.relay.check(1000) == "PowerSwitchFailure"  # feedback never closed
+
+
+def test_ocpp_reset_restarts_the_chip():
+    b = hb.load(_root + "/boards/esp32-sdm630.json")
+    machine.reset_fakes()
+    PilotFrontEnd(EvModel("A"), 25, 39, offset_mv=1328, gain_mv_per_v=103)
+    Mfrc522Model(0x91, 2, 5)
+    bus = Rs485Bus(2, 4)
+    bus.add(Sdm630Model(1))
+    machine.drive(35, 1)
+    hw = hb.build(b)
+    del machine.resets[:]
+    hw.reset("Hard")
+    hw.reset("Soft")
+    assert machine.resets == ["hard", "soft", "hard"]  # soft_reset returns here only in the fake

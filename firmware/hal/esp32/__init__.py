@@ -63,4 +63,15 @@ def build(board):
     if wd:
         from hal.esp32.watchdog import Watchdog, TIMEOUT_MS, LOOPS
         watchdog = Watchdog(wd.get("timeout_ms", TIMEOUT_MS), wd.get("loops", LOOPS))
-    return Hardware(connectors, reader, watchdog, board)
+    hw = Hardware(connectors, reader, watchdog, board)
+    hw.reset = reset
+    return hw
+
+
+def reset(kind):
+    """OCPP Reset on the device: the contactors are open (the core stopped every
+    transaction first); Hard restarts the chip, Soft restarts the interpreter."""
+    import machine
+    if kind == "Soft" and hasattr(machine, "soft_reset"):
+        machine.soft_reset()
+    machine.reset()
