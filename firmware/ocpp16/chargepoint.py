@@ -14,8 +14,6 @@ from ocpp16.queue import QueueError
 CALL_TIMEOUT_MS = 30000
 # BootNotification retry when the CSMS gave no usable interval.
 BOOT_RETRY_DEFAULT_S = 60
-# Transaction messages, persisted in the queue and retried until acknowledged.
-TX_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 # Non-transaction messages held in RAM while waiting for their turn (offline
 # StatusNotifications are coalesced per connector, so this bounds the rest).
 MAX_RAM_MESSAGES = 16
@@ -111,7 +109,9 @@ class ChargePoint:
         self.reboot = None            # "Soft" / "Hard" once a Reset was accepted and its stops are out
         self.reset_requested = None
         self.reader_fault = None
-        self.last_pushed = -1         # seq of the newest queued transaction message
+        # seq of the newest queued transaction message: statuses made from now on go after it,
+        # also after a reboot with a backlog on flash
+        self.last_pushed = queue.next_seq - 1
         self.events = []              # recent (kind, detail...) notes for the app and tests, bounded
         self.available = True         # connector 0 availability
         self.auth_store = AuthStore(data_dir, timefmt.parse_datetime)
