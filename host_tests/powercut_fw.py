@@ -24,6 +24,8 @@ BLOCKS = 32              # 128 KB flash
 POINT = "/fw"
 DATA = POINT + "/data"
 TICK_MS = 500            # control period of this test (coarser than the device's, for speed)
+RECUT_EVERY = 10         # every 10th first cut point also gets a cut during its recovery boot ...
+RECUT_WRITES = 12        # ... at each of the recovery's first 12 writes
 
 
 class Cut(Exception):
@@ -149,8 +151,9 @@ def deliver(fw):
     fw.run(3000)
 
 
-def verify(csms, pushed):
-    """Every pushed message arrived, in order, with the right transactionId."""
+def verify(csms, pushed, cuts=1):
+    """Every pushed message arrived, in order, with the right transactionId; at most
+    one message delivered twice per power cut (the one in flight at that cut)."""
     got = csms.got
     # The CSMS's id for each Start: the last delivery of that Start wins (a duplicate in flight).
     start_ids = {}
@@ -158,7 +161,7 @@ def verify(csms, pushed):
     for seq, action, payload, ref in starts:
         ids = [g[2] for g in got if g[0] == action and g[1] == payload]
         assert ids, "StartTransaction seq %d never arrived" % seq
-        assert len(ids) <= 2, "StartTransaction seq %d arrived %d times" % (seq, len(ids))
+        assert len(ids) <= 1 + cuts, "StartTransaction seq %d arrived %d times" % (seq, len(ids))
         start_ids[seq] = ids[-1]
     # A Start whose push was cut may still have landed on flash (the cut write completed):
     # then it is the message in flight, delivered after the reboot without being recorded.
@@ -190,7 +193,7 @@ def verify(csms, pushed):
         dups += len(hits) - 1
         assert hits[-1] > pos or hits[0] > pos, "seq %d %s out of order" % (seq, action)
         pos = hits[-1]
-    assert dups <= 1, "%d messages delivered twice" % dups
+    assert dups <= cuts, "%d duplicate deliveries after %d power cuts" % (dups, cuts)
     # no transaction left open: every delivered Start has a delivered Stop with its id
     stopped = set(g[1]["transactionId"] for g in got if g[0] == "StopTransaction")
     for seq in start_ids:
@@ -200,7 +203,28 @@ def verify(csms, pushed):
     return len(pushed)
 
 
-def attempt(image, cut_at):
+def _boot_and_deliver(dev, csms, pushed):
+    """Start the firmware on `dev` and let it deliver; True when the power went meanwhile."""
+    fw = None
+    try:
+        fw = Firmware(dev, csms, pushed)
+        deliver(fw)
+    except Cut:
+        return True
+    except Exception:
+        if not dev.dead:
+            raise
+        return True
+    finally:
+        if fw is not None:
+            fw.queue.close()
+        powercut.umount(POINT)
+    return False
+
+
+def attempt(image, cut_at, recut_at=None):
+    """Run the scenario with the power cut at write `cut_at`; reboot (cut again at the
+    reboot's write `recut_at` when given, then reboot once more) and deliver; verify."""
     dev = image.copy(cut_at)
     powercut.mount(dev, POINT)
     csms = Csms()
@@ -220,16 +244,17 @@ def attempt(image, cut_at):
         if fw is not None:
             fw.queue.close()
         powercut.umount(POINT)
-    after = dev.reboot()
+    after = dev.reboot(recut_at)
     dev.data = None
     powercut.mount(after, POINT)
-    try:
-        fw2 = Firmware(after, csms, pushed)
-        deliver(fw2)
-        fw2.queue.close()
-        n = verify(csms, pushed)
-    finally:
-        powercut.umount(POINT)
+    cuts = 1
+    if _boot_and_deliver(after, csms, pushed):
+        cuts = 2
+        again = after.reboot()
+        after.data = None
+        powercut.mount(again, POINT)
+        assert not _boot_and_deliver(again, csms, pushed)
+    n = verify(csms, pushed, cuts)
     return cut, dev.ops, n, csms, pushed
 
 
@@ -267,6 +292,19 @@ def main(argv):
         assert cut, "cut %d did not happen" % k
         tried += 1
     print("cut points tried: %d of %d" % (tried, (total + step - 1) // step))
+    # A second cut during the recovery boot (PowerLoss stops, deliveries, acks) of a
+    # sample of first cuts, at each of the recovery's first RECUT_WRITES writes.
+    second = 0
+    for k in range(1, total + 1, RECUT_EVERY):
+        for j in range(1, RECUT_WRITES + 1):
+            try:
+                attempt(image, k, j)
+            except Exception as e:
+                print("FAIL at cut %d then recovery cut %d: %r" % (k, j, e))
+                sys.print_exception(e)
+                return 1
+            second += 1
+    print("second cuts during recovery: %d" % second)
     return 0
 
 

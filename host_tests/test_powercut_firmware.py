@@ -19,4 +19,6 @@ def test_firmware_survives_a_power_cut_at_every_flash_write(partial):
     tried, points = [int(x) for x in [l for l in out.splitlines() if l.startswith("cut points tried:")][0]
                      .split(":")[1].split("of")]
     assert tried == points == writes and writes >= 200
-    print(whole, "| cut points tried:", tried)
+    second = int([l for l in out.splitlines() if l.startswith("second cuts during recovery:")][0].split(":")[1])
+    assert second >= 300
+    print(whole, "| cut points tried:", tried, "| second cuts during recovery:", second)

@@ -168,6 +168,9 @@ class ChargePoint:
             payload = {"idTag": t["tag"], "meterStop": t.get("last", t["ms"]),
                        "timestamp": timefmt.format_datetime(t.get("lt", t["t0"])),
                        "transactionId": t.get("id"), "reason": "PowerLoss"}
+            # as in _finish_stop: a cut during this recovery must not give a second Stop
+            t["stop"] = self.queue.next_seq
+            store.save(self._path("tx.json"), saved)
             self._push("StopTransaction", payload, t["ref"])
             self._event(("recovered", t["ref"]))
             log.warning("transaction on connector %s was open at power-off: stopped (PowerLoss)", key)
