@@ -5,11 +5,12 @@ import asyncio
 
 import compat
 import log
+import store
 from evse.connector import Evse
 from evse.interlock import SampleTimer, machine_timer
 from hal import HalError
 from ocpp16.chargepoint import ChargePoint, WallClock
-from ocpp16.config import Config, PROFILES_ALL
+from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
 
 # One control-loop iteration: core tick, sending; the pilot sample and interlock
@@ -58,15 +59,6 @@ class Clock:
         await asyncio.sleep(ms / 1000)
 
 
-def wall_epoch():
-    import time
-    t = time.time()
-    # MicroPython on a device counts from 2000-01-01; the unix port and CPython from 1970.
-    if time.gmtime(0)[0] == 2000:
-        t += 946684800
-    return int(t)
-
-
 class App:
     def __init__(self, cfg, hw, clock=None, trace=None):
         self.cfg = cfg
@@ -78,7 +70,7 @@ class App:
         # A long simulated outage may use a coarser control period (sim boards only).
         self.period_ms = int(simcfg.get("period_ms", CONTROL_PERIOD_MS))
         data = cfg.get("data_dir", "data")
-        _mkdir(data)
+        store.makedirs(data)
         n = len(hw.connectors)
         overrides = {"NumberOfConnectors": n}  # SupportedFeatureProfiles: set by the core
         self.config = Config(data + "/config.json", overrides)
@@ -86,7 +78,7 @@ class App:
         self.queue = MessageQueue(data + "/queue")
         now = self.clock.now()
         self.cp = ChargePoint(cfg, self.config, self.evses, self.queue,
-                              clock=WallClock(wall_epoch(), now), data_dir=data,
+                              clock=WallClock(compat.unix_time(), now), data_dir=data,
                               reader=hw.reader, now=now, id_prefix=_boot_prefix(data))
         self.link = None
         self.ping_s = self.config.get("WebSocketPingInterval")
@@ -291,19 +283,6 @@ def _report_heap(cp):
 
 def _describe(e):
     return " ".join("%s=%s" % (k, e[k]) for k in sorted(e) if k != "at")
-
-
-def _mkdir(path):
-    import os
-    part = ""
-    for p in path.split("/"):
-        part = part + "/" + p if part or path.startswith("/") else p
-        if not p:
-            continue
-        try:
-            os.mkdir(part)
-        except OSError:
-            pass
 
 
 def _tls_context(cfg):

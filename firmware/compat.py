@@ -51,6 +51,18 @@ else:  # MicroPython's rename overwrites an existing target on LittleFS and POSI
     replace = os.rename
 
 
+# Seconds from 1970-01-01 to 2000-01-01: MicroPython on a device counts from 2000.
+UNIX_2000 = 946684800
+
+
+def unix_time():
+    """time.time() as Unix epoch seconds, also on ports whose epoch is 2000."""
+    t = int(time.time())
+    if time.gmtime(0)[0] == 2000:
+        t += UNIX_2000
+    return t
+
+
 def file_exists(path):
     try:
         os.stat(path)

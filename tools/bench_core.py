@@ -4,7 +4,6 @@
 # core holds after construction. Prints figures only.
 import gc
 import sys
-import time
 
 import compat
 from hal.sim import build

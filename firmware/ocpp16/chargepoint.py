@@ -199,9 +199,9 @@ class ChargePoint:
             if t.id_tag == id_tag:
                 self.stop_transaction(c, "Local", now, id_tag=id_tag)
                 return
-        self._authorize(id_tag, None, now, remote=False)
+        self._authorize(id_tag, None, now)
 
-    def _authorize(self, id_tag, connector, now, remote):
+    def _authorize(self, id_tag, connector, now):
         if self.online and self.boot_status == "Accepted":
             if self.config.get("LocalPreAuthorize") and self._local_status(id_tag, now)[1] == "Accepted":
                 # Known locally as valid: start at once, no Authorize round trip.
@@ -770,7 +770,7 @@ class ChargePoint:
         if evse is None or self.boot_status != "Accepted":
             return {"status": "Rejected"}
         if self.config.get("AuthorizeRemoteTxRequests"):
-            self._authorize(p["idTag"], evse.id, now, remote=True)
+            self._authorize(p["idTag"], evse.id, now)
         else:
             self._auth_result(p["idTag"], evse.id, "Accepted", now)
         return {"status": "Accepted"}

@@ -17,8 +17,6 @@ WO = 3    # write-only: never returned by GetConfiguration (AuthorizationKey)
 # Measurands this firmware can sample (MeterValuesSampledData & co. accept only these).
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
               "Voltage", "Current.Offered")
-PROFILES_ALL = ("Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation",
-                "SmartCharging", "RemoteTrigger")
 CSL_MAX_ITEMS = 6  # the *MaxLength keys below: items in a measurand list
 MAX_VALUE_CHARS = 500  # ChangeConfiguration value maxLength in the 1.6 schema
 

@@ -1,8 +1,6 @@
 # Sets the RTC from NTP (ntptime, UTC) with a bounded number of attempts and
 # returns Unix epoch seconds; it never blocks longer than its retries allow and
 # never raises on a network failure (None means "not synced").
-import time
-
 import ntptime
 
 import compat
@@ -10,15 +8,6 @@ import compat
 RETRIES = 3            # settime() attempts per sync()
 RETRY_DELAY_MS = 1000  # pause between attempts
 TIMEOUT_S = 2          # ntptime's socket timeout per attempt
-UNIX_2000 = 946684800  # seconds from 1970-01-01 to 2000-01-01
-
-
-def unix_time():
-    """time.time() as Unix seconds on ports whose epoch is 2000 as well."""
-    t = int(time.time())
-    if time.gmtime(0)[0] == 2000:
-        t += UNIX_2000
-    return t
 
 
 def sync(host=None, retries=RETRIES, delay_ms=RETRY_DELAY_MS):
@@ -29,7 +18,7 @@ def sync(host=None, retries=RETRIES, delay_ms=RETRY_DELAY_MS):
     for i in range(retries):
         try:
             ntptime.settime()
-            return unix_time()
+            return compat.unix_time()
         except (OSError, OverflowError, IndexError):  # lost/short reply, bad DNS
             if i + 1 < retries and delay_ms:
                 compat.sleep_ms(delay_ms)
