@@ -89,6 +89,7 @@ class App:
         self.realtime = self.clock.speed is None
         self.make_timer = machine_timer  # tests substitute a preemptive timer
         self.sampler = None
+        self.job_tasks = []           # background jobs asked for by the core (cp.jobs)
 
     def _make_link(self):
         from net.link import Link
@@ -163,6 +164,8 @@ class App:
             if sampler is not None:
                 last_ticks = sampler.ticks
             self.cp.tick(now)
+            if self.cp.jobs:
+                self._start_jobs()
             ping = self.config.get("WebSocketPingInterval")
             if ping != self.ping_s and self.link is not None:
                 self.ping_s = ping
@@ -183,6 +186,24 @@ class App:
             if self.clock.speed is not None:
                 self.clock.advance(self.period_ms)
             await self.clock.sleep_ms(self.period_ms)
+
+    def _start_jobs(self):
+        self.job_tasks = [t for t in self.job_tasks if not t.done()]
+        while self.cp.jobs:
+            name, args = self.cp.jobs.pop(0)
+            self.job_tasks.append(asyncio.create_task(self._job(name, args)))
+
+    async def _job(self, name, args):
+        """One background job (ocpp16.profiles): a failure is logged, never fatal."""
+        from ocpp16 import profiles
+        try:
+            await profiles.load(name).run(self, args)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # ImportError, MemoryError, OSError: the job reports its own status
+            log.error("job %s failed: %r", name, e)
+        finally:
+            profiles.unload(name)
 
     async def meter_loop(self, evse):
         """Reads one connector's meter for ever; evse uses the latest reading."""
@@ -244,7 +265,7 @@ class App:
         finally:
             if self.sampler is not None:
                 self.sampler.stop()
-            for t in tasks:
+            for t in tasks + self.job_tasks:
                 t.cancel()
             self.link.stop()
             try:

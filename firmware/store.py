@@ -180,6 +180,12 @@ def load(path, default=None, fs=None):
     return default
 
 
+def exists(path, fs=None):
+    """True when path (or a complete-looking tmp beside it) holds a saved state."""
+    fs = fs or real_fs
+    return fs.size(path) >= 0 or fs.size(path + TMP_SUFFIX) > 0
+
+
 def _discard(path, fs):
     if fs.size(path) >= 0:
         try:

@@ -5,6 +5,7 @@
 # writes flash only through the message queue and store.save.
 import log
 import store
+from ocpp16 import profiles
 from ocpp16 import rpc
 from ocpp16 import timefmt
 from ocpp16.auth import AuthStore
@@ -29,15 +30,6 @@ UNITS = {"Energy.Active.Import.Register": "Wh", "Power.Active.Import": "W",
          "Current.Import": "A", "Voltage": "V", "Current.Offered": "A"}
 # Epoch seconds before which the wall clock is considered not set (2020-01-01).
 CLOCK_VALID_AFTER = 1577836800
-# CSMS-initiated operations this firmware answers; the rest get NotSupported.
-# Core ones are methods here; the others live in a module imported on first use.
-CORE_ACTIONS = ("ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfer",
-                "GetConfiguration", "RemoteStartTransaction", "RemoteStopTransaction",
-                "Reset", "UnlockConnector")
-PROFILE_MODULES = {"SendLocalList": "localauth", "GetLocalListVersion": "localauth"}
-SUPPORTED_ACTIONS = CORE_ACTIONS + tuple(PROFILE_MODULES)
-SUPPORTED_PROFILES = "Core,LocalAuthListManagement"  # SupportedFeatureProfiles
-
 
 class WallClock:
     """Epoch seconds derived from the monotonic `now`; set by the CSMS's currentTime."""
@@ -115,9 +107,49 @@ class ChargePoint:
         self.events = []              # recent (kind, detail...) notes for the app and tests, bounded
         self.available = True         # connector 0 availability
         self.auth_store = AuthStore(data_dir, timefmt.parse_datetime)
-        config.values["SupportedFeatureProfiles"] = SUPPORTED_PROFILES
+        config.values["SupportedFeatureProfiles"] = profiles.SUPPORTED_PROFILES
         self.clock_offset = None      # seconds the clock jumped when it was first set (timestamp repair)
+        self.features = {}            # name -> resident feature module (ocpp16.profiles.BOOT_FEATURES)
+        self.jobs = []                # (module, args) for the app to run as background tasks (I/O)
+        # Last FirmwareStatusNotification / DiagnosticsStatusNotification status (TriggerMessage
+        # sends these; Firmware Management sets them).
+        self.firmware_status = "Idle"
+        self.diagnostics_status = "Idle"
         self._load_state(now)
+        for name in profiles.BOOT_FEATURES:
+            p = self._path(profiles.BOOT_FEATURES[name])
+            if p and store.exists(p):
+                self.feature(name, now)
+
+    # ------------------------------------------------------------------ resident features
+    def feature(self, name, now):
+        """The feature module `name`, loaded and kept resident until drop_feature;
+        None when it cannot be loaded (charging goes on without it)."""
+        mod = self.features.get(name)
+        if mod is None:
+            try:
+                mod = profiles.load(name)
+            except Exception as e:  # ImportError, MemoryError
+                log.error("feature %s not loaded: %r", name, e)
+                return None
+            self.features[name] = mod
+            attach = getattr(mod, "attach", None)
+            if attach is not None:
+                attach(self, now)
+        return mod
+
+    def drop_feature(self, name):
+        """A feature holds no more state: its module leaves RAM."""
+        if self.features.pop(name, None) is not None:
+            profiles.unload(name)
+
+    def _hooks(self, hook):
+        out = []
+        for name in self.features:
+            fn = getattr(self.features[name], hook, None)
+            if fn is not None:
+                out.append(fn)
+        return out
 
     # ------------------------------------------------------------------ state files
     def _path(self, name):
@@ -264,6 +296,8 @@ class ChargePoint:
         epoch = self.clock.epoch(now)
         payload = {"connectorId": evse.id, "idTag": id_tag, "meterStart": meter,
                    "timestamp": timefmt.format_datetime(epoch)}
+        for hook in self._hooks("start_payload"):
+            hook(self, evse, payload)
         # The transaction is on flash (tx.json, with the seq its Start will get) before its
         # Start is queued: a power cut in between is recovered without a dangling Start.
         t = Transaction(evse.id, id_tag, self.queue.next_seq, meter, now, epoch)
@@ -326,6 +360,8 @@ class ChargePoint:
             self.finishing.add(connector)
         self._save_tx(now)
         self._event(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
+        for hook in self._hooks("tx_ended"):
+            hook(self, connector, now)
         log.info("transaction on connector %d stopped: %s", connector, reason)
         if connector in self.scheduled_unavailable:
             self.scheduled_unavailable.discard(connector)
@@ -379,6 +415,8 @@ class ChargePoint:
         for evse in self.evses:
             self._connector_tick(evse, now)
         self._aligned(now)
+        for hook in self._hooks("tick"):
+            hook(self, now)
         self._statuses(now)
         if self.reset_requested is not None:
             # Reboot once the StopTransactions of the Reset are delivered, or after a bounded
@@ -410,6 +448,12 @@ class ChargePoint:
             if (a is not None and evse.plugged and (a["connector"] in (None, c))
                     and evse.available and evse.fault is None):
                 self.auth = None
+                for hook in self._hooks("may_start"):
+                    why = hook(self, evse, a["tag"], now)
+                    if why:
+                        log.info("idTag %s may not start on connector %d: %s", a["tag"], c, why)
+                        self._event(("refused", why))
+                        return
                 self.start_transaction(evse, a["tag"], now)
             return
         if t.stopping is not None:
@@ -455,6 +499,8 @@ class ChargePoint:
             a = self.auth
             if s == "Available" and a is not None and a["connector"] in (None, c):
                 s = "Preparing"
+            for hook in self._hooks("status"):
+                s = hook(self, c, s, now)
             items.append((c, s, evse.error_code()))
         for c, s, err in items:
             cur = (s, err)
@@ -605,13 +651,15 @@ class ChargePoint:
         self._pump(now)
 
     def _incoming_call(self, msg_id, action, payload, now):
+        name = profiles.HANDLERS.get(action)
         try:
-            rpc.validate_call(action, payload, SUPPORTED_ACTIONS)
-            if action in PROFILE_MODULES:
-                pkg = __import__("ocpp16." + PROFILE_MODULES[action])
-                result = getattr(getattr(pkg, PROFILE_MODULES[action]), "on_" + action)(self, payload, now)
-            else:
-                result = getattr(self, "on_" + action)(payload, now)
+            rpc.validate_call(action, payload, profiles.HANDLERS)
+            try:
+                handler = getattr(profiles.load(name), "on_" + action)
+            except Exception as e:  # ImportError, MemoryError: tried again on the next call
+                log.error("%s: module %s not loaded: %r", action, name, e)
+                raise rpc.RpcError(rpc.InternalError, "%s: handler not loaded" % action)
+            result = handler(self, payload, now)
         except rpc.RpcError as e:
             self.outbox.append(rpc.encode_error(msg_id, e.code, e.description))
             return
@@ -619,6 +667,9 @@ class ChargePoint:
             log.error("%s handler failed: %r", action, e)
             self.outbox.append(rpc.encode_error(msg_id, rpc.InternalError, "%s failed" % action))
             return
+        finally:
+            if name is not None and name not in self.features:
+                profiles.unload(name)
         self.outbox.append(rpc.encode_result(msg_id, result))
 
     def _incoming_result(self, msg_id, payload, now):
@@ -715,90 +766,6 @@ class ChargePoint:
             self.next_aligned_epoch = None  # the clock jumped: align again from the new time
         except ValueError:
             log.warning("currentTime %s not understood", text)
-
-    # ------------------------------------------------------------------ CSMS-initiated (Core)
-    def on_ChangeAvailability(self, p, now):
-        c = p["connectorId"]
-        on = p["type"] == "Operative"
-        if c > len(self.evses):
-            return {"status": "Rejected"}
-        targets = self.evses if c == 0 else [self.evses[c - 1]]
-        scheduled = False
-        if c == 0:
-            self.available = on
-        for e in targets:
-            if not on and e.id in self.tx:
-                self.scheduled_unavailable.add(e.id)
-                scheduled = True
-            else:
-                self.scheduled_unavailable.discard(e.id)
-                e.set_available(on)
-        self._save_avail()
-        return {"status": "Scheduled" if scheduled else "Accepted"}
-
-    def on_ChangeConfiguration(self, p, now):
-        if p["key"] == "AuthorizationKey":
-            log.secret(p["value"])  # never shown on the console from now on
-        status = self.config.change(p["key"], p["value"])
-        if status in ("Accepted", "RebootRequired"):
-            self._event(("config", p["key"]))
-        return {"status": status}
-
-    def on_ClearCache(self, p, now):
-        self.auth_store.clear_cache()
-        return {"status": "Accepted"}
-
-    def on_DataTransfer(self, p, now):
-        return {"status": "UnknownVendorId"}
-
-    def on_GetConfiguration(self, p, now):
-        keys = p.get("key")
-        if keys and len(keys) > self.config.get("GetConfigurationMaxKeys"):
-            raise rpc.RpcError(rpc.OccurenceConstraintViolation,
-                               "more than GetConfigurationMaxKeys keys requested", None)
-        known, unknown = self.config.listing(keys)
-        out = {"configurationKey": known}
-        if unknown:
-            out["unknownKey"] = unknown
-        return out
-
-    def on_RemoteStartTransaction(self, p, now):
-        wanted = p.get("connectorId")
-        if wanted is not None and not (1 <= wanted <= len(self.evses)):
-            return {"status": "Rejected"}
-        evse = self._free_connector(wanted)
-        if evse is None or self.boot_status != "Accepted":
-            return {"status": "Rejected"}
-        if self.config.get("AuthorizeRemoteTxRequests"):
-            self._authorize(p["idTag"], evse.id, now)
-        else:
-            self._auth_result(p["idTag"], evse.id, "Accepted", now)
-        return {"status": "Accepted"}
-
-    def on_RemoteStopTransaction(self, p, now):
-        for c in self.tx:
-            if self.tx[c].tx_id == p["transactionId"]:
-                self.stop_transaction(c, "Remote", now)
-                return {"status": "Accepted"}
-        return {"status": "Rejected"}
-
-    def on_Reset(self, p, now):
-        kind = p["type"]
-        for c in list(self.tx):
-            self.stop_transaction(c, kind + "Reset", now)
-        self.reset_requested = (kind, now)
-        return {"status": "Accepted"}
-
-    def on_UnlockConnector(self, p, now):
-        c = p["connectorId"]
-        if not (1 <= c <= len(self.evses)):
-            return {"status": "NotSupported"}
-        evse = self.evses[c - 1]
-        if c in self.tx:
-            self.stop_transaction(c, "UnlockCommand", now)
-        if evse.lock is None:
-            return {"status": "NotSupported"}
-        return {"status": "Unlocked" if evse.lock.unlock() else "UnlockFailed"}
 
     def _event(self, e):
         self.events.append(e)

@@ -1,0 +1,98 @@
+# Core profile, the CSMS-initiated operations (OCPP 1.6 section 5): one function
+# per action, on_<action>(cp, payload, now) -> result payload. Imported for one
+# call and removed again (ocpp16.profiles); the state they change lives in the
+# ChargePoint `cp`. No I/O here beyond cp's own state files.
+import log
+from ocpp16 import rpc
+
+
+def on_ChangeAvailability(cp, p, now):
+    c = p["connectorId"]
+    on = p["type"] == "Operative"
+    if c > len(cp.evses):
+        return {"status": "Rejected"}
+    targets = cp.evses if c == 0 else [cp.evses[c - 1]]
+    scheduled = False
+    if c == 0:
+        cp.available = on
+    for e in targets:
+        if not on and e.id in cp.tx:
+            cp.scheduled_unavailable.add(e.id)
+            scheduled = True
+        else:
+            cp.scheduled_unavailable.discard(e.id)
+            e.set_available(on)
+    cp._save_avail()
+    return {"status": "Scheduled" if scheduled else "Accepted"}
+
+
+def on_ChangeConfiguration(cp, p, now):
+    if p["key"] == "AuthorizationKey":
+        log.secret(p["value"])  # never shown on the console from now on
+    status = cp.config.change(p["key"], p["value"])
+    if status in ("Accepted", "RebootRequired"):
+        cp._event(("config", p["key"]))
+    return {"status": status}
+
+
+def on_ClearCache(cp, p, now):
+    cp.auth_store.clear_cache()
+    return {"status": "Accepted"}
+
+
+def on_DataTransfer(cp, p, now):
+    return {"status": "UnknownVendorId"}
+
+
+def on_GetConfiguration(cp, p, now):
+    keys = p.get("key")
+    if keys and len(keys) > cp.config.get("GetConfigurationMaxKeys"):
+        raise rpc.RpcError(rpc.OccurenceConstraintViolation,
+                           "more than GetConfigurationMaxKeys keys requested", None)
+    known, unknown = cp.config.listing(keys)
+    out = {"configurationKey": known}
+    if unknown:
+        out["unknownKey"] = unknown
+    return out
+
+
+def on_RemoteStartTransaction(cp, p, now):
+    wanted = p.get("connectorId")
+    if wanted is not None and not (1 <= wanted <= len(cp.evses)):
+        return {"status": "Rejected"}
+    evse = cp._free_connector(wanted)
+    if evse is None or cp.boot_status != "Accepted":
+        return {"status": "Rejected"}
+    if cp.config.get("AuthorizeRemoteTxRequests"):
+        cp._authorize(p["idTag"], evse.id, now)
+    else:
+        cp._auth_result(p["idTag"], evse.id, "Accepted", now)
+    return {"status": "Accepted"}
+
+
+def on_RemoteStopTransaction(cp, p, now):
+    for c in cp.tx:
+        if cp.tx[c].tx_id == p["transactionId"]:
+            cp.stop_transaction(c, "Remote", now)
+            return {"status": "Accepted"}
+    return {"status": "Rejected"}
+
+
+def on_Reset(cp, p, now):
+    kind = p["type"]
+    for c in list(cp.tx):
+        cp.stop_transaction(c, kind + "Reset", now)
+    cp.reset_requested = (kind, now)
+    return {"status": "Accepted"}
+
+
+def on_UnlockConnector(cp, p, now):
+    c = p["connectorId"]
+    if not (1 <= c <= len(cp.evses)):
+        return {"status": "NotSupported"}
+    evse = cp.evses[c - 1]
+    if c in cp.tx:
+        cp.stop_transaction(c, "UnlockCommand", now)
+    if evse.lock is None:
+        return {"status": "NotSupported"}
+    return {"status": "Unlocked" if evse.lock.unlock() else "UnlockFailed"}

@@ -1,0 +1,63 @@
+# The registry of on-demand code: which module handles each CSMS-initiated
+# action, which feature modules may stay resident while their state needs them,
+# and the one way such modules are imported and removed again (sys.modules).
+# No I/O and no protocol logic here; a new profile adds rows, not code.
+import sys
+
+# action -> module under ocpp16/ with on_<action>(cp, payload, now) -> result dict.
+# The module is imported for the call and removed from sys.modules afterwards.
+HANDLERS = {
+    "ChangeAvailability": "core_ops", "ChangeConfiguration": "core_ops", "ClearCache": "core_ops",
+    "DataTransfer": "core_ops", "GetConfiguration": "core_ops", "RemoteStartTransaction": "core_ops",
+    "RemoteStopTransaction": "core_ops", "Reset": "core_ops", "UnlockConnector": "core_ops",
+    "GetLocalListVersion": "localauth", "SendLocalList": "localauth",
+}
+# SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
+SUPPORTED_PROFILES = "Core,LocalAuthListManagement"
+
+# Feature modules that stay resident while they hold state (ChargePoint.features),
+# each loaded at boot when its state file (in data_dir) exists. A feature module may
+# define any of the hooks listed in FEATURE_HOOKS (ChargePoint calls them in order).
+BOOT_FEATURES = {}
+FEATURE_HOOKS = (
+    "attach",       # attach(cp, now): just loaded (at boot or on first use)
+    "tick",         # tick(cp, now): every core tick, before statuses are reported
+    "status",       # status(cp, connector_id, status, now) -> status to report
+    "may_start",    # may_start(cp, evse, id_tag, now) -> None, or the reason a start is refused
+    "start_payload",  # start_payload(cp, evse, payload): add fields to a StartTransaction
+    "tx_ended",     # tx_ended(cp, connector_id, now): its transaction was stopped
+)
+# Background work with I/O (downloads, uploads) is a job: a handler appends
+# (module name, args) to ChargePoint.jobs; the app imports the module, runs
+# `await module.run(app, args)` as its own task and unloads the module when it ends.
+
+
+def _full(name):
+    return name if "." in name else "ocpp16." + name
+
+
+def load(name):
+    """The module `name` (ocpp16.<name>, or a dotted path such as "net.http"),
+    imported now. Whatever it raises (ImportError, MemoryError, a SyntaxError in a
+    damaged file) goes to the caller, with no half-imported module left behind,
+    so the next call tries again."""
+    full = _full(name)
+    try:
+        mod = __import__(full)
+        for part in full.split(".")[1:]:
+            mod = getattr(mod, part)
+        return mod
+    except BaseException:
+        unload(name)
+        raise
+
+
+def unload(name):
+    """Forget the module `name`: the next gc.collect() frees its code unless
+    something else still holds a reference to it."""
+    full = _full(name)
+    sys.modules.pop(full, None)
+    dot = full.rfind(".")
+    pkg = sys.modules.get(full[:dot])
+    if pkg is not None and hasattr(pkg, full[dot + 1:]):
+        delattr(pkg, full[dot + 1:])
