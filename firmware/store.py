@@ -180,6 +180,13 @@ def load(path, default=None, fs=None):
     return default
 
 
+def remove(path, fs=None):
+    """Delete a saved state: the tmp first, so a cut in between cannot bring an old tmp back."""
+    fs = fs or real_fs
+    _discard(path + TMP_SUFFIX, fs)
+    _discard(path, fs)
+
+
 def exists(path, fs=None):
     """True when path (or a complete-looking tmp beside it) holds a saved state."""
     fs = fs or real_fs

@@ -245,7 +245,7 @@ class ChargePoint:
                     return cp._offline_authorize(id_tag, connector, now)
                 info = payload.get("idTagInfo", {})
                 cp._remember(id_tag, info)
-                cp._auth_result(id_tag, connector, info.get("status"), now)
+                cp._auth_result(id_tag, connector, info.get("status"), now, info)
             self._ram("Authorize", {"idTag": id_tag}, answered)
         else:
             self._offline_authorize(id_tag, connector, now)
@@ -269,11 +269,18 @@ class ChargePoint:
         if self.config.get("AuthorizationCacheEnabled"):
             self.auth_store.remember(id_tag, info)
 
-    def _auth_result(self, id_tag, connector, status, now):
+    def _auth_result(self, id_tag, connector, status, now, info=None):
+        """info: the idTagInfo of an Authorize answer (None when decided locally)."""
         self._event(("authorize", id_tag, status))
         if status != "Accepted":
             log.info("idTag %s not authorized: %s", id_tag, status)
             return
+        for hook in self._hooks("authorized"):
+            why = hook(self, id_tag, connector, info, now)
+            if why:
+                log.info("idTag %s refused: %s", id_tag, why)
+                self._event(("refused", why))
+                return
         timeout = self.config.get("ConnectionTimeOut") * 1000
         self.auth = {"tag": id_tag, "connector": connector, "until": now + timeout}
 
@@ -683,7 +690,11 @@ class ChargePoint:
         except rpc.RpcError as e:
             self._answer_failed(m, "invalid answer: " + e.description, now)
             return
-        getattr(self, "conf_" + m["action"])(m, payload, now)
+        conf = getattr(self, "conf_" + m["action"], None)
+        if conf is not None:
+            conf(m, payload, now)
+        elif m.get("cb") is not None:  # a profile's own CALL (TriggerMessage, ...): its callback
+            m["cb"](payload, now)
 
     def _incoming_error(self, msg_id, code, description, now):
         m = self.pending

@@ -60,6 +60,9 @@ KEYS = {
     "LocalAuthListMaxLength": (INT, RO, auth.LOCAL_LIST_MAX, None),
     "SendLocalListMaxLength": (INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
     "AuthorizationKey": (STR, WO, "", 40),
+    # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
+    # connector free for its idTag without choosing which.
+    "ReserveConnectorZeroSupported": (BOOL, RO, True, None),
 }
 
 

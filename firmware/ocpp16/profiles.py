@@ -11,14 +11,18 @@ HANDLERS = {
     "DataTransfer": "core_ops", "GetConfiguration": "core_ops", "RemoteStartTransaction": "core_ops",
     "RemoteStopTransaction": "core_ops", "Reset": "core_ops", "UnlockConnector": "core_ops",
     "GetLocalListVersion": "localauth", "SendLocalList": "localauth",
+    "ReserveNow": "reserve_ops", "CancelReservation": "reserve_ops",
+    "TriggerMessage": "trigger",
 }
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
-SUPPORTED_PROFILES = "Core,LocalAuthListManagement"
+SUPPORTED_PROFILES = "Core,LocalAuthListManagement,Reservation,RemoteTrigger"
 
 # Feature modules that stay resident while they hold state (ChargePoint.features),
 # each loaded at boot when its state file (in data_dir) exists. A feature module may
 # define any of the hooks listed in FEATURE_HOOKS (ChargePoint calls them in order).
-BOOT_FEATURES = {}
+BOOT_FEATURES = {
+    "reservation": "reservations.json",   # ocpp16/reservation.py: the reservations in force
+}
 FEATURE_HOOKS = (
     "attach",       # attach(cp, now): just loaded (at boot or on first use)
     "tick",         # tick(cp, now): every core tick, before statuses are reported
@@ -26,6 +30,8 @@ FEATURE_HOOKS = (
     "may_start",    # may_start(cp, evse, id_tag, now) -> None, or the reason a start is refused
     "start_payload",  # start_payload(cp, evse, payload): add fields to a StartTransaction
     "tx_ended",     # tx_ended(cp, connector_id, now): its transaction was stopped
+    "authorized",   # authorized(cp, id_tag, connector, id_tag_info or None, now) -> None, or the
+                    # reason an accepted idTag is refused all the same (before it may start)
 )
 # Background work with I/O (downloads, uploads) is a job: a handler appends
 # (module name, args) to ChargePoint.jobs; the app imports the module, runs

@@ -263,6 +263,15 @@ def test_start_answered_invalid_stops_charging_when_configured():
     assert not r.hw.connectors[0].relay.closed
 
 
+def unsupported_action():
+    """An action of the 1.6 (+ Security) set that no profile of this firmware handles yet."""
+    from ocpp16 import profiles, schema
+    for action in sorted(schema.CALL_PROFILES):
+        if action not in profiles.HANDLERS:
+            return action
+    return None
+
+
 def test_bad_frames_get_callerrors_and_the_core_keeps_working():
     r = Rig("bad")
     r.cp.on_connect(0)
@@ -271,7 +280,7 @@ def test_bad_frames_get_callerrors_and_the_core_keeps_working():
                        ('[2,"b","ChangeConfiguration",{"key":"X"}]', "OccurenceConstraintViolation"),
                        ('[2,"c","Reset",{"type":"Sideways"}]', "PropertyConstraintViolation"),
                        ('[2,"d","UnlockConnector",{"connectorId":"1"}]', "TypeConstraintViolation"),
-                       ('[2,"e","ReserveNow",{"connectorId":1,"expiryDate":"2026-11-23T12:00:00Z","idTag":"A","reservationId":1}]', "NotSupported")):
+                       ('[2,"e","%s",{}]' % unsupported_action(), "NotSupported")):
         r.cp.receive(text, r.now)
         m = json.loads(r.cp.outbox.pop(0))
         assert m[0] == 4 and m[2] == code, (text, m)
