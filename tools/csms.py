@@ -97,7 +97,10 @@ class Station(OcppChargePoint):
 
     @on(Action.authorize)
     def on_authorize(self, id_tag):
-        return call_result.Authorize(id_tag_info={"status": self.csms.tag_status(id_tag)})
+        info = {"status": self.csms.tag_status(id_tag)}
+        if id_tag in self.csms.parent_tags:
+            info["parentIdTag"] = self.csms.parent_tags[id_tag]
+        return call_result.Authorize(id_tag_info=info)
 
     @on(Action.status_notification)
     def on_status(self, connector_id, error_code, status, **kw):
@@ -126,6 +129,14 @@ class Station(OcppChargePoint):
             t.update(stop=timestamp, meter_stop=meter_stop, reason=reason)
         return call_result.StopTransaction(id_tag_info={"status": "Accepted"})
 
+    @on(Action.diagnostics_status_notification)
+    def on_diagnostics_status(self, status):
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    def on_firmware_status(self, status):
+        return call_result.FirmwareStatusNotification()
+
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id, **kw):
         return call_result.DataTransfer(status="UnknownVendorId")
@@ -135,12 +146,13 @@ class Csms:
     """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url."""
 
     def __init__(self, host="127.0.0.1", port=0, boot_status="Accepted", boot_interval=HEARTBEAT_INTERVAL_S,
-                 invalid_tags=(), passwords=None, on_frame=None):
+                 invalid_tags=(), passwords=None, on_frame=None, parent_tags=None):
         self.host = host
         self.port = port
         self.boot_status = boot_status       # or a list: answers in turn, the last one repeats
         self.boot_interval = boot_interval
         self.invalid_tags = set(invalid_tags)
+        self.parent_tags = dict(parent_tags or {})  # idTag -> parentIdTag in Authorize answers
         self.passwords = passwords           # {cp_id: password} -> HTTP Basic auth required
         self.on_frame = on_frame             # callback(station, direction, raw)
         self.stations = {}
