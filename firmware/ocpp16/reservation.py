@@ -35,20 +35,22 @@ def attach(cp, now):
     _expire(cp, now)  # an expired one is dropped at boot (when the clock is known)
 
 
-def save(cp):
+def save(cp, rs=None):
+    """Put `rs` (default: the current ones) on flash, then in force: a failed write
+    (raised) changes nothing."""
+    rs = cp.reservations if rs is None else rs
     p = _path(cp)
-    if not p:
-        return
-    if cp.reservations:
-        store.save(p, {"r": cp.reservations})
-    else:
-        store.remove(p)
+    if p:
+        if rs:
+            store.save(p, {"r": rs})
+        else:
+            store.remove(p)
+    cp.reservations = rs
 
 
 def put(cp, r):
     """Add `r`, replacing the reservation with the same id (OCPP 1.6 5.13)."""
-    cp.reservations = [x for x in cp.reservations if x["id"] != r["id"]] + [r]
-    save(cp)
+    save(cp, [x for x in cp.reservations if x["id"] != r["id"]] + [r])
 
 
 def remove(cp, rid, why):
@@ -56,8 +58,7 @@ def remove(cp, rid, why):
     left = [x for x in cp.reservations if x["id"] != rid]
     if len(left) == len(cp.reservations):
         return False
-    cp.reservations = left
-    save(cp)
+    save(cp, left)
     cp._event(("reservation-ended", rid, why))
     log.info("reservation %d ended: %s", rid, why)
     return True
