@@ -112,6 +112,8 @@ def main():
     print("%d modules, %d bytes (target <= %d)" % (n, total, TARGETS["mpy"]))
     heading("OCPP core throughput")
     run_mp(os.path.join(HERE, "bench_core.py"), tempfile.mkdtemp(prefix="ocpp-bench-core-"))
+    heading("Reservation and Remote Trigger heap (bench_reserve.py)")
+    run_mp(os.path.join(HERE, "bench_reserve.py"), tempfile.mkdtemp(prefix="ocpp-bench-reserve-"))
     for extra in ("bench_queue.py", "bench_hal.py", "bench_control.py"):
         path = os.path.join(HERE, extra)
         if os.path.exists(path):
