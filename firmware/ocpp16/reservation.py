@@ -110,9 +110,10 @@ def parent_of(cp, id_tag):
 
 
 def _matches(r, id_tag, parent):
-    """The incoming idTag or its parent matches the reservation's idTag or parentIdTag."""
-    mine = (r["tag"], r.get("parent") or None)
-    return id_tag in mine or (parent is not None and parent in mine)
+    """The incoming idTag or its parent matches the reservation's idTag or parentIdTag
+    (IdToken is a CiString: compared without case)."""
+    mine = (r["tag"].upper(), (r.get("parent") or "").upper() or None)
+    return id_tag.upper() in mine or (parent is not None and parent.upper() in mine)
 
 
 def _claim(cp, evse, id_tag):

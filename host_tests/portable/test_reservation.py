@@ -144,9 +144,9 @@ def _try(r, tag):
 def test_a_card_with_the_reservations_parent_id_tag_may_start_via_the_authorize_answer():
     r = _parent_rig("parent_auth", {"CHILD": "FLEET", "OTHER": "ELSEWHERE"})
     r.config.change("AuthorizationCacheEnabled", "false")  # only the answer itself tells
-    assert reserve(r, 3, 1, "BOSS", parent="FLEET") == "Accepted"
+    assert reserve(r, 3, 1, "BOSS", parent="fleet") == "Accepted"
     assert not _try(r, "OTHER")
-    assert _try(r, "CHILD")
+    assert _try(r, "CHILD")  # its parent FLEET, as the reservation's parentIdTag "fleet" (no case)
     (s,) = started(r)
     assert s["idTag"] == "CHILD" and s["reservationId"] == 3
 
