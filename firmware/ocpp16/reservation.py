@@ -117,12 +117,15 @@ def _matches(r, id_tag, parent):
 
 
 def _claim(cp, evse, id_tag):
-    """The reservation `id_tag` would use on `evse`, or None."""
+    """The reservation `id_tag` would use on `evse`: the connector's own if it matches
+    (another user's own bars every other), else a matching connector-0 one; or None."""
     parent = parent_of(cp, id_tag)
-    for c in (evse.id, 0):
-        for r in cp.reservations:
-            if r["c"] == c and _matches(r, id_tag, parent):
-                return r
+    for r in cp.reservations:
+        if r["c"] == evse.id:
+            return r if _matches(r, id_tag, parent) else None
+    for r in cp.reservations:
+        if r["c"] == 0 and _matches(r, id_tag, parent):
+            return r
     return None
 
 

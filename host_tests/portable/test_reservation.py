@@ -206,6 +206,26 @@ def test_connector_zero_holds_one_connector_free_for_its_id_tag():
     assert "reservation" not in r.cp.features
 
 
+def test_a_connector_zero_owner_may_not_take_a_connector_reserved_for_someone_else():
+    r = Rig2("zero_other")
+    online(r)
+    assert reserve(r, 1, 2, "BOB") == "Accepted"
+    assert reserve(r, 2, 0, "ANN") == "Accepted"      # connector 1 stays free for her
+    assert reserve(r, 3, 0, "CAT") == "Occupied"      # no second free connector
+    r.run(1000)
+    assert r.cp.reported[1][0] == "Reserved" and r.cp.reported[2][0] == "Reserved"
+    r.world.reader.tap("ANN")
+    r.world.evs[1].plug()                             # into BOB's connector
+    r.run(4000)
+    assert 2 not in r.cp.tx and [e for e in r.cp.events if e[0] == "refused"]
+    r.world.evs[1].unplug()
+    r.world.reader.tap("ANN")
+    r.world.evs[0].plug()
+    r.run(4000)
+    assert started(r)[0]["idTag"] == "ANN" and started(r)[0]["reservationId"] == 2
+    assert [x["id"] for x in r.cp.reservations] == [1]
+
+
 def test_occupied_faulted_unavailable_and_rejected():
     r = Rig("statuses")
     online(r)
