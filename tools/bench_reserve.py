@@ -69,6 +69,7 @@ def main():
     print("Reservation: reserve_ops (ReserveNow/CancelReservation) while imported: %d bytes" % f[0])
     print("Reservation: resident with 1 reservation: %d bytes; with %d (one per connector, the most): %d bytes; "
           "after a tick: %d bytes" % (f[1], CONNECTORS, f[2], f[3]))
+    print("Reservation: during a ReserveNow / CancelReservation call (both modules loaded): %d bytes" % f[7])
     print("Reservation: after every reservation is cancelled (modules unloaded): %d bytes (first time: %d)"
           % (f[4], first[4]))
     print("Remote Trigger: trigger while imported: %d bytes; after TriggerMessage calls (unloaded): %d bytes "
@@ -91,6 +92,9 @@ def cycle(cp):
     cp.tick(0)
     quiet(cp)
     ticking = heap() - base
+    profiles.load("reserve_ops")  # as during a ReserveNow / CancelReservation call
+    during = heap() - base
+    profiles.unload("reserve_ops")
     assert call(cp, "CancelReservation", {"reservationId": 1}) == "Accepted"
     assert call(cp, "CancelReservation", {"reservationId": 2}) == "Accepted"
     assert "ocpp16.reservation" not in sys.modules and "ocpp16.reserve_ops" not in sys.modules
@@ -105,6 +109,6 @@ def cycle(cp):
         assert call(cp, "TriggerMessage", {"requestedMessage": what}) == "Accepted"
     assert "ocpp16.trigger" not in sys.modules
     trig_after = heap() - base
-    return ops, one, two, ticking, after, trig, trig_after
+    return ops, one, two, ticking, after, trig, trig_after, during
 
 main()
