@@ -18,6 +18,7 @@ from ocpp16.timefmt import format_datetime
 DIR = sys.argv[1] if len(sys.argv) > 1 else "/tmp/ocpp-bench-reserve"
 T0 = 1795435200
 CONNECTORS = 2
+ROUNDS = 10  # reserve / cancel / trigger cycles; figures are those of the last
 
 
 def heap():
@@ -63,9 +64,13 @@ def main():
     cp.tick(0)
     quiet(cp)
     first = None
-    for round in (1, 2):  # the second round shows what stays once every table has grown
+    start = heap()
+    for round in range(ROUNDS):  # later rounds show what stays once every table has grown
         f = cycle(cp)
-        first = first or f
+        if first is None:
+            first = f
+            one_round = heap() - start
+    total = heap() - start
     print("Reservation: reserve_ops (ReserveNow/CancelReservation) while imported: %d bytes" % f[0])
     print("Reservation: resident with 1 reservation: %d bytes; with %d (one per connector, the most): %d bytes; "
           "after a tick: %d bytes" % (f[1], CONNECTORS, f[2], f[3]))
@@ -74,6 +79,8 @@ def main():
           % (f[4], first[4]))
     print("Remote Trigger: trigger while imported: %d bytes; after TriggerMessage calls (unloaded): %d bytes "
           "(first time: %d)" % (f[5], f[6], first[6]))
+    print("Both: retained after 1 round of reserve / cancel / trigger: %d bytes; after %d rounds: %d bytes"
+          % (one_round, ROUNDS, total))
 
 
 def cycle(cp):
