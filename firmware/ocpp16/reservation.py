@@ -27,7 +27,8 @@ def _valid(r):
 def attach(cp, now):
     p = _path(cp)
     saved = store.load(p, {}) if p else {}
-    rs = saved.get("r", []) if type(saved) is dict else []
+    rs = saved.get("r") if type(saved) is dict else None
+    rs = rs if type(rs) is list else []
     cp.reservations = [r for r in rs if _valid(r) and 0 <= r["c"] <= len(cp.evses)]
     if len(cp.reservations) != len(rs):
         log.error("reservations: %d malformed entries dropped", len(rs) - len(cp.reservations))
