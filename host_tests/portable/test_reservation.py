@@ -331,3 +331,28 @@ def test_malformed_entries_on_flash_are_dropped_with_an_error():
     cp = _boot(r, T0)
     assert [x["id"] for x in cp.reservations] == [1]
     assert [x["id"] for x in store.load(path(r))["r"]] == [1]
+
+
+def test_a_reservation_module_that_fails_to_load_never_stops_charging():
+    r = Rig("noload")
+    online(r)
+    assert reserve(r, 1, 1, "OWNER") == "Accepted"
+    real = profiles.load
+
+    def failing(name):
+        if name == "reservation":
+            raise MemoryError("no room for the reservation module")
+        return real(name)
+    profiles.unload("reservation")
+    profiles.load = failing
+    try:
+        r2 = Rig("noload", keep=True)  # a reboot: its state file is there, the module cannot load
+        assert "reservation" not in r2.cp.features
+        r2.cp.on_connect(0)
+        r2.run(1000)
+        assert reserve(r2, 2, 1, "X") == "Rejected"
+        assert _try(r2, "ANYONE")  # charging goes on (unreserved, as nothing enforces it)
+    finally:
+        profiles.load = real
+    assert store.exists(path(r))  # nothing lost: the next boot that can load it enforces it again
+    assert [x["id"] for x in _boot(r, T0).reservations] == [1]
