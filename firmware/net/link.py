@@ -188,7 +188,7 @@ class Link:
                     await rx
                 except BaseException:  # CancelledError of the receiver, expected here
                     pass
-            sock.abort()  # no-op after a clean close
+            await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
         self.last_close_reason = reason
         log.warning("link: disconnected from %s: %s", self.url, reason)
         await _call("on_close", getattr(handler, "on_close", None), reason)

@@ -167,6 +167,11 @@ def parse_url(url):
     return secure, host, port, resource
 
 
+def _one_line(e):
+    # mbedTLS messages start with a newline and span lines: a log line must read as one sentence.
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _tls_context(ssl):
     """The context for a wss:// connection: the caller's, or the runtime's verifying default."""
     if ssl is not None and ssl is not True:
@@ -207,6 +212,7 @@ class WebSocket:
         self._hdr = bytearray(8)
         self._wlock = asyncio.Lock()
         self._closed_evt = asyncio.Event()
+        self._released = False
         self._rx_active = False
         self._close_sent = False
         self.max_message = max_message
@@ -380,8 +386,17 @@ class WebSocket:
         return ConnectionClosed(self.close_code, self.close_reason)
 
     def abort(self):
-        """Drop the TCP connection at once, no close handshake (dead link)."""
+        """Drop the TCP connection at once, no close handshake (dead link); then await wait_closed()."""
         self._teardown(CLOSE_ABNORMAL, "aborted")
+
+    async def wait_closed(self):
+        """Release the socket (bounded wait). Whoever holds a WebSocket ends with close() or this,
+        on every path: on MicroPython a stream's close() alone leaves the socket open."""
+        self._teardown(CLOSE_ABNORMAL, "aborted")  # no-op when already closed
+        if self._released:
+            return
+        self._released = True
+        await compat.close_stream(self._w)
 
     async def _send_close(self, code, reason=""):
         if self._close_sent or self.closed:
@@ -413,6 +428,7 @@ class WebSocket:
         except (WebSocketError, asyncio.TimeoutError):
             pass
         self._teardown(code, reason)
+        await self.wait_closed()  # the TCP connection ends here, not when the server times out
 
     async def _drain_until_closed(self):
         try:
@@ -614,12 +630,9 @@ class WebSocket:
 
 async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message):
     try:
-        if secure:
-            reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
-        else:
-            reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await compat.open_stream(host, port, ctx, host if secure else None)
     except OSError as e:
-        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, e))
+        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
     ws = WebSocket(reader, writer, max_message)
     default = 443 if secure else 80
     name = ("[%s]" % host) if ":" in host else host
@@ -627,12 +640,18 @@ async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, ma
     try:
         await ws._handshake(host_header, resource, subprotocols, auth_header)
     except ConnectionClosed as e:
+        await ws.wait_closed()
         raise HandshakeError("server closed the connection during the handshake (%s)" % e.reason)
     except OSError as e:
-        ws.abort()
-        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, e))
-    except BaseException:
-        ws.abort()
+        await ws.wait_closed()
+        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
+    except ValueError as e:  # MicroPython's ssl reports a failed TLS handshake (e.g. untrusted certificate) so
+        await ws.wait_closed()
+        if not secure:
+            raise HandshakeError("bad HTTP response: %s" % _one_line(e))
+        raise ConnectError("TLS handshake with %s:%d failed: %s" % (host, port, _one_line(e)))
+    except BaseException:  # HandshakeError, or the connect timeout cancelling us: the socket goes too
+        await ws.wait_closed()
         raise
     return ws
 
