@@ -26,6 +26,11 @@ MAX_RAM_MESSAGES = 16
 # A stopped transaction's meterStop is read when the contactor opens, at most this
 # long after the stop (the interlock forces it open after 6 s; a welded one cannot).
 STOP_SETTLE_MS = 7000
+# A running transaction's meter reading goes to tx.json (for a PowerLoss meterStop) when
+# it has grown this much since the last save, or has grown at all and this long passed,
+# whichever comes first; independent of MeterValueSampleInterval.
+PERSIST_WH = 10
+PERSIST_MS = 30000
 # After an accepted Reset, wait at most this long for queued messages to go out.
 RESET_DRAIN_MS = 30000
 # Recent core events kept for the app and tests (ChargePoint.events).
@@ -69,6 +74,8 @@ class Transaction:
         self.next_sample_ms = None
         self.begin_values = None      # Transaction.Begin sampled values for StopTxnSampledData
         self.stop_seq = None          # queue seq its StopTransaction gets (recorded before the push)
+        self.saved_wh = meter_start   # meter reading last written to tx.json, and when
+        self.saved_ms = start_ms
         self.stopping = None          # (reason, idTag, since) once a stop was asked for
 
     def to_dict(self):
@@ -187,7 +194,9 @@ class ChargePoint:
             for c in self.tx:
                 t = self.tx[c]
                 d[str(c)] = t.to_dict()
-                d[str(c)]["last"] = self.evses[c - 1].energy_wh()
+                t.saved_wh = self.evses[c - 1].energy_wh()
+                t.saved_ms = now
+                d[str(c)]["last"] = t.saved_wh
                 d[str(c)]["lt"] = self.clock.epoch(now)
             store.save(p, d)
 
@@ -475,6 +484,11 @@ class ChargePoint:
             interval = self.config.get("MeterValueSampleInterval")
             t.next_sample_ms = t.next_sample_ms + interval * 1000 if interval else None
             self._save_tx(now)
+            return
+        evse.read_meter()  # no I/O where a meter task reads it
+        grown = evse.energy_wh() - t.saved_wh
+        if grown >= PERSIST_WH or (grown > 0 and now - t.saved_ms >= PERSIST_MS):
+            self._save_tx(now)  # bounds what a power cut loses of this transaction's energy
 
     def _aligned(self, now):
         interval = self.config.get("ClockAlignedDataInterval")

@@ -6,7 +6,7 @@ import scratch
 
 from hal.sim import build
 from evse.connector import Evse
-from ocpp16.chargepoint import ChargePoint, CALL_TIMEOUT_MS
+from ocpp16.chargepoint import ChargePoint, CALL_TIMEOUT_MS, PERSIST_WH, PERSIST_MS
 from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
 from ocpp16.timefmt import format_datetime
@@ -205,6 +205,31 @@ def test_unanswered_status_is_sent_again_unless_a_newer_one_waits():
     r.run(CALL_TIMEOUT_MS + 200)
     again = [m for m in r.sent if m[2] == "StatusNotification"]
     assert len(again) == 2 and again[1][3] == again[0][3] and again[1][1] != again[0][1]
+
+
+def test_power_loss_meter_stop_within_the_persist_bound_without_periodic_samples():
+    for interval, charge_ms in (("0", 150000), ("60", 115000)):
+        r = Rig("pl_bound" + interval)
+        r.config.change("MeterValueSampleInterval", interval)
+        r.cp.on_connect(0)
+        r.run(1000)
+        r.world.reader.tap("BEEF")
+        r.world.evs[0].plug()
+        r.run(charge_ms)
+        assert r.cp.tx
+        r.evses[0].read_meter()
+        at_cut = r.evses[0].energy_wh()
+        cut_epoch = 1795435200 + r.now // 1000  # the CSMS set the clock at the start
+        assert at_cut > 100
+        r2 = Rig("pl_bound" + interval, keep=True)  # power cut: a new core on the same flash state
+        r2.cp.on_connect(0)
+        r2.run(2000)
+        stop = [m[3] for m in r2.sent if m[2] == "StopTransaction"]
+        assert len(stop) == 1 and stop[0]["reason"] == "PowerLoss"
+        lost = at_cut - stop[0]["meterStop"]
+        assert 0 <= lost <= PERSIST_WH, (interval, at_cut, stop[0]["meterStop"])
+        from ocpp16.timefmt import parse_datetime
+        assert 0 <= cut_epoch - parse_datetime(stop[0]["timestamp"]) <= PERSIST_MS // 1000, stop[0]["timestamp"]
 
 
 def test_power_loss_stops_open_transaction_on_restart():
