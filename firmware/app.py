@@ -320,17 +320,11 @@ def _describe(e):
 
 
 def _tls_context(cfg):
-    import ssl
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    from net import tls
     ca = cfg.get("ca_cert")
-    if ca:
-        if hasattr(ctx, "load_verify_locations"):
-            ctx.load_verify_locations(cafile=ca)
-    if hasattr(ctx, "verify_mode"):
-        ctx.verify_mode = ssl.CERT_REQUIRED if ca else ssl.CERT_NONE
     if not ca:
         log.warning("wss without ca_cert: the server certificate is NOT verified")
-    return ctx
+    return tls.context(ca)
 
 
 async def run(cfg, hw, clock=None):
