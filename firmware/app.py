@@ -65,6 +65,10 @@ class Clock:
 
 class App:
     def __init__(self, cfg, hw, clock=None, trace=None):
+        if not cfg.get("serial") and getattr(hw, "chip_id", None):
+            import version
+            cfg = dict(cfg)
+            cfg["serial"] = version.serial(hw.chip_id)  # chargePointSerialNumber unless config.json sets one
         self.cfg = cfg
         self.hw = hw
         simcfg = cfg.get("sim") or {}

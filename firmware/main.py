@@ -379,7 +379,9 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
 def main():
     import asyncio
     path = config_path()
-    log.info("boot: %s %s, config %s", sys.implementation.name, ".".join(str(v) for v in sys.implementation.version[:3]), path)
+    import version
+    log.info("boot: %s %s on %s %s, config %s", version.NAME, version.VERSION, sys.implementation.name,
+             ".".join(str(v) for v in sys.implementation.version[:3]), path)
     try:
         code = asyncio.run(boot(path, attempts=None if on_device(path) else 1, drop_config_module=True))
     except KeyboardInterrupt:

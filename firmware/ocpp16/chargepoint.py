@@ -5,6 +5,7 @@
 # writes flash only through the message queue and store.save.
 import log
 import store
+import version
 from ocpp16 import profiles
 from ocpp16 import rpc
 from ocpp16 import timefmt
@@ -609,10 +610,10 @@ class ChargePoint:
 
     def _boot_payload(self):
         d = self.device
-        p = {"chargePointVendor": d.get("vendor", "OpenEVSE-Py"), "chargePointModel": d.get("model", "ESP32")}
-        for src, dst in (("serial", "chargePointSerialNumber"), ("firmware_version", "firmwareVersion")):
-            if d.get(src):
-                p[dst] = d[src]
+        p = {"chargePointVendor": d.get("vendor") or version.NAME, "chargePointModel": d.get("model") or "ESP32",
+             "firmwareVersion": version.VERSION}
+        if d.get("serial"):
+            p["chargePointSerialNumber"] = d["serial"]
         return p
 
     def _answer_failed(self, m, why, now, kind=REFUSED):

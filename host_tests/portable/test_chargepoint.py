@@ -354,6 +354,38 @@ def test_bad_frames_get_callerrors_and_the_core_keeps_working():
     assert json.loads(r.cp.outbox.pop(0)) == [3, "f", {"status": "Accepted"}]
 
 
+def test_unlock_connector_ids_outside_the_connectors():
+    r = Rig("unlock")
+    r.cp.on_connect(0)
+    r.run(1000)
+    for text, want in (('[2,"u0","UnlockConnector",{"connectorId":0}]', [4, "u0", "PropertyConstraintViolation"]),
+                       ('[2,"u-","UnlockConnector",{"connectorId":-3}]', [4, "u-", "PropertyConstraintViolation"]),
+                       ('[2,"u2","UnlockConnector",{"connectorId":2}]', [3, "u2", {"status": "NotSupported"}]),
+                       ('[2,"u1","UnlockConnector",{"connectorId":1}]', [3, "u1", {"status": "Unlocked"}])):
+        r.cp.receive(text, r.now)
+        m = json.loads(r.cp.outbox.pop(0))
+        assert m[:3] == want, (text, m)
+
+
+def test_boot_notification_carries_version_vendor_and_serial():
+    import version
+    r = Rig("boot_ids")
+    r.cp.on_connect(0)
+    r.run(500)
+    boot = [m[3] for m in r.sent if m[2] == "BootNotification"][0]
+    assert boot["firmwareVersion"] == version.VERSION and boot["chargePointVendor"] == version.NAME
+    assert "chargePointSerialNumber" not in boot  # the Rig's config has none and no chip id
+    r2 = Rig("boot_ids2")
+    r2.cp.device = {"charge_point_id": "T", "vendor": "Acme", "model": "Wallbox 7", "serial": "SN-0042"}
+    r2.cp.on_connect(0)
+    r2.run(500)
+    boot = [m[3] for m in r2.sent if m[2] == "BootNotification"][0]
+    assert boot == {"chargePointVendor": "Acme", "chargePointModel": "Wallbox 7", "chargePointSerialNumber": "SN-0042",
+                    "firmwareVersion": version.VERSION}
+    assert version.serial(b"\x24\x0a\xc4\x00\x00\x01") == "240AC4000001"
+    assert len(version.NAME) <= 20 and len(version.VERSION) <= 50
+
+
 def test_timestamps_taken_before_the_clock_was_set_are_corrected():
     from ocpp16.chargepoint import WallClock
     from ocpp16.timefmt import parse_datetime
