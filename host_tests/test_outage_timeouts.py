@@ -86,7 +86,10 @@ def test_csms_hung_until_the_charger_reconnects(runtime):
     assert len(stops) == 2 and stops[0][0][3] == stops[1][0][3], [m for m, _ in stops]
     assert "no pong within" in out and out.count("link: connected to") == 2, out
     gap = (station.csms.log_times[stops[1][1]] - station.csms.log_times[stops[0][1]]) * SPEED
-    assert 30 <= gap < 30 + 10 + 5, gap  # timeout, one pong wait, the first backoff: reconnected and sent
+    # The answer timeout, one pong wait, the first backoff: reconnected and sent. The pong wait and
+    # the reconnect take wall time, which SPEED multiplies (50 ms of load = 2.5 s here): the upper
+    # bound only tells this from the old path (the dead-link timer, 130 s of wall time).
+    assert 30 <= gap < 300, gap
     (tx,) = station.transactions.values()
     assert tx["stop"] is not None and tx["reason"] == "EVDisconnected"
     assert _failures(workdir) == [] and "given up" not in out

@@ -354,6 +354,23 @@ def test_bad_frames_get_callerrors_and_the_core_keeps_working():
     assert json.loads(r.cp.outbox.pop(0)) == [3, "f", {"status": "Accepted"}]
 
 
+def test_frame_too_large_answered_from_its_first_bytes():
+    r = Rig("toolarge")
+    r.cp.on_connect(0)
+    r.run(1000)
+    r.cp.receive_too_large(b'[2, "big-9", "DataTransfer", {"data": "\xc3\xa9\xc3', 70000, r.now)
+    assert json.loads(r.cp.outbox.pop(0)) == [4, "big-9", "FormationViolation", "frame too large (70000 bytes)", {}]
+    r.cp.receive_too_large(b'{"no": "array"', 70000, r.now)  # cannot be a CALL we could name
+    assert json.loads(r.cp.outbox.pop(0))[:3] == [4, "-1", "FormationViolation"]
+    r.answer_calls = False
+    r.run(11000)  # HeartbeatInterval 10 s: a Heartbeat waits for its answer
+    pending = r.cp.pending
+    assert pending is not None and pending["action"] == "Heartbeat"
+    # an oversized answer to our CALL fails that CALL; no CALLERROR goes back
+    r.cp.receive_too_large(('[3,"%s",{"x":"' % pending["id"]).encode(), 70000, r.now)
+    assert r.cp.pending is None and r.cp.outbox == []
+
+
 def test_unlock_connector_ids_outside_the_connectors():
     r = Rig("unlock")
     r.cp.on_connect(0)
