@@ -92,3 +92,23 @@ def test_bad_ca_file_refused_at_boot_naming_the_key(tmp_path, runtime):
                    "config.json: ca_cert: %s: neither a PEM certificate file nor one DER certificate" % junk,
                    "config.json: ca_cert: file %s not found on the device (copy it: mpremote fs cp <file> :%s)"
                    % (tmp_path / "missing.pem", tmp_path / "missing.pem")], r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("runtime", ("cpython", "micropython"))
+@pytest.mark.parametrize("ca", ("several.pem", "one.der"))
+def test_whole_firmware_boots_and_charges_over_wss_with_the_ca_file(certs, runtime, ca):
+    import asyncio
+    import scenario as SC
+    certfile, keyfile, paths = certs
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(certfile, keyfile)
+    session = [{"at": 3, "do": "card", "id": "04A2B3C4"}, {"at": 5, "do": "plug"},
+               {"at": 30, "do": "unplug"}, {"at": 32, "do": "end"}]
+    station, lines, rc = asyncio.run(SC.run_session(runtime, session, speed=20, extra_cfg={"ca_cert": paths[ca]},
+                                                    csms_kwargs={"ssl": server_ctx}))
+    out = "\n".join(lines)
+    assert rc == 0, out[-3000:]
+    assert "link: connected to wss://localhost:" in out and "invalid cert" not in out
+    assert SC.check_schemas(station) == sum(1 for d, _ in station.frames if d == "in")
+    (tx,) = station.transactions.values()
+    assert tx["stop"] is not None

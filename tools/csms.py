@@ -140,10 +140,11 @@ class Station(OcppChargePoint):
 
 
 class Csms:
-    """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url."""
+    """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url
+    (wss://localhost:<port> when a server SSLContext is given as ssl=...)."""
 
     def __init__(self, host="127.0.0.1", port=0, boot_status="Accepted", boot_interval=HEARTBEAT_INTERVAL_S,
-                 invalid_tags=(), passwords=None, on_frame=None):
+                 invalid_tags=(), passwords=None, on_frame=None, ssl=None, tls_host="localhost"):
         self.host = host
         self.port = port
         self.boot_status = boot_status       # or a list: answers in turn, the last one repeats
@@ -151,6 +152,8 @@ class Csms:
         self.invalid_tags = set(invalid_tags)
         self.passwords = passwords           # {cp_id: password} -> HTTP Basic auth required
         self.on_frame = on_frame             # callback(station, direction, raw)
+        self.ssl = ssl                       # server SSLContext: wss://tls_host:port
+        self.tls_host = tls_host
         self.stations = {}
         self.tx_ids = itertools.count(1001)
         self.server = None
@@ -225,12 +228,14 @@ class Csms:
 
     @property
     def url(self):
+        if self.ssl is not None:
+            return "wss://%s:%d" % (self.tls_host, self.port)
         return "ws://%s:%d" % (self.host, self.port)
 
     async def __aenter__(self):
         self.server = await serve(self._handler, self.host, self.port, subprotocols=["ocpp1.6"],
                                   process_request=self._check_auth, ping_interval=None,
-                                  max_size=2 ** 20)
+                                  max_size=2 ** 20, ssl=self.ssl)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
