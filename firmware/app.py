@@ -53,6 +53,10 @@ class Clock:
     def advance(self, ms):
         self.sim_ms += ms
 
+    def real_ms(self, ms):
+        """Wall-clock ms that `ms` of this clock's time take."""
+        return ms if self.speed is None else max(1, int(ms / self.speed))
+
     async def sleep_ms(self, ms):
         if self.speed is not None:
             ms = ms / self.speed
@@ -61,6 +65,10 @@ class Clock:
 
 class App:
     def __init__(self, cfg, hw, clock=None, trace=None):
+        if not cfg.get("serial") and getattr(hw, "chip_id", None):
+            import version
+            cfg = dict(cfg)
+            cfg["serial"] = version.serial(hw.chip_id)  # chargePointSerialNumber unless config.json sets one
         self.cfg = cfg
         self.hw = hw
         simcfg = cfg.get("sim") or {}
@@ -114,6 +122,10 @@ class App:
             print(log.redact("<- " + text))
         return self.flush()
 
+    def on_too_big(self, head, size):
+        self.cp.receive_too_large(head, size, self.clock.now())
+        return self.flush()
+
     def on_close(self, reason=None):
         self.cp.on_disconnect(self.clock.now())
 
@@ -164,6 +176,11 @@ class App:
             if sampler is not None:
                 last_ticks = sampler.ticks
             self.cp.tick(now)
+            if self.cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
+                self.cp.link_suspect = False
+                if self.link is not None:
+                    from net.link import PONG_GRACE_S
+                    self.link.verify(self.clock.real_ms(PONG_GRACE_S * 1000))
             if self.cp.jobs:
                 self._start_jobs()
             ping = self.config.get("WebSocketPingInterval")
@@ -307,17 +324,11 @@ def _describe(e):
 
 
 def _tls_context(cfg):
-    import ssl
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    from net import tls
     ca = cfg.get("ca_cert")
-    if ca:
-        if hasattr(ctx, "load_verify_locations"):
-            ctx.load_verify_locations(cafile=ca)
-    if hasattr(ctx, "verify_mode"):
-        ctx.verify_mode = ssl.CERT_REQUIRED if ca else ssl.CERT_NONE
     if not ca:
         log.warning("wss without ca_cert: the server certificate is NOT verified")
-    return ctx
+    return tls.context(ca)
 
 
 async def run(cfg, hw, clock=None):

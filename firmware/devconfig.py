@@ -1,8 +1,11 @@
 # The device configuration (config.json): its keys, defaults and validation.
 # Shared by main.py on the device and tools/config.py / tools/deploy.py on the host.
-# No I/O except reading the file in load(); never put a secret value into a message.
+# No I/O except reading the file in load() and the certificate files in check_files();
+# never put a secret value into a message.
 import json
 import os
+
+import version
 
 # A config.json is a few hundred bytes; refuse anything bigger before reading it into RAM.
 MAX_FILE_BYTES = 4096
@@ -11,9 +14,11 @@ ID_MAX_LEN = 48
 # AuthorizationKey length bounds from the OCPP 1.6 Security Whitepaper.
 KEY_MIN_LEN = 16
 KEY_MAX_LEN = 40
-# BootNotification chargePointVendor / chargePointModel maxLength (CiString20Type).
+# BootNotification chargePointVendor / chargePointModel maxLength (CiString20Type),
+# chargePointSerialNumber (CiString25Type).
 VENDOR_MAX_LEN = 20
 MODEL_MAX_LEN = 20
+SERIAL_MAX_LEN = 25
 # WiFi (IEEE 802.11): SSID 1..32 bytes; WPA2 passphrase 8..63 characters or 64 hex digits.
 SSID_MAX_LEN = 32
 WIFI_PASSWORD_MIN_LEN = 8
@@ -37,7 +42,8 @@ DEFAULTS = {
     "authorization_key": None,
     "wifi": None,
     "log_level": "info",
-    "vendor": "MicroPython-OCPP",  # default chargePointVendor
+    "vendor": version.NAME,  # default chargePointVendor: this firmware's name
+    "serial": None,  # chargePointSerialNumber; None: made from the chip id (version.serial)
     "model": "ESP32-EVSE",  # default chargePointModel
     "data_dir": "data",
     "ca_cert": None,
@@ -291,7 +297,9 @@ def validate(cfg, board_kind=None, warn=None):
     lv = out["log_level"]
     if lv not in LOG_LEVELS:
         raise ConfigError("log_level", "must be one of %s" % ", ".join(LOG_LEVELS))
-    for k, n in (("vendor", VENDOR_MAX_LEN), ("model", MODEL_MAX_LEN)):
+    for k, n in (("vendor", VENDOR_MAX_LEN), ("model", MODEL_MAX_LEN), ("serial", SERIAL_MAX_LEN)):
+        if k == "serial" and out[k] is None:
+            continue  # made from the chip id at boot
         s = _string(out, k)
         if not s or len(s) > n:
             raise ConfigError(k, "must be 1 to %d characters (BootNotification limit), got %d" % (n, len(s)))
@@ -313,6 +321,30 @@ def validate(cfg, board_kind=None, warn=None):
     if out["ntp_host"] is not None:
         _check_host("ntp_host", _string(out, "ntp_host"))
     return out
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def check_files(cfg):
+    """The certificate files named in a validated config must exist, and ca_cert must hold
+    CA certificates (PEM, one or several, or DER): else TLS fails much later and vaguely."""
+    for key in ("ca_cert", "client_cert", "client_key"):
+        p = cfg.get(key)
+        if p and not _exists(p):
+            raise ConfigError(key, "file %s not found on the device (copy it: mpremote fs cp <file> :%s)" % (p, p))
+    p = cfg.get("ca_cert")
+    if p:
+        from net import tls
+        try:
+            tls.load_ca(p)
+        except (ValueError, OSError) as e:
+            raise ConfigError("ca_cert", "%s: %s" % (p, e))
 
 
 def secrets(raw):

@@ -205,3 +205,15 @@ def test_a_new_authorization_key_never_reaches_the_console(runtime):
     out = "\n".join(lines)
     assert "ChangeConfiguration" in out and "***" in out  # the frame was traced, with the key masked
     assert NEW_KEY not in out
+
+
+def test_boot_identity_version_vendor_and_serial_from_the_chip(basic_runs):
+    import version
+    from hal.sim import SIM_CHIP_ID
+    for rt in RUNTIMES:
+        station, lines, rc = basic_runs[rt]
+        boot = S.calls(S.firmware_frames(station), "BootNotification")[0][3]
+        assert boot["firmwareVersion"] == version.VERSION and boot["chargePointVendor"] == version.NAME, boot
+        assert boot["chargePointSerialNumber"] == version.serial(SIM_CHIP_ID) == "514D00000001", boot
+        assert any(l.startswith("[info] boot: %s %s on %s" % (version.NAME, version.VERSION, rt))
+                   for l in lines), lines[:3]

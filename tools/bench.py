@@ -114,7 +114,7 @@ def main():
     run_mp(os.path.join(HERE, "bench_core.py"), tempfile.mkdtemp(prefix="ocpp-bench-core-"))
     heading("Reservation and Remote Trigger heap (bench_reserve.py)")
     run_mp(os.path.join(HERE, "bench_reserve.py"), tempfile.mkdtemp(prefix="ocpp-bench-reserve-"))
-    for extra in ("bench_queue.py", "bench_hal.py", "bench_control.py"):
+    for extra in ("bench_queue.py", "bench_hal.py", "bench_control.py", "bench_persist.py"):
         path = os.path.join(HERE, extra)
         if os.path.exists(path):
             heading(extra)

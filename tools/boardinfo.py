@@ -106,3 +106,12 @@ def mpy_tool():
         sys.modules["mpy_tool"] = mod
         spec.loader.exec_module(mod)
     return mod
+
+
+def firmware_version(firmware=FIRMWARE):
+    """firmware/version.py VERSION, read without importing the firmware."""
+    with open(os.path.join(firmware, "version.py")) as f:
+        for line in f:
+            if line.startswith("VERSION = "):
+                return line.split("=", 1)[1].split("#")[0].strip().strip('"')
+    raise ValueError("no VERSION in firmware/version.py")

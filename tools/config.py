@@ -34,6 +34,7 @@ FLAGS = (
     ("log_level", "--log-level", "log_level", "error, warning, info or debug"),
     ("vendor", "--vendor", "vendor", "BootNotification chargePointVendor"),
     ("model", "--model", "model", "BootNotification chargePointModel"),
+    ("serial", "--serial", "serial", "BootNotification chargePointSerialNumber (default: made from the chip id)"),
     ("ca_cert", "--ca-cert", "ca_cert", "CA certificate file on the device (wss)"),
     ("ntp_host", "--ntp-host", "ntp_host", "NTP server"),
     ("data_dir", "--data-dir", "data_dir", "data folder on the device"),
@@ -145,7 +146,8 @@ def build_config(args, base=None, env=None, ask=None, ask_secret=None, boards_di
 def summary(cfg, out_path, generated=False):
     lines = ["wrote %s:" % out_path]
     for key in ("csms_url", "charge_point_id", "board", "security_profile", "authorization_key",
-                "wifi.ssid", "wifi.password", "log_level", "vendor", "model", "ca_cert", "ntp_host", "data_dir"):
+                "wifi.ssid", "wifi.password", "log_level", "vendor", "model", "serial", "ca_cert", "ntp_host",
+                "data_dir"):
         v = _get(cfg, key)
         if v is None:
             continue

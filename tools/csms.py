@@ -10,7 +10,9 @@ Fault injection for the outage tests (nothing is armed by default):
                                   of answering the k-th received frame after processing it; once;
   csms.go_down() / csms.come_up() abort every connection and refuse new ones (HTTP 503) / serve again;
   csms.fail_action(action, n)     answer the next n CALLs of `action` with a CALLERROR (n=None: always);
-  csms.ignore_action(action, n)   do not answer the next n CALLs of `action` at all (n=None: never).
+  csms.ignore_action(action, n)   do not answer the next n CALLs of `action` at all (n=None: never);
+  csms.hang_action(action, n)     on the next n CALLs of `action`, stop reading that connection (no
+                                  answer, no pong: a hung CSMS) until the charger connects again.
 """
 import asyncio
 import base64
@@ -61,6 +63,12 @@ class Station(OcppChargePoint):
         if fault is not None:
             kind, msg = fault
             if kind == "ignore":
+                return None
+            if kind == "hang":
+                csms.hung.append(msg[1])
+                transport = getattr(self._connection, "transport", None)
+                if transport is not None:
+                    transport.pause_reading()
                 return None
             return await self._send(json.dumps([4, msg[1], csms.error_code, "injected fault", {}]))
         return await super().route_message(raw_msg)
@@ -143,10 +151,12 @@ class Station(OcppChargePoint):
 
 
 class Csms:
-    """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url."""
+    """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url
+    (wss://localhost:<port> when a server SSLContext is given as ssl=...)."""
 
     def __init__(self, host="127.0.0.1", port=0, boot_status="Accepted", boot_interval=HEARTBEAT_INTERVAL_S,
-                 invalid_tags=(), passwords=None, on_frame=None, parent_tags=None):
+                 invalid_tags=(), passwords=None, on_frame=None, parent_tags=None, ssl=None,
+                 tls_host="localhost"):
         self.host = host
         self.port = port
         self.boot_status = boot_status       # or a list: answers in turn, the last one repeats
@@ -155,6 +165,8 @@ class Csms:
         self.parent_tags = dict(parent_tags or {})  # idTag -> parentIdTag in Authorize answers
         self.passwords = passwords           # {cp_id: password} -> HTTP Basic auth required
         self.on_frame = on_frame             # callback(station, direction, raw)
+        self.ssl = ssl                       # server SSLContext: wss://tls_host:port
+        self.tls_host = tls_host
         self.stations = {}
         self.tx_ids = itertools.count(1001)
         self.server = None
@@ -173,7 +185,8 @@ class Csms:
         self.down = False           # refuse connections
         self.refused = 0            # connection attempts refused while down
         self.error_code = "InternalError"
-        self._faults = {}           # action -> [kind "error"/"ignore", remaining or None (always)]
+        self._faults = {}           # action -> [kind "error"/"ignore"/"hang", remaining or None (always)]
+        self.hung = []              # message ids of the CALLs a hang_action fault hung on
 
     # -------------------------------------------------------------- fault injection
     def drop_after(self, k, direction="in"):
@@ -208,6 +221,11 @@ class Csms:
         """Leave the next `times` CALLs of `action` unanswered (None: always)."""
         self._faults[action] = ["ignore", times]
 
+    def hang_action(self, action, times=1):
+        """On the next `times` CALLs of `action` stop reading that connection: no answer, no pong,
+        until the charger reconnects (the hung connection is then dropped)."""
+        self._faults[action] = ["hang", times]
+
     def _fault_for(self, raw):
         if not self._faults:
             return None
@@ -223,12 +241,14 @@ class Csms:
 
     @property
     def url(self):
+        if self.ssl is not None:
+            return "wss://%s:%d" % (self.tls_host, self.port)
         return "ws://%s:%d" % (self.host, self.port)
 
     async def __aenter__(self):
         self.server = await serve(self._handler, self.host, self.port, subprotocols=["ocpp1.6"],
                                   process_request=self._check_auth, ping_interval=None,
-                                  max_size=2 ** 20)
+                                  max_size=2 ** 20, ssl=self.ssl)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -270,6 +290,7 @@ class Csms:
             station = Station(self, cp_id, ws)
             self.stations[cp_id] = station
         else:  # reconnect: keep the records, take the new connection
+            station.abort()  # the old one, if still open (hung)
             station._connection = ws
         try:
             await station.start()

@@ -33,7 +33,7 @@ SKIP_DIRS = ("__pycache__",)
 SKIP_PACKAGES_BY_KIND = {"sim": ("hal/esp32",), "esp32": ("hal/sim",), "esp8266": ("hal/sim",)}
 # Files named in firmware/package.json for `mpremote mip install github:<owner>/<repo>/firmware`.
 PACKAGE_JSON = os.path.join(boardinfo.FIRMWARE, "package.json")
-PACKAGE_VERSION = "0.1.0"
+PACKAGE_VERSION = boardinfo.firmware_version()  # firmware/version.py VERSION
 # Parallel mpy-cross processes; a module is recompiled only when its source, the
 # -march or the mpy-cross binary changed (out_dir + ".cache.json").
 COMPILE_WORKERS = os.cpu_count() or 2

@@ -49,3 +49,4 @@ class Hardware:
         self.reader = reader
         self.watchdog = watchdog
         self.board = board or {}
+        self.chip_id = None  # bytes that identify the chip (machine.unique_id()); the default serial

@@ -19,8 +19,11 @@ MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.I
               "Voltage", "Current.Offered")
 CSL_MAX_ITEMS = 6  # the *MaxLength keys below: items in a measurand list
 MAX_VALUE_CHARS = 500  # ChangeConfiguration value maxLength in the 1.6 schema
+# AuthorizationKey length (OCPP 1.6 Security Whitepaper); devconfig KEY_MIN_LEN / KEY_MAX_LEN
+# hold config.json to the same (test_config_keys checks they agree).
+AUTH_KEY_LEN = (16, 40)
 
-# name: (type, access, default, (min, max) for INT / allowed items for CSL / max length for STR)
+# name: (type, access, default, (min, max) for INT / allowed items for CSL / (min, max) length for STR)
 KEYS = {
     "AllowOfflineTxForUnknownId": (BOOL, RW, False, None),
     "AuthorizationCacheEnabled": (BOOL, RW, True, None),
@@ -59,7 +62,7 @@ KEYS = {
     "LocalAuthListEnabled": (BOOL, RW, True, None),
     "LocalAuthListMaxLength": (INT, RO, auth.LOCAL_LIST_MAX, None),
     "SendLocalListMaxLength": (INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
-    "AuthorizationKey": (STR, WO, "", 40),
+    "AuthorizationKey": (STR, WO, "", AUTH_KEY_LEN),
     # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
     # connector free for its idTag without choosing which.
     "ReserveConnectorZeroSupported": (BOOL, RO, True, None),
@@ -156,6 +159,6 @@ def parse(kind, text, rule):
                 if it not in rule:
                     return None
         return ",".join(items)
-    if rule and len(text) > rule:
+    if rule and not (rule[0] <= len(text) <= rule[1]):
         return None
     return text

@@ -88,7 +88,9 @@ def on_Reset(cp, p, now):
 
 def on_UnlockConnector(cp, p, now):
     c = p["connectorId"]
-    if not (1 <= c <= len(cp.evses)):
+    if c <= 0:  # the schema's connectorId is a positive integer (connector 0 has no cable)
+        raise rpc.RpcError(rpc.PropertyConstraintViolation, "connectorId must be > 0")
+    if c > len(cp.evses):  # an unknown connector (OCPP 1.6 CTT TC_031): NotSupported
         return {"status": "NotSupported"}
     evse = cp.evses[c - 1]
     if c in cp.tx:

@@ -37,6 +37,18 @@ def test_authorization_key_is_write_only():
     assert KEYS["AuthorizationKey"][1] == WO
 
 
+def test_authorization_key_shorter_than_16_or_longer_than_40_is_rejected():
+    import devconfig
+    from ocpp16.config import AUTH_KEY_LEN
+    assert AUTH_KEY_LEN == (devconfig.KEY_MIN_LEN, devconfig.KEY_MAX_LEN)  # config.json and the CSMS: one rule
+    c = Config(None, {})
+    assert c.change("AuthorizationKey", "0123456789abcdef") == "Accepted"  # 16
+    assert c.change("AuthorizationKey", "0123456789abcde") == "Rejected"  # 15
+    assert c.change("AuthorizationKey", "") == "Rejected"
+    assert c.change("AuthorizationKey", "a" * 41) == "Rejected"
+    assert c.get("AuthorizationKey") == "0123456789abcdef"  # a rejected key leaves the old one
+
+
 def test_overrides_for_board_facts():
     c = Config(None, {"NumberOfConnectors": 2})
     known, _ = c.listing(["NumberOfConnectors"])

@@ -66,6 +66,8 @@ BAD = [
     (good(log_level="verbose"), None, "config.json: log_level: must be one of error, warning, info, debug"),
     (good(vendor="V" * 21), None, "config.json: vendor: must be 1 to 20 characters (BootNotification limit), got 21"),
     (good(model=""), None, "config.json: model: must be 1 to 20 characters (BootNotification limit), got 0"),
+    (good(serial="S" * 26), None, "config.json: serial: must be 1 to 25 characters (BootNotification limit), got 26"),
+    (good(serial="SN\t1"), None, "config.json: serial: must be printable ASCII"),
     (good(data_dir="../up"), None, "config.json: data_dir: must not contain '..'"),
     (good(sim={"speed": 10}), None, "config.json: sim: only allowed with a sim board, not board kind esp32"),
     (good(board="sim", sim=[1]), None, "config.json: sim: must be an object, not a list"),
@@ -108,6 +110,10 @@ def test_defaults_are_filled_and_url_normalised():
     assert cfg["log_level"] == "info"
     assert cfg["data_dir"] == "data"
     assert cfg["vendor"] == devconfig.DEFAULTS["vendor"] and len(cfg["vendor"]) <= 20
+    import version
+    assert cfg["vendor"] == version.NAME  # this firmware's own name, not another product's
+    assert cfg["serial"] is None  # made from the chip id at boot
+    assert devconfig.validate(good(serial="SN-0042"))["serial"] == "SN-0042"
     assert cfg["model"] == devconfig.DEFAULTS["model"] and len(cfg["model"]) <= 20
     assert cfg["authorization_key"] is None and cfg["ca_cert"] is None and cfg["ntp_host"] is None
     assert cfg["wifi"] == WIFI

@@ -24,19 +24,7 @@ class Rig2(Rig):
     """Two connectors."""
 
     def __init__(self, name, keep=False):
-        self.dir = scratch.folder("res_" + name, keep)
-        self.hw = build({"connectors": 2, "max_current_a": 16})
-        self.world = self.hw.sim
-        self.evses = [Evse(1, self.hw.connectors[0]), Evse(2, self.hw.connectors[1])]
-        self.config = Config(self.dir + "/config.json", {"NumberOfConnectors": 2})
-        self.queue = MessageQueue(self.dir + "/queue")
-        self.cp = ChargePoint({"charge_point_id": "T"}, self.config, self.evses, self.queue,
-                              data_dir=self.dir, reader=self.hw.reader, now=0)
-        self.now = 0
-        self.sent = []
-        self.times = []
-        self.boot = "Accepted"
-        self.answer_calls = True
+        Rig.__init__(self, name, keep, connectors=2, prefix="res_")
 
 
 def call(rig, action, payload, msg_id="r1"):

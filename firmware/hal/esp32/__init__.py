@@ -65,6 +65,8 @@ def build(board):
         watchdog = Watchdog(wd.get("timeout_ms", TIMEOUT_MS), wd.get("loops", LOOPS))
     hw = Hardware(connectors, reader, watchdog, board)
     hw.reset = reset
+    import machine
+    hw.chip_id = machine.unique_id()
     return hw
 
 

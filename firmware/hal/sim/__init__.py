@@ -10,6 +10,9 @@ EV_READY_DELAY_MS = 2000   # from seeing a PWM offer to closing S2 (state C)
 EV_STOP_DELAY_MS = 1000    # from losing the offer to opening S2 (state B)
 
 
+SIM_CHIP_ID = b"\x51\x4d\x00\x00\x00\x01"  # the simulated chip's unique id (6 bytes, as an ESP32's MAC)
+
+
 class SimEV:
     def __init__(self, max_amps=32, capacity_wh=None):
         self.max_amps = max_amps
@@ -231,5 +234,6 @@ def build(board):
         c.lock = SimLock()
         conns.append(c)
     hw = Hardware(conns, reader=world.reader, board=board)
+    hw.chip_id = SIM_CHIP_ID
     hw.sim = world
     return hw
