@@ -192,3 +192,11 @@ def _discard(path, fs):
             fs.remove(path)
         except OSError:
             pass
+
+
+def remove(path, fs=None):
+    """Forget the state saved at path: its tmp first, so a cut in between cannot bring
+    an older tmp back as the state."""
+    fs = fs or real_fs
+    _discard(path + TMP_SUFFIX, fs)
+    _discard(path, fs)

@@ -18,7 +18,11 @@ WO = 3    # write-only: never returned by GetConfiguration (AuthorizationKey)
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
               "Voltage", "Current.Offered")
 CSL_MAX_ITEMS = 6  # the *MaxLength keys below: items in a measurand list
-MAX_VALUE_CHARS = 500  # ChangeConfiguration value maxLength in the 1.6 schema
+MAX_VALUE_CHARS = 500
+# Smart Charging bounds (ocpp16.smart_ops rejects a profile beyond them; RAM and flash):
+SMART_MAX_STACK_LEVEL = 8   # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
+SMART_MAX_PERIODS = 24      # ChargingScheduleMaxPeriods: periods in one charging schedule
+SMART_MAX_PROFILES = 10     # MaxChargingProfilesInstalled: profiles on all connectors together  # ChangeConfiguration value maxLength in the 1.6 schema
 
 # name: (type, access, default, (min, max) for INT / allowed items for CSL / max length for STR)
 KEYS = {
@@ -60,6 +64,11 @@ KEYS = {
     "LocalAuthListMaxLength": (INT, RO, auth.LOCAL_LIST_MAX, None),
     "SendLocalListMaxLength": (INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
     "AuthorizationKey": (STR, WO, "", 40),
+    "ChargeProfileMaxStackLevel": (INT, RO, SMART_MAX_STACK_LEVEL, None),
+    "ChargingScheduleAllowedChargingRateUnit": (CSL, RO, "Current,Power", None),
+    "ChargingScheduleMaxPeriods": (INT, RO, SMART_MAX_PERIODS, None),
+    "ConnectorSwitch3to1PhaseSupported": (BOOL, RO, False, None),
+    "MaxChargingProfilesInstalled": (INT, RO, SMART_MAX_PROFILES, None),
 }
 
 
