@@ -99,9 +99,13 @@ def _refused(cp, why):
 
 
 def _release_if_empty(cp):
+    """Nothing to run: the schedule module leaves RAM with this one."""
     s = getattr(cp, "smart", None)
     if s is not None and not s.profiles and s.pending is None:
         S.release(cp)
+    elif S.FEATURE not in cp.features:
+        from ocpp16 import profiles
+        profiles.unload(S.FEATURE)  # imported for this call only
 
 
 def on_SetChargingProfile(cp, p, now):
@@ -126,6 +130,7 @@ def on_SetChargingProfile(cp, p, now):
 
 def on_ClearChargingProfile(cp, p, now):
     if cp.feature(S.FEATURE, now) is None:
+        _release_if_empty(cp)
         return {"status": "Unknown"}
     s = cp.smart
     pid = p.get("id")
@@ -158,6 +163,7 @@ def on_GetCompositeSchedule(cp, p, now):
             or ("Current" if unit == "A" else "Power") not in allowed):
         return {"status": "Rejected"}
     if cp.feature(S.FEATURE, now) is None:
+        _release_if_empty(cp)
         return {"status": "Rejected"}
     t0 = cp.clock.epoch(now)
     anchors = {}
@@ -184,6 +190,13 @@ def on_GetCompositeSchedule(cp, p, now):
 def remote_start_profile(cp, cs, connector, id_tag, now):
     """RemoteStartTransaction's chargingProfile (OCPP 1.6 5.11: a TxProfile): kept until
     that idTag's transaction starts on `connector`, then its profile. None, or why not."""
+    why = _remote_start_profile(cp, cs, connector, id_tag, now)
+    if why:
+        _release_if_empty(cp)
+    return why
+
+
+def _remote_start_profile(cp, cs, connector, id_tag, now):
     if cs["chargingProfilePurpose"] != "TxProfile" or cs.get("transactionId") is not None:
         return "a RemoteStartTransaction profile is a TxProfile without transactionId"
     prof, why = compact(cp, cs, connector, now)
@@ -194,7 +207,6 @@ def remote_start_profile(cp, cs, connector, id_tag, now):
     s = cp.smart
     others = [q for q in s.profiles if q[S.ID] != prof[S.ID]]
     if len(others) >= cp.config.get("MaxChargingProfilesInstalled"):
-        _release_if_empty(cp)
         return "MaxChargingProfilesInstalled reached"
     s.pending = (connector, id_tag, now + cp.config.get("ConnectionTimeOut") * 1000, prof)
     return None
