@@ -212,7 +212,34 @@ def attach(cp, now):
         import store
         path = cp._path(registry.BOOT_FEATURES[FEATURE])
         saved = store.load(path, []) if path else []
-        cp.smart = State(saved if isinstance(saved, list) else [])
+        good = [p for p in saved if _sane(p)] if isinstance(saved, list) else []
+        if not isinstance(saved, list) or len(good) != len(saved):
+            import log
+            log.error("charging profiles file: %d malformed entries dropped",
+                      len(saved) - len(good) if isinstance(saved, list) else 1)
+        cp.smart = State(good)
+
+
+def _sane(p):
+    """A stored profile of the shape evaluate() expects (a file from another version or
+    written by hand must not stop the control loop)."""
+    if not isinstance(p, list) or len(p) != PERIODS + 1:
+        return False
+    per = p[PERIODS]
+    if not isinstance(per, list) or not per or len(per) % 2:
+        return False
+    for x in per:
+        if not isinstance(x, (int, float)):
+            return False
+    for i in (ID, CONN, PURPOSE, STACK, KIND, RECUR):
+        if not isinstance(p[i], int):
+            return False
+    for i in (FROM, TO, START, DUR, MINRATE):
+        if p[i] is not None and not isinstance(p[i], (int, float)):
+            return False
+    if p[PURPOSE] not in (CP_MAX, TX_DEFAULT) or p[KIND] not in (ABSOLUTE, RECURRING, RELATIVE):
+        return False
+    return (p[KIND] != RECURRING or p[RECUR] > 0) and (p[KIND] == RELATIVE or p[START] is not None)
 
 
 def _drop_orphans(cp):

@@ -262,3 +262,29 @@ def test_current_offered_in_meter_values_follows_the_limit():
     mv = [m[3] for m in rig.sent if m[2] == "MeterValues"][-1]
     vals = dict((sv["measurand"], sv["value"]) for sv in mv["meterValue"][0]["sampledValue"])
     assert float(vals["Current.Offered"]) == 12 and float(vals["Power.Active.Import"]) == 12 * 230
+
+
+def test_a_malformed_profiles_file_is_dropped_and_charging_goes_on():
+    rig = booted("smart_corrupt")
+    assert status(rig, "SetChargingProfile", txdefault(1, [(0, 7)], start=stamp(rig, -5))) == "Accepted"
+    good = stored(rig)
+    store.save(rig.dir + PROFILES_FILE, good + [[1, 2], good[0][:5], "x", good[0][:13] + [[0]]])
+    cp = ChargePoint({"charge_point_id": "T"}, Config(rig.dir + "/config.json", {"NumberOfConnectors": 1}),
+                     rig.evses, MessageQueue(rig.dir + "/queue"), data_dir=rig.dir, reader=rig.hw.reader, now=0,
+                     clock=rig.cp.clock)
+    assert cp.smart.profiles == good
+    rig.cp = cp
+    rig.cp.on_connect(rig.now)
+    rig.run(2000)
+    charging(rig)
+    assert rig.evses[0].offer_amps == 7
+
+
+def test_a_profile_never_makes_the_charger_offer_or_close_without_a_transaction():
+    rig = booted("smart_interlock")
+    rig.world.evs[0].plug()  # no card: not authorized
+    rig.run(3000)
+    assert status(rig, "SetChargingProfile", txdefault(1, [(0, 6), (5, 16)], start=stamp(rig))) == "Accepted"
+    rig.run(10000)
+    assert rig.evses[0].limit_amps == 16
+    assert rig.world.pilots[0].amps == 0 and not rig.evses[0].contactor_closed and not rig.cp.tx
