@@ -144,8 +144,8 @@ def main():
     cp.receive(json.dumps([2, "c%d" % msg, "ClearChargingProfile", {}]), 0)
     cp.outbox.pop()
     first = heap()
-    print("after ClearChargingProfile of all: resident %s; %d bytes above the start stay: the names"
-          " (qstrs) MicroPython interned when the modules were first imported, never freed"
+    print("after ClearChargingProfile of all: resident %s; %d bytes above the start stay once: the names"
+          " (qstrs) MicroPython interned at the first import, never freed (the next line: not more each time)"
           % ([m for m in sys.modules if m.startswith("ocpp16.smart")], first - base))
     install_all(cp, config)
     cp.receive(json.dumps([2, "c2", "ClearChargingProfile", {}]), 0)

@@ -57,6 +57,15 @@ def on_GetConfiguration(cp, p, now):
 
 
 def on_RemoteStartTransaction(cp, p, now):
+    try:
+        return _remote_start(cp, p, now)
+    finally:
+        if "chargingProfile" in p:
+            from ocpp16 import profiles
+            profiles.unload("schema_smart")  # its tables checked the profile: not needed now
+
+
+def _remote_start(cp, p, now):
     wanted = p.get("connectorId")
     if wanted is not None and not (1 <= wanted <= len(cp.evses)):
         return {"status": "Rejected"}

@@ -35,8 +35,6 @@
 #   t dateTime (RFC 3339)                 u uri (scheme ":" ...)
 #   e enum string (arg: allowed values)   o object (arg: spec, or "module.NAME" loaded lazily)
 #   a array (arg: item (kind, arg))
-import sys
-
 from ocpp16 import rpc
 from ocpp16 import timefmt
 
@@ -161,15 +159,6 @@ def _tables(profile, calls):
     return mod.CALLS if calls else mod.RESULTS
 
 
-def _unload_tables():
-    """A profile's tables are needed for one check only: they leave RAM after it
-    (also those a Core table pulled in, e.g. RemoteStartTransaction's chargingProfile)."""
-    from ocpp16 import profiles
-    for name in PROFILE_MODULES.values():
-        if name is not None and "ocpp16." + name in sys.modules:
-            profiles.unload(name)
-
-
 def _lazy(ref):
     mod, attr = ref.split(".")
     return getattr(_module(mod), attr)
@@ -184,13 +173,10 @@ def check_call(action, payload, supported=None):
     if supported is not None and action not in supported and profile not in supported:
         raise rpc.RpcError(rpc.NotSupported, "%s (%s) is not supported" % (action, profile))
     try:
-        try:
-            spec = _tables(profile, True)[action]
-        except ImportError:  # a small board may ship without an optional profile's tables
-            raise rpc.RpcError(rpc.NotSupported, "%s (%s) is not installed" % (action, profile))
-        check_payload(payload, spec)
-    finally:
-        _unload_tables()
+        spec = _tables(profile, True)[action]
+    except ImportError:  # a small board may ship without an optional profile's tables
+        raise rpc.RpcError(rpc.NotSupported, "%s (%s) is not installed" % (action, profile))
+    check_payload(payload, spec)
 
 
 def check_result(action, payload):
@@ -199,13 +185,10 @@ def check_result(action, payload):
     if profile is None:
         raise rpc.RpcError(rpc.NotImplemented, "no answer is expected to %s" % str(action)[:NAME_IN_ERROR])
     try:
-        try:
-            spec = _tables(profile, False)[action]
-        except ImportError:
-            raise rpc.RpcError(rpc.NotSupported, "%s (%s) is not installed" % (action, profile))
-        check_payload(payload, spec)
-    finally:
-        _unload_tables()
+        spec = _tables(profile, False)[action]
+    except ImportError:
+        raise rpc.RpcError(rpc.NotSupported, "%s (%s) is not installed" % (action, profile))
+    check_payload(payload, spec)
 
 
 def check_payload(payload, spec):

@@ -80,17 +80,18 @@ def evaluate(p, t, anchor):
         if off >= dur:
             return None, nxt
         nxt = min(nxt, base + dur)
-    per = p[PERIODS]
-    limit = None
-    i = 0
-    n = len(per)
-    while i < n:
-        if per[i] > off:
-            nxt = min(nxt, base + per[i])
-            break
-        limit = per[i + 1]
-        i += 2
-    return limit, nxt
+    per = p[PERIODS]  # startPeriods increase from 0: find the last one <= off
+    lo = 0
+    hi = len(per) >> 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if per[mid << 1] <= off:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo << 1 < len(per):
+        nxt = min(nxt, base + per[lo << 1])
+    return (per[(lo << 1) - 1] if lo else None), nxt
 
 
 class Board:

@@ -108,7 +108,21 @@ def _release_if_empty(cp):
         profiles.unload(S.FEATURE)  # imported for this call only
 
 
+def tables_done():
+    """This profile's payload tables (ocpp16.schema loads them for the check and keeps
+    them) are not needed until the next Smart Charging call."""
+    from ocpp16 import profiles
+    profiles.unload("schema_smart")
+
+
 def on_SetChargingProfile(cp, p, now):
+    try:
+        return _set_profile(cp, p, now)
+    finally:
+        tables_done()
+
+
+def _set_profile(cp, p, now):
     conn = p["connectorId"]
     cs = p["csChargingProfiles"]
     if not (0 <= conn <= len(cp.evses)):
@@ -129,6 +143,13 @@ def on_SetChargingProfile(cp, p, now):
 
 
 def on_ClearChargingProfile(cp, p, now):
+    try:
+        return _clear_profiles(cp, p, now)
+    finally:
+        tables_done()
+
+
+def _clear_profiles(cp, p, now):
     if cp.feature(S.FEATURE, now) is None:
         _release_if_empty(cp)
         return {"status": "Unknown"}
@@ -155,6 +176,13 @@ def on_ClearChargingProfile(cp, p, now):
 
 
 def on_GetCompositeSchedule(cp, p, now):
+    try:
+        return _composite_schedule(cp, p, now)
+    finally:
+        tables_done()
+
+
+def _composite_schedule(cp, p, now):
     conn = p["connectorId"]
     duration = p["duration"]
     allowed = cp.config.csl("ChargingScheduleAllowedChargingRateUnit")
@@ -190,10 +218,13 @@ def on_GetCompositeSchedule(cp, p, now):
 def remote_start_profile(cp, cs, connector, id_tag, now):
     """RemoteStartTransaction's chargingProfile (OCPP 1.6 5.11: a TxProfile): kept until
     that idTag's transaction starts on `connector`, then its profile. None, or why not."""
-    why = _remote_start_profile(cp, cs, connector, id_tag, now)
-    if why:
-        _release_if_empty(cp)
-    return why
+    try:
+        why = _remote_start_profile(cp, cs, connector, id_tag, now)
+        if why:
+            _release_if_empty(cp)
+        return why
+    finally:
+        tables_done()
 
 
 def _remote_start_profile(cp, cs, connector, id_tag, now):
