@@ -45,7 +45,7 @@ class State:
         self.profiles = profiles   # compact profiles, as on flash
         self.pending = None        # (connector, idTag, until ms, profile) from a RemoteStart
         self.next_at = None        # epoch of the next limit change (None: none ahead)
-        self.seen = None           # (active connectors, their start epochs, last epoch) evaluated
+        self.seen = None           # ({connector: its transaction start or None}, epoch) last evaluated
         self.dirty = True          # profiles changed: evaluate at the next tick
 
 
