@@ -87,7 +87,8 @@ class App:
         now = self.clock.now()
         self.cp = ChargePoint(cfg, self.config, self.evses, self.queue,
                               clock=WallClock(compat.unix_time(), now), data_dir=data,
-                              reader=hw.reader, now=now, id_prefix=_boot_prefix(data))
+                              reader=hw.reader, now=now, id_prefix=_boot_prefix(data),
+                              board=hw.board)
         self.link = None
         self.ping_s = self.config.get("WebSocketPingInterval")
         self._flushing = False

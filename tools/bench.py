@@ -119,6 +119,8 @@ def main():
         if os.path.exists(path):
             heading(extra)
             run_mp(path)
+    heading("Smart Charging (bench_smart.py)")
+    run_mp(os.path.join(HERE, "bench_smart.py"), tempfile.mkdtemp(prefix="ocpp-bench-smart-"))
 
 
 if __name__ == "__main__":

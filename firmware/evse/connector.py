@@ -55,7 +55,13 @@ class Evse:
         self.permitted = bool(on)
 
     def set_limit(self, amps):
+        """Smart charging limit (A; None: the hardware's). The pilot follows at once, not
+        at the next sample; the interlock judges the new offer at its next sample."""
         self.limit_amps = amps
+        target = self.offer_target()
+        if target != self.offer_amps:
+            self.offer_amps = target
+            self.pilot.offer(target)
 
     def set_available(self, on):
         self.available = bool(on)

@@ -86,7 +86,7 @@ class Transaction:
 
 class ChargePoint:
     def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0,
-                 id_prefix=""):
+                 id_prefix="", board=None):
         self.device = device          # validated config.json
         self.config = config          # ocpp16.config.Config
         self.evses = evses            # evse.connector.Evse, connector i+1 at index i
@@ -94,6 +94,8 @@ class ChargePoint:
         self.clock = clock or WallClock()
         self.data_dir = data_dir
         self.reader = reader
+        self.board = board or {}      # the board file: voltage_v, phases, max_current_a (Smart Charging)
+        self.smart = None             # ocpp16.smart.State while that feature is resident
         self.ids = rpc.MessageIds(id_prefix)
         self.outbox = []              # text frames to send, in order
         self.online = False

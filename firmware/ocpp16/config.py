@@ -22,6 +22,10 @@ MAX_VALUE_CHARS = 500  # ChangeConfiguration value maxLength in the 1.6 schema
 # AuthorizationKey length (OCPP 1.6 Security Whitepaper); devconfig KEY_MIN_LEN / KEY_MAX_LEN
 # hold config.json to the same (test_config_keys checks they agree).
 AUTH_KEY_LEN = (16, 40)
+# Smart Charging bounds (ocpp16.smart_ops rejects a profile beyond them; RAM and flash):
+SMART_MAX_STACK_LEVEL = 8   # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
+SMART_MAX_PERIODS = 24      # ChargingScheduleMaxPeriods: periods in one charging schedule
+SMART_MAX_PROFILES = 10     # MaxChargingProfilesInstalled: profiles on all connectors together
 
 # name: (type, access, default, (min, max) for INT / allowed items for CSL / (min, max) length for STR)
 KEYS = {
@@ -66,6 +70,11 @@ KEYS = {
     # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
     # connector free for its idTag without choosing which.
     "ReserveConnectorZeroSupported": (BOOL, RO, True, None),
+    "ChargeProfileMaxStackLevel": (INT, RO, SMART_MAX_STACK_LEVEL, None),
+    "ChargingScheduleAllowedChargingRateUnit": (CSL, RO, "Current,Power", None),
+    "ChargingScheduleMaxPeriods": (INT, RO, SMART_MAX_PERIODS, None),
+    "ConnectorSwitch3to1PhaseSupported": (BOOL, RO, False, None),
+    "MaxChargingProfilesInstalled": (INT, RO, SMART_MAX_PROFILES, None),
 }
 
 

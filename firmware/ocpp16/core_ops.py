@@ -57,17 +57,40 @@ def on_GetConfiguration(cp, p, now):
 
 
 def on_RemoteStartTransaction(cp, p, now):
+    try:
+        return _remote_start(cp, p, now)
+    finally:
+        if "chargingProfile" in p:
+            from ocpp16 import profiles
+            profiles.unload("schema_smart")  # its tables checked the profile: not needed now
+
+
+def _remote_start(cp, p, now):
     wanted = p.get("connectorId")
     if wanted is not None and not (1 <= wanted <= len(cp.evses)):
         return {"status": "Rejected"}
     evse = cp._free_connector(wanted)
     if evse is None or cp.boot_status != "Accepted":
         return {"status": "Rejected"}
+    if p.get("chargingProfile") is not None:
+        why = _remote_start_profile(cp, p["chargingProfile"], evse.id, p["idTag"], now)
+        if why:
+            log.warning("RemoteStartTransaction rejected: %s", why)
+            return {"status": "Rejected"}
     if cp.config.get("AuthorizeRemoteTxRequests"):
         cp._authorize(p["idTag"], evse.id, now)
     else:
         cp._auth_result(p["idTag"], evse.id, "Accepted", now)
     return {"status": "Accepted"}
+
+
+def _remote_start_profile(cp, profile, connector, id_tag, now):
+    """Its TxProfile waits (in ocpp16.smart) for the transaction it is for."""
+    from ocpp16 import profiles
+    try:
+        return profiles.load("smart_ops").remote_start_profile(cp, profile, connector, id_tag, now)
+    finally:
+        profiles.unload("smart_ops")
 
 
 def on_RemoteStopTransaction(cp, p, now):

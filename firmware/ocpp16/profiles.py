@@ -13,15 +13,18 @@ HANDLERS = {
     "GetLocalListVersion": "localauth", "SendLocalList": "localauth",
     "ReserveNow": "reserve_ops", "CancelReservation": "reserve_ops",
     "TriggerMessage": "trigger",
+    "ClearChargingProfile": "smart_ops", "GetCompositeSchedule": "smart_ops",
+    "SetChargingProfile": "smart_ops",
 }
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
-SUPPORTED_PROFILES = "Core,LocalAuthListManagement,Reservation,RemoteTrigger"
+SUPPORTED_PROFILES = "Core,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"
 
 # Feature modules that stay resident while they hold state (ChargePoint.features),
 # each loaded at boot when its state file (in data_dir) exists. A feature module may
 # define any of the hooks listed in FEATURE_HOOKS (ChargePoint calls them in order).
 BOOT_FEATURES = {
     "reservation": "reservations.json",   # ocpp16/reservation.py: the reservations in force
+    "smart": "charging_profiles.json",  # ocpp16.smart: the installed ChargePointMax/TxDefault profiles
 }
 FEATURE_HOOKS = (
     "attach",       # attach(cp, now): just loaded (at boot or on first use)
