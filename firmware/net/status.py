@@ -47,7 +47,7 @@ def snapshot(app):
 
 
 CSS = ("body{font-family:sans-serif;max-width:40em;margin:1em auto;padding:0 1em;color:#222}"
-       "h1{font-size:1.3em}table{border-collapse:collapse;width:100%;margin:.6em 0}"
+       "h1{font-size:1.3em}h2{font-size:1.05em;margin:1em 0 0}table{border-collapse:collapse;width:100%;margin:.6em 0}"
        "th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #ddd}th{width:45%;color:#555}"
        ".up{color:#137333}.down{color:#b00020}.note{color:#555;font-size:.85em}")
 
@@ -62,7 +62,11 @@ def render(s):
     h.append("<h2>CSMS</h2><table>")
     h.append("<tr><th>Link</th><td id='link' class='%s'>%s</td></tr>" % (
         "up" if c["connected"] else "down", "connected" if c["connected"] else "not connected"))
-    h.append(_row("URL", c["url"]) + _row("Connected since (Unix time)", c["since"]) +
+    since = None
+    if c["since"]:
+        from ocpp16 import timefmt
+        since = timefmt.format_datetime(c["since"])
+    h.append(_row("URL", c["url"]) + _row("Connected since (UTC)", since) +
              _row("Last error", c["last_error"]) + _row("BootNotification", c["boot"]))
     h.append(_row("Messages waiting (flash / RAM)", "%d / %d" % (s["queue"]["stored"], s["queue"]["ram"]), "queue"))
     h.append("</table>")
