@@ -14,7 +14,10 @@ import asyncio
 import machine
 import network
 
-import main
+try:  # the .mpy build (tools/mpy.py): firmware/main.py is startup.mpy (its main.py a stub that boots)
+    import startup as main
+except ImportError:
+    import main
 import portal
 from net import dns
 

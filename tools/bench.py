@@ -117,6 +117,8 @@ def main():
         if os.path.exists(path):
             heading(extra)
             run_mp(path)
+    # Setup portal and status page heap, page load times, fleet simulator (runs on CPython).
+    subprocess.run([sys.executable, os.path.join(HERE, "bench_portal.py")], timeout=1200)
 
 
 if __name__ == "__main__":

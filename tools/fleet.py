@@ -372,18 +372,30 @@ class CsmsProcess:
             self.proc.wait()
 
 
+SATURATED = 0.8  # a side busy this fraction of one core is the bottleneck
+
+
 def verdict(summary, csms_cpu_s):
-    """Which side ran out of CPU: the one busy for most of the active time."""
+    """CPU of each side over the run, the estimate of chargers one simulator core sustains
+    (at this speed and scenario mix), and the bottleneck: the side near a full core, else
+    "none" (both had room), with the busier side named."""
     wall = summary["wall_s"] or 1
     sim_load = summary["sim_cpu_s"] / wall
     lines = ["simulator CPU %.0f %% of one core" % (100 * sim_load)]
+    if sim_load > 0:
+        per_core = int(summary["connected"] / sim_load) if sim_load < 1 else summary["connected"]
+        summary["chargers_per_core"] = per_core
+        lines.append("one simulator core sustains about %d chargers at %gx speed (%d at 1x, by the same CPU per "
+                     "simulated second)" % (per_core, summary["speed"], per_core * summary["speed"]))
     if csms_cpu_s is None:
         lines.append("CSMS CPU: not measured (external CSMS)")
         return lines, None
     csms_load = csms_cpu_s / wall
     lines.append("CSMS CPU %.0f %% of one core" % (100 * csms_load))
-    side = "simulator" if sim_load >= csms_load else "CSMS"
-    return lines, side
+    busier = "simulator" if sim_load >= csms_load else "CSMS"
+    if max(sim_load, csms_load) >= SATURATED:
+        return lines, busier
+    return lines, "none (both below %d %% of a core; the %s is busier)" % (100 * SATURATED, busier)
 
 
 def print_summary(summary, out=sys.stdout, extra=()):
