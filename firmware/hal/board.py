@@ -231,6 +231,7 @@ def _check_portal(c, b):
     c.number(p, "button_hold_ms", "portal.button_hold_ms", BUTTON_HOLD_MS_RANGE[0], BUTTON_HOLD_MS_RANGE[1],
              required=False)
     if p.get("button_pin") is not None and p.get("button_hold_ms") is None:
+        b["portal"] = p = dict(p)  # the caller's dict stays as it was
         p["button_hold_ms"] = BUTTON_HOLD_MS
 
 
@@ -239,8 +240,8 @@ def validate(board):
         raise BoardError("board: must be a JSON object, got %s" % type(board).__name__)
     c = _Checker(board)
     _check_common(c, board)
-    _check_portal(c, board)
     if c.kind == "sim":
+        _check_portal(c, board)
         return board  # hal.sim reads its own keys
     for k in board:
         if k not in TOP_KEYS:
@@ -268,6 +269,7 @@ def validate(board):
         loops = c.get(wd, "loops", "watchdog.loops", (list,), required=False)
         if loops is not None and (not loops or not all(isinstance(x, str) for x in loops)):
             c.fail("watchdog.loops must be a non-empty list of loop names")
+    _check_portal(c, board)  # after the device pins: a clash names the device first
     if "adc_full_scale_mv" in board:
         if c.kind != "esp8266":
             c.fail("adc_full_scale_mv applies to the esp8266 only (ESP32 reads calibrated microvolts)")
