@@ -139,15 +139,47 @@ def form_to_config(form, old, boards):
 
 
 def check(raw, boards):
-    """(valid config, None) or (None, {field: message}) with devconfig's own rules."""
+    """(valid config, None) or (None, {field: message}) with devconfig's own rules. After a
+    refusal the value is replaced by a neutral one and the rest checked again, so every
+    refused field gets its message in one round trip."""
     b = boards.get(raw.get("board")) if isinstance(raw.get("board"), str) else None
+    errors = {}
     if raw.get("board") and b is None:
-        return None, {"board": "no board file %r on the device" % raw.get("board")}
+        errors["board"] = "no board file %r on the device" % raw.get("board")
+        b = (None, None)
     kind, max_a = b if b else (None, None)
-    try:
-        return devconfig.validate(raw, kind, None, max_a), None
-    except devconfig.ConfigError as e:
-        return None, {_field_of(e.key): str(e)}
+    trial = dict(raw)
+    for _ in range(len(FIELDS) + 2):
+        try:
+            cfg = devconfig.validate(trial, kind, None, max_a)
+            return (None, errors) if errors else (cfg, None)
+        except devconfig.ConfigError as e:
+            f = _field_of(e.key)
+            if f in errors or not _neutralise(trial, e.key):
+                errors.setdefault(f, str(e))
+                return None, errors
+            errors[f] = str(e)
+    return None, errors
+
+
+def _neutralise(trial, key):
+    """Replace the refused value by one devconfig accepts; False when there is none."""
+    top = key.split(".")[0] if key else key
+    if top == "wifi":
+        trial["wifi"] = {"ssid": "x", "password": ""}
+    elif top == "csms_url":
+        trial["csms_url"] = "ws://placeholder.invalid"
+    elif top == "charge_point_id":
+        trial["charge_point_id"] = "X"
+    elif top == "authorization_key":
+        trial["authorization_key"] = "0" * devconfig.KEY_MIN_LEN
+    elif top in ("security_profile", "ca_cert", "client_cert", "client_key"):
+        trial["security_profile"] = 0
+    elif top in ("max_current_a", "status_password"):
+        trial.pop(top, None)
+    else:
+        return False
+    return True
 
 
 def _field_of(key):

@@ -68,9 +68,13 @@ def test_setup_portal_in_chromium(tmp_path):
                 await b.screenshot(os.path.join(SHOTS, "portal.png"))
             # a bad URL: its message beside the field, nothing written
             await b.fill({"wifi_ssid": "garage", "wifi_password": "wifi-password-1", "csms_url": "http://csms.local/ocpp",
-                          "charge_point_id": "CP042"})
+                          "charge_point_id": "CP042", "authorization_key": "tooshort123"})
+            await b.eval("document.getElementById('security_profile').value='1'")
             await b.submit()
             assert await b.text("err-csms_url") == "config.json: csms_url: must start with ws:// or wss://"
+            assert await b.text("err-authorization_key") == \
+                "config.json: authorization_key: must be 16 to 40 characters, got 11"  # both in one round
+            assert await b.eval("document.getElementById('security_profile').value") == "1"
             assert await b.eval("document.getElementById('charge_point_id').value") == "CP042"  # kept
             assert await b.eval("document.getElementById('wifi_password').value") == ""  # never shown back
             assert not os.path.exists(work + "/config.json")

@@ -76,6 +76,17 @@ def test_each_refused_field_gets_devconfigs_message():
     assert "ca_cert" in _refused("security_profile", security_profile="2", csms_url="wss://h/ocpp")
 
 
+def test_every_refused_field_gets_its_message_in_one_round():
+    raw = portal.form_to_config(form(csms_url="http://x", authorization_key="short", max_current_a="99",
+                                     wifi_password="1234"), {}, BOARDS)
+    cfg, errors = portal.check(raw, BOARDS)
+    assert cfg is None
+    assert errors == {"csms_url": "config.json: csms_url: must start with ws:// or wss://",
+                      "authorization_key": "config.json: authorization_key: must be 16 to 40 characters, got 5",
+                      "wifi_password": "config.json: wifi.password: must be empty (open network) or 8 to 64 characters, got 4",
+                      "max_current_a": "config.json: max_current_a: must be 6 to 32 A (the board's maximum), got 99"}
+
+
 def test_empty_secret_fields_keep_the_old_secrets_and_other_keys_survive():
     old = portal.form_to_config(form(), {}, BOARDS)
     old["log_level"] = "debug"
