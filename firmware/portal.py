@@ -248,6 +248,8 @@ class Portal:
             return "<div class='err' id='err-%s'>%s</div>" % (k, httpd.escape(m)) if m else ""
 
         def text(k, label, kind="text", note="", extra=""):
+            if kind == "password" and form is not None and form.get(k):
+                note = "Type it again: a secret is never sent back to the browser."
             return ("<label for='%s'>%s</label><input id='%s' name='%s' type='%s' value='%s'%s>%s%s"
                     % (k, label, k, k, kind, "" if kind == "password" else val(k), extra,
                        ("<div class='note'>%s</div>" % note) if note else "", err(k)))

@@ -77,6 +77,7 @@ def test_setup_portal_in_chromium(tmp_path):
             assert await b.eval("document.getElementById('security_profile').value") == "1"
             assert await b.eval("document.getElementById('charge_point_id').value") == "CP042"  # kept
             assert await b.eval("document.getElementById('wifi_password').value") == ""  # never shown back
+            assert "Type it again" in await b.eval("document.getElementById('wifi_password').nextSibling.textContent")
             assert not os.path.exists(work + "/config.json")
             # a too-short AuthorizationKey with security profile 1
             await b.fill({"wifi_password": "wifi-password-1", "csms_url": "ws://127.0.0.1:9000/ocpp",
