@@ -314,6 +314,7 @@ class Fleet:
             "failures": dict(sorted(s.failures.items())),
             "wall_s": round(self.wall_s, 2), "active_s": round(active, 2),
             "sim_cpu_s": round(self.cpu_s, 2), "timed_out": self.timed_out,
+            "charger_sim_s": round(sum(c.clock.now() for c in self.chargers if c.clock is not None) / 1000.0),
             "speed": self.speed, "rate": self.rate,
         }
 
@@ -382,11 +383,13 @@ def verdict(summary, csms_cpu_s):
     wall = summary["wall_s"] or 1
     sim_load = summary["sim_cpu_s"] / wall
     lines = ["simulator CPU %.0f %% of one core" % (100 * sim_load)]
-    if sim_load > 0:
-        per_core = int(summary["connected"] / sim_load) if sim_load < 1 else summary["connected"]
-        summary["chargers_per_core"] = per_core
-        lines.append("one simulator core sustains about %d chargers at %gx speed (%d at 1x, by the same CPU per "
-                     "simulated second)" % (per_core, summary["speed"], per_core * summary["speed"]))
+    if summary["sim_cpu_s"] > 0 and summary["charger_sim_s"]:
+        # one core-second simulates this many charger-seconds: the chargers one core keeps at real time
+        per_core = int(summary["charger_sim_s"] / summary["sim_cpu_s"])
+        summary["chargers_per_core_1x"] = per_core
+        lines.append("simulator CPU %.2f ms per charger per simulated second: one core sustains about %d chargers "
+                     "in real time (--speed 1), %d at --speed %g" % (1000.0 * summary["sim_cpu_s"] / summary["charger_sim_s"],
+                                                                    per_core, per_core / summary["speed"], summary["speed"]))
     if csms_cpu_s is None:
         lines.append("CSMS CPU: not measured (external CSMS)")
         return lines, None
