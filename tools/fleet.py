@@ -42,6 +42,8 @@ DEFAULT_DURATION_S = 300    # the fleet is stopped after this long whatever happ
 PROGRESS_S = 5              # a progress line this often
 CSMS_START_S = 20           # the embedded CSMS must print its URL within this
 STOP_GRACE_S = 10           # at the end, chargers get this long to close their links
+LAG_PROBE_S = 0.1           # the simulator's event loop is probed this often ...
+LAG_SATURATED_MS = 50       # ... and is the bottleneck when its p95 lateness exceeds this
 LOG_KINDS_MAX = 40          # distinct firmware warning kinds kept for the summary
 SIM_BOARD = {"name": "sim", "kind": "sim", "connectors": 1, "max_current_a": 32, "phases": 1,
              "voltage_v": 230, "meter": "sim", "reader": "sim"}
@@ -58,6 +60,7 @@ class Stats:
         self.latencies = []      # seconds from our CALL to the CSMS's answer
         self.failures = {}       # kind -> count
         self.record = [] if record else None   # (charger id, "out"/"in", text, action answered)
+        self.lag = []            # seconds the simulator's event loop woke late (LAG_PROBE_S probes)
         self.first = None
         self.last = None
 
@@ -252,6 +255,13 @@ class Fleet:
         tasks = []
         next_progress = t0 + PROGRESS_S
         cpu0 = time.process_time()
+
+        async def lag_probe():
+            while True:
+                t = time.monotonic()
+                await asyncio.sleep(LAG_PROBE_S)
+                self.stats.lag.append(max(0.0, time.monotonic() - t - LAG_PROBE_S))
+        probe = asyncio.create_task(lag_probe())
         try:
             for i in range(self.n):
                 name, events = self.scenarios[i % len(self.scenarios)]
@@ -273,6 +283,7 @@ class Fleet:
                     self.progress(t0)
             timed_out = not all(t.done() for t in tasks)
         finally:
+            probe.cancel()
             for c in self.chargers:   # a bounded run: whoever is still going stops now
                 if c.app is not None and c.app.link is not None:
                     c.app.link.stop()
@@ -311,6 +322,7 @@ class Fleet:
             "msgs_per_s_out": round(s.out / active, 1) if active else 0.0,
             "msgs_per_s_in": round(s.inn / active, 1) if active else 0.0,
             "latency_ms": {"p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": _pct(lat, 100)},
+            "sim_loop_lag_ms": {"p50": _pct(sorted(s.lag), 50), "p95": _pct(sorted(s.lag), 95), "max": _pct(sorted(s.lag), 100)},
             "failures": dict(sorted(s.failures.items())),
             "wall_s": round(self.wall_s, 2), "active_s": round(active, 2),
             "sim_cpu_s": round(self.cpu_s, 2), "timed_out": self.timed_out,
@@ -390,15 +402,21 @@ def verdict(summary, csms_cpu_s):
         lines.append("simulator CPU %.2f ms per charger per simulated second: one core sustains about %d chargers "
                      "in real time (--speed 1), %d at --speed %g" % (1000.0 * summary["sim_cpu_s"] / summary["charger_sim_s"],
                                                                     per_core, per_core / summary["speed"], summary["speed"]))
+    lag = summary["sim_loop_lag_ms"]
+    lines.append("simulator event loop late by p50 %s ms, p95 %s ms, max %s ms" % (lag["p50"], lag["p95"], lag["max"]))
+    # On a shared machine a busy process gets less than a core: a late event loop is the
+    # sign that the simulator could not keep up, whatever its CPU share.
+    sim_busy = sim_load >= SATURATED or (lag["p95"] or 0) > LAG_SATURATED_MS
     if csms_cpu_s is None:
         lines.append("CSMS CPU: not measured (external CSMS)")
-        return lines, None
+        return lines, "simulator" if sim_busy else None
     csms_load = csms_cpu_s / wall
     lines.append("CSMS CPU %.0f %% of one core" % (100 * csms_load))
-    busier = "simulator" if sim_load >= csms_load else "CSMS"
-    if max(sim_load, csms_load) >= SATURATED:
-        return lines, busier
-    return lines, "none (both below %d %% of a core; the %s is busier)" % (100 * SATURATED, busier)
+    if sim_busy:
+        return lines, "simulator"
+    if csms_load >= SATURATED:
+        return lines, "CSMS"
+    return lines, "none (simulator loop on time, CSMS below %d %% of a core)" % (100 * SATURATED)
 
 
 def print_summary(summary, out=sys.stdout, extra=()):
