@@ -140,3 +140,23 @@ def test_shipped_boards_portal_sections():
     assert hb.load(os.path.join(ROOT, "boards", "esp32-devkitc.json"))["portal"] == \
         {"button_pin": 0, "button_hold_ms": 5000}
     assert hb.load(os.path.join(ROOT, "boards", "esp8266.json"))["portal"] == {"status_page": False}
+
+
+def test_config_max_current_caps_the_offer_below_the_board(tmp_path):
+    import app
+    import devconfig
+    from hal import sim
+    raw = {"csms_url": "ws://127.0.0.1:9000/ocpp", "charge_point_id": "CP1", "board": "sim",
+           "data_dir": str(tmp_path / "data"), "max_current_a": 16}
+    cfg = devconfig.validate(raw, "sim", None, 32)
+    hw = sim.build({"name": "sim", "kind": "sim", "connectors": 1, "max_current_a": 32})
+    a = app.App(cfg, hw)
+    e = a.evses[0]
+    assert e.max_amps == 16
+    hw.sim.evs[0].plug()
+    e.permit(True)
+    for t in range(0, 2000, 100):
+        hw.sim.step(t)
+        e.step(t)
+    assert e.offer_amps == 16 and hw.connectors[0].pilot.amps == 16
+    a.queue.close() if hasattr(a.queue, "close") else None
