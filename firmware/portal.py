@@ -305,6 +305,8 @@ class Portal:
             if req.method != "POST":
                 return httpd.response(303, "", headers=[("Location", "/")])
             return self.save(httpd.parse_form(req.body))
+        if req.path == "/favicon.ico":  # browsers ask for it; a redirect would render the page again
+            return httpd.response(404, "", "text/plain")
         # Captive-portal checks (generate_204, hotspot-detect.html, ...) and any other path.
         return httpd.response(303, "", headers=[("Location", "http://%s/" % self.host)])
 

@@ -282,9 +282,8 @@ class Server:
         for k, v in headers:
             head += "%s: %s\r\n" % (k, v)
         head += "Content-Length: %d\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" % length
-        writer.write(head.encode())
-        if body:
-            writer.write(body)
+        # One write: a separate small body segment can wait for a delayed ACK (Nagle).
+        writer.write(head.encode() + body if body else head.encode())
         await _wait_for_ms(writer.drain(), self.timeout_ms)
 
 
