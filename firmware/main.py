@@ -246,7 +246,7 @@ async def start_wifi(cfg, hw):
             break
         await asyncio.sleep(WIFI_POLL_MS / 1000)
     st = sta.status()
-    asyncio.create_task(sta.run())
+    hw.wifi_task = asyncio.create_task(sta.run())
     if st["state"] == wifi.UP:
         log.info("wifi: connected, ip %s", st["ip"])
         return True
@@ -462,6 +462,9 @@ async def wifi_comes_up(hw):
 async def setup_mode(path, reason, board, hw, wifi_failed=False):
     """Run the setup portal (contactor held open), then restart into normal mode."""
     make_safe(hw)
+    task = getattr(hw, "wifi_task", None)
+    if task is not None:  # a station hopping channels to retry would drop the phone from the AP
+        task.cancel()
     import network
     import portal
     boards = portal.list_boards(board_dirs(path))

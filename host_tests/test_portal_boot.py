@@ -110,12 +110,36 @@ def test_wifi_never_up_within_the_setup_time_goes_to_the_portal(tmp_path, fakes,
     called = {}
 
     async def fake_setup(path, reason, board, hw, wifi_failed=False):
-        called.update(reason=reason, wifi_failed=wifi_failed, safe=not hw.connectors[0].relay.closed)
+        called.update(reason=reason, wifi_failed=wifi_failed, safe=not hw.connectors[0].relay.closed,
+                      station_retrying=not hw.wifi_task.done())
         return 0
     monkeypatch.setattr(main, "setup_mode", fake_setup)
     path = folder(tmp_path, cfg=GOOD)  # the AP "garage" is not in range
     assert asyncio.run(main.boot(path, attempts=1)) == 0
-    assert called == {"reason": "WiFi 'garage' not joined within 0 s of boot", "wifi_failed": True, "safe": True}
+    assert called == {"reason": "WiFi 'garage' not joined within 0 s of boot", "wifi_failed": True, "safe": True,
+                      "station_retrying": True}
+
+
+def test_setup_mode_stops_the_station_retries_and_restarts_after_saving(tmp_path, fakes, monkeypatch):
+    machine, network = fakes
+    import portal
+    ran = {}
+
+    async def fake_run(path, net, hw, boards, board, model, reason, tick=None, idle_reboot_ms=None):
+        ran.update(reason=reason, idle=idle_reboot_ms, boards=sorted(boards), contactor=hw.connectors[0].relay.closed)
+        return "reboot"
+    monkeypatch.setattr(portal, "run", fake_run)
+
+    async def go():
+        reason, board, hw = main.setup_check(folder(tmp_path))
+        hw.wifi_task = asyncio.create_task(asyncio.sleep(60))
+        await main.setup_mode(str(tmp_path / "config.json"), reason, board, hw, True)
+        await asyncio.sleep(0)
+        return hw.wifi_task.cancelled()
+    assert asyncio.run(go())
+    assert ran["reason"] == "no config.json" and ran["idle"] == portal.IDLE_REBOOT_MS and not ran["contactor"]
+    assert "esp32-devkitc" in ran["boards"]
+    assert machine.resets == ["hard"]
 
 
 @pytest.mark.parametrize("portal, msg", [
