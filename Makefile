@@ -10,9 +10,10 @@ CONFIG ?= config.json
 FIRMWARE ?=
 PYTEST_ARGS ?=
 # Extra arguments: FLASH_ARGS (--dry-run, --baud, --chip), DEPLOY_ARGS (--extra, --full),
-# MPY_ARGS, CONFIG_ARGS (flags of tools/config.py), SIM_ARGS (flags of tools/sim.py).
+# MPY_ARGS, CONFIG_ARGS (flags of tools/config.py), SIM_ARGS (flags of tools/sim.py or, for
+# `make fleet`, of tools/fleet.py).
 
-.PHONY: all setup test sim bench mpy flash deploy config clean
+.PHONY: all setup test sim fleet bench mpy flash deploy config clean browser
 
 all: test
 
@@ -24,13 +25,24 @@ $(STAMP): tools/requirements-dev.txt
 
 setup: $(STAMP)
 
-test: $(STAMP)
+# The portal and status page tests drive Debian's headless chromium (CI: root, no stdin).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing and not root: the browser tests will be skipped"; fi; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest host_tests $(PYTEST_ARGS)
 
 sim: $(STAMP)
 	$(PY) tools/sim.py $(SIM_ARGS)
 
-bench: $(STAMP)
+fleet: $(STAMP)
+	$(PY) tools/fleet.py $(SIM_ARGS)
+
+bench: $(STAMP) browser
 	$(PY) tools/bench.py
 
 mpy: $(STAMP)

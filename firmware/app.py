@@ -83,6 +83,9 @@ class App:
         overrides = {"NumberOfConnectors": n}  # SupportedFeatureProfiles: set by the core
         self.config = Config(data + "/config.json", overrides)
         self.evses = [Evse(i + 1, c) for i, c in enumerate(hw.connectors)]
+        cap = cfg.get("max_current_a")  # set in the setup portal; never above the board's
+        for e in self.evses:
+            e.max_amps = min(e.max_amps, cap) if cap else e.max_amps
         self.queue = MessageQueue(data + "/queue")
         now = self.clock.now()
         self.cp = ChargePoint(cfg, self.config, self.evses, self.queue,
@@ -99,6 +102,8 @@ class App:
         self.make_timer = machine_timer  # tests substitute a preemptive timer
         self.sampler = None
         self.job_tasks = []           # background jobs asked for by the core (cp.jobs)
+        self.link_since = None        # Unix time the CSMS link last came up (status page)
+        self.link_error = None        # why it last went down (status page)
 
     def _make_link(self):
         from net.link import Link
@@ -114,6 +119,7 @@ class App:
 
     # -------------------------------------------------------------- link handler
     def on_open(self):
+        self.link_since = compat.unix_time()
         self.cp.on_connect(self.clock.now())
         return self.flush()
 
@@ -128,6 +134,8 @@ class App:
         return self.flush()
 
     def on_close(self, reason=None):
+        if reason:
+            self.link_error = str(reason)
         self.cp.on_disconnect(self.clock.now())
 
     async def flush(self):
@@ -205,6 +213,12 @@ class App:
                 self.clock.advance(self.period_ms)
             await self.clock.sleep_ms(self.period_ms)
 
+    def _start_status_page(self):
+        """The local status page (net/status.py) runs as a job while the app runs: only when
+        config.json sets status_password and the board file does not turn it off."""
+        if self.cfg.get("status_password") and (self.hw.board.get("portal") or {}).get("status_page", True):
+            self.cp.jobs.append(("net.status", (self.cfg.get("sim") or {}).get("status_port")))
+
     def _start_jobs(self):
         self.job_tasks = [t for t in self.job_tasks if not t.done()]
         while self.cp.jobs:
@@ -276,6 +290,7 @@ class App:
         self.link = self._make_link()
         link_task = asyncio.create_task(self.link.run(self))
         tasks = self._start_hardware_tasks()
+        self._start_status_page()
         try:
             await self.first_meter_reads()
             await self.control_loop()

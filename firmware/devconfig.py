@@ -29,6 +29,12 @@ BOARD_MAX_LEN = 32
 PATH_MAX_LEN = 128
 # Host names (ntp_host, the host part of csms_url).
 HOST_MAX_LEN = 253
+# Status page password (HTTP Basic auth): as long as a WPA2 passphrase.
+STATUS_PASSWORD_MIN_LEN = 8
+STATUS_PASSWORD_MAX_LEN = 64
+# Connector current limits (IEC 61851 PWM range; a board file may allow less).
+CURRENT_MIN_A = 6
+CURRENT_MAX_A = 80
 # Characters a chargePointId may not contain: "/" splits the URL path, "?#%" and
 # space change its meaning; ":" is refused only where HTTP Basic auth uses the id.
 ID_FORBIDDEN = "/?#% "
@@ -50,12 +56,14 @@ DEFAULTS = {
     "client_cert": None,
     "client_key": None,
     "ntp_host": None,
+    "status_password": None,  # status page (port 80) Basic auth password; None: page off
+    "max_current_a": None,  # connector maximum current; None: the board file's max_current_a
     "sim": None,  # simulator options (speed, trace, scenario) read by app.py; sim boards only
 }
 REQUIRED = ("csms_url", "charge_point_id", "board")
 KNOWN = REQUIRED + tuple(sorted(DEFAULTS))
 # Values never shown in messages or logs.
-SECRET_KEYS = ("authorization_key", "wifi.password")
+SECRET_KEYS = ("authorization_key", "wifi.password", "status_password")
 
 
 class ConfigError(Exception):
@@ -241,10 +249,37 @@ def guess_kind(board):
     return None
 
 
-def validate(cfg, board_kind=None, warn=None):
+def _check_current(cfg, board_max_a):
+    a = cfg["max_current_a"]
+    if a is None:
+        return None
+    if isinstance(a, bool) or not isinstance(a, int):
+        raise ConfigError("max_current_a", "must be a whole number of amperes, not %s" % _type_name(a))
+    hi = CURRENT_MAX_A if board_max_a is None else min(board_max_a, CURRENT_MAX_A)
+    if not CURRENT_MIN_A <= a <= hi:
+        raise ConfigError("max_current_a", "must be %d to %d A%s, got %d" % (
+            CURRENT_MIN_A, hi, "" if board_max_a is None else " (the board's maximum)", a))
+    return a
+
+
+def _check_status_password(cfg):
+    pw = cfg["status_password"]
+    if pw is None:
+        return None
+    pw = _string(cfg, "status_password")
+    if not STATUS_PASSWORD_MIN_LEN <= len(pw) <= STATUS_PASSWORD_MAX_LEN:
+        raise ConfigError("status_password", "must be %d to %d characters, got %d" % (
+            STATUS_PASSWORD_MIN_LEN, STATUS_PASSWORD_MAX_LEN, len(pw)))
+    if not _printable(pw):
+        raise ConfigError("status_password", "must be printable ASCII")
+    return pw
+
+
+def validate(cfg, board_kind=None, warn=None, board_max_a=None):
     """Check a config dict; return a new dict with defaults filled and the URL
     normalised. `board_kind` comes from the board file when known ("esp32",
-    "esp8266", "sim"); `warn(msg)` receives advice that is not an error."""
+    "esp8266", "sim"); `warn(msg)` receives advice that is not an error;
+    `board_max_a` (the board file's max_current_a) bounds max_current_a."""
     if not isinstance(cfg, dict):
         raise ConfigError(None, "must be a JSON object, not %s" % _type_name(cfg))
     for k in cfg:
@@ -320,6 +355,8 @@ def validate(cfg, board_kind=None, warn=None):
             raise ConfigError("sim", "only allowed with a sim board, not board kind %s" % kind)
     if out["ntp_host"] is not None:
         _check_host("ntp_host", _string(out, "ntp_host"))
+    out["max_current_a"] = _check_current(out, board_max_a)
+    out["status_password"] = _check_status_password(out)
     return out
 
 
@@ -360,6 +397,9 @@ def secrets(raw):
         v = w.get("password")
         if isinstance(v, str) and v:
             found.append(v)
+    v = raw.get("status_password")
+    if isinstance(v, str) and v:
+        found.append(v)
     return found
 
 

@@ -26,6 +26,15 @@ WATCHDOG_FEED_MS = 1000  # the "main" loop reports alive and feeds this often
 REAL_KINDS = ("esp32", "esp8266")
 
 
+# ---- setup portal (portal.py): when setup mode starts ------------------------------------
+# Real boards: the WiFi has not been up once this long after boot -> setup portal (which
+# restarts after portal.IDLE_REBOOT_MS to try the WiFi again if nothing is saved).
+WIFI_SETUP_AFTER_MS = 120000
+SETUP_MARKER = "setup.request"  # next to config.json: a long press of the setup button asked for setup
+BUTTON_POLL_MS = 100  # how often the setup button is read
+# ---- end setup portal --------------------------------------------------------------------
+
+
 class Fatal(Exception):
     """Start-up cannot continue; the message names what to fix."""
 
@@ -33,6 +42,7 @@ class Fatal(Exception):
 # The hardware built by boot(), so a Ctrl-C (mpremote connecting interrupts main.py)
 # that lands anywhere in the event loop still leaves the charger safe.
 built = None
+boot_ms = compat.ticks_ms()  # when this boot began (setup portal: WiFi failure time)
 
 
 def config_path(argv=None, getenv=None):
@@ -237,7 +247,7 @@ async def start_wifi(cfg, hw):
             break
         await asyncio.sleep(WIFI_POLL_MS / 1000)
     st = sta.status()
-    asyncio.create_task(sta.run())
+    hw.wifi_task = asyncio.create_task(sta.run())
     if st["state"] == wifi.UP:
         log.info("wifi: connected, ip %s", st["ip"])
         return True
@@ -320,6 +330,10 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
                 await asyncio.sleep(step / 1000)
             ms -= step
 
+    setup = setup_check(path)  # portal: no config / no WiFi / setup button
+    if setup is not None:
+        built = setup[2]
+        return await setup_mode(path, *setup)
     tries = 0
     safe_hw = None
     while True:
@@ -357,6 +371,11 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
             boot_feed(hw)
             start_ntp(cfg)
             boot_feed(hw)
+        elif not await wifi_comes_up(hw):  # portal: never up since boot
+            return await setup_mode(path, "WiFi %r not joined within %d s of boot" % (
+                cfg["wifi"]["ssid"], WIFI_SETUP_AFTER_MS // 1000), board, hw, True)
+        if (board.get("portal") or {}).get("button_pin") is not None:
+            asyncio.create_task(watch_button(board["portal"], path, hw))
         wd = start_watchdog(hw)
         if wd is not None:
             asyncio.create_task(feed_watchdog(wd))
@@ -374,6 +393,136 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
         # Not fed meanwhile: with a watchdog running, a crashed app ends in a clean reset.
         log.info("app: restarting in %d s", APP_RESTART_MS // 1000)
         await pause(APP_RESTART_MS)
+
+
+# ---- setup portal (portal.py) ------------------------------------------------------------
+def _only_board(path):
+    """Config missing: the board file to guard, when the device holds exactly one."""
+    import os
+    d = _dirname(path)
+    folder = d + "/boards" if d != "/" else DEVICE_BOARDS
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(".json")]
+    except OSError:
+        return None
+    return folder + "/" + names[0] if len(names) == 1 else None
+
+
+def setup_check(path):
+    """(reason, board, hw) when boot must go to setup mode, else None: config.json missing,
+    without WiFi credentials or a setup-button request, on a real board (or on the device)."""
+    import devconfig
+    marker = _dirname(path) + "/" + SETUP_MARKER
+    try:
+        raw = devconfig.read(path)
+    except devconfig.ConfigError:
+        if compat.file_exists(path):
+            return None  # present but broken: the Fatal path names the problem
+        raw = None
+    name = raw.get("board") if isinstance(raw, dict) else None
+    try:
+        bfile = find_board_file(path, name) if isinstance(name, str) else _only_board(path)
+        board = load_board(bfile) if bfile else None
+    except Fatal:
+        board = None
+    if not on_device(path) and (board is None or board.get("kind") not in REAL_KINDS):
+        return None
+    if raw is None:
+        reason = "no config.json"
+    elif compat.file_exists(marker):
+        import os
+        os.remove(marker)
+        reason = "setup button held"
+    elif board is not None and board.get("kind") in REAL_KINDS and not (
+            isinstance(raw.get("wifi"), dict) and raw["wifi"].get("ssid")):
+        reason = "config.json has no WiFi credentials"
+    else:
+        return None
+    hw = None
+    if board is not None:
+        try:
+            hw = build_hardware(board, board.get("name", "?"))
+        except Fatal as e:
+            log.error("setup: %s", e)
+    return reason, board, hw
+
+
+async def wifi_comes_up(hw):
+    """After start_wifi gave up: wait until WIFI_SETUP_AFTER_MS since boot for the link."""
+    import asyncio
+    from hal.esp32 import wifi
+    sta = getattr(hw, "wifi", None)
+    while sta is not None and compat.ticks_diff(compat.ticks_ms(), boot_ms) < WIFI_SETUP_AFTER_MS:
+        if sta.state == wifi.UP:
+            return True
+        boot_feed(hw)
+        await asyncio.sleep(WIFI_POLL_MS / 1000)
+    return sta is not None and sta.state == wifi.UP
+
+
+async def setup_mode(path, reason, board, hw, wifi_failed=False):
+    """Run the setup portal (contactor held open), then restart into normal mode."""
+    make_safe(hw)
+    task = getattr(hw, "wifi_task", None)
+    if task is not None:  # a station hopping channels to retry would drop the phone from the AP
+        task.cancel()
+    import network
+    import portal
+    boards = portal.list_boards(board_dirs(path))
+    model = None
+    try:
+        import devconfig
+        raw = devconfig.read(path)
+        model = raw.get("model") if isinstance(raw, dict) else None
+    except Exception:
+        pass
+    await portal.run(path, network, hw, boards, board, model, reason, tick=lambda: boot_feed(hw),
+                     idle_reboot_ms=portal.IDLE_REBOOT_MS if wifi_failed else None)
+    make_safe(hw)
+    reboot()
+    return 0
+
+
+def board_dirs(path):
+    out = []
+    for p in board_candidates(path, "x"):
+        d = _dirname(p)
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def reboot():
+    try:
+        import machine
+        machine.reset()
+    except (ImportError, AttributeError):
+        log.info("setup: restart requested (no machine.reset on this port)")
+
+
+async def watch_button(bp, path, hw):
+    """Long press of the board's setup button: leave a marker for the next boot, restart."""
+    import asyncio
+    import machine
+    pin = machine.Pin(bp["button_pin"], machine.Pin.IN, machine.Pin.PULL_UP)
+    active = bp.get("button_active", 0)
+    hold_ms = bp["button_hold_ms"]  # hal.board filled the default
+    since = None
+    while True:
+        now = compat.ticks_ms()
+        if pin.value() == active:
+            since = now if since is None else since
+            if compat.ticks_diff(now, since) >= hold_ms:
+                log.warning("setup button held %d s: restarting into the setup portal", hold_ms // 1000)
+                with open(_dirname(path) + "/" + SETUP_MARKER, "w") as f:
+                    f.write("1")
+                make_safe(hw)
+                reboot()
+                return
+        else:
+            since = None
+        await asyncio.sleep(BUTTON_POLL_MS / 1000)
+# ---- end setup portal --------------------------------------------------------------------
 
 
 def main():

@@ -121,6 +121,8 @@ def main():
             run_mp(path)
     heading("Smart Charging (bench_smart.py)")
     run_mp(os.path.join(HERE, "bench_smart.py"), tempfile.mkdtemp(prefix="ocpp-bench-smart-"))
+    # Setup portal and status page heap, page load times, fleet simulator (runs on CPython).
+    subprocess.run([sys.executable, os.path.join(HERE, "bench_portal.py")], timeout=1200)
 
 
 if __name__ == "__main__":

@@ -353,3 +353,19 @@ def summary(station):
         lines.append("transaction %s: idTag %s, connector %s, energy %s, duration %s, %d MeterValues, stop reason %s"
                      % (tx_id, t["id_tag"], t["connector"], energy, dur, len(t["meter_values"]), t["reason"]))
     return lines
+
+
+async def serve_until_stdin_closes(port=0):
+    """`python tools/csms.py --serve`: print "CSMS <url>", serve until stdin closes (tools/fleet.py)."""
+    import sys
+    async with Csms(port=port) as csms:
+        print("CSMS " + csms.url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    import sys
+    if "--serve" not in sys.argv[1:]:
+        raise SystemExit("usage: csms.py --serve [--port N]   (an embedded CSMS on 127.0.0.1)")
+    port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
+    asyncio.run(serve_until_stdin_closes(port))

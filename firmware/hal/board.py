@@ -13,6 +13,10 @@ SPI_BAUD_RANGE = (100000, 10000000)   # MFRC522 SPI clock limits
 SETTLE_MS_RANGE = (20, 5000)          # relay feedback settle time limits
 WATCHDOG_MS_RANGE = (1000, 120000)    # hardware watchdog timeout limits
 ESP8266_ADC_FULL_SCALE_MV = 1000      # ESP8266 A0 spans 0..1.0 V
+PORTAL_PASSWORD_LEN = (8, 63)         # WPA2 passphrase of the setup access point
+BUTTON_HOLD_MS_RANGE = (1000, 30000)  # long press of the setup button
+BUTTON_HOLD_MS = 5000                 # default long press that starts the setup portal
+PORTAL_KEYS = ("password", "open", "button_pin", "button_active", "button_hold_ms", "status_page")
 
 # GPIO facts per chip.
 ESP32_GPIOS = tuple(range(0, 20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))
@@ -24,7 +28,7 @@ FLASH_PINS = (6, 7, 8, 9, 10, 11)     # wired to the SPI flash on both chips
 REPL_PINS = (1, 3)                    # UART0 TX/RX: REPL, boot log and flashing on both chips
 
 TOP_KEYS = ("name", "kind", "connectors", "max_current_a", "phases", "voltage_v", "pilot", "relay",
-            "reader", "rs485", "meter", "watchdog", "adc_full_scale_mv", "notes")
+            "reader", "rs485", "meter", "watchdog", "adc_full_scale_mv", "portal", "notes")
 
 
 class BoardError(ValueError):
@@ -202,12 +206,42 @@ def _check_meter(c, m, path, seen):
         c.fail("%s.phases %r does not fit a %s" % (path, ph, model))
 
 
+def _check_portal(c, b):
+    """The setup access point and status page: {"password", "open", "button_pin",
+    "button_active", "button_hold_ms", "status_page"}, every key optional."""
+    p = b.get("portal")
+    if p is None:
+        return
+    p = c.get(b, "portal", "portal", (dict,))
+    for k in p:
+        if k not in PORTAL_KEYS:
+            c.fail("unknown key portal.%s (known: %s)" % (k, ", ".join(PORTAL_KEYS)))
+    pw = c.get(p, "password", "portal.password", (str,), required=False)
+    if pw is not None and not PORTAL_PASSWORD_LEN[0] <= len(pw) <= PORTAL_PASSWORD_LEN[1]:
+        c.fail("portal.password must be %d to %d characters (WPA2)" % PORTAL_PASSWORD_LEN)
+    opened = c.get(p, "open", "portal.open", (bool,), required=False, default=False)
+    if opened and pw is not None:
+        c.fail("portal.open is true but portal.password is set: choose one")
+    c.get(p, "status_page", "portal.status_page", (bool,), required=False)
+    if c.kind != "sim":
+        c.pin(p, "button_pin", "portal.button_pin", required=False)
+    fa = c.get(p, "button_active", "portal.button_active", (int,), required=False, default=0)
+    if fa not in (0, 1):
+        c.fail("portal.button_active must be 0 or 1, got %r" % (fa,))
+    c.number(p, "button_hold_ms", "portal.button_hold_ms", BUTTON_HOLD_MS_RANGE[0], BUTTON_HOLD_MS_RANGE[1],
+             required=False)
+    if p.get("button_pin") is not None and p.get("button_hold_ms") is None:
+        b["portal"] = p = dict(p)  # the caller's dict stays as it was
+        p["button_hold_ms"] = BUTTON_HOLD_MS
+
+
 def validate(board):
     if not isinstance(board, dict):
         raise BoardError("board: must be a JSON object, got %s" % type(board).__name__)
     c = _Checker(board)
     _check_common(c, board)
     if c.kind == "sim":
+        _check_portal(c, board)
         return board  # hal.sim reads its own keys
     for k in board:
         if k not in TOP_KEYS:
@@ -235,6 +269,7 @@ def validate(board):
         loops = c.get(wd, "loops", "watchdog.loops", (list,), required=False)
         if loops is not None and (not loops or not all(isinstance(x, str) for x in loops)):
             c.fail("watchdog.loops must be a non-empty list of loop names")
+    _check_portal(c, board)  # after the device pins: a clash names the device first
     if "adc_full_scale_mv" in board:
         if c.kind != "esp8266":
             c.fail("adc_full_scale_mv applies to the esp8266 only (ESP32 reads calibrated microvolts)")

@@ -10,6 +10,11 @@ STAT_NO_AP_FOUND = 201
 STAT_WRONG_PASSWORD = 202
 STAT_CONNECT_FAIL = 203
 STAT_BEACON_TIMEOUT = 200
+AUTH_OPEN = 0
+AUTH_WPA2_PSK = 3
+
+# (ssid, rssi) a station scan() reports besides access_points (tests edit this).
+in_range = []
 
 # ssid -> password of the access points in range (tests edit this).
 access_points = {}
@@ -20,6 +25,7 @@ _interfaces = {}
 
 def reset_fakes():
     access_points.clear()
+    del in_range[:]
     _interfaces.clear()
     global connect_polls
     connect_polls = 2
@@ -52,6 +58,8 @@ class WLAN:
         self._polls_left = 0
         self.connects = 0
         self.hostname = None
+        self.scans = 0
+        self.ap_config = {}       # AP interface: essid, password, authmode as configured
 
     def active(self, a=None):
         if a is None:
@@ -95,7 +103,19 @@ class WLAN:
         self._advance()
         return self._status == STAT_GOT_IP
 
+    def scan(self):
+        """ESP32 shape: (ssid bytes, bssid, channel, RSSI, security, hidden); needs active()."""
+        if not self._active or self.interface_id != STA_IF:
+            raise OSError("Wifi Not Started")
+        self.scans += 1
+        seen = [(s, -50 - 5 * i) for i, s in enumerate(sorted(access_points))] + list(in_range)
+        return [(s.encode(), b"\x00" * 6, 6, rssi, 3, False) for s, rssi in seen]
+
     def ifconfig(self, cfg=None):
+        if self.interface_id == AP_IF:
+            if self._active:
+                return ("192.168.4.1", "255.255.255.0", "192.168.4.1", "192.168.4.1")
+            return ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
         if self._status == STAT_GOT_IP:
             return ("192.168.4.20", "255.255.255.0", "192.168.4.1", "192.168.4.1")
         return ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
@@ -104,7 +124,18 @@ class WLAN:
         if "hostname" in kw:
             self.hostname = kw["hostname"]
         if args == ("mac",):
-            return b"\x24\x0a\xc4\x00\x00\x01"
+            return b"\x24\x0a\xc4\x00\x00\x01" if self.interface_id == STA_IF else b"\x24\x0a\xc4\x00\x00\x02"
+        if self.interface_id == AP_IF:
+            for k in kw:
+                if k not in ("essid", "ssid", "password", "key", "authmode", "security", "channel", "hidden"):
+                    raise ValueError("unknown config param")
+            if ("password" in kw or "key" in kw) and kw.get("authmode", 0) != AUTH_OPEN:
+                pw = kw.get("password", kw.get("key"))
+                if not 8 <= len(pw) <= 63:
+                    raise OSError("invalid WPA2 password length")
+            self.ap_config.update(kw)
+            if args == ("essid",):
+                return self.ap_config.get("essid")
         return None
 
 
