@@ -5,6 +5,10 @@
 # a file; no charging or protocol logic here.
 import sys
 
+if __name__ == "__main__":  # a host run; on the device the /main.py stub does this
+    import appboot  # first: it may put a newer application folder (a bundle) before this tree
+    appboot.boot()
+
 import compat
 import log
 

@@ -5,6 +5,7 @@
 # writes flash only through the message queue and store.save.
 import log
 import store
+import version
 from ocpp16 import profiles
 from ocpp16 import rpc
 from ocpp16 import timefmt
@@ -592,6 +593,8 @@ class ChargePoint:
         for src, dst in (("serial", "chargePointSerialNumber"), ("firmware_version", "firmwareVersion")):
             if d.get(src):
                 p[dst] = d[src]
+        if "firmwareVersion" not in p:
+            p["firmwareVersion"] = version.VERSION
         return p
 
     def _answer_failed(self, m, why, now, count=True):
@@ -723,6 +726,12 @@ class ChargePoint:
     def conf_DataTransfer(self, m, p, now):
         if m["cb"] is not None:
             m["cb"](p, now)
+
+    def conf_FirmwareStatusNotification(self, m, p, now):
+        pass
+
+    def conf_DiagnosticsStatusNotification(self, m, p, now):
+        pass
 
     def conf_MeterValues(self, m, p, now):
         self._ack(m)

@@ -11,14 +11,15 @@ HANDLERS = {
     "DataTransfer": "core_ops", "GetConfiguration": "core_ops", "RemoteStartTransaction": "core_ops",
     "RemoteStopTransaction": "core_ops", "Reset": "core_ops", "UnlockConnector": "core_ops",
     "GetLocalListVersion": "localauth", "SendLocalList": "localauth",
+    "UpdateFirmware": "fw_ops", "GetDiagnostics": "fw_ops",
 }
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
-SUPPORTED_PROFILES = "Core,LocalAuthListManagement"
+SUPPORTED_PROFILES = "Core,FirmwareManagement,LocalAuthListManagement"
 
 # Feature modules that stay resident while they hold state (ChargePoint.features),
 # each loaded at boot when its state file (in data_dir) exists. A feature module may
 # define any of the hooks listed in FEATURE_HOOKS (ChargePoint calls them in order).
-BOOT_FEATURES = {}
+BOOT_FEATURES = {"fw_state": "fw.json"}  # a firmware update in progress
 FEATURE_HOOKS = (
     "attach",       # attach(cp, now): just loaded (at boot or on first use)
     "tick",         # tick(cp, now): every core tick, before statuses are reported
