@@ -5,7 +5,6 @@
 # writes flash only through the message queue and store.save.
 import log
 import store
-import version
 from ocpp16 import profiles
 from ocpp16 import rpc
 from ocpp16 import timefmt
@@ -594,6 +593,7 @@ class ChargePoint:
             if d.get(src):
                 p[dst] = d[src]
         if "firmwareVersion" not in p:
+            import version  # from the application folder that runs (appboot.py)
             p["firmwareVersion"] = version.VERSION
         return p
 

@@ -49,12 +49,14 @@ def attach(cp, now):
     st = store.load(_path(cp), None)
     cp.fw_update = st
     cp.fw_since = now
+    cp.fw_booted = False      # True: this boot is the first of the version just installed
     if not isinstance(st, dict):
         return
     if st.get("phase") == "installing":
         # Power went during the install: if the switch (the last step) was made, this is
         # the new version's first boot; otherwise install again from the verified download.
         st["phase"] = "rebooting" if _switched(st) else "waiting"
+    cp.fw_booted = st.get("phase") == "rebooting"
     if st.get("phase") in JOB_PHASES:
         cp.jobs.append(("fw_update", st.get("gen")))
 
@@ -79,8 +81,8 @@ def tick(cp, now):
         if st is None:
             cp.drop_feature("fw_state")
         return
-    if st.get("phase") != "rebooting":
-        return
+    if st.get("phase") != "rebooting" or not cp.fw_booted:
+        return   # installed by this boot: the verdict belongs to the next one
     if cp.boot_status != "Accepted":
         if now - cp.fw_since >= TRIAL_CONNECT_MS and cp.reboot is None:
             log.error("firmware: the new version got no BootNotification Accepted in %d s: rebooting to roll back",

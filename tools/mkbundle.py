@@ -14,7 +14,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 sys.path.insert(0, FIRMWARE)
-import bundle  # noqa: E402  (the format: MAGIC, limits, the check the device runs)
+import bundle  # noqa: E402  (firmware/bundle.py: the format: MAGIC, limits, the check the device runs)
 
 # Never in a bundle: the boot selector (it must stay the one that can roll back) and docs.
 EXCLUDE = ("appboot.py",)
