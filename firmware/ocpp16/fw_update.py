@@ -55,9 +55,9 @@ class Sink:
 
     def _choose(self):
         if self.head[0] == IMAGE_MAGIC:
-            from hal.esp32 import ota
             if self.total is None:
                 raise fetch.TransferError("an app image download needs its size (no Content-Length / SIZE)")
+            from hal.esp32 import ota
             self.kind = "image"
             self.ota = ota.OtaUpdate(self.total)
             return
