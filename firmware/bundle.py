@@ -18,6 +18,7 @@ COPY_CHUNK = 1024             # bytes read/hashed/written per step while unpacki
 FOLDER_PREFIX = "app"         # application folders: <apps root>/app<N>
 # Bytes of flash kept free beyond the unpacked files (LittleFS metadata, state files, logs).
 SPARE_BYTES = 16384
+FS_BLOCK = 4096               # LittleFS block on the ESP32: every file takes whole blocks
 
 
 class BundleError(Exception):
@@ -79,6 +80,14 @@ def total_size(m, body_offset):
     n = body_offset
     for e in m["files"]:
         n += e[1]
+    return n
+
+
+def flash_needed(m):
+    """Bytes of filesystem the unpacked files take: whole blocks each, plus the spare."""
+    n = SPARE_BYTES
+    for e in m["files"]:
+        n += (e[1] + FS_BLOCK - 1) // FS_BLOCK * FS_BLOCK + FS_BLOCK // 8
     return n
 
 
@@ -180,7 +189,7 @@ def install(path, root, folder=None, free=None):
     m_run = clean(root)
     with open(path, "rb") as f:
         m, off = _read_head(f)
-        need = total_size(m, 0) + SPARE_BYTES
+        need = flash_needed(m)
         if free is not None and free < need:
             raise NoSpace("no space left to unpack: need %d bytes, %d free" % (need, free))
         folder = folder or _new_folder(root, m_run)
