@@ -34,6 +34,24 @@ def boot():
         return None
 
 
+def in_trial():
+    """True while this boot runs a new folder that was not confirmed yet."""
+    return bool(selected and selected.get("trial"))
+
+
+def failed(e):
+    """The selected version cannot start (its startup failed to import, or the app crashed).
+    During its trial the chip is reset, so the next boot rolls back; otherwise re-raise."""
+    print("[error] appboot: the application failed: %r" % (e,))
+    if in_trial():
+        try:
+            import machine
+            machine.reset()
+        except ImportError:  # a host: the process ends, the next start rolls back
+            sys.exit(1)
+    raise e
+
+
 def root_for(config_path):
     i = config_path.rfind("/")
     d = config_path[:i] if i > 0 else ("" if i == 0 else ".")

@@ -372,11 +372,26 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
         except Exception as e:
             log.exception("app: stopped", e)
             make_safe(hw)
+            if _trial_failed(real, hw):
+                return 1
             if not real:
                 return 1
         # Not fed meanwhile: with a watchdog running, a crashed app ends in a clean reset.
         log.info("app: restarting in %d s", APP_RESTART_MS // 1000)
         await pause(APP_RESTART_MS)
+
+
+def _trial_failed(real, hw):
+    """A new application version (appboot trial) that crashes is not restarted in place:
+    the board resets and appboot rolls back to the previous version on that boot."""
+    ab = sys.modules.get("appboot")
+    if ab is None or not ab.in_trial():
+        return False
+    log.error("app: the new version failed on its trial boot: resetting to roll back")
+    reset = getattr(hw, "reset", None)
+    if real and reset is not None:
+        reset("Hard")
+    return True
 
 
 def main():

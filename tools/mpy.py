@@ -24,7 +24,10 @@ ENTRY_STUB = (
     "# selects the application folder (an installed bundle) it comes from.\n"
     "import appboot\n"
     "appboot.boot()\n"
-    "import %s\n"
+    "try:\n"
+    "    import %s\n"
+    "except Exception as e:\n"
+    "    appboot.failed(e)  # a new version that cannot start: reset, the next boot rolls back\n"
     "%s.main()\n" % (ENTRY_MODULE, ENTRY_MODULE, ENTRY_MODULE)
 )
 # Not part of the device image (documentation and the mip manifest).

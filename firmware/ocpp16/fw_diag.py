@@ -110,12 +110,14 @@ async def run(app, a):
             sent = await fetch.upload(url, src, size, None, ssl)
             log.info("diagnostics: %d bytes sent to %s", sent, fetch.public(url))
             notify(cp, "Uploaded")
+            cp.diagnostics_status = "Idle"   # TriggerMessage: no upload in progress (1.6 errata)
             return
         except Exception as e:  # TransferError, OSError
             tries += 1
             log.warning("diagnostics: upload attempt %d failed: %s", tries, e)
             if tries > a["retries"]:
                 notify(cp, "UploadFailed")
+                cp.diagnostics_status = "Idle"
                 return
         finally:
             src.close()

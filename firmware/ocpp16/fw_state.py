@@ -35,6 +35,7 @@ def finish(cp, status=None):
     """The update is over: its state file goes, and this module leaves RAM."""
     if status:
         notify(cp, status)
+    cp.firmware_status = "Idle"   # TriggerMessage: nothing in progress any more (1.6 errata)
     store_path = _path(cp)
     try:
         import os

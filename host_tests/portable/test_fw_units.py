@@ -161,3 +161,23 @@ def test_download_sink_tells_image_from_bundle_by_content():
     with open(d + "/part", "rb") as f:
         assert f.read() == bundle.MAGIC + b"rest"
     assert s.kind == "bundle"
+
+
+def test_a_crashing_trial_version_resets_the_board_instead_of_restarting_in_place():
+    import main
+    calls = []
+
+    class HW:
+        def reset(self, kind):
+            calls.append(kind)
+    saved = appboot.selected
+    try:
+        appboot.selected = {"run": "app2", "prev": "app1", "trial": 1, "boots": 1}
+        assert main._trial_failed(True, HW()) is True and calls == ["Hard"]
+        assert main._trial_failed(False, HW()) is True and calls == ["Hard"]   # a host: the run ends
+        appboot.selected = {"run": "app2", "prev": "app1", "trial": 0}
+        assert main._trial_failed(True, HW()) is False
+        appboot.selected = None
+        assert main._trial_failed(True, HW()) is False
+    finally:
+        appboot.selected = saved
