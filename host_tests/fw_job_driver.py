@@ -167,6 +167,8 @@ async def update(spec):
             h2.queue.close() if hasattr(h2.queue, "close") else None
         if spec.get("root"):
             out["marker"] = appboot.read(spec["root"])
+    out["resident"] = [m for m in ("net.fetch", "bundle", "hal.esp32.ota", "ocpp16.fw_update", "ocpp16.fw_state",
+                                   "ocpp16.fw_ops", "ocpp16.fw_diag") if m in sys.modules]
     if spec.get("image"):
         import esp32
         out["running"] = esp32.running_label()
@@ -213,7 +215,8 @@ async def diagnostics(spec):
         await t
     log.file_off()
     files = sorted(os.listdir(spec["dir"] + "/log"))
-    return {"answer": answer, "statuses": h.statuses("DiagnosticsStatusNotification"), "lines": i,
+    resident = [m for m in ("net.fetch", "ocpp16.fw_diag", "ocpp16.fw_ops") if m in sys.modules]
+    return {"resident": resident, "answer": answer, "statuses": h.statuses("DiagnosticsStatusNotification"), "lines": i,
             "files": files, "calls": h.calls, "diag_status": h.cp.diagnostics_status}
 
 

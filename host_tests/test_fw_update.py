@@ -100,6 +100,7 @@ def test_good_bundle_over_http_installs_and_is_confirmed_after_the_reboot(runtim
     assert not os.path.exists(os.path.join(str(tmp_path), "dev-" + runtime, "data", "fw.json"))
     assert not os.path.exists(os.path.join(str(tmp_path), "dev-" + runtime, "data", "fw.part"))
     assert res["_checked"] > 5
+    assert res["resident"] == []    # nothing of the profile stays imported once it is over
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -225,6 +226,7 @@ def test_good_image_over_https_boots_pending_and_is_confirmed(runtime, tmp_path)
     assert res["first"] == ["Downloading", "Downloaded", "Installing"], res["_out"][-3000:]
     assert res["after"][0]["statuses"] == ["Installed"]
     assert res["running"] == "ota_1" and res["ota"]["ota_1"] == "valid"
+    assert res["resident"] == []
     # flash bytes per KB of firmware: whole 4 KB blocks, erased once each
     assert res["flash"]["erases"] == (len(img) + 4095) // 4096
     print("image of %d bytes: %d blocks erased, %d bytes programmed (%.0f bytes per KB)" % (
@@ -289,6 +291,7 @@ def test_diagnostics_of_a_day_over_http_put_with_a_retry(runtime, tmp_path):
     assert res["diag_status"] == "Idle"     # what TriggerMessage reports once the upload is over
     assert _times(body) == _expected(start, stop)
     assert len(res["files"]) >= 3       # the day's log rotated through several files
+    assert res["resident"] == []
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -94,6 +94,14 @@ def target(location, name):
 
 
 async def run(app, a):
+    try:
+        await _run(app, a)
+    finally:
+        from ocpp16 import profiles
+        profiles.unload_helpers(("net.fetch",))
+
+
+async def _run(app, a):
     cp = app.cp
     url = target(a["loc"], a["name"])
     ssl = None

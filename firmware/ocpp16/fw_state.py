@@ -91,6 +91,8 @@ def tick(cp, now):
             cp.reboot = "Hard"
         return
     ok = _confirm(st)
+    from ocpp16 import profiles
+    profiles.unload_helpers(("hal.esp32.ota",))
     finish(cp, "Installed" if ok else "InstallationFailed")
 
 

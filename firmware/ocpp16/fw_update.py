@@ -12,6 +12,8 @@ PART = "fw.part"          # the bundle being downloaded, in data_dir
 POLL_MS = 1000            # how often the job looks at the clock / the transactions
 REBOOT_DRAIN_MS = 10000   # after Installing: wait at most this long for it to be sent
 IMAGE_MAGIC = 0xE9        # ESP32 app image (hal.esp32.ota)
+# Modules this job imports for its work, forgotten when it ends (on-demand rule).
+HELPERS = ("net.fetch", "bundle", "hal.esp32.ota")
 
 
 def _bundle():
@@ -116,6 +118,14 @@ def _failed_attempt(st, e):
 
 
 async def run(app, gen):
+    try:
+        await _run(app, gen)
+    finally:
+        from ocpp16 import profiles
+        profiles.unload_helpers(HELPERS)
+
+
+async def _run(app, gen):
     cp = app.cp
     st = cp.fw_update
     if not st or st.get("gen") != gen:

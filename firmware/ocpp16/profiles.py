@@ -53,6 +53,16 @@ def load(name):
         raise
 
 
+def unload_helpers(names):
+    """Forget modules a job or a feature imported for its work (dotted paths or top-level
+    names), so nothing of it stays resident once it is over."""
+    for name in names:
+        if "." in name:
+            unload(name)
+        else:
+            sys.modules.pop(name, None)
+
+
 def unload(name):
     """Forget the module `name`: the next gc.collect() frees its code unless
     something else still holds a reference to it."""
