@@ -52,6 +52,7 @@ class Harness:
         self.queue = MessageQueue(spec["dir"] + "/queue")
         self.boot = boot
         self.calls = []
+        self.times = {}          # first time (sim ms) each firmware status was sent
         self.job_tasks = []
         self.cp = ChargePoint({"charge_point_id": "FW1"}, self.config, self.evses, self.queue,
                               data_dir=spec["dir"], reader=self.hw.reader, now=self.clock.now())
@@ -79,6 +80,8 @@ class Harness:
             m = json.loads(self.cp.outbox.pop(0))
             if m[0] == 2:
                 self.calls.append(m)
+                if m[2] == "FirmwareStatusNotification":
+                    self.times.setdefault(m[3]["status"], self.clock.now())
                 print("CALL " + json.dumps(m))
                 self.cp.receive(json.dumps([3, m[1], self.answer(m[2], m[3])]), self.clock.now())
             else:
@@ -132,7 +135,9 @@ async def update(spec):
         h.hw.sim.reader.tap("CAFE")
         h.hw.sim.evs[0].plug()
         await h.until(lambda: 1 in h.cp.tx, 20000)
-    req = {"location": spec["location"], "retrieveDate": format_datetime(EPOCH0 + h.clock.now() // 1000)}
+    asked = h.clock.now()
+    req = {"location": spec["location"],
+           "retrieveDate": format_datetime(EPOCH0 + asked // 1000 + spec.get("delay_s", 0))}
     for k in ("retries", "retryInterval"):
         if k in spec:
             req[k] = spec[k]
@@ -149,6 +154,8 @@ async def update(spec):
     for t in h.job_tasks:
         await t
     out["first"] = h.statuses()
+    out["asked_ms"] = asked
+    out["downloading_ms"] = h.times.get("Downloading")
     out["reboot"] = h.cp.reboot
     out["calls_first"] = h.calls
     with open(spec["dir"] + "/fw.json") if _exists(spec["dir"] + "/fw.json") else _Null() as f:

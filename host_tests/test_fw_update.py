@@ -104,6 +104,15 @@ def test_good_bundle_over_http_installs_and_is_confirmed_after_the_reboot(runtim
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_retrieve_date_in_the_future_schedules_the_download(runtime, tmp_path):
+    with HttpFiles({"/b": small_bundle()}) as srv:
+        res = drive(runtime, spec_for(tmp_path, runtime, srv.url("/b"), delay_s=120), tmp_path)
+    assert res["first"] == ["Downloading", "Downloaded", "Installing"]
+    waited = res["downloading_ms"] - res["asked_ms"]
+    assert 118000 <= waited <= 140000, waited
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_server_gone_mid_download_resumes_with_range_on_the_retry(runtime, tmp_path):
     data = small_bundle()
     with HttpFiles({"/b": data}) as srv:
