@@ -25,7 +25,8 @@ class Sink:
     """Where a download goes, decided by its first bytes: an ESP32 app image to the OTA
     writer, a bundle to the staging file (appended to when the server resumes)."""
 
-    def __init__(self, part, offset, free):
+    def __init__(self, part, offset, free, alive=None):
+        self.alive = alive        # alive() false: a newer UpdateFirmware replaced this one
         self.part = part
         self.offset = offset
         self.free = free
@@ -44,6 +45,8 @@ class Sink:
             self.f = open(self.part, "ab")
 
     def write(self, data):
+        if self.alive is not None and not self.alive():
+            raise fetch.TransferError("replaced by a newer UpdateFirmware")
         if self.kind is None:
             self.head += bytes(data)
             if self.head[0] != IMAGE_MAGIC and len(self.head) < len(_bundle().MAGIC):
@@ -91,7 +94,7 @@ async def _download(app, st, part):
     offset = 0
     if st.get("kind") == "bundle":
         offset = max(store.real_fs.size(part), 0)   # resume what an earlier attempt staged
-    sink = Sink(part, offset, _free(cp.data_dir))
+    sink = Sink(part, offset, _free(cp.data_dir), lambda: _current(cp, st))
     ssl = None
     if st["loc"].startswith("https:"):
         import app as app_module
@@ -142,6 +145,8 @@ async def _run(app, gen):
             fw_state.notify(cp, "Downloading")
             try:
                 await _download(app, st, part)
+                if not _current(cp, st):
+                    return
                 break
             except Exception as e:  # TransferError, OtaError, BundleError, OSError (flash full)
                 if not _current(cp, st):
