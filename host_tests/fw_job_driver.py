@@ -142,6 +142,12 @@ async def update(spec):
         if k in spec:
             req[k] = spec[k]
     h.receive("UpdateFirmware", req)
+    if spec.get("replace_with"):
+        # a second UpdateFirmware while the first downloads: the newer one wins
+        await h.until(lambda: "Downloading" in h.statuses(), 20000)
+        req = dict(req)
+        req["location"] = spec["replace_with"]
+        h.receive("UpdateFirmware", req)
     if spec.get("charging"):
         # while the download runs and the install waits, the EV charges on; a new card is refused
         await h.until(lambda: "Downloaded" in h.statuses(), 600000)

@@ -8,12 +8,13 @@ import os
 import socket
 import struct
 import threading
+import time
 
 
 class HttpFiles:
     """`with HttpFiles({"/fw.bin": data}) as srv:` -> srv.url("/fw.bin"). srv.faults is a list
     consumed one per request: None (serve), an int (answer that status), "gone" (send half
-    the body, then reset the connection). srv.requests: (method, path, Range header)."""
+    the body, then reset the connection), "slow" (4 KB every 20 ms). srv.requests: (method, path, Range header)."""
 
     def __init__(self, files=None, ssl_ctx=None, no_range=False):
         self.files = dict(files or {})
@@ -71,6 +72,15 @@ class HttpFiles:
                     self.wfile.write(body[:len(body) // 2])
                     self.wfile.flush()
                     _reset(self.connection)
+                    return
+                if f == "slow":   # a slow link: 4 KB every 20 ms
+                    for i in range(0, len(body), 4096):
+                        try:
+                            self.wfile.write(body[i:i + 4096])
+                            self.wfile.flush()
+                        except OSError:   # the client went away
+                            return
+                        time.sleep(0.02)
                     return
                 self.wfile.write(body)
 

@@ -113,6 +113,17 @@ def test_retrieve_date_in_the_future_schedules_the_download(runtime, tmp_path):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_newer_update_firmware_replaces_the_running_download(runtime, tmp_path):
+    slow = small_bundle("0.5.0", extra=b"PAD = %r\n" % (b"z" * 200000,))
+    with HttpFiles({"/slow": slow, "/b": small_bundle("0.6.0")}) as srv:
+        srv.faults = ["slow"]
+        res = drive(runtime, spec_for(tmp_path, runtime, srv.url("/slow"), replace_with=srv.url("/b")), tmp_path)
+    assert res["first"][-2:] == ["Downloaded", "Installing"] and res["first"].count("Downloaded") == 1
+    assert res["after"][0]["firmwareVersion"] == "0.6.0" and res["after"][0]["statuses"] == ["Installed"]
+    assert "downloaded" in res["_out"]      # progress lines
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_server_gone_mid_download_resumes_with_range_on_the_retry(runtime, tmp_path):
     data = small_bundle()
     with HttpFiles({"/b": data}) as srv:

@@ -81,6 +81,19 @@ class Sink:
             f.close()
 
 
+class _Progress:
+    """Logs a download's progress at each quarter (the flash log shows how far it got)."""
+
+    def __init__(self):
+        self.mark = 1
+
+    def __call__(self, done, total):
+        if total and done * 4 >= total * self.mark and self.mark <= 4:
+            log.info("firmware: downloaded %d of %d bytes", done, total)
+            while done * 4 >= total * self.mark:
+                self.mark += 1
+
+
 def _free(path):
     return store.real_fs.free(path)
 
@@ -100,7 +113,7 @@ async def _download(app, st, part):
         import app as app_module
         ssl = app_module._tls_context(app.cfg)
     try:
-        await fetch.download(st["loc"], sink, offset, None, ssl)
+        await fetch.download(st["loc"], sink, offset, _Progress(), ssl)
     finally:
         sink.close()
         if sink.kind is not None and st.get("kind") != sink.kind:
