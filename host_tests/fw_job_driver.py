@@ -43,6 +43,8 @@ class Harness:
     def __init__(self, spec, boot="Accepted"):
         self.spec = spec
         self.cfg = {"charge_point_id": "FW1", "data_dir": spec["dir"]}
+        if spec.get("root"):
+            self.cfg["apps_dir"] = spec["root"]   # as main.py sets it from appboot
         if spec.get("ca_cert"):
             self.cfg["ca_cert"] = spec["ca_cert"]
         self.clock = FastClock()

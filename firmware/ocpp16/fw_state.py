@@ -92,7 +92,7 @@ def tick(cp, now):
         return
     ok = _confirm(st)
     from ocpp16 import profiles
-    profiles.unload_helpers(("hal.esp32.ota",))
+    profiles.unload_helpers(("hal.esp32.ota", "appboot"))
     finish(cp, "Installed" if ok else "InstallationFailed")
 
 
@@ -102,7 +102,7 @@ def _switched(st):
             from hal.esp32 import ota
             return ota.running_label() == st.get("target")
         import appboot
-        m = appboot.read(st.get("root") or appboot.root or "")
+        m = appboot.read(st.get("root") or "")
         return bool(m) and m.get("run") == st.get("target")
     except Exception:
         return False
@@ -118,12 +118,10 @@ def _confirm(st):
             ota.confirm()
             return True
         import appboot
-        root = st.get("root") or appboot.root
+        root = st.get("root")
         m = appboot.read(root) if root else None
         if not m or m.get("run") != st.get("target"):
-            return False
-        if appboot.selected is not None and appboot.selected.get("run") != st.get("target"):
-            return False
+            return False   # appboot rolled back (or never switched)
         appboot.confirm(root)
         return True
     except Exception as e:  # ImportError (no esp32 module), OSError

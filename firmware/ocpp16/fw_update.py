@@ -13,7 +13,7 @@ POLL_MS = 1000            # how often the job looks at the clock / the transacti
 REBOOT_DRAIN_MS = 10000   # after Installing: wait at most this long for it to be sent
 IMAGE_MAGIC = 0xE9        # ESP32 app image (hal.esp32.ota)
 # Modules this job imports for its work, forgotten when it ends (on-demand rule).
-HELPERS = ("net.fetch", "bundle", "hal.esp32.ota")
+HELPERS = ("net.fetch", "bundle", "hal.esp32.ota", "appboot")
 
 
 def _bundle():
@@ -210,8 +210,7 @@ def _install(app, st, part):
         ota.activate(st["target"])
     else:
         b = _bundle()
-        import appboot
-        root = appboot.root or app.cfg.get("apps_dir") or (cp.data_dir + "/apps")
+        root = app.cfg.get("apps_dir") or (cp.data_dir + "/apps")
         store.makedirs(root)
         st["root"] = root
         st["target"] = b.next_folder(root)

@@ -164,20 +164,25 @@ def test_download_sink_tells_image_from_bundle_by_content():
 
 
 def test_a_crashing_trial_version_resets_the_board_instead_of_restarting_in_place():
+    import sys
     import main
     calls = []
 
     class HW:
         def reset(self, kind):
             calls.append(kind)
-    saved = appboot.selected
+    saved = dict(main.APPS)
+    saved_selected = appboot.selected
     try:
         appboot.selected = {"run": "app2", "prev": "app1", "trial": 1, "boots": 1}
+        appboot.root = "/apps"
+        main.adopt_appboot()            # takes the choice and drops the module
+        assert "appboot" not in sys.modules and main.APPS == {"root": "/apps", "trial": True}
         assert main._trial_failed(True, HW()) is True and calls == ["Hard"]
         assert main._trial_failed(False, HW()) is True and calls == ["Hard"]   # a host: the run ends
-        appboot.selected = {"run": "app2", "prev": "app1", "trial": 0}
-        assert main._trial_failed(True, HW()) is False
-        appboot.selected = None
+        main.APPS["trial"] = False
         assert main._trial_failed(True, HW()) is False
     finally:
-        appboot.selected = saved
+        main.APPS.update(saved)
+        appboot.selected = saved_selected
+        sys.modules["appboot"] = appboot
