@@ -28,6 +28,7 @@ ENTRY_STUB = (
     "    import %s\n"
     "except Exception as e:\n"
     "    appboot.failed(e)  # a new version that cannot start: reset, the next boot rolls back\n"
+    "del appboot  # startup.main() adopts its choice and forgets the module\n"
     "%s.main()\n" % (ENTRY_MODULE, ENTRY_MODULE, ENTRY_MODULE)
 )
 # Not part of the device image (documentation and the mip manifest).
