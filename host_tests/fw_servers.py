@@ -141,8 +141,8 @@ def _reset(sock):
 
 class FtpFiles:
     """pyftpdlib on 127.0.0.1 in a thread: user `user`, password `secret`, home `home`.
-    fail_stor: refuse that many STORs (451) first. gone_retr: drop that many RETR data
-    connections after half the file."""
+    fail_stor: refuse that many STORs (451) first. cut_retr: send only half of the file for
+    that many RETRs. commands: every command received, in order."""
 
     def __init__(self, home, user="user", password="secret"):
         from pyftpdlib.authorizers import DummyAuthorizer
@@ -153,6 +153,7 @@ class FtpFiles:
         self.user = user
         self.password = password
         self.fail_stor = 0
+        self.cut_retr = 0
         self.commands = []
         outer = self
         auth = DummyAuthorizer()
@@ -162,6 +163,18 @@ class FtpFiles:
             def process_command(self, cmd, *args, **kwargs):
                 outer.commands.append(cmd)
                 return FTPHandler.process_command(self, cmd, *args, **kwargs)
+
+            def ftp_RETR(self, file):
+                if outer.cut_retr:
+                    # send only the first half (then 226): the client sees fewer bytes than SIZE
+                    outer.cut_retr -= 1
+                    with open(file, "rb") as f:
+                        data = f.read()
+                    half = os.path.join(outer.home, ".half")
+                    with open(half, "wb") as f:
+                        f.write(data[:len(data) // 2])
+                    return FTPHandler.ftp_RETR(self, half)
+                return FTPHandler.ftp_RETR(self, file)
 
             def ftp_STOR(self, file, mode="w"):
                 if outer.fail_stor:

@@ -138,6 +138,17 @@ def test_server_gone_mid_download_resumes_with_range_on_the_retry(runtime, tmp_p
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_server_without_range_support_gets_the_file_again_from_its_start(runtime, tmp_path):
+    data = small_bundle()
+    with HttpFiles({"/b": data}, no_range=True) as srv:
+        srv.faults = ["gone"]
+        res = drive(runtime, spec_for(tmp_path, runtime, srv.url("/b"), retries=1), tmp_path)
+        assert srv.requests[1][2] is not None      # asked for the rest, got 200 and the whole file
+    assert res["first"] == ["Downloading", "Downloading", "Downloaded", "Installing"], res["_out"][-3000:]
+    assert res["after"][0]["statuses"] == ["Installed"]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_wrong_hash_and_truncated_bundles_fail_after_the_retries(runtime, tmp_path):
     data = bytearray(small_bundle())
     data[-10] ^= 0x20                           # one byte of the last file
@@ -177,9 +188,11 @@ def test_good_bundle_over_ftp(runtime, tmp_path):
     with open(os.path.join(home, "fw.bundle"), "wb") as f:
         f.write(small_bundle("0.3.0"))
     with FtpFiles(home) as ftp:
+        ftp.cut_retr = 1
         res = drive(runtime, spec_for(tmp_path, runtime, ftp.url("/fw.bundle")), tmp_path)
-        assert "RETR" in ftp.commands and "TYPE" in ftp.commands and "PASV" in ftp.commands
-    assert res["first"] == ["Downloading", "Downloaded", "Installing"], res["_out"][-3000:]
+        assert ftp.commands.count("RETR") == 2 and "TYPE" in ftp.commands and "PASV" in ftp.commands
+        assert ftp.commands.count("REST") == 1      # the retry resumed after the half it had
+    assert res["first"] == ["Downloading", "Downloading", "Downloaded", "Installing"], res["_out"][-3000:]
     assert res["after"][0]["statuses"] == ["Installed"] and res["after"][0]["firmwareVersion"] == "0.3.0"
 
 
