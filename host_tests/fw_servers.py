@@ -71,6 +71,7 @@ class HttpFiles:
                 if f == "gone":
                     self.wfile.write(body[:len(body) // 2])
                     self.wfile.flush()
+                    time.sleep(0.3)   # the client has read what was sent before the reset
                     _reset(self.connection)
                     return
                 if f == "slow":   # a slow link: 4 KB every 20 ms
