@@ -25,6 +25,7 @@ METER_FIRST_READ_MS = 3000
 # After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
 DRAIN_TIMEOUT_MS = 60000
+LOG_DIR = "log"  # the rolling log (log.py) in data_dir
 
 
 class Clock:
@@ -92,6 +93,8 @@ class App:
                               clock=WallClock(compat.unix_time(), now), data_dir=data,
                               reader=hw.reader, now=now, id_prefix=_boot_prefix(data),
                               board=hw.board)
+        # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
+        log.to_file(data + "/" + LOG_DIR, self._log_stamp)
         self.link = None
         self.ping_s = self.config.get("WebSocketPingInterval")
         self._flushing = False
@@ -104,6 +107,9 @@ class App:
         self.job_tasks = []           # background jobs asked for by the core (cp.jobs)
         self.link_since = None        # Unix time the CSMS link last came up (status page)
         self.link_error = None        # why it last went down (status page)
+
+    def _log_stamp(self):
+        return self.cp.clock.stamp(self.clock.now())
 
     def _make_link(self):
         from net.link import Link
@@ -306,6 +312,7 @@ class App:
             except Exception:
                 pass
             self.queue.close() if hasattr(self.queue, "close") else None
+            log.flush()
         return self.result
 
 
@@ -359,7 +366,9 @@ async def run(cfg, hw, clock=None):
     while True:
         app = App(cfg, hw, clock)
         result = await app.run()
-        if result != "reboot":
+        if result != "reboot" or simcfg.get("exit_on_reboot"):
+            # exit_on_reboot (sim boards): a reboot ends the process, the test starts it
+            # again, so new code (a firmware update) is really loaded.
             return app
         reset = getattr(hw, "reset", None)
         if reset is not None:

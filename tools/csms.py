@@ -46,6 +46,8 @@ class Station(OcppChargePoint):
         self.frames = []            # (direction, raw text): "in" from the charger, "out" to it
         self.transactions = {}      # transactionId -> dict(start=..., stop=..., meter_values=[...])
         self._lose_answer = False
+        self.firmware_statuses = []     # FirmwareStatusNotification statuses, in order
+        self.diagnostics_statuses = []  # DiagnosticsStatusNotification statuses, in order
 
     # record raw traffic in both directions
     async def route_message(self, raw_msg):
@@ -137,13 +139,15 @@ class Station(OcppChargePoint):
             t.update(stop=timestamp, meter_stop=meter_stop, reason=reason)
         return call_result.StopTransaction(id_tag_info={"status": "Accepted"})
 
-    @on(Action.diagnostics_status_notification)
-    def on_diagnostics_status(self, status):
-        return call_result.DiagnosticsStatusNotification()
-
     @on(Action.firmware_status_notification)
-    def on_firmware_status(self, status):
+    def on_firmware_status(self, status, **kw):
+        self.firmware_statuses.append(status)
         return call_result.FirmwareStatusNotification()
+
+    @on(Action.diagnostics_status_notification)
+    def on_diagnostics_status(self, status, **kw):
+        self.diagnostics_statuses.append(status)
+        return call_result.DiagnosticsStatusNotification()
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id, **kw):

@@ -776,6 +776,12 @@ class ChargePoint:
         if m["cb"] is not None:
             m["cb"](p, now)
 
+    def conf_FirmwareStatusNotification(self, m, p, now):
+        pass
+
+    def conf_DiagnosticsStatusNotification(self, m, p, now):
+        pass
+
     def conf_MeterValues(self, m, p, now):
         self._ack(m)
 

@@ -15,9 +15,10 @@ HANDLERS = {
     "TriggerMessage": "trigger",
     "ClearChargingProfile": "smart_ops", "GetCompositeSchedule": "smart_ops",
     "SetChargingProfile": "smart_ops",
+    "UpdateFirmware": "fw_ops", "GetDiagnostics": "fw_ops",
 }
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
-SUPPORTED_PROFILES = "Core,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"
+SUPPORTED_PROFILES = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"
 
 # Feature modules that stay resident while they hold state (ChargePoint.features),
 # each loaded at boot when its state file (in data_dir) exists. A feature module may
@@ -25,6 +26,7 @@ SUPPORTED_PROFILES = "Core,LocalAuthListManagement,Reservation,RemoteTrigger,Sma
 BOOT_FEATURES = {
     "reservation": "reservations.json",   # ocpp16/reservation.py: the reservations in force
     "smart": "charging_profiles.json",  # ocpp16.smart: the installed ChargePointMax/TxDefault profiles
+    "fw_state": "fw.json",              # ocpp16.fw_state: a firmware update in progress
 }
 FEATURE_HOOKS = (
     "attach",       # attach(cp, now): just loaded (at boot or on first use)
@@ -59,6 +61,16 @@ def load(name):
     except BaseException:
         unload(name)
         raise
+
+
+def unload_helpers(names):
+    """Forget modules a job or a feature imported for its work (dotted paths or top-level
+    names), so nothing of it stays resident once it is over."""
+    for name in names:
+        if "." in name:
+            unload(name)
+        else:
+            sys.modules.pop(name, None)
 
 
 def unload(name):
