@@ -5,6 +5,7 @@
 import hashlib
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -28,8 +29,19 @@ PORTABLE = os.path.join(mpy.HOST_TESTS, "portable")
 RUN_TIMEOUT_S = 180
 
 
-def small_bundle(version="0.2.0", extra=b""):
-    files = [("version.py", b'VERSION = "%s"\n' % version.encode()),
+NEW_VERSION = "0.9.0-update"   # the bundles' version: never the running firmware's
+
+
+def _base_version():
+    with open(os.path.join(mpy.FIRMWARE, "version.py")) as f:
+        return re.search(r'^VERSION = "([^"]*)"', f.read(), re.M).group(1)
+
+
+BASE_VERSION = _base_version()   # the firmware tree the charger boots first
+
+
+def small_bundle(version=NEW_VERSION, extra=b""):
+    files = [("version.py", b'NAME = "ocpp16-mpy"\nVERSION = "%s"\n' % version.encode()),
              ("fwtest_probe.py", b"# a module only the new version has\nNEW = True\n" + extra),
              ("ocpp16/fwtest_data.py", bytes(range(256)) * 0 + b"DATA = %r\n" % (b"x" * 3000))]
     return bundle_tool.pack(files, version)
@@ -92,11 +104,11 @@ def test_good_bundle_over_http_installs_and_is_confirmed_after_the_reboot(runtim
     assert res["first"] == ["Downloading", "Downloaded", "Installing"], res["_out"][-3000:]
     assert res["reboot"] == "Hard"
     after = res["after"][0]
-    assert after["statuses"] == ["Installed"] and after["firmwareVersion"] == "0.2.0"
+    assert after["statuses"] == ["Installed"] and after["firmwareVersion"] == NEW_VERSION
     assert res["marker"]["run"] == "app1" and res["marker"]["trial"] == 0 and res["marker"]["prev"] == ""
     root = os.path.join(str(tmp_path), "dev-" + runtime, "apps")
     got = _files_of(os.path.join(root, "app1"))
-    assert got["version.py"] == b'VERSION = "0.2.0"\n' and "fwtest_probe.py" in got
+    assert got["version.py"] == b'NAME = "ocpp16-mpy"\nVERSION = "%s"\n' % NEW_VERSION.encode() and "fwtest_probe.py" in got
     assert not os.path.exists(os.path.join(str(tmp_path), "dev-" + runtime, "data", "fw.json"))
     assert not os.path.exists(os.path.join(str(tmp_path), "dev-" + runtime, "data", "fw.part"))
     assert res["_checked"] > 5
@@ -202,8 +214,8 @@ def test_new_version_without_boot_accepted_is_rolled_back(runtime, tmp_path):
         res = drive(runtime, spec_for(tmp_path, runtime, srv.url("/b"), boots=["Rejected", "Accepted"]), tmp_path)
     assert res["first"] == ["Downloading", "Downloaded", "Installing"]
     trial, back = res["after"]
-    assert trial["firmwareVersion"] == "0.2.0" and trial["reboot"] == "Hard" and trial["statuses"] == []
-    assert back["firmwareVersion"] == "0.1.0" and back["statuses"] == ["InstallationFailed"], res["_out"][-3000:]
+    assert trial["firmwareVersion"] == NEW_VERSION and trial["reboot"] == "Hard" and trial["statuses"] == []
+    assert back["firmwareVersion"] == BASE_VERSION and back["statuses"] == ["InstallationFailed"], res["_out"][-3000:]
     assert res["marker"]["run"] == "" and res["marker"]["failed"] == "app1"
 
 

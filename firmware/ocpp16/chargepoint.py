@@ -5,7 +5,6 @@
 # writes flash only through the message queue and store.save.
 import log
 import store
-import version
 from ocpp16 import profiles
 from ocpp16 import rpc
 from ocpp16 import timefmt
@@ -619,6 +618,7 @@ class ChargePoint:
 
     def _boot_payload(self):
         d = self.device
+        import version  # of the application folder that runs (appboot.py): an update changes it
         p = {"chargePointVendor": d.get("vendor") or version.NAME, "chargePointModel": d.get("model") or "ESP32",
              "firmwareVersion": version.VERSION}
         if d.get("serial"):
