@@ -78,3 +78,17 @@ def mem_free():
         return gc.mem_free()
     except AttributeError:
         return None
+
+if hasattr(0, "bit_length"):
+    def bit_length(n):
+        return n.bit_length()
+else:  # MicroPython ints have no bit_length: count the hex digits
+    _TOP_BITS = (0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4)
+
+    def bit_length(n):
+        if n < 0:
+            n = -n
+        if n == 0:
+            return 0
+        h = "%x" % n
+        return (len(h) - 1) * 4 + _TOP_BITS[int(h[0], 16)]

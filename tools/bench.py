@@ -117,6 +117,9 @@ def main():
         if os.path.exists(path):
             heading(extra)
             run_mp(path)
+    heading("bench_pki.py (Security extension primitives, unix port; .mpy as on the device)")
+    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_pki.py")], capture_output=True, text=True, timeout=900)
+    sys.stdout.write(r.stdout + (r.stderr if r.returncode else ""))
 
 
 if __name__ == "__main__":
