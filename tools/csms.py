@@ -44,6 +44,8 @@ class Station(OcppChargePoint):
         self.frames = []            # (direction, raw text): "in" from the charger, "out" to it
         self.transactions = {}      # transactionId -> dict(start=..., stop=..., meter_values=[...])
         self._lose_answer = False
+        self.csrs = []              # SignCertificate csr PEM texts, in order
+        self.security_events = []   # (type, timestamp, techInfo) of SecurityEventNotifications
 
     # record raw traffic in both directions
     async def route_message(self, raw_msg):
@@ -130,6 +132,29 @@ class Station(OcppChargePoint):
     def on_data_transfer(self, vendor_id, **kw):
         return call_result.DataTransfer(status="UnknownVendorId")
 
+    # Security extension: CSRs and events are recorded; a test signs the CSR itself.
+    @on(Action.sign_certificate)
+    def on_sign_certificate(self, csr, **kw):
+        self.csrs.append(csr)
+        return call_result.SignCertificate(status=self.csms.sign_certificate_status)
+
+    @on(Action.security_event_notification)
+    def on_security_event(self, type, timestamp, **kw):
+        self.security_events.append((type, timestamp, kw.get("tech_info")))
+        return call_result.SecurityEventNotification()
+
+    @on(Action.log_status_notification)
+    def on_log_status(self, status, **kw):
+        return call_result.LogStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    def on_firmware_status(self, status, **kw):
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.signed_firmware_status_notification)
+    def on_signed_firmware_status(self, status, **kw):
+        return call_result.SignedFirmwareStatusNotification()
+
 
 class Csms:
     """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url."""
@@ -161,6 +186,7 @@ class Csms:
         self.down = False           # refuse connections
         self.refused = 0            # connection attempts refused while down
         self.error_code = "InternalError"
+        self.sign_certificate_status = "Accepted"   # answer to SignCertificate
         self._faults = {}           # action -> [kind "error"/"ignore", remaining or None (always)]
 
     # -------------------------------------------------------------- fault injection

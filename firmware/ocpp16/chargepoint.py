@@ -748,6 +748,24 @@ class ChargePoint:
         self._remember(m["payload"].get("idTag"), p.get("idTagInfo"))
         self._ack(m)
 
+    # Security extension: SignCertificate's answer goes to its callback (ocpp16.signcert);
+    # critical SecurityEventNotifications come from the queue and are acked.
+    def conf_SignCertificate(self, m, p, now):
+        if m["cb"] is not None:
+            m["cb"](p, now)
+
+    def conf_SecurityEventNotification(self, m, p, now):
+        self._ack(m)
+
+    def conf_LogStatusNotification(self, m, p, now):
+        pass
+
+    def conf_SignedFirmwareStatusNotification(self, m, p, now):
+        pass
+
+    def conf_FirmwareStatusNotification(self, m, p, now):
+        pass
+
     def _ack(self, m):
         if m.get("seq") is not None:
             self.queue.ack(m["seq"])

@@ -19,6 +19,9 @@ MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.I
               "Voltage", "Current.Offered")
 CSL_MAX_ITEMS = 6  # the *MaxLength keys below: items in a measurand list
 MAX_VALUE_CHARS = 500  # ChangeConfiguration value maxLength in the 1.6 schema
+CERTIFICATE_STORE_MAX = 8  # CertificateStoreMaxLength: installed roots of both kinds (ocpp16.certstore)
+CERTIFICATE_CHAIN_MAX = 10000  # CertificateSignedMaxChainSize: the whitepaper's ceiling, the schema's maxLength
+CPO_NAME_MAX = 64  # CpoName: X.520 upper bound of an organizationName
 
 # name: (type, access, default, (min, max) for INT / allowed items for CSL / max length for STR)
 KEYS = {
@@ -60,6 +63,13 @@ KEYS = {
     "LocalAuthListMaxLength": (INT, RO, auth.LOCAL_LIST_MAX, None),
     "SendLocalListMaxLength": (INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
     "AuthorizationKey": (STR, WO, "", 40),
+    # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
+    # prerequisites checked); the others are facts of this firmware.
+    "SecurityProfile": (INT, RW, 0, (0, 3)),
+    "CpoName": (STR, RW, "", CPO_NAME_MAX),
+    "CertificateSignedMaxChainSize": (INT, RO, CERTIFICATE_CHAIN_MAX, None),
+    "CertificateStoreMaxLength": (INT, RO, CERTIFICATE_STORE_MAX, None),
+    "AdditionalRootCertificateCheck": (BOOL, RO, False, None),
 }
 
 

@@ -11,6 +11,9 @@ HANDLERS = {
     "DataTransfer": "core_ops", "GetConfiguration": "core_ops", "RemoteStartTransaction": "core_ops",
     "RemoteStopTransaction": "core_ops", "Reset": "core_ops", "UnlockConnector": "core_ops",
     "GetLocalListVersion": "localauth", "SendLocalList": "localauth",
+    # Security whitepaper extension
+    "InstallCertificate": "certs", "GetInstalledCertificateIds": "certs", "DeleteCertificate": "certs",
+    "CertificateSigned": "certs", "ExtendedTriggerMessage": "exttrigger",
 }
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
 SUPPORTED_PROFILES = "Core,LocalAuthListManagement"
