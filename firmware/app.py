@@ -114,6 +114,10 @@ class App:
             print(log.redact("<- " + text))
         return self.flush()
 
+    def on_too_big(self, head, size):
+        self.cp.receive_too_large(head, size, self.clock.now())
+        return self.flush()
+
     def on_close(self, reason=None):
         self.cp.on_disconnect(self.clock.now())
 

@@ -144,7 +144,8 @@ class Link:
             d -= t
 
     async def run(self, handler):
-        """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason)."""
+        """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason), and
+        optionally on_too_big(head, size) for a message above max_message (dropped, link kept)."""
         self._wake = asyncio.Event()
         try:
             while not self._stopping:
@@ -176,7 +177,7 @@ class Link:
         reason = None
         try:
             await _call("on_open", getattr(handler, "on_open", None))
-            rx = asyncio.create_task(self._receive(sock, handler.on_message))
+            rx = asyncio.create_task(self._receive(sock, handler))
             reason = await self._supervise(sock)
         finally:
             self.up = False
@@ -188,7 +189,7 @@ class Link:
                     await rx
                 except BaseException:  # CancelledError of the receiver, expected here
                     pass
-            sock.abort()  # no-op after a clean close
+            await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
         self.last_close_reason = reason
         log.warning("link: disconnected from %s: %s", self.url, reason)
         await _call("on_close", getattr(handler, "on_close", None), reason)
@@ -220,10 +221,20 @@ class Link:
                     if self._rx_reason is None:
                         self._rx_reason = str(e)
 
-    async def _receive(self, sock, on_message):
+    async def _receive(self, sock, handler):
+        on_message = handler.on_message
         try:
             while True:
-                msg = await sock.recv()
+                try:
+                    msg = await sock.recv()
+                except ws.MessageTooBig as e:
+                    if e.closed:
+                        raise
+                    # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
+                    log.warning("link: %s", e)
+                    await _call("on_too_big", getattr(handler, "on_too_big", None), e.head, e.size)
+                    e = None
+                    continue
                 if not isinstance(msg, str):
                     log.warning("link: binary message of %d bytes ignored (OCPP-J is text)", len(msg))
                     continue

@@ -632,14 +632,7 @@ class ChargePoint:
         try:
             frame = rpc.parse(text)
         except rpc.RpcError as e:
-            log.warning("bad frame: %s", e)
-            reply = rpc.reply_for(e)
-            if reply is not None:
-                self.outbox.append(reply)
-            elif self.pending is not None and e.msg_id == self.pending["id"]:
-                m = self.pending
-                self.pending = None
-                self._answer_failed(m, "malformed answer: %s" % e, now)
+            self._bad_frame(e, now)
             return
         kind = frame[0]
         if kind == rpc.CALL:
@@ -649,6 +642,20 @@ class ChargePoint:
         else:
             self._incoming_error(frame[1], frame[2], frame[3], now)
         self._pump(now)
+
+    def receive_too_large(self, head, size, now):
+        """A frame above the WebSocket's limit, read to its end and dropped: head is its first bytes."""
+        self._bad_frame(rpc.too_large(head, size), now)
+
+    def _bad_frame(self, e, now):
+        log.warning("bad frame: %s", e)
+        reply = rpc.reply_for(e)
+        if reply is not None:
+            self.outbox.append(reply)
+        elif self.pending is not None and e.msg_id == self.pending["id"]:
+            m = self.pending
+            self.pending = None
+            self._answer_failed(m, "malformed answer: %s" % e, now)
 
     def _incoming_call(self, msg_id, action, payload, now):
         name = profiles.HANDLERS.get(action)
