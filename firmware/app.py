@@ -333,8 +333,12 @@ async def run(cfg, hw, clock=None):
         import json
         with open(simcfg["scenario"]) as f:
             world.load_scenario(json.load(f))
+    powered_up = True
     while True:
         app = App(cfg, hw, clock)
+        if powered_up:  # a soft reset restarts in place: that is ResetOrReboot, reported at the Reset
+            app.cp.security_event("StartupOfTheDevice", clock.now())
+            powered_up = False
         result = await app.run()
         if result != "reboot":
             return app

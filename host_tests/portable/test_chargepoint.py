@@ -267,6 +267,7 @@ def test_bad_frames_get_callerrors_and_the_core_keeps_working():
     r = Rig("bad")
     r.cp.on_connect(0)
     r.run(1000)
+    calls = []
     for text, code in (("not json", "FormationViolation"), ('[2,"a","NoSuchAction",{}]', "NotImplemented"),
                        ('[2,"b","ChangeConfiguration",{"key":"X"}]', "OccurenceConstraintViolation"),
                        ('[2,"c","Reset",{"type":"Sideways"}]', "PropertyConstraintViolation"),
@@ -274,9 +275,14 @@ def test_bad_frames_get_callerrors_and_the_core_keeps_working():
                        ('[2,"e","ReserveNow",{"connectorId":1,"expiryDate":"2026-11-23T12:00:00Z","idTag":"A","reservationId":1}]', "NotSupported")):
         r.cp.receive(text, r.now)
         m = json.loads(r.cp.outbox.pop(0))
+        if m[0] == 2:  # our own CALL: the InvalidMessages security event of the first frame
+            calls.append(m)
+            m = json.loads(r.cp.outbox.pop(0))
         assert m[0] == 4 and m[2] == code, (text, m)
     r.cp.receive('[2,"f","ClearCache",{}]', r.now)
     assert json.loads(r.cp.outbox.pop(0)) == [3, "f", {"status": "Accepted"}]
+    # one InvalidMessages event for the frame that was not OCPP-J at all (at most one a minute)
+    assert [(m[2], m[3]["type"]) for m in calls] == [("SecurityEventNotification", "InvalidMessages")]
 
 
 def test_timestamps_taken_before_the_clock_was_set_are_corrected():
