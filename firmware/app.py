@@ -53,6 +53,10 @@ class Clock:
     def advance(self, ms):
         self.sim_ms += ms
 
+    def real_ms(self, ms):
+        """Wall-clock ms that `ms` of this clock's time take."""
+        return ms if self.speed is None else max(1, int(ms / self.speed))
+
     async def sleep_ms(self, ms):
         if self.speed is not None:
             ms = ms / self.speed
@@ -168,6 +172,11 @@ class App:
             if sampler is not None:
                 last_ticks = sampler.ticks
             self.cp.tick(now)
+            if self.cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
+                self.cp.link_suspect = False
+                if self.link is not None:
+                    from net.link import PONG_GRACE_S
+                    self.link.verify(self.clock.real_ms(PONG_GRACE_S * 1000))
             if self.cp.jobs:
                 self._start_jobs()
             ping = self.config.get("WebSocketPingInterval")
@@ -311,17 +320,11 @@ def _describe(e):
 
 
 def _tls_context(cfg):
-    import ssl
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    from net import tls
     ca = cfg.get("ca_cert")
-    if ca:
-        if hasattr(ctx, "load_verify_locations"):
-            ctx.load_verify_locations(cafile=ca)
-    if hasattr(ctx, "verify_mode"):
-        ctx.verify_mode = ssl.CERT_REQUIRED if ca else ssl.CERT_NONE
     if not ca:
         log.warning("wss without ca_cert: the server certificate is NOT verified")
-    return ctx
+    return tls.context(ca)
 
 
 async def run(cfg, hw, clock=None):

@@ -1,6 +1,7 @@
 # The device configuration (config.json): its keys, defaults and validation.
 # Shared by main.py on the device and tools/config.py / tools/deploy.py on the host.
-# No I/O except reading the file in load(); never put a secret value into a message.
+# No I/O except reading the file in load() and the certificate files in check_files();
+# never put a secret value into a message.
 import json
 import os
 
@@ -319,6 +320,30 @@ def validate(cfg, board_kind=None, warn=None):
     if out["ntp_host"] is not None:
         _check_host("ntp_host", _string(out, "ntp_host"))
     return out
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def check_files(cfg):
+    """The certificate files named in a validated config must exist, and ca_cert must hold
+    CA certificates (PEM, one or several, or DER): else TLS fails much later and vaguely."""
+    for key in ("ca_cert", "client_cert", "client_key"):
+        p = cfg.get(key)
+        if p and not _exists(p):
+            raise ConfigError(key, "file %s not found on the device (copy it: mpremote fs cp <file> :%s)" % (p, p))
+    p = cfg.get("ca_cert")
+    if p:
+        from net import tls
+        try:
+            tls.load_ca(p)
+        except (ValueError, OSError) as e:
+            raise ConfigError("ca_cert", "%s: %s" % (p, e))
 
 
 def secrets(raw):

@@ -176,11 +176,12 @@ def _basic_auth(user, password):
 
 
 def check_files(cfg):
-    """Certificate files named in config.json must exist, or TLS fails much later and vaguely."""
-    for key in ("ca_cert", "client_cert", "client_key"):
-        p = cfg.get(key)
-        if p and not compat.file_exists(p):
-            raise Fatal("config.json: %s: file %s not found on the device (copy it: mpremote fs cp <file> :%s)" % (key, p, p))
+    """The certificate files config.json names must exist and parse (devconfig.check_files)."""
+    import devconfig
+    try:
+        devconfig.check_files(cfg)
+    except devconfig.ConfigError as e:
+        raise Fatal(str(e))
 
 
 def start_up(path):

@@ -5,7 +5,9 @@
 # ("reboot"), reconnects to the CSMS and delivers what it has. Checked for every cut:
 # every transaction message whose push() had returned before the cut reaches the CSMS,
 # in order, with the transactionId the CSMS gave its StartTransaction; at most the one
-# message in flight at the cut arrives twice; no transaction is left open; no crash.
+# message in flight at the cut arrives twice; no transaction is left open; no crash; a
+# transaction open at the cut is stopped (PowerLoss) with a meterStop that lost at most
+# chargepoint.PERSIST_WH of the energy the firmware had read by then.
 # The CSMS is an in-memory peer here (hundreds of reboots); the same core talks to the
 # real `ocpp` CSMS over WebSockets in test_scenarios.py / test_outage_*.py.
 # Usage: powercut_fw.py [step [partial]]  (every step-th write is a cut point; default 1;
@@ -16,7 +18,7 @@ import sys
 import powercut
 from hal.sim import build
 from evse.connector import Evse
-from ocpp16.chargepoint import ChargePoint
+from ocpp16.chargepoint import ChargePoint, PERSIST_WH
 from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
 
@@ -26,6 +28,9 @@ DATA = POINT + "/data"
 TICK_MS = 500            # control period of this test (coarser than the device's, for speed)
 RECUT_EVERY = 10         # every 10th first cut point also gets a cut during its recovery boot ...
 RECUT_WRITES = 12        # ... at each of the recovery's first 12 writes
+# A cut during the tx.json save that crossed PERSIST_WH loses that save too: the bound is
+# PERSIST_WH + the energy of one reading step (TICK_MS at 32 A x 230 V = 1.02 Wh; Wh are integers).
+STEP_WH = 2
 
 
 class Cut(Exception):
@@ -64,7 +69,8 @@ class Firmware:
         self.dev = dev
         self.csms = csms
         self.model = model
-        self.hw = build({"connectors": 1, "max_current_a": 16})
+        # 32 A: 10 Wh in ~5 s, so a power cut between two 10 s samples would lose up to 20 Wh
+        self.hw = build({"connectors": 1, "max_current_a": 32})
         self.world = self.hw.sim
         self.evses = [Evse(1, self.hw.connectors[0])]
         config = Config(DATA + "/config.json", {"NumberOfConnectors": 1})
@@ -244,6 +250,9 @@ def attempt(image, cut_at, recut_at=None):
         if fw is not None:
             fw.queue.close()
         powercut.umount(POINT)
+    read_at_cut = None  # what the firmware had read of the open transaction's meter when the power went
+    if fw is not None:  # the end of the scenario is a power-off too
+        read_at_cut = fw.evses[0].energy_wh()
     after = dev.reboot(recut_at)
     dev.data = None
     powercut.mount(after, POINT)
@@ -255,7 +264,18 @@ def attempt(image, cut_at, recut_at=None):
         powercut.mount(again, POINT)
         assert not _boot_and_deliver(again, csms, pushed)
     n = verify(csms, pushed, cuts)
+    for g in csms.got:
+        if g[0] == "StopTransaction" and g[1].get("reason") == "PowerLoss":
+            assert read_at_cut is not None, "a PowerLoss stop without a transaction open at the cut"
+            lost = read_at_cut - g[1]["meterStop"]
+            assert 0 <= lost <= PERSIST_WH + STEP_WH, "PowerLoss meterStop %d lost %d Wh (bound %d)" % (
+                g[1]["meterStop"], lost, PERSIST_WH + STEP_WH)
+            LOST[0] = max(LOST[0], lost)
+            LOST[1] += 1
     return cut, dev.ops, n, csms, pushed
+
+
+LOST = [0, 0]  # largest energy a PowerLoss meterStop lost (Wh), PowerLoss stops checked
 
 
 def checker_catches_loss(csms, pushed):
@@ -305,6 +325,8 @@ def main(argv):
                 return 1
             second += 1
     print("second cuts during recovery: %d" % second)
+    print("PowerLoss stops checked: %d, largest energy lost: %d Wh (bound %d)" % (LOST[1], LOST[0],
+                                                                                        PERSIST_WH + STEP_WH))
     return 0
 
 

@@ -112,7 +112,7 @@ def main():
     print("%d modules, %d bytes (target <= %d)" % (n, total, TARGETS["mpy"]))
     heading("OCPP core throughput")
     run_mp(os.path.join(HERE, "bench_core.py"), tempfile.mkdtemp(prefix="ocpp-bench-core-"))
-    for extra in ("bench_queue.py", "bench_hal.py", "bench_control.py"):
+    for extra in ("bench_queue.py", "bench_hal.py", "bench_control.py", "bench_persist.py"):
         path = os.path.join(HERE, extra)
         if os.path.exists(path):
             heading(extra)

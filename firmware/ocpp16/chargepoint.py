@@ -13,6 +13,11 @@ from ocpp16.queue import QueueError
 
 # How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
 CALL_TIMEOUT_MS = 30000
+# Why a CALL got no usable answer (ChargePoint._answer_failed): only REFUSED counts
+# towards TransactionMessageAttempts.
+REFUSED = 0  # CALLERROR or an answer that fails validation
+TIMEOUT = 1  # no answer within CALL_TIMEOUT_MS
+LOST = 2  # the link dropped before the answer
 # BootNotification retry when the CSMS gave no usable interval.
 BOOT_RETRY_DEFAULT_S = 60
 # Non-transaction messages held in RAM while waiting for their turn (offline
@@ -21,6 +26,11 @@ MAX_RAM_MESSAGES = 16
 # A stopped transaction's meterStop is read when the contactor opens, at most this
 # long after the stop (the interlock forces it open after 6 s; a welded one cannot).
 STOP_SETTLE_MS = 7000
+# A running transaction's meter reading goes to tx.json (for a PowerLoss meterStop) when
+# it has grown this much since the last save, or has grown at all and this long passed,
+# whichever comes first; independent of MeterValueSampleInterval.
+PERSIST_WH = 10
+PERSIST_MS = 30000
 # After an accepted Reset, wait at most this long for queued messages to go out.
 RESET_DRAIN_MS = 30000
 # Recent core events kept for the app and tests (ChargePoint.events).
@@ -71,6 +81,8 @@ class Transaction:
         self.next_sample_ms = None
         self.begin_values = None      # Transaction.Begin sampled values for StopTxnSampledData
         self.stop_seq = None          # queue seq its StopTransaction gets (recorded before the push)
+        self.saved_wh = meter_start   # meter reading last written to tx.json, and when
+        self.saved_ms = start_ms
         self.stopping = None          # (reason, idTag, since) once a stop was asked for
 
     def to_dict(self):
@@ -94,6 +106,7 @@ class ChargePoint:
         self.boot_status = None       # None, "Pending", "Rejected", "Accepted"
         self.next_boot_ms = 0
         self.pending = None           # our CALL awaiting its answer
+        self.link_suspect = False     # a CALL timed out: the app checks the link (ping; reconnect without pong)
         self.ram = []                 # [barrier seq, action, payload, on_answer]
         self.attempts = {}            # queue seq -> failed deliveries so far
         self.retry_at = 0             # earliest time the queue head may be sent again
@@ -191,7 +204,9 @@ class ChargePoint:
             for c in self.tx:
                 t = self.tx[c]
                 d[str(c)] = t.to_dict()
-                d[str(c)]["last"] = self.evses[c - 1].energy_wh()
+                t.saved_wh = self.evses[c - 1].energy_wh()
+                t.saved_ms = now
+                d[str(c)]["last"] = t.saved_wh
                 d[str(c)]["lt"] = self.clock.epoch(now)
             store.save(p, d)
 
@@ -230,7 +245,7 @@ class ChargePoint:
     def on_disconnect(self, now):
         self.online = False
         if self.pending is not None:
-            self._answer_failed(self.pending, "connection lost", now, count=False)
+            self._answer_failed(self.pending, "connection lost", now, LOST)
         self.pending = None
 
     # ------------------------------------------------------------------ device events
@@ -479,6 +494,11 @@ class ChargePoint:
             interval = self.config.get("MeterValueSampleInterval")
             t.next_sample_ms = t.next_sample_ms + interval * 1000 if interval else None
             self._save_tx(now)
+            return
+        evse.read_meter()  # no I/O where a meter task reads it
+        grown = evse.energy_wh() - t.saved_wh
+        if grown >= PERSIST_WH or (grown > 0 and now - t.saved_ms >= PERSIST_MS):
+            self._save_tx(now)  # bounds what a power cut loses of this transaction's energy
 
     def _aligned(self, now):
         interval = self.config.get("ClockAlignedDataInterval")
@@ -570,7 +590,8 @@ class ChargePoint:
             if now - self.pending["sent"] >= CALL_TIMEOUT_MS:
                 p = self.pending
                 self.pending = None
-                self._answer_failed(p, "timeout", now)
+                self.link_suspect = True
+                self._answer_failed(p, "timeout", now, TIMEOUT)
             else:
                 return
         if self.boot_status != "Accepted":
@@ -604,12 +625,20 @@ class ChargePoint:
                 p[dst] = d[src]
         return p
 
-    def _answer_failed(self, m, why, now, count=True):
+    def _answer_failed(self, m, why, now, kind=REFUSED):
+        """Our CALL m got no usable answer. kind: REFUSED (a CALLERROR or an invalid answer:
+        the CSMS failed to process it), TIMEOUT (no answer in time) or LOST (the link dropped)."""
         action = m["action"]
         if m.get("seq") is not None:
             seq = m["seq"]
-            if not count:
-                return  # not answered because the link dropped: sent again on reconnect
+            if kind == LOST:
+                return  # sent again on reconnect
+            if kind == TIMEOUT:
+                # Not a failure to process: never counted, never given up. The same message
+                # goes again (a new id) once the link is checked, at once after a reconnect.
+                self.retry_at = now + self.config.get("TransactionMessageRetryInterval") * 1000
+                log.warning("%s not answered in %d s: sent again", action, CALL_TIMEOUT_MS // 1000)
+                return
             n = self.attempts.get(seq, 0) + 1
             self.attempts[seq] = n
             if n >= self.config.get("TransactionMessageAttempts"):
@@ -625,12 +654,14 @@ class ChargePoint:
             return
         if action == "BootNotification":
             self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000
-        elif action == "StatusNotification" and not count:
-            # Lost with the link: the CSMS must still learn it, unless a newer status of
-            # that connector is already waiting.
+        elif action == "StatusNotification" and kind != REFUSED:
+            # Lost with the link or not answered: the CSMS must still learn it, unless a
+            # newer status of that connector is already waiting (one CALL at a time, so
+            # none can have been sent since).
             c = m["payload"]["connectorId"]
             if not [r for r in self.ram if r[1] == action and r[2]["connectorId"] == c]:
                 self.ram.insert(0, [-1, action, m["payload"], None])
+            log.warning("%s %s: sent again", action, why)
             return
         elif m.get("cb") is not None:
             m["cb"](None, now)
