@@ -168,7 +168,7 @@ class Csms:
     """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url."""
 
     def __init__(self, host="127.0.0.1", port=0, boot_status="Accepted", boot_interval=HEARTBEAT_INTERVAL_S,
-                 invalid_tags=(), passwords=None, on_frame=None):
+                 invalid_tags=(), passwords=None, on_frame=None, ssl=None, url_host=None):
         self.host = host
         self.port = port
         self.boot_status = boot_status       # or a list: answers in turn, the last one repeats
@@ -176,6 +176,9 @@ class Csms:
         self.invalid_tags = set(invalid_tags)
         self.passwords = passwords           # {cp_id: password} -> HTTP Basic auth required
         self.on_frame = on_frame             # callback(station, direction, raw)
+        self.ssl = ssl                       # an ssl.SSLContext (server side): wss:// on the same port
+        self.url_host = url_host or host     # host name put in url (what the charger checks the certificate for)
+        self.peer_certs = []                 # (cp_id, verified client certificate or None) per wss connection
         self.stations = {}
         self.tx_ids = itertools.count(1001)
         self.server = None
@@ -251,12 +254,12 @@ class Csms:
 
     @property
     def url(self):
-        return "ws://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % ("wss" if self.ssl else "ws", self.url_host, self.port)
 
     async def __aenter__(self):
         self.server = await serve(self._handler, self.host, self.port, subprotocols=["ocpp1.6"],
                                   process_request=self._check_auth, ping_interval=None,
-                                  max_size=2 ** 20)
+                                  max_size=2 ** 20, ssl=self.ssl)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -283,7 +286,10 @@ class Csms:
         cp_id = request.path.rstrip("/").rsplit("/", 1)[-1]
         want = self.passwords.get(cp_id)
         got = request.headers.get("Authorization", "")
-        expect = "Basic " + base64.b64encode(("%s:%s" % (cp_id, want)).encode()).decode()
+        if isinstance(want, bytes):  # a binary AuthorizationKey (the hex form decoded, Security whitepaper)
+            expect = "Basic " + base64.b64encode(cp_id.encode() + b":" + want).decode()
+        else:
+            expect = "Basic " + base64.b64encode(("%s:%s" % (cp_id, want)).encode()).decode()
         if want is None or got != expect:
             return Response(401, "Unauthorized", Headers({"WWW-Authenticate": "Basic"}), b"")
         return None
@@ -293,6 +299,8 @@ class Csms:
             ws.transport.abort()
             return
         cp_id = ws.request.path.rstrip("/").rsplit("/", 1)[-1]
+        if self.ssl is not None:  # the client certificate the TLS handshake verified (None: none presented)
+            self.peer_certs.append((cp_id, ws.transport.get_extra_info("peercert")))
         station = self.stations.get(cp_id)
         if station is None:
             station = Station(self, cp_id, ws)

@@ -83,6 +83,8 @@ def on_CertificateSigned(cp, p, now):
         return _refused(cp, now, why)
     s.install_chain(text, from_pending)
     cp._event(("certificate-signed",))
+    if cp.config.get("SecurityProfile") == 3:
+        cp.profile_change = (3, 3)  # reconnect with the new client certificate
     return {"status": "Accepted"}
 
 
