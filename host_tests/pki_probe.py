@@ -83,7 +83,19 @@ def op_pkcs1(cert_path, msg_path, sig_path):
     return rsa.verify_pkcs1(c.key, hashlib.sha256(_read(msg_path)).digest(), _read(sig_path))
 
 
-OPS = {"cert": op_cert, "chain": op_chain, "bad_cert": op_bad_cert, "keygen": op_keygen,
+def op_fwsign(cert_path, roots_path, file_path, sig_path, now):
+    from ocpp16 import fwsign
+    d = fwsign.FileDigest()
+    with open(file_path, "rb") as f:
+        while True:
+            chunk = f.read(1024)
+            if not chunk:
+                break
+            d.update(chunk)
+    return fwsign.check(_read(cert_path, "r"), _certs(roots_path), now, d.digest(), _read(sig_path, "r"))
+
+
+OPS = {"fwsign": op_fwsign, "cert": op_cert, "chain": op_chain, "bad_cert": op_bad_cert, "keygen": op_keygen,
        "csr": op_csr, "sign": op_sign, "ecverify": op_ecverify, "pss": op_pss, "pkcs1": op_pkcs1}
 
 

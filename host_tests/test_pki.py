@@ -86,6 +86,23 @@ def world(tmp_path_factory):
     w.put("pkcs1.sig", rsa_leaf_key.sign(digest_msg, padding.PKCS1v15(), hashes.SHA256()))
     w.put("ecdsa.sig", leaf_key.sign(digest_msg, ec.ECDSA(hashes.SHA256())))
     w.put("tampered.bin", MSG[:-1] + b"X")
+    # signed firmware: signing certificates under a Manufacturer root, RSA 2048 (PSS) and P-256 (ECDSA)
+    mfr_key, mfr = pk.root("Maker Root")
+    other_mfr_key, other_mfr = pk.root("Maker Root")  # same name, another key
+    fw_rsa_key = pk.rsa_key()
+    fw_ec_key = pk.ec_key()
+    w.put("mfr.pem", pk.pem(mfr))
+    w.put("fw_rsa.pem", pk.pem(pk.issue(pk.name("Firmware RSA"), fw_rsa_key.public_key(), mfr.subject, mfr_key)))
+    w.put("fw_ec.pem", pk.pem(pk.issue(pk.name("Firmware EC"), fw_ec_key.public_key(), mfr.subject, mfr_key)))
+    w.put("fw_other.pem", pk.pem(pk.issue(pk.name("Firmware EC"), fw_ec_key.public_key(), other_mfr.subject,
+                                          other_mfr_key)))
+    image = os.urandom(5000)
+    w.put("image.bin", image)
+    w.put("image_tampered.bin", image[:100] + bytes([image[100] ^ 1]) + image[101:])
+    b64 = lambda b: __import__("base64").b64encode(b)  # noqa: E731
+    w.put("image_pss.b64", b64(fw_rsa_key.sign(image, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())))
+    w.put("image_ecdsa.b64", b64(fw_ec_key.sign(image, ec.ECDSA(hashes.SHA256()))))
+    w.put("image_wrong.b64", b64(fw_ec_key.sign(image + b"!", ec.ECDSA(hashes.SHA256()))))
     w.put("garbage.pem", b"-----BEGIN CERTIFICATE-----\nMIIBAAECAwQ=\n-----END CERTIFICATE-----\n")
     der = leaf.public_bytes(serialization.Encoding.DER)
     w.put("truncated.pem", b"-----BEGIN CERTIFICATE-----\n" + __import__("base64").encodebytes(der[:-20]) +
@@ -126,6 +143,14 @@ def jobs_for(w, runtime):
         "pss_is_not_pkcs1": ["pss", p("rsa_leaf.pem"), p("msg.bin"), p("pkcs1.sig")],
         "pkcs1": ["pkcs1", p("rsa_leaf.pem"), p("msg.bin"), p("pkcs1.sig")],
         "pkcs1_tampered": ["pkcs1", p("rsa_leaf.pem"), p("tampered.bin"), p("pkcs1.sig")],
+        "fw_pss": ["fwsign", p("fw_rsa.pem"), p("mfr.pem"), p("image.bin"), p("image_pss.b64"), now],
+        "fw_ecdsa": ["fwsign", p("fw_ec.pem"), p("mfr.pem"), p("image.bin"), p("image_ecdsa.b64"), now],
+        "fw_wrong_sig": ["fwsign", p("fw_ec.pem"), p("mfr.pem"), p("image.bin"), p("image_wrong.b64"), now],
+        "fw_pss_under_ec_cert": ["fwsign", p("fw_ec.pem"), p("mfr.pem"), p("image.bin"), p("image_pss.b64"), now],
+        "fw_tampered_pss": ["fwsign", p("fw_rsa.pem"), p("mfr.pem"), p("image_tampered.bin"), p("image_pss.b64"), now],
+        "fw_tampered_ecdsa": ["fwsign", p("fw_ec.pem"), p("mfr.pem"), p("image_tampered.bin"), p("image_ecdsa.b64"), now],
+        "fw_other_root": ["fwsign", p("fw_other.pem"), p("mfr.pem"), p("image.bin"), p("image_ecdsa.b64"), now],
+        "fw_not_under_mfr": ["fwsign", p("fw_ec.pem"), p("ec_root.pem"), p("image.bin"), p("image_ecdsa.b64"), now],
     }
 
 
@@ -212,6 +237,14 @@ def test_signature_verification(results):
     assert res["pss"] is True and res["pss_max_salt"] is True
     assert res["pss_tampered"] is False and res["pss_is_not_pkcs1"] is False
     assert res["pkcs1"] is True and res["pkcs1_tampered"] is False
+
+
+def test_signed_firmware_checks(results):
+    _rt, res = results
+    assert res["fw_pss"] == "SignatureVerified" and res["fw_ecdsa"] == "SignatureVerified"
+    assert res["fw_wrong_sig"] == "InvalidSignature" and res["fw_pss_under_ec_cert"] == "InvalidSignature"
+    assert res["fw_tampered_pss"] == "InvalidSignature" and res["fw_tampered_ecdsa"] == "InvalidSignature"
+    assert res["fw_other_root"] == "InvalidCertificate" and res["fw_not_under_mfr"] == "InvalidCertificate"
 
 
 def test_der_and_pem_round_trip_on_cpython():
