@@ -29,6 +29,7 @@ DRAIN_TIMEOUT_MS = 60000
 LINK_EVENT_MS = 600000
 # Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
 PROFILE_FALLBACK_ATTEMPTS = 3
+LOG_DIR = "log"  # the rolling log (log.py) in data_dir
 
 
 class Clock:
@@ -91,6 +92,8 @@ class App:
         self.cp = ChargePoint(cfg, self.config, self.evses, self.queue,
                               clock=WallClock(compat.unix_time(), now), data_dir=data,
                               reader=hw.reader, now=now, id_prefix=_boot_prefix(data))
+        # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
+        log.to_file(data + "/" + LOG_DIR, self._log_stamp)
         self.link = None
         self.ping_s = self.config.get("WebSocketPingInterval")
         self._flushing = False
@@ -105,6 +108,9 @@ class App:
         self.relink = False           # make a new link at the next control step
         self.fallback = None          # [previous SecurityProfile, failed attempts] after a change
         self.link_events = {}         # security event kind -> when a failed connect last reported it
+
+    def _log_stamp(self):
+        return self.cp.clock.stamp(self.clock.now())
 
     def _make_link(self):
         from net.link import Link
@@ -356,6 +362,7 @@ class App:
             except Exception:
                 pass
             self.queue.close() if hasattr(self.queue, "close") else None
+            log.flush()
         return self.result
 
 
@@ -435,7 +442,9 @@ async def run(cfg, hw, clock=None):
             app.cp.security_event("StartupOfTheDevice", clock.now())
             powered_up = False
         result = await app.run()
-        if result != "reboot":
+        if result != "reboot" or simcfg.get("exit_on_reboot"):
+            # exit_on_reboot (sim boards): a reboot ends the process, the test starts it
+            # again, so new code (a firmware update) is really loaded.
             return app
         reset = getattr(hw, "reset", None)
         if reset is not None:

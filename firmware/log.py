@@ -1,6 +1,7 @@
-# Serial console log with levels. Never pass secrets (AuthorizationKey, WiFi
-# password) to it: callers log names of keys, not their values. As a safety net,
-# values registered with secret() are replaced by "***" in every line written.
+# Serial console log with levels, and its copy on flash: a bounded rolling log (the
+# GetDiagnostics file) of timestamped lines, rotated by size. Never pass secrets
+# (AuthorizationKey, WiFi password) to it: callers log names of keys, not their values. As a
+# safety net, values registered with secret() are replaced by "***" in every line written.
 import sys
 
 ERROR = 0
@@ -15,9 +16,16 @@ MAX_LINE = 512
 # Most secrets kept: the AuthorizationKey, its Basic auth header form, the WiFi password, spares.
 MAX_SECRETS = 8
 
+# The rolling log on flash (to_file): <dir>/log.0 is written, log.1 .. log.<LOG_FILES-1> older.
+LOG_FILE_BYTES = 16384   # a log file rotates once it reaches this size
+LOG_FILES = 4            # files kept: the log never holds more than LOG_FILES * LOG_FILE_BYTES
+LOG_FLUSH_BYTES = 512    # lines buffered in RAM before one append to flash (errors flush at once)
+LOG_NAME = "log."        # file name prefix inside the log folder
+
 level = INFO
 out = sys.stdout
 _secrets = []
+_file = None             # {"dir", "stamp", "buf", "n", "size"} while the flash log is on
 
 
 def set_level(name):
@@ -68,6 +76,91 @@ def _emit(lv, msg, args):
         if len(line) > MAX_LINE:
             line = line[:MAX_LINE] + "..."
         out.write(line + "\n")
+        if _file is not None:
+            _to_file(lv, line)
+
+
+def to_file(folder, stamp):
+    """Copy every line written from now on to the rolling log in `folder`, each prefixed
+    with stamp() (a UTC timestamp such as 2026-12-01T22:00:00Z) and a space."""
+    global _file
+    try:
+        import os
+        os.mkdir(folder)
+    except OSError:
+        pass
+    _file = {"dir": folder, "stamp": stamp, "buf": [], "n": 0, "size": _size(folder + "/" + LOG_NAME + "0")}
+
+
+def file_off():
+    global _file
+    flush()
+    _file = None
+
+
+def files():
+    """Paths of the rolling log, oldest first (those that exist)."""
+    if _file is None:
+        return []
+    flush()
+    out = []
+    for i in range(LOG_FILES - 1, -1, -1):
+        p = "%s/%s%d" % (_file["dir"], LOG_NAME, i)
+        if _size(p) >= 0:
+            out.append(p)
+    return out
+
+
+def _size(path):
+    try:
+        import os
+        return os.stat(path)[6]
+    except OSError:
+        return -1
+
+
+def _to_file(lv, line):
+    f = _file
+    try:
+        text = f["stamp"]() + " " + line + "\n"
+    except Exception:  # no clock yet: the line goes without a time
+        text = "-" + " " + line + "\n"
+    f["buf"].append(text)
+    f["n"] += len(text)
+    if f["n"] >= LOG_FLUSH_BYTES or lv <= WARNING:
+        flush()
+
+
+def flush():
+    """Append the buffered lines to log.0, rotating first when it is full. A flash error
+    switches the flash log off (the console goes on)."""
+    global _file
+    f = _file
+    if f is None or not f["buf"]:
+        return
+    data = "".join(f["buf"])
+    f["buf"] = []
+    f["n"] = 0
+    try:
+        import os
+        base = f["dir"] + "/" + LOG_NAME
+        if f["size"] > 0 and f["size"] + len(data) > LOG_FILE_BYTES:
+            try:
+                os.remove(base + str(LOG_FILES - 1))
+            except OSError:
+                pass
+            for i in range(LOG_FILES - 2, -1, -1):
+                try:
+                    os.rename(base + str(i), base + str(i + 1))
+                except OSError:
+                    pass
+            f["size"] = 0
+        with open(base + "0", "a") as fh:
+            fh.write(data)
+        f["size"] += len(data)
+    except OSError as e:
+        _file = None
+        out.write("[error] log: flash log off: %s\n" % e)
 
 
 def error(msg, *args):

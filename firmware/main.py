@@ -5,6 +5,11 @@
 # a file; no charging or protocol logic here.
 import sys
 
+if __name__ == "__main__":  # a host run; on the device the /main.py stub does this
+    import appboot  # first: it may put a newer application folder (a bundle) before this tree
+    appboot.boot()
+    del appboot     # main() adopts its choice and forgets the module
+
 import compat
 import log
 
@@ -327,6 +332,8 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
         log.forget_secrets()  # this attempt registers the secrets of the config as it is now
         try:
             cfg, board, hw = start_up(path)
+            if APPS["root"]:
+                cfg["apps_dir"] = APPS["root"]  # where an UpdateFirmware bundle is unpacked
             built = hw
             break
         except Fatal as e:
@@ -369,6 +376,8 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
         except Exception as e:
             log.exception("app: stopped", e)
             make_safe(hw)
+            if _trial_failed(real, hw):
+                return 1
             if not real:
                 return 1
         # Not fed meanwhile: with a watchdog running, a crashed app ends in a clean reset.
@@ -376,8 +385,33 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
         await pause(APP_RESTART_MS)
 
 
+# What appboot chose at this boot: the apps root and whether a new version is on trial.
+APPS = {"root": None, "trial": False}
+
+
+def adopt_appboot():
+    """Take appboot's choice and drop the module (it ran once; 3 KB of heap otherwise)."""
+    ab = sys.modules.pop("appboot", None)
+    if ab is not None:
+        APPS["root"] = ab.root
+        APPS["trial"] = ab.in_trial()
+
+
+def _trial_failed(real, hw):
+    """A new application version (appboot trial) that crashes is not restarted in place:
+    the board resets and appboot rolls back to the previous version on that boot."""
+    if not APPS["trial"]:
+        return False
+    log.error("app: the new version failed on its trial boot: resetting to roll back")
+    reset = getattr(hw, "reset", None)
+    if real and reset is not None:
+        reset("Hard")
+    return True
+
+
 def main():
     import asyncio
+    adopt_appboot()
     path = config_path()
     log.info("boot: %s %s, config %s", sys.implementation.name, ".".join(str(v) for v in sys.implementation.version[:3]), path)
     try:

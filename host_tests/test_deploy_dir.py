@@ -267,3 +267,18 @@ def test_ctrl_c_on_the_running_image_leaves_the_charger_safe(tmp_path):
     assert "[warning] stopped (Ctrl-C): charger held safe (contactor open, pilot off)" in text, text
     assert "KeyboardInterrupt" in text
     assert SECRET_KEY not in text and SECRET_WIFI not in text
+
+
+def test_a_usb_deploy_with_new_code_leaves_an_installed_bundle_behind(tmp_path):
+    # After an UpdateFirmware bundle, /apps/current.json makes appboot run /apps/appN first;
+    # new code deployed over USB must be what runs, so the deploy removes the marker.
+    folder = deploy_sim_folder(tmp_path)
+    os.makedirs(os.path.join(folder, "apps", "app1"))
+    marker = os.path.join(folder, "apps", "current.json")
+    with open(marker, "w") as f:
+        json.dump({"run": "app1", "prev": "", "trial": 0}, f)
+    deploy_sim_folder(tmp_path)                  # nothing changed: nothing copied, marker kept
+    assert os.path.exists(marker)
+    deploy.deploy("dir:" + folder, "sim", str(tmp_path / "device-config.json"), build_dir=str(tmp_path / "b2"),
+                  out=lambda s: None, quiet_build=True, full=True)
+    assert not os.path.exists(marker)

@@ -80,11 +80,12 @@ def mpy_size():
     return n, total
 
 
-def run_mp(script, *args):
+def run_mp(script, *args, heapsize=None):
     env = dict(os.environ)
     env["MICROPYPATH"] = ".frozen:%s:%s:%s" % (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests"),
                                                os.path.join(ROOT, "host_tests", "fakes"))
-    r = subprocess.run([MICROPYTHON, script] + list(args), env=env, capture_output=True, text=True, timeout=600)
+    heap = ["-X", "heapsize=" + heapsize] if heapsize else []
+    r = subprocess.run([MICROPYTHON] + heap + [script] + list(args), env=env, capture_output=True, text=True, timeout=600)
     sys.stdout.write(r.stdout)
     if r.returncode:
         sys.stdout.write(r.stderr)
@@ -120,6 +121,29 @@ def main():
     heading("bench_pki.py (Security extension primitives, unix port; .mpy as on the device)")
     r = subprocess.run([sys.executable, os.path.join(HERE, "bench_pki.py")], capture_output=True, text=True, timeout=900)
     sys.stdout.write(r.stdout + (r.stderr if r.returncode else ""))
+    heading("Firmware Management (bench_fw.py)")
+    firmware_management()
+
+
+FW_IMAGE_BYTES = 1024 * 1024   # the benchmark image: about the size of a MicroPython ESP32 build
+
+
+def firmware_management():
+    """Serves an app image and takes uploads on 127.0.0.1, runs tools/bench_fw.py on micropython."""
+    sys.path.insert(0, os.path.join(ROOT, "host_tests"))
+    sys.path.insert(0, os.path.join(ROOT, "host_tests", "fakes"))
+    from fw_servers import HttpFiles
+    from esp_image import make_image
+    import mkbundle
+    img = make_image(FW_IMAGE_BYTES - 128, segments=6)
+    work = tempfile.mkdtemp(prefix="ocpp-bench-fw-")
+    bpath = os.path.join(work, "app.bundle")
+    with open(bpath, "wb") as f:
+        f.write(mkbundle.build("0.0.0-bench", kind="esp32"))
+    blocks = (len(img) + 4095) // 4096 + 1
+    with HttpFiles({"/mp.bin": img}) as srv:
+        run_mp(os.path.join(HERE, "bench_fw.py"), srv.url("/mp.bin"), srv.url("/diag.log"), bpath, str(blocks),
+               heapsize="8M")  # the fake flash (two partitions) lives in the heap
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ class Station(OcppChargePoint):
         self._lose_answer = False
         self.csrs = []              # SignCertificate csr PEM texts, in order
         self.security_events = []   # (type, timestamp, techInfo) of SecurityEventNotifications
+        self.firmware_statuses = []     # FirmwareStatusNotification statuses, in order
+        self.diagnostics_statuses = []  # DiagnosticsStatusNotification statuses, in order
 
     # record raw traffic in both directions
     async def route_message(self, raw_msg):
@@ -136,6 +138,16 @@ class Station(OcppChargePoint):
             t.update(stop=timestamp, meter_stop=meter_stop, reason=reason)
         return call_result.StopTransaction(id_tag_info={"status": "Accepted"})
 
+    @on(Action.firmware_status_notification)
+    def on_firmware_status(self, status, **kw):
+        self.firmware_statuses.append(status)
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.diagnostics_status_notification)
+    def on_diagnostics_status(self, status, **kw):
+        self.diagnostics_statuses.append(status)
+        return call_result.DiagnosticsStatusNotification()
+
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id, **kw):
         return call_result.DataTransfer(status="UnknownVendorId")
@@ -154,10 +166,6 @@ class Station(OcppChargePoint):
     @on(Action.log_status_notification)
     def on_log_status(self, status, **kw):
         return call_result.LogStatusNotification()
-
-    @on(Action.firmware_status_notification)
-    def on_firmware_status(self, status, **kw):
-        return call_result.FirmwareStatusNotification()
 
     @on(Action.signed_firmware_status_notification)
     def on_signed_firmware_status(self, status, **kw):

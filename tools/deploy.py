@@ -109,6 +109,9 @@ def parent_dirs(paths):
     return dirs
 
 
+APPS_MARKER = "apps/current.json"  # appboot.py's marker, relative to the device root
+
+
 def shadowing_sources(paths):
     """For each deployed x.mpy, the x.py that MicroPython would import first if present
     (left over from `mpremote mip install` or a hand copy)."""
@@ -343,6 +346,10 @@ def deploy(port, board, config=None, full=False, build_dir=None, firmware=boardi
         old = None
     to_copy, to_remove = plan(files, old)
     to_remove = to_remove + shadowing_sources(f[0] for f in to_copy)
+    if to_copy:
+        # New code over USB runs from the base tree: forget an installed bundle
+        # (firmware/appboot.py would otherwise keep its folder first on sys.path).
+        to_remove.append(APPS_MARKER)
     target.prepare(parent_dirs(f[0] for f in to_copy), to_remove)
     sizes = dict((f[0], f[2]) for f in files)
     done = []

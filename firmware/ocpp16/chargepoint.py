@@ -623,6 +623,9 @@ class ChargePoint:
         for src, dst in (("serial", "chargePointSerialNumber"), ("firmware_version", "firmwareVersion")):
             if d.get(src):
                 p[dst] = d[src]
+        if "firmwareVersion" not in p:
+            import version  # from the application folder that runs (appboot.py)
+            p["firmwareVersion"] = version.VERSION
         return p
 
     def _answer_failed(self, m, why, now, kind=REFUSED):
@@ -777,6 +780,12 @@ class ChargePoint:
         if m["cb"] is not None:
             m["cb"](p, now)
 
+    def conf_FirmwareStatusNotification(self, m, p, now):
+        pass
+
+    def conf_DiagnosticsStatusNotification(self, m, p, now):
+        pass
+
     def conf_MeterValues(self, m, p, now):
         self._ack(m)
 
@@ -814,9 +823,6 @@ class ChargePoint:
         pass
 
     def conf_SignedFirmwareStatusNotification(self, m, p, now):
-        pass
-
-    def conf_FirmwareStatusNotification(self, m, p, now):
         pass
 
     def _ack(self, m):

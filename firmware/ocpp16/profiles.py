@@ -14,14 +14,15 @@ HANDLERS = {
     # Security whitepaper extension
     "InstallCertificate": "certs", "GetInstalledCertificateIds": "certs", "DeleteCertificate": "certs",
     "CertificateSigned": "certs", "ExtendedTriggerMessage": "exttrigger",
+    "UpdateFirmware": "fw_ops", "GetDiagnostics": "fw_ops",
 }
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
-SUPPORTED_PROFILES = "Core,LocalAuthListManagement"
+SUPPORTED_PROFILES = "Core,FirmwareManagement,LocalAuthListManagement"
 
 # Feature modules that stay resident while they hold state (ChargePoint.features),
 # each loaded at boot when its state file (in data_dir) exists. A feature module may
 # define any of the hooks listed in FEATURE_HOOKS (ChargePoint calls them in order).
-BOOT_FEATURES = {}
+BOOT_FEATURES = {"fw_state": "fw.json"}  # a firmware update in progress
 FEATURE_HOOKS = (
     "attach",       # attach(cp, now): just loaded (at boot or on first use)
     "tick",         # tick(cp, now): every core tick, before statuses are reported
@@ -53,6 +54,16 @@ def load(name):
     except BaseException:
         unload(name)
         raise
+
+
+def unload_helpers(names):
+    """Forget modules a job or a feature imported for its work (dotted paths or top-level
+    names), so nothing of it stays resident once it is over."""
+    for name in names:
+        if "." in name:
+            unload(name)
+        else:
+            sys.modules.pop(name, None)
 
 
 def unload(name):
