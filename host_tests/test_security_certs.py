@@ -137,3 +137,44 @@ def test_certificate_management_against_the_csms(runtime):
     assert len(station.csrs) == 1
     text = "\n".join(lines)
     assert "PRIVATE KEY" not in text and "cp_key" not in text
+
+
+async def getlog_script(csms, st, srv, result):
+    await csms.wait_for("SecurityEventNotification")  # StartupOfTheDevice is in the security log
+    r = await st.call(call.GetLog(log_type="SecurityLog", request_id=7, log={"remote_location": srv.url("/logs/")}))
+    assert r.status == "Accepted" and r.filename.startswith("securitylog-CP1-")
+    # a second request at once replaces the first (unless it was already done)
+    r2 = await st.call(call.GetLog(log_type="SecurityLog", request_id=8, log={"remote_location": srv.url("/logs/")}))
+    done_first = [m for _s, d, raw in csms.log if d == "in" and '"LogStatusNotification"' in raw and '"Uploaded"' in raw]
+    assert r2.status == ("Accepted" if done_first else "AcceptedCanceled")
+    m = await csms.wait_for(pred=lambda m: m[0] == 2 and m[2] == "LogStatusNotification" and m[3]["requestId"] == 8
+                            and m[3]["status"] in ("Uploaded", "UploadFailure"), timeout=60)
+    assert m[3]["status"] == "Uploaded"
+    result["name"] = r2.filename
+    # nothing there to upload: a URL that refuses is UploadFailure after the retries
+    srv.faults = [500, 500]
+    r = await st.call(call.GetLog(log_type="SecurityLog", request_id=9, retries=1, retry_interval=1,
+                                  log={"remote_location": srv.url("/logs/x.log")}))
+    assert r.status == "Accepted"
+    m = await csms.wait_for(pred=lambda m: m[0] == 2 and m[2] == "LogStatusNotification" and m[3]["requestId"] == 9
+                            and m[3]["status"] in ("Uploaded", "UploadFailure"), timeout=60)
+    assert m[3]["status"] == "UploadFailure"
+    r = await st.call(call.ExtendedTriggerMessage(requested_message="LogStatusNotification"))
+    assert r.status == "Accepted"
+    m = await csms.wait_for("LogStatusNotification")
+    assert m[3]["status"] == "Idle"
+    result["done"] = True
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_getlog_uploads_the_security_log(runtime):
+    from fw_servers import HttpFiles
+    result = {}
+    with HttpFiles() as srv:
+        station, lines, rc = asyncio.run(S.run_session(
+            runtime, SCN, script=lambda csms, st: getlog_script(csms, st, srv, result), speed=50))
+        uploads = dict(srv.uploads)
+    assert result.get("done"), "\n".join(lines[-40:])
+    assert S.check_schemas(station) == len(S.firmware_frames(station))
+    text = uploads["/logs/" + result["name"]].decode()
+    assert " StartupOfTheDevice " in text

@@ -44,7 +44,7 @@ def on_ExtendedTriggerMessage(cp, p, now):
 
 
 def _log_status(cp):
-    st = getattr(cp, "log_upload", None)  # (status, requestId) of the last GetLog (ocpp16.getlog)
+    st = getattr(cp, "log_upload", None)  # (status, requestId) while a GetLog uploads (ocpp16.getlog)
     if not st:
         return {"status": LOG_STATUS_IDLE}
     out = {"status": st[0]}

@@ -13,7 +13,7 @@ HANDLERS = {
     "GetLocalListVersion": "localauth", "SendLocalList": "localauth",
     # Security whitepaper extension
     "InstallCertificate": "certs", "GetInstalledCertificateIds": "certs", "DeleteCertificate": "certs",
-    "CertificateSigned": "certs", "ExtendedTriggerMessage": "exttrigger",
+    "CertificateSigned": "certs", "ExtendedTriggerMessage": "exttrigger", "GetLog": "getlog",
     "UpdateFirmware": "fw_ops", "GetDiagnostics": "fw_ops",
 }
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
