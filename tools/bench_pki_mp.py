@@ -30,6 +30,26 @@ def main(op, folder, count):
         key = x509.Certificate(pem.decode(_read(folder + "/rsa.pem"))).key
         sig = _read(folder + "/pss.sig")
         fn = lambda: rsa.verify_pss(key, digest, sig)  # noqa: E731
+    elif op == "tls3":  # one profile 3 handshake (client certificate) with the server in bench_pki.py
+        import compat
+        import socket
+        port = int(_read(folder + "/port.txt"))
+        chain_pem = _read(folder + "/client.pem").decode()
+        cert_der = pem.decode(chain_pem)
+        key_der = _read(folder + "/key.der")
+        root_der = pem.decode(_read(folder + "/root.pem"))
+
+        def fn():
+            ctx = compat.tls_client_context()
+            ctx.load_verify_locations(cadata=root_der)
+            compat.tls_ciphers(ctx, ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",), ("ECDHE-ECDSA-AES128-GCM-SHA256",))
+            compat.tls_client_cert(ctx, cert_der, key_der, chain_pem, "", folder + "/scratch.pem")
+            s = socket.socket()
+            s.connect(socket.getaddrinfo("localhost", port)[0][-1])
+            t = ctx.wrap_socket(s, server_hostname="localhost")
+            t.write(b"x")
+            t.close()
+            return True
     elif op == "cert_parse":
         der = pem.decode(_read(folder + "/ec.pem"))
         fn = lambda: x509.Certificate(der)  # noqa: E731
@@ -41,7 +61,7 @@ def main(op, folder, count):
     for _ in range(count):
         res = fn()
     ms = time.ticks_diff(time.ticks_ms(), t) / count
-    if op.endswith("verify") and res is not True:
+    if (op.endswith("verify") or op == "tls3") and res is not True:
         raise SystemExit("verification failed")
     print("%.1f" % ms)
 
