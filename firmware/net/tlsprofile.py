@@ -4,6 +4,7 @@
 # and for profile 3 the charger's own certificate and key. Also names the security event
 # of a failed handshake. Imported when a link is made and unloaded after; no sockets here.
 import compat
+from ocpp16.profiles import PKI as HELPERS  # unloaded with this module (ocpp16.profiles.unload)
 
 # The whitepaper's suites (mbedTLS names, OpenSSL names): ECDSA ones for EC server keys,
 # static RSA key exchange ones for RSA server keys.

@@ -4,7 +4,10 @@
 # and removed again; the certificates live in ocpp16.certstore on flash.
 import log
 from ocpp16.certstore import CertStore
+from ocpp16.profiles import PKI
 from pki import chain, x509
+
+HELPERS = PKI + ("ocpp16.secevents",)  # forgotten with this module (ocpp16.profiles.unload)
 
 CSMS_ROOT = "CentralSystemRootCertificate"
 

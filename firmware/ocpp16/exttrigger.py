@@ -33,8 +33,11 @@ def on_ExtendedTriggerMessage(cp, p, now):
                         payload["transactionId"] = t.tx_id
                     cp._ram("MeterValues", payload, None)
     elif what == "SignChargePointCertificate":
-        from ocpp16 import signcert
-        why = signcert.prerequisites(cp)
+        from ocpp16 import profiles
+        try:
+            why = profiles.load("signcert").prerequisites(cp)
+        finally:
+            profiles.unload("signcert")
         if why:
             return {"status": "Rejected"}
         cp.jobs.append(("signcert", None))

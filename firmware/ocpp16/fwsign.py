@@ -3,6 +3,7 @@
 # signature over the SHA-256 of the downloaded file, RSA-PSS (the whitepaper's) or ECDSA
 # P-256 (what CSMSs commonly send for its ECSchnorr). Loaded by the firmware job on demand;
 # the downloader feeds FileDigest chunk by chunk, so no file is ever in RAM. No I/O here.
+from ocpp16.profiles import PKI as HELPERS  # forgotten with this module (ocpp16.profiles.unload)
 import binascii
 import hashlib
 

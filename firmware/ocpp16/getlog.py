@@ -2,6 +2,7 @@
 # log (log.py's rolling flash log) uploaded to remoteLocation as one file, in a background
 # job, LogStatusNotification with the request's requestId for each step. A new GetLog
 # while one uploads replaces it (AcceptedCanceled). Imported for the call / the job only.
+HELPERS = ("ocpp16.secevents",)  # unloaded with this module (ocpp16.profiles.unload)
 import log
 from ocpp16 import timefmt
 

@@ -110,3 +110,26 @@ def test_security_profile_is_only_raised_with_its_prerequisites():
     assert r.config.get("SecurityProfile") == 1
     r.run(3000)
     assert events(r) == ["ReconfigurationOfSecurityParameters", "ReconfigurationOfSecurityParameters"]
+
+
+def test_security_code_is_not_left_resident():
+    import sys
+    r = Rig("secres")
+    r.cp.device["csms_url"] = "wss://127.0.0.1:1/ocpp"
+    r.cp.on_connect(0)
+    r.run(2000)
+    bad = "-----BEGIN CERTIFICATE-----\\nMIIBAAECAwQ=\\n-----END CERTIFICATE-----\\n"
+    for msg in ([2, "i", "InstallCertificate", {"certificateType": "CentralSystemRootCertificate", "certificate": bad}],
+                [2, "g", "GetInstalledCertificateIds", {"certificateType": "CentralSystemRootCertificate"}],
+                [2, "c", "CertificateSigned", {"certificateChain": bad}],
+                [2, "s", "ChangeConfiguration", {"key": "SecurityProfile", "value": "2"}],
+                [2, "e", "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}]):
+        r.cp.receive(json.dumps(msg), r.now)
+    answers = [json.loads(t) for t in r.cp.outbox if json.loads(t)[0] == 3]
+    assert [a[2]["status"] for a in answers] == ["Rejected", "NotFound", "Rejected", "Rejected", "Rejected"]
+    r.run(2000)
+    assert events(r) == ["InvalidChargePointCertificate"]
+    left = [m for m in sys.modules if m == "pki" or m.startswith("pki.") or m in
+            ("ocpp16.certs", "ocpp16.certstore", "ocpp16.secevents", "ocpp16.secprofile", "ocpp16.signcert",
+             "ocpp16.exttrigger")]
+    assert left == [], left
