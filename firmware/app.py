@@ -25,6 +25,10 @@ METER_FIRST_READ_MS = 3000
 # After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
 DRAIN_TIMEOUT_MS = 60000
+# A failed TLS handshake or Basic auth is a security event, each kind at most this often (ms).
+LINK_EVENT_MS = 600000
+# Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
+PROFILE_FALLBACK_ATTEMPTS = 3
 LOG_DIR = "log"  # the rolling log (log.py) in data_dir
 
 
@@ -83,6 +87,9 @@ class App:
         n = len(hw.connectors)
         overrides = {"NumberOfConnectors": n}  # SupportedFeatureProfiles: set by the core
         self.config = Config(data + "/config.json", overrides)
+        # SecurityProfile starts at config.json's security_profile; a CSMS may only have raised it.
+        if self.config.get("SecurityProfile") < cfg.get("security_profile", 0):
+            self.config.set_internal("SecurityProfile", cfg.get("security_profile", 0))
         self.evses = [Evse(i + 1, c) for i, c in enumerate(hw.connectors)]
         cap = cfg.get("max_current_a")  # set in the setup portal; never above the board's
         for e in self.evses:
@@ -107,17 +114,23 @@ class App:
         self.job_tasks = []           # background jobs asked for by the core (cp.jobs)
         self.link_since = None        # Unix time the CSMS link last came up (status page)
         self.link_error = None        # why it last went down (status page)
+        self.link_task = None
+        self.relink = False           # make a new link at the next control step
+        self.fallback = None          # [previous SecurityProfile, failed attempts] after a change
+        self.link_events = {}         # security event kind -> when a failed connect last reported it
 
     def _log_stamp(self):
         return self.cp.clock.stamp(self.clock.now())
 
     def _make_link(self):
         from net.link import Link
-        key = self.config.get("AuthorizationKey") or self.cfg.get("authorization_key")
-        profile = self.cfg.get("security_profile", 0)
+        key = _password(self.config.get("AuthorizationKey")) or self.cfg.get("authorization_key")
+        profile = self.config.get("SecurityProfile")
         auth = (self.cfg["charge_point_id"], key) if profile in (1, 2) and key else None
         ssl = None
-        if self.cfg["csms_url"].startswith("wss:"):
+        if profile >= 2:
+            ssl = _profile_tls(self.cfg, profile)
+        elif self.cfg["csms_url"].startswith("wss:"):
             ssl = _tls_context(self.cfg)
         # Pauses between connect attempts follow the (possibly simulated) clock.
         return Link(self.cfg["csms_url"], self.cfg["charge_point_id"], basic_auth=auth, ssl=ssl,
@@ -126,6 +139,7 @@ class App:
     # -------------------------------------------------------------- link handler
     def on_open(self):
         self.link_since = compat.unix_time()
+        self.fallback = None  # connected: a new SecurityProfile is kept
         self.cp.on_connect(self.clock.now())
         return self.flush()
 
@@ -143,6 +157,54 @@ class App:
         if reason:
             self.link_error = str(reason)
         self.cp.on_disconnect(self.clock.now())
+
+    def on_connect_failed(self, error):
+        """A failed connect: a security event when it was the TLS handshake or Basic auth
+        (each kind at most every LINK_EVENT_MS), and after a SecurityProfile change the
+        count towards falling back to the previous profile."""
+        from net import ws
+        now = self.clock.now()
+        text = str(error)
+        kind = None
+        if isinstance(error, ws.Unauthorized):
+            kind = "FailedToAuthenticateAtCentralSystem"
+        elif self.link is not None and self.link.ssl is not None:
+            from ocpp16 import profiles
+            try:
+                kind = profiles.load("net.tlsprofile").failure_event(text)
+            finally:
+                profiles.unload("net.tlsprofile")
+        last = self.link_events.get(kind)
+        if kind and (last is None or now - last >= LINK_EVENT_MS):
+            self.link_events[kind] = now
+            self.cp.security_event(kind, now, text)
+        fb = self.fallback
+        if fb is not None:
+            fb[1] += 1
+            if fb[1] >= PROFILE_FALLBACK_ATTEMPTS:
+                log.warning("SecurityProfile %d cannot connect: back to %d", self.config.get("SecurityProfile"), fb[0])
+                self.config.set_internal("SecurityProfile", fb[0])
+                self.fallback = None
+                self.relink = True
+
+    async def _relink(self):
+        """Stop the link and make a new one (a SecurityProfile change, a new client certificate)."""
+        if self.link is not None:
+            self.link.stop()
+            try:
+                await asyncio.wait_for(self.link_task, 5)
+            except Exception:
+                pass
+        try:
+            self.link = self._make_link()
+        except Exception as e:  # the new profile cannot even be set up: back to the previous one
+            log.error("link not made: %s", e)
+            if self.fallback is None:
+                raise
+            self.config.set_internal("SecurityProfile", self.fallback[0])
+            self.fallback = None
+            self.link = self._make_link()
+        self.link_task = asyncio.create_task(self.link.run(self))
 
     async def flush(self):
         if self._flushing:
@@ -198,6 +260,14 @@ class App:
                     self.link.verify(self.clock.real_ms(PONG_GRACE_S * 1000))
             if self.cp.jobs:
                 self._start_jobs()
+            if self.cp.profile_change is not None:
+                old, _new = self.cp.profile_change
+                self.cp.profile_change = None
+                self.fallback = [old, 0]
+                self.relink = True
+            if self.relink:
+                self.relink = False
+                await self._relink()
             ping = self.config.get("WebSocketPingInterval")
             if ping != self.ping_s and self.link is not None:
                 self.ping_s = ping
@@ -294,7 +364,7 @@ class App:
 
     async def run(self):
         self.link = self._make_link()
-        link_task = asyncio.create_task(self.link.run(self))
+        self.link_task = asyncio.create_task(self.link.run(self))
         tasks = self._start_hardware_tasks()
         self._start_status_page()
         try:
@@ -308,7 +378,7 @@ class App:
                 t.cancel()
             self.link.stop()
             try:
-                await asyncio.wait_for(link_task, 5)
+                await asyncio.wait_for(self.link_task, 5)
             except Exception:
                 pass
             self.queue.close() if hasattr(self.queue, "close") else None
@@ -346,6 +416,28 @@ def _describe(e):
     return " ".join("%s=%s" % (k, e[k]) for k in sorted(e) if k != "at")
 
 
+def _password(key):
+    """The Basic auth password of an OCPP AuthorizationKey: its hex form (32 to 40 hex
+    digits, 16-20 bytes, Security whitepaper) decoded, any other text as it is."""
+    if not key or len(key) % 2 or not 32 <= len(key) <= 40:
+        return key
+    try:
+        import binascii
+        return binascii.unhexlify(key)
+    except ValueError:
+        return key
+
+
+def _profile_tls(cfg, profile):
+    """The TLS context of security profile 2/3 (net.tlsprofile, loaded for the call)."""
+    from ocpp16 import profiles
+    try:
+        client = (cfg["client_cert"], cfg["client_key"]) if cfg.get("client_cert") else None
+        return profiles.load("net.tlsprofile").context(profile, cfg.get("data_dir", "data"), cfg.get("ca_cert"), client)
+    finally:
+        profiles.unload("net.tlsprofile")
+
+
 def _tls_context(cfg):
     from net import tls
     ca = cfg.get("ca_cert")
@@ -363,8 +455,12 @@ async def run(cfg, hw, clock=None):
         import json
         with open(simcfg["scenario"]) as f:
             world.load_scenario(json.load(f))
+    powered_up = True
     while True:
         app = App(cfg, hw, clock)
+        if powered_up:  # a soft reset restarts in place: that is ResetOrReboot, reported at the Reset
+            app.cp.security_event("StartupOfTheDevice", clock.now())
+            powered_up = False
         result = await app.run()
         if result != "reboot" or simcfg.get("exit_on_reboot"):
             # exit_on_reboot (sim boards): a reboot ends the process, the test starts it

@@ -18,7 +18,7 @@ KEY_MAX_LEN = 40
 # chargePointSerialNumber (CiString25Type).
 VENDOR_MAX_LEN = 20
 MODEL_MAX_LEN = 20
-SERIAL_MAX_LEN = 25
+SERIAL_MAX_LEN = 25  # chargePointSerialNumber maxLength (BootNotification)
 # WiFi (IEEE 802.11): SSID 1..32 bytes; WPA2 passphrase 8..63 characters or 64 hex digits.
 SSID_MAX_LEN = 32
 WIFI_PASSWORD_MIN_LEN = 8
@@ -51,6 +51,7 @@ DEFAULTS = {
     "vendor": version.NAME,  # default chargePointVendor: this firmware's name
     "serial": None,  # chargePointSerialNumber; None: made from the chip id (version.serial)
     "model": "ESP32-EVSE",  # default chargePointModel
+    "serial": None,  # chargePointSerialNumber; also the CN of the charger's certificate (profile 3)
     "data_dir": "data",
     "ca_cert": None,
     "client_cert": None,
@@ -340,6 +341,10 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
             raise ConfigError(k, "must be 1 to %d characters (BootNotification limit), got %d" % (n, len(s)))
         if not _printable(s):
             raise ConfigError(k, "must be printable ASCII")
+    if out["serial"] is not None:
+        s = _string(out, "serial")
+        if not s or len(s) > SERIAL_MAX_LEN or not _printable(s):
+            raise ConfigError("serial", "must be 1 to %d printable ASCII characters" % SERIAL_MAX_LEN)
     for k in ("data_dir", "ca_cert", "client_cert", "client_key"):
         out[k] = _check_path(out, k)
     if p >= 2 and out["ca_cert"] is None:

@@ -144,7 +144,9 @@ def test_boot_pending_then_accepted_sends_nothing_else_before(runtime):
     actions = [m[2] for m in frames if m[0] == 2]
     assert actions[:3] == ["BootNotification"] * 3, actions
     assert "Authorize" not in actions  # the card was tapped before boot was accepted: decided offline
-    assert actions[3] == "StatusNotification"
+    # then the StartupOfTheDevice security event queued at power-up, then the statuses
+    assert actions[3:5] == ["SecurityEventNotification", "StatusNotification"], actions
+    assert S.calls(frames, "SecurityEventNotification")[0][3]["type"] == "StartupOfTheDevice"
 
 
 def unsupported_action():

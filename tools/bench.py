@@ -124,6 +124,9 @@ def main():
     run_mp(os.path.join(HERE, "bench_smart.py"), tempfile.mkdtemp(prefix="ocpp-bench-smart-"))
     # Setup portal and status page heap, page load times, fleet simulator (runs on CPython).
     subprocess.run([sys.executable, os.path.join(HERE, "bench_portal.py")], timeout=1200)
+    heading("bench_pki.py (Security extension primitives, unix port; .mpy as on the device)")
+    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_pki.py")], capture_output=True, text=True, timeout=900)
+    sys.stdout.write(r.stdout + (r.stderr if r.returncode else ""))
     heading("Firmware Management (bench_fw.py)")
     firmware_management()
 

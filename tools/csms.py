@@ -46,6 +46,8 @@ class Station(OcppChargePoint):
         self.frames = []            # (direction, raw text): "in" from the charger, "out" to it
         self.transactions = {}      # transactionId -> dict(start=..., stop=..., meter_values=[...])
         self._lose_answer = False
+        self.csrs = []              # SignCertificate csr PEM texts, in order
+        self.security_events = []   # (type, timestamp, techInfo) of SecurityEventNotifications
         self.firmware_statuses = []     # FirmwareStatusNotification statuses, in order
         self.diagnostics_statuses = []  # DiagnosticsStatusNotification statuses, in order
 
@@ -153,14 +155,32 @@ class Station(OcppChargePoint):
     def on_data_transfer(self, vendor_id, **kw):
         return call_result.DataTransfer(status="UnknownVendorId")
 
+    # Security extension: CSRs and events are recorded; a test signs the CSR itself.
+    @on(Action.sign_certificate)
+    def on_sign_certificate(self, csr, **kw):
+        self.csrs.append(csr)
+        return call_result.SignCertificate(status=self.csms.sign_certificate_status)
+
+    @on(Action.security_event_notification)
+    def on_security_event(self, type, timestamp, **kw):
+        self.security_events.append((type, timestamp, kw.get("tech_info")))
+        return call_result.SecurityEventNotification()
+
+    @on(Action.log_status_notification)
+    def on_log_status(self, status, **kw):
+        return call_result.LogStatusNotification()
+
+    @on(Action.signed_firmware_status_notification)
+    def on_signed_firmware_status(self, status, **kw):
+        return call_result.SignedFirmwareStatusNotification()
+
 
 class Csms:
     """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url
     (wss://localhost:<port> when a server SSLContext is given as ssl=...)."""
 
     def __init__(self, host="127.0.0.1", port=0, boot_status="Accepted", boot_interval=HEARTBEAT_INTERVAL_S,
-                 invalid_tags=(), passwords=None, on_frame=None, parent_tags=None, ssl=None,
-                 tls_host="localhost"):
+                 invalid_tags=(), passwords=None, on_frame=None, ssl=None, url_host=None):
         self.host = host
         self.port = port
         self.boot_status = boot_status       # or a list: answers in turn, the last one repeats
@@ -169,8 +189,9 @@ class Csms:
         self.parent_tags = dict(parent_tags or {})  # idTag -> parentIdTag in Authorize answers
         self.passwords = passwords           # {cp_id: password} -> HTTP Basic auth required
         self.on_frame = on_frame             # callback(station, direction, raw)
-        self.ssl = ssl                       # server SSLContext: wss://tls_host:port
-        self.tls_host = tls_host
+        self.ssl = ssl                       # an ssl.SSLContext (server side): wss:// on the same port
+        self.url_host = url_host or host     # host name put in url (what the charger checks the certificate for)
+        self.peer_certs = []                 # (cp_id, verified client certificate or None) per wss connection
         self.stations = {}
         self.tx_ids = itertools.count(1001)
         self.server = None
@@ -189,6 +210,7 @@ class Csms:
         self.down = False           # refuse connections
         self.refused = 0            # connection attempts refused while down
         self.error_code = "InternalError"
+        self.sign_certificate_status = "Accepted"   # answer to SignCertificate
         self._faults = {}           # action -> [kind "error"/"ignore"/"hang", remaining or None (always)]
         self.hung = []              # message ids of the CALLs a hang_action fault hung on
 
@@ -245,9 +267,7 @@ class Csms:
 
     @property
     def url(self):
-        if self.ssl is not None:
-            return "wss://%s:%d" % (self.tls_host, self.port)
-        return "ws://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % ("wss" if self.ssl else "ws", self.url_host, self.port)
 
     async def __aenter__(self):
         self.server = await serve(self._handler, self.host, self.port, subprotocols=["ocpp1.6"],
@@ -279,7 +299,10 @@ class Csms:
         cp_id = request.path.rstrip("/").rsplit("/", 1)[-1]
         want = self.passwords.get(cp_id)
         got = request.headers.get("Authorization", "")
-        expect = "Basic " + base64.b64encode(("%s:%s" % (cp_id, want)).encode()).decode()
+        if isinstance(want, bytes):  # a binary AuthorizationKey (the hex form decoded, Security whitepaper)
+            expect = "Basic " + base64.b64encode(cp_id.encode() + b":" + want).decode()
+        else:
+            expect = "Basic " + base64.b64encode(("%s:%s" % (cp_id, want)).encode()).decode()
         if want is None or got != expect:
             return Response(401, "Unauthorized", Headers({"WWW-Authenticate": "Basic"}), b"")
         return None
@@ -289,6 +312,8 @@ class Csms:
             ws.transport.abort()
             return
         cp_id = ws.request.path.rstrip("/").rsplit("/", 1)[-1]
+        if self.ssl is not None:  # the client certificate the TLS handshake verified (None: none presented)
+            self.peer_certs.append((cp_id, ws.transport.get_extra_info("peercert")))
         station = self.stations.get(cp_id)
         if station is None:
             station = Station(self, cp_id, ws)

@@ -154,7 +154,8 @@ class Link:
 
     async def run(self, handler):
         """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason), and
-        optionally on_too_big(head, size) for a message above max_message (dropped, link kept)."""
+        optionally on_too_big(head, size) for a message above max_message (dropped, link kept)
+        and on_connect_failed(error) after each failed connect attempt."""
         self._wake = asyncio.Event()
         try:
             while not self._stopping:
@@ -163,6 +164,7 @@ class Link:
                                             timeout_ms=self.connect_timeout_ms, max_message=self.max_message)
                 except Exception as e:  # every failure is retried; the log says why
                     log.warning("link: connect to %s failed: %s", self.url, e)
+                    await _call("on_connect_failed", getattr(handler, "on_connect_failed", None), e)
                     await self._pause()
                     continue
                 await self._session(sock, handler)

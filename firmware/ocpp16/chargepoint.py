@@ -40,6 +40,13 @@ UNITS = {"Energy.Active.Import.Register": "Wh", "Power.Active.Import": "W",
          "Current.Import": "A", "Voltage": "V", "Current.Offered": "A"}
 # Epoch seconds before which the wall clock is considered not set (2020-01-01).
 CLOCK_VALID_AFTER = 1577836800
+# A correction of a set clock larger than this (s) is a SettingSystemTime security event
+# (smaller ones are the drift every Heartbeat corrects; setting a clock that was never set
+# at boot is no change of the system time).
+CLOCK_EVENT_JUMP_S = 60
+# At most one InvalidMessages security event per this long (ms): a flood of bad frames
+# must not fill the security log and the RAM buffer.
+INVALID_MESSAGES_EVENT_MS = 60000
 
 class WallClock:
     """Epoch seconds derived from the monotonic `now`; set by the CSMS's currentTime."""
@@ -130,6 +137,9 @@ class ChargePoint:
         # sends these; Firmware Management sets them).
         self.firmware_status = "Idle"
         self.diagnostics_status = "Idle"
+        self.invalid_event_ms = None  # when the last InvalidMessages security event was reported
+        self.clock_event = None       # a clock jump waiting to be reported (SettingSystemTime)
+        self.profile_change = None    # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile)
         self._load_state(now)
         for name in profiles.BOOT_FEATURES:
             p = self._path(profiles.BOOT_FEATURES[name])
@@ -697,6 +707,9 @@ class ChargePoint:
             m = self.pending
             self.pending = None
             self._answer_failed(m, "malformed answer: %s" % e, now)
+        if self.invalid_event_ms is None or now - self.invalid_event_ms >= INVALID_MESSAGES_EVENT_MS:
+            self.invalid_event_ms = now
+            self.security_event("InvalidMessages", now, str(e))
 
     def _incoming_call(self, msg_id, action, payload, now):
         name = profiles.HANDLERS.get(action)
@@ -714,6 +727,8 @@ class ChargePoint:
         except Exception as e:  # a bug must not stop the firmware; the CSMS learns of it
             log.error("%s handler failed: %r", action, e)
             self.outbox.append(rpc.encode_error(msg_id, rpc.InternalError, "%s failed" % action))
+            if isinstance(e, MemoryError):
+                self.security_event("MemoryExhaustion", now, action)
             return
         finally:
             if name is not None and name not in self.features:
@@ -806,6 +821,21 @@ class ChargePoint:
         self._remember(m["payload"].get("idTag"), p.get("idTagInfo"))
         self._ack(m)
 
+    # Security extension: SignCertificate's answer goes to its callback (ocpp16.signcert);
+    # critical SecurityEventNotifications come from the queue and are acked.
+    def conf_SignCertificate(self, m, p, now):
+        if m["cb"] is not None:
+            m["cb"](p, now)
+
+    def conf_SecurityEventNotification(self, m, p, now):
+        self._ack(m)
+
+    def conf_LogStatusNotification(self, m, p, now):
+        pass
+
+    def conf_SignedFirmwareStatusNotification(self, m, p, now):
+        pass
+
     def _ack(self, m):
         if m.get("seq") is not None:
             self.queue.ack(m["seq"])
@@ -816,6 +846,9 @@ class ChargePoint:
             return
         try:
             epoch = timefmt.parse_datetime(text)
+            jump = epoch - self.clock.epoch(now)
+            if self.clock.known() and (jump > CLOCK_EVENT_JUMP_S or jump < -CLOCK_EVENT_JUMP_S):
+                self.clock_event = (jump, now)  # reported once the clock is set (stamped with the new time)
             if not self.clock.known() and epoch >= CLOCK_VALID_AFTER:
                 # Timestamps taken before this moment came from an unset clock: from now
                 # on they are corrected by the jump when sent (see _repair_timestamps).
@@ -824,6 +857,20 @@ class ChargePoint:
             self.next_aligned_epoch = None  # the clock jumped: align again from the new time
         except ValueError:
             log.warning("currentTime %s not understood", text)
+            return
+        if self.clock_event is not None:
+            self.clock_event = None
+            self.security_event("SettingSystemTime", now, "clock moved %d s" % jump)
+
+    def security_event(self, kind, now, info=None):
+        """Report a Security whitepaper event (ocpp16.secevents, loaded for the call):
+        logged on flash, sent to the CSMS (the critical ones through the queue)."""
+        try:
+            profiles.load("secevents").report(self, kind, now, info)
+        except Exception as e:  # MemoryError, ImportError, flash: charging goes on
+            log.error("security event %s not reported: %r", kind, e)
+        finally:
+            profiles.unload("secevents")
 
     def _event(self, e):
         self.events.append(e)

@@ -26,6 +26,9 @@ AUTH_KEY_LEN = (16, 40)
 SMART_MAX_STACK_LEVEL = 8   # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
 SMART_MAX_PERIODS = 24      # ChargingScheduleMaxPeriods: periods in one charging schedule
 SMART_MAX_PROFILES = 10     # MaxChargingProfilesInstalled: profiles on all connectors together
+CERTIFICATE_STORE_MAX = 8  # CertificateStoreMaxLength: installed roots of both kinds (ocpp16.certstore)
+CERTIFICATE_CHAIN_MAX = 10000  # CertificateSignedMaxChainSize: the whitepaper's ceiling, the schema's maxLength
+CPO_NAME_MAX = 64  # CpoName: X.520 upper bound of an organizationName
 
 # name: (type, access, default, (min, max) for INT / allowed items for CSL / (min, max) length for STR)
 KEYS = {
@@ -75,6 +78,13 @@ KEYS = {
     "ChargingScheduleMaxPeriods": (INT, RO, SMART_MAX_PERIODS, None),
     "ConnectorSwitch3to1PhaseSupported": (BOOL, RO, False, None),
     "MaxChargingProfilesInstalled": (INT, RO, SMART_MAX_PROFILES, None),
+    # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
+    # prerequisites checked); the others are facts of this firmware.
+    "SecurityProfile": (INT, RW, 0, (0, 3)),
+    "CpoName": (STR, RW, "", CPO_NAME_MAX),
+    "CertificateSignedMaxChainSize": (INT, RO, CERTIFICATE_CHAIN_MAX, None),
+    "CertificateStoreMaxLength": (INT, RO, CERTIFICATE_STORE_MAX, None),
+    "AdditionalRootCertificateCheck": (BOOL, RO, False, None),
 }
 
 

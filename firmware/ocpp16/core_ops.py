@@ -5,6 +5,9 @@
 import log
 from ocpp16 import rpc
 
+# Keys whose change is a ReconfigurationOfSecurityParameters security event.
+SECURITY_KEYS = ("AuthorizationKey", "SecurityProfile", "CpoName")
+
 
 def on_ChangeAvailability(cp, p, now):
     c = p["connectorId"]
@@ -29,9 +32,18 @@ def on_ChangeAvailability(cp, p, now):
 def on_ChangeConfiguration(cp, p, now):
     if p["key"] == "AuthorizationKey":
         log.secret(p["value"])  # never shown on the console from now on
-    status = cp.config.change(p["key"], p["value"])
+    if p["key"] == "SecurityProfile":  # only raised, with its prerequisites (Security whitepaper)
+        from ocpp16 import profiles
+        try:
+            status = profiles.load("secprofile").change(cp, p["value"], now)
+        finally:
+            profiles.unload("secprofile")
+    else:
+        status = cp.config.change(p["key"], p["value"])
     if status in ("Accepted", "RebootRequired"):
         cp._event(("config", p["key"]))
+        if p["key"] in SECURITY_KEYS:
+            cp.security_event("ReconfigurationOfSecurityParameters", now, p["key"])
     return {"status": status}
 
 
@@ -106,6 +118,7 @@ def on_Reset(cp, p, now):
     for c in list(cp.tx):
         cp.stop_transaction(c, kind + "Reset", now)
     cp.reset_requested = (kind, now)
+    cp.security_event("ResetOrReboot", now, "%s reset by the CSMS" % kind)
     return {"status": "Accepted"}
 
 

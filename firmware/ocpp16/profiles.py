@@ -15,6 +15,9 @@ HANDLERS = {
     "TriggerMessage": "trigger",
     "ClearChargingProfile": "smart_ops", "GetCompositeSchedule": "smart_ops",
     "SetChargingProfile": "smart_ops",
+    # Security whitepaper extension
+    "InstallCertificate": "certs", "GetInstalledCertificateIds": "certs", "DeleteCertificate": "certs",
+    "CertificateSigned": "certs", "ExtendedTriggerMessage": "exttrigger", "GetLog": "getlog",
     "UpdateFirmware": "fw_ops", "GetDiagnostics": "fw_ops",
 }
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
@@ -73,11 +76,20 @@ def unload_helpers(names):
             sys.modules.pop(name, None)
 
 
+# The Security extension's shared code: a module that imports it for its work names
+# HELPERS = profiles.PKI, and unload() forgets these with it.
+PKI = ("ocpp16.certstore", "pki.csr", "pki.chain", "pki.x509", "pki.p256", "pki.rsa", "pki.pem",
+       "pki.der", "pki")
+
+
 def unload(name):
-    """Forget the module `name`: the next gc.collect() frees its code unless
-    something else still holds a reference to it."""
+    """Forget the module `name` (and the HELPERS it names: modules it imported for its
+    work): the next gc.collect() frees their code unless something else holds them."""
     full = _full(name)
-    sys.modules.pop(full, None)
+    mod = sys.modules.pop(full, None)
+    helpers = getattr(mod, "HELPERS", None)
+    if helpers:
+        unload_helpers(helpers)
     dot = full.rfind(".")
     pkg = sys.modules.get(full[:dot])
     if pkg is not None and hasattr(pkg, full[dot + 1:]):

@@ -351,6 +351,7 @@ def test_bad_frames_get_callerrors_and_the_core_keeps_working():
     r = Rig("bad")
     r.cp.on_connect(0)
     r.run(1000)
+    calls = []
     for text, code in (("not json", "FormationViolation"), ('[2,"a","NoSuchAction",{}]', "NotImplemented"),
                        ('[2,"b","ChangeConfiguration",{"key":"X"}]', "OccurenceConstraintViolation"),
                        ('[2,"c","Reset",{"type":"Sideways"}]', "PropertyConstraintViolation"),
@@ -358,9 +359,14 @@ def test_bad_frames_get_callerrors_and_the_core_keeps_working():
                        ('[2,"e","%s",{}]' % unsupported_action(), "NotSupported")):
         r.cp.receive(text, r.now)
         m = json.loads(r.cp.outbox.pop(0))
+        if m[0] == 2:  # our own CALL: the InvalidMessages security event of the first frame
+            calls.append(m)
+            m = json.loads(r.cp.outbox.pop(0))
         assert m[0] == 4 and m[2] == code, (text, m)
     r.cp.receive('[2,"f","ClearCache",{}]', r.now)
     assert json.loads(r.cp.outbox.pop(0)) == [3, "f", {"status": "Accepted"}]
+    # one InvalidMessages event for the frame that was not OCPP-J at all (at most one a minute)
+    assert [(m[2], m[3]["type"]) for m in calls] == [("SecurityEventNotification", "InvalidMessages")]
 
 
 def test_frame_too_large_answered_from_its_first_bytes():
@@ -372,9 +378,9 @@ def test_frame_too_large_answered_from_its_first_bytes():
     r.cp.receive_too_large(b'{"no": "array"', 70000, r.now)  # cannot be a CALL we could name
     assert json.loads(r.cp.outbox.pop(0))[:3] == [4, "-1", "FormationViolation"]
     r.answer_calls = False
-    r.run(11000)  # HeartbeatInterval 10 s: a Heartbeat waits for its answer
+    r.run(11000)  # our next CALL (the InvalidMessages security event, or a Heartbeat) waits for its answer
     pending = r.cp.pending
-    assert pending is not None and pending["action"] == "Heartbeat"
+    assert pending is not None and pending["action"] in ("SecurityEventNotification", "Heartbeat")
     # an oversized answer to our CALL fails that CALL; no CALLERROR goes back
     r.cp.receive_too_large(('[3,"%s",{"x":"' % pending["id"]).encode(), 70000, r.now)
     assert r.cp.pending is None and r.cp.outbox == []
