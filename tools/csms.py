@@ -180,7 +180,7 @@ class Csms:
     (wss://localhost:<port> when a server SSLContext is given as ssl=...)."""
 
     def __init__(self, host="127.0.0.1", port=0, boot_status="Accepted", boot_interval=HEARTBEAT_INTERVAL_S,
-                 invalid_tags=(), passwords=None, on_frame=None, ssl=None, url_host=None):
+                 invalid_tags=(), passwords=None, on_frame=None, parent_tags=None, ssl=None, url_host=None):
         self.host = host
         self.port = port
         self.boot_status = boot_status       # or a list: answers in turn, the last one repeats
