@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Extra arguments: FLASH_ARGS (--dry-run, --baud, --chip), DEPLOY_ARGS (--extra, --full),
 # MPY_ARGS, CONFIG_ARGS (flags of tools/config.py), SIM_ARGS (flags of tools/sim.py).
 
-.PHONY: all setup test sim bench mpy flash deploy config clean
+.PHONY: all setup test sim bench mpy romfs flash deploy config clean
 
 all: test
 
@@ -35,6 +35,10 @@ bench: $(STAMP)
 
 mpy: $(STAMP)
 	$(PY) tools/mpy.py --board $(BOARD) $(MPY_ARGS)
+
+# build/<board>.romfs: the .mpy image packed for a ROMFS partition (mpremote romfs deploy).
+romfs: $(STAMP)
+	$(PY) tools/romfs.py --board $(BOARD)
 
 flash: $(STAMP)
 	$(PY) tools/flash.py --port "$(PORT)" --board $(BOARD) --firmware "$(FIRMWARE)" $(FLASH_ARGS)

@@ -135,7 +135,8 @@ class Csms:
     """A central system on 127.0.0.1. `async with Csms() as csms:` then csms.url."""
 
     def __init__(self, host="127.0.0.1", port=0, boot_status="Accepted", boot_interval=HEARTBEAT_INTERVAL_S,
-                 invalid_tags=(), passwords=None, on_frame=None):
+                 invalid_tags=(), passwords=None, on_frame=None, ssl=None):
+        self.ssl = ssl                       # an ssl.SSLContext: serve wss:// instead of ws://
         self.host = host
         self.port = port
         self.boot_status = boot_status       # or a list: answers in turn, the last one repeats
@@ -211,12 +212,12 @@ class Csms:
 
     @property
     def url(self):
-        return "ws://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % ("wss" if self.ssl else "ws", self.host, self.port)
 
     async def __aenter__(self):
         self.server = await serve(self._handler, self.host, self.port, subprotocols=["ocpp1.6"],
                                   process_request=self._check_auth, ping_interval=None,
-                                  max_size=2 ** 20)
+                                  max_size=2 ** 20, ssl=self.ssl)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
