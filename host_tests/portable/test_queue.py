@@ -86,7 +86,18 @@ def test_encoding_is_compact_and_exact():
 
 
 def test_words_table_has_no_duplicates_and_fits_the_tag_space():
-    assert len(set(mq.WORDS)) == len(mq.WORDS) <= 256 - 0x20
+    text = mq._WORDS
+    assert text[0] == "\0" and text[-1] == "\0"
+    words = text[1:-1].split("\0")
+    assert len(set(words)) == len(words) <= 256 - 0x20
+    for i, w in enumerate(words):  # every word encodes to its index and back, as one byte
+        assert mq.encode_value(w) == bytes((0x20 + i,)) and mq.decode_value(bytes((0x20 + i,))) == w
+    assert mq.decode_value(mq.encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
+    try:
+        mq.decode_value(bytes((0x20 + len(words),)))
+        assert False, "a code beyond the table decoded"
+    except IndexError:
+        pass
 
 
 def test_fifo_order_ack_and_len():
