@@ -158,10 +158,14 @@ class Reader(mfrc522_model.Mfrc522Model):
 class FrontEnd(pilot_model.PilotFrontEnd):
     def read_uv(self):
         t = t_s()
-        self.ev.state = "C" if PLUG_S <= t < UNPLUG_S else "A"
+        s = "C" if PLUG_S <= t < UNPLUG_S else "A"
+        self.ev.state = s
         return super().read_uv()
 
 
+# The contactor: its auxiliary contact (GPIO34, active low) follows the coil (GPIO26).
+machine.drive(34, 1)
+machine.watch(26, lambda level: machine.drive(34, 0 if level else 1))
 Reader(spi_id=2, cs=5, rst=22)
 modbus_model.Rs485Bus(uart_id=2, de_pin=4).add(modbus_model.Sdm120Model(address=1))
 FrontEnd(pilot_model.EvModel(), pwm_pin=25, adc_pin=36)
@@ -182,7 +186,7 @@ async def esp32_session(image, fakes_dir, heapsize=None):
             with open(cfg, "w") as f:
                 json.dump({"csms_url": csms.url, "charge_point_id": "BENCH", "board": "esp32-devkitc",
                            "wifi": {"ssid": "garage", "password": "wifi-password-1"},
-                           "data_dir": os.path.join(work, "data"), "log_level": "warning"}, f)
+                           "data_dir": os.path.join(work, "data"), "log_level": os.environ.get("BENCH_LOG", "warning")}, f)
             os.makedirs(os.path.join(work, "boards"))
             shutil.copy(os.path.join(ROOT, "boards", "esp32-devkitc.json"), os.path.join(work, "boards"))
             with open(os.path.join(work, "esp32_bench_runner.py"), "w") as f:
@@ -209,6 +213,8 @@ async def esp32_session(image, fakes_dir, heapsize=None):
                     done = True
                     break
                 await asyncio.sleep(0.2)
+            if os.environ.get("BENCH_LOG"):
+                lines.extend("[csms] %s %s" % (d, raw) for _, d, raw in csms.log)
             if proc.returncode is None:
                 proc.kill()
             await proc.wait()
@@ -316,7 +322,10 @@ def tls_material(work):
         return None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(made[0], made[1])
-    return ctx, made[0]
+    der = os.path.join(work, "ca.der")  # MicroPython's mbedTLS loads a DER file (a PEM one: "invalid cert")
+    with open(der, "wb") as f:
+        f.write(ssl.PEM_cert_to_DER_cert(made[2].decode()))
+    return ctx, der
 
 
 def main(argv=None):
