@@ -300,6 +300,11 @@ def _report_heap(cp):
     if hasattr(gc, "mem_alloc"):
         print("[heap] alloc=%d free=%d booted=%d tx=%d" % (gc.mem_alloc(), gc.mem_free(),
               cp.boot_status == "Accepted", len(cp.tx)))
+        try:
+            import micropython
+            micropython.qstr_info()  # "qstr pool: ... n_total_bytes=N": interned names never freed
+        except (ImportError, AttributeError):
+            pass
 
 
 def _describe(e):

@@ -21,9 +21,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import mpy  # noqa: E402
+import boardinfo  # noqa: E402
 import romfs  # noqa: E402
 import sim  # noqa: E402
+
+mpy = boardinfo.mpy_tool()
 
 FAKES = os.path.join(ROOT, "host_tests", "fakes")
 SCENARIO = os.path.join(HERE, "scenarios", "bench.json")
@@ -97,6 +99,10 @@ def _parse_heap(lines):
         elif line.startswith("[heap] alloc="):
             d = dict(kv.split("=") for kv in line[7:].split())
             heaps.append({k: int(v) for k, v in d.items()})
+        elif line.startswith("qstr pool:") and heaps:  # micropython.qstr_info() after a sample
+            d = dict(kv.split("=") for kv in line[10:].replace(",", " ").split())
+            heaps[-1]["qstr"] = int(d.get("n_total_bytes", 0))
+            heaps[-1]["n_qstr"] = int(d.get("n_qstr", 0))
     return heaps, modules
 
 
@@ -348,6 +354,9 @@ def main(argv=None):
             figures["sim %s idle" % mode] = idle_v
             figures["sim %s peak" % mode] = peak
             extra = " (image %d B in the heap)" % image.image_size if image.image_size else ""
+            last = r["heaps"][-1] if r["heaps"] else {}
+            if "qstr" in last:
+                extra += "; interned names (qstrs, never freed): %d, %s" % (last["n_qstr"], kb(last["qstr"]))
             print("%-22s idle %s%s" % (image.label(), kb(idle_v), target_line("sim %s idle" % mode, idle_v)))
             print("%-22s peak %s%s%s" % ("", kb(peak), target_line("sim %s peak" % mode, peak), extra))
             if not r["ok"]:

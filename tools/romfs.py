@@ -32,9 +32,11 @@ def build_image(src_dir, out):
     return os.path.getsize(out)
 
 
-def build(board_name, out=None, quiet=False):
-    import mpy
-    src = os.path.join(BUILD, board_name)
+def build(board_name, out=None, build_dir=None, quiet=False):
+    """Compile the board's image (into build_dir, default build/<board>) and pack it.
+    Returns (image path, size)."""
+    mpy = boardinfo.mpy_tool()  # tools/mpy.py (host_tests/ has a module of that name too)
+    src = build_dir or os.path.join(BUILD, board_name)
     mpy.build(board_name, src, quiet=quiet)
     out = out or os.path.join(BUILD, board_name + ".romfs")
     size = build_image(src, out)

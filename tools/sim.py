@@ -136,7 +136,8 @@ async def main(argv=None):
     t0 = time.time()
     run_opts = {"heapsize": args.heapsize}
     if args.mpy or args.romfs:
-        import mpy
+        import boardinfo
+        mpy = boardinfo.mpy_tool()
         run_opts["mpy_dir"] = os.path.join(workdir, "mpy")
         mpy.build("sim", run_opts["mpy_dir"], quiet=True)
         if args.romfs:
