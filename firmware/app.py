@@ -53,6 +53,10 @@ class Clock:
     def advance(self, ms):
         self.sim_ms += ms
 
+    def real_ms(self, ms):
+        """Wall-clock ms that `ms` of this clock's time take."""
+        return ms if self.speed is None else max(1, int(ms / self.speed))
+
     async def sleep_ms(self, ms):
         if self.speed is not None:
             ms = ms / self.speed
@@ -114,6 +118,10 @@ class App:
             print(log.redact("<- " + text))
         return self.flush()
 
+    def on_too_big(self, head, size):
+        self.cp.receive_too_large(head, size, self.clock.now())
+        return self.flush()
+
     def on_close(self, reason=None):
         self.cp.on_disconnect(self.clock.now())
 
@@ -164,6 +172,11 @@ class App:
             if sampler is not None:
                 last_ticks = sampler.ticks
             self.cp.tick(now)
+            if self.cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
+                self.cp.link_suspect = False
+                if self.link is not None:
+                    from net.link import PONG_GRACE_S
+                    self.link.verify(self.clock.real_ms(PONG_GRACE_S * 1000))
             if self.cp.jobs:
                 self._start_jobs()
             ping = self.config.get("WebSocketPingInterval")

@@ -295,33 +295,32 @@ def test_70k_messages_both_ways_with_raised_limit():
         run(main())
 
 
-def test_message_above_default_limit_is_refused_with_1009():
-    closes = []
+def test_message_above_default_limit_is_dropped_and_the_connection_kept():
+    got = []
 
     async def handler(conn):
-        await conn.send("y" * (ws.MAX_MESSAGE + 1))
-        try:
-            await conn.recv()
-        except Exception:
-            pass
-        closes.append(conn.close_code)
+        await conn.send('[2,"too-big-1","DataTransfer",{"data":"' + "y" * ws.MAX_MESSAGE + '"}]')
+        await conn.send("after")
+        got.append(await conn.recv())
+        await conn.wait_closed()
 
-    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"], max_size=None) as srv:
         async def main():
             c = await ws.connect(url(srv))
-            with pytest.raises(ws.MessageTooBig, match="exceeds max_message 65536"):
+            with pytest.raises(ws.MessageTooBig, match="exceeds max_message 65536") as e:
                 await c.recv()
-            assert c.closed and c.close_code == 1009
-            with pytest.raises(ws.ConnectionClosed):
-                await c.recv()
-            with pytest.raises(ws.ConnectionClosed):
-                await c.send("still there?")
+            assert not e.value.closed and not c.closed
+            assert e.value.size == ws.MAX_MESSAGE + 42 and e.value.head.startswith(b'[2,"too-big-1","DataTransfer"')
+            assert await c.recv() == "after"
+            await c.send("still here")
             # outgoing: refused locally, nothing sent
             with pytest.raises(ws.MessageTooBig):
                 await c.send("z" * (ws.MAX_MESSAGE + 1))
+            await c.close()
+            assert c.close_code == 1000
         run(main())
         time.sleep(0.2)
-    assert closes == [1009]
+    assert got == ["still here"]
 
 
 def test_huge_announced_length_is_refused_without_allocating():
@@ -344,19 +343,44 @@ def test_huge_announced_length_is_refused_without_allocating():
     assert seen[0][1] == 8 and S.close_code(seen[0][2]) == 1009
 
 
-def test_fragments_adding_up_above_limit_are_refused():
+def test_fragments_adding_up_above_limit_are_dropped():
     async def handler(reader, writer):
         await S.handshake(reader, writer)
-        writer.write(S.frame(1, b"a" * 600, fin=False) + S.frame(0, b"b" * 600, fin=False))
+        writer.write(S.frame(1, b"a" * 600, fin=False) + S.frame(0, b"b" * 600) + S.frame(1, b"ok"))
         await writer.drain()
         await reader.read()
 
     with S.raw_server(handler) as srv:
         async def main():
             c = await ws.connect(url(srv), max_message=1000)
-            with pytest.raises(ws.MessageTooBig, match="1200"):
+            with pytest.raises(ws.MessageTooBig, match="1200") as e:
                 await c.recv()
+            assert e.value.head == b"a" * ws.TOO_BIG_HEAD and e.value.size == 1200
+            assert await c.recv() == "ok"
+            c.abort()
+            await c.wait_closed()
         run(main())
+
+
+def test_message_above_the_drain_bound_closes_with_1009():
+    seen = []
+
+    async def handler(reader, writer):
+        await S.handshake(reader, writer)
+        writer.write(S.frame(1, b"[2,", length=ws.MAX_DRAIN + 1))
+        await writer.drain()
+        seen.append(await S.read_frame(reader))
+        await reader.read()
+
+    with S.raw_server(handler) as srv:
+        async def main():
+            c = await ws.connect(url(srv))
+            with pytest.raises(ws.MessageTooBig, match="exceeds 1048576") as e:
+                await c.recv()
+            assert e.value.closed and c.closed and c.close_code == 1009
+        run(main())
+        time.sleep(0.1)
+    assert seen[0][1] == 8 and S.close_code(seen[0][2]) == 1009
 
 
 # ---------------------------------------------------------------- protocol errors

@@ -123,15 +123,13 @@ def test_mp_70k_messages_both_ways_in_256k_heap():
           % (res[0].split()[1], n, send_ms))
 
 
-def test_mp_refuses_oversized_message_in_256k_heap():
+def test_mp_drops_oversized_message_in_256k_heap_and_keeps_the_connection():
     closes = []
 
     async def handler(reader, writer):
         await S.handshake(reader, writer)
-        if not closes:
-            writer.write(S.frame(1, b"y" * (70 * 1024)))
-        else:
-            writer.write(S.frame(2, b"", length=1 << 40))
+        writer.write(S.frame(1, b'[2,"big-7","Data' + b"y" * (70 * 1024)) + S.frame(1, b"next"))
+        writer.write(S.frame(2, b"", length=1 << 40))
         await writer.drain()
         fin, op, data, masked = await S.read_frame(reader)
         closes.append((op, S.close_code(data)))
@@ -139,9 +137,10 @@ def test_mp_refuses_oversized_message_in_256k_heap():
 
     with S.raw_server(handler) as srv:
         res, out = mp("toobig", srv, heapsize="256K")
-    assert res[0].startswith("toobig 1009 incoming message of 71680+ bytes exceeds max_message 65536"), out
-    assert res[1:] == ["after 1009", "huge 1009"], out
-    assert closes == [(8, 1009), (8, 1009)]
+    assert res[0] == ("toobig False 71696 [2,\"big-7\",\"Datayyyy "
+                      "incoming message of 71696 bytes exceeds max_message 65536 (dropped)"), out
+    assert res[1:] == ["next next", "huge True 1009"], out
+    assert closes == [(8, 1009)]
 
 
 def test_mp_abrupt_drop_mid_frame():

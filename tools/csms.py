@@ -10,7 +10,9 @@ Fault injection for the outage tests (nothing is armed by default):
                                   of answering the k-th received frame after processing it; once;
   csms.go_down() / csms.come_up() abort every connection and refuse new ones (HTTP 503) / serve again;
   csms.fail_action(action, n)     answer the next n CALLs of `action` with a CALLERROR (n=None: always);
-  csms.ignore_action(action, n)   do not answer the next n CALLs of `action` at all (n=None: never).
+  csms.ignore_action(action, n)   do not answer the next n CALLs of `action` at all (n=None: never);
+  csms.hang_action(action, n)     on the next n CALLs of `action`, stop reading that connection (no
+                                  answer, no pong: a hung CSMS) until the charger connects again.
 """
 import asyncio
 import base64
@@ -61,6 +63,12 @@ class Station(OcppChargePoint):
         if fault is not None:
             kind, msg = fault
             if kind == "ignore":
+                return None
+            if kind == "hang":
+                csms.hung.append(msg[1])
+                transport = getattr(self._connection, "transport", None)
+                if transport is not None:
+                    transport.pause_reading()
                 return None
             return await self._send(json.dumps([4, msg[1], csms.error_code, "injected fault", {}]))
         return await super().route_message(raw_msg)
@@ -162,7 +170,8 @@ class Csms:
         self.down = False           # refuse connections
         self.refused = 0            # connection attempts refused while down
         self.error_code = "InternalError"
-        self._faults = {}           # action -> [kind "error"/"ignore", remaining or None (always)]
+        self._faults = {}           # action -> [kind "error"/"ignore"/"hang", remaining or None (always)]
+        self.hung = []              # message ids of the CALLs a hang_action fault hung on
 
     # -------------------------------------------------------------- fault injection
     def drop_after(self, k, direction="in"):
@@ -196,6 +205,11 @@ class Csms:
     def ignore_action(self, action, times=None):
         """Leave the next `times` CALLs of `action` unanswered (None: always)."""
         self._faults[action] = ["ignore", times]
+
+    def hang_action(self, action, times=1):
+        """On the next `times` CALLs of `action` stop reading that connection: no answer, no pong,
+        until the charger reconnects (the hung connection is then dropped)."""
+        self._faults[action] = ["hang", times]
 
     def _fault_for(self, raw):
         if not self._faults:
@@ -259,6 +273,7 @@ class Csms:
             station = Station(self, cp_id, ws)
             self.stations[cp_id] = station
         else:  # reconnect: keep the records, take the new connection
+            station.abort()  # the old one, if still open (hung)
             station._connection = ws
         try:
             await station.start()

@@ -92,6 +92,7 @@ class Link:
         self._stopping = False
         self._rx_reason = None
         self._wake = None  # set when the receiver ends or stop() is called: the supervisor acts at once
+        self._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
 
     def set_ping_interval(self, ping_interval_s):
         """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
@@ -128,6 +129,14 @@ class Link:
         if self._wake is not None:
             self._wake.set()
 
+    def verify(self, pong_wait_ms=PONG_GRACE_S * 1000):
+        """The link is suspect (a CALL was not answered): ping at once and reconnect when
+        no pong arrives within pong_wait_ms."""
+        if self.up:
+            self._verify_ms = max(1, int(pong_wait_ms))
+            if self._wake is not None:
+                self._wake.set()
+
     def stop(self):
         """Make run() close the connection cleanly and return."""
         self._stopping = True
@@ -144,7 +153,8 @@ class Link:
             d -= t
 
     async def run(self, handler):
-        """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason)."""
+        """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason), and
+        optionally on_too_big(head, size) for a message above max_message (dropped, link kept)."""
         self._wake = asyncio.Event()
         try:
             while not self._stopping:
@@ -168,6 +178,7 @@ class Link:
         self._ws = sock
         self.up = True
         self._rx_reason = None
+        self._verify_ms = 0
         if not self._stopping:
             self._wake.clear()
         started = compat.ticks_ms()
@@ -176,7 +187,7 @@ class Link:
         reason = None
         try:
             await _call("on_open", getattr(handler, "on_open", None))
-            rx = asyncio.create_task(self._receive(sock, handler.on_message))
+            rx = asyncio.create_task(self._receive(sock, handler))
             reason = await self._supervise(sock)
         finally:
             self.up = False
@@ -188,7 +199,7 @@ class Link:
                     await rx
                 except BaseException:  # CancelledError of the receiver, expected here
                     pass
-            sock.abort()  # no-op after a clean close
+            await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
         self.last_close_reason = reason
         log.warning("link: disconnected from %s: %s", self.url, reason)
         await _call("on_close", getattr(handler, "on_close", None), reason)
@@ -197,17 +208,38 @@ class Link:
 
     async def _supervise(self, sock):
         last_ping = compat.ticks_ms()
+        check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
         while True:
             try:
-                await _wait_for_ms(self._wake.wait(), self._poll_ms())
+                await _wait_for_ms(self._wake.wait(), self._poll_ms() if check is None else min(self._poll_ms(),
+                                                                                                  check[2]))
             except asyncio.TimeoutError:
                 pass
+            if not self._stopping and self._rx_reason is None:
+                self._wake.clear()
             if self._rx_reason is not None:
                 return self._rx_reason
             if self._stopping:
                 await sock.close(ws.CLOSE_NORMAL)
                 return "stopped"
             now = compat.ticks_ms()
+            if check is not None:
+                if sock.pongs > check[1]:
+                    check = None  # the link is alive: the CSMS was slow
+                elif compat.ticks_diff(now, check[0]) >= check[2]:
+                    return "no pong within %d ms after an unanswered CALL (dead link)" % check[2]
+            if self._verify_ms and check is None:
+                check = (now, sock.pongs, self._verify_ms)
+                self._verify_ms = 0
+                last_ping = now
+                try:
+                    await _wait_for_ms(sock.ping(), self.send_timeout_ms)
+                except asyncio.TimeoutError:
+                    return "ping stuck for %d ms (dead link)" % self.send_timeout_ms
+                except ws.WebSocketError as e:
+                    if self._rx_reason is None:
+                        self._rx_reason = str(e)
+                continue
             if self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
                 return "nothing received for %d ms (dead link)" % compat.ticks_diff(now, sock.last_rx_ms)
             if self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms:
@@ -220,10 +252,20 @@ class Link:
                     if self._rx_reason is None:
                         self._rx_reason = str(e)
 
-    async def _receive(self, sock, on_message):
+    async def _receive(self, sock, handler):
+        on_message = handler.on_message
         try:
             while True:
-                msg = await sock.recv()
+                try:
+                    msg = await sock.recv()
+                except ws.MessageTooBig as e:
+                    if e.closed:
+                        raise
+                    # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
+                    log.warning("link: %s", e)
+                    await _call("on_too_big", getattr(handler, "on_too_big", None), e.head, e.size)
+                    e = None
+                    continue
                 if not isinstance(msg, str):
                     log.warning("link: binary message of %d bytes ignored (OCPP-J is text)", len(msg))
                     continue

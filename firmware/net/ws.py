@@ -10,6 +10,8 @@ import compat
 from compat import const
 
 MAX_MESSAGE = const(65536)  # default largest message accepted (bytes of payload, all fragments)
+MAX_DRAIN = const(1048576)  # a larger message is read to its end and refused, link kept; beyond this: close 1009
+TOO_BIG_HEAD = const(128)  # first bytes of a refused message kept for its reader (the OCPP message id)
 MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 CONNECT_TIMEOUT_MS = const(10000)  # TCP connect + TLS + HTTP upgrade, all of it
 CLOSE_TIMEOUT_MS = const(3000)  # how long close() waits for the server's close frame
@@ -74,7 +76,14 @@ class ProtocolError(WebSocketError):
 
 
 class MessageTooBig(WebSocketError):
-    pass
+    """A message above max_message. Received: read to its end and dropped, the connection stays
+    open (unless `closed`), `head` is its first TOO_BIG_HEAD bytes and `size` its length."""
+
+    def __init__(self, msg, head=b"", size=0, closed=True):
+        super().__init__(msg)
+        self.head = head
+        self.size = size
+        self.closed = closed
 
 
 class ConnectionClosed(WebSocketError):
@@ -167,6 +176,11 @@ def parse_url(url):
     return secure, host, port, resource
 
 
+def _one_line(e):
+    # mbedTLS messages start with a newline and span lines: a log line must read as one sentence.
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _tls_context(ssl):
     """The context for a wss:// connection: the caller's, or the runtime's verifying default."""
     if ssl is not None and ssl is not True:
@@ -207,6 +221,7 @@ class WebSocket:
         self._hdr = bytearray(8)
         self._wlock = asyncio.Lock()
         self._closed_evt = asyncio.Event()
+        self._released = False
         self._rx_active = False
         self._close_sent = False
         self.max_message = max_message
@@ -280,6 +295,11 @@ class WebSocket:
                 raise self._lost("connection lost (EOF) in the middle of a frame")
             pos += got
             self.last_rx_ms = compat.ticks_ms()
+
+    async def _discard(self, n):
+        # Read and drop n payload bytes through the receive buffer: no allocation.
+        while n:
+            n -= len(await self._read_some(n))
 
     async def _read_line(self, limit):
         line = bytearray()
@@ -380,8 +400,17 @@ class WebSocket:
         return ConnectionClosed(self.close_code, self.close_reason)
 
     def abort(self):
-        """Drop the TCP connection at once, no close handshake (dead link)."""
+        """Drop the TCP connection at once, no close handshake (dead link); then await wait_closed()."""
         self._teardown(CLOSE_ABNORMAL, "aborted")
+
+    async def wait_closed(self):
+        """Release the socket (bounded wait). Whoever holds a WebSocket ends with close() or this,
+        on every path: on MicroPython a stream's close() alone leaves the socket open."""
+        self._teardown(CLOSE_ABNORMAL, "aborted")  # no-op when already closed
+        if self._released:
+            return
+        self._released = True
+        await compat.close_stream(self._w)
 
     async def _send_close(self, code, reason=""):
         if self._close_sent or self.closed:
@@ -413,6 +442,7 @@ class WebSocket:
         except (WebSocketError, asyncio.TimeoutError):
             pass
         self._teardown(code, reason)
+        await self.wait_closed()  # the TCP connection ends here, not when the server times out
 
     async def _drain_until_closed(self):
         try:
@@ -490,6 +520,8 @@ class WebSocket:
     async def _recv(self):
         self._msg = None  # the message being assembled (bytearray); an attribute, see _take
         msg_op = 0
+        head = None  # first bytes of a message above max_message, being read to its end and dropped
+        total = 0
         while True:
             fin, op, n = await self._read_header()
             if op >= OP_CLOSE:
@@ -512,21 +544,33 @@ class WebSocket:
                     await self._on_close_frame(payload)
                 continue
             if op == OP_CONT:
-                if self._msg is None:
+                if self._msg is None and head is None:
                     await self._fail(CLOSE_PROTOCOL, ProtocolError("continuation frame without a message to continue"))
             elif op == OP_TEXT or op == OP_BINARY:
-                if self._msg is not None:
+                if self._msg is not None or head is not None:
                     await self._fail(CLOSE_PROTOCOL, ProtocolError("new message started inside a fragmented one"))
                 msg_op = op
             else:
                 await self._fail(CLOSE_PROTOCOL, ProtocolError("unknown data opcode %d" % op))
             have = 0 if self._msg is None else len(self._msg)
-            if have + n > self.max_message:
-                # Refused on the header alone: the payload is never allocated.
+            if head is None and have + n > self.max_message:
+                head = bytearray(self._msg[:TOO_BIG_HEAD]) if self._msg is not None else bytearray()
                 self._msg = None
-                await self._fail(CLOSE_TOO_BIG, MessageTooBig("incoming message of %d+ bytes exceeds max_message %d"
-                                                              % (have + n, self.max_message)))
-            if self._msg is None:
+                total = have
+            if head is not None:
+                total += n
+                if total > MAX_DRAIN:
+                    # Cannot be a message: refused on the header alone, the payload is never read.
+                    await self._fail(CLOSE_TOO_BIG, MessageTooBig("incoming message of %d+ bytes exceeds %d"
+                                                                  % (total, max(MAX_DRAIN, self.max_message))))
+                k = min(n, TOO_BIG_HEAD - len(head))
+                if k > 0:
+                    part = bytearray(k)
+                    await self._read_into(memoryview(part))
+                    head.extend(part)
+                    part = None
+                await self._discard(n - max(k, 0))
+            elif self._msg is None:
                 self._msg = bytearray(n)
                 await self._read_into(memoryview(self._msg))
             else:
@@ -537,6 +581,9 @@ class WebSocket:
                     left -= len(chunk)
                 chunk = None
             if fin:
+                if head is not None:
+                    raise MessageTooBig("incoming message of %d bytes exceeds max_message %d (dropped)"
+                                        % (total, self.max_message), bytes(head), total, False)
                 m = self._take(msg_op)
                 if m is None:
                     await self._fail(CLOSE_BAD_DATA, ProtocolError("text message is not valid UTF-8"))
@@ -614,12 +661,9 @@ class WebSocket:
 
 async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message):
     try:
-        if secure:
-            reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
-        else:
-            reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await compat.open_stream(host, port, ctx, host if secure else None)
     except OSError as e:
-        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, e))
+        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
     ws = WebSocket(reader, writer, max_message)
     default = 443 if secure else 80
     name = ("[%s]" % host) if ":" in host else host
@@ -627,12 +671,18 @@ async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, ma
     try:
         await ws._handshake(host_header, resource, subprotocols, auth_header)
     except ConnectionClosed as e:
+        await ws.wait_closed()
         raise HandshakeError("server closed the connection during the handshake (%s)" % e.reason)
     except OSError as e:
-        ws.abort()
-        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, e))
-    except BaseException:
-        ws.abort()
+        await ws.wait_closed()
+        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
+    except ValueError as e:  # MicroPython's ssl reports a failed TLS handshake (e.g. untrusted certificate) so
+        await ws.wait_closed()
+        if not secure:
+            raise HandshakeError("bad HTTP response: %s" % _one_line(e))
+        raise ConnectError("TLS handshake with %s:%d failed: %s" % (host, port, _one_line(e)))
+    except BaseException:  # HandshakeError, or the connect timeout cancelling us: the socket goes too
+        await ws.wait_closed()
         raise
     return ws
 

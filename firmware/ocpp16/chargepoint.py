@@ -13,6 +13,11 @@ from ocpp16.queue import QueueError
 
 # How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
 CALL_TIMEOUT_MS = 30000
+# Why a CALL got no usable answer (ChargePoint._answer_failed): only REFUSED counts
+# towards TransactionMessageAttempts.
+REFUSED = 0  # CALLERROR or an answer that fails validation
+TIMEOUT = 1  # no answer within CALL_TIMEOUT_MS
+LOST = 2  # the link dropped before the answer
 # BootNotification retry when the CSMS gave no usable interval.
 BOOT_RETRY_DEFAULT_S = 60
 # Non-transaction messages held in RAM while waiting for their turn (offline
@@ -87,6 +92,7 @@ class ChargePoint:
         self.boot_status = None       # None, "Pending", "Rejected", "Accepted"
         self.next_boot_ms = 0
         self.pending = None           # our CALL awaiting its answer
+        self.link_suspect = False     # a CALL timed out: the app checks the link (ping; reconnect without pong)
         self.ram = []                 # [barrier seq, action, payload, on_answer]
         self.attempts = {}            # queue seq -> failed deliveries so far
         self.retry_at = 0             # earliest time the queue head may be sent again
@@ -220,7 +226,7 @@ class ChargePoint:
     def on_disconnect(self, now):
         self.online = False
         if self.pending is not None:
-            self._answer_failed(self.pending, "connection lost", now, count=False)
+            self._answer_failed(self.pending, "connection lost", now, LOST)
         self.pending = None
 
     # ------------------------------------------------------------------ device events
@@ -560,7 +566,8 @@ class ChargePoint:
             if now - self.pending["sent"] >= CALL_TIMEOUT_MS:
                 p = self.pending
                 self.pending = None
-                self._answer_failed(p, "timeout", now)
+                self.link_suspect = True
+                self._answer_failed(p, "timeout", now, TIMEOUT)
             else:
                 return
         if self.boot_status != "Accepted":
@@ -594,12 +601,20 @@ class ChargePoint:
                 p[dst] = d[src]
         return p
 
-    def _answer_failed(self, m, why, now, count=True):
+    def _answer_failed(self, m, why, now, kind=REFUSED):
+        """Our CALL m got no usable answer. kind: REFUSED (a CALLERROR or an invalid answer:
+        the CSMS failed to process it), TIMEOUT (no answer in time) or LOST (the link dropped)."""
         action = m["action"]
         if m.get("seq") is not None:
             seq = m["seq"]
-            if not count:
-                return  # not answered because the link dropped: sent again on reconnect
+            if kind == LOST:
+                return  # sent again on reconnect
+            if kind == TIMEOUT:
+                # Not a failure to process: never counted, never given up. The same message
+                # goes again (a new id) once the link is checked, at once after a reconnect.
+                self.retry_at = now + self.config.get("TransactionMessageRetryInterval") * 1000
+                log.warning("%s not answered in %d s: sent again", action, CALL_TIMEOUT_MS // 1000)
+                return
             n = self.attempts.get(seq, 0) + 1
             self.attempts[seq] = n
             if n >= self.config.get("TransactionMessageAttempts"):
@@ -615,12 +630,14 @@ class ChargePoint:
             return
         if action == "BootNotification":
             self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000
-        elif action == "StatusNotification" and not count:
-            # Lost with the link: the CSMS must still learn it, unless a newer status of
-            # that connector is already waiting.
+        elif action == "StatusNotification" and kind != REFUSED:
+            # Lost with the link or not answered: the CSMS must still learn it, unless a
+            # newer status of that connector is already waiting (one CALL at a time, so
+            # none can have been sent since).
             c = m["payload"]["connectorId"]
             if not [r for r in self.ram if r[1] == action and r[2]["connectorId"] == c]:
                 self.ram.insert(0, [-1, action, m["payload"], None])
+            log.warning("%s %s: sent again", action, why)
             return
         elif m.get("cb") is not None:
             m["cb"](None, now)
@@ -632,14 +649,7 @@ class ChargePoint:
         try:
             frame = rpc.parse(text)
         except rpc.RpcError as e:
-            log.warning("bad frame: %s", e)
-            reply = rpc.reply_for(e)
-            if reply is not None:
-                self.outbox.append(reply)
-            elif self.pending is not None and e.msg_id == self.pending["id"]:
-                m = self.pending
-                self.pending = None
-                self._answer_failed(m, "malformed answer: %s" % e, now)
+            self._bad_frame(e, now)
             return
         kind = frame[0]
         if kind == rpc.CALL:
@@ -649,6 +659,20 @@ class ChargePoint:
         else:
             self._incoming_error(frame[1], frame[2], frame[3], now)
         self._pump(now)
+
+    def receive_too_large(self, head, size, now):
+        """A frame above the WebSocket's limit, read to its end and dropped: head is its first bytes."""
+        self._bad_frame(rpc.too_large(head, size), now)
+
+    def _bad_frame(self, e, now):
+        log.warning("bad frame: %s", e)
+        reply = rpc.reply_for(e)
+        if reply is not None:
+            self.outbox.append(reply)
+        elif self.pending is not None and e.msg_id == self.pending["id"]:
+            m = self.pending
+            self.pending = None
+            self._answer_failed(m, "malformed answer: %s" % e, now)
 
     def _incoming_call(self, msg_id, action, payload, now):
         name = profiles.HANDLERS.get(action)

@@ -243,6 +243,15 @@ def _unparseable(text, code, why):
     return RpcError(code, why, msg_id if mtype == CALL else None)
 
 
+def too_large(head, size):
+    """The RpcError for a frame the WebSocket layer read to its end without keeping it:
+    head is its first bytes (the id of a CALL is read from them), size its length."""
+    n = 0
+    while n < len(head) and head[n] < 128:  # ASCII only: the head may end inside a character
+        n += 1
+    return _unparseable(bytes(head[:n]).decode(), FormationViolation, "frame too large (%d bytes)" % size)
+
+
 def parse(text):
     """One OCPP-J frame (str or bytes) -> tuple:
     (CALL, id, action, payload) | (CALLRESULT, id, payload) |

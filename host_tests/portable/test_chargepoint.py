@@ -29,6 +29,7 @@ class Rig:
         self.times = []          # when each was sent
         self.boot = "Accepted"
         self.answer_calls = True
+        self.withhold = ()       # actions left unanswered even when answer_calls is on
 
     def run(self, ms, step=100):
         end = self.now + ms
@@ -47,7 +48,7 @@ class Rig:
                 continue
             self.sent.append(m)
             self.times.append(self.now)
-            if self.answer_calls:
+            if self.answer_calls and m[2] not in self.withhold:
                 self.cp.receive(json.dumps([3, m[1], self.csms(m[2], m[3])]), self.now)
 
     def csms(self, action, p):
@@ -132,7 +133,7 @@ def test_offline_transaction_gets_its_id_when_back_online():
     assert len(r.queue) == 0
 
 
-def test_unanswered_transaction_message_is_retried_with_growing_wait():
+def test_unanswered_transaction_message_is_sent_again_until_answered_never_given_up():
     r = Rig("retry")
     r.config.change("TransactionMessageRetryInterval", "5")
     r.config.change("TransactionMessageAttempts", "3")
@@ -147,14 +148,63 @@ def test_unanswered_transaction_message_is_retried_with_growing_wait():
     r.run(1000)
     r.cp.on_connect(r.now)
     r.run(400000)
-    starts = [r.times[i] for i, m in enumerate(r.sent) if m[2] == "StartTransaction"]
-    assert len(starts) == 3  # attempts 1..3; then recorded as failed, not retried for ever
-    gap1, gap2 = starts[1] - starts[0], starts[2] - starts[1]
-    assert gap1 >= CALL_TIMEOUT_MS + 5000 and gap2 >= CALL_TIMEOUT_MS + 10000
+    starts = [(r.times[i], m) for i, m in enumerate(r.sent) if m[2] == "StartTransaction"]
+    # A timeout is not a failure to process: far more than TransactionMessageAttempts sends,
+    # the same content each time (a new id), after the answer timeout + the retry interval
+    # (+ an unanswered Heartbeat sent in that pause: HeartbeatInterval is 10 s here).
+    assert len(starts) >= 6, len(starts)
+    assert all(m[3] == starts[0][1][3] for _, m in starts) and len(set(m[1] for _, m in starts)) == len(starts)
+    gaps = [b[0] - a[0] for a, b in zip(starts, starts[1:])]
+    assert all(CALL_TIMEOUT_MS + 5000 <= g <= 2 * CALL_TIMEOUT_MS + 5200 for g in gaps), gaps
+    assert r.cp.link_suspect  # each timeout asks the app to check the link
+    assert r.queue.failures() == []
+    r.answer_calls = True
+    r.run(60000)
+    assert r.queue.failures() == [] and len(r.queue) == 0
+    assert [m[2] for m in r.sent].count("MeterValues") >= 1  # the rest of the transaction follows
+
+
+def test_callerror_counts_towards_the_attempts_a_timeout_does_not():
+    r = Rig("refused")
+    r.config.change("TransactionMessageRetryInterval", "5")
+    r.config.change("TransactionMessageAttempts", "2")
+    r.cp.on_connect(0)
+    r.run(1000)
+    r.world.reader.tap("CAFE")
+    r.world.evs[0].plug()
+    r.run(20000)
+    r.withhold = ("StopTransaction",)
+    r.world.evs[0].unplug()
+    r.run(1000)
+    stop = [m for m in r.sent if m[2] == "StopTransaction"]
+    assert len(stop) == 1
+    r.run(CALL_TIMEOUT_MS + 6000)  # timed out once, sent again
+    stop = [m for m in r.sent if m[2] == "StopTransaction"]
+    assert len(stop) == 2 and r.queue.failures() == []
+    r.cp.receive(json.dumps([4, stop[1][1], "InternalError", "busy", {}]), r.now)  # attempt 1 of 2
+    r.run(6000)
+    stop = [m for m in r.sent if m[2] == "StopTransaction"]
+    assert len(stop) == 3
+    r.cp.receive(json.dumps([4, stop[2][1], "InternalError", "busy", {}]), r.now)  # attempt 2 of 2: given up
+    r.run(30000)
+    assert len([m for m in r.sent if m[2] == "StopTransaction"]) == 3
     fails = r.queue.failures()
-    assert fails[0][0] == "StartTransaction" and "timeout" in fails[0][2]
-    # the rest of that transaction still goes out (only the exhausted message is given up)
-    assert [m[2] for m in r.sent].count("MeterValues") >= 3
+    assert len(fails) == 1 and fails[0][0] == "StopTransaction" and "CALLERROR" in fails[0][2], fails
+
+
+def test_unanswered_status_is_sent_again_unless_a_newer_one_waits():
+    r = Rig("status")
+    r.cp.on_connect(0)
+    r.answer_calls = False
+    r.run(100)
+    first = [m for m in r.sent if m[2] == "BootNotification"]
+    r.cp.receive(json.dumps([3, first[0][1], r.csms("BootNotification", {})]), r.now)
+    r.run(200)
+    status = [m for m in r.sent if m[2] == "StatusNotification"]
+    assert len(status) == 1
+    r.run(CALL_TIMEOUT_MS + 200)
+    again = [m for m in r.sent if m[2] == "StatusNotification"]
+    assert len(again) == 2 and again[1][3] == again[0][3] and again[1][1] != again[0][1]
 
 
 def test_power_loss_stops_open_transaction_on_restart():

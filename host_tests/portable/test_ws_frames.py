@@ -117,14 +117,50 @@ def test_eof_anywhere_is_connection_closed_1006():
 
 
 def test_limit_is_checked_before_the_payload_arrives():
-    # Only the header of a 1 MB frame is in the stream: refused without waiting for (or allocating) it.
-    head = bytes([0x82, 127]) + (1 << 20).to_bytes(8, "big")
+    # Only the header of a frame above MAX_DRAIN is in the stream: refused without waiting for (or allocating) it.
+    head = bytes([0x82, 127]) + (ws.MAX_DRAIN + 1).to_bytes(8, "big")
     got, exc, s = receive_all(head, 100, True)
     assert isinstance(exc, ws.MessageTooBig)
     assert client_frames(s.written)[0][0] == 8
     assert client_frames(s.written)[0][1][:2] == (1009).to_bytes(2, "big")
     got, exc, s = receive_all(frame(1, b"a" * 100), 100, False, max_message=100)
     assert got == ["a" * 100]
+
+
+def receive_some(data, step, readinto, count, max_message):
+    """recv() `count` times; returns [message or MessageTooBig], exception or None, websocket, stream."""
+    s = FakeStream(data, step, readinto)
+    c = ws.WebSocket(s, s, max_message)
+    got = []
+
+    async def main():
+        try:
+            for _ in range(count):
+                try:
+                    got.append(await c.recv())
+                except ws.MessageTooBig as e:
+                    got.append(e)
+                    if e.closed:
+                        raise
+        except ws.WebSocketError as e:
+            return e
+    exc = asyncio.run(main())
+    return got, exc, c, s
+
+
+def test_message_above_the_limit_is_read_to_its_end_and_dropped_link_kept():
+    call = b'[2,"big-42","DataTransfer",{"vendorId":"x","data":"' + b"\xc3\xa9" * 600 + b'"}]'
+    frags = frame(1, call[:70], fin=False) + frame(9, b"p") + frame(0, call[70:900], fin=False) + frame(0, call[900:])
+    for data in (frame(1, call), frags):
+        stream = data + frame(1, b"next") + frame(8, b"\x03\xe8")
+        for readinto in (True, False):
+            for step in (1, 7, 512, 100000):
+                got, exc, c, s = receive_some(stream, step, readinto, 3, 1000)
+                assert isinstance(got[0], ws.MessageTooBig) and not got[0].closed, (step, got)
+                assert got[0].size == len(call) and got[0].head == call[:ws.TOO_BIG_HEAD]
+                assert got[1] == "next"  # the same connection goes on
+                assert isinstance(exc, ws.ConnectionClosed) and exc.code == 1000
+                assert [op for op, _ in client_frames(s.written)] == ([10, 8] if data is frags else [8])
 
 
 def test_protocol_errors_close_with_their_code():
