@@ -146,11 +146,12 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
         # The start-up steps, the validation tables and the board file rules are needed
         # only at boot: give their RAM to the app.
         del bringup
-        for name in ("bringup", "devconfig", "hal.board"):
+        for name in ("bringup", "devconfig", "hal.board", "hal.esp32.ntp"):
             sys.modules.pop(name, None)
-        hal = sys.modules.get("hal")
-        if hal is not None and "board" in hal.__dict__:
-            del hal.__dict__["board"]
+            dot = name.rfind(".")
+            pkg = sys.modules.get(name[:dot]) if dot > 0 else None
+            if pkg is not None and name[dot + 1:] in pkg.__dict__:
+                del pkg.__dict__[name[dot + 1:]]
         import gc
         gc.collect()
     while True:

@@ -175,6 +175,23 @@ machine.watch(26, lambda level: machine.drive(34, 0 if level else 1))
 Reader(spi_id=2, cs=5, rst=22)
 modbus_model.Rs485Bus(uart_id=2, de_pin=4).add(modbus_model.Sdm120Model(address=1))
 FrontEnd(pilot_model.EvModel(), pwm_pin=25, adc_pin=36)
+
+
+async def heap_report():  # retained heap once a second ("[heap]" lines, as app.py prints them)
+    import asyncio, gc
+    first = True
+    while True:
+        await asyncio.sleep(1)
+        gc.collect()
+        if first:
+            first = False
+            print("[heap] modules=" + ",".join(sorted(sys.modules)))
+        t = t_s()
+        print("[heap] alloc=%%d free=%%d booted=%%d tx=%%d" %% (gc.mem_alloc(), gc.mem_free(), t > 2, PLUG_S <= t < UNPLUG_S + 1))
+
+
+import asyncio
+asyncio.create_task(heap_report())
 import startup
 startup.main()
 """
