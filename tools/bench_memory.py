@@ -282,11 +282,14 @@ def _why(r):
     return "exit %s" % r["rc"]
 
 
-def module_costs(image, modules, extra_path=()):
+def module_costs(image, modules, extra_path=(), preload=()):
     """Heap each module holds once imported (its own code and objects; a module imported
-    by another is charged to itself: modules are imported dependencies first)."""
+    by another is charged to itself: modules are imported dependencies first; `preload`
+    modules are imported before, uncharged). The qstr pool grows in doubling steps, charged
+    to the module whose names fill it: a few KB of noise between neighbours."""
     cmd, env = image.command("/dev/null", None, extra_path)
-    probe = ("import gc,sys\nb=set(sys.modules)\n__import__(%r)\n"
+    pre_imports = "".join("__import__(%r)\n" % m for m in preload)
+    probe = ("import gc,sys\n" + pre_imports + "b=set(sys.modules)\n__import__(%r)\n"
              "print(len([m for m in sys.modules if m not in b]))\n")
     deps = {}
     for m in modules:
@@ -294,14 +297,18 @@ def module_costs(image, modules, extra_path=()):
                                        + probe % m], env=env, capture_output=True, text=True, timeout=60)
         deps[m] = int(r.stdout.strip() or 0) if r.returncode == 0 else None
     order = sorted((m for m in modules if deps[m] is not None), key=lambda m: (deps[m], m))
-    script = ("import gc,sys\nfor m in %r:\n    gc.collect()\n    a=gc.mem_alloc()\n    __import__(m)\n"
-              "    gc.collect()\n    print(m,gc.mem_alloc()-a)\n" % (order,))
+    measure = "    gc.collect()\n    a=gc.mem_alloc()\n    __import__(m)\n    gc.collect()\n    print(m,gc.mem_alloc()-a)\n"
     pre = cmd[-1].rsplit("import startup", 1)[0] if image.mode == "romfs" else ""
-    r = subprocess.run(cmd[:-2] + ["-c", pre + script], env=env, capture_output=True, text=True, timeout=60)
+    # Resident modules: one process, dependencies first. On-demand ones (preload given): each
+    # in its own process, as it loads at idle.
+    groups = [[m] for m in order] if preload else [order]
     costs = {}
-    for line in r.stdout.splitlines():
-        m, n = line.split()
-        costs[m] = int(n)
+    for group in groups:
+        script = "import gc,sys\n" + pre_imports + "for m in %r:\n" % (group,) + measure
+        r = subprocess.run(cmd[:-2] + ["-c", pre + script], env=env, capture_output=True, text=True, timeout=60)
+        for line in r.stdout.splitlines():
+            m, n = line.split()
+            costs[m] = int(n)
     return costs, [m for m in modules if deps[m] is None]
 
 
@@ -391,7 +398,7 @@ def main(argv=None):
             print("  %-24s %6d B in %d modules" % ("total", sum(costs.values()), len(costs)))
             demand = [m for m in device_modules(image.mpy_dir) if m not in resident and m != "startup"]
             heading("on-demand modules (imported when needed, then unloaded), heap each holds while loaded")
-            costs, failed = module_costs(image, demand)
+            costs, failed = module_costs(image, demand, preload=res)
             for m in sorted(costs, key=lambda m: -costs[m]):
                 print("  %-24s %6d B" % (m, costs[m]))
             if failed:
