@@ -289,7 +289,7 @@ class App:
         return self.result
 
 
-_modules_reported = False
+_modules_reported = 0
 
 
 def _boot_prefix(data):
@@ -306,8 +306,8 @@ def _report_heap(cp):
     import gc
     import sys
     global _modules_reported
-    if not _modules_reported:
-        _modules_reported = True
+    if _modules_reported != len(sys.modules):  # each time the set changes
+        _modules_reported = len(sys.modules)
         print("[heap] modules=" + ",".join(sorted(sys.modules)))
     gc.collect()
     if hasattr(gc, "mem_alloc"):

@@ -101,6 +101,7 @@ def _parse_heap(lines):
         elif line.startswith("[heap] alloc="):
             d = dict(kv.split("=") for kv in line[7:].split())
             heaps.append({k: int(v) for k, v in d.items()})
+            heaps[-1]["modules"] = modules
         elif line.startswith("qstr pool:") and heaps:  # micropython.qstr_info() after a sample
             d = dict(kv.split("=") for kv in line[10:].replace(",", " ").split())
             heaps[-1]["qstr"] = int(d.get("n_total_bytes", 0))
@@ -135,6 +136,9 @@ async def sim_session(image, heapsize=None, report=False, tls=None):
             st = csms.stations.get("BENCH")
             done = st is not None and any(t["stop"] for t in st.transactions.values())
         heaps, modules = _parse_heap(lines)
+        idle = [h for h in heaps if h["booted"] and not h["tx"]]
+        if idle:
+            modules = idle[-1]["modules"]  # resident: what an idle charger keeps, after a session
         return {"ok": rc == 0 and done, "rc": rc, "heaps": heaps, "modules": modules, "lines": lines}
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -375,6 +379,7 @@ def main(argv=None):
         for mode, image in images.items():
             r = asyncio.run(sim_session(image, report=True))
             idle = [h["alloc"] for h in r["heaps"] if h["booted"] and not h["tx"]]
+            if mode == "mpy":
             idle_v = min(idle) if idle else None
             peak = max(h["alloc"] for h in r["heaps"]) if r["heaps"] else None
             if image.image_size and idle_v is not None:

@@ -349,11 +349,27 @@ def validate_call(action, payload, supported=None):
     profile names and/or action names; None = all) holds neither the action nor its
     profile, else the constraint codes listed in ocpp16/schema.py."""
     from ocpp16 import schema
-    schema.check_call(action, payload, supported)
+    try:
+        schema.check_call(action, payload, supported)
+    finally:
+        _drop_profile_tables()
 
 
 def validate_result(action, payload):
     """Check the CSMS's CALLRESULT payload for our CALL `action`. Raises RpcError;
     the caller treats it as a failed delivery of that CALL."""
-    from ocpp16 import schema
-    schema.check_result(action, payload)
+    from ocpp16 import schema  # resident: every answer to our CALLs is checked
+    try:
+        schema.check_result(action, payload)
+    except (ImportError, MemoryError) as e:  # a profile's tables failed to load: not delivered, retried
+        raise RpcError(InternalError, "schema of %s not loaded: %r" % (action, e))
+    finally:
+        _drop_profile_tables()
+
+
+def _drop_profile_tables():
+    """The per-profile tables (ocpp16/schema_<profile>.py) are loaded per check: unload them."""
+    import sys
+    from ocpp16 import profiles
+    for name in [m for m in sys.modules if m.startswith("ocpp16.schema_")]:
+        profiles.unload(name)
