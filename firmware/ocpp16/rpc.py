@@ -1,6 +1,7 @@
 # OCPP-J 1.6 framing: CALL / CALLRESULT / CALLERROR text <-> tuples, message ids,
 # error codes, and the entry points of the compact payload checks (ocpp16.schema).
 # No I/O and no clock here: text in, tuples out (and back); the caller owns the socket.
+import io
 import json
 
 # Message type numbers (OCPP-J 1.6 section 4.1.3).
@@ -91,13 +92,13 @@ class MessageIds:
 
 def _string(s, out):
     if len(s) == len(s.encode()):  # ASCII: both runtimes' json.dumps agree
-        out.append(json.dumps(s))
+        out.write(json.dumps(s))
         return
     parts = ['"']
     for ch in s:
         parts.append(json.dumps(ch)[1:-1] if ord(ch) < 0x80 else ch)
     parts.append('"')
-    out.append("".join(parts))
+    out.write("".join(parts))
 
 
 def _dump(obj, out):
@@ -105,38 +106,40 @@ def _dump(obj, out):
     if t is str:
         _string(obj, out)
     elif t is dict:
-        out.append("{")
+        out.write("{")
         first = True
         for k in sorted(obj):
             if type(k) is not str:
                 raise TypeError("JSON object keys must be strings")
             if not first:
-                out.append(",")
+                out.write(",")
             first = False
             _string(k, out)
-            out.append(":")
+            out.write(":")
             _dump(obj[k], out)
-        out.append("}")
+        out.write("}")
     elif t is list or t is tuple:
-        out.append("[")
+        out.write("[")
         first = True
         for v in obj:
             if not first:
-                out.append(",")
+                out.write(",")
             first = False
             _dump(v, out)
-        out.append("]")
+        out.write("]")
     elif obj is None or t is bool or t is int or t is float:
-        out.append(json.dumps(obj))
+        out.write(json.dumps(obj))
     else:
         raise TypeError("cannot encode %s as JSON" % t)
 
 
 def dumps(obj):
-    """Compact JSON of obj: no spaces, sorted keys, non-ASCII as raw UTF-8."""
-    out = []
+    """Compact JSON of obj: no spaces, sorted keys, non-ASCII as raw UTF-8. Written into one
+    growing buffer: a list of the pieces (one heap object each) needed several times the
+    frame's size, and failed first near the heap's limit."""
+    out = io.StringIO()
     _dump(obj, out)
-    return "".join(out)
+    return out.getvalue()
 
 
 def _check_id(msg_id):
