@@ -608,8 +608,16 @@ class MessageQueue:
         self._advance(seq)
 
     def fail(self, seq, reason):
-        """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
-        _rare("fail", self, seq, reason)
+        """Message seq (the head) exhausted its attempts: log it in failures.json, remove it.
+        If the code for the log cannot be loaded, the message is removed all the same (the
+        console says so): giving up must not stop the core that called it."""
+        try:
+            _rare("fail", self, seq, reason)
+        except (ImportError, MemoryError) as e:
+            log.error("queue: message %d given up (%s); not in %s: %r", seq, str(reason)[:MAX_REASON], FAILURES, e)
+            head = self.peek()
+            if head is not None and head[0] == seq:
+                self.ack(seq)
 
     def failures(self):
         """[[action, transactionId, reason], ...] oldest first, at most FAILURE_LOG_MAX."""

@@ -363,6 +363,29 @@ class _SyncFails(powercut.FakeFS):
             raise OSError(5)
 
 
+def test_giving_up_when_the_failure_log_code_cannot_load_still_removes_the_message():
+    # queue_open (the failure log) is loaded on demand: out of heap, the message the core gives
+    # up is removed all the same, and the next one becomes the head.
+    from ocpp16 import profiles
+    fs, q = fresh()
+    a = q.push("MeterValues", MV3)
+    b = q.push("MeterValues", MV3)
+    real = profiles.load
+
+    def no_heap(name):
+        if name == "queue_open":
+            raise MemoryError("memory allocation failed")
+        return real(name)
+    profiles.load = no_heap
+    try:
+        q.fail(a, "timeout")
+    finally:
+        profiles.load = real
+    assert q.peek()[0] == b and len(q) == 1
+    assert reopen(fs).failures() == []
+    assert [g[0] for g in drain(reopen(fs))] == [b]
+
+
 def test_a_failed_seal_never_delivers_a_message_twice():
     # The seal's data lands in the segment but its sync fails: the messages stay staged, and the
     # copies in the segment (behind older messages still waiting there) must not be replayed.
