@@ -37,6 +37,7 @@
 #     (statvfs); the core then refuses to start one.
 #   - a push that does not fit raises QueueFull with the figures; nothing already queued is ever
 #     dropped to make room (so a running transaction's periodic MeterValues may be refused).
+from array import array
 from binascii import crc32
 import struct
 import store
@@ -151,15 +152,26 @@ def _word_code(v):
     return None if i < 0 else 0x20 + _WORDS.count("\0", 0, i)
 
 
+def _word_starts():
+    starts = array("H")  # where each word of _WORDS begins: 2 bytes a word, a decode is one slice
+    i = _WORDS.find("\0")
+    while i < len(_WORDS) - 1:
+        starts.append(i + 1)
+        i = _WORDS.find("\0", i + 1)
+    starts.append(len(_WORDS))  # end of the last word, + 1
+    return starts
+
+
+_STARTS = _word_starts()
+
+
 def _word(i):
     """Word i of _WORDS (IndexError beyond the last, as for a damaged record)."""
-    j = 0
-    try:
-        for _ in range(i + 1):
-            j = _WORDS.index("\0", j) + 1
-        return _WORDS[j:_WORDS.index("\0", j)]
-    except ValueError:
+    if i + 1 >= len(_STARTS):
         raise IndexError(i)
+    return _WORDS[_STARTS[i]:_STARTS[i + 1] - 1]
+
+
 _DAY = 86400
 _INF = float("inf")
 
