@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # MPY_ARGS, CONFIG_ARGS (flags of tools/config.py), SIM_ARGS (flags of tools/sim.py or, for
 # `make fleet`, of tools/fleet.py).
 
-.PHONY: all setup test sim fleet bench mpy flash deploy config clean browser
+.PHONY: all setup test sim fleet bench mpy romfs flash deploy config clean browser
 
 all: test
 
@@ -47,6 +47,10 @@ bench: $(STAMP) browser
 
 mpy: $(STAMP)
 	$(PY) tools/mpy.py --board $(BOARD) $(MPY_ARGS)
+
+# build/<board>.romfs: the .mpy image packed for a ROMFS partition (mpremote romfs deploy).
+romfs: $(STAMP)
+	$(PY) tools/romfs.py --board $(BOARD)
 
 flash: $(STAMP)
 	$(PY) tools/flash.py --port "$(PORT)" --board $(BOARD) --firmware "$(FIRMWARE)" $(FLASH_ARGS)

@@ -386,7 +386,7 @@ class App:
         return self.result
 
 
-_modules_reported = False
+_modules_reported = 0
 
 
 def _boot_prefix(data):
@@ -403,13 +403,18 @@ def _report_heap(cp):
     import gc
     import sys
     global _modules_reported
-    if not _modules_reported:
-        _modules_reported = True
+    if _modules_reported != len(sys.modules):  # each time the set changes
+        _modules_reported = len(sys.modules)
         print("[heap] modules=" + ",".join(sorted(sys.modules)))
     gc.collect()
     if hasattr(gc, "mem_alloc"):
         print("[heap] alloc=%d free=%d booted=%d tx=%d" % (gc.mem_alloc(), gc.mem_free(),
               cp.boot_status == "Accepted", len(cp.tx)))
+        try:
+            import micropython
+            micropython.qstr_info()  # "qstr pool: ... n_total_bytes=N": interned names never freed
+        except (ImportError, AttributeError):
+            pass
 
 
 def _describe(e):

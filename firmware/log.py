@@ -181,11 +181,14 @@ def debug(msg, *args):
 
 def exception(msg, exc):
     """Log `msg` and the traceback of `exc` at error level, redacted like every line."""
-    import io
-    import compat
-
-    buf = io.StringIO()
-    compat.print_exception(exc, buf)
     _emit(ERROR, msg, ())
-    for line in buf.getvalue().rstrip().split("\n"):
-        _emit(ERROR, "  %s", (line,))
+    try:
+        import io
+        import compat
+
+        buf = io.StringIO()
+        compat.print_exception(exc, buf)
+        for line in buf.getvalue().rstrip().split("\n"):
+            _emit(ERROR, "  %s", (line,))
+    except MemoryError:  # out of heap (often the very error being logged): the caller must go on
+        out.write("[error]   (traceback not shown: out of memory)\n")

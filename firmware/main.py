@@ -1,8 +1,9 @@
 # Device entry. On the device it runs as /startup.mpy behind the /main.py stub that
 # tools/mpy.py generates (compiling this source at boot would cost the heap); on a host
 # as `micropython firmware/main.py config.json`. Owns the start-up order: config.json,
-# board file, hardware, WiFi/NTP/watchdog on real boards, then app.run(). Never writes
-# a file; no charging or protocol logic here.
+# board file, hardware, WiFi/NTP/watchdog on real boards (the steps are in bringup.py,
+# unloaded once done), then app.run(), restarted after a crash, with the watchdog feed.
+# Never writes a file; no charging or protocol logic here.
 import sys
 
 if __name__ == "__main__":  # a host run; on the device the /main.py stub does this
@@ -15,15 +16,11 @@ import log
 
 DEVICE_CONFIG = "/config.json"  # where the config lives on the device
 CONFIG_ENV = "OCPP_CONFIG"  # on a host: env var naming config.json (argv[1] wins)
-DEVICE_BOARDS = "/boards"  # board files on the device: /boards/<board>.json
 # A fatal configuration or board error: read the config again after this long.
 # Long on purpose: no crash loop, no flash wear, time to fix config.json over USB.
 CONFIG_RETRY_MS = 60000
 # Real board: wait this long after app.run() failed before starting it again.
 APP_RESTART_MS = 10000
-# Real boards: how long boot waits for the first WiFi connection (the link retries later anyway).
-WIFI_CONNECT_MS = 20000
-WIFI_POLL_MS = 250  # boot: how often the WiFi state is checked while waiting
 # Hardware watchdog period once the app runs; long enough for a blocking TLS handshake.
 WATCHDOG_MS = 30000
 WATCHDOG_FEED_MS = 1000  # the "main" loop reports alive and feeds this often
@@ -38,10 +35,6 @@ WIFI_SETUP_AFTER_MS = 120000
 SETUP_MARKER = "setup.request"  # next to config.json: a long press of the setup button asked for setup
 BUTTON_POLL_MS = 100  # how often the setup button is read
 # ---- end setup portal --------------------------------------------------------------------
-
-
-class Fatal(Exception):
-    """Start-up cannot continue; the message names what to fix."""
 
 
 # The hardware built by boot(), so a Ctrl-C (mpremote connecting interrupts main.py)
@@ -68,74 +61,6 @@ def on_device(path):
     return path == DEVICE_CONFIG and len(sys.argv) <= 1
 
 
-def _dirname(path):
-    i = path.rfind("/")
-    if i < 0:
-        return "."
-    return path[:i] or "/"
-
-
-def board_candidates(cfg_path, name):
-    """Board file paths to try: next to config.json, /boards on the device, the repository's boards/."""
-    found = []
-    d = _dirname(cfg_path)
-    for base in (d + "/boards" if d != "/" else DEVICE_BOARDS, DEVICE_BOARDS):
-        found.append(base + "/" + name + ".json")
-    here = globals().get("__file__")
-    if here and _dirname(here).endswith("firmware"):  # host checkout: firmware/main.py -> boards/
-        found.append(_dirname(_dirname(here)) + "/boards/" + name + ".json")
-    out = []
-    for p in found:
-        if p not in out:
-            out.append(p)
-    return out
-
-
-def find_board_file(cfg_path, name):
-    for p in board_candidates(cfg_path, name):
-        if compat.file_exists(p):
-            return p
-    raise Fatal("board %r: no board file (looked for %s)" % (name, ", ".join(board_candidates(cfg_path, name))))
-
-
-def _hal_board():
-    try:
-        from hal import board as hal_board
-        return hal_board
-    except ImportError:
-        return None
-
-
-def load_board(path):
-    """hal.board.load(path) -> board dict; BoardError and friends become Fatal."""
-    hal_board = _hal_board()
-    try:
-        if hal_board is not None:
-            return hal_board.load(path)
-        # hal.board absent (a trimmed image): a sim board file is plain JSON.
-        import json
-        with open(path) as f:
-            board = json.load(f)
-        if not isinstance(board, dict) or board.get("kind") != "sim":
-            raise Fatal("hal.board is missing from the firmware; only a sim board can start without it")
-        return board
-    except Fatal:
-        raise
-    except Exception as e:
-        raise Fatal("%s" % e)
-
-
-def build_hardware(board, name):
-    hal_board = _hal_board()
-    try:
-        if hal_board is not None:
-            return hal_board.build(board)
-        from hal import sim
-        return sim.build(board)
-    except Exception as e:
-        raise Fatal("board %r: hardware failed to start: %s" % (name, e))
-
-
 def make_safe(hw):
     """Contactor open (through the interlock, the relay's only caller) and pilot
     disabled (state F: not available) on every connector."""
@@ -152,142 +77,6 @@ def make_safe(hw):
             c.pilot.disable()
         except Exception as e:
             log.error("safe state: connector failed: %s", e)
-
-
-def boot_feed(hw):
-    """Until the app runs, main vouches for every supervised loop: a board file's
-    watchdog starts when the hardware is built, long before the control loop."""
-    wd = getattr(hw, "watchdog", None) if hw is not None else None
-    if wd is not None and hasattr(wd, "loops"):
-        for name in wd.loops:
-            wd.alive(name)
-        wd.feed()
-
-
-def load_config(path, board_kind=None, warn=None):
-    """Read, register secrets, validate. Raises Fatal with the key-naming message."""
-    import devconfig
-    try:
-        raw = devconfig.read(path)
-    except devconfig.ConfigError as e:
-        raise Fatal(str(e))
-    for s in devconfig.secrets(raw):  # before any message that might quote the config
-        log.secret(s)
-    if isinstance(raw, dict) and isinstance(raw.get("authorization_key"), str) and isinstance(raw.get("charge_point_id"), str):
-        log.secret(_basic_auth(raw["charge_point_id"], raw["authorization_key"]))
-    try:
-        return devconfig.validate(raw, board_kind, warn)
-    except devconfig.ConfigError as e:
-        raise Fatal(str(e))
-
-
-def _basic_auth(user, password):
-    """The base64 credentials of an HTTP Basic auth header, so a frame dump cannot leak the key."""
-    try:
-        import binascii
-    except ImportError:
-        import ubinascii as binascii
-    return binascii.b2a_base64((user + ":" + password).encode()).decode().strip()
-
-
-def check_files(cfg):
-    """The certificate files config.json names must exist and parse (devconfig.check_files)."""
-    import devconfig
-    try:
-        devconfig.check_files(cfg)
-    except devconfig.ConfigError as e:
-        raise Fatal(str(e))
-
-
-def start_up(path):
-    """config -> board -> hardware. Returns (cfg, board, hw); raises Fatal(msg)."""
-    # First pass without the WiFi rule (only the board file knows the kind), then the full check.
-    cfg = load_config(path, "sim")
-    log.set_level(cfg["log_level"])
-    board = load_board(find_board_file(path, cfg["board"]))
-    cfg = load_config(path, board.get("kind"), log.warning)
-    check_files(cfg)
-    import devconfig
-    log.info("config: %s ok: %s", path, devconfig.describe(cfg))
-    hw = build_hardware(board, cfg["board"])
-    log.info("board: %s (%s), %d connector(s)", cfg["board"], board.get("kind"), len(hw.connectors))
-    return cfg, board, hw
-
-
-def _safe_hardware_for(path):
-    """After a fatal error: build the board named by config.json, if that still works,
-    so the charger can be put in its safe state."""
-    try:
-        import devconfig
-        raw = devconfig.read(path)
-        name = raw.get("board") if isinstance(raw, dict) else None
-        if not isinstance(name, str):
-            return None
-        return build_hardware(load_board(find_board_file(path, name)), name)
-    except Exception:
-        return None
-
-
-async def start_wifi(cfg, hw):
-    """Real boards: join the WiFi (hal/esp32/wifi.py), waiting up to WIFI_CONNECT_MS, then
-    leave its supervisor running (reconnects with backoff). Returns True when up."""
-    import asyncio
-    try:
-        from hal.esp32 import wifi
-    except ImportError as e:
-        log.error("wifi: driver missing (%s)", e)
-        return False
-    w = cfg["wifi"]
-    log.info("wifi: connecting to %r", w["ssid"])
-    try:
-        sta = wifi.WifiStation(w["ssid"], w["password"])
-    except Exception as e:
-        log.error("wifi: %s", e)
-        return False
-    hw.wifi = sta
-    t0 = compat.ticks_ms()
-    while sta.step(compat.ticks_ms()) != wifi.UP:
-        boot_feed(hw)
-        if compat.ticks_diff(compat.ticks_ms(), t0) >= WIFI_CONNECT_MS:
-            break
-        await asyncio.sleep(WIFI_POLL_MS / 1000)
-    st = sta.status()
-    hw.wifi_task = asyncio.create_task(sta.run())
-    if st["state"] == wifi.UP:
-        log.info("wifi: connected, ip %s", st["ip"])
-        return True
-    log.warning("wifi: not connected after %d s (status %s); retrying in the background",
-                WIFI_CONNECT_MS // 1000, st["last_status"])
-    return False
-
-
-def start_ntp(cfg):
-    try:
-        from hal.esp32 import ntp
-        t = ntp.sync(cfg["ntp_host"])
-    except Exception as e:
-        log.warning("ntp: %s", e)
-        return None
-    if t:
-        log.info("ntp: clock set, unix time %d", t)
-    else:
-        log.warning("ntp: no answer; the clock is set from BootNotification instead")
-    return t
-
-
-def start_watchdog(hw):
-    """machine.WDT through hal/esp32/watchdog.py; cannot be stopped once started.
-    A board file with a "watchdog" section has started it already."""
-    if hw.watchdog is not None:
-        log.info("watchdog: %s ms (board file)", getattr(hw.watchdog, "timeout_ms", "?"))
-        return hw.watchdog
-    try:
-        from hal.esp32 import watchdog
-        hw.watchdog = watchdog.Watchdog(WATCHDOG_MS)
-        log.info("watchdog: started, %d s", WATCHDOG_MS // 1000)
-    except Exception as e:
-        log.error("watchdog: not started (%s)", e)
-    return hw.watchdog
 
 
 async def feed_watchdog(wd):
@@ -318,8 +107,8 @@ async def run_app(cfg, hw):
 async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, drop_config_module=False):
     """Start the charger from config.json at `path`. `attempts` bounds the fatal-error
     retries (None: forever, as on the device). Returns 0 when the app ended normally,
-    1 when it gave up. `drop_config_module` unloads devconfig once the config is valid
-    (the script does; a test process keeps its modules)."""
+    1 when it gave up. `drop_config_module` unloads bringup, devconfig and hal.board once
+    the charger is started (the script does; a test process keeps its modules)."""
     global built
     import asyncio
 
@@ -327,7 +116,9 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
         # In steps, feeding a watchdog the board may have started: waiting is not hanging.
         await asyncio.sleep(0)  # always yield, even for a zero delay
         while ms > 0:
-            boot_feed(hw)
+            if hw is not None:
+                import bringup
+                bringup.boot_feed(hw)
             step = min(ms, WATCHDOG_FEED_MS)
             if sleep_ms is not None:
                 sleep_ms(step)
@@ -344,16 +135,17 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
     while True:
         tries += 1
         log.forget_secrets()  # this attempt registers the secrets of the config as it is now
+        import bringup
         try:
-            cfg, board, hw = start_up(path)
+            cfg, board, hw = bringup.start_up(path)
             if APPS["root"]:
                 cfg["apps_dir"] = APPS["root"]  # where an UpdateFirmware bundle is unpacked
             built = hw
             break
-        except Fatal as e:
+        except bringup.Fatal as e:
             log.error("fatal: %s", e)
             if safe_hw is None:
-                safe_hw = _safe_hardware_for(path)
+                safe_hw = bringup.safe_hardware_for(path)
                 built = safe_hw
             make_safe(safe_hw)
             if safe_hw is not None:
@@ -362,30 +154,32 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
                 return 1
             log.error("fatal: fix config.json (or the board file); reading it again in %d s", retry_ms // 1000)
             await pause(retry_ms, safe_hw)
-    if drop_config_module:
-        # The validation tables are needed only at boot: give their RAM to the app.
-        sys.modules.pop("devconfig", None)
-        # So are the board file rules (about 12 KB on the unix port).
-        sys.modules.pop("hal.board", None)
-        hal = sys.modules.get("hal")
-        if hal is not None and "board" in hal.__dict__:
-            del hal.__dict__["board"]
-        import gc
-        gc.collect()
     real = board.get("kind") in REAL_KINDS
     if real:
-        if await start_wifi(cfg, hw):
-            boot_feed(hw)
-            start_ntp(cfg)
-            boot_feed(hw)
+        if await bringup.start_wifi(cfg, hw):
+            bringup.boot_feed(hw)
+            bringup.start_ntp(cfg)
+            bringup.boot_feed(hw)
         elif not await wifi_comes_up(hw):  # portal: never up since boot
             return await setup_mode(path, "WiFi %r not joined within %d s of boot" % (
                 cfg["wifi"]["ssid"], WIFI_SETUP_AFTER_MS // 1000), board, hw, True)
         if (board.get("portal") or {}).get("button_pin") is not None:
             asyncio.create_task(watch_button(board["portal"], path, hw))
-        wd = start_watchdog(hw)
+        wd = bringup.start_watchdog(hw, WATCHDOG_MS)
         if wd is not None:
             asyncio.create_task(feed_watchdog(wd))
+    if drop_config_module:
+        # The start-up steps, the validation tables and the board file rules are needed
+        # only at boot: give their RAM to the app.
+        del bringup
+        for name in ("bringup", "devconfig", "hal.board", "hal.esp32.ntp"):
+            sys.modules.pop(name, None)
+            dot = name.rfind(".")
+            pkg = sys.modules.get(name[:dot]) if dot > 0 else None
+            if pkg is not None and name[dot + 1:] in pkg.__dict__:
+                del pkg.__dict__[name[dot + 1:]]
+        import gc
+        gc.collect()
     while True:
         try:
             await run_app(cfg, hw)
@@ -405,11 +199,18 @@ async def boot(path, retry_ms=CONFIG_RETRY_MS, attempts=None, sleep_ms=None, dro
 
 
 # ---- setup portal (portal.py) ------------------------------------------------------------
+def _marker(path):
+    """The setup-request marker next to config.json."""
+    i = path.rfind("/")
+    return (path[:i] if i >= 0 else ".") + "/" + SETUP_MARKER  # "/config.json" -> "/setup.request"
+
+
 def _only_board(path):
     """Config missing: the board file to guard, when the device holds exactly one."""
+    import bringup
     import os
-    d = _dirname(path)
-    folder = d + "/boards" if d != "/" else DEVICE_BOARDS
+    d = bringup._dirname(path)
+    folder = d + "/boards" if d != "/" else bringup.DEVICE_BOARDS
     try:
         names = [n for n in os.listdir(folder) if n.endswith(".json")]
     except OSError:
@@ -420,8 +221,9 @@ def _only_board(path):
 def setup_check(path):
     """(reason, board, hw) when boot must go to setup mode, else None: config.json missing,
     without WiFi credentials or a setup-button request, on a real board (or on the device)."""
+    import bringup
     import devconfig
-    marker = _dirname(path) + "/" + SETUP_MARKER
+    marker = _marker(path)
     try:
         raw = devconfig.read(path)
     except devconfig.ConfigError:
@@ -430,9 +232,9 @@ def setup_check(path):
         raw = None
     name = raw.get("board") if isinstance(raw, dict) else None
     try:
-        bfile = find_board_file(path, name) if isinstance(name, str) else _only_board(path)
-        board = load_board(bfile) if bfile else None
-    except Fatal:
+        bfile = bringup.find_board_file(path, name) if isinstance(name, str) else _only_board(path)
+        board = bringup.load_board(bfile) if bfile else None
+    except bringup.Fatal:
         board = None
     if not on_device(path) and (board is None or board.get("kind") not in REAL_KINDS):
         return None
@@ -450,27 +252,29 @@ def setup_check(path):
     hw = None
     if board is not None:
         try:
-            hw = build_hardware(board, board.get("name", "?"))
-        except Fatal as e:
+            hw = bringup.build_hardware(board, board.get("name", "?"))
+        except bringup.Fatal as e:
             log.error("setup: %s", e)
     return reason, board, hw
 
 
 async def wifi_comes_up(hw):
     """After start_wifi gave up: wait until WIFI_SETUP_AFTER_MS since boot for the link."""
+    import bringup
     import asyncio
     from hal.esp32 import wifi
     sta = getattr(hw, "wifi", None)
     while sta is not None and compat.ticks_diff(compat.ticks_ms(), boot_ms) < WIFI_SETUP_AFTER_MS:
         if sta.state == wifi.UP:
             return True
-        boot_feed(hw)
-        await asyncio.sleep(WIFI_POLL_MS / 1000)
+        bringup.boot_feed(hw)
+        await asyncio.sleep(bringup.WIFI_POLL_MS / 1000)
     return sta is not None and sta.state == wifi.UP
 
 
 async def setup_mode(path, reason, board, hw, wifi_failed=False):
     """Run the setup portal (contactor held open), then restart into normal mode."""
+    import bringup
     make_safe(hw)
     task = getattr(hw, "wifi_task", None)
     if task is not None:  # a station hopping channels to retry would drop the phone from the AP
@@ -485,7 +289,7 @@ async def setup_mode(path, reason, board, hw, wifi_failed=False):
         model = raw.get("model") if isinstance(raw, dict) else None
     except Exception:
         pass
-    await portal.run(path, network, hw, boards, board, model, reason, tick=lambda: boot_feed(hw),
+    await portal.run(path, network, hw, boards, board, model, reason, tick=lambda: bringup.boot_feed(hw),
                      idle_reboot_ms=portal.IDLE_REBOOT_MS if wifi_failed else None)
     make_safe(hw)
     reboot()
@@ -493,9 +297,10 @@ async def setup_mode(path, reason, board, hw, wifi_failed=False):
 
 
 def board_dirs(path):
+    import bringup
     out = []
-    for p in board_candidates(path, "x"):
-        d = _dirname(p)
+    for p in bringup.board_candidates(path, "x"):
+        d = bringup._dirname(p)
         if d not in out:
             out.append(d)
     return out
@@ -510,7 +315,8 @@ def reboot():
 
 
 async def watch_button(bp, path, hw):
-    """Long press of the board's setup button: leave a marker for the next boot, restart."""
+    """Long press of the board's setup button: leave a marker for the next boot, restart.
+    Runs for ever: it must not keep bringup imported."""
     import asyncio
     import machine
     pin = machine.Pin(bp["button_pin"], machine.Pin.IN, machine.Pin.PULL_UP)
@@ -523,7 +329,7 @@ async def watch_button(bp, path, hw):
             since = now if since is None else since
             if compat.ticks_diff(now, since) >= hold_ms:
                 log.warning("setup button held %d s: restarting into the setup portal", hold_ms // 1000)
-                with open(_dirname(path) + "/" + SETUP_MARKER, "w") as f:
+                with open(_marker(path), "w") as f:
                     f.write("1")
                 make_safe(hw)
                 reboot()

@@ -1,4 +1,4 @@
-# main.py's real-board start-up against the fake `network`, `ntptime` and `machine`
+# main.py's real-board start-up (the steps in bringup.py) against the fake `network`, `ntptime` and `machine`
 # modules (host_tests/fakes): WiFi join with a bounded wait, NTP, and the watchdog
 # that is fed only while both the main loop and the app's control loop run.
 import asyncio
@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+import bringup
 import compat
 import log
 import main
@@ -25,7 +26,7 @@ def fakes(monkeypatch):
     ntptime.reset_fakes()
     buf = io.StringIO()
     monkeypatch.setattr(log, "out", buf)
-    monkeypatch.setattr(main, "WIFI_POLL_MS", 5)
+    monkeypatch.setattr(bringup, "WIFI_POLL_MS", 5)
     yield network, ntptime, machine, buf
     log.set_level("info")
 
@@ -42,7 +43,7 @@ def test_wifi_joins_and_keeps_its_supervisor(fakes):
     hw = Hardware([])
 
     async def go():
-        ok = await main.start_wifi(cfg(), hw)
+        ok = await bringup.start_wifi(cfg(), hw)
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         return ok, len(tasks)
 
@@ -56,10 +57,10 @@ def test_wifi_joins_and_keeps_its_supervisor(fakes):
 def test_wifi_wrong_password_gives_up_the_boot_wait_with_the_status(fakes, monkeypatch):
     network, _, _, buf = fakes
     network.access_points["garage"] = "another-password"
-    monkeypatch.setattr(main, "WIFI_CONNECT_MS", 200)
+    monkeypatch.setattr(bringup, "WIFI_CONNECT_MS", 200)
     hw = Hardware([])
     t0 = compat.ticks_ms()
-    assert asyncio.run(main.start_wifi(cfg(), hw)) is False
+    assert asyncio.run(bringup.start_wifi(cfg(), hw)) is False
     assert compat.ticks_diff(compat.ticks_ms(), t0) < 5000
     text = buf.getvalue()
     assert "[warning] wifi: not connected after 0 s (status 202); retrying in the background" in text
@@ -68,12 +69,12 @@ def test_wifi_wrong_password_gives_up_the_boot_wait_with_the_status(fakes, monke
 
 def test_ntp_sets_the_clock_or_says_it_will_use_boot_notification(fakes, monkeypatch):
     _, ntptime, _, buf = fakes
-    assert main.start_ntp(cfg(ntp_host="ntp.example.net")) is not None
+    assert bringup.start_ntp(cfg(ntp_host="ntp.example.net")) is not None
     assert ntptime.host == "ntp.example.net" and ntptime.synced == 1
     assert "[info] ntp: clock set, unix time" in buf.getvalue()
     ntptime.fail_next = 100
     monkeypatch.setattr(compat, "sleep_ms", lambda ms: None)
-    assert main.start_ntp(cfg()) is None
+    assert bringup.start_ntp(cfg()) is None
     assert "[warning] ntp: no answer; the clock is set from BootNotification instead" in buf.getvalue()
 
 
@@ -82,7 +83,7 @@ def test_watchdog_is_fed_only_while_the_control_loop_reports(fakes, monkeypatch)
     monkeypatch.setattr(main, "WATCHDOG_FEED_MS", 5)
     monkeypatch.setattr(main, "WATCHDOG_MS", 400)  # warn after 200 ms of silence
     hw = Hardware([])
-    wd = main.start_watchdog(hw)
+    wd = bringup.start_watchdog(hw, main.WATCHDOG_MS)
     assert hw.watchdog is wd and wd.wdt.timeout == 400
 
     async def run(control_alive, n=20):

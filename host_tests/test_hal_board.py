@@ -95,9 +95,13 @@ def test_meter_without_rs485_and_rs485_without_meter():
     hb.load(edit(b, "rs485", None))  # no meter at all is a valid board
 
 
+# The kind's rules stay for a board file a user writes; the repository ships no esp8266 board
+# (README "ESP8266": the firmware does not fit its heap). A NodeMCU / Wemos D1 mini wiring:
+ESP8266_BOARD = {"name": "esp8266", "kind": "esp8266", "connectors": 1, "max_current_a": 16, "phases": 1, "voltage_v": 230, "adc_full_scale_mv": 1000, "pilot": {"pwm_pin": 5, "adc_pin": 0, "thresholds_mv": {"A": 920, "B": 800, "C": 680, "D": 560, "E": 260, "diode": 80}}, "relay": {"pin": 4}, "reader": {"type": "mfrc522", "cs": 15, "rst": 16, "baudrate": 1000000}, "watchdog": {"timeout_ms": 8000}}
+
+
 def test_esp8266_limits():
-    with open(os.path.join(BOARDS, "esp8266.json")) as f:
-        b = json.load(f)
+    b = json.loads(json.dumps(ESP8266_BOARD))
     hb.load(b)
     with pytest.raises(hb.BoardError, match=r"pilot.adc_pin 36: the ESP8266 has one ADC, A0 \(adc_pin 0\)"):
         hb.load(edit(b, "pilot.adc_pin", 36))
@@ -186,7 +190,7 @@ def test_build_devkitc_against_bus_models():
 def test_build_esp8266_without_meter():
     from pilot_model import EvModel, PilotFrontEnd
     from mfrc522_model import Mfrc522Model
-    b = hb.load(os.path.join(BOARDS, "esp8266.json"))
+    b = hb.load(json.loads(json.dumps(ESP8266_BOARD)))
     machine.reset_fakes()
     ev = EvModel("B")
     PilotFrontEnd(ev, 5, 0, offset_mv=500, gain_mv_per_v=40)

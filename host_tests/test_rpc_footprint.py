@@ -1,5 +1,5 @@
 # The ocpp16 framing/validation modules on the real micropython command: optional
-# profile tables load only when first needed, a board without them answers
+# profile tables load only when needed and are unloaded after the check, a board without them answers
 # NotSupported, every file cross-compiles for the ESP32, and the RAM each import
 # costs is printed (figures, not assertions: run pytest -s to see them).
 import os
@@ -19,16 +19,22 @@ import sys
 from ocpp16 import rpc
 def loaded():
     return sorted(k for k in sys.modules if k.startswith("ocpp16.schema_"))
+during = []  # the tables loaded when each check ended, just before rpc unloads them
+_drop = rpc._drop_profile_tables
+def spy():
+    during[:] = loaded()
+    _drop()
+rpc._drop_profile_tables = spy
 rpc.validate_call("Reset", {"type": "Hard"})
 rpc.validate_result("BootNotification", {"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z", "interval": 60})
 rpc.validate_call("RemoteStartTransaction", {"idTag": "A"})
-print("core", loaded())
+print("core", during, loaded())
 rpc.validate_call("ReserveNow", {"connectorId": 1, "expiryDate": "2024-01-01T00:00:00Z", "idTag": "A", "reservationId": 1})
-print("reservation", loaded())
+print("reservation", during, loaded())
 rpc.validate_call("RemoteStartTransaction", {"idTag": "A", "chargingProfile": {"chargingProfileId": 1, "stackLevel": 0,
     "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Relative",
     "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}]}}})
-print("profile", loaded())
+print("profile", during, loaded())
 try:
     rpc.validate_call("GetLog", {"log": {"remoteLocation": "x"}, "logType": "SecurityLog", "requestId": 1})
     print("getlog ok")
@@ -60,9 +66,9 @@ def _run(script, path=None):
 
 def test_optional_tables_load_lazily():
     out = _run(LAZY).splitlines()
-    assert out[0] == "core []", out
-    assert out[1] == "reservation ['ocpp16.schema_reservation']", out
-    assert out[2] == "profile ['ocpp16.schema_reservation', 'ocpp16.schema_smart']", out
+    assert out[0] == "core [] []", out
+    assert out[1] == "reservation ['ocpp16.schema_reservation'] []", out
+    assert out[2] == "profile ['ocpp16.schema_smart'] []", out
     assert out[3] == "getlog ok", out
 
 
@@ -89,7 +95,7 @@ def test_board_without_optional_tables(tmp_path):
     # use) is let through unchecked.
     dst = tmp_path / "ocpp16"
     dst.mkdir()
-    for m in ("__init__", "rpc", "timefmt", "schema"):
+    for m in ("__init__", "rpc", "timefmt", "schema", "profiles"):
         shutil.copy(os.path.join(OCPP16, m + ".py"), str(dst))
     out = _run(SMALL, ".frozen:" + str(tmp_path)).split()
     assert out == ["ok", "NotSupported", "NotSupported", "ok", "TypeConstraintViolation", "NotImplemented"], out

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import ws_servers as S
-from net import ws
+from net import ws, ws_open
 
 TEST_TIMEOUT_S = 15  # one test's whole asyncio run
 
@@ -79,10 +79,10 @@ def test_basic_auth_header_reaches_server():
 
 
 def test_basic_auth_header_value():
-    assert ws.basic_auth_header("CP1", "secret") == "Basic " + base64.b64encode(b"CP1:secret").decode()
-    assert ws.basic_auth_header(b"CP1", b"\xff") == "Basic " + base64.b64encode(b"CP1:\xff").decode()
+    assert ws_open.basic_auth_header("CP1", "secret") == "Basic " + base64.b64encode(b"CP1:secret").decode()
+    assert ws_open.basic_auth_header(b"CP1", b"\xff") == "Basic " + base64.b64encode(b"CP1:\xff").decode()
     with pytest.raises(ValueError):
-        ws.basic_auth_header("a:b", "x")
+        ws_open.basic_auth_header("a:b", "x")
 
 
 def test_401_without_credentials():
@@ -150,7 +150,7 @@ def test_oversized_handshake_response_is_refused():
 
     with S.raw_server(handler) as srv:
         async def main():
-            with pytest.raises(ws.HandshakeError, match="longer than %d" % ws.MAX_HANDSHAKE_BYTES):
+            with pytest.raises(ws.HandshakeError, match="longer than %d" % ws_open.MAX_HANDSHAKE_BYTES):
                 await ws.connect(url(srv))
         run(main())
 

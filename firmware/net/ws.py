@@ -1,10 +1,11 @@
 # RFC 6455 WebSocket client over asyncio streams, the same code on MicroPython and
 # CPython: handshake, masking, framing, fragmentation, ping/pong, close. It knows
-# nothing about OCPP and never retries or logs; the supervisor (net.link) does that.
+# nothing about OCPP and never retries or logs; the supervisor (net.link) does that. The opening
+# handshake (URL, TCP/TLS connect, HTTP upgrade) is net/ws_open.py, loaded for each connect and
+# unloaded: a connected link needs only the frame loop here.
 import asyncio
-import binascii
-import hashlib
 import os
+import sys
 
 import compat
 from compat import const
@@ -12,7 +13,6 @@ from compat import const
 MAX_MESSAGE = const(65536)  # default largest message accepted (bytes of payload, all fragments)
 MAX_DRAIN = const(1048576)  # a larger message is read to its end and refused, link kept; beyond this: close 1009
 TOO_BIG_HEAD = const(128)  # first bytes of a refused message kept for its reader (the OCPP message id)
-MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 CONNECT_TIMEOUT_MS = const(10000)  # TCP connect + TLS + HTTP upgrade, all of it
 CLOSE_TIMEOUT_MS = const(3000)  # how long close() waits for the server's close frame
 FAIL_CLOSE_TIMEOUT_MS = const(1000)  # how long we try to tell the server why we are dropping it
@@ -20,7 +20,6 @@ RX_BUFFER = const(512)  # receive buffer; larger payloads are read straight into
 SEND_CHUNK = const(2048)  # payload bytes masked and written per step (bounds the heap a send needs)
 MAX_CONTROL = const(125)  # RFC 6455 5.5: control frame payload limit
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 
 OP_CONT = const(0)
 OP_TEXT = const(1)
@@ -101,96 +100,10 @@ else:  # CPython
         return asyncio.wait_for(aw, ms / 1000)
 
 
-def _b64(data):
-    return binascii.b2a_base64(data).strip()
-
-
 def _as_bytes(v):
     if isinstance(v, str):
         return v.encode()
     return bytes(v)
-
-
-def basic_auth_header(user, password):
-    """Value of the Authorization header for HTTP Basic auth (RFC 7617)."""
-    user = _as_bytes(user)
-    if b":" in user:
-        raise ValueError("basic auth user must not contain ':'")
-    return "Basic " + _b64(user + b":" + _as_bytes(password)).decode()
-
-
-def accept_key(key):
-    """Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (bytes in, bytes out)."""
-    return _b64(hashlib.sha1(key + GUID).digest())
-
-
-def parse_url(url):
-    """ws[s]://host[:port][/path][?query] -> (secure, host, port, resource)."""
-    if not isinstance(url, str):
-        raise InvalidURL("URL must be a string, not %r" % (url,))
-    i = url.find("://")
-    scheme = url[:i].lower() if i > 0 else ""
-    if scheme == "ws":
-        secure, port = False, 80
-    elif scheme == "wss":
-        secure, port = True, 443
-    else:
-        raise InvalidURL("URL must start with ws:// or wss://: %r" % url)
-    rest = url[i + 3:]
-    h = rest.find("#")
-    if h >= 0:
-        rest = rest[:h]
-    end = len(rest)
-    for c in "/?":
-        j = rest.find(c)
-        if 0 <= j < end:
-            end = j
-    hostport, resource = rest[:end], rest[end:]
-    if not resource.startswith("/"):
-        resource = "/" + resource
-    for c in resource:
-        if ord(c) <= 32 or ord(c) >= 127:
-            raise InvalidURL("URL path must be printable ASCII without spaces: %r" % url)
-    if "@" in hostport:
-        raise InvalidURL("credentials in the URL are not supported (use basic_auth): %r" % url)
-    if hostport.startswith("["):
-        j = hostport.find("]")
-        if j < 0:
-            raise InvalidURL("unclosed '[' in URL host: %r" % url)
-        host, ps = hostport[1:j], hostport[j + 1:]
-        if ps and not ps.startswith(":"):
-            raise InvalidURL("bad port in URL: %r" % url)
-        ps = ps[1:]
-    else:
-        j = hostport.rfind(":")
-        host, ps = (hostport[:j], hostport[j + 1:]) if j >= 0 else (hostport, "")
-    if not host:
-        raise InvalidURL("URL has no host: %r" % url)
-    if ps:
-        try:
-            port = int(ps)
-        except ValueError:
-            port = 0
-        if not 0 < port < 65536:
-            raise InvalidURL("URL port must be 1..65535: %r" % url)
-    return secure, host, port, resource
-
-
-def _one_line(e):
-    # mbedTLS messages start with a newline and span lines: a log line must read as one sentence.
-    return " ".join(str(e).split()) or type(e).__name__
-
-
-def _tls_context(ssl):
-    """The context for a wss:// connection: the caller's, or the runtime's verifying default."""
-    if ssl is not None and ssl is not True:
-        return ssl
-    import ssl as ssl_mod
-    make = getattr(ssl_mod, "create_default_context", None)
-    if make is None:
-        raise ConnectError("this runtime has no default CA store: pass an SSLContext that trusts the CSMS "
-                           "certificate (SSLContext(PROTOCOL_TLS_CLIENT) + load_verify_locations)")
-    return make()
 
 
 def _mask_int(mask, n):
@@ -300,20 +213,6 @@ class WebSocket:
         # Read and drop n payload bytes through the receive buffer: no allocation.
         while n:
             n -= len(await self._read_some(n))
-
-    async def _read_line(self, limit):
-        line = bytearray()
-        while True:
-            if self._rpos == self._rend:
-                await self._fill()
-            i = self._rbuf.find(b"\n", self._rpos, self._rend)
-            end = self._rend if i < 0 else i + 1
-            if len(line) + end - self._rpos > limit:
-                raise HandshakeError("HTTP response head longer than %d bytes" % MAX_HANDSHAKE_BYTES)
-            line.extend(self._rmv[self._rpos:end])
-            self._rpos = end
-            if i >= 0:
-                return bytes(line)
 
     # ------------------------------------------------------------ output
     async def _send_frame(self, op, data):
@@ -589,121 +488,41 @@ class WebSocket:
                     await self._fail(CLOSE_BAD_DATA, ProtocolError("text message is not valid UTF-8"))
                 return m
 
-    # ------------------------------------------------------------ handshake
-    async def _handshake(self, host_header, resource, subprotocols, auth_header):
-        key = _b64(os.urandom(16))
-        lines = [
-            "GET %s HTTP/1.1" % resource,
-            "Host: %s" % host_header,
-            "Upgrade: websocket",
-            "Connection: Upgrade",
-            "Sec-WebSocket-Key: %s" % key.decode(),
-            "Sec-WebSocket-Version: 13",
-        ]
-        if subprotocols:
-            lines.append("Sec-WebSocket-Protocol: %s" % ", ".join(subprotocols))
-        if auth_header:
-            lines.append("Authorization: %s" % auth_header)
-        self._w.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        await self._w.drain()
-
-        left = MAX_HANDSHAKE_BYTES
-        status_line = await self._read_line(left)
-        left -= len(status_line)
-        headers = {}
-        while True:
-            line = await self._read_line(left)
-            left -= len(line)
-            line = line.strip()
-            if not line:
-                break
-            i = line.find(b":")
-            if i <= 0:
-                raise HandshakeError("malformed HTTP header line %r" % line[:40])
-            name = line[:i].strip().lower().decode()
-            value = line[i + 1:].strip().decode()
-            headers[name] = (headers[name] + ", " + value) if name in headers else value
-
-        parts = status_line.split(None, 2)
-        try:
-            status = int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else 0
-        except ValueError:
-            status = 0
-        if status == 0:
-            raise HandshakeError("not an HTTP response: %r" % status_line[:40])
-        if status == 401:
-            raise Unauthorized("authorization rejected (HTTP 401)", 401)
-        if status != 101:
-            text = parts[2].strip().decode() if len(parts) > 2 else ""
-            raise HandshakeError("server answered HTTP %d %s instead of 101 Switching Protocols" % (status, text),
-                                 status)
-        if headers.get("upgrade", "").lower() != "websocket":
-            raise HandshakeError("server did not upgrade to websocket (Upgrade: %r)" % headers.get("upgrade"), 101)
-        if "upgrade" not in [t.strip() for t in headers.get("connection", "").lower().split(",")]:
-            raise HandshakeError("server answered without Connection: Upgrade", 101)
-        if headers.get("sec-websocket-accept", "").encode() != accept_key(key):
-            raise HandshakeError("wrong Sec-WebSocket-Accept from server", 101)
-        if headers.get("sec-websocket-extensions"):
-            raise HandshakeError("server enabled extensions we did not ask for: %s"
-                                 % headers["sec-websocket-extensions"], 101)
-        proto = headers.get("sec-websocket-protocol")
-        if subprotocols:
-            if not proto:
-                raise HandshakeError("server did not select subprotocol %s" % " or ".join(subprotocols), 101)
-            if proto not in subprotocols:
-                raise HandshakeError("server selected subprotocol %r, we asked for %s"
-                                     % (proto, " or ".join(subprotocols)), 101)
-        elif proto:
-            raise HandshakeError("server selected subprotocol %r, we asked for none" % proto, 101)
-        self.subprotocol = proto
-        self.last_rx_ms = compat.ticks_ms()
+def _opener():
+    from net import ws_open
+    return ws_open
 
 
-async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message):
+def _drop_opener():
+    sys.modules.pop("net.ws_open", None)
+    pkg = sys.modules.get("net")
+    if pkg is not None and "ws_open" in pkg.__dict__:
+        del pkg.__dict__["ws_open"]
+
+
+def _via_opener(name, *args):
     try:
-        reader, writer = await compat.open_stream(host, port, ctx, host if secure else None)
-    except OSError as e:
-        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
-    ws = WebSocket(reader, writer, max_message)
-    default = 443 if secure else 80
-    name = ("[%s]" % host) if ":" in host else host
-    host_header = name if port == default else "%s:%d" % (name, port)
-    try:
-        await ws._handshake(host_header, resource, subprotocols, auth_header)
-    except ConnectionClosed as e:
-        await ws.wait_closed()
-        raise HandshakeError("server closed the connection during the handshake (%s)" % e.reason)
-    except OSError as e:
-        await ws.wait_closed()
-        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
-    except ValueError as e:  # MicroPython's ssl reports a failed TLS handshake (e.g. untrusted certificate) so
-        await ws.wait_closed()
-        if not secure:
-            raise HandshakeError("bad HTTP response: %s" % _one_line(e))
-        raise ConnectError("TLS handshake with %s:%d failed: %s" % (host, port, _one_line(e)))
-    except BaseException:  # HandshakeError, or the connect timeout cancelling us: the socket goes too
-        await ws.wait_closed()
-        raise
-    return ws
+        return getattr(_opener(), name)(*args)
+    finally:
+        _drop_opener()
+
+
+def parse_url(url):
+    """ws[s]://host[:port][/path][?query] -> (secure, host, port, resource); InvalidURL if not."""
+    return _via_opener("parse_url", url)
+
+
+def basic_auth_header(user, password):
+    """Value of the Authorization header for HTTP Basic auth (RFC 7617)."""
+    return _via_opener("basic_auth_header", user, password)
 
 
 async def connect(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=CONNECT_TIMEOUT_MS,
                   max_message=MAX_MESSAGE):
-    """Open a WebSocket to url (ws:// or wss://) and return a connected WebSocket."""
-    secure, host, port, resource = parse_url(url)
-    if isinstance(subprotocols, str):
-        subprotocols = (subprotocols,)
-    subprotocols = tuple(subprotocols or ())
-    if not (isinstance(max_message, int) and max_message > 0):
-        raise ValueError("max_message must be a positive int, not %r" % (max_message,))
-    ctx = None
-    if secure:
-        ctx = _tls_context(ssl)
-    elif ssl not in (None, False):
-        raise InvalidURL("an ssl context was given for a ws:// URL (use wss://): %r" % url)
-    auth_header = basic_auth_header(basic_auth[0], basic_auth[1]) if basic_auth else None
+    """Open a WebSocket to url (ws:// or wss://) and return a connected WebSocket. Whatever the
+    opener raises (ConnectError, HandshakeError, InvalidURL; MemoryError or ImportError when it
+    cannot be loaded) reaches the caller, which retries."""
     try:
-        return await _wait_for_ms(_open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message),
-                                  timeout_ms)
-    except asyncio.TimeoutError:
-        raise ConnectError("no WebSocket connection to %s:%d within %d ms" % (host, port, timeout_ms))
+        return await _opener().connect(url, subprotocols, basic_auth, ssl, timeout_ms, max_message)
+    finally:
+        _drop_opener()

@@ -1,24 +1,9 @@
-# OCPP 1.6 configuration keys: type, access, default, validation, and
-# persistence of the values a CSMS changed. No sockets, no clock; the one file
-# it writes goes through store.save (atomic replace).
+# OCPP 1.6 configuration: the current value of every key and the persistence of the values
+# a CSMS changed (store.save, atomic replace). The key table and GetConfiguration /
+# ChangeConfiguration are in config_keys.py, loaded for those and at start-up, then unloaded.
 import store
-from ocpp16 import auth
+from ocpp16 import profiles
 
-INT = 0
-BOOL = 1
-STR = 2
-CSL = 3   # comma-separated list
-
-RO = 0    # read-only
-RW = 1    # read-write
-REBOOT = 2  # read-write, takes effect after a reboot (ChangeConfiguration answers RebootRequired)
-WO = 3    # write-only: never returned by GetConfiguration (AuthorizationKey)
-
-# Measurands this firmware can sample (MeterValuesSampledData & co. accept only these).
-MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
-              "Voltage", "Current.Offered")
-CSL_MAX_ITEMS = 6  # the *MaxLength keys below: items in a measurand list
-MAX_VALUE_CHARS = 500  # ChangeConfiguration value maxLength in the 1.6 schema
 # AuthorizationKey length (OCPP 1.6 Security Whitepaper); devconfig KEY_MIN_LEN / KEY_MAX_LEN
 # hold config.json to the same (test_config_keys checks they agree).
 AUTH_KEY_LEN = (16, 40)
@@ -30,62 +15,13 @@ CERTIFICATE_STORE_MAX = 8  # CertificateStoreMaxLength: installed roots of both 
 CERTIFICATE_CHAIN_MAX = 10000  # CertificateSignedMaxChainSize: the whitepaper's ceiling, the schema's maxLength
 CPO_NAME_MAX = 64  # CpoName: X.520 upper bound of an organizationName
 
-# name: (type, access, default, (min, max) for INT / allowed items for CSL / (min, max) length for STR)
-KEYS = {
-    "AllowOfflineTxForUnknownId": (BOOL, RW, False, None),
-    "AuthorizationCacheEnabled": (BOOL, RW, True, None),
-    "AuthorizeRemoteTxRequests": (BOOL, RW, True, None),
-    "BlinkRepeat": (INT, RW, 0, (0, 1000)),
-    "ClockAlignedDataInterval": (INT, RW, 0, (0, 86400)),
-    "ConnectionTimeOut": (INT, RW, 60, (1, 3600)),
-    "ConnectorPhaseRotation": (CSL, RW, "0.Unknown", None),
-    "ConnectorPhaseRotationMaxLength": (INT, RO, 2, None),
-    "GetConfigurationMaxKeys": (INT, RO, 60, None),
-    "HeartbeatInterval": (INT, RW, 300, (0, 86400)),
-    "LightIntensity": (INT, RW, 100, (0, 100)),
-    "LocalAuthorizeOffline": (BOOL, RW, True, None),
-    "LocalPreAuthorize": (BOOL, RW, False, None),
-    "MaxEnergyOnInvalidId": (INT, RW, 0, (0, 1000000)),
-    "MeterValuesAlignedData": (CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
-    "MeterValuesAlignedDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
-    "MeterValuesSampledData": (CSL, RW, "Energy.Active.Import.Register,Power.Active.Import", MEASURANDS),
-    "MeterValuesSampledDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
-    "MeterValueSampleInterval": (INT, RW, 60, (0, 86400)),
-    "MinimumStatusDuration": (INT, RW, 0, (0, 3600)),
-    "NumberOfConnectors": (INT, RO, 1, None),
-    "ResetRetries": (INT, RW, 1, (0, 10)),
-    "StopTransactionOnEVSideDisconnect": (BOOL, RW, True, None),
-    "StopTransactionOnInvalidId": (BOOL, RW, True, None),
-    "StopTxnAlignedData": (CSL, RW, "", MEASURANDS),
-    "StopTxnAlignedDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
-    "StopTxnSampledData": (CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
-    "StopTxnSampledDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
-    "SupportedFeatureProfiles": (CSL, RO, "Core", None),
-    "SupportedFeatureProfilesMaxLength": (INT, RO, 6, None),
-    "TransactionMessageAttempts": (INT, RW, 3, (1, 100)),
-    "TransactionMessageRetryInterval": (INT, RW, 60, (1, 86400)),
-    "UnlockConnectorOnEVSideDisconnect": (BOOL, RW, True, None),
-    "WebSocketPingInterval": (INT, RW, 60, (0, 3600)),
-    "LocalAuthListEnabled": (BOOL, RW, True, None),
-    "LocalAuthListMaxLength": (INT, RO, auth.LOCAL_LIST_MAX, None),
-    "SendLocalListMaxLength": (INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
-    "AuthorizationKey": (STR, WO, "", AUTH_KEY_LEN),
-    # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
-    # connector free for its idTag without choosing which.
-    "ReserveConnectorZeroSupported": (BOOL, RO, True, None),
-    "ChargeProfileMaxStackLevel": (INT, RO, SMART_MAX_STACK_LEVEL, None),
-    "ChargingScheduleAllowedChargingRateUnit": (CSL, RO, "Current,Power", None),
-    "ChargingScheduleMaxPeriods": (INT, RO, SMART_MAX_PERIODS, None),
-    "ConnectorSwitch3to1PhaseSupported": (BOOL, RO, False, None),
-    "MaxChargingProfilesInstalled": (INT, RO, SMART_MAX_PROFILES, None),
-    # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
-    # prerequisites checked); the others are facts of this firmware.
-    "SecurityProfile": (INT, RW, 0, (0, 3)),
-    "CpoName": (STR, RW, "", CPO_NAME_MAX),
-    "CertificateSignedMaxChainSize": (INT, RO, CERTIFICATE_CHAIN_MAX, None),
-    "CertificateStoreMaxLength": (INT, RO, CERTIFICATE_STORE_MAX, None),
-    "AdditionalRootCertificateCheck": (BOOL, RO, False, None),
-}
+
+def _table(fn, *args):
+    """fn(config_keys module, *args) with config_keys loaded for the call."""
+    try:
+        return fn(profiles.load("config_keys"), *args)
+    finally:
+        profiles.unload("config_keys")
 
 
 class Config:
@@ -93,14 +29,14 @@ class Config:
 
     def __init__(self, path=None, overrides=None):
         self.path = path
-        self.values = {}
-        for name in KEYS:
-            self.values[name] = KEYS[name][2]
+        self.values, self.read_only = _table(lambda ck: (
+            dict((name, spec[2]) for name, spec in ck.KEYS.items()),
+            tuple(name for name, spec in ck.KEYS.items() if spec[1] == ck.RO)))
         if overrides:  # board/device facts: NumberOfConnectors, SupportedFeatureProfiles
             self.values.update(overrides)
         self.saved = store.load(path, {}) if path else {}
         for name in self.saved:
-            if name in KEYS:
+            if name in self.values:
                 self.values[name] = self.saved[name]
 
     def get(self, name):
@@ -112,72 +48,15 @@ class Config:
 
     def listing(self, names=None):
         """GetConfiguration: (configurationKey list, unknownKey list)."""
-        known = []
-        unknown = []
-        for name in (names if names else KEYS):
-            spec = KEYS.get(name)
-            if spec is None or spec[1] == WO:
-                if names:
-                    unknown.append(name)
-                continue
-            known.append({"key": name, "readonly": spec[1] == RO, "value": render(spec[0], self.values[name])})
-        return known, unknown
+        return _table(lambda ck: ck.listing(self, names))
 
     def change(self, name, text):
         """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported."""
-        spec = KEYS.get(name)
-        if spec is None:
-            return "NotSupported"
-        kind, access, _, rule = spec
-        if access == RO:
-            return "Rejected"
-        value = parse(kind, text, rule)
-        if value is None:
-            return "Rejected"
-        self.values[name] = value
-        if self.path:
-            self.saved[name] = value
-            store.save(self.path, self.saved)
-        return "RebootRequired" if access == REBOOT else "Accepted"
+        return _table(lambda ck: ck.change(self, name, text))
 
     def set_internal(self, name, value):
         """A value the charge point sets itself (HeartbeatInterval from BootNotification)."""
         self.values[name] = value
-        if self.path and KEYS[name][1] != RO:
+        if self.path and name not in self.read_only:
             self.saved[name] = value
             store.save(self.path, self.saved)
-
-
-def render(kind, value):
-    if kind == BOOL:
-        return "true" if value else "false"
-    return str(value)
-
-
-def parse(kind, text, rule):
-    """Value from its ChangeConfiguration text, or None when it is not valid."""
-    if not isinstance(text, str) or len(text) > MAX_VALUE_CHARS:
-        return None
-    if kind == BOOL:
-        t = text.lower()
-        return True if t == "true" else (False if t == "false" else None)
-    if kind == INT:
-        t = text.strip()
-        if not t or not (t.isdigit() or (t[0] == "-" and t[1:].isdigit())):
-            return None
-        v = int(t)
-        if rule and not (rule[0] <= v <= rule[1]):
-            return None
-        return v
-    if kind == CSL:
-        items = [s.strip() for s in text.split(",") if s.strip()]
-        if len(items) > CSL_MAX_ITEMS:
-            return None
-        if rule:
-            for it in items:
-                if it not in rule:
-                    return None
-        return ",".join(items)
-    if rule and not (rule[0] <= len(text) <= rule[1]):
-        return None
-    return text

@@ -15,7 +15,8 @@
 # seq (live: above the segments' last seq and above the ack watermark). When
 # the newest segment is full a new one starts with a copy of the live tx_ref map, and every older
 # segment whose messages are all acknowledged is deleted (oldest first, never the newest).
-# A cut at any point leaves the old or the new state: a torn record fails its CRC (a torn staged
+# Opening (recovery of all this after a reboot or a cut), waiting() and the failure log are in
+# queue_open.py, loaded for the call (see _rare). A cut at any point leaves the old or the new state: a torn record fails its CRC (a torn staged
 # slot is ignored at open, a torn segment tail ends its scan and appends go to a new segment). An
 # ack is durable before ack() returns; a torn ack file leaves the other one, one ack older, so
 # only the message being acked at the cut can come back. Seqs returned by push() are never reused
@@ -36,6 +37,7 @@
 #     (statvfs); the core then refuses to start one.
 #   - a push that does not fit raises QueueFull with the figures; nothing already queued is ever
 #     dropped to make room (so a running transaction's periodic MeterValues may be refused).
+from array import array
 from binascii import crc32
 import struct
 import store
@@ -99,49 +101,77 @@ class QueueOrderError(QueueError):
 # Tags: 0 null, 1 false, 2 true, 3 int (zigzag varint), 4 float (8 bytes), 5 string (varint
 # length + UTF-8), 6 timestamp "YYYY-MM-DDTHH:MM:SSZ" (zigzag varint of epoch - TS_BASE),
 # 7 decimal string (varint of mantissa << 4 | fraction digits << 1 | minus), 8 list (count,
-# items), 9 object (count, key value pairs). 0x20 + i: WORDS[i]. Append to WORDS only: records
-# on flash refer to the index.
-WORDS = (
+# items), 9 object (count, key value pairs). 0x20 + i: word i of _WORDS. Append to _WORDS only:
+# records on flash refer to the index. One string, not a tuple: ~1.5 KB of RAM instead of ~6 KB
+# (a qstr and a tuple slot per word) when the module is loaded from a file.
+_WORDS = (  # "\0"-separated, one "\0" before the first word and after each
     # actions
-    "StartTransaction", "StopTransaction", "MeterValues", "SecurityEventNotification",
-    "StatusNotification", "DataTransfer", "Authorize", "BootNotification", "Heartbeat",
-    "DiagnosticsStatusNotification", "FirmwareStatusNotification", "LogStatusNotification",
-    "SignedFirmwareStatusNotification",
+    "\0StartTransaction\0StopTransaction\0MeterValues\0SecurityEventNotification\0"
+    "StatusNotification\0DataTransfer\0Authorize\0BootNotification\0Heartbeat\0"
+    "DiagnosticsStatusNotification\0FirmwareStatusNotification\0LogStatusNotification\0"
+    "SignedFirmwareStatusNotification\0"
     # keys
-    "connectorId", "idTag", "meterStart", "timestamp", "reservationId", "transactionId",
-    "meterStop", "reason", "transactionData", "meterValue", "sampledValue", "value", "context",
-    "format", "measurand", "phase", "location", "unit", "type", "techInfo", "status", "errorCode",
-    "info", "vendorId", "vendorErrorCode", "messageId", "data",
+    "connectorId\0idTag\0meterStart\0timestamp\0reservationId\0transactionId\0"
+    "meterStop\0reason\0transactionData\0meterValue\0sampledValue\0value\0context\0"
+    "format\0measurand\0phase\0location\0unit\0type\0techInfo\0status\0errorCode\0"
+    "info\0vendorId\0vendorErrorCode\0messageId\0data\0"
     # ReadingContext
-    "Interruption.Begin", "Interruption.End", "Other", "Sample.Clock", "Sample.Periodic",
-    "Transaction.Begin", "Transaction.End", "Trigger",
+    "Interruption.Begin\0Interruption.End\0Other\0Sample.Clock\0Sample.Periodic\0"
+    "Transaction.Begin\0Transaction.End\0Trigger\0"
     # ValueFormat
-    "Raw", "SignedData",
+    "Raw\0SignedData\0"
     # Measurand
-    "Current.Export", "Current.Import", "Current.Offered", "Energy.Active.Export.Register",
-    "Energy.Active.Import.Register", "Energy.Reactive.Export.Register",
-    "Energy.Reactive.Import.Register", "Energy.Active.Export.Interval",
-    "Energy.Active.Import.Interval", "Energy.Reactive.Export.Interval",
-    "Energy.Reactive.Import.Interval", "Frequency", "Power.Active.Export", "Power.Active.Import",
-    "Power.Factor", "Power.Offered", "Power.Reactive.Export", "Power.Reactive.Import", "RPM",
-    "SoC", "Temperature", "Voltage",
+    "Current.Export\0Current.Import\0Current.Offered\0Energy.Active.Export.Register\0"
+    "Energy.Active.Import.Register\0Energy.Reactive.Export.Register\0"
+    "Energy.Reactive.Import.Register\0Energy.Active.Export.Interval\0"
+    "Energy.Active.Import.Interval\0Energy.Reactive.Export.Interval\0"
+    "Energy.Reactive.Import.Interval\0Frequency\0Power.Active.Export\0Power.Active.Import\0"
+    "Power.Factor\0Power.Offered\0Power.Reactive.Export\0Power.Reactive.Import\0RPM\0"
+    "SoC\0Temperature\0Voltage\0"
     # Phase
-    "L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N", "L1-L2", "L2-L3", "L3-L1",
+    "L1\0L2\0L3\0N\0L1-N\0L2-N\0L3-N\0L1-L2\0L2-L3\0L3-L1\0"
     # Location
-    "Body", "Cable", "EV", "Inlet", "Outlet",
+    "Body\0Cable\0EV\0Inlet\0Outlet\0"
     # UnitOfMeasure
-    "Wh", "kWh", "varh", "kvarh", "W", "kW", "VA", "kVA", "var", "kvar", "A", "V", "Celsius",
-    "Fahrenheit", "K", "Percent",
+    "Wh\0kWh\0varh\0kvarh\0W\0kW\0VA\0kVA\0var\0kvar\0A\0V\0Celsius\0"
+    "Fahrenheit\0K\0Percent\0"
     # Reason
-    "DeAuthorized", "EmergencyStop", "EVDisconnected", "HardReset", "Local", "PowerLoss",
-    "Reboot", "Remote", "SoftReset", "UnlockCommand",
+    "DeAuthorized\0EmergencyStop\0EVDisconnected\0HardReset\0Local\0PowerLoss\0"
+    "Reboot\0Remote\0SoftReset\0UnlockCommand\0"
     # frequent values
-    "", "NoError", "Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE",
-    "Finishing", "Reserved", "Unavailable", "Faulted", "Accepted",
+    "\0NoError\0Available\0Preparing\0Charging\0SuspendedEV\0SuspendedEVSE\0"
+    "Finishing\0Reserved\0Unavailable\0Faulted\0Accepted\0"
 )
-_WORD_CODE = {}
-for _i, _w in enumerate(WORDS):
-    _WORD_CODE[_w] = 0x20 + _i
+
+
+def _word_code(v):
+    """The code of the string v if it is one of _WORDS, else None."""
+    if "\0" in v:
+        return None
+    i = _WORDS.find("\0" + v + "\0")
+    return None if i < 0 else 0x20 + _WORDS.count("\0", 0, i)
+
+
+def _word_starts():
+    starts = array("H")  # where each word of _WORDS begins: 2 bytes a word, a decode is one slice
+    i = _WORDS.find("\0")
+    while i < len(_WORDS) - 1:
+        starts.append(i + 1)
+        i = _WORDS.find("\0", i + 1)
+    starts.append(len(_WORDS))  # end of the last word, + 1
+    return starts
+
+
+_STARTS = _word_starts()
+
+
+def _word(i):
+    """Word i of _WORDS (IndexError beyond the last, as for a damaged record)."""
+    if i + 1 >= len(_STARTS):
+        raise IndexError(i)
+    return _WORDS[_STARTS[i]:_STARTS[i + 1] - 1]
+
+
 _DAY = 86400
 _INF = float("inf")
 
@@ -241,7 +271,7 @@ def _encode(out, v, depth):
         out.append(4)
         out.extend(struct.pack("<d", v))
     elif type(v) is str:
-        code = _WORD_CODE.get(v)
+        code = _word_code(v)
         if code is not None:
             out.append(code)
             return
@@ -296,7 +326,7 @@ class _Reader:
         t = self.buf[self.pos]
         self.pos += 1
         if t >= 0x20:
-            return WORDS[t - 0x20]
+            return _word(t - 0x20)
         if t == 0:
             return None
         if t == 1:
@@ -363,6 +393,16 @@ def _read_record(f, limit):
     return body
 
 
+def _rare(name, *args):
+    """queue_open.<name>(*args): opening (recovery) and the rare paths live there, imported
+    for the call and unloaded (ocpp16.profiles), so their code costs no RAM meanwhile."""
+    from ocpp16 import profiles
+    try:
+        return getattr(profiles.load("queue_open"), name)(*args)
+    finally:
+        profiles.unload("queue_open")
+
+
 class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment."""
 
@@ -388,7 +428,7 @@ class MessageQueue:
         self.segments_started = 0  # counters for tests and the benchmark
         self.segments_deleted = 0
         store.makedirs(self.dir, self.fs)
-        self._scan()
+        _rare("scan", self)
 
     # ------------------------------------------------------------ opening
     def _path(self, base):
@@ -396,66 +436,6 @@ class MessageQueue:
 
     def _msg_path(self, slot):
         return "%s/%02d%s" % (self.dir, slot, MSG_SUFFIX)
-
-    def _scan(self):
-        bases = []
-        slots = []
-        for name in self.fs.listdir(self.dir):
-            for suffix, digits, into in ((SEG_SUFFIX, 10, bases), (MSG_SUFFIX, 2, slots)):
-                if name.endswith(suffix) and len(name) == digits + len(suffix):
-                    try:
-                        into.append(int(name[:digits]))
-                    except ValueError:
-                        pass
-        bases.sort()
-        self._read_acks()
-        last = -1
-        for i, base in enumerate(bases):
-            size = self.fs.size(self._path(base))
-            seg = [base, size, -1]
-            self._segs.append(seg)
-            good = 0                      # end of the last intact record
-            f = self.fs.open(self._path(base), "rb")
-            try:
-                while True:
-                    body = _read_record(f, self.max_record)
-                    if body is None:
-                        break
-                    kind = body[0]
-                    r = _Reader(body, 1)
-                    if kind == _MSG:
-                        seq = r.varint()
-                        if seq > last:
-                            last = seq
-                            seg[2] = seq
-                    elif kind == _RES:
-                        ref = r.varint()
-                        self._remember(ref, r.value())
-                    good += _HDR + len(body) + _CRC
-            except (ValueError, IndexError):
-                pass                      # a record that passed its CRC but does not decode
-            finally:
-                f.close()
-            if i == len(bases) - 1 and good != size:
-                self._tail_bad = True     # torn or garbage tail: appends go to a new segment
-        self._next = max(last + 1, bases[-1] if bases else 0, self._acked + 1)
-        if self._tail_bad:
-            self._next += 1   # the torn record may have been a message: never reuse its seq
-        for slot in slots:
-            if slot >= self.stage_slots:
-                continue
-            body = self._read_staged(slot, None)
-            if body is None:
-                continue                  # torn or garbage: a free slot
-            seq = _Reader(body, 1).varint()
-            self._next = max(self._next, seq + 1)
-            if seq > last and seq > self._acked:
-                self._staged.append([seq, _HDR + len(body) + _CRC, slot])
-        self._staged.sort()
-        if not bases:
-            self._new_segment()
-        self._compact()
-        self._locate(0, 0, count=True)
 
     def _read_staged(self, slot, seq):
         """Body of the message record in slot (that of seq if seq is given); None if the file
@@ -476,27 +456,6 @@ class MessageQueue:
             return body
         except IndexError:
             return None
-
-    def _read_acks(self):
-        got = []
-        for name in ACK_FILES:
-            path = self.dir + "/" + name
-            v = -1
-            n = self.fs.size(path)
-            if 0 < n <= MAX_ACK_FILE:
-                f = self.fs.open(path, "rb")
-                try:
-                    body = _read_record(f, MAX_ACK_FILE)
-                finally:
-                    f.close()
-                if body is not None and body[0] == _ACK:
-                    try:
-                        v = _Reader(body, 1).varint()
-                    except IndexError:
-                        v = -1
-            got.append(v)
-        self._acked = max(got)
-        self._ack_slot = 0 if got[0] <= got[1] else 1   # overwrite the older one
 
     def _locate(self, si, off, count=False):
         """Set the head to the first waiting message at or after (segment si, offset off);
@@ -554,25 +513,7 @@ class MessageQueue:
     def waiting(self, seq):
         """True when message `seq` is queued and not yet acknowledged. Reads the log from the
         head (flash I/O proportional to the queue): for start-up checks, not the hot path."""
-        if seq <= self._acked or seq >= self._next:
-            return False
-        for s, _, _ in self._staged:
-            if s == seq:
-                return True
-        for seg in self._segs:
-            if seg[2] < seq or seg[2] <= self._acked:
-                continue
-            f = self.fs.open(self._path(seg[0]), "rb")
-            try:
-                while True:
-                    body = _read_record(f, self.max_record)
-                    if body is None:
-                        break
-                    if body[0] == _MSG and _Reader(body, 1).varint() == seq:
-                        return True
-            finally:
-                f.close()
-        return False
+        return _rare("waiting", self, seq)
 
     def __len__(self):
         return self._count
@@ -679,18 +620,20 @@ class MessageQueue:
         self._advance(seq)
 
     def fail(self, seq, reason):
-        """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
-        self._check_head(seq, "fail")
-        _, action, payload, _ = self.peek()
-        entries = self.failures()
-        entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])
-        store.save(self._failures_path(), entries[-FAILURE_LOG_MAX:], self.fs)
-        self.ack(seq)
+        """Message seq (the head) exhausted its attempts: log it in failures.json, remove it.
+        If the code for the log cannot be loaded, the message is removed all the same (the
+        console says so): giving up must not stop the core that called it."""
+        try:
+            _rare("fail", self, seq, reason)
+        except (ImportError, MemoryError) as e:
+            log.error("queue: message %d given up (%s); not in %s: %r", seq, str(reason)[:MAX_REASON], FAILURES, e)
+            head = self.peek()
+            if head is not None and head[0] == seq:
+                self.ack(seq)
 
     def failures(self):
         """[[action, transactionId, reason], ...] oldest first, at most FAILURE_LOG_MAX."""
-        got = store.load(self._failures_path(), [], self.fs)
-        return got if type(got) is list else []
+        return _rare("failures", self)
 
     def resolve_tx(self, tx_ref, transaction_id):
         """Persist the CSMS transactionId of the transaction whose Start had seq tx_ref."""

@@ -1,6 +1,7 @@
 # OCPP-J 1.6 framing: CALL / CALLRESULT / CALLERROR text <-> tuples, message ids,
 # error codes, and the entry points of the compact payload checks (ocpp16.schema).
 # No I/O and no clock here: text in, tuples out (and back); the caller owns the socket.
+import io
 import json
 
 # Message type numbers (OCPP-J 1.6 section 4.1.3).
@@ -91,13 +92,13 @@ class MessageIds:
 
 def _string(s, out):
     if len(s) == len(s.encode()):  # ASCII: both runtimes' json.dumps agree
-        out.append(json.dumps(s))
+        out.write(json.dumps(s))
         return
     parts = ['"']
     for ch in s:
         parts.append(json.dumps(ch)[1:-1] if ord(ch) < 0x80 else ch)
     parts.append('"')
-    out.append("".join(parts))
+    out.write("".join(parts))
 
 
 def _dump(obj, out):
@@ -105,38 +106,40 @@ def _dump(obj, out):
     if t is str:
         _string(obj, out)
     elif t is dict:
-        out.append("{")
+        out.write("{")
         first = True
         for k in sorted(obj):
             if type(k) is not str:
                 raise TypeError("JSON object keys must be strings")
             if not first:
-                out.append(",")
+                out.write(",")
             first = False
             _string(k, out)
-            out.append(":")
+            out.write(":")
             _dump(obj[k], out)
-        out.append("}")
+        out.write("}")
     elif t is list or t is tuple:
-        out.append("[")
+        out.write("[")
         first = True
         for v in obj:
             if not first:
-                out.append(",")
+                out.write(",")
             first = False
             _dump(v, out)
-        out.append("]")
+        out.write("]")
     elif obj is None or t is bool or t is int or t is float:
-        out.append(json.dumps(obj))
+        out.write(json.dumps(obj))
     else:
         raise TypeError("cannot encode %s as JSON" % t)
 
 
 def dumps(obj):
-    """Compact JSON of obj: no spaces, sorted keys, non-ASCII as raw UTF-8."""
-    out = []
+    """Compact JSON of obj: no spaces, sorted keys, non-ASCII as raw UTF-8. Written into one
+    growing buffer: a list of the pieces (one heap object each) needed several times the
+    frame's size, and failed first near the heap's limit."""
+    out = io.StringIO()
     _dump(obj, out)
-    return "".join(out)
+    return out.getvalue()
 
 
 def _check_id(msg_id):
@@ -349,11 +352,27 @@ def validate_call(action, payload, supported=None):
     profile names and/or action names; None = all) holds neither the action nor its
     profile, else the constraint codes listed in ocpp16/schema.py."""
     from ocpp16 import schema
-    schema.check_call(action, payload, supported)
+    try:
+        schema.check_call(action, payload, supported)
+    finally:
+        _drop_profile_tables()
 
 
 def validate_result(action, payload):
     """Check the CSMS's CALLRESULT payload for our CALL `action`. Raises RpcError;
     the caller treats it as a failed delivery of that CALL."""
-    from ocpp16 import schema
-    schema.check_result(action, payload)
+    from ocpp16 import schema  # resident: every answer to our CALLs is checked
+    try:
+        schema.check_result(action, payload)
+    except (ImportError, MemoryError) as e:  # a profile's tables failed to load: not delivered, retried
+        raise RpcError(InternalError, "schema of %s not loaded: %r" % (action, e))
+    finally:
+        _drop_profile_tables()
+
+
+def _drop_profile_tables():
+    """The per-profile tables (ocpp16/schema_<profile>.py) are loaded per check: unload them."""
+    import sys
+    from ocpp16 import profiles
+    for name in [m for m in sys.modules if m.startswith("ocpp16.schema_")]:
+        profiles.unload(name)

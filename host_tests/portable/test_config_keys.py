@@ -1,5 +1,6 @@
 # ocpp16.config: key types, access, validation and GetConfiguration listing.
-from ocpp16.config import Config, KEYS, RO, WO
+from ocpp16.config import Config
+from ocpp16.config_keys import KEYS, RO, WO
 
 
 def test_every_key_has_a_valid_default():

@@ -110,3 +110,21 @@ def test_secret_list_is_bounded_and_full_list_refuses():
         assert len(log._secrets) == log.MAX_SECRETS
     finally:
         _restore()
+
+
+def test_exception_out_of_heap_logs_a_line_and_returns():
+    # Near the heap's limit formatting the traceback itself fails: the caller (the boot loop
+    # that puts the charger in its safe state) must still go on.
+    import compat
+    buf = _capture()
+    real = compat.print_exception
+
+    def no_heap(exc, f):
+        raise MemoryError("memory allocation failed")
+    compat.print_exception = no_heap
+    try:
+        log.exception("app: stopped", ValueError("x"))
+        assert buf.getvalue() == "[error] app: stopped\n[error]   (traceback not shown: out of memory)\n"
+    finally:
+        compat.print_exception = real
+        _restore()

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+import bringup
 import log
 import main
 from hal import Connector, Hardware
@@ -79,14 +80,14 @@ def test_config_path_argv_then_env_then_device_default():
 
 
 def test_board_files_next_to_config_then_device_then_repository():
-    c = main.board_candidates("/config.json", "esp32-devkitc")
+    c = bringup.board_candidates("/config.json", "esp32-devkitc")
     assert c[0] == "/boards/esp32-devkitc.json"
-    c = main.board_candidates("/tmp/dev/config.json", "sim")
+    c = bringup.board_candidates("/tmp/dev/config.json", "sim")
     assert c[:2] == ["/tmp/dev/boards/sim.json", "/boards/sim.json"]
-    c = main.board_candidates("config.json", "sim")
+    c = bringup.board_candidates("config.json", "sim")
     assert c[0] == "./boards/sim.json"
     # Run from the checkout (firmware/main.py), the repository's boards/ is the last resort.
-    if main.__file__.endswith("firmware/main.py"):
+    if bringup.__file__.endswith("firmware/bringup.py"):
         assert c[-1].endswith("/boards/sim.json") and "firmware" not in c[-1]
 
 

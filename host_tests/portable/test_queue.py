@@ -86,7 +86,18 @@ def test_encoding_is_compact_and_exact():
 
 
 def test_words_table_has_no_duplicates_and_fits_the_tag_space():
-    assert len(set(mq.WORDS)) == len(mq.WORDS) <= 256 - 0x20
+    text = mq._WORDS
+    assert text[0] == "\0" and text[-1] == "\0"
+    words = text[1:-1].split("\0")
+    assert len(set(words)) == len(words) <= 256 - 0x20
+    for i, w in enumerate(words):  # every word encodes to its index and back, as one byte
+        assert mq.encode_value(w) == bytes((0x20 + i,)) and mq.decode_value(bytes((0x20 + i,))) == w
+    assert mq.decode_value(mq.encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
+    try:
+        mq.decode_value(bytes((0x20 + len(words),)))
+        assert False, "a code beyond the table decoded"
+    except IndexError:
+        pass
 
 
 def test_fifo_order_ack_and_len():
@@ -350,6 +361,29 @@ class _SyncFails(powercut.FakeFS):
         if self.fail_next and f.path.endswith(".seg"):
             self.fail_next = False
             raise OSError(5)
+
+
+def test_giving_up_when_the_failure_log_code_cannot_load_still_removes_the_message():
+    # queue_open (the failure log) is loaded on demand: out of heap, the message the core gives
+    # up is removed all the same, and the next one becomes the head.
+    from ocpp16 import profiles
+    fs, q = fresh()
+    a = q.push("MeterValues", MV3)
+    b = q.push("MeterValues", MV3)
+    real = profiles.load
+
+    def no_heap(name):
+        if name == "queue_open":
+            raise MemoryError("memory allocation failed")
+        return real(name)
+    profiles.load = no_heap
+    try:
+        q.fail(a, "timeout")
+    finally:
+        profiles.load = real
+    assert q.peek()[0] == b and len(q) == 1
+    assert reopen(fs).failures() == []
+    assert [g[0] for g in drain(reopen(fs))] == [b]
 
 
 def test_a_failed_seal_never_delivers_a_message_twice():

@@ -1,0 +1,146 @@
+# OCPP 1.6 configuration keys: type, access, default and validation of each, and the
+# GetConfiguration / ChangeConfiguration logic. Loaded by config.Config at start-up (defaults)
+# and for those two calls, then unloaded (ocpp16.profiles); the values live in Config.
+import store
+from ocpp16 import auth
+from ocpp16.config import (AUTH_KEY_LEN, CERTIFICATE_CHAIN_MAX, CERTIFICATE_STORE_MAX, CPO_NAME_MAX,
+                           SMART_MAX_PERIODS, SMART_MAX_PROFILES, SMART_MAX_STACK_LEVEL)
+
+INT = 0
+BOOL = 1
+STR = 2
+CSL = 3   # comma-separated list
+
+RO = 0    # read-only
+RW = 1    # read-write
+REBOOT = 2  # read-write, takes effect after a reboot (ChangeConfiguration answers RebootRequired)
+WO = 3    # write-only: never returned by GetConfiguration (AuthorizationKey)
+
+# Measurands this firmware can sample (MeterValuesSampledData & co. accept only these).
+MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
+              "Voltage", "Current.Offered")
+CSL_MAX_ITEMS = 6  # the *MaxLength keys below: items in a measurand list
+MAX_VALUE_CHARS = 500  # ChangeConfiguration value maxLength in the 1.6 schema
+
+# name: (type, access, default, (min, max) for INT / allowed items for CSL / (min, max) length for STR)
+KEYS = {
+    "AllowOfflineTxForUnknownId": (BOOL, RW, False, None),
+    "AuthorizationCacheEnabled": (BOOL, RW, True, None),
+    "AuthorizeRemoteTxRequests": (BOOL, RW, True, None),
+    "BlinkRepeat": (INT, RW, 0, (0, 1000)),
+    "ClockAlignedDataInterval": (INT, RW, 0, (0, 86400)),
+    "ConnectionTimeOut": (INT, RW, 60, (1, 3600)),
+    "ConnectorPhaseRotation": (CSL, RW, "0.Unknown", None),
+    "ConnectorPhaseRotationMaxLength": (INT, RO, 2, None),
+    "GetConfigurationMaxKeys": (INT, RO, 60, None),
+    "HeartbeatInterval": (INT, RW, 300, (0, 86400)),
+    "LightIntensity": (INT, RW, 100, (0, 100)),
+    "LocalAuthorizeOffline": (BOOL, RW, True, None),
+    "LocalPreAuthorize": (BOOL, RW, False, None),
+    "MaxEnergyOnInvalidId": (INT, RW, 0, (0, 1000000)),
+    "MeterValuesAlignedData": (CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
+    "MeterValuesAlignedDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
+    "MeterValuesSampledData": (CSL, RW, "Energy.Active.Import.Register,Power.Active.Import", MEASURANDS),
+    "MeterValuesSampledDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
+    "MeterValueSampleInterval": (INT, RW, 60, (0, 86400)),
+    "MinimumStatusDuration": (INT, RW, 0, (0, 3600)),
+    "NumberOfConnectors": (INT, RO, 1, None),
+    "ResetRetries": (INT, RW, 1, (0, 10)),
+    "StopTransactionOnEVSideDisconnect": (BOOL, RW, True, None),
+    "StopTransactionOnInvalidId": (BOOL, RW, True, None),
+    "StopTxnAlignedData": (CSL, RW, "", MEASURANDS),
+    "StopTxnAlignedDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
+    "StopTxnSampledData": (CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
+    "StopTxnSampledDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
+    "SupportedFeatureProfiles": (CSL, RO, "Core", None),
+    "SupportedFeatureProfilesMaxLength": (INT, RO, 6, None),
+    "TransactionMessageAttempts": (INT, RW, 3, (1, 100)),
+    "TransactionMessageRetryInterval": (INT, RW, 60, (1, 86400)),
+    "UnlockConnectorOnEVSideDisconnect": (BOOL, RW, True, None),
+    "WebSocketPingInterval": (INT, RW, 60, (0, 3600)),
+    "LocalAuthListEnabled": (BOOL, RW, True, None),
+    "LocalAuthListMaxLength": (INT, RO, auth.LOCAL_LIST_MAX, None),
+    "SendLocalListMaxLength": (INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
+    "AuthorizationKey": (STR, WO, "", AUTH_KEY_LEN),
+    # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
+    # connector free for its idTag without choosing which.
+    "ReserveConnectorZeroSupported": (BOOL, RO, True, None),
+    "ChargeProfileMaxStackLevel": (INT, RO, SMART_MAX_STACK_LEVEL, None),
+    "ChargingScheduleAllowedChargingRateUnit": (CSL, RO, "Current,Power", None),
+    "ChargingScheduleMaxPeriods": (INT, RO, SMART_MAX_PERIODS, None),
+    "ConnectorSwitch3to1PhaseSupported": (BOOL, RO, False, None),
+    "MaxChargingProfilesInstalled": (INT, RO, SMART_MAX_PROFILES, None),
+    # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
+    # prerequisites checked); the others are facts of this firmware.
+    "SecurityProfile": (INT, RW, 0, (0, 3)),
+    "CpoName": (STR, RW, "", (1, CPO_NAME_MAX)),
+    "CertificateSignedMaxChainSize": (INT, RO, CERTIFICATE_CHAIN_MAX, None),
+    "CertificateStoreMaxLength": (INT, RO, CERTIFICATE_STORE_MAX, None),
+    "AdditionalRootCertificateCheck": (BOOL, RO, False, None),
+}
+
+
+def listing(cfg, names=None):
+    """GetConfiguration: (configurationKey list, unknownKey list)."""
+    known = []
+    unknown = []
+    for name in (names if names else KEYS):
+        spec = KEYS.get(name)
+        if spec is None or spec[1] == WO:
+            if names:
+                unknown.append(name)
+            continue
+        known.append({"key": name, "readonly": spec[1] == RO, "value": render(spec[0], cfg.values[name])})
+    return known, unknown
+
+def change(cfg, name, text):
+    """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported."""
+    spec = KEYS.get(name)
+    if spec is None:
+        return "NotSupported"
+    kind, access, _, rule = spec
+    if access == RO:
+        return "Rejected"
+    value = parse(kind, text, rule)
+    if value is None:
+        return "Rejected"
+    cfg.values[name] = value
+    if cfg.path:
+        cfg.saved[name] = value
+        store.save(cfg.path, cfg.saved)
+    return "RebootRequired" if access == REBOOT else "Accepted"
+
+
+def render(kind, value):
+    if kind == BOOL:
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse(kind, text, rule):
+    """Value from its ChangeConfiguration text, or None when it is not valid."""
+    if not isinstance(text, str) or len(text) > MAX_VALUE_CHARS:
+        return None
+    if kind == BOOL:
+        t = text.lower()
+        return True if t == "true" else (False if t == "false" else None)
+    if kind == INT:
+        t = text.strip()
+        if not t or not (t.isdigit() or (t[0] == "-" and t[1:].isdigit())):
+            return None
+        v = int(t)
+        if rule and not (rule[0] <= v <= rule[1]):
+            return None
+        return v
+    if kind == CSL:
+        items = [s.strip() for s in text.split(",") if s.strip()]
+        if len(items) > CSL_MAX_ITEMS:
+            return None
+        if rule:
+            for it in items:
+                if it not in rule:
+                    return None
+        return ",".join(items)
+    if rule and not (rule[0] <= len(text) <= rule[1]):
+        return None
+    return text
