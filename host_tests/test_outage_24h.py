@@ -50,7 +50,7 @@ def day_run():
         csms = box["csms"]
         if line.startswith("<- "):  # an answer the charger received
             box["answers"] = box.get("answers", 0) + 1
-            if box["answers"] == 3:  # BootNotification and the two boot StatusNotifications
+            if box["answers"] == 4:  # BootNotification, the StartupOfTheDevice event, the two boot StatusNotifications
                 box["down_at"] = len(csms.log)
                 csms.go_down()
         elif "scenario: do=unplug" in line:
@@ -75,8 +75,10 @@ def test_day_long_outage_replayed_in_order(day_run):
     assert csms.refused > 100  # the charger kept trying during the outage
     frames = [json.loads(raw) for _, raw in station.frames]
     before, after = frames[:box["up_at"]], frames[box["up_at"]:]
-    assert [m[2] for m in before if m[0] == 2 and m[2] != "Heartbeat"] == \
+    assert [m[2] for m in before if m[0] == 2 and m[2] not in ("Heartbeat", "SecurityEventNotification")] == \
         ["BootNotification", "StatusNotification", "StatusNotification"]
+    # the one security event of a normal boot (StartupOfTheDevice) goes out before the outage
+    assert [m[3]["type"] for m in before if m[0] == 2 and m[2] == "SecurityEventNotification"] == ["StartupOfTheDevice"]
     assert not any(m[0] == 2 and m[2] == "Authorize" for m in frames)  # decided offline
 
     delivered = S.delivered_tx_messages(station)
