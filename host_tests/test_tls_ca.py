@@ -105,7 +105,7 @@ def test_whole_firmware_boots_and_charges_over_wss_with_the_ca_file(certs, runti
     session = [{"at": 3, "do": "card", "id": "04A2B3C4"}, {"at": 5, "do": "plug"},
                {"at": 30, "do": "unplug"}, {"at": 32, "do": "end"}]
     station, lines, rc = asyncio.run(SC.run_session(runtime, session, speed=20, extra_cfg={"ca_cert": paths[ca]},
-                                                    csms_kwargs={"ssl": server_ctx}))
+                                                    csms_kwargs={"ssl": server_ctx, "url_host": "localhost"}))
     out = "\n".join(lines)
     assert rc == 0, out[-3000:]
     assert "link: connected to wss://localhost:" in out and "invalid cert" not in out
