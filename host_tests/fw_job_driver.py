@@ -199,8 +199,16 @@ async def update(spec):
         # a second UpdateFirmware while the first downloads: the newer one wins
         await h.until(lambda: "Downloading" in h.statuses(), 20000)
         req = dict(req)
-        req["location"] = spec["replace_with"]
-        h.receive("UpdateFirmware", req)
+        if sg:
+            # a SignedUpdateFirmware (its own signature, the next requestId) during the download
+            req["firmware"] = dict(req["firmware"], location=spec["replace_with"], signature=sg["replace_sig"])
+            req["requestId"] = sg["rid"] + 1
+            h.receive("SignedUpdateFirmware", req)
+            h.step()
+            out["replace_answer"] = h.answers[-1]
+        else:
+            req["location"] = spec["replace_with"]
+            h.receive("UpdateFirmware", req)
     if spec.get("charging"):
         # while the download runs and the install waits, the EV charges on; a new card is refused
         await h.until(lambda: "Downloaded" in h.statuses(), 600000)

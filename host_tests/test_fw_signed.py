@@ -58,6 +58,8 @@ def signed(keys, cert, sig, **kw):
 
 def _check_answers(res):
     schemas.validate_response("SignedUpdateFirmware", res["answer"])
+    if "replace_answer" in res:
+        schemas.validate_response("SignedUpdateFirmware", res["replace_answer"])
     for k in ("trigger_idle", "trigger_scheduled"):
         if k in res:
             schemas.validate_response("ExtendedTriggerMessage", res[k]["answer"])
@@ -188,3 +190,22 @@ def test_signing_certificate_of_another_root_is_invalid_certificate(runtime, key
     assert "no ManufacturerRootCertificate" in [m[3] for m in bare["calls_first"]
                                                 if m[2] == "SecurityEventNotification"][0]["techInfo"]
     _nothing_installed(tmp_path, runtime)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_new_signed_update_during_the_download_is_accepted_canceled_and_replaces_it(runtime, keys, tmp_path):
+    slow = small_bundle("0.5.0", extra=b"PAD = %r\n" % (b"z" * 200000,))
+    data = small_bundle()
+    with HttpFiles({"/slow": slow, "/b": data}) as srv:
+        srv.faults = ["slow"]
+        spec = spec_for(tmp_path, runtime, srv.url("/slow"), replace_with=srv.url("/b"),
+                        signed=signed(keys, keys.ec_cert, keys.ecdsa(slow), replace_sig=keys.ecdsa(data)))
+        res = drive(runtime, spec, tmp_path)
+    _check_answers(res)
+    assert res["replace_answer"] == {"status": "AcceptedCanceled"}
+    first = [(p["requestId"], p["status"]) for p in _signed_calls(res["calls_first"])]
+    assert first[0] == (RID, "Downloading") and (RID, "Downloaded") not in first, first
+    assert [s for r, s in first if r == RID + 1] == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+                                                   "InstallRebooting"], first
+    assert res["after"][0]["statuses"] == ["Installed"] and res["after"][0]["firmwareVersion"] == NEW_VERSION
+    assert all(p["requestId"] == RID + 1 for p in _signed_calls(res["after"][0]["calls"]))
