@@ -2,18 +2,29 @@
 # level, on CPython and under micropython: the real handler, download job and core (every
 # CALL checked against the official schemas), a real HTTP server on 127.0.0.1, signing
 # certificates and signatures made by `cryptography` (RSA-PSS 2048 and ECDSA P-256) under a
-# ManufacturerRootCertificate installed in the charger's certificate store.
+# ManufacturerRootCertificate installed in the charger's certificate store. Last, the whole
+# charger against the `ocpp` CSMS over WebSockets: InstallCertificate, SignedUpdateFirmware of
+# this firmware tree as a bundle, the reboot into it.
+import asyncio
 import base64
+import datetime
 import os
+import sys
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from ocpp.v16 import call
 
 import pkitools as pk
+import scenario as S
 import schemas
 from fw_servers import HttpFiles
-from test_fw_update import NEW_VERSION, RUNTIMES, drive, small_bundle, spec_for
+from test_fw_scenario import NEW_VERSION as TREE_VERSION, tree_bundle  # noqa: F401  (a fixture)
+from test_fw_update import FAKES, NEW_VERSION, RUNTIMES, drive, small_bundle, spec_for
+
+sys.path.insert(0, FAKES)
+from esp_image import make_image  # noqa: E402  (host_tests/fakes)
 
 RID = 4711
 # valid from long before the driver's clock (fw_job_driver.EPOCH0) to after the real today
@@ -209,3 +220,60 @@ def test_a_new_signed_update_during_the_download_is_accepted_canceled_and_replac
                                                    "InstallRebooting"], first
     assert res["after"][0]["statuses"] == ["Installed"] and res["after"][0]["firmwareVersion"] == NEW_VERSION
     assert all(p["requestId"] == RID + 1 for p in _signed_calls(res["after"][0]["calls"]))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_signed_esp32_image_is_activated_only_when_its_signature_verifies(runtime, keys, tmp_path):
+    img = make_image(30000, segments=2)
+    with HttpFiles({"/mp.bin": img}) as srv:
+        spec = spec_for(tmp_path, runtime, srv.url("/mp.bin"), image=True,
+                        signed=signed(keys, keys.ec_cert, keys.ecdsa(img + b"other")))
+        spec.pop("root")
+        bad = drive(runtime, spec, tmp_path)
+        spec = spec_for(tmp_path, runtime + "2", srv.url("/mp.bin"), image=True,
+                        signed=signed(keys, keys.rsa_cert, keys.pss(img)))
+        spec.pop("root")
+        good = drive(runtime, spec, tmp_path)
+    assert bad["first"] == ["Downloading", "Downloaded", "InvalidSignature"], bad["_out"][-3000:]
+    assert _events(bad["calls_first"]) == ["InvalidFirmwareSignature"]
+    assert bad["reboot"] is None and bad["running"] == "ota_0" and bad["ota"]["ota_1"] != "valid"
+    assert good["first"] == ["Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallRebooting"]
+    assert good["after"][0]["statuses"] == ["Installed"] and good["running"] == "ota_1"
+    assert good["ota"]["ota_1"] == "valid" and good["resident"] == []
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_signed_update_of_this_tree_against_the_csms(runtime, keys, tree_bundle, tmp_path):  # noqa: F811
+    workdir = str(tmp_path)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with HttpFiles({"/fw/app.bundle": tree_bundle}) as srv:
+        async def update(csms, st):
+            await csms.wait_for("BootNotification")
+            r = await st.call(call.InstallCertificate(certificate_type="ManufacturerRootCertificate",
+                                                      certificate=keys.roots[0]))
+            assert r.status == "Accepted"
+            r = await st.call(call.SignedUpdateFirmware(request_id=RID, retries=1, firmware={
+                "location": srv.url("/fw/app.bundle"), "retrieveDateTime": now,
+                "signingCertificate": keys.rsa_cert, "signature": keys.pss(tree_bundle)}))
+            assert r.status == "Accepted"
+
+        station, lines, rc = asyncio.run(S.run_session(
+            runtime, [{"at": 3000, "do": "end"}], update, speed=20, workdir=workdir,
+            sim_opts={"exit_on_reboot": True}))
+        assert rc == 0, "\n".join(lines[-40:])
+        frames = S.firmware_frames(station)
+        assert S.check_schemas(station) == len(frames)
+        signed_st = [m[3] for m in S.calls(frames, "SignedFirmwareStatusNotification")]
+        assert [p["status"] for p in signed_st] == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+                                                    "InstallRebooting"], "\n".join(lines[-40:])
+        assert all(p["requestId"] == RID for p in signed_st) and station.firmware_statuses == []
+
+        station, lines, rc = asyncio.run(S.run_session(
+            runtime, [{"at": 200, "do": "end"}], None, speed=20, workdir=workdir))
+    assert rc == 0, "\n".join(lines[-40:])
+    frames = S.firmware_frames(station)
+    assert S.check_schemas(station) == len(frames)
+    assert S.calls(frames, "BootNotification")[0][3]["firmwareVersion"] == TREE_VERSION
+    assert [m[3] for m in S.calls(frames, "SignedFirmwareStatusNotification")] == [
+        {"status": "Installed", "requestId": RID}]
+    assert "FirmwareUpdated" in [e[0] for e in station.security_events]
