@@ -193,6 +193,21 @@ async def update(spec):
             # installDateTime ahead: new transactions are still allowed (None: no refusal)
             out["refusal_while_scheduled"] = h.cp.features["fw_state"].may_start(h.cp, h.evses[0], "CAFE",
                                                                                  h.clock.now())
+            if sg.get("reboot_while_scheduled"):
+                # power lost while the install waits for installDateTime: the job dies, the
+                # charger boots over the same flash and picks the update up from fw.json
+                out["before_reboot"] = h.statuses()
+                for t in h.job_tasks:
+                    t.cancel()
+                for t in h.job_tasks:
+                    try:
+                        await t
+                    except BaseException:  # CancelledError
+                        pass
+                h.queue.close() if hasattr(h.queue, "close") else None
+                h = Harness(spec)
+                out["signed_after_reboot"] = list(h.cp.fw_signed)   # restored by fw_state.attach
+                await h.until(lambda: h.cp.boot_status == "Accepted", 5000)
     else:
         h.receive("UpdateFirmware", req)
     if spec.get("replace_with"):

@@ -149,6 +149,24 @@ def test_ecdsa_signed_bundle_scheduled_download_and_install_date(runtime, keys, 
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_reboot_while_the_install_is_scheduled_resumes_it(runtime, keys, tmp_path):
+    data = small_bundle()
+    with HttpFiles({"/b": data}) as srv:
+        spec = spec_for(tmp_path, runtime, srv.url("/b"),
+                        signed=signed(keys, keys.rsa_cert, keys.pss(data), install_delay_s=100,
+                                      reboot_while_scheduled=True))
+        res = drive(runtime, spec, tmp_path)
+        assert len(srv.requests) == 1       # verified before the cut: not downloaded again
+    assert res["before_reboot"] == ["Downloading", "Downloaded", "SignatureVerified", "InstallScheduled",
+                                    "InstallScheduled"], res["_out"][-3000:]   # the second: ExtendedTriggerMessage
+    assert res["signed_after_reboot"] == ["InstallScheduled", RID]
+    assert res["first"] == ["InstallScheduled", "Installing", "InstallRebooting"], res["_out"][-3000:]
+    assert all(p["requestId"] == RID for p in _signed_calls(res["calls_first"]))
+    assert res["after"][0]["statuses"] == ["Installed"] and res["after"][0]["firmwareVersion"] == NEW_VERSION
+    assert res["resident"] == []
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_wrong_signature_is_invalid_signature_and_nothing_installed(runtime, keys, tmp_path):
     data = small_bundle()
     with HttpFiles({"/b": data}) as srv:
