@@ -1,4 +1,5 @@
-# Runs the Firmware Management jobs (ocpp16.fw_update, ocpp16.fw_diag) as the app does,
+# Runs the Firmware Management jobs (ocpp16.fw_update, ocpp16.fw_diag) as the app does
+# (for UpdateFirmware, or SignedUpdateFirmware when the spec has "signed"),
 # against the real core (sim hardware, an in-memory CSMS answering every CALL) and real
 # servers on 127.0.0.1, on CPython or under micropython. A "reboot" builds a new core over
 # the same data folder (after appboot / the fake bootloader chose what runs).
@@ -53,7 +54,9 @@ class Harness:
         self.config = Config(spec["dir"] + "/config.json", {"NumberOfConnectors": 1})
         self.queue = MessageQueue(spec["dir"] + "/queue")
         self.boot = boot
+        self.action = "SignedFirmwareStatusNotification" if spec.get("signed") else "FirmwareStatusNotification"
         self.calls = []
+        self.answers = []        # payloads of the core's CALLRESULTs
         self.times = {}          # first time (sim ms) each firmware status was sent
         self.job_tasks = []
         self.cp = ChargePoint({"charge_point_id": "FW1"}, self.config, self.evses, self.queue,
@@ -82,11 +85,12 @@ class Harness:
             m = json.loads(self.cp.outbox.pop(0))
             if m[0] == 2:
                 self.calls.append(m)
-                if m[2] == "FirmwareStatusNotification":
+                if m[2] in ("FirmwareStatusNotification", "SignedFirmwareStatusNotification"):
                     self.times.setdefault(m[3]["status"], self.clock.now())
                 print("CALL " + json.dumps(m))
                 self.cp.receive(json.dumps([3, m[1], self.answer(m[2], m[3])]), self.clock.now())
             else:
+                self.answers.append(m[2])
                 print("ANSWER " + json.dumps(m))
         while self.cp.jobs:
             name, args = self.cp.jobs.pop(0)
@@ -100,8 +104,8 @@ class Harness:
         finally:
             profiles.unload(name)
 
-    def statuses(self, action="FirmwareStatusNotification"):
-        return [m[3]["status"] for m in self.calls if m[2] == action]
+    def statuses(self, action=None):
+        return [m[3]["status"] for m in self.calls if m[2] == (action or self.action)]
 
     async def until(self, cond, limit_ms):
         t0 = self.clock.now()
@@ -126,11 +130,35 @@ def reboot_devices(spec):
         appboot.select(spec["root"])
 
 
+def install_roots(spec):
+    """The ManufacturerRootCertificates a SignedUpdateFirmware spec names, as InstallCertificate
+    leaves them on flash; the modules used for it are forgotten again."""
+    from ocpp16.certstore import CertStore
+    from pki import pem, x509
+    cs = CertStore(spec["dir"])
+    for text in spec["signed"].get("roots", []):
+        assert cs.install("ManufacturerRootCertificate", x509.Certificate(pem.decode(text))) == "Accepted"
+    profiles.unload_helpers(profiles.PKI)
+
+
+def ext_trigger(h):
+    """ExtendedTriggerMessage FirmwareStatusNotification: the answer and the CALL it made."""
+    n = len(h.calls)
+    h.receive("ExtendedTriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})
+    for _ in range(10):      # the triggered CALL waits behind what was queued before it
+        h.step()
+    return {"answer": h.answers[-1], "calls": [[m[2], m[3]] for m in h.calls[n:]
+                                               if m[2].endswith("FirmwareStatusNotification")]}
+
+
 async def update(spec):
     out = {}
     if spec.get("image"):
         import esp32
         esp32.reset_fakes(spec.get("blocks", 16))
+    sg = spec.get("signed")
+    if sg:
+        install_roots(spec)
     h = Harness(spec)
     await h.until(lambda: h.cp.boot_status == "Accepted", 5000)
     if spec.get("charging"):
@@ -143,13 +171,59 @@ async def update(spec):
     for k in ("retries", "retryInterval"):
         if k in spec:
             req[k] = spec[k]
-    h.receive("UpdateFirmware", req)
+    if sg:
+        out["trigger_idle"] = ext_trigger(h)
+        fw = {"location": req.pop("location"), "retrieveDateTime": req.pop("retrieveDate"),
+              "signingCertificate": sg["cert"], "signature": sg["sig"]}
+        if sg.get("install_delay_s"):
+            fw["installDateTime"] = format_datetime(EPOCH0 + asked // 1000 + sg["install_delay_s"])
+        req.update({"requestId": sg["rid"], "firmware": fw})
+        h.receive("SignedUpdateFirmware", req)
+        h.step()
+        out["answer"] = h.answers[-1]
+        if out["answer"]["status"] not in ("Accepted", "AcceptedCanceled"):
+            await h.until(lambda: False, 2000)   # whatever it would send, it sends now
+            out["first"] = h.statuses()
+            out["calls_first"] = h.calls
+            out["resident"] = _resident()
+            return out
+        if sg.get("install_delay_s"):
+            await h.until(lambda: "InstallScheduled" in h.statuses(), 600000)
+            out["trigger_scheduled"] = ext_trigger(h)
+            # installDateTime ahead: new transactions are still allowed (None: no refusal)
+            out["refusal_while_scheduled"] = h.cp.features["fw_state"].may_start(h.cp, h.evses[0], "CAFE",
+                                                                                 h.clock.now())
+            if sg.get("reboot_while_scheduled"):
+                # power lost while the install waits for installDateTime: the job dies, the
+                # charger boots over the same flash and picks the update up from fw.json
+                out["before_reboot"] = h.statuses()
+                for t in h.job_tasks:
+                    t.cancel()
+                for t in h.job_tasks:
+                    try:
+                        await t
+                    except BaseException:  # CancelledError
+                        pass
+                h.queue.close() if hasattr(h.queue, "close") else None
+                h = Harness(spec)
+                out["signed_after_reboot"] = list(h.cp.fw_signed)   # restored by fw_state.attach
+                await h.until(lambda: h.cp.boot_status == "Accepted", 5000)
+    else:
+        h.receive("UpdateFirmware", req)
     if spec.get("replace_with"):
         # a second UpdateFirmware while the first downloads: the newer one wins
         await h.until(lambda: "Downloading" in h.statuses(), 20000)
         req = dict(req)
-        req["location"] = spec["replace_with"]
-        h.receive("UpdateFirmware", req)
+        if sg:
+            # a SignedUpdateFirmware (its own signature, the next requestId) during the download
+            req["firmware"] = dict(req["firmware"], location=spec["replace_with"], signature=sg["replace_sig"])
+            req["requestId"] = sg["rid"] + 1
+            h.receive("SignedUpdateFirmware", req)
+            h.step()
+            out["replace_answer"] = h.answers[-1]
+        else:
+            req["location"] = spec["replace_with"]
+            h.receive("UpdateFirmware", req)
     if spec.get("charging"):
         # while the download runs and the install waits, the EV charges on; a new card is refused
         await h.until(lambda: "Downloaded" in h.statuses(), 600000)
@@ -157,13 +231,14 @@ async def update(spec):
         out["charging_while_waiting"] = 1 in h.cp.tx and "Installing" not in h.statuses()
         out["connector_statuses"] = [m[3]["status"] for m in h.calls if m[2] == "StatusNotification"]
         h.hw.sim.evs[0].unplug()
-    done = ("DownloadFailed", "InstallationFailed")
+    done = ("DownloadFailed", "InstallationFailed", "InvalidSignature", "InstallVerificationFailed")
     await h.until(lambda: h.cp.reboot is not None or [s for s in h.statuses() if s in done], 900000)
     for t in h.job_tasks:
         await t
     out["first"] = h.statuses()
     out["asked_ms"] = asked
     out["downloading_ms"] = h.times.get("Downloading")
+    out["times"] = h.times
     out["reboot"] = h.cp.reboot
     out["calls_first"] = h.calls
     with open(spec["dir"] + "/fw.json") if _exists(spec["dir"] + "/fw.json") else _Null() as f:
@@ -182,14 +257,19 @@ async def update(spec):
             h2.queue.close() if hasattr(h2.queue, "close") else None
         if spec.get("root"):
             out["marker"] = appboot.read(spec["root"])
-    out["resident"] = [m for m in ("net.fetch", "bundle", "hal.esp32.ota", "ocpp16.fw_update", "ocpp16.fw_state",
-                                   "ocpp16.fw_ops", "ocpp16.fw_diag") if m in sys.modules]
+    out["resident"] = _resident()
     if spec.get("image"):
         import esp32
         out["running"] = esp32.running_label()
         out["ota"] = {"ota_0": esp32.ota_state("ota_0"), "ota_1": esp32.ota_state("ota_1")}
         out["flash"] = dict(esp32.stats)
     return out
+
+
+def _resident():
+    return [m for m in ("net.fetch", "bundle", "hal.esp32.ota", "ocpp16.fw_update", "ocpp16.fw_state",
+                        "ocpp16.fw_ops", "ocpp16.fw_diag", "ocpp16.fwsign", "ocpp16.certstore", "pki.rsa",
+                        "pki.p256", "pki.x509", "pki.chain", "ocpp16.secevents") if m in sys.modules]
 
 
 async def diagnostics(spec):

@@ -150,8 +150,11 @@ def test_boot_pending_then_accepted_sends_nothing_else_before(runtime):
 
 
 def unsupported_action():
-    """An action of the 1.6 (+ Security) set that no profile of this firmware handles yet."""
-    return [a for a in sorted(schema.CALL_PROFILES) if a not in profiles.HANDLERS][0]
+    """An action of the 1.6 (+ Security) set that no profile of this firmware handles yet
+    (None: every one is handled, so no frame gets NotSupported; rpc's check of it is in
+    test_rpc_schema and the core's in portable/test_chargepoint)."""
+    left = [a for a in sorted(schema.CALL_PROFILES) if a not in profiles.HANDLERS]
+    return left[0] if left else None
 
 
 BAD_FRAMES = [
@@ -166,6 +169,8 @@ BAD_FRAMES = [
     ('[2, "bad-5", "%s", {}]' % unsupported_action(), "bad-5", "NotSupported"),
     ('[2, "bad-6", "GetConfiguration", {"key": ["A"], "extra": 1}]', "bad-6", "FormationViolation"),
 ]
+if unsupported_action() is None:
+    BAD_FRAMES = [f for f in BAD_FRAMES if f[2] != "NotSupported"]
 
 
 async def bad_frames_script(csms, st):

@@ -14,7 +14,11 @@ def on_ExtendedTriggerMessage(cp, p, now):
     elif what == "Heartbeat":
         cp._ram("Heartbeat", {}, None)
     elif what == "FirmwareStatusNotification":
-        cp._ram("FirmwareStatusNotification", {"status": cp.firmware_status}, None)
+        signed = getattr(cp, "fw_signed", None)  # (status, requestId) of a SignedUpdateFirmware (ocpp16.fw_state)
+        if signed:
+            cp._ram("SignedFirmwareStatusNotification", {"status": signed[0], "requestId": signed[1]}, None)
+        else:
+            cp._ram("FirmwareStatusNotification", {"status": cp.firmware_status}, None)
     elif what == "LogStatusNotification":
         cp._ram("LogStatusNotification", _log_status(cp), None)
     elif what == "StatusNotification":

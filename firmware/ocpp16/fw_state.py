@@ -1,8 +1,10 @@
 # Resident while a firmware update is in progress (data_dir/fw.json exists): re-queues the
 # update job after a reboot, refuses new transactions and shows idle connectors Unavailable
 # while the install waits, and after the reboot into the new version confirms it once
-# BootNotification is Accepted (Installed) or reports the rollback (InstallationFailed).
-# No I/O beyond the state file and the confirmation; the downloading is ocpp16.fw_update.
+# BootNotification is Accepted (Installed, and the FirmwareUpdated security event) or reports
+# the rollback (InstallationFailed). A SignedUpdateFirmware's statuses go out as
+# SignedFirmwareStatusNotification with its requestId. No I/O beyond the state file and the
+# confirmation; the downloading is ocpp16.fw_update.
 import log
 import store
 
@@ -11,9 +13,18 @@ STATE = "fw.json"
 # or the charger reboots, and the bootloader / appboot roll back to the previous version.
 TRIAL_CONNECT_MS = 300000
 # Phases in which the job (downloading, waiting, installing) has work left.
-JOB_PHASES = ("scheduled", "downloading", "downloaded", "waiting", "installing")
+JOB_PHASES = ("scheduled", "downloading", "downloaded", "install_scheduled", "waiting", "installing")
 # Phases in which new transactions are refused and idle connectors are Unavailable.
 HOLD_PHASES = ("waiting", "installing", "rebooting")
+# The statuses FirmwareStatusNotification (OCPP 1.6) knows; a signed update's others
+# (DownloadScheduled, SignatureVerified, InstallRebooting ...) leave cp.firmware_status as it is.
+PLAIN_STATUSES = ("Downloaded", "DownloadFailed", "Downloading", "Idle", "InstallationFailed",
+                  "Installing", "Installed")
+# A signed update's status after a reboot, from the phase its state file holds.
+SIGNED_PHASE_STATUS = {"scheduled": "DownloadScheduled", "downloading": "Downloading",
+                       "downloaded": "SignatureVerified", "install_scheduled": "InstallScheduled",
+                       "waiting": "SignatureVerified",
+                       "installing": "Installing", "rebooting": "InstallRebooting"}
 
 
 def _path(cp):
@@ -21,9 +32,18 @@ def _path(cp):
 
 
 def notify(cp, status):
-    """FirmwareStatusNotification now (through the RAM queue) and the status TriggerMessage reports."""
-    cp.firmware_status = status
-    cp._ram("FirmwareStatusNotification", {"status": status}, None)
+    """FirmwareStatusNotification now (through the RAM queue), or SignedFirmwareStatusNotification
+    with the requestId for a SignedUpdateFirmware, and the status the triggers report
+    (cp.firmware_status: TriggerMessage; cp.fw_signed = (status, requestId): ExtendedTriggerMessage)."""
+    st = cp.fw_update
+    rid = st.get("rid") if st else None
+    if status in PLAIN_STATUSES:
+        cp.firmware_status = status
+    if rid is None:
+        cp._ram("FirmwareStatusNotification", {"status": status}, None)
+    else:
+        cp.fw_signed = (status, rid)
+        cp._ram("SignedFirmwareStatusNotification", {"status": status, "requestId": rid}, None)
     log.info("firmware: %s", status)
 
 
@@ -36,6 +56,7 @@ def finish(cp, status=None):
     if status:
         notify(cp, status)
     cp.firmware_status = "Idle"   # TriggerMessage: nothing in progress any more (1.6 errata)
+    cp.fw_signed = None
     store_path = _path(cp)
     try:
         import os
@@ -51,6 +72,7 @@ def attach(cp, now):
     cp.fw_update = st
     cp.fw_since = now
     cp.fw_booted = False      # True: this boot is the first of the version just installed
+    cp.fw_signed = None       # (status, requestId) of a signed update in progress
     if not isinstance(st, dict):
         return
     if st.get("phase") == "installing":
@@ -58,6 +80,8 @@ def attach(cp, now):
         # the new version's first boot; otherwise install again from the verified download.
         st["phase"] = "rebooting" if _switched(st) else "waiting"
     cp.fw_booted = st.get("phase") == "rebooting"
+    if st.get("rid") is not None:
+        cp.fw_signed = (SIGNED_PHASE_STATUS.get(st.get("phase"), "Idle"), st["rid"])
     if st.get("phase") in JOB_PHASES:
         cp.jobs.append(("fw_update", st.get("gen")))
 
@@ -93,6 +117,9 @@ def tick(cp, now):
     ok = _confirm(st)
     from ocpp16 import profiles
     profiles.unload_helpers(("hal.esp32.ota", "appboot"))
+    if ok:
+        import version
+        cp.security_event("FirmwareUpdated", now, "version %s (%s)" % (version.VERSION, st.get("target")))
     finish(cp, "Installed" if ok else "InstallationFailed")
 
 

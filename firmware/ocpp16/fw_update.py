@@ -3,6 +3,8 @@
 # partition, an application bundle into a staging file that a retry resumes), waits until
 # no transaction runs, installs, reboots. Every step is in data_dir/fw.json before it starts,
 # so a power cut resumes or repeats it; statuses go out through ocpp16.fw_state.notify.
+# A SignedUpdateFirmware's file is hashed as it arrives and installed only when its signature
+# verifies (ocpp16.fwsign); its installDateTime is waited for.
 import log
 import store
 from net import fetch
@@ -13,7 +15,8 @@ POLL_MS = 1000            # how often the job looks at the clock / the transacti
 REBOOT_DRAIN_MS = 10000   # after Installing: wait at most this long for it to be sent
 IMAGE_MAGIC = 0xE9        # ESP32 app image (hal.esp32.ota)
 # Modules this job imports for its work, forgotten when it ends (on-demand rule).
-HELPERS = ("net.fetch", "bundle", "hal.esp32.ota", "appboot")
+HELPERS = ("net.fetch", "bundle", "hal.esp32.ota", "appboot", "ocpp16.fwsign")
+HASH_CHUNK = 1024         # bytes read at a time when a resumed download re-hashes what is staged
 
 
 def _bundle():
@@ -23,10 +26,13 @@ def _bundle():
 
 class Sink:
     """Where a download goes, decided by its first bytes: an ESP32 app image to the OTA
-    writer, a bundle to the staging file (appended to when the server resumes)."""
+    writer, a bundle to the staging file (appended to when the server resumes). With
+    signed=True, .digest (fwsign.FileDigest) is the SHA-256 of the whole file so far."""
 
-    def __init__(self, part, offset, free, alive=None):
+    def __init__(self, part, offset, free, alive=None, signed=False):
         self.alive = alive        # alive() false: a newer UpdateFirmware replaced this one
+        self.signed = signed
+        self.digest = None
         self.part = part
         self.offset = offset
         self.free = free
@@ -40,13 +46,34 @@ class Sink:
     def begin(self, total, start):
         self.total = total
         self.start = start
+        if self.signed:
+            from ocpp16 import fwsign
+            self.digest = fwsign.FileDigest()
+            if start:
+                self._rehash(start)
         if start:
             self.kind = "bundle"
             self.f = open(self.part, "ab")
 
+    def _rehash(self, upto):
+        """Feed the digest the first `upto` bytes already staged (a resumed download)."""
+        buf = bytearray(HASH_CHUNK)
+        mv = memoryview(buf)
+        with open(self.part, "rb") as f:
+            left = upto
+            while left > 0:
+                n = f.readinto(buf)
+                if not n:
+                    raise fetch.TransferError("staged download shorter than the resume offset")
+                n = min(n, left)
+                self.digest.update(mv[:n])
+                left -= n
+
     def write(self, data):
         if self.alive is not None and not self.alive():
             raise fetch.TransferError("replaced by a newer UpdateFirmware")
+        if self.digest is not None:
+            self.digest.update(data)
         if self.kind is None:
             self.head += bytes(data)
             if self.head[0] != IMAGE_MAGIC and len(self.head) < len(_bundle().MAGIC):
@@ -107,7 +134,7 @@ async def _download(app, st, part):
     offset = 0
     if st.get("kind") == "bundle":
         offset = max(store.real_fs.size(part), 0)   # resume what an earlier attempt staged
-    sink = Sink(part, offset, _free(cp.data_dir), lambda: _current(cp, st))
+    sink = Sink(part, offset, _free(cp.data_dir), lambda: _current(cp, st), signed=bool(st.get("sig")))
     ssl = None
     if st["loc"].startswith("https:"):
         import app as app_module
@@ -124,6 +151,22 @@ async def _download(app, st, part):
         st["target"] = sink.ota.finish(activate=False)
     else:
         st["version"] = _bundle().verify(part)["version"]
+    return sink.digest.digest() if sink.digest is not None else None
+
+
+def _signature(app, st, digest):
+    """None when the signature over the download verifies (fwsign.check), else the reason;
+    the signing certificate is checked again (a root may have been deleted meanwhile)."""
+    cp = app.cp
+    now = app.clock.now()
+    if digest is None:
+        return "no digest"
+    from ocpp16 import fwsign
+    verdict = fwsign.check(st["cert"], fwsign.manufacturer_roots(cp),
+                           cp.clock.epoch(now) if cp.clock.known() else None, digest, st["sig"])
+    if verdict == "SignatureVerified":
+        return None
+    return "signing certificate no longer valid" if verdict == "InvalidCertificate" else "signature does not verify"
 
 
 def _failed_attempt(st, e):
@@ -147,6 +190,9 @@ async def _run(app, gen):
     if not st or st.get("gen") != gen:
         return
     part = cp.data_dir + "/" + PART
+    signed = bool(st.get("sig"))
+    if signed and st["phase"] == "scheduled" and cp.clock.epoch(app.clock.now()) < st["at"]:
+        fw_state.notify(cp, "DownloadScheduled")
     while st["phase"] == "scheduled" and cp.clock.epoch(app.clock.now()) < st["at"]:
         await app.clock.sleep_ms(POLL_MS)
         if not _current(cp, st):
@@ -157,7 +203,7 @@ async def _run(app, gen):
             fw_state.save(cp)
             fw_state.notify(cp, "Downloading")
             try:
-                await _download(app, st, part)
+                digest = await _download(app, st, part)
                 if not _current(cp, st):
                     return
                 break
@@ -175,10 +221,37 @@ async def _run(app, gen):
                 await app.clock.sleep_ms(st["interval"] * 1000)
                 if not _current(cp, st):
                     return
+        if signed:
+            # checked before "downloaded" is on flash: a power cut here downloads (resumes) again
+            why = _signature(app, st, digest)
+            if why is not None:
+                log.error("firmware: %s: not installed", why)
+                fw_state.notify(cp, "Downloaded")
+                cp.security_event("InvalidFirmwareSignature", app.clock.now(), why)
+                _remove(part)
+                fw_state.finish(cp, "InvalidSignature")
+                return
+            st["verified"] = True
         st["phase"] = "downloaded"
         fw_state.save(cp)
         fw_state.notify(cp, "Downloaded")
-    if st["phase"] in ("downloaded", "waiting"):
+        if signed:
+            fw_state.notify(cp, "SignatureVerified")
+    if signed and not st.get("verified"):
+        _remove(part)   # never install a signed request's file whose signature was not verified
+        fw_state.finish(cp, "InstallVerificationFailed")
+        return
+    if st["phase"] in ("downloaded", "install_scheduled") and st.get("install_at"):
+        # installDateTime: charging goes on meanwhile (not a HOLD phase)
+        if cp.clock.epoch(app.clock.now()) < st["install_at"]:
+            st["phase"] = "install_scheduled"
+            fw_state.save(cp)
+            fw_state.notify(cp, "InstallScheduled")
+        while cp.clock.epoch(app.clock.now()) < st["install_at"]:
+            await app.clock.sleep_ms(POLL_MS)
+            if not _current(cp, st):
+                return
+    if st["phase"] in ("downloaded", "install_scheduled", "waiting"):
         st["phase"] = "waiting"
         fw_state.save(cp)
         while cp.tx:   # new transactions are refused meanwhile (fw_state.may_start)
@@ -194,6 +267,8 @@ async def _run(app, gen):
         fw_state.finish(cp, "InstallationFailed")
         return
     _remove(part)
+    if signed:
+        fw_state.notify(cp, "InstallRebooting")
     t0 = app.clock.now()
     while not cp.idle() and app.clock.now() - t0 < REBOOT_DRAIN_MS:
         await app.clock.sleep_ms(100)

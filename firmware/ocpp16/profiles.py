@@ -18,7 +18,7 @@ HANDLERS = {
     # Security whitepaper extension
     "InstallCertificate": "certs", "GetInstalledCertificateIds": "certs", "DeleteCertificate": "certs",
     "CertificateSigned": "certs", "ExtendedTriggerMessage": "exttrigger", "GetLog": "getlog",
-    "UpdateFirmware": "fw_ops", "GetDiagnostics": "fw_ops",
+    "UpdateFirmware": "fw_ops", "GetDiagnostics": "fw_ops", "SignedUpdateFirmware": "fw_ops",
 }
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
 SUPPORTED_PROFILES = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"

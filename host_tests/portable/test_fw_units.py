@@ -186,3 +186,34 @@ def test_a_crashing_trial_version_resets_the_board_instead_of_restarting_in_plac
         main.APPS.update(saved)
         appboot.selected = saved_selected
         sys.modules["appboot"] = appboot
+
+
+def test_signed_download_sink_hashes_the_whole_file_also_when_resumed():
+    # A SignedUpdateFirmware's digest covers every byte of the file: on a resumed download the
+    # staged part is hashed first; when the server sends it all again the digest starts over.
+    from ocpp16.fw_update import Sink
+    from ocpp16 import profiles
+    d = scratch.folder("fw_units_signed")
+    body = bundle.MAGIC + bytes(range(256)) * 11      # 2.8 KB: several re-hash chunks
+    whole = hashlib.sha256(body).digest()
+    s = Sink(d + "/part", 0, None, signed=True)
+    s.begin(len(body), 0)
+    for i in range(0, 1000, 7):
+        s.write(memoryview(body)[i:min(i + 7, 1000)])  # cut off after 1000 bytes
+    s.close()
+    r = Sink(d + "/part", 1000, None, signed=True)
+    r.begin(len(body), 1000)                         # the server resumes (206 from byte 1000)
+    r.write(body[1000:])
+    r.close()
+    assert r.digest.digest() == whole and r.digest.size == len(body)
+    with open(d + "/part", "rb") as f:
+        assert f.read() == body
+    again = Sink(d + "/part", 1000, None, signed=True)
+    again.begin(len(body), 0)                        # no Range support: the whole file again
+    again.write(body)
+    again.close()
+    assert again.digest.digest() == whole
+    short = Sink(d + "/part", 5000, None, signed=True)
+    _raises(lambda: short.begin(len(body) + 3000, 5000), fetch.TransferError, "shorter than the resume offset")
+    assert Sink(d + "/part", 0, None).digest is None   # unsigned: nothing hashed
+    profiles.unload_helpers(("ocpp16.fwsign",))
