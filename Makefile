@@ -9,6 +9,8 @@ PORT   ?=
 CONFIG ?= config.json
 FIRMWARE ?=
 PYTEST_ARGS ?=
+# Test worker processes (pytest-xdist; each test file stays in one worker). 0: no workers.
+PYTEST_JOBS ?= 3
 # Extra arguments: FLASH_ARGS (--dry-run, --baud, --chip), DEPLOY_ARGS (--extra, --full),
 # MPY_ARGS, CONFIG_ARGS (flags of tools/config.py), SIM_ARGS (flags of tools/sim.py or, for
 # `make fleet`, of tools/fleet.py).
@@ -34,7 +36,7 @@ browser:
 	  else echo "chromium missing and not root: the browser tests will be skipped"; fi; }
 
 test: $(STAMP) browser
-	$(PY) -m pytest host_tests $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_JOBS) --dist loadfile host_tests $(PYTEST_ARGS)
 
 sim: $(STAMP)
 	$(PY) tools/sim.py $(SIM_ARGS)

@@ -189,7 +189,12 @@ class ChargePoint:
                 e.set_available(avail.get(str(e.id), True) and self.available)
         p = self._path("tx.json")
         if p:
-            self._recover_transactions(store.load(p, {}), now)
+            saved = store.load(p, {})
+            if saved:  # open at power-off: ended by the on-demand recovery module
+                try:
+                    profiles.load("recovery").recover(self, saved, now)
+                finally:
+                    profiles.unload("recovery")
 
     def _save_avail(self):
         p = self._path("avail.json")
@@ -211,30 +216,6 @@ class ChargePoint:
                 d[str(c)]["last"] = t.saved_wh
                 d[str(c)]["lt"] = self.clock.epoch(now)
             store.save(p, d)
-
-    def _recover_transactions(self, saved, now):
-        """A transaction that was open at power-off is ended with reason PowerLoss
-        and the last meter reading that was persisted."""
-        for key in saved:
-            t = saved[key]
-            ref = t["ref"]
-            if t.get("id") is None and self.queue.tx_id(ref) is None and not self.queue.waiting(ref):
-                log.warning("transaction on connector %s: power was lost before its Start was queued", key)
-                continue
-            stop = t.get("stop")
-            if stop is not None and (self.queue.waiting(stop) or self.queue.done(stop)):
-                continue  # its StopTransaction was queued just before the power went
-            payload = {"idTag": t["tag"], "meterStop": t.get("last", t["ms"]),
-                       "timestamp": timefmt.format_datetime(t.get("lt", t["t0"])),
-                       "transactionId": t.get("id"), "reason": "PowerLoss"}
-            # as in _finish_stop: a cut during this recovery must not give a second Stop
-            t["stop"] = self.queue.next_seq
-            store.save(self._path("tx.json"), saved)
-            self._push("StopTransaction", payload, t["ref"])
-            self._event(("recovered", t["ref"]))
-            log.warning("transaction on connector %s was open at power-off: stopped (PowerLoss)", key)
-        if saved:
-            store.save(self._path("tx.json"), {})
 
     # ------------------------------------------------------------------ link events
     def on_connect(self, now):
