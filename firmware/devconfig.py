@@ -6,35 +6,38 @@ import json
 import os
 
 import version
+from compat import const
+
+# The limits below are const(): an underscore name costs no interned name (qstr) on the device.
 
 # A config.json is a few hundred bytes; refuse anything bigger before reading it into RAM.
 MAX_FILE_BYTES = 4096
 # chargePointId: OCPP 1.6 gives no limit; 48 keeps the URL and Basic auth header short.
-ID_MAX_LEN = 48
+_ID_MAX_LEN = const(48)
 # AuthorizationKey length bounds from the OCPP 1.6 Security Whitepaper.
 KEY_MIN_LEN = 16
 KEY_MAX_LEN = 40
 # BootNotification chargePointVendor / chargePointModel maxLength (CiString20Type),
 # chargePointSerialNumber (CiString25Type).
-VENDOR_MAX_LEN = 20
-MODEL_MAX_LEN = 20
-SERIAL_MAX_LEN = 25  # chargePointSerialNumber maxLength (BootNotification)
+_VENDOR_MAX_LEN = const(20)
+_MODEL_MAX_LEN = const(20)
+_SERIAL_MAX_LEN = const(25)  # chargePointSerialNumber maxLength (BootNotification)
 # WiFi (IEEE 802.11): SSID 1..32 bytes; WPA2 passphrase 8..63 characters or 64 hex digits.
-SSID_MAX_LEN = 32
-WIFI_PASSWORD_MIN_LEN = 8
-WIFI_PASSWORD_MAX_LEN = 64
+_SSID_MAX_LEN = const(32)
+_WIFI_PASSWORD_MIN_LEN = const(8)
+_WIFI_PASSWORD_MAX_LEN = const(64)
 # Board names are file names under boards/.
-BOARD_MAX_LEN = 32
+_BOARD_MAX_LEN = const(32)
 # Paths on the device (data_dir, ca_cert, client_cert, client_key); host temp folders are long.
-PATH_MAX_LEN = 128
+_PATH_MAX_LEN = const(128)
 # Host names (ntp_host, the host part of csms_url).
-HOST_MAX_LEN = 253
+_HOST_MAX_LEN = const(253)
 # Status page password (HTTP Basic auth): as long as a WPA2 passphrase.
-STATUS_PASSWORD_MIN_LEN = 8
-STATUS_PASSWORD_MAX_LEN = 64
+_STATUS_PASSWORD_MIN_LEN = const(8)
+_STATUS_PASSWORD_MAX_LEN = const(64)
 # Connector current limits (IEC 61851 PWM range; a board file may allow less).
-CURRENT_MIN_A = 6
-CURRENT_MAX_A = 80
+_CURRENT_MIN_A = const(6)
+_CURRENT_MAX_A = const(80)
 # Characters a chargePointId may not contain: "/" splits the URL path, "?#%" and
 # space change its meaning; ":" is refused only where HTTP Basic auth uses the id.
 ID_FORBIDDEN = "/?#% "
@@ -115,8 +118,8 @@ def _printable(s):
 def _check_host(key, host):
     if not host:
         raise ConfigError(key, "has no host name")
-    if len(host) > HOST_MAX_LEN:
-        raise ConfigError(key, "host name longer than %d characters" % HOST_MAX_LEN)
+    if len(host) > _HOST_MAX_LEN:
+        raise ConfigError(key, "host name longer than %d characters" % _HOST_MAX_LEN)
     for ch in host:
         if not (ch.isalpha() or ch.isdigit() or ch in ".-_[]:"):
             raise ConfigError(key, "host name contains %r" % ch)
@@ -164,8 +167,8 @@ def _check_id(cfg, profile):
     cp = _string(cfg, "charge_point_id")
     if not cp:
         raise ConfigError("charge_point_id", "must not be empty")
-    if len(cp) > ID_MAX_LEN:
-        raise ConfigError("charge_point_id", "longer than %d characters (%d)" % (ID_MAX_LEN, len(cp)))
+    if len(cp) > _ID_MAX_LEN:
+        raise ConfigError("charge_point_id", "longer than %d characters (%d)" % (_ID_MAX_LEN, len(cp)))
     if not _printable(cp):
         raise ConfigError("charge_point_id", "must be printable ASCII")
     for ch in ID_FORBIDDEN:
@@ -180,8 +183,8 @@ def _check_board(cfg):
     b = _string(cfg, "board")
     if not b:
         raise ConfigError("board", "must not be empty")
-    if len(b) > BOARD_MAX_LEN:
-        raise ConfigError("board", "longer than %d characters" % BOARD_MAX_LEN)
+    if len(b) > _BOARD_MAX_LEN:
+        raise ConfigError("board", "longer than %d characters" % _BOARD_MAX_LEN)
     for ch in b:
         if not (("a" <= ch <= "z") or ("0" <= ch <= "9") or ch in "-_"):
             raise ConfigError("board", "must be a board file name: lowercase letters, digits, '-' and '_'")
@@ -195,8 +198,8 @@ def _check_path(cfg, key):
     p = _string(cfg, key)
     if not p:
         raise ConfigError(key, "must not be empty")
-    if len(p) > PATH_MAX_LEN:
-        raise ConfigError(key, "longer than %d characters" % PATH_MAX_LEN)
+    if len(p) > _PATH_MAX_LEN:
+        raise ConfigError(key, "longer than %d characters" % _PATH_MAX_LEN)
     if not _printable(p):
         raise ConfigError(key, "must be printable ASCII")
     if ".." in p.split("/"):
@@ -220,16 +223,16 @@ def _check_wifi(cfg, kind):
     ssid = w["ssid"]
     if not isinstance(ssid, str):
         raise ConfigError("wifi.ssid", "must be a string, not %s" % _type_name(ssid))
-    if not ssid or len(ssid.encode()) > SSID_MAX_LEN:
-        raise ConfigError("wifi.ssid", "must be 1 to %d bytes" % SSID_MAX_LEN)
+    if not ssid or len(ssid.encode()) > _SSID_MAX_LEN:
+        raise ConfigError("wifi.ssid", "must be 1 to %d bytes" % _SSID_MAX_LEN)
     pw = w.get("password", "")
     if pw is None:
         pw = ""
     if not isinstance(pw, str):
         raise ConfigError("wifi.password", "must be a string, not %s" % _type_name(pw))
-    if pw and not (WIFI_PASSWORD_MIN_LEN <= len(pw) <= WIFI_PASSWORD_MAX_LEN):
-        raise ConfigError("wifi.password", "must be empty (open network) or %d to %d characters, got %d" % (WIFI_PASSWORD_MIN_LEN, WIFI_PASSWORD_MAX_LEN, len(pw)))
-    if len(pw) == WIFI_PASSWORD_MAX_LEN:
+    if pw and not (_WIFI_PASSWORD_MIN_LEN <= len(pw) <= _WIFI_PASSWORD_MAX_LEN):
+        raise ConfigError("wifi.password", "must be empty (open network) or %d to %d characters, got %d" % (_WIFI_PASSWORD_MIN_LEN, _WIFI_PASSWORD_MAX_LEN, len(pw)))
+    if len(pw) == _WIFI_PASSWORD_MAX_LEN:
         for ch in pw:
             if ch not in "0123456789abcdefABCDEF":
                 raise ConfigError("wifi.password", "64 characters is only allowed as a hex PSK")
@@ -256,10 +259,10 @@ def _check_current(cfg, board_max_a):
         return None
     if isinstance(a, bool) or not isinstance(a, int):
         raise ConfigError("max_current_a", "must be a whole number of amperes, not %s" % _type_name(a))
-    hi = CURRENT_MAX_A if board_max_a is None else min(board_max_a, CURRENT_MAX_A)
-    if not CURRENT_MIN_A <= a <= hi:
+    hi = _CURRENT_MAX_A if board_max_a is None else min(board_max_a, _CURRENT_MAX_A)
+    if not _CURRENT_MIN_A <= a <= hi:
         raise ConfigError("max_current_a", "must be %d to %d A%s, got %d" % (
-            CURRENT_MIN_A, hi, "" if board_max_a is None else " (the board's maximum)", a))
+            _CURRENT_MIN_A, hi, "" if board_max_a is None else " (the board's maximum)", a))
     return a
 
 
@@ -268,9 +271,9 @@ def _check_status_password(cfg):
     if pw is None:
         return None
     pw = _string(cfg, "status_password")
-    if not STATUS_PASSWORD_MIN_LEN <= len(pw) <= STATUS_PASSWORD_MAX_LEN:
+    if not _STATUS_PASSWORD_MIN_LEN <= len(pw) <= _STATUS_PASSWORD_MAX_LEN:
         raise ConfigError("status_password", "must be %d to %d characters, got %d" % (
-            STATUS_PASSWORD_MIN_LEN, STATUS_PASSWORD_MAX_LEN, len(pw)))
+            _STATUS_PASSWORD_MIN_LEN, _STATUS_PASSWORD_MAX_LEN, len(pw)))
     if not _printable(pw):
         raise ConfigError("status_password", "must be printable ASCII")
     return pw
@@ -333,7 +336,7 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
     lv = out["log_level"]
     if lv not in LOG_LEVELS:
         raise ConfigError("log_level", "must be one of %s" % ", ".join(LOG_LEVELS))
-    for k, n in (("vendor", VENDOR_MAX_LEN), ("model", MODEL_MAX_LEN), ("serial", SERIAL_MAX_LEN)):
+    for k, n in (("vendor", _VENDOR_MAX_LEN), ("model", _MODEL_MAX_LEN), ("serial", _SERIAL_MAX_LEN)):
         if k == "serial" and out[k] is None:
             continue  # made from the chip id at boot
         s = _string(out, k)
@@ -343,8 +346,8 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
             raise ConfigError(k, "must be printable ASCII")
     if out["serial"] is not None:
         s = _string(out, "serial")
-        if not s or len(s) > SERIAL_MAX_LEN or not _printable(s):
-            raise ConfigError("serial", "must be 1 to %d printable ASCII characters" % SERIAL_MAX_LEN)
+        if not s or len(s) > _SERIAL_MAX_LEN or not _printable(s):
+            raise ConfigError("serial", "must be 1 to %d printable ASCII characters" % _SERIAL_MAX_LEN)
     for k in ("data_dir", "ca_cert", "client_cert", "client_key"):
         out[k] = _check_path(out, k)
     if p >= 2 and out["ca_cert"] is None:
