@@ -22,20 +22,15 @@ class ModbusTimeout(ModbusError):
     pass
 
 
-class ModbusCrcError(ModbusError):
-    pass
-
-
 class ModbusFrameError(ModbusError):
-    """A reply with a valid CRC that does not answer the request (address, function, length)."""
+    """A reply that fails its CRC or does not answer the request (address, function, length)."""
+
+
+ModbusCrcError = ModbusFrameError  # the same fault for the master: retried, counted in stats["crc"]
 
 
 class ModbusException(ModbusError):
-    """The slave answered with an exception response."""
-
-    def __init__(self, code, msg):
-        super().__init__(msg)
-        self.code = code
+    """The slave answered with an exception response; .code is the exception code."""
 
 
 def crc16(data):
@@ -148,12 +143,13 @@ class ModbusRtu:
         else:
             frame = buf[:5 + 2 * count]
         if len(frame) < 5 or crc16(frame[:-2]) != frame[-2] | (frame[-1] << 8):
-            raise ModbusCrcError("modbus: slave %d: CRC mismatch in reply" % addr)
+            raise ModbusFrameError("modbus: slave %d: CRC mismatch in reply" % addr)
         if frame[0] != addr:
             raise ModbusFrameError("modbus: reply from slave %d, expected %d" % (frame[0], addr))
         if frame[1] == func | 0x80:
-            raise ModbusException(frame[2], "modbus: slave %d: exception %d for function %d"
-                                  % (addr, frame[2], func))
+            e = ModbusException("modbus: slave %d: exception %d for function %d" % (addr, frame[2], func))
+            e.code = frame[2]
+            raise e
         if frame[1] != func or frame[2] != 2 * count:
             raise ModbusFrameError("modbus: slave %d: reply function %d, %d data bytes; expected %d, %d"
                                    % (addr, frame[1], frame[2], func, 2 * count))
@@ -178,7 +174,7 @@ class ModbusRtu:
                 self.stats["timeouts"] += 1
                 if attempt >= self.retries:
                     raise
-            except (ModbusCrcError, ModbusFrameError):
+            except ModbusFrameError:
                 self.stats["crc"] += 1
                 if attempt >= self.retries:
                     raise
