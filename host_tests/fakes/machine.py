@@ -13,7 +13,8 @@ _spi_devices = {}   # spi id -> [(cs pin number, device model)]
 _uart_devices = {}  # uart id -> device model
 wdts = []           # every WDT created (a real WDT cannot be stopped or re-created)
 resets = []         # "hard"/"soft" for every reset the code asked for
-HISTORY = True      # keep PWM.history and UART.written (test helpers); a long bench run sets False
+HISTORY = True      # keep the test-helper logs (PWM.history, UART.written, the bus models' frames);
+                    # a long bench run sets False
 
 
 def reset_fakes():
