@@ -334,11 +334,13 @@ def _why(r):
     return "exit %s" % r["rc"]
 
 
-def module_costs(image, modules, extra_path=(), preload=()):
+def module_costs(image, modules, extra_path=(), preload=(), pools=None):
     """Heap each module holds once imported (its own code and objects; a module imported
     by another is charged to itself: modules are imported dependencies first; `preload`
     modules are imported before, uncharged). The qstr pool grows in doubling steps, charged
-    to the module whose names fill it: a few KB of noise between neighbours."""
+    to the module whose names fill it: a few KB of noise between neighbours. `pools`, a
+    dict, gets each module's share of that growth (micropython.qstr_info() before and after
+    the import; names and pool steps): the cost minus it compares between two versions."""
     cmd, env = image.command("/dev/null", None, extra_path)
     pre_imports = "".join("__import__(%r)\n" % m for m in preload)
     probe = ("import gc,sys\n" + pre_imports + "b=set(sys.modules)\n__import__(%r)\n"
@@ -349,18 +351,25 @@ def module_costs(image, modules, extra_path=(), preload=()):
                                        + probe % m], env=env, capture_output=True, text=True, timeout=60)
         deps[m] = int(r.stdout.strip() or 0) if r.returncode == 0 else None
     order = sorted((m for m in modules if deps[m] is not None), key=lambda m: (deps[m], m))
-    measure = "    gc.collect()\n    a=gc.mem_alloc()\n    __import__(m)\n    gc.collect()\n    print(m,gc.mem_alloc()-a)\n"
+    measure = ("    gc.collect()\n    micropython.qstr_info()\n    a=gc.mem_alloc()\n    __import__(m)\n    gc.collect()\n"
+               "    b=gc.mem_alloc()\n    micropython.qstr_info()\n    print('@',m,b-a)\n")
     pre = cmd[-1].rsplit("import startup", 1)[0] if image.mode == "romfs" else ""
     # Resident modules: one process, dependencies first. On-demand ones (preload given): each
     # in its own process, as it loads at idle.
     groups = [[m] for m in order] if preload else [order]
     costs = {}
     for group in groups:
-        script = "import gc,sys\n" + pre_imports + "for m in %r:\n" % (group,) + measure
+        script = "import gc,sys,micropython\n" + pre_imports + "for m in %r:\n" % (group,) + measure
         r = subprocess.run(cmd[:-2] + ["-c", pre + script], env=env, capture_output=True, text=True, timeout=60)
+        qstr_bytes = []
         for line in r.stdout.splitlines():
-            m, n = line.split()
-            costs[m] = int(n)
+            if line.startswith("qstr pool:"):
+                qstr_bytes.append(int(line.rsplit("n_total_bytes=", 1)[1]))
+            elif line.startswith("@ "):
+                _, m, n = line.split()
+                costs[m] = int(n)
+                if pools is not None and len(qstr_bytes) >= 2:
+                    pools[m] = qstr_bytes[-1] - qstr_bytes[-2]
     return costs, [m for m in modules if deps[m] is None]
 
 
@@ -373,6 +382,19 @@ def device_modules(mpy_dir):
                 rel = os.path.relpath(os.path.join(dirpath, f), mpy_dir)[:-4].replace(os.sep, ".")
                 found.append(rel[:-9] if rel.endswith(".__init__") else rel)
     return sorted(found)
+
+
+POOL_NOTE = ("  (second column: the same without the names the import interned; the qstr pool grows in"
+             " steps charged to whichever module crosses one: the figure to compare between versions)")
+
+
+def _cost_line(name, costs, pools, tail=""):
+    """One module's heap, and the same without the qstr pool growth its import caused."""
+    if name in costs:
+        n, p = costs[name], pools.get(name, 0)
+    else:  # a total
+        n, p = sum(costs.values()), sum(pools.get(m, 0) for m in costs)
+    return ("  %-24s %6d B  %6d B %s" % (name, n, n - p, tail)).rstrip()
 
 
 def kb(n):
@@ -460,10 +482,12 @@ def sim_part(args, work, figures):
         own = set(device_modules(image.mpy_dir)) | {"ocpp16", "net", "evse", "hal"}
         res = [m for m in resident if m in own]
         heading("resident modules (in sys.modules once the charger is idle), heap each holds (.mpy)")
-        costs, _ = module_costs(image, res)
+        pools = {}
+        costs, _ = module_costs(image, res, pools=pools)
+        print(POOL_NOTE)
         for m in sorted(costs, key=lambda m: -costs[m]):
-            print("  %-24s %6d B" % (m, costs[m]))
-        print("  %-24s %6d B in %d modules" % ("total", sum(costs.values()), len(costs)))
+            print(_cost_line(m, costs, pools))
+        print(_cost_line("total", costs, pools, "in %d modules" % len(costs)))
         demand = [m for m in device_modules(image.mpy_dir) if m not in resident and m != "startup"]
         heading("on-demand modules (imported when needed, then unloaded), heap each holds while loaded")
         costs, failed = module_costs(image, demand, preload=res)
@@ -522,12 +546,14 @@ def esp32_part(args, work, figures):
     own = set(device_modules(esp.mpy_dir)) | {"ocpp16", "net", "evse", "hal", "hal.esp32"}
     res = [m for m in r["modules"] if m in own]
     heading("esp32-devkitc resident modules (in sys.modules at the end of a session), heap each holds (.mpy)")
-    costs, _ = module_costs(esp, list(FAKE_MODULES) + res, extra_path=(fakes,))
+    pools = {}
+    costs, _ = module_costs(esp, list(FAKE_MODULES) + res, extra_path=(fakes,), pools=pools)
+    print(POOL_NOTE)
     for group, names in (("firmware", res), ("host fakes", FAKE_MODULES)):
         got = sorted((m for m in names if m in costs), key=lambda m: -costs[m])
         for m in got:
-            print("  %-24s %6d B" % (m, costs[m]))
-        print("  %-24s %6d B in %d modules" % (group + " total", sum(costs[m] for m in got), len(got)))
+            print(_cost_line(m, costs, pools))
+        print(_cost_line(group + " total", {m: costs[m] for m in got}, pools, "in %d modules" % len(got)))
     if args.quick:
         return
     heading("esp32-devkitc: smallest -X heapsize completing %d sessions in a row (bisection to %d B)" % (REPEATS, STEP))
