@@ -554,6 +554,12 @@ def esp32_part(args, work, figures):
         for m in got:
             print(_cost_line(m, costs, pools))
         print(_cost_line(group + " total", {m: costs[m] for m in got}, pools, "in %d modules" % len(got)))
+    code = sum(costs[m] for m in res if m in costs)
+    names = sum(pools.get(m, 0) for m in res if m in costs)
+    if peak is not None:
+        print("of the retained peak without the fakes (%s): the resident firmware modules %s (%s of it the names"
+              " they intern), the rest, %s, is the charger's state, buffers and tasks"
+              % (kb(peak - share), kb(code), kb(names), kb(peak - share - code)))
     if args.quick:
         return
     heading("esp32-devkitc: smallest -X heapsize completing %d sessions in a row (bisection to %d B)" % (REPEATS, STEP))
