@@ -7,6 +7,8 @@ device it stays in flash). Prints figures and the targets of issue 11; asserts n
 
   .venv/bin/python tools/bench_memory.py            (everything, a few minutes)
   .venv/bin/python tools/bench_memory.py --quick    (no bisection)
+  .venv/bin/python tools/bench_memory.py --only esp32 [--quick]   (the esp32-devkitc image on the
+      host fakes: retained heap, the fakes' own share, per-module heap, smallest heap)
 """
 import argparse
 import asyncio
@@ -568,7 +570,9 @@ def esp32_part(args, work, figures):
     dev = None if n is None else n - share
     figures["esp32 mpy heap without fakes"] = dev
     print("esp32-devkitc on the host fakes, .mpy from a folder: %s%s" % (kb(n), target_line("esp32 mpy heap", n))
-          + "\n     of which the host fakes hold %s (a device has none of them): %s for the firmware" % (kb(share), kb(dev))
+          + "\n     of which the host fakes hold %s (a device has none of them): %s for the firmware%s" % (
+              kb(share), kb(dev), "" if dev is None else "  target <= %s: %s" % (
+                  kb(TARGETS["esp32 mpy heap"]), "met" if dev <= TARGETS["esp32 mpy heap"] else "NOT met"))
           + ("\n     (one step below: %s)" % why if why else ""))
 
 
