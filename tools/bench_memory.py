@@ -7,6 +7,8 @@ device it stays in flash). Prints figures and the targets of issue 11; asserts n
 
   .venv/bin/python tools/bench_memory.py            (everything, a few minutes)
   .venv/bin/python tools/bench_memory.py --quick    (no bisection)
+  .venv/bin/python tools/bench_memory.py --only esp32 [--quick]   (the esp32-devkitc image on the
+      host fakes: retained heap, the fakes' own share, per-module heap, smallest heap)
 """
 import argparse
 import asyncio
@@ -146,9 +148,11 @@ async def sim_session(image, heapsize=None, report=False, tls=None):
 
 
 ESP32_RUNNER = """
-import sys, time
+# The bench's host side of an esp32-devkitc session: the fakes, the device models on their
+# buses, a timeline (card, plug, unplug) and the heap report. main(a0): a0 is the heap in use
+# before this module was imported, so "[heap] fakes=" is the fakes' own retained cost.
+import sys, time, gc
 import network, machine, mfrc522_model, modbus_model, pilot_model
-network.access_points["garage"] = "wifi-password-1"
 T0 = time.ticks_ms()
 CARD_S, PLUG_S, UNPLUG_S = %r
 
@@ -176,38 +180,79 @@ class FrontEnd(pilot_model.PilotFrontEnd):
         return super().read_uv()
 
 
-# The contactor: its auxiliary contact (GPIO34, active low) follows the coil (GPIO26).
-machine.drive(34, 1)
-machine.watch(26, lambda level: machine.drive(34, 0 if level else 1))
-Reader(spi_id=2, cs=5, rst=22)
-modbus_model.Rs485Bus(uart_id=2, de_pin=4).add(modbus_model.Sdm120Model(address=1))
-FrontEnd(pilot_model.EvModel(), pwm_pin=25, adc_pin=36)
+def setup():
+    machine.HISTORY = False  # the test-helper logs (PWM.history, UART.written) would grow all session
+    network.access_points["garage"] = "wifi-password-1"
+    # The contactor: its auxiliary contact (GPIO34, active low) follows the coil (GPIO26).
+    machine.drive(34, 1)
+    machine.watch(26, lambda level: machine.drive(34, 0 if level else 1))
+    Reader(spi_id=2, cs=5, rst=22)
+    modbus_model.Rs485Bus(uart_id=2, de_pin=4).add(modbus_model.Sdm120Model(address=1))
+    FrontEnd(pilot_model.EvModel(), pwm_pin=25, adc_pin=36)
+
+
+def device_objects():
+    # The fake peripheral objects the drivers and main.py create for esp32-devkitc (on a
+    # device they are small C objects): the bench measures these apart.
+    P = machine.Pin
+    pins = [P(18), P(23), P(19), P(5, P.OUT, value=1), P(22, P.OUT, value=1), P(4, P.OUT, value=0),
+            P(26, P.OUT, value=0), P(34, P.IN), P(0, P.IN, P.PULL_UP)]
+    return (pins, machine.SPI(2, baudrate=1000000, sck=pins[0], mosi=pins[1], miso=pins[2]),
+            machine.UART(2, baudrate=2400, tx=17, rx=16, rxbuf=512), machine.PWM(P(25), freq=1000, duty_u16=65535),
+            machine.ADC(P(36), atten=3), machine.WDT(timeout=10000), network.WLAN(network.STA_IF))
 
 
 async def heap_report():  # retained heap once a second ("[heap]" lines, as app.py prints them)
-    import asyncio, gc
-    first = True
+    import asyncio
+    shown = None
     while True:
         await asyncio.sleep(1)
         gc.collect()
-        if first:
-            first = False
-            print("[heap] modules=" + ",".join(sorted(sys.modules)))
+        mods = ",".join(sorted(sys.modules))
+        if mods != shown:
+            shown = mods
+            print("[heap] modules=" + mods)
         t = t_s()
         print("[heap] alloc=%%d free=%%d booted=%%d tx=%%d" %% (gc.mem_alloc(), gc.mem_free(), t > 2, PLUG_S <= t < UNPLUG_S + 1))
 
 
-import asyncio
-asyncio.create_task(heap_report())
-import startup
-startup.main()
+def main(a0):
+    setup()
+    gc.collect()
+    print("[heap] fakes=%%d" %% (gc.mem_alloc() - a0))
+    import asyncio
+    asyncio.create_task(heap_report())
+    import startup
+    startup.main()
 """
+# The esp32 runner's start: the heap in use before the fakes are imported, then the session.
+ESP32_START = "import gc\ngc.collect()\na0=gc.mem_alloc()\nimport esp32_bench_runner\nesp32_bench_runner.main(a0)\n"
+# In a process of its own: the heap the fake peripheral objects of esp32-devkitc hold.
+ESP32_DEVICES = ("import esp32_bench_runner as r,gc\nr.setup()\ngc.collect()\na=gc.mem_alloc()\n"
+                 "o=r.device_objects()\ngc.collect()\nprint(gc.mem_alloc()-a)\n")
 
 
-async def esp32_session(image, fakes_dir, heapsize=None):
+def esp32_runner(work):
+    """esp32_bench_runner.mpy in work/runner (compiled as the firmware is)."""
+    src = os.path.join(work, "runner-src")
+    os.makedirs(src, exist_ok=True)
+    with open(os.path.join(src, "esp32_bench_runner.py"), "w") as f:
+        f.write(ESP32_RUNNER % (ESP32_TIMELINE_S,))
+    return compile_dir(src, os.path.join(work, "runner"))
+
+
+def esp32_devices_cost(image, fakes_dir, runner_dir):
+    """Heap the fake peripheral objects of the board hold (Pin, PWM, ADC, SPI, UART, WDT, WLAN)."""
+    cmd, env = image.command("/dev/null", None, extra_path=(runner_dir, fakes_dir))
+    r = subprocess.run(cmd[:-2] + ["-c", ESP32_DEVICES], env=env, capture_output=True, text=True, timeout=60)
+    return int(r.stdout.strip()) if r.returncode == 0 else None
+
+
+async def esp32_session(image, fakes_dir, runner_dir, heapsize=None, linger_s=0):
     """The esp32-devkitc .mpy image on the host fakes (machine, network, MFRC522, SDM120,
     pilot front end), in real time: a card, a plug, an unplug. ok: the CSMS saw the
-    transaction stopped and the app never crashed (it restarts in place on a board)."""
+    transaction stopped and the app never crashed (it restarts in place on a board).
+    linger_s: keep it running this long after the stop (idle heap samples after a session)."""
     from csms import Csms
     work = tempfile.mkdtemp(prefix="ocpp-benchmem-esp32-")
     try:
@@ -219,11 +264,8 @@ async def esp32_session(image, fakes_dir, heapsize=None):
                            "data_dir": os.path.join(work, "data"), "log_level": os.environ.get("BENCH_LOG", "warning")}, f)
             os.makedirs(os.path.join(work, "boards"))
             shutil.copy(os.path.join(ROOT, "boards", "esp32-devkitc.json"), os.path.join(work, "boards"))
-            with open(os.path.join(work, "esp32_bench_runner.py"), "w") as f:
-                f.write(ESP32_RUNNER % (ESP32_TIMELINE_S,))
-            compile_dir(work, os.path.join(work, "runner"))
-            cmd, env = image.command(cfg, heapsize, extra_path=(os.path.join(work, "runner"), fakes_dir))
-            cmd = cmd[:-2] + ["-c", "import esp32_bench_runner"]
+            cmd, env = image.command(cfg, heapsize, extra_path=(runner_dir, fakes_dir))
+            cmd = cmd[:-2] + ["-c", ESP32_START]
             proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=work, stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.STDOUT)
             lines = []
@@ -243,6 +285,8 @@ async def esp32_session(image, fakes_dir, heapsize=None):
                     done = True
                     break
                 await asyncio.sleep(0.2)
+            if done and linger_s:
+                await asyncio.sleep(linger_s)
             if os.environ.get("BENCH_LOG"):
                 lines.extend("[csms] %s %s" % (d, raw) for _, d, raw in csms.log)
             if proc.returncode is None:
@@ -250,7 +294,10 @@ async def esp32_session(image, fakes_dir, heapsize=None):
             await proc.wait()
             await reader
         crashed = any("app: stopped" in s or "MemoryError" in s for s in lines)
-        return {"ok": done and not crashed, "rc": proc.returncode, "lines": lines, "heaps": [], "modules": []}
+        heaps, modules = _parse_heap(lines)
+        fakes = [int(s.split("=", 1)[1]) for s in lines if s.startswith("[heap] fakes=")]
+        return {"ok": done and not crashed, "rc": proc.returncode, "lines": lines, "heaps": heaps,
+                "modules": modules, "fakes": fakes[0] if fakes else None}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -289,11 +336,13 @@ def _why(r):
     return "exit %s" % r["rc"]
 
 
-def module_costs(image, modules, extra_path=(), preload=()):
+def module_costs(image, modules, extra_path=(), preload=(), pools=None):
     """Heap each module holds once imported (its own code and objects; a module imported
     by another is charged to itself: modules are imported dependencies first; `preload`
     modules are imported before, uncharged). The qstr pool grows in doubling steps, charged
-    to the module whose names fill it: a few KB of noise between neighbours."""
+    to the module whose names fill it: a few KB of noise between neighbours. `pools`, a
+    dict, gets each module's share of that growth (micropython.qstr_info() before and after
+    the import; names and pool steps): the cost minus it compares between two versions."""
     cmd, env = image.command("/dev/null", None, extra_path)
     pre_imports = "".join("__import__(%r)\n" % m for m in preload)
     probe = ("import gc,sys\n" + pre_imports + "b=set(sys.modules)\n__import__(%r)\n"
@@ -304,18 +353,25 @@ def module_costs(image, modules, extra_path=(), preload=()):
                                        + probe % m], env=env, capture_output=True, text=True, timeout=60)
         deps[m] = int(r.stdout.strip() or 0) if r.returncode == 0 else None
     order = sorted((m for m in modules if deps[m] is not None), key=lambda m: (deps[m], m))
-    measure = "    gc.collect()\n    a=gc.mem_alloc()\n    __import__(m)\n    gc.collect()\n    print(m,gc.mem_alloc()-a)\n"
+    measure = ("    gc.collect()\n    micropython.qstr_info()\n    a=gc.mem_alloc()\n    __import__(m)\n    gc.collect()\n"
+               "    b=gc.mem_alloc()\n    micropython.qstr_info()\n    print('@',m,b-a)\n")
     pre = cmd[-1].rsplit("import startup", 1)[0] if image.mode == "romfs" else ""
     # Resident modules: one process, dependencies first. On-demand ones (preload given): each
     # in its own process, as it loads at idle.
     groups = [[m] for m in order] if preload else [order]
     costs = {}
     for group in groups:
-        script = "import gc,sys\n" + pre_imports + "for m in %r:\n" % (group,) + measure
+        script = "import gc,sys,micropython\n" + pre_imports + "for m in %r:\n" % (group,) + measure
         r = subprocess.run(cmd[:-2] + ["-c", pre + script], env=env, capture_output=True, text=True, timeout=60)
+        qstr_bytes = []
         for line in r.stdout.splitlines():
-            m, n = line.split()
-            costs[m] = int(n)
+            if line.startswith("qstr pool:"):
+                qstr_bytes.append(int(line.rsplit("n_total_bytes=", 1)[1]))
+            elif line.startswith("@ "):
+                _, m, n = line.split()
+                costs[m] = int(n)
+                if pools is not None and len(qstr_bytes) >= 2:
+                    pools[m] = qstr_bytes[-1] - qstr_bytes[-2]
     return costs, [m for m in modules if deps[m] is None]
 
 
@@ -328,6 +384,19 @@ def device_modules(mpy_dir):
                 rel = os.path.relpath(os.path.join(dirpath, f), mpy_dir)[:-4].replace(os.sep, ".")
                 found.append(rel[:-9] if rel.endswith(".__init__") else rel)
     return sorted(found)
+
+
+POOL_NOTE = ("  (second column: the same without the names the import interned; the qstr pool grows in"
+             " steps charged to whichever module crosses one: the figure to compare between versions)")
+
+
+def _cost_line(name, costs, pools, tail=""):
+    """One module's heap, and the same without the qstr pool growth its import caused."""
+    if name in costs:
+        n, p = costs[name], pools.get(name, 0)
+    else:  # a total
+        n, p = sum(costs.values()), sum(pools.get(m, 0) for m in costs)
+    return ("  %-24s %6d B  %6d B %s" % (name, n, n - p, tail)).rstrip()
 
 
 def kb(n):
@@ -370,86 +439,141 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="retained heap and module costs only, no bisection")
     ap.add_argument("--modes", default="py,mpy,romfs", help="loading modes of the sim board (default py,mpy,romfs)")
     ap.add_argument("--no-esp32", action="store_true", help="skip the esp32-devkitc image on the host fakes")
+    ap.add_argument("--esp32-lo", type=int, default=16 * 1024, help="esp32 bisection lower bound (bytes)")
+    ap.add_argument("--esp32-hi", type=int, default=HEAP_HI, help="esp32 bisection upper bound (bytes)")
+    ap.add_argument("--only", choices=("sim", "esp32"), help="run only the sim board part or only the esp32 part")
     args = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="ocpp-benchmem-img-")
     figures = {}
     try:
-        images = {m: Image(m, "sim", work) for m in args.modes.split(",")}
-        heading("sim board: retained heap after gc.collect() during a whole session (ws://)")
-        resident = None
-        for mode, image in images.items():
-            r = asyncio.run(sim_session(image, report=True))
-            idle = [h["alloc"] for h in r["heaps"] if h["booted"] and not h["tx"]]
-            idle_v = min(idle) if idle else None
-            peak = max(h["alloc"] for h in r["heaps"]) if r["heaps"] else None
-            if image.image_size and idle_v is not None:
-                idle_v -= image.image_size  # the image: in the heap here, in flash on a device
-                peak -= image.image_size
-            figures["sim %s idle" % mode] = idle_v
-            figures["sim %s peak" % mode] = peak
-            extra = " (over the image, %d B, which the unix port holds in the heap)" % image.image_size if image.image_size else ""
-            last = r["heaps"][-1] if r["heaps"] else {}
-            if "qstr" in last:
-                extra += "; interned names (qstrs, never freed): %d, %s" % (last["n_qstr"], kb(last["qstr"]))
-            print("%-22s idle %s%s" % (image.label(), kb(idle_v), target_line("sim %s idle" % mode, idle_v)))
-            print("%-22s peak %s%s%s" % ("", kb(peak), target_line("sim %s peak" % mode, peak), extra))
-            if not r["ok"]:
-                print("   session did not complete: %s" % _why(r))
-            if mode == "mpy":
-                resident = r["modules"]
-        if "mpy" in images and resident:
-            image = images["mpy"]
-            own = set(device_modules(image.mpy_dir)) | {"ocpp16", "net", "evse", "hal"}
-            res = [m for m in resident if m in own]
-            heading("resident modules (in sys.modules once the charger is idle), heap each holds (.mpy)")
-            costs, _ = module_costs(image, res)
-            for m in sorted(costs, key=lambda m: -costs[m]):
-                print("  %-24s %6d B" % (m, costs[m]))
-            print("  %-24s %6d B in %d modules" % ("total", sum(costs.values()), len(costs)))
-            demand = [m for m in device_modules(image.mpy_dir) if m not in resident and m != "startup"]
-            heading("on-demand modules (imported when needed, then unloaded), heap each holds while loaded")
-            costs, failed = module_costs(image, demand, preload=res)
-            for m in sorted(costs, key=lambda m: -costs[m]):
-                print("  %-24s %6d B" % (m, costs[m]))
-            if failed:
-                print("  not importable alone on the unix port: %s" % ", ".join(failed))
-        if not args.quick:
-            heading("smallest -X heapsize completing %d sessions in a row (bisection to %d B)" % (REPEATS, STEP))
-            for mode, image in images.items():
-                n, why = smallest_heap(lambda h, image=image: sim_session(image, heapsize=h))
-                figures["sim %s heap" % mode] = n
-                line = "sim, %-20s %s%s" % (image.label(), kb(n), target_line("sim %s heap" % mode, n))
-                if mode == "romfs" and n is not None:
-                    over = n - image.image_size
-                    figures["sim romfs heap over image"] = over
-                    line += "\n     of which the image itself %d B: %s over it%s" % (
-                        image.image_size, kb(over), target_line("sim romfs heap over image", over))
-                print(line + ("\n     (one step below: %s)" % why if why else ""))
-                sys.stdout.flush()
-            if not args.no_esp32:
-                esp = Image("mpy", "esp32-devkitc", work)
-                fakes = compile_dir(FAKES, os.path.join(work, "fakes"))
-                n, why = smallest_heap(lambda h: esp32_session(esp, fakes, heapsize=h))
-                figures["esp32 mpy heap"] = n
-                fake_costs, _ = module_costs(esp, FAKE_MODULES, extra_path=(fakes,))
-                print("esp32-devkitc on the host fakes, .mpy from a folder: %s%s" % (kb(n), target_line("esp32 mpy heap", n))
-                      + "\n     of which the host fakes (%s) hold %s, which a device does not have"
-                      % (", ".join(FAKE_MODULES), kb(sum(fake_costs.values())))
-                      + ("\n     (one step below: %s)" % why if why else ""))
-            if "mpy" in images:
-                tls = tls_material(work)
-                if tls is None:
-                    print("wss://: no certificate tool (cryptography or openssl) on this host")
-                else:
-                    n, why = smallest_heap(lambda h: sim_session(images["mpy"], heapsize=h, tls=tls))
-                    ws = figures.get("sim mpy heap")
-                    figures["sim mpy wss heap"] = n
-                    print("sim, .mpy from a folder, over wss://: %s%s; TLS (mbedTLS allocates from the GC heap on the"
-                          " unix port, outside it on the ESP32) accounts for %s"
-                          % (kb(n), target_line("sim mpy wss heap", n), kb(n - ws) if n and ws else "-"))
+        if args.only != "esp32":
+            sim_part(args, work, figures)
+        if args.only != "sim" and not args.no_esp32:
+            esp32_part(args, work, figures)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return figures
+
+
+def sim_part(args, work, figures):
+    images = {m: Image(m, "sim", work) for m in args.modes.split(",")}
+    heading("sim board: retained heap after gc.collect() during a whole session (ws://)")
+    resident = None
+    for mode, image in images.items():
+        r = asyncio.run(sim_session(image, report=True))
+        idle = [h["alloc"] for h in r["heaps"] if h["booted"] and not h["tx"]]
+        idle_v = min(idle) if idle else None
+        peak = max(h["alloc"] for h in r["heaps"]) if r["heaps"] else None
+        if image.image_size and idle_v is not None:
+            idle_v -= image.image_size  # the image: in the heap here, in flash on a device
+            peak -= image.image_size
+        figures["sim %s idle" % mode] = idle_v
+        figures["sim %s peak" % mode] = peak
+        extra = " (over the image, %d B, which the unix port holds in the heap)" % image.image_size if image.image_size else ""
+        last = r["heaps"][-1] if r["heaps"] else {}
+        if "qstr" in last:
+            extra += "; interned names (qstrs, never freed): %d, %s" % (last["n_qstr"], kb(last["qstr"]))
+        print("%-22s idle %s%s" % (image.label(), kb(idle_v), target_line("sim %s idle" % mode, idle_v)))
+        print("%-22s peak %s%s%s" % ("", kb(peak), target_line("sim %s peak" % mode, peak), extra))
+        if not r["ok"]:
+            print("   session did not complete: %s" % _why(r))
+        if mode == "mpy":
+            resident = r["modules"]
+    if "mpy" in images and resident:
+        image = images["mpy"]
+        own = set(device_modules(image.mpy_dir)) | {"ocpp16", "net", "evse", "hal"}
+        res = [m for m in resident if m in own]
+        heading("resident modules (in sys.modules once the charger is idle), heap each holds (.mpy)")
+        pools = {}
+        costs, _ = module_costs(image, res, pools=pools)
+        print(POOL_NOTE)
+        for m in sorted(costs, key=lambda m: -costs[m]):
+            print(_cost_line(m, costs, pools))
+        print(_cost_line("total", costs, pools, "in %d modules" % len(costs)))
+        demand = [m for m in device_modules(image.mpy_dir) if m not in resident and m != "startup"]
+        heading("on-demand modules (imported when needed, then unloaded), heap each holds while loaded")
+        costs, failed = module_costs(image, demand, preload=res)
+        for m in sorted(costs, key=lambda m: -costs[m]):
+            print("  %-24s %6d B" % (m, costs[m]))
+        if failed:
+            print("  not importable alone on the unix port: %s" % ", ".join(failed))
+    if not args.quick:
+        heading("smallest -X heapsize completing %d sessions in a row (bisection to %d B)" % (REPEATS, STEP))
+        for mode, image in images.items():
+            n, why = smallest_heap(lambda h, image=image: sim_session(image, heapsize=h))
+            figures["sim %s heap" % mode] = n
+            line = "sim, %-20s %s%s" % (image.label(), kb(n), target_line("sim %s heap" % mode, n))
+            if mode == "romfs" and n is not None:
+                over = n - image.image_size
+                figures["sim romfs heap over image"] = over
+                line += "\n     of which the image itself %d B: %s over it%s" % (
+                    image.image_size, kb(over), target_line("sim romfs heap over image", over))
+            print(line + ("\n     (one step below: %s)" % why if why else ""))
+            sys.stdout.flush()
+        if "mpy" in images:
+            tls = tls_material(work)
+            if tls is None:
+                print("wss://: no certificate tool (cryptography or openssl) on this host")
+            else:
+                n, why = smallest_heap(lambda h: sim_session(images["mpy"], heapsize=h, tls=tls))
+                ws = figures.get("sim mpy heap")
+                figures["sim mpy wss heap"] = n
+                print("sim, .mpy from a folder, over wss://: %s%s; TLS (mbedTLS allocates from the GC heap on the"
+                      " unix port, outside it on the ESP32) accounts for %s"
+                      % (kb(n), target_line("sim mpy wss heap", n), kb(n - ws) if n and ws else "-"))
+
+
+def esp32_part(args, work, figures):
+    """The esp32-devkitc image on the host fakes: retained heap, the fakes' share of it (a device
+    has none of them), the heap of each resident module, and (not --quick) the smallest heap."""
+    esp = Image("mpy", "esp32-devkitc", work)
+    fakes = compile_dir(FAKES, os.path.join(work, "fakes"))
+    runner = esp32_runner(work)
+    heading("esp32-devkitc .mpy on the host fakes: retained heap after gc.collect() during a session (real time)")
+    r = asyncio.run(esp32_session(esp, fakes, runner, linger_s=2.5))
+    devices = esp32_devices_cost(esp, fakes, runner)
+    share = (r["fakes"] or 0) + (devices or 0)
+    figures["esp32 fakes"] = share
+    idle = [h["alloc"] for h in r["heaps"] if h["booted"] and not h["tx"]]
+    peak = max(h["alloc"] for h in r["heaps"]) if r["heaps"] else None
+    idle_v = min(idle) if idle else None
+    print("host fakes' own retained heap %s: modules, device models and bench runner %s, the fake peripheral"
+          " objects (Pin, PWM, ADC, SPI, UART, WDT, WLAN) %s; none of it exists on a device"
+          % (kb(share), kb(r["fakes"]), kb(devices)))
+    for name, v in (("idle", idle_v), ("peak", peak)):
+        figures["esp32 mpy %s" % name] = None if v is None else v - share
+        print("retained %-4s %s, without the fakes %s" % (name, kb(v), kb(None if v is None else v - share)))
+    if not r["ok"]:
+        print("   session did not complete: %s" % _why(r))
+    own = set(device_modules(esp.mpy_dir)) | {"ocpp16", "net", "evse", "hal", "hal.esp32"}
+    res = [m for m in r["modules"] if m in own]
+    heading("esp32-devkitc resident modules (in sys.modules at the end of a session), heap each holds (.mpy)")
+    pools = {}
+    costs, _ = module_costs(esp, list(FAKE_MODULES) + res, extra_path=(fakes,), pools=pools)
+    print(POOL_NOTE)
+    for group, names in (("firmware", res), ("host fakes", FAKE_MODULES)):
+        got = sorted((m for m in names if m in costs), key=lambda m: -costs[m])
+        for m in got:
+            print(_cost_line(m, costs, pools))
+        print(_cost_line(group + " total", {m: costs[m] for m in got}, pools, "in %d modules" % len(got)))
+    code = sum(costs[m] for m in res if m in costs)
+    names = sum(pools.get(m, 0) for m in res if m in costs)
+    if peak is not None:
+        print("of the retained peak without the fakes (%s): the resident firmware modules %s (%s of it the names"
+              " they intern), the rest, %s, is the charger's state, buffers and tasks"
+              % (kb(peak - share), kb(code), kb(names), kb(peak - share - code)))
+    if args.quick:
+        return
+    heading("esp32-devkitc: smallest -X heapsize completing %d sessions in a row (bisection to %d B)" % (REPEATS, STEP))
+    n, why = smallest_heap(lambda h: esp32_session(esp, fakes, runner, heapsize=h), lo=args.esp32_lo, hi=args.esp32_hi)
+    figures["esp32 mpy heap"] = n
+    dev = None if n is None else n - share
+    figures["esp32 mpy heap without fakes"] = dev
+    print("esp32-devkitc on the host fakes, .mpy from a folder: %s%s" % (kb(n), target_line("esp32 mpy heap", n))
+          + "\n     of which the host fakes hold %s (a device has none of them): %s for the firmware%s" % (
+              kb(share), kb(dev), "" if dev is None else "  target <= %s: %s" % (
+                  kb(TARGETS["esp32 mpy heap"]), "met" if dev <= TARGETS["esp32 mpy heap"] else "NOT met"))
+          + ("\n     (one step below: %s)" % why if why else ""))
 
 
 if __name__ == "__main__":

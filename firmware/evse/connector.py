@@ -32,7 +32,9 @@ class Evse:
         self.state = "A"          # debounced pilot state
         self._raw = "A"
         self._raw_since = 0
-        self._plugged = False
+        # B, C or D; during E/F (no plug information on the pilot) what it was before,
+        # so a pilot fault is reported as a fault, not as an unplug ending the session.
+        self.plugged = False
         self.diode_ok = True
         self.permitted = False    # a transaction (or authorization) allows charging
         self.limit_amps = None    # smart charging limit; None = board maximum
@@ -72,16 +74,6 @@ class Evse:
         return self.pilot_fault or self.relay_fault or self.meter_fault or self.overcurrent
 
     @property
-    def plugged(self):
-        """B, C or D; during E/F (no plug information on the pilot) what it was before,
-        so a pilot fault is reported as a fault, not as an unplug ending the session."""
-        return self._plugged
-
-    @property
-    def ev_ready(self):
-        return self.state in ("C", "D")
-
-    @property
     def contactor_closed(self):
         return self.relay.closed
 
@@ -101,9 +93,9 @@ class Evse:
             else:
                 self.state = raw  # A, D, E, F and plug-in act at once
         if self.state in ("B", "C", "D"):
-            self._plugged = True
+            self.plugged = True
         elif self.state == "A":
-            self._plugged = False
+            self.plugged = False
         self.diode_ok = diode_ok
         self.pilot_fault = PILOT_FAULTS.get(self.state)
         if self.state in ("C", "D") and not diode_ok:
@@ -202,7 +194,7 @@ class Evse:
         if tx_active:
             if self.relay.closed:
                 return "Charging"
-            if self.ev_ready:
+            if self.state in ("C", "D"):  # the EV is ready
                 return "SuspendedEVSE"  # EV wants to charge, the EVSE offers nothing (limit, stop)
             if self.plugged:
                 # offering (or about to, this very control period): the EV decides

@@ -13,10 +13,11 @@
 # Where no timer exists (host simulator, deterministic clock) the control loop
 # samples, as before, once per control period.
 
+from evse.pilot import MIN_AMPS  # below it there is no valid PWM duty: no offer, no charging
+
 # IEC 61851: after the EVSE stops its PWM offer the EV should open S2 within
 # 3 s; the EVSE forces the contactor open after this long (SmartEVSE, esp32-evse).
 FORCE_OPEN_AFTER_OFFER_STOP_MS = 6000
-MIN_AMPS = 6  # below this there is no valid PWM duty: no offer, no charging
 # Pilot sample + interlock period on the timer. With the driver's 2-sample stop
 # debounce a change to A/E/F opens the contactor within 2 periods (+ one callback
 # latency): 50 ms, inside one 100 ms control period. One sample is a 100-read ADC

@@ -31,6 +31,26 @@ class HalError(Exception):
         self.info = info
 
 
+def on_demand(code, name, fn, *args):
+    """fn(*args) of module `name`, imported for the call and forgotten after it: the
+    boot, error and diagnostic paths of the drivers hold no RAM between calls. A module
+    that cannot be loaded (ImportError, MemoryError) raises HalError(code): the device
+    is faulted, charging goes on elsewhere."""
+    import sys
+    try:
+        try:
+            mod = __import__(name, None, None, (fn,))
+        except Exception as e:
+            raise HalError(code, "%s: %r" % (name, e))
+        return getattr(mod, fn)(*args)
+    finally:
+        sys.modules.pop(name, None)
+        i = name.rfind(".")
+        pkg = sys.modules.get(name[:i])
+        if pkg is not None and name[i + 1:] in pkg.__dict__:
+            del pkg.__dict__[name[i + 1:]]
+
+
 class Connector:
     """The devices of one charging connector (numbered from 1)."""
 

@@ -292,7 +292,9 @@ def load(path_or_dict):
         raise BoardError("board file %s: cannot read (%s)" % (path_or_dict, e))
     except ValueError as e:
         raise BoardError("board file %s: not valid JSON (%s)" % (path_or_dict, e))
-    return validate(board)
+    board = validate(board)
+    board.pop("notes", None)  # for people reading the file: no RAM for it on the device
+    return board
 
 
 def build(board):
@@ -300,5 +302,12 @@ def build(board):
     if board.get("kind") == "sim":
         from hal import sim
         return sim.build(board)
-    from hal import esp32
-    return esp32.build(board)
+    import sys
+    from hal.esp32 import build as b
+    try:
+        return b.build(board)
+    finally:  # boot-time code: give its RAM back (hal.board itself is dropped after boot)
+        sys.modules.pop("hal.esp32.build", None)
+        esp32 = sys.modules.get("hal.esp32")
+        if esp32 is not None and "build" in esp32.__dict__:
+            del esp32.__dict__["build"]

@@ -13,6 +13,8 @@ _spi_devices = {}   # spi id -> [(cs pin number, device model)]
 _uart_devices = {}  # uart id -> device model
 wdts = []           # every WDT created (a real WDT cannot be stopped or re-created)
 resets = []         # "hard"/"soft" for every reset the code asked for
+HISTORY = True      # keep the test-helper logs (PWM.history, UART.written, the bus models' frames);
+                    # a long bench run sets False
 
 
 def reset_fakes():
@@ -122,8 +124,8 @@ class PWM:
         self.pin = dest if isinstance(dest, Pin) else Pin(dest)
         self._freq = 5000 if freq is None else freq
         self._duty = 32768 if duty_u16 is None else duty_u16
-        self.history = []  # every (freq, duty_u16) the driver set, in order
-        self.history.append((self._freq, self._duty))
+        self.history = []  # every (freq, duty_u16) the driver set, in order (when HISTORY)
+        self._log()
         _pwms[self.pin.id] = self
 
     def freq(self, f=None):
@@ -132,7 +134,7 @@ class PWM:
         if not 1 <= f <= 40000000:
             raise ValueError("frequency out of range")
         self._freq = f
-        self.history.append((self._freq, self._duty))
+        self._log()
 
     def duty_u16(self, d=None):
         if d is None:
@@ -140,7 +142,11 @@ class PWM:
         if not 0 <= d <= 65535:
             raise ValueError("duty_u16 must be 0..65535")
         self._duty = d
-        self.history.append((self._freq, self._duty))
+        self._log()
+
+    def _log(self):
+        if HISTORY:
+            self.history.append((self._freq, self._duty))
 
     def deinit(self):
         if _pwms.get(self.pin.id) is self:
@@ -242,7 +248,7 @@ class UART:
         self.timeout = timeout
         self.rxbuf = rxbuf
         self._rx = bytearray()
-        self.written = []  # every write() as bytes (test helper)
+        self.written = []  # every write() as bytes (test helper, when HISTORY)
         self.flushes = 0
 
     def init(self, baudrate=115200, **kw):
@@ -259,7 +265,8 @@ class UART:
 
     def write(self, buf):
         buf = bytes(buf)
-        self.written.append(buf)
+        if HISTORY:
+            self.written.append(buf)
         dev = _uart_devices.get(self.id)
         if dev is not None:
             dev.uart_tx(buf, self)

@@ -33,21 +33,26 @@ class Rs485Bus:
         self.line = []         # ("de", level) / ("tx", frame) / ("flush", de level) in order
         machine.attach_uart(uart_id, self)
         if de_pin is not None:
-            machine.watch(de_pin, lambda v: self.line.append(("de", v)))
+            machine.watch(de_pin, lambda v: self._log(("de", v)))
 
     def add(self, slave):
         self.slaves[slave.address] = slave
         return slave
 
+    def _log(self, event):
+        if machine.HISTORY:  # a long bench run keeps no line log
+            self.line.append(event)
+
     def uart_flush(self):
-        self.line.append(("flush", None if self.de_pin is None else machine.level(self.de_pin)))
+        self._log(("flush", None if self.de_pin is None else machine.level(self.de_pin)))
 
     def uart_tx(self, data, uart):
-        self.line.append(("tx", bytes(data)))
+        self._log(("tx", bytes(data)))
         if self.de_pin is not None and machine.level(self.de_pin) != 1:
             self.lost.append(data)
             return
-        self.requests.append(data)
+        if machine.HISTORY:
+            self.requests.append(data)
         if len(data) < 4 or crc16(data[:-2]) != data[-2] | (data[-1] << 8):
             return  # a garbled request: slaves stay silent
         slave = self.slaves.get(data[0])

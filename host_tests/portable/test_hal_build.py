@@ -28,6 +28,10 @@ def test_build_sdm630_board_and_use_every_device():
     meter = bus.add(Sdm630Model(1, currents=(16.0, 16.0, 16.0), power=11040.0, import_kwh=7.0))
     machine.drive(35, 1)  # feedback contact open (active low)
     hw = hb.build(b)
+    # board building is boot-time code: unloaded once the hardware exists
+    esp32 = sys.modules["hal.esp32"]
+    assert "hal.esp32.build" not in sys.modules and "build" not in esp32.__dict__
+    assert type(hw.connectors[0].meter).__name__ == "Sdm630"
     c = hw.connectors[0]
     c.pilot.offer(32)
     for _ in range(3):
@@ -67,3 +71,14 @@ def test_ocpp_reset_restarts_the_chip():
     hw.reset("Hard")
     hw.reset("Soft")
     assert machine.resets == ["hard", "soft", "hard"]  # soft_reset returns here only in the fake
+
+
+def test_every_meter_model_of_the_board_rules_has_a_driver():
+    from hal.esp32 import build
+    try:
+        for model in hb.METER_MODELS:
+            cls = build.meter_class(model)
+            assert cls.__name__.lower().replace("abbb23", "abb_b23") == model, (model, cls)
+    finally:
+        sys.modules.pop("hal.esp32.build", None)
+        del sys.modules["hal.esp32"].__dict__["build"]

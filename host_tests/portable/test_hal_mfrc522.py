@@ -177,3 +177,16 @@ def test_wait_loop_is_bounded_when_no_irq_comes():
     chip.timer_irq = False   # no card and the timer never fires
     e = _fails(r.poll)
     assert "no IRQ" in e.info
+
+
+def test_chip_setup_is_loaded_only_for_the_call():
+    r, chip = reader_rig()
+    assert r.failed is None and "hal.esp32.mfrc522_init" not in sys.modules
+    r.init()
+    assert chip.soft_resets >= 3 and "hal.esp32.mfrc522_init" not in sys.modules
+
+
+def test_setup_module_that_cannot_load_is_a_reader_failure():
+    from hal import on_demand
+    e = _fails(lambda: on_demand("ReaderFailure", "hal.esp32.no_such_setup", "init"))
+    assert "hal.esp32.no_such_setup" in e.info and "hal.esp32.no_such_setup" not in sys.modules

@@ -14,7 +14,9 @@ from modbus_model import ModbusSlave, Sdm120Model, Sdm630Model, AbbB23Model
 from hal.esp32 import modbus
 from hal.esp32.modbus import (crc16, request, ModbusTimeout, ModbusCrcError, ModbusException,
                               ModbusFrameError, silence_us, char_us)
-from hal.esp32.meters import Sdm120, Sdm630, AbbB23
+from hal.esp32.meters import Sdm120
+from hal.esp32.meter_sdm630 import Sdm630
+from hal.esp32.meter_abb_b23 import AbbB23
 
 
 def near(a, b, eps=0.01):

@@ -10,7 +10,7 @@ if _fakes not in sys.path:
 import machine
 from hal_rig import pilot_rig, settle, PWM_PIN, DEVKITC_THRESHOLDS
 from pilot_model import EvModel, PilotFrontEnd
-from hal.esp32.pilot import Pilot, PilotError, duty_u16_for, classify, suggest_thresholds, DEBOUNCE_SAMPLES, STOP_DEBOUNCE_SAMPLES
+from hal.esp32.pilot import Pilot, PilotError, duty_u16_for, classify, DEBOUNCE_SAMPLES, STOP_DEBOUNCE_SAMPLES
 
 # IEC 61851-1 table: current -> duty percent.
 IEC_DUTY = ((6, 10.0), (10, 16.667), (16, 26.667), (32, 53.333), (51, 85.0), (63, 89.2), (80, 96.0))
@@ -209,6 +209,7 @@ def test_calibrate_suggests_midpoints():
     assert abs(t["B"] - (fe.cp_mv(9) + fe.cp_mv(6)) / 2) <= 2, t
     assert abs(t["diode"] - (fe.cp_mv(-12) + (fe.cp_mv(9) - fe.cp_mv(6)) / 2)) <= 80, t
     assert "suggested" in lines[-1]
+    assert "hal.esp32.pilot_cal" not in sys.modules  # loaded for the call only
     # The suggestion classifies every state right.
     p2 = Pilot(25, 36, t)
     p2.offer(16)
@@ -218,6 +219,7 @@ def test_calibrate_suggests_midpoints():
 
 
 def test_suggest_thresholds_rejects_nonsense():
+    from hal.esp32.pilot_cal import suggest_thresholds
     try:
         suggest_thresholds(1000, 2000, 3000, 200)
         assert False

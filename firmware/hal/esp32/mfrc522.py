@@ -1,38 +1,39 @@
-# MFRC522 RFID reader on SPI: chip set-up, ISO 14443-3A wake-up, anticollision
-# and select for 4/7/10-byte UIDs (BCC and CRC_A checked), HALT; reports each card
-# presentation once as an idTag. Every wait has an explicit time bound; it does no
-# authorization (that is the OCPP core's job).
+# MFRC522 RFID reader on SPI: ISO 14443-3A wake-up, anticollision and select for
+# 4/7/10-byte UIDs (BCC and CRC_A checked), HALT; reports each card presentation once
+# as an idTag (the chip set-up is the on-demand mfrc522_init.py). Every wait has an
+# explicit time bound; it does no authorization (that is the OCPP core's job).
 import machine
 
 import compat
-from hal import HalError
+from compat import const
+from hal import HalError, on_demand
 
 # Registers (datasheet section 9).
-COMMAND, COM_IRQ, DIV_IRQ, ERROR = 0x01, 0x04, 0x05, 0x06
-FIFO_DATA, FIFO_LEVEL, CONTROL, BIT_FRAMING, COLL = 0x09, 0x0A, 0x0C, 0x0D, 0x0E
-MODE, TX_CONTROL, TX_ASK, CRC_H, CRC_L = 0x11, 0x14, 0x15, 0x21, 0x22
-T_MODE, T_PRESCALER, T_RELOAD_H, T_RELOAD_L, VERSION = 0x2A, 0x2B, 0x2C, 0x2D, 0x37
+COMMAND, VERSION = 0x01, 0x37  # also used by the chip set-up (mfrc522_init.py)
+_COM_IRQ, _DIV_IRQ, _ERROR = const(0x04), const(0x05), const(0x06)
+_FIFO_DATA, _FIFO_LEVEL, _BIT_FRAMING = const(0x09), const(0x0A), const(0x0D)
+_CRC_H, _CRC_L = const(0x21), const(0x22)
 # Commands.
-CMD_IDLE, CMD_CALC_CRC, CMD_TRANSCEIVE, CMD_SOFT_RESET = 0x00, 0x03, 0x0C, 0x0F
+_CMD_IDLE, _CMD_CALC_CRC, _CMD_TRANSCEIVE = const(0x00), const(0x03), const(0x0C)
 # ComIrqReg / DivIrqReg bits; ErrorReg bits that spoil a frame.
-IRQ_TIMER, IRQ_IDLE, IRQ_RX, DIV_CRC = 0x01, 0x10, 0x20, 0x04
-ERR_FRAME = 0x1B  # BufferOvfl | CollErr | ParityErr | ProtocolErr
+_IRQ_TIMER, _IRQ_IDLE, _IRQ_RX, _DIV_CRC = const(0x01), const(0x10), const(0x20), const(0x04)
+_ERR_FRAME = const(0x1B)  # BufferOvfl | CollErr | ParityErr | ProtocolErr
 # ISO 14443-3A.
-PICC_WUPA, PICC_HALT, CASCADE_TAG = 0x52, 0x50, 0x88
+_PICC_WUPA, _PICC_HALT, _CASCADE_TAG = const(0x52), const(0x50), const(0x88)
 SEL_CODES = (0x93, 0x95, 0x97)
 
 VERSIONS = (0x91, 0x92, 0x88)  # MFRC522 v1.0, v2.0, common clones
-TIMER_PRESCALER = 0xA9   # 13.56 MHz / (2 x 169 + 1) = 40 kHz: 25 us per timer tick
-TIMER_RELOAD = 200       # no card answer within 200 x 25 us = 5 ms: TimerIRq
-WAIT_MS = 20             # bound of a transceive wait when even the timer IRQ never comes
-CRC_WAIT_MS = 5          # bound of a CRC coprocessor wait (a few us on a live chip)
+_WAIT_MS = const(20)     # bound of a transceive wait when even the timer IRQ never comes
+_CRC_WAIT_MS = const(5)  # bound of a CRC coprocessor wait (a few us on a live chip)
 RESET_WAIT_MS = 50       # oscillator start-up after a soft or hard reset
 AWAY_POLLS = 3           # polls without the card before the same UID is reported again
 REINIT_POLLS = 10        # while failed: polls between two re-initialisation attempts
+READER_FAILURE = "ReaderFailure"  # OCPP ChargePointErrorCode of a reader that does not answer
 
 
 class CardError(Exception):
-    """A frame from the card was malformed (BCC, CRC_A, collision, length): retry later."""
+    """A frame from the card was malformed (BCC, CRC_A, collision, length): retry later.
+    Caught by poll(), which only counts it: the message is a short tag."""
 
 
 class Mfrc522:
@@ -73,34 +74,14 @@ class Mfrc522:
         return b[1]
 
     def _failure(self, info):
-        self.failed = HalError("ReaderFailure", info)
+        self.failed = HalError(READER_FAILURE, info)
         return self.failed
 
     # ----------------------------------------------------------- chip
     def init(self):
-        """Reset and configure the chip; HalError("ReaderFailure") when it is not an MFRC522."""
-        if self.rst is not None:
-            self.rst.value(0)
-            compat.sleep_ms(1)
-            self.rst.value(1)
-            compat.sleep_ms(RESET_WAIT_MS)
-        v = self._read(VERSION)
-        if v not in VERSIONS:
-            raise self._failure("MFRC522 not answering: VersionReg 0x%02X" % v)
-        self._write(COMMAND, CMD_SOFT_RESET)
-        start = compat.ticks_ms()
-        while self._read(COMMAND) & 0x10:  # PowerDown bit stays set until the oscillator runs
-            if compat.ticks_diff(compat.ticks_ms(), start) > RESET_WAIT_MS:
-                raise self._failure("MFRC522 soft reset did not finish")
-        self._write(T_MODE, 0x80)          # TAuto: the timer starts when a transmission ends
-        self._write(T_PRESCALER, TIMER_PRESCALER)
-        self._write(T_RELOAD_H, TIMER_RELOAD >> 8)
-        self._write(T_RELOAD_L, TIMER_RELOAD & 0xFF)
-        self._write(TX_ASK, 0x40)          # 100 % ASK modulation (ISO 14443-A)
-        self._write(MODE, 0x3D)            # CRC preset 0x6363 (CRC_A)
-        self._write(TX_CONTROL, self._read(TX_CONTROL) | 0x03)  # antenna on
-        self.version = v
-        self.failed = None
+        """Reset and configure the chip (mfrc522_init.py, loaded for the call);
+        HalError("ReaderFailure") when it is not an MFRC522 or cannot be set up."""
+        on_demand(READER_FAILURE, "hal.esp32.mfrc522_init", "init", self)
 
     def _wait(self, reg, mask, bound_ms, what):
         """Read `reg` until a bit of `mask` is set; ReaderFailure after bound_ms.
@@ -115,69 +96,69 @@ class Mfrc522:
 
     def crc(self, data):
         """CRC_A of data from the chip's coprocessor, as the 2 bytes sent after a frame."""
-        self._write(COMMAND, CMD_IDLE)
-        self._write(DIV_IRQ, DIV_CRC)      # clear CRCIRq
-        self._write(FIFO_LEVEL, 0x80)      # flush FIFO
+        self._write(COMMAND, _CMD_IDLE)
+        self._write(_DIV_IRQ, _DIV_CRC)     # clear CRCIRq
+        self._write(_FIFO_LEVEL, 0x80)     # flush FIFO
         for b in data:
-            self._write(FIFO_DATA, b)
-        self._write(COMMAND, CMD_CALC_CRC)
-        self._wait(DIV_IRQ, DIV_CRC, CRC_WAIT_MS, "CRC")
-        self._write(COMMAND, CMD_IDLE)
-        return bytes((self._read(CRC_L), self._read(CRC_H)))
+            self._write(_FIFO_DATA, b)
+        self._write(COMMAND, _CMD_CALC_CRC)
+        self._wait(_DIV_IRQ, _DIV_CRC, _CRC_WAIT_MS, "CRC")
+        self._write(COMMAND, _CMD_IDLE)
+        return bytes((self._read(_CRC_L), self._read(_CRC_H)))
 
     def transceive(self, data, last_bits=0):
         """Send a frame, return the answer bytes or None when no card answered in time."""
-        self._write(COMMAND, CMD_IDLE)
-        self._write(COM_IRQ, 0x7F)         # clear every IRQ bit
-        self._write(FIFO_LEVEL, 0x80)
+        self._write(COMMAND, _CMD_IDLE)
+        self._write(_COM_IRQ, 0x7F)        # clear every IRQ bit
+        self._write(_FIFO_LEVEL, 0x80)
         for b in data:
-            self._write(FIFO_DATA, b)
-        self._write(BIT_FRAMING, last_bits)
-        self._write(COMMAND, CMD_TRANSCEIVE)
-        self._write(BIT_FRAMING, 0x80 | last_bits)  # StartSend
+            self._write(_FIFO_DATA, b)
+        self._write(_BIT_FRAMING, last_bits)
+        self._write(COMMAND, _CMD_TRANSCEIVE)
+        self._write(_BIT_FRAMING, 0x80 | last_bits)  # StartSend
         try:
-            irq = self._wait(COM_IRQ, IRQ_RX | IRQ_IDLE | IRQ_TIMER, WAIT_MS, "transceive")
+            irq = self._wait(_COM_IRQ, _IRQ_RX | _IRQ_IDLE | _IRQ_TIMER, _WAIT_MS, "transceive")
         finally:
-            self._write(BIT_FRAMING, last_bits)
-        if not irq & (IRQ_RX | IRQ_IDLE):
+            self._write(_BIT_FRAMING, last_bits)
+        if not irq & (_IRQ_RX | _IRQ_IDLE):
             return None                    # timer expired: nobody answered
-        if self._read(ERROR) & ERR_FRAME:
-            raise CardError("frame error 0x%02X" % self._read(ERROR))
-        n = self._read(FIFO_LEVEL)
-        return bytes([self._read(FIFO_DATA) for _ in range(n)])
+        if self._read(_ERROR) & _ERR_FRAME:
+            raise CardError("frame")
+        n = self._read(_FIFO_LEVEL)
+        return bytes([self._read(_FIFO_DATA) for _ in range(n)])
 
     # ----------------------------------------------------------- card
     def read_uid(self):
         """Wake, select and halt the card in the field -> UID bytes, or None.
         WUPA (not REQA) so a card we halted and that is still held answers again."""
-        if self.transceive(bytes((PICC_WUPA,)), 7) is None:
+        if self.transceive(bytes((_PICC_WUPA,)), 7) is None:
             return None
         uid = bytearray()
         for sel in SEL_CODES:
             cl = self.transceive(bytes((sel, 0x20)))
             if cl is None or len(cl) != 5:
-                raise CardError("anticollision answer of %s bytes" % (None if cl is None else len(cl)))
+                raise CardError("anticoll")
             if cl[0] ^ cl[1] ^ cl[2] ^ cl[3] != cl[4]:
-                raise CardError("bad BCC")
+                raise CardError("BCC")
             frame = bytes((sel, 0x70)) + cl
             sak = self.transceive(frame + self.crc(frame))
             if sak is None or len(sak) != 3:
-                raise CardError("SELECT answer of %s bytes" % (None if sak is None else len(sak)))
+                raise CardError("SELECT")
             if self.crc(sak[:1]) != sak[1:]:
-                raise CardError("SAK CRC_A mismatch")
-            if cl[0] != CASCADE_TAG:
+                raise CardError("SAK CRC")
+            if cl[0] != _CASCADE_TAG:
                 uid += cl[:4]
                 break
             if not sak[0] & 0x04:
-                raise CardError("cascade tag without the cascade bit in SAK")
+                raise CardError("cascade")
             uid += cl[1:4]
         else:
-            raise CardError("UID longer than three cascade levels")
+            raise CardError("UID size")
         self.halt()
         return bytes(uid)
 
     def halt(self):
-        frame = bytes((PICC_HALT, 0x00))
+        frame = bytes((_PICC_HALT, 0x00))
         self.transceive(frame + self.crc(frame))  # a halted card does not answer
 
     def poll(self):

@@ -4,12 +4,13 @@
 # one generator that yields the milliseconds it wants to wait: run() sleeps them
 # (blocking), run_async() awaits them so the control loop keeps running.
 import compat
+from compat import const
 
-MAX_FRAME = 256            # Modbus RTU frame limit (bytes)
-MAX_REGISTERS = 125        # registers per read request (Modbus application protocol)
-RESPONSE_TIMEOUT_MS = 100  # slave latency allowed on top of the reply's own transmission time
-RETRIES = 2                # extra attempts after a timeout, CRC error or garbled reply
-FAST_SILENCE_US = 1750     # fixed 3.5-character silence above 19200 baud
+_MAX_FRAME = const(256)       # Modbus RTU frame limit (bytes)
+_MAX_REGISTERS = const(125)   # registers per read request (Modbus application protocol)
+RESPONSE_TIMEOUT_MS = 100     # slave latency allowed on top of the reply's own transmission time
+_RETRIES = const(2)           # extra attempts after a timeout, CRC error or garbled reply
+_FAST_SILENCE_US = const(1750)  # fixed 3.5-character silence above 19200 baud
 RETRY_EXCEPTIONS = (5, 6)  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth asking again
 
 
@@ -21,20 +22,15 @@ class ModbusTimeout(ModbusError):
     pass
 
 
-class ModbusCrcError(ModbusError):
-    pass
-
-
 class ModbusFrameError(ModbusError):
-    """A reply with a valid CRC that does not answer the request (address, function, length)."""
+    """A reply that fails its CRC or does not answer the request (address, function, length)."""
+
+
+ModbusCrcError = ModbusFrameError  # the same fault for the master: retried, counted in stats["crc"]
 
 
 class ModbusException(ModbusError):
-    """The slave answered with an exception response."""
-
-    def __init__(self, code, msg):
-        super().__init__(msg)
-        self.code = code
+    """The slave answered with an exception response; .code is the exception code."""
 
 
 def crc16(data):
@@ -82,12 +78,12 @@ async def run_async(gen):
 
 
 def silence_us(baud):
-    return FAST_SILENCE_US if baud > 19200 else (7 * char_us(baud) + 1) // 2
+    return _FAST_SILENCE_US if baud > 19200 else (7 * char_us(baud) + 1) // 2
 
 
 class ModbusRtu:
     def __init__(self, uart, de_pin=None, baud=9600, timeout_ms=RESPONSE_TIMEOUT_MS,
-                 retries=RETRIES):
+                 retries=_RETRIES):
         import machine  # lazily: only the DE line needs a GPIO
         self.uart = uart
         self.de = None if de_pin is None else machine.Pin(de_pin, machine.Pin.OUT, value=0)
@@ -130,7 +126,7 @@ class ModbusRtu:
                 buf += self.uart.read(n)
                 if len(buf) >= 5 and buf[1] == func | 0x80:
                     break  # an exception reply is 5 bytes
-                if len(buf) >= n_expected or len(buf) > MAX_FRAME:
+                if len(buf) >= n_expected or len(buf) > _MAX_FRAME:
                     break
             elif compat.ticks_diff(compat.ticks_ms(), start) > limit:
                 self._idle_since = compat.ticks_ms()
@@ -147,12 +143,13 @@ class ModbusRtu:
         else:
             frame = buf[:5 + 2 * count]
         if len(frame) < 5 or crc16(frame[:-2]) != frame[-2] | (frame[-1] << 8):
-            raise ModbusCrcError("modbus: slave %d: CRC mismatch in reply" % addr)
+            raise ModbusFrameError("modbus: slave %d: CRC mismatch in reply" % addr)
         if frame[0] != addr:
             raise ModbusFrameError("modbus: reply from slave %d, expected %d" % (frame[0], addr))
         if frame[1] == func | 0x80:
-            raise ModbusException(frame[2], "modbus: slave %d: exception %d for function %d"
-                                  % (addr, frame[2], func))
+            e = ModbusException("modbus: slave %d: exception %d for function %d" % (addr, frame[2], func))
+            e.code = frame[2]
+            raise e
         if frame[1] != func or frame[2] != 2 * count:
             raise ModbusFrameError("modbus: slave %d: reply function %d, %d data bytes; expected %d, %d"
                                    % (addr, frame[1], frame[2], func, 2 * count))
@@ -162,12 +159,9 @@ class ModbusRtu:
         """Generator: function 3 (holding) or 4 (input) read of `count` registers; yields
         milliseconds to wait, returns 2*count big-endian bytes. Use with run()/run_async()
         or `yield from` in another protocol generator."""
-        if func not in (3, 4):
-            raise ValueError("modbus: only functions 3 and 4 are read here, got %r" % (func,))
-        if not 1 <= addr <= 247:
-            raise ValueError("modbus: slave address must be 1..247, got %r" % (addr,))
-        if not 1 <= count <= MAX_REGISTERS or not 0 <= reg <= 0xFFFF:
-            raise ValueError("modbus: read of %r registers at %r is out of range" % (count, reg))
+        # Functions 3/4 only, slave 1..247, 1..125 registers inside the 16-bit address space.
+        if func not in (3, 4) or not 1 <= addr <= 247 or not 1 <= count <= _MAX_REGISTERS or not 0 <= reg <= 0xFFFF:
+            raise ValueError("modbus: bad read: slave %r, function %r, %r registers at %r" % (addr, func, count, reg))
         frame = request(addr, func, reg, count)
         attempt = 0
         while True:
@@ -180,7 +174,7 @@ class ModbusRtu:
                 self.stats["timeouts"] += 1
                 if attempt >= self.retries:
                     raise
-            except (ModbusCrcError, ModbusFrameError):
+            except ModbusFrameError:
                 self.stats["crc"] += 1
                 if attempt >= self.retries:
                     raise
@@ -197,6 +191,3 @@ class ModbusRtu:
 
     def read_input_registers(self, addr, reg, count):
         return self.read_registers(addr, 4, reg, count)
-
-    def read_holding_registers(self, addr, reg, count):
-        return self.read_registers(addr, 3, reg, count)

@@ -1,18 +1,19 @@
 # Control pilot driver: 1 kHz PWM out (machine.PWM) and an ADC burst in, classified
 # into IEC 61851 states A-F with per-board thresholds, debounced, with the diode
-# check on the low plateau. It never touches the relay (evse.interlock does).
+# check on the low plateau (calibration: the on-demand pilot_cal.py). It never
+# touches the relay (evse.interlock does).
 import machine
 
+from compat import const
 from evse.pilot import duty_percent
+from hal import on_demand
 
-FREQ_HZ = 1000           # IEC 61851-1 pilot frequency
+_FREQ_HZ = const(1000)   # IEC 61851-1 pilot frequency
 DUTY_FULL = 65535        # duty_u16 of a constant +12 V (no offer)
 BURST_READS = 100        # ADC reads per sample(); ~35-45 us each on ESP32 = ~4 PWM periods
 DEBOUNCE_SAMPLES = 3     # a new state must be seen this many samples in a row ...
 STOP_DEBOUNCE_SAMPLES = 2  # ... except A, E, F (they open the contactor): this many
-DIODE_DEBOUNCE_SAMPLES = 2  # samples in a row without a -12 V plateau before diode_ok is False
-CAL_BURSTS = 8           # bursts averaged per state by calibrate()
-CAL_OFFER_A = 10         # PWM offered while calibrating, so the low plateau shows (no contactor)
+_DIODE_DEBOUNCE_SAMPLES = const(2)  # samples in a row without a -12 V plateau before diode_ok is False
 
 STATES = ("A", "B", "C", "D", "E")  # threshold keys, highest plateau first
 STOP_STATES = ("A", "E", "F")
@@ -53,7 +54,7 @@ class Pilot:
         self.burst_reads = burst_reads
         self.debounce = debounce
         self.stop_debounce = stop_debounce
-        self.pwm = machine.PWM(machine.Pin(pwm_pin), freq=FREQ_HZ, duty_u16=DUTY_FULL)
+        self.pwm = machine.PWM(machine.Pin(pwm_pin), freq=_FREQ_HZ, duty_u16=DUTY_FULL)
         if adc_full_scale_mv is None:
             # ESP32: 11 dB attenuation, read_uv() corrects with the eFuse calibration.
             self.adc = machine.ADC(machine.Pin(adc_pin), atten=machine.ADC.ATTN_11DB)
@@ -135,53 +136,11 @@ class Pilot:
             self._diode_bad_n += 1
         else:
             self._diode_bad_n = 0
-        self.diode_ok = self._diode_bad_n < DIODE_DEBOUNCE_SAMPLES
+        self.diode_ok = self._diode_bad_n < _DIODE_DEBOUNCE_SAMPLES
         return self.state, self.diode_ok
-
-    # -------------------------------------------------------- calibration
-    def measure(self, bursts=CAL_BURSTS):
-        """Average (high, low) plateau in mV over several bursts."""
-        hs = ls = 0
-        for _ in range(bursts):
-            h, l = self.burst()
-            hs += h
-            ls += l
-        return hs // bursts, ls // bursts
 
     def calibrate(self, wait=None, out=print):
         """Measure the plateaus of states A, B and C with an EV simulator (or tester) and
-        suggest thresholds. wait(prompt) is called before each state (default: input()).
-        Returns the suggested thresholds dict; the contactor is never touched."""
-        if wait is None:
-            wait = input
-        saved_amps, saved_duty = self.amps, self.duty_u16
-        levels = {}
-        low = None
-        try:
-            self.offer(CAL_OFFER_A)
-            for s in ("A", "B", "C"):
-                wait("Set the EV simulator to state %s, then press Enter" % s)
-                h, l = self.measure()
-                levels[s] = h
-                out("state %s: high plateau %d mV, low plateau %d mV" % (s, h, l))
-                low = l if low is None else min(low, l)
-        finally:
-            self.amps = saved_amps
-            self._set_duty(saved_duty)
-        t = suggest_thresholds(levels["A"], levels["B"], levels["C"], low)
-        out('suggested "thresholds_mv": {"A": %d, "B": %d, "C": %d, "D": %d, "E": %d, "diode": %d}'
-            % (t["A"], t["B"], t["C"], t["D"], t["E"], t["diode"]))
-        return t
-
-
-def suggest_thresholds(a_mv, b_mv, c_mv, low_mv):
-    """Midpoints between measured plateaus; D (+3 V) and E (0 V) are extrapolated from the
-    A-B-C step (3 V per state), the diode limit sits a half step above the -12 V level."""
-    step = (a_mv - c_mv) // 2
-    if step <= 0:
-        raise PilotError("pilot calibration: plateaus do not fall from A to C (%d, %d, %d mV)"
-                         % (a_mv, b_mv, c_mv))
-    d_mv = c_mv - step
-    e_mv = d_mv - step
-    return {"A": (a_mv + b_mv) // 2, "B": (b_mv + c_mv) // 2, "C": (c_mv + d_mv) // 2,
-            "D": (d_mv + e_mv) // 2, "E": (e_mv + low_mv) // 2, "diode": low_mv + step // 2}
+        suggest thresholds (pilot_cal.py, loaded for the call). wait(prompt) is called
+        before each state (default: input()). Returns the suggested thresholds dict."""
+        return on_demand("OtherError", "hal.esp32.pilot_cal", "calibrate", self, wait, out)

@@ -2,7 +2,8 @@
 # plugs in, becomes ready, draws current up to the offered limit and unplugs; a
 # card reader that can be tapped; a meter that integrates power over time; and
 # a scenario player. Deterministic: it only moves when step(now) is called.
-from hal import Connector, Hardware, HalError
+# Board building, the scenario check and the events' effects: hal/sim/setup.py (on demand).
+from hal import HalError, on_demand
 from evse.pilot import duty_percent
 
 # How the simulated car behaves (milliseconds of simulated time).
@@ -151,11 +152,6 @@ class SimReader:
         return self.taps.pop(0) if self.taps else None
 
 
-# Scenario events: {"at": seconds, "do": name, ...}. See tools/README for the list.
-EVENTS = ("plug", "unplug", "card", "ev_ready", "ev_pause", "ev_full", "short", "unshort",
-          "diode_fail", "diode_ok", "meter_fail", "meter_ok", "reader_fail", "reader_ok", "end")
-
-
 class SimWorld:
     """The simulated devices of every connector, moved by step(now)."""
 
@@ -173,12 +169,8 @@ class SimWorld:
         self._last = None
 
     def load_scenario(self, events):
-        for e in events:
-            if e.get("do") not in EVENTS:
-                raise ValueError("scenario: unknown event %r (known: %s)" % (e.get("do"), ", ".join(EVENTS)))
-            if not isinstance(e.get("at"), (int, float)) or e["at"] < 0:
-                raise ValueError("scenario: event %r needs a non-negative number 'at' (seconds)" % e.get("do"))
-        self.scenario = sorted(events, key=lambda e: e["at"])
+        """The scenario to play: checked and sorted by hal/sim/setup.py (ValueError names a bad event)."""
+        self.scenario = on_demand("OtherError", "hal.sim.setup", "check_scenario", events)
 
     def step(self, now):
         """Advance the physics to `now` (ms) and fire due scenario events. Returns fired events."""
@@ -200,40 +192,10 @@ class SimWorld:
         return fired
 
     def apply(self, e):
-        do = e["do"]
-        ev = self.evs[e.get("connector", 1) - 1]
-        if do == "plug":
-            ev.plug()
-        elif do == "unplug":
-            ev.unplug()
-        elif do == "card":
-            self.reader.tap(e["id"])
-        elif do == "ev_ready":
-            ev.wants_charge = True
-        elif do == "ev_pause":
-            ev.wants_charge = False
-        elif do == "ev_full":
-            ev.capacity_wh = ev.charged_wh
-        elif do in ("short", "unshort"):
-            ev.short = do == "short"
-        elif do in ("diode_fail", "diode_ok"):
-            ev.diode = do == "diode_ok"
-        elif do in ("meter_fail", "meter_ok"):
-            self.meters[e.get("connector", 1) - 1].failed = do == "meter_fail"
-        elif do in ("reader_fail", "reader_ok"):
-            self.reader.failed = do == "reader_fail"
-        elif do == "end":
-            self.ended = True
+        """One scenario event's effect on the devices (hal/sim/setup.py, loaded for the event)."""
+        on_demand("OtherError", "hal.sim.setup", "apply", self, e)
 
 
 def build(board):
-    world = SimWorld(board)
-    conns = []
-    for i in range(len(world.evs)):
-        c = Connector(world.pilots[i], world.relays[i], world.meters[i], board.get("max_current_a", 32))
-        c.lock = SimLock()
-        conns.append(c)
-    hw = Hardware(conns, reader=world.reader, board=board)
-    hw.chip_id = SIM_CHIP_ID
-    hw.sim = world
-    return hw
+    """hal.Hardware of the sim board (hal/sim/setup.py, loaded for the call)."""
+    return on_demand("OtherError", "hal.sim.setup", "build", board)

@@ -1,0 +1,61 @@
+# The sim board's boot and scenario side (on demand: hal.sim loads it for the call and
+# forgets it): building the hardware from the board file, checking a scenario, and
+# one scenario event's effect on the simulated devices. No physics here (hal.sim).
+from hal import Connector, Hardware
+from hal.sim import SimWorld, SimLock, SIM_CHIP_ID
+
+# Scenario events: {"at": seconds, "do": name, ...}. See tools/README for the list.
+EVENTS = ("plug", "unplug", "card", "ev_ready", "ev_pause", "ev_full", "short", "unshort",
+          "diode_fail", "diode_ok", "meter_fail", "meter_ok", "reader_fail", "reader_ok", "end")
+
+
+def check_scenario(events):
+    """The events sorted by time; ValueError names an unknown event or a bad "at"."""
+    for e in events:
+        if e.get("do") not in EVENTS:
+            raise ValueError("scenario: unknown event %r (known: %s)" % (e.get("do"), ", ".join(EVENTS)))
+        if not isinstance(e.get("at"), (int, float)) or e["at"] < 0:
+            raise ValueError("scenario: event %r needs a non-negative number 'at' (seconds)" % e.get("do"))
+    return sorted(events, key=lambda e: e["at"])
+
+
+def apply(world, e):
+    """One scenario event's effect on the SimWorld's devices."""
+    do = e["do"]
+    ev = world.evs[e.get("connector", 1) - 1]
+    if do == "plug":
+        ev.plug()
+    elif do == "unplug":
+        ev.unplug()
+    elif do == "card":
+        world.reader.tap(e["id"])
+    elif do == "ev_ready":
+        ev.wants_charge = True
+    elif do == "ev_pause":
+        ev.wants_charge = False
+    elif do == "ev_full":
+        ev.capacity_wh = ev.charged_wh
+    elif do in ("short", "unshort"):
+        ev.short = do == "short"
+    elif do in ("diode_fail", "diode_ok"):
+        ev.diode = do == "diode_ok"
+    elif do in ("meter_fail", "meter_ok"):
+        world.meters[e.get("connector", 1) - 1].failed = do == "meter_fail"
+    elif do in ("reader_fail", "reader_ok"):
+        world.reader.failed = do == "reader_fail"
+    elif do == "end":
+        world.ended = True
+
+
+def build(board):
+    """hal.Hardware of the sim board: one SimWorld, its devices as hal.Connector rows."""
+    world = SimWorld(board)
+    conns = []
+    for i in range(len(world.evs)):
+        c = Connector(world.pilots[i], world.relays[i], world.meters[i], board.get("max_current_a", 32))
+        c.lock = SimLock()
+        conns.append(c)
+    hw = Hardware(conns, reader=world.reader, board=board)
+    hw.chip_id = SIM_CHIP_ID
+    hw.sim = world
+    return hw
