@@ -271,17 +271,6 @@ def _value(b, p):
     raise ValueError("unknown tag %d" % t)
 
 
-def encode_value(v):
-    """Compact bytes of a JSON-like value (exported for tests and the benchmark)."""
-    out = bytearray()
-    _encode(out, v, 0)
-    return bytes(out)
-
-
-def decode_value(b):
-    return _value(b, 0)[0]
-
-
 def _frame(body):
     """The record of `body`: length, body, CRC32."""
     n = len(body)
@@ -314,6 +303,17 @@ def _rare(name, *args):
         return getattr(profiles.load("queue_open"), name)(*args)
     finally:
         profiles.unload("queue_open")
+
+
+def _try(name, *args):
+    """_rare(name, *args); False (on the console) when its code cannot be loaded: the caller
+    goes on without it."""
+    try:
+        _rare(name, *args)
+        return True
+    except (ImportError, MemoryError) as e:
+        log.error("queue: %s skipped, queue_open not loaded: %r", name, e)
+        return False
 
 
 class MessageQueue:
@@ -432,10 +432,9 @@ class MessageQueue:
 
     def push(self, action, payload, tx_ref=None):
         """Append one message durably; returns its seq (see module comment for QueueFull)."""
-        if type(action) is not str or not action:
-            raise BadPayload("action must be a non-empty string")
-        if type(payload) is not dict:
-            raise BadPayload("payload must be an object, not %s" % type(payload).__name__)
+        if type(action) is not str or not action or type(payload) is not dict:
+            raise BadPayload("push needs an action name and an object payload, not %r, %s" % (
+                action, type(payload).__name__))
         seq = self._next
         body = bytearray((_MSG,))
         _varint(body, seq)
@@ -514,19 +513,13 @@ class MessageQueue:
         segs = self._segs
         if (self._head is None and segs[-1][1] > self.segment_bytes // 4) or \
                 (len(segs) > 1 and segs[0][2] <= seq):
-            try:
-                _rare("tidy", self)   # roll the emptied segment or delete acknowledged ones
-            except (ImportError, MemoryError) as e:   # the ack is durable; the next one tidies
-                log.warning("queue: segments not tidied: %r", e)
+            _try("tidy", self)   # roll the emptied segment or delete acknowledged ones (else: next ack)
 
     def fail(self, seq, reason):
         """Message seq (the head) exhausted its attempts: log it in failures.json, remove it.
         If the code for the log cannot be loaded, the message is removed all the same (the
         console says so): giving up must not stop the core that called it."""
-        try:
-            _rare("fail", self, seq, reason)
-        except (ImportError, MemoryError) as e:
-            log.error("queue: message %d given up (%s); not in the failure log: %r", seq, reason, e)
+        if not _try("fail", self, seq, reason):
             head = self.peek()
             if head is not None and head[0] == seq:
                 self.ack(seq)
@@ -540,11 +533,8 @@ class MessageQueue:
         """Persist the CSMS transactionId of the transaction whose Start had seq tx_ref. If
         the code cannot be loaded, the id is kept in RAM (queued messages still get it; a
         reboot forgets it) and the console says so."""
-        try:
-            _rare("resolve", self, tx_ref, transaction_id)
-        except (ImportError, MemoryError) as e:
+        if not _try("resolve", self, tx_ref, transaction_id):
             self._map[tx_ref] = transaction_id
-            log.error("queue: transactionId %s of ref %d kept in RAM only: %r", transaction_id, tx_ref, e)
 
     def tx_id(self, tx_ref):
         return self._map.get(tx_ref)
@@ -568,14 +558,13 @@ class MessageQueue:
         return e
 
     def _seal(self, action, must):
+        """Seal the staged messages; must: every slot is in use, so a failure refuses the push
+        of `action`; else the messages are safe in their slots and the next push retries."""
         try:
-            _rare("seal", self)
+            if not _try("seal", self) and must:
+                raise QueueError("queue: %s not queued: staged messages not sealed" % action)
         except OSError as e:
             if must:
                 raise self._flash_error(e, action)
-            log.warning("queue: sealing staged messages failed: %s", e)  # safe in their slots
-        except (ImportError, MemoryError) as e:
-            if must:
-                raise QueueError("queue: %s not queued, staged messages not sealed: %r" % (action, e))
-            log.warning("queue: sealing staged messages failed: %r", e)  # the next push retries
+            log.warning("queue: sealing staged messages failed: %s", e)
 

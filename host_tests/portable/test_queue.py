@@ -78,12 +78,12 @@ def test_every_action_shape_round_trips_exactly():
 
 def test_encoding_is_compact_and_exact():
     for v in (START, MV, MV3, STOP, SEC, ODD):
-        assert mq.decode_value(mq.encode_value(v)) == v
+        assert qo.decode_value(qo.encode_value(v)) == v
     import json
     mv_json = len(json.dumps({"action": "MeterValues", "payload": MV}))
-    assert len(mq.encode_value(MV)) * 3 < mv_json
-    assert len(mq.encode_value("2026-11-23T08:16:00Z")) <= 6
-    assert mq.decode_value(mq.encode_value("2026-11-23t12:00:00z")) == "2026-11-23t12:00:00z"
+    assert len(qo.encode_value(MV)) * 3 < mv_json
+    assert len(qo.encode_value("2026-11-23T08:16:00Z")) <= 6
+    assert qo.decode_value(qo.encode_value("2026-11-23t12:00:00z")) == "2026-11-23t12:00:00z"
 
 
 def test_words_table_has_no_duplicates_and_fits_the_tag_space():
@@ -92,10 +92,10 @@ def test_words_table_has_no_duplicates_and_fits_the_tag_space():
     words = text[1:-1].split("\0")
     assert len(set(words)) == len(words) <= 256 - 0x20
     for i, w in enumerate(words):  # every word encodes to its index and back, as one byte
-        assert mq.encode_value(w) == bytes((0x20 + i,)) and mq.decode_value(bytes((0x20 + i,))) == w
-    assert mq.decode_value(mq.encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
+        assert qo.encode_value(w) == bytes((0x20 + i,)) and qo.decode_value(bytes((0x20 + i,))) == w
+    assert qo.decode_value(qo.encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
     try:
-        mq.decode_value(bytes((0x20 + len(words),)))
+        qo.decode_value(bytes((0x20 + len(words),)))
         assert False, "a code beyond the table decoded"
     except IndexError:
         pass
@@ -209,8 +209,9 @@ def test_oversized_and_bad_payloads_are_refused_by_name():
     for _ in range(mq.MAX_DEPTH + 2):
         deep = [deep]
     assert "nested deeper than %d" % mq.MAX_DEPTH in raises(mq.BadPayload, q.push, "X", {"d": deep})
-    assert "payload must be an object" in raises(mq.BadPayload, q.push, "X", [1])
-    assert "action must be a non-empty string" in raises(mq.BadPayload, q.push, "", {})
+    assert "an object payload, not 'X', list" in raises(mq.BadPayload, q.push, "X", [1])
+    assert "needs an action name" in raises(mq.BadPayload, q.push, "", {})
+    assert "needs an action name" in raises(mq.BadPayload, q.push, None, {})
     assert len(q) == 0 and q.push("X", {"ok": 1}) >= 0
 
 
@@ -415,3 +416,30 @@ def test_room_for_transaction_also_needs_free_filesystem_space():
     q.push("MeterValues", MV3)
     assert not q.room_for_transaction()              # the partition, not capacity, is short
     assert q.room_for_transaction(n_meter_values=4)
+
+
+def test_out_of_heap_for_the_on_demand_half_refuses_by_name_and_loses_nothing():
+    # queue_open (sealing, tidying, resolve_tx) cannot be loaded: pushes go on into the free
+    # slots, a push with every slot in use is a named refusal (a QueueError the core handles,
+    # never a MemoryError), acks work, a resolved id is kept in RAM; nothing queued is lost.
+    from ocpp16 import profiles
+    fs, q = fresh(stage_slots=4)
+    ref = q.push("StartTransaction", START)
+    real = profiles.load
+
+    def no_heap(name):
+        if name == "queue_open":
+            raise MemoryError("memory allocation failed")
+        return real(name)
+    profiles.load = no_heap
+    try:
+        q.resolve_tx(ref, 77)
+        seqs = [q.push("MeterValues", MV, tx_ref=ref) for _ in range(3)]   # the last seal fails
+        assert "not sealed" in raises(mq.QueueError, q.push, "MeterValues", MV)
+        q.ack(ref)
+        assert q.peek()[0] == seqs[0] and q.peek()[2]["transactionId"] == 77
+    finally:
+        profiles.load = real
+    seqs.append(q.push("MeterValues", MV, tx_ref=ref))                     # and now it seals
+    assert [g[0] for g in drain(reopen(fs, stage_slots=4))] == seqs
+    assert [g[0] for g in drain(q)] == seqs
