@@ -21,8 +21,7 @@
 # slots, segment rollover and compaction, resolve_tx, room_for_transaction, waiting() and the
 # failure log. A cut at any point leaves the old or the new state: a torn record fails its CRC
 # (a torn staged slot is ignored at open, a torn segment tail ends its scan and appends go to a
-# new segment). An
-# ack is durable before ack() returns; a torn ack file leaves the other one, one ack older, so
+# new segment). An ack is durable before ack() returns; a torn ack file leaves the other one, one ack older, so
 # only the message being acked at the cut can come back. Seqs returned by push() are never reused
 # (the next seq is above every seq on flash and the ack watermark).
 #
@@ -58,12 +57,12 @@ STAGE_MAX = 32                 # slot files; all staged messages are sealed when
 SEG_SUFFIX = ".seg"
 MSG_SUFFIX = ".msg"            # slot files "00.msg" .. of staged messages
 ACK_FILES = ("ack.0", "ack.1")  # alternating ack watermark files
-TS_BASE = const(1700000000)    # timestamps are stored as zigzag(epoch - TS_BASE); never change
+TS_BASE = 1700000000           # timestamps are stored as zigzag(epoch - TS_BASE); never change
 _ENOSPC = const(28)            # errno of a full filesystem (same on LittleFS and POSIX)
-EIO = 5                       # errno raised when a slot read back is not what was written
-_FRAMING = 6                    # bytes a record adds to its body: length (2, little endian) + CRC32 (4)
-_MSG = 0x4D                     # record kinds (first body byte): 'M' message, 'A' ack watermark
-_ACK = 0x41                     # (ack files), 'R' resolved tx
+EIO = 5                        # errno raised when a slot read back is not what was written
+_FRAMING = 6                   # bytes a record adds to its body: length (2, little endian) + CRC32 (4)
+_MSG = 0x4D                    # record kinds (first body byte): 'M' message, 'A' ack watermark
+_ACK = 0x41                    # (ack files), 'R' resolved tx
 _RES = 0x52
 
 
