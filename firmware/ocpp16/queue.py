@@ -329,17 +329,15 @@ class MessageQueue:
                  segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
         _rare("open_queue", self, directory, capacity_bytes, max_record, segment_bytes, fs, stage_slots)
 
-    def _path(self, base):
-        return "%s/%010d%s" % (self.dir, base, SEG_SUFFIX)
-
-    def _msg_path(self, slot):
-        return "%s/%02d%s" % (self.dir, slot, MSG_SUFFIX)
+    def _path(self, n, slot=False):
+        """The file of the segment with base seq n, or of slot n."""
+        return "%s/%0*d%s" % (self.dir, 2 if slot else 10, n, MSG_SUFFIX if slot else SEG_SUFFIX)
 
     def _read_staged(self, slot, seq):
         """Body of the message record in slot (that of seq if seq is given); None if the file
         is torn, missing or holds something else."""
         try:
-            f = self.fs.open(self._msg_path(slot), "rb")
+            f = self.fs.open(self._path(slot, True), "rb")
         except OSError:
             return None
         try:
@@ -449,28 +447,34 @@ class MessageQueue:
             raise QueueFull("queue full: %d of %d bytes used (%s needs %d%s)" % (
                 used, self.capacity, action, len(rec),
                 ", %d kept for StopTransaction" % reserve if reserve else ""))
-        if len(self._staged) >= self.stage_slots:
-            self._seal(action, True)      # every slot in use (an earlier seal failed)
-        used = [s[2] for s in self._staged]
-        slot = 0
-        while slot in used:
-            slot += 1
-        self._next = seq + 1     # consumed even if the write fails: it may have landed
         try:
-            f = self.fs.open(self._msg_path(slot), "wb")
+            if len(self._staged) >= self.stage_slots and not _try("seal", self):
+                # every slot in use (an earlier seal failed) and the code to seal cannot load
+                raise QueueError("queue: %s not queued: staged messages not sealed" % action)
+            used = [s[2] for s in self._staged]
+            slot = 0
+            while slot in used:
+                slot += 1
+            self._next = seq + 1     # consumed even if the write fails: it may have landed
+            f = self.fs.open(self._path(slot, True), "wb")
             try:
                 f.write(rec)
                 self.fs.sync(f)
             finally:
                 f.close()
         except OSError as e:
-            raise self._flash_error(e, action)
+            if e.args and e.args[0] == _ENOSPC:
+                raise QueueFull("flash full: %d of %d bytes used (%s)" % (self.bytes_used, self.capacity, action))
+            raise
         self._staged.append([seq, len(rec), slot])
         self._count += 1
         if self._head is None:
             self._head = (None, seq, bytes(body))
         if len(self._staged) >= self.stage_slots:
-            self._seal(action, False)
+            try:
+                _try("seal", self)
+            except OSError as e:   # the messages are safe in their slots; the next push retries
+                log.warning("queue: sealing staged messages failed: %s", e)
         return seq
 
     def peek(self):
@@ -489,7 +493,9 @@ class MessageQueue:
 
     def ack(self, seq):
         """The CSMS answered message seq (the head): remove it durably."""
-        self._check_head(seq, "ack")
+        head = None if self._head is None else _uint(self._head[2], 1)[0]
+        if seq != head or head is None:
+            raise QueueOrderError("ack(%s) but the head of the queue is %s" % (seq, head))
         body = bytearray((_ACK,))
         _varint(body, seq)
         f = self.fs.open(self.dir + "/" + ACK_FILES[self._ack_slot], "wb")
@@ -543,27 +549,4 @@ class MessageQueue:
             f = self._f
             self._f = None
             f.close()
-
-    # ------------------------------------------------------------ internals
-    def _check_head(self, seq, what):
-        head = None if self._head is None else _uint(self._head[2], 1)[0]
-        if head is None or seq != head:
-            raise QueueOrderError("%s(%s) but the head of the queue is %s" % (what, seq, head))
-
-    def _flash_error(self, e, action):
-        """The error to raise for OSError e of a write: QueueFull on a full filesystem."""
-        if e.args and e.args[0] == _ENOSPC:
-            return QueueFull("flash full: %d of %d bytes used (%s)" % (self.bytes_used, self.capacity, action))
-        return e
-
-    def _seal(self, action, must):
-        """Seal the staged messages; must: every slot is in use, so a failure refuses the push
-        of `action`; else the messages are safe in their slots and the next push retries."""
-        try:
-            if not _try("seal", self) and must:
-                raise QueueError("queue: %s not queued: staged messages not sealed" % action)
-        except OSError as e:
-            if must:
-                raise self._flash_error(e, action)
-            log.warning("queue: sealing staged messages failed: %s", e)
 
