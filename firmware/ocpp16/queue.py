@@ -317,11 +317,12 @@ def _try(name, *args):
 
 class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment. Its state
-    (set up by queue_open.open): dir, fs, capacity, max_record, segment_bytes, stage_slots;
+    (set up by queue_open.open_queue): dir, fs, capacity, max_record, segment_bytes, stage_slots;
     _f the append handle on the newest segment; _tail_bad (the newest segment ends in a torn
     record); _segs [base seq, size, last message seq] per segment, oldest first; _map
     tx_ref -> transactionId; _acked the ack watermark; _ack_slot the ACK_FILES index written
-    next; _next the seq of the next push; _count messages waiting; _head (segment index or
+    next; next_seq the seq the next push() gets (read only: the core records it before
+    pushing a Start); _count messages waiting; _head (segment index or
     None if staged, offset or seq, body); _staged [seq, size, slot] oldest first;
     segments_started / segments_deleted (counters for tests and the benchmark)."""
 
@@ -396,11 +397,6 @@ class MessageQueue:
             self._count = n
 
     # ------------------------------------------------------------ public interface
-    @property
-    def next_seq(self):
-        """The seq the next push() will get (the core records it before pushing a Start)."""
-        return self._next
-
     def done(self, seq):
         """True when message `seq` was acknowledged (or given up): the queue is FIFO, so
         everything at or below the ack watermark is."""
@@ -432,7 +428,7 @@ class MessageQueue:
         if type(action) is not str or not action or type(payload) is not dict:
             raise BadPayload("push needs an action name and an object payload, not %r, %s" % (
                 action, type(payload).__name__))
-        seq = self._next
+        seq = self.next_seq
         body = bytearray((_MSG,))
         _varint(body, seq)
         _varint(body, 0 if tx_ref is None else tx_ref + 1)
@@ -455,7 +451,7 @@ class MessageQueue:
             slot = 0
             while slot in used:
                 slot += 1
-            self._next = seq + 1     # consumed even if the write fails: it may have landed
+            self.next_seq = seq + 1     # consumed even if the write fails: it may have landed
             f = self.fs.open(self._path(slot, True), "wb")
             try:
                 f.write(rec)

@@ -39,7 +39,7 @@ def open_queue(q, directory, capacity, max_record, segment_bytes, fs, stage_slot
     q._map = {}
     q._acked = -1
     q._ack_slot = 0
-    q._next = 0
+    q.next_seq = 0
     q._count = 0
     q._head = None
     q._staged = []
@@ -85,9 +85,9 @@ def open_queue(q, directory, capacity, max_record, segment_bytes, fs, stage_slot
             f.close()
         if i == len(bases) - 1 and good != size:
             q._tail_bad = True     # torn or garbage tail: appends go to a new segment
-    q._next = max(last + 1, bases[-1] if bases else 0, q._acked + 1)
+    q.next_seq = max(last + 1, bases[-1] if bases else 0, q._acked + 1)
     if q._tail_bad:
-        q._next += 1   # the torn record may have been a message: never reuse its seq
+        q.next_seq += 1   # the torn record may have been a message: never reuse its seq
     for slot in slots:
         if slot >= q.stage_slots:
             continue
@@ -95,7 +95,7 @@ def open_queue(q, directory, capacity, max_record, segment_bytes, fs, stage_slot
         if body is None:
             continue                  # torn or garbage: a free slot
         seq = _uint(body, 1)[0]
-        q._next = max(q._next, seq + 1)
+        q.next_seq = max(q.next_seq, seq + 1)
         if seq > last and seq > q._acked:
             q._staged.append([seq, len(body) + _FRAMING, slot])
     q._staged.sort()
@@ -216,10 +216,10 @@ def _drop_handle(q):
 
 def _new_segment(q):
     _drop_handle(q)
-    base = q._next
+    base = q.next_seq
     if q._segs and q._segs[-1][0] == base:
         base += 1                   # a fresh file, never the torn one (seq gap is harmless)
-        q._next = base
+        q.next_seq = base
     f = q.fs.open(q._path(base), "wb")
     q._segs.append([base, 0, -1])
     q.segments_started += 1
@@ -293,7 +293,7 @@ def room(q, n_meter_values):
 def waiting(q, seq):
     """True when message `seq` is queued and not yet acknowledged. Reads the log from the
     head (flash I/O proportional to the queue): for start-up checks, not the hot path."""
-    if seq <= q._acked or seq >= q._next:
+    if seq <= q._acked or seq >= q.next_seq:
         return False
     for s, _, _ in q._staged:
         if s == seq:
