@@ -2,19 +2,19 @@
 # GetDiagnostics file) of timestamped lines, rotated by size. Never pass secrets
 # (AuthorizationKey, WiFi password) to it: callers log names of keys, not their values. As a
 # safety net, values registered with secret() are replaced by "***" in every line written.
+# Resident: the line path (levels, redaction, the buffered append to flash). Setting the level,
+# registering secrets, setting the flash log up, its rotation and listing, and traceback
+# formatting live in logfile.py, imported for the call and unloaded.
 import sys
 
 ERROR = 0
 WARNING = 1
 INFO = 2
 DEBUG = 3
-NAMES = ("error", "warning", "info", "debug")
-LEVEL_BY_NAME = {"error": ERROR, "warning": WARNING, "info": INFO, "debug": DEBUG}
+NAMES = ("error", "warning", "info", "debug")  # level names, by level
 REDACTED = "***"  # what a registered secret looks like in the output
 # Longest line written; a longer message is cut (a frame dump must not flood the UART).
 MAX_LINE = 512
-# Most secrets kept: the AuthorizationKey, its Basic auth header form, the WiFi password, spares.
-MAX_SECRETS = 8
 
 # The rolling log on flash (to_file): <dir>/log.0 is written, log.1 .. log.<LOG_FILES-1> older.
 LOG_FILE_BYTES = 16384   # a log file rotates once it reaches this size
@@ -29,10 +29,8 @@ _file = None             # {"dir", "stamp", "buf", "n", "size"} while the flash 
 
 
 def set_level(name):
-    global level
-    if name not in LEVEL_BY_NAME:
-        raise ValueError("log level must be one of %s, not %r" % (", ".join(NAMES), name))
-    level = LEVEL_BY_NAME[name]
+    """The level by name (one of NAMES); ValueError for any other."""
+    _rare("set_level", name)
 
 
 def enabled(lv):
@@ -41,17 +39,10 @@ def enabled(lv):
 
 
 def secret(value):
-    """Register a value that must never appear in the output (str or bytes)."""
-    if isinstance(value, bytes):
-        value = value.decode()
-    if not value or value in _secrets:
-        return
-    if len(_secrets) >= MAX_SECRETS:
-        # Dropping one would let it leak: refuse loudly instead.
-        raise ValueError("log: more than %d secrets registered" % MAX_SECRETS)
-    _secrets.append(value)
-    # Longest first, so a secret containing another is replaced whole.
-    _secrets.sort(key=len, reverse=True)
+    """Register a value that must never appear in the output (str or bytes). If that cannot
+    be done (a full table: ValueError; out of heap) it raises: the caller must not go on
+    to use the value."""
+    _rare("secret", value)
 
 
 def forget_secrets():
@@ -76,20 +67,22 @@ def _emit(lv, msg, args):
         if len(line) > MAX_LINE:
             line = line[:MAX_LINE] + "..."
         out.write(line + "\n")
-        if _file is not None:
-            _to_file(lv, line)
+        f = _file
+        if f is not None:
+            try:
+                line = f["stamp"]() + " " + line + "\n"
+            except Exception:  # no clock yet: the line goes without a time
+                line = "- " + line + "\n"
+            f["buf"].append(line)
+            f["n"] += len(line)
+            if f["n"] >= LOG_FLUSH_BYTES or lv <= WARNING:
+                flush()
 
 
 def to_file(folder, stamp):
     """Copy every line written from now on to the rolling log in `folder`, each prefixed
     with stamp() (a UTC timestamp such as 2026-12-01T22:00:00Z) and a space."""
-    global _file
-    try:
-        import os
-        os.mkdir(folder)
-    except OSError:
-        pass
-    _file = {"dir": folder, "stamp": stamp, "buf": [], "n": 0, "size": _size(folder + "/" + LOG_NAME + "0")}
+    _rare("start", folder, stamp)
 
 
 def file_off():
@@ -103,32 +96,17 @@ def files():
     if _file is None:
         return []
     flush()
-    out = []
-    for i in range(LOG_FILES - 1, -1, -1):
-        p = "%s/%s%d" % (_file["dir"], LOG_NAME, i)
-        if _size(p) >= 0:
-            out.append(p)
-    return out
+    return _rare("files", _file["dir"])
 
 
-def _size(path):
+def _rare(name, *args):
+    """logfile.<name>(*args), imported for the call and unloaded. Whatever the import raises
+    (ImportError, MemoryError) goes to the caller."""
     try:
-        import os
-        return os.stat(path)[6]
-    except OSError:
-        return -1
-
-
-def _to_file(lv, line):
-    f = _file
-    try:
-        text = f["stamp"]() + " " + line + "\n"
-    except Exception:  # no clock yet: the line goes without a time
-        text = "-" + " " + line + "\n"
-    f["buf"].append(text)
-    f["n"] += len(text)
-    if f["n"] >= LOG_FLUSH_BYTES or lv <= WARNING:
-        flush()
+        import logfile
+        return getattr(logfile, name)(*args)
+    finally:
+        sys.modules.pop("logfile", None)
 
 
 def flush():
@@ -142,18 +120,13 @@ def flush():
     f["buf"] = []
     f["n"] = 0
     try:
-        import os
         base = f["dir"] + "/" + LOG_NAME
         if f["size"] > 0 and f["size"] + len(data) > LOG_FILE_BYTES:
             try:
-                os.remove(base + str(LOG_FILES - 1))
-            except OSError:
-                pass
-            for i in range(LOG_FILES - 2, -1, -1):
-                try:
-                    os.rename(base + str(i), base + str(i + 1))
-                except OSError:
-                    pass
+                _rare("rotate", base)
+            except (ImportError, MemoryError) as e:   # the size bound holds: console only
+                out.write("[error] log: not rotated, %d bytes not kept: %r\n" % (len(data), e))
+                return
             f["size"] = 0
         with open(base + "0", "a") as fh:
             fh.write(data)
@@ -183,12 +156,8 @@ def exception(msg, exc):
     """Log `msg` and the traceback of `exc` at error level, redacted like every line."""
     _emit(ERROR, msg, ())
     try:
-        import io
-        import compat
-
-        buf = io.StringIO()
-        compat.print_exception(exc, buf)
-        for line in buf.getvalue().rstrip().split("\n"):
-            _emit(ERROR, "  %s", (line,))
+        _rare("traceback", exc)
     except MemoryError:  # out of heap (often the very error being logged): the caller must go on
         out.write("[error]   (traceback not shown: out of memory)\n")
+    except ImportError as e:
+        out.write("[error]   (traceback not shown: %r)\n" % e)

@@ -14,10 +14,12 @@
 # If path is missing or unreadable (corrupt, e.g. written by hand or by another filesystem) and
 # a tmp that parses is present, load() uses the tmp (the newer complete version) and promotes it.
 # A corrupt path with no usable tmp gives `default` with a logged error (never a crash).
+# Resident: save (every period while charging) and FS. Reading back (load, with the recovery
+# above), remove and makedirs live in store_load.py, imported for the call and unloaded.
 import json
 import os
+import sys
 import compat
-import log
 
 MAX_STATE_BYTES = 16384   # largest state file save() writes and load() reads (RAM bound)
 MAX_DEPTH = 16            # nesting of lists/objects save() accepts
@@ -25,34 +27,23 @@ TMP_SUFFIX = ".tmp"       # temp file next to the target, renamed over it on suc
 
 
 class StoreError(Exception):
-    """A state file cannot be saved or loaded; the message says which and why."""
+    """A state file cannot be saved or loaded; the message says which and why ("... limit N"
+    for an encoded state beyond MAX_STATE_BYTES: StateTooLarge)."""
 
 
-class StateTooLarge(StoreError):
-    """The encoded state exceeds MAX_STATE_BYTES."""
+StateTooLarge = StoreError  # one class under both names (a class costs ~200 B of heap)
 
 
 class FS:
     """File operations used by store and ocpp16.queue. Tests replace it with a fake that
-    can cut power at any write (host_tests/powercut.py)."""
-
-    def open(self, path, mode):
-        return open(path, mode)
-
-    def sync(self, f):
-        compat.fsync(f)
-
-    def replace(self, src, dst):
-        compat.replace(src, dst)
-
-    def remove(self, path):
-        os.remove(path)
-
-    def listdir(self, path):
-        return os.listdir(path)
-
-    def mkdir(self, path):
-        os.mkdir(path)
+    can cut power at any write (host_tests/powercut.py). The plain ones are the runtime's
+    functions themselves (no method of our own to hold in RAM)."""
+    open = staticmethod(open)                # (path, mode) -> file
+    sync = staticmethod(compat.fsync)        # (file): its data on flash before it returns
+    replace = staticmethod(compat.replace)   # (src, dst): atomic rename over dst
+    remove = staticmethod(os.remove)         # (path)
+    listdir = staticmethod(os.listdir)       # (path) -> names
+    mkdir = staticmethod(os.mkdir)           # (path)
 
     def free(self, path):
         """Free bytes of the filesystem holding path, or None if the runtime cannot tell."""
@@ -75,21 +66,33 @@ real_fs = FS()
 
 def makedirs(path, fs=None):
     """Create path and its missing parents (MicroPython has no os.makedirs)."""
+    _rare("makedirs", path, fs or real_fs)
+
+
+def load(path, default=None, fs=None):
+    """The object saved at path; default if there is none (see the table at the top)."""
+    return _rare("load", path, default, fs or real_fs)
+
+
+def remove(path, fs=None):
+    """Delete a saved state: the tmp first, so a cut in between cannot bring an old tmp back."""
+    _rare("remove", path, fs or real_fs)
+
+
+def exists(path, fs=None):
+    """True when path (or a complete-looking tmp beside it) holds a saved state."""
     fs = fs or real_fs
-    prefix = "/" if path.startswith("/") else ""
-    done = []
-    for part in path.split("/"):
-        if not part:
-            continue
-        done.append(part)
-        cur = prefix + "/".join(done)
-        if fs.size(cur) >= 0:
-            continue
-        try:
-            fs.mkdir(cur)
-        except OSError:
-            if fs.size(cur) < 0:
-                raise
+    return fs.size(path) >= 0 or fs.size(path + TMP_SUFFIX) > 0
+
+
+def _rare(name, *args):
+    """store_load.<name>(*args), imported for the call and unloaded. Whatever the import
+    raises (ImportError, MemoryError) goes to the caller."""
+    try:
+        import store_load
+        return getattr(store_load, name)(*args)
+    finally:
+        sys.modules.pop("store_load", None)
 
 
 def save(path, obj, fs=None):
@@ -137,65 +140,3 @@ def _not_json(v, depth):
                 return why
         return None
     return "%s value" % t.__name__
-
-
-def _read(path, fs):
-    """(True, obj) if path holds valid JSON; (False, why) otherwise; None if missing."""
-    n = fs.size(path)
-    if n < 0:
-        return None
-    if n > MAX_STATE_BYTES:
-        return (False, "%d bytes, limit %d" % (n, MAX_STATE_BYTES))
-    try:
-        f = fs.open(path, "rb")
-    except OSError:
-        return None
-    try:
-        data = f.read()
-    finally:
-        f.close()
-    try:
-        return (True, json.loads(data.decode()))
-    except (ValueError, UnicodeError) as e:  # MicroPython: UnicodeError; CPython: a ValueError
-        return (False, "not valid JSON (%s)" % e)
-
-
-def load(path, default=None, fs=None):
-    """The object saved at path; default if there is none (see the table at the top)."""
-    fs = fs or real_fs
-    tmp = path + TMP_SUFFIX
-    main = _read(path, fs)
-    if main is not None and main[0]:
-        _discard(tmp, fs)
-        return main[1]
-    spare = _read(tmp, fs)
-    if spare is not None and spare[0]:
-        if main is not None:
-            log.error("state file %s unreadable (%s): using %s", path, main[1], tmp)
-        fs.replace(tmp, path)
-        return spare[1]
-    _discard(tmp, fs)
-    if main is not None:
-        log.error("state file %s unreadable (%s): using defaults", path, main[1])
-    return default
-
-
-def remove(path, fs=None):
-    """Delete a saved state: the tmp first, so a cut in between cannot bring an old tmp back."""
-    fs = fs or real_fs
-    _discard(path + TMP_SUFFIX, fs)
-    _discard(path, fs)
-
-
-def exists(path, fs=None):
-    """True when path (or a complete-looking tmp beside it) holds a saved state."""
-    fs = fs or real_fs
-    return fs.size(path) >= 0 or fs.size(path + TMP_SUFFIX) > 0
-
-
-def _discard(path, fs):
-    if fs.size(path) >= 0:
-        try:
-            fs.remove(path)
-        except OSError:
-            pass

@@ -1,13 +1,51 @@
-# The message queue's rare paths, imported for the call and unloaded (MessageQueue._rare):
-# opening (reading the segments, slots and ack files back after a reboot or a power cut),
-# waiting() for start-up checks and the failure log. State stays in the MessageQueue `q`;
-# the record format, the hot paths (push, peek, ack, seal, roll) and the limits are in queue.py.
+# The message queue's paths that do not run every period, imported for the call and unloaded
+# (queue._rare): opening (reading segments, slots and ack files back after a reboot or a power
+# cut, dropping torn records), sealing the staged slots into a segment, segment rollover and
+# compaction, resolve_tx, room_for_transaction, waiting() and the failure log. State stays in
+# the MessageQueue `q`; the record format and push / peek / ack are in queue.py.
 import store
-from ocpp16.queue import (_ACK, _CRC, _HDR, _MSG, _RES, ACK_FILES, FAILURE_LOG_MAX, MAX_ACK_FILE, MAX_REASON,
-                          MSG_SUFFIX, SEG_SUFFIX, _read_record, _Reader)
+from ocpp16.queue import (_ACK, EIO, _FRAMING, _MSG, _RES, ACK_FILES, MSG_SUFFIX, SEG_SUFFIX, STOP_RESERVE,
+                          QueueOrderError, _encode, _frame, _read_record, _uint, _value, _varint)
+
+SEGMENTS = 16                  # capacity is split into this many segment files (reclaim granularity)
+FLASH_BLOCK = 4096             # LittleFS block on ESP32 flash: a segment is a whole number of these
+SEGMENT_SLACK = 64             # ... minus room for LittleFS's per-block CTZ pointers, so a full
+                               # segment does not spill a few bytes into one more block
+FS_MARGIN = 2 * FLASH_BLOCK    # free filesystem space room_for_transaction() keeps beyond its
+                               # estimate (copy-on-write of a segment tail, a new segment)
+EST_START = 96                 # record budgets used by room_for_transaction()
+EST_METER_VALUE = 256
+EST_STOP = 512
+DEFAULT_TX_METER_VALUES = 16   # MeterValues budgeted for a new transaction
+MAX_TX_MAP = 32                # tx_ref -> transactionId entries kept (oldest dropped beyond)
+MAX_ACK_FILE = 32              # bytes read from an ack file (one small framed record)
+FAILURES = "failures.json"     # the failure log (store.save)
+FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
+MAX_REASON = 80                # characters of a failure reason kept
 
 
-def scan(q):
+# ------------------------------------------------------------ opening
+def open_queue(q, directory, capacity, max_record, segment_bytes, fs, stage_slots):
+    """MessageQueue.__init__: the state (described in MessageQueue's docstring), read back."""
+    q.dir = directory.rstrip("/") or "/"
+    q.capacity = capacity
+    q.max_record = max_record
+    q.segment_bytes = segment_bytes or max(1, capacity // SEGMENTS // FLASH_BLOCK) * FLASH_BLOCK - SEGMENT_SLACK
+    q.fs = fs or store.real_fs
+    q.stage_slots = stage_slots
+    q._f = None
+    q._tail_bad = False
+    q._segs = []
+    q._map = {}
+    q._acked = -1
+    q._ack_slot = 0
+    q.next_seq = 0
+    q._count = 0
+    q._head = None
+    q._staged = []
+    q.segments_started = 0
+    q.segments_deleted = 0
+    store.makedirs(q.dir, q.fs)
     bases = []
     slots = []
     for name in q.fs.listdir(q.dir):
@@ -32,40 +70,39 @@ def scan(q):
                 if body is None:
                     break
                 kind = body[0]
-                r = _Reader(body, 1)
                 if kind == _MSG:
-                    seq = r.varint()
+                    seq = _uint(body, 1)[0]
                     if seq > last:
                         last = seq
                         seg[2] = seq
                 elif kind == _RES:
-                    ref = r.varint()
-                    q._remember(ref, r.value())
-                good += _HDR + len(body) + _CRC
+                    ref, p = _uint(body, 1)
+                    _remember(q, ref, _value(body, p)[0])
+                good += len(body) + _FRAMING
         except (ValueError, IndexError):
             pass                      # a record that passed its CRC but does not decode
         finally:
             f.close()
         if i == len(bases) - 1 and good != size:
             q._tail_bad = True     # torn or garbage tail: appends go to a new segment
-    q._next = max(last + 1, bases[-1] if bases else 0, q._acked + 1)
+    q.next_seq = max(last + 1, bases[-1] if bases else 0, q._acked + 1)
     if q._tail_bad:
-        q._next += 1   # the torn record may have been a message: never reuse its seq
+        q.next_seq += 1   # the torn record may have been a message: never reuse its seq
     for slot in slots:
         if slot >= q.stage_slots:
             continue
         body = q._read_staged(slot, None)
         if body is None:
             continue                  # torn or garbage: a free slot
-        seq = _Reader(body, 1).varint()
-        q._next = max(q._next, seq + 1)
+        seq = _uint(body, 1)[0]
+        q.next_seq = max(q.next_seq, seq + 1)
         if seq > last and seq > q._acked:
-            q._staged.append([seq, _HDR + len(body) + _CRC, slot])
+            q._staged.append([seq, len(body) + _FRAMING, slot])
     q._staged.sort()
     if not bases:
-        q._new_segment()
-    q._compact()
-    q._locate(0, 0, count=True)
+        _new_segment(q)
+    compact(q)
+    q._locate(0, 0, True)
 
 
 def _read_acks(q):
@@ -82,7 +119,7 @@ def _read_acks(q):
                 f.close()
             if body is not None and body[0] == _ACK:
                 try:
-                    v = _Reader(body, 1).varint()
+                    v = _uint(body, 1)[0]
                 except IndexError:
                     v = -1
         got.append(v)
@@ -90,10 +127,173 @@ def _read_acks(q):
     q._ack_slot = 0 if got[0] <= got[1] else 1   # overwrite the older one
 
 
+def _remember(q, ref, tx_id):
+    q._map[ref] = tx_id
+    if len(q._map) > MAX_TX_MAP:
+        oldest = min(q._map)
+        import log
+        log.warning("tx map full: forgetting transaction ref %d", oldest)
+        del q._map[oldest]
+
+
+# ------------------------------------------------------------ writing segments
+def seal(q):
+    """Append the staged messages not yet acknowledged to the newest segment (one sync);
+    then every slot is free."""
+    live = [s for s in q._staged if s[0] > q._acked]
+    total = 0
+    for s in live:
+        total += s[1]
+    if live:
+        seg = q._segs[-1]
+        try:
+            if q._tail_bad or (seg[1] + total > q.segment_bytes and seg[1] > 0):
+                roll(q)
+                seg = q._segs[-1]
+            if q._f is None:
+                q._f = q.fs.open(q._path(seg[0]), "ab")
+            head_at = None
+            pos = seg[1]
+            for seq, size, slot in live:
+                body = q._read_staged(slot, seq)
+                if body is None:
+                    raise OSError(EIO)
+                q._f.write(_frame(body))
+                if q._head is not None and q._head[0] is None and q._head[1] == seq:
+                    head_at = pos
+                pos += size
+            q.fs.sync(q._f)
+        except OSError:
+            _torn_tail(q)
+            raise
+        seg[1] = pos
+        seg[2] = live[-1][0]
+        if head_at is not None:
+            q._head = (len(q._segs) - 1, head_at, q._head[2])
+    q._staged = []
+
+
+def resolve(q, tx_ref, transaction_id):
+    """MessageQueue.resolve_tx: a resolve record appended to the newest segment."""
+    body = bytearray((_RES,))
+    _varint(body, tx_ref)
+    _encode(body, transaction_id, 0)
+    rec = _frame(body)
+    seg = q._segs[-1]
+    try:
+        if q._tail_bad or (seg[1] + len(rec) > q.segment_bytes and seg[1] > 0):
+            roll(q)
+            seg = q._segs[-1]
+        if q._f is None:
+            q._f = q.fs.open(q._path(seg[0]), "ab")
+        q._f.write(rec)
+        q.fs.sync(q._f)
+    except OSError:
+        _torn_tail(q)
+        raise
+    seg[1] += len(rec)
+    _remember(q, tx_ref, transaction_id)
+
+
+def _torn_tail(q):
+    """A write to the newest segment failed: whatever landed may be torn, so never append
+    after it; its size is what is on flash."""
+    q._tail_bad = True
+    _drop_handle(q)
+    seg = q._segs[-1]
+    seg[1] = max(0, q.fs.size(q._path(seg[0])))
+
+
+def _drop_handle(q):
+    f = q._f
+    q._f = None
+    if f is not None:
+        try:
+            f.close()
+        except OSError:
+            pass
+
+
+def _new_segment(q):
+    _drop_handle(q)
+    base = q.next_seq
+    if q._segs and q._segs[-1][0] == base:
+        base += 1                   # a fresh file, never the torn one (seq gap is harmless)
+        q.next_seq = base
+    f = q.fs.open(q._path(base), "wb")
+    q._segs.append([base, 0, -1])
+    q.segments_started += 1
+    q._tail_bad = False
+    q._f = f
+    out = bytearray()
+    for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
+        body = bytearray((_RES,))
+        _varint(body, ref)
+        _encode(body, q._map[ref], 0)
+        out.extend(_frame(body))
+    if out:
+        f.write(out)
+    q.fs.sync(f)
+    q._segs[-1][1] = len(out)
+
+
+def roll(q):
+    _new_segment(q)
+    compact(q)
+
+
+def tidy(q):
+    """After an ack: an emptied queue starts a fresh segment (so the old bytes are freed),
+    else older segments whose messages are all acknowledged are deleted."""
+    if q._head is None and q._segs[-1][1] > q.segment_bytes // 4:
+        roll(q)
+    else:
+        compact(q)
+
+
+def compact(q):
+    """Delete older segments whose messages are all acknowledged, oldest first."""
+    while len(q._segs) > 1 and q._segs[0][2] <= q._acked:
+        path = q._path(q._segs[0][0])
+        try:
+            q.fs.remove(path)
+        except OSError as e:
+            import log
+            log.warning("queue: cannot remove %s: %s", path, e)
+        q._segs.pop(0)
+        q.segments_deleted += 1
+        if q._head is not None and q._head[0] is not None:
+            q._head = (q._head[0] - 1, q._head[1], q._head[2])
+
+
+# ------------------------------------------------------------ questions and the failure log
+def encode_value(v):
+    """Compact bytes of a JSON-like value (queue._encode; for tests and the benchmark)."""
+    out = bytearray()
+    _encode(out, v, 0)
+    return bytes(out)
+
+
+def decode_value(b):
+    return _value(b, 0)[0]
+
+
+
+def room(q, n_meter_values):
+    """MessageQueue.room_for_transaction."""
+    if n_meter_values is None:
+        n_meter_values = DEFAULT_TX_METER_VALUES
+    need = EST_START + n_meter_values * EST_METER_VALUE + EST_STOP + STOP_RESERVE
+    if q.bytes_used + need > q.capacity:
+        return False
+    free = q.fs.free(q.dir)
+    return free is None or free >= need + FS_MARGIN
+
+
 def waiting(q, seq):
     """True when message `seq` is queued and not yet acknowledged. Reads the log from the
     head (flash I/O proportional to the queue): for start-up checks, not the hot path."""
-    if seq <= q._acked or seq >= q._next:
+    if seq <= q._acked or seq >= q.next_seq:
         return False
     for s, _, _ in q._staged:
         if s == seq:
@@ -107,7 +307,7 @@ def waiting(q, seq):
                 body = _read_record(f, q.max_record)
                 if body is None:
                     break
-                if body[0] == _MSG and _Reader(body, 1).varint() == seq:
+                if body[0] == _MSG and _uint(body, 1)[0] == seq:
                     return True
         finally:
             f.close()
@@ -116,15 +316,17 @@ def waiting(q, seq):
 
 def fail(q, seq, reason):
     """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
-    q._check_head(seq, "fail")
+    head = None if q._head is None else _uint(q._head[2], 1)[0]
+    if seq != head or head is None:
+        raise QueueOrderError("fail(%s) but the head of the queue is %s" % (seq, head))
     _, action, payload, _ = q.peek()
     entries = failures(q)
     entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])
-    store.save(q._failures_path(), entries[-FAILURE_LOG_MAX:], q.fs)
+    store.save(q.dir + "/" + FAILURES, entries[-FAILURE_LOG_MAX:], q.fs)
     q.ack(seq)
 
 
 def failures(q):
     """[[action, transactionId, reason], ...] oldest first, at most FAILURE_LOG_MAX."""
-    got = store.load(q._failures_path(), [], q.fs)
+    got = store.load(q.dir + "/" + FAILURES, [], q.fs)
     return got if type(got) is list else []

@@ -4,6 +4,7 @@
 import os
 import powercut
 from ocpp16 import queue as mq
+from ocpp16 import queue_open as qo   # the on-demand half: limits of reclaim, room, failure log
 from ocpp16.queue import MessageQueue
 
 D = "/flash/q"
@@ -77,12 +78,12 @@ def test_every_action_shape_round_trips_exactly():
 
 def test_encoding_is_compact_and_exact():
     for v in (START, MV, MV3, STOP, SEC, ODD):
-        assert mq.decode_value(mq.encode_value(v)) == v
+        assert qo.decode_value(qo.encode_value(v)) == v
     import json
     mv_json = len(json.dumps({"action": "MeterValues", "payload": MV}))
-    assert len(mq.encode_value(MV)) * 3 < mv_json
-    assert len(mq.encode_value("2026-11-23T08:16:00Z")) <= 6
-    assert mq.decode_value(mq.encode_value("2026-11-23t12:00:00z")) == "2026-11-23t12:00:00z"
+    assert len(qo.encode_value(MV)) * 3 < mv_json
+    assert len(qo.encode_value("2026-11-23T08:16:00Z")) <= 6
+    assert qo.decode_value(qo.encode_value("2026-11-23t12:00:00z")) == "2026-11-23t12:00:00z"
 
 
 def test_words_table_has_no_duplicates_and_fits_the_tag_space():
@@ -91,10 +92,10 @@ def test_words_table_has_no_duplicates_and_fits_the_tag_space():
     words = text[1:-1].split("\0")
     assert len(set(words)) == len(words) <= 256 - 0x20
     for i, w in enumerate(words):  # every word encodes to its index and back, as one byte
-        assert mq.encode_value(w) == bytes((0x20 + i,)) and mq.decode_value(bytes((0x20 + i,))) == w
-    assert mq.decode_value(mq.encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
+        assert qo.encode_value(w) == bytes((0x20 + i,)) and qo.decode_value(bytes((0x20 + i,))) == w
+    assert qo.decode_value(qo.encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
     try:
-        mq.decode_value(bytes((0x20 + len(words),)))
+        qo.decode_value(bytes((0x20 + len(words),)))
         assert False, "a code beyond the table decoded"
     except IndexError:
         pass
@@ -115,14 +116,15 @@ def test_fifo_order_ack_and_len():
 
 def test_ack_of_anything_but_the_head_is_an_error():
     fs, q = fresh()
-    raises(mq.QueueOrderError, q.ack, 0)
+    # one error class under every name (heap): the text says which error it is
+    assert "but the head of the queue is None" in raises(mq.QueueOrderError, q.ack, 0)
     a = q.push("MeterValues", MV)
     b = q.push("MeterValues", MV)
     msg = raises(mq.QueueOrderError, q.ack, b)
     assert str(a) in msg
-    raises(mq.QueueOrderError, q.fail, b, "x")
+    assert "fail(%d) but the head of the queue is %d" % (b, a) in raises(mq.QueueOrderError, q.fail, b, "x")
     q.ack(a)
-    raises(mq.QueueOrderError, q.ack, a)
+    assert "head of the queue is %d" % b in raises(mq.QueueOrderError, q.ack, a)
     assert q.peek()[0] == b
 
 
@@ -188,7 +190,7 @@ def test_full_queue_refuses_with_named_reason_and_keeps_room_for_stop():
     assert msg.startswith("queue full: ") and "of 8192 bytes used" in msg, msg
     assert n > 50 and not q.room_for_transaction()
     assert q.bytes_used + mq.STOP_RESERVE > q.capacity - 100
-    raises(mq.QueueFull, q.push, "StartTransaction", START)
+    assert "kept for StopTransaction" in raises(mq.QueueFull, q.push, "StartTransaction", START)
     q.push("StopTransaction", STOP)                  # the reserve is for this
     assert len(q) == n + 1
     q.ack(q.peek()[0])
@@ -199,15 +201,17 @@ def test_oversized_and_bad_payloads_are_refused_by_name():
     fs, q = fresh(max_record=256)
     big = dict(SEC, techInfo="x" * 300)
     assert "limit 256" in raises(mq.MessageTooLarge, q.push, "SecurityEventNotification", big)
-    raises(mq.BadPayload, q.push, "X", {"t": (1, 2)})
-    raises(mq.BadPayload, q.push, "X", {1: 2})
-    raises(mq.BadPayload, q.push, "X", {"f": float("nan")})
+    assert "tuple value cannot be stored" in raises(mq.BadPayload, q.push, "X", {"t": (1, 2)})
+    assert "object key 1 is not a string" in raises(mq.BadPayload, q.push, "X", {1: 2})
+    assert "has no JSON form" in raises(mq.BadPayload, q.push, "X", {"f": float("nan")})
+    assert "has no JSON form" in raises(mq.BadPayload, q.push, "X", {"f": -float("inf")})
     deep = []
     for _ in range(mq.MAX_DEPTH + 2):
         deep = [deep]
-    raises(mq.BadPayload, q.push, "X", {"d": deep})
-    raises(mq.BadPayload, q.push, "X", [1])
-    raises(mq.BadPayload, q.push, "", {})
+    assert "nested deeper than %d" % mq.MAX_DEPTH in raises(mq.BadPayload, q.push, "X", {"d": deep})
+    assert "an object payload, not 'X', list" in raises(mq.BadPayload, q.push, "X", [1])
+    assert "needs an action name" in raises(mq.BadPayload, q.push, "", {})
+    assert "needs an action name" in raises(mq.BadPayload, q.push, None, {})
     assert len(q) == 0 and q.push("X", {"ok": 1}) >= 0
 
 
@@ -276,7 +280,7 @@ def test_garbage_files_do_not_crash_the_queue():
     b = q2.push("MeterValues", MV)
     assert b > 9
     f3 = f2.copy()
-    f3.files[D + "/" + mq.FAILURES] = bytearray(b"\x00\x01")
+    f3.files[D + "/" + qo.FAILURES] = bytearray(b"\x00\x01")
     q3 = MessageQueue(D, fs=f3)
     assert [g[0] for g in drain(q3)] == [a, b] and q3.failures() == []
 
@@ -291,11 +295,11 @@ def test_failure_log_records_and_is_bounded():
     assert len(q) == 0
     f = reopen(fs).failures()
     assert len(f) == 1 and f[0][0] == "StopTransaction" and f[0][1] == 55
-    assert f[0][2].startswith("CALLERROR InternalError") and len(f[0][2]) == mq.MAX_REASON
-    for i in range(mq.FAILURE_LOG_MAX + 5):
+    assert f[0][2].startswith("CALLERROR InternalError") and len(f[0][2]) == qo.MAX_REASON
+    for i in range(qo.FAILURE_LOG_MAX + 5):
         q.fail(q.push("MeterValues", MV3), "timeout %d" % i)
     f = reopen(fs).failures()
-    assert len(f) == mq.FAILURE_LOG_MAX and f[-1][2] == "timeout %d" % (mq.FAILURE_LOG_MAX + 4)
+    assert len(f) == qo.FAILURE_LOG_MAX and f[-1][2] == "timeout %d" % (qo.FAILURE_LOG_MAX + 4)
     assert f[-1][1] == 4711
 
 
@@ -404,7 +408,7 @@ def test_a_failed_seal_never_delivers_a_message_twice():
 def test_room_for_transaction_also_needs_free_filesystem_space():
     fs, q = fresh(capacity_bytes=400 * 1024)
     assert q.room_for_transaction()                  # no space figure: capacity decides
-    need = mq.EST_START + 16 * mq.EST_METER_VALUE + mq.EST_STOP + mq.STOP_RESERVE + mq.FS_MARGIN
+    need = qo.EST_START + 16 * qo.EST_METER_VALUE + qo.EST_STOP + mq.STOP_RESERVE + qo.FS_MARGIN
     fs.space = need + 200
     assert q.room_for_transaction()
     q.push("MeterValues", MV3)
@@ -412,3 +416,30 @@ def test_room_for_transaction_also_needs_free_filesystem_space():
     q.push("MeterValues", MV3)
     assert not q.room_for_transaction()              # the partition, not capacity, is short
     assert q.room_for_transaction(n_meter_values=4)
+
+
+def test_out_of_heap_for_the_on_demand_half_refuses_by_name_and_loses_nothing():
+    # queue_open (sealing, tidying, resolve_tx) cannot be loaded: pushes go on into the free
+    # slots, a push with every slot in use is a named refusal (a QueueError the core handles,
+    # never a MemoryError), acks work, a resolved id is kept in RAM; nothing queued is lost.
+    from ocpp16 import profiles
+    fs, q = fresh(stage_slots=4)
+    ref = q.push("StartTransaction", START)
+    real = profiles.load
+
+    def no_heap(name):
+        if name == "queue_open":
+            raise MemoryError("memory allocation failed")
+        return real(name)
+    profiles.load = no_heap
+    try:
+        q.resolve_tx(ref, 77)
+        seqs = [q.push("MeterValues", MV, tx_ref=ref) for _ in range(3)]   # the last seal fails
+        assert "not sealed" in raises(mq.QueueError, q.push, "MeterValues", MV)
+        q.ack(ref)
+        assert q.peek()[0] == seqs[0] and q.peek()[2]["transactionId"] == 77
+    finally:
+        profiles.load = real
+    seqs.append(q.push("MeterValues", MV, tx_ref=ref))                     # and now it seals
+    assert [g[0] for g in drain(reopen(fs, stage_slots=4))] == seqs
+    assert [g[0] for g in drain(q)] == seqs

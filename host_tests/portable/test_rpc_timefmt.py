@@ -2,6 +2,7 @@
 # many dates (leap years, century rules, negative epochs), offsets, fractions, and
 # the texts that must be refused. Plain asserts: runs under pytest and micropython.
 from ocpp16 import timefmt
+from ocpp16 import timeparse   # the parsing half, loaded on demand: the calendar rules
 from ocpp16.timefmt import format_datetime, parse_datetime, TimeFormatError
 
 
@@ -21,7 +22,7 @@ def test_days_round_trip_and_calendar_rules():
     for z in range(-800000, 2933000, 997):  # years ~ -220 .. 9999, every 997 days
         y, m, d = timefmt.civil_from_days(z)
         assert timefmt.days_from_civil(y, m, d) == z
-        assert 1 <= m <= 12 and 1 <= d <= timefmt.days_in_month(y, m)
+        assert 1 <= m <= 12 and 1 <= d <= timeparse.days_in_month(y, m)
         if prev is not None:
             assert (y, m, d) > prev
         prev = (y, m, d)
@@ -29,11 +30,11 @@ def test_days_round_trip_and_calendar_rules():
     for y in (1900, 2000, 2004, 2023, 2024, 2100, 2400):
         z = timefmt.days_from_civil(y, 2, 28)
         feb29 = timefmt.civil_from_days(z + 1)
-        assert (feb29 == (y, 2, 29)) == timefmt.is_leap(y), y
-        assert timefmt.civil_from_days(z + 1 + timefmt.is_leap(y)) == (y, 3, 1)
+        assert (feb29 == (y, 2, 29)) == timeparse.is_leap(y), y
+        assert timefmt.civil_from_days(z + 1 + timeparse.is_leap(y)) == (y, 3, 1)
         year_len = timefmt.days_from_civil(y + 1, 1, 1) - timefmt.days_from_civil(y, 1, 1)
-        assert year_len == (366 if timefmt.is_leap(y) else 365)
-    assert [y for y in (1900, 2000, 2004, 2023, 2024, 2100) if timefmt.is_leap(y)] == [2000, 2004, 2024]
+        assert year_len == (366 if timeparse.is_leap(y) else 365)
+    assert [y for y in (1900, 2000, 2004, 2023, 2024, 2100) if timeparse.is_leap(y)] == [2000, 2004, 2024]
 
 
 def test_text_round_trip_many_dates():
@@ -102,3 +103,30 @@ def test_format_refuses_years_out_of_range():
             pass
     assert format_datetime(timefmt.days_from_civil(9999, 12, 31) * 86400 + 86399) == "9999-12-31T23:59:59Z"
     assert format_datetime(timefmt.days_from_civil(1, 1, 1) * 86400) == "0001-01-01T00:00:00Z"
+
+
+def test_parsing_is_on_demand_and_out_of_heap_refuses_politely():
+    # timeparse is imported for the call and unloaded; when it cannot be loaded the text is
+    # refused as not understood (a ValueError callers already handle), never a crash.
+    import sys
+    from ocpp16 import profiles
+    assert parse_datetime("2026-12-01T22:00:00Z") == 1796162400
+    assert "ocpp16.timeparse" not in sys.modules
+    real = profiles.load
+
+    def no_heap(name):
+        if name == "timeparse":
+            raise MemoryError("memory allocation failed")
+        return real(name)
+    profiles.load = no_heap
+    try:
+        try:
+            parse_datetime("2026-12-01T22:00:00Z")
+            assert False, "parsed without its module"
+        except TimeFormatError as e:
+            assert "not parsed" in str(e) and "MemoryError" in str(e)
+        assert not timefmt.is_datetime("2026-12-01T22:00:00Z")
+        assert format_datetime(1796162400) == "2026-12-01T22:00:00Z"   # formatting is resident
+    finally:
+        profiles.load = real
+    assert timefmt.is_datetime("2026-12-01T22:00:00Z")

@@ -1,0 +1,79 @@
+# The log's rare paths, imported for the call and unloaded (log._rare): setting the level,
+# registering secrets, setting the flash log up, rotating and listing its files, formatting a
+# traceback. The line path and the state (log.level, log._secrets, log._file) stay in log.py;
+# nothing here is needed every period.
+import os
+import log
+from log import LOG_FILES, LOG_NAME, NAMES
+
+# Most secrets kept: the AuthorizationKey, its Basic auth header form, the WiFi password, spares.
+MAX_SECRETS = 8
+
+
+def set_level(name):
+    if name not in NAMES:
+        raise ValueError("log level must be one of %s, not %r" % (", ".join(NAMES), name))
+    log.level = NAMES.index(name)
+
+
+def secret(value):
+    if isinstance(value, bytes):
+        value = value.decode()
+    known = log._secrets
+    if not value or value in known:
+        return
+    if len(known) >= MAX_SECRETS:
+        # Dropping one would let it leak: refuse loudly instead.
+        raise ValueError("log: more than %d secrets registered" % MAX_SECRETS)
+    known.append(value)
+    # Longest first, so a secret containing another is replaced whole.
+    known.sort(key=len, reverse=True)
+
+
+def start(folder, stamp):
+    """log.to_file: the flash log in `folder` is on from now (the folder is made if missing)."""
+    try:
+        os.mkdir(folder)
+    except OSError:
+        pass
+    log._file = {"dir": folder, "stamp": stamp, "buf": [], "n": 0, "size": _size(folder + "/" + LOG_NAME + "0")}
+
+
+def files(folder):
+    """Paths of the rolling log in folder, oldest first (those that exist)."""
+    out = []
+    for i in range(LOG_FILES - 1, -1, -1):
+        p = "%s/%s%d" % (folder, LOG_NAME, i)
+        if _size(p) >= 0:
+            out.append(p)
+    return out
+
+
+def rotate(base):
+    """log.0 is full: drop the oldest file, shift the others up (log.0 -> log.1 ...)."""
+    try:
+        os.remove(base + str(LOG_FILES - 1))
+    except OSError:
+        pass
+    for i in range(LOG_FILES - 2, -1, -1):
+        try:
+            os.rename(base + str(i), base + str(i + 1))
+        except OSError:
+            pass
+
+
+def traceback(exc):
+    """The traceback of exc, each line logged at error level (redacted like every line)."""
+    import io
+    import compat
+    buf = io.StringIO()
+    compat.print_exception(exc, buf)
+    for line in buf.getvalue().rstrip().split("\n"):
+        log.error("  %s", line)
+
+
+def _size(path):
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return -1

@@ -1,0 +1,78 @@
+# Reading state files back, imported for the call and unloaded (store._rare): load with the
+# recovery of a save cut by a power loss (store.py's table), remove, makedirs. store.py keeps
+# save and FS; this module owns no state.
+import json
+import log
+from store import MAX_STATE_BYTES, TMP_SUFFIX
+
+
+def makedirs(path, fs):
+    """store.makedirs: create path and its missing parents (MicroPython has no os.makedirs)."""
+    prefix = "/" if path.startswith("/") else ""
+    done = []
+    for part in path.split("/"):
+        if not part:
+            continue
+        done.append(part)
+        cur = prefix + "/".join(done)
+        if fs.size(cur) >= 0:
+            continue
+        try:
+            fs.mkdir(cur)
+        except OSError:
+            if fs.size(cur) < 0:
+                raise
+
+
+def _read(path, fs):
+    """(True, obj) if path holds valid JSON; (False, why) otherwise; None if missing."""
+    n = fs.size(path)
+    if n < 0:
+        return None
+    if n > MAX_STATE_BYTES:
+        return (False, "%d bytes, limit %d" % (n, MAX_STATE_BYTES))
+    try:
+        f = fs.open(path, "rb")
+    except OSError:
+        return None
+    try:
+        data = f.read()
+    finally:
+        f.close()
+    try:
+        return (True, json.loads(data.decode()))
+    except (ValueError, UnicodeError) as e:  # MicroPython: UnicodeError; CPython: a ValueError
+        return (False, "not valid JSON (%s)" % e)
+
+
+def load(path, default, fs):
+    """store.load: the object saved at path; default if there is none (store's table)."""
+    tmp = path + TMP_SUFFIX
+    main = _read(path, fs)
+    if main is not None and main[0]:
+        _discard(tmp, fs)
+        return main[1]
+    spare = _read(tmp, fs)
+    if spare is not None and spare[0]:
+        if main is not None:
+            log.error("state file %s unreadable (%s): using %s", path, main[1], tmp)
+        fs.replace(tmp, path)
+        return spare[1]
+    _discard(tmp, fs)
+    if main is not None:
+        log.error("state file %s unreadable (%s): using defaults", path, main[1])
+    return default
+
+
+def remove(path, fs):
+    """store.remove: the tmp first, so a cut in between cannot bring an old tmp back."""
+    _discard(path + TMP_SUFFIX, fs)
+    _discard(path, fs)
+
+
+def _discard(path, fs):
+    if fs.size(path) >= 0:
+        try:
+            fs.remove(path)
+        except OSError:
+            pass
