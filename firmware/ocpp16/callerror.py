@@ -16,6 +16,7 @@ GenericError = "GenericError"      # anything else
 ERROR_CODES = (NotImplemented, NotSupported, InternalError, ProtocolError, SecurityError,
                FormationViolation, PropertyConstraintViolation, OccurenceConstraintViolation,
                TypeConstraintViolation, GenericError)
+NAME_IN_ERROR = 40  # chars of a CSMS-chosen name (unknown action or field) quoted in a description
 
 
 class RpcError(Exception):

@@ -69,8 +69,7 @@ RESULT_MODULES = {
     "LogStatusNotification": "schema_security", "SignedFirmwareStatusNotification": "schema_security",
 }
 
-NAME_IN_ERROR = 40  # chars of a CSMS-chosen name (unknown action or field) quoted in an error
-CALL_TABLES = "schema_core"  # every CSMS request's profile (CALL_PROFILES) and Core's request tables
+CALL_TABLES = "schema_core"  # the profile of every CSMS request, the module of its table, Core's tables
 
 
 # ---------------------------------------------------------------- checking
@@ -78,18 +77,10 @@ def validate_call(action, payload, supported=None):
     """Check a CSMS->CP request. Raises RpcError: NotImplemented for an action this
     firmware does not know, NotSupported when `supported` (a collection of feature
     profile names and/or action names; None = all) holds neither the action nor its
-    profile, else the constraint codes in the table above. The tables are unloaded after."""
+    profile (schema_core.tables), else the constraint codes in the table above. The
+    tables are unloaded after."""
     try:
-        core = profiles.load(CALL_TABLES)
-        profile = core.CALL_PROFILES.get(action)
-        if profile is None:
-            raise E.RpcError(E.NotImplemented, "unknown action %s" % str(action)[:NAME_IN_ERROR])
-        if supported is not None and action not in supported and profile not in supported:
-            raise E.RpcError(E.NotSupported, "%s (%s) is not supported" % (action, profile))
-        try:
-            home = profiles.load(core.PROFILE_MODULES[profile])
-        except ImportError:  # a small board may ship without an optional profile's tables
-            raise E.RpcError(E.NotSupported, "%s (%s) is not installed" % (action, profile))
+        home = profiles.load(CALL_TABLES).tables(action, supported)
         check_payload(payload, home.CALLS[action], home)
     finally:
         drop_tables()
@@ -104,7 +95,7 @@ def validate_result(action, payload):
         if spec is None:
             name = RESULT_MODULES.get(action)
             if name is None:
-                raise E.RpcError(E.NotImplemented, "no answer is expected to %s" % str(action)[:NAME_IN_ERROR])
+                raise E.RpcError(E.NotImplemented, "no answer is expected to %s" % str(action)[:E.NAME_IN_ERROR])
             try:
                 home = profiles.load(name)
             except (ImportError, MemoryError) as e:  # not delivered, retried
@@ -152,7 +143,7 @@ def _object(obj, spec, home, prefix):
         names = [f[1] for f in fields]
         for k in obj:
             if k not in names:
-                _fail(E.FormationViolation, prefix + str(k)[:NAME_IN_ERROR], "field not allowed here")
+                _fail(E.FormationViolation, prefix + str(k)[:E.NAME_IN_ERROR], "field not allowed here")
 
 
 def _value(v, kind, arg, home, path):

@@ -1,6 +1,9 @@
-# The feature profile of every request a CSMS may send, and the compact tables of Core's
-# requests (CSMS -> charge point): loaded by ocpp16.schema for the check of one CSMS call,
-# unloaded after it. Data only (format: ocpp16/schema.py); ocpp16.schema does the checking.
+# The feature profile of every request a CSMS may send, which module holds its table (or why
+# none may check it), and the compact tables of Core's requests (CSMS -> charge point): loaded
+# by ocpp16.schema for the check of one CSMS call, unloaded after it. Table format: ocpp16/schema.py,
+# which does the checking (this module must not import it).
+from ocpp16 import callerror as E
+from ocpp16 import profiles
 
 # Feature profile of every action the CSMS may call. "Security" is the OCPP 1.6 Security
 # Whitepaper extension.
@@ -24,6 +27,22 @@ PROFILE_MODULES = {
     "Reservation": "schema_reservation", "SmartCharging": "schema_smart", "RemoteTrigger": "schema_trigger",
     "Security": "schema_security",
 }
+
+
+def tables(action, supported):
+    """The module whose CALLS holds the table of the CSMS request `action` (loaded). Raises
+    RpcError NotImplemented for an unknown action, NotSupported when `supported` (None: all)
+    holds neither the action nor its profile or when its profile's tables are not on the board."""
+    profile = CALL_PROFILES.get(action)
+    if profile is None:
+        raise E.RpcError(E.NotImplemented, "unknown action %s" % str(action)[:E.NAME_IN_ERROR])
+    if supported is not None and action not in supported and profile not in supported:
+        raise E.RpcError(E.NotSupported, "%s (%s) is not supported" % (action, profile))
+    try:
+        return profiles.load(PROFILE_MODULES[profile])
+    except ImportError:  # a small board may ship without an optional profile's tables
+        raise E.RpcError(E.NotSupported, "%s (%s) is not installed" % (action, profile))
+
 
 CALLS = {
     "ChangeAvailability": "IconnectorId Etype=Inoperative|Operative",
