@@ -41,11 +41,10 @@ class MessageIds:
     (OCPP-J, "message ID"); use a prefix (e.g. the boot count) to keep them unique across reboots."""
 
     def __init__(self, prefix="", seed=1):
-        if type(prefix) is not str or len(prefix) + len(str(ID_COUNTER_WRAP - 1)) > MAX_ID_LEN:
-            raise ValueError("id prefix must be a string of at most %d chars"
-                             % (MAX_ID_LEN - len(str(ID_COUNTER_WRAP - 1))))
-        if type(seed) is not int or not 1 <= seed < ID_COUNTER_WRAP:
-            raise ValueError("id seed must be an int in 1..%d" % (ID_COUNTER_WRAP - 1))
+        room = MAX_ID_LEN - len(str(ID_COUNTER_WRAP - 1))  # what the counter leaves for the prefix
+        if not (type(prefix) is str and len(prefix) <= room and type(seed) is int and 1 <= seed < ID_COUNTER_WRAP):
+            raise ValueError("id prefix: a string of at most %d chars; seed: an int in 1..%d"
+                             % (room, ID_COUNTER_WRAP - 1))
         self.prefix = prefix
         self.counter = seed
 

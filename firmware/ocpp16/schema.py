@@ -146,36 +146,35 @@ def _object(obj, spec, home, prefix):
                 _fail(E.FormationViolation, prefix + str(k)[:E.NAME_IN_ERROR], "field not allowed here")
 
 
+# The JSON type each kind needs, as named in "<type> expected" (TypeConstraintViolation).
+_TYPE_WORDS = {"s": "string", "t": "string", "u": "string", "e": "string", "i": "integer", "d": "number",
+               "b": "boolean", "o": "object", "a": "array"}
+
+
 def _value(v, kind, arg, home, path):
     t = type(v)
-    if kind in "stue":
-        if t is not str:
-            _fail(E.TypeConstraintViolation, path, "string expected")
-        if kind == "s":
-            if arg is not None and len(v) > int(arg):
-                _fail(E.TypeConstraintViolation, path, "longer than " + arg)
-        elif kind == "e":
-            if v not in arg.split("|"):
-                _fail(E.PropertyConstraintViolation, path, "value not allowed")
-        elif kind == "t":
-            if not timefmt.is_datetime(v):
-                _fail(E.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
-        elif not _is_uri(v):
+    word = _TYPE_WORDS.get(kind)
+    if word is None:
+        raise ValueError("bad spec kind %r at %s" % (kind, path))
+    if not (t is str if word == "string" else t is int if kind == "i" else t is bool if kind == "b"
+            else t is dict if kind == "o" else t is list if kind == "a" else t is int or t is float):
+        _fail(E.TypeConstraintViolation, path, word + " expected")
+    if kind == "s":
+        if arg is not None and len(v) > int(arg):
+            _fail(E.TypeConstraintViolation, path, "longer than " + arg)
+    elif kind == "e":
+        if v not in arg.split("|"):
+            _fail(E.PropertyConstraintViolation, path, "value not allowed")
+    elif kind == "t":
+        if not timefmt.is_datetime(v):
+            _fail(E.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
+    elif kind == "u":
+        if not _is_uri(v):
             _fail(E.TypeConstraintViolation, path, "not a URI")
-    elif kind == "i":
-        if t is not int:
-            _fail(E.TypeConstraintViolation, path, "integer expected")
     elif kind == "d":
-        if t is not int and t is not float:
-            _fail(E.TypeConstraintViolation, path, "number expected")
         if t is float and not _tenths(v):
             _fail(E.PropertyConstraintViolation, path, "not a multiple of 0.1")
-    elif kind == "b":
-        if t is not bool:
-            _fail(E.TypeConstraintViolation, path, "boolean expected")
     elif kind == "o":
-        if t is not dict:
-            _fail(E.TypeConstraintViolation, path, "object expected")
         i = arg.find(".")
         if i > 0:
             try:
@@ -187,12 +186,8 @@ def _value(v, kind, arg, home, path):
             arg = arg[i + 1:]
         _object(v, getattr(home, arg) if home else globals()[arg], home, path + ".")
     elif kind == "a":
-        if t is not list:
-            _fail(E.TypeConstraintViolation, path, "array expected")
         for i in range(len(v)):
             _value(v[i], arg[0], arg[1:] or None, home, "%s[%d]" % (path, i))
-    else:
-        raise ValueError("bad spec kind %r at %s" % (kind, path))
 
 
 TENTHS_REL_TOLERANCE = 2e-7   # float rounding allowance (single-precision floats on ESP32)
