@@ -1,13 +1,8 @@
-# Compact payload tables of the Firmware Management profile: GetDiagnostics and
-# UpdateFirmware requests, and the (empty) answers to our status notifications.
+# Compact payload tables of the Firmware Management profile's requests: GetDiagnostics and
+# UpdateFirmware (the answers to its status notifications: ocpp16.schema.RESULTS).
 # Data only (format: ocpp16/schema.py); ocpp16.schema does the checking.
 
 CALLS = {
     "GetDiagnostics": "Ulocation iretries iretryInterval tstartTime tstopTime",
     "UpdateFirmware": "Ulocation iretries TretrieveDate iretryInterval",
-}
-
-RESULTS = {
-    "DiagnosticsStatusNotification": "",
-    "FirmwareStatusNotification": "",
 }

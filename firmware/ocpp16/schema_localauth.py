@@ -7,5 +7,3 @@ CALLS = {
     "SendLocalList": "IlistVersion alocalAuthorizationList=oAUTHORIZATION_DATA EupdateType=Differential|Full",
 }
 AUTHORIZATION_DATA = "SidTag=20 oidTagInfo=schema.ID_TAG_INFO"
-
-RESULTS = {}

@@ -5,5 +5,3 @@ CALLS = {
     "CancelReservation": "IreservationId",
     "ReserveNow": "IconnectorId TexpiryDate SidTag=20 sparentIdTag=20 IreservationId",
 }
-
-RESULTS = {}

@@ -1,5 +1,5 @@
-# Compact payload tables of the OCPP 1.6 Security Whitepaper extension: its seven
-# CSMS requests and the answers to our four security calls.
+# Compact payload tables of the OCPP 1.6 Security Whitepaper extension's seven CSMS requests
+# (the answers to our four security calls: ocpp16.schema.RESULTS).
 # Data only (format: ocpp16/schema.py); ocpp16.schema does the checking.
 
 CALLS = {
@@ -19,10 +19,3 @@ CERTIFICATE_HASH_DATA = ("EhashAlgorithm=SHA256|SHA384|SHA512 SissuerNameHash=12
 LOG_PARAMETERS = "SremoteLocation=512 toldestTimestamp tlatestTimestamp"
 FIRMWARE = ("Slocation=512 TretrieveDateTime tinstallDateTime SsigningCertificate=5500 "
             "Ssignature=800")
-
-RESULTS = {
-    "SecurityEventNotification": "",
-    "SignCertificate": "Estatus=Accepted|Rejected",
-    "LogStatusNotification": "",
-    "SignedFirmwareStatusNotification": "",
-}

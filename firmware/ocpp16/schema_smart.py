@@ -19,5 +19,3 @@ CHARGING_SCHEDULE = (
     "iduration tstartSchedule EchargingRateUnit=A|W AchargingSchedulePeriod=oCHARGING_SCHEDULE_PERIOD "
     "dminChargingRate")
 CHARGING_SCHEDULE_PERIOD = "IstartPeriod Dlimit inumberPhases"
-
-RESULTS = {}

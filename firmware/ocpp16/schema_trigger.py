@@ -5,5 +5,3 @@ CALLS = {
     "TriggerMessage": "ErequestedMessage=BootNotification|DiagnosticsStatusNotification|"
                       "FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification iconnectorId",
 }
-
-RESULTS = {}
