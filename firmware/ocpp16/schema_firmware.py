@@ -2,7 +2,6 @@
 # UpdateFirmware (the answers to its status notifications: ocpp16.schema.RESULTS).
 # Data only (format: ocpp16/schema.py); ocpp16.schema does the checking.
 
-CALLS = {
-    "GetDiagnostics": "Ulocation iretries iretryInterval tstartTime tstopTime",
-    "UpdateFirmware": "Ulocation iretries TretrieveDate iretryInterval",
-}
+CALLS = (";GetDiagnostics:Ulocation iretries iretryInterval tstartTime tstopTime"
+         ";UpdateFirmware:Ulocation iretries TretrieveDate iretryInterval"
+         ";")

@@ -2,8 +2,8 @@
 # (GetLocalListVersion, SendLocalList). Data only (format: ocpp16/schema.py);
 # ocpp16.schema does the checking.
 
-CALLS = {
-    "GetLocalListVersion": "",
-    "SendLocalList": "IlistVersion alocalAuthorizationList=oAUTHORIZATION_DATA EupdateType=Differential|Full",
-}
+CALLS = (";GetLocalListVersion:"
+         ";SendLocalList:IlistVersion alocalAuthorizationList=oAUTHORIZATION_DATA"
+         " EupdateType=Differential|Full"
+         ";")
 AUTHORIZATION_DATA = "SidTag=20 oidTagInfo=schema.ID_TAG_INFO"

@@ -3,12 +3,11 @@
 # RemoteStartTransaction may carry. Data only (format: ocpp16/schema.py);
 # ocpp16.schema does the checking.
 
-CALLS = {
-    "ClearChargingProfile": "iid iconnectorId "
-                            "echargingProfilePurpose=ChargePointMaxProfile|TxDefaultProfile|TxProfile istackLevel",
-    "GetCompositeSchedule": "IconnectorId Iduration echargingRateUnit=A|W",
-    "SetChargingProfile": "IconnectorId OcsChargingProfiles=CHARGING_PROFILE",
-}
+CALLS = (";ClearChargingProfile:iid iconnectorId"
+         " echargingProfilePurpose=ChargePointMaxProfile|TxDefaultProfile|TxProfile istackLevel"
+         ";GetCompositeSchedule:IconnectorId Iduration echargingRateUnit=A|W"
+         ";SetChargingProfile:IconnectorId OcsChargingProfiles=CHARGING_PROFILE"
+         ";")
 
 CHARGING_PROFILE = (
     "IchargingProfileId itransactionId IstackLevel "
