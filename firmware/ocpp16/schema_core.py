@@ -6,8 +6,7 @@ from ocpp16 import callerror as E
 from ocpp16 import profiles
 
 # Every feature profile: its name, the module holding its request tables, the requests a CSMS
-# may send in it, ";" between profiles (one string: a dict of the 26 held 2 KB more while
-# loaded). "Security" is the OCPP 1.6 Security Whitepaper extension.
+# may send in it, ";" between profiles. "Security" is the OCPP 1.6 Security Whitepaper extension.
 PROFILES = ("Core schema_core ChangeAvailability ChangeConfiguration ClearCache DataTransfer"
             " GetConfiguration RemoteStartTransaction RemoteStopTransaction Reset UnlockConnector;"
             "FirmwareManagement schema_firmware GetDiagnostics UpdateFirmware;"
