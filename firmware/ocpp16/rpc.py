@@ -154,37 +154,27 @@ def _valid_id(x):
     return type(x) is str and 0 < len(x) <= MAX_ID_LEN
 
 
-def _peek_header(text):
-    """(type, id) read from the start of a frame that json cannot parse
-    (truncated, too large, broken further on); None where unreadable."""
-    head = text[:_HEADER_PEEK].lstrip(_WS)
-    if head[:1] != "[":
-        return None, None
-    head = head[1:].lstrip(_WS)
-    j = 0
-    while j < len(head) and "0" <= head[j] <= "9":
-        j += 1
-    if j == 0 or j > 3:
-        return None, None
-    mtype = int(head[:j])
-    head = head[j:].lstrip(_WS)
-    if head[:1] != ",":
-        return mtype, None
-    head = head[1:].lstrip(_WS)
-    j = head.find('"', 1)
-    if head[:1] != '"' or j < 0:
-        return mtype, None
-    msg_id = head[1:j]
-    if "\\" in msg_id or not _valid_id(msg_id):
-        return mtype, None
-    return mtype, msg_id
-
-
 def _unparseable(text, code, why):
-    mtype, msg_id = _peek_header(text)
-    if mtype is not None and mtype != CALL:  # CALLRESULT/CALLERROR: not answered; else ignored (4.1.3)
-        return RpcError(code, why, msg_id, False)
-    return RpcError(code, why, msg_id)
+    """The RpcError for a frame json cannot parse (truncated, too large, broken further on),
+    with the type and id read from the frame's start where they are readable."""
+    mtype = msg_id = None
+    head = text[:_HEADER_PEEK].lstrip(_WS)
+    if head[:1] == "[":
+        head = head[1:].lstrip(_WS)
+        j = 0
+        while j < len(head) and "0" <= head[j] <= "9":
+            j += 1
+        if 0 < j <= 3:
+            mtype = int(head[:j])
+            head = head[j:].lstrip(_WS)
+            if head[:1] == ",":
+                head = head[1:].lstrip(_WS)
+                j = head.find('"', 1)
+                if head[:1] == '"' and j > 0 and "\\" not in head[1:j] and _valid_id(head[1:j]):
+                    msg_id = head[1:j]
+    # answered only when it is (or may be) a CALL: a broken CALLRESULT or CALLERROR is not,
+    # an unknown type number is ignored (4.1.3)
+    return RpcError(code, why, msg_id, mtype is None or mtype == CALL)
 
 
 def too_large(head, size):
