@@ -1,8 +1,6 @@
-# Compact checks of what the CSMS sends us (its requests, its answers to our calls) from
-# small tables: the JSON schemas never go on the device. Resident: the checker and the tables of
-# the answers to the CALLs an idle or charging charger sends; the tables of every CSMS request
-# (schema_core.py, schema_<profile>.py) load for one check and are unloaded after it.
-# No I/O; says only whether a payload is well formed (raises callerror.RpcError).
+# Compact checks of what the CSMS sends us (its requests, its answers to our calls) from small
+# tables, and the tables of the answers; the request tables (schema_core, schema_<profile>) load
+# for one check and are unloaded after it. No I/O; only says whether a payload is well formed.
 #
 # Failure -> CALLERROR code (OCPP-J 1.6 section 4.2.3 wording; compared with the
 # Mobility House `ocpp` library, ocpp/messages.py, which maps jsonschema failures):

@@ -1,7 +1,6 @@
-# The feature profile of every request a CSMS may send, which module holds its table (or why
-# none may check it), and the compact tables of Core's requests (CSMS -> charge point): loaded
-# by ocpp16.schema for the check of one CSMS call, unloaded after it. Table format: ocpp16/schema.py,
-# which does the checking (this module must not import it).
+# The profile of every request a CSMS may send, the module holding its table (or why none may
+# check it), and the tables of Core's requests: loaded by ocpp16.schema for one check, unloaded
+# after it. Table format: ocpp16/schema.py, which does the checking (not to be imported here).
 from ocpp16 import callerror as E
 from ocpp16 import profiles
 
