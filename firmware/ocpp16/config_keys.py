@@ -2,19 +2,19 @@
 # GetConfiguration / ChangeConfiguration logic. Loaded by config.Config at start-up (defaults)
 # and for those two calls, then unloaded (ocpp16.profiles); the values live in Config.
 import store
-from ocpp16.auth import LOCAL_LIST_MAX, SEND_LOCAL_LIST_MAX
+from ocpp16 import auth
 from ocpp16.config import (AUTH_KEY_LEN, CERTIFICATE_CHAIN_MAX, CERTIFICATE_STORE_MAX, CPO_NAME_MAX,
                            SMART_MAX_PERIODS, SMART_MAX_PROFILES, SMART_MAX_STACK_LEVEL)
 
-INT = "i"
-BOOL = "b"
-STR = "s"
-CSL = "l"   # comma-separated list
+INT = 0
+BOOL = 1
+STR = 2
+CSL = 3   # comma-separated list
 
-RO = "ro"   # read-only
-RW = "rw"   # read-write
-REBOOT = "reboot"  # read-write, takes effect after a reboot (ChangeConfiguration answers RebootRequired)
-WO = "wo"   # write-only: never returned by GetConfiguration (AuthorizationKey)
+RO = 0    # read-only
+RW = 1    # read-write
+REBOOT = 2  # read-write, takes effect after a reboot (ChangeConfiguration answers RebootRequired)
+WO = 3    # write-only: never returned by GetConfiguration (AuthorizationKey)
 
 # Measurands this firmware can sample (MeterValuesSampledData & co. accept only these).
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
@@ -22,130 +22,89 @@ MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.I
 CSL_MAX_ITEMS = 6  # the *MaxLength keys below: items in a measurand list
 MAX_VALUE_CHARS = 500  # ChangeConfiguration value maxLength in the 1.6 schema
 
-CPO_NAME_LEN = (1, CPO_NAME_MAX)  # CpoName: its length
-
-# One key a line, in GetConfiguration's order: name|type|access|default|rule, the rule being
-# "min-max" of an INT's value or of a STR's length, the allowed items of a CSL, empty for none;
-# "=NAME" as a default or a rule is the constant NAME of this module. One string: with a dict of
-# tuples the module held 10.6 KB while loaded, 5.2 KB so. spec() reads a line.
-KEYS = (
-        "\nAllowOfflineTxForUnknownId|b|rw|false|"
-        "\nAuthorizationCacheEnabled|b|rw|true|"
-        "\nAuthorizeRemoteTxRequests|b|rw|true|"
-        "\nBlinkRepeat|i|rw|0|0-1000"
-        "\nClockAlignedDataInterval|i|rw|0|0-86400"
-        "\nConnectionTimeOut|i|rw|60|1-3600"
-        "\nConnectorPhaseRotation|l|rw|0.Unknown|"
-        "\nConnectorPhaseRotationMaxLength|i|ro|2|"
-        "\nGetConfigurationMaxKeys|i|ro|60|"
-        "\nHeartbeatInterval|i|rw|300|0-86400"
-        "\nLightIntensity|i|rw|100|0-100"
-        "\nLocalAuthorizeOffline|b|rw|true|"
-        "\nLocalPreAuthorize|b|rw|false|"
-        "\nMaxEnergyOnInvalidId|i|rw|0|0-1000000"
-        "\nMeterValuesAlignedData|l|rw|Energy.Active.Import.Register|=MEASURANDS"
-        "\nMeterValuesAlignedDataMaxLength|i|ro|=CSL_MAX_ITEMS|"
-        "\nMeterValuesSampledData|l|rw|Energy.Active.Import.Register,Power.Active.Import|=MEASURANDS"
-        "\nMeterValuesSampledDataMaxLength|i|ro|=CSL_MAX_ITEMS|"
-        "\nMeterValueSampleInterval|i|rw|60|0-86400"
-        "\nMinimumStatusDuration|i|rw|0|0-3600"
-        "\nNumberOfConnectors|i|ro|1|"
-        "\nResetRetries|i|rw|1|0-10"
-        "\nStopTransactionOnEVSideDisconnect|b|rw|true|"
-        "\nStopTransactionOnInvalidId|b|rw|true|"
-        "\nStopTxnAlignedData|l|rw||=MEASURANDS"
-        "\nStopTxnAlignedDataMaxLength|i|ro|=CSL_MAX_ITEMS|"
-        "\nStopTxnSampledData|l|rw|Energy.Active.Import.Register|=MEASURANDS"
-        "\nStopTxnSampledDataMaxLength|i|ro|=CSL_MAX_ITEMS|"
-        "\nSupportedFeatureProfiles|l|ro|Core|"
-        "\nSupportedFeatureProfilesMaxLength|i|ro|6|"
-        "\nTransactionMessageAttempts|i|rw|3|1-100"
-        "\nTransactionMessageRetryInterval|i|rw|60|1-86400"
-        "\nUnlockConnectorOnEVSideDisconnect|b|rw|true|"
-        "\nWebSocketPingInterval|i|rw|60|0-3600"
-        "\nLocalAuthListEnabled|b|rw|true|"
-        "\nLocalAuthListMaxLength|i|ro|=LOCAL_LIST_MAX|"
-        "\nSendLocalListMaxLength|i|ro|=SEND_LOCAL_LIST_MAX|"
-        "\nAuthorizationKey|s|wo||=AUTH_KEY_LEN"
-        # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
-        # connector free for its idTag without choosing which.
-        "\nReserveConnectorZeroSupported|b|ro|true|"
-        "\nChargeProfileMaxStackLevel|i|ro|=SMART_MAX_STACK_LEVEL|"
-        "\nChargingScheduleAllowedChargingRateUnit|l|ro|Current,Power|"
-        "\nChargingScheduleMaxPeriods|i|ro|=SMART_MAX_PERIODS|"
-        "\nConnectorSwitch3to1PhaseSupported|b|ro|false|"
-        "\nMaxChargingProfilesInstalled|i|ro|=SMART_MAX_PROFILES|"
-        # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
-        # prerequisites checked); the others are facts of this firmware.
-        "\nSecurityProfile|i|rw|0|0-3"
-        "\nCpoName|s|rw||=CPO_NAME_LEN"
-        "\nCertificateSignedMaxChainSize|i|ro|=CERTIFICATE_CHAIN_MAX|"
-        "\nCertificateStoreMaxLength|i|ro|=CERTIFICATE_STORE_MAX|"
-        "\nAdditionalRootCertificateCheck|b|ro|false|"
-        "\n")
-
-
-def spec(name):
-    """(type, access, default, rule) of the key `name`, or None when this firmware has no such
-    key. rule: (min, max) of an INT's value or a STR's length, the allowed items of a CSL, or None."""
-    i = KEYS.find("\n%s|" % name)
-    line = KEYS[i + 1:KEYS.find("\n", i + 1)].split("|") if i >= 0 else None
-    if not line or line[0] != name:  # not found, or a name with "|" or a newline in it
-        return None
-    kind, access, default, rule = line[1:]
-    if default[:1] == "=":
-        default = globals()[default[1:]]
-    elif kind == INT:
-        default = int(default)
-    elif kind == BOOL:
-        default = default == "true"
-    if rule[:1] == "=":
-        rule = globals()[rule[1:]]
-    elif rule:
-        i = rule.find("-")
-        rule = (int(rule[:i]), int(rule[i + 1:]))
-    else:
-        rule = None
-    return kind, access, default, rule
-
-
-def key_names():
-    """Every key, in the table's order."""
-    return [line[:line.find("|")] for line in KEYS.split("\n") if line]
+# name: (type, access, default, (min, max) for INT / allowed items for CSL / (min, max) length for STR)
+KEYS = {
+    "AllowOfflineTxForUnknownId": (BOOL, RW, False, None),
+    "AuthorizationCacheEnabled": (BOOL, RW, True, None),
+    "AuthorizeRemoteTxRequests": (BOOL, RW, True, None),
+    "BlinkRepeat": (INT, RW, 0, (0, 1000)),
+    "ClockAlignedDataInterval": (INT, RW, 0, (0, 86400)),
+    "ConnectionTimeOut": (INT, RW, 60, (1, 3600)),
+    "ConnectorPhaseRotation": (CSL, RW, "0.Unknown", None),
+    "ConnectorPhaseRotationMaxLength": (INT, RO, 2, None),
+    "GetConfigurationMaxKeys": (INT, RO, 60, None),
+    "HeartbeatInterval": (INT, RW, 300, (0, 86400)),
+    "LightIntensity": (INT, RW, 100, (0, 100)),
+    "LocalAuthorizeOffline": (BOOL, RW, True, None),
+    "LocalPreAuthorize": (BOOL, RW, False, None),
+    "MaxEnergyOnInvalidId": (INT, RW, 0, (0, 1000000)),
+    "MeterValuesAlignedData": (CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
+    "MeterValuesAlignedDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
+    "MeterValuesSampledData": (CSL, RW, "Energy.Active.Import.Register,Power.Active.Import", MEASURANDS),
+    "MeterValuesSampledDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
+    "MeterValueSampleInterval": (INT, RW, 60, (0, 86400)),
+    "MinimumStatusDuration": (INT, RW, 0, (0, 3600)),
+    "NumberOfConnectors": (INT, RO, 1, None),
+    "ResetRetries": (INT, RW, 1, (0, 10)),
+    "StopTransactionOnEVSideDisconnect": (BOOL, RW, True, None),
+    "StopTransactionOnInvalidId": (BOOL, RW, True, None),
+    "StopTxnAlignedData": (CSL, RW, "", MEASURANDS),
+    "StopTxnAlignedDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
+    "StopTxnSampledData": (CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
+    "StopTxnSampledDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
+    "SupportedFeatureProfiles": (CSL, RO, "Core", None),
+    "SupportedFeatureProfilesMaxLength": (INT, RO, 6, None),
+    "TransactionMessageAttempts": (INT, RW, 3, (1, 100)),
+    "TransactionMessageRetryInterval": (INT, RW, 60, (1, 86400)),
+    "UnlockConnectorOnEVSideDisconnect": (BOOL, RW, True, None),
+    "WebSocketPingInterval": (INT, RW, 60, (0, 3600)),
+    "LocalAuthListEnabled": (BOOL, RW, True, None),
+    "LocalAuthListMaxLength": (INT, RO, auth.LOCAL_LIST_MAX, None),
+    "SendLocalListMaxLength": (INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
+    "AuthorizationKey": (STR, WO, "", AUTH_KEY_LEN),
+    # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
+    # connector free for its idTag without choosing which.
+    "ReserveConnectorZeroSupported": (BOOL, RO, True, None),
+    "ChargeProfileMaxStackLevel": (INT, RO, SMART_MAX_STACK_LEVEL, None),
+    "ChargingScheduleAllowedChargingRateUnit": (CSL, RO, "Current,Power", None),
+    "ChargingScheduleMaxPeriods": (INT, RO, SMART_MAX_PERIODS, None),
+    "ConnectorSwitch3to1PhaseSupported": (BOOL, RO, False, None),
+    "MaxChargingProfilesInstalled": (INT, RO, SMART_MAX_PROFILES, None),
+    # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
+    # prerequisites checked); the others are facts of this firmware.
+    "SecurityProfile": (INT, RW, 0, (0, 3)),
+    "CpoName": (STR, RW, "", (1, CPO_NAME_MAX)),
+    "CertificateSignedMaxChainSize": (INT, RO, CERTIFICATE_CHAIN_MAX, None),
+    "CertificateStoreMaxLength": (INT, RO, CERTIFICATE_STORE_MAX, None),
+    "AdditionalRootCertificateCheck": (BOOL, RO, False, None),
+}
 
 
 def defaults():
     """(value of every key, names of the read-only keys), for a new Config."""
-    values = {}
-    read_only = []
-    for name in key_names():
-        kind, access, default, _ = spec(name)
-        values[name] = default
-        if access == RO:
-            read_only.append(name)
-    return values, tuple(read_only)
+    return (dict((name, spec[2]) for name, spec in KEYS.items()),
+            tuple(name for name, spec in KEYS.items() if spec[1] == RO))
 
 
 def listing(cfg, names=None):
     """GetConfiguration: (configurationKey list, unknownKey list)."""
     known = []
     unknown = []
-    for name in (names if names else key_names()):
-        s = spec(name)
-        if s is None or s[1] == WO:
+    for name in (names if names else KEYS):
+        spec = KEYS.get(name)
+        if spec is None or spec[1] == WO:
             if names:
                 unknown.append(name)
             continue
-        known.append({"key": name, "readonly": s[1] == RO, "value": render(s[0], cfg.values[name])})
+        known.append({"key": name, "readonly": spec[1] == RO, "value": render(spec[0], cfg.values[name])})
     return known, unknown
-
 
 def change(cfg, name, text):
     """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported."""
-    s = spec(name)
-    if s is None:
+    spec = KEYS.get(name)
+    if spec is None:
         return "NotSupported"
-    kind, access, _, rule = s
+    kind, access, _, rule = spec
     if access == RO:
         return "Rejected"
     value = parse(kind, text, rule)
