@@ -8,7 +8,7 @@ import copy
 import pytest
 
 import schemas
-from ocpp16 import rpc, schema
+from ocpp16 import rpc, schema, schema_core
 
 T = "2024-02-29T13:45:00Z"
 ID_TAG_INFO = {"expiryDate": "2025-01-01T00:00:00.000+01:00", "parentIdTag": "PARENT01", "status": "Accepted"}
@@ -177,8 +177,8 @@ def _get(obj, path):
 def test_examples_cover_every_action():
     official = set(schemas.actions())
     assert len(official) == 39
-    assert set(CALLS) == set(schema.CALL_PROFILES) and len(CALLS) == 26
-    assert set(RESULTS) == set(schema.RESULT_PROFILES) and len(RESULTS) == 14
+    assert set(CALLS) == set(a for g in schema_core.PROFILES.split(";") for a in g.split()[2:]) and len(CALLS) == 26
+    assert set(RESULTS) == set(r.split(":")[0] for r in schema.RESULTS.split(";") if r) and len(RESULTS) == 14
     assert set(CALLS) <= official and set(RESULTS) <= official
     # every action is either one the CSMS calls or one whose answer we check (DataTransfer: both)
     assert official == set(CALLS) | set(RESULTS)

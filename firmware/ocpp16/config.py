@@ -17,9 +17,9 @@ CPO_NAME_MAX = 64  # CpoName: X.520 upper bound of an organizationName
 
 
 def _table(fn, *args):
-    """fn(config_keys module, *args) with config_keys loaded for the call."""
+    """config_keys.<fn>(*args) with config_keys loaded for the call."""
     try:
-        return fn(profiles.load("config_keys"), *args)
+        return getattr(profiles.load("config_keys"), fn)(*args)
     finally:
         profiles.unload("config_keys")
 
@@ -29,9 +29,7 @@ class Config:
 
     def __init__(self, path=None, overrides=None):
         self.path = path
-        self.values, self.read_only = _table(lambda ck: (
-            dict((name, spec[2]) for name, spec in ck.KEYS.items()),
-            tuple(name for name, spec in ck.KEYS.items() if spec[1] == ck.RO)))
+        self.values, self.read_only = _table("defaults")
         if overrides:  # board/device facts: NumberOfConnectors, SupportedFeatureProfiles
             self.values.update(overrides)
         self.saved = store.load(path, {}) if path else {}
@@ -48,11 +46,11 @@ class Config:
 
     def listing(self, names=None):
         """GetConfiguration: (configurationKey list, unknownKey list)."""
-        return _table(lambda ck: ck.listing(self, names))
+        return _table("listing", self, names)
 
     def change(self, name, text):
         """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported."""
-        return _table(lambda ck: ck.change(self, name, text))
+        return _table("change", self, name, text)
 
     def set_internal(self, name, value):
         """A value the charge point sets itself (HeartbeatInterval from BootNotification)."""

@@ -80,6 +80,12 @@ KEYS = {
 }
 
 
+def defaults():
+    """(value of every key, names of the read-only keys), for a new Config."""
+    return (dict((name, spec[2]) for name, spec in KEYS.items()),
+            tuple(name for name, spec in KEYS.items() if spec[1] == RO))
+
+
 def listing(cfg, names=None):
     """GetConfiguration: (configurationKey list, unknownKey list)."""
     known = []

@@ -1,28 +1,21 @@
-# OCPP-J 1.6 framing: CALL / CALLRESULT / CALLERROR text <-> tuples, message ids,
-# error codes, and the entry points of the compact payload checks (ocpp16.schema).
+# OCPP-J 1.6 framing: CALL / CALLRESULT / CALLERROR text <-> tuples, message ids. The error
+# codes and RpcError live in ocpp16.callerror, the payload checks in ocpp16.schema; both are
+# named here too (rpc.RpcError, rpc.validate_call), where the charge point looks for them.
 # No I/O and no clock here: text in, tuples out (and back); the caller owns the socket.
 import io
 import json
+
+from ocpp16.callerror import (ERROR_CODES, FormationViolation, GenericError, InternalError, NotImplemented,
+                              NotSupported, OccurenceConstraintViolation, PropertyConstraintViolation,
+                              ProtocolError, RpcError, SecurityError, TypeConstraintViolation)
+from ocpp16.schema import validate_call, validate_result
 
 # Message type numbers (OCPP-J 1.6 section 4.1.3).
 CALL = 2
 CALLRESULT = 3
 CALLERROR = 4
-
-# CALLERROR codes (OCPP-J 1.6 section 4.2.3), spelled exactly as the spec spells them.
-NotImplemented = "NotImplemented"  # action not known by the receiver
-NotSupported = "NotSupported"      # action known but not supported by the receiver
-InternalError = "InternalError"    # the receiver failed while processing the action
-ProtocolError = "ProtocolError"    # payload (here also: the frame) is incomplete
-SecurityError = "SecurityError"    # a security issue stopped the action
-FormationViolation = "FormationViolation"  # syntactically incorrect / not the PDU structure
-PropertyConstraintViolation = "PropertyConstraintViolation"  # a field holds an invalid value
-OccurenceConstraintViolation = "OccurenceConstraintViolation"  # a field occurs too few/many times
-TypeConstraintViolation = "TypeConstraintViolation"  # a field has the wrong data type
-GenericError = "GenericError"      # anything else
-ERROR_CODES = (NotImplemented, NotSupported, InternalError, ProtocolError, SecurityError,
-               FormationViolation, PropertyConstraintViolation, OccurenceConstraintViolation,
-               TypeConstraintViolation, GenericError)
+_NAMES = ("CALL", "CALLRESULT", "CALLERROR")  # by type number - 2; its element count: _ELEMENTS
+_ELEMENTS = (4, 3, 5)
 
 # Bounds checked before json.loads runs (a board may lower them at start-up):
 MAX_FRAME_CHARS = 65536     # second line of defence after the websocket's own limit
@@ -33,28 +26,6 @@ MAX_DESCRIPTION_LEN = 255   # errorDescription is cut to this on the way out (OC
 UNKNOWN_ID = "-1"           # id of the CALLERROR answering a CALL whose id could not be read
 ID_COUNTER_WRAP = 1000000000  # MessageIds counts 1..999999999, then starts again at 1
 _HEADER_PEEK = 64           # chars scanned to recover type and id from an unparseable frame
-
-
-class RpcError(Exception):
-    """A frame or payload the receiver must refuse.
-
-    code: one of ERROR_CODES. description: short text for errorDescription.
-    msg_id: the frame's id when it could be recovered, else None.
-    answer: True when the spec wants a CALLERROR sent back (the frame was, or may
-    have been, a CALL); send it with msg_id, or UNKNOWN_ID when msg_id is None.
-    False for broken CALLRESULT/CALLERROR frames (a CALLERROR only ever answers a
-    CALL; the caller fails its pending call if msg_id matches) and for unknown
-    message type numbers, which OCPP-J 1.6 section 4.1.3 says to ignore."""
-
-    def __init__(self, code, description="", msg_id=None, answer=True):
-        super().__init__(code, description)
-        self.code = code
-        self.description = description
-        self.msg_id = msg_id
-        self.answer = answer
-
-    def __str__(self):
-        return "%s: %s" % (self.code, self.description)
 
 
 def reply_for(err):
@@ -70,11 +41,10 @@ class MessageIds:
     (OCPP-J, "message ID"); use a prefix (e.g. the boot count) to keep them unique across reboots."""
 
     def __init__(self, prefix="", seed=1):
-        if type(prefix) is not str or len(prefix) + len(str(ID_COUNTER_WRAP - 1)) > MAX_ID_LEN:
-            raise ValueError("id prefix must be a string of at most %d chars"
-                             % (MAX_ID_LEN - len(str(ID_COUNTER_WRAP - 1))))
-        if type(seed) is not int or not 1 <= seed < ID_COUNTER_WRAP:
-            raise ValueError("id seed must be an int in 1..%d" % (ID_COUNTER_WRAP - 1))
+        room = MAX_ID_LEN - len(str(ID_COUNTER_WRAP - 1))  # what the counter leaves for the prefix
+        if not (type(prefix) is str and len(prefix) <= room and type(seed) is int and 1 <= seed < ID_COUNTER_WRAP):
+            raise ValueError("id prefix: a string of at most %d chars; seed: an int in 1..%d"
+                             % (room, ID_COUNTER_WRAP - 1))
         self.prefix = prefix
         self.counter = seed
 
@@ -90,43 +60,31 @@ class MessageIds:
 # CPython and MicroPython (whose dicts do not keep insertion order and whose json has
 # no sort_keys/ensure_ascii) produce byte-identical frames.
 
-def _string(s, out):
-    if len(s) == len(s.encode()):  # ASCII: both runtimes' json.dumps agree
-        out.write(json.dumps(s))
-        return
-    parts = ['"']
-    for ch in s:
-        parts.append(json.dumps(ch)[1:-1] if ord(ch) < 0x80 else ch)
-    parts.append('"')
-    out.write("".join(parts))
-
-
 def _dump(obj, out):
     t = type(obj)
     if t is str:
-        _string(obj, out)
-    elif t is dict:
-        out.write("{")
-        first = True
-        for k in sorted(obj):
-            if type(k) is not str:
-                raise TypeError("JSON object keys must be strings")
-            if not first:
-                out.write(",")
-            first = False
-            _string(k, out)
-            out.write(":")
-            _dump(obj[k], out)
-        out.write("}")
-    elif t is list or t is tuple:
-        out.write("[")
-        first = True
-        for v in obj:
-            if not first:
-                out.write(",")
-            first = False
+        if len(obj) == len(obj.encode()):  # ASCII: both runtimes' json.dumps agree
+            out.write(json.dumps(obj))
+            return
+        out.write('"')
+        for ch in obj:
+            out.write(json.dumps(ch)[1:-1] if ord(ch) < 0x80 else ch)
+        out.write('"')
+    elif t is dict or t is list or t is tuple:
+        d = t is dict
+        out.write("{" if d else "[")
+        sep = ""
+        for v in (sorted(obj) if d else obj):
+            out.write(sep)
+            sep = ","
+            if d:
+                if type(v) is not str:
+                    raise TypeError("JSON object keys must be strings")
+                _dump(v, out)
+                out.write(":")
+                v = obj[v]
             _dump(v, out)
-        out.write("]")
+        out.write("}" if d else "]")
     elif obj is None or t is bool or t is int or t is float:
         out.write(json.dumps(obj))
     else:
@@ -142,37 +100,30 @@ def dumps(obj):
     return out.getvalue()
 
 
-def _check_id(msg_id):
-    if type(msg_id) is not str or not 0 < len(msg_id) <= MAX_ID_LEN:
+def _frame(msg):
+    """The text of msg (a frame as a list: type, id, ..., payload or details)."""
+    if not _valid_id(msg[1]):
         raise ValueError("message id must be a string of 1..%d chars" % MAX_ID_LEN)
-
-
-def _check_payload(payload):
-    if type(payload) is not dict:
+    if type(msg[-1]) is not dict:
         raise TypeError("OCPP payload must be a dict")
+    return dumps(msg)
 
 
 def encode_call(msg_id, action, payload):
-    _check_id(msg_id)
     if type(action) is not str or not action:
         raise ValueError("action must be a non-empty string")
-    _check_payload(payload)
-    return dumps([CALL, msg_id, action, payload])
+    return _frame([CALL, msg_id, action, payload])
 
 
 def encode_result(msg_id, payload):
-    _check_id(msg_id)
-    _check_payload(payload)
-    return dumps([CALLRESULT, msg_id, payload])
+    return _frame([CALLRESULT, msg_id, payload])
 
 
 def encode_error(msg_id, code, description="", details=None):
-    _check_id(msg_id)
     if code not in ERROR_CODES:  # never send a code a 1.6 CSMS cannot know (e.g. 2.0's FormatViolation)
         raise ValueError("not an OCPP 1.6 error code: %r" % (code,))
-    if len(description) > MAX_DESCRIPTION_LEN:
-        description = description[:MAX_DESCRIPTION_LEN]
-    return dumps([CALLERROR, msg_id, code, description, details if details is not None else {}])
+    return _frame([CALLERROR, msg_id, code, description[:MAX_DESCRIPTION_LEN],
+                   details if details is not None else {}])
 
 
 # ---------------------------------------------------------------- parsing
@@ -196,54 +147,34 @@ def encode_error(msg_id, code, description="", details=None):
 # commas, missing commas/colons, non-string keys) that CPython refuses; such frames
 # then meet the same structural checks, so codes can differ only for those frames.
 
+_WS = " \t\r\n"  # JSON whitespace
+
+
 def _valid_id(x):
     return type(x) is str and 0 < len(x) <= MAX_ID_LEN
 
 
-def _peek_header(text):
-    """(type, id) read from the start of a frame that json cannot parse
-    (truncated, too large, broken further on); None where unreadable."""
-    head = text[:_HEADER_PEEK]
-    i = 0
-    n = len(head)
-
-    def skip(i):
-        while i < n and head[i] in " \t\r\n":
-            i += 1
-        return i
-
-    i = skip(i)
-    if i >= n or head[i] != "[":
-        return None, None
-    i = skip(i + 1)
-    j = i
-    while j < n and "0" <= head[j] <= "9":
-        j += 1
-    if j == i or j - i > 3:
-        return None, None
-    mtype = int(head[i:j])
-    i = skip(j)
-    if i >= n or head[i] != ",":
-        return mtype, None
-    i = skip(i + 1)
-    if i >= n or head[i] != '"':
-        return mtype, None
-    j = head.find('"', i + 1)
-    if j < 0:
-        return mtype, None
-    msg_id = head[i + 1:j]
-    if "\\" in msg_id or not _valid_id(msg_id):
-        return mtype, None
-    return mtype, msg_id
-
-
 def _unparseable(text, code, why):
-    mtype, msg_id = _peek_header(text)
-    if mtype == CALLRESULT or mtype == CALLERROR:
-        return RpcError(code, why, msg_id, False)
-    if mtype is not None and mtype != CALL:  # unknown type number: ignored (4.1.3)
-        return RpcError(code, why, msg_id, False)
-    return RpcError(code, why, msg_id if mtype == CALL else None)
+    """The RpcError for a frame json cannot parse (truncated, too large, broken further on),
+    with the type and id read from the frame's start where they are readable."""
+    mtype = msg_id = None
+    head = text[:_HEADER_PEEK].lstrip(_WS)
+    if head[:1] == "[":
+        head = head[1:].lstrip(_WS)
+        j = 0
+        while j < len(head) and "0" <= head[j] <= "9":
+            j += 1
+        if 0 < j <= 3:
+            mtype = int(head[:j])
+            head = head[j:].lstrip(_WS)
+            if head[:1] == ",":
+                head = head[1:].lstrip(_WS)
+                j = head.find('"', 1)
+                if head[:1] == '"' and j > 0 and "\\" not in head[1:j] and _valid_id(head[1:j]):
+                    msg_id = head[1:j]
+    # answered only when it is (or may be) a CALL: a broken CALLRESULT or CALLERROR is not,
+    # an unknown type number is ignored (4.1.3)
+    return RpcError(code, why, msg_id, mtype is None or mtype == CALL)
 
 
 def too_large(head, size):
@@ -286,93 +217,24 @@ def parse(text):
     msg_id = msg[1] if n > 1 and _valid_id(msg[1]) else None
     if type(mtype) is not int:
         raise RpcError(FormationViolation, "message type is not an integer", msg_id)
-    if mtype == CALL:
-        return _call(msg, n, msg_id)
-    if mtype == CALLRESULT:
-        return _result(msg, n, msg_id)
-    if mtype == CALLERROR:
-        return _error(msg, n, msg_id)
-    raise RpcError(PropertyConstraintViolation, "unknown message type %d" % mtype, msg_id, False)
-
-
-def _frame_id(msg, n, answer):
+    if not CALL <= mtype <= CALLERROR:
+        raise RpcError(PropertyConstraintViolation, "unknown message type %d" % mtype, msg_id, False)
+    answer = mtype == CALL
     if n < 2:
         raise RpcError(ProtocolError, "frame has no message id", None, answer)
-    x = msg[1]
-    if type(x) is not str:
+    if type(msg[1]) is not str:
         raise RpcError(FormationViolation, "message id is not a string", None, answer)
-    if not _valid_id(x):
+    if msg_id is None:
         raise RpcError(FormationViolation, "message id length not in 1..%d" % MAX_ID_LEN, None, answer)
-    return x
-
-
-def _count(n, want, what, msg_id, answer):
-    if n < want:
-        raise RpcError(ProtocolError, "%s has %d elements, needs %d" % (what, n, want), msg_id, answer)
-    if n > want:
-        raise RpcError(FormationViolation, "%s has %d elements, needs %d" % (what, n, want), msg_id, answer)
-
-
-def _call(msg, n, msg_id):
-    msg_id = _frame_id(msg, n, True)
-    _count(n, 4, "CALL", msg_id, True)
-    action = msg[2]
-    if type(action) is not str:
-        raise RpcError(FormationViolation, "action is not a string", msg_id)
-    payload = msg[3]
-    if type(payload) is not dict:
-        raise RpcError(FormationViolation, "payload is not an object", msg_id)
-    return (CALL, msg_id, action, payload)
-
-
-def _result(msg, n, msg_id):
-    msg_id = _frame_id(msg, n, False)
-    _count(n, 3, "CALLRESULT", msg_id, False)
-    if type(msg[2]) is not dict:
-        raise RpcError(FormationViolation, "payload is not an object", msg_id, False)
-    return (CALLRESULT, msg_id, msg[2])
-
-
-def _error(msg, n, msg_id):
-    msg_id = _frame_id(msg, n, False)
-    _count(n, 5, "CALLERROR", msg_id, False)
-    # Any string is taken as the code: some servers send 2.0 names (FormatViolation).
-    if type(msg[2]) is not str or type(msg[3]) is not str:
-        raise RpcError(FormationViolation, "error code and description must be strings", msg_id, False)
-    if type(msg[4]) is not dict:
-        raise RpcError(FormationViolation, "error details is not an object", msg_id, False)
-    return (CALLERROR, msg_id, msg[2], msg[3], msg[4])
-
-
-# ---------------------------------------------------------------- payload checks
-
-def validate_call(action, payload, supported=None):
-    """Check a CSMS->CP request. Raises RpcError: NotImplemented for an action this
-    firmware does not know, NotSupported when `supported` (a collection of feature
-    profile names and/or action names; None = all) holds neither the action nor its
-    profile, else the constraint codes listed in ocpp16/schema.py."""
-    from ocpp16 import schema
-    try:
-        schema.check_call(action, payload, supported)
-    finally:
-        _drop_profile_tables()
-
-
-def validate_result(action, payload):
-    """Check the CSMS's CALLRESULT payload for our CALL `action`. Raises RpcError;
-    the caller treats it as a failed delivery of that CALL."""
-    from ocpp16 import schema  # resident: every answer to our CALLs is checked
-    try:
-        schema.check_result(action, payload)
-    except (ImportError, MemoryError) as e:  # a profile's tables failed to load: not delivered, retried
-        raise RpcError(InternalError, "schema of %s not loaded: %r" % (action, e))
-    finally:
-        _drop_profile_tables()
-
-
-def _drop_profile_tables():
-    """The per-profile tables (ocpp16/schema_<profile>.py) are loaded per check: unload them."""
-    import sys
-    from ocpp16 import profiles
-    for name in [m for m in sys.modules if m.startswith("ocpp16.schema_")]:
-        profiles.unload(name)
+    want = _ELEMENTS[mtype - CALL]
+    if n != want:
+        raise RpcError(ProtocolError if n < want else FormationViolation,
+                       "%s has %d elements, needs %d" % (_NAMES[mtype - CALL], n, want), msg_id, answer)
+    for i in range(2, n - 1):  # the action of a CALL; code and description of a CALLERROR
+        if type(msg[i]) is not str:
+            raise RpcError(FormationViolation, "action is not a string" if answer
+                           else "error code and description must be strings", msg_id, answer)
+    if type(msg[-1]) is not dict:
+        raise RpcError(FormationViolation, "error details is not an object" if mtype == CALLERROR
+                       else "payload is not an object", msg_id, answer)
+    return tuple(msg)

@@ -1,6 +1,6 @@
-# Compact checks of what the CSMS sends us (its requests, its answers to our calls)
-# from small tables: the JSON schemas never go on the device. Core tables live here,
-# other profiles' load on first use. No I/O; says only whether a payload is well formed.
+# Compact checks of what the CSMS sends us (its requests, its answers to our calls) from small
+# tables, and the tables of the answers; the request tables (schema_core, schema_<profile>) load
+# for one check and are unloaded after it. No I/O; only says whether a payload is well formed.
 #
 # Failure -> CALLERROR code (OCPP-J 1.6 section 4.2.3 wording; compared with the
 # Mobility House `ocpp` library, ocpp/messages.py, which maps jsonschema failures):
@@ -28,249 +28,162 @@
 #   decimal not a multiple of 0.1,       PropertyConstraintViolation   same; lib: FormatViolation
 #     or not finite
 #
-# Table format: a spec is a tuple of fields (name, kind[, arg]). kind is one char,
-# upper case when the field is required:
-#   s string (arg: maxLength or None)     i integer (not bool, not 1.0)
-#   d number, multiple of 0.1             b boolean
-#   t dateTime (RFC 3339)                 u uri (scheme ":" ...)
-#   e enum string (arg: allowed values)   o object (arg: spec, or "module.NAME" loaded lazily)
-#   a array (arg: item (kind, arg))
-from ocpp16 import rpc
+# Table format: a table is one string, ";action:spec" for each action and ";" at the end. A
+# spec is a string of fields separated by spaces, parsed when a payload is checked (strings cost
+# far less heap than dicts of tuples: schema_core's 2.0 KB held 4.7 KB that way). A field is
+# a kind char, the field's name, then "=" and an argument for some kinds. The kind is upper
+# case when the field is required:
+#   s string (arg: maxLength; none: any)   i integer (not bool, not 1.0)
+#   d number, multiple of 0.1              b boolean
+#   t dateTime (RFC 3339)                  u uri (scheme ":" ...)
+#   e enum string (arg: the allowed values separated by "|")
+#   o object (arg: NAME of a spec in the same module, or module.NAME: loaded with that module,
+#     and let through unchecked when that module is not on the board)
+#   a array (arg: the item's kind char, then its argument: "s50", "oNAME")
+# e.g. "SidTag=20 iconnectorId Etype=Hard|Soft" is a required idTag of at most 20 chars,
+# an optional integer connectorId and a required type "Hard" or "Soft".
+import sys
+
+from ocpp16 import callerror as E
+from ocpp16 import profiles
 from ocpp16 import timefmt
 
-# ---------------------------------------------------------------- which action lives where
-# Feature profile of every action the CSMS may call, and of every action whose answer we check.
-# "Security" is the OCPP 1.6 Security Whitepaper extension.
-CALL_PROFILES = {
-    "ChangeAvailability": "Core", "ChangeConfiguration": "Core", "ClearCache": "Core",
-    "DataTransfer": "Core", "GetConfiguration": "Core", "RemoteStartTransaction": "Core",
-    "RemoteStopTransaction": "Core", "Reset": "Core", "UnlockConnector": "Core",
-    "GetDiagnostics": "FirmwareManagement", "UpdateFirmware": "FirmwareManagement",
-    "GetLocalListVersion": "LocalAuthListManagement", "SendLocalList": "LocalAuthListManagement",
-    "CancelReservation": "Reservation", "ReserveNow": "Reservation",
-    "ClearChargingProfile": "SmartCharging", "GetCompositeSchedule": "SmartCharging",
-    "SetChargingProfile": "SmartCharging",
-    "TriggerMessage": "RemoteTrigger",
-    "CertificateSigned": "Security", "DeleteCertificate": "Security",
-    "ExtendedTriggerMessage": "Security", "GetInstalledCertificateIds": "Security",
-    "GetLog": "Security", "InstallCertificate": "Security", "SignedUpdateFirmware": "Security",
-}
-RESULT_PROFILES = {
-    "Authorize": "Core", "BootNotification": "Core", "DataTransfer": "Core", "Heartbeat": "Core",
-    "MeterValues": "Core", "StartTransaction": "Core", "StatusNotification": "Core",
-    "StopTransaction": "Core",
-    "DiagnosticsStatusNotification": "FirmwareManagement",
-    "FirmwareStatusNotification": "FirmwareManagement",
-    "SecurityEventNotification": "Security", "SignCertificate": "Security",
-    "LogStatusNotification": "Security", "SignedFirmwareStatusNotification": "Security",
-}
-# Module holding each profile's tables (None: this one).
-PROFILE_MODULES = {
-    "Core": None, "FirmwareManagement": "schema_firmware", "LocalAuthListManagement": "schema_localauth",
-    "Reservation": "schema_reservation", "SmartCharging": "schema_smart", "RemoteTrigger": "schema_trigger",
-    "Security": "schema_security",
-}
+# ---------------------------------------------------------------- answers to our CALLs
+# The CSMS answers to every CALL this firmware sends (as dicts they held 1.5 KB more): Core's,
+# then Firmware Management's and the Security extension's; resident because an idle or charging
+# charger checks them every period (the others are empty objects but one: cheaper here than the
+# code that would load them).
+RESULTS = (";Authorize:OidTagInfo=ID_TAG_INFO"
+           ";BootNotification:Estatus=Accepted|Pending|Rejected TcurrentTime Iinterval"
+           ";DataTransfer:Estatus=Accepted|Rejected|UnknownMessageId|UnknownVendorId sdata"
+           ";Heartbeat:TcurrentTime"
+           ";MeterValues:"
+           ";StartTransaction:OidTagInfo=ID_TAG_INFO ItransactionId"
+           ";StatusNotification:"
+           ";StopTransaction:oidTagInfo=ID_TAG_INFO"
+           ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
+           ";SecurityEventNotification:;SignCertificate:Estatus=Accepted|Rejected"
+           ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
+ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted|Blocked|Expired|Invalid|ConcurrentTx"
 
-# ---------------------------------------------------------------- shared pieces
-AUTHORIZATION_STATUS = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
-ID_TAG_INFO = (
-    ("expiryDate", "t"),
-    ("parentIdTag", "s", 20),
-    ("status", "E", AUTHORIZATION_STATUS),
-)
-
-# ---------------------------------------------------------------- Core: CSMS -> CP requests
-CALLS = {
-    "ChangeAvailability": (
-        ("connectorId", "I"),
-        ("type", "E", ("Inoperative", "Operative")),
-    ),
-    "ChangeConfiguration": (
-        ("key", "S", 50),
-        ("value", "S", 500),
-    ),
-    "ClearCache": (),
-    "DataTransfer": (
-        ("vendorId", "S", 255),
-        ("messageId", "s", 50),
-        ("data", "s"),
-    ),
-    "GetConfiguration": (
-        ("key", "a", ("s", 50)),
-    ),
-    "RemoteStartTransaction": (
-        ("connectorId", "i"),
-        ("idTag", "S", 20),
-        ("chargingProfile", "o", "schema_smart.CHARGING_PROFILE"),
-    ),
-    "RemoteStopTransaction": (
-        ("transactionId", "I"),
-    ),
-    "Reset": (
-        ("type", "E", ("Hard", "Soft")),
-    ),
-    "UnlockConnector": (
-        ("connectorId", "I"),
-    ),
-}
-
-# ---------------------------------------------------------------- Core: CSMS answers to our calls
-RESULTS = {
-    "Authorize": (
-        ("idTagInfo", "O", ID_TAG_INFO),
-    ),
-    "BootNotification": (
-        ("status", "E", ("Accepted", "Pending", "Rejected")),
-        ("currentTime", "T"),
-        ("interval", "I"),
-    ),
-    "DataTransfer": (
-        ("status", "E", ("Accepted", "Rejected", "UnknownMessageId", "UnknownVendorId")),
-        ("data", "s"),
-    ),
-    "Heartbeat": (
-        ("currentTime", "T"),
-    ),
-    "MeterValues": (),
-    "StartTransaction": (
-        ("idTagInfo", "O", ID_TAG_INFO),
-        ("transactionId", "I"),
-    ),
-    "StatusNotification": (),
-    "StopTransaction": (
-        ("idTagInfo", "o", ID_TAG_INFO),
-    ),
-}
+CALL_TABLES = "schema_core"  # the profile of every CSMS request, the module of its table, Core's tables
 
 
 # ---------------------------------------------------------------- checking
-NAME_IN_ERROR = 40  # chars of a CSMS-chosen name (unknown action or field) quoted in an error
-
-def _module(name):
-    pkg = __import__("ocpp16." + name)
-    return getattr(pkg, name)
-
-
-def _tables(profile, calls):
-    name = PROFILE_MODULES[profile]
-    if name is None:
-        return CALLS if calls else RESULTS
-    mod = _module(name)
-    return mod.CALLS if calls else mod.RESULTS
-
-
-def _lazy(ref):
-    mod, attr = ref.split(".")
-    return getattr(_module(mod), attr)
-
-
-def check_call(action, payload, supported=None):
-    """Raise rpc.RpcError unless `payload` is a valid request `action` from the CSMS.
-    supported: None (all profiles), or a collection of profile and/or action names."""
-    profile = CALL_PROFILES.get(action)
-    if profile is None:
-        raise rpc.RpcError(rpc.NotImplemented, "unknown action %s" % str(action)[:NAME_IN_ERROR])
-    if supported is not None and action not in supported and profile not in supported:
-        raise rpc.RpcError(rpc.NotSupported, "%s (%s) is not supported" % (action, profile))
+def validate_call(action, payload, supported=None):
+    """Check a CSMS->CP request. Raises RpcError: NotImplemented for an action this
+    firmware does not know, NotSupported when `supported` (a collection of feature
+    profile names and/or action names; None = all) holds neither the action nor its
+    profile (schema_core.tables), else the constraint codes in the table above. The
+    tables are unloaded after."""
     try:
-        spec = _tables(profile, True)[action]
-    except ImportError:  # a small board may ship without an optional profile's tables
-        raise rpc.RpcError(rpc.NotSupported, "%s (%s) is not installed" % (action, profile))
+        home = profiles.load(CALL_TABLES).tables(action, supported)
+        check_payload(payload, spec_of(home.CALLS, action), home)
+    finally:
+        drop_tables()
+
+
+def validate_result(action, payload):
+    """Check the CSMS's CALLRESULT payload for our CALL `action`. Raises RpcError;
+    the caller treats it as a failed delivery of that CALL."""
+    spec = spec_of(RESULTS, action)
+    if spec is None:
+        raise E.RpcError(E.NotImplemented, "no answer is expected to %s" % str(action)[:E.NAME_IN_ERROR])
     check_payload(payload, spec)
 
 
-def check_result(action, payload):
-    """Raise rpc.RpcError unless `payload` is a valid CALLRESULT to our call `action`."""
-    profile = RESULT_PROFILES.get(action)
-    if profile is None:
-        raise rpc.RpcError(rpc.NotImplemented, "no answer is expected to %s" % str(action)[:NAME_IN_ERROR])
-    try:
-        spec = _tables(profile, False)[action]
-    except ImportError:
-        raise rpc.RpcError(rpc.NotSupported, "%s (%s) is not installed" % (action, profile))
-    check_payload(payload, spec)
+def spec_of(table, action):
+    """The spec of `action` in a table (";action:spec" each, ";" at the end), or None."""
+    key = ";%s:" % action
+    i = table.find(key)
+    if i < 0:
+        return None
+    i += len(key)
+    return table[i:table.find(";", i)]
 
 
-def check_payload(payload, spec):
-    """Raise rpc.RpcError unless payload (a whole request/answer) matches spec."""
+def drop_tables():
+    """The request tables (ocpp16/schema_*.py) load per check: unload them."""
+    for name in [m for m in sys.modules if m.startswith("ocpp16.schema_")]:
+        profiles.unload(name)
+
+
+def check_payload(payload, spec, home=None):
+    """Raise RpcError unless payload (a whole request/answer) matches spec, whose
+    references name specs of the module home (None: this one)."""
     if type(payload) is not dict:
-        raise rpc.RpcError(rpc.FormationViolation, "payload is not an object")
-    _object(payload, spec, "")
+        raise E.RpcError(E.FormationViolation, "payload is not an object")
+    _object(payload, spec, home, "")
 
 
 def _fail(code, path, what):
-    raise rpc.RpcError(code, "%s: %s" % (path, what))
+    raise E.RpcError(code, "%s: %s" % (path, what))
 
 
-def _object(obj, spec, prefix):
+def _field(f):
+    """One field of a spec -> (kind char, name, arg or None)."""
+    i = f.find("=")
+    return (f[0], f[1:], None) if i < 0 else (f[0], f[1:i], f[i + 1:])
+
+
+def _object(obj, spec, home, prefix):
+    fields = [_field(f) for f in spec.split()]
     seen = 0
-    for f in spec:
-        name = f[0]
+    for kind, name, arg in fields:
         if name in obj:
             seen += 1
-            _value(obj[name], f[1].lower(), f[2] if len(f) > 2 else None, prefix + name)
-        elif f[1] < "a":
-            _fail(rpc.OccurenceConstraintViolation, prefix + name, "required field missing")
+            _value(obj[name], kind.lower(), arg, home, prefix + name)
+        elif kind < "a":
+            _fail(E.OccurenceConstraintViolation, prefix + name, "required field missing")
     if seen != len(obj):
+        names = [f[1] for f in fields]
         for k in obj:
-            if not _known(spec, k):
-                _fail(rpc.FormationViolation, prefix + str(k)[:NAME_IN_ERROR], "field not allowed here")
+            if k not in names:
+                _fail(E.FormationViolation, prefix + str(k)[:E.NAME_IN_ERROR], "field not allowed here")
 
 
-def _known(spec, key):
-    for f in spec:
-        if f[0] == key:
-            return True
-    return False
+# The JSON type each kind needs, as named in "<type> expected" (TypeConstraintViolation).
+_TYPE_WORDS = {"s": "string", "t": "string", "u": "string", "e": "string", "i": "integer", "d": "number",
+               "b": "boolean", "o": "object", "a": "array"}
 
 
-def _value(v, kind, arg, path):
+def _value(v, kind, arg, home, path):
     t = type(v)
-    if kind == "s" or kind == "t" or kind == "u" or kind == "e":
-        if t is not str:
-            _fail(rpc.TypeConstraintViolation, path, "string expected")
-        if kind == "s":
-            if arg is not None and len(v) > arg:
-                _fail(rpc.TypeConstraintViolation, path, "longer than %d" % arg)
-        elif kind == "e":
-            if v not in arg:
-                _fail(rpc.PropertyConstraintViolation, path, "value not allowed")
-        elif kind == "t":
-            if not timefmt.is_datetime(v):
-                _fail(rpc.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
-        elif not _is_uri(v):
-            _fail(rpc.TypeConstraintViolation, path, "not a URI")
-    elif kind == "i":
-        if t is not int:
-            _fail(rpc.TypeConstraintViolation, path, "integer expected")
+    word = _TYPE_WORDS.get(kind)
+    if word is None:
+        raise ValueError("bad spec kind %r at %s" % (kind, path))
+    if not (t is str if word == "string" else t is int if kind == "i" else t is bool if kind == "b"
+            else t is dict if kind == "o" else t is list if kind == "a" else t is int or t is float):
+        _fail(E.TypeConstraintViolation, path, word + " expected")
+    if kind == "s":
+        if arg is not None and len(v) > int(arg):
+            _fail(E.TypeConstraintViolation, path, "longer than " + arg)
+    elif kind == "e":
+        if v not in arg.split("|"):
+            _fail(E.PropertyConstraintViolation, path, "value not allowed")
+    elif kind == "t":
+        if not timefmt.is_datetime(v):
+            _fail(E.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
+    elif kind == "u":
+        if not _is_uri(v):
+            _fail(E.TypeConstraintViolation, path, "not a URI")
     elif kind == "d":
-        if t is not int and t is not float:
-            _fail(rpc.TypeConstraintViolation, path, "number expected")
         if t is float and not _tenths(v):
-            _fail(rpc.PropertyConstraintViolation, path, "not a multiple of 0.1")
-    elif kind == "b":
-        if t is not bool:
-            _fail(rpc.TypeConstraintViolation, path, "boolean expected")
+            _fail(E.PropertyConstraintViolation, path, "not a multiple of 0.1")
     elif kind == "o":
-        if t is not dict:
-            _fail(rpc.TypeConstraintViolation, path, "object expected")
-        if type(arg) is str:
+        i = arg.find(".")
+        if i > 0:
             try:
-                arg = _lazy(arg)
+                home = profiles.load(arg[:i])
             except ImportError:
                 # The optional profile's tables are not on this board, so nothing here can
                 # use the field (a ChargingProfile in RemoteStartTransaction): let it pass.
                 return
-        _object(v, arg, path + ".")
+            arg = arg[i + 1:]
+        _object(v, getattr(home, arg) if home else globals()[arg], home, path + ".")
     elif kind == "a":
-        if t is not list:
-            _fail(rpc.TypeConstraintViolation, path, "array expected")
-        ikind = arg[0]
-        iarg = arg[1] if len(arg) > 1 else None
         for i in range(len(v)):
-            _value(v[i], ikind, iarg, "%s[%d]" % (path, i))
-    else:
-        raise ValueError("bad spec kind %r at %s" % (kind, path))
+            _value(v[i], arg[0], arg[1:] or None, home, "%s[%d]" % (path, i))
 
 
 TENTHS_REL_TOLERANCE = 2e-7   # float rounding allowance (single-precision floats on ESP32)
@@ -295,4 +208,3 @@ def _is_uri(s):
         if not ("a" <= c <= "z" or "A" <= c <= "Z" or (j and ("0" <= c <= "9" or c in "+-."))):
             return False
     return " " not in s
-

@@ -1,24 +1,7 @@
-# Compact payload tables of the Firmware Management profile: GetDiagnostics and
-# UpdateFirmware requests, and the (empty) answers to our status notifications.
-# Data only; ocpp16.schema does the checking.
+# Compact payload tables of the Firmware Management profile's requests: GetDiagnostics and
+# UpdateFirmware (the answers to its status notifications: ocpp16.schema.RESULTS).
+# Data only (format: ocpp16/schema.py); ocpp16.schema does the checking.
 
-CALLS = {
-    "GetDiagnostics": (
-        ("location", "U"),
-        ("retries", "i"),
-        ("retryInterval", "i"),
-        ("startTime", "t"),
-        ("stopTime", "t"),
-    ),
-    "UpdateFirmware": (
-        ("location", "U"),
-        ("retries", "i"),
-        ("retrieveDate", "T"),
-        ("retryInterval", "i"),
-    ),
-}
-
-RESULTS = {
-    "DiagnosticsStatusNotification": (),
-    "FirmwareStatusNotification": (),
-}
+CALLS = (";GetDiagnostics:Ulocation iretries iretryInterval tstartTime tstopTime"
+         ";UpdateFirmware:Ulocation iretries TretrieveDate iretryInterval"
+         ";")

@@ -1,17 +1,9 @@
 # Compact payload tables of the Local Auth List Management profile
-# (GetLocalListVersion, SendLocalList). Data only; ocpp16.schema does the checking.
-from ocpp16.schema import ID_TAG_INFO
+# (GetLocalListVersion, SendLocalList). Data only (format: ocpp16/schema.py);
+# ocpp16.schema does the checking.
 
-CALLS = {
-    "GetLocalListVersion": (),
-    "SendLocalList": (
-        ("listVersion", "I"),
-        ("localAuthorizationList", "a", ("o", (
-            ("idTag", "S", 20),
-            ("idTagInfo", "o", ID_TAG_INFO),
-        ))),
-        ("updateType", "E", ("Differential", "Full")),
-    ),
-}
-
-RESULTS = {}
+CALLS = (";GetLocalListVersion:"
+         ";SendLocalList:IlistVersion alocalAuthorizationList=oAUTHORIZATION_DATA"
+         " EupdateType=Differential|Full"
+         ";")
+AUTHORIZATION_DATA = "SidTag=20 oidTagInfo=schema.ID_TAG_INFO"

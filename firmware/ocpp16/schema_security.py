@@ -1,64 +1,20 @@
-# Compact payload tables of the OCPP 1.6 Security Whitepaper extension: its seven
-# CSMS requests and the answers to our four security calls.
-# Data only; ocpp16.schema does the checking.
+# Compact payload tables of the OCPP 1.6 Security Whitepaper extension's seven CSMS requests
+# (the answers to our four security calls: ocpp16.schema.RESULTS).
+# Data only (format: ocpp16/schema.py); ocpp16.schema does the checking.
 
-CERTIFICATE_USE = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
-
-CALLS = {
-    "CertificateSigned": (
-        ("certificateChain", "S", 10000),
-    ),
-    "DeleteCertificate": (
-        ("certificateHashData", "O", (
-            ("hashAlgorithm", "E", ("SHA256", "SHA384", "SHA512")),
-            ("issuerNameHash", "S", 128),
-            ("issuerKeyHash", "S", 128),
-            ("serialNumber", "S", 40),
-        )),
-    ),
-    "ExtendedTriggerMessage": (
-        ("requestedMessage", "E", ("BootNotification", "LogStatusNotification",
-                                   "FirmwareStatusNotification", "Heartbeat", "MeterValues",
-                                   "SignChargePointCertificate", "StatusNotification")),
-        ("connectorId", "i"),
-    ),
-    "GetInstalledCertificateIds": (
-        ("certificateType", "E", CERTIFICATE_USE),
-    ),
-    "GetLog": (
-        ("log", "O", (
-            ("remoteLocation", "S", 512),
-            ("oldestTimestamp", "t"),
-            ("latestTimestamp", "t"),
-        )),
-        ("logType", "E", ("DiagnosticsLog", "SecurityLog")),
-        ("requestId", "I"),
-        ("retries", "i"),
-        ("retryInterval", "i"),
-    ),
-    "InstallCertificate": (
-        ("certificateType", "E", CERTIFICATE_USE),
-        ("certificate", "S", 5500),
-    ),
-    "SignedUpdateFirmware": (
-        ("retries", "i"),
-        ("retryInterval", "i"),
-        ("requestId", "I"),
-        ("firmware", "O", (
-            ("location", "S", 512),
-            ("retrieveDateTime", "T"),
-            ("installDateTime", "t"),
-            ("signingCertificate", "S", 5500),
-            ("signature", "S", 800),
-        )),
-    ),
-}
-
-RESULTS = {
-    "SecurityEventNotification": (),
-    "SignCertificate": (
-        ("status", "E", ("Accepted", "Rejected")),
-    ),
-    "LogStatusNotification": (),
-    "SignedFirmwareStatusNotification": (),
-}
+CALLS = (";CertificateSigned:ScertificateChain=10000"
+         ";DeleteCertificate:OcertificateHashData=CERTIFICATE_HASH_DATA"
+         ";ExtendedTriggerMessage:ErequestedMessage=BootNotification|LogStatusNotification|"
+         "FirmwareStatusNotification|Heartbeat|MeterValues|SignChargePointCertificate|StatusNotification"
+         " iconnectorId"
+         ";GetInstalledCertificateIds:EcertificateType=CentralSystemRootCertificate|ManufacturerRootCertificate"
+         ";GetLog:Olog=LOG_PARAMETERS ElogType=DiagnosticsLog|SecurityLog IrequestId iretries iretryInterval"
+         ";InstallCertificate:EcertificateType=CentralSystemRootCertificate|ManufacturerRootCertificate"
+         " Scertificate=5500"
+         ";SignedUpdateFirmware:iretries iretryInterval IrequestId Ofirmware=FIRMWARE"
+         ";")
+CERTIFICATE_HASH_DATA = ("EhashAlgorithm=SHA256|SHA384|SHA512 SissuerNameHash=128 SissuerKeyHash=128 "
+                         "SserialNumber=40")
+LOG_PARAMETERS = "SremoteLocation=512 toldestTimestamp tlatestTimestamp"
+FIRMWARE = ("Slocation=512 TretrieveDateTime tinstallDateTime SsigningCertificate=5500 "
+            "Ssignature=800")

@@ -1,13 +1,6 @@
 # Compact payload table of the Remote Trigger profile (TriggerMessage).
-# Data only; ocpp16.schema does the checking.
+# Data only (format: ocpp16/schema.py); ocpp16.schema does the checking.
 
-CALLS = {
-    "TriggerMessage": (
-        ("requestedMessage", "E", ("BootNotification", "DiagnosticsStatusNotification",
-                                   "FirmwareStatusNotification", "Heartbeat", "MeterValues",
-                                   "StatusNotification")),
-        ("connectorId", "i"),
-    ),
-}
-
-RESULTS = {}
+CALLS = (";TriggerMessage:ErequestedMessage=BootNotification|DiagnosticsStatusNotification|"
+         "FirmwareStatusNotification|Heartbeat|MeterValues|StatusNotification iconnectorId"
+         ";")

@@ -1,0 +1,119 @@
+# What ocpp16.schema keeps and loads: the answers to what a charging charger sends are checked
+# from resident tables (no module loaded), the tables of a CSMS request load for its check and
+# are gone after it, a request whose tables fail to load costs that request (CALLERROR
+# InternalError), never the charging; and the one-string table format checks exactly.
+# Runs on both runtimes.
+import json
+import sys
+
+from ocpp16 import profiles, rpc, schema
+from test_chargepoint import Rig
+
+
+def _tables_loaded():
+    return [m for m in sys.modules if m.startswith("ocpp16.schema_")]
+
+
+def _call(rig, action, payload, msg_id):
+    rig.cp.receive(json.dumps([2, msg_id, action, payload]), rig.now)
+    for text in list(rig.cp.outbox):
+        m = json.loads(text)
+        if m[0] in (3, 4) and m[1] == msg_id:
+            rig.cp.outbox.remove(text)
+            return m
+    raise AssertionError("no answer to " + action)
+
+
+def _charging_rig(name, loads):
+    """A rig charging on connector 1, every profiles.load of the session's answers in `loads`."""
+    rig = Rig(name)
+    real = profiles.load
+
+    def spy(module):
+        loads.append(module)
+        return real(module)
+
+    profiles.load = spy
+    try:
+        rig.cp.on_connect(0)
+        rig.run(2000)
+        rig.world.reader.tap("CAFE")
+        rig.world.evs[0].plug()
+        rig.run(30000)  # Authorize, StartTransaction, MeterValues, Heartbeat
+    finally:
+        profiles.load = real
+    return rig
+
+
+def test_answers_of_a_charging_session_load_no_tables():
+    loads = []
+    rig = _charging_rig("schema_resident", loads)
+    assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+    sent = set(rig.actions())
+    for action in ("BootNotification", "StatusNotification", "Authorize", "StartTransaction"):
+        assert action in sent, sent
+    assert [m for m in loads if m.startswith("schema")] == [], loads
+    assert _tables_loaded() == []
+
+
+def test_request_tables_load_for_the_check_only_and_a_failed_load_spares_the_charging():
+    loads = []
+    rig = _charging_rig("schema_demand", loads)
+    assert 1 in rig.cp.tx
+    m = _call(rig, "GetConfiguration", {"key": ["HeartbeatInterval"]}, "g1")
+    assert m[0] == 3 and m[2]["configurationKey"][0]["key"] == "HeartbeatInterval", m
+    assert _tables_loaded() == []
+    m = _call(rig, "GetConfiguration", {"key": [5]}, "g2")
+    assert m[:3] == [4, "g2", rpc.TypeConstraintViolation], m
+    assert m[3] == "key[0]: string expected", m
+    saved = schema.CALL_TABLES
+    schema.CALL_TABLES = "schema_not_on_this_board"
+    try:
+        m = _call(rig, "Reset", {"type": "Soft"}, "r1")
+    finally:
+        schema.CALL_TABLES = saved
+    assert m[:3] == [4, "r1", rpc.InternalError], m
+    assert _tables_loaded() == []
+    rig.run(3000)
+    assert 1 in rig.cp.tx and rig.evses[0].contactor_closed  # still charging
+    m = _call(rig, "GetConfiguration", {}, "g3")  # tried again: the tables load now
+    assert m[0] == 3, m
+
+
+def test_one_string_format_checks_exactly():
+    ok = {"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z", "interval": 60}
+    rpc.validate_result("BootNotification", ok)
+    for status in ("Accept", "Pending|Rejected", "Accepted|Pending", "", "accepted"):
+        p = dict(ok)
+        p["status"] = status
+        try:
+            rpc.validate_result("BootNotification", p)
+            assert False, status
+        except rpc.RpcError as e:
+            assert (e.code, e.description) == (rpc.PropertyConstraintViolation, "status: value not allowed"), status
+    for action in ("Boot", "Notification", "BootNotification:", "", "Reset"):  # parts of the table's text
+        try:
+            rpc.validate_result(action, {})
+            assert False, action
+        except rpc.RpcError as e:
+            assert e.code == rpc.NotImplemented, action
+    # a field name is matched whole, not as part of another's
+    for action, p, code in (("StartTransaction", {"idTagInfo": {"status": "Accepted"}, "transactionId": 1}, None),
+                            ("StartTransaction", {"idTagInfo": {"status": "Accepted"}, "transaction": 1},
+                             rpc.OccurenceConstraintViolation),
+                            ("StartTransaction", {"idTagInfo": {"status": "Accepted"}, "transactionId": 1,
+                                                  "transaction": 1}, rpc.FormationViolation),
+                            ("StopTransaction", {"idTag": {"status": "Accepted"}}, rpc.FormationViolation),
+                            ("StopTransaction", {"idTagInfo": {"status": "Accepted", "parentIdTag": "p" * 21}},
+                             rpc.TypeConstraintViolation)):
+        try:
+            rpc.validate_result(action, p)
+            got = None
+        except rpc.RpcError as e:
+            got = e.code
+        assert got == code, (p, got)
+    try:
+        schema.check_payload({"a": 1}, "xa")
+        assert False
+    except ValueError:  # a kind char the format does not have is a bug in a table, not the CSMS's
+        pass
