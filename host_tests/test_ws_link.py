@@ -437,3 +437,62 @@ def test_send_stuck_on_a_full_tcp_window_drops_the_link():
         h = run(main())
     assert h.kinds() == ["open", "close"]
     assert h.events[1][2] == "send stuck for 300 ms (dead link)"
+
+
+def test_own_backoff_is_loaded_while_down_and_dropped_once_stable():
+    import sys
+    conns = []
+
+    async def handler(conn):
+        conns.append(1)
+        if len(conns) == 1:
+            conn.transport.abort()  # a first short connection: the link must pause with backoff
+            return
+        await conn.wait_closed()
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0)
+        link.stable_ms = 200
+        assert link.backoff is None
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: len(conns) == 2 and link.up)
+            assert link.backoff is not None and link.backoff.attempts == 1  # made at the failure
+            assert "net.backoff" not in sys.modules  # held by the link only, while it needs it
+            await wait_until(lambda: link.backoff is None)  # stable: dropped (the next delay is the first again)
+            link.stop()
+            await asyncio.wait_for(task, 5)
+        run(main())
+
+
+def test_backoff_that_cannot_be_loaded_gives_a_fixed_pause(logbuf):
+    from net import link as link_mod
+    slept = []
+
+    async def fast_sleep_ms(ms):
+        slept.append(ms)
+        await asyncio.sleep(0)
+
+    real = ws._load
+
+    def failing(name):
+        if name == "backoff":
+            raise MemoryError("no heap for net.backoff")
+        return real(name)
+    ws._load = failing
+    try:
+        link = Link("ws://127.0.0.1:1/", "CP1", ping_interval_s=0, sleep_ms=fast_sleep_ms)
+
+        async def main():
+            task = asyncio.create_task(link.run(Events()))
+            await wait_until(lambda: sum(slept) >= 2 * link_mod.PAUSE_MS)
+            link.stop()
+            await asyncio.wait_for(task, 2)
+        run(main())
+    finally:
+        ws._load = real
+    out = logbuf.getvalue()
+    assert "next connect attempt in %d ms" % link_mod.PAUSE_MS in out and "MemoryError" in out
+    assert link.backoff is None

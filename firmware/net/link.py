@@ -65,17 +65,13 @@ class Link:
     def __init__(self, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=PING_INTERVAL_S,
                  dead_after_s=None, backoff=None, max_message=ws.MAX_MESSAGE, sleep_ms=None,
                  connect_timeout_ms=ws.CONNECT_TIMEOUT_MS):
-        if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
-            raise ValueError("charge_point_id must be a non-empty string without '/', not %r" % (charge_point_id,))
-        if not isinstance(url, str):
-            raise ws.InvalidURL("CSMS URL must be a string, not %r" % (url,))
-        self.url = url.rstrip("/") + "/" + charge_point_id
-        ws._via_opener("parse_url", self.url)  # a bad URL is a configuration error: say so now, not on every retry
+        # A bad URL or id is a configuration error: said now (ValueError, InvalidURL), not on every retry.
+        self.url, secret = ws._via_opener("link_target", url, charge_point_id, basic_auth)
         self.basic_auth = basic_auth
-        if basic_auth:
+        if secret:
             # Safety net: the header form never appears in a log line, even by mistake.
             try:
-                log.secret(ws._via_opener("basic_auth_header", basic_auth[0], basic_auth[1])[6:])
+                log.secret(secret)
             except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
                 log.warning("link: %s", e)
         self.ssl = ssl

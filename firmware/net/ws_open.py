@@ -1,7 +1,7 @@
 # The WebSocket opening handshake (RFC 6455 4.1): URL parsing, TCP and TLS connect, the HTTP
-# upgrade with Basic auth and subprotocol checks. Imported by ws.connect() for one connect and
-# unloaded after it (net/ws.py), so it costs no RAM while the link is up. Errors are ws's classes;
-# sockets are net/netcompat.py's.
+# upgrade with Basic auth and subprotocol checks; also a Link's URL, checked when it is made.
+# Imported for one connect or check and unloaded after it (net/ws.py), so it costs no RAM while
+# the link is up. Errors are ws's classes; sockets are net/netcompat.py's.
 import asyncio
 import binascii
 import hashlib
@@ -90,6 +90,18 @@ def parse_url(url):
         if not 0 < port < 65536:
             raise InvalidURL("URL port must be 1..65535: %r" % url)
     return secure, host, port, resource
+
+
+def link_target(url, charge_point_id, basic_auth):
+    """net.link's configuration checked when a Link is made: (the URL of the charger's link, the
+    Basic auth credentials as they appear in the header, or None)."""
+    if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
+        raise ValueError("charge_point_id must be a non-empty string without '/', not %r" % (charge_point_id,))
+    if not isinstance(url, str):
+        raise InvalidURL("CSMS URL must be a string, not %r" % (url,))
+    url = url.rstrip("/") + "/" + charge_point_id  # OCPP-J: the CSMS URL, then the charge point's id
+    parse_url(url)
+    return url, basic_auth_header(basic_auth[0], basic_auth[1])[6:] if basic_auth else None
 
 
 def _one_line(e):

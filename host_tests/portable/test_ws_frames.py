@@ -209,3 +209,59 @@ def test_parse_url_table():
             assert "URL" in str(e), (bad, e)
         else:
             raise AssertionError("accepted %r" % (bad,))
+
+
+def without(names, fn):
+    """Run fn() while net.<name> for each of names fails to import (as a MemoryError would)."""
+    real = ws._load
+
+    def failing(name):
+        if name in names:
+            raise MemoryError("no heap for net." + name)
+        return real(name)
+    ws._load = failing
+    try:
+        return fn()
+    finally:
+        ws._load = real
+
+
+def test_on_demand_modules_that_fail_to_load_still_end_the_connection():
+    # Protocol error without net.ws_close: no close frame, but the connection ends (1006).
+    got, exc, s = without(("ws_close",), lambda: receive_all(frame(1, b"x", rsv=1), 1, True))
+    assert isinstance(exc, ws.ConnectionClosed) and exc.code == 1006 and "MemoryError" in exc.reason, exc
+    assert s.closed and s.written == bytearray()
+    # The server's close frame: the same.
+    got, exc, s = without(("ws_close",), lambda: receive_all(frame(1, b"hi") + frame(8, b"\x03\xe8"), 3, False))
+    assert got == ["hi"] and isinstance(exc, ws.ConnectionClosed) and exc.code == 1006 and s.closed
+    # An oversized message without net.ws_drain: the connection ends instead of skipping it.
+    got, exc, s = without(("ws_drain",), lambda: receive_all(frame(1, b"a" * 200), 7, True, max_message=100))
+    assert got == [] and isinstance(exc, ws.ConnectionClosed) and exc.code == 1006 and s.closed
+
+    # close() without ws_close, and the socket released without net.netcompat.
+    async def close_without():
+        st = FakeStream(b"", 1, True)
+        c = ws.WebSocket(st, st)
+        await c.close()
+        return c, st
+    c, st = without(("ws_close", "netcompat"), lambda: asyncio.run(close_without()))
+    assert c.closed and c.close_code == 1006 and st.closed and st.written == bytearray()
+
+
+def test_close_handshake_and_release_with_every_module():
+    class Released(FakeStream):
+        waited = False
+
+        async def wait_closed(self):
+            self.waited = True
+
+    async def main():
+        st = Released(frame(8, b"\x03\xe8"), 100, True)
+        c = ws.WebSocket(st, st)
+        await c.close(1000, "bye")
+        return c, st
+    c, st = asyncio.run(main())
+    assert client_frames(st.written) == [(8, b"\x03\xe8bye")]
+    assert c.closed and c.close_code == 1000 and st.closed and st.waited
+    import sys
+    assert "net.ws_close" not in sys.modules and "net.netcompat" not in sys.modules
