@@ -496,3 +496,39 @@ def test_backoff_that_cannot_be_loaded_gives_a_fixed_pause(logbuf):
     out = logbuf.getvalue()
     assert "next connect attempt in %d ms" % link_mod.PAUSE_MS in out and "MemoryError" in out
     assert link.backoff is None
+
+
+def test_nothing_of_the_on_demand_network_code_stays_loaded():
+    import sys
+    ON_DEMAND = ("net.ws_open", "net.ws_close", "net.ws_drain", "net.netcompat", "net.backoff")
+    for m in ON_DEMAND:  # test modules import some of them at the top
+        sys.modules.pop(m, None)
+    conns = []
+
+    async def handler(conn):
+        conns.append(1)
+        if len(conns) == 1:
+            await conn.send("y" * 300)  # above max_message: drained, the link kept
+            await conn.send("after")
+            await conn.close(4000, "go away")  # the server's close: answered
+            return
+        await conn.wait_closed()
+
+    class Big(Events):
+        def on_too_big(self, head, size):
+            self._add("too_big", size)
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0, max_message=100)
+
+        async def main():
+            h = Big()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: len(conns) == 2 and link.up)  # after a backoff pause
+            link.stop()  # our close handshake
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    assert h.kinds() == ["open", "too_big", "message", "close", "open", "close"], h.events
+    assert "4000" in h.events[3][2]
+    assert [m for m in ON_DEMAND if m in sys.modules] == []
