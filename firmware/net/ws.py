@@ -126,7 +126,8 @@ class WebSocket:
         self._rpos = 0
         self._rend = 0
         self._hdr = bytearray(8)
-        self._wlock = asyncio.Lock()
+        self._sending = False  # a frame is being written (a large one in steps): others wait for _sent
+        self._sent = asyncio.Event()  # not an asyncio.Lock: that would keep asyncio.lock loaded for this alone
         self._closed_evt = asyncio.Event()
         self._released = False
         self._rx_active = False
@@ -222,27 +223,32 @@ class WebSocket:
         frame[hlen:hlen + 4] = mask
         mv = memoryview(data)
         data = None
-        async with self._wlock:
-            if self.closed:
-                raise closed_error(self.close_code, self.close_reason)
-            if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
-                raise closed_error(CLOSE_NORMAL, "closing")
-            try:
-                if small:
-                    frame[hlen + 4:] = _masked(mv, _mask_int(mask, n))
-                    self._w.write(frame)
+        while self._sending:
+            await self._sent.wait()
+        if self.closed:
+            raise closed_error(self.close_code, self.close_reason)
+        if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
+            raise closed_error(CLOSE_NORMAL, "closing")
+        self._sending = True
+        self._sent.clear()
+        try:
+            if small:
+                frame[hlen + 4:] = _masked(mv, _mask_int(mask, n))
+                self._w.write(frame)
+                await self._w.drain()
+            else:
+                self._w.write(frame)
+                full = _mask_int(mask, _SEND_CHUNK)
+                for i in range(0, n, _SEND_CHUNK):
+                    k = min(_SEND_CHUNK, n - i)
+                    self._w.write(_masked(mv[i:i + k], full if k == _SEND_CHUNK else _mask_int(mask, k)))
                     await self._w.drain()
-                else:
-                    self._w.write(frame)
-                    full = _mask_int(mask, _SEND_CHUNK)
-                    for i in range(0, n, _SEND_CHUNK):
-                        k = min(_SEND_CHUNK, n - i)
-                        self._w.write(_masked(mv[i:i + k], full if k == _SEND_CHUNK else _mask_int(mask, k)))
-                        await self._w.drain()
-            except OSError as e:
-                raise self._lost("connection lost while sending: %s" % e)
-            finally:
-                mv = None
+        except OSError as e:
+            raise self._lost("connection lost while sending: %s" % e)
+        finally:
+            mv = None
+            self._sending = False
+            self._sent.set()
 
     async def send(self, message):
         """Send one message: str as a text frame, bytes-like as a binary frame."""

@@ -265,3 +265,24 @@ def test_close_handshake_and_release_with_every_module():
     assert c.closed and c.close_code == 1000 and st.closed and st.waited
     import sys
     assert "net.ws_close" not in sys.modules and "net.netcompat" not in sys.modules
+
+
+def test_frames_from_concurrent_senders_never_interleave():
+    class SlowDrain(FakeStream):
+        # Like a socket with a full window: every drain lets the other tasks run a few times.
+        async def drain(self):
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+    big = [bytes([65 + i]) * 5000 for i in range(3)]  # each written in three steps (SEND_CHUNK)
+
+    async def main():
+        st = SlowDrain(b"", 1, True)
+        c = ws.WebSocket(st, st, 1 << 20)
+        await asyncio.gather(*([c.send(b) for b in big] + [c.ping(b"p%d" % i) for i in range(3)]
+                               + [c.send("t%d" % i) for i in range(3)]))
+        return st
+    st = asyncio.run(main())
+    frames = client_frames(st.written)
+    assert sorted(frames) == sorted([(2, b) for b in big] + [(9, b"p%d" % i) for i in range(3)]
+                                    + [(1, b"t%d" % i) for i in range(3)])
