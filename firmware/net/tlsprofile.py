@@ -3,7 +3,6 @@
 # (and the config's ca_cert) and its host name, TLS 1.2+, the whitepaper's cipher suites,
 # and for profile 3 the charger's own certificate and key. Also names the security event
 # of a failed handshake. Imported when a link is made and unloaded after; no sockets here.
-from net import netcompat
 from ocpp16.profiles import PKI
 
 HELPERS = PKI + ("net.netcompat", "net.tls")  # unloaded with this module (ocpp16.profiles.unload)
@@ -56,6 +55,7 @@ def _read(path):
 def context(profile, data_dir, ca_file=None, client_files=None):
     """The SSLContext for `profile` (2 or 3) from the certificate store in data_dir
     (and the config's ca_cert / client_cert+client_key PEM files when given)."""
+    from net import netcompat
     from pki import pem
     from ocpp16.certstore import CertStore
     s = CertStore(data_dir)
