@@ -10,7 +10,7 @@ import time
 import pytest
 
 import ws_servers as S
-from net import ws, ws_open
+from net import ws, ws_close, ws_drain, ws_open
 
 TEST_TIMEOUT_S = 15  # one test's whole asyncio run
 
@@ -177,16 +177,16 @@ def test_handshake_timeout_and_refused_port():
 @pytest.mark.parametrize("bad", ["http://h/x", "ws://", "ws://h:0/x", "ws://h:99999/", "ws://h:p/",
                                  "ws://u:p@h/x", "ws://h/a b", "ws://[::1/x", 42])
 def test_bad_urls_are_named_errors(bad):
-    with pytest.raises(ws.InvalidURL):
-        ws.parse_url(bad)
+    with pytest.raises(ws.InvalidURL, match="URL"):
+        ws_open.parse_url(bad)
 
 
 def test_parse_url():
-    assert ws.parse_url("ws://h/x") == (False, "h", 80, "/x")
-    assert ws.parse_url("WSS://h.example:8443/a/b?c=1#frag") == (True, "h.example", 8443, "/a/b?c=1")
-    assert ws.parse_url("ws://h?q") == (False, "h", 80, "/?q")
-    assert ws.parse_url("wss://[::1]:9000") == (True, "::1", 9000, "/")
-    assert ws.parse_url("wss://[::1]/p") == (True, "::1", 443, "/p")
+    assert ws_open.parse_url("ws://h/x") == (False, "h", 80, "/x")
+    assert ws_open.parse_url("WSS://h.example:8443/a/b?c=1#frag") == (True, "h.example", 8443, "/a/b?c=1")
+    assert ws_open.parse_url("ws://h?q") == (False, "h", 80, "/?q")
+    assert ws_open.parse_url("wss://[::1]:9000") == (True, "::1", 9000, "/")
+    assert ws_open.parse_url("wss://[::1]/p") == (True, "::1", 443, "/p")
 
 
 # ---------------------------------------------------------------- ping / pong
@@ -355,7 +355,7 @@ def test_fragments_adding_up_above_limit_are_dropped():
             c = await ws.connect(url(srv), max_message=1000)
             with pytest.raises(ws.MessageTooBig, match="1200") as e:
                 await c.recv()
-            assert e.value.head == b"a" * ws.TOO_BIG_HEAD and e.value.size == 1200
+            assert e.value.head == b"a" * ws_drain.TOO_BIG_HEAD and e.value.size == 1200
             assert await c.recv() == "ok"
             c.abort()
             await c.wait_closed()
@@ -367,7 +367,7 @@ def test_message_above_the_drain_bound_closes_with_1009():
 
     async def handler(reader, writer):
         await S.handshake(reader, writer)
-        writer.write(S.frame(1, b"[2,", length=ws.MAX_DRAIN + 1))
+        writer.write(S.frame(1, b"[2,", length=ws_drain.MAX_DRAIN + 1))
         await writer.drain()
         seen.append(await S.read_frame(reader))
         await reader.read()
@@ -480,7 +480,7 @@ def test_client_close_handshake():
             c = await ws.connect(url(srv))
             t = time.monotonic()
             await c.close(1000, "done")
-            assert time.monotonic() - t < ws.CLOSE_TIMEOUT_MS / 1000 / 2  # server answered, no timeout
+            assert time.monotonic() - t < ws_close.CLOSE_TIMEOUT_MS / 1000 / 2  # server answered, no timeout
             assert c.closed and c.close_code == 1000
         run(main())
         time.sleep(0.1)
@@ -518,7 +518,7 @@ def test_close_times_out_when_server_never_answers():
             t = time.monotonic()
             await c.close()
             took = time.monotonic() - t
-            assert ws.CLOSE_TIMEOUT_MS / 1000 - 0.2 <= took < ws.CLOSE_TIMEOUT_MS / 1000 + 1
+            assert ws_close.CLOSE_TIMEOUT_MS / 1000 - 0.2 <= took < ws_close.CLOSE_TIMEOUT_MS / 1000 + 1
             assert c.closed
         run(main())
 

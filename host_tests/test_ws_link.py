@@ -346,9 +346,9 @@ def test_configuration_errors_are_named():
         Link("ws://h/", "")
     with pytest.raises(ValueError, match="charge_point_id"):
         Link("ws://h/", "a/b")
-    with pytest.raises(ws.InvalidURL):
+    with pytest.raises(ws.InvalidURL, match="must start with ws://"):
         Link("http://h/", "CP1")
-    with pytest.raises(ws.InvalidURL):
+    with pytest.raises(ws.InvalidURL, match="printable ASCII"):
         Link("ws://h/", "CP 1")
     with pytest.raises(ValueError, match="ping_interval_s"):
         Link("ws://h/", "CP1", ping_interval_s="often")
@@ -437,3 +437,98 @@ def test_send_stuck_on_a_full_tcp_window_drops_the_link():
         h = run(main())
     assert h.kinds() == ["open", "close"]
     assert h.events[1][2] == "send stuck for 300 ms (dead link)"
+
+
+def test_own_backoff_is_loaded_while_down_and_dropped_once_stable():
+    import sys
+    conns = []
+
+    async def handler(conn):
+        conns.append(1)
+        if len(conns) == 1:
+            conn.transport.abort()  # a first short connection: the link must pause with backoff
+            return
+        await conn.wait_closed()
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0)
+        link.stable_ms = 200
+        assert link.backoff is None
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: len(conns) == 2 and link.up)
+            assert link.backoff is not None and link.backoff.attempts == 1  # made at the failure
+            assert "net.backoff" not in sys.modules  # held by the link only, while it needs it
+            await wait_until(lambda: link.backoff is None)  # stable: dropped (the next delay is the first again)
+            link.stop()
+            await asyncio.wait_for(task, 5)
+        run(main())
+
+
+def test_backoff_that_cannot_be_loaded_gives_a_fixed_pause(logbuf):
+    from net import link as link_mod
+    slept = []
+
+    async def fast_sleep_ms(ms):
+        slept.append(ms)
+        await asyncio.sleep(0)
+
+    real = ws._load
+
+    def failing(name):
+        if name == "backoff":
+            raise MemoryError("no heap for net.backoff")
+        return real(name)
+    ws._load = failing
+    try:
+        link = Link("ws://127.0.0.1:1/", "CP1", ping_interval_s=0, sleep_ms=fast_sleep_ms)
+
+        async def main():
+            task = asyncio.create_task(link.run(Events()))
+            await wait_until(lambda: sum(slept) >= 2 * link_mod.PAUSE_MS)
+            link.stop()
+            await asyncio.wait_for(task, 2)
+        run(main())
+    finally:
+        ws._load = real
+    out = logbuf.getvalue()
+    assert "next connect attempt in %d ms" % link_mod.PAUSE_MS in out and "MemoryError" in out
+    assert link.backoff is None
+
+
+def test_nothing_of_the_on_demand_network_code_stays_loaded():
+    import sys
+    ON_DEMAND = ("net.ws_open", "net.ws_close", "net.ws_drain", "net.netcompat", "net.backoff")
+    for m in ON_DEMAND:  # test modules import some of them at the top
+        sys.modules.pop(m, None)
+    conns = []
+
+    async def handler(conn):
+        conns.append(1)
+        if len(conns) == 1:
+            await conn.send("y" * 300)  # above max_message: drained, the link kept
+            await conn.send("after")
+            await conn.close(4000, "go away")  # the server's close: answered
+            return
+        await conn.wait_closed()
+
+    class Big(Events):
+        def on_too_big(self, head, size):
+            self._add("too_big", size)
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0, max_message=100)
+
+        async def main():
+            h = Big()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: len(conns) == 2 and link.up)  # after a backoff pause
+            link.stop()  # our close handshake
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    assert h.kinds() == ["open", "too_big", "message", "close", "open", "close"], h.events
+    assert "4000" in h.events[3][2]
+    assert [m for m in ON_DEMAND if m in sys.modules] == []

@@ -31,8 +31,8 @@ def main(op, folder, count):
         sig = _read(folder + "/pss.sig")
         fn = lambda: rsa.verify_pss(key, digest, sig)  # noqa: E731
     elif op == "tls3":  # one profile 3 handshake (client certificate) with the server in bench_pki.py
-        import compat
         import socket
+        from net import netcompat
         port = int(_read(folder + "/port.txt"))
         chain_pem = _read(folder + "/client.pem").decode()
         cert_der = pem.decode(chain_pem)
@@ -40,10 +40,10 @@ def main(op, folder, count):
         root_der = pem.decode(_read(folder + "/root.pem"))
 
         def fn():
-            ctx = compat.tls_client_context()
+            ctx = netcompat.tls_client_context()
             ctx.load_verify_locations(cadata=root_der)
-            compat.tls_ciphers(ctx, ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",), ("ECDHE-ECDSA-AES128-GCM-SHA256",))
-            compat.tls_client_cert(ctx, cert_der, key_der, chain_pem, "", folder + "/scratch.pem")
+            netcompat.tls_ciphers(ctx, ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",), ("ECDHE-ECDSA-AES128-GCM-SHA256",))
+            netcompat.tls_client_cert(ctx, cert_der, key_der, chain_pem, "", folder + "/scratch.pem")
             s = socket.socket()
             s.connect(socket.getaddrinfo("localhost", port)[0][-1])
             t = ctx.wrap_socket(s, server_hostname="localhost")

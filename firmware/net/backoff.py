@@ -1,5 +1,6 @@
 # Reconnect delays: bounded exponential growth with random jitter. Pure arithmetic,
 # no I/O and no clock; the caller sleeps. Deterministic when given a rand function.
+# net.link loads it at the first failed connect and drops it once a connection is stable.
 try:
     from random import random as _random
 except ImportError:  # a port built without random.random()

@@ -2,12 +2,12 @@
 # pings, dead-link detection from the time of the last received byte, backoff,
 # reconnect) and hands text messages to a handler. No OCPP knowledge here, and it
 # never blocks other tasks: every wait is an asyncio wait, every network wait bounded.
+# The backoff (net/backoff.py) is loaded only while the link is down or not yet stable.
 import asyncio
 
 import compat
 import log
 from net import ws
-from net.backoff import Backoff
 
 PING_INTERVAL_S = 60  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
 DEAD_AFTER_PINGS = 2  # default dead_after_s: this many silent ping intervals ...
@@ -15,10 +15,10 @@ PONG_GRACE_S = 10  # ... plus this margin for the pong to arrive
 STABLE_MS = 30000  # a connection that stayed up this long resets the backoff
 POLL_MS = 250  # longest the supervisor sleeps between stop/ping/dead-link checks
 SEND_TIMEOUT_MS = 10000  # a send or ping stuck this long (full TCP window) means the link is dead
+PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be loaded (MemoryError)
 
 
-class NotConnected(ws.WebSocketError):
-    pass
+NotConnected = ws.WebSocketError  # send() while the link is down; told apart by its text
 
 
 if hasattr(asyncio, "sleep_ms"):
@@ -65,17 +65,13 @@ class Link:
     def __init__(self, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=PING_INTERVAL_S,
                  dead_after_s=None, backoff=None, max_message=ws.MAX_MESSAGE, sleep_ms=None,
                  connect_timeout_ms=ws.CONNECT_TIMEOUT_MS):
-        if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
-            raise ValueError("charge_point_id must be a non-empty string without '/', not %r" % (charge_point_id,))
-        if not isinstance(url, str):
-            raise ws.InvalidURL("CSMS URL must be a string, not %r" % (url,))
-        self.url = url.rstrip("/") + "/" + charge_point_id
-        ws.parse_url(self.url)  # a bad URL is a configuration error: say so now, not on every retry
+        # A bad URL or id is a configuration error: said now (ValueError, InvalidURL), not on every retry.
+        self.url, secret = ws._via_opener("link_target", url, charge_point_id, basic_auth)
         self.basic_auth = basic_auth
-        if basic_auth:
+        if secret:
             # Safety net: the header form never appears in a log line, even by mistake.
             try:
-                log.secret(ws.basic_auth_header(basic_auth[0], basic_auth[1])[6:])
+                log.secret(secret)
             except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
                 log.warning("link: %s", e)
         self.ssl = ssl
@@ -83,7 +79,8 @@ class Link:
         self.connect_timeout_ms = connect_timeout_ms
         self._explicit_dead = dead_after_s
         self.set_ping_interval(ping_interval_s)
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff  # a net.backoff.Backoff; None: one is made at the first failure
+        self._own = backoff is None  # ours: dropped (and its module freed) once a connection is stable
         self._sleep = sleep_ms or _sleep_ms
         self.up = False
         self.connects = 0  # successful connections so far
@@ -144,7 +141,15 @@ class Link:
             self._wake.set()
 
     async def _pause(self):
-        d = self.backoff.next_ms()
+        try:
+            if self.backoff is None:
+                self.backoff = ws._load("backoff").Backoff()
+            d = self.backoff.next_ms()
+        except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
+            log.warning("link: %r", e)
+            d = PAUSE_MS
+        finally:
+            ws._unload("backoff")
         log.info("link: next connect attempt in %d ms", d)
         step = self._poll_ms()
         while d > 0 and not self._stopping:
@@ -190,7 +195,7 @@ class Link:
         try:
             await _call("on_open", getattr(handler, "on_open", None))
             rx = asyncio.create_task(self._receive(sock, handler))
-            reason = await self._supervise(sock)
+            reason = await self._supervise(sock, started)
         finally:
             self.up = False
             self._ws = None
@@ -205,10 +210,10 @@ class Link:
         self.last_close_reason = reason
         log.warning("link: disconnected from %s: %s", self.url, reason)
         await _call("on_close", getattr(handler, "on_close", None), reason)
-        if compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
+        if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
             self.backoff.reset()
 
-    async def _supervise(self, sock):
+    async def _supervise(self, sock, started):
         last_ping = compat.ticks_ms()
         check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
         while True:
@@ -225,6 +230,8 @@ class Link:
                 await sock.close(ws.CLOSE_NORMAL)
                 return "stopped"
             now = compat.ticks_ms()
+            if self._own and self.backoff is not None and compat.ticks_diff(now, started) >= self.stable_ms:
+                self.backoff = None  # stable: the next failure starts from the first delay again
             if check is not None:
                 if sock.pongs > check[1]:
                     check = None  # the link is alive: the CSMS was slow
@@ -233,26 +240,18 @@ class Link:
             if self._verify_ms and check is None:
                 check = (now, sock.pongs, self._verify_ms)
                 self._verify_ms = 0
-                last_ping = now
-                try:
-                    await _wait_for_ms(sock.ping(), self.send_timeout_ms)
-                except asyncio.TimeoutError:
-                    return "ping stuck for %d ms (dead link)" % self.send_timeout_ms
-                except ws.WebSocketError as e:
-                    if self._rx_reason is None:
-                        self._rx_reason = str(e)
-                continue
-            if self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
+            elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
                 return "nothing received for %d ms (dead link)" % compat.ticks_diff(now, sock.last_rx_ms)
-            if self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms:
-                last_ping = now
-                try:
-                    await _wait_for_ms(sock.ping(), self.send_timeout_ms)
-                except asyncio.TimeoutError:
-                    return "ping stuck for %d ms (dead link)" % self.send_timeout_ms
-                except ws.WebSocketError as e:
-                    if self._rx_reason is None:
-                        self._rx_reason = str(e)
+            elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
+                continue
+            last_ping = now
+            try:
+                await _wait_for_ms(sock.ping(), self.send_timeout_ms)
+            except asyncio.TimeoutError:
+                return "ping stuck for %d ms (dead link)" % self.send_timeout_ms
+            except ws.WebSocketError as e:
+                if self._rx_reason is None:
+                    self._rx_reason = str(e)
 
     async def _receive(self, sock, handler):
         on_message = handler.on_message

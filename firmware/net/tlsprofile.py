@@ -3,8 +3,9 @@
 # (and the config's ca_cert) and its host name, TLS 1.2+, the whitepaper's cipher suites,
 # and for profile 3 the charger's own certificate and key. Also names the security event
 # of a failed handshake. Imported when a link is made and unloaded after; no sockets here.
-import compat
-from ocpp16.profiles import PKI as HELPERS  # unloaded with this module (ocpp16.profiles.unload)
+from ocpp16.profiles import PKI
+
+HELPERS = PKI + ("net.netcompat", "net.tls")  # unloaded with this module (ocpp16.profiles.unload)
 
 # The whitepaper's suites (mbedTLS names, OpenSSL names): ECDSA ones for EC server keys,
 # static RSA key exchange ones for RSA server keys.
@@ -54,6 +55,7 @@ def _read(path):
 def context(profile, data_dir, ca_file=None, client_files=None):
     """The SSLContext for `profile` (2 or 3) from the certificate store in data_dir
     (and the config's ca_cert / client_cert+client_key PEM files when given)."""
+    from net import netcompat
     from pki import pem
     from ocpp16.certstore import CertStore
     s = CertStore(data_dir)
@@ -66,10 +68,10 @@ def context(profile, data_dir, ca_file=None, client_files=None):
         roots += tls.load_ca(ca_file)
     if not roots:
         raise TlsSetupError("security profile %d: no CentralSystemRootCertificate to trust" % profile)
-    ctx = compat.tls_client_context()
+    ctx = netcompat.tls_client_context()
     for der in roots:
         ctx.load_verify_locations(cadata=der)
-    compat.tls_ciphers(ctx, SUITES, OPENSSL_SUITES)
+    netcompat.tls_ciphers(ctx, SUITES, OPENSSL_SUITES)
     if profile >= 3:
         chain_pem = s.chain_pem()
         key_der = s.key_der()
@@ -81,7 +83,7 @@ def context(profile, data_dir, ca_file=None, client_files=None):
             key_der = _key_der(key_pem)
         else:
             raise TlsSetupError("security profile 3: no charger certificate installed")
-        compat.tls_client_cert(ctx, pem.decode(chain_pem), key_der, chain_pem, key_pem,
+        netcompat.tls_client_cert(ctx, pem.decode(chain_pem), key_der, chain_pem, key_pem,
                                (data_dir or ".") + "/" + SCRATCH)
     return ctx
 

@@ -1,8 +1,9 @@
-# RFC 6455 WebSocket client over asyncio streams, the same code on MicroPython and
-# CPython: handshake, masking, framing, fragmentation, ping/pong, close. It knows
-# nothing about OCPP and never retries or logs; the supervisor (net.link) does that. The opening
-# handshake (URL, TCP/TLS connect, HTTP upgrade) is net/ws_open.py, loaded for each connect and
-# unloaded: a connected link needs only the frame loop here.
+# RFC 6455 WebSocket client over asyncio streams, the same code on MicroPython and CPython: the
+# frame loop of a connected link (masking, framing, fragments, ping/pong). It knows nothing about
+# OCPP and never retries or logs; the supervisor (net.link) does that. What a connected link does
+# not run every period is loaded when needed and unloaded (_load): the opening handshake
+# (net/ws_open.py), the close handshake and protocol failures (net/ws_close.py), reading an
+# oversized message to its end (net/ws_drain.py), socket open/close (net/netcompat.py).
 import asyncio
 import os
 import sys
@@ -11,86 +12,83 @@ import compat
 from compat import const
 
 MAX_MESSAGE = const(65536)  # default largest message accepted (bytes of payload, all fragments)
-MAX_DRAIN = const(1048576)  # a larger message is read to its end and refused, link kept; beyond this: close 1009
-TOO_BIG_HEAD = const(128)  # first bytes of a refused message kept for its reader (the OCPP message id)
 CONNECT_TIMEOUT_MS = const(10000)  # TCP connect + TLS + HTTP upgrade, all of it
-CLOSE_TIMEOUT_MS = const(3000)  # how long close() waits for the server's close frame
-FAIL_CLOSE_TIMEOUT_MS = const(1000)  # how long we try to tell the server why we are dropping it
-RX_BUFFER = const(512)  # receive buffer; larger payloads are read straight into their own buffer
-SEND_CHUNK = const(2048)  # payload bytes masked and written per step (bounds the heap a send needs)
+_RX_BUFFER = const(512)  # receive buffer; larger payloads are read straight into their own buffer
+_SEND_CHUNK = const(2048)  # payload bytes masked and written per step (bounds the heap a send needs)
 MAX_CONTROL = const(125)  # RFC 6455 5.5: control frame payload limit
 
-
 OP_CONT = const(0)
-OP_TEXT = const(1)
-OP_BINARY = const(2)
+_OP_TEXT = const(1)
+_OP_BINARY = const(2)
 OP_CLOSE = const(8)
-OP_PING = const(9)
-OP_PONG = const(10)
+_OP_PING = const(9)
+_OP_PONG = const(10)
 
 CLOSE_NORMAL = const(1000)
-CLOSE_GOING_AWAY = const(1001)
-CLOSE_PROTOCOL = const(1002)
-CLOSE_NO_STATUS = const(1005)  # never sent: what a close frame without a code means
 CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a close frame
-CLOSE_BAD_DATA = const(1007)  # text message that is not UTF-8
-CLOSE_TOO_BIG = const(1009)
+
+# Protocol failures of the frame loop: an index into net/ws_close.py FAILURES (text, close code).
+_F_RSV = const(0)
+_F_MASKED = const(1)
+_F_TOP_BIT = const(2)
+_F_CONTROL_OP = const(3)
+_F_CONTROL_FRAGMENT = const(4)
+_F_CONTROL_SIZE = const(5)
+_F_CONTINUATION = const(6)
+_F_NEW_MESSAGE = const(7)
+_F_DATA_OP = const(8)
+_F_UTF8 = const(9)
 
 
+# One error class with a sentence (str(e)), and a subclass only where a caller acts on the kind
+# (each class costs resident heap). Attributes are set by whoever raises.
 class WebSocketError(Exception):
-    """Base of every error this module raises; str(e) is a readable sentence."""
-
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
-
-    def __str__(self):
-        return self.msg
+    """Every error of the network layer: a bad URL, a failed connect or handshake, a protocol error."""
+    status = 0  # handshake refused: the HTTP status (0 if none)
 
 
-class InvalidURL(WebSocketError):
-    pass
+InvalidURL = ConnectError = HandshakeError = ProtocolError = WebSocketError  # the kinds, told apart by their text
 
 
-class ConnectError(WebSocketError):
-    """TCP connect, DNS or TLS failed (wraps the OSError)."""
-    pass
-
-
-class HandshakeError(WebSocketError):
-    """The HTTP upgrade was refused or answered wrongly; `status` is the HTTP status (0 if none)."""
-
-    def __init__(self, msg, status=0):
-        super().__init__(msg)
-        self.status = status
-
-
-class Unauthorized(HandshakeError):
+class Unauthorized(WebSocketError):
     """HTTP 401: the CSMS refused our Basic auth credentials (or wanted some)."""
-    pass
-
-
-class ProtocolError(WebSocketError):
-    pass
 
 
 class MessageTooBig(WebSocketError):
     """A message above max_message. Received: read to its end and dropped, the connection stays
-    open (unless `closed`), `head` is its first TOO_BIG_HEAD bytes and `size` its length."""
-
-    def __init__(self, msg, head=b"", size=0, closed=True):
-        super().__init__(msg)
-        self.head = head
-        self.size = size
-        self.closed = closed
+    open (unless `closed`), `head` is its first bytes (ws_drain.TOO_BIG_HEAD) and `size` its length."""
+    head = b""
+    size = 0
+    closed = True
 
 
 class ConnectionClosed(WebSocketError):
-    def __init__(self, code, reason=""):
-        msg = "connection closed (code %d%s)" % (code, (": " + reason) if reason else "")
-        super().__init__(msg)
-        self.code = code
-        self.reason = reason
+    """`code` and `reason` of the close (CLOSE_ABNORMAL: no close frame)."""
+
+
+def closed_error(code, reason=""):
+    e = ConnectionClosed("connection closed (code %d%s)" % (code, (": " + reason) if reason else ""))
+    e.code = code
+    e.reason = reason
+    return e
+
+
+def _load(name):
+    """The module net.<name>, imported now; whatever the import raises reaches the caller
+    (nothing half-imported is left)."""
+    try:
+        __import__("net." + name)
+        return sys.modules["net." + name]
+    except BaseException:
+        _unload(name)
+        raise
+
+
+def _unload(name):
+    sys.modules.pop("net." + name, None)
+    pkg = sys.modules.get("net")
+    if pkg is not None and name in pkg.__dict__:
+        del pkg.__dict__[name]
 
 
 if hasattr(asyncio, "wait_for_ms"):
@@ -116,10 +114,6 @@ def _masked(mv, mask_int):
     return (int.from_bytes(mv, "big") ^ mask_int).to_bytes(n, "big")
 
 
-def _valid_close_code(code):
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
-
-
 class WebSocket:
     """One client connection. Use connect() to make one; recv() from one task at a time."""
 
@@ -127,12 +121,13 @@ class WebSocket:
         self._r = reader
         self._w = writer
         self._readinto = getattr(reader, "readinto", None)  # MicroPython streams; CPython reads and copies
-        self._rbuf = bytearray(RX_BUFFER)
+        self._rbuf = bytearray(_RX_BUFFER)
         self._rmv = memoryview(self._rbuf)
         self._rpos = 0
         self._rend = 0
         self._hdr = bytearray(8)
-        self._wlock = asyncio.Lock()
+        self._sending = False  # a frame is being written (a large one in steps): others wait for _sent
+        self._sent = asyncio.Event()  # not an asyncio.Lock: that would keep asyncio.lock loaded for this alone
         self._closed_evt = asyncio.Event()
         self._released = False
         self._rx_active = False
@@ -154,7 +149,7 @@ class WebSocket:
                 if self._readinto is not None:
                     n = await self._readinto(self._rmv)
                 else:
-                    data = await self._r.read(RX_BUFFER)
+                    data = await self._r.read(_RX_BUFFER)
                     n = len(data)
                     self._rbuf[:n] = data
             except OSError as e:
@@ -187,7 +182,7 @@ class WebSocket:
             self._rpos += k
             pos = k
         while pos < n:
-            if n - pos < RX_BUFFER:
+            if n - pos < _RX_BUFFER:
                 chunk = await self._read_some(n - pos)
                 mv[pos:pos + len(chunk)] = chunk
                 pos += len(chunk)
@@ -209,17 +204,12 @@ class WebSocket:
             pos += got
             self.last_rx_ms = compat.ticks_ms()
 
-    async def _discard(self, n):
-        # Read and drop n payload bytes through the receive buffer: no allocation.
-        while n:
-            n -= len(await self._read_some(n))
-
     # ------------------------------------------------------------ output
     async def _send_frame(self, op, data):
         n = len(data)
         mask = os.urandom(4)
         hlen = 2 if n < 126 else (4 if n < 65536 else 10)
-        small = n <= SEND_CHUNK
+        small = n <= _SEND_CHUNK
         frame = bytearray(hlen + 4 + (n if small else 0))
         frame[0] = 0x80 | op
         if n < 126:
@@ -233,38 +223,43 @@ class WebSocket:
         frame[hlen:hlen + 4] = mask
         mv = memoryview(data)
         data = None
-        async with self._wlock:
-            if self.closed:
-                raise ConnectionClosed(self.close_code, self.close_reason)
-            if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
-                raise ConnectionClosed(CLOSE_NORMAL, "closing")
-            try:
-                if small:
-                    frame[hlen + 4:] = _masked(mv, _mask_int(mask, n))
-                    self._w.write(frame)
+        while self._sending:
+            await self._sent.wait()
+        if self.closed:
+            raise closed_error(self.close_code, self.close_reason)
+        if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
+            raise closed_error(CLOSE_NORMAL, "closing")
+        self._sending = True
+        self._sent.clear()
+        try:
+            if small:
+                frame[hlen + 4:] = _masked(mv, _mask_int(mask, n))
+                self._w.write(frame)
+                await self._w.drain()
+            else:
+                self._w.write(frame)
+                full = _mask_int(mask, _SEND_CHUNK)
+                for i in range(0, n, _SEND_CHUNK):
+                    k = min(_SEND_CHUNK, n - i)
+                    self._w.write(_masked(mv[i:i + k], full if k == _SEND_CHUNK else _mask_int(mask, k)))
                     await self._w.drain()
-                else:
-                    self._w.write(frame)
-                    full = _mask_int(mask, SEND_CHUNK)
-                    for i in range(0, n, SEND_CHUNK):
-                        k = min(SEND_CHUNK, n - i)
-                        self._w.write(_masked(mv[i:i + k], full if k == SEND_CHUNK else _mask_int(mask, k)))
-                        await self._w.drain()
-            except OSError as e:
-                raise self._lost("connection lost while sending: %s" % e)
-            finally:
-                mv = None
+        except OSError as e:
+            raise self._lost("connection lost while sending: %s" % e)
+        finally:
+            mv = None
+            self._sending = False
+            self._sent.set()
 
     async def send(self, message):
         """Send one message: str as a text frame, bytes-like as a binary frame."""
         if isinstance(message, str):
-            op = OP_TEXT
+            op = _OP_TEXT
             try:
                 data = memoryview(message)  # MicroPython: a str is its UTF-8 bytes, no copy needed
             except TypeError:  # CPython
                 data = message.encode()
         else:
-            op, data = OP_BINARY, message
+            op, data = _OP_BINARY, message
         n = len(data)
         if n > self.max_message:
             raise MessageTooBig("outgoing message of %d bytes exceeds max_message %d" % (n, self.max_message))
@@ -278,7 +273,7 @@ class WebSocket:
         payload = _as_bytes(payload)
         if len(payload) > MAX_CONTROL:
             raise ValueError("ping payload of %d bytes exceeds %d" % (len(payload), MAX_CONTROL))
-        await self._send_frame(OP_PING, payload)
+        await self._send_frame(_OP_PING, payload)
 
     # ------------------------------------------------------------ teardown
     def _teardown(self, code, reason):
@@ -296,7 +291,7 @@ class WebSocket:
 
     def _lost(self, reason):
         self._teardown(CLOSE_ABNORMAL, reason)
-        return ConnectionClosed(self.close_code, self.close_reason)
+        return closed_error(self.close_code, self.close_reason)
 
     def abort(self):
         """Drop the TCP connection at once, no close handshake (dead link); then await wait_closed()."""
@@ -309,46 +304,40 @@ class WebSocket:
         if self._released:
             return
         self._released = True
-        await compat.close_stream(self._w)
-
-    async def _send_close(self, code, reason=""):
-        if self._close_sent or self.closed:
-            return
-        self._close_sent = True
-        payload = b"" if code == CLOSE_NO_STATUS else code.to_bytes(2, "big") + reason.encode()[:MAX_CONTROL - 2]
-        await self._send_frame(OP_CLOSE, payload)
-
-    async def _fail(self, code, exc):
-        """Tell the server why (bounded), drop the connection and raise exc."""
-        if not self.closed:
+        w = self._w
+        try:
+            await _load("netcompat").close_stream(w)
+        except Exception:  # netcompat not loaded (MemoryError): release the socket(s) unbounded
             try:
-                await _wait_for_ms(self._send_close(code, exc.msg[:60]), FAIL_CLOSE_TIMEOUT_MS)
-            except Exception:  # best effort: the connection is being dropped anyway
+                await w.wait_closed()
+                getattr(w, "tcp", w).close()
+            except Exception:  # gone already
                 pass
-            self._teardown(code, exc.msg)
-        raise exc
+        finally:
+            _unload("netcompat")
 
     async def close(self, code=CLOSE_NORMAL, reason=""):
-        """Close handshake: send close, wait (bounded) for the server's close, drop TCP."""
-        if self.closed:
-            return
-        try:
-            await self._send_close(code, reason)
-            if self._rx_active:  # the receiving task will see the server's close frame
-                await _wait_for_ms(self._closed_evt.wait(), CLOSE_TIMEOUT_MS)
-            else:
-                await _wait_for_ms(self._drain_until_closed(), CLOSE_TIMEOUT_MS)
-        except (WebSocketError, asyncio.TimeoutError):
-            pass
-        self._teardown(code, reason)
-        await self.wait_closed()  # the TCP connection ends here, not when the server times out
+        """Close handshake (net/ws_close.py): send close, wait (bounded) for the server's close, drop TCP."""
+        if not self.closed:
+            await self._end("close", code, reason)
 
-    async def _drain_until_closed(self):
+    async def _end(self, name, *args):
+        # Run net.ws_close.<name>(self, *args): the close handshake, a close frame received, or
+        # ("fail", _F_*, arg) failing the connection (RFC 6455 7.1.7: raises ProtocolError).
+        # Without ws_close (MemoryError) the connection still ends.
         try:
-            while True:
-                await self.recv()
-        except ConnectionClosed:
-            pass
+            mod = _load("ws_close")
+        except Exception as e:
+            e = self._lost("%s: %r" % (name, e))
+            if name == "close":
+                await self.wait_closed()
+                return
+            raise e
+        try:
+            await getattr(mod, name)(self, *args)
+        finally:
+            mod = None
+            _unload("ws_close")
 
     # ------------------------------------------------------------ frames
     async def _read_header(self):
@@ -357,9 +346,9 @@ class WebSocket:
         b0 = self._hdr[0]
         b1 = self._hdr[1]
         if b0 & 0x70:
-            await self._fail(CLOSE_PROTOCOL, ProtocolError("reserved bits set in a frame (no extension was agreed)"))
+            await self._end("fail", _F_RSV)
         if b1 & 0x80:
-            await self._fail(CLOSE_PROTOCOL, ProtocolError("server sent a masked frame"))
+            await self._end("fail", _F_MASKED)
         n = b1 & 0x7F
         if n == 126:
             await self._read_into(h[:2])
@@ -367,36 +356,44 @@ class WebSocket:
         elif n == 127:
             await self._read_into(h)
             if self._hdr[0] & 0x80:
-                await self._fail(CLOSE_PROTOCOL, ProtocolError("frame length has its top bit set"))
+                await self._end("fail", _F_TOP_BIT)
             n = int.from_bytes(h, "big")
         return b0 & 0x80, b0 & 0x0F, n
 
-    async def _on_close_frame(self, payload):
-        code, reason = CLOSE_NO_STATUS, ""
-        if len(payload) == 1:
-            await self._fail(CLOSE_PROTOCOL, ProtocolError("close frame with a 1-byte payload"))
-        if len(payload) >= 2:
-            code = int.from_bytes(payload[:2], "big")
-            if not _valid_close_code(code):
-                await self._fail(CLOSE_PROTOCOL, ProtocolError("invalid close code %d" % code))
-            try:
-                reason = str(payload[2:], "utf-8")
-            except UnicodeError:
-                await self._fail(CLOSE_BAD_DATA, ProtocolError("close reason is not UTF-8"))
-        self.close_code = code
-        self.close_reason = reason
-        if not self._close_sent:  # RFC 6455 5.5.1: answer with a close, echoing the code
-            try:
-                await _wait_for_ms(self._send_close(code), FAIL_CLOSE_TIMEOUT_MS)
-            except Exception:  # the server is closing anyway
-                pass
-        self._teardown(code, reason)
-        raise ConnectionClosed(code, reason)
+    async def _control(self, fin, op, n):
+        """A control frame (op >= OP_CLOSE) between data frames: a ping is answered, a close ends the connection."""
+        if op > _OP_PONG:
+            await self._end("fail", _F_CONTROL_OP, op)
+        if not fin:
+            await self._end("fail", _F_CONTROL_FRAGMENT)
+        if n > MAX_CONTROL:
+            await self._end("fail", _F_CONTROL_SIZE, n)
+        payload = bytearray(n)
+        await self._read_into(memoryview(payload))
+        if op == _OP_PING:
+            if not self._close_sent:
+                await self._send_frame(_OP_PONG, payload)
+        elif op == _OP_PONG:
+            self.pongs += 1
+        else:
+            self._msg = None
+            await self._end("on_close_frame", payload)
+
+    async def _data_op(self, op, busy):
+        """Check a data frame's opcode; busy: a fragmented message is being received."""
+        if op == OP_CONT:
+            if not busy:
+                await self._end("fail", _F_CONTINUATION)
+        elif op == _OP_TEXT or op == _OP_BINARY:
+            if busy:
+                await self._end("fail", _F_NEW_MESSAGE)
+        else:
+            await self._end("fail", _F_DATA_OP, op)
 
     async def recv(self):
         """Next data message: str for text, bytes for binary. Pings are answered here."""
         if self.closed:
-            raise ConnectionClosed(self.close_code, self.close_reason)
+            raise closed_error(self.close_code, self.close_reason)
         if self._rx_active:
             raise WebSocketError("recv() is already running in another task")
         self._rx_active = True
@@ -409,7 +406,7 @@ class WebSocket:
         # A plain function, so no coroutine frame keeps a reference to the big buffer.
         m = self._msg
         self._msg = None
-        if op == OP_BINARY:
+        if op == _OP_BINARY:
             return bytes(m)
         try:
             return str(m, "utf-8")
@@ -419,57 +416,28 @@ class WebSocket:
     async def _recv(self):
         self._msg = None  # the message being assembled (bytearray); an attribute, see _take
         msg_op = 0
-        head = None  # first bytes of a message above max_message, being read to its end and dropped
-        total = 0
         while True:
             fin, op, n = await self._read_header()
             if op >= OP_CLOSE:
-                if op > OP_PONG:
-                    await self._fail(CLOSE_PROTOCOL, ProtocolError("unknown control opcode %d" % op))
-                if not fin:
-                    await self._fail(CLOSE_PROTOCOL, ProtocolError("fragmented control frame"))
-                if n > MAX_CONTROL:
-                    await self._fail(CLOSE_PROTOCOL, ProtocolError("control frame of %d bytes (max %d)"
-                                                                   % (n, MAX_CONTROL)))
-                payload = bytearray(n)
-                await self._read_into(memoryview(payload))
-                if op == OP_PING:
-                    if not self._close_sent:
-                        await self._send_frame(OP_PONG, payload)
-                elif op == OP_PONG:
-                    self.pongs += 1
-                else:
-                    self._msg = None
-                    await self._on_close_frame(payload)
+                await self._control(fin, op, n)
                 continue
-            if op == OP_CONT:
-                if self._msg is None and head is None:
-                    await self._fail(CLOSE_PROTOCOL, ProtocolError("continuation frame without a message to continue"))
-            elif op == OP_TEXT or op == OP_BINARY:
-                if self._msg is not None or head is not None:
-                    await self._fail(CLOSE_PROTOCOL, ProtocolError("new message started inside a fragmented one"))
+            await self._data_op(op, self._msg is not None)
+            if op:
                 msg_op = op
-            else:
-                await self._fail(CLOSE_PROTOCOL, ProtocolError("unknown data opcode %d" % op))
             have = 0 if self._msg is None else len(self._msg)
-            if head is None and have + n > self.max_message:
-                head = bytearray(self._msg[:TOO_BIG_HEAD]) if self._msg is not None else bytearray()
-                self._msg = None
-                total = have
-            if head is not None:
-                total += n
-                if total > MAX_DRAIN:
-                    # Cannot be a message: refused on the header alone, the payload is never read.
-                    await self._fail(CLOSE_TOO_BIG, MessageTooBig("incoming message of %d+ bytes exceeds %d"
-                                                                  % (total, max(MAX_DRAIN, self.max_message))))
-                k = min(n, TOO_BIG_HEAD - len(head))
-                if k > 0:
-                    part = bytearray(k)
-                    await self._read_into(memoryview(part))
-                    head.extend(part)
-                    part = None
-                await self._discard(n - max(k, 0))
-            elif self._msg is None:
+            if have + n > self.max_message:
+                # Read to its end and dropped (net/ws_drain.py): always raises MessageTooBig.
+                try:
+                    mod = _load("ws_drain")
+                except Exception as e:  # MemoryError: the message cannot be skipped, the connection ends
+                    self._msg = None
+                    raise self._lost("too big: %r" % e)
+                try:
+                    await mod.drain(self, have, n, fin)
+                finally:
+                    mod = None
+                    _unload("ws_drain")
+            if self._msg is None:
                 self._msg = bytearray(n)
                 await self._read_into(memoryview(self._msg))
             else:
@@ -480,41 +448,18 @@ class WebSocket:
                     left -= len(chunk)
                 chunk = None
             if fin:
-                if head is not None:
-                    raise MessageTooBig("incoming message of %d bytes exceeds max_message %d (dropped)"
-                                        % (total, self.max_message), bytes(head), total, False)
                 m = self._take(msg_op)
                 if m is None:
-                    await self._fail(CLOSE_BAD_DATA, ProtocolError("text message is not valid UTF-8"))
+                    await self._end("fail", _F_UTF8)
                 return m
-
-def _opener():
-    from net import ws_open
-    return ws_open
-
-
-def _drop_opener():
-    sys.modules.pop("net.ws_open", None)
-    pkg = sys.modules.get("net")
-    if pkg is not None and "ws_open" in pkg.__dict__:
-        del pkg.__dict__["ws_open"]
 
 
 def _via_opener(name, *args):
+    # ws_open.<name>(*args) (parse_url, basic_auth_header) with ws_open loaded for the call.
     try:
-        return getattr(_opener(), name)(*args)
+        return getattr(_load("ws_open"), name)(*args)
     finally:
-        _drop_opener()
-
-
-def parse_url(url):
-    """ws[s]://host[:port][/path][?query] -> (secure, host, port, resource); InvalidURL if not."""
-    return _via_opener("parse_url", url)
-
-
-def basic_auth_header(user, password):
-    """Value of the Authorization header for HTTP Basic auth (RFC 7617)."""
-    return _via_opener("basic_auth_header", user, password)
+        _unload("ws_open")
 
 
 async def connect(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=CONNECT_TIMEOUT_MS,
@@ -523,6 +468,7 @@ async def connect(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, tim
     opener raises (ConnectError, HandshakeError, InvalidURL; MemoryError or ImportError when it
     cannot be loaded) reaches the caller, which retries."""
     try:
-        return await _opener().connect(url, subprotocols, basic_auth, ssl, timeout_ms, max_message)
+        return await _load("ws_open").connect(url, subprotocols, basic_auth, ssl, timeout_ms, max_message)
     finally:
-        _drop_opener()
+        _unload("ws_open")
+        _unload("netcompat")

@@ -1,6 +1,7 @@
 # The WebSocket opening handshake (RFC 6455 4.1): URL parsing, TCP and TLS connect, the HTTP
-# upgrade with Basic auth and subprotocol checks. Imported by ws.connect() for one connect and
-# unloaded after it (net/ws.py), so it costs no RAM while the link is up. Errors are ws's classes.
+# upgrade with Basic auth and subprotocol checks; also a Link's URL, checked when it is made.
+# Imported for one connect or check and unloaded after it (net/ws.py), so it costs no RAM while
+# the link is up. Errors are ws's classes; sockets are net/netcompat.py's.
 import asyncio
 import binascii
 import hashlib
@@ -8,11 +9,19 @@ import os
 
 import compat
 from compat import const
+from net import netcompat
 from net.ws import (CONNECT_TIMEOUT_MS, MAX_MESSAGE, ConnectError, ConnectionClosed, HandshakeError, InvalidURL,
                     Unauthorized, WebSocket, _as_bytes, _wait_for_ms)
 
 MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+
+
+def _refused(text, status=101, kind=HandshakeError):
+    e = kind(text)
+    e.status = status
+    return e
+
 
 def _b64(data):
     return binascii.b2a_base64(data).strip()
@@ -81,6 +90,18 @@ def parse_url(url):
         if not 0 < port < 65536:
             raise InvalidURL("URL port must be 1..65535: %r" % url)
     return secure, host, port, resource
+
+
+def link_target(url, charge_point_id, basic_auth):
+    """net.link's configuration checked when a Link is made: (the URL of the charger's link, the
+    Basic auth credentials as they appear in the header, or None)."""
+    if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
+        raise ValueError("charge_point_id must be a non-empty string without '/', not %r" % (charge_point_id,))
+    if not isinstance(url, str):
+        raise InvalidURL("CSMS URL must be a string, not %r" % (url,))
+    url = url.rstrip("/") + "/" + charge_point_id  # OCPP-J: the CSMS URL, then the charge point's id
+    parse_url(url)
+    return url, basic_auth_header(basic_auth[0], basic_auth[1])[6:] if basic_auth else None
 
 
 def _one_line(e):
@@ -157,36 +178,33 @@ async def _handshake(ws, host_header, resource, subprotocols, auth_header):
     if status == 0:
         raise HandshakeError("not an HTTP response: %r" % status_line[:40])
     if status == 401:
-        raise Unauthorized("authorization rejected (HTTP 401)", 401)
+        raise _refused("authorization rejected (HTTP 401)", 401, Unauthorized)
     if status != 101:
         text = parts[2].strip().decode() if len(parts) > 2 else ""
-        raise HandshakeError("server answered HTTP %d %s instead of 101 Switching Protocols" % (status, text),
-                             status)
+        raise _refused("server answered HTTP %d %s instead of 101 Switching Protocols" % (status, text), status)
     if headers.get("upgrade", "").lower() != "websocket":
-        raise HandshakeError("server did not upgrade to websocket (Upgrade: %r)" % headers.get("upgrade"), 101)
+        raise _refused("server did not upgrade to websocket (Upgrade: %r)" % headers.get("upgrade"))
     if "upgrade" not in [t.strip() for t in headers.get("connection", "").lower().split(",")]:
-        raise HandshakeError("server answered without Connection: Upgrade", 101)
+        raise _refused("server answered without Connection: Upgrade")
     if headers.get("sec-websocket-accept", "").encode() != accept_key(key):
-        raise HandshakeError("wrong Sec-WebSocket-Accept from server", 101)
+        raise _refused("wrong Sec-WebSocket-Accept from server")
     if headers.get("sec-websocket-extensions"):
-        raise HandshakeError("server enabled extensions we did not ask for: %s"
-                             % headers["sec-websocket-extensions"], 101)
+        raise _refused("server enabled extensions we did not ask for: %s" % headers["sec-websocket-extensions"])
     proto = headers.get("sec-websocket-protocol")
     if subprotocols:
         if not proto:
-            raise HandshakeError("server did not select subprotocol %s" % " or ".join(subprotocols), 101)
+            raise _refused("server did not select subprotocol %s" % " or ".join(subprotocols))
         if proto not in subprotocols:
-            raise HandshakeError("server selected subprotocol %r, we asked for %s"
-                                 % (proto, " or ".join(subprotocols)), 101)
+            raise _refused("server selected subprotocol %r, we asked for %s" % (proto, " or ".join(subprotocols)))
     elif proto:
-        raise HandshakeError("server selected subprotocol %r, we asked for none" % proto, 101)
+        raise _refused("server selected subprotocol %r, we asked for none" % proto)
     ws.subprotocol = proto
     ws.last_rx_ms = compat.ticks_ms()
 
 
 async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message):
     try:
-        reader, writer = await compat.open_stream(host, port, ctx, host if secure else None)
+        reader, writer = await netcompat.open_stream(host, port, ctx, host if secure else None)
     except OSError as e:
         raise ConnectError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
     ws = WebSocket(reader, writer, max_message)

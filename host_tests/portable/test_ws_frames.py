@@ -3,7 +3,7 @@
 # odd chunks, through both read paths (readinto as on MicroPython, read as on CPython).
 import asyncio
 
-from net import ws, ws_open
+from net import ws, ws_drain, ws_open
 
 # RFC 6455 section 1.3 worked example
 RFC_KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
@@ -118,7 +118,7 @@ def test_eof_anywhere_is_connection_closed_1006():
 
 def test_limit_is_checked_before_the_payload_arrives():
     # Only the header of a frame above MAX_DRAIN is in the stream: refused without waiting for (or allocating) it.
-    head = bytes([0x82, 127]) + (ws.MAX_DRAIN + 1).to_bytes(8, "big")
+    head = bytes([0x82, 127]) + (ws_drain.MAX_DRAIN + 1).to_bytes(8, "big")
     got, exc, s = receive_all(head, 100, True)
     assert isinstance(exc, ws.MessageTooBig)
     assert client_frames(s.written)[0][0] == 8
@@ -157,7 +157,7 @@ def test_message_above_the_limit_is_read_to_its_end_and_dropped_link_kept():
             for step in (1, 7, 512, 100000):
                 got, exc, c, s = receive_some(stream, step, readinto, 3, 1000)
                 assert isinstance(got[0], ws.MessageTooBig) and not got[0].closed, (step, got)
-                assert got[0].size == len(call) and got[0].head == call[:ws.TOO_BIG_HEAD]
+                assert got[0].size == len(call) and got[0].head == call[:ws_drain.TOO_BIG_HEAD]
                 assert got[1] == "next"  # the same connection goes on
                 assert isinstance(exc, ws.ConnectionClosed) and exc.code == 1000
                 assert [op for op, _ in client_frames(s.written)] == ([10, 8] if data is frags else [8])
@@ -168,7 +168,7 @@ def test_protocol_errors_close_with_their_code():
              (frame(8, b"\x03\xe8\xff"), 1007), (frame(1, b"\xc3"), 1007), (bytes([0x81, 0x81]) + b"abcdx", 1002)]
     for data, code in cases:
         got, exc, s = receive_all(data, 1, True)
-        assert isinstance(exc, ws.ProtocolError), (data, exc)
+        assert type(exc) is ws.ProtocolError, (data, exc)  # a WebSocketError, not ConnectionClosed
         f = client_frames(s.written)
         assert f[0][0] == 8 and int.from_bytes(f[0][1][:2], "big") == code, (data, f)
 
@@ -200,12 +200,89 @@ def test_parse_url_table():
         ("wss://[fe80::1]:444/a", (True, "fe80::1", 444, "/a")),
     ]
     for url, want in good:
-        assert ws.parse_url(url) == want, url
+        assert ws_open.parse_url(url) == want, url
     for bad in ("ftp://x/", "ws:/x", "ws://:80/", "ws://x:0/", "ws://x:65536/", "ws://a@b/", "ws://x/\u00e9",
                 "ws://x/a b", None):
         try:
-            ws.parse_url(bad)
+            ws_open.parse_url(bad)
         except ws.InvalidURL as e:
-            assert str(e)
+            assert "URL" in str(e), (bad, e)
         else:
             raise AssertionError("accepted %r" % (bad,))
+
+
+def without(names, fn):
+    """Run fn() while net.<name> for each of names fails to import (as a MemoryError would)."""
+    real = ws._load
+
+    def failing(name):
+        if name in names:
+            raise MemoryError("no heap for net." + name)
+        return real(name)
+    ws._load = failing
+    try:
+        return fn()
+    finally:
+        ws._load = real
+
+
+def test_on_demand_modules_that_fail_to_load_still_end_the_connection():
+    # Protocol error without net.ws_close: no close frame, but the connection ends (1006).
+    got, exc, s = without(("ws_close",), lambda: receive_all(frame(1, b"x", rsv=1), 1, True))
+    assert isinstance(exc, ws.ConnectionClosed) and exc.code == 1006 and "MemoryError" in exc.reason, exc
+    assert s.closed and s.written == bytearray()
+    # The server's close frame: the same.
+    got, exc, s = without(("ws_close",), lambda: receive_all(frame(1, b"hi") + frame(8, b"\x03\xe8"), 3, False))
+    assert got == ["hi"] and isinstance(exc, ws.ConnectionClosed) and exc.code == 1006 and s.closed
+    # An oversized message without net.ws_drain: the connection ends instead of skipping it.
+    got, exc, s = without(("ws_drain",), lambda: receive_all(frame(1, b"a" * 200), 7, True, max_message=100))
+    assert got == [] and isinstance(exc, ws.ConnectionClosed) and exc.code == 1006 and s.closed
+
+    # close() without ws_close, and the socket released without net.netcompat.
+    async def close_without():
+        st = FakeStream(b"", 1, True)
+        c = ws.WebSocket(st, st)
+        await c.close()
+        return c, st
+    c, st = without(("ws_close", "netcompat"), lambda: asyncio.run(close_without()))
+    assert c.closed and c.close_code == 1006 and st.closed and st.written == bytearray()
+
+
+def test_close_handshake_and_release_with_every_module():
+    class Released(FakeStream):
+        waited = False
+
+        async def wait_closed(self):
+            self.waited = True
+
+    async def main():
+        st = Released(frame(8, b"\x03\xe8"), 100, True)
+        c = ws.WebSocket(st, st)
+        await c.close(1000, "bye")
+        return c, st
+    c, st = asyncio.run(main())
+    assert client_frames(st.written) == [(8, b"\x03\xe8bye")]
+    assert c.closed and c.close_code == 1000 and st.closed and st.waited
+    import sys
+    assert "net.ws_close" not in sys.modules and "net.netcompat" not in sys.modules
+
+
+def test_frames_from_concurrent_senders_never_interleave():
+    class SlowDrain(FakeStream):
+        # Like a socket with a full window: every drain lets the other tasks run a few times.
+        async def drain(self):
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+    big = [bytes([65 + i]) * 5000 for i in range(3)]  # each written in three steps (SEND_CHUNK)
+
+    async def main():
+        st = SlowDrain(b"", 1, True)
+        c = ws.WebSocket(st, st, 1 << 20)
+        await asyncio.gather(*([c.send(b) for b in big] + [c.ping(b"p%d" % i) for i in range(3)]
+                               + [c.send("t%d" % i) for i in range(3)]))
+        return st
+    st = asyncio.run(main())
+    frames = client_frames(st.written)
+    assert sorted(frames) == sorted([(2, b) for b in big] + [(9, b"p%d" % i) for i in range(3)]
+                                    + [(1, b"t%d" % i) for i in range(3)])

@@ -1,0 +1,106 @@
+# How a WebSocket connection ends (RFC 6455 5.5.1, 7.1): our close handshake, the answer to the
+# server's close frame, and failing the connection on a protocol violation (a close frame with
+# the reason, then drop). Loaded by net.ws (WebSocket._end) for that and unloaded after: a
+# connected link does not keep it. No logging, no retries.
+import asyncio
+
+from compat import const
+from net.ws import MAX_CONTROL, OP_CLOSE, ConnectionClosed, ProtocolError, WebSocketError, _wait_for_ms, closed_error
+
+CLOSE_TIMEOUT_MS = const(3000)  # how long close() waits for the server's close frame
+FAIL_CLOSE_TIMEOUT_MS = const(1000)  # how long we try to tell the server why we are dropping it
+FAIL_REASON_CHARS = const(60)  # the part of an error text sent as the close reason
+
+CLOSE_PROTOCOL = const(1002)
+CLOSE_NO_STATUS = const(1005)  # never sent: what a close frame without a code means
+CLOSE_BAD_DATA = const(1007)  # text message that is not UTF-8
+
+# The frame loop's protocol failures (net.ws _F_* is the index): text (with %d: the argument), close code.
+FAILURES = (
+    ("reserved bits set in a frame (no extension was agreed)", CLOSE_PROTOCOL),
+    ("server sent a masked frame", CLOSE_PROTOCOL),
+    ("frame length has its top bit set", CLOSE_PROTOCOL),
+    ("unknown control opcode %d", CLOSE_PROTOCOL),
+    ("fragmented control frame", CLOSE_PROTOCOL),
+    ("control frame of %%d bytes (max %d)" % MAX_CONTROL, CLOSE_PROTOCOL),
+    ("continuation frame without a message to continue", CLOSE_PROTOCOL),
+    ("new message started inside a fragmented one", CLOSE_PROTOCOL),
+    ("unknown data opcode %d", CLOSE_PROTOCOL),
+    ("text message is not valid UTF-8", CLOSE_BAD_DATA),
+)
+
+
+def _valid_close_code(code):
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+async def _send_close(ws, code, reason=""):
+    if ws._close_sent or ws.closed:
+        return
+    ws._close_sent = True
+    payload = b"" if code == CLOSE_NO_STATUS else code.to_bytes(2, "big") + reason.encode()[:MAX_CONTROL - 2]
+    await ws._send_frame(OP_CLOSE, payload)
+
+
+async def failed(ws, code, exc):
+    """Tell the server why (bounded), drop the connection and raise exc."""
+    if not ws.closed:
+        text = str(exc)
+        try:
+            await _wait_for_ms(_send_close(ws, code, text[:FAIL_REASON_CHARS]), FAIL_CLOSE_TIMEOUT_MS)
+        except Exception:  # best effort: the connection is being dropped anyway
+            pass
+        ws._teardown(code, text)
+    raise exc
+
+
+async def fail(ws, failure, arg=0):
+    """Fail the connection for FAILURES[failure]: raises ProtocolError."""
+    text, code = FAILURES[failure]
+    await failed(ws, code, ProtocolError(text % arg if "%" in text else text))
+
+
+async def close(ws, code, reason):
+    """Close handshake: send close, wait (bounded) for the server's close, drop TCP."""
+    try:
+        await _send_close(ws, code, reason)
+        if ws._rx_active:  # the receiving task will see the server's close frame
+            await _wait_for_ms(ws._closed_evt.wait(), CLOSE_TIMEOUT_MS)
+        else:
+            await _wait_for_ms(_drain_until_closed(ws), CLOSE_TIMEOUT_MS)
+    except (WebSocketError, asyncio.TimeoutError):
+        pass
+    ws._teardown(code, reason)
+    await ws.wait_closed()  # the TCP connection ends here, not when the server times out
+
+
+async def _drain_until_closed(ws):
+    try:
+        while True:
+            await ws.recv()
+    except ConnectionClosed:
+        pass
+
+
+async def on_close_frame(ws, payload):
+    """The server's close frame: check it, answer it (echoing the code), end the connection."""
+    code, reason = CLOSE_NO_STATUS, ""
+    if len(payload) == 1:
+        await failed(ws, CLOSE_PROTOCOL, ProtocolError("close frame with a 1-byte payload"))
+    if len(payload) >= 2:
+        code = int.from_bytes(payload[:2], "big")
+        if not _valid_close_code(code):
+            await failed(ws, CLOSE_PROTOCOL, ProtocolError("invalid close code %d" % code))
+        try:
+            reason = str(payload[2:], "utf-8")
+        except UnicodeError:
+            await failed(ws, CLOSE_BAD_DATA, ProtocolError("close reason is not UTF-8"))
+    ws.close_code = code
+    ws.close_reason = reason
+    if not ws._close_sent:  # RFC 6455 5.5.1: answer with a close, echoing the code
+        try:
+            await _wait_for_ms(_send_close(ws, code), FAIL_CLOSE_TIMEOUT_MS)
+        except Exception:  # the server is closing anyway
+            pass
+    ws._teardown(code, reason)
+    raise closed_error(code, reason)
