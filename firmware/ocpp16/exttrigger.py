@@ -10,7 +10,10 @@ def on_ExtendedTriggerMessage(cp, p, now):
     if c is not None and not (0 <= c <= len(cp.evses)):
         return {"status": "Rejected"}
     if what == "BootNotification":
-        cp._ram("BootNotification", cp._boot_payload(), None)
+        boot = cp.on_demand("boot", "payload")
+        if boot is None:
+            raise ImportError("ocpp16.boot")  # the CSMS gets an InternalError
+        cp._ram("BootNotification", boot, None)
     elif what == "Heartbeat":
         cp._ram("Heartbeat", {}, None)
     elif what == "FirmwareStatusNotification":

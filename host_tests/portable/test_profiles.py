@@ -20,14 +20,24 @@ def _call(rig, action, payload, msg_id="c1"):
 
 
 def test_every_registered_handler_exists_and_every_core_action_is_registered():
-    for action in profiles.HANDLERS:
-        mod = profiles.load(profiles.HANDLERS[action])
-        assert callable(getattr(mod, "on_" + action)), action
-        profiles.unload(profiles.HANDLERS[action])
+    groups = profiles.HANDLERS.split(";")
+    assert groups[-1] == "" and len(groups) > 8
+    for group in groups[:-1]:
+        name, actions = group.split(":")
+        assert actions.endswith(" ") and len(actions.split()) >= 1, group
+        for action in actions.split():
+            assert profiles.handler(action) == name, action
+            mod = profiles.load(name)
+            assert callable(getattr(mod, "on_" + action)), action
+            profiles.unload(name)
     for action in ("ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfer",
                    "GetConfiguration", "RemoteStartTransaction", "RemoteStopTransaction",
                    "Reset", "UnlockConnector"):
-        assert action in profiles.HANDLERS, action
+        assert profiles.handler(action) == "core_ops", action
+    # names that only contain or are contained in a registered one are not registered
+    for action in ("Trigger", "Message", "TriggerMessag", "Reset ", "", "core_ops", "Reset ;x"):
+        assert profiles.handler(action) is None, action
+    assert profiles.handler("TriggerMessage") == "trigger" and profiles.handler("ExtendedTriggerMessage") == "exttrigger"
 
 
 def test_handler_module_is_unloaded_after_its_call():
@@ -50,12 +60,12 @@ def test_failed_import_is_internal_error_then_retried_and_charging_goes_on():
     rig.world.evs[0].plug()
     rig.run(10000)
     assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
-    saved = profiles.HANDLERS["GetConfiguration"]
-    profiles.HANDLERS["GetConfiguration"] = "no_such_module"
+    saved = profiles.HANDLERS
+    profiles.HANDLERS = "no_such_module: GetConfiguration ;" + saved
     try:
         m = _call(rig, "GetConfiguration", {}, "c2")
     finally:
-        profiles.HANDLERS["GetConfiguration"] = saved
+        profiles.HANDLERS = saved
     assert m[0] == 4 and m[2] == "InternalError", m
     assert "ocpp16.no_such_module" not in sys.modules
     rig.run(3000)
