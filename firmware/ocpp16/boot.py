@@ -61,7 +61,7 @@ def answered(cp, p, now):
         log.warning("BootNotification %s; retry in %d s", status, (cp.next_boot_ms - now) // 1000)
 
 
-def clock_moved(cp, known, jump, now):
+def clock_set(cp, known, jump, now):
     """The clock was set for the first time (known: False) or moved more than
     CLOCK_EVENT_JUMP_S (a SettingSystemTime security event, stamped with the new time)."""
     if known:

@@ -179,7 +179,7 @@ class ChargePoint:
         try:
             self.on_demand("secevents", "report", kind, now, info)
         except Exception as e:  # MemoryError, flash: charging goes on
-            log.error("security event %s not reported: %r", kind, e)
+            log.error("%s failed: %r", kind, e)
 
     def _event(self, e):
         self.events.append(e)
@@ -233,11 +233,10 @@ class ChargePoint:
             # Known locally as valid: start at once, no Authorize round trip.
             self._auth_result(id_tag, connector, "Accepted", now)
         else:
-            def answered(payload, now, cp=self):
+            def answered(payload, now, cp=self):  # its idTagInfo is remembered (_answered)
                 if payload is None:  # no answer: decide as offline
                     return cp.on_demand("offline", "authorize", id_tag, connector, now)
                 info = payload.get("idTagInfo", {})
-                cp._remember(id_tag, info)
                 cp._auth_result(id_tag, connector, info.get("status"), now, info)
             self._ram("Authorize", {"idTag": id_tag}, answered)
 
@@ -245,10 +244,6 @@ class ChargePoint:
         return self.auth_store.lookup(id_tag, self.clock.epoch(now) if self.clock.known() else None,
                                       use_list=self.config.get("LocalAuthListEnabled"),
                                       use_cache=self.config.get("AuthorizationCacheEnabled"))
-
-    def _remember(self, id_tag, info):
-        if self.config.get("AuthorizationCacheEnabled"):
-            self.auth_store.remember(id_tag, info)
 
     def _auth_result(self, id_tag, connector, status, now, info=None):
         """info: the idTagInfo of an Authorize answer (None when decided locally)."""
@@ -268,7 +263,7 @@ class ChargePoint:
     # ------------------------------------------------------------------ transactions
     def start_transaction(self, evse, id_tag, now):
         if not self.queue.room_for_transaction():
-            log.error("queue full: no transaction on connector %d", evse.id)
+            log.error("%s not queued: %s", "StartTransaction", "queue full")
             self._event(("refused", "queue full"))
             return None
         evse.read_meter()
@@ -296,7 +291,7 @@ class ChargePoint:
         t.begin_values = self._sampled(evse, "StopTxnSampledData", "Transaction.Begin", now)
         self.finishing.discard(evse.id)
         evse.permit(True)
-        log.info("transaction started on connector %d for %s", evse.id, id_tag)
+        log.info("transaction on connector %d %s: %s", evse.id, "started", id_tag)
         return t
 
     def stop_transaction(self, connector, reason, now, id_tag=None):
@@ -340,9 +335,9 @@ class ChargePoint:
         self._event(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
         for hook in self._hooks("tx_ended"):
             hook(self, connector, now)
-        log.info("transaction on connector %d stopped: %s", connector, reason)
+        log.info("transaction on connector %d %s: %s", connector, "stopped", reason)
         if connector in self.scheduled_unavailable:  # a ChangeAvailability waited for this stop
-            self.on_demand("core_ops", "now_unavailable", connector)
+            self.on_demand("core_ops", "out_of_use", connector)
 
     def _sampled(self, evse, key, context, now):
         """One meterValue element with the measurands listed in configuration key `key`
@@ -572,10 +567,8 @@ class ChargePoint:
         try:
             # unknown actions: NotImplemented; known ones no module handles: NotSupported
             rpc.validate_call(action, payload, (action,) if name else ())
-            mod = self._load(name)
-            if mod is None:  # tried again on the next call
-                raise rpc.RpcError(rpc.InternalError, "%s: handler not loaded" % action)
-            result = getattr(mod, "on_" + action)(self, payload, now)
+            # an import that fails (ImportError, MemoryError) is an InternalError, tried again next time
+            result = getattr(profiles.load(name), "on_" + action)(self, payload, now)
         except rpc.RpcError as e:
             self.outbox.append(rpc.encode_error(msg_id, e.code, e.description))
             return
@@ -609,8 +602,9 @@ class ChargePoint:
             self._set_clock(p.get("currentTime"), now)
         elif action == "BootNotification":
             self.on_demand("boot", "answered", p, now)
-        elif action in ("StartTransaction", "StopTransaction"):
-            self._remember(m["payload"].get("idTag"), p.get("idTagInfo"))
+        elif action in ("Authorize", "StartTransaction", "StopTransaction"):
+            if self.config.get("AuthorizationCacheEnabled"):
+                self.auth_store.remember(m["payload"].get("idTag"), p.get("idTagInfo"))
             if action == "StartTransaction":
                 tx_id = p["transactionId"]
                 for c in list(self.tx):
@@ -621,7 +615,7 @@ class ChargePoint:
                         self._event(("txid", c, tx_id))
                         status = p.get("idTagInfo", {}).get("status")
                         if status != "Accepted" and self.config.get("StopTransactionOnInvalidId"):
-                            log.warning("StartTransaction answered %s: stopping", status)
+                            log.info("idTag %s refused: %s", t.id_tag, status)
                             self.stop_transaction(c, "DeAuthorized", now)
         if m["cb"] is not None:  # Authorize, a profile's own CALL (DataTransfer, SignCertificate, ...)
             m["cb"](p, now)
@@ -639,7 +633,7 @@ class ChargePoint:
         self.clock.set(epoch, now)
         self.next_aligned_epoch = None  # the clock moved: align again from the new time
         if not known or jump > CLOCK_EVENT_JUMP_S or jump < -CLOCK_EVENT_JUMP_S:
-            self.on_demand("boot", "clock_moved", known, jump, now)
+            self.on_demand("boot", "clock_set", known, jump, now)
 
     # ------------------------------------------------------------------ queries
     def idle(self):

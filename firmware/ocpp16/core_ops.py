@@ -39,7 +39,7 @@ def _save_avail(cp):
         store.save(path, d)
 
 
-def now_unavailable(cp, c):
+def out_of_use(cp, c):
     """The transaction on connector c ended; a ChangeAvailability to Inoperative waited for it."""
     cp.scheduled_unavailable.discard(c)
     cp.evses[c - 1].set_available(False)

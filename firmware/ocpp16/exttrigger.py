@@ -1,6 +1,6 @@
 # ExtendedTriggerMessage (Security extension): the CSMS asks for one message now.
 # Imported for one call and removed again; builds the message from the core's own
-# state and queues it as the core would (in RAM, answered by conf_<Action>).
+# state and queues it as the core would (in RAM; the answer goes to ChargePoint._answered).
 LOG_STATUS_IDLE = "Idle"
 
 
