@@ -354,9 +354,10 @@ class ChargePoint:
                 series, unit = [str(int(r["power_w"]))], "W"
             elif m == "Current.Offered":
                 series, unit = [str(evse.offer_amps)], "A"
-            else:
-                series, unit = (r["current_a"], "A") if m == "Current.Import" else (r["voltage_v"], "V")
-                series = ["%.1f" % v for v in series]
+            else:  # Current.Import, Voltage: per phase
+                series, unit = [], "V" if m == "Voltage" else "A"
+                for v in r["voltage_v" if unit == "V" else "current_a"]:
+                    series.append("%.1f" % v)
             for i in range(len(series)):
                 sv = {"value": series[i], "context": context, "measurand": m, "unit": unit}
                 if len(series) > 1:
@@ -393,14 +394,13 @@ class ChargePoint:
         for evse in self.evses:
             self._connector_tick(evse, now)
         interval = self.config.get("ClockAlignedDataInterval")
-        if interval and self.clock.known():
-            epoch = self.clock.epoch(now)
-            if self.next_aligned_epoch is not None and epoch >= self.next_aligned_epoch:
-                self.on_demand("aligned", "sample", now)
-            if self.next_aligned_epoch is None or epoch >= self.next_aligned_epoch:
-                self.next_aligned_epoch = (epoch // interval + 1) * interval
-        else:
+        due = self.next_aligned_epoch
+        if not interval or not self.clock.known():
             self.next_aligned_epoch = None
+        elif due is None or self.clock.epoch(now) >= due:
+            if due is not None:
+                self.on_demand("aligned", "sample", now)
+            self.next_aligned_epoch = (self.clock.epoch(now) // interval + 1) * interval
         for hook in self._hooks("tick"):
             hook(self, now)
         self._statuses(now)
@@ -602,21 +602,19 @@ class ChargePoint:
             self._set_clock(p.get("currentTime"), now)
         elif action == "BootNotification":
             self.on_demand("boot", "answered", p, now)
-        elif action in ("Authorize", "StartTransaction", "StopTransaction"):
-            if self.config.get("AuthorizationCacheEnabled"):
-                self.auth_store.remember(m["payload"].get("idTag"), p.get("idTagInfo"))
-            if action == "StartTransaction":
-                tx_id = p["transactionId"]
-                for c in list(self.tx):
-                    t = self.tx[c]
-                    if t.tx_ref == seq:
-                        t.tx_id = tx_id
-                        self._save_tx(now)
-                        self._event(("txid", c, tx_id))
-                        status = p.get("idTagInfo", {}).get("status")
-                        if status != "Accepted" and self.config.get("StopTransactionOnInvalidId"):
-                            log.info("idTag %s refused: %s", t.id_tag, status)
-                            self.stop_transaction(c, "DeAuthorized", now)
+        info = p.get("idTagInfo")  # Authorize, StartTransaction, StopTransaction
+        if info and self.config.get("AuthorizationCacheEnabled"):
+            self.auth_store.remember(m["payload"].get("idTag"), info)
+        if action == "StartTransaction":
+            for t in list(self.tx.values()):
+                if t.tx_ref == seq:
+                    t.tx_id = p["transactionId"]
+                    self._save_tx(now)
+                    self._event(("txid", t.connector, t.tx_id))
+                    status = info.get("status")
+                    if status != "Accepted" and self.config.get("StopTransactionOnInvalidId"):
+                        log.info("idTag %s refused: %s", t.id_tag, status)
+                        self.stop_transaction(t.connector, "DeAuthorized", now)
         if m["cb"] is not None:  # Authorize, a profile's own CALL (DataTransfer, SignCertificate, ...)
             m["cb"](p, now)
 
