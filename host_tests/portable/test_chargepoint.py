@@ -449,6 +449,14 @@ def test_timestamps_taken_before_the_clock_was_set_are_corrected():
     boot = 1795435200 + 25  # the CSMS's clock when it answered the boot, at now = 25 s
     assert abs(t_start - (boot - 25)) <= 1, start["timestamp"]  # not 2000-01-01: corrected
     assert [t - t_start for t in t_mv][:2] == [10, 20]
+    assert r.cp.clock_offset is not None   # the open transaction still holds a year-2000 sample
+    r.world.evs[0].unplug()
+    r.run(5000)
+    stop = [m[3] for m in r.sent if m[2] == "StopTransaction"][0]
+    begin = parse_datetime(stop["transactionData"][0]["timestamp"])  # its Transaction.Begin sample
+    assert abs(begin - t_start) <= 1, stop["transactionData"][0]["timestamp"]
+    # nothing made before the clock was set is left to send: repair (ocpp16.boot) stops
+    assert r.cp.idle() and not r.cp.tx and r.cp.clock_offset is None
 
 
 class _Cut(Exception):

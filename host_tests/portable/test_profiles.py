@@ -97,3 +97,67 @@ def test_resident_feature_hooks_are_called_and_dropped():
     rig.cp.drop_feature("fake")
     rig.run(2000)
     assert rig.cp.reported[1][0] == "Available"
+
+
+def test_core_rare_paths_are_loaded_only_for_their_work():
+    rig = Rig("profiles_core_rare")
+    rig.config.change("ClockAlignedDataInterval", "5")
+    rig.config.change("AllowOfflineTxForUnknownId", "true")
+    rig.cp.on_connect(0)
+    rig.run(12000)                                  # ocpp16.boot registers, ocpp16.aligned samples
+    assert rig.cp.boot_status == "Accepted" and "MeterValues" in rig.actions()
+    rig.cp.receive("not json", rig.now)             # ocpp16.failures answers a bad frame
+    assert json.loads(rig.cp.outbox.pop(0))[2] == "FormationViolation"
+    rig.cp.on_disconnect(rig.now)
+    rig.world.reader.tap("OFFLINE")                 # ocpp16.offline decides
+    rig.world.evs[0].plug()
+    rig.run(3000)
+    assert 1 in rig.cp.tx
+    m = None
+    rig.cp.on_connect(rig.now)
+    rig.run(2000)
+    m = _call(rig, "Reset", {"type": "Soft"})       # ocpp16.reset waits for the StopTransaction
+    assert m[2] == {"status": "Accepted"} and "reset" in rig.cp.features
+    rig.run(5000)
+    assert rig.cp.reboot == "Soft" and "reset" not in rig.cp.features
+    for name in ("boot", "failures", "offline", "aligned", "reset", "recovery", "core_ops"):
+        assert "ocpp16." + name not in sys.modules, name
+
+
+def test_core_on_demand_import_failure_never_stops_charging():
+    from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS
+    real = profiles.load
+    broken = set()
+
+    def load(name):
+        if name in broken:
+            raise MemoryError("no room for " + name)
+        return real(name)
+    profiles.load = load
+    try:
+        broken.add("boot")
+        rig = Rig("profiles_core_fail")             # start-up cannot load: the core is made all the same
+        rig.cp.on_connect(0)
+        rig.run(2000)
+        assert rig.actions() == []                  # no BootNotification without its module...
+        broken.clear()
+        rig.run(BOOT_RETRY_DEFAULT_S * 1000)        # ...tried again after the boot retry interval
+        assert rig.actions()[0] == "BootNotification" and rig.cp.boot_status == "Accepted"
+        rig.world.reader.tap("CAFE")
+        rig.world.evs[0].plug()
+        rig.run(5000)
+        assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+        broken.update(("failures", "secevents", "aligned", "offline"))
+        rig.cp.receive("not json", rig.now)         # its module cannot load: no answer, no crash
+        rig.answer_calls = False
+        rig.run(CALL_TIMEOUT_MS + 15000)            # a CALL (a Heartbeat) times out: its failure path cannot load
+        assert rig.cp.link_suspect and 1 in rig.cp.tx and rig.evses[0].contactor_closed
+        broken.clear()
+        rig.answer_calls = True
+        rig.run(CALL_TIMEOUT_MS + 5000)
+        rig.world.evs[0].unplug()
+        rig.run(5000)
+        stop = [m[3] for m in rig.sent if m[2] == "StopTransaction"]
+        assert stop and stop[0]["reason"] == "EVDisconnected" and not rig.cp.tx
+    finally:
+        profiles.load = real
