@@ -44,7 +44,7 @@ class AuthStore:
         self._stamp = len(self.cache_order)
 
     def _path(self, name):
-        return self.dir + "/" + name  # LIST_FILE, CACHE_FILE
+        return self.dir + "/" + name
 
     def lookup(self, id_tag, epoch, use_list=True, use_cache=True):
         """("list" or "cache", status) for a known idTag, or (None, None)."""

@@ -7,20 +7,20 @@ import log
 import store
 from ocpp16 import profiles
 from ocpp16 import timefmt
-from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CLOCK_VALID_AFTER
+from ocpp16.chargepoint import AVAIL_FILE, BOOT_RETRY_DEFAULT_S, CLOCK_VALID_AFTER, TX_FILE
 
 
 def start(cp, now):
     """Once, when the core is made."""
     cp.config.values["SupportedFeatureProfiles"] = profiles.SUPPORTED_PROFILES
-    p = cp._path("avail.json")
+    p = cp._path(AVAIL_FILE)
     if not p:
         return
     avail = store.load(p, {})
     cp.available = avail.get("0", True)
     for e in cp.evses:
         e.set_available(avail.get(str(e.id), True) and cp.available)
-    saved = store.load(cp._path("tx.json"), {})
+    saved = store.load(cp._path(TX_FILE), {})
     if saved:  # open at power-off: ended by the on-demand recovery module
         cp.on_demand("recovery", "recover", saved, now)
     for name in profiles.BOOT_FEATURES:

@@ -37,6 +37,10 @@ PERSIST_WH = const(10)
 PERSIST_MS = const(30000)
 # Recent core events kept for the app and tests (ChargePoint.events).
 MAX_EVENTS = const(32)
+# State files in data_dir: the open transactions (for power-loss recovery, ocpp16.recovery)
+# and the connectors' availability (ChangeAvailability, ocpp16.core_ops).
+TX_FILE = "tx.json"
+AVAIL_FILE = "avail.json"
 # Epoch seconds before which the wall clock is considered not set (2020-01-01).
 CLOCK_VALID_AFTER = 1577836800
 # A correction of a set clock larger than this (s) is a SettingSystemTime security event
@@ -191,7 +195,7 @@ class ChargePoint:
         return self.data_dir + "/" + name if self.data_dir else None
 
     def _save_tx(self, now):
-        p = self._path("tx.json")
+        p = self._path(TX_FILE)
         if p:
             d = {}
             for c in self.tx:

@@ -5,6 +5,7 @@
 import log
 import store
 from ocpp16 import rpc
+from ocpp16.chargepoint import AVAIL_FILE
 
 # Keys whose change is a ReconfigurationOfSecurityParameters security event.
 SECURITY_KEYS = ("AuthorizationKey", "SecurityProfile", "CpoName")
@@ -31,7 +32,7 @@ def on_ChangeAvailability(cp, p, now):
 
 
 def _save_avail(cp):
-    path = cp._path("avail.json")
+    path = cp._path(AVAIL_FILE)
     if path:
         d = {"0": cp.available}
         for e in cp.evses:
