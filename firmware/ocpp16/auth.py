@@ -1,21 +1,24 @@
 # Authorization data the charge point keeps itself: the Local Authorization
-# List (versioned, set by SendLocalList) and the Authorization Cache (learnt
-# from idTagInfo answers). Both bounded, both persisted atomically through
+# List (versioned, set by SendLocalList: ocpp16.localauth) and the Authorization Cache
+# (learnt from idTagInfo answers). Both bounded, both persisted atomically through
 # store.save. No sockets, no clock: expiry is checked against an epoch given.
 import store
+from compat import const
 
 # Entries the local list may hold (LocalAuthListMaxLength): each costs RAM.
-LOCAL_LIST_MAX = 200
+LOCAL_LIST_MAX = const(200)
 # Entries one SendLocalList may carry (SendLocalListMaxLength).
-SEND_LOCAL_LIST_MAX = 50
+SEND_LOCAL_LIST_MAX = const(50)
 # Authorization cache entries; the oldest is evicted when full.
-CACHE_MAX = 32
+CACHE_MAX = const(32)
 
+LIST_FILE = "locallist.json"   # in the data folder: {"v": version, "e": {idTag: entry}}
+CACHE_FILE = "authcache.json"  # {idTag: entry + [the stamp it was learnt with]}
 # idTagInfo status <-> one character, to keep entries small in RAM and on flash.
 STATUSES = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
 
 
-def _pack(info, parse_time):
+def pack(info, parse_time):
     """(status index, expiry epoch or 0, parentIdTag or "") from an idTagInfo dict."""
     exp = info.get("expiryDate")
     return [STATUSES.index(info["status"]) if info.get("status") in STATUSES else 3,
@@ -33,10 +36,10 @@ class AuthStore:
     def __init__(self, directory=None, parse_time=None):
         self.dir = directory
         self.parse_time = parse_time
-        d = store.load(self._path("locallist.json"), {}) if directory else {}
+        d = store.load(self._path(LIST_FILE), {}) if directory else {}
         self.version = d.get("v", 0)
         self.list = d.get("e", {})
-        self.cache = store.load(self._path("authcache.json"), {}) if directory else {}
+        self.cache = store.load(self._path(CACHE_FILE), {}) if directory else {}
         self.cache_order = sorted(self.cache, key=lambda k: self.cache[k][3] if len(self.cache[k]) > 3 else 0)
         self._stamp = len(self.cache_order)
 
@@ -56,7 +59,7 @@ class AuthStore:
         """An idTagInfo from the CSMS (Authorize, StartTransaction, StopTransaction answers)."""
         if not id_tag or not info or "status" not in info:
             return
-        e = _pack(info, self.parse_time)
+        e = pack(info, self.parse_time)
         self._stamp += 1
         e.append(self._stamp)
         if id_tag in self.cache:
@@ -74,25 +77,4 @@ class AuthStore:
 
     def _save_cache(self):
         if self.dir:
-            store.save(self._path("authcache.json"), self.cache)
-
-    # ------------------------------------------------------------ local list
-    def update_list(self, version, update_type, entries, max_len=LOCAL_LIST_MAX):
-        """SendLocalList: returns UpdateStatus (Accepted, Failed, VersionMismatch)."""
-        if update_type == "Differential" and version <= self.version:
-            return "VersionMismatch"
-        new = {} if update_type == "Full" else dict(self.list)
-        for entry in entries:
-            tag = entry["idTag"]
-            info = entry.get("idTagInfo")
-            if info is None:
-                new.pop(tag, None)  # differential: removal; full: an entry without info is not added
-            else:
-                new[tag] = _pack(info, self.parse_time)
-        if len(new) > max_len:
-            return "Failed"
-        self.list = new
-        self.version = version
-        if self.dir:
-            store.save(self._path("locallist.json"), {"v": version, "e": new})
-        return "Accepted"
+            store.save(self._path(CACHE_FILE), self.cache)

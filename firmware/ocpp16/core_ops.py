@@ -3,7 +3,9 @@
 # call and removed again (ocpp16.profiles); the state they change lives in the
 # ChargePoint `cp`. No I/O here beyond cp's own state files.
 import log
+import store
 from ocpp16 import rpc
+from ocpp16.chargepoint import AVAIL_FILE
 
 # Keys whose change is a ReconfigurationOfSecurityParameters security event.
 SECURITY_KEYS = ("AuthorizationKey", "SecurityProfile", "CpoName")
@@ -25,8 +27,24 @@ def on_ChangeAvailability(cp, p, now):
         else:
             cp.scheduled_unavailable.discard(e.id)
             e.set_available(on)
-    cp._save_avail()
+    _save_avail(cp)
     return {"status": "Scheduled" if scheduled else "Accepted"}
+
+
+def _save_avail(cp):
+    path = cp._path(AVAIL_FILE)
+    if path:
+        d = {"0": cp.available}
+        for e in cp.evses:
+            d[str(e.id)] = e.available
+        store.save(path, d)
+
+
+def out_of_use(cp, c):
+    """The transaction on connector c ended; a ChangeAvailability to Inoperative waited for it."""
+    cp.scheduled_unavailable.discard(c)
+    cp.evses[c - 1].set_available(False)
+    _save_avail(cp)
 
 
 def on_ChangeConfiguration(cp, p, now):
@@ -81,7 +99,11 @@ def _remote_start(cp, p, now):
     wanted = p.get("connectorId")
     if wanted is not None and not (1 <= wanted <= len(cp.evses)):
         return {"status": "Rejected"}
-    evse = cp._free_connector(wanted)
+    evse = None
+    for e in cp.evses:
+        if (not wanted or e.id == wanted) and e.id not in cp.tx and e.available and e.fault is None:
+            evse = e
+            break
     if evse is None or cp.boot_status != "Accepted":
         return {"status": "Rejected"}
     if p.get("chargingProfile") is not None:
@@ -118,6 +140,8 @@ def on_Reset(cp, p, now):
     for c in list(cp.tx):
         cp.stop_transaction(c, kind + "Reset", now)
     cp.reset_requested = (kind, now)
+    if cp.feature("reset", now) is None:  # cannot wait for the stops: they go out after the reboot
+        cp.reboot = kind
     cp.security_event("ResetOrReboot", now, "%s reset by the CSMS" % kind)
     return {"status": "Accepted"}
 

@@ -1,6 +1,6 @@
 # ExtendedTriggerMessage (Security extension): the CSMS asks for one message now.
 # Imported for one call and removed again; builds the message from the core's own
-# state and queues it as the core would (in RAM, answered by conf_<Action>).
+# state and queues it as the core would (in RAM; the answer goes to ChargePoint._answered).
 LOG_STATUS_IDLE = "Idle"
 
 
@@ -10,7 +10,10 @@ def on_ExtendedTriggerMessage(cp, p, now):
     if c is not None and not (0 <= c <= len(cp.evses)):
         return {"status": "Rejected"}
     if what == "BootNotification":
-        cp._ram("BootNotification", cp._boot_payload(), None)
+        boot = cp.on_demand("boot", "payload")
+        if boot is None:
+            raise ImportError("ocpp16.boot")  # the CSMS gets an InternalError
+        cp._ram("BootNotification", boot, None)
     elif what == "Heartbeat":
         cp._ram("Heartbeat", {}, None)
     elif what == "FirmwareStatusNotification":

@@ -4,22 +4,20 @@
 # No I/O and no protocol logic here; a new profile adds rows, not code.
 import sys
 
-# action -> module under ocpp16/ with on_<action>(cp, payload, now) -> result dict.
-# The module is imported for the call and removed from sys.modules afterwards.
-HANDLERS = {
-    "ChangeAvailability": "core_ops", "ChangeConfiguration": "core_ops", "ClearCache": "core_ops",
-    "DataTransfer": "core_ops", "GetConfiguration": "core_ops", "RemoteStartTransaction": "core_ops",
-    "RemoteStopTransaction": "core_ops", "Reset": "core_ops", "UnlockConnector": "core_ops",
-    "GetLocalListVersion": "localauth", "SendLocalList": "localauth",
-    "ReserveNow": "reserve_ops", "CancelReservation": "reserve_ops",
-    "TriggerMessage": "trigger",
-    "ClearChargingProfile": "smart_ops", "GetCompositeSchedule": "smart_ops",
-    "SetChargingProfile": "smart_ops",
-    # Security whitepaper extension
-    "InstallCertificate": "certs", "GetInstalledCertificateIds": "certs", "DeleteCertificate": "certs",
-    "CertificateSigned": "certs", "ExtendedTriggerMessage": "exttrigger", "GetLog": "getlog",
-    "UpdateFirmware": "fw_ops", "GetDiagnostics": "fw_ops", "SignedUpdateFirmware": "fw_ops",
-}
+# action -> module under ocpp16/ with on_<action>(cp, payload, now) -> result dict, as
+# "module: Action Action ;" groups in one string (handler() reads it; a dict of 26 long
+# names cost 2 KB of RAM for ever). The module is imported for the call and removed from
+# sys.modules afterwards.
+HANDLERS = ("core_ops: ChangeAvailability ChangeConfiguration ClearCache DataTransfer GetConfiguration "
+            "RemoteStartTransaction RemoteStopTransaction Reset UnlockConnector ;"
+            "localauth: GetLocalListVersion SendLocalList ;"
+            "reserve_ops: ReserveNow CancelReservation ;"
+            "trigger: TriggerMessage ;"
+            "smart_ops: ClearChargingProfile GetCompositeSchedule SetChargingProfile ;"
+            # Security whitepaper extension
+            "certs: InstallCertificate GetInstalledCertificateIds DeleteCertificate CertificateSigned ;"
+            "exttrigger: ExtendedTriggerMessage ;getlog: GetLog ;"
+            "fw_ops: UpdateFirmware GetDiagnostics SignedUpdateFirmware ;")
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
 SUPPORTED_PROFILES = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"
 
@@ -31,19 +29,29 @@ BOOT_FEATURES = {
     "smart": "charging_profiles.json",  # ocpp16.smart: the installed ChargePointMax/TxDefault profiles
     "fw_state": "fw.json",              # ocpp16.fw_state: a firmware update in progress
 }
-FEATURE_HOOKS = (
-    "attach",       # attach(cp, now): just loaded (at boot or on first use)
-    "tick",         # tick(cp, now): every core tick, before statuses are reported
-    "status",       # status(cp, connector_id, status, now) -> status to report
-    "may_start",    # may_start(cp, evse, id_tag, now) -> None, or the reason a start is refused
-    "start_payload",  # start_payload(cp, evse, payload): add fields to a StartTransaction
-    "tx_ended",     # tx_ended(cp, connector_id, now): its transaction was stopped
-    "authorized",   # authorized(cp, id_tag, connector, id_tag_info or None, now) -> None, or the
-                    # reason an accepted idTag is refused all the same (before it may start)
-)
+# FEATURE_HOOKS, the hooks a feature module may define (a comment: no tuple in RAM):
+#   attach(cp, now): just loaded (at boot or on first use)
+#   tick(cp, now): every core tick, before statuses are reported
+#   status(cp, connector_id, status, now) -> status to report
+#   may_start(cp, evse, id_tag, now) -> None, or the reason a start is refused
+#   start_payload(cp, evse, payload): add fields to a StartTransaction
+#   tx_ended(cp, connector_id, now): its transaction was stopped
+#   authorized(cp, id_tag, connector, id_tag_info or None, now) -> None, or the reason an
+#       accepted idTag is refused all the same (before it may start)
+# A feature that is not in BOOT_FEATURES is loaded by the code that needs it (cp.feature):
+# "reset" (ocpp16/reset.py) while an accepted Reset waits for its StopTransactions.
 # Background work with I/O (downloads, uploads) is a job: a handler appends
 # (module name, args) to ChargePoint.jobs; the app imports the module, runs
 # `await module.run(app, args)` as its own task and unloads the module when it ends.
+
+
+def handler(action):
+    """The module name handling the CSMS's call `action` (HANDLERS), or None."""
+    i = HANDLERS.find(" %s " % action)
+    if i < 0:
+        return None
+    i = HANDLERS.rfind(";", 0, i) + 1
+    return HANDLERS[i:HANDLERS.find(":", i)]
 
 
 def _full(name):

@@ -4,6 +4,7 @@
 import log
 import store
 from ocpp16 import timefmt
+from ocpp16.chargepoint import TX_FILE
 
 
 def recover(cp, saved, now):
@@ -23,9 +24,9 @@ def recover(cp, saved, now):
                    "transactionId": t.get("id"), "reason": "PowerLoss"}
         # as in _finish_stop: a cut during this recovery must not give a second Stop
         t["stop"] = cp.queue.next_seq
-        store.save(cp._path("tx.json"), saved)
+        store.save(cp._path(TX_FILE), saved)
         cp._push("StopTransaction", payload, t["ref"])
         cp._event(("recovered", t["ref"]))
         log.warning("transaction on connector %s was open at power-off: stopped (PowerLoss)", key)
     if saved:
-        store.save(cp._path("tx.json"), {})
+        store.save(cp._path(TX_FILE), {})

@@ -5,7 +5,10 @@
 
 def _boot(cp, connectors, now):
     if cp.boot_status == "Accepted":
-        cp._ram("BootNotification", cp._boot_payload(), None)
+        boot = cp.on_demand("boot", "payload")
+        if boot is None:
+            raise ImportError("ocpp16.boot")  # the CSMS gets an InternalError
+        cp._ram("BootNotification", boot, None)
     else:
         cp.next_boot_ms = now  # Pending / Rejected: ask again now instead of after `interval`
     return True

@@ -4,6 +4,7 @@
 import json
 
 from ocpp16.auth import AuthStore, CACHE_MAX
+from ocpp16.localauth import update_list
 from ocpp16.timefmt import parse_datetime
 from test_chargepoint import Rig
 import scratch
@@ -18,14 +19,14 @@ def fresh():
 def test_list_full_and_differential_with_versions_persisted():
     a = fresh()
     ok = {"status": "Accepted"}
-    assert a.update_list(3, "Full", [{"idTag": "A", "idTagInfo": ok}, {"idTag": "B", "idTagInfo": {"status": "Blocked"}}]) == "Accepted"
-    assert a.update_list(3, "Differential", [{"idTag": "C", "idTagInfo": ok}]) == "VersionMismatch"
-    assert a.update_list(4, "Differential", [{"idTag": "C", "idTagInfo": ok}, {"idTag": "A"}]) == "Accepted"
+    assert update_list(a, 3, "Full", [{"idTag": "A", "idTagInfo": ok}, {"idTag": "B", "idTagInfo": {"status": "Blocked"}}]) == "Accepted"
+    assert update_list(a, 3, "Differential", [{"idTag": "C", "idTagInfo": ok}]) == "VersionMismatch"
+    assert update_list(a, 4, "Differential", [{"idTag": "C", "idTagInfo": ok}, {"idTag": "A"}]) == "Accepted"
     b = AuthStore(D, parse_datetime)  # after a reboot
     assert b.version == 4
     assert b.lookup("A", None) == (None, None)
     assert b.lookup("B", None) == ("list", "Blocked") and b.lookup("C", None) == ("list", "Accepted")
-    assert b.update_list(5, "Full", [{"idTag": "X%d" % i, "idTagInfo": ok} for i in range(5)], max_len=4) == "Failed"
+    assert update_list(b, 5, "Full", [{"idTag": "X%d" % i, "idTagInfo": ok} for i in range(5)], max_len=4) == "Failed"
     assert b.version == 4 and b.lookup("C", None)[1] == "Accepted"  # a refused update changes nothing
 
 

@@ -345,7 +345,7 @@ def unsupported_action():
     actions = sorted(a for g in profiles.load("schema_core").PROFILES.split(";") for a in g.split()[2:])
     profiles.unload("schema_core")
     for action in actions:
-        if action not in profiles.HANDLERS:
+        if profiles.handler(action) is None:
             return action
     return None
 
@@ -364,12 +364,14 @@ def test_bad_frames_get_callerrors_and_the_core_keeps_working():
                        ('[2,"d","UnlockConnector",{"connectorId":"1"}]', "TypeConstraintViolation"),
                        ('[2,"e","%s",{}]' % (unsupported_action() or UNHANDLED), "NotSupported")):
         from ocpp16 import profiles
-        row = profiles.HANDLERS.pop(UNHANDLED) if code == "NotSupported" and not unsupported_action() else None
+        saved = profiles.HANDLERS
+        if code == "NotSupported" and not unsupported_action():
+            profiles.HANDLERS = saved.replace(" %s " % UNHANDLED, " ")
+            assert profiles.handler(UNHANDLED) is None
         try:
             r.cp.receive(text, r.now)
         finally:
-            if row is not None:
-                profiles.HANDLERS[UNHANDLED] = row
+            profiles.HANDLERS = saved
         m = json.loads(r.cp.outbox.pop(0))
         if m[0] == 2:  # our own CALL: the InvalidMessages security event of the first frame
             calls.append(m)
@@ -449,6 +451,14 @@ def test_timestamps_taken_before_the_clock_was_set_are_corrected():
     boot = 1795435200 + 25  # the CSMS's clock when it answered the boot, at now = 25 s
     assert abs(t_start - (boot - 25)) <= 1, start["timestamp"]  # not 2000-01-01: corrected
     assert [t - t_start for t in t_mv][:2] == [10, 20]
+    assert r.cp.clock_offset is not None   # the open transaction still holds a year-2000 sample
+    r.world.evs[0].unplug()
+    r.run(5000)
+    stop = [m[3] for m in r.sent if m[2] == "StopTransaction"][0]
+    begin = parse_datetime(stop["transactionData"][0]["timestamp"])  # its Transaction.Begin sample
+    assert abs(begin - t_start) <= 1, stop["transactionData"][0]["timestamp"]
+    # nothing made before the clock was set is left to send: repair (ocpp16.boot) stops
+    assert r.cp.idle() and not r.cp.tx and r.cp.clock_offset is None
 
 
 class _Cut(Exception):
@@ -479,7 +489,7 @@ def test_power_lost_between_recording_and_queueing_a_start_leaves_no_dangling_st
 
 
 def test_reset_while_the_link_is_down_still_reboots_after_a_bounded_wait():
-    from ocpp16.chargepoint import RESET_DRAIN_MS
+    from ocpp16.reset import RESET_DRAIN_MS
     r = Rig("resetoffline")
     r.cp.on_connect(0)
     r.run(1000)

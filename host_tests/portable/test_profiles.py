@@ -20,14 +20,24 @@ def _call(rig, action, payload, msg_id="c1"):
 
 
 def test_every_registered_handler_exists_and_every_core_action_is_registered():
-    for action in profiles.HANDLERS:
-        mod = profiles.load(profiles.HANDLERS[action])
-        assert callable(getattr(mod, "on_" + action)), action
-        profiles.unload(profiles.HANDLERS[action])
+    groups = profiles.HANDLERS.split(";")
+    assert groups[-1] == "" and len(groups) > 8
+    for group in groups[:-1]:
+        name, actions = group.split(":")
+        assert actions.endswith(" ") and len(actions.split()) >= 1, group
+        for action in actions.split():
+            assert profiles.handler(action) == name, action
+            mod = profiles.load(name)
+            assert callable(getattr(mod, "on_" + action)), action
+            profiles.unload(name)
     for action in ("ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfer",
                    "GetConfiguration", "RemoteStartTransaction", "RemoteStopTransaction",
                    "Reset", "UnlockConnector"):
-        assert action in profiles.HANDLERS, action
+        assert profiles.handler(action) == "core_ops", action
+    # names that only contain or are contained in a registered one are not registered
+    for action in ("Trigger", "Message", "TriggerMessag", "Reset ", "", "core_ops", "Reset ;x"):
+        assert profiles.handler(action) is None, action
+    assert profiles.handler("TriggerMessage") == "trigger" and profiles.handler("ExtendedTriggerMessage") == "exttrigger"
 
 
 def test_handler_module_is_unloaded_after_its_call():
@@ -50,12 +60,12 @@ def test_failed_import_is_internal_error_then_retried_and_charging_goes_on():
     rig.world.evs[0].plug()
     rig.run(10000)
     assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
-    saved = profiles.HANDLERS["GetConfiguration"]
-    profiles.HANDLERS["GetConfiguration"] = "no_such_module"
+    saved = profiles.HANDLERS
+    profiles.HANDLERS = "no_such_module: GetConfiguration ;" + saved
     try:
         m = _call(rig, "GetConfiguration", {}, "c2")
     finally:
-        profiles.HANDLERS["GetConfiguration"] = saved
+        profiles.HANDLERS = saved
     assert m[0] == 4 and m[2] == "InternalError", m
     assert "ocpp16.no_such_module" not in sys.modules
     rig.run(3000)
@@ -87,3 +97,67 @@ def test_resident_feature_hooks_are_called_and_dropped():
     rig.cp.drop_feature("fake")
     rig.run(2000)
     assert rig.cp.reported[1][0] == "Available"
+
+
+def test_core_rare_paths_are_loaded_only_for_their_work():
+    rig = Rig("profiles_core_rare")
+    rig.config.change("ClockAlignedDataInterval", "5")
+    rig.config.change("AllowOfflineTxForUnknownId", "true")
+    rig.cp.on_connect(0)
+    rig.run(12000)                                  # ocpp16.boot registers, ocpp16.aligned samples
+    assert rig.cp.boot_status == "Accepted" and "MeterValues" in rig.actions()
+    rig.cp.receive("not json", rig.now)             # ocpp16.failures answers a bad frame
+    assert json.loads(rig.cp.outbox.pop(0))[2] == "FormationViolation"
+    rig.cp.on_disconnect(rig.now)
+    rig.world.reader.tap("OFFLINE")                 # ocpp16.offline decides
+    rig.world.evs[0].plug()
+    rig.run(3000)
+    assert 1 in rig.cp.tx
+    m = None
+    rig.cp.on_connect(rig.now)
+    rig.run(2000)
+    m = _call(rig, "Reset", {"type": "Soft"})       # ocpp16.reset waits for the StopTransaction
+    assert m[2] == {"status": "Accepted"} and "reset" in rig.cp.features
+    rig.run(5000)
+    assert rig.cp.reboot == "Soft" and "reset" not in rig.cp.features
+    for name in ("boot", "failures", "offline", "aligned", "reset", "recovery", "core_ops"):
+        assert "ocpp16." + name not in sys.modules, name
+
+
+def test_core_on_demand_import_failure_never_stops_charging():
+    from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS
+    real = profiles.load
+    broken = set()
+
+    def load(name):
+        if name in broken:
+            raise MemoryError("no room for " + name)
+        return real(name)
+    profiles.load = load
+    try:
+        broken.add("boot")
+        rig = Rig("profiles_core_fail")             # start-up cannot load: the core is made all the same
+        rig.cp.on_connect(0)
+        rig.run(2000)
+        assert rig.actions() == []                  # no BootNotification without its module...
+        broken.clear()
+        rig.run(BOOT_RETRY_DEFAULT_S * 1000)        # ...tried again after the boot retry interval
+        assert rig.actions()[0] == "BootNotification" and rig.cp.boot_status == "Accepted"
+        rig.world.reader.tap("CAFE")
+        rig.world.evs[0].plug()
+        rig.run(5000)
+        assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+        broken.update(("failures", "secevents", "aligned", "offline"))
+        rig.cp.receive("not json", rig.now)         # its module cannot load: no answer, no crash
+        rig.answer_calls = False
+        rig.run(CALL_TIMEOUT_MS + 15000)            # a CALL (a Heartbeat) times out: its failure path cannot load
+        assert rig.cp.link_suspect and 1 in rig.cp.tx and rig.evses[0].contactor_closed
+        broken.clear()
+        rig.answer_calls = True
+        rig.run(CALL_TIMEOUT_MS + 5000)
+        rig.world.evs[0].unplug()
+        rig.run(5000)
+        stop = [m[3] for m in rig.sent if m[2] == "StopTransaction"]
+        assert stop and stop[0]["reason"] == "EVDisconnected" and not rig.cp.tx
+    finally:
+        profiles.load = real

@@ -141,7 +141,8 @@ def test_a_card_with_the_reservations_parent_id_tag_may_start_via_the_authorize_
 
 def test_parent_id_tag_from_the_local_list_or_the_cache_when_offline():
     r = _parent_rig("parent_local")
-    r.cp.auth_store.update_list(1, "Full", [{"idTag": "LISTED", "idTagInfo": {"status": "Accepted",
+    from ocpp16.localauth import update_list
+    update_list(r.cp.auth_store, 1, "Full", [{"idTag": "LISTED", "idTagInfo": {"status": "Accepted",
                                                                               "parentIdTag": "FLEET"}}])
     r.cp.auth_store.remember("CACHED", {"status": "Accepted", "parentIdTag": "FLEET"})
     r.cp.auth_store.remember("WRONG", {"status": "Accepted", "parentIdTag": "NOPE"})

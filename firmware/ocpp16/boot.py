@@ -1,0 +1,90 @@
+# Start-up and registration of the core (ocpp16.chargepoint), imported for each piece of work
+# and unloaded (ChargePoint.on_demand): the state files read once at start (availability, a
+# transaction open at power-off, resident features), the BootNotification sent until the CSMS
+# accepts it and its answer, and what follows when the clock is first set or jumps (timestamp
+# repair, SettingSystemTime). No I/O beyond the core's state files.
+import log
+import store
+from ocpp16 import profiles
+from ocpp16 import timefmt
+from ocpp16.chargepoint import AVAIL_FILE, BOOT_RETRY_DEFAULT_S, CLOCK_VALID_AFTER, TX_FILE
+
+
+def start(cp, now):
+    """Once, when the core is made."""
+    cp.config.values["SupportedFeatureProfiles"] = profiles.SUPPORTED_PROFILES
+    p = cp._path(AVAIL_FILE)
+    if not p:
+        return
+    avail = store.load(p, {})
+    cp.available = avail.get("0", True)
+    for e in cp.evses:
+        e.set_available(avail.get(str(e.id), True) and cp.available)
+    saved = store.load(cp._path(TX_FILE), {})
+    if saved:  # open at power-off: ended by the on-demand recovery module
+        cp.on_demand("recovery", "recover", saved, now)
+    for name in profiles.BOOT_FEATURES:
+        if store.exists(cp._path(profiles.BOOT_FEATURES[name])):
+            cp.feature(name, now)
+
+
+def payload(cp):
+    """BootNotification's payload (also sent on a TriggerMessage)."""
+    d = cp.device
+    import version  # of the application folder that runs (appboot.py): an update changes it
+    p = {"chargePointVendor": d.get("vendor") or version.NAME, "chargePointModel": d.get("model") or "ESP32",
+         "firmwareVersion": version.VERSION}
+    if d.get("serial"):
+        p["chargePointSerialNumber"] = d["serial"]
+    return p
+
+
+def send(cp, now):
+    """Nothing else is sent until the CSMS accepts this (OCPP 1.6 4.2)."""
+    cp._send_call({"action": "BootNotification", "payload": payload(cp), "cb": None, "seq": None}, now)
+
+
+def answered(cp, p, now):
+    cp._set_clock(p.get("currentTime"), now)
+    status = p["status"]
+    interval = p.get("interval", 0)
+    cp.boot_status = status
+    cp._event(("boot", status))
+    if status == "Accepted":
+        if interval > 0:
+            cp.config.set_internal("HeartbeatInterval", interval)
+        cp.retry_at = now
+        log.info("BootNotification accepted; heartbeat every %d s", cp.config.get("HeartbeatInterval"))
+    else:
+        # Pending / Rejected: ask again after `interval` (only answers meanwhile).
+        cp.next_boot_ms = now + (interval if interval > 0 else BOOT_RETRY_DEFAULT_S) * 1000
+        log.warning("BootNotification %s; retry in %d s", status, (cp.next_boot_ms - now) // 1000)
+
+
+def clock_set(cp, known, jump, now):
+    """The clock was set for the first time (known: False) or moved more than
+    CLOCK_EVENT_JUMP_S (a SettingSystemTime security event, stamped with the new time)."""
+    if known:
+        cp.security_event("SettingSystemTime", now, "clock moved %d s" % jump)
+    elif cp.clock.known():
+        # Timestamps taken before this moment came from an unset clock: from now on they
+        # are corrected by the jump when sent (repair).
+        cp.clock_offset = jump
+
+
+def repair(cp, payload):
+    """Shift timestamps taken before the clock was set (earlier than CLOCK_VALID_AFTER) by the
+    jump the clock made when the CSMS set it. A message queued before a reboot that happened
+    before the clock was ever set cannot be corrected: its timestamp stays in the year 2000,
+    which flags it as unsynced. Once nothing made before remains, repair stops."""
+    for d in [payload] + list(payload.get("meterValue") or ()) + list(payload.get("transactionData") or ()):
+        t = d.get("timestamp")
+        if t:
+            try:
+                e = timefmt.parse_datetime(t)
+            except ValueError:
+                continue
+            if e < CLOCK_VALID_AFTER:
+                d["timestamp"] = timefmt.format_datetime(e + cp.clock_offset)
+    if not cp.tx and not cp.ram and cp.queue.peek() is None:
+        cp.clock_offset = None

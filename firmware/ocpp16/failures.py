@@ -1,0 +1,82 @@
+# What follows when one of our CALLs gets no usable answer, and when the CSMS sends a frame
+# that is not OCPP-J: rare paths of the core (ocpp16.chargepoint), imported for the work and
+# unloaded (ChargePoint.on_demand). No I/O; the core's state changes, frames go to its outbox.
+import log
+from ocpp16 import rpc
+from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS, LOST, REFUSED, TIMEOUT
+
+# At most one InvalidMessages security event per this long (ms): a flood of bad frames
+# must not fill the security log and the RAM buffer.
+INVALID_MESSAGES_EVENT_MS = 60000
+
+
+def failed(cp, m, why, now, kind):
+    """Our CALL m got no usable answer. kind: REFUSED (a CALLERROR or an invalid answer: the
+    CSMS failed to process it), TIMEOUT (no answer in time) or LOST (the link dropped).
+    why: a text, the CALLERROR frame or the rpc.RpcError of an answer that failed validation."""
+    action = m["action"]
+    if kind == TIMEOUT:
+        why = "timeout"
+    elif kind == LOST:
+        why = "connection lost"
+    elif isinstance(why, tuple):
+        why = "CALLERROR %s %s" % (why[2], why[3])
+    elif isinstance(why, rpc.RpcError):
+        why = "invalid answer: " + why.description
+    seq = m["seq"]
+    if seq is not None:
+        if kind == LOST:
+            return  # sent again on reconnect
+        retry_s = cp.config.get("TransactionMessageRetryInterval")
+        if kind == TIMEOUT:
+            # Not a failure to process: never counted, never given up. The same message
+            # goes again (a new id) once the link is checked, at once after a reconnect.
+            cp.retry_at = now + retry_s * 1000
+            log.warning("%s not answered in %d s: sent again", action, CALL_TIMEOUT_MS // 1000)
+            return
+        n = cp.attempts.get(seq, 0) + 1
+        cp.attempts[seq] = n
+        if n >= cp.config.get("TransactionMessageAttempts"):
+            log.error("%s given up after %d attempts (%s)", action, n, why)
+            cp.queue.fail(seq, why)
+            cp.attempts.pop(seq, None)
+            cp._event(("gave-up", action, why))
+        else:
+            # The wait grows with the attempt number (OCPP 1.6 section 4.9 advice).
+            cp.retry_at = now + retry_s * 1000 * n
+            log.warning("%s failed (%s): attempt %d, retry in %d s", action, why, n, retry_s * n)
+        return
+    if action == "BootNotification":
+        cp.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000
+    elif action == "StatusNotification" and kind != REFUSED:
+        # Lost with the link or not answered: the CSMS must still learn it, unless a
+        # newer status of that connector is already waiting (one CALL at a time, so
+        # none can have been sent since).
+        c = m["payload"]["connectorId"]
+        for r in cp.ram:
+            if r[1] == action and r[2]["connectorId"] == c:
+                break
+        else:
+            cp.ram.insert(0, [-1, action, m["payload"], None])
+        log.warning("%s %s: sent again", action, why)
+        return
+    elif m["cb"] is not None:
+        m["cb"](None, now)
+    log.warning("%s failed: %s", action, why)
+
+
+def bad_frame(cp, e, now):
+    """A frame that is not OCPP-J (e: the rpc.RpcError parsing raised): its CALLERROR when it
+    can be named, else the failure of our CALL it answered; at most one InvalidMessages
+    security event per INVALID_MESSAGES_EVENT_MS."""
+    log.warning("bad frame: %s", e)
+    reply = rpc.reply_for(e)
+    if reply is not None:
+        cp.outbox.append(reply)
+    elif cp.pending is not None and e.msg_id == cp.pending["id"]:
+        m = cp.pending
+        cp.pending = None
+        failed(cp, m, "malformed answer: %s" % e, now, REFUSED)
+    if cp.invalid_event_ms is None or now - cp.invalid_event_ms >= INVALID_MESSAGES_EVENT_MS:
+        cp.invalid_event_ms = now
+        cp.security_event("InvalidMessages", now, str(e))
