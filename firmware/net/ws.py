@@ -460,6 +460,7 @@ def _via_opener(name, *args):
         return getattr(_load("ws_open"), name)(*args)
     finally:
         _unload("ws_open")
+        _unload("netcompat")  # ws_open imports it: a Link's URL check left it resident (7 KB)
 
 
 async def connect(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=CONNECT_TIMEOUT_MS,
