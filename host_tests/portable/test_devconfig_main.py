@@ -1,6 +1,6 @@
-# main.py (device entry): where it looks for config.json and board files, the safe
-# state after a fatal error, the bounded retry loop that writes nothing, and the
-# hand-over of a validated config and built hardware to app.run. Both runtimes.
+# main.py (device entry) and bringup.py (its boot steps): where it looks for config.json
+# and board files, the safe state after a fatal error, the bounded retry loop that writes
+# nothing, and the hand-over of a validated config and built hardware to app.run. Both runtimes.
 import asyncio
 import io
 import json
@@ -72,11 +72,11 @@ class FakeRelay:
 
 
 def test_config_path_argv_then_env_then_device_default():
-    assert main.config_path(["main.py", "/x/c.json"], lambda k: "/env.json") == "/x/c.json"
-    assert main.config_path(["main.py"], lambda k: "/env.json" if k == main.CONFIG_ENV else None) == "/env.json"
-    assert main.config_path([], lambda k: None) == main.DEVICE_CONFIG == "/config.json"
+    assert bringup.config_path(["main.py", "/x/c.json"], lambda k: "/env.json") == "/x/c.json"
+    assert bringup.config_path(["main.py"], lambda k: "/env.json" if k == bringup.CONFIG_ENV else None) == "/env.json"
+    assert bringup.config_path([], lambda k: None) == bringup.DEVICE_CONFIG == "/config.json"
     # Only a device-style start waits and retries after a fatal error; a host run exits.
-    assert not main.on_device("/tmp/c.json")
+    assert not bringup.on_device("/tmp/c.json")
 
 
 def test_board_files_next_to_config_then_device_then_repository():
@@ -93,10 +93,10 @@ def test_board_files_next_to_config_then_device_then_repository():
 
 def test_make_safe_opens_the_contactor_and_disables_the_pilot():
     conns = [Connector(FakePilot(), FakeRelay()), Connector(FakePilot(), FakeRelay())]
-    main.make_safe(Hardware(conns))
+    bringup.make_safe(Hardware(conns))
     for c in conns:
         assert c.pilot.disabled and c.relay.closed is False and c.relay.calls == [False]
-    main.make_safe(None)  # nothing built: nothing to do, no error
+    bringup.make_safe(None)  # nothing built: nothing to do, no error
 
 
 def test_fatal_config_retries_with_the_named_delay_and_writes_nothing():
@@ -111,7 +111,7 @@ def test_fatal_config_retries_with_the_named_delay_and_writes_nothing():
         _restore()
     text = buf.getvalue()
     assert rc == 1
-    assert sum(slept) == 2 * main.CONFIG_RETRY_MS and max(slept) <= main.WATCHDOG_FEED_MS
+    assert sum(slept) == 2 * bringup.CONFIG_RETRY_MS and max(slept) <= bringup.BOOT_FEED_MS
     assert text.count("[error] fatal: config.json: csms_url: must start with ws:// or wss://") == 3
     assert "charger held safe" in text
     assert KEY not in text
@@ -197,7 +197,7 @@ def test_ctrl_c_leaves_the_built_hardware_safe_and_warns_about_the_watchdog():
     hw = Hardware(conns, watchdog=Wd())
     buf = _capture()
     try:
-        main.stopped(hw)
+        bringup.stopped(hw)
     finally:
         _restore()
     assert conns[0].relay.closed is False and conns[0].pilot.disabled
