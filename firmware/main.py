@@ -52,11 +52,7 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_mo
     and after each crash (the script does; a test process keeps its modules)."""
     global built
     import asyncio
-    import bringup
-    started = await bringup.start(path, APPS, retry_ms, attempts, sleep_ms)
-    if drop_config_module:
-        bringup.unload()
-    del bringup
+    started = await _start(path, retry_ms, attempts, sleep_ms, drop_config_module)
     if type(started) is int:  # gave up, or the setup portal ended
         return started
     cfg, hw, real, button = started
@@ -79,17 +75,8 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_mo
         except Exception as e:
             log.exception("app: stopped", e)
             failed = True
-        if failed:  # the safe state; a host or a new version on trial gives up
-            gc.collect()  # the crashed app's objects: free before the import needs the room
-            try:
-                import bringup
-                failed = bringup.after_crash(hw, real, APPS)
-            except Exception as e:  # no bringup: the next app start opens the contactor (evse.interlock)
-                log.exception("app: stopped", e)
-                failed = not real
-            if drop_config_module:
-                sys.modules.pop("bringup", None)
-            if failed:
+        if failed:
+            if _crashed(hw, real, drop_config_module):
                 return 1
         elif not real:
             return 0
@@ -100,11 +87,43 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_mo
         await asyncio.sleep(0 if sleep_ms else APP_RESTART_MS / 1000)
 
 
+# bringup is used only through the helpers below, never by a frame that lives for the
+# charger's life (boot(), main()): a reference left there, even a stale slot of its frame
+# (MicroPython's GC is conservative), would keep bringup's 12 KB resident.
+async def _start(path, retry_ms, attempts, sleep_ms, drop):
+    import bringup
+    try:
+        return await bringup.start(path, APPS, retry_ms, attempts, sleep_ms)
+    finally:
+        if drop:
+            bringup.unload()
+
+
+def _crashed(hw, real, drop):
+    """After a crash (bringup.after_crash): the safe state; True when boot gives up (a host,
+    a new version on trial). Without bringup (it cannot load) the next app start opens the
+    contactor anyway (evse.interlock's constructor), so the restart goes on."""
+    import gc
+    gc.collect()  # the crashed app's objects: free before the import needs the room
+    try:
+        import bringup
+        return bringup.after_crash(hw, real, APPS)
+    except Exception as e:
+        log.exception("app: stopped", e)
+        return not real
+    finally:
+        if drop:
+            sys.modules.pop("bringup", None)
+
+
+def _begin():
+    import bringup
+    return bringup.begin(APPS)  # appboot's choice, config.json's path and attempts, the boot line
+
+
 def main():
     import asyncio
-    import bringup
-    path, attempts = bringup.begin(APPS)  # appboot's choice, config.json's path, the boot line
-    del bringup
+    path, attempts = _begin()
     try:
         code = asyncio.run(boot(path, attempts=attempts, drop_config_module=True))
     except KeyboardInterrupt:
