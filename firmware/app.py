@@ -1,8 +1,9 @@
 # Composition root: runs the charger as asyncio tasks: the control loop (core tick, pilot and
 # interlock where no timer runs them, sending), the meter tasks and the CSMS link's handler.
 # What runs once per start or only after a failure or a change (building the parts, making a
-# link, a failed connect, a SecurityProfile change) is in appwire.py and applink.py, imported
-# for the call and dropped (_rare). The control loop never waits for the network or the flash.
+# link, a failed connect, a SecurityProfile change, starting a background job) is in appwire.py,
+# applink.py and appjobs.py, imported for the call and dropped (_rare). The control loop never
+# waits for the network or the flash.
 import asyncio
 import sys
 
@@ -140,9 +141,9 @@ class App:
         last_ticks = -1
         while True:
             now = self.clock.now()
-            if self.heap_report_ms and now >= next_heap:
+            if self.heap_report_ms and now >= next_heap:  # sim boards: the bench's figures
                 next_heap = now + self.heap_report_ms
-                _report_heap(self.cp)
+                _rare("heapreport", "report", self)
             if sim is not None:
                 for e in sim.step(now):
                     log.info("scenario: %s", _describe(e))
@@ -164,7 +165,11 @@ class App:
                     from net.link import PONG_GRACE_S
                     self.link.verify(self.clock.real_ms(PONG_GRACE_S * 1000))
             if self.cp.jobs:
-                self._start_jobs()
+                try:
+                    _rare("appjobs", "start", self)  # a task each (ocpp16.profiles)
+                except Exception as e:  # cannot load: the jobs are lost, as when their own module cannot
+                    log.error("jobs %s failed: %r", self.cp.jobs, e)
+                    del self.cp.jobs[:]
             if (self.relink or self.cp.profile_change is not None) and now >= self.relink_at:
                 try:
                     await self._relink()
@@ -192,24 +197,6 @@ class App:
             if self.clock.speed is not None:
                 self.clock.advance(self.period_ms)
             await self.clock.sleep_ms(self.period_ms)
-
-    def _start_jobs(self):
-        self.job_tasks = [t for t in self.job_tasks if not t.done()]
-        while self.cp.jobs:
-            name, args = self.cp.jobs.pop(0)
-            self.job_tasks.append(asyncio.create_task(self._job(name, args)))
-
-    async def _job(self, name, args):
-        """One background job (ocpp16.profiles): a failure is logged, never fatal."""
-        from ocpp16 import profiles
-        try:
-            await profiles.load(name).run(self, args)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # ImportError, MemoryError, OSError: the job reports its own status
-            log.error("job %s failed: %r", name, e)
-        finally:
-            profiles.unload(name)
 
     async def meter_loop(self, evse):
         """Reads one connector's meter for ever; evse uses the latest reading."""
@@ -250,33 +237,12 @@ class App:
         return self.result
 
 
-_modules_reported = 0
-
-
-def _report_heap(cp):
-    """Retained heap after a collection (the benchmark reads these lines)."""
-    import gc
-    global _modules_reported
-    if _modules_reported != len(sys.modules):  # each time the set changes
-        _modules_reported = len(sys.modules)
-        print("[heap] modules=" + ",".join(sorted(sys.modules)))
-    gc.collect()
-    if hasattr(gc, "mem_alloc"):
-        print("[heap] alloc=%d free=%d booted=%d tx=%d" % (gc.mem_alloc(), gc.mem_free(),
-              cp.boot_status == "Accepted", len(cp.tx)))
-        try:
-            import micropython
-            micropython.qstr_info()  # "qstr pool: ... n_total_bytes=N": interned names never freed
-        except (ImportError, AttributeError):
-            pass
-
-
 def _describe(e):
     return " ".join("%s=%s" % (k, e[k]) for k in sorted(e) if k != "at")
 
 
 def _rare(name, fn, *args):
-    """fn(*args) of the on-demand part `name` of the app (appwire.py, applink.py): imported
+    """fn(*args) of the on-demand part `name` of the app (appwire, applink, appjobs): imported
     for the call and dropped from sys.modules after it, unless an outer call still uses it
     (a coroutine it returns keeps the module until it ends). Import errors go to the caller."""
     outer = name in sys.modules

@@ -210,3 +210,37 @@ def test_boot_records_the_hardware_for_the_ctrl_c_handler():
     main.built = None
     _boot_with_app(fake, {"csms_url": "ws://127.0.0.1:9/ocpp", "charge_point_id": "CP1", "board": "sim"})
     assert main.built is fake.calls[0][1]
+
+
+def test_the_boot_steps_are_unloaded_before_the_app_runs_and_after_a_crash():
+    # What the device script does (drop_config_module): bringup, the config validation and
+    # the board file rules leave sys.modules before the app starts; after a crash bringup
+    # comes back for the safe state only and leaves again.
+    names = ("bringup", "devconfig", "hal.board")
+    saved = dict((n, sys.modules[n]) for n in names if n in sys.modules)
+    import hal
+    hal_board = getattr(hal, "board", None)
+    seen = []
+
+    class Recording(FakeApp):
+        async def run(self, cfg, hw, clock=None):
+            seen.append([n for n in names if n in sys.modules])
+            raise RuntimeError("boom")
+    path = _setup({"csms_url": "ws://127.0.0.1:9/ocpp", "charge_point_id": "CP1", "board": "sim"})
+    saved_app = sys.modules.get("app")
+    sys.modules["app"] = Recording()
+    buf = _capture()
+    try:
+        rc = asyncio.run(main.boot(path, attempts=1, sleep_ms=lambda ms: None, drop_config_module=True))
+        after = [n for n in names if n in sys.modules]
+    finally:
+        _restore()
+        sys.modules.update(saved)
+        if hal_board is not None:
+            hal.board = hal_board
+        if saved_app is None:
+            del sys.modules["app"]
+        else:
+            sys.modules["app"] = saved_app
+    assert rc == 1 and seen == [[]] and after == [], (seen, after)
+    assert "[error] app: stopped" in buf.getvalue()
