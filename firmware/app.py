@@ -46,9 +46,6 @@ class Clock:
             return ms
         return self.sim_ms
 
-    def advance(self, ms):
-        self.sim_ms += ms
-
     def real_ms(self, ms):
         """Wall-clock ms that `ms` of this clock's time take."""
         return ms if self.speed is None else max(1, int(ms / self.speed))
@@ -146,7 +143,7 @@ class App:
                 _rare("heapreport", "report", self)
             if sim is not None:
                 for e in sim.step(now):
-                    log.info("scenario: %s", _describe(e))
+                    log.info("scenario: %s", " ".join("%s=%s" % (k, e[k]) for k in sorted(e) if k != "at"))
             if not self.realtime:
                 for evse in self.evses:
                     evse.poll_meter(now)
@@ -195,7 +192,7 @@ class App:
                     self.result = "end"
                     return
             if self.clock.speed is not None:
-                self.clock.advance(self.period_ms)
+                self.clock.sim_ms += self.period_ms
             await self.clock.sleep_ms(self.period_ms)
 
     async def meter_loop(self, evse):
@@ -235,10 +232,6 @@ class App:
             self.queue.close() if hasattr(self.queue, "close") else None
             log.flush()
         return self.result
-
-
-def _describe(e):
-    return " ".join("%s=%s" % (k, e[k]) for k in sorted(e) if k != "at")
 
 
 def _rare(name, fn, *args):
