@@ -68,6 +68,7 @@ class App:
         return self.cp.clock.stamp(self.clock.now())
 
     def _make_link(self):
+        import net.link  # resident: imported before applink loads, so the two never peak together
         return _rare("applink", "make_link", self)
 
     # -------------------------------------------------------------- link handler
@@ -214,7 +215,10 @@ class App:
             await self.clock.sleep_ms(METER_PERIOD_MS)
 
     async def run(self):
-        tasks = _rare("appwire", "start", self)  # the link, meter tasks, sample timer, status page
+        # The link first: appwire is not loaded while net.link and net.ws are (start-up peak).
+        self.link = self._make_link()
+        self.link_task = asyncio.create_task(self.link.run(self))
+        tasks = _rare("appwire", "start", self)  # meter tasks, sample timer, status page
         try:
             await _rare("appwire", "first_meter_reads", self)
             await self.control_loop()

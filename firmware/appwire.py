@@ -1,6 +1,6 @@
 # The app's wiring, on demand: builds an App's parts from config.json and the board (the
-# core, its configuration and queue, the connectors), then starts its link, the meter tasks,
-# the pilot sample timer and the status page, and waits for the first meter reads. app.py
+# core, its configuration and queue, the connectors), then starts the meter tasks, the pilot
+# sample timer and the status page, and waits for the first meter reads. app.py
 # imports it for each (re)start and drops it; nothing here runs every control period.
 import asyncio
 
@@ -78,9 +78,7 @@ def boot_prefix(data):
 
 
 def start(app):
-    """App.run: the link and its task, the hardware tasks (returned), the status page job."""
-    app.link = app._make_link()
-    app.link_task = asyncio.create_task(app.link.run(app))
+    """App.run, once its link runs: the hardware tasks (returned), the status page job."""
     tasks = hardware_tasks(app)
     # The local status page (net/status.py) runs as a job while the app runs: only when
     # config.json sets status_password and the board file does not turn it off.
