@@ -81,9 +81,9 @@ def test_ntp_sets_the_clock_or_says_it_will_use_boot_notification(fakes, monkeyp
 def test_watchdog_is_fed_only_while_the_control_loop_reports(fakes, monkeypatch):
     _, _, machine, buf = fakes
     monkeypatch.setattr(main, "WATCHDOG_FEED_MS", 5)
-    monkeypatch.setattr(main, "WATCHDOG_MS", 400)  # warn after 200 ms of silence
+    monkeypatch.setattr(bringup, "WATCHDOG_MS", 400)  # warn after 200 ms of silence
     hw = Hardware([])
-    wd = bringup.start_watchdog(hw, main.WATCHDOG_MS)
+    wd = bringup.start_watchdog(hw, bringup.WATCHDOG_MS)
     assert hw.watchdog is wd and wd.wdt.timeout == 400
 
     async def run(control_alive, n=20):
@@ -175,7 +175,7 @@ def test_esp32_fatal_config_holds_the_board_safe_and_keeps_feeding(fakes, tmp_pa
     assert "[error] fatal: config.json: security_profile: 2 needs a wss:// csms_url" in text
     assert "charger held safe" in text
     wdt = machine.wdts[-1]
-    assert wdt.feeds >= len(slept) >= main.CONFIG_RETRY_MS // main.WATCHDOG_FEED_MS  # no watchdog reset while waiting
+    assert wdt.feeds >= len(slept) >= bringup.CONFIG_RETRY_MS // bringup.BOOT_FEED_MS  # no watchdog reset while waiting
     assert machine.level(26) == 0  # relay coil (boards/esp32-devkitc.json relay.pin) off
     pwm = machine._pwms.get(25)
     assert pwm is not None and pwm.duty_u16() == 0  # pilot disabled: constant -12 V (state F)

@@ -1,4 +1,4 @@
-# When main.py's boot goes to the setup portal and when it does not (main.setup_check,
+# When main.py's boot goes to the setup portal and when it does not (bringup.setup_check,
 # the WiFi wait, the setup button), and the board file's "portal" section rules.
 import asyncio
 import json
@@ -7,7 +7,9 @@ import shutil
 
 import pytest
 
+import bringup
 import main
+import setupbutton
 from hal import board as hb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,28 +41,28 @@ def folder(tmp_path, boards=("esp32-devkitc",), cfg=None):
 
 
 def test_missing_config_next_to_one_real_board_file_means_setup(tmp_path, fakes):
-    reason, board, hw = main.setup_check(folder(tmp_path))
+    reason, board, hw = bringup.setup_check(folder(tmp_path))
     assert reason == "no config.json" and board["name"] == "esp32-devkitc" and len(hw.connectors) == 1
 
 
 def test_config_without_wifi_means_setup_on_a_real_board(tmp_path, fakes):
     cfg = dict(GOOD)
     del cfg["wifi"]
-    reason, board, _ = main.setup_check(folder(tmp_path, cfg=cfg))
+    reason, board, _ = bringup.setup_check(folder(tmp_path, cfg=cfg))
     assert reason == "config.json has no WiFi credentials"
 
 
 def test_a_good_config_or_a_sim_board_boots_normally(tmp_path, fakes):
-    assert main.setup_check(folder(tmp_path, cfg=GOOD)) is None
+    assert bringup.setup_check(folder(tmp_path, cfg=GOOD)) is None
     sim = {"csms_url": "ws://127.0.0.1:9000/ocpp", "charge_point_id": "CP1", "board": "sim"}
     d = tmp_path / "s"
     d.mkdir()
-    assert main.setup_check(folder(d, ("sim",), cfg=sim)) is None
+    assert bringup.setup_check(folder(d, ("sim",), cfg=sim)) is None
 
 
 def test_missing_config_on_a_host_without_a_real_board_stays_a_fatal_error(tmp_path, fakes):
     path = folder(tmp_path, ("sim",))
-    assert main.setup_check(path) is None
+    assert bringup.setup_check(path) is None
     assert asyncio.run(main.boot(path, attempts=1)) == 1
 
 
@@ -68,27 +70,27 @@ def test_a_broken_config_is_not_overwritten_by_setup_mode(tmp_path, fakes):
     path = folder(tmp_path)
     with open(path, "w") as f:
         f.write("{not json")
-    assert main.setup_check(path) is None  # the Fatal path names the problem instead
+    assert bringup.setup_check(path) is None  # the Fatal path names the problem instead
 
 
 def test_setup_button_marker_means_setup_once(tmp_path, fakes):
     path = folder(tmp_path, cfg=GOOD)
-    with open(str(tmp_path / main.SETUP_MARKER), "w") as f:
+    with open(str(tmp_path / bringup.SETUP_MARKER), "w") as f:
         f.write("1")
-    reason, _, _ = main.setup_check(path)
+    reason, _, _ = bringup.setup_check(path)
     assert reason == "setup button held"
-    assert main.setup_check(path) is None  # the marker is used up
+    assert bringup.setup_check(path) is None  # the marker is used up
 
 
 def test_long_press_of_the_setup_button_restarts_into_setup(tmp_path, fakes, monkeypatch):
     machine, _ = fakes
-    monkeypatch.setattr(main, "BUTTON_POLL_MS", 5)
+    monkeypatch.setattr(setupbutton, "POLL_MS", 5)
     path = folder(tmp_path, cfg=GOOD)
     bp = hb.load(str(tmp_path / "boards" / "esp32-devkitc.json"))["portal"]
     bp = dict(bp, button_hold_ms=100)
 
     async def go():
-        t = asyncio.create_task(main.watch_button(bp, path, None))
+        t = asyncio.create_task(setupbutton.watch(bp, path, None))
         machine.drive(0, 0)  # pressed (active low)
         await asyncio.sleep(0.03)
         machine.drive(0, 1)  # a short press does nothing
@@ -98,23 +100,22 @@ def test_long_press_of_the_setup_button_restarts_into_setup(tmp_path, fakes, mon
         await asyncio.wait_for(t, 2)
     asyncio.run(go())
     assert machine.resets == ["hard"]
-    assert os.path.exists(str(tmp_path / main.SETUP_MARKER))
+    assert os.path.exists(str(tmp_path / bringup.SETUP_MARKER))
 
 
 def test_wifi_never_up_within_the_setup_time_goes_to_the_portal(tmp_path, fakes, monkeypatch):
     _, network = fakes
-    import bringup  # the boot steps main imports for the boot (and drops afterwards)
     monkeypatch.setattr(bringup, "WIFI_CONNECT_MS", 50)
-    monkeypatch.setattr(main, "WIFI_SETUP_AFTER_MS", 300)
+    monkeypatch.setattr(bringup, "WIFI_SETUP_AFTER_MS", 300)
     monkeypatch.setattr(bringup, "WIFI_POLL_MS", 10)
-    monkeypatch.setattr(main, "boot_ms", main.compat.ticks_ms())
+    monkeypatch.setattr(bringup, "boot_ms", bringup.compat.ticks_ms())
     called = {}
 
     async def fake_setup(path, reason, board, hw, wifi_failed=False):
         called.update(reason=reason, wifi_failed=wifi_failed, safe=not hw.connectors[0].relay.closed,
                       station_retrying=not hw.wifi_task.done())
         return 0
-    monkeypatch.setattr(main, "setup_mode", fake_setup)
+    monkeypatch.setattr(bringup, "setup_mode", fake_setup)
     path = folder(tmp_path, cfg=GOOD)  # the AP "garage" is not in range
     assert asyncio.run(main.boot(path, attempts=1)) == 0
     assert called == {"reason": "WiFi 'garage' not joined within 0 s of boot", "wifi_failed": True, "safe": True,
@@ -132,9 +133,9 @@ def test_setup_mode_stops_the_station_retries_and_restarts_after_saving(tmp_path
     monkeypatch.setattr(portal, "run", fake_run)
 
     async def go():
-        reason, board, hw = main.setup_check(folder(tmp_path))
+        reason, board, hw = bringup.setup_check(folder(tmp_path))
         hw.wifi_task = asyncio.create_task(asyncio.sleep(60))
-        await main.setup_mode(str(tmp_path / "config.json"), reason, board, hw, True)
+        await bringup.setup_mode(str(tmp_path / "config.json"), reason, board, hw, True)
         await asyncio.sleep(0)
         return hw.wifi_task.cancelled()
     assert asyncio.run(go())

@@ -17,6 +17,7 @@ from hal.sim import SimEV, SimPilot, SimRelay
 from hal.esp32.meters import Sdm120
 from evse.connector import Evse
 import app as app_mod
+import appwire  # the app's start-up: hardware tasks, first meter reads
 
 
 def test_meter_task_feeds_evse_without_blocking_the_loop_and_keeps_the_last_reading():
@@ -82,7 +83,7 @@ def test_control_loop_samples_itself_when_the_timer_stalls_and_reports_alive():
         def deinit(self):
             pass
     a.make_timer = lambda period, cb: DeadTimer()
-    a._start_hardware_tasks()
+    appwire.hardware_tasks(a)
     assert a.sampler is not None
     a.cp.reboot = None
 
@@ -137,9 +138,9 @@ def test_the_core_waits_for_the_first_meter_reading_but_not_for_ever():
         return a
 
     async def main(a, limit_ms):
-        tasks = a._start_hardware_tasks()
+        tasks = appwire.hardware_tasks(a)
         assert a.evses[0].meter_task and a.evses[0].read_meter() is None
-        ok = await a.first_meter_reads(limit_ms)
+        ok = await appwire.first_meter_reads(a, limit_ms)
         for t in tasks:
             t.cancel()
         return ok, a.evses[0].read_meter()

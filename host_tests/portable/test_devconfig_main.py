@@ -1,6 +1,6 @@
-# main.py (device entry): where it looks for config.json and board files, the safe
-# state after a fatal error, the bounded retry loop that writes nothing, and the
-# hand-over of a validated config and built hardware to app.run. Both runtimes.
+# main.py (device entry) and bringup.py (its boot steps): where it looks for config.json
+# and board files, the safe state after a fatal error, the bounded retry loop that writes
+# nothing, and the hand-over of a validated config and built hardware to app.run. Both runtimes.
 import asyncio
 import io
 import json
@@ -72,11 +72,11 @@ class FakeRelay:
 
 
 def test_config_path_argv_then_env_then_device_default():
-    assert main.config_path(["main.py", "/x/c.json"], lambda k: "/env.json") == "/x/c.json"
-    assert main.config_path(["main.py"], lambda k: "/env.json" if k == main.CONFIG_ENV else None) == "/env.json"
-    assert main.config_path([], lambda k: None) == main.DEVICE_CONFIG == "/config.json"
+    assert bringup.config_path(["main.py", "/x/c.json"], lambda k: "/env.json") == "/x/c.json"
+    assert bringup.config_path(["main.py"], lambda k: "/env.json" if k == bringup.CONFIG_ENV else None) == "/env.json"
+    assert bringup.config_path([], lambda k: None) == bringup.DEVICE_CONFIG == "/config.json"
     # Only a device-style start waits and retries after a fatal error; a host run exits.
-    assert not main.on_device("/tmp/c.json")
+    assert not bringup.on_device("/tmp/c.json")
 
 
 def test_board_files_next_to_config_then_device_then_repository():
@@ -93,10 +93,10 @@ def test_board_files_next_to_config_then_device_then_repository():
 
 def test_make_safe_opens_the_contactor_and_disables_the_pilot():
     conns = [Connector(FakePilot(), FakeRelay()), Connector(FakePilot(), FakeRelay())]
-    main.make_safe(Hardware(conns))
+    bringup.make_safe(Hardware(conns))
     for c in conns:
         assert c.pilot.disabled and c.relay.closed is False and c.relay.calls == [False]
-    main.make_safe(None)  # nothing built: nothing to do, no error
+    bringup.make_safe(None)  # nothing built: nothing to do, no error
 
 
 def test_fatal_config_retries_with_the_named_delay_and_writes_nothing():
@@ -111,7 +111,7 @@ def test_fatal_config_retries_with_the_named_delay_and_writes_nothing():
         _restore()
     text = buf.getvalue()
     assert rc == 1
-    assert sum(slept) == 2 * main.CONFIG_RETRY_MS and max(slept) <= main.WATCHDOG_FEED_MS
+    assert sum(slept) == 2 * bringup.CONFIG_RETRY_MS and max(slept) <= bringup.BOOT_FEED_MS
     assert text.count("[error] fatal: config.json: csms_url: must start with ws:// or wss://") == 3
     assert "charger held safe" in text
     assert KEY not in text
@@ -197,7 +197,7 @@ def test_ctrl_c_leaves_the_built_hardware_safe_and_warns_about_the_watchdog():
     hw = Hardware(conns, watchdog=Wd())
     buf = _capture()
     try:
-        main.stopped(hw)
+        bringup.stopped(hw)
     finally:
         _restore()
     assert conns[0].relay.closed is False and conns[0].pilot.disabled
@@ -210,3 +210,37 @@ def test_boot_records_the_hardware_for_the_ctrl_c_handler():
     main.built = None
     _boot_with_app(fake, {"csms_url": "ws://127.0.0.1:9/ocpp", "charge_point_id": "CP1", "board": "sim"})
     assert main.built is fake.calls[0][1]
+
+
+def test_the_boot_steps_are_unloaded_before_the_app_runs_and_after_a_crash():
+    # What the device script does (drop_config_module): bringup, the config validation and
+    # the board file rules leave sys.modules before the app starts; after a crash bringup
+    # comes back for the safe state only and leaves again.
+    names = ("bringup", "devconfig", "hal.board")
+    saved = dict((n, sys.modules[n]) for n in names if n in sys.modules)
+    import hal
+    hal_board = getattr(hal, "board", None)
+    seen = []
+
+    class Recording(FakeApp):
+        async def run(self, cfg, hw, clock=None):
+            seen.append([n for n in names if n in sys.modules])
+            raise RuntimeError("boom")
+    path = _setup({"csms_url": "ws://127.0.0.1:9/ocpp", "charge_point_id": "CP1", "board": "sim"})
+    saved_app = sys.modules.get("app")
+    sys.modules["app"] = Recording()
+    buf = _capture()
+    try:
+        rc = asyncio.run(main.boot(path, attempts=1, sleep_ms=lambda ms: None, drop_config_module=True))
+        after = [n for n in names if n in sys.modules]
+    finally:
+        _restore()
+        sys.modules.update(saved)
+        if hal_board is not None:
+            hal.board = hal_board
+        if saved_app is None:
+            del sys.modules["app"]
+        else:
+            sys.modules["app"] = saved_app
+    assert rc == 1 and seen == [[]] and after == [], (seen, after)
+    assert "[error] app: stopped" in buf.getvalue()

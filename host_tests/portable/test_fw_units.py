@@ -165,6 +165,7 @@ def test_download_sink_tells_image_from_bundle_by_content():
 
 def test_a_crashing_trial_version_resets_the_board_instead_of_restarting_in_place():
     import sys
+    import bringup
     import main
     calls = []
 
@@ -176,12 +177,12 @@ def test_a_crashing_trial_version_resets_the_board_instead_of_restarting_in_plac
     try:
         appboot.selected = {"run": "app2", "prev": "app1", "trial": 1, "boots": 1}
         appboot.root = "/apps"
-        main.adopt_appboot()            # takes the choice and drops the module
+        bringup.adopt_appboot(main.APPS)            # takes the choice and drops the module
         assert "appboot" not in sys.modules and main.APPS == {"root": "/apps", "trial": True}
-        assert main._trial_failed(True, HW()) is True and calls == ["Hard"]
-        assert main._trial_failed(False, HW()) is True and calls == ["Hard"]   # a host: the run ends
+        assert bringup.trial_failed(True, HW(), main.APPS) is True and calls == ["Hard"]
+        assert bringup.trial_failed(False, HW(), main.APPS) is True and calls == ["Hard"]   # a host: the run ends
         main.APPS["trial"] = False
-        assert main._trial_failed(True, HW()) is False
+        assert bringup.trial_failed(True, HW(), main.APPS) is False
     finally:
         main.APPS.update(saved)
         appboot.selected = saved_selected

@@ -1,0 +1,108 @@
+# The CSMS link's rare work, on demand: making a link for the SecurityProfile in force (Basic
+# auth, TLS contexts), and what only a failure or a change needs: the security event of a
+# failed connect, the fallback to the previous SecurityProfile, a new link in place of the old.
+# app.py imports it for the call and drops it; the link's frame loop never needs it.
+import asyncio
+
+import log
+
+# A failed TLS handshake or Basic auth is a security event, each kind at most this often (ms).
+LINK_EVENT_MS = 600000
+# Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
+PROFILE_FALLBACK_ATTEMPTS = 3
+
+
+def make_link(app):
+    from net.link import Link
+    key = password(app.config.get("AuthorizationKey")) or app.cfg.get("authorization_key")
+    profile = app.config.get("SecurityProfile")
+    auth = (app.cfg["charge_point_id"], key) if profile in (1, 2) and key else None
+    ssl = None
+    if profile >= 2:
+        ssl = profile_tls(app.cfg, profile)
+    elif app.cfg["csms_url"].startswith("wss:"):
+        ssl = tls_context(app.cfg)
+    # Pauses between connect attempts follow the (possibly simulated) clock.
+    return Link(app.cfg["csms_url"], app.cfg["charge_point_id"], basic_auth=auth, ssl=ssl,
+                ping_interval_s=app.config.get("WebSocketPingInterval"), sleep_ms=app.clock.sleep_ms)
+
+
+def password(key):
+    """The Basic auth password of an OCPP AuthorizationKey: its hex form (32 to 40 hex
+    digits, 16-20 bytes, Security whitepaper) decoded, any other text as it is."""
+    if not key or len(key) % 2 or not 32 <= len(key) <= 40:
+        return key
+    try:
+        import binascii
+        return binascii.unhexlify(key)
+    except ValueError:
+        return key
+
+
+def profile_tls(cfg, profile):
+    """The TLS context of security profile 2/3 (net.tlsprofile, loaded for the call)."""
+    from ocpp16 import profiles
+    try:
+        client = (cfg["client_cert"], cfg["client_key"]) if cfg.get("client_cert") else None
+        return profiles.load("net.tlsprofile").context(profile, cfg.get("data_dir", "data"), cfg.get("ca_cert"), client)
+    finally:
+        profiles.unload("net.tlsprofile")
+
+
+def tls_context(cfg):
+    from net import tls
+    ca = cfg.get("ca_cert")
+    if not ca:
+        log.warning("wss without ca_cert: the server certificate is NOT verified")
+    return tls.context(ca)
+
+
+def connect_failed(app, error):
+    """A failed connect: a security event when it was the TLS handshake or Basic auth
+    (each kind at most every LINK_EVENT_MS), and after a SecurityProfile change the
+    count towards falling back to the previous profile."""
+    from net import ws
+    now = app.clock.now()
+    text = str(error)
+    kind = None
+    if isinstance(error, ws.Unauthorized):
+        kind = "FailedToAuthenticateAtCentralSystem"
+    elif app.link is not None and app.link.ssl is not None:
+        from ocpp16 import profiles
+        try:
+            kind = profiles.load("net.tlsprofile").failure_event(text)
+        finally:
+            profiles.unload("net.tlsprofile")
+    last = app.link_events.get(kind)
+    if kind and (last is None or now - last >= LINK_EVENT_MS):
+        app.link_events[kind] = now
+        app.cp.security_event(kind, now, text)
+    fb = app.fallback
+    if fb is not None:
+        fb[1] += 1
+        if fb[1] >= PROFILE_FALLBACK_ATTEMPTS:
+            log.warning("SecurityProfile %d cannot connect: back to %d", app.config.get("SecurityProfile"), fb[0])
+            app.config.set_internal("SecurityProfile", fb[0])
+            app.fallback = None
+            app.relink = True
+
+
+def relink(app):
+    """A new link in place of the one app.py stopped: after a SecurityProfile change
+    (cp.profile_change; the previous profile is kept for the fallback), a new client
+    certificate, or a fallback. Raises when no link can be made (app.py tries again later)."""
+    change = app.cp.profile_change
+    if change is not None:
+        app.cp.profile_change = None
+        app.fallback = [change[0], 0]
+    app.relink = False
+    try:
+        app.link = app._make_link()
+    except Exception as e:  # the new profile cannot even be set up: back to the previous one
+        log.error("link not made: %s", e)
+        if app.fallback is None:
+            raise
+        app.config.set_internal("SecurityProfile", app.fallback[0])
+        app.fallback = None
+        app.link = app._make_link()
+    app.link_task = asyncio.create_task(app.link.run(app))

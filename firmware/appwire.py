@@ -1,0 +1,129 @@
+# The app's wiring, on demand: builds an App's parts from config.json and the board (the
+# core, its configuration and queue, the connectors), then starts the meter tasks, the pilot
+# sample timer and the status page, and waits for the first meter reads. app.py
+# imports it for each (re)start and drops it; nothing here runs every control period.
+import asyncio
+
+import compat
+import log
+import store
+
+# At start the core waits at most this long for each meter's first read to end
+# (good or failed), so no transaction starts with a meterStart of 0; a dead SDM120
+# at 2400 baud fails in ~0.9 s. The pilot timer already runs meanwhile.
+METER_FIRST_READ_MS = 3000
+LOG_DIR = "log"  # the rolling log (log.py) in data_dir
+
+
+def build(app, cfg, hw, trace):
+    """App.__init__: every attribute of the App but its clock and control period."""
+    from evse.connector import Evse
+    from evse.interlock import machine_timer
+    from ocpp16.chargepoint import ChargePoint, WallClock
+    from ocpp16.config import Config
+    from ocpp16.queue import MessageQueue
+    if not cfg.get("serial") and getattr(hw, "chip_id", None):
+        import version
+        cfg = dict(cfg)
+        cfg["serial"] = version.serial(hw.chip_id)  # chargePointSerialNumber unless config.json sets one
+    app.cfg = cfg
+    app.hw = hw
+    simcfg = cfg.get("sim") or {}
+    app.trace = trace if trace is not None else simcfg.get("trace", False)
+    app.heap_report_ms = int(simcfg.get("heap_report_s", 0) * 1000)
+    data = cfg.get("data_dir", "data")
+    store.makedirs(data)
+    overrides = {"NumberOfConnectors": len(hw.connectors)}  # SupportedFeatureProfiles: set by the core
+    app.config = Config(data + "/config.json", overrides)
+    # SecurityProfile starts at config.json's security_profile; a CSMS may only have raised it.
+    if app.config.get("SecurityProfile") < cfg.get("security_profile", 0):
+        app.config.set_internal("SecurityProfile", cfg.get("security_profile", 0))
+    app.evses = [Evse(i + 1, c) for i, c in enumerate(hw.connectors)]
+    cap = cfg.get("max_current_a")  # set in the setup portal; never above the board's
+    for e in app.evses:
+        e.max_amps = min(e.max_amps, cap) if cap else e.max_amps
+    app.queue = MessageQueue(data + "/queue")
+    now = app.clock.now()
+    app.cp = ChargePoint(cfg, app.config, app.evses, app.queue,
+                         clock=WallClock(compat.unix_time(), now), data_dir=data,
+                         reader=hw.reader, now=now, id_prefix=boot_prefix(data),
+                         board=hw.board)
+    # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
+    log.to_file(data + "/" + LOG_DIR, app._log_stamp)
+    app.link = None
+    app.ping_s = app.config.get("WebSocketPingInterval")
+    app._flushing = False
+    app.result = None
+    # Real-time clock: pilot sampling + interlock on a timer, meters in their own
+    # tasks. Deterministic (simulated) clock: both inline in the control loop.
+    app.realtime = app.clock.speed is None
+    app.make_timer = machine_timer  # tests substitute a preemptive timer
+    app.sampler = None
+    app.job_tasks = []           # background jobs asked for by the core (cp.jobs)
+    app.link_since = None        # Unix time the CSMS link last came up (status page)
+    app.link_error = None        # why it last went down (status page)
+    app.link_task = None
+    app.relink = False           # make a new link (applink.relink) at the next control step
+    app.relink_at = 0            # ... not before this time (app.clock ms): after a failed one
+    app.fallback = None          # [previous SecurityProfile, failed attempts] after a change
+    app.link_events = {}         # security event kind -> when a failed connect last reported it
+
+
+def boot_prefix(data):
+    """Message ids must stay unique across reboots: prefix them with a boot counter."""
+    path = data + "/boots.json"
+    n = store.load(path, {}).get("n", 0) + 1
+    store.save(path, {"n": n})
+    return "%d." % n
+
+
+def start(app):
+    """App.run, once its link runs: the hardware tasks (returned), the status page job."""
+    tasks = hardware_tasks(app)
+    # The local status page (net/status.py) runs as a job while the app runs: only when
+    # config.json sets status_password and the board file does not turn it off.
+    if app.cfg.get("status_password") and (app.hw.board.get("portal") or {}).get("status_page", True):
+        app.cp.jobs.append(("net.status", (app.cfg.get("sim") or {}).get("status_port")))
+    return tasks
+
+
+def hardware_tasks(app):
+    """A task per meter and the pilot sample timer (real time); polled inline otherwise."""
+    tasks = []
+    if not app.realtime:
+        for evse in app.evses:
+            evse.meter_task = evse.meter is not None  # polled inline, every period
+        return tasks
+    for evse in app.evses:
+        if evse.meter is not None:
+            evse.meter_task = True
+            tasks.append(asyncio.create_task(app.meter_loop(evse)))
+    if getattr(app.hw, "sim", None) is None:
+        from evse.interlock import SampleTimer
+        sampler = SampleTimer(app.evses, app.clock.now)
+        if sampler.start(app.make_timer):
+            app.sampler = sampler
+        else:
+            log.warning("no timer: the pilot is sampled by the control loop only")
+    return tasks
+
+
+async def first_meter_reads(app, limit_ms=METER_FIRST_READ_MS):
+    """Wait until every meter task has finished its first read (or limit_ms).
+    With a simulated clock meters are polled inline: nothing to wait for."""
+    if not app.realtime:
+        return True
+    t0 = app.clock.now()
+    while any(e.meter_task and e.reading is None and e.meter_fault is None for e in app.evses):
+        if app.clock.now() - t0 >= limit_ms:
+            log.warning("meter: no first reading after %d ms", limit_ms)
+            return False
+        await app.clock.sleep_ms(10)
+    return True
+
+
+def load_scenario(hw, path):
+    """Sim boards: the scenario file config.json's sim section names."""
+    import json
+    with open(path) as f:
+        hw.sim.load_scenario(json.load(f))

@@ -1,0 +1,28 @@
+# The setup button of a board file's "portal" section: a long press restarts the charger
+# into the setup portal. The watch runs for the charger's life, so only the poll loop lives
+# here; the press itself (marker, safe state, restart) is bringup.setup_requested().
+import asyncio
+
+import compat
+
+POLL_MS = 100  # how often the setup button is read
+
+
+async def watch(bp, path, hw):
+    """Poll the button; a press held bp["button_hold_ms"] (hal.board fills the default) ends it."""
+    import machine
+    pin = machine.Pin(bp["button_pin"], machine.Pin.IN, machine.Pin.PULL_UP)
+    active = bp.get("button_active", 0)
+    hold_ms = bp["button_hold_ms"]
+    since = None
+    while True:
+        now = compat.ticks_ms()
+        if pin.value() == active:
+            since = now if since is None else since
+            if compat.ticks_diff(now, since) >= hold_ms:
+                import bringup
+                bringup.setup_requested(path, hw, hold_ms)
+                return
+        else:
+            since = None
+        await asyncio.sleep(POLL_MS / 1000)
