@@ -4,6 +4,7 @@
 # link, a failed connect, a SecurityProfile change, starting a background job) is in appwire.py,
 # applink.py and appjobs.py, imported for the call and dropped (_rare). The control loop never
 # waits for the network or the flash.
+from compat import const
 import asyncio
 import sys
 
@@ -18,8 +19,7 @@ CONTROL_PERIOD_MS = 100
 METER_PERIOD_MS = 1000
 # After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
-DRAIN_TIMEOUT_MS = 60000
-# A new link that could not be made (applink not loadable, no TLS context): tried again after this long.
+_DRAIN_TIMEOUT_MS = const(60000)  # A new link that could not be made (applink not loadable, no TLS context): tried again after this long.
 RELINK_RETRY_MS = 10000
 
 
@@ -189,7 +189,7 @@ class App:
             if sim is not None and sim.ended:
                 if ended_at is None:
                     ended_at = now
-                if self.cp.idle() or now - ended_at > DRAIN_TIMEOUT_MS:
+                if self.cp.idle() or now - ended_at > _DRAIN_TIMEOUT_MS:
                     self.result = "end"
                     return
             if self.clock.speed is not None:

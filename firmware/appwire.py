@@ -2,6 +2,7 @@
 # core, its configuration and queue, the connectors), then starts the meter tasks, the pilot
 # sample timer and the status page, and waits for the first meter reads. app.py
 # imports it for each (re)start and drops it; nothing here runs every control period.
+from compat import const
 import asyncio
 
 import compat
@@ -11,7 +12,7 @@ import store
 # At start the core waits at most this long for each meter's first read to end
 # (good or failed), so no transaction starts with a meterStart of 0; a dead SDM120
 # at 2400 baud fails in ~0.9 s. The pilot timer already runs meanwhile.
-METER_FIRST_READ_MS = 3000
+_METER_FIRST_READ_MS = const(3000)
 LOG_DIR = "log"  # the rolling log (log.py) in data_dir
 
 
@@ -108,7 +109,7 @@ def hardware_tasks(app):
     return tasks
 
 
-async def first_meter_reads(app, limit_ms=METER_FIRST_READ_MS):
+async def first_meter_reads(app, limit_ms=_METER_FIRST_READ_MS):
     """Wait until every meter task has finished its first read (or limit_ms).
     With a simulated clock meters are polled inline: nothing to wait for."""
     if not app.realtime:

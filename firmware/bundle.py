@@ -3,6 +3,7 @@
 # running one and switches to it with one marker rename (appboot.py). Imported only while an
 # update installs. A power cut at any write leaves the old marker (old version) or the new one
 # (a fully written and verified folder); never a folder half written in use.
+from compat import const
 import hashlib
 import json
 import os
@@ -11,14 +12,14 @@ import appboot
 import store
 
 MAGIC = b"OCPPBNDL1\n"        # first line of every bundle
-MAX_MANIFEST = 8192           # largest manifest (JSON) accepted, bytes
-MAX_FILES = 96                # most files in one bundle
-MAX_NAME = 64                 # longest file path inside a bundle
-COPY_CHUNK = 1024             # bytes read/hashed/written per step while unpacking
+_MAX_MANIFEST = const(8192)  # largest manifest (JSON) accepted, bytes
+_MAX_FILES = const(96)  # most files in one bundle
+_MAX_NAME = const(64)  # longest file path inside a bundle
+_COPY_CHUNK = const(1024)  # bytes read/hashed/written per step while unpacking
 FOLDER_PREFIX = "app"         # application folders: <apps root>/app<N>
 # Bytes of flash kept free beyond the unpacked files (LittleFS metadata, state files, logs).
 SPARE_BYTES = 16384
-FS_BLOCK = 4096               # LittleFS block on the ESP32: every file takes whole blocks
+_FS_BLOCK = const(4096)  # LittleFS block on the ESP32: every file takes whole blocks
 
 
 class BundleError(Exception):
@@ -49,8 +50,8 @@ def parse_head(head):
         n = int(head[len(MAGIC):i])
     except ValueError:
         raise BundleError("bundle: bad manifest length")
-    if not 0 < n <= MAX_MANIFEST:
-        raise BundleError("bundle: manifest of %d bytes (limit %d)" % (n, MAX_MANIFEST))
+    if not 0 < n <= _MAX_MANIFEST:
+        raise BundleError("bundle: manifest of %d bytes (limit %d)" % (n, _MAX_MANIFEST))
     if len(head) < i + 1 + n:
         return None
     try:
@@ -64,14 +65,14 @@ def parse_head(head):
 def check_manifest(m):
     if not isinstance(m, dict) or not isinstance(m.get("version"), str) or not isinstance(m.get("files"), list):
         raise BundleError("bundle: manifest needs a version string and a files list")
-    if not 0 < len(m["files"]) <= MAX_FILES:
-        raise BundleError("bundle: %d files (1..%d)" % (len(m["files"]), MAX_FILES))
+    if not 0 < len(m["files"]) <= _MAX_FILES:
+        raise BundleError("bundle: %d files (1..%d)" % (len(m["files"]), _MAX_FILES))
     for e in m["files"]:
         if not (isinstance(e, list) and len(e) == 3 and isinstance(e[0], str) and isinstance(e[1], int)
                 and isinstance(e[2], str) and len(e[2]) == 64 and e[1] >= 0):
             raise BundleError("bundle: bad manifest entry %r" % (e,))
         name = e[0]
-        if (not name or len(name) > MAX_NAME or name.startswith("/") or ".." in name.split("/")
+        if (not name or len(name) > _MAX_NAME or name.startswith("/") or ".." in name.split("/")
                 or name in ("appboot.py", "appboot.mpy")):
             raise BundleError("bundle: file name %r not allowed" % name)
 
@@ -87,7 +88,7 @@ def flash_needed(m):
     """Bytes of filesystem the unpacked files take: whole blocks each, plus the spare."""
     n = SPARE_BYTES
     for e in m["files"]:
-        n += (e[1] + FS_BLOCK - 1) // FS_BLOCK * FS_BLOCK + FS_BLOCK // 8
+        n += (e[1] + _FS_BLOCK - 1) // _FS_BLOCK * _FS_BLOCK + _FS_BLOCK // 8
     return n
 
 
@@ -108,12 +109,12 @@ def verify(path):
     with open(path, "rb") as f:
         m, off = _read_head(f)
         f.seek(off)
-        buf = bytearray(COPY_CHUNK)
+        buf = bytearray(_COPY_CHUNK)
         for name, size, sha in m["files"]:
             h = hashlib.sha256()
             left = size
             while left:
-                n = f.readinto(memoryview(buf)[:min(COPY_CHUNK, left)])
+                n = f.readinto(memoryview(buf)[:min(_COPY_CHUNK, left)])
                 if not n:
                     raise BundleError("bundle: truncated in %s" % name)
                 h.update(memoryview(buf)[:n])
@@ -196,7 +197,7 @@ def install(path, root, folder=None, free=None):
         base = root + "/" + folder
         store.makedirs(base)
         f.seek(off)
-        buf = bytearray(COPY_CHUNK)
+        buf = bytearray(_COPY_CHUNK)
         for name, size, sha in m["files"]:
             i = name.rfind("/")
             if i > 0:
@@ -205,7 +206,7 @@ def install(path, root, folder=None, free=None):
             with open(base + "/" + name, "wb") as out:
                 left = size
                 while left:
-                    n = f.readinto(memoryview(buf)[:min(COPY_CHUNK, left)])
+                    n = f.readinto(memoryview(buf)[:min(_COPY_CHUNK, left)])
                     if not n:
                         raise BundleError("bundle: truncated in %s" % name)
                     mv = memoryview(buf)[:n]

@@ -5,12 +5,13 @@
 # Resident: the line path (levels, redaction, the buffered append to flash). Setting the level,
 # registering secrets, setting the flash log up, its rotation and listing, and traceback
 # formatting live in logfile.py, imported for the call and unloaded.
+from compat import const
 import sys
 
 ERROR = 0
 WARNING = 1
 INFO = 2
-DEBUG = 3
+_DEBUG = const(3)
 NAMES = ("error", "warning", "info", "debug")  # level names, by level
 REDACTED = "***"  # what a registered secret looks like in the output
 # Longest line written; a longer message is cut (a frame dump must not flood the UART).
@@ -149,7 +150,7 @@ def info(msg, *args):
 
 
 def debug(msg, *args):
-    _emit(DEBUG, msg, args)
+    _emit(_DEBUG, msg, args)
 
 
 def exception(msg, exc):

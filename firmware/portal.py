@@ -1,6 +1,7 @@
 # Setup mode: a WiFi access point with a captive DNS and one HTTP page that writes
 # config.json (checked by devconfig, written atomically by store), then asks for a reboot.
 # Loaded only in setup mode (bringup.setup_mode); holds the contactor open meanwhile. No OCPP here.
+from compat import const
 import asyncio
 import os
 
@@ -15,7 +16,7 @@ AP_IP = "192.168.4.1"         # where the AP is when ifconfig() cannot tell (ESP
 PASSWORD_FILE = "portal.json"  # next to config.json: the per-device AP password, made once
 PASSWORD_CHARS = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a console
 PASSWORD_LEN = 12             # generated AP password length (WPA2 needs 8..63)
-SCAN_MAX = 16                 # networks listed on the page
+_SCAN_MAX = const(16)  # networks listed on the page
 SAVED_GRACE_MS = 1500         # after saving: time for the browser to get the "rebooting" page
 IDLE_REBOOT_MS = 600000       # setup entered because WiFi failed: reboot to retry after this
 POLL_MS = 100                 # how often run() checks whether it is done
@@ -90,7 +91,7 @@ def scan(network):
             continue
         if ssid and ssid not in out:
             out.append(ssid)
-        if len(out) >= SCAN_MAX:
+        if len(out) >= _SCAN_MAX:
             break
     return out
 

@@ -13,6 +13,7 @@
 # Where no timer exists (host simulator, deterministic clock) the control loop
 # samples, as before, once per control period.
 
+from compat import const
 from evse.pilot import MIN_AMPS  # below it there is no valid PWM duty: no offer, no charging
 
 # IEC 61851: after the EVSE stops its PWM offer the EV should open S2 within
@@ -23,7 +24,7 @@ FORCE_OPEN_AFTER_OFFER_STOP_MS = 6000
 # latency): 50 ms, inside one 100 ms control period. One sample is a 100-read ADC
 # burst (~4 ms on an ESP32), so this costs ~16 % of the CPU.
 SAMPLE_PERIOD_MS = 25
-SAMPLE_TIMER_ID = 0   # ESP32 hardware timer used for the pilot sample
+_SAMPLE_TIMER_ID = const(0)  # ESP32 hardware timer used for the pilot sample
 
 # Pilot states that are faults, with their OCPP 1.6 ChargePointErrorCode.
 # E (CP shorted to PE, or the EV signals a fault) is a failure of the Mode 3
@@ -100,7 +101,7 @@ def machine_timer(period_ms, callback):
         Timer = machine.Timer
     except (ImportError, AttributeError):
         return None
-    for tid in (SAMPLE_TIMER_ID, -1):  # ESP8266 has only the virtual timer -1
+    for tid in (_SAMPLE_TIMER_ID, -1):  # ESP8266 has only the virtual timer -1
         try:
             return Timer(tid, mode=Timer.PERIODIC, period=period_ms, callback=callback)
         except (ValueError, OSError):

@@ -1,16 +1,17 @@
 # IEC 61851-1 duty cycle arithmetic, shared by the drivers and the simulator.
 # Pure functions, no I/O.
 
+from compat import const
 MIN_AMPS = 6
-MAX_AMPS = 80
+_MAX_AMPS = const(80)
 
 
 def duty_percent(amps):
     """PWM duty (percent) that offers `amps`; None when no valid duty exists (< 6 A)."""
     if amps is None or amps < MIN_AMPS:
         return None
-    if amps > MAX_AMPS:
-        amps = MAX_AMPS
+    if amps > _MAX_AMPS:
+        amps = _MAX_AMPS
     if amps <= 51:
         return amps / 0.6
     return amps / 2.5 + 64

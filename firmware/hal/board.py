@@ -1,21 +1,22 @@
 # Board files: load() validates one (JSON path or dict) with messages that name
 # the offending key; build() turns it into hal.Hardware with the esp32 drivers or
 # hal.sim. Importable on CPython: drivers and machine are imported lazily.
+from compat import const
 import json
 
 KINDS = ("esp32", "esp8266", "sim")
-MAX_CONNECTORS = 4          # connectors one board file may describe
-MIN_CURRENT_A = 6           # IEC 61851: no PWM offer below 6 A
-MAX_CURRENT_A = 80          # IEC 61851: highest duty-encoded current
+_MAX_CONNECTORS = const(4)  # connectors one board file may describe
+_MIN_CURRENT_A = const(6)  # IEC 61851: no PWM offer below 6 A
+_MAX_CURRENT_A = const(80)  # IEC 61851: highest duty-encoded current
 MODBUS_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 METER_MODELS = ("sdm120", "sdm630", "abb_b23")
 SPI_BAUD_RANGE = (100000, 10000000)   # MFRC522 SPI clock limits
 SETTLE_MS_RANGE = (20, 5000)          # relay feedback settle time limits
 WATCHDOG_MS_RANGE = (1000, 120000)    # hardware watchdog timeout limits
-ESP8266_ADC_FULL_SCALE_MV = 1000      # ESP8266 A0 spans 0..1.0 V
+_ESP8266_ADC_FULL_SCALE_MV = const(1000)  # ESP8266 A0 spans 0..1.0 V
 PORTAL_PASSWORD_LEN = (8, 63)         # WPA2 passphrase of the setup access point
 BUTTON_HOLD_MS_RANGE = (1000, 30000)  # long press of the setup button
-BUTTON_HOLD_MS = 5000                 # default long press that starts the setup portal
+_BUTTON_HOLD_MS = const(5000)  # default long press that starts the setup portal
 PORTAL_KEYS = ("password", "open", "button_pin", "button_active", "button_hold_ms", "status_page")
 
 # GPIO facts per chip.
@@ -114,8 +115,8 @@ def _check_common(c, b):
     kind = c.get(b, "kind", "kind", (str,))
     if kind not in KINDS:
         c.fail("kind %r is not one of %s" % (kind, ", ".join(KINDS)))
-    c.number(b, "connectors", "connectors", 1, MAX_CONNECTORS)
-    c.number(b, "max_current_a", "max_current_a", MIN_CURRENT_A, MAX_CURRENT_A)
+    c.number(b, "connectors", "connectors", 1, _MAX_CONNECTORS)
+    c.number(b, "max_current_a", "max_current_a", _MIN_CURRENT_A, _MAX_CURRENT_A)
     phases = c.get(b, "phases", "phases", (int,), required=False, default=1)
     if phases not in (1, 3):
         c.fail("phases must be 1 or 3, got %r" % (phases,))
@@ -232,7 +233,7 @@ def _check_portal(c, b):
              required=False)
     if p.get("button_pin") is not None and p.get("button_hold_ms") is None:
         b["portal"] = p = dict(p)  # the caller's dict stays as it was
-        p["button_hold_ms"] = BUTTON_HOLD_MS
+        p["button_hold_ms"] = _BUTTON_HOLD_MS
 
 
 def validate(board):
@@ -275,7 +276,7 @@ def validate(board):
             c.fail("adc_full_scale_mv applies to the esp8266 only (ESP32 reads calibrated microvolts)")
         c.number(board, "adc_full_scale_mv", "adc_full_scale_mv", 100, 3300)
     elif c.kind == "esp8266":
-        board["adc_full_scale_mv"] = ESP8266_ADC_FULL_SCALE_MV
+        board["adc_full_scale_mv"] = _ESP8266_ADC_FULL_SCALE_MV
     return board
 
 

@@ -1,6 +1,7 @@
 # Reconnect delays: bounded exponential growth with random jitter. Pure arithmetic,
 # no I/O and no clock; the caller sleeps. Deterministic when given a rand function.
 # net.link loads it at the first failed connect and drops it once a connection is stable.
+from compat import const
 try:
     from random import random as _random
 except ImportError:  # a port built without random.random()
@@ -8,7 +9,7 @@ except ImportError:  # a port built without random.random()
 
 BASE_MS = 1000  # first delay after a failure
 MAX_MS = 60000  # no delay grows beyond this (OCPP CSMSs expect a charger back within a minute)
-FACTOR = 2  # growth per consecutive failure
+_FACTOR = const(2)  # growth per consecutive failure
 JITTER = 0.5  # fraction of a delay that may be taken off at random (spreads a fleet's reconnects)
 
 
@@ -18,7 +19,7 @@ def _urandom_fraction():
 
 
 class Backoff:
-    def __init__(self, base_ms=BASE_MS, max_ms=MAX_MS, factor=FACTOR, jitter=JITTER, rand=None):
+    def __init__(self, base_ms=BASE_MS, max_ms=MAX_MS, factor=_FACTOR, jitter=JITTER, rand=None):
         if not base_ms > 0:
             raise ValueError("backoff base_ms must be > 0, not %r" % (base_ms,))
         if not max_ms >= base_ms:

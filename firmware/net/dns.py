@@ -1,15 +1,16 @@
 # Captive-portal DNS responder for the setup access point: every A query, whatever the
 # name, is answered with the AP's own address so a phone opens the setup page. Other
 # query types get an empty answer; malformed packets are dropped. No other names served.
+from compat import const
 import asyncio
 import socket
 
 PORT = 53
-TTL_S = 60                # answer lifetime; short, so the phone asks again once setup is done
-MAX_PACKET = 512          # classic DNS over UDP limit (RFC 1035 4.2.1)
+_TTL_S = const(60)  # answer lifetime; short, so the phone asks again once setup is done
+_MAX_PACKET = const(512)  # classic DNS over UDP limit (RFC 1035 4.2.1)
 POLL_MS = 50              # how often the non-blocking socket is polled
-TYPE_A = 1
-CLASS_IN = 1
+_TYPE_A = const(1)
+_CLASS_IN = const(1)
 
 
 def _question_end(pkt):
@@ -30,7 +31,7 @@ def _question_end(pkt):
 
 def answer(pkt, ip):
     """The reply to one query packet (bytes), or None to ignore it. `ip` is "a.b.c.d"."""
-    if len(pkt) < 17 or len(pkt) > MAX_PACKET:
+    if len(pkt) < 17 or len(pkt) > _MAX_PACKET:
         return None
     flags = pkt[2]
     if flags & 0x80 or (flags >> 3) & 0x0F != 0:  # a response, or not a standard query
@@ -43,13 +44,13 @@ def answer(pkt, ip):
     qtype = (pkt[end] << 8) | pkt[end + 1]
     qclass = (pkt[end + 2] << 8) | pkt[end + 3]
     question = pkt[12:end + 4]
-    give = qtype == TYPE_A and qclass == CLASS_IN
+    give = qtype == _TYPE_A and qclass == _CLASS_IN
     # id, flags QR|AA|RD(copied)|RA, 1 question, 0/1 answer, 0 authority, 0 additional
     head = pkt[0:2] + bytes((0x84 | (flags & 0x01), 0x80, 0, 1, 0, 1 if give else 0, 0, 0, 0, 0))
     if not give:
         return head + question
     addr = bytes([int(x) for x in ip.split(".")])
-    rr = b"\xc0\x0c" + bytes((0, TYPE_A, 0, CLASS_IN)) + TTL_S.to_bytes(4, "big") + b"\x00\x04" + addr
+    rr = b"\xc0\x0c" + bytes((0, _TYPE_A, 0, _CLASS_IN)) + _TTL_S.to_bytes(4, "big") + b"\x00\x04" + addr
     return head + question + rr
 
 
@@ -78,7 +79,7 @@ class Responder:
         n = 0
         while True:
             try:
-                pkt, addr = self.sock.recvfrom(MAX_PACKET + 1)
+                pkt, addr = self.sock.recvfrom(_MAX_PACKET + 1)
             except OSError:  # EAGAIN: nothing waiting
                 return n
             n += 1

@@ -1,17 +1,18 @@
 # A small HTTP/1.1 server on asyncio streams for the setup portal and the status page:
 # one request per connection, bounded request size, a whole-request deadline against
 # slow clients, malformed requests refused. Owns no page content and no config logic.
+from compat import const
 import asyncio
 import binascii
 
 import log
 
-MAX_HEAD_BYTES = 2048     # request line + headers; beyond it: 431
-MAX_BODY_BYTES = 2048     # form body (the portal's form is ~400 bytes); beyond it: 413
-MAX_HEADERS = 24          # header lines; beyond it: 431
-REQUEST_TIMEOUT_MS = 5000  # the whole request must arrive within this (slow client: 408)
-MAX_CLIENTS = 4           # connections served at once; more are closed at once (RAM bound)
-READ_CHUNK = 512          # bytes asked of the socket per read
+_MAX_HEAD_BYTES = const(2048)  # request line + headers; beyond it: 431
+_MAX_BODY_BYTES = const(2048)  # form body (the portal's form is ~400 bytes); beyond it: 413
+_MAX_HEADERS = const(24)  # header lines; beyond it: 431
+_REQUEST_TIMEOUT_MS = const(5000)  # the whole request must arrive within this (slow client: 408)
+_MAX_CLIENTS = const(4)  # connections served at once; more are closed at once (RAM bound)
+_READ_CHUNK = const(512)  # bytes asked of the socket per read
 METHODS = ("GET", "HEAD", "POST")
 
 REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
@@ -56,8 +57,8 @@ def parse_head(head):
         raise HttpError(400, "bad request line")
     if method not in METHODS:
         raise HttpError(405, "method %s not allowed" % method[:16])
-    if len(lines) - 1 > MAX_HEADERS:
-        raise HttpError(431, "more than %d header lines" % MAX_HEADERS)
+    if len(lines) - 1 > _MAX_HEADERS:
+        raise HttpError(431, "more than %d header lines" % _MAX_HEADERS)
     headers = {}
     for line in lines[1:]:
         i = line.find(":")
@@ -79,7 +80,7 @@ def _printable(s):
     return True
 
 
-async def read_request(reader, max_head=MAX_HEAD_BYTES, max_body=MAX_BODY_BYTES):
+async def read_request(reader, max_head=_MAX_HEAD_BYTES, max_body=_MAX_BODY_BYTES):
     """One Request from the stream; HttpError for anything oversized or malformed."""
     buf = b""
     while True:
@@ -88,7 +89,7 @@ async def read_request(reader, max_head=MAX_HEAD_BYTES, max_body=MAX_BODY_BYTES)
             break
         if len(buf) > max_head:
             raise HttpError(431, "request head over %d bytes" % max_head)
-        chunk = await reader.read(READ_CHUNK)
+        chunk = await reader.read(_READ_CHUNK)
         if not chunk:
             raise HttpError(400, "connection closed mid-request")
         buf += chunk
@@ -107,7 +108,7 @@ async def read_request(reader, max_head=MAX_HEAD_BYTES, max_body=MAX_BODY_BYTES)
     if n > max_body:
         raise HttpError(413, "body over %d bytes" % max_body)
     while len(body) < n:
-        chunk = await reader.read(min(READ_CHUNK, n - len(body)))
+        chunk = await reader.read(min(_READ_CHUNK, n - len(body)))
         if not chunk:
             raise HttpError(400, "connection closed mid-body")
         body += chunk
@@ -215,8 +216,8 @@ def unauthorized(realm):
 class Server:
     """serve(handler): handler(request) -> (status, headers, body), plain or async."""
 
-    def __init__(self, handler, host="0.0.0.0", port=80, timeout_ms=REQUEST_TIMEOUT_MS,
-                 max_head=MAX_HEAD_BYTES, max_body=MAX_BODY_BYTES):
+    def __init__(self, handler, host="0.0.0.0", port=80, timeout_ms=_REQUEST_TIMEOUT_MS,
+                 max_head=_MAX_HEAD_BYTES, max_body=_MAX_BODY_BYTES):
         self.handler = handler
         self.host = host
         self.port = port
@@ -238,7 +239,7 @@ class Server:
             self.server = None
 
     async def _client(self, reader, writer):
-        if self.clients >= MAX_CLIENTS:
+        if self.clients >= _MAX_CLIENTS:
             await _close(writer)
             return
         self.clients += 1

@@ -3,18 +3,19 @@
 # reconnect) and hands text messages to a handler. No OCPP knowledge here, and it
 # never blocks other tasks: every wait is an asyncio wait, every network wait bounded.
 # The backoff (net/backoff.py) is loaded only while the link is down or not yet stable.
+from compat import const
 import asyncio
 
 import compat
 import log
 from net import ws
 
-PING_INTERVAL_S = 60  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
-DEAD_AFTER_PINGS = 2  # default dead_after_s: this many silent ping intervals ...
+_PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
+_DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals ...
 PONG_GRACE_S = 10  # ... plus this margin for the pong to arrive
-STABLE_MS = 30000  # a connection that stayed up this long resets the backoff
+_STABLE_MS = const(30000)  # a connection that stayed up this long resets the backoff
 POLL_MS = 250  # longest the supervisor sleeps between stop/ping/dead-link checks
-SEND_TIMEOUT_MS = 10000  # a send or ping stuck this long (full TCP window) means the link is dead
+_SEND_TIMEOUT_MS = const(10000)  # a send or ping stuck this long (full TCP window) means the link is dead
 PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be loaded (MemoryError)
 
 
@@ -59,10 +60,10 @@ async def _deliver(msg, on_message):
 
 
 class Link:
-    stable_ms = STABLE_MS  # per instance: tests shorten it
-    send_timeout_ms = SEND_TIMEOUT_MS
+    stable_ms = _STABLE_MS  # per instance: tests shorten it
+    send_timeout_ms = _SEND_TIMEOUT_MS
 
-    def __init__(self, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=PING_INTERVAL_S,
+    def __init__(self, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=_PING_INTERVAL_S,
                  dead_after_s=None, backoff=None, max_message=ws.MAX_MESSAGE, sleep_ms=None,
                  connect_timeout_ms=ws.CONNECT_TIMEOUT_MS):
         # A bad URL or id is a configuration error: said now (ValueError, InvalidURL), not on every retry.
@@ -93,8 +94,8 @@ class Link:
 
     def set_ping_interval(self, ping_interval_s):
         """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
-        self.ping_ms = int(_seconds("ping_interval_s", ping_interval_s, PING_INTERVAL_S) * 1000)
-        default_dead = (DEAD_AFTER_PINGS * self.ping_ms + PONG_GRACE_S * 1000) if self.ping_ms else 0
+        self.ping_ms = int(_seconds("ping_interval_s", ping_interval_s, _PING_INTERVAL_S) * 1000)
+        default_dead = (_DEAD_AFTER_PINGS * self.ping_ms + PONG_GRACE_S * 1000) if self.ping_ms else 0
         self.dead_ms = int(_seconds("dead_after_s", self._explicit_dead, default_dead / 1000) * 1000)
 
     def _poll_ms(self):

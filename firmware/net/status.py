@@ -1,6 +1,7 @@
 # The local status page (normal mode): a read-only HTML page and /status.json on port 80
 # behind HTTP Basic auth (config.json status_password). A job the app starts when that
 # password is set (ocpp16.profiles jobs): nothing is imported otherwise. Reads, never writes.
+from compat import const
 import json
 
 import compat
@@ -9,7 +10,7 @@ import version
 from net import httpd
 
 PORT = 80                 # the status page's TCP port
-REFRESH_S = 5             # the HTML page reloads itself this often
+_REFRESH_S = const(5)  # the HTML page reloads itself this often
 REALM = "charger status"  # Basic auth realm shown by the browser
 
 
@@ -81,11 +82,11 @@ def render(s):
         h.append("</table>")
     h.append("<h2>Device</h2><table>" + _row("Firmware", s["firmware"], "firmware") +
              _row("Free heap (bytes)", s["free_heap"], "heap") + _row("Uptime (s)", s["uptime_s"], "uptime") + "</table>")
-    h.append("<p class='note'>Reloads every %d s. <a href='/status.json'>JSON</a></p>" % REFRESH_S)
+    h.append("<p class='note'>Reloads every %d s. <a href='/status.json'>JSON</a></p>" % _REFRESH_S)
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width,initial-scale=1'>"
             "<meta http-equiv='refresh' content='%d'><title>Charger status</title><style>%s</style></head>"
-            "<body>%s</body></html>") % (REFRESH_S, CSS, "".join(h))
+            "<body>%s</body></html>") % (_REFRESH_S, CSS, "".join(h))
 
 
 class StatusPage:

@@ -2,6 +2,7 @@
 # roots (one state file each under <data_dir>/certs) and the charger's own P-256 key
 # and certificate chain (the key is a secret: never sent, never logged). Loaded on
 # demand; files through store.save (atomic); no protocol logic here.
+from compat import const
 import binascii
 import hashlib
 import os
@@ -16,7 +17,7 @@ USES = {"CentralSystemRootCertificate": "csms", "ManufacturerRootCertificate": "
 KEY_FILE = "cp_key.json"          # the charger's private key in use (SEC1 DER, hex)
 PENDING_KEY_FILE = "cp_key_new.json"  # key of the CSR sent, until CertificateSigned installs it
 CHAIN_FILE = "cp_chain.json"      # the charger certificate and its intermediates (PEM)
-ID_HEX = 16              # hex digits of the SHA-256 of the DER naming a root's file
+_ID_HEX = const(16)  # hex digits of the SHA-256 of the DER naming a root's file
 
 
 class CertStore:
@@ -33,7 +34,7 @@ class CertStore:
         out = []
         for n in os.listdir(self.dir):
             head, _, tail = n.partition("_")
-            if head in prefixes and len(tail) == ID_HEX + 5 and tail.endswith(".json"):
+            if head in prefixes and len(tail) == _ID_HEX + 5 and tail.endswith(".json"):
                 out.append(n)
         out.sort()
         return out
@@ -52,7 +53,7 @@ class CertStore:
 
     def install(self, use, cert):
         """Store a root: "Accepted" (also when already there) or "Failed" (store full, flash error)."""
-        name = "%s_%s.json" % (USES[use], _hex(hashlib.sha256(cert.der).digest()[:ID_HEX // 2]))
+        name = "%s_%s.json" % (USES[use], _hex(hashlib.sha256(cert.der).digest()[:_ID_HEX // 2]))
         if name in self.names(use):
             return "Accepted"
         if len(self.names()) >= CERTIFICATE_STORE_MAX:

@@ -1,82 +1,83 @@
 # OCPP 1.6 configuration keys: type, access, default and validation of each, and the
 # GetConfiguration / ChangeConfiguration logic. Loaded by config.Config at start-up (defaults)
 # and for those two calls, then unloaded (ocpp16.profiles); the values live in Config.
+from compat import const
 import store
 from ocpp16 import auth
 from ocpp16.config import (AUTH_KEY_LEN, CERTIFICATE_CHAIN_MAX, CERTIFICATE_STORE_MAX, CPO_NAME_MAX,
                            SMART_MAX_PERIODS, SMART_MAX_PROFILES, SMART_MAX_STACK_LEVEL)
 
-INT = 0
-BOOL = 1
-STR = 2
-CSL = 3   # comma-separated list
+_INT = const(0)
+_BOOL = const(1)
+_STR = const(2)
+_CSL = const(3)  # comma-separated list
 
 RO = 0    # read-only
 RW = 1    # read-write
-REBOOT = 2  # read-write, takes effect after a reboot (ChangeConfiguration answers RebootRequired)
+_REBOOT = const(2)  # read-write, takes effect after a reboot (ChangeConfiguration answers RebootRequired)
 WO = 3    # write-only: never returned by GetConfiguration (AuthorizationKey)
 
 # Measurands this firmware can sample (MeterValuesSampledData & co. accept only these).
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
               "Voltage", "Current.Offered")
-CSL_MAX_ITEMS = 6  # the *MaxLength keys below: items in a measurand list
-MAX_VALUE_CHARS = 500  # ChangeConfiguration value maxLength in the 1.6 schema
+_CSL_MAX_ITEMS = const(6)  # the *MaxLength keys below: items in a measurand list
+_MAX_VALUE_CHARS = const(500)  # ChangeConfiguration value maxLength in the 1.6 schema
 
-# name: (type, access, default, (min, max) for INT / allowed items for CSL / (min, max) length for STR)
+# name: (type, access, default, (min, max) for _INT / allowed items for _CSL / (min, max) length for _STR)
 KEYS = {
-    "AllowOfflineTxForUnknownId": (BOOL, RW, False, None),
-    "AuthorizationCacheEnabled": (BOOL, RW, True, None),
-    "AuthorizeRemoteTxRequests": (BOOL, RW, True, None),
-    "BlinkRepeat": (INT, RW, 0, (0, 1000)),
-    "ClockAlignedDataInterval": (INT, RW, 0, (0, 86400)),
-    "ConnectionTimeOut": (INT, RW, 60, (1, 3600)),
-    "ConnectorPhaseRotation": (CSL, RW, "0.Unknown", None),
-    "ConnectorPhaseRotationMaxLength": (INT, RO, 2, None),
-    "GetConfigurationMaxKeys": (INT, RO, 60, None),
-    "HeartbeatInterval": (INT, RW, 300, (0, 86400)),
-    "LightIntensity": (INT, RW, 100, (0, 100)),
-    "LocalAuthorizeOffline": (BOOL, RW, True, None),
-    "LocalPreAuthorize": (BOOL, RW, False, None),
-    "MaxEnergyOnInvalidId": (INT, RW, 0, (0, 1000000)),
-    "MeterValuesAlignedData": (CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
-    "MeterValuesAlignedDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
-    "MeterValuesSampledData": (CSL, RW, "Energy.Active.Import.Register,Power.Active.Import", MEASURANDS),
-    "MeterValuesSampledDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
-    "MeterValueSampleInterval": (INT, RW, 60, (0, 86400)),
-    "MinimumStatusDuration": (INT, RW, 0, (0, 3600)),
-    "NumberOfConnectors": (INT, RO, 1, None),
-    "ResetRetries": (INT, RW, 1, (0, 10)),
-    "StopTransactionOnEVSideDisconnect": (BOOL, RW, True, None),
-    "StopTransactionOnInvalidId": (BOOL, RW, True, None),
-    "StopTxnAlignedData": (CSL, RW, "", MEASURANDS),
-    "StopTxnAlignedDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
-    "StopTxnSampledData": (CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
-    "StopTxnSampledDataMaxLength": (INT, RO, CSL_MAX_ITEMS, None),
-    "SupportedFeatureProfiles": (CSL, RO, "Core", None),
-    "SupportedFeatureProfilesMaxLength": (INT, RO, 6, None),
-    "TransactionMessageAttempts": (INT, RW, 3, (1, 100)),
-    "TransactionMessageRetryInterval": (INT, RW, 60, (1, 86400)),
-    "UnlockConnectorOnEVSideDisconnect": (BOOL, RW, True, None),
-    "WebSocketPingInterval": (INT, RW, 60, (0, 3600)),
-    "LocalAuthListEnabled": (BOOL, RW, True, None),
-    "LocalAuthListMaxLength": (INT, RO, auth.LOCAL_LIST_MAX, None),
-    "SendLocalListMaxLength": (INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
-    "AuthorizationKey": (STR, WO, "", AUTH_KEY_LEN),
+    "AllowOfflineTxForUnknownId": (_BOOL, RW, False, None),
+    "AuthorizationCacheEnabled": (_BOOL, RW, True, None),
+    "AuthorizeRemoteTxRequests": (_BOOL, RW, True, None),
+    "BlinkRepeat": (_INT, RW, 0, (0, 1000)),
+    "ClockAlignedDataInterval": (_INT, RW, 0, (0, 86400)),
+    "ConnectionTimeOut": (_INT, RW, 60, (1, 3600)),
+    "ConnectorPhaseRotation": (_CSL, RW, "0.Unknown", None),
+    "ConnectorPhaseRotationMaxLength": (_INT, RO, 2, None),
+    "GetConfigurationMaxKeys": (_INT, RO, 60, None),
+    "HeartbeatInterval": (_INT, RW, 300, (0, 86400)),
+    "LightIntensity": (_INT, RW, 100, (0, 100)),
+    "LocalAuthorizeOffline": (_BOOL, RW, True, None),
+    "LocalPreAuthorize": (_BOOL, RW, False, None),
+    "MaxEnergyOnInvalidId": (_INT, RW, 0, (0, 1000000)),
+    "MeterValuesAlignedData": (_CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
+    "MeterValuesAlignedDataMaxLength": (_INT, RO, _CSL_MAX_ITEMS, None),
+    "MeterValuesSampledData": (_CSL, RW, "Energy.Active.Import.Register,Power.Active.Import", MEASURANDS),
+    "MeterValuesSampledDataMaxLength": (_INT, RO, _CSL_MAX_ITEMS, None),
+    "MeterValueSampleInterval": (_INT, RW, 60, (0, 86400)),
+    "MinimumStatusDuration": (_INT, RW, 0, (0, 3600)),
+    "NumberOfConnectors": (_INT, RO, 1, None),
+    "ResetRetries": (_INT, RW, 1, (0, 10)),
+    "StopTransactionOnEVSideDisconnect": (_BOOL, RW, True, None),
+    "StopTransactionOnInvalidId": (_BOOL, RW, True, None),
+    "StopTxnAlignedData": (_CSL, RW, "", MEASURANDS),
+    "StopTxnAlignedDataMaxLength": (_INT, RO, _CSL_MAX_ITEMS, None),
+    "StopTxnSampledData": (_CSL, RW, "Energy.Active.Import.Register", MEASURANDS),
+    "StopTxnSampledDataMaxLength": (_INT, RO, _CSL_MAX_ITEMS, None),
+    "SupportedFeatureProfiles": (_CSL, RO, "Core", None),
+    "SupportedFeatureProfilesMaxLength": (_INT, RO, 6, None),
+    "TransactionMessageAttempts": (_INT, RW, 3, (1, 100)),
+    "TransactionMessageRetryInterval": (_INT, RW, 60, (1, 86400)),
+    "UnlockConnectorOnEVSideDisconnect": (_BOOL, RW, True, None),
+    "WebSocketPingInterval": (_INT, RW, 60, (0, 3600)),
+    "LocalAuthListEnabled": (_BOOL, RW, True, None),
+    "LocalAuthListMaxLength": (_INT, RO, auth.LOCAL_LIST_MAX, None),
+    "SendLocalListMaxLength": (_INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
+    "AuthorizationKey": (_STR, WO, "", AUTH_KEY_LEN),
     # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
     # connector free for its idTag without choosing which.
-    "ReserveConnectorZeroSupported": (BOOL, RO, True, None),
-    "ChargeProfileMaxStackLevel": (INT, RO, SMART_MAX_STACK_LEVEL, None),
-    "ChargingScheduleAllowedChargingRateUnit": (CSL, RO, "Current,Power", None),
-    "ChargingScheduleMaxPeriods": (INT, RO, SMART_MAX_PERIODS, None),
-    "ConnectorSwitch3to1PhaseSupported": (BOOL, RO, False, None),
-    "MaxChargingProfilesInstalled": (INT, RO, SMART_MAX_PROFILES, None),
+    "ReserveConnectorZeroSupported": (_BOOL, RO, True, None),
+    "ChargeProfileMaxStackLevel": (_INT, RO, SMART_MAX_STACK_LEVEL, None),
+    "ChargingScheduleAllowedChargingRateUnit": (_CSL, RO, "Current,Power", None),
+    "ChargingScheduleMaxPeriods": (_INT, RO, SMART_MAX_PERIODS, None),
+    "ConnectorSwitch3to1PhaseSupported": (_BOOL, RO, False, None),
+    "MaxChargingProfilesInstalled": (_INT, RO, SMART_MAX_PROFILES, None),
     # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
     # prerequisites checked); the others are facts of this firmware.
-    "SecurityProfile": (INT, RW, 0, (0, 3)),
-    "CpoName": (STR, RW, "", (1, CPO_NAME_MAX)),
-    "CertificateSignedMaxChainSize": (INT, RO, CERTIFICATE_CHAIN_MAX, None),
-    "CertificateStoreMaxLength": (INT, RO, CERTIFICATE_STORE_MAX, None),
-    "AdditionalRootCertificateCheck": (BOOL, RO, False, None),
+    "SecurityProfile": (_INT, RW, 0, (0, 3)),
+    "CpoName": (_STR, RW, "", (1, CPO_NAME_MAX)),
+    "CertificateSignedMaxChainSize": (_INT, RO, CERTIFICATE_CHAIN_MAX, None),
+    "CertificateStoreMaxLength": (_INT, RO, CERTIFICATE_STORE_MAX, None),
+    "AdditionalRootCertificateCheck": (_BOOL, RO, False, None),
 }
 
 
@@ -114,23 +115,23 @@ def change(cfg, name, text):
     if cfg.path:
         cfg.saved[name] = value
         store.save(cfg.path, cfg.saved)
-    return "RebootRequired" if access == REBOOT else "Accepted"
+    return "RebootRequired" if access == _REBOOT else "Accepted"
 
 
 def render(kind, value):
-    if kind == BOOL:
+    if kind == _BOOL:
         return "true" if value else "false"
     return str(value)
 
 
 def parse(kind, text, rule):
     """Value from its ChangeConfiguration text, or None when it is not valid."""
-    if not isinstance(text, str) or len(text) > MAX_VALUE_CHARS:
+    if not isinstance(text, str) or len(text) > _MAX_VALUE_CHARS:
         return None
-    if kind == BOOL:
+    if kind == _BOOL:
         t = text.lower()
         return True if t == "true" else (False if t == "false" else None)
-    if kind == INT:
+    if kind == _INT:
         t = text.strip()
         if not t or not (t.isdigit() or (t[0] == "-" and t[1:].isdigit())):
             return None
@@ -138,9 +139,9 @@ def parse(kind, text, rule):
         if rule and not (rule[0] <= v <= rule[1]):
             return None
         return v
-    if kind == CSL:
+    if kind == _CSL:
         items = [s.strip() for s in text.split(",") if s.strip()]
-        if len(items) > CSL_MAX_ITEMS:
+        if len(items) > _CSL_MAX_ITEMS:
             return None
         if rule:
             for it in items:

@@ -1,13 +1,14 @@
 # What follows when one of our CALLs gets no usable answer, and when the CSMS sends a frame
 # that is not OCPP-J: rare paths of the core (ocpp16.chargepoint), imported for the work and
 # unloaded (ChargePoint.on_demand). No I/O; the core's state changes, frames go to its outbox.
+from compat import const
 import log
 from ocpp16 import rpc
 from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS, LOST, REFUSED, TIMEOUT
 
 # At most one InvalidMessages security event per this long (ms): a flood of bad frames
 # must not fill the security log and the RAM buffer.
-INVALID_MESSAGES_EVENT_MS = 60000
+_INVALID_MESSAGES_EVENT_MS = const(60000)
 
 
 def failed(cp, m, why, now, kind):
@@ -68,7 +69,7 @@ def failed(cp, m, why, now, kind):
 def bad_frame(cp, e, now):
     """A frame that is not OCPP-J (e: the rpc.RpcError parsing raised): its CALLERROR when it
     can be named, else the failure of our CALL it answered; at most one InvalidMessages
-    security event per INVALID_MESSAGES_EVENT_MS."""
+    security event per _INVALID_MESSAGES_EVENT_MS."""
     log.warning("bad frame: %s", e)
     reply = rpc.reply_for(e)
     if reply is not None:
@@ -77,6 +78,6 @@ def bad_frame(cp, e, now):
         m = cp.pending
         cp.pending = None
         failed(cp, m, "malformed answer: %s" % e, now, REFUSED)
-    if cp.invalid_event_ms is None or now - cp.invalid_event_ms >= INVALID_MESSAGES_EVENT_MS:
+    if cp.invalid_event_ms is None or now - cp.invalid_event_ms >= _INVALID_MESSAGES_EVENT_MS:
         cp.invalid_event_ms = now
         cp.security_event("InvalidMessages", now, str(e))

@@ -5,6 +5,7 @@
 # so a power cut resumes or repeats it; statuses go out through ocpp16.fw_state.notify.
 # A SignedUpdateFirmware's file is hashed as it arrives and installed only when its signature
 # verifies (ocpp16.fwsign); its installDateTime is waited for.
+from compat import const
 import log
 import store
 from net import fetch
@@ -12,11 +13,11 @@ from ocpp16 import fw_state
 
 PART = "fw.part"          # the bundle being downloaded, in data_dir
 POLL_MS = 1000            # how often the job looks at the clock / the transactions
-REBOOT_DRAIN_MS = 10000   # after Installing: wait at most this long for it to be sent
+_REBOOT_DRAIN_MS = const(10000)  # after Installing: wait at most this long for it to be sent
 IMAGE_MAGIC = 0xE9        # ESP32 app image (hal.esp32.ota)
 # Modules this job imports for its work, forgotten when it ends (on-demand rule).
 HELPERS = ("net.fetch", "bundle", "hal.esp32.ota", "appboot", "ocpp16.fwsign")
-HASH_CHUNK = 1024         # bytes read at a time when a resumed download re-hashes what is staged
+_HASH_CHUNK = const(1024)  # bytes read at a time when a resumed download re-hashes what is staged
 
 
 def _bundle():
@@ -57,7 +58,7 @@ class Sink:
 
     def _rehash(self, upto):
         """Feed the digest the first `upto` bytes already staged (a resumed download)."""
-        buf = bytearray(HASH_CHUNK)
+        buf = bytearray(_HASH_CHUNK)
         mv = memoryview(buf)
         with open(self.part, "rb") as f:
             left = upto
@@ -270,7 +271,7 @@ async def _run(app, gen):
     if signed:
         fw_state.notify(cp, "InstallRebooting")
     t0 = app.clock.now()
-    while not cp.idle() and app.clock.now() - t0 < REBOOT_DRAIN_MS:
+    while not cp.idle() and app.clock.now() - t0 < _REBOOT_DRAIN_MS:
         await app.clock.sleep_ms(100)
     log.info("firmware: installed into %s: rebooting", st.get("target"))
     cp.reboot = "Hard"

@@ -3,13 +3,14 @@
 # signature over the SHA-256 of the downloaded file, RSA-PSS (the whitepaper's) or ECDSA
 # P-256 (what CSMSs commonly send for its ECSchnorr). Loaded by the firmware job on demand;
 # the downloader feeds FileDigest chunk by chunk, so no file is ever in RAM. No I/O here.
+from compat import const
 from ocpp16.profiles import PKI as HELPERS  # forgotten with this module (ocpp16.profiles.unload)
 import binascii
 import hashlib
 
 from pki import chain, der, x509
 
-MAX_SIGNATURE_BYTES = 600  # a decoded signature: RSA 4096 is 512 bytes, ECDSA P-256 DER at most 72
+_MAX_SIGNATURE_BYTES = const(600)  # a decoded signature: RSA 4096 is 512 bytes, ECDSA P-256 DER at most 72
 
 
 class FileDigest:
@@ -53,7 +54,7 @@ def signature_valid(cert, digest, signature_b64):
         sig = binascii.a2b_base64(signature_b64)
     except ValueError:
         return False
-    if not sig or len(sig) > MAX_SIGNATURE_BYTES:
+    if not sig or len(sig) > _MAX_SIGNATURE_BYTES:
         return False
     if cert.key_kind == x509.RSA:
         from pki import rsa

@@ -50,14 +50,14 @@ from ocpp16 import timefmt
 # Limits of the resident paths; those of opening, rollover, reclaim, room_for_transaction and the
 # failure log live in queue_open.py.
 DEFAULT_CAPACITY = 448 * 1024  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
-DEFAULT_MAX_RECORD = 4096      # largest framed record; one is held in RAM when peeked
+_DEFAULT_MAX_RECORD = const(4096)  # largest framed record; one is held in RAM when peeked
 MAX_DEPTH = 12                 # nesting of payload lists/objects accepted
 STOP_RESERVE = 4 * 512         # bytes kept free for StopTransaction (4 connectors x budget)
 STAGE_MAX = 32                 # slot files; all staged messages are sealed when every one is used
 SEG_SUFFIX = ".seg"
 MSG_SUFFIX = ".msg"            # slot files "00.msg" .. of staged messages
 ACK_FILES = ("ack.0", "ack.1")  # alternating ack watermark files
-TS_BASE = 1700000000           # timestamps are stored as zigzag(epoch - TS_BASE); never change
+_TS_BASE = const(1700000000)  # timestamps are stored as zigzag(epoch - _TS_BASE); never change
 _ENOSPC = const(28)            # errno of a full filesystem (same on LittleFS and POSIX)
 EIO = 5                        # errno raised when a slot read back is not what was written
 _FRAMING = 6                   # bytes a record adds to its body: length (2, little endian) + CRC32 (4)
@@ -78,7 +78,7 @@ QueueFull = MessageTooLarge = BadPayload = QueueOrderError = QueueError
 
 # ---------------------------------------------------------------- compact value encoding
 # Tags: 0 null, 1 false, 2 true, 3 int (zigzag varint), 4 float (8 bytes), 5 string (varint
-# length + UTF-8), 6 timestamp "YYYY-MM-DDTHH:MM:SSZ" (zigzag varint of epoch - TS_BASE),
+# length + UTF-8), 6 timestamp "YYYY-MM-DDTHH:MM:SSZ" (zigzag varint of epoch - _TS_BASE),
 # 7 decimal string (varint of mantissa << 4 | fraction digits << 1 | minus), 8 list (count,
 # items), 9 object (count, key value pairs). 0x20 + i: word i of _WORDS. Append to _WORDS only:
 # records on flash refer to the index. One string, not a tuple: ~1.5 KB of RAM instead of ~6 KB
@@ -196,7 +196,7 @@ def _encode(out, v, depth):
         e = _ts_epoch(v) if len(v) == 20 and v[19] == "Z" else None
         if e is not None:
             out.append(6)
-            e -= TS_BASE
+            e -= _TS_BASE
             _varint(out, e * 2 if e >= 0 else -e * 2 - 1)
             return
         d = _decimal(v)
@@ -266,7 +266,7 @@ def _value(b, p):
     if t == 3:
         return n, p
     if t == 6:
-        return timefmt.format_datetime(n + TS_BASE), p
+        return timefmt.format_datetime(n + _TS_BASE), p
     raise ValueError("unknown tag %d" % t)
 
 
@@ -326,7 +326,7 @@ class MessageQueue:
     None if staged, offset or seq, body); _staged [seq, size, slot] oldest first;
     segments_started / segments_deleted (counters for tests and the benchmark)."""
 
-    def __init__(self, directory, capacity_bytes=DEFAULT_CAPACITY, max_record=DEFAULT_MAX_RECORD,
+    def __init__(self, directory, capacity_bytes=DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
                  segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
         _rare("open_queue", self, directory, capacity_bytes, max_record, segment_bytes, fs, stage_slots)
 

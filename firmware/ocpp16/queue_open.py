@@ -3,22 +3,23 @@
 # cut, dropping torn records), sealing the staged slots into a segment, segment rollover and
 # compaction, resolve_tx, room_for_transaction, waiting() and the failure log. State stays in
 # the MessageQueue `q`; the record format and push / peek / ack are in queue.py.
+from compat import const
 import store
 from ocpp16.queue import (_ACK, EIO, _FRAMING, _MSG, _RES, ACK_FILES, MSG_SUFFIX, SEG_SUFFIX, STOP_RESERVE,
                           QueueOrderError, _encode, _frame, _read_record, _uint, _value, _varint)
 
-SEGMENTS = 16                  # capacity is split into this many segment files (reclaim granularity)
-FLASH_BLOCK = 4096             # LittleFS block on ESP32 flash: a segment is a whole number of these
-SEGMENT_SLACK = 64             # ... minus room for LittleFS's per-block CTZ pointers, so a full
+_SEGMENTS = const(16)  # capacity is split into this many segment files (reclaim granularity)
+_FLASH_BLOCK = const(4096)  # LittleFS block on ESP32 flash: a segment is a whole number of these
+_SEGMENT_SLACK = const(64)  # ... minus room for LittleFS's per-block CTZ pointers, so a full
                                # segment does not spill a few bytes into one more block
-FS_MARGIN = 2 * FLASH_BLOCK    # free filesystem space room_for_transaction() keeps beyond its
+FS_MARGIN = 2 * _FLASH_BLOCK    # free filesystem space room_for_transaction() keeps beyond its
                                # estimate (copy-on-write of a segment tail, a new segment)
 EST_START = 96                 # record budgets used by room_for_transaction()
 EST_METER_VALUE = 256
 EST_STOP = 512
 DEFAULT_TX_METER_VALUES = 16   # MeterValues budgeted for a new transaction
-MAX_TX_MAP = 32                # tx_ref -> transactionId entries kept (oldest dropped beyond)
-MAX_ACK_FILE = 32              # bytes read from an ack file (one small framed record)
+_MAX_TX_MAP = const(32)  # tx_ref -> transactionId entries kept (oldest dropped beyond)
+_MAX_ACK_FILE = const(32)  # bytes read from an ack file (one small framed record)
 FAILURES = "failures.json"     # the failure log (store.save)
 FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
 MAX_REASON = 80                # characters of a failure reason kept
@@ -30,7 +31,7 @@ def open_queue(q, directory, capacity, max_record, segment_bytes, fs, stage_slot
     q.dir = directory.rstrip("/") or "/"
     q.capacity = capacity
     q.max_record = max_record
-    q.segment_bytes = segment_bytes or max(1, capacity // SEGMENTS // FLASH_BLOCK) * FLASH_BLOCK - SEGMENT_SLACK
+    q.segment_bytes = segment_bytes or max(1, capacity // _SEGMENTS // _FLASH_BLOCK) * _FLASH_BLOCK - _SEGMENT_SLACK
     q.fs = fs or store.real_fs
     q.stage_slots = stage_slots
     q._f = None
@@ -111,10 +112,10 @@ def _read_acks(q):
         path = q.dir + "/" + name
         v = -1
         n = q.fs.size(path)
-        if 0 < n <= MAX_ACK_FILE:
+        if 0 < n <= _MAX_ACK_FILE:
             f = q.fs.open(path, "rb")
             try:
-                body = _read_record(f, MAX_ACK_FILE)
+                body = _read_record(f, _MAX_ACK_FILE)
             finally:
                 f.close()
             if body is not None and body[0] == _ACK:
@@ -129,7 +130,7 @@ def _read_acks(q):
 
 def _remember(q, ref, tx_id):
     q._map[ref] = tx_id
-    if len(q._map) > MAX_TX_MAP:
+    if len(q._map) > _MAX_TX_MAP:
         oldest = min(q._map)
         import log
         log.warning("tx map full: forgetting transaction ref %d", oldest)

@@ -1,9 +1,10 @@
 # OCPP dateTime text -> Unix epoch seconds (UTC): the parsing half of ocpp16.timefmt, imported
 # for the call (timefmt.parse_datetime / is_datetime) and unloaded, with the calendar rules
 # only parsing needs. Pure functions: no clock is read here.
+from compat import const
 from ocpp16.timefmt import MAX_YEAR, MIN_YEAR, TimeFormatError, days_from_civil
 
-MAX_FRACTION_DIGITS = 9   # longer fractional seconds are refused (a bound on the input, not on precision)
+_MAX_FRACTION_DIGITS = const(9)  # longer fractional seconds are refused (a bound on the input, not on precision)
 
 
 def is_leap(y):
@@ -57,7 +58,7 @@ def parse_datetime(s):
         j = i + 1
         while j < n and "0" <= s[j] <= "9":
             j += 1
-        if j == i + 1 or j - i - 1 > MAX_FRACTION_DIGITS:
+        if j == i + 1 or j - i - 1 > _MAX_FRACTION_DIGITS:
             raise TimeFormatError("bad fractional seconds: %r" % s)
         i = j
     offset = 0

@@ -1,11 +1,12 @@
 # Certificate signatures and chains: a signature checked with its issuer's key
 # (ECDSA P-256 or RSA PKCS#1 v1.5, both SHA-256), then a chain from leaf to an
 # installed root (names chain, issuers are CAs, all valid at `now`). No I/O.
+from compat import const
 import hashlib
 
 from pki import der, x509
 
-MAX_CHAIN = 5  # certificates above the leaf followed before giving up
+_MAX_CHAIN = const(5)  # certificates above the leaf followed before giving up
 
 
 class ChainError(ValueError):
@@ -47,7 +48,7 @@ def verify(chain, roots, now):
             raise ChainError("Expired", "certificate %r not valid now" % c.subject_attrs.get("CN"))
     cert = path[0]
     rest = path[1:]
-    for _ in range(MAX_CHAIN + 1):
+    for _ in range(_MAX_CHAIN + 1):
         for r in roots:
             if r.subject == cert.issuer and (r.der == cert.der or signed_by(cert, r)):
                 if now is not None and not r.valid_at(now):
@@ -66,4 +67,4 @@ def verify(chain, roots, now):
             raise ChainError("BadSignature", "signature of %r does not verify" % cert.subject_attrs.get("CN"))
         rest.remove(nxt)
         cert = nxt
-    raise ChainError("TooLong", "chain longer than %d" % MAX_CHAIN)
+    raise ChainError("TooLong", "chain longer than %d" % _MAX_CHAIN)

@@ -1,6 +1,7 @@
 # NIST P-256 (secp256r1): key generation, ECDSA sign and verify over a SHA-256
 # digest, points in Jacobian coordinates with a 4-bit fixed window (interleaved
 # for u1*G + u2*Q). Pure arithmetic, no I/O; not constant-time (see README).
+from compat import const
 import os
 
 from pki import der
@@ -10,8 +11,8 @@ N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551
 B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b
 GX = 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296
 GY = 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5
-WINDOW = 4  # bits per window (must divide 256): 16-entry tables, 64 additions per scalar
-SCALAR_BYTES = 32
+_WINDOW = const(4)  # bits per window (must divide 256): 16-entry tables, 64 additions per scalar
+_SCALAR_BYTES = const(32)
 
 
 class EcError(ValueError):
@@ -64,7 +65,7 @@ def _add(p1, p2):
 
 def _table(pt):
     t = [(1, 1, 0), pt]
-    for i in range(2, 1 << WINDOW):
+    for i in range(2, 1 << _WINDOW):
         t.append(_double(t[i >> 1]) if i & 1 == 0 else _add(t[i - 1], pt))
     return t
 
@@ -81,9 +82,9 @@ def _affine(pt):
 def _mul2(k1, t1, k2, t2):
     """k1*T1[1] + k2*T2[1] (t2 may be None) by interleaved fixed windows."""
     acc = (1, 1, 0)
-    mask = (1 << WINDOW) - 1
-    for shift in range(256 - WINDOW, -1, -WINDOW):
-        for _ in range(WINDOW):
+    mask = (1 << _WINDOW) - 1
+    for shift in range(256 - _WINDOW, -1, -_WINDOW):
+        for _ in range(_WINDOW):
             acc = _double(acc)
         a = (k1 >> shift) & mask
         if a:
@@ -129,7 +130,7 @@ def encode_point(pt):
 
 def _random_scalar():
     while True:
-        k = int.from_bytes(os.urandom(SCALAR_BYTES), "big")
+        k = int.from_bytes(os.urandom(_SCALAR_BYTES), "big")
         if 0 < k < N:
             return k
 
@@ -141,7 +142,7 @@ def generate():
 
 
 def _digest_int(digest):
-    return int.from_bytes(digest[:SCALAR_BYTES], "big")
+    return int.from_bytes(digest[:_SCALAR_BYTES], "big")
 
 
 def sign(d, digest):

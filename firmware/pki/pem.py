@@ -1,8 +1,9 @@
 # PEM armour: base64 DER between BEGIN/END lines, one or several blocks per text.
 # No I/O; the caller reads and writes the files.
+from compat import const
 import binascii
 
-LINE_CHARS = 64  # base64 characters per line written (RFC 7468)
+_LINE_CHARS = const(64)  # base64 characters per line written (RFC 7468)
 
 
 class PemError(ValueError):
@@ -41,5 +42,5 @@ def decode(text, label="CERTIFICATE"):
 
 def encode(der, label="CERTIFICATE"):
     b64 = binascii.b2a_base64(der).decode().replace("\n", "")
-    lines = [b64[i:i + LINE_CHARS] for i in range(0, len(b64), LINE_CHARS)]
+    lines = [b64[i:i + _LINE_CHARS] for i in range(0, len(b64), _LINE_CHARS)]
     return "-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, "\n".join(lines), label)

@@ -1,13 +1,14 @@
 # RSA signature verification over a SHA-256 digest: PKCS#1 v1.5 (certificates)
 # and PSS with MGF1-SHA-256 (signed firmware, RFC 8017 9.1.2). Verify only: the
 # charger holds no RSA key. Pure arithmetic, no I/O.
+from compat import const
 import hashlib
 
 from compat import bit_length
 from pki import der
 
-HASH_BYTES = 32
-MIN_MODULUS_BITS = 2048  # the whitepaper's floor for RSA keys
+_HASH_BYTES = const(32)
+_MIN_MODULUS_BITS = const(2048)  # the whitepaper's floor for RSA keys
 # DigestInfo prefix of SHA-256 (RFC 8017 9.2 note 1).
 SHA256_PREFIX = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
 
@@ -23,8 +24,8 @@ def public_key_from_der(b, s=0, e=None):
     if len(it) != 2 or it[0][0] != der.INTEGER or it[1][0] != der.INTEGER:
         raise RsaError("RSA: public key is not SEQUENCE { n, e }")
     n = der.to_int(b, it[0][1], it[0][2])
-    if bit_length(n) < MIN_MODULUS_BITS:
-        raise RsaError("RSA: modulus of %d bits, under %d" % (bit_length(n), MIN_MODULUS_BITS))
+    if bit_length(n) < _MIN_MODULUS_BITS:
+        raise RsaError("RSA: modulus of %d bits, under %d" % (bit_length(n), _MIN_MODULUS_BITS))
     return n, der.to_int(b, it[1][1], it[1][2])
 
 
@@ -64,12 +65,12 @@ def verify_pss(key, digest, sig, salt_len=None):
         return False
     em_bits = bit_length(key[0]) - 1
     em_len = (em_bits + 7) // 8
-    if bit_length(m) > em_bits or em_len < HASH_BYTES + 2:
+    if bit_length(m) > em_bits or em_len < _HASH_BYTES + 2:
         return False
     em = m.to_bytes(em_len, "big")
     if em[-1] != 0xBC:
         return False
-    db_len = em_len - HASH_BYTES - 1
+    db_len = em_len - _HASH_BYTES - 1
     h = em[db_len:-1]
     mask = _mgf1(h, db_len)
     db = bytearray(db_len)

@@ -1,6 +1,7 @@
 # X.509 v3 certificates read from DER: the fields chain checks and OCPP need
 # (tbs, names, serial, validity, public key, signature, basicConstraints) and the
 # OCPP certificateHashData. No I/O, no clock (times are epoch seconds for the caller).
+from compat import const
 import binascii
 import hashlib
 
@@ -9,7 +10,7 @@ from ocpp16.timefmt import days_from_civil
 
 EC = "EC"    # public key kinds
 RSA = "RSA"
-MAX_CERT_BYTES = 5500  # InstallCertificate's certificate maxLength (PEM), so a DER is smaller
+_MAX_CERT_BYTES = const(5500)  # InstallCertificate's certificate maxLength (PEM), so a DER is smaller
 NAME_KEYS = {der.OID_CN: "CN", der.OID_O: "O", der.OID_OU: "OU", der.OID_C: "C"}
 STRING_TAGS = (der.UTF8_STRING, der.PRINTABLE_STRING, der.IA5_STRING, 0x14, 0x1E)
 
@@ -69,8 +70,8 @@ class Certificate:
     """One parsed certificate; `der` is the whole DER, `tbs` the signed part."""
 
     def __init__(self, data):
-        if len(data) > MAX_CERT_BYTES:
-            raise CertError("X.509: %d bytes, over %d" % (len(data), MAX_CERT_BYTES))
+        if len(data) > _MAX_CERT_BYTES:
+            raise CertError("X.509: %d bytes, over %d" % (len(data), _MAX_CERT_BYTES))
         b = bytes(data)
         self.der = b
         try:

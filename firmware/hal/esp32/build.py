@@ -1,10 +1,11 @@
 # Board building for the real drivers (on demand: hal.board.build imports it and unloads
 # it once the hardware exists). build() turns a board dict that hal.board.load() validated
 # into hal.Hardware; it does no validation itself and holds nothing after boot.
+from compat import const
 from hal import Connector, Hardware
 
-SPI_BAUD = 1000000     # MFRC522 SPI clock when the board file names none
-UART_RXBUF = 512       # UART ring buffer: two maximum Modbus frames
+_SPI_BAUD = const(1000000)  # MFRC522 SPI clock when the board file names none
+_UART_RXBUF = const(512)  # UART ring buffer: two maximum Modbus frames
 # Meter model (board file "model") -> (module under hal/esp32, class): only the model in use is imported.
 METER_MODELS = {"sdm120": ("meters", "Sdm120"), "sdm630": ("meter_sdm630", "Sdm630"), "abb_b23": ("meter_abb_b23", "AbbB23")}
 
@@ -21,9 +22,9 @@ def build_reader(board):
     import machine
     r = board["reader"]
     if board["kind"] == "esp8266":  # HSPI on its fixed pins (GPIO14/13/12)
-        spi = machine.SPI(1, baudrate=r.get("baudrate", SPI_BAUD), polarity=0, phase=0)
+        spi = machine.SPI(1, baudrate=r.get("baudrate", _SPI_BAUD), polarity=0, phase=0)
     else:
-        spi = machine.SPI(r["spi"], baudrate=r.get("baudrate", SPI_BAUD), polarity=0, phase=0,
+        spi = machine.SPI(r["spi"], baudrate=r.get("baudrate", _SPI_BAUD), polarity=0, phase=0,
                           sck=machine.Pin(r["sck"]), mosi=machine.Pin(r["mosi"]), miso=machine.Pin(r["miso"]))
     return Mfrc522(spi, r["cs"], r.get("rst"))
 
@@ -34,7 +35,7 @@ def build_bus(board):
     b = board["rs485"]
     baud = b["baud"]
     uart = machine.UART(b["uart"], baudrate=baud, bits=8, parity=b.get("parity"), stop=b.get("stop", 1),
-                        tx=b["tx"], rx=b["rx"], timeout=0, timeout_char=0, rxbuf=UART_RXBUF)
+                        tx=b["tx"], rx=b["rx"], timeout=0, timeout_char=0, rxbuf=_UART_RXBUF)
     return ModbusRtu(uart, b.get("de_pin"), baud)
 
 

@@ -3,15 +3,16 @@
 # checksum byte and the SHA-256 the image carries) and an optional SHA-256 of the file,
 # then selects it for the next boot; confirm() after a healthy start cancels the
 # rollback. The download and the reboot belong to the caller.
+from compat import const
 import hashlib
 
 import esp32
 
 BLOCK = 4096          # flash sector: writeblocks(n, buf) erases and programs one block
 IMAGE_MAGIC = 0xE9    # first byte of every ESP32 app image
-HEADER_LEN = 24       # esp_image_header_t (common + extended header)
-SEGMENT_HEADER_LEN = 8  # esp_image_segment_header_t: load address, data length (LE)
-MAX_SEGMENTS = 16     # ESP_IMAGE_MAX_SEGMENTS
+_HEADER_LEN = const(24)  # esp_image_header_t (common + extended header)
+_SEGMENT_HEADER_LEN = const(8)  # esp_image_segment_header_t: load address, data length (LE)
+_MAX_SEGMENTS = const(16)  # ESP_IMAGE_MAX_SEGMENTS
 CHECKSUM_SEED = 0xEF  # the checksum byte is 0xEF XOR every segment data byte
 
 
@@ -40,7 +41,7 @@ class ImageCheck:
     def __init__(self):
         self.pos = 0
         self.part = "header"
-        self.need = HEADER_LEN
+        self.need = _HEADER_LEN
         self.held = b""
         self.segments = 0
         self.seg_left = 0
@@ -84,11 +85,11 @@ class ImageCheck:
             if b[0] != IMAGE_MAGIC:
                 raise OtaError("ota: not an ESP app image (first byte 0x%02X, expected 0xE9)" % b[0])
             self.segments = b[1]
-            if not 0 < self.segments <= MAX_SEGMENTS:
+            if not 0 < self.segments <= _MAX_SEGMENTS:
                 raise OtaError("ota: image header names %d segments" % self.segments)
             self.hash_appended = b[23] == 1
             self.part = "seghdr"
-            self.need = SEGMENT_HEADER_LEN
+            self.need = _SEGMENT_HEADER_LEN
         elif self.part == "seghdr":
             self.seg_left = int.from_bytes(b[4:8], "little")
             self.segments -= 1
@@ -113,7 +114,7 @@ class ImageCheck:
     def _next_segment(self):
         if self.segments:
             self.part = "seghdr"
-            self.need = SEGMENT_HEADER_LEN
+            self.need = _SEGMENT_HEADER_LEN
         else:
             self.part = "tail"  # zero padding to a 16-byte boundary, then the checksum byte
             self.need = 16 - (self.pos % 16)

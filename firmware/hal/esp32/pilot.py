@@ -9,7 +9,7 @@ from evse.pilot import duty_percent
 from hal import on_demand
 
 _FREQ_HZ = const(1000)   # IEC 61851-1 pilot frequency
-DUTY_FULL = 65535        # duty_u16 of a constant +12 V (no offer)
+_DUTY_FULL = const(65535)  # duty_u16 of a constant +12 V (no offer)
 BURST_READS = 100        # ADC reads per sample(); ~35-45 us each on ESP32 = ~4 PWM periods
 DEBOUNCE_SAMPLES = 3     # a new state must be seen this many samples in a row ...
 STOP_DEBOUNCE_SAMPLES = 2  # ... except A, E, F (they open the contactor): this many
@@ -24,10 +24,10 @@ class PilotError(ValueError):
 
 
 def duty_u16_for(amps):
-    """duty_u16 offering `amps` (IEC 61851 both ranges); DUTY_FULL for no offer (< 6 A)."""
+    """duty_u16 offering `amps` (IEC 61851 both ranges); _DUTY_FULL for no offer (< 6 A)."""
     d = duty_percent(amps)
     if d is None:
-        return DUTY_FULL
+        return _DUTY_FULL
     return int(d * 655.35 + 0.5)
 
 
@@ -54,7 +54,7 @@ class Pilot:
         self.burst_reads = burst_reads
         self.debounce = debounce
         self.stop_debounce = stop_debounce
-        self.pwm = machine.PWM(machine.Pin(pwm_pin), freq=_FREQ_HZ, duty_u16=DUTY_FULL)
+        self.pwm = machine.PWM(machine.Pin(pwm_pin), freq=_FREQ_HZ, duty_u16=_DUTY_FULL)
         if adc_full_scale_mv is None:
             # ESP32: 11 dB attenuation, read_uv() corrects with the eFuse calibration.
             self.adc = machine.ADC(machine.Pin(adc_pin), atten=machine.ADC.ATTN_11DB)
@@ -65,7 +65,7 @@ class Pilot:
             self._uv = None
         self._full_scale_mv = adc_full_scale_mv
         self.amps = 0
-        self.duty_u16 = DUTY_FULL
+        self.duty_u16 = _DUTY_FULL
         self.state = "A"          # the debounced state (the EVSE powers up driving +12 V)
         self.diode_ok = True
         self.high_mv = self.low_mv = 0  # plateaus of the last burst
@@ -87,7 +87,7 @@ class Pilot:
         if not isinstance(amps, (int, float)) or amps < 0:
             raise PilotError("pilot: offer() needs a non-negative number of amps, got %r" % (amps,))
         d = duty_u16_for(amps)
-        self.amps = 0 if d == DUTY_FULL else min(amps, 80)
+        self.amps = 0 if d == _DUTY_FULL else min(amps, 80)
         self._set_duty(d)
 
     def disable(self):
@@ -131,7 +131,7 @@ class Pilot:
                 self.state = raw
                 self._cand, self._cand_n = None, 0
         # The diode is only checked while PWM runs: a vehicle state with a -12 V half-wave.
-        pwm_runs = 0 < self.duty_u16 < DUTY_FULL and raw in ("B", "C", "D")
+        pwm_runs = 0 < self.duty_u16 < _DUTY_FULL and raw in ("B", "C", "D")
         if pwm_runs and lo > self.thresholds["diode"]:
             self._diode_bad_n += 1
         else:

@@ -1,13 +1,14 @@
 # Pilot calibration (on demand: Pilot.calibrate() loads it for the call and forgets it):
 # the plateaus of states A, B and C measured with an EV simulator, and the thresholds
 # they suggest for the board file. The contactor is never touched.
+from compat import const
 from hal.esp32.pilot import PilotError
 
-CAL_BURSTS = 8     # bursts averaged per state by calibrate()
-CAL_OFFER_A = 10   # PWM offered while calibrating, so the low plateau shows (no contactor)
+_CAL_BURSTS = const(8)  # bursts averaged per state by calibrate()
+_CAL_OFFER_A = const(10)  # PWM offered while calibrating, so the low plateau shows (no contactor)
 
 
-def measure(p, bursts=CAL_BURSTS):
+def measure(p, bursts=_CAL_BURSTS):
     """Average (high, low) plateau in mV over several bursts."""
     hs = ls = 0
     for _ in range(bursts):
@@ -25,7 +26,7 @@ def calibrate(p, wait=None, out=print):
     levels = {}
     low = None
     try:
-        p.offer(CAL_OFFER_A)
+        p.offer(_CAL_OFFER_A)
         for s in ("A", "B", "C"):
             wait("Set the EV simulator to state %s, then press Enter" % s)
             h, l = measure(p)

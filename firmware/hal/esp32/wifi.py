@@ -1,13 +1,14 @@
 # WiFi station supervisor: joins one access point with a connect timeout and
 # reconnects with exponential backoff after a failure or a lost link. Time is a
 # parameter of step(now); run() is the thin asyncio loop around it. No sockets.
+from compat import const
 import network
 
 import compat
 
 CONNECT_TIMEOUT_MS = 15000  # give up one connect attempt after this long
-BACKOFF_MIN_MS = 1000       # first wait after a failed attempt or a lost link
-BACKOFF_MAX_MS = 60000      # the wait doubles per failure up to this
+_BACKOFF_MIN_MS = const(1000)  # first wait after a failed attempt or a lost link
+_BACKOFF_MAX_MS = const(60000)  # the wait doubles per failure up to this
 POLL_MS = 250               # run(): how often the link state is polled
 
 # Status codes that end an attempt at once (no point waiting for the timeout).
@@ -19,7 +20,7 @@ DOWN, CONNECTING, UP = "down", "connecting", "up"
 
 class WifiStation:
     def __init__(self, ssid, password, hostname=None, connect_timeout_ms=CONNECT_TIMEOUT_MS,
-                 backoff_min_ms=BACKOFF_MIN_MS, backoff_max_ms=BACKOFF_MAX_MS):
+                 backoff_min_ms=_BACKOFF_MIN_MS, backoff_max_ms=_BACKOFF_MAX_MS):
         if not ssid or not isinstance(ssid, str):
             raise ValueError("wifi: ssid must be a non-empty string")
         self.ssid = ssid

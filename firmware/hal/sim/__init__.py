@@ -3,12 +3,13 @@
 # card reader that can be tapped; a meter that integrates power over time; and
 # a scenario player. Deterministic: it only moves when step(now) is called.
 # Board building, the scenario check and the events' effects: hal/sim/setup.py (on demand).
+from compat import const
 from hal import HalError, on_demand
 from evse.pilot import duty_percent
 
 # How the simulated car behaves (milliseconds of simulated time).
 EV_READY_DELAY_MS = 2000   # from seeing a PWM offer to closing S2 (state C)
-EV_STOP_DELAY_MS = 1000    # from losing the offer to opening S2 (state B)
+_EV_STOP_DELAY_MS = const(1000)  # from losing the offer to opening S2 (state B)
 
 
 SIM_CHIP_ID = b"\x51\x4d\x00\x00\x00\x01"  # the simulated chip's unique id (6 bytes, as an ESP32's MAC)
@@ -51,7 +52,7 @@ class SimEV:
             if self.s2:
                 if self._offer_lost_at is None:
                     self._offer_lost_at = now
-                if full or not self.wants_charge or now - self._offer_lost_at >= EV_STOP_DELAY_MS:
+                if full or not self.wants_charge or now - self._offer_lost_at >= _EV_STOP_DELAY_MS:
                     self.s2 = False
                     self._offer_lost_at = None
 
