@@ -13,7 +13,7 @@ import store
 # (good or failed), so no transaction starts with a meterStart of 0; a dead SDM120
 # at 2400 baud fails in ~0.9 s. The pilot timer already runs meanwhile.
 _METER_FIRST_READ_MS = const(3000)
-LOG_DIR = "log"  # the rolling log (log.py) in data_dir
+_LOG_DIR = const("log")  # the rolling log (log.py) in data_dir
 
 
 def build(app, cfg, hw, trace):
@@ -50,7 +50,7 @@ def build(app, cfg, hw, trace):
                          reader=hw.reader, now=now, id_prefix=boot_prefix(data),
                          board=hw.board)
     # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
-    log.to_file(data + "/" + LOG_DIR, app._log_stamp)
+    log.to_file(data + "/" + _LOG_DIR, app._log_stamp)
     app.link = None
     app.ping_s = app.config.get("WebSocketPingInterval")
     app._flushing = False

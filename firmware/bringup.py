@@ -3,6 +3,7 @@
 # pulls in need no RAM afterwards). Owns config.json's path, the setup-portal decision, the
 # fatal-error retries (charger held safe meanwhile), config -> board -> hardware, and on real
 # boards the first WiFi join, NTP and the watchdog. Never writes a file but the setup marker.
+from compat import const
 import sys
 
 import compat
@@ -23,9 +24,7 @@ WIFI_POLL_MS = 250  # boot: how often the WiFi state is checked while waiting
 # Board kinds that are real hardware with WiFi.
 REAL_KINDS = ("esp32", "esp8266")
 # What start() loaded that an idle or charging charger never runs again (unload()).
-BOOT_MODULES = ("bringup", "devconfig", "hal.board", "hal.esp32.ntp")
-
-# ---- setup portal (portal.py): when setup mode starts ------------------------------------
+_BOOT_MODULES = const(("bringup", "devconfig", "hal.board", "hal.esp32.ntp"))  # ---- setup portal (portal.py): when setup mode starts ------------------------------------
 # Real boards: the WiFi has not been up once this long after boot -> setup portal (which
 # restarts after portal.IDLE_REBOOT_MS to try the WiFi again if nothing is saved).
 WIFI_SETUP_AFTER_MS = 120000
@@ -372,7 +371,7 @@ async def start(path, apps, retry_ms=None, attempts=None, sleep_ms=None):
 def unload():
     """The start-up steps, the validation tables and the board file rules are needed only
     at boot: give their RAM to the app."""
-    for name in BOOT_MODULES:
+    for name in _BOOT_MODULES:
         sys.modules.pop(name, None)
         dot = name.rfind(".")
         pkg = sys.modules.get(name[:dot]) if dot > 0 else None

@@ -40,10 +40,9 @@ _CURRENT_MIN_A = const(6)
 _CURRENT_MAX_A = const(80)
 # Characters a chargePointId may not contain: "/" splits the URL path, "?#%" and
 # space change its meaning; ":" is refused only where HTTP Basic auth uses the id.
-ID_FORBIDDEN = "/?#% "
+_ID_FORBIDDEN = const("/?#% ")
 
-LOG_LEVELS = ("error", "warning", "info", "debug")
-# Board kinds that need WiFi; "sim" runs on the host network.
+_LOG_LEVELS = const(("error", "warning", "info", "debug"))  # Board kinds that need WiFi; "sim" runs on the host network.
 NETWORKED_KINDS = ("esp32", "esp8266")
 
 DEFAULTS = {
@@ -67,7 +66,7 @@ DEFAULTS = {
 REQUIRED = ("csms_url", "charge_point_id", "board")
 KNOWN = REQUIRED + tuple(sorted(DEFAULTS))
 # Values never shown in messages or logs.
-SECRET_KEYS = ("authorization_key", "wifi.password", "status_password")
+_SECRET_KEYS = const(("authorization_key", "wifi.password", "status_password"))
 
 
 class ConfigError(Exception):
@@ -171,7 +170,7 @@ def _check_id(cfg, profile):
         raise ConfigError("charge_point_id", "longer than %d characters (%d)" % (_ID_MAX_LEN, len(cp)))
     if not _printable(cp):
         raise ConfigError("charge_point_id", "must be printable ASCII")
-    for ch in ID_FORBIDDEN:
+    for ch in _ID_FORBIDDEN:
         if ch in cp:
             raise ConfigError("charge_point_id", "must not contain %r" % ch)
     if ":" in cp and profile in (1, 2):
@@ -334,8 +333,8 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
     out["wifi"] = _check_wifi(out, kind)
 
     lv = out["log_level"]
-    if lv not in LOG_LEVELS:
-        raise ConfigError("log_level", "must be one of %s" % ", ".join(LOG_LEVELS))
+    if lv not in _LOG_LEVELS:
+        raise ConfigError("log_level", "must be one of %s" % ", ".join(_LOG_LEVELS))
     for k, n in (("vendor", _VENDOR_MAX_LEN), ("model", _MODEL_MAX_LEN), ("serial", _SERIAL_MAX_LEN)):
         if k == "serial" and out[k] is None:
             continue  # made from the chip id at boot

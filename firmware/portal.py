@@ -12,7 +12,7 @@ import store
 from net import dns, httpd
 
 HTTP_PORT = 80                # the page; a phone's captive-portal check lands here too
-AP_IP = "192.168.4.1"         # where the AP is when ifconfig() cannot tell (ESP32 default)
+_AP_IP = const("192.168.4.1")  # where the AP is when ifconfig() cannot tell (ESP32 default)
 PASSWORD_FILE = "portal.json"  # next to config.json: the per-device AP password, made once
 PASSWORD_CHARS = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off a console
 PASSWORD_LEN = 12             # generated AP password length (WPA2 needs 8..63)
@@ -108,7 +108,7 @@ def start_ap(network, name, password):
         ip = ap.ifconfig()[0]
     except Exception:
         ip = None
-    return ap, ip if ip and ip != "0.0.0.0" else AP_IP
+    return ap, ip if ip and ip != "0.0.0.0" else _AP_IP
 
 
 def form_to_config(form, old, boards):
@@ -311,7 +311,7 @@ class Portal:
         # Captive-portal checks (generate_204, hotspot-detect.html, ...) and any other path.
         return httpd.response(303, "", headers=[("Location", "http://%s/" % self.host)])
 
-    host = AP_IP
+    host = _AP_IP
 
     def save(self, form):
         raw = form_to_config(form, self.old, self.boards)

@@ -2,6 +2,7 @@
 # permission, current offer, meter reading with fault tracking, and the OCPP
 # connector status these imply. Only the interlock switches the contactor.
 # No network, no flash; time is a parameter.
+from compat import const
 from hal import HalError
 from evse.interlock import Interlock, MIN_AMPS, PILOT_FAULTS, DIODE_FAULT
 
@@ -17,7 +18,7 @@ POWER_METER_FAILURE = "PowerMeterFailure"
 # is OverCurrentFailure. It holds until the EV leaves C/D (stops asking).
 OVERCURRENT_MARGIN_A = 2
 OVERCURRENT_MS = 6000
-OVER_CURRENT_FAILURE = "OverCurrentFailure"
+_OVER_CURRENT_FAILURE = const("OverCurrentFailure")
 
 
 class Evse:
@@ -148,7 +149,7 @@ class Evse:
             if self._over_since is None:
                 self._over_since = now
             if now - self._over_since >= OVERCURRENT_MS:
-                self.overcurrent = OVER_CURRENT_FAILURE
+                self.overcurrent = _OVER_CURRENT_FAILURE
         else:
             self._over_since = None
 

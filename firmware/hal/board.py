@@ -8,25 +8,23 @@ KINDS = ("esp32", "esp8266", "sim")
 _MAX_CONNECTORS = const(4)  # connectors one board file may describe
 _MIN_CURRENT_A = const(6)  # IEC 61851: no PWM offer below 6 A
 _MAX_CURRENT_A = const(80)  # IEC 61851: highest duty-encoded current
-MODBUS_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+_MODBUS_BAUDS = const((1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200))
 METER_MODELS = ("sdm120", "sdm630", "abb_b23")
-SPI_BAUD_RANGE = (100000, 10000000)   # MFRC522 SPI clock limits
-SETTLE_MS_RANGE = (20, 5000)          # relay feedback settle time limits
-WATCHDOG_MS_RANGE = (1000, 120000)    # hardware watchdog timeout limits
+_SPI_BAUD_RANGE = const((100000, 10000000))  # MFRC522 SPI clock limits
+_SETTLE_MS_RANGE = const((20, 5000))  # relay feedback settle time limits
+_WATCHDOG_MS_RANGE = const((1000, 120000))  # hardware watchdog timeout limits
 _ESP8266_ADC_FULL_SCALE_MV = const(1000)  # ESP8266 A0 spans 0..1.0 V
 PORTAL_PASSWORD_LEN = (8, 63)         # WPA2 passphrase of the setup access point
-BUTTON_HOLD_MS_RANGE = (1000, 30000)  # long press of the setup button
+_BUTTON_HOLD_MS_RANGE = const((1000, 30000))  # long press of the setup button
 _BUTTON_HOLD_MS = const(5000)  # default long press that starts the setup portal
-PORTAL_KEYS = ("password", "open", "button_pin", "button_active", "button_hold_ms", "status_page")
-
-# GPIO facts per chip.
+_PORTAL_KEYS = const(("password", "open", "button_pin", "button_active", "button_hold_ms", "status_page"))  # GPIO facts per chip.
 ESP32_GPIOS = tuple(range(0, 20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))
-ESP32_INPUT_ONLY = (34, 35, 36, 37, 38, 39)
+_ESP32_INPUT_ONLY = const((34, 35, 36, 37, 38, 39))
 ESP32_ADC1 = tuple(range(32, 40))
-ESP8266_GPIOS = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16)
+_ESP8266_GPIOS = const((0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16))
 ESP8266_HSPI = {"sck": 14, "mosi": 13, "miso": 12}
-FLASH_PINS = (6, 7, 8, 9, 10, 11)     # wired to the SPI flash on both chips
-REPL_PINS = (1, 3)                    # UART0 TX/RX: REPL, boot log and flashing on both chips
+_FLASH_PINS = const((6, 7, 8, 9, 10, 11))  # wired to the SPI flash on both chips
+_REPL_PINS = const((1, 3))  # UART0 TX/RX: REPL, boot log and flashing on both chips
 
 TOP_KEYS = ("name", "kind", "connectors", "max_current_a", "phases", "voltage_v", "pilot", "relay",
             "reader", "rs485", "meter", "watchdog", "adc_full_scale_mv", "portal", "notes")
@@ -67,14 +65,14 @@ class _Checker:
         v = self.get(d, key, path, (int,), required)
         if v is None:
             return None
-        if v in FLASH_PINS:
+        if v in _FLASH_PINS:
             self.fail("%s %d is wired to the SPI flash (GPIO6-11)" % (path, v))
-        if v in REPL_PINS:
+        if v in _REPL_PINS:
             self.fail("%s %d is UART0 (the REPL and flashing port, GPIO1/3)" % (path, v))
-        gpios = ESP8266_GPIOS if self.kind == "esp8266" else ESP32_GPIOS
+        gpios = _ESP8266_GPIOS if self.kind == "esp8266" else ESP32_GPIOS
         if v not in gpios:
             self.fail("%s %d is not a GPIO of the %s" % (path, v, self.kind.upper()))
-        if output and self.kind == "esp32" and v in ESP32_INPUT_ONLY:
+        if output and self.kind == "esp32" and v in _ESP32_INPUT_ONLY:
             self.fail("%s %d is input-only (GPIO34-39) and cannot drive an output" % (path, v))
         if output and self.kind == "esp8266" and v == 16 and key == "pwm_pin":
             self.fail("%s 16 cannot run PWM on the ESP8266" % path)
@@ -148,14 +146,14 @@ def _check_relay(c, r, path):
     fa = c.get(r, "feedback_active", path + ".feedback_active", (int,), required=False, default=1)
     if fa not in (0, 1):
         c.fail("%s.feedback_active must be 0 or 1, got %r" % (path, fa))
-    c.number(r, "settle_ms", path + ".settle_ms", SETTLE_MS_RANGE[0], SETTLE_MS_RANGE[1], required=False)
+    c.number(r, "settle_ms", path + ".settle_ms", _SETTLE_MS_RANGE[0], _SETTLE_MS_RANGE[1], required=False)
 
 
 def _check_reader(c, r):
     t = c.get(r, "type", "reader.type", (str,))
     if t != "mfrc522":
         c.fail("reader.type %r is not supported (mfrc522)" % t)
-    c.number(r, "baudrate", "reader.baudrate", SPI_BAUD_RANGE[0], SPI_BAUD_RANGE[1], required=False)
+    c.number(r, "baudrate", "reader.baudrate", _SPI_BAUD_RANGE[0], _SPI_BAUD_RANGE[1], required=False)
     if c.kind == "esp8266":
         for k, fixed in ESP8266_HSPI.items():
             v = r.get(k, fixed)
@@ -184,8 +182,8 @@ def _check_rs485(c, b):
     c.pin(r, "rx", "rs485.rx")
     c.pin(r, "de_pin", "rs485.de_pin", output=True, required=False)
     baud = c.get(r, "baud", "rs485.baud", (int,))
-    if baud not in MODBUS_BAUDS:
-        c.fail("rs485.baud %r is not one of %s" % (baud, ", ".join(str(x) for x in MODBUS_BAUDS)))
+    if baud not in _MODBUS_BAUDS:
+        c.fail("rs485.baud %r is not one of %s" % (baud, ", ".join(str(x) for x in _MODBUS_BAUDS)))
     parity = r.get("parity")
     if parity not in (None, 0, 1) or isinstance(parity, bool):
         c.fail("rs485.parity must be null (none), 0 (even) or 1 (odd), got %r" % (parity,))
@@ -215,8 +213,8 @@ def _check_portal(c, b):
         return
     p = c.get(b, "portal", "portal", (dict,))
     for k in p:
-        if k not in PORTAL_KEYS:
-            c.fail("unknown key portal.%s (known: %s)" % (k, ", ".join(PORTAL_KEYS)))
+        if k not in _PORTAL_KEYS:
+            c.fail("unknown key portal.%s (known: %s)" % (k, ", ".join(_PORTAL_KEYS)))
     pw = c.get(p, "password", "portal.password", (str,), required=False)
     if pw is not None and not PORTAL_PASSWORD_LEN[0] <= len(pw) <= PORTAL_PASSWORD_LEN[1]:
         c.fail("portal.password must be %d to %d characters (WPA2)" % PORTAL_PASSWORD_LEN)
@@ -229,7 +227,7 @@ def _check_portal(c, b):
     fa = c.get(p, "button_active", "portal.button_active", (int,), required=False, default=0)
     if fa not in (0, 1):
         c.fail("portal.button_active must be 0 or 1, got %r" % (fa,))
-    c.number(p, "button_hold_ms", "portal.button_hold_ms", BUTTON_HOLD_MS_RANGE[0], BUTTON_HOLD_MS_RANGE[1],
+    c.number(p, "button_hold_ms", "portal.button_hold_ms", _BUTTON_HOLD_MS_RANGE[0], _BUTTON_HOLD_MS_RANGE[1],
              required=False)
     if p.get("button_pin") is not None and p.get("button_hold_ms") is None:
         b["portal"] = p = dict(p)  # the caller's dict stays as it was
@@ -265,7 +263,7 @@ def validate(board):
     wd = board.get("watchdog")
     if wd is not None:
         wd = c.get(board, "watchdog", "watchdog", (dict,))
-        c.number(wd, "timeout_ms", "watchdog.timeout_ms", WATCHDOG_MS_RANGE[0], WATCHDOG_MS_RANGE[1],
+        c.number(wd, "timeout_ms", "watchdog.timeout_ms", _WATCHDOG_MS_RANGE[0], _WATCHDOG_MS_RANGE[1],
                  required=False)
         loops = c.get(wd, "loops", "watchdog.loops", (list,), required=False)
         if loops is not None and (not loops or not all(isinstance(x, str) for x in loops)):

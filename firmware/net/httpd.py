@@ -13,7 +13,7 @@ _MAX_HEADERS = const(24)  # header lines; beyond it: 431
 _REQUEST_TIMEOUT_MS = const(5000)  # the whole request must arrive within this (slow client: 408)
 _MAX_CLIENTS = const(4)  # connections served at once; more are closed at once (RAM bound)
 _READ_CHUNK = const(512)  # bytes asked of the socket per read
-METHODS = ("GET", "HEAD", "POST")
+_METHODS = const(("GET", "HEAD", "POST"))
 
 REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 408: "Request Timeout", 413: "Payload Too Large",
@@ -55,7 +55,7 @@ def parse_head(head):
     method, target, version = parts
     if not version.startswith("HTTP/1.") or not target.startswith("/"):
         raise HttpError(400, "bad request line")
-    if method not in METHODS:
+    if method not in _METHODS:
         raise HttpError(405, "method %s not allowed" % method[:16])
     if len(lines) - 1 > _MAX_HEADERS:
         raise HttpError(431, "more than %d header lines" % _MAX_HEADERS)

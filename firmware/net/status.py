@@ -11,7 +11,7 @@ from net import httpd
 
 PORT = 80                 # the status page's TCP port
 _REFRESH_S = const(5)  # the HTML page reloads itself this often
-REALM = "charger status"  # Basic auth realm shown by the browser
+_REALM = const("charger status")  # Basic auth realm shown by the browser
 
 
 def snapshot(app):
@@ -96,7 +96,7 @@ class StatusPage:
 
     def handle(self, req):
         if not httpd.same(httpd.basic_password(req), self.password):
-            return httpd.unauthorized(REALM)
+            return httpd.unauthorized(_REALM)
         if req.method not in ("GET", "HEAD"):
             return httpd.response(405, "405 read-only\n", "text/plain", [("Allow", "GET, HEAD")])
         if req.path == "/":

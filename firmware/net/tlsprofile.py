@@ -3,6 +3,7 @@
 # (and the config's ca_cert) and its host name, TLS 1.2+, the whitepaper's cipher suites,
 # and for profile 3 the charger's own certificate and key. Also names the security event
 # of a failed handshake. Imported when a link is made and unloaded after; no sockets here.
+from compat import const
 from ocpp16.profiles import PKI
 
 HELPERS = PKI + ("net.netcompat", "net.tls")  # unloaded with this module (ocpp16.profiles.unload)
@@ -13,10 +14,8 @@ SUITES = ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-2
           "TLS-RSA-WITH-AES-128-GCM-SHA256", "TLS-RSA-WITH-AES-256-GCM-SHA384")
 OPENSSL_SUITES = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
                   "AES128-GCM-SHA256", "AES256-GCM-SHA384")
-SCRATCH = "tls_client.pem"  # CPython only: the client chain + key for load_cert_chain, removed at once
-KEY_LABELS = ("EC PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY")
-
-# Words in a handshake error (CPython's OpenSSL reasons, MicroPython's mbedTLS messages)
+_SCRATCH = const("tls_client.pem")  # CPython only: the client chain + key for load_cert_chain, removed at once
+_KEY_LABELS = const(("EC PRIVATE KEY", "PRIVATE KEY", "RSA PRIVATE KEY"))  # Words in a handshake error (CPython's OpenSSL reasons, MicroPython's mbedTLS messages)
 # -> the security event it is. mbedTLS reports a refused version and a refused suite alike
 # (a fatal alert): both count as InvalidTLSCipherSuite there.
 FAILURES = (
@@ -84,13 +83,13 @@ def context(profile, data_dir, ca_file=None, client_files=None):
         else:
             raise TlsSetupError("security profile 3: no charger certificate installed")
         netcompat.tls_client_cert(ctx, pem.decode(chain_pem), key_der, chain_pem, key_pem,
-                               (data_dir or ".") + "/" + SCRATCH)
+                               (data_dir or ".") + "/" + _SCRATCH)
     return ctx
 
 
 def _key_der(text):
     from pki import pem
-    for label in KEY_LABELS:
+    for label in _KEY_LABELS:
         try:
             return pem.decode(text, label)
         except ValueError:

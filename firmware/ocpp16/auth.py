@@ -13,7 +13,7 @@ SEND_LOCAL_LIST_MAX = const(50)
 CACHE_MAX = const(32)
 
 LIST_FILE = "locallist.json"   # in the data folder: {"v": version, "e": {idTag: entry}}
-CACHE_FILE = "authcache.json"  # {idTag: entry + [the stamp it was learnt with]}
+_CACHE_FILE = const("authcache.json")  # {idTag: entry + [the stamp it was learnt with]}
 # idTagInfo status <-> one character, to keep entries small in RAM and on flash.
 STATUSES = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
 
@@ -39,7 +39,7 @@ class AuthStore:
         d = store.load(self._path(LIST_FILE), {}) if directory else {}
         self.version = d.get("v", 0)
         self.list = d.get("e", {})
-        self.cache = store.load(self._path(CACHE_FILE), {}) if directory else {}
+        self.cache = store.load(self._path(_CACHE_FILE), {}) if directory else {}
         self.cache_order = sorted(self.cache, key=lambda k: self.cache[k][3] if len(self.cache[k]) > 3 else 0)
         self._stamp = len(self.cache_order)
 
@@ -77,4 +77,4 @@ class AuthStore:
 
     def _save_cache(self):
         if self.dir:
-            store.save(self._path(CACHE_FILE), self.cache)
+            store.save(self._path(_CACHE_FILE), self.cache)

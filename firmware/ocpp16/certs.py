@@ -2,6 +2,7 @@
 # InstallCertificate, GetInstalledCertificateIds, DeleteCertificate and
 # CertificateSigned (on_<Action>(cp, payload, now) -> result). Imported for one call
 # and removed again; the certificates live in ocpp16.certstore on flash.
+from compat import const
 import log
 from ocpp16.certstore import CertStore
 from ocpp16.profiles import PKI
@@ -9,7 +10,7 @@ from pki import chain, x509
 
 HELPERS = PKI + ("ocpp16.secevents",)  # forgotten with this module (ocpp16.profiles.unload)
 
-CSMS_ROOT = "CentralSystemRootCertificate"
+_CSMS_ROOT = const("CentralSystemRootCertificate")
 
 
 def _now_epoch(cp, now):
@@ -49,7 +50,7 @@ def on_DeleteCertificate(cp, p, now):
         return {"status": "NotFound"}
     name, use = hit
     # The running TLS link (profile 2/3) is verified with the CSMS roots: never delete the last.
-    if use == CSMS_ROOT and cp.config.get("SecurityProfile") >= 2 and len(s.names(use)) <= 1:
+    if use == _CSMS_ROOT and cp.config.get("SecurityProfile") >= 2 and len(s.names(use)) <= 1:
         log.warning("DeleteCertificate: the last CentralSystemRootCertificate is in use")
         return {"status": "Failed"}
     try:
@@ -81,7 +82,7 @@ def on_CertificateSigned(cp, p, now):
         return _refused(cp, now, "certificate does not match the charger's key")
     if leaf.subject_attrs.get("CN") != _serial(cp):
         return _refused(cp, now, "CN %r is not the serial number" % leaf.subject_attrs.get("CN"))
-    why = _chain_fault(certs, [c for _n, c in s.certificates(CSMS_ROOT)], _now_epoch(cp, now))
+    why = _chain_fault(certs, [c for _n, c in s.certificates(_CSMS_ROOT)], _now_epoch(cp, now))
     if why:
         return _refused(cp, now, why)
     s.install_chain(text, from_pending)

@@ -16,7 +16,7 @@ DIR = "certs"
 USES = {"CentralSystemRootCertificate": "csms", "ManufacturerRootCertificate": "mfr"}
 KEY_FILE = "cp_key.json"          # the charger's private key in use (SEC1 DER, hex)
 PENDING_KEY_FILE = "cp_key_new.json"  # key of the CSR sent, until CertificateSigned installs it
-CHAIN_FILE = "cp_chain.json"      # the charger certificate and its intermediates (PEM)
+_CHAIN_FILE = const("cp_chain.json")  # the charger certificate and its intermediates (PEM)
 _ID_HEX = const(16)  # hex digits of the SHA-256 of the DER naming a root's file
 
 
@@ -98,7 +98,7 @@ class CertStore:
         return _unhex(rec["key"]) if rec else None
 
     def chain_pem(self):
-        rec = store.load(self._path(CHAIN_FILE))
+        rec = store.load(self._path(_CHAIN_FILE))
         return rec["pem"] if rec else None
 
     def install_chain(self, chain_text, from_pending):
@@ -106,7 +106,7 @@ class CertStore:
         if from_pending:
             key = self.key_der(pending=True)
             store.save(self._path(KEY_FILE), {"key": _hex(key)})
-        store.save(self._path(CHAIN_FILE), {"pem": chain_text})
+        store.save(self._path(_CHAIN_FILE), {"pem": chain_text})
         if from_pending:
             try:
                 os.remove(self._path(PENDING_KEY_FILE))

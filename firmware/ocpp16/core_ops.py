@@ -2,13 +2,14 @@
 # per action, on_<action>(cp, payload, now) -> result payload. Imported for one
 # call and removed again (ocpp16.profiles); the state they change lives in the
 # ChargePoint `cp`. No I/O here beyond cp's own state files.
+from compat import const
 import log
 import store
 from ocpp16 import rpc
 from ocpp16.chargepoint import AVAIL_FILE
 
 # Keys whose change is a ReconfigurationOfSecurityParameters security event.
-SECURITY_KEYS = ("AuthorizationKey", "SecurityProfile", "CpoName")
+_SECURITY_KEYS = const(("AuthorizationKey", "SecurityProfile", "CpoName"))
 
 
 def on_ChangeAvailability(cp, p, now):
@@ -60,7 +61,7 @@ def on_ChangeConfiguration(cp, p, now):
         status = cp.config.change(p["key"], p["value"])
     if status in ("Accepted", "RebootRequired"):
         cp._event(("config", p["key"]))
-        if p["key"] in SECURITY_KEYS:
+        if p["key"] in _SECURITY_KEYS:
             cp.security_event("ReconfigurationOfSecurityParameters", now, p["key"])
     return {"status": status}
 

@@ -1,7 +1,8 @@
 # ExtendedTriggerMessage (Security extension): the CSMS asks for one message now.
 # Imported for one call and removed again; builds the message from the core's own
 # state and queues it as the core would (in RAM; the answer goes to ChargePoint._answered).
-LOG_STATUS_IDLE = "Idle"
+from compat import const
+_LOG_STATUS_IDLE = const("Idle")
 
 
 def on_ExtendedTriggerMessage(cp, p, now):
@@ -56,7 +57,7 @@ def on_ExtendedTriggerMessage(cp, p, now):
 def _log_status(cp):
     st = getattr(cp, "log_upload", None)  # (status, requestId) while a GetLog uploads (ocpp16.getlog)
     if not st:
-        return {"status": LOG_STATUS_IDLE}
+        return {"status": _LOG_STATUS_IDLE}
     out = {"status": st[0]}
     if st[1] is not None:
         out["requestId"] = st[1]

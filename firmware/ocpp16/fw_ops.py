@@ -3,6 +3,7 @@
 # to a background job (ocpp16.fw_update, ocpp16.fw_diag) through cp.jobs; an update's state goes
 # to flash first (fw.json), so a reboot resumes it. Imported for the call and unloaded after it;
 # no I/O but that state file (and reading the installed Manufacturer roots).
+from compat import const
 import store
 from ocpp16 import timefmt
 
@@ -11,8 +12,8 @@ DEFAULT_RETRIES = 2
 DEFAULT_RETRY_INTERVAL_S = 60
 MAX_RETRIES = 10                  # retries asked for beyond this are capped (bounded work)
 STATE = "fw.json"                 # the update in progress, in data_dir (profiles.BOOT_FEATURES)
-DIAG_NAME = "diagnostics-%s-%s.log"   # fileName of a diagnostics upload: charge point id, time
-INSTALL_PHASES = ("installing", "rebooting")  # an update past these cannot be replaced
+_DIAG_NAME = const("diagnostics-%s-%s.log")  # fileName of a diagnostics upload: charge point id, time
+_INSTALL_PHASES = const(("installing", "rebooting"))  # an update past these cannot be replaced
 
 
 def _retries(p):
@@ -43,7 +44,7 @@ def _start(cp, p, location, retrieve, now, extra=None):
 
 
 def on_UpdateFirmware(cp, p, now):
-    if _running(cp) in INSTALL_PHASES:
+    if _running(cp) in _INSTALL_PHASES:
         return {}   # an install is under way: this request cannot replace it (the answer has no status)
     _start(cp, p, p["location"], p["retrieveDate"], now)
     return {}
@@ -55,7 +56,7 @@ def on_SignedUpdateFirmware(cp, p, now):
     InvalidFirmwareSigningCertificate event); revocation cannot be checked offline, so
     RevokedCertificate is never answered. The signature is checked after the download."""
     phase = _running(cp)
-    if phase in INSTALL_PHASES:
+    if phase in _INSTALL_PHASES:
         return {"status": "Rejected"}   # too late to replace the install under way
     fw = p["firmware"]
     from ocpp16 import profiles
@@ -82,7 +83,7 @@ def on_GetDiagnostics(cp, p, now):
     import log
     if not log.files():
         return {}   # no fileName: no diagnostics available
-    name = DIAG_NAME % (cp.device.get("charge_point_id", "cp"),
+    name = _DIAG_NAME % (cp.device.get("charge_point_id", "cp"),
                         cp.clock.stamp(now).replace(":", "").replace("-", ""))
     args = {"loc": p["location"], "retries": _retries(p), "interval": _interval(p),
             "start": timefmt.parse_datetime(p["startTime"]) if p.get("startTime") else None,

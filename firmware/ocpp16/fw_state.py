@@ -5,6 +5,7 @@
 # the rollback (InstallationFailed). A SignedUpdateFirmware's statuses go out as
 # SignedFirmwareStatusNotification with its requestId. No I/O beyond the state file and the
 # confirmation; the downloading is ocpp16.fw_update.
+from compat import const
 import log
 import store
 
@@ -13,10 +14,8 @@ STATE = "fw.json"
 # or the charger reboots, and the bootloader / appboot roll back to the previous version.
 TRIAL_CONNECT_MS = 300000
 # Phases in which the job (downloading, waiting, installing) has work left.
-JOB_PHASES = ("scheduled", "downloading", "downloaded", "install_scheduled", "waiting", "installing")
-# Phases in which new transactions are refused and idle connectors are Unavailable.
-HOLD_PHASES = ("waiting", "installing", "rebooting")
-# The statuses FirmwareStatusNotification (OCPP 1.6) knows; a signed update's others
+_JOB_PHASES = const(("scheduled", "downloading", "downloaded", "install_scheduled", "waiting", "installing"))  # Phases in which new transactions are refused and idle connectors are Unavailable.
+_HOLD_PHASES = const(("waiting", "installing", "rebooting"))  # The statuses FirmwareStatusNotification (OCPP 1.6) knows; a signed update's others
 # (DownloadScheduled, SignatureVerified, InstallRebooting ...) leave cp.firmware_status as it is.
 PLAIN_STATUSES = ("Downloaded", "DownloadFailed", "Downloading", "Idle", "InstallationFailed",
                   "Installing", "Installed")
@@ -82,20 +81,20 @@ def attach(cp, now):
     cp.fw_booted = st.get("phase") == "rebooting"
     if st.get("rid") is not None:
         cp.fw_signed = (SIGNED_PHASE_STATUS.get(st.get("phase"), "Idle"), st["rid"])
-    if st.get("phase") in JOB_PHASES:
+    if st.get("phase") in _JOB_PHASES:
         cp.jobs.append(("fw_update", st.get("gen")))
 
 
 def may_start(cp, evse, id_tag, now):
     st = cp.fw_update
-    if st and st.get("phase") in HOLD_PHASES:
+    if st and st.get("phase") in _HOLD_PHASES:
         return "a firmware update waits to install"
     return None
 
 
 def status(cp, connector_id, s, now):
     st = cp.fw_update
-    if st and st.get("phase") in HOLD_PHASES and connector_id not in cp.tx and s in ("Available", "Preparing"):
+    if st and st.get("phase") in _HOLD_PHASES and connector_id not in cp.tx and s in ("Available", "Preparing"):
         return "Unavailable"
     return s
 

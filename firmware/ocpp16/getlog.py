@@ -2,6 +2,7 @@
 # log (log.py's rolling flash log) uploaded to remoteLocation as one file, in a background
 # job, LogStatusNotification with the request's requestId for each step. A new GetLog
 # while one uploads replaces it (AcceptedCanceled). Imported for the call / the job only.
+from compat import const
 HELPERS = ("ocpp16.secevents",)  # unloaded with this module (ocpp16.profiles.unload)
 import log
 from ocpp16 import timefmt
@@ -9,7 +10,7 @@ from ocpp16 import timefmt
 DEFAULT_RETRIES = 2               # retries / retryInterval when the CSMS names none (our choice)
 DEFAULT_RETRY_INTERVAL_S = 60
 MAX_RETRIES = 10                  # retries asked for beyond this are capped (bounded work)
-FILE_NAME = "%s-%s-%s.log"        # securitylog / diagnosticslog, charge point id, time
+_FILE_NAME = const("%s-%s-%s.log")  # securitylog / diagnosticslog, charge point id, time
 
 
 def _paths(cp, kind):
@@ -29,7 +30,7 @@ def on_GetLog(cp, p, now):
     replaced = busy is not None and busy[0] == "Uploading"
     cp.log_upload_gen = getattr(cp, "log_upload_gen", 0) + 1  # a running job sees it and stops
     cp.log_upload = ("Uploading", p["requestId"])
-    name = FILE_NAME % (kind.lower(), cp.device.get("charge_point_id", "cp"),
+    name = _FILE_NAME % (kind.lower(), cp.device.get("charge_point_id", "cp"),
                         cp.clock.stamp(now).replace(":", "").replace("-", ""))
     lg = p["log"]
     args = {"loc": lg["remoteLocation"], "name": name, "kind": kind, "id": p["requestId"],

@@ -14,12 +14,12 @@ OTHERS = ("FailedToAuthenticateAtCentralSystem", "CentralSystemFailedToAuthentic
           "InvalidCentralSystemCertificate", "InvalidChargePointCertificate", "InvalidTLSVersion",
           "InvalidTLSCipherSuite")
 TECH_INFO_MAX = const(255)      # techInfo maxLength in the schema
-LOG_FILE = "security.log"       # in data_dir; LOG_FILE + ".1" holds the previous half
+_LOG_FILE = const("security.log")  # in data_dir; _LOG_FILE + ".1" holds the previous half
 LOG_HALF_BYTES = const(8192)    # a log file is rotated once it reaches this: at most 2x on flash
 
 
 def log_path(cp):
-    return (cp.data_dir or ".") + "/" + LOG_FILE
+    return (cp.data_dir or ".") + "/" + _LOG_FILE
 
 
 def report(cp, kind, now, info=None):

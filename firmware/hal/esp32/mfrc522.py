@@ -20,7 +20,7 @@ _IRQ_TIMER, _IRQ_IDLE, _IRQ_RX, _DIV_CRC = const(0x01), const(0x10), const(0x20)
 _ERR_FRAME = const(0x1B)  # BufferOvfl | CollErr | ParityErr | ProtocolErr
 # ISO 14443-3A.
 _PICC_WUPA, _PICC_HALT, _CASCADE_TAG = const(0x52), const(0x50), const(0x88)
-SEL_CODES = (0x93, 0x95, 0x97)
+_SEL_CODES = const((0x93, 0x95, 0x97))
 
 VERSIONS = (0x91, 0x92, 0x88)  # MFRC522 v1.0, v2.0, common clones
 _WAIT_MS = const(20)     # bound of a transceive wait when even the timer IRQ never comes
@@ -28,7 +28,7 @@ _CRC_WAIT_MS = const(5)  # bound of a CRC coprocessor wait (a few us on a live c
 RESET_WAIT_MS = 50       # oscillator start-up after a soft or hard reset
 AWAY_POLLS = 3           # polls without the card before the same UID is reported again
 REINIT_POLLS = 10        # while failed: polls between two re-initialisation attempts
-READER_FAILURE = "ReaderFailure"  # OCPP ChargePointErrorCode of a reader that does not answer
+_READER_FAILURE = const("ReaderFailure")  # OCPP ChargePointErrorCode of a reader that does not answer
 
 
 class CardError(Exception):
@@ -74,14 +74,14 @@ class Mfrc522:
         return b[1]
 
     def _failure(self, info):
-        self.failed = HalError(READER_FAILURE, info)
+        self.failed = HalError(_READER_FAILURE, info)
         return self.failed
 
     # ----------------------------------------------------------- chip
     def init(self):
         """Reset and configure the chip (mfrc522_init.py, loaded for the call);
         HalError("ReaderFailure") when it is not an MFRC522 or cannot be set up."""
-        on_demand(READER_FAILURE, "hal.esp32.mfrc522_init", "init", self)
+        on_demand(_READER_FAILURE, "hal.esp32.mfrc522_init", "init", self)
 
     def _wait(self, reg, mask, bound_ms, what):
         """Read `reg` until a bit of `mask` is set; ReaderFailure after bound_ms.
@@ -134,7 +134,7 @@ class Mfrc522:
         if self.transceive(bytes((_PICC_WUPA,)), 7) is None:
             return None
         uid = bytearray()
-        for sel in SEL_CODES:
+        for sel in _SEL_CODES:
             cl = self.transceive(bytes((sel, 0x20)))
             if cl is None or len(cl) != 5:
                 raise CardError("anticoll")

@@ -11,7 +11,7 @@ _MAX_REGISTERS = const(125)   # registers per read request (Modbus application p
 RESPONSE_TIMEOUT_MS = 100     # slave latency allowed on top of the reply's own transmission time
 _RETRIES = const(2)           # extra attempts after a timeout, CRC error or garbled reply
 _FAST_SILENCE_US = const(1750)  # fixed 3.5-character silence above 19200 baud
-RETRY_EXCEPTIONS = (5, 6)  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth asking again
+_RETRY_EXCEPTIONS = const((5, 6))  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth asking again
 
 
 class ModbusError(Exception):
@@ -180,7 +180,7 @@ class ModbusRtu:
                     raise
             except ModbusException as e:
                 self.stats["exceptions"] += 1
-                if e.code not in RETRY_EXCEPTIONS or attempt >= self.retries:
+                if e.code not in _RETRY_EXCEPTIONS or attempt >= self.retries:
                     raise
             attempt += 1
             self.stats["retries"] += 1

@@ -15,8 +15,8 @@ DEBOUNCE_SAMPLES = 3     # a new state must be seen this many samples in a row .
 STOP_DEBOUNCE_SAMPLES = 2  # ... except A, E, F (they open the contactor): this many
 _DIODE_DEBOUNCE_SAMPLES = const(2)  # samples in a row without a -12 V plateau before diode_ok is False
 
-STATES = ("A", "B", "C", "D", "E")  # threshold keys, highest plateau first
-STOP_STATES = ("A", "E", "F")
+_STATES = const(("A", "B", "C", "D", "E"))  # threshold keys, highest plateau first
+_STOP_STATES = const(("A", "E", "F"))
 
 
 class PilotError(ValueError):
@@ -33,7 +33,7 @@ def duty_u16_for(amps):
 
 def classify(high_mv, thresholds):
     """State for a high plateau: the first state whose lower bound it reaches; below E: F."""
-    for s in STATES:
+    for s in _STATES:
         if high_mv >= thresholds[s]:
             return s
     return "F"
@@ -47,7 +47,7 @@ class Pilot:
                  debounce=DEBOUNCE_SAMPLES, stop_debounce=STOP_DEBOUNCE_SAMPLES,
                  adc_full_scale_mv=None):
         # adc_full_scale_mv: None on ESP32; the ADC range (1000) on ESP8266.
-        for k in STATES + ("diode",):
+        for k in _STATES + ("diode",):
             if not isinstance(thresholds_mv.get(k), int):
                 raise PilotError("pilot: thresholds_mv needs an integer %r (mV)" % k)
         self.thresholds = thresholds_mv
@@ -126,7 +126,7 @@ class Pilot:
         else:
             self._cand, self._cand_n = raw, 1
         if self._cand is not None:
-            need = self.stop_debounce if raw in STOP_STATES else self.debounce
+            need = self.stop_debounce if raw in _STOP_STATES else self.debounce
             if self._cand_n >= need:
                 self.state = raw
                 self._cand, self._cand_n = None, 0

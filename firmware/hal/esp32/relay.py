@@ -1,12 +1,13 @@
 # Contactor driver: one output GPIO for the coil and an optional auxiliary
 # feedback contact. Detects welding and failure to close; it never decides when
 # to switch (only evse.interlock calls set()).
+from compat import const
 import machine
 
 import compat
 
 SETTLE_MS = 300  # contactor pull-in / drop-out plus bounce before the feedback must agree
-POWER_SWITCH_FAILURE = "PowerSwitchFailure"  # OCPP ChargePointErrorCode for both faults
+_POWER_SWITCH_FAILURE = const("PowerSwitchFailure")  # OCPP ChargePointErrorCode for both faults
 
 
 class Relay:
@@ -48,4 +49,4 @@ class Relay:
         if compat.ticks_diff(now_ms, self._mismatch_since) < self.settle_ms:
             return None
         self.fault_info = "failed to close" if self.closed else "welded"
-        return POWER_SWITCH_FAILURE
+        return _POWER_SWITCH_FAILURE
