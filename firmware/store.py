@@ -28,10 +28,9 @@ TMP_SUFFIX = ".tmp"       # temp file next to the target, renamed over it on suc
 
 class StoreError(Exception):
     """A state file cannot be saved or loaded; the message says which and why ("... limit N"
-    for an encoded state beyond MAX_STATE_BYTES: StateTooLarge)."""
+    for an encoded state beyond MAX_STATE_BYTES: StoreError)."""
 
 
-StateTooLarge = StoreError  # one class under both names (a class costs ~200 B of heap)
 
 
 class FS:
@@ -105,7 +104,7 @@ def save(path, obj, fs=None):
     text = json.dumps(obj)
     data = text.encode()
     if len(data) > MAX_STATE_BYTES:
-        raise StateTooLarge("%s: state is %d bytes, limit %d" % (path, len(data), MAX_STATE_BYTES))
+        raise StoreError("%s: state is %d bytes, limit %d" % (path, len(data), MAX_STATE_BYTES))
     tmp = path + TMP_SUFFIX
     f = fs.open(tmp, "wb")
     try:

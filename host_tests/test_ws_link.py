@@ -346,9 +346,9 @@ def test_configuration_errors_are_named():
         Link("ws://h/", "")
     with pytest.raises(ValueError, match="charge_point_id"):
         Link("ws://h/", "a/b")
-    with pytest.raises(ws.InvalidURL, match="must start with ws://"):
+    with pytest.raises(ws.WebSocketError, match="must start with ws://"):
         Link("http://h/", "CP1")
-    with pytest.raises(ws.InvalidURL, match="printable ASCII"):
+    with pytest.raises(ws.WebSocketError, match="printable ASCII"):
         Link("ws://h/", "CP 1")
     with pytest.raises(ValueError, match="ping_interval_s"):
         Link("ws://h/", "CP1", ping_interval_s="often")

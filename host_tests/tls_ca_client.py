@@ -16,7 +16,7 @@ async def main(url, cafile):
     ctx = tls.context(cafile)
     try:
         c = await ws.connect(url, ssl=ctx, timeout_ms=5000)
-    except ws.ConnectError as e:
+    except ws.WebSocketError as e:
         out("refused", str(e))
         return
     await c.send("over tls")

@@ -137,7 +137,7 @@ async def wss(url, cafile):
     try:
         await ws.connect(url, ssl=True)
         out("default_ctx", "connected?!")
-    except ws.ConnectError as e:
+    except ws.WebSocketError as e:
         out("default_ctx", "refused")
 
 

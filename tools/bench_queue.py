@@ -7,7 +7,7 @@ import gc
 import time
 import powercut
 from ocpp16 import queue as mq
-from ocpp16.queue import MessageQueue, QueueFull
+from ocpp16.queue import MessageQueue, QueueError
 
 POINT = "/bench"
 DIR = POINT + "/data/queue"
@@ -92,7 +92,7 @@ def fill(size, transactions, capacity, admit, slots=mq.STAGE_MAX):
                 q.push("MeterValues", mv(i, ref), tx_ref=ref)
             q.push("StopTransaction", stop(n), tx_ref=ref)
             n += 1
-    except QueueFull as e:
+    except QueueError as e:
         why = str(e)
     except OSError as e:          # the filesystem gave up in another way
         why = "OSError %s from the filesystem" % e

@@ -66,7 +66,7 @@ class Link:
     def __init__(self, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=_PING_INTERVAL_S,
                  dead_after_s=None, backoff=None, max_message=ws.MAX_MESSAGE, sleep_ms=None,
                  connect_timeout_ms=ws.CONNECT_TIMEOUT_MS):
-        # A bad URL or id is a configuration error: said now (ValueError, InvalidURL), not on every retry.
+        # A bad URL or id is a configuration error: said now (ValueError, WebSocketError), not on every retry.
         self.url, secret = ws._via_opener("link_target", url, charge_point_id, basic_auth)
         self.basic_auth = basic_auth
         if secret:

@@ -47,7 +47,7 @@ class WebSocketError(Exception):
     status = 0  # handshake refused: the HTTP status (0 if none)
 
 
-InvalidURL = ConnectError = HandshakeError = ProtocolError = WebSocketError  # the kinds, told apart by their text
+ProtocolError = WebSocketError  # the kinds, told apart by their text
 
 
 class Unauthorized(WebSocketError):
@@ -466,7 +466,7 @@ def _via_opener(name, *args):
 async def connect(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=CONNECT_TIMEOUT_MS,
                   max_message=MAX_MESSAGE):
     """Open a WebSocket to url (ws:// or wss://) and return a connected WebSocket. Whatever the
-    opener raises (ConnectError, HandshakeError, InvalidURL; MemoryError or ImportError when it
+    opener raises (WebSocketError: a bad URL, a failed connect or handshake; MemoryError or ImportError when it
     cannot be loaded) reaches the caller, which retries."""
     try:
         return await _load("ws_open").connect(url, subprotocols, basic_auth, ssl, timeout_ms, max_message)

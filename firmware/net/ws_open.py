@@ -10,14 +10,14 @@ import os
 import compat
 from compat import const
 from net import netcompat
-from net.ws import (CONNECT_TIMEOUT_MS, MAX_MESSAGE, ConnectError, ConnectionClosed, HandshakeError, InvalidURL,
+from net.ws import (CONNECT_TIMEOUT_MS, MAX_MESSAGE, ConnectionClosed, WebSocketError,
                     Unauthorized, WebSocket, _as_bytes, _wait_for_ms)
 
 MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 
 
-def _refused(text, status=101, kind=HandshakeError):
+def _refused(text, status=101, kind=WebSocketError):
     e = kind(text)
     e.status = status
     return e
@@ -43,7 +43,7 @@ def accept_key(key):
 def parse_url(url):
     """ws[s]://host[:port][/path][?query] -> (secure, host, port, resource)."""
     if not isinstance(url, str):
-        raise InvalidURL("URL must be a string, not %r" % (url,))
+        raise WebSocketError("URL must be a string, not %r" % (url,))
     i = url.find("://")
     scheme = url[:i].lower() if i > 0 else ""
     if scheme == "ws":
@@ -51,7 +51,7 @@ def parse_url(url):
     elif scheme == "wss":
         secure, port = True, 443
     else:
-        raise InvalidURL("URL must start with ws:// or wss://: %r" % url)
+        raise WebSocketError("URL must start with ws:// or wss://: %r" % url)
     rest = url[i + 3:]
     h = rest.find("#")
     if h >= 0:
@@ -66,29 +66,29 @@ def parse_url(url):
         resource = "/" + resource
     for c in resource:
         if ord(c) <= 32 or ord(c) >= 127:
-            raise InvalidURL("URL path must be printable ASCII without spaces: %r" % url)
+            raise WebSocketError("URL path must be printable ASCII without spaces: %r" % url)
     if "@" in hostport:
-        raise InvalidURL("credentials in the URL are not supported (use basic_auth): %r" % url)
+        raise WebSocketError("credentials in the URL are not supported (use basic_auth): %r" % url)
     if hostport.startswith("["):
         j = hostport.find("]")
         if j < 0:
-            raise InvalidURL("unclosed '[' in URL host: %r" % url)
+            raise WebSocketError("unclosed '[' in URL host: %r" % url)
         host, ps = hostport[1:j], hostport[j + 1:]
         if ps and not ps.startswith(":"):
-            raise InvalidURL("bad port in URL: %r" % url)
+            raise WebSocketError("bad port in URL: %r" % url)
         ps = ps[1:]
     else:
         j = hostport.rfind(":")
         host, ps = (hostport[:j], hostport[j + 1:]) if j >= 0 else (hostport, "")
     if not host:
-        raise InvalidURL("URL has no host: %r" % url)
+        raise WebSocketError("URL has no host: %r" % url)
     if ps:
         try:
             port = int(ps)
         except ValueError:
             port = 0
         if not 0 < port < 65536:
-            raise InvalidURL("URL port must be 1..65535: %r" % url)
+            raise WebSocketError("URL port must be 1..65535: %r" % url)
     return secure, host, port, resource
 
 
@@ -98,7 +98,7 @@ def link_target(url, charge_point_id, basic_auth):
     if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
         raise ValueError("charge_point_id must be a non-empty string without '/', not %r" % (charge_point_id,))
     if not isinstance(url, str):
-        raise InvalidURL("CSMS URL must be a string, not %r" % (url,))
+        raise WebSocketError("CSMS URL must be a string, not %r" % (url,))
     url = url.rstrip("/") + "/" + charge_point_id  # OCPP-J: the CSMS URL, then the charge point's id
     parse_url(url)
     return url, basic_auth_header(basic_auth[0], basic_auth[1])[6:] if basic_auth else None
@@ -116,7 +116,7 @@ def _tls_context(ssl):
     import ssl as ssl_mod
     make = getattr(ssl_mod, "create_default_context", None)
     if make is None:
-        raise ConnectError("this runtime has no default CA store: pass an SSLContext that trusts the CSMS "
+        raise WebSocketError("this runtime has no default CA store: pass an SSLContext that trusts the CSMS "
                            "certificate (SSLContext(PROTOCOL_TLS_CLIENT) + load_verify_locations)")
     return make()
 
@@ -129,7 +129,7 @@ async def _read_line(ws, limit):
         i = ws._rbuf.find(b"\n", ws._rpos, ws._rend)
         end = ws._rend if i < 0 else i + 1
         if len(line) + end - ws._rpos > limit:
-            raise HandshakeError("HTTP response head longer than %d bytes" % MAX_HANDSHAKE_BYTES)
+            raise WebSocketError("HTTP response head longer than %d bytes" % MAX_HANDSHAKE_BYTES)
         line.extend(ws._rmv[ws._rpos:end])
         ws._rpos = end
         if i >= 0:
@@ -165,7 +165,7 @@ async def _handshake(ws, host_header, resource, subprotocols, auth_header):
             break
         i = line.find(b":")
         if i <= 0:
-            raise HandshakeError("malformed HTTP header line %r" % line[:40])
+            raise WebSocketError("malformed HTTP header line %r" % line[:40])
         name = line[:i].strip().lower().decode()
         value = line[i + 1:].strip().decode()
         headers[name] = (headers[name] + ", " + value) if name in headers else value
@@ -176,7 +176,7 @@ async def _handshake(ws, host_header, resource, subprotocols, auth_header):
     except ValueError:
         status = 0
     if status == 0:
-        raise HandshakeError("not an HTTP response: %r" % status_line[:40])
+        raise WebSocketError("not an HTTP response: %r" % status_line[:40])
     if status == 401:
         raise _refused("authorization rejected (HTTP 401)", 401, Unauthorized)
     if status != 101:
@@ -206,7 +206,7 @@ async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, ma
     try:
         reader, writer = await netcompat.open_stream(host, port, ctx, host if secure else None)
     except OSError as e:
-        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
+        raise WebSocketError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
     ws = WebSocket(reader, writer, max_message)
     default = 443 if secure else 80
     name = ("[%s]" % host) if ":" in host else host
@@ -215,15 +215,15 @@ async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, ma
         await _handshake(ws, host_header, resource, subprotocols, auth_header)
     except ConnectionClosed as e:
         await ws.wait_closed()
-        raise HandshakeError("server closed the connection during the handshake (%s)" % e.reason)
+        raise WebSocketError("server closed the connection during the handshake (%s)" % e.reason)
     except OSError as e:
         await ws.wait_closed()
-        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
+        raise WebSocketError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
     except ValueError as e:  # MicroPython's ssl reports a failed TLS handshake (e.g. untrusted certificate) so
         await ws.wait_closed()
         if not secure:
-            raise HandshakeError("bad HTTP response: %s" % _one_line(e))
-        raise ConnectError("TLS handshake with %s:%d failed: %s" % (host, port, _one_line(e)))
+            raise WebSocketError("bad HTTP response: %s" % _one_line(e))
+        raise WebSocketError("TLS handshake with %s:%d failed: %s" % (host, port, _one_line(e)))
     except BaseException:  # HandshakeError, or the connect timeout cancelling us: the socket goes too
         await ws.wait_closed()
         raise
@@ -243,10 +243,10 @@ async def connect(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, tim
     if secure:
         ctx = _tls_context(ssl)
     elif ssl not in (None, False):
-        raise InvalidURL("an ssl context was given for a ws:// URL (use wss://): %r" % url)
+        raise WebSocketError("an ssl context was given for a ws:// URL (use wss://): %r" % url)
     auth_header = basic_auth_header(basic_auth[0], basic_auth[1]) if basic_auth else None
     try:
         return await _wait_for_ms(_open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message),
                                   timeout_ms)
     except asyncio.TimeoutError:
-        raise ConnectError("no WebSocket connection to %s:%d within %d ms" % (host, port, timeout_ms))
+        raise WebSocketError("no WebSocket connection to %s:%d within %d ms" % (host, port, timeout_ms))

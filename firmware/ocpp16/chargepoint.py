@@ -484,7 +484,7 @@ class ChargePoint:
     def _push(self, action, payload, tx_ref):
         try:
             seq = self.queue.push(action, payload, tx_ref=tx_ref)
-        except (QueueError, OSError) as e:  # QueueFull, MessageTooLarge, flash error: named, reported
+        except (QueueError, OSError) as e:  # queue full, record too large, flash error: named, reported
             log.error("%s not queued: %s", action, e)
             self._event(("queue-error", action, str(e)))
             return None

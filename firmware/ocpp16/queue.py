@@ -32,13 +32,13 @@
 #
 # Policy when full (capacity_bytes counts the record bytes in segments and live slots, acked
 # records included until their segment is deleted; it must be below what the filesystem can hold,
-# see tools/bench_queue.py; a full filesystem also gives QueueFull, "flash full: ..."):
+# see tools/bench_queue.py; a full filesystem also gives QueueError, "flash full: ..."):
 #   - StopTransaction may use the whole capacity; every other action must leave STOP_RESERVE
 #     bytes free, so a running transaction can always be stopped.
 #   - room_for_transaction() is False when a whole new transaction (Start, n MeterValues, Stop)
 #     would not fit outside the reserve, in capacity_bytes or in the filesystem's free space
 #     (statvfs); the core then refuses to start one.
-#   - a push that does not fit raises QueueFull with the figures; nothing already queued is ever
+#   - a push that does not fit raises QueueError ("queue full: ...") with the figures; nothing already queued is ever
 #     dropped to make room (so a running transaction's periodic MeterValues may be refused).
 from array import array
 from binascii import crc32
@@ -67,13 +67,10 @@ _RES = 0x52
 
 
 class QueueError(Exception):
-    """The queue's named error; the text says which: "queue full: ..." / "flash full: ..."
-    (QueueFull), "... limit N" (MessageTooLarge), a payload that cannot be stored (BadPayload),
-    "... but the head of the queue is ..." (QueueOrderError)."""
+    """The queue's one error class (a class each would cost ~200 B of heap); the text says
+    which: "queue full: ..." / "flash full: ...", "... limit N" (record too large), a payload
+    that cannot be stored, "... but the head of the queue is ..." (out of order)."""
 
-
-# One class under each name callers catch (a class each would cost ~200 B of heap).
-QueueFull = MessageTooLarge = BadPayload = QueueOrderError = QueueError
 
 
 # ---------------------------------------------------------------- compact value encoding
@@ -176,7 +173,7 @@ def _decimal_text(m, f, neg):
 
 def _encode(out, v, depth):
     if depth > MAX_DEPTH:
-        raise BadPayload("payload nested deeper than %d" % MAX_DEPTH)
+        raise QueueError("payload nested deeper than %d" % MAX_DEPTH)
     t = type(v)
     if v is None or t is bool:
         out.append(0 if v is None else 2 if v else 1)
@@ -185,7 +182,7 @@ def _encode(out, v, depth):
         _varint(out, v * 2 if v >= 0 else -v * 2 - 1)
     elif t is float:
         if v != v or v - v != 0:   # NaN, +-inf
-            raise BadPayload("%r has no JSON form" % v)
+            raise QueueError("%r has no JSON form" % v)
         out.append(4)
         out.extend(struct.pack("<d", v))
     elif t is str:
@@ -214,12 +211,12 @@ def _encode(out, v, depth):
         for k in v:
             if t is dict:
                 if type(k) is not str:
-                    raise BadPayload("object key %r is not a string" % (k,))
+                    raise QueueError("object key %r is not a string" % (k,))
                 _encode(out, k, depth + 1)
                 k = v[k]
             _encode(out, k, depth + 1)
     else:
-        raise BadPayload("%s value cannot be stored as JSON" % t.__name__)
+        raise QueueError("%s value cannot be stored as JSON" % t.__name__)
 
 
 def _uint(b, p):
@@ -424,9 +421,9 @@ class MessageQueue:
         return _rare("room", self, n_meter_values)
 
     def push(self, action, payload, tx_ref=None):
-        """Append one message durably; returns its seq (see module comment for QueueFull)."""
+        """Append one message durably; returns its seq (see module comment for QueueError)."""
         if type(action) is not str or not action or type(payload) is not dict:
-            raise BadPayload("push needs an action name and an object payload, not %r, %s" % (
+            raise QueueError("push needs an action name and an object payload, not %r, %s" % (
                 action, type(payload).__name__))
         seq = self.next_seq
         body = bytearray((_MSG,))
@@ -436,11 +433,11 @@ class MessageQueue:
         _encode(body, payload, 0)
         rec = _frame(body)
         if len(rec) > self.max_record:
-            raise MessageTooLarge("%s record is %d bytes, limit %d" % (action, len(rec), self.max_record))
+            raise QueueError("%s record is %d bytes, limit %d" % (action, len(rec), self.max_record))
         reserve = 0 if action == "StopTransaction" else STOP_RESERVE
         used = self.bytes_used
         if used + len(rec) + reserve > self.capacity:
-            raise QueueFull("queue full: %d of %d bytes used (%s needs %d%s)" % (
+            raise QueueError("queue full: %d of %d bytes used (%s needs %d%s)" % (
                 used, self.capacity, action, len(rec),
                 ", %d kept for StopTransaction" % reserve if reserve else ""))
         try:
@@ -460,7 +457,7 @@ class MessageQueue:
                 f.close()
         except OSError as e:
             if e.args and e.args[0] == _ENOSPC:
-                raise QueueFull("flash full: %d of %d bytes used (%s)" % (self.bytes_used, self.capacity, action))
+                raise QueueError("flash full: %d of %d bytes used (%s)" % (self.bytes_used, self.capacity, action))
             raise
         self._staged.append([seq, len(rec), slot])
         self._count += 1
@@ -491,7 +488,7 @@ class MessageQueue:
         """The CSMS answered message seq (the head): remove it durably."""
         head = None if self._head is None else _uint(self._head[2], 1)[0]
         if seq != head or head is None:
-            raise QueueOrderError("ack(%s) but the head of the queue is %s" % (seq, head))
+            raise QueueError("ack(%s) but the head of the queue is %s" % (seq, head))
         body = bytearray((_ACK,))
         _varint(body, seq)
         f = self.fs.open(self.dir + "/" + ACK_FILES[self._ack_slot], "wb")

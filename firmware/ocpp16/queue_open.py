@@ -6,7 +6,7 @@
 from compat import const
 import store
 from ocpp16.queue import (_ACK, EIO, _FRAMING, _MSG, _RES, ACK_FILES, MSG_SUFFIX, SEG_SUFFIX, STOP_RESERVE,
-                          QueueOrderError, _encode, _frame, _read_record, _uint, _value, _varint)
+                          QueueError, _encode, _frame, _read_record, _uint, _value, _varint)
 
 _SEGMENTS = const(16)  # capacity is split into this many segment files (reclaim granularity)
 _FLASH_BLOCK = const(4096)  # LittleFS block on ESP32 flash: a segment is a whole number of these
@@ -319,7 +319,7 @@ def fail(q, seq, reason):
     """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
     head = None if q._head is None else _uint(q._head[2], 1)[0]
     if seq != head or head is None:
-        raise QueueOrderError("fail(%s) but the head of the queue is %s" % (seq, head))
+        raise QueueError("fail(%s) but the head of the queue is %s" % (seq, head))
     _, action, payload, _ = q.peek()
     entries = failures(q)
     entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])

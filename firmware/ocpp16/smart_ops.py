@@ -85,7 +85,7 @@ def _install(cp, prof, now):
     keep.append(prof)
     try:
         S.save(cp, keep)
-    except Exception as e:  # StateTooLarge, flash full: the old set stays, on flash and here
+    except Exception as e:  # StoreError (too large), flash full: the old set stays, on flash and here
         return "not stored: %r" % (e,)
     s.profiles = keep
     s.dirty = True

@@ -10,7 +10,6 @@ MAX_YEAR = 9999
 
 # The text is not an RFC 3339 / ISO 8601 date-time this module accepts (or an epoch has no
 # text): a ValueError with a message, under its own name (a class of its own costs ~200 B).
-TimeFormatError = ValueError
 
 
 def days_from_civil(y, m, d):
@@ -38,13 +37,13 @@ def civil_from_days(z):
 
 def parse_datetime(s):
     """Epoch seconds (int, fraction dropped) of 'YYYY-MM-DDTHH:MM:SS[.f+](Z|+hh:mm|-hh:mm)';
-    raises TimeFormatError otherwise (the rules: timeparse.parse_datetime). Out of heap for
+    raises ValueError otherwise (the rules: timeparse.parse_datetime). Out of heap for
     the parser, the text is refused the same way: the caller goes on without it."""
     from ocpp16 import profiles
     try:
         return profiles.load("timeparse").parse_datetime(s)
     except (ImportError, MemoryError) as e:
-        raise TimeFormatError("date-time not parsed: %r" % e)
+        raise ValueError("date-time not parsed: %r" % e)
     finally:
         profiles.unload("timeparse")
 
@@ -53,7 +52,7 @@ def is_datetime(s):
     try:
         parse_datetime(s)
         return True
-    except TimeFormatError:
+    except ValueError:
         return False
 
 
@@ -64,5 +63,5 @@ def format_datetime(epoch):
     rem = epoch - days * 86400
     y, m, d = civil_from_days(days)
     if not MIN_YEAR <= y <= MAX_YEAR:
-        raise TimeFormatError("epoch %d outside years %d..%d" % (epoch, MIN_YEAR, MAX_YEAR))
+        raise ValueError("epoch %d outside years %d..%d" % (epoch, MIN_YEAR, MAX_YEAR))
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, rem // 3600, rem // 60 % 60, rem % 60)

@@ -2,7 +2,7 @@
 # for the call (timefmt.parse_datetime / is_datetime) and unloaded, with the calendar rules
 # only parsing needs. Pure functions: no clock is read here.
 from compat import const
-from ocpp16.timefmt import MAX_YEAR, MIN_YEAR, TimeFormatError, days_from_civil
+from ocpp16.timefmt import MAX_YEAR, MIN_YEAR, days_from_civil
 
 _MAX_FRACTION_DIGITS = const(9)  # longer fractional seconds are refused (a bound on the input, not on precision)
 
@@ -21,22 +21,22 @@ def _digits(s, i, n):
     part = s[i:i + n]
     # isdigit() alone would let CPython take non-ASCII digits ("２"): ASCII is checked too
     if len(part) != n or not part.isdigit() or len(part.encode()) != n:
-        raise TimeFormatError("%d digits expected at %d: %r" % (n, i, s))
+        raise ValueError("%d digits expected at %d: %r" % (n, i, s))
     return int(part)
 
 
 def _expect(s, i, chars):
     if i >= len(s) or s[i] not in chars:
-        raise TimeFormatError("%r expected at %d: %r" % (chars[0], i, s))
+        raise ValueError("%r expected at %d: %r" % (chars[0], i, s))
 
 
 def parse_datetime(s):
     """Epoch seconds (int, fraction dropped) of 'YYYY-MM-DDTHH:MM:SS[.f+](Z|+hh:mm|-hh:mm)'.
     'T'/'t'/' ' between date and time and 'Z'/'z' are accepted (RFC 3339 5.6).
     A missing offset is read as UTC: ISO 8601 allows it, OCPP recommends UTC, and some
-    servers omit the 'Z'. Raises TimeFormatError otherwise."""
+    servers omit the 'Z'. Raises ValueError otherwise."""
     if type(s) is not str:
-        raise TimeFormatError("date-time must be a string")
+        raise ValueError("date-time must be a string")
     y = _digits(s, 0, 4)
     _expect(s, 4, "-")
     mo = _digits(s, 5, 2)
@@ -49,9 +49,9 @@ def parse_datetime(s):
     _expect(s, 16, ":")
     sec = _digits(s, 17, 2)
     if not MIN_YEAR <= y <= MAX_YEAR or not 1 <= mo <= 12 or not 1 <= d <= days_in_month(y, mo):
-        raise TimeFormatError("no such date: %r" % s)
+        raise ValueError("no such date: %r" % s)
     if h > 23 or mi > 59 or sec > 60:  # 60: a leap second, counted as the next minute's 00
-        raise TimeFormatError("no such time: %r" % s)
+        raise ValueError("no such time: %r" % s)
     i = 19
     n = len(s)
     if i < n and s[i] == ".":
@@ -59,7 +59,7 @@ def parse_datetime(s):
         while j < n and "0" <= s[j] <= "9":
             j += 1
         if j == i + 1 or j - i - 1 > _MAX_FRACTION_DIGITS:
-            raise TimeFormatError("bad fractional seconds: %r" % s)
+            raise ValueError("bad fractional seconds: %r" % s)
         i = j
     offset = 0
     if i < n:
@@ -71,13 +71,13 @@ def parse_datetime(s):
             _expect(s, i + 3, ":")
             om = _digits(s, i + 4, 2)
             if oh > 23 or om > 59:
-                raise TimeFormatError("bad UTC offset: %r" % s)
+                raise ValueError("bad UTC offset: %r" % s)
             offset = (oh * 60 + om) * 60
             if c == "-":
                 offset = -offset
             i += 6
         else:
-            raise TimeFormatError("bad character after seconds: %r" % s)
+            raise ValueError("bad character after seconds: %r" % s)
     if i != n:
-        raise TimeFormatError("trailing characters: %r" % s)
+        raise ValueError("trailing characters: %r" % s)
     return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset

@@ -117,14 +117,14 @@ def test_fifo_order_ack_and_len():
 def test_ack_of_anything_but_the_head_is_an_error():
     fs, q = fresh()
     # one error class under every name (heap): the text says which error it is
-    assert "but the head of the queue is None" in raises(mq.QueueOrderError, q.ack, 0)
+    assert "but the head of the queue is None" in raises(mq.QueueError, q.ack, 0)
     a = q.push("MeterValues", MV)
     b = q.push("MeterValues", MV)
-    msg = raises(mq.QueueOrderError, q.ack, b)
+    msg = raises(mq.QueueError, q.ack, b)
     assert str(a) in msg
-    assert "fail(%d) but the head of the queue is %d" % (b, a) in raises(mq.QueueOrderError, q.fail, b, "x")
+    assert "fail(%d) but the head of the queue is %d" % (b, a) in raises(mq.QueueError, q.fail, b, "x")
     q.ack(a)
-    assert "head of the queue is %d" % b in raises(mq.QueueOrderError, q.ack, a)
+    assert "head of the queue is %d" % b in raises(mq.QueueError, q.ack, a)
     assert q.peek()[0] == b
 
 
@@ -184,13 +184,13 @@ def test_full_queue_refuses_with_named_reason_and_keeps_room_for_stop():
         try:
             q.push("MeterValues", MV)
             n += 1
-        except mq.QueueFull as e:
+        except mq.QueueError as e:
             msg = str(e)
             break
     assert msg.startswith("queue full: ") and "of 8192 bytes used" in msg, msg
     assert n > 50 and not q.room_for_transaction()
     assert q.bytes_used + mq.STOP_RESERVE > q.capacity - 100
-    assert "kept for StopTransaction" in raises(mq.QueueFull, q.push, "StartTransaction", START)
+    assert "kept for StopTransaction" in raises(mq.QueueError, q.push, "StartTransaction", START)
     q.push("StopTransaction", STOP)                  # the reserve is for this
     assert len(q) == n + 1
     q.ack(q.peek()[0])
@@ -200,18 +200,18 @@ def test_full_queue_refuses_with_named_reason_and_keeps_room_for_stop():
 def test_oversized_and_bad_payloads_are_refused_by_name():
     fs, q = fresh(max_record=256)
     big = dict(SEC, techInfo="x" * 300)
-    assert "limit 256" in raises(mq.MessageTooLarge, q.push, "SecurityEventNotification", big)
-    assert "tuple value cannot be stored" in raises(mq.BadPayload, q.push, "X", {"t": (1, 2)})
-    assert "object key 1 is not a string" in raises(mq.BadPayload, q.push, "X", {1: 2})
-    assert "has no JSON form" in raises(mq.BadPayload, q.push, "X", {"f": float("nan")})
-    assert "has no JSON form" in raises(mq.BadPayload, q.push, "X", {"f": -float("inf")})
+    assert "limit 256" in raises(mq.QueueError, q.push, "SecurityEventNotification", big)
+    assert "tuple value cannot be stored" in raises(mq.QueueError, q.push, "X", {"t": (1, 2)})
+    assert "object key 1 is not a string" in raises(mq.QueueError, q.push, "X", {1: 2})
+    assert "has no JSON form" in raises(mq.QueueError, q.push, "X", {"f": float("nan")})
+    assert "has no JSON form" in raises(mq.QueueError, q.push, "X", {"f": -float("inf")})
     deep = []
     for _ in range(mq.MAX_DEPTH + 2):
         deep = [deep]
-    assert "nested deeper than %d" % mq.MAX_DEPTH in raises(mq.BadPayload, q.push, "X", {"d": deep})
-    assert "an object payload, not 'X', list" in raises(mq.BadPayload, q.push, "X", [1])
-    assert "needs an action name" in raises(mq.BadPayload, q.push, "", {})
-    assert "needs an action name" in raises(mq.BadPayload, q.push, None, {})
+    assert "nested deeper than %d" % mq.MAX_DEPTH in raises(mq.QueueError, q.push, "X", {"d": deep})
+    assert "an object payload, not 'X', list" in raises(mq.QueueError, q.push, "X", [1])
+    assert "needs an action name" in raises(mq.QueueError, q.push, "", {})
+    assert "needs an action name" in raises(mq.QueueError, q.push, None, {})
     assert len(q) == 0 and q.push("X", {"ok": 1}) >= 0
 
 

@@ -3,7 +3,7 @@
 # the texts that must be refused. Plain asserts: runs under pytest and micropython.
 from ocpp16 import timefmt
 from ocpp16 import timeparse   # the parsing half, loaded on demand: the calendar rules
-from ocpp16.timefmt import format_datetime, parse_datetime, TimeFormatError
+from ocpp16.timefmt import format_datetime, parse_datetime
 
 
 def test_anchors():
@@ -88,10 +88,9 @@ def test_refused_texts():
         try:
             parse_datetime(s)
             assert False, s
-        except TimeFormatError:
+        except ValueError:
             pass
         assert not timefmt.is_datetime(s)
-    assert issubclass(TimeFormatError, ValueError)
 
 
 def test_format_refuses_years_out_of_range():
@@ -99,7 +98,7 @@ def test_format_refuses_years_out_of_range():
         try:
             format_datetime(epoch)
             assert False, epoch
-        except TimeFormatError:
+        except ValueError:
             pass
     assert format_datetime(timefmt.days_from_civil(9999, 12, 31) * 86400 + 86399) == "9999-12-31T23:59:59Z"
     assert format_datetime(timefmt.days_from_civil(1, 1, 1) * 86400) == "0001-01-01T00:00:00Z"
@@ -123,7 +122,7 @@ def test_parsing_is_on_demand_and_out_of_heap_refuses_politely():
         try:
             parse_datetime("2026-12-01T22:00:00Z")
             assert False, "parsed without its module"
-        except TimeFormatError as e:
+        except ValueError as e:
             assert "not parsed" in str(e) and "MemoryError" in str(e)
         assert not timefmt.is_datetime("2026-12-01T22:00:00Z")
         assert format_datetime(1796162400) == "2026-12-01T22:00:00Z"   # formatting is resident

@@ -50,7 +50,7 @@ def test_named_errors():
     try:
         store.save(P, {"x": "y" * store.MAX_STATE_BYTES}, fs)
         assert False, "no error"
-    except store.StateTooLarge as e:
+    except store.StoreError as e:
         assert "limit" in str(e)
     try:
         store.save(P, {"x": {1, 2}}, fs)

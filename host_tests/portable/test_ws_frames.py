@@ -205,7 +205,7 @@ def test_parse_url_table():
                 "ws://x/a b", None):
         try:
             ws_open.parse_url(bad)
-        except ws.InvalidURL as e:
+        except ws.WebSocketError as e:
             assert "URL" in str(e), (bad, e)
         else:
             raise AssertionError("accepted %r" % (bad,))
