@@ -16,8 +16,7 @@ from hal import HalError
 # too where no timer runs them every evse.interlock.SAMPLE_PERIOD_MS.
 CONTROL_PERIOD_MS = 100
 # Pause between two meter reads in the meter task (a read itself takes 130-400 ms).
-METER_PERIOD_MS = 1000
-# After a scenario's "end" event the simulator waits at most this long
+_METER_PERIOD_MS = const(1000)  # After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
 _DRAIN_TIMEOUT_MS = const(60000)  # A new link that could not be made (applink not loadable, no TLS context): tried again after this long.
 RELINK_RETRY_MS = 10000
@@ -212,7 +211,7 @@ class App:
             except Exception as e:  # a driver bug is a meter failure, not a dead task
                 log.error("meter on connector %d: %r", evse.id, e)
                 evse.meter_failed(None, self.clock.now())
-            await self.clock.sleep_ms(METER_PERIOD_MS)
+            await self.clock.sleep_ms(_METER_PERIOD_MS)
 
     async def run(self):
         # The link first: appwire is not loaded while net.link and net.ws are (start-up peak).

@@ -2,14 +2,14 @@
 # auth, TLS contexts), and what only a failure or a change needs: the security event of a
 # failed connect, the fallback to the previous SecurityProfile, a new link in place of the old.
 # app.py imports it for the call and drops it; the link's frame loop never needs it.
+from compat import const
 import asyncio
 
 import log
 
 # A failed TLS handshake or Basic auth is a security event, each kind at most this often (ms).
-LINK_EVENT_MS = 600000
-# Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
-PROFILE_FALLBACK_ATTEMPTS = 3
+_LINK_EVENT_MS = const(600000)  # Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
+_PROFILE_FALLBACK_ATTEMPTS = const(3)
 
 
 def make_link(app):
@@ -59,7 +59,7 @@ def tls_context(cfg):
 
 def connect_failed(app, error):
     """A failed connect: a security event when it was the TLS handshake or Basic auth
-    (each kind at most every LINK_EVENT_MS), and after a SecurityProfile change the
+    (each kind at most every _LINK_EVENT_MS), and after a SecurityProfile change the
     count towards falling back to the previous profile."""
     from net import ws
     now = app.clock.now()
@@ -74,13 +74,13 @@ def connect_failed(app, error):
         finally:
             profiles.unload("net.tlsprofile")
     last = app.link_events.get(kind)
-    if kind and (last is None or now - last >= LINK_EVENT_MS):
+    if kind and (last is None or now - last >= _LINK_EVENT_MS):
         app.link_events[kind] = now
         app.cp.security_event(kind, now, text)
     fb = app.fallback
     if fb is not None:
         fb[1] += 1
-        if fb[1] >= PROFILE_FALLBACK_ATTEMPTS:
+        if fb[1] >= _PROFILE_FALLBACK_ATTEMPTS:
             log.warning("SecurityProfile %d cannot connect: back to %d", app.config.get("SecurityProfile"), fb[0])
             app.config.set_internal("SecurityProfile", fb[0])
             app.fallback = None

@@ -20,7 +20,7 @@ MAX_LINE = 512
 # The rolling log on flash (to_file): <dir>/log.0 is written, log.1 .. log.<LOG_FILES-1> older.
 LOG_FILE_BYTES = 16384   # a log file rotates once it reaches this size
 LOG_FILES = 4            # files kept: the log never holds more than LOG_FILES * LOG_FILE_BYTES
-LOG_FLUSH_BYTES = 512    # lines buffered in RAM before one append to flash (errors flush at once)
+_LOG_FLUSH_BYTES = const(512)  # lines buffered in RAM before one append to flash (errors flush at once)
 LOG_NAME = "log."        # file name prefix inside the log folder
 
 level = INFO
@@ -76,7 +76,7 @@ def _emit(lv, msg, args):
                 line = "- " + line + "\n"
             f["buf"].append(line)
             f["n"] += len(line)
-            if f["n"] >= LOG_FLUSH_BYTES or lv <= WARNING:
+            if f["n"] >= _LOG_FLUSH_BYTES or lv <= WARNING:
                 flush()
 
 

@@ -1,10 +1,11 @@
 # The network half of compat.py: how TCP/TLS streams and ssl contexts differ between MicroPython
 # and CPython (feature detection only). Needed only to open or close a connection and to set up
 # TLS, so it is imported for that and unloaded after (net.ws._load); compat.py stays resident.
+from compat import const
 import asyncio
 import os
 
-STREAM_CLOSE_MS = 1000  # longest close_stream() waits for the runtime to release a socket
+_STREAM_CLOSE_MS = const(1000)  # longest close_stream() waits for the runtime to release a socket
 
 # MicroPython's asyncio.open_connection leaks its socket when the connect raises at once or is
 # cancelled (timeout), and its Stream.close() does nothing (wait_closed() closes the socket): here
@@ -55,7 +56,7 @@ async def close_stream(writer):
     try:
         w = writer.wait_closed()
         if _Stream is None:
-            await asyncio.wait_for(w, STREAM_CLOSE_MS / 1000)
+            await asyncio.wait_for(w, _STREAM_CLOSE_MS / 1000)
         else:
             await w  # MicroPython: closes the socket, never blocks
     except Exception:  # a reset or timed-out TLS shutdown still leaves the socket closed

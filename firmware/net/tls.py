@@ -1,11 +1,12 @@
 # The TLS context of a wss:// link from config.json: the CA certificates of ca_cert
 # (PEM with one or several certificates, or DER) turned into what every runtime's
 # ssl accepts (DER, one certificate per load). No sockets, no logging: app.py logs.
+from compat import const
 import binascii
 
 PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 PEM_END = b"-----END CERTIFICATE-----"
-MAX_CA_BYTES = 16384  # largest ca_cert file read (a few certificates; each is ~1-2 KB)
+_MAX_CA_BYTES = const(16384)  # largest ca_cert file read (a few certificates; each is ~1-2 KB)
 
 
 class CAError(ValueError):
@@ -55,9 +56,9 @@ def read_ca(data):
 def load_ca(path):
     """DER certificates of the CA file at path. Raises CAError (OSError when it cannot be read)."""
     with open(path, "rb") as f:
-        data = f.read(MAX_CA_BYTES + 1)
-    if len(data) > MAX_CA_BYTES:
-        raise CAError("larger than %d bytes" % MAX_CA_BYTES)
+        data = f.read(_MAX_CA_BYTES + 1)
+    if len(data) > _MAX_CA_BYTES:
+        raise CAError("larger than %d bytes" % _MAX_CA_BYTES)
     certs = read_ca(data)
     if not certs:
         raise CAError("no certificate in it")

@@ -12,8 +12,7 @@ import store
 STATE = "fw.json"
 # The new version must get BootNotification Accepted within this time after its first boot,
 # or the charger reboots, and the bootloader / appboot roll back to the previous version.
-TRIAL_CONNECT_MS = 300000
-# Phases in which the job (downloading, waiting, installing) has work left.
+_TRIAL_CONNECT_MS = const(300000)  # Phases in which the job (downloading, waiting, installing) has work left.
 _JOB_PHASES = const(("scheduled", "downloading", "downloaded", "install_scheduled", "waiting", "installing"))  # Phases in which new transactions are refused and idle connectors are Unavailable.
 _HOLD_PHASES = const(("waiting", "installing", "rebooting"))  # The statuses FirmwareStatusNotification (OCPP 1.6) knows; a signed update's others
 # (DownloadScheduled, SignatureVerified, InstallRebooting ...) leave cp.firmware_status as it is.
@@ -108,9 +107,9 @@ def tick(cp, now):
     if st.get("phase") != "rebooting" or not cp.fw_booted:
         return   # installed by this boot: the verdict belongs to the next one
     if cp.boot_status != "Accepted":
-        if now - cp.fw_since >= TRIAL_CONNECT_MS and cp.reboot is None:
+        if now - cp.fw_since >= _TRIAL_CONNECT_MS and cp.reboot is None:
             log.error("firmware: the new version got no BootNotification Accepted in %d s: rebooting to roll back",
-                      TRIAL_CONNECT_MS // 1000)
+                      _TRIAL_CONNECT_MS // 1000)
             cp.reboot = "Hard"
         return
     ok = _confirm(st)

@@ -49,7 +49,7 @@ from ocpp16 import timefmt
 
 # Limits of the resident paths; those of opening, rollover, reclaim, room_for_transaction and the
 # failure log live in queue_open.py.
-DEFAULT_CAPACITY = 448 * 1024  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
+_DEFAULT_CAPACITY = const(448 * 1024)  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
 _DEFAULT_MAX_RECORD = const(4096)  # largest framed record; one is held in RAM when peeked
 MAX_DEPTH = 12                 # nesting of payload lists/objects accepted
 STOP_RESERVE = 4 * 512         # bytes kept free for StopTransaction (4 connectors x budget)
@@ -323,7 +323,7 @@ class MessageQueue:
     None if staged, offset or seq, body); _staged [seq, size, slot] oldest first;
     segments_started / segments_deleted (counters for tests and the benchmark)."""
 
-    def __init__(self, directory, capacity_bytes=DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
+    def __init__(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
                  segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
         _rare("open_queue", self, directory, capacity_bytes, max_record, segment_bytes, fs, stage_slots)
 

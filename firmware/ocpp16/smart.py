@@ -34,7 +34,7 @@ DAY = const(86400)
 WEEK = const(604800)
 
 FEATURE = "smart"        # its name in ocpp16.profiles.BOOT_FEATURES and cp.features
-DEFAULT_VOLTAGE_V = 230  # W <-> A when the board file gives no voltage_v
+_DEFAULT_VOLTAGE_V = const(230)  # W <-> A when the board file gives no voltage_v
 NEVER = 1 << 62          # "no limit change ahead" while taking minima of epochs
 
 
@@ -99,7 +99,7 @@ class Board:
 
     def __init__(self, cp):
         b = getattr(cp, "board", None) or {}
-        self.volts = b.get("voltage_v", DEFAULT_VOLTAGE_V)
+        self.volts = b.get("voltage_v", _DEFAULT_VOLTAGE_V)
         self.phases = b.get("phases", 1)
         board_max = b.get("max_current_a")
         self.hw = {}   # connector -> min(connector hardware maximum, board maximum), A

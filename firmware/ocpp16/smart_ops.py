@@ -3,13 +3,14 @@
 # profile passes before it is stored (bounds, purpose rules) into its compact form.
 # Imported per call and removed again; the running schedule is ocpp16.smart.
 # No I/O beyond smart.save (store.save, atomic).
+from compat import const
 import log
 from ocpp16 import smart as S
 from ocpp16 import timefmt
 
 # Periods one GetCompositeSchedule answer holds at most (RAM); a longer composite is
 # answered for the part that fits (its duration says how far).
-COMPOSITE_MAX_PERIODS = 48
+_COMPOSITE_MAX_PERIODS = const(48)
 
 
 def _epoch(text):
@@ -203,7 +204,7 @@ def _composite_schedule(cp, p, now):
             anchors[e.id] = t0  # as if its transaction started now
     board = S.Board(cp)
     periods, covered = S.composite(cp.smart.profiles, conn, t0, duration, anchors, board,
-                                   COMPOSITE_MAX_PERIODS)
+                                   _COMPOSITE_MAX_PERIODS)
     _release_if_empty(cp)
     out = []
     for start, amps in periods:

@@ -6,12 +6,12 @@ import ntptime
 
 import compat
 
-RETRIES = 3            # settime() attempts per sync()
+_RETRIES = const(3)  # settime() attempts per sync()
 _RETRY_DELAY_MS = const(1000)  # pause between attempts
 _TIMEOUT_S = const(2)  # ntptime's socket timeout per attempt
 
 
-def sync(host=None, retries=RETRIES, delay_ms=_RETRY_DELAY_MS):
+def sync(host=None, retries=_RETRIES, delay_ms=_RETRY_DELAY_MS):
     """Set the clock from NTP. Returns Unix epoch seconds, or None after `retries` failures."""
     if host:
         ntptime.host = host

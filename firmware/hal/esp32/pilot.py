@@ -10,7 +10,7 @@ from hal import on_demand
 
 _FREQ_HZ = const(1000)   # IEC 61851-1 pilot frequency
 _DUTY_FULL = const(65535)  # duty_u16 of a constant +12 V (no offer)
-BURST_READS = 100        # ADC reads per sample(); ~35-45 us each on ESP32 = ~4 PWM periods
+_BURST_READS = const(100)  # ADC reads per sample(); ~35-45 us each on ESP32 = ~4 PWM periods
 DEBOUNCE_SAMPLES = 3     # a new state must be seen this many samples in a row ...
 STOP_DEBOUNCE_SAMPLES = 2  # ... except A, E, F (they open the contactor): this many
 _DIODE_DEBOUNCE_SAMPLES = const(2)  # samples in a row without a -12 V plateau before diode_ok is False
@@ -43,7 +43,7 @@ class Pilot:
     """pwm_pin, adc_pin: GPIO numbers. thresholds_mv: {"A","B","C","D","E": lower bound of
     that state's high plateau in mV, "diode": the low plateau must be at or below this}."""
 
-    def __init__(self, pwm_pin, adc_pin, thresholds_mv, burst_reads=BURST_READS,
+    def __init__(self, pwm_pin, adc_pin, thresholds_mv, burst_reads=_BURST_READS,
                  debounce=DEBOUNCE_SAMPLES, stop_debounce=STOP_DEBOUNCE_SAMPLES,
                  adc_full_scale_mv=None):
         # adc_full_scale_mv: None on ESP32; the ADC range (1000) on ESP8266.
