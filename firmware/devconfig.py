@@ -178,18 +178,6 @@ def _check_id(cfg, profile):
     return cp
 
 
-def _check_board(cfg):
-    b = _string(cfg, "board")
-    if not b:
-        raise ConfigError("board", "must not be empty")
-    if len(b) > _BOARD_MAX_LEN:
-        raise ConfigError("board", "longer than %d characters" % _BOARD_MAX_LEN)
-    for ch in b:
-        if not (("a" <= ch <= "z") or ("0" <= ch <= "9") or ch in "-_"):
-            raise ConfigError("board", "must be a board file name: lowercase letters, digits, '-' and '_'")
-    return b
-
-
 def _check_path(cfg, key):
     p = cfg[key]
     if p is None:
@@ -238,44 +226,11 @@ def _check_wifi(cfg, kind):
     return {"ssid": ssid, "password": pw}
 
 
-def _is_hex(s):
-    for ch in s:
-        if ch not in "0123456789abcdefABCDEF":
-            return False
-    return True
-
-
 def guess_kind(board):
     """The board kind when the board file is not at hand: 'sim' boards are named sim or sim-*."""
     if board == "sim" or board.startswith("sim-") or board.startswith("sim_"):
         return "sim"
     return None
-
-
-def _check_current(cfg, board_max_a):
-    a = cfg["max_current_a"]
-    if a is None:
-        return None
-    if isinstance(a, bool) or not isinstance(a, int):
-        raise ConfigError("max_current_a", "must be a whole number of amperes, not %s" % _type_name(a))
-    hi = _CURRENT_MAX_A if board_max_a is None else min(board_max_a, _CURRENT_MAX_A)
-    if not _CURRENT_MIN_A <= a <= hi:
-        raise ConfigError("max_current_a", "must be %d to %d A%s, got %d" % (
-            _CURRENT_MIN_A, hi, "" if board_max_a is None else " (the board's maximum)", a))
-    return a
-
-
-def _check_status_password(cfg):
-    pw = cfg["status_password"]
-    if pw is None:
-        return None
-    pw = _string(cfg, "status_password")
-    if not _STATUS_PASSWORD_MIN_LEN <= len(pw) <= _STATUS_PASSWORD_MAX_LEN:
-        raise ConfigError("status_password", "must be %d to %d characters, got %d" % (
-            _STATUS_PASSWORD_MIN_LEN, _STATUS_PASSWORD_MAX_LEN, len(pw)))
-    if not _printable(pw):
-        raise ConfigError("status_password", "must be printable ASCII")
-    return pw
 
 
 def validate(cfg, board_kind=None, warn=None, board_max_a=None):
@@ -306,7 +261,15 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
 
     out["csms_url"] = _check_url(out)
     out["charge_point_id"] = _check_id(out, p)
-    out["board"] = _check_board(out)
+    b = _string(out, "board")
+    if not b:
+        raise ConfigError("board", "must not be empty")
+    if len(b) > _BOARD_MAX_LEN:
+        raise ConfigError("board", "longer than %d characters" % _BOARD_MAX_LEN)
+    for ch in b:
+        if not (("a" <= ch <= "z") or ("0" <= ch <= "9") or ch in "-_"):
+            raise ConfigError("board", "must be a board file name: lowercase letters, digits, '-' and '_'")
+    out["board"] = b
     if out["csms_url"].endswith("/" + out["charge_point_id"]):
         raise ConfigError("csms_url", "must not end with the charge point id (the firmware appends /%s)" % out["charge_point_id"])
     if p >= 2 and not out["csms_url"].startswith("wss://"):
@@ -320,7 +283,7 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
             raise ConfigError("authorization_key", "must be %d to %d characters, got %d" % (KEY_MIN_LEN, KEY_MAX_LEN, len(key)))
         if not _printable(key):
             raise ConfigError("authorization_key", "must be printable ASCII")
-        if warn and not _is_hex(key):
+        if warn and [ch for ch in key if ch not in "0123456789abcdefABCDEF"]:
             warn("config.json: authorization_key: not hexadecimal; OCPP recommends a random hex key")
         if warn and p in (0, 3):
             warn("config.json: authorization_key: set but security_profile %d does not use it" % p)
@@ -362,17 +325,24 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
             raise ConfigError("sim", "only allowed with a sim board, not board kind %s" % kind)
     if out["ntp_host"] is not None:
         _check_host("ntp_host", _string(out, "ntp_host"))
-    out["max_current_a"] = _check_current(out, board_max_a)
-    out["status_password"] = _check_status_password(out)
+    a = out["max_current_a"]
+    if a is not None:
+        if isinstance(a, bool) or not isinstance(a, int):
+            raise ConfigError("max_current_a", "must be a whole number of amperes, not %s" % _type_name(a))
+        hi = _CURRENT_MAX_A if board_max_a is None else min(board_max_a, _CURRENT_MAX_A)
+        if not _CURRENT_MIN_A <= a <= hi:
+            raise ConfigError("max_current_a", "must be %d to %d A%s, got %d" % (
+                _CURRENT_MIN_A, hi, "" if board_max_a is None else " (the board's maximum)", a))
+        out["max_current_a"] = a
+    if out["status_password"] is not None:
+        pw = _string(out, "status_password")
+        if not _STATUS_PASSWORD_MIN_LEN <= len(pw) <= _STATUS_PASSWORD_MAX_LEN:
+            raise ConfigError("status_password", "must be %d to %d characters, got %d" % (
+                _STATUS_PASSWORD_MIN_LEN, _STATUS_PASSWORD_MAX_LEN, len(pw)))
+        if not _printable(pw):
+            raise ConfigError("status_password", "must be printable ASCII")
+        out["status_password"] = pw
     return out
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def check_files(cfg):
@@ -380,7 +350,9 @@ def check_files(cfg):
     CA certificates (PEM, one or several, or DER): else TLS fails much later and vaguely."""
     for key in ("ca_cert", "client_cert", "client_key"):
         p = cfg.get(key)
-        if p and not _exists(p):
+        try:
+            p and os.stat(p)
+        except OSError:
             raise ConfigError(key, "file %s not found on the device (copy it: mpremote fs cp <file> :%s)" % (p, p))
     p = cfg.get("ca_cert")
     if p:
