@@ -108,18 +108,6 @@ def _type_name(t):
             float: "a number", bool: "true/false"}.get(t, t.__name__)
 
 
-def _check_common(c, b):
-    c.get(b, "name", "name", (str,))
-    kind = c.get(b, "kind", "kind", (str,))
-    if kind not in KINDS:
-        c.fail("kind %r is not one of %s" % (kind, ", ".join(KINDS)))
-    c.number(b, "connectors", "connectors", 1, _MAX_CONNECTORS)
-    c.number(b, "max_current_a", "max_current_a", _MIN_CURRENT_A, _MAX_CURRENT_A)
-    phases = c.get(b, "phases", "phases", (int,), required=False, default=1)
-    if phases not in (1, 3):
-        c.fail("phases must be 1 or 3, got %r" % (phases,))
-
-
 def _check_pilot(c, p, path):
     if c.kind == "esp8266":
         adc = c.get(p, "adc_pin", path + ".adc_pin", (int,))
@@ -147,49 +135,6 @@ def _check_relay(c, r, path):
     if fa not in (0, 1):
         c.fail("%s.feedback_active must be 0 or 1, got %r" % (path, fa))
     c.number(r, "settle_ms", path + ".settle_ms", _SETTLE_MS_RANGE[0], _SETTLE_MS_RANGE[1], required=False)
-
-
-def _check_reader(c, r):
-    t = c.get(r, "type", "reader.type", (str,))
-    if t != "mfrc522":
-        c.fail("reader.type %r is not supported (mfrc522)" % t)
-    c.number(r, "baudrate", "reader.baudrate", _SPI_BAUD_RANGE[0], _SPI_BAUD_RANGE[1], required=False)
-    if c.kind == "esp8266":
-        for k, fixed in ESP8266_HSPI.items():
-            v = r.get(k, fixed)
-            if v != fixed:
-                c.fail("reader.%s %r: ESP8266 hardware SPI uses GPIO%d" % (k, v, fixed))
-            c.pin({k: fixed}, k, "reader." + k)
-    else:
-        bus = c.get(r, "spi", "reader.spi", (int,))
-        if bus not in (1, 2):
-            c.fail("reader.spi %r must be 1 (HSPI) or 2 (VSPI)" % (bus,))
-        c.pin(r, "sck", "reader.sck", output=True)
-        c.pin(r, "mosi", "reader.mosi", output=True)
-        c.pin(r, "miso", "reader.miso")
-    c.pin(r, "cs", "reader.cs", output=True)
-    c.pin(r, "rst", "reader.rst", output=True, required=False)
-
-
-def _check_rs485(c, b):
-    r = c.get(b, "rs485", "rs485", (dict,))
-    if c.kind == "esp8266":
-        c.fail("rs485: the ESP8266 has no free UART (UART0 is the REPL, UART1 transmits only)")
-    u = c.get(r, "uart", "rs485.uart", (int,))
-    if u not in (1, 2):
-        c.fail("rs485.uart %r must be 1 or 2 (UART0 is the REPL)" % (u,))
-    c.pin(r, "tx", "rs485.tx", output=True)
-    c.pin(r, "rx", "rs485.rx")
-    c.pin(r, "de_pin", "rs485.de_pin", output=True, required=False)
-    baud = c.get(r, "baud", "rs485.baud", (int,))
-    if baud not in _MODBUS_BAUDS:
-        c.fail("rs485.baud %r is not one of %s" % (baud, ", ".join(str(x) for x in _MODBUS_BAUDS)))
-    parity = r.get("parity")
-    if parity not in (None, 0, 1) or isinstance(parity, bool):
-        c.fail("rs485.parity must be null (none), 0 (even) or 1 (odd), got %r" % (parity,))
-    stop = r.get("stop", 1)
-    if stop not in (1, 2) or isinstance(stop, bool):
-        c.fail("rs485.stop must be 1 or 2, got %r" % (stop,))
 
 
 def _check_meter(c, m, path, seen):
@@ -238,7 +183,15 @@ def validate(board):
     if not isinstance(board, dict):
         raise BoardError("board: must be a JSON object, got %s" % type(board).__name__)
     c = _Checker(board)
-    _check_common(c, board)
+    c.get(board, "name", "name", (str,))
+    kind = c.get(board, "kind", "kind", (str,))
+    if kind not in KINDS:
+        c.fail("kind %r is not one of %s" % (kind, ", ".join(KINDS)))
+    c.number(board, "connectors", "connectors", 1, _MAX_CONNECTORS)
+    c.number(board, "max_current_a", "max_current_a", _MIN_CURRENT_A, _MAX_CURRENT_A)
+    phases = c.get(board, "phases", "phases", (int,), required=False, default=1)
+    if phases not in (1, 3):
+        c.fail("phases must be 1 or 3, got %r" % (phases,))
     if c.kind == "sim":
         _check_portal(c, board)
         return board  # hal.sim reads its own keys
@@ -251,10 +204,46 @@ def validate(board):
     for r, path in c.items("relay", n, True):
         _check_relay(c, r, path)
     if board.get("reader") is not None:
-        _check_reader(c, c.get(board, "reader", "reader", (dict,)))
+        r = c.get(board, "reader", "reader", (dict,))
+        t = c.get(r, "type", "reader.type", (str,))
+        if t != "mfrc522":
+            c.fail("reader.type %r is not supported (mfrc522)" % t)
+        c.number(r, "baudrate", "reader.baudrate", _SPI_BAUD_RANGE[0], _SPI_BAUD_RANGE[1], required=False)
+        if c.kind == "esp8266":
+            for k, fixed in ESP8266_HSPI.items():
+                v = r.get(k, fixed)
+                if v != fixed:
+                    c.fail("reader.%s %r: ESP8266 hardware SPI uses GPIO%d" % (k, v, fixed))
+                c.pin({k: fixed}, k, "reader." + k)
+        else:
+            bus = c.get(r, "spi", "reader.spi", (int,))
+            if bus not in (1, 2):
+                c.fail("reader.spi %r must be 1 (HSPI) or 2 (VSPI)" % (bus,))
+            c.pin(r, "sck", "reader.sck", output=True)
+            c.pin(r, "mosi", "reader.mosi", output=True)
+            c.pin(r, "miso", "reader.miso")
+        c.pin(r, "cs", "reader.cs", output=True)
+        c.pin(r, "rst", "reader.rst", output=True, required=False)
     meters = c.items("meter", n, False)
     if meters:
-        _check_rs485(c, board)
+        r = c.get(board, "rs485", "rs485", (dict,))
+        if c.kind == "esp8266":
+            c.fail("rs485: the ESP8266 has no free UART (UART0 is the REPL, UART1 transmits only)")
+        u = c.get(r, "uart", "rs485.uart", (int,))
+        if u not in (1, 2):
+            c.fail("rs485.uart %r must be 1 or 2 (UART0 is the REPL)" % (u,))
+        c.pin(r, "tx", "rs485.tx", output=True)
+        c.pin(r, "rx", "rs485.rx")
+        c.pin(r, "de_pin", "rs485.de_pin", output=True, required=False)
+        baud = c.get(r, "baud", "rs485.baud", (int,))
+        if baud not in _MODBUS_BAUDS:
+            c.fail("rs485.baud %r is not one of %s" % (baud, ", ".join(str(x) for x in _MODBUS_BAUDS)))
+        parity = r.get("parity")
+        if parity not in (None, 0, 1) or isinstance(parity, bool):
+            c.fail("rs485.parity must be null (none), 0 (even) or 1 (odd), got %r" % (parity,))
+        stop = r.get("stop", 1)
+        if stop not in (1, 2) or isinstance(stop, bool):
+            c.fail("rs485.stop must be 1 or 2, got %r" % (stop,))
         seen = {}
         for m, path in meters:
             _check_meter(c, m, path, seen)
