@@ -127,20 +127,13 @@ def load_config(path, board_kind=None, warn=None):
     for s in devconfig.secrets(raw):  # before any message that might quote the config
         log.secret(s)
     if isinstance(raw, dict) and isinstance(raw.get("authorization_key"), str) and isinstance(raw.get("charge_point_id"), str):
-        log.secret(_basic_auth(raw["charge_point_id"], raw["authorization_key"]))
+        # the base64 credentials of the HTTP Basic auth header too, so a frame dump cannot leak the key
+        import binascii
+        log.secret(binascii.b2a_base64((raw["charge_point_id"] + ":" + raw["authorization_key"]).encode()).decode().strip())
     try:
         return devconfig.validate(raw, board_kind, warn)
     except devconfig.ConfigError as e:
         raise Fatal(str(e))
-
-
-def _basic_auth(user, password):
-    """The base64 credentials of an HTTP Basic auth header, so a frame dump cannot leak the key."""
-    try:
-        import binascii
-    except ImportError:
-        import ubinascii as binascii
-    return binascii.b2a_base64((user + ":" + password).encode()).decode().strip()
 
 
 def check_files(cfg):

@@ -124,60 +124,6 @@ def _check_host(key, host):
             raise ConfigError(key, "host name contains %r" % ch)
 
 
-def _check_url(cfg):
-    url = _string(cfg, "csms_url")
-    if not _printable(url) or " " in url:
-        raise ConfigError("csms_url", "must not contain spaces or control characters")
-    if url.startswith("ws://"):
-        rest = url[5:]
-    elif url.startswith("wss://"):
-        rest = url[6:]
-    else:
-        raise ConfigError("csms_url", "must start with ws:// or wss://")
-    if "?" in rest or "#" in rest:
-        raise ConfigError("csms_url", "must not contain a query (?) or fragment (#)")
-    i = rest.find("/")
-    hostport = rest if i < 0 else rest[:i]
-    if "@" in hostport:
-        raise ConfigError("csms_url", "must not contain user:password@ (use authorization_key)")
-    host = hostport
-    if hostport.startswith("["):  # IPv6 literal
-        j = hostport.find("]")
-        if j < 0:
-            raise ConfigError("csms_url", "unclosed [ in host")
-        host, port = hostport[: j + 1], hostport[j + 1 :]
-        if port and not port.startswith(":"):
-            raise ConfigError("csms_url", "junk after ]")
-        port = port[1:]
-    elif ":" in hostport:
-        host, port = hostport.split(":", 1)
-    else:
-        port = None
-    _check_host("csms_url", host)
-    if port is not None:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError("csms_url", "port must be a number from 1 to 65535")
-    # The firmware appends "/<charge_point_id>": drop trailing slashes so it is not doubled.
-    url = url.rstrip("/")
-    return url
-
-
-def _check_id(cfg, profile):
-    cp = _string(cfg, "charge_point_id")
-    if not cp:
-        raise ConfigError("charge_point_id", "must not be empty")
-    if len(cp) > _ID_MAX_LEN:
-        raise ConfigError("charge_point_id", "longer than %d characters (%d)" % (_ID_MAX_LEN, len(cp)))
-    if not _printable(cp):
-        raise ConfigError("charge_point_id", "must be printable ASCII")
-    for ch in _ID_FORBIDDEN:
-        if ch in cp:
-            raise ConfigError("charge_point_id", "must not contain %r" % ch)
-    if ":" in cp and profile in (1, 2):
-        raise ConfigError("charge_point_id", "must not contain ':' with security_profile %d (HTTP Basic auth user name)" % profile)
-    return cp
-
-
 def _check_path(cfg, key):
     p = cfg[key]
     if p is None:
@@ -259,8 +205,54 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
     if not 0 <= p <= 3:
         raise ConfigError("security_profile", "must be 0 to 3, got %d" % p)
 
-    out["csms_url"] = _check_url(out)
-    out["charge_point_id"] = _check_id(out, p)
+    url = _string(out, "csms_url")
+    if not _printable(url) or " " in url:
+        raise ConfigError("csms_url", "must not contain spaces or control characters")
+    if url.startswith("ws://"):
+        rest = url[5:]
+    elif url.startswith("wss://"):
+        rest = url[6:]
+    else:
+        raise ConfigError("csms_url", "must start with ws:// or wss://")
+    if "?" in rest or "#" in rest:
+        raise ConfigError("csms_url", "must not contain a query (?) or fragment (#)")
+    i = rest.find("/")
+    hostport = rest if i < 0 else rest[:i]
+    if "@" in hostport:
+        raise ConfigError("csms_url", "must not contain user:password@ (use authorization_key)")
+    host = hostport
+    if hostport.startswith("["):  # IPv6 literal
+        j = hostport.find("]")
+        if j < 0:
+            raise ConfigError("csms_url", "unclosed [ in host")
+        host, port = hostport[: j + 1], hostport[j + 1 :]
+        if port and not port.startswith(":"):
+            raise ConfigError("csms_url", "junk after ]")
+        port = port[1:]
+    elif ":" in hostport:
+        host, port = hostport.split(":", 1)
+    else:
+        port = None
+    _check_host("csms_url", host)
+    if port is not None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("csms_url", "port must be a number from 1 to 65535")
+    # The firmware appends "/<charge_point_id>": drop trailing slashes so it is not doubled.
+    url = url.rstrip("/")
+    out["csms_url"] = url
+    cpid = _string(out, "charge_point_id")
+    if not cpid:
+        raise ConfigError("charge_point_id", "must not be empty")
+    if len(cpid) > _ID_MAX_LEN:
+        raise ConfigError("charge_point_id", "longer than %d characters (%d)" % (_ID_MAX_LEN, len(cpid)))
+    if not _printable(cpid):
+        raise ConfigError("charge_point_id", "must be printable ASCII")
+    for ch in _ID_FORBIDDEN:
+        if ch in cpid:
+            raise ConfigError("charge_point_id", "must not contain %r" % ch)
+    if ":" in cpid and p in (1, 2):
+        raise ConfigError("charge_point_id", "must not contain ':' with security_profile %d (HTTP Basic auth user name)" % p)
+    out["charge_point_id"] = cpid
     b = _string(out, "board")
     if not b:
         raise ConfigError("board", "must not be empty")

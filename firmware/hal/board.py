@@ -108,48 +108,6 @@ def _type_name(t):
             float: "a number", bool: "true/false"}.get(t, t.__name__)
 
 
-def _check_pilot(c, p, path):
-    if c.kind == "esp8266":
-        adc = c.get(p, "adc_pin", path + ".adc_pin", (int,))
-        if adc != 0:
-            c.fail("%s.adc_pin %d: the ESP8266 has one ADC, A0 (adc_pin 0)" % (path, adc))
-    else:
-        adc = c.pin(p, "adc_pin", path + ".adc_pin")
-        if adc not in ESP32_ADC1:
-            c.fail("%s.adc_pin %d is not an ADC1 pin (GPIO32-39)" % (path, adc))
-    c.pin(p, "pwm_pin", path + ".pwm_pin", output=True)
-    t = c.get(p, "thresholds_mv", path + ".thresholds_mv", (dict,))
-    prev = None
-    for k in ("A", "B", "C", "D", "E", "diode"):
-        v = c.number(t, k, "%s.thresholds_mv.%s" % (path, k), 0, 3300)
-        if prev is not None and v >= prev[1]:
-            c.fail("%s.thresholds_mv.%s %d must be below %s %d (states from +12 V down)"
-                   % (path, k, v, prev[0], prev[1]))
-        prev = (k, v)
-
-
-def _check_relay(c, r, path):
-    c.pin(r, "pin", path + ".pin", output=True)
-    c.pin(r, "feedback_pin", path + ".feedback_pin", required=False)
-    fa = c.get(r, "feedback_active", path + ".feedback_active", (int,), required=False, default=1)
-    if fa not in (0, 1):
-        c.fail("%s.feedback_active must be 0 or 1, got %r" % (path, fa))
-    c.number(r, "settle_ms", path + ".settle_ms", _SETTLE_MS_RANGE[0], _SETTLE_MS_RANGE[1], required=False)
-
-
-def _check_meter(c, m, path, seen):
-    model = c.get(m, "model", path + ".model", (str,))
-    if model not in METER_MODELS:
-        c.fail("%s.model %r is not one of %s" % (path, model, ", ".join(METER_MODELS)))
-    addr = c.number(m, "address", path + ".address", 1, 247, required=False, default=1)
-    if addr in seen:
-        c.fail("%s.address %d is used by %s too (one RS485 bus)" % (path, addr, seen[addr]))
-    seen[addr] = path
-    ph = c.get(m, "phases", path + ".phases", (int,), required=False)
-    if ph is not None and (ph not in (1, 3) or model == "sdm120" and ph != 1):
-        c.fail("%s.phases %r does not fit a %s" % (path, ph, model))
-
-
 def _check_portal(c, b):
     """The setup access point and status page: {"password", "open", "button_pin",
     "button_active", "button_hold_ms", "status_page"}, every key optional."""
@@ -200,9 +158,30 @@ def validate(board):
             c.fail("unknown key %r (known: %s)" % (k, ", ".join(TOP_KEYS)))
     n = board["connectors"]
     for p, path in c.items("pilot", n, True):
-        _check_pilot(c, p, path)
+        if c.kind == "esp8266":
+            adc = c.get(p, "adc_pin", path + ".adc_pin", (int,))
+            if adc != 0:
+                c.fail("%s.adc_pin %d: the ESP8266 has one ADC, A0 (adc_pin 0)" % (path, adc))
+        else:
+            adc = c.pin(p, "adc_pin", path + ".adc_pin")
+            if adc not in ESP32_ADC1:
+                c.fail("%s.adc_pin %d is not an ADC1 pin (GPIO32-39)" % (path, adc))
+        c.pin(p, "pwm_pin", path + ".pwm_pin", output=True)
+        t = c.get(p, "thresholds_mv", path + ".thresholds_mv", (dict,))
+        prev = None
+        for k in ("A", "B", "C", "D", "E", "diode"):
+            v = c.number(t, k, "%s.thresholds_mv.%s" % (path, k), 0, 3300)
+            if prev is not None and v >= prev[1]:
+                c.fail("%s.thresholds_mv.%s %d must be below %s %d (states from +12 V down)"
+                       % (path, k, v, prev[0], prev[1]))
+            prev = (k, v)
     for r, path in c.items("relay", n, True):
-        _check_relay(c, r, path)
+        c.pin(r, "pin", path + ".pin", output=True)
+        c.pin(r, "feedback_pin", path + ".feedback_pin", required=False)
+        fa = c.get(r, "feedback_active", path + ".feedback_active", (int,), required=False, default=1)
+        if fa not in (0, 1):
+            c.fail("%s.feedback_active must be 0 or 1, got %r" % (path, fa))
+        c.number(r, "settle_ms", path + ".settle_ms", _SETTLE_MS_RANGE[0], _SETTLE_MS_RANGE[1], required=False)
     if board.get("reader") is not None:
         r = c.get(board, "reader", "reader", (dict,))
         t = c.get(r, "type", "reader.type", (str,))
@@ -246,7 +225,16 @@ def validate(board):
             c.fail("rs485.stop must be 1 or 2, got %r" % (stop,))
         seen = {}
         for m, path in meters:
-            _check_meter(c, m, path, seen)
+            model = c.get(m, "model", path + ".model", (str,))
+            if model not in METER_MODELS:
+                c.fail("%s.model %r is not one of %s" % (path, model, ", ".join(METER_MODELS)))
+            addr = c.number(m, "address", path + ".address", 1, 247, required=False, default=1)
+            if addr in seen:
+                c.fail("%s.address %d is used by %s too (one RS485 bus)" % (path, addr, seen[addr]))
+            seen[addr] = path
+            ph = c.get(m, "phases", path + ".phases", (int,), required=False)
+            if ph is not None and (ph not in (1, 3) or model == "sdm120" and ph != 1):
+                c.fail("%s.phases %r does not fit a %s" % (path, ph, model))
     elif board.get("rs485") is not None:
         c.fail("rs485 is set but no meter uses it")
     wd = board.get("watchdog")
