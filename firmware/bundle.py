@@ -12,8 +12,8 @@ import appboot
 import store
 
 MAGIC = b"OCPPBNDL1\n"        # first line of every bundle
-_MAX_MANIFEST = const(8192)  # largest manifest (JSON) accepted, bytes
-_MAX_FILES = const(96)  # most files in one bundle
+_MAX_MANIFEST = const(16384)  # largest manifest (JSON) accepted, bytes (the whole tree: ~9 KB)
+_MAX_FILES = const(160)  # most files in one bundle (the whole tree: ~100)
 _MAX_NAME = const(64)  # longest file path inside a bundle
 _COPY_CHUNK = const(1024)  # bytes read/hashed/written per step while unpacking
 FOLDER_PREFIX = "app"         # application folders: <apps root>/app<N>

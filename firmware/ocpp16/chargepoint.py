@@ -613,6 +613,7 @@ class ChargePoint:
             for t in list(self.tx.values()):
                 if t.tx_ref == seq:
                     t.tx_id = p["transactionId"]
+                    log.info("transactionId %s assigned", t.tx_id)  # the portal browser test waits for it
                     self._save_tx(now)
                     self._event(("txid", t.connector, t.tx_id))
                     status = info.get("status")
