@@ -367,13 +367,9 @@ class _SyncFails(powercut.FakeFS):
             raise OSError(5)
 
 
-def test_giving_up_when_the_failure_log_code_cannot_load_still_removes_the_message():
-    # queue_open (the failure log) is loaded on demand: out of heap, the message the core gives
-    # up is removed all the same, and the next one becomes the head.
+def _queue_open_out_of_heap():
+    """profiles.load refuses queue_open with a MemoryError until the returned restore() runs."""
     from ocpp16 import profiles
-    fs, q = fresh()
-    a = q.push("MeterValues", MV3)
-    b = q.push("MeterValues", MV3)
     real = profiles.load
 
     def no_heap(name):
@@ -381,10 +377,23 @@ def test_giving_up_when_the_failure_log_code_cannot_load_still_removes_the_messa
             raise MemoryError("memory allocation failed")
         return real(name)
     profiles.load = no_heap
+
+    def restore():
+        profiles.load = real
+    return restore
+
+
+def test_giving_up_when_the_failure_log_code_cannot_load_still_removes_the_message():
+    # queue_open (the failure log) is loaded on demand: out of heap, the message the core gives
+    # up is removed all the same, and the next one becomes the head.
+    fs, q = fresh()
+    a = q.push("MeterValues", MV3)
+    b = q.push("MeterValues", MV3)
+    restore = _queue_open_out_of_heap()
     try:
         q.fail(a, "timeout")
     finally:
-        profiles.load = real
+        restore()
     assert q.peek()[0] == b and len(q) == 1
     assert reopen(fs).failures() == []
     assert [g[0] for g in drain(reopen(fs))] == [b]
@@ -422,16 +431,9 @@ def test_out_of_heap_for_the_on_demand_half_refuses_by_name_and_loses_nothing():
     # queue_open (sealing, tidying, resolve_tx) cannot be loaded: pushes go on into the free
     # slots, a push with every slot in use is a named refusal (a QueueError the core handles,
     # never a MemoryError), acks work, a resolved id is kept in RAM; nothing queued is lost.
-    from ocpp16 import profiles
     fs, q = fresh(stage_slots=4)
     ref = q.push("StartTransaction", START)
-    real = profiles.load
-
-    def no_heap(name):
-        if name == "queue_open":
-            raise MemoryError("memory allocation failed")
-        return real(name)
-    profiles.load = no_heap
+    restore = _queue_open_out_of_heap()
     try:
         q.resolve_tx(ref, 77)
         seqs = [q.push("MeterValues", MV, tx_ref=ref) for _ in range(3)]   # the last seal fails
@@ -439,7 +441,7 @@ def test_out_of_heap_for_the_on_demand_half_refuses_by_name_and_loses_nothing():
         q.ack(ref)
         assert q.peek()[0] == seqs[0] and q.peek()[2]["transactionId"] == 77
     finally:
-        profiles.load = real
+        restore()
     seqs.append(q.push("MeterValues", MV, tx_ref=ref))                     # and now it seals
     assert [g[0] for g in drain(reopen(fs, stage_slots=4))] == seqs
     assert [g[0] for g in drain(q)] == seqs

@@ -3,25 +3,17 @@
 # are gone after it, a request whose tables fail to load costs that request (CALLERROR
 # InternalError), never the charging; and the one-string table format checks exactly.
 # Runs on both runtimes.
-import json
 import sys
 
 from ocpp16 import profiles, rpc, schema
 from test_chargepoint import Rig
+from test_profiles import _call  # a CSMS call and its answer
 
 
 def _tables_loaded():
     return [m for m in sys.modules if m.startswith("ocpp16.schema_")]
 
 
-def _call(rig, action, payload, msg_id):
-    rig.cp.receive(json.dumps([2, msg_id, action, payload]), rig.now)
-    for text in list(rig.cp.outbox):
-        m = json.loads(text)
-        if m[0] in (3, 4) and m[1] == msg_id:
-            rig.cp.outbox.remove(text)
-            return m
-    raise AssertionError("no answer to " + action)
 
 
 def _charging_rig(name, loads):
