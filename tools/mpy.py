@@ -88,9 +88,18 @@ def source_files(firmware=boardinfo.FIRMWARE, kind=None):
     return sorted(found)
 
 
-def compile_cmd(exe, src, out, rel, march):
-    """The mpy-cross command for one module; `rel` is embedded as the file name in tracebacks."""
-    cmd = [exe, "-s", rel]
+def module_name(dest_rel):
+    """The dotted name a device imports `dest_rel` (a .mpy path under the root) by."""
+    name = dest_rel[:-4].replace("/", ".")
+    return name[:-9] if name.endswith(".__init__") else name
+
+
+def compile_cmd(exe, src, out, name, march):
+    """The mpy-cross command for one module. `name`, the module's dotted name, is what
+    tracebacks show as its file: the import interns that name anyway, where a path
+    ("ocpp16/chargepoint.py") would be one more interned string, never freed, per module
+    loaded (about 40 in a session; see tools/bench_qstr.py)."""
+    cmd = [exe, "-s", name]
     if march:
         cmd.append("-march=" + march)
     return cmd + ["-o", out, src]
@@ -118,10 +127,10 @@ def build(board_name, out_dir=None, firmware=boardinfo.FIRMWARE, boards_dir=boar
         dest_rel = (ENTRY_MODULE if rel == ENTRY else rel[:-3]) + ".mpy"
         dest = os.path.join(out_dir, dest_rel)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        key = [sha256_of(src), march or "", exe]
+        key = [sha256_of(src), march or "", exe, "name"]  # "name": -s is the module's name
         new_cache[dest_rel] = key
         if cache.get(dest_rel) != key or not os.path.exists(dest):
-            jobs.append((dest_rel, rel, compile_cmd(exe, src, dest, rel, march)))
+            jobs.append((dest_rel, rel, compile_cmd(exe, src, dest, module_name(dest_rel), march)))
         plan.append((dest_rel, dest))
         if rel == ENTRY:
             stub = os.path.join(out_dir, ENTRY)
