@@ -12,11 +12,18 @@ if __name__ == "__main__":  # a host run; on the device the /main.py stub does t
     del appboot     # main() adopts its choice and forgets the module
 
 import compat
+from compat import const
 import log
 
 # Real board: wait this long after app.run() failed before starting it again.
 APP_RESTART_MS = 10000
 WATCHDOG_FEED_MS = 1000  # the "main" loop reports alive and feeds this often
+# MicroPython collects only when an allocation fails, so until then every allocation lands
+# higher in a heap full of garbage and what lives on is scattered over all of it: idle in a
+# 200 KB heap, 52 KB were free in no piece above 1.6 KB. Collecting after every 4 KB
+# allocated keeps the live objects packed low: the sim session's smallest heap went from
+# 170 to 158 KB (64-bit unix port, .mpy); 2 KB gained nothing more, 8 KB and 16 KB less.
+_GC_EVERY = const(4096)
 
 # The hardware boot() built, so a Ctrl-C (mpremote connecting interrupts main.py) that
 # lands anywhere in the event loop still leaves the charger safe.
@@ -123,6 +130,9 @@ def _begin():
 
 def main():
     import asyncio
+    import gc
+    if hasattr(gc, "threshold"):  # MicroPython; CPython has no such call
+        gc.threshold(_GC_EVERY)
     path, attempts = _begin()
     try:
         code = asyncio.run(boot(path, attempts=attempts, drop_config_module=True))
