@@ -23,6 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import bench_qstr  # noqa: E402  (pool_capacity)
 import boardinfo  # noqa: E402
 import romfs  # noqa: E402
 import sim  # noqa: E402
@@ -214,6 +215,8 @@ async def heap_report():  # retained heap once a second ("[heap]" lines, as app.
             print("[heap] modules=" + mods)
         t = t_s()
         print("[heap] alloc=%%d free=%%d booted=%%d tx=%%d" %% (gc.mem_alloc(), gc.mem_free(), t > 2, PLUG_S <= t < UNPLUG_S + 1))
+        import micropython
+        micropython.qstr_info()  # the session's interned names, fakes' and firmware's
 
 
 def main(a0):
@@ -239,6 +242,20 @@ def esp32_runner(work):
     with open(os.path.join(src, "esp32_bench_runner.py"), "w") as f:
         f.write(ESP32_RUNNER % (ESP32_TIMELINE_S,))
     return compile_dir(src, os.path.join(work, "runner"))
+
+
+# In a process of its own: the names the fakes intern (their modules, the device models, the
+# peripheral objects); on a device `machine` and `network` are C, their names in flash.
+ESP32_FAKE_NAMES = ("import micropython\nmicropython.qstr_info()\nimport esp32_bench_runner as r\nr.setup()\n"
+                    "o=r.device_objects()\nmicropython.qstr_info()\n")
+
+
+def esp32_fake_names(image, fakes_dir, runner_dir):
+    """Names interned by the host fakes and the bench runner alone (None if it cannot tell)."""
+    cmd, env = image.command("/dev/null", None, extra_path=(runner_dir, fakes_dir))
+    r = subprocess.run(cmd[:-2] + ["-c", ESP32_FAKE_NAMES], env=env, capture_output=True, text=True, timeout=60)
+    n = [int(w.split("=")[1].rstrip(",")) for w in r.stdout.split() if w.startswith("n_qstr=")]
+    return n[1] - n[0] if r.returncode == 0 and len(n) == 2 else None
 
 
 def esp32_devices_cost(image, fakes_dir, runner_dir):
@@ -523,6 +540,25 @@ def sim_part(args, work, figures):
                       % (kb(n), target_line("sim mpy wss heap", n), kb(n - ws) if n and ws else "-"))
 
 
+def names_esp32(r, fakes_n):
+    """The esp32 session's interned names, the fakes' share, and whether the pools the session
+    needs are the firmware's doing or the fakes' (a pool is paid whole by the name that crosses)."""
+    n = max((h.get("n_qstr", 0) for h in r["heaps"]), default=0)
+    if not n or fakes_n is None:
+        return
+    cap, sizes = bench_qstr.pool_capacity(n)
+    own_cap, own_sizes = bench_qstr.pool_capacity(n - fakes_n)
+    line = ("interned names (qstrs, never freed): %d in the session, %d of them the host fakes' and the"
+            " runner's (on a device `machine` and `network` are C, their names in flash): about %d the"
+            " firmware's; pools of %s entries" % (n, fakes_n, n - fakes_n, "+".join(map(str, sizes))))
+    if len(own_sizes) < len(sizes):
+        line += ("; the firmware's names alone fit %d of them: the %s-entry pool is the fakes' cost"
+                 " (a pointer, a hash and a length per entry)" % (len(own_sizes), "+".join(map(str, sizes[len(own_sizes):]))))
+    else:
+        line += "; the firmware's names alone need as many pools"
+    print(line)
+
+
 def esp32_part(args, work, figures):
     """The esp32-devkitc image on the host fakes: retained heap, the fakes' share of it (a device
     has none of them), the heap of each resident module, and (not --quick) the smallest heap."""
@@ -562,6 +598,7 @@ def esp32_part(args, work, figures):
         print("of the retained peak without the fakes (%s): the resident firmware modules %s (%s of it the names"
               " they intern), the rest, %s, is the charger's state, buffers and tasks"
               % (kb(peak - share), kb(code), kb(names), kb(peak - share - code)))
+    names_esp32(r, esp32_fake_names(esp, fakes, runner))
     if args.quick:
         return
     heading("esp32-devkitc: smallest -X heapsize completing %d sessions in a row (bisection to %d B)" % (REPEATS, STEP))
