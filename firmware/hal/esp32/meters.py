@@ -34,7 +34,9 @@ class ModbusMeter:
             r = run(self._read())
         except ModbusError as e:
             raise self._failed(e)
-        return self._good(r)
+        self.failures = 0
+        self.last = r
+        return r
 
     async def read_async(self):
         """Same reading, awaiting the bus so other asyncio tasks run meanwhile."""
@@ -42,9 +44,6 @@ class ModbusMeter:
             r = await run_async(self._read())
         except ModbusError as e:
             raise self._failed(e)
-        return self._good(r)
-
-    def _good(self, r):
         self.failures = 0
         self.last = r
         return r

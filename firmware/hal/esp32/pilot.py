@@ -58,11 +58,9 @@ class Pilot:
         if adc_full_scale_mv is None:
             # ESP32: 11 dB attenuation, read_uv() corrects with the eFuse calibration.
             self.adc = machine.ADC(machine.Pin(adc_pin), atten=machine.ADC.ATTN_11DB)
-            self._uv = self.adc.read_uv
         else:
             # ESP8266: ADC(0) has no attenuation nor read_uv; read_u16 spans 0..full scale.
             self.adc = machine.ADC(adc_pin)
-            self._uv = None
         self._full_scale_mv = adc_full_scale_mv
         self.amps = 0
         self.duty_u16 = _DUTY_FULL
@@ -96,22 +94,23 @@ class Pilot:
         self._set_duty(0)
 
     # -------------------------------------------------------------- input
-    def read_mv(self):
-        if self._uv is not None:
-            return self._uv() // 1000
-        return self.adc.read_u16() * self._full_scale_mv // 65535
-
     def burst(self):
-        """(high, low) plateau in mV over one burst of ADC reads."""
+        """(high, low) plateau in mV over one burst of ADC reads. The raw extremes are
+        scaled once: the scaling is monotonic, so it commutes with max and min."""
         hi = -1
         lo = 1 << 30
-        read = self.read_mv
+        fs = self._full_scale_mv
+        read = self.adc.read_uv if fs is None else self.adc.read_u16
         for _ in range(self.burst_reads):
             v = read()
             if v > hi:
                 hi = v
             if v < lo:
                 lo = v
+        if fs is None:
+            hi, lo = hi // 1000, lo // 1000
+        else:
+            hi, lo = hi * fs // 65535, lo * fs // 65535
         self.high_mv, self.low_mv = hi, lo
         return hi, lo
 

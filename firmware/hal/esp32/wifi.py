@@ -72,17 +72,14 @@ class WifiStation:
             else:
                 self.last_status = w.status()
                 if self.last_status in _FAILED or compat.ticks_diff(now, self._deadline) >= 0:
-                    self._fail(now)
+                    try:  # the attempt failed: next one after the backoff
+                        w.disconnect()
+                    except OSError:
+                        pass
+                    self.state = DOWN
+                    self._next_try = compat.ticks_add(now, self.backoff_ms)
+                    self.backoff_ms = min(self.backoff_ms * 2, self.backoff_max_ms)
         return self.state
-
-    def _fail(self, now):
-        try:
-            self.wlan.disconnect()
-        except OSError:
-            pass
-        self.state = DOWN
-        self._next_try = compat.ticks_add(now, self.backoff_ms)
-        self.backoff_ms = min(self.backoff_ms * 2, self.backoff_max_ms)
 
     def status(self):
         ip = self.wlan.ifconfig()[0] if self.state == UP else None
