@@ -8,7 +8,7 @@ from compat import const
 
 _MAX_FRAME = const(256)       # Modbus RTU frame limit (bytes)
 _MAX_REGISTERS = const(125)   # registers per read request (Modbus application protocol)
-RESPONSE_TIMEOUT_MS = 100     # slave latency allowed on top of the reply's own transmission time
+RESPONSE_TIMEOUT_MS = 100  # slave latency allowed on top of the reply's own transmission time
 _RETRIES = const(2)           # extra attempts after a timeout, CRC error or garbled reply
 _FAST_SILENCE_US = const(1750)  # fixed 3.5-character silence above 19200 baud
 _RETRY_EXCEPTIONS = const((5, 6))  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth asking again
