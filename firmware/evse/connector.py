@@ -4,7 +4,7 @@
 # No network, no flash; time is a parameter.
 from compat import const
 from hal import HalError
-from evse.interlock import Interlock, MIN_AMPS, PILOT_FAULTS, DIODE_FAULT
+from evse.interlock import Interlock, MIN_AMPS
 
 # B <-> C flicker is ignored for this long before it is acted on (IEC 61851 practice).
 DEBOUNCE_BC_MS = 500
@@ -12,13 +12,24 @@ DEBOUNCE_BC_MS = 500
 # PowerMeterFailure even if the read never returns (a failed read is one at once:
 # the Modbus driver has already retried).
 METER_STALE_MS = 5000
-POWER_METER_FAILURE = "PowerMeterFailure"
+_POWER_METER_FAILURE = const("PowerMeterFailure")
 # IEC 61851-1 gives the EV 5 s to follow a lower PWM duty: a measured phase
 # current above the offer by more than OVERCURRENT_MARGIN_A for OVERCURRENT_MS
 # is OverCurrentFailure. It holds until the EV leaves C/D (stops asking).
 OVERCURRENT_MARGIN_A = 2
 OVERCURRENT_MS = 6000
 _OVER_CURRENT_FAILURE = const("OverCurrentFailure")
+# Pilot states that are faults, with their OCPP 1.6 ChargePointErrorCode.
+# E (CP shorted to PE, or the EV signals a fault) is a failure of the Mode 3
+# pilot signalling: OCPP 1.6 defines EVCommunicationError as "communication
+# failure with the vehicle, might be Mode 3 ...", while GroundFailure means a
+# ground-fault circuit interrupter tripped, which this hardware cannot sense.
+# F seen while the EVSE is not driving -12 V is a front-end fault: OtherError.
+# OCPP 1.6 lets a charge point report EVCommunicationError as SuspendedEVSE
+# instead of Faulted; we report Faulted, since the contactor is held open and no
+# transaction can start until the fault clears (the EV leaves C/D, or E ends).
+# PWM running without a -12 V plateau (diode check) is a Mode 3 failure too.
+_EV_COMMUNICATION_ERROR = const("EVCommunicationError")
 
 
 class Evse:
@@ -98,16 +109,18 @@ class Evse:
         elif self.state == "A":
             self.plugged = False
         self.diode_ok = diode_ok
-        self.pilot_fault = PILOT_FAULTS.get(self.state)
-        if self.state in ("C", "D") and not diode_ok:
+        s = self.state
+        ev_asks = s in ("C", "D")
+        self.pilot_fault = _EV_COMMUNICATION_ERROR if s == "E" else "OtherError" if s == "F" else None
+        if ev_asks and not diode_ok:
             self._diode_hold = True
-        elif self.state not in ("C", "D"):
+        elif not ev_asks:
             self._diode_hold = False
         if self._diode_hold and self.pilot_fault is None:
             # Held until the EV leaves C/D: the fault stops the PWM, and without PWM
             # the diode cannot be checked, so an unheld fault would clear and the
             # contactor would close and open again every few samples.
-            self.pilot_fault = DIODE_FAULT
+            self.pilot_fault = _EV_COMMUNICATION_ERROR
         check = getattr(self.relay, "check", None)
         if check is not None:
             rf = check(now)
@@ -117,13 +130,25 @@ class Evse:
                 # opened it, which clears check(): hold the fault while the EV still
                 # asks for charge, or it would retry every settle time.
                 self._relay_hold = getattr(self.relay, "fault_info", None) == "failed to close"
-            elif not (self._relay_hold and self.state in ("C", "D")):
+            elif not (self._relay_hold and ev_asks):
                 self.relay_fault = None
                 self._relay_hold = False
         if (self.meter_task and self._meter_ok_at is not None
                 and now - self._meter_ok_at >= METER_STALE_MS):
-            self.meter_fault = POWER_METER_FAILURE
-        self._check_overcurrent(now)
+            self.meter_fault = _POWER_METER_FAILURE
+        if not ev_asks:
+            self.overcurrent = self._over_since = None
+        else:
+            r = self.reading
+            amps = max(r["current_a"]) if r and r.get("current_a") else 0
+            if (self.relay.closed and self.offer_amps >= MIN_AMPS
+                    and amps > self.offer_amps + OVERCURRENT_MARGIN_A):
+                if self._over_since is None:
+                    self._over_since = now
+                if now - self._over_since >= OVERCURRENT_MS:
+                    self.overcurrent = _OVER_CURRENT_FAILURE
+            else:
+                self._over_since = None
         amps = self.offer_target()
         if amps != self.offer_amps:
             self.offer_amps = amps
@@ -138,21 +163,6 @@ class Evse:
         amps = self.max_amps if self.limit_amps is None else min(self.limit_amps, self.max_amps)
         return amps if amps >= MIN_AMPS else 0
 
-    def _check_overcurrent(self, now):
-        if self.state not in ("C", "D"):
-            self.overcurrent = self._over_since = None
-            return
-        r = self.reading
-        amps = max(r["current_a"]) if r and r.get("current_a") else 0
-        if (self.relay.closed and self.offer_amps >= MIN_AMPS
-                and amps > self.offer_amps + OVERCURRENT_MARGIN_A):
-            if self._over_since is None:
-                self._over_since = now
-            if now - self._over_since >= OVERCURRENT_MS:
-                self.overcurrent = _OVER_CURRENT_FAILURE
-        else:
-            self._over_since = None
-
     # --- meter -------------------------------------------------------------------
     def meter_read(self, reading, now):
         """A good reading (from the app's meter task or poll_meter)."""
@@ -162,7 +172,7 @@ class Evse:
 
     def meter_failed(self, code, now):
         """A failed read: the last good reading stays."""
-        self.meter_fault = code or POWER_METER_FAILURE
+        self.meter_fault = code or _POWER_METER_FAILURE
         if self._meter_ok_at is None:
             self._meter_ok_at = now  # staleness counts from the first attempt
 

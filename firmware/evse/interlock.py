@@ -26,25 +26,6 @@ FORCE_OPEN_AFTER_OFFER_STOP_MS = 6000
 SAMPLE_PERIOD_MS = 25
 _SAMPLE_TIMER_ID = const(0)  # ESP32 hardware timer used for the pilot sample
 
-# Pilot states that are faults, with their OCPP 1.6 ChargePointErrorCode.
-# E (CP shorted to PE, or the EV signals a fault) is a failure of the Mode 3
-# pilot signalling: OCPP 1.6 defines EVCommunicationError as "communication
-# failure with the vehicle, might be Mode 3 ...", while GroundFailure means a
-# ground-fault circuit interrupter tripped, which this hardware cannot sense.
-# F seen while the EVSE is not driving -12 V is a front-end fault: OtherError.
-# OCPP 1.6 lets a charge point report EVCommunicationError as SuspendedEVSE
-# instead of Faulted; we report Faulted, since the contactor is held open and no
-# transaction can start until the fault clears (the EV leaves C/D, or E ends).
-PILOT_FAULTS = {"E": "EVCommunicationError", "F": "OtherError"}
-DIODE_FAULT = "EVCommunicationError"  # PWM runs but no -12 V plateau: Mode 3 failure
-
-
-def may_close(state, diode_ok, permitted, offer_amps, fault, available):
-    """Every condition that must hold for the contactor to close (or stay closed
-    while the PWM offer runs)."""
-    return (permitted and available and fault is None and diode_ok
-            and state in ("C", "D") and offer_amps >= MIN_AMPS)
-
 
 class Interlock:
     def __init__(self, relay):
@@ -56,7 +37,10 @@ class Interlock:
     def update(self, now, state, diode_ok, permitted, offer_amps, fault, available):
         """Apply the rules for one pilot sample. Returns True when the contactor is closed."""
         closed = self.relay.closed
-        if may_close(state, diode_ok, permitted, offer_amps, fault, available):
+        # Every condition that must hold for the contactor to close (or stay closed while
+        # the PWM offer runs).
+        if (permitted and available and fault is None and diode_ok
+                and state in ("C", "D") and offer_amps >= MIN_AMPS):
             self.offer_stopped_at = None
             if not closed:
                 self.reason = "closed: EV in %s, %d A offered" % (state, offer_amps)

@@ -5,10 +5,11 @@
 # it never reports zeros in place of a reading.
 import struct
 
+from compat import const
 from hal import HalError
 from hal.esp32.modbus import ModbusError, run, run_async
 
-POWER_METER_FAILURE = "PowerMeterFailure"
+_POWER_METER_FAILURE = const("PowerMeterFailure")
 
 
 def f32(data, i):
@@ -34,7 +35,9 @@ class ModbusMeter:
             r = run(self._read())
         except ModbusError as e:
             raise self._failed(e)
-        return self._good(r)
+        self.failures = 0
+        self.last = r
+        return r
 
     async def read_async(self):
         """Same reading, awaiting the bus so other asyncio tasks run meanwhile."""
@@ -42,16 +45,13 @@ class ModbusMeter:
             r = await run_async(self._read())
         except ModbusError as e:
             raise self._failed(e)
-        return self._good(r)
-
-    def _good(self, r):
         self.failures = 0
         self.last = r
         return r
 
     def _failed(self, e):
         self.failures += 1
-        return HalError(POWER_METER_FAILURE, "%s at address %d: %s" % (type(self).__name__, self.address, e))
+        return HalError(_POWER_METER_FAILURE, "%s at address %d: %s" % (type(self).__name__, self.address, e))
 
     def _block(self, func, reg, count):
         return self.bus.registers(self.address, func, reg, count)  # a generator: `yield from` it

@@ -8,24 +8,37 @@ import compat
 from compat import const
 from hal import HalError, on_demand
 
-# Registers (datasheet section 9).
-COMMAND, VERSION = 0x01, 0x37  # also used by the chip set-up (mfrc522_init.py)
-_COM_IRQ, _DIV_IRQ, _ERROR = const(0x04), const(0x05), const(0x06)
-_FIFO_DATA, _FIFO_LEVEL, _BIT_FRAMING = const(0x09), const(0x0A), const(0x0D)
-_CRC_H, _CRC_L = const(0x21), const(0x22)
+# Registers (datasheet section 9). One `_NAME = const(...)` per line: a tuple assignment
+# of const()s would make each a global with an interned name.
+_COMMAND = const(0x01)
+_COM_IRQ = const(0x04)
+_DIV_IRQ = const(0x05)
+_ERROR = const(0x06)
+_FIFO_DATA = const(0x09)
+_FIFO_LEVEL = const(0x0A)
+_BIT_FRAMING = const(0x0D)
+_CRC_H = const(0x21)
+_CRC_L = const(0x22)
+_VERSION = const(0x37)
 # Commands.
-_CMD_IDLE, _CMD_CALC_CRC, _CMD_TRANSCEIVE = const(0x00), const(0x03), const(0x0C)
+_CMD_IDLE = const(0x00)
+_CMD_CALC_CRC = const(0x03)
+_CMD_TRANSCEIVE = const(0x0C)
 # ComIrqReg / DivIrqReg bits; ErrorReg bits that spoil a frame.
-_IRQ_TIMER, _IRQ_IDLE, _IRQ_RX, _DIV_CRC = const(0x01), const(0x10), const(0x20), const(0x04)
+_IRQ_TIMER = const(0x01)
+_IRQ_IDLE = const(0x10)
+_IRQ_RX = const(0x20)
+_DIV_CRC = const(0x04)
 _ERR_FRAME = const(0x1B)  # BufferOvfl | CollErr | ParityErr | ProtocolErr
 # ISO 14443-3A.
-_PICC_WUPA, _PICC_HALT, _CASCADE_TAG = const(0x52), const(0x50), const(0x88)
+_PICC_WUPA = const(0x52)
+_PICC_HALT = const(0x50)
+_CASCADE_TAG = const(0x88)
 _SEL_CODES = const((0x93, 0x95, 0x97))
 
-VERSIONS = (0x91, 0x92, 0x88)  # MFRC522 v1.0, v2.0, common clones
+VERSIONS = (0x91, 0x92, 0x88)  # MFRC522 v1.0, v2.0, common clones (also checked by mfrc522_init.py)
 _WAIT_MS = const(20)     # bound of a transceive wait when even the timer IRQ never comes
 _CRC_WAIT_MS = const(5)  # bound of a CRC coprocessor wait (a few us on a live chip)
-RESET_WAIT_MS = 50       # oscillator start-up after a soft or hard reset
 AWAY_POLLS = 3           # polls without the card before the same UID is reported again
 REINIT_POLLS = 10        # while failed: polls between two re-initialisation attempts
 _READER_FAILURE = const("ReaderFailure")  # OCPP ChargePointErrorCode of a reader that does not answer
@@ -96,25 +109,25 @@ class Mfrc522:
 
     def crc(self, data):
         """CRC_A of data from the chip's coprocessor, as the 2 bytes sent after a frame."""
-        self._write(COMMAND, _CMD_IDLE)
+        self._write(_COMMAND, _CMD_IDLE)
         self._write(_DIV_IRQ, _DIV_CRC)     # clear CRCIRq
         self._write(_FIFO_LEVEL, 0x80)     # flush FIFO
         for b in data:
             self._write(_FIFO_DATA, b)
-        self._write(COMMAND, _CMD_CALC_CRC)
+        self._write(_COMMAND, _CMD_CALC_CRC)
         self._wait(_DIV_IRQ, _DIV_CRC, _CRC_WAIT_MS, "CRC")
-        self._write(COMMAND, _CMD_IDLE)
+        self._write(_COMMAND, _CMD_IDLE)
         return bytes((self._read(_CRC_L), self._read(_CRC_H)))
 
     def transceive(self, data, last_bits=0):
         """Send a frame, return the answer bytes or None when no card answered in time."""
-        self._write(COMMAND, _CMD_IDLE)
+        self._write(_COMMAND, _CMD_IDLE)
         self._write(_COM_IRQ, 0x7F)        # clear every IRQ bit
         self._write(_FIFO_LEVEL, 0x80)
         for b in data:
             self._write(_FIFO_DATA, b)
         self._write(_BIT_FRAMING, last_bits)
-        self._write(COMMAND, _CMD_TRANSCEIVE)
+        self._write(_COMMAND, _CMD_TRANSCEIVE)
         self._write(_BIT_FRAMING, 0x80 | last_bits)  # StartSend
         try:
             irq = self._wait(_COM_IRQ, _IRQ_RX | _IRQ_IDLE | _IRQ_TIMER, _WAIT_MS, "transceive")
@@ -124,8 +137,10 @@ class Mfrc522:
             return None                    # timer expired: nobody answered
         if self._read(_ERROR) & _ERR_FRAME:
             raise CardError("frame")
-        n = self._read(_FIFO_LEVEL)
-        return bytes([self._read(_FIFO_DATA) for _ in range(n)])
+        b = bytearray(self._read(_FIFO_LEVEL))
+        for i in range(len(b)):
+            b[i] = self._read(_FIFO_DATA)
+        return bytes(b)
 
     # ----------------------------------------------------------- card
     def read_uid(self):
@@ -154,12 +169,9 @@ class Mfrc522:
             uid += cl[1:4]
         else:
             raise CardError("UID size")
-        self.halt()
-        return bytes(uid)
-
-    def halt(self):
         frame = bytes((_PICC_HALT, 0x00))
-        self.transceive(frame + self.crc(frame))  # a halted card does not answer
+        self.transceive(frame + self.crc(frame))  # HALT: a halted card does not answer
+        return bytes(uid)
 
     def poll(self):
         """idTag (uppercase hex UID) once per card presentation, else None.
@@ -172,7 +184,7 @@ class Mfrc522:
                 raise self.failed
             self._failed_polls = 0
             self.init()
-        v = self._read(VERSION)
+        v = self._read(_VERSION)
         if v not in VERSIONS:
             raise self._failure("MFRC522 stopped answering: VersionReg 0x%02X" % v)
         try:
@@ -196,4 +208,7 @@ class Mfrc522:
         if uid == self._last:
             return None
         self._last = uid
-        return "".join("%02X" % b for b in uid)
+        tag = ""
+        for b in uid:
+            tag += "%02X" % b
+        return tag

@@ -8,7 +8,7 @@ from compat import const
 
 _MAX_FRAME = const(256)       # Modbus RTU frame limit (bytes)
 _MAX_REGISTERS = const(125)   # registers per read request (Modbus application protocol)
-RESPONSE_TIMEOUT_MS = 100     # slave latency allowed on top of the reply's own transmission time
+RESPONSE_TIMEOUT_MS = 100  # slave latency allowed on top of the reply's own transmission time
 _RETRIES = const(2)           # extra attempts after a timeout, CRC error or garbled reply
 _FAST_SILENCE_US = const(1750)  # fixed 3.5-character silence above 19200 baud
 _RETRY_EXCEPTIONS = const((5, 6))  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth asking again
@@ -137,24 +137,6 @@ class ModbusRtu:
         self._idle_since = compat.ticks_ms()
         return buf
 
-    def _check(self, buf, addr, func, count):
-        if buf[1] == func | 0x80:
-            frame = buf[:5]
-        else:
-            frame = buf[:5 + 2 * count]
-        if len(frame) < 5 or crc16(frame[:-2]) != frame[-2] | (frame[-1] << 8):
-            raise ModbusFrameError("modbus: slave %d: CRC mismatch in reply" % addr)
-        if frame[0] != addr:
-            raise ModbusFrameError("modbus: reply from slave %d, expected %d" % (frame[0], addr))
-        if frame[1] == func | 0x80:
-            e = ModbusException("modbus: slave %d: exception %d for function %d" % (addr, frame[2], func))
-            e.code = frame[2]
-            raise e
-        if frame[1] != func or frame[2] != 2 * count:
-            raise ModbusFrameError("modbus: slave %d: reply function %d, %d data bytes; expected %d, %d"
-                                   % (addr, frame[1], frame[2], func, 2 * count))
-        return frame[3:-2]
-
     def registers(self, addr, func, reg, count):
         """Generator: function 3 (holding) or 4 (input) read of `count` registers; yields
         milliseconds to wait, returns 2*count big-endian bytes. Use with run()/run_async()
@@ -169,7 +151,20 @@ class ModbusRtu:
             try:
                 yield from self._send(frame)
                 buf = yield from self._receive(addr, func, 5 + 2 * count)
-                return self._check(buf, addr, func, count)
+                # The reply: an exception (5 bytes) or the data; its CRC, then that it answers the request.
+                rep = buf[:5] if buf[1] == func | 0x80 else buf[:5 + 2 * count]
+                if len(rep) < 5 or crc16(rep[:-2]) != rep[-2] | (rep[-1] << 8):
+                    raise ModbusFrameError("modbus: slave %d: CRC mismatch in reply" % addr)
+                if rep[0] != addr:
+                    raise ModbusFrameError("modbus: reply from slave %d, expected %d" % (rep[0], addr))
+                if rep[1] == func | 0x80:
+                    e = ModbusException("modbus: slave %d: exception %d for function %d" % (addr, rep[2], func))
+                    e.code = rep[2]
+                    raise e
+                if rep[1] != func or rep[2] != 2 * count:
+                    raise ModbusFrameError("modbus: slave %d: reply function %d, %d data bytes; expected %d, %d"
+                                           % (addr, rep[1], rep[2], func, 2 * count))
+                return rep[3:-2]
             except ModbusTimeout:
                 self.stats["timeouts"] += 1
                 if attempt >= self.retries:

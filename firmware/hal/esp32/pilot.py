@@ -1,21 +1,18 @@
 # Control pilot driver: 1 kHz PWM out (machine.PWM) and an ADC burst in, classified
 # into IEC 61851 states A-F with per-board thresholds, debounced, with the diode
-# check on the low plateau (calibration: the on-demand pilot_cal.py). It never
-# touches the relay (evse.interlock does).
-import machine
-
+# check on the low plateau (set-up and calibration: the on-demand pilot_cal.py). It
+# never touches the relay (evse.interlock does).
 from compat import const
 from evse.pilot import duty_percent
 from hal import on_demand
 
-_FREQ_HZ = const(1000)   # IEC 61851-1 pilot frequency
 _DUTY_FULL = const(65535)  # duty_u16 of a constant +12 V (no offer)
 _BURST_READS = const(100)  # ADC reads per sample(); ~35-45 us each on ESP32 = ~4 PWM periods
 DEBOUNCE_SAMPLES = 3     # a new state must be seen this many samples in a row ...
 STOP_DEBOUNCE_SAMPLES = 2  # ... except A, E, F (they open the contactor): this many
 _DIODE_DEBOUNCE_SAMPLES = const(2)  # samples in a row without a -12 V plateau before diode_ok is False
 
-_STATES = const(("A", "B", "C", "D", "E"))  # threshold keys, highest plateau first
+_STATES = const(("A", "B", "C", "D", "E"))  # threshold keys (and "diode"), highest plateau first
 _STOP_STATES = const(("A", "E", "F"))
 
 
@@ -46,32 +43,9 @@ class Pilot:
     def __init__(self, pwm_pin, adc_pin, thresholds_mv, burst_reads=_BURST_READS,
                  debounce=DEBOUNCE_SAMPLES, stop_debounce=STOP_DEBOUNCE_SAMPLES,
                  adc_full_scale_mv=None):
-        # adc_full_scale_mv: None on ESP32; the ADC range (1000) on ESP8266.
-        for k in _STATES + ("diode",):
-            if not isinstance(thresholds_mv.get(k), int):
-                raise PilotError("pilot: thresholds_mv needs an integer %r (mV)" % k)
-        self.thresholds = thresholds_mv
-        self.burst_reads = burst_reads
-        self.debounce = debounce
-        self.stop_debounce = stop_debounce
-        self.pwm = machine.PWM(machine.Pin(pwm_pin), freq=_FREQ_HZ, duty_u16=_DUTY_FULL)
-        if adc_full_scale_mv is None:
-            # ESP32: 11 dB attenuation, read_uv() corrects with the eFuse calibration.
-            self.adc = machine.ADC(machine.Pin(adc_pin), atten=machine.ADC.ATTN_11DB)
-            self._uv = self.adc.read_uv
-        else:
-            # ESP8266: ADC(0) has no attenuation nor read_uv; read_u16 spans 0..full scale.
-            self.adc = machine.ADC(adc_pin)
-            self._uv = None
-        self._full_scale_mv = adc_full_scale_mv
-        self.amps = 0
-        self.duty_u16 = _DUTY_FULL
-        self.state = "A"          # the debounced state (the EVSE powers up driving +12 V)
-        self.diode_ok = True
-        self.high_mv = self.low_mv = 0  # plateaus of the last burst
-        self._cand = None
-        self._cand_n = 0
-        self._diode_bad_n = 0
+        # The set-up (thresholds check, PWM and ADC, state): pilot_cal.py, loaded for the call.
+        on_demand("OtherError", "hal.esp32.pilot_cal", "setup", self, pwm_pin, adc_pin, thresholds_mv,
+                  burst_reads, debounce, stop_debounce, adc_full_scale_mv)
 
     # ------------------------------------------------------------- output
     def _set_duty(self, d):
@@ -96,22 +70,23 @@ class Pilot:
         self._set_duty(0)
 
     # -------------------------------------------------------------- input
-    def read_mv(self):
-        if self._uv is not None:
-            return self._uv() // 1000
-        return self.adc.read_u16() * self._full_scale_mv // 65535
-
     def burst(self):
-        """(high, low) plateau in mV over one burst of ADC reads."""
+        """(high, low) plateau in mV over one burst of ADC reads. The raw extremes are
+        scaled once: the scaling is monotonic, so it commutes with max and min."""
         hi = -1
         lo = 1 << 30
-        read = self.read_mv
+        fs = self._full_scale_mv
+        read = self.adc.read_uv if fs is None else self.adc.read_u16
         for _ in range(self.burst_reads):
             v = read()
             if v > hi:
                 hi = v
             if v < lo:
                 lo = v
+        if fs is None:
+            hi, lo = hi // 1000, lo // 1000
+        else:
+            hi, lo = hi * fs // 65535, lo * fs // 65535
         self.high_mv, self.low_mv = hi, lo
         return hi, lo
 

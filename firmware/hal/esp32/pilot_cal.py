@@ -1,11 +1,45 @@
-# Pilot calibration (on demand: Pilot.calibrate() loads it for the call and forgets it):
-# the plateaus of states A, B and C measured with an EV simulator, and the thresholds
-# they suggest for the board file. The contactor is never touched.
+# Pilot set-up and calibration (on demand: Pilot() and Pilot.calibrate() load it for the
+# call and forget it): the thresholds check, PWM and ADC; the plateaus of states A, B and C
+# measured with an EV simulator, and the thresholds they suggest for the board file. The
+# contactor is never touched.
+import machine
+
 from compat import const
-from hal.esp32.pilot import PilotError
+from hal.esp32.pilot import PilotError, duty_u16_for
+
+_FREQ_HZ = const(1000)   # IEC 61851-1 pilot frequency
 
 _CAL_BURSTS = const(8)  # bursts averaged per state by calibrate()
 _CAL_OFFER_A = const(10)  # PWM offered while calibrating, so the low plateau shows (no contactor)
+
+
+def setup(p, pwm_pin, adc_pin, thresholds_mv, burst_reads, debounce, stop_debounce, adc_full_scale_mv):
+    """Pilot.__init__ of pilot `p` (its arguments): PilotError names a missing threshold."""
+    full = duty_u16_for(0)  # constant +12 V: no offer
+    # adc_full_scale_mv: None on ESP32; the ADC range (1000) on ESP8266.
+    for k in ("A", "B", "C", "D", "E", "diode"):
+        if not isinstance(thresholds_mv.get(k), int):
+            raise PilotError("pilot: thresholds_mv needs an integer %r (mV)" % k)
+    p.thresholds = thresholds_mv
+    p.burst_reads = burst_reads
+    p.debounce = debounce
+    p.stop_debounce = stop_debounce
+    p.pwm = machine.PWM(machine.Pin(pwm_pin), freq=_FREQ_HZ, duty_u16=full)
+    if adc_full_scale_mv is None:
+        # ESP32: 11 dB attenuation, read_uv() corrects with the eFuse calibration.
+        p.adc = machine.ADC(machine.Pin(adc_pin), atten=machine.ADC.ATTN_11DB)
+    else:
+        # ESP8266: ADC(0) has no attenuation nor read_uv; read_u16 spans 0..full scale.
+        p.adc = machine.ADC(adc_pin)
+    p._full_scale_mv = adc_full_scale_mv
+    p.amps = 0
+    p.duty_u16 = full
+    p.state = "A"          # the debounced state (the EVSE powers up driving +12 V)
+    p.diode_ok = True
+    p.high_mv = p.low_mv = 0  # plateaus of the last burst
+    p._cand = None
+    p._cand_n = 0
+    p._diode_bad_n = 0
 
 
 def measure(p, bursts=_CAL_BURSTS):

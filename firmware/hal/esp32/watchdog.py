@@ -39,4 +39,8 @@ class Watchdog:
 
     def silent(self):
         """The loops that have not reported since the last feed (for the log)."""
-        return [n for n in self.loops if n not in self.seen]
+        out = []
+        for n in self.loops:
+            if n not in self.seen:
+                out.append(n)
+        return out

@@ -6,10 +6,10 @@ import network
 
 import compat
 
-CONNECT_TIMEOUT_MS = 15000  # give up one connect attempt after this long
+_CONNECT_TIMEOUT_MS = const(15000)  # give up one connect attempt after this long
 _BACKOFF_MIN_MS = const(1000)  # first wait after a failed attempt or a lost link
 _BACKOFF_MAX_MS = const(60000)  # the wait doubles per failure up to this
-POLL_MS = 250               # run(): how often the link state is polled
+_POLL_MS = const(250)  # run(): how often the link state is polled
 
 # Status codes that end an attempt at once (no point waiting for the timeout).
 _FAILED = (getattr(network, "STAT_WRONG_PASSWORD", 202), getattr(network, "STAT_NO_AP_FOUND", 201),
@@ -19,7 +19,7 @@ DOWN, CONNECTING, UP = "down", "connecting", "up"
 
 
 class WifiStation:
-    def __init__(self, ssid, password, hostname=None, connect_timeout_ms=CONNECT_TIMEOUT_MS,
+    def __init__(self, ssid, password, hostname=None, connect_timeout_ms=_CONNECT_TIMEOUT_MS,
                  backoff_min_ms=_BACKOFF_MIN_MS, backoff_max_ms=_BACKOFF_MAX_MS):
         if not ssid or not isinstance(ssid, str):
             raise ValueError("wifi: ssid must be a non-empty string")
@@ -72,17 +72,14 @@ class WifiStation:
             else:
                 self.last_status = w.status()
                 if self.last_status in _FAILED or compat.ticks_diff(now, self._deadline) >= 0:
-                    self._fail(now)
+                    try:  # the attempt failed: next one after the backoff
+                        w.disconnect()
+                    except OSError:
+                        pass
+                    self.state = DOWN
+                    self._next_try = compat.ticks_add(now, self.backoff_ms)
+                    self.backoff_ms = min(self.backoff_ms * 2, self.backoff_max_ms)
         return self.state
-
-    def _fail(self, now):
-        try:
-            self.wlan.disconnect()
-        except OSError:
-            pass
-        self.state = DOWN
-        self._next_try = compat.ticks_add(now, self.backoff_ms)
-        self.backoff_ms = min(self.backoff_ms * 2, self.backoff_max_ms)
 
     def status(self):
         ip = self.wlan.ifconfig()[0] if self.state == UP else None
@@ -99,4 +96,4 @@ class WifiStation:
                     up_event.set()
                 elif self.state != UP and up_event.is_set():
                     up_event.clear()
-            await asyncio.sleep(POLL_MS / 1000)
+            await asyncio.sleep(_POLL_MS / 1000)

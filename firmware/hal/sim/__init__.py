@@ -3,6 +3,8 @@
 # card reader that can be tapped; a meter that integrates power over time; and
 # a scenario player. Deterministic: it only moves when step(now) is called.
 # Board building, the scenario check and the events' effects: hal/sim/setup.py (on demand).
+# RAM: only what a control period runs is here; a class whose defaults are constants keeps
+# them as class attributes instead of an __init__ (a function costs ~130 B, a slot 16 B).
 from compat import const
 from hal import HalError, on_demand
 from evse.pilot import duty_percent
@@ -56,15 +58,6 @@ class SimEV:
                     self.s2 = False
                     self._offer_lost_at = None
 
-    def pilot_state(self, disabled):
-        if self.short:
-            return "E"
-        if disabled:
-            return "F"
-        if not self.plugged:
-            return "A"
-        return "C" if self.s2 else "B"
-
 
 class SimPilot:
     def __init__(self, ev):
@@ -85,15 +78,21 @@ class SimPilot:
         self.duty = 0.0
 
     def sample(self):
-        state = self.ev.pilot_state(self.disabled)
-        diode_ok = self.ev.diode or self.amps == 0
-        return state, diode_ok
+        ev = self.ev
+        if ev.short:
+            state = "E"
+        elif self.disabled:
+            state = "F"
+        elif not ev.plugged:
+            state = "A"
+        else:
+            state = "C" if ev.s2 else "B"
+        return state, ev.diode or self.amps == 0
 
 
 class SimRelay:
-    def __init__(self):
-        self.closed = False
-        self.switch_count = 0
+    closed = False
+    switch_count = 0
 
     def set(self, closed):
         if closed != self.closed:
@@ -105,8 +104,7 @@ class SimRelay:
 
 
 class SimLock:
-    def __init__(self):
-        self.locked = False
+    locked = False
 
     def unlock(self):
         self.locked = False
@@ -114,7 +112,7 @@ class SimLock:
 
 
 class SimMeter:
-    """Integrates the power the EV draws through the closed contactor."""
+    """Integrates the power the EV draws through the closed contactor (SimWorld.step)."""
 
     def __init__(self, voltage_v=230, phases=1, start_wh=0):
         self.voltage_v = voltage_v
@@ -122,10 +120,6 @@ class SimMeter:
         self.energy_wh = float(start_wh)
         self.current_a = 0.0
         self.failed = False
-
-    def integrate(self, dt_ms, amps):
-        self.current_a = float(amps)
-        self.energy_wh += amps * self.voltage_v * self.phases * dt_ms / 3600000.0
 
     def read(self):
         if self.failed:
@@ -140,61 +134,50 @@ class SimMeter:
 
 
 class SimReader:
-    def __init__(self):
-        self.taps = []
-        self.failed = False
+    taps = ()  # idTags tapped and not yet polled (a new tuple per tap: never the class's)
+    failed = False
 
     def tap(self, id_tag):
-        self.taps.append(id_tag.upper())
+        self.taps += (id_tag.upper(),)
 
     def poll(self):
         if self.failed:
             raise HalError("ReaderFailure", "simulated reader does not answer")
-        return self.taps.pop(0) if self.taps else None
+        t = self.taps
+        if not t:
+            return None
+        self.taps = t[1:]
+        return t[0]
 
 
 class SimWorld:
-    """The simulated devices of every connector, moved by step(now)."""
-
-    def __init__(self, board):
-        n = board.get("connectors", 1)
-        self.voltage_v = board.get("voltage_v", 230)
-        self.phases = board.get("phases", 1)
-        self.evs = [SimEV(board.get("ev_max_amps", 32), board.get("ev_capacity_wh")) for _ in range(n)]
-        self.pilots = [SimPilot(ev) for ev in self.evs]
-        self.relays = [SimRelay() for _ in range(n)]
-        self.meters = [SimMeter(self.voltage_v, self.phases) for _ in range(n)]
-        self.reader = SimReader()
-        self.scenario = []
-        self.ended = False
-        self._last = None
+    """The simulated devices of every connector (made by hal/sim/setup.py's build), moved by step(now)."""
+    scenario = ()
+    ended = False
+    _last = None
 
     def load_scenario(self, events):
         """The scenario to play: checked and sorted by hal/sim/setup.py (ValueError names a bad event)."""
         self.scenario = on_demand("OtherError", "hal.sim.setup", "check_scenario", events)
 
     def step(self, now):
-        """Advance the physics to `now` (ms) and fire due scenario events. Returns fired events."""
+        """Advance the physics to `now` (ms) and fire due scenario events (their effects:
+        hal/sim/setup.py, loaded for the events). Returns fired events."""
         dt = 0 if self._last is None else now - self._last
         self._last = now
         for i, ev in enumerate(self.evs):
-            pilot, relay, meter = self.pilots[i], self.relays[i], self.meters[i]
-            drawing = relay.closed and ev.s2 and ev.plugged
-            amps = min(pilot.amps, ev.max_amps) if drawing else 0
+            pilot, meter = self.pilots[i], self.meters[i]
+            amps = min(pilot.amps, ev.max_amps) if self.relays[i].closed and ev.s2 and ev.plugged else 0
             if dt:
-                meter.integrate(dt, amps)
-                ev.charged_wh += amps * self.voltage_v * self.phases * dt / 3600000.0
+                meter.current_a = float(amps)
+                wh = amps * self.voltage_v * self.phases * dt / 3600000.0
+                meter.energy_wh += wh
+                ev.charged_wh += wh
             ev.step(now, pilot.amps)
-        fired = []
-        while self.scenario and self.scenario[0]["at"] * 1000 <= now:
-            e = self.scenario.pop(0)
-            self.apply(e)
-            fired.append(e)
-        return fired
-
-    def apply(self, e):
-        """One scenario event's effect on the devices (hal/sim/setup.py, loaded for the event)."""
-        on_demand("OtherError", "hal.sim.setup", "apply", self, e)
+        s = self.scenario
+        if s and s[0]["at"] * 1000 <= now:
+            return on_demand("OtherError", "hal.sim.setup", "apply", self, now)
+        return ()
 
 
 def build(board):

@@ -1,8 +1,8 @@
 # The sim board's boot and scenario side (on demand: hal.sim loads it for the call and
 # forgets it): building the hardware from the board file, checking a scenario, and
-# one scenario event's effect on the simulated devices. No physics here (hal.sim).
+# the due scenario events' effects on the simulated devices. No physics here (hal.sim).
 from hal import Connector, Hardware
-from hal.sim import SimWorld, SimLock, SIM_CHIP_ID
+from hal.sim import SimWorld, SimEV, SimPilot, SimRelay, SimMeter, SimReader, SimLock, SIM_CHIP_ID
 
 # Scenario events: {"at": seconds, "do": name, ...}. See tools/README for the list.
 EVENTS = ("plug", "unplug", "card", "ev_ready", "ev_pause", "ev_full", "short", "unshort",
@@ -19,39 +19,53 @@ def check_scenario(events):
     return sorted(events, key=lambda e: e["at"])
 
 
-def apply(world, e):
-    """One scenario event's effect on the SimWorld's devices."""
-    do = e["do"]
-    ev = world.evs[e.get("connector", 1) - 1]
-    if do == "plug":
-        ev.plug()
-    elif do == "unplug":
-        ev.unplug()
-    elif do == "card":
-        world.reader.tap(e["id"])
-    elif do == "ev_ready":
-        ev.wants_charge = True
-    elif do == "ev_pause":
-        ev.wants_charge = False
-    elif do == "ev_full":
-        ev.capacity_wh = ev.charged_wh
-    elif do in ("short", "unshort"):
-        ev.short = do == "short"
-    elif do in ("diode_fail", "diode_ok"):
-        ev.diode = do == "diode_ok"
-    elif do in ("meter_fail", "meter_ok"):
-        world.meters[e.get("connector", 1) - 1].failed = do == "meter_fail"
-    elif do in ("reader_fail", "reader_ok"):
-        world.reader.failed = do == "reader_fail"
-    elif do == "end":
-        world.ended = True
+def apply(world, now):
+    """SimWorld.step(now) once an event is due: every event due by `now`, in order, has
+    its effect on the SimWorld's devices; returns them."""
+    fired = []
+    s = world.scenario
+    while s and s[0]["at"] * 1000 <= now:
+        e = s.pop(0)
+        fired.append(e)
+        do = e["do"]
+        c = e.get("connector", 1) - 1
+        ev = world.evs[c]
+        if do == "plug":
+            ev.plug()
+        elif do == "unplug":
+            ev.unplug()
+        elif do == "card":
+            world.reader.tap(e["id"])
+        elif do in ("ev_ready", "ev_pause"):
+            ev.wants_charge = do == "ev_ready"
+        elif do == "ev_full":
+            ev.capacity_wh = ev.charged_wh
+        elif do in ("short", "unshort"):
+            ev.short = do == "short"
+        elif do in ("diode_fail", "diode_ok"):
+            ev.diode = do == "diode_ok"
+        elif do in ("meter_fail", "meter_ok"):
+            world.meters[c].failed = do == "meter_fail"
+        elif do in ("reader_fail", "reader_ok"):
+            world.reader.failed = do == "reader_fail"
+        elif do == "end":
+            world.ended = True
+    return fired
 
 
 def build(board):
     """hal.Hardware of the sim board: one SimWorld, its devices as hal.Connector rows."""
-    world = SimWorld(board)
+    n = board.get("connectors", 1)
+    world = SimWorld()
+    world.voltage_v = v = board.get("voltage_v", 230)
+    world.phases = ph = board.get("phases", 1)
+    world.evs = [SimEV(board.get("ev_max_amps", 32), board.get("ev_capacity_wh")) for _ in range(n)]
+    world.pilots = [SimPilot(ev) for ev in world.evs]
+    world.relays = [SimRelay() for _ in range(n)]
+    world.meters = [SimMeter(v, ph) for _ in range(n)]
+    world.reader = SimReader()
     conns = []
-    for i in range(len(world.evs)):
+    for i in range(n):
         c = Connector(world.pilots[i], world.relays[i], world.meters[i], board.get("max_current_a", 32))
         c.lock = SimLock()
         conns.append(c)
