@@ -14,7 +14,7 @@ _PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (W
 _DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals ...
 PONG_GRACE_S = 10  # ... plus this margin for the pong to arrive
 _STABLE_MS = const(30000)  # a connection that stayed up this long resets the backoff
-POLL_MS = 250  # longest the supervisor sleeps between stop/ping/dead-link checks
+_POLL_MS = const(250)  # longest the supervisor sleeps between stop/ping/dead-link checks
 _SEND_TIMEOUT_MS = const(10000)  # a send or ping stuck this long (full TCP window) means the link is dead
 PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be loaded (MemoryError)
 
@@ -31,7 +31,8 @@ else:  # CPython
 _wait_for_ms = ws._wait_for_ms
 
 
-def _seconds(name, v, default):
+def _ms(name, v, default):
+    # A setting in seconds (None: default, in ms) as ms; ValueError naming it when it is not a number >= 0.
     if v is None:
         return default
     try:
@@ -40,11 +41,13 @@ def _seconds(name, v, default):
         v = -1
     if v < 0:
         raise ValueError("%s must be a number of seconds >= 0" % name)
-    return v
+    return int(v * 1000)
 
 
-async def _call(name, fn, *args):
-    """Call a handler callback; await it if it returned a coroutine. Its errors are logged, not raised."""
+async def _call(handler, name, *args):
+    """Call the handler's callback `name` if it has one; await it if it returned a coroutine. Its
+    errors are logged, not raised."""
+    fn = getattr(handler, name, None)
     if fn is None:
         return
     try:
@@ -55,8 +58,8 @@ async def _call(name, fn, *args):
         log.exception("link: handler %s failed: %r" % (name, e), e)
 
 
-async def _deliver(msg, on_message):
-    await _call("on_message", on_message, msg)
+async def _deliver(msg, handler):
+    await _call(handler, "on_message", msg)
 
 
 class Link:
@@ -67,8 +70,7 @@ class Link:
                  dead_after_s=None, backoff=None, max_message=ws.MAX_MESSAGE, sleep_ms=None,
                  connect_timeout_ms=ws.CONNECT_TIMEOUT_MS):
         # A bad URL or id is a configuration error: said now (ValueError, WebSocketError), not on every retry.
-        self.url, secret = ws._via_opener("link_target", url, charge_point_id, basic_auth)
-        self.basic_auth = basic_auth
+        self.url, secret = ws._via("ws_open", "link_target", url, charge_point_id, basic_auth)
         if secret:
             # Safety net: the header form never appears in a log line, even by mistake.
             try:
@@ -76,8 +78,7 @@ class Link:
             except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
                 log.warning("link: %s", e)
         self.ssl = ssl
-        self.max_message = max_message
-        self.connect_timeout_ms = connect_timeout_ms
+        self._opts = (("ocpp1.6",), basic_auth, ssl, connect_timeout_ms, max_message)  # ws.connect's, after the URL
         self._explicit_dead = dead_after_s
         self.set_ping_interval(ping_interval_s)
         self.backoff = backoff  # a net.backoff.Backoff; None: one is made at the first failure
@@ -94,16 +95,14 @@ class Link:
 
     def set_ping_interval(self, ping_interval_s):
         """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
-        self.ping_ms = int(_seconds("ping_interval_s", ping_interval_s, _PING_INTERVAL_S) * 1000)
-        default_dead = (_DEAD_AFTER_PINGS * self.ping_ms + PONG_GRACE_S * 1000) if self.ping_ms else 0
-        self.dead_ms = int(_seconds("dead_after_s", self._explicit_dead, default_dead / 1000) * 1000)
-
-    def _poll_ms(self):
-        p = POLL_MS
-        for t in (self.ping_ms, self.dead_ms):
-            if t and t // 4 < p:
-                p = max(1, t // 4)
-        return p
+        self.ping_ms = p = _ms("ping_interval_s", ping_interval_s, _PING_INTERVAL_S * 1000)
+        self.dead_ms = d = _ms("dead_after_s", self._explicit_dead,
+                               (_DEAD_AFTER_PINGS * p + PONG_GRACE_S * 1000) if p else 0)
+        q = _POLL_MS
+        for t in (p, d):
+            if t and t // 4 < q:
+                q = max(1, t // 4)
+        self._poll_ms = q  # how often the supervisor checks: a quarter of the shortest period
 
     async def send(self, text):
         """Send one text message now; NotConnected when the link is down."""
@@ -144,17 +143,14 @@ class Link:
     async def _pause(self):
         try:
             if self.backoff is None:
-                self.backoff = ws._load("backoff").Backoff()
+                self.backoff = ws._via("backoff", "Backoff")
             d = self.backoff.next_ms()
         except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
             log.warning("link: %r", e)
             d = PAUSE_MS
-        finally:
-            ws._unload("backoff")
         log.info("link: next connect attempt in %d ms", d)
-        step = self._poll_ms()
         while d > 0 and not self._stopping:
-            t = min(d, step)
+            t = min(d, self._poll_ms)
             await self._sleep(t)
             d -= t
 
@@ -166,11 +162,10 @@ class Link:
         try:
             while not self._stopping:
                 try:
-                    sock = await ws.connect(self.url, ("ocpp1.6",), basic_auth=self.basic_auth, ssl=self.ssl,
-                                            timeout_ms=self.connect_timeout_ms, max_message=self.max_message)
+                    sock = await ws.connect(self.url, *self._opts)
                 except Exception as e:  # every failure is retried; the log says why
                     log.warning("link: connect to %s failed: %s", self.url, e)
-                    await _call("on_connect_failed", getattr(handler, "on_connect_failed", None), e)
+                    await _call(handler, "on_connect_failed", e)
                     await self._pause()
                     continue
                 await self._session(sock, handler)
@@ -194,7 +189,7 @@ class Link:
         rx = None
         reason = None
         try:
-            await _call("on_open", getattr(handler, "on_open", None))
+            await _call(handler, "on_open")
             rx = asyncio.create_task(self._receive(sock, handler))
             reason = await self._supervise(sock, started)
         finally:
@@ -210,7 +205,7 @@ class Link:
             await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
         self.last_close_reason = reason
         log.warning("link: disconnected from %s: %s", self.url, reason)
-        await _call("on_close", getattr(handler, "on_close", None), reason)
+        await _call(handler, "on_close", reason)
         if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
             self.backoff.reset()
 
@@ -219,8 +214,7 @@ class Link:
         check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
         while True:
             try:
-                await _wait_for_ms(self._wake.wait(), self._poll_ms() if check is None else min(self._poll_ms(),
-                                                                                                  check[2]))
+                await _wait_for_ms(self._wake.wait(), self._poll_ms if check is None else min(self._poll_ms, check[2]))
             except asyncio.TimeoutError:
                 pass
             if not self._stopping and self._rx_reason is None:
@@ -255,7 +249,6 @@ class Link:
                     self._rx_reason = str(e)
 
     async def _receive(self, sock, handler):
-        on_message = handler.on_message
         try:
             while True:
                 try:
@@ -265,7 +258,7 @@ class Link:
                         raise
                     # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
                     log.warning("link: %s", e)
-                    await _call("on_too_big", getattr(handler, "on_too_big", None), e.head, e.size)
+                    await _call(handler, "on_too_big", e.head, e.size)
                     e = None
                     continue
                 if not isinstance(msg, str):
@@ -274,7 +267,7 @@ class Link:
                 # msg sits in value-stack slot 1 here, which the next sock.recv() overwrites:
                 # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
                 # stay alive while the next one is being received.
-                await _deliver(msg, on_message)
+                await _deliver(msg, handler)
                 msg = None
         except ws.WebSocketError as e:
             self._rx_reason = str(e)

@@ -1,7 +1,7 @@
 # The WebSocket opening handshake (RFC 6455 4.1): URL parsing, TCP and TLS connect, the HTTP
 # upgrade with Basic auth and subprotocol checks; also a Link's URL, checked when it is made.
 # Imported for one connect or check and unloaded after it (net/ws.py), so it costs no RAM while
-# the link is up. Errors are ws's classes; sockets are net/netcompat.py's.
+# the link is up. Errors are ws's classes.
 import asyncio
 import binascii
 import hashlib
@@ -9,9 +9,8 @@ import os
 
 import compat
 from compat import const
-from net import netcompat
 from net.ws import (CONNECT_TIMEOUT_MS, MAX_MESSAGE, ConnectionClosed, WebSocketError,
-                    Unauthorized, WebSocket, _as_bytes, _wait_for_ms)
+                    Unauthorized, WebSocket, _wait_for_ms)
 
 MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
@@ -21,6 +20,22 @@ def _refused(text, status=101, kind=WebSocketError):
     e = kind(text)
     e.status = status
     return e
+
+
+# MicroPython's asyncio.open_connection leaks its socket when the connect raises at once or is
+# cancelled (timeout), and its Stream.close() does nothing (wait_closed() closes the socket): here
+# the socket is ours from its creation, and WebSocket.wait_closed() closes it (and the TCP socket
+# beneath a TLS one: after a failed TLS handshake, closing the TLS socket leaves that one open).
+try:
+    from asyncio.stream import Stream as _Stream  # MicroPython: a stream wraps a socket we own
+except ImportError:  # CPython
+    _Stream = None
+
+
+def _as_bytes(v):
+    if isinstance(v, str):
+        return v.encode()
+    return bytes(v)
 
 
 def _b64(data):
@@ -124,14 +139,12 @@ def _tls_context(ssl):
 async def _read_line(ws, limit):
     line = bytearray()
     while True:
-        if ws._rpos == ws._rend:
-            await ws._fill()
-        i = ws._rbuf.find(b"\n", ws._rpos, ws._rend)
-        end = ws._rend if i < 0 else i + 1
-        if len(line) + end - ws._rpos > limit:
+        await ws._read_some(0)  # input in the receive buffer, none taken
+        i = bytes(ws._rmv[ws._rpos:ws._rend]).find(b"\n")
+        k = ws._rend - ws._rpos if i < 0 else i + 1
+        if len(line) + k > limit:
             raise WebSocketError("HTTP response head longer than %d bytes" % MAX_HANDSHAKE_BYTES)
-        line.extend(ws._rmv[ws._rpos:end])
-        ws._rpos = end
+        line.extend(await ws._read_some(k))
         if i >= 0:
             return bytes(line)
 
@@ -202,9 +215,39 @@ async def _handshake(ws, host_header, resource, subprotocols, auth_header):
     ws.last_rx_ms = compat.ticks_ms()
 
 
+async def _open_stream(host, port, ssl):
+    """(reader, writer) of a TCP connection (TLS when ssl is a context); nothing stays open on failure."""
+    if _Stream is None:
+        if ssl is None:
+            return await asyncio.open_connection(host, port)
+        return await asyncio.open_connection(host, port, ssl=ssl, server_hostname=host)
+    import errno
+    import socket
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    tcp = s = socket.socket(ai[0], ai[1], ai[2])
+    try:
+        s.setblocking(False)
+        try:
+            s.connect(ai[-1])
+        except OSError as e:
+            if e.errno != errno.EINPROGRESS:  # a non-blocking connect completes later
+                raise
+        if ssl is not None:
+            s = ssl.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+            s.setblocking(False)
+        st = _Stream(s)
+        st.tcp = tcp  # closed by WebSocket.wait_closed() with s
+        await asyncio.sleep_ms(0)  # the connect completes (or fails) at the first write
+        return st, st
+    except BaseException:
+        s.close()
+        tcp.close()
+        raise
+
+
 async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message):
     try:
-        reader, writer = await netcompat.open_stream(host, port, ctx, host if secure else None)
+        reader, writer = await _open_stream(host, port, ctx)
     except OSError as e:
         raise WebSocketError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
     ws = WebSocket(reader, writer, max_message)
@@ -213,20 +256,17 @@ async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, ma
     host_header = name if port == default else "%s:%d" % (name, port)
     try:
         await _handshake(ws, host_header, resource, subprotocols, auth_header)
-    except ConnectionClosed as e:
+    except BaseException as e:  # the socket goes on every path, the connect timeout cancelling us too
         await ws.wait_closed()
-        raise WebSocketError("server closed the connection during the handshake (%s)" % e.reason)
-    except OSError as e:
-        await ws.wait_closed()
-        raise WebSocketError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
-    except ValueError as e:  # MicroPython's ssl reports a failed TLS handshake (e.g. untrusted certificate) so
-        await ws.wait_closed()
-        if not secure:
-            raise WebSocketError("bad HTTP response: %s" % _one_line(e))
-        raise WebSocketError("TLS handshake with %s:%d failed: %s" % (host, port, _one_line(e)))
-    except BaseException:  # HandshakeError, or the connect timeout cancelling us: the socket goes too
-        await ws.wait_closed()
-        raise
+        if isinstance(e, ConnectionClosed):
+            raise WebSocketError("server closed the connection during the handshake (%s)" % e.reason)
+        if isinstance(e, OSError):
+            raise WebSocketError("cannot connect to %s:%d: %s" % (host, port, _one_line(e)))
+        if isinstance(e, ValueError):  # MicroPython's ssl reports a failed TLS handshake (e.g. untrusted certificate) so
+            if not secure:
+                raise WebSocketError("bad HTTP response: %s" % _one_line(e))
+            raise WebSocketError("TLS handshake with %s:%d failed: %s" % (host, port, _one_line(e)))
+        raise  # HandshakeError, or the connect timeout cancelling us
     return ws
 
 
