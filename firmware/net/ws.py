@@ -105,9 +105,8 @@ class WebSocket:
         self._rmv = memoryview(bytearray(_RX_BUFFER))  # the receive buffer: bytes _rpos.._rend not yet taken
         self._rpos = 0
         self._rend = 0
-        self._sending = False  # a frame is being written (a large one in steps): others wait for _sent
-        self._sent = asyncio.Event()  # not an asyncio.Lock: that would keep asyncio.lock loaded for this alone
-        self._closed_evt = asyncio.Event()
+        self._sent = asyncio.Event()  # set: no frame is being written (a large one in steps); not an
+        self._sent.set()  # asyncio.Lock: that would keep asyncio.lock loaded for this alone
         self._rx_active = False
         self._close_sent = False
         self.max_message = max_message
@@ -197,13 +196,12 @@ class WebSocket:
         head += mask
         mv = memoryview(data)
         data = None  # MicroPython's GC scans stale coroutine slots: only mv holds the payload, dropped below
-        while self._sending:
+        while not self._sent.is_set():
             await self._sent.wait()
         if self.closed:
             raise self._lost()
         if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
             raise closed_error(CLOSE_NORMAL, "closing")
-        self._sending = True
         self._sent.clear()
         w = self._w
         try:
@@ -218,7 +216,6 @@ class WebSocket:
             raise self._lost("connection lost while sending: %s" % e)
         finally:
             mv = None
-            self._sending = False
             self._sent.set()
 
     # ------------------------------------------------------------ teardown
@@ -235,7 +232,6 @@ class WebSocket:
                 self._w.close()
             except Exception:  # the socket may already be gone; nothing left to release
                 pass
-            self._closed_evt.set()
         return closed_error(self.close_code, self.close_reason)
 
     # abort(): drop the TCP connection at once, no close handshake (dead link); then await wait_closed().

@@ -10,6 +10,7 @@ from net.ws import MAX_CONTROL, OP_CLOSE, ConnectionClosed, ProtocolError, WebSo
 CLOSE_TIMEOUT_MS = const(3000)  # how long close() waits for the server's close frame
 FAIL_CLOSE_TIMEOUT_MS = const(1000)  # how long we try to tell the server why we are dropping it
 FAIL_REASON_CHARS = const(60)  # the part of an error text sent as the close reason
+_POLL_S = 0.02  # how often close() looks whether the receiving task has seen the server's close
 
 CLOSE_PROTOCOL = const(1002)
 CLOSE_NO_STATUS = const(1005)  # never sent: what a close frame without a code means
@@ -74,20 +75,21 @@ async def close(ws, code, reason):
     """Close handshake: send close, wait (bounded) for the server's close, drop TCP."""
     try:
         await _send_close(ws, code, reason)
-        if ws._rx_active:  # the receiving task will see the server's close frame
-            await _wait_for_ms(ws._closed_evt.wait(), CLOSE_TIMEOUT_MS)
-        else:
-            await _wait_for_ms(_drain_until_closed(ws), CLOSE_TIMEOUT_MS)
+        await _wait_for_ms(_until_closed(ws), CLOSE_TIMEOUT_MS)
     except (WebSocketError, asyncio.TimeoutError):
         pass
     ws._lost(reason, code)
     await ws.wait_closed()  # the TCP connection ends here, not when the server times out
 
 
-async def _drain_until_closed(ws):
+async def _until_closed(ws):
+    # The server's close frame: seen by the task receiving, or read (and what comes before it dropped) here.
     try:
-        while True:
-            await ws.recv()
+        while not ws.closed:
+            if ws._rx_active:
+                await asyncio.sleep(_POLL_S)
+            else:
+                await ws.recv()
     except ConnectionClosed:
         pass
 
