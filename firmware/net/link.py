@@ -21,6 +21,41 @@ PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be lo
 
 NotConnected = ws.WebSocketError  # send() while the link is down; told apart by its text
 
+# The log lines and reasons, one line each of one string (each string constant is a heap object
+# of its own, ~60 B on top of its text here): _T_* is a text's line, ws._text() reads it.
+_TEXTS = (
+    "link: handler %s failed: %r\n"  # 0
+    "%s must be a number of seconds >= 0\n"  # 1
+    "not connected to the CSMS\n"  # 2
+    "%s stuck for %d ms (dead link)\n"  # 3
+    "link lost while sending: %s\n"  # 4
+    "link: next connect attempt in %d ms\n"  # 5
+    "link: connect to %s failed: %s\n"  # 6
+    "link: connected to %s\n"  # 7
+    "link: disconnected from %s: %s\n"  # 8
+    "no pong within %d ms after an unanswered CALL (dead link)\n"  # 9
+    "nothing received for %d ms (dead link)\n"  # 10
+    "link: binary message of %d bytes ignored (OCPP-J is text)\n"  # 11
+    "receiver failed: %r\n"  # 12
+    "on_connect_failed\n"  # 13
+    "link_target\n"  # 14
+)
+_T_HANDLER = const(0)
+_T_SECONDS = const(1)
+_T_DOWN = const(2)
+_T_STUCK = const(3)
+_T_LOST = const(4)
+_T_PAUSE = const(5)
+_T_FAILED = const(6)
+_T_UP = const(7)
+_T_CLOSED = const(8)
+_T_NO_PONG = const(9)
+_T_SILENT = const(10)
+_T_BINARY = const(11)
+_T_RX_FAILED = const(12)
+_T_ON_FAILED = const(13)
+_T_TARGET = const(14)
+
 
 if hasattr(asyncio, "sleep_ms"):
     _sleep_ms = asyncio.sleep_ms
@@ -40,7 +75,7 @@ def _ms(name, v, default):
     except (TypeError, ValueError):
         v = -1
     if v < 0:
-        raise ValueError("%s must be a number of seconds >= 0" % name)
+        raise ValueError(ws._text(_TEXTS, _T_SECONDS) % name)
     return int(v * 1000)
 
 
@@ -55,7 +90,7 @@ async def _call(handler, name, *args):
         if r is not None and hasattr(r, "send"):  # a coroutine / generator-based coroutine
             await r
     except Exception as e:
-        log.exception("link: handler %s failed: %r" % (name, e), e)
+        log.exception(ws._text(_TEXTS, _T_HANDLER) % (name, e), e)
 
 
 async def _deliver(msg, handler):
@@ -70,7 +105,7 @@ class Link:
                  dead_after_s=None, backoff=None, max_message=ws.MAX_MESSAGE, sleep_ms=None,
                  connect_timeout_ms=ws.CONNECT_TIMEOUT_MS):
         # A bad URL or id is a configuration error: said now (ValueError, WebSocketError), not on every retry.
-        self.url, secret = ws._via("ws_open", "link_target", url, charge_point_id, basic_auth)
+        self.url, secret = ws._via("ws_open", ws._text(_TEXTS, _T_TARGET), url, charge_point_id, basic_auth)
         if secret:
             # Safety net: the header form never appears in a log line, even by mistake.
             try:
@@ -108,23 +143,20 @@ class Link:
         """Send one text message now; NotConnected when the link is down."""
         sock = self._ws
         if not self.up or sock is None:
-            raise NotConnected("not connected to the CSMS")
+            raise NotConnected(ws._text(_TEXTS, _T_DOWN))
         try:
             await _wait_for_ms(sock.send(text), self.send_timeout_ms)
         except asyncio.TimeoutError:
             # A half-written frame cannot be continued: the supervisor drops the link now.
-            reason = "send stuck for %d ms (dead link)" % self.send_timeout_ms
-            self._drop(reason)
+            reason = ws._text(_TEXTS, _T_STUCK) % ("send", self.send_timeout_ms)
+            self.up = False
+            if self._rx_reason is None:
+                self._rx_reason = reason
+            if self._wake is not None:
+                self._wake.set()
             raise NotConnected(reason)
         except ws.ConnectionClosed as e:
-            raise NotConnected("link lost while sending: %s" % e)
-
-    def _drop(self, reason):
-        self.up = False
-        if self._rx_reason is None:
-            self._rx_reason = reason
-        if self._wake is not None:
-            self._wake.set()
+            raise NotConnected(ws._text(_TEXTS, _T_LOST) % e)
 
     def verify(self, pong_wait_ms=PONG_GRACE_S * 1000):
         """The link is suspect (a CALL was not answered): ping at once and reconnect when
@@ -140,20 +172,6 @@ class Link:
         if self._wake is not None:
             self._wake.set()
 
-    async def _pause(self):
-        try:
-            if self.backoff is None:
-                self.backoff = ws._via("backoff", "Backoff")
-            d = self.backoff.next_ms()
-        except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
-            log.warning("link: %r", e)
-            d = PAUSE_MS
-        log.info("link: next connect attempt in %d ms", d)
-        while d > 0 and not self._stopping:
-            t = min(d, self._poll_ms)
-            await self._sleep(t)
-            d -= t
-
     async def run(self, handler):
         """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason), and
         optionally on_too_big(head, size) for a message above max_message (dropped, link kept)
@@ -164,13 +182,25 @@ class Link:
                 try:
                     sock = await ws.connect(self.url, *self._opts)
                 except Exception as e:  # every failure is retried; the log says why
-                    log.warning("link: connect to %s failed: %s", self.url, e)
-                    await _call(handler, "on_connect_failed", e)
-                    await self._pause()
-                    continue
-                await self._session(sock, handler)
-                if not self._stopping:
-                    await self._pause()
+                    log.warning(ws._text(_TEXTS, _T_FAILED), self.url, e)
+                    await _call(handler, ws._text(_TEXTS, _T_ON_FAILED), e)
+                else:
+                    await self._session(sock, handler)
+                    sock = None
+                if self._stopping:
+                    break
+                try:  # the pause before the next attempt
+                    if self.backoff is None:
+                        self.backoff = ws._via("backoff", "Backoff")
+                    d = self.backoff.next_ms()
+                except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
+                    log.warning("link: %r", e)
+                    d = PAUSE_MS
+                log.info(ws._text(_TEXTS, _T_PAUSE), d)
+                while d > 0 and not self._stopping:
+                    t = min(d, self._poll_ms)
+                    await self._sleep(t)
+                    d -= t
         finally:
             self.up = False
             self._ws = None
@@ -185,7 +215,7 @@ class Link:
         if not self._stopping:
             self._wake.clear()
         started = compat.ticks_ms()
-        log.info("link: connected to %s", self.url)
+        log.info(ws._text(_TEXTS, _T_UP), self.url)
         rx = None
         reason = None
         try:
@@ -204,7 +234,7 @@ class Link:
                     pass
             await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
         self.last_close_reason = reason
-        log.warning("link: disconnected from %s: %s", self.url, reason)
+        log.warning(ws._text(_TEXTS, _T_CLOSED), self.url, reason)
         await _call(handler, "on_close", reason)
         if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
             self.backoff.reset()
@@ -231,19 +261,19 @@ class Link:
                 if sock.pongs > check[1]:
                     check = None  # the link is alive: the CSMS was slow
                 elif compat.ticks_diff(now, check[0]) >= check[2]:
-                    return "no pong within %d ms after an unanswered CALL (dead link)" % check[2]
+                    return ws._text(_TEXTS, _T_NO_PONG) % check[2]
             if self._verify_ms and check is None:
                 check = (now, sock.pongs, self._verify_ms)
                 self._verify_ms = 0
             elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
-                return "nothing received for %d ms (dead link)" % compat.ticks_diff(now, sock.last_rx_ms)
+                return ws._text(_TEXTS, _T_SILENT) % compat.ticks_diff(now, sock.last_rx_ms)
             elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
                 continue
             last_ping = now
             try:
                 await _wait_for_ms(sock.ping(), self.send_timeout_ms)
             except asyncio.TimeoutError:
-                return "ping stuck for %d ms (dead link)" % self.send_timeout_ms
+                return ws._text(_TEXTS, _T_STUCK) % ("ping", self.send_timeout_ms)
             except ws.WebSocketError as e:
                 if self._rx_reason is None:
                     self._rx_reason = str(e)
@@ -262,7 +292,7 @@ class Link:
                     e = None
                     continue
                 if not isinstance(msg, str):
-                    log.warning("link: binary message of %d bytes ignored (OCPP-J is text)", len(msg))
+                    log.warning(ws._text(_TEXTS, _T_BINARY), len(msg))
                     continue
                 # msg sits in value-stack slot 1 here, which the next sock.recv() overwrites:
                 # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
@@ -272,8 +302,8 @@ class Link:
         except ws.WebSocketError as e:
             self._rx_reason = str(e)
         except Exception as e:  # never expected; the supervisor must still learn the link is gone
-            log.exception("link: receiver failed: %r" % e, e)
+            self._rx_reason = ws._text(_TEXTS, _T_RX_FAILED) % e
+            log.exception("link: %s" % self._rx_reason, e)
             sock.abort()
-            self._rx_reason = "receiver failed: %r" % e
         finally:
             self._wake.set()

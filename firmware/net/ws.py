@@ -28,6 +28,24 @@ _OP_PONG = const(10)
 CLOSE_NORMAL = const(1000)
 CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a close frame
 
+# The error texts, one line each of one string (see _text): _T_* is a text's line.
+_TEXTS = (
+    "connection closed (code %d%s)\n"  # 0
+    "connection lost: %s\n"  # 1
+    "connection lost (EOF)\n"  # 2
+    "connection lost while sending: %s\n"  # 3
+    "ping payload of %d bytes exceeds %d\n"  # 4
+    "outgoing message of %d bytes exceeds max_message %d\n"  # 5
+    "recv() is already running in another task\n"  # 6
+)
+_T_CLOSED = const(0)
+_T_LOST = const(1)
+_T_EOF = const(2)
+_T_LOST_SENDING = const(3)
+_T_PING_SIZE = const(4)
+_T_TOO_BIG = const(5)
+_T_RECV_BUSY = const(6)
+
 
 # One error class with a sentence (str(e)), and a subclass only where a caller acts on the kind
 # (each class costs resident heap). Attributes are set by whoever raises.
@@ -56,7 +74,7 @@ class ConnectionClosed(WebSocketError):
 
 
 def closed_error(code, reason=""):
-    e = ConnectionClosed("connection closed (code %d%s)" % (code, (": " + reason) if reason else ""))
+    e = ConnectionClosed(_text(_TEXTS, _T_CLOSED) % (code, (": " + reason) if reason else ""))
     e.code = code
     e.reason = reason
     return e
@@ -88,9 +106,19 @@ def _via(name, fn, *args):
         _unload(name)
 
 
-if hasattr(asyncio, "wait_for_ms"):
+def _text(texts, i):
+    """Line i of texts: a module's messages kept as one string ending in a newline (each string
+    constant is a heap object of its own, ~60 B on top of its text on this port, ~30 B on the ESP32)."""
+    s = 0
+    while i:
+        s = texts.find("\n", s) + 1
+        i -= 1
+    return texts[s:texts.find("\n", s)]
+
+
+try:
     _wait_for_ms = asyncio.wait_for_ms
-else:  # CPython
+except AttributeError:  # CPython
     def _wait_for_ms(aw, ms):
         return asyncio.wait_for(aw, ms / 1000)
 
@@ -130,12 +158,12 @@ class WebSocket:
                     n = len(data)
                     mv[:n] = data
             except OSError as e:
-                raise self._lost("connection lost: %s" % e)
+                raise self._lost(_text(_TEXTS, _T_LOST) % e)
             if n:
                 self.last_rx_ms = compat.ticks_ms()
                 return n
             if n is not None:  # None: a non-blocking TLS read that produced no application data yet
-                raise self._lost("connection lost (EOF)")
+                raise self._lost(_text(_TEXTS, _T_EOF))
 
     async def _read_some(self, limit):
         """A memoryview of up to limit buffered bytes, taken (valid until the next read); the
@@ -186,9 +214,9 @@ class WebSocket:
                 data = data.encode()
         n = len(data)
         if op & 8 and n > MAX_CONTROL:
-            raise ValueError("ping payload of %d bytes exceeds %d" % (n, MAX_CONTROL))
+            raise ValueError(_text(_TEXTS, _T_PING_SIZE) % (n, MAX_CONTROL))
         if n > self.max_message:
-            raise MessageTooBig("outgoing message of %d bytes exceeds max_message %d" % (n, self.max_message))
+            raise MessageTooBig(_text(_TEXTS, _T_TOO_BIG) % (n, self.max_message))
         mask = os.urandom(4)
         head = bytearray((0x80 | op, 0x80 | (n if n < 126 else 126 if n < 65536 else 127)))
         if n > 125:
@@ -213,7 +241,7 @@ class WebSocket:
                 head = b""  # the header goes with the first chunk: one write for a small frame
                 await w.drain()
         except OSError as e:
-            raise self._lost("connection lost while sending: %s" % e)
+            raise self._lost(_text(_TEXTS, _T_LOST_SENDING) % e)
         finally:
             mv = None
             self._sent.set()
@@ -300,7 +328,7 @@ class WebSocket:
             elif op == _OP_PONG:
                 self.pongs += 1
             else:
-                await self._end("on_close_frame", payload)
+                await self._end("on_close", payload)
 
     def _take(self, op):
         # A plain function, so no coroutine frame keeps a reference to the big buffer.
@@ -318,7 +346,7 @@ class WebSocket:
         if self.closed:
             raise self._lost()
         if self._rx_active:
-            raise WebSocketError("recv() is already running in another task")
+            raise WebSocketError(_text(_TEXTS, _T_RECV_BUSY))
         self._rx_active = True
         try:
             fin, op, n = await self._frame(False)

@@ -94,7 +94,7 @@ async def _until_closed(ws):
         pass
 
 
-async def on_close_frame(ws, payload):
+async def on_close(ws, payload):
     """The server's close frame: check it, answer it (echoing the code), end the connection."""
     code, reason = CLOSE_NO_STATUS, ""
     if len(payload) == 1:

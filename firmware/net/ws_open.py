@@ -10,14 +10,14 @@ import os
 import compat
 from compat import const
 from net.ws import (CONNECT_TIMEOUT_MS, MAX_MESSAGE, ConnectionClosed, WebSocketError,
-                    Unauthorized, WebSocket, _wait_for_ms)
+                    Unauthorized, WebSocket, _text, _wait_for_ms)
 
 MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 
 # The error texts, one line each of one string: every string constant is a heap object of its
 # own (~60 B each on top of its text here, ~30 B on the ESP32), and the texts are read only when
-# a connect fails. _E_* is a text's line; _error() makes the exception.
+# a connect fails. _E_* is a text's line; _error() makes the exception (net.ws _text).
 _TEXTS = (
     "URL must be a string, not %r\n"  # 0
     "URL must start with ws:// or wss://: %r\n"  # 1
@@ -89,11 +89,7 @@ except ImportError:  # CPython
 def _error(i, args=(), status=0, kind=WebSocketError):
     """kind(line i of _TEXTS % args); status: the HTTP status of a refused upgrade (101: the
     upgrade was answered, but wrongly)."""
-    s = 0
-    while i:
-        s = _TEXTS.find("\n", s) + 1
-        i -= 1
-    e = kind(_TEXTS[s:_TEXTS.find("\n", s)] % args)
+    e = kind(_text(_TEXTS, i) % args)
     e.status = status
     return e
 
