@@ -133,11 +133,8 @@ class Link:
         self.ping_ms = p = _ms("ping_interval_s", ping_interval_s, _PING_INTERVAL_S * 1000)
         self.dead_ms = d = _ms("dead_after_s", self._explicit_dead,
                                (_DEAD_AFTER_PINGS * p + PONG_GRACE_S * 1000) if p else 0)
-        q = _POLL_MS
-        for t in (p, d):
-            if t and t // 4 < q:
-                q = max(1, t // 4)
-        self._poll_ms = q  # how often the supervisor checks: a quarter of the shortest period
+        # How often the supervisor checks: a quarter of the shortest period, at most _POLL_MS.
+        self._poll_ms = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
 
     async def send(self, text):
         """Send one text message now; NotConnected when the link is down."""
@@ -221,7 +218,49 @@ class Link:
         try:
             await _call(handler, "on_open")
             rx = asyncio.create_task(self._receive(sock, handler))
-            reason = await self._supervise(sock, started)
+            # Supervise until the link ends (reason): stop(), verify(), pings, dead-link detection.
+            last_ping = started
+            check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
+            while True:
+                try:
+                    await _wait_for_ms(self._wake.wait(), self._poll_ms if check is None else min(self._poll_ms, check[2]))
+                except asyncio.TimeoutError:
+                    pass
+                if not self._stopping and self._rx_reason is None:
+                    self._wake.clear()
+                reason = self._rx_reason
+                if reason is not None:
+                    break
+                if self._stopping:
+                    await sock.close(ws.CLOSE_NORMAL)
+                    reason = "stopped"
+                    break
+                now = compat.ticks_ms()
+                if self._own and self.backoff is not None and compat.ticks_diff(now, started) >= self.stable_ms:
+                    self.backoff = None  # stable: the next failure starts from the first delay again
+                if check is not None:
+                    if sock.pongs > check[1]:
+                        check = None  # the link is alive: the CSMS was slow
+                    elif compat.ticks_diff(now, check[0]) >= check[2]:
+                        reason = ws._text(_TEXTS, _T_NO_PONG) % check[2]
+                        break
+                if self._verify_ms and check is None:
+                    check = (now, sock.pongs, self._verify_ms)
+                    self._verify_ms = 0
+                elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
+                    reason = ws._text(_TEXTS, _T_SILENT) % compat.ticks_diff(now, sock.last_rx_ms)
+                    break
+                elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
+                    continue
+                last_ping = now
+                try:
+                    await _wait_for_ms(sock.ping(), self.send_timeout_ms)
+                except asyncio.TimeoutError:
+                    reason = ws._text(_TEXTS, _T_STUCK) % ("ping", self.send_timeout_ms)
+                    break
+                except ws.WebSocketError as e:
+                    if self._rx_reason is None:
+                        self._rx_reason = str(e)
         finally:
             self.up = False
             self._ws = None
@@ -238,45 +277,6 @@ class Link:
         await _call(handler, "on_close", reason)
         if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
             self.backoff.reset()
-
-    async def _supervise(self, sock, started):
-        last_ping = compat.ticks_ms()
-        check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
-        while True:
-            try:
-                await _wait_for_ms(self._wake.wait(), self._poll_ms if check is None else min(self._poll_ms, check[2]))
-            except asyncio.TimeoutError:
-                pass
-            if not self._stopping and self._rx_reason is None:
-                self._wake.clear()
-            if self._rx_reason is not None:
-                return self._rx_reason
-            if self._stopping:
-                await sock.close(ws.CLOSE_NORMAL)
-                return "stopped"
-            now = compat.ticks_ms()
-            if self._own and self.backoff is not None and compat.ticks_diff(now, started) >= self.stable_ms:
-                self.backoff = None  # stable: the next failure starts from the first delay again
-            if check is not None:
-                if sock.pongs > check[1]:
-                    check = None  # the link is alive: the CSMS was slow
-                elif compat.ticks_diff(now, check[0]) >= check[2]:
-                    return ws._text(_TEXTS, _T_NO_PONG) % check[2]
-            if self._verify_ms and check is None:
-                check = (now, sock.pongs, self._verify_ms)
-                self._verify_ms = 0
-            elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
-                return ws._text(_TEXTS, _T_SILENT) % compat.ticks_diff(now, sock.last_rx_ms)
-            elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
-                continue
-            last_ping = now
-            try:
-                await _wait_for_ms(sock.ping(), self.send_timeout_ms)
-            except asyncio.TimeoutError:
-                return ws._text(_TEXTS, _T_STUCK) % ("ping", self.send_timeout_ms)
-            except ws.WebSocketError as e:
-                if self._rx_reason is None:
-                    self._rx_reason = str(e)
 
     async def _receive(self, sock, handler):
         try:

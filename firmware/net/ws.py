@@ -197,21 +197,20 @@ class WebSocket:
         return v
 
     # ------------------------------------------------------------ output
-    def send(self, message):
-        """Send one message: str as a text frame, bytes-like as a binary frame (a coroutine)."""
-        return self._send(_OP_TEXT if isinstance(message, str) else _OP_BINARY, message)
-
     def ping(self, payload=b""):
         """Send a ping (keepalive, a coroutine); the pong updates last_rx_ms and `pongs`."""
-        return self._send(_OP_PING, payload)
+        return self._send(payload, _OP_PING)
 
-    async def _send(self, op, data):
-        # One frame, masked (RFC 6455 5.3); a str is sent as its UTF-8 bytes.
+    async def _send(self, data, op=0):
+        # One frame, masked (RFC 6455 5.3); a str is sent as its UTF-8 bytes. op 0: a message,
+        # text for a str, binary for bytes-like (send()).
         if isinstance(data, str):
+            op = op or _OP_TEXT
             try:
                 data = memoryview(data)  # MicroPython: a str is its UTF-8 bytes, no copy needed
             except TypeError:  # CPython
                 data = data.encode()
+        op = op or _OP_BINARY
         n = len(data)
         if op & 8 and n > MAX_CONTROL:
             raise ValueError(_text(_TEXTS, _T_PING_SIZE) % (n, MAX_CONTROL))
@@ -245,6 +244,9 @@ class WebSocket:
         finally:
             mv = None
             self._sent.set()
+
+    # send(message): send one message, str as a text frame, bytes-like as a binary frame (a coroutine).
+    send = _send
 
     # ------------------------------------------------------------ teardown
     def _lost(self, reason="aborted", code=CLOSE_ABNORMAL):
@@ -324,7 +326,7 @@ class WebSocket:
             await self._read_into(memoryview(payload))
             if op == _OP_PING:
                 if not self._close_sent:
-                    await self._send(_OP_PONG, payload)
+                    await self._send(payload, _OP_PONG)
             elif op == _OP_PONG:
                 self.pongs += 1
             else:

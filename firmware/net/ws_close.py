@@ -26,7 +26,7 @@ async def _send_close(ws, code, reason=""):
         return
     ws._close_sent = True
     payload = b"" if code == CLOSE_NO_STATUS else code.to_bytes(2, "big") + reason.encode()[:MAX_CONTROL - 2]
-    await ws._send(OP_CLOSE, payload)
+    await ws._send(payload, OP_CLOSE)
 
 
 async def failed(ws, code, exc):
