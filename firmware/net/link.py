@@ -232,7 +232,7 @@ class Link:
                 if reason is not None:
                     break
                 if self._stopping:
-                    await sock.close(ws.CLOSE_NORMAL)
+                    await sock.close()  # 1000, normal closure
                     reason = "stopped"
                     break
                 now = compat.ticks_ms()

@@ -18,15 +18,15 @@ _SEND_CHUNK = const(2048)  # payload bytes masked and written per step (bounds t
 _STREAM_CLOSE_MS = const(1000)  # longest wait_closed() waits for the runtime to release a socket
 MAX_CONTROL = const(125)  # RFC 6455 5.5: control frame payload limit
 
-OP_CONT = const(0)
+_OP_CONT = const(0)
 _OP_TEXT = const(1)
 _OP_BINARY = const(2)
 OP_CLOSE = const(8)
 _OP_PING = const(9)
 _OP_PONG = const(10)
 
-CLOSE_NORMAL = const(1000)
-CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a close frame
+_CLOSE_NORMAL = const(1000)
+_CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a close frame
 
 # The error texts, one line each of one string (see _text): _T_* is a text's line.
 _TEXTS = (
@@ -70,7 +70,7 @@ class MessageTooBig(WebSocketError):
 
 
 class ConnectionClosed(WebSocketError):
-    """`code` and `reason` of the close (CLOSE_ABNORMAL: no close frame)."""
+    """`code` and `reason` of the close (1006: no close frame, the TCP connection ended)."""
 
 
 def closed_error(code, reason=""):
@@ -228,7 +228,7 @@ class WebSocket:
         if self.closed:
             raise self._lost()
         if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
-            raise closed_error(CLOSE_NORMAL, "closing")
+            raise closed_error(_CLOSE_NORMAL, "closing")
         self._sent.clear()
         w = self._w
         try:
@@ -249,7 +249,7 @@ class WebSocket:
     send = _send
 
     # ------------------------------------------------------------ teardown
-    def _lost(self, reason="aborted", code=CLOSE_ABNORMAL):
+    def _lost(self, reason="aborted", code=_CLOSE_ABNORMAL):
         # End the connection now (the socket closed, no close handshake; a no-op once closed):
         # the ConnectionClosed for the close, for the caller to raise.
         if not self.closed:
@@ -280,7 +280,7 @@ class WebSocket:
         if w is not None:  # handshake leaves it open when the TLS socket is closed
             w.close()
 
-    async def close(self, code=CLOSE_NORMAL, reason=""):
+    async def close(self, code=_CLOSE_NORMAL, reason=""):
         """Close handshake (net/ws_close.py): send close, wait (bounded) for the server's close, drop TCP."""
         if not self.closed:
             await self._end("close", code, reason)
@@ -318,7 +318,7 @@ class WebSocket:
                 n = await self._read_int(2 if n == 126 else 8)
             op = b >> 8 & 0x0F
             if n >> 63 or (op > _OP_PONG or not b & 0x8000 or n > MAX_CONTROL if op & 8
-                           else op > _OP_BINARY or (op == OP_CONT) != busy):
+                           else op > _OP_BINARY or (op == _OP_CONT) != busy):
                 await self._end("fail", b, n, busy)
             if op < OP_CLOSE:
                 return b & 0x8000, op, n
