@@ -10,44 +10,13 @@ import os
 import compat
 from compat import const
 from net.ws import (CONNECT_TIMEOUT_MS, MAX_MESSAGE, ConnectionClosed, WebSocketError,
-                    Unauthorized, WebSocket, _text, _wait_for_ms)
+                    Unauthorized, WebSocket, _via, _wait_for_ms)
 
 MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 
-# The error texts, one line each of one string: every string constant is a heap object of its
-# own (~60 B each on top of its text here, ~30 B on the ESP32), and the texts are read only when
-# a connect fails. _E_* is a text's line; _error() makes the exception (net.ws _text).
-_TEXTS = (
-    "URL must be a string, not %r\n"  # 0
-    "URL must start with ws:// or wss://: %r\n"  # 1
-    "URL path must be printable ASCII without spaces: %r\n"  # 2
-    "credentials in the URL are not supported (use basic_auth): %r\n"  # 3
-    "unclosed '[' in URL host: %r\n"  # 4
-    "bad port in URL: %r\n"  # 5
-    "URL has no host: %r\n"  # 6
-    "URL port must be 1..65535: %r\n"  # 7
-    "CSMS URL must be a string, not %r\n"  # 8
-    "this runtime has no default CA store: pass an SSLContext that trusts the CSMS certificate"
-    " (SSLContext(PROTOCOL_TLS_CLIENT) + load_verify_locations)\n"  # 9
-    "HTTP response head longer than %d bytes\n"  # 10
-    "malformed HTTP header line %r\n"  # 11
-    "not an HTTP response: %r\n"  # 12
-    "authorization rejected (HTTP 401)\n"  # 13
-    "server answered HTTP %d %s instead of 101 Switching Protocols\n"  # 14
-    "server did not upgrade to websocket (Upgrade: %r)\n"  # 15
-    "server answered without Connection: Upgrade\n"  # 16
-    "wrong Sec-WebSocket-Accept from server\n"  # 17
-    "server enabled extensions we did not ask for: %s\n"  # 18
-    "server did not select subprotocol %s\n"  # 19
-    "server selected subprotocol %r, we asked for %s\n"  # 20
-    "cannot connect to %s:%d: %s\n"  # 21
-    "server closed the connection during the handshake (%s)\n"  # 22
-    "bad HTTP response: %s\n"  # 23
-    "TLS handshake with %s:%d failed: %s\n"  # 24
-    "an ssl context was given for a ws:// URL (use wss://): %r\n"  # 25
-    "no WebSocket connection to %s:%d within %d ms\n"  # 26
-)
+# Errors name their text by its line in net/ws_texts.py (_E_*), loaded only when one is raised:
+# a connect that succeeds does not carry them (~1.5 KB); _error() makes the exception.
 _E_URL_TYPE = const(0)
 _E_SCHEME = const(1)
 _E_PATH = const(2)
@@ -87,9 +56,13 @@ except ImportError:  # CPython
 
 
 def _error(i, args=(), status=0, kind=WebSocketError):
-    """kind(line i of _TEXTS % args); status: the HTTP status of a refused upgrade (101: the
-    upgrade was answered, but wrongly)."""
-    e = kind(_text(_TEXTS, i) % args)
+    """kind(text i % args); status: the HTTP status of a refused upgrade (101: the upgrade was
+    answered, but wrongly)."""
+    try:
+        text = _via("ws_texts", "text", i)
+    except Exception:  # MemoryError: the texts cannot be loaded; the error still says which it is
+        text, args = "WebSocket connect failed (net.ws_texts line %d: %r)", (i, args)
+    e = kind(text % args)
     e.status = status
     return e
 
