@@ -121,7 +121,6 @@ class Link:
         self._sleep = sleep_ms or _sleep_ms
         self.up = False
         self.connects = 0  # successful connections so far
-        self.last_close_reason = None
         self._ws = None
         self._stopping = False
         self._rx_reason = None
@@ -272,7 +271,6 @@ class Link:
                 except BaseException:  # CancelledError of the receiver, expected here
                     pass
             await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
-        self.last_close_reason = reason
         log.warning(ws._text(_TEXTS, _T_CLOSED), self.url, reason)
         await _call(handler, "on_close", reason)
         if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:

@@ -99,7 +99,7 @@ def _unload(name):
 
 
 def _via(name, fn, *args):
-    """net.<name>.<fn>(*args), the module loaded for the call (net.link: a Link's URL check, a Backoff)."""
+    """net.<name>.<fn>(*args), the module loaded for the call (a Link's URL check, a Backoff, an error's text)."""
     try:
         return getattr(_load(name), fn)(*args)
     finally:
