@@ -38,7 +38,7 @@ _TEXTS = (
     "link: binary message of %d bytes ignored (OCPP-J is text)\n"  # 11
     "receiver failed: %r\n"  # 12
     "on_connect_failed\n"  # 13
-    "link_target\n"  # 14
+    "link_init\n"  # 14
 )
 _T_HANDLER = const(0)
 _T_SECONDS = const(1)
@@ -54,7 +54,7 @@ _T_SILENT = const(10)
 _T_BINARY = const(11)
 _T_RX_FAILED = const(12)
 _T_ON_FAILED = const(13)
-_T_TARGET = const(14)
+_T_INIT = const(14)
 
 
 if hasattr(asyncio, "sleep_ms"):
@@ -101,31 +101,11 @@ class Link:
     stable_ms = _STABLE_MS  # per instance: tests shorten it
     send_timeout_ms = _SEND_TIMEOUT_MS
 
-    def __init__(self, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=_PING_INTERVAL_S,
-                 dead_after_s=None, backoff=None, max_message=ws.MAX_MESSAGE, sleep_ms=None,
-                 connect_timeout_ms=ws.CONNECT_TIMEOUT_MS):
-        # A bad URL or id is a configuration error: said now (ValueError, WebSocketError), not on every retry.
-        self.url, secret = ws._via("ws_open", ws._text(_TEXTS, _T_TARGET), url, charge_point_id, basic_auth)
-        if secret:
-            # Safety net: the header form never appears in a log line, even by mistake.
-            try:
-                log.secret(secret)
-            except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
-                log.warning("link: %s", e)
-        self.ssl = ssl
-        self._opts = (("ocpp1.6",), basic_auth, ssl, connect_timeout_ms, max_message)  # ws.connect's, after the URL
-        self._explicit_dead = dead_after_s
-        self.set_ping_interval(ping_interval_s)
-        self.backoff = backoff  # a net.backoff.Backoff; None: one is made at the first failure
-        self._own = backoff is None  # ours: dropped (and its module freed) once a connection is stable
-        self._sleep = sleep_ms or _sleep_ms
-        self.up = False
-        self.connects = 0  # successful connections so far
-        self._ws = None
-        self._stopping = False
-        self._rx_reason = None
-        self._wake = None  # set when the receiver ends or stop() is called: the supervisor acts at once
-        self._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
+    def __init__(self, url, charge_point_id, **kw):
+        # The arguments (basic_auth, ssl, ping_interval_s, dead_after_s, backoff, max_message,
+        # sleep_ms, connect_timeout_ms) and the state they set: net/ws_open.py link_init, which
+        # checks them (a configuration error is said now, not on every retry).
+        ws._via("ws_open", ws._text(_TEXTS, _T_INIT), self, url, charge_point_id, **kw)
 
     def set_ping_interval(self, ping_interval_s):
         """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
@@ -195,7 +175,7 @@ class Link:
                 log.info(ws._text(_TEXTS, _T_PAUSE), d)
                 while d > 0 and not self._stopping:
                     t = min(d, self._poll_ms)
-                    await self._sleep(t)
+                    await (self._sleep or _sleep_ms)(t)
                     d -= t
         finally:
             self.up = False

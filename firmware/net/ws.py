@@ -98,10 +98,10 @@ def _unload(name):
         del pkg.__dict__[name]
 
 
-def _via(name, fn, *args):
-    """net.<name>.<fn>(*args), the module loaded for the call (a Link's URL check, a Backoff, an error's text)."""
+def _via(name, fn, *args, **kw):
+    """net.<name>.<fn>(*args, **kw), the module loaded for the call (a Link's set-up, a Backoff, an error's text)."""
     try:
-        return getattr(_load(name), fn)(*args)
+        return getattr(_load(name), fn)(*args, **kw)
     finally:
         _unload(name)
 

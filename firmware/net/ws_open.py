@@ -1,5 +1,6 @@
 # The WebSocket opening handshake (RFC 6455 4.1): URL parsing, TCP and TLS connect, the HTTP
-# upgrade with Basic auth and subprotocol checks; also a Link's URL, checked when it is made.
+# upgrade with Basic auth and subprotocol checks; also a Link's configuration, checked and set
+# when it is made.
 # Imported for one connect or check and unloaded after it (net/ws.py), so it costs no RAM while
 # the link is up. Errors are ws's classes.
 import asyncio
@@ -142,16 +143,37 @@ def parse_url(url):
     return secure, host, port, resource
 
 
-def link_target(url, charge_point_id, basic_auth):
-    """net.link's configuration checked when a Link is made: (the URL of the charger's link, the
-    Basic auth credentials as they appear in the header, or None)."""
+def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=None, dead_after_s=None,
+              backoff=None, max_message=MAX_MESSAGE, sleep_ms=None, connect_timeout_ms=CONNECT_TIMEOUT_MS):
+    """A net.link.Link's configuration, checked (ValueError, WebSocketError) and set when it is
+    made: its URL (the CSMS URL, then the charge point's id), Basic auth, TLS, timing, backoff."""
     if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
         raise ValueError("charge_point_id must be a non-empty string without '/', not %r" % (charge_point_id,))
     if not isinstance(url, str):
         raise _error(_E_CSMS_URL, (url,))
-    url = url.rstrip("/") + "/" + charge_point_id  # OCPP-J: the CSMS URL, then the charge point's id
+    link.url = url = url.rstrip("/") + "/" + charge_point_id  # OCPP-J
     parse_url(url)
-    return url, basic_auth_header(basic_auth[0], basic_auth[1])[6:] if basic_auth else None
+    if basic_auth:
+        secret = basic_auth_header(basic_auth[0], basic_auth[1])[6:]
+        import log
+        try:  # safety net: the header form never appears in a log line, even by mistake
+            log.secret(secret)
+        except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
+            log.warning("link: %s", e)
+    link.ssl = ssl
+    link._opts = (("ocpp1.6",), basic_auth, ssl, connect_timeout_ms, max_message)  # ws.connect's, after the URL
+    link._explicit_dead = dead_after_s
+    link.set_ping_interval(ping_interval_s)  # None: the default interval
+    link.backoff = backoff  # a net.backoff.Backoff; None: one is made at the first failure
+    link._own = backoff is None  # ours: dropped (and its module freed) once a connection is stable
+    link._sleep = sleep_ms  # None: asyncio's
+    link.up = False
+    link.connects = 0  # successful connections so far
+    link._ws = None
+    link._stopping = False
+    link._rx_reason = None
+    link._wake = None  # set when the receiver ends or stop() is called: the supervisor acts at once
+    link._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
 
 
 def _one_line(e):
