@@ -202,7 +202,8 @@ class Link:
             check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
             while True:
                 try:
-                    await _wait_for_ms(self._wake.wait(), self._poll_ms if check is None else min(self._poll_ms, check[2]))
+                    await _wait_for_ms(self._wake.wait(),
+                                       self._poll_ms if check is None else min(self._poll_ms, check[2]))
                 except asyncio.TimeoutError:
                     pass
                 if not self._stopping and self._rx_reason is None:

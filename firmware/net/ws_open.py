@@ -312,7 +312,8 @@ async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, ma
             raise _error(_E_CLOSED, e.reason)
         if isinstance(e, OSError):
             raise _error(_E_CONNECT, (host, port, _one_line(e)))
-        if isinstance(e, ValueError):  # MicroPython's ssl reports a failed TLS handshake (e.g. untrusted certificate) so
+        # MicroPython's ssl reports a failed TLS handshake (e.g. an untrusted certificate) as a ValueError.
+        if isinstance(e, ValueError):
             if not secure:
                 raise _error(_E_BAD_HTTP, _one_line(e))
             raise _error(_E_TLS, (host, port, _one_line(e)))
