@@ -14,12 +14,47 @@ _PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (W
 _DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals ...
 PONG_GRACE_S = 10  # ... plus this margin for the pong to arrive
 _STABLE_MS = const(30000)  # a connection that stayed up this long resets the backoff
-POLL_MS = 250  # longest the supervisor sleeps between stop/ping/dead-link checks
+_POLL_MS = const(250)  # longest the supervisor sleeps between stop/ping/dead-link checks
 _SEND_TIMEOUT_MS = const(10000)  # a send or ping stuck this long (full TCP window) means the link is dead
 PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be loaded (MemoryError)
 
 
 NotConnected = ws.WebSocketError  # send() while the link is down; told apart by its text
+
+# The log lines and reasons, one line each of one string (each string constant is a heap object
+# of its own, ~60 B on top of its text here): _T_* is a text's line, ws._text() reads it.
+_TEXTS = (
+    "link: handler %s failed: %r\n"  # 0
+    "%s must be a number of seconds >= 0\n"  # 1
+    "not connected to the CSMS\n"  # 2
+    "%s stuck for %d ms (dead link)\n"  # 3
+    "link lost while sending: %s\n"  # 4
+    "link: next connect attempt in %d ms\n"  # 5
+    "link: connect to %s failed: %s\n"  # 6
+    "link: connected to %s\n"  # 7
+    "link: disconnected from %s: %s\n"  # 8
+    "no pong within %d ms after an unanswered CALL (dead link)\n"  # 9
+    "nothing received for %d ms (dead link)\n"  # 10
+    "link: binary message of %d bytes ignored (OCPP-J is text)\n"  # 11
+    "receiver failed: %r\n"  # 12
+    "on_connect_failed\n"  # 13
+    "link_init\n"  # 14
+)
+_T_HANDLER = const(0)
+_T_SECONDS = const(1)
+_T_DOWN = const(2)
+_T_STUCK = const(3)
+_T_LOST = const(4)
+_T_PAUSE = const(5)
+_T_FAILED = const(6)
+_T_UP = const(7)
+_T_CLOSED = const(8)
+_T_NO_PONG = const(9)
+_T_SILENT = const(10)
+_T_BINARY = const(11)
+_T_RX_FAILED = const(12)
+_T_ON_FAILED = const(13)
+_T_INIT = const(14)
 
 
 if hasattr(asyncio, "sleep_ms"):
@@ -31,7 +66,8 @@ else:  # CPython
 _wait_for_ms = ws._wait_for_ms
 
 
-def _seconds(name, v, default):
+def _ms(name, v, default):
+    # A setting in seconds (None: default, in ms) as ms; ValueError naming it when it is not a number >= 0.
     if v is None:
         return default
     try:
@@ -39,12 +75,14 @@ def _seconds(name, v, default):
     except (TypeError, ValueError):
         v = -1
     if v < 0:
-        raise ValueError("%s must be a number of seconds >= 0" % name)
-    return v
+        raise ValueError(ws._text(_TEXTS, _T_SECONDS) % name)
+    return int(v * 1000)
 
 
-async def _call(name, fn, *args):
-    """Call a handler callback; await it if it returned a coroutine. Its errors are logged, not raised."""
+async def _call(handler, name, *args):
+    """Call the handler's callback `name` if it has one; await it if it returned a coroutine. Its
+    errors are logged, not raised."""
+    fn = getattr(handler, name, None)
     if fn is None:
         return
     try:
@@ -52,80 +90,49 @@ async def _call(name, fn, *args):
         if r is not None and hasattr(r, "send"):  # a coroutine / generator-based coroutine
             await r
     except Exception as e:
-        log.exception("link: handler %s failed: %r" % (name, e), e)
+        log.exception(ws._text(_TEXTS, _T_HANDLER) % (name, e), e)
 
 
-async def _deliver(msg, on_message):
-    await _call("on_message", on_message, msg)
+async def _deliver(msg, handler):
+    await _call(handler, "on_message", msg)
 
 
 class Link:
     stable_ms = _STABLE_MS  # per instance: tests shorten it
     send_timeout_ms = _SEND_TIMEOUT_MS
 
-    def __init__(self, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=_PING_INTERVAL_S,
-                 dead_after_s=None, backoff=None, max_message=ws.MAX_MESSAGE, sleep_ms=None,
-                 connect_timeout_ms=ws.CONNECT_TIMEOUT_MS):
-        # A bad URL or id is a configuration error: said now (ValueError, WebSocketError), not on every retry.
-        self.url, secret = ws._via_opener("link_target", url, charge_point_id, basic_auth)
-        self.basic_auth = basic_auth
-        if secret:
-            # Safety net: the header form never appears in a log line, even by mistake.
-            try:
-                log.secret(secret)
-            except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
-                log.warning("link: %s", e)
-        self.ssl = ssl
-        self.max_message = max_message
-        self.connect_timeout_ms = connect_timeout_ms
-        self._explicit_dead = dead_after_s
-        self.set_ping_interval(ping_interval_s)
-        self.backoff = backoff  # a net.backoff.Backoff; None: one is made at the first failure
-        self._own = backoff is None  # ours: dropped (and its module freed) once a connection is stable
-        self._sleep = sleep_ms or _sleep_ms
-        self.up = False
-        self.connects = 0  # successful connections so far
-        self.last_close_reason = None
-        self._ws = None
-        self._stopping = False
-        self._rx_reason = None
-        self._wake = None  # set when the receiver ends or stop() is called: the supervisor acts at once
-        self._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
+    def __init__(self, url, charge_point_id, **kw):
+        # The arguments (basic_auth, ssl, ping_interval_s, dead_after_s, backoff, max_message,
+        # sleep_ms, connect_timeout_ms) and the state they set: net/ws_open.py link_init, which
+        # checks them (a configuration error is said now, not on every retry).
+        ws._via("ws_open", ws._text(_TEXTS, _T_INIT), self, url, charge_point_id, **kw)
 
     def set_ping_interval(self, ping_interval_s):
         """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
-        self.ping_ms = int(_seconds("ping_interval_s", ping_interval_s, _PING_INTERVAL_S) * 1000)
-        default_dead = (_DEAD_AFTER_PINGS * self.ping_ms + PONG_GRACE_S * 1000) if self.ping_ms else 0
-        self.dead_ms = int(_seconds("dead_after_s", self._explicit_dead, default_dead / 1000) * 1000)
-
-    def _poll_ms(self):
-        p = POLL_MS
-        for t in (self.ping_ms, self.dead_ms):
-            if t and t // 4 < p:
-                p = max(1, t // 4)
-        return p
+        self.ping_ms = p = _ms("ping_interval_s", ping_interval_s, _PING_INTERVAL_S * 1000)
+        self.dead_ms = d = _ms("dead_after_s", self._explicit_dead,
+                               (_DEAD_AFTER_PINGS * p + PONG_GRACE_S * 1000) if p else 0)
+        # How often the supervisor checks: a quarter of the shortest period, at most _POLL_MS.
+        self._poll_ms = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
 
     async def send(self, text):
         """Send one text message now; NotConnected when the link is down."""
         sock = self._ws
         if not self.up or sock is None:
-            raise NotConnected("not connected to the CSMS")
+            raise NotConnected(ws._text(_TEXTS, _T_DOWN))
         try:
             await _wait_for_ms(sock.send(text), self.send_timeout_ms)
         except asyncio.TimeoutError:
             # A half-written frame cannot be continued: the supervisor drops the link now.
-            reason = "send stuck for %d ms (dead link)" % self.send_timeout_ms
-            self._drop(reason)
+            reason = ws._text(_TEXTS, _T_STUCK) % ("send", self.send_timeout_ms)
+            self.up = False
+            if self._rx_reason is None:
+                self._rx_reason = reason
+            if self._wake is not None:
+                self._wake.set()
             raise NotConnected(reason)
         except ws.ConnectionClosed as e:
-            raise NotConnected("link lost while sending: %s" % e)
-
-    def _drop(self, reason):
-        self.up = False
-        if self._rx_reason is None:
-            self._rx_reason = reason
-        if self._wake is not None:
-            self._wake.set()
+            raise NotConnected(ws._text(_TEXTS, _T_LOST) % e)
 
     def verify(self, pong_wait_ms=PONG_GRACE_S * 1000):
         """The link is suspect (a CALL was not answered): ping at once and reconnect when
@@ -141,23 +148,6 @@ class Link:
         if self._wake is not None:
             self._wake.set()
 
-    async def _pause(self):
-        try:
-            if self.backoff is None:
-                self.backoff = ws._load("backoff").Backoff()
-            d = self.backoff.next_ms()
-        except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
-            log.warning("link: %r", e)
-            d = PAUSE_MS
-        finally:
-            ws._unload("backoff")
-        log.info("link: next connect attempt in %d ms", d)
-        step = self._poll_ms()
-        while d > 0 and not self._stopping:
-            t = min(d, step)
-            await self._sleep(t)
-            d -= t
-
     async def run(self, handler):
         """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason), and
         optionally on_too_big(head, size) for a message above max_message (dropped, link kept)
@@ -166,16 +156,27 @@ class Link:
         try:
             while not self._stopping:
                 try:
-                    sock = await ws.connect(self.url, ("ocpp1.6",), basic_auth=self.basic_auth, ssl=self.ssl,
-                                            timeout_ms=self.connect_timeout_ms, max_message=self.max_message)
+                    sock = await ws.connect(self.url, *self._opts)
                 except Exception as e:  # every failure is retried; the log says why
-                    log.warning("link: connect to %s failed: %s", self.url, e)
-                    await _call("on_connect_failed", getattr(handler, "on_connect_failed", None), e)
-                    await self._pause()
-                    continue
-                await self._session(sock, handler)
-                if not self._stopping:
-                    await self._pause()
+                    log.warning(ws._text(_TEXTS, _T_FAILED), self.url, e)
+                    await _call(handler, ws._text(_TEXTS, _T_ON_FAILED), e)
+                else:
+                    await self._session(sock, handler)
+                    sock = None
+                if self._stopping:
+                    break
+                try:  # the pause before the next attempt
+                    if self.backoff is None:
+                        self.backoff = ws._via("backoff", "Backoff")
+                    d = self.backoff.next_ms()
+                except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
+                    log.warning("link: %r", e)
+                    d = PAUSE_MS
+                log.info(ws._text(_TEXTS, _T_PAUSE), d)
+                while d > 0 and not self._stopping:
+                    t = min(d, self._poll_ms)
+                    await (self._sleep or _sleep_ms)(t)
+                    d -= t
         finally:
             self.up = False
             self._ws = None
@@ -190,13 +191,56 @@ class Link:
         if not self._stopping:
             self._wake.clear()
         started = compat.ticks_ms()
-        log.info("link: connected to %s", self.url)
+        log.info(ws._text(_TEXTS, _T_UP), self.url)
         rx = None
         reason = None
         try:
-            await _call("on_open", getattr(handler, "on_open", None))
+            await _call(handler, "on_open")
             rx = asyncio.create_task(self._receive(sock, handler))
-            reason = await self._supervise(sock, started)
+            # Supervise until the link ends (reason): stop(), verify(), pings, dead-link detection.
+            last_ping = started
+            check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
+            while True:
+                try:
+                    await _wait_for_ms(self._wake.wait(),
+                                       self._poll_ms if check is None else min(self._poll_ms, check[2]))
+                except asyncio.TimeoutError:
+                    pass
+                if not self._stopping and self._rx_reason is None:
+                    self._wake.clear()
+                reason = self._rx_reason
+                if reason is not None:
+                    break
+                if self._stopping:
+                    await sock.close()  # 1000, normal closure
+                    reason = "stopped"
+                    break
+                now = compat.ticks_ms()
+                if self._own and self.backoff is not None and compat.ticks_diff(now, started) >= self.stable_ms:
+                    self.backoff = None  # stable: the next failure starts from the first delay again
+                if check is not None:
+                    if sock.pongs > check[1]:
+                        check = None  # the link is alive: the CSMS was slow
+                    elif compat.ticks_diff(now, check[0]) >= check[2]:
+                        reason = ws._text(_TEXTS, _T_NO_PONG) % check[2]
+                        break
+                if self._verify_ms and check is None:
+                    check = (now, sock.pongs, self._verify_ms)
+                    self._verify_ms = 0
+                elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
+                    reason = ws._text(_TEXTS, _T_SILENT) % compat.ticks_diff(now, sock.last_rx_ms)
+                    break
+                elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
+                    continue
+                last_ping = now
+                try:
+                    await _wait_for_ms(sock.ping(), self.send_timeout_ms)
+                except asyncio.TimeoutError:
+                    reason = ws._text(_TEXTS, _T_STUCK) % ("ping", self.send_timeout_ms)
+                    break
+                except ws.WebSocketError as e:
+                    if self._rx_reason is None:
+                        self._rx_reason = str(e)
         finally:
             self.up = False
             self._ws = None
@@ -208,54 +252,12 @@ class Link:
                 except BaseException:  # CancelledError of the receiver, expected here
                     pass
             await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
-        self.last_close_reason = reason
-        log.warning("link: disconnected from %s: %s", self.url, reason)
-        await _call("on_close", getattr(handler, "on_close", None), reason)
+        log.warning(ws._text(_TEXTS, _T_CLOSED), self.url, reason)
+        await _call(handler, "on_close", reason)
         if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
             self.backoff.reset()
 
-    async def _supervise(self, sock, started):
-        last_ping = compat.ticks_ms()
-        check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
-        while True:
-            try:
-                await _wait_for_ms(self._wake.wait(), self._poll_ms() if check is None else min(self._poll_ms(),
-                                                                                                  check[2]))
-            except asyncio.TimeoutError:
-                pass
-            if not self._stopping and self._rx_reason is None:
-                self._wake.clear()
-            if self._rx_reason is not None:
-                return self._rx_reason
-            if self._stopping:
-                await sock.close(ws.CLOSE_NORMAL)
-                return "stopped"
-            now = compat.ticks_ms()
-            if self._own and self.backoff is not None and compat.ticks_diff(now, started) >= self.stable_ms:
-                self.backoff = None  # stable: the next failure starts from the first delay again
-            if check is not None:
-                if sock.pongs > check[1]:
-                    check = None  # the link is alive: the CSMS was slow
-                elif compat.ticks_diff(now, check[0]) >= check[2]:
-                    return "no pong within %d ms after an unanswered CALL (dead link)" % check[2]
-            if self._verify_ms and check is None:
-                check = (now, sock.pongs, self._verify_ms)
-                self._verify_ms = 0
-            elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
-                return "nothing received for %d ms (dead link)" % compat.ticks_diff(now, sock.last_rx_ms)
-            elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
-                continue
-            last_ping = now
-            try:
-                await _wait_for_ms(sock.ping(), self.send_timeout_ms)
-            except asyncio.TimeoutError:
-                return "ping stuck for %d ms (dead link)" % self.send_timeout_ms
-            except ws.WebSocketError as e:
-                if self._rx_reason is None:
-                    self._rx_reason = str(e)
-
     async def _receive(self, sock, handler):
-        on_message = handler.on_message
         try:
             while True:
                 try:
@@ -265,22 +267,22 @@ class Link:
                         raise
                     # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
                     log.warning("link: %s", e)
-                    await _call("on_too_big", getattr(handler, "on_too_big", None), e.head, e.size)
+                    await _call(handler, "on_too_big", e.head, e.size)
                     e = None
                     continue
                 if not isinstance(msg, str):
-                    log.warning("link: binary message of %d bytes ignored (OCPP-J is text)", len(msg))
+                    log.warning(ws._text(_TEXTS, _T_BINARY), len(msg))
                     continue
                 # msg sits in value-stack slot 1 here, which the next sock.recv() overwrites:
                 # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
                 # stay alive while the next one is being received.
-                await _deliver(msg, on_message)
+                await _deliver(msg, handler)
                 msg = None
         except ws.WebSocketError as e:
             self._rx_reason = str(e)
         except Exception as e:  # never expected; the supervisor must still learn the link is gone
-            log.exception("link: receiver failed: %r" % e, e)
+            self._rx_reason = ws._text(_TEXTS, _T_RX_FAILED) % e
+            log.exception("link: %s" % self._rx_reason, e)
             sock.abort()
-            self._rx_reason = "receiver failed: %r" % e
         finally:
             self._wake.set()

@@ -1,69 +1,7 @@
-# The network half of compat.py: how TCP/TLS streams and ssl contexts differ between MicroPython
-# and CPython (feature detection only). Needed only to open or close a connection and to set up
-# TLS, so it is imported for that and unloaded after (net.ws._load); compat.py stays resident.
-from compat import const
-import asyncio
+# The TLS half of compat.py: how ssl contexts differ between MicroPython and CPython (feature
+# detection only). Needed only to set up TLS, so net.tlsprofile imports it for that and it is
+# unloaded after; compat.py stays resident. (Sockets: net/ws_open.py opens, net.ws releases.)
 import os
-
-_STREAM_CLOSE_MS = const(1000)  # longest close_stream() waits for the runtime to release a socket
-
-# MicroPython's asyncio.open_connection leaks its socket when the connect raises at once or is
-# cancelled (timeout), and its Stream.close() does nothing (wait_closed() closes the socket): here
-# the socket is ours from its creation, and close_stream() closes it (and the TCP socket beneath a
-# TLS one: after a failed TLS handshake, closing the TLS socket leaves that one open).
-try:
-    from asyncio.stream import Stream as _Stream  # MicroPython: a stream wraps a socket we own
-except ImportError:  # CPython
-    _Stream = None
-
-
-async def open_stream(host, port, ssl=None, server_hostname=None):
-    """(reader, writer) of a TCP connection (TLS when ssl is a context); nothing stays open on failure."""
-    if _Stream is None:
-        if ssl is None:
-            return await asyncio.open_connection(host, port)
-        return await asyncio.open_connection(host, port, ssl=ssl, server_hostname=server_hostname)
-    import errno
-    import socket
-    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-    tcp = s = socket.socket(ai[0], ai[1], ai[2])
-    try:
-        s.setblocking(False)
-        try:
-            s.connect(ai[-1])
-        except OSError as e:
-            if e.errno != errno.EINPROGRESS:  # a non-blocking connect completes later
-                raise
-        if ssl is not None:
-            s = ssl.wrap_socket(s, server_hostname=server_hostname, do_handshake_on_connect=False)
-            s.setblocking(False)
-        st = _Stream(s)
-        st.tcp = tcp  # closed by close_stream() with s
-        await asyncio.sleep_ms(0)  # the connect completes (or fails) at the first write
-        return st, st
-    except BaseException:
-        s.close()
-        tcp.close()
-        raise
-
-
-async def close_stream(writer):
-    """Close a stream's socket for real and wait (bounded) until the runtime has released it."""
-    try:
-        writer.close()
-    except Exception:  # already gone: nothing left to release
-        pass
-    try:
-        w = writer.wait_closed()
-        if _Stream is None:
-            await asyncio.wait_for(w, _STREAM_CLOSE_MS / 1000)
-        else:
-            await w  # MicroPython: closes the socket, never blocks
-    except Exception:  # a reset or timed-out TLS shutdown still leaves the socket closed
-        pass
-    tcp = getattr(writer, "tcp", None)
-    if tcp is not None:
-        tcp.close()
 
 
 # TLS (net.tlsprofile). Both runtimes take CA certificates as DER bytes, one per

@@ -5,29 +5,16 @@
 import asyncio
 
 from compat import const
-from net.ws import MAX_CONTROL, OP_CLOSE, ConnectionClosed, ProtocolError, WebSocketError, _wait_for_ms, closed_error
+from net.ws import MAX_CONTROL, OP_CLOSE, ConnectionClosed, ProtocolError, WebSocketError, _wait_for_ms
 
 CLOSE_TIMEOUT_MS = const(3000)  # how long close() waits for the server's close frame
 FAIL_CLOSE_TIMEOUT_MS = const(1000)  # how long we try to tell the server why we are dropping it
 FAIL_REASON_CHARS = const(60)  # the part of an error text sent as the close reason
+_POLL_S = 0.02  # how often close() looks whether the receiving task has seen the server's close
 
 CLOSE_PROTOCOL = const(1002)
 CLOSE_NO_STATUS = const(1005)  # never sent: what a close frame without a code means
 CLOSE_BAD_DATA = const(1007)  # text message that is not UTF-8
-
-# The frame loop's protocol failures (net.ws _F_* is the index): text (with %d: the argument), close code.
-FAILURES = (
-    ("reserved bits set in a frame (no extension was agreed)", CLOSE_PROTOCOL),
-    ("server sent a masked frame", CLOSE_PROTOCOL),
-    ("frame length has its top bit set", CLOSE_PROTOCOL),
-    ("unknown control opcode %d", CLOSE_PROTOCOL),
-    ("fragmented control frame", CLOSE_PROTOCOL),
-    ("control frame of %%d bytes (max %d)" % MAX_CONTROL, CLOSE_PROTOCOL),
-    ("continuation frame without a message to continue", CLOSE_PROTOCOL),
-    ("new message started inside a fragmented one", CLOSE_PROTOCOL),
-    ("unknown data opcode %d", CLOSE_PROTOCOL),
-    ("text message is not valid UTF-8", CLOSE_BAD_DATA),
-)
 
 
 def _valid_close_code(code):
@@ -39,7 +26,7 @@ async def _send_close(ws, code, reason=""):
         return
     ws._close_sent = True
     payload = b"" if code == CLOSE_NO_STATUS else code.to_bytes(2, "big") + reason.encode()[:MAX_CONTROL - 2]
-    await ws._send_frame(OP_CLOSE, payload)
+    await ws._send(payload, OP_CLOSE)
 
 
 async def failed(ws, code, exc):
@@ -50,39 +37,64 @@ async def failed(ws, code, exc):
             await _wait_for_ms(_send_close(ws, code, text[:FAIL_REASON_CHARS]), FAIL_CLOSE_TIMEOUT_MS)
         except Exception:  # best effort: the connection is being dropped anyway
             pass
-        ws._teardown(code, text)
+        ws._lost(text, code)
     raise exc
 
 
-async def fail(ws, failure, arg=0):
-    """Fail the connection for FAILURES[failure]: raises ProtocolError."""
-    text, code = FAILURES[failure]
-    await failed(ws, code, ProtocolError(text % arg if "%" in text else text))
+async def fail(ws, b, n=0, busy=False):
+    """Fail the connection for the violation net.ws found in a frame (b: its first two bytes, n its
+    payload length, busy: inside a fragmented message; b None: a text message that is not UTF-8):
+    raises ProtocolError."""
+    code = CLOSE_PROTOCOL
+    if b is None:
+        text, code = "text message is not valid UTF-8", CLOSE_BAD_DATA
+    elif b & 0x7000:
+        text = "reserved bits set in a frame (no extension was agreed)"
+    elif b & 0x80:
+        text = "server sent a masked frame"
+    elif n >> 63:
+        text = "frame length has its top bit set"
+    elif b & 0x800:  # a control frame
+        op = b >> 8 & 0x0F
+        if op > 10:
+            text = "unknown control opcode %d" % op
+        elif not b & 0x8000:
+            text = "fragmented control frame"
+        else:
+            text = "control frame of %d bytes (max %d)" % (n, MAX_CONTROL)
+    elif b >> 8 & 0x0F > 2:
+        text = "unknown data opcode %d" % (b >> 8 & 0x0F)
+    elif busy:
+        text = "new message started inside a fragmented one"
+    else:
+        text = "continuation frame without a message to continue"
+    await failed(ws, code, ProtocolError(text))
 
 
 async def close(ws, code, reason):
     """Close handshake: send close, wait (bounded) for the server's close, drop TCP."""
     try:
         await _send_close(ws, code, reason)
-        if ws._rx_active:  # the receiving task will see the server's close frame
-            await _wait_for_ms(ws._closed_evt.wait(), CLOSE_TIMEOUT_MS)
-        else:
-            await _wait_for_ms(_drain_until_closed(ws), CLOSE_TIMEOUT_MS)
+        await _wait_for_ms(_until_closed(ws), CLOSE_TIMEOUT_MS)
     except (WebSocketError, asyncio.TimeoutError):
         pass
-    ws._teardown(code, reason)
+    ws._lost(reason, code)
     await ws.wait_closed()  # the TCP connection ends here, not when the server times out
 
 
-async def _drain_until_closed(ws):
+async def _until_closed(ws):
+    # The server's close frame: seen by the task receiving, or read (and what comes before it dropped) here.
     try:
-        while True:
-            await ws.recv()
+        while not ws.closed:
+            if ws._rx_active:
+                await asyncio.sleep(_POLL_S)
+            else:
+                await ws.recv()
     except ConnectionClosed:
         pass
 
 
-async def on_close_frame(ws, payload):
+async def on_close(ws, payload):
     """The server's close frame: check it, answer it (echoing the code), end the connection."""
     code, reason = CLOSE_NO_STATUS, ""
     if len(payload) == 1:
@@ -102,5 +114,4 @@ async def on_close_frame(ws, payload):
             await _wait_for_ms(_send_close(ws, code), FAIL_CLOSE_TIMEOUT_MS)
         except Exception:  # the server is closing anyway
             pass
-    ws._teardown(code, reason)
-    raise closed_error(code, reason)
+    raise ws._lost(reason, code)

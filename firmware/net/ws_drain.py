@@ -1,8 +1,9 @@
-# A received message above max_message (RFC 6455 sets no limit; OCPP wants a CALL among them
-# answered): read to its end through the receive buffer and dropped, its first bytes kept for the
-# reader (the OCPP message id), the connection kept. Loaded by net.ws for such a message only.
+# A message recv() cannot take as one frame: its fragments (RFC 6455 5.4) assembled, or, above
+# max_message (RFC 6455 sets no limit; OCPP wants a CALL among them answered), read to its end
+# through the receive buffer and dropped, its first bytes kept for the reader (the OCPP message
+# id), the connection kept. Loaded by net.ws (WebSocket._end) for such a message only.
 from compat import const
-from net.ws import OP_CLOSE, OP_CONT, MessageTooBig
+from net.ws import MessageTooBig
 
 MAX_DRAIN = const(1048576)  # a larger message is read to its end and refused, link kept; beyond this: close 1009
 TOO_BIG_HEAD = const(128)  # first bytes of a refused message kept for its reader (the OCPP message id)
@@ -17,34 +18,40 @@ def _too_big(text, head, size, closed):
     return e
 
 
-async def drain(ws, have, n, fin):
-    """ws._msg (`have` bytes so far, or None) and its next frame of n payload bytes (its last when
-    fin) exceed ws.max_message: read the rest of the message and raise MessageTooBig (closed False);
-    beyond MAX_DRAIN close the connection (1009) on the header alone, the payload never read."""
-    head = bytearray(ws._msg[:TOO_BIG_HEAD]) if ws._msg is not None else bytearray()
-    ws._msg = None
-    total = have
+async def drain(ws, n, fin):
+    """The message whose first frame has n payload bytes (fin: its last): its fragments assembled
+    into ws._msg (control frames between are handled as usual, net.ws _frame). Above ws.max_message
+    it is read to its end and MessageTooBig raised (closed False); beyond MAX_DRAIN the connection
+    is closed (1009) on the header alone, the payload never read."""
+    ws._msg = bytearray()
+    total = 0
     while True:
         total += n
+        if total > ws.max_message:
+            break
+        while n:  # through the receive buffer, appended as it comes
+            chunk = await ws._read_some(n)
+            ws._msg.extend(chunk)
+            n -= len(chunk)
+        chunk = None
+        if fin:
+            return
+        fin, _, n = await ws._frame(True)
+    head = ws._msg[:TOO_BIG_HEAD]
+    ws._msg = None
+    while True:
         if total > MAX_DRAIN:
             await ws._end("failed", CLOSE_TOO_BIG, _too_big("incoming message of %d+ bytes exceeds %d"
                                                             % (total, max(MAX_DRAIN, ws.max_message)),
                                                             bytes(head), total, True))
-        k = min(n, TOO_BIG_HEAD - len(head))
-        if k > 0:
-            part = bytearray(k)
-            await ws._read_into(memoryview(part))
-            head.extend(part)
-            part = None
-            n -= k
         while n:  # through the receive buffer: no allocation
-            n -= len(await ws._read_some(n))
+            chunk = await ws._read_some(n)
+            if len(head) < TOO_BIG_HEAD:
+                head.extend(chunk[:TOO_BIG_HEAD - len(head)])
+            n -= len(chunk)
+        chunk = None
         if fin:
             raise _too_big("incoming message of %d bytes exceeds max_message %d (dropped)"
                            % (total, ws.max_message), bytes(head), total, False)
-        while True:  # the next frame of the message; control frames between are handled as usual
-            fin, op, n = await ws._read_header()
-            if op < OP_CLOSE:
-                break
-            await ws._control(fin, op, n)
-        await ws._data_op(op, True)
+        fin, _, n = await ws._frame(True)
+        total += n

@@ -247,6 +247,16 @@ def test_on_demand_modules_that_fail_to_load_still_end_the_connection():
     c, st = without(("ws_close", "netcompat"), lambda: asyncio.run(close_without()))
     assert c.closed and c.close_code == 1006 and st.closed and st.written == bytearray()
 
+    # A bad URL without net.ws_texts: still the WebSocketError, naming the text's line and the URL.
+    try:
+        without(("ws_texts",), lambda: ws_open.parse_url("ftp://x/"))
+    except ws.WebSocketError as e:
+        assert "ws_texts line 1" in str(e) and "ftp://x/" in str(e), e
+    else:
+        raise AssertionError("accepted ftp://x/")
+    import sys
+    assert "net.ws_texts" not in sys.modules
+
 
 def test_close_handshake_and_release_with_every_module():
     class Released(FakeStream):
