@@ -1,14 +1,104 @@
-# Authorization without the CSMS (OCPP 1.6 3.5), for a card presented while offline or an
-# Authorize that got no answer: imported for the decision and unloaded (ChargePoint.on_demand).
-# No I/O; the decision goes to the core's ChargePoint._auth_result.
+# An idTag's way to a transaction, imported for each step and unloaded (ChargePoint.on_demand):
+# authorizing it (OCPP 1.6 3.5, 4.1) for a card at the reader or a RemoteStartTransaction,
+# online through an Authorize CALL (or at once when LocalPreAuthorize knows the tag), offline
+# or without an answer from the local list and cache; then, once the core finds an EV plugged
+# for the grant (ChargePoint.auth), the transaction's start. No I/O beyond tx.json and the
+# queue. The stop stays in the core: it never waits for an import.
+import log
+from ocpp16 import timefmt
+from ocpp16.auth import STATUSES
+from ocpp16.chargepoint import Transaction
 
 
 def authorize(cp, id_tag, connector, now):
-    """A tag known in the local list or cache is judged by its stored status
-    (LocalAuthorizeOffline); an unknown one by AllowOfflineTxForUnknownId."""
+    """id_tag asks to charge on `connector` (None: any). True: asked."""
+    if not cp.online or cp.boot_status != "Accepted":
+        answered(cp, id_tag, connector, None, now)
+    elif cp.config.get("LocalPreAuthorize") and lookup(cp, id_tag, now)[1] == "Accepted":
+        # Known locally as valid: start at once, no Authorize round trip.
+        result(cp, id_tag, connector, "Accepted", now)
+    else:  # its idTagInfo is remembered by the core (ChargePoint._answered)
+        cp._ram("Authorize", {"idTag": id_tag}, cp.callback("offline", "answered", id_tag, connector))
+    return True
+
+
+def answered(cp, id_tag, connector, payload, now):
+    """The Authorize answer; None when there is none (offline, or it failed): then a tag
+    known in the local list or cache is judged by its stored status (LocalAuthorizeOffline),
+    an unknown one by AllowOfflineTxForUnknownId."""
+    if payload is not None:
+        info = payload.get("idTagInfo", {})
+        return result(cp, id_tag, connector, info.get("status"), now, info)
     source, status = None, None
     if cp.config.get("LocalAuthorizeOffline"):
-        source, status = cp._local_status(id_tag, now)
+        source, status = lookup(cp, id_tag, now)
     if source is None:
-        status = "Accepted" if cp.config.get("AllowOfflineTxForUnknownId") else "Invalid"
-    cp._auth_result(id_tag, connector, status, now)
+        status = "Accepted" if cp.config.get("AllowOfflineTxForUnknownId") else STATUSES[3]  # Invalid
+    result(cp, id_tag, connector, status, now)
+
+
+def lookup(cp, id_tag, now):
+    """("list" or "cache", status) of a tag known locally, else (None, None)."""
+    c = cp.config
+    return cp.auth_store.lookup(id_tag, cp.clock.epoch(now) if cp.clock.known() else None,
+                                use_list=c.get("LocalAuthListEnabled"), use_cache=c.get("AuthorizationCacheEnabled"))
+
+
+def result(cp, id_tag, connector, status, now, info=None):
+    """The decision on id_tag (info: the idTagInfo of an Authorize answer, None when decided
+    locally): a grant waits in cp.auth for a plug, unless a feature refuses it. True: decided."""
+    cp._event(("authorize", id_tag, status))
+    why = None if status == "Accepted" else status
+    for hook in cp._hooks("authorized") if why is None else ():
+        why = hook(cp, id_tag, connector, info, now)
+        if why:
+            cp._event(("refused", why))
+            break
+    if why:
+        log.info("idTag %s refused: %s", id_tag, why)
+    else:
+        cp.auth = {"tag": id_tag, "connector": connector,
+                   "until": now + cp.config.get("ConnectionTimeOut") * 1000}
+    return True
+
+
+def start(cp, evse, id_tag, now):
+    """The transaction of a grant on evse, unless a feature refuses it (may_start hooks) or
+    the queue has no room for it: the Transaction, or None."""
+    for hook in cp._hooks("may_start"):
+        why = hook(cp, evse, id_tag, now)
+        if why:
+            log.info("idTag %s refused: %s", id_tag, why)
+            cp._event(("refused", why))
+            return None
+    if not cp.queue.room_for_transaction():
+        log.error("%s not queued: %s", "StartTransaction", "queue full")
+        cp._event(("refused", "queue full"))
+        return None
+    evse.read_meter()
+    meter = evse.energy_wh()
+    epoch = cp.clock.epoch(now)
+    payload = {"connectorId": evse.id, "idTag": id_tag, "meterStart": meter,
+               "timestamp": timefmt.format_datetime(epoch)}
+    for hook in cp._hooks("start_payload"):
+        hook(cp, evse, payload)
+    # The transaction is on flash (tx.json, with the seq its Start will get) before its
+    # Start is queued: a power cut in between is recovered without a dangling Start.
+    t = Transaction(evse.id, id_tag, cp.queue.next_seq, meter, now, epoch)
+    cp.tx[evse.id] = t
+    cp._save_tx(now)
+    ref = cp._push("StartTransaction", payload, None)
+    if ref is None:
+        del cp.tx[evse.id]
+        cp._save_tx(now)
+        return None
+    if ref != t.tx_ref:
+        t.tx_ref = ref
+        cp._save_tx(now)
+    interval = cp.config.get("MeterValueSampleInterval")
+    t.next_sample_ms = now + interval * 1000 if interval else None
+    t.begin_values = cp._sampled(evse, "StopTxnSampledData", "Transaction.Begin", now)
+    cp.finishing.discard(evse.id)
+    evse.permit(True)
+    log.info("transaction on connector %d %s: %s", evse.id, "started", id_tag)
+    return t
