@@ -1,10 +1,10 @@
 # OCPP-J 1.6 charge point core, what an idle or charging charger runs every period:
 # heartbeat, statuses, the transactions' state (stop, meterStop, persisted readings), sending,
-# and the dispatch of answers and of CSMS calls. The rest is imported for its work and unloaded
+# and the dispatch of answers (CSMS calls go to ocpp16.calls). The rest is imported for its work and unloaded
 # (on_demand): start-up, registration and the clock (ocpp16.boot), failed CALLs and bad frames
 # (ocpp16.failures), authorizing an idTag and starting its transaction (ocpp16.offline),
 # building meter values (ocpp16.aligned), power-loss recovery (ocpp16.recovery), the handlers
-# of the CSMS's calls (ocpp16.profiles). Sans-I/O: text frames in (receive), text frames out
+# of the CSMS's calls (ocpp16.calls, ocpp16.profiles). Sans-I/O: text frames in (receive), text frames out
 # (outbox); time is the `now` argument (monotonic ms). It never sleeps, never touches a
 # socket, and writes flash only through the message queue and store.save.
 import log
@@ -456,8 +456,9 @@ class ChargePoint:
         except rpc.RpcError as e:
             self.on_demand("failures", "bad_frame", e, now)
             return
-        if frame[0] == rpc.CALL:
-            self._incoming_call(frame[1], frame[2], frame[3], now)
+        if frame[0] == rpc.CALL:  # answered by ocpp16.calls; InternalError when it cannot be loaded now
+            if self.on_demand("calls", "answer", frame[1], frame[2], frame[3], now) is None:
+                self.outbox.append(rpc.encode_error(frame[1], rpc.InternalError, "%s failed" % frame[2]))
         else:
             m = self.pending
             if m is None or m["id"] != frame[1]:
@@ -473,27 +474,6 @@ class ChargePoint:
     def receive_too_large(self, head, size, now):
         """A frame above the WebSocket's limit, read to its end and dropped: head is its first bytes."""
         self.on_demand("failures", "bad_frame", rpc.too_large(head, size), now)
-
-    def _incoming_call(self, msg_id, action, payload, now):
-        name = profiles.handler(action)
-        try:
-            # unknown actions: NotImplemented; known ones no module handles: NotSupported
-            rpc.validate_call(action, payload, (action,) if name else ())
-            # an import that fails (ImportError, MemoryError) is an InternalError, tried again next time
-            result = getattr(profiles.load(name), "on_" + action)(self, payload, now)
-        except rpc.RpcError as e:
-            self.outbox.append(rpc.encode_error(msg_id, e.code, e.description))
-            return
-        except Exception as e:  # a bug must not stop the firmware; the CSMS learns of it
-            log.error("%s failed: %r", action, e)
-            self.outbox.append(rpc.encode_error(msg_id, rpc.InternalError, "%s failed" % action))
-            if isinstance(e, MemoryError):
-                self.security_event("MemoryExhaustion", now, action)
-            return
-        finally:
-            if name is not None and name not in self.features:
-                profiles.unload(name)
-        self.outbox.append(rpc.encode_result(msg_id, result))
 
     def _answered(self, m, p, now):
         """The CALLRESULT p to our CALL m: checked, acked when it came from the queue, then

@@ -120,7 +120,7 @@ def test_core_rare_paths_are_loaded_only_for_their_work():
     assert m[2] == {"status": "Accepted"} and "reset" in rig.cp.features
     rig.run(5000)
     assert rig.cp.reboot == "Soft" and "reset" not in rig.cp.features
-    for name in ("boot", "failures", "offline", "aligned", "reset", "recovery", "core_ops"):
+    for name in ("boot", "failures", "offline", "aligned", "reset", "recovery", "core_ops", "calls"):
         assert "ocpp16." + name not in sys.modules, name
 
 
@@ -147,8 +147,10 @@ def test_core_on_demand_import_failure_never_stops_charging():
         rig.world.evs[0].plug()
         rig.run(5000)
         assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
-        broken.update(("failures", "secevents", "aligned", "offline"))
+        broken.update(("failures", "secevents", "aligned", "offline", "calls"))
         rig.cp.receive("not json", rig.now)         # its module cannot load: no answer, no crash
+        m = _call(rig, "GetConfiguration", {}, "c9")  # the CSMS's call cannot be handled now: InternalError
+        assert m[0] == 4 and m[1] == "c9" and m[2] == "InternalError", m
         rig.answer_calls = False
         rig.run(CALL_TIMEOUT_MS + 15000)            # a CALL (a Heartbeat) times out: its failure path cannot load
         assert rig.cp.link_suspect and 1 in rig.cp.tx and rig.evses[0].contactor_closed
