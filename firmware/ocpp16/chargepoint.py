@@ -1,12 +1,13 @@
 # OCPP-J 1.6 charge point core, what an idle or charging charger runs every period:
-# heartbeat, statuses, the transactions' state (stop, meterStop, persisted readings), sending,
-# and the dispatch of answers (CSMS calls go to ocpp16.calls). The rest is imported for its work and unloaded
-# (on_demand): start-up, registration and the clock (ocpp16.boot), failed CALLs and bad frames
-# (ocpp16.failures), authorizing an idTag and starting its transaction (ocpp16.offline),
-# building meter values (ocpp16.aligned), power-loss recovery (ocpp16.recovery), the handlers
-# of the CSMS's calls (ocpp16.calls, ocpp16.profiles). Sans-I/O: text frames in (receive), text frames out
-# (outbox); time is the `now` argument (monotonic ms). It never sleeps, never touches a
-# socket, and writes flash only through the message queue and store.save.
+# heartbeat, statuses, the transactions' state (the stop, persisted readings), sending, and
+# the dispatch of answers. The rest is imported for its work and unloaded (on_demand):
+# start-up, registration and the clock (ocpp16.boot), failed CALLs and bad frames
+# (ocpp16.failures), authorizing an idTag, its transaction's start and StopTransaction
+# (ocpp16.offline), building meter values (ocpp16.aligned), power-loss recovery
+# (ocpp16.recovery), the CSMS's calls (ocpp16.calls, their handlers in ocpp16.profiles).
+# Sans-I/O: text frames in (receive), text frames out (outbox); time is the `now` argument
+# (monotonic ms). It never sleeps, never touches a socket, and writes flash only through the
+# message queue and store.save.
 import log
 import store
 from compat import const
@@ -78,7 +79,6 @@ class Transaction:
         self.id_tag = id_tag
         self.tx_ref = tx_ref          # queue seq of its StartTransaction
         self.meter_start = meter_start
-        self.start_ms = start_ms
         self.start_epoch = start_epoch
         self.saved_wh = meter_start   # meter reading last written to tx.json, and when
         self.saved_ms = start_ms
@@ -106,6 +106,7 @@ class ChargePoint:
     diagnostics_status = "Idle"
     invalid_event_ms = None           # when the last InvalidMessages security event was reported
     profile_change = None             # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile)
+    _not_loaded = None                # the on-demand module that failed to load last (on_demand)
 
     def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0,
                  id_prefix="", board=None):
@@ -139,32 +140,36 @@ class ChargePoint:
     # ------------------------------------------------------------------ on-demand code
     def on_demand(self, name, fn, *args):
         """fn(cp, *args) of the module ocpp16.<name>, imported for the call and unloaded after it
-        (unless it is a resident feature). None when it cannot be imported: logged, charging goes on."""
-        mod = self._load(name)
-        if mod is not None:
-            try:
-                return getattr(mod, fn)(self, *args)
-            finally:
-                if name not in self.features:
-                    profiles.unload(name)
+        (unless it is a resident feature); fn None: the module itself, left loaded (a feature).
+        None when it cannot be imported: logged (once while the same module keeps failing: a
+        stop is tried again every tick), charging goes on, tried again on the next use."""
+        try:
+            mod = profiles.load(name)
+        except Exception as e:  # ImportError, MemoryError
+            if self._not_loaded != name:
+                log.error("%s not loaded: %r", name, e)
+            self._not_loaded = name
+            return None
+        self._not_loaded = None
+        if fn is None:
+            return mod
+        try:
+            return getattr(mod, fn)(self, *args)
+        finally:
+            if name not in self.features:
+                profiles.unload(name)
 
     def callback(self, name, fn, *args):
         """A callback for the answer to one of our CALLs: fn(cp, *args, payload, now) of
         ocpp16.<name>, imported when the answer comes (payload None: no usable answer)."""
         return lambda p, now: self.on_demand(name, fn, *(args + (p, now)))
 
-    def _load(self, name):
-        try:
-            return profiles.load(name)
-        except Exception as e:  # ImportError, MemoryError: tried again on the next use
-            log.error("%s not loaded: %r", name, e)
-
     def feature(self, name, now):
         """The feature module `name`, loaded and kept resident until drop_feature;
         None when it cannot be loaded (charging goes on without it)."""
         mod = self.features.get(name)
         if mod is None:
-            mod = self._load(name)
+            mod = self.on_demand(name, None)
             if mod is not None:
                 self.features[name] = mod
                 attach = getattr(mod, "attach", None)
@@ -230,8 +235,8 @@ class ChargePoint:
         self.pending = None
 
     # ------------------------------------------------------------------ transactions
-    # An idTag is authorized by ocpp16.offline (online or not); a transaction starts in
-    # ocpp16.offline too. Stopping stays here: it never waits for an import.
+    # An idTag is authorized by ocpp16.offline (online or not); its transaction starts and
+    # finishes (StopTransaction) there too. The stop itself is here: it never waits for an import.
     def stop_transaction(self, connector, reason, now, id_tag=None):
         """End a transaction: the offer stops at once; meterStop is read and the
         StopTransaction queued once the contactor is open, since the EV may draw
@@ -243,39 +248,8 @@ class ChargePoint:
         evse.permit(False)
         t.stopping = (reason, id_tag, now)
         if not evse.contactor_closed:
-            self._finish_stop(connector, now)
+            self.on_demand("offline", "finish", connector, now)
         return True
-
-    def _finish_stop(self, connector, now):
-        t = self.tx[connector]
-        reason, id_tag, _ = t.stopping
-        evse = self.evses[connector - 1]
-        evse.read_meter()
-        payload = {"meterStop": evse.energy_wh(), "timestamp": self.clock.stamp(now),
-                   "transactionId": t.tx_id, "reason": reason}
-        if id_tag:
-            payload["idTag"] = id_tag
-        data = []
-        for v in (t.begin_values, self._sampled(evse, "StopTxnSampledData", "Transaction.End", now)):
-            if v:
-                data.append(v)
-        if data:
-            payload["transactionData"] = data
-        # Record the Stop's seq before queueing it: after a cut in between, recovery can
-        # tell whether this Stop made it to the queue (and must not send a second one).
-        t.stop_seq = self.queue.next_seq
-        self._save_tx(now)
-        self._push("StopTransaction", payload, t.tx_ref)
-        del self.tx[connector]
-        if evse.plugged:
-            self.finishing.add(connector)
-        self._save_tx(now)
-        self._event(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
-        for hook in self._hooks("tx_ended"):
-            hook(self, connector, now)
-        log.info("transaction on connector %d %s: %s", connector, "stopped", reason)
-        if connector in self.scheduled_unavailable:  # a ChangeAvailability waited for this stop
-            self.on_demand("core_ops", "out_of_use", connector)
 
     # Meter values are built by ocpp16.aligned, loaded for each (once per sample interval): a
     # sample it cannot load is logged and missed, never the transaction.
@@ -336,9 +310,10 @@ class ChargePoint:
                 self.auth = None  # one start per authorization, whether it can start or not
                 self.on_demand("offline", "start", evse, a["tag"], now)
         elif t.stopping is not None:
-            # Waiting for the contactor to open (bounded: a welded contact cannot).
+            # Waiting for the contactor to open (bounded: a welded contact cannot); its
+            # StopTransaction (ocpp16.offline) is tried again every tick until it is queued.
             if not evse.contactor_closed or now - t.stopping[2] >= _STOP_SETTLE_MS:
-                self._finish_stop(c, now)
+                self.on_demand("offline", "finish", c, now)
         elif not evse.plugged and self.config.get("StopTransactionOnEVSideDisconnect"):
             self.stop_transaction(c, "EVDisconnected", now)
         elif t.next_sample_ms is not None and now >= t.next_sample_ms:
@@ -427,17 +402,17 @@ class ChargePoint:
                 self.on_demand("boot", "send", now)
             return
         head = self.queue.peek()
+        seq = cb = None
         if self.ram and (head is None or self.ram[0][0] < head[0]):
-            r = self.ram.pop(0)
-            m = {"action": r[1], "payload": r[2], "cb": r[3], "seq": None}
+            _, action, payload, cb = self.ram.pop(0)
         elif head is not None and now >= self.retry_at:
-            m = {"action": head[1], "payload": head[2], "cb": None, "seq": head[0]}
+            seq, action, payload, _ = head
         else:
             interval = self.config.get("HeartbeatInterval")
             if not interval or now - self.last_call_ms < interval * 1000:
                 return
-            m = {"action": "Heartbeat", "payload": {}, "cb": None, "seq": None}
-        self._send_call(m, now)
+            action, payload = "Heartbeat", {}
+        self._send_call({"action": action, "payload": payload, "cb": cb, "seq": seq}, now)
 
     def _send_call(self, m, now):
         if self.clock_offset is not None:  # timestamps taken before the clock was set

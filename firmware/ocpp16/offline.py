@@ -1,9 +1,11 @@
-# An idTag's way to a transaction, imported for each step and unloaded (ChargePoint.on_demand):
-# authorizing it (OCPP 1.6 3.5, 4.1) for a card at the reader or a RemoteStartTransaction,
-# online through an Authorize CALL (or at once when LocalPreAuthorize knows the tag), offline
-# or without an answer from the local list and cache; then, once the core finds an EV plugged
-# for the grant (ChargePoint.auth), the transaction's start. No I/O beyond tx.json and the
-# queue. The stop stays in the core: it never waits for an import.
+# An idTag's way through a transaction (the module is named for its first part, offline
+# authorization), imported for each step and unloaded (ChargePoint.on_demand): authorizing it
+# (OCPP 1.6 3.5, 4.1) for a card at the reader or a RemoteStartTransaction, online through an
+# Authorize CALL (or at once when LocalPreAuthorize knows the tag), offline or without an
+# answer from the local list and cache; once the core finds an EV plugged for the grant
+# (ChargePoint.auth), the transaction's start; once it was stopped and the contactor is open,
+# its StopTransaction. The stop itself (the offer off) is the core's: it never waits for an
+# import. No I/O beyond tx.json and the queue.
 import log
 from ocpp16 import timefmt
 from ocpp16.auth import STATUSES
@@ -102,3 +104,37 @@ def start(cp, evse, id_tag, now):
     evse.permit(True)
     log.info("transaction on connector %d %s: %s", evse.id, "started", id_tag)
     return t
+
+
+def finish(cp, connector, now):
+    """The StopTransaction of the transaction stopped on `connector` (ChargePoint.stop_transaction),
+    with meterStop read now that the contactor is open (or after the settle time)."""
+    t = cp.tx[connector]
+    reason, id_tag, _ = t.stopping
+    evse = cp.evses[connector - 1]
+    evse.read_meter()
+    payload = {"meterStop": evse.energy_wh(), "timestamp": cp.clock.stamp(now),
+               "transactionId": t.tx_id, "reason": reason}
+    if id_tag:
+        payload["idTag"] = id_tag
+    data = []
+    for v in (t.begin_values, cp._sampled(evse, "StopTxnSampledData", "Transaction.End", now)):
+        if v:
+            data.append(v)
+    if data:
+        payload["transactionData"] = data
+    # Record the Stop's seq before queueing it: after a cut in between, recovery can
+    # tell whether this Stop made it to the queue (and must not send a second one).
+    t.stop_seq = cp.queue.next_seq
+    cp._save_tx(now)
+    cp._push("StopTransaction", payload, t.tx_ref)
+    del cp.tx[connector]
+    if evse.plugged:
+        cp.finishing.add(connector)
+    cp._save_tx(now)
+    cp._event(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
+    for hook in cp._hooks("tx_ended"):
+        hook(cp, connector, now)
+    log.info("transaction on connector %d %s: %s", connector, "stopped", reason)
+    if connector in cp.scheduled_unavailable:  # a ChangeAvailability waited for this stop
+        cp.on_demand("core_ops", "out_of_use", connector)

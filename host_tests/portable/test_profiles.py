@@ -163,3 +163,43 @@ def test_core_on_demand_import_failure_never_stops_charging():
         assert stop and stop[0]["reason"] == "EVDisconnected" and not rig.cp.tx
     finally:
         profiles.load = real
+
+
+def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_it_loads():
+    import log
+    real, out = profiles.load, log.out
+    broken = set()
+
+    def load(name):
+        if name in broken:
+            raise MemoryError("no room for " + name)
+        return real(name)
+
+    class Lines:
+        text = []
+
+        def write(self, s):
+            Lines.text.append(s)
+    profiles.load = load
+    try:
+        rig = Rig("profiles_stop_fail")
+        rig.cp.on_connect(0)
+        rig.run(2000)
+        rig.world.reader.tap("CAFE")
+        rig.world.evs[0].plug()
+        rig.run(5000)
+        assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+        broken.add("offline")
+        log.out = Lines()
+        rig.world.evs[0].unplug()
+        rig.run(5000)                               # tried every tick, logged once
+        log.out = out
+        assert not rig.evses[0].contactor_closed and 1 in rig.cp.tx
+        assert "StopTransaction" not in rig.actions()
+        assert len([s for s in Lines.text if "offline not loaded" in s]) == 1, Lines.text
+        broken.clear()
+        rig.run(2000)
+        stop = [m[3] for m in rig.sent if m[2] == "StopTransaction"]
+        assert len(stop) == 1 and stop[0]["reason"] == "EVDisconnected" and not rig.cp.tx
+    finally:
+        profiles.load, log.out = real, out
