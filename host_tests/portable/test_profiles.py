@@ -201,5 +201,11 @@ def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_
         rig.run(2000)
         stop = [m[3] for m in rig.sent if m[2] == "StopTransaction"]
         assert len(stop) == 1 and stop[0]["reason"] == "EVDisconnected" and not rig.cp.tx
+        broken.add("offline")
+        m = _call(rig, "RemoteStartTransaction", {"idTag": "REMOTE"}, "r1")  # cannot be authorized now
+        assert m[0] == 3 and m[2] == {"status": "Rejected"}, m
+        broken.clear()
+        m = _call(rig, "RemoteStartTransaction", {"idTag": "REMOTE"}, "r2")
+        assert m[0] == 3 and m[2] == {"status": "Accepted"}, m
     finally:
         profiles.load, log.out = real, out
