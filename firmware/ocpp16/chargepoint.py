@@ -282,7 +282,35 @@ class ChargePoint:
             log.info("authorization for %s expired", self.auth["tag"])
             self.auth = None
         for evse in self.evses:
-            self._connector_tick(evse, now)
+            c = evse.id
+            t = self.tx.get(c)
+            if t is None:
+                if not evse.plugged:
+                    self.finishing.discard(c)
+                a = self.auth
+                # A new authorization also starts a new transaction on a connector still
+                # Finishing (the EV stayed plugged after the last one stopped).
+                if (a is not None and evse.plugged and (a["connector"] in (None, c))
+                        and evse.available and evse.fault is None):
+                    self.auth = None  # one start per authorization, whether it can start or not
+                    self.on_demand("offline", "start", evse, a["tag"], now)
+            elif t.stopping is not None:
+                # Waiting for the contactor to open (bounded: a welded contact cannot); its
+                # StopTransaction (ocpp16.offline) is tried again every tick until it is queued.
+                if not evse.contactor_closed or now - t.stopping[2] >= _STOP_SETTLE_MS:
+                    self.on_demand("offline", "finish", c, now)
+            elif not evse.plugged and self.config.get("StopTransactionOnEVSideDisconnect"):
+                self.stop_transaction(c, "EVDisconnected", now)
+            elif t.next_sample_ms is not None and now >= t.next_sample_ms:
+                self._meter_values(evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
+                interval = self.config.get("MeterValueSampleInterval")
+                t.next_sample_ms = t.next_sample_ms + interval * 1000 if interval else None
+                self._save_tx(now)
+            else:
+                evse.read_meter()  # no I/O where a meter task reads it
+                grown = evse.energy_wh() - t.saved_wh
+                if grown >= PERSIST_WH or (grown > 0 and now - t.saved_ms >= PERSIST_MS):
+                    self._save_tx(now)  # bounds what a power cut loses of this transaction's energy
         interval = self.config.get("ClockAlignedDataInterval")
         due = self.next_aligned_epoch
         if not interval or not self.clock.known():
@@ -295,37 +323,6 @@ class ChargePoint:
             hook(self, now)
         self._statuses(now)
         self._pump(now)
-
-    def _connector_tick(self, evse, now):
-        c = evse.id
-        t = self.tx.get(c)
-        if t is None:
-            if not evse.plugged:
-                self.finishing.discard(c)
-            a = self.auth
-            # A new authorization also starts a new transaction on a connector still
-            # Finishing (the EV stayed plugged after the last one stopped).
-            if (a is not None and evse.plugged and (a["connector"] in (None, c))
-                    and evse.available and evse.fault is None):
-                self.auth = None  # one start per authorization, whether it can start or not
-                self.on_demand("offline", "start", evse, a["tag"], now)
-        elif t.stopping is not None:
-            # Waiting for the contactor to open (bounded: a welded contact cannot); its
-            # StopTransaction (ocpp16.offline) is tried again every tick until it is queued.
-            if not evse.contactor_closed or now - t.stopping[2] >= _STOP_SETTLE_MS:
-                self.on_demand("offline", "finish", c, now)
-        elif not evse.plugged and self.config.get("StopTransactionOnEVSideDisconnect"):
-            self.stop_transaction(c, "EVDisconnected", now)
-        elif t.next_sample_ms is not None and now >= t.next_sample_ms:
-            self._meter_values(evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
-            interval = self.config.get("MeterValueSampleInterval")
-            t.next_sample_ms = t.next_sample_ms + interval * 1000 if interval else None
-            self._save_tx(now)
-        else:
-            evse.read_meter()  # no I/O where a meter task reads it
-            grown = evse.energy_wh() - t.saved_wh
-            if grown >= PERSIST_WH or (grown > 0 and now - t.saved_ms >= PERSIST_MS):
-                self._save_tx(now)  # bounds what a power cut loses of this transaction's energy
 
     def _statuses(self, now):
         if self.boot_status != "Accepted":
