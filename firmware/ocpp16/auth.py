@@ -69,10 +69,10 @@ class AuthStore:
             del c[old]
         self._stamp += 1
         c[id_tag] = pack(info, self.parse_time) + [self._stamp]
-        self.clear_cache(c)
-
-    def clear_cache(self, cache=None):
-        """Forget every cached entry (ClearCache); with `cache`: save that one."""
-        self.cache = cache or {}
         if self.dir:
-            store.save(self._path(_CACHE_FILE), self.cache)
+            store.save(self._path(_CACHE_FILE), c)
+
+    def clear_cache(self):
+        self.cache = {}
+        if self.dir:
+            store.save(self._path(_CACHE_FILE), {})

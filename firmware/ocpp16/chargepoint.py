@@ -74,14 +74,14 @@ class Transaction:
     stop_seq = None                   # queue seq its StopTransaction gets (recorded before the push)
     stopping = None                   # (reason, idTag, since) once a stop was asked for
 
-    def __init__(self, connector, id_tag, tx_ref, meter_start, start_ms, start_epoch):
+    def __init__(self, connector, id_tag, tx_ref, meter_start, now, start_epoch):
         self.connector = connector
         self.id_tag = id_tag
         self.tx_ref = tx_ref          # queue seq of its StartTransaction
         self.meter_start = meter_start
         self.start_epoch = start_epoch
         self.saved_wh = meter_start   # meter reading last written to tx.json, and when
-        self.saved_ms = start_ms
+        self.saved_ms = now
 
 
 class ChargePoint:
@@ -293,7 +293,17 @@ class ChargePoint:
                 if (a is not None and evse.plugged and (a["connector"] in (None, c))
                         and evse.available and evse.fault is None):
                     self.auth = None  # one start per authorization, whether it can start or not
-                    self.on_demand("offline", "start", evse, a["tag"], now)
+                    # The queue's room is checked (that loads ocpp16.queue_open) and the Begin values
+                    # are taken (ocpp16.aligned) outside ocpp16.offline.start: never two on-demand
+                    # modules at once at this moment, which decides the smallest heap.
+                    if not self.queue.room_for_transaction():
+                        log.error("%s not queued: %s", "StartTransaction", "queue full")
+                        self._event(("refused", "queue full"))
+                    else:
+                        t = self.on_demand("offline", "start", evse, a["tag"], now)
+                        if t is not None:
+                            t.begin_values = self._sampled(evse, "StopTxnSampledData",
+                                                           "Transaction.Begin", now)
             elif t.stopping is not None:
                 # Waiting for the contactor to open (bounded: a welded contact cannot); its
                 # StopTransaction (ocpp16.offline) is tried again every tick until it is queued.
@@ -328,7 +338,8 @@ class ChargePoint:
         if self.boot_status != "Accepted":
             return
         min_ms = self.config.get("MinimumStatusDuration") * 1000
-        items = [(0, "Available" if self.available else "Unavailable", self.reader_fault or "NoError")]
+        items = [(0, "Available" if self.available else "Unavailable",
+                  self.reader_fault or "NoError")]
         for evse in self.evses:
             c = evse.id
             t = self.tx.get(c)

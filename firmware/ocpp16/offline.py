@@ -65,18 +65,15 @@ def result(cp, id_tag, connector, status, now, info=None):
 
 
 def start(cp, evse, id_tag, now):
-    """The transaction of a grant on evse, unless a feature refuses it (may_start hooks) or
-    the queue has no room for it: the Transaction, or None."""
+    """The transaction of a grant on evse, unless a feature refuses it (may_start hooks): the
+    Transaction, or None. The core checked the queue's room before and takes its
+    Transaction.Begin values after (ChargePoint.tick)."""
     for hook in cp._hooks("may_start"):
         why = hook(cp, evse, id_tag, now)
         if why:
             log.info("idTag %s refused: %s", id_tag, why)
             cp._event(("refused", why))
             return None
-    if not cp.queue.room_for_transaction():
-        log.error("%s not queued: %s", "StartTransaction", "queue full")
-        cp._event(("refused", "queue full"))
-        return None
     evse.read_meter()
     meter = evse.energy_wh()
     epoch = cp.clock.epoch(now)
@@ -99,7 +96,6 @@ def start(cp, evse, id_tag, now):
         cp._save_tx(now)
     interval = cp.config.get("MeterValueSampleInterval")
     t.next_sample_ms = now + interval * 1000 if interval else None
-    t.begin_values = cp._sampled(evse, "StopTxnSampledData", "Transaction.Begin", now)
     cp.finishing.discard(evse.id)
     evse.permit(True)
     log.info("transaction on connector %d %s: %s", evse.id, "started", id_tag)
