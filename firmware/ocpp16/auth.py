@@ -25,13 +25,6 @@ def pack(info, parse_time):
             parse_time(exp) if exp else 0, info.get("parentIdTag") or ""]
 
 
-def _unpack(e, epoch):
-    status = STATUSES[e[0]]
-    if status == "Accepted" and e[1] and epoch is not None and epoch >= e[1]:
-        status = "Expired"
-    return status
-
-
 class AuthStore:
     def __init__(self, directory=None, parse_time=None):
         self.dir = directory
@@ -40,18 +33,26 @@ class AuthStore:
         self.version = d.get("v", 0)
         self.list = d.get("e", {})
         self.cache = store.load(self._path(_CACHE_FILE), {}) if directory else {}
-        self.cache_order = sorted(self.cache, key=lambda k: self.cache[k][3] if len(self.cache[k]) > 3 else 0)
-        self._stamp = len(self.cache_order)
+        # Each cache entry ends with the stamp it was learnt with (the oldest is evicted first);
+        # one saved without a stamp counts as the oldest.
+        self._stamp = 0
+        for e in self.cache.values():
+            if len(e) < 4:
+                e.append(0)
+            self._stamp = max(self._stamp, e[3])
 
     def _path(self, name):
         return self.dir + "/" + name
 
     def lookup(self, id_tag, epoch, use_list=True, use_cache=True):
         """("list" or "cache", status) for a known idTag, or (None, None)."""
-        if use_list and id_tag in self.list:
-            return "list", _unpack(self.list[id_tag], epoch)
-        if use_cache and id_tag in self.cache:
-            return "cache", _unpack(self.cache[id_tag], epoch)
+        for source, use, table in (("list", use_list, self.list), ("cache", use_cache, self.cache)):
+            e = table.get(id_tag) if use else None
+            if e:
+                status = STATUSES[e[0]]
+                if status == "Accepted" and e[1] and epoch is not None and epoch >= e[1]:
+                    status = "Expired"
+                return source, status
         return None, None
 
     # ------------------------------------------------------------ cache
@@ -59,22 +60,19 @@ class AuthStore:
         """An idTagInfo from the CSMS (Authorize, StartTransaction, StopTransaction answers)."""
         if not id_tag or not info or "status" not in info:
             return
-        e = pack(info, self.parse_time)
+        c = self.cache
+        if id_tag not in c and len(c) >= CACHE_MAX:
+            old = None
+            for k in c:
+                if old is None or c[k][3] < c[old][3]:
+                    old = k
+            del c[old]
         self._stamp += 1
-        e.append(self._stamp)
-        if id_tag in self.cache:
-            self.cache_order.remove(id_tag)
-        elif len(self.cache) >= CACHE_MAX:
-            del self.cache[self.cache_order.pop(0)]
-        self.cache[id_tag] = e
-        self.cache_order.append(id_tag)
-        self._save_cache()
+        c[id_tag] = pack(info, self.parse_time) + [self._stamp]
+        if self.dir:
+            store.save(self._path(_CACHE_FILE), c)
 
     def clear_cache(self):
         self.cache = {}
-        self.cache_order = []
-        self._save_cache()
-
-    def _save_cache(self):
         if self.dir:
-            store.save(self._path(_CACHE_FILE), self.cache)
+            store.save(self._path(_CACHE_FILE), {})

@@ -1,13 +1,19 @@
 # Start-up and registration of the core (ocpp16.chargepoint), imported for each piece of work
 # and unloaded (ChargePoint.on_demand): the state files read once at start (availability, a
 # transaction open at power-off, resident features), the BootNotification sent until the CSMS
-# accepts it and its answer, and what follows when the clock is first set or jumps (timestamp
-# repair, SettingSystemTime). No I/O beyond the core's state files.
+# accepts it and its answer, the clock set from a Heartbeat or BootNotification answer, and
+# what follows when it is first set or jumps (timestamp repair, SettingSystemTime). No I/O
+# beyond the core's state files.
+from compat import const
 import log
 import store
 from ocpp16 import profiles
 from ocpp16 import timefmt
 from ocpp16.chargepoint import AVAIL_FILE, BOOT_RETRY_DEFAULT_S, CLOCK_VALID_AFTER, TX_FILE
+
+# A correction of a set clock larger than this (s) is a SettingSystemTime security event
+# (smaller ones are the drift every Heartbeat corrects).
+_CLOCK_EVENT_JUMP_S = const(60)
 
 
 def start(cp, now):
@@ -45,7 +51,7 @@ def send(cp, now):
 
 
 def answered(cp, p, now):
-    cp._set_clock(p.get("currentTime"), now)
+    clock(cp, p.get("currentTime"), now)
     status = p["status"]
     interval = p.get("interval", 0)
     cp.boot_status = status
@@ -61,11 +67,25 @@ def answered(cp, p, now):
         log.warning("BootNotification %s; retry in %d s", status, (cp.next_boot_ms - now) // 1000)
 
 
-def clock_set(cp, known, jump, now):
-    """The clock was set for the first time (known: False) or moved more than
-    CLOCK_EVENT_JUMP_S (a SettingSystemTime security event, stamped with the new time)."""
+def clock(cp, text, now):
+    """The CSMS's currentTime (a Heartbeat or BootNotification answer). When the clock is
+    set for the first time: timestamps taken before are repaired from now on; when a set
+    clock moves more than _CLOCK_EVENT_JUMP_S: a SettingSystemTime security event, stamped
+    with the new time."""
+    if not text:
+        return
+    try:
+        epoch = timefmt.parse_datetime(text)
+    except ValueError:
+        log.warning("currentTime %s not understood", text)
+        return
+    jump = epoch - cp.clock.epoch(now)
+    known = cp.clock.known()
+    cp.clock.set(epoch, now)
+    cp.next_aligned_epoch = None  # the clock moved: align again from the new time
     if known:
-        cp.security_event("SettingSystemTime", now, "clock moved %d s" % jump)
+        if jump > _CLOCK_EVENT_JUMP_S or jump < -_CLOCK_EVENT_JUMP_S:
+            cp.security_event("SettingSystemTime", now, "clock moved %d s" % jump)
     elif cp.clock.known():
         # Timestamps taken before this moment came from an unset clock: from now on they
         # are corrected by the jump when sent (repair).

@@ -112,11 +112,12 @@ def _remote_start(cp, p, now):
         if why:
             log.warning("RemoteStartTransaction rejected: %s", why)
             return {"status": "Rejected"}
+    # ocpp16.offline: Rejected when it cannot be loaded now
     if cp.config.get("AuthorizeRemoteTxRequests"):
-        cp._authorize(p["idTag"], evse.id, now)
+        done = cp.on_demand("offline", "authorize", p["idTag"], evse.id, now)
     else:
-        cp._auth_result(p["idTag"], evse.id, "Accepted", now)
-    return {"status": "Accepted"}
+        done = cp.on_demand("offline", "result", p["idTag"], evse.id, "Accepted", now)
+    return {"status": "Accepted" if done else "Rejected"}
 
 
 def _remote_start_profile(cp, profile, connector, id_tag, now):

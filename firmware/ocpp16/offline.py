@@ -1,14 +1,136 @@
-# Authorization without the CSMS (OCPP 1.6 3.5), for a card presented while offline or an
-# Authorize that got no answer: imported for the decision and unloaded (ChargePoint.on_demand).
-# No I/O; the decision goes to the core's ChargePoint._auth_result.
+# An idTag's way through a transaction (the module is named for its first part, offline
+# authorization), imported for each step and unloaded (ChargePoint.on_demand): authorizing it
+# (OCPP 1.6 3.5, 4.1) for a card at the reader or a RemoteStartTransaction, online through an
+# Authorize CALL (or at once when LocalPreAuthorize knows the tag), offline or without an
+# answer from the local list and cache; once the core finds an EV plugged for the grant
+# (ChargePoint.auth), the transaction's start; once it was stopped and the contactor is open,
+# its StopTransaction. The stop itself (the offer off) is the core's: it never waits for an
+# import. No I/O beyond tx.json and the queue.
+import log
+from ocpp16 import timefmt
+from ocpp16.auth import STATUSES
+from ocpp16.chargepoint import Transaction
 
 
 def authorize(cp, id_tag, connector, now):
-    """A tag known in the local list or cache is judged by its stored status
-    (LocalAuthorizeOffline); an unknown one by AllowOfflineTxForUnknownId."""
+    """id_tag asks to charge on `connector` (None: any). True: asked."""
+    if not cp.online or cp.boot_status != "Accepted":
+        answered(cp, id_tag, connector, None, now)
+    elif cp.config.get("LocalPreAuthorize") and lookup(cp, id_tag, now)[1] == "Accepted":
+        # Known locally as valid: start at once, no Authorize round trip.
+        result(cp, id_tag, connector, "Accepted", now)
+    else:  # its idTagInfo is remembered by the core (ChargePoint._answered)
+        cp._ram("Authorize", {"idTag": id_tag}, cp.callback("offline", "answered", id_tag, connector))
+    return True
+
+
+def answered(cp, id_tag, connector, payload, now):
+    """The Authorize answer; None when there is none (offline, or it failed): then a tag
+    known in the local list or cache is judged by its stored status (LocalAuthorizeOffline),
+    an unknown one by AllowOfflineTxForUnknownId."""
+    if payload is not None:
+        info = payload.get("idTagInfo", {})
+        return result(cp, id_tag, connector, info.get("status"), now, info)
     source, status = None, None
     if cp.config.get("LocalAuthorizeOffline"):
-        source, status = cp._local_status(id_tag, now)
+        source, status = lookup(cp, id_tag, now)
     if source is None:
-        status = "Accepted" if cp.config.get("AllowOfflineTxForUnknownId") else "Invalid"
-    cp._auth_result(id_tag, connector, status, now)
+        status = "Accepted" if cp.config.get("AllowOfflineTxForUnknownId") else STATUSES[3]  # Invalid
+    result(cp, id_tag, connector, status, now)
+
+
+def lookup(cp, id_tag, now):
+    """("list" or "cache", status) of a tag known locally, else (None, None)."""
+    c = cp.config
+    return cp.auth_store.lookup(id_tag, cp.clock.epoch(now) if cp.clock.known() else None,
+                                use_list=c.get("LocalAuthListEnabled"), use_cache=c.get("AuthorizationCacheEnabled"))
+
+
+def result(cp, id_tag, connector, status, now, info=None):
+    """The decision on id_tag (info: the idTagInfo of an Authorize answer, None when decided
+    locally): a grant waits in cp.auth for a plug, unless a feature refuses it. True: decided."""
+    cp._event(("authorize", id_tag, status))
+    why = None if status == "Accepted" else status
+    for hook in cp._hooks("authorized") if why is None else ():
+        why = hook(cp, id_tag, connector, info, now)
+        if why:
+            cp._event(("refused", why))
+            break
+    if why:
+        log.info("idTag %s refused: %s", id_tag, why)
+    else:
+        cp.auth = {"tag": id_tag, "connector": connector,
+                   "until": now + cp.config.get("ConnectionTimeOut") * 1000}
+    return True
+
+
+def start(cp, evse, id_tag, now):
+    """The transaction of a grant on evse, unless a feature refuses it (may_start hooks): the
+    Transaction, or None. The core checked the queue's room before and takes its
+    Transaction.Begin values after (ChargePoint.tick)."""
+    for hook in cp._hooks("may_start"):
+        why = hook(cp, evse, id_tag, now)
+        if why:
+            log.info("idTag %s refused: %s", id_tag, why)
+            cp._event(("refused", why))
+            return None
+    evse.read_meter()
+    meter = evse.energy_wh()
+    epoch = cp.clock.epoch(now)
+    payload = {"connectorId": evse.id, "idTag": id_tag, "meterStart": meter,
+               "timestamp": timefmt.format_datetime(epoch)}
+    for hook in cp._hooks("start_payload"):
+        hook(cp, evse, payload)
+    # The transaction is on flash (tx.json, with the seq its Start will get) before its
+    # Start is queued: a power cut in between is recovered without a dangling Start.
+    t = Transaction(evse.id, id_tag, cp.queue.next_seq, meter, now, epoch)
+    cp.tx[evse.id] = t
+    cp._save_tx(now)
+    ref = cp._push("StartTransaction", payload, None)
+    if ref is None:
+        del cp.tx[evse.id]
+        cp._save_tx(now)
+        return None
+    if ref != t.tx_ref:
+        t.tx_ref = ref
+        cp._save_tx(now)
+    interval = cp.config.get("MeterValueSampleInterval")
+    t.next_sample_ms = now + interval * 1000 if interval else None
+    cp.finishing.discard(evse.id)
+    evse.permit(True)
+    log.info("transaction on connector %d %s: %s", evse.id, "started", id_tag)
+    return t
+
+
+def finish(cp, connector, now):
+    """The StopTransaction of the transaction stopped on `connector` (ChargePoint.stop_transaction),
+    with meterStop read now that the contactor is open (or after the settle time)."""
+    t = cp.tx[connector]
+    reason, id_tag, _ = t.stopping
+    evse = cp.evses[connector - 1]
+    evse.read_meter()
+    payload = {"meterStop": evse.energy_wh(), "timestamp": cp.clock.stamp(now),
+               "transactionId": t.tx_id, "reason": reason}
+    if id_tag:
+        payload["idTag"] = id_tag
+    data = []
+    for v in (t.begin_values, cp._sampled(evse, "StopTxnSampledData", "Transaction.End", now)):
+        if v:
+            data.append(v)
+    if data:
+        payload["transactionData"] = data
+    # Record the Stop's seq before queueing it: after a cut in between, recovery can
+    # tell whether this Stop made it to the queue (and must not send a second one).
+    t.stop_seq = cp.queue.next_seq
+    cp._save_tx(now)
+    cp._push("StopTransaction", payload, t.tx_ref)
+    del cp.tx[connector]
+    if evse.plugged:
+        cp.finishing.add(connector)
+    cp._save_tx(now)
+    cp._event(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
+    for hook in cp._hooks("tx_ended"):
+        hook(cp, connector, now)
+    log.info("transaction on connector %d %s: %s", connector, "stopped", reason)
+    if connector in cp.scheduled_unavailable:  # a ChangeAvailability waited for this stop
+        cp.on_demand("core_ops", "out_of_use", connector)

@@ -106,3 +106,15 @@ def test_clear_cache_and_disabled_list():
     assert json.loads(r.cp.outbox.pop(0)) == [3, "v2", {"listVersion": -1}]
     r.cp.receive('[2,"s2","SendLocalList",{"listVersion":1,"updateType":"Full"}]', r.now)
     assert json.loads(r.cp.outbox.pop(0)) == [3, "s2", {"status": "NotSupported"}]
+
+
+def test_cache_evicts_the_oldest_learnt_also_after_a_reboot():
+    a = fresh()
+    for i in range(CACHE_MAX):
+        a.remember("T%d" % i, {"status": "Accepted"})
+    a.remember("T0", {"status": "Blocked"})      # learnt again: now the newest
+    b = AuthStore(D, parse_datetime)             # after a reboot
+    b.remember("NEW", {"status": "Accepted"})
+    assert "T1" not in b.cache and b.lookup("T0", None) == ("cache", "Blocked") and "NEW" in b.cache
+    b.remember("NEWER", {"status": "Accepted"})
+    assert "T2" not in b.cache and len(b.cache) == CACHE_MAX

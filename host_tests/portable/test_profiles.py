@@ -120,7 +120,7 @@ def test_core_rare_paths_are_loaded_only_for_their_work():
     assert m[2] == {"status": "Accepted"} and "reset" in rig.cp.features
     rig.run(5000)
     assert rig.cp.reboot == "Soft" and "reset" not in rig.cp.features
-    for name in ("boot", "failures", "offline", "aligned", "reset", "recovery", "core_ops"):
+    for name in ("boot", "failures", "offline", "aligned", "reset", "recovery", "core_ops", "calls"):
         assert "ocpp16." + name not in sys.modules, name
 
 
@@ -147,8 +147,10 @@ def test_core_on_demand_import_failure_never_stops_charging():
         rig.world.evs[0].plug()
         rig.run(5000)
         assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
-        broken.update(("failures", "secevents", "aligned", "offline"))
+        broken.update(("failures", "secevents", "aligned", "offline", "calls"))
         rig.cp.receive("not json", rig.now)         # its module cannot load: no answer, no crash
+        m = _call(rig, "GetConfiguration", {}, "c9")  # the CSMS's call cannot be handled now: InternalError
+        assert m[0] == 4 and m[1] == "c9" and m[2] == "InternalError", m
         rig.answer_calls = False
         rig.run(CALL_TIMEOUT_MS + 15000)            # a CALL (a Heartbeat) times out: its failure path cannot load
         assert rig.cp.link_suspect and 1 in rig.cp.tx and rig.evses[0].contactor_closed
@@ -161,3 +163,49 @@ def test_core_on_demand_import_failure_never_stops_charging():
         assert stop and stop[0]["reason"] == "EVDisconnected" and not rig.cp.tx
     finally:
         profiles.load = real
+
+
+def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_it_loads():
+    import log
+    real, out = profiles.load, log.out
+    broken = set()
+
+    def load(name):
+        if name in broken:
+            raise MemoryError("no room for " + name)
+        return real(name)
+
+    class Lines:
+        text = []
+
+        def write(self, s):
+            Lines.text.append(s)
+    profiles.load = load
+    try:
+        rig = Rig("profiles_stop_fail")
+        rig.cp.on_connect(0)
+        rig.run(2000)
+        rig.world.reader.tap("CAFE")
+        rig.world.evs[0].plug()
+        rig.run(5000)
+        assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+        broken.add("offline")
+        log.out = Lines()
+        rig.world.evs[0].unplug()
+        rig.run(5000)                               # tried every tick, logged once
+        log.out = out
+        assert not rig.evses[0].contactor_closed and 1 in rig.cp.tx
+        assert "StopTransaction" not in rig.actions()
+        assert len([s for s in Lines.text if "offline not loaded" in s]) == 1, Lines.text
+        broken.clear()
+        rig.run(2000)
+        stop = [m[3] for m in rig.sent if m[2] == "StopTransaction"]
+        assert len(stop) == 1 and stop[0]["reason"] == "EVDisconnected" and not rig.cp.tx
+        broken.add("offline")
+        m = _call(rig, "RemoteStartTransaction", {"idTag": "REMOTE"}, "r1")  # cannot be authorized now
+        assert m[0] == 3 and m[2] == {"status": "Rejected"}, m
+        broken.clear()
+        m = _call(rig, "RemoteStartTransaction", {"idTag": "REMOTE"}, "r2")
+        assert m[0] == 3 and m[2] == {"status": "Accepted"}, m
+    finally:
+        profiles.load, log.out = real, out

@@ -82,7 +82,7 @@ def test_reset_clock_jump_and_bad_frames_are_security_events():
     r.cp.receive(json.dumps([2, "rs", "Reset", {"type": "Soft"}]), r.now)
     r.run(2000)
     # the CSMS's clock moves by an hour: SettingSystemTime
-    r.cp._set_clock("2030-01-01T00:00:00Z", r.now)
+    r.cp.on_demand("boot", "clock", "2030-01-01T00:00:00Z", r.now)
     r.run(2000)
     assert events(r) == ["InvalidMessages", "ResetOrReboot", "SettingSystemTime"]
 
