@@ -1,13 +1,23 @@
 # The message queue's paths that do not run every period, imported for the call and unloaded
 # (queue._rare): opening (reading segments, slots and ack files back after a reboot or a power
 # cut, dropping torn records), sealing the staged slots into a segment, segment rollover and
-# compaction, resolve_tx, room_for_transaction, waiting() and the failure log. State stays in
-# the MessageQueue `q`; the record format and push / peek / ack are in queue.py.
+# compaction, resolve_tx, room_for_transaction, waiting(), the failure log and the texts of
+# QueueError. State stays in the MessageQueue `q`; the record format and push / peek / ack are
+# in queue.py.
 from compat import const
 import store
-from ocpp16.queue import (_ACK, EIO, _FRAMING, _MSG, _RES, ACK_FILES, MSG_SUFFIX, SEG_SUFFIX, STOP_RESERVE,
-                          QueueError, _encode, _frame, _read_record, _uint, _value, _varint)
+from ocpp16.queue import (MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, STOP_RESERVE, QueueError, _encode,
+                          _frame, _read_record, _uint, _value, _varint)
 
+# The record format (queue.py's constants of the same names)
+_FRAMING = const(6)
+_MSG = const(0x4D)
+_ACK = const(0x41)
+_RES = const(0x52)
+_EIO = const(5)
+
+_DEFAULT_CAPACITY = const(448 * 1024)  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
+_DEFAULT_MAX_RECORD = const(4096)  # largest framed record; one is held in RAM when peeked
 _SEGMENTS = const(16)  # capacity is split into this many segment files (reclaim granularity)
 _FLASH_BLOCK = const(4096)  # LittleFS block on ESP32 flash: a segment is a whole number of these
 _SEGMENT_SLACK = const(64)  # ... minus room for LittleFS's per-block CTZ pointers, so a full
@@ -23,11 +33,28 @@ _MAX_ACK_FILE = const(32)  # bytes read from an ack file (one small framed recor
 FAILURES = "failures.json"     # the failure log (store.save)
 FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
 MAX_REASON = 80                # characters of a failure reason kept
+_E_FULL = const(6)             # QueueError texts (text())
+_E_HEAD = const(8)
+
+
+def text(n, args):
+    """The text of QueueError n (queue._fail(n, *args); queue.py names the numbers _E_*)."""
+    if n == _E_FULL:   # (used, capacity, action, size, reserve)
+        args = args[:4] + (", %d kept for StopTransaction" % args[4] if args[4] else "",)
+    return ("payload nested deeper than %d", "%r has no JSON form", "object key %r is not a string",
+            "%s value cannot be stored as JSON",
+            "push needs an action name and an object payload, not %r, %s",
+            "%s record is %d bytes, limit %d",
+            "queue full: %d of %d bytes used (%s needs %d%s)",
+            "flash full: %d of %d bytes used (%s)",
+            "%s(%s) but the head of the queue is %s")[n] % args
 
 
 # ------------------------------------------------------------ opening
-def open_queue(q, directory, capacity, max_record, segment_bytes, fs, stage_slots):
-    """MessageQueue.__init__: the state (described in MessageQueue's docstring), read back."""
+def open_queue(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
+               segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
+    """MessageQueue(...): the state (described in MessageQueue's docstring), read back."""
+    capacity = capacity_bytes
     q.dir = directory.rstrip("/") or "/"
     q.capacity = capacity
     q.max_record = max_record
@@ -108,8 +135,8 @@ def open_queue(q, directory, capacity, max_record, segment_bytes, fs, stage_slot
 
 def _read_acks(q):
     got = []
-    for name in ACK_FILES:
-        path = q.dir + "/" + name
+    for i in (0, 1):
+        path = "%s/ack.%d" % (q.dir, i)   # as in queue.MessageQueue.ack
         v = -1
         n = q.fs.size(path)
         if 0 < n <= _MAX_ACK_FILE:
@@ -158,7 +185,7 @@ def seal(q):
             for seq, size, slot in live:
                 body = q._read_staged(slot, seq)
                 if body is None:
-                    raise OSError(EIO)
+                    raise OSError(_EIO)
                 q._f.write(_frame(body))
                 if q._head is not None and q._head[0] is None and q._head[1] == seq:
                     head_at = pos
@@ -174,12 +201,11 @@ def seal(q):
     q._staged = []
 
 
-def resolve(q, tx_ref, transaction_id):
+def resolve_tx(q, tx_ref, transaction_id):
     """MessageQueue.resolve_tx: a resolve record appended to the newest segment."""
-    body = bytearray((_RES,))
-    _varint(body, tx_ref)
-    _encode(body, transaction_id, 0)
-    rec = _frame(body)
+    rec = bytearray((_RES,))
+    _varint(rec, tx_ref)
+    rec = _frame(rec, (transaction_id,))
     seg = q._segs[-1]
     try:
         if q._tail_bad or (seg[1] + len(rec) > q.segment_bytes and seg[1] > 0):
@@ -228,10 +254,9 @@ def _new_segment(q):
     q._f = f
     out = bytearray()
     for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
-        body = bytearray((_RES,))
-        _varint(body, ref)
-        _encode(body, q._map[ref], 0)
-        out.extend(_frame(body))
+        b = bytearray((_RES,))
+        _varint(b, ref)
+        out.extend(_frame(b, (q._map[ref],)))
     if out:
         f.write(out)
     q.fs.sync(f)
@@ -280,8 +305,8 @@ def decode_value(b):
 
 
 
-def room(q, n_meter_values):
-    """MessageQueue.room_for_transaction."""
+def room_for_transaction(q, n_meter_values=None):
+    """MessageQueue.room_for_transaction (see there)."""
     if n_meter_values is None:
         n_meter_values = DEFAULT_TX_METER_VALUES
     need = EST_START + n_meter_values * EST_METER_VALUE + EST_STOP + STOP_RESERVE
@@ -319,7 +344,7 @@ def fail(q, seq, reason):
     """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
     head = None if q._head is None else _uint(q._head[2], 1)[0]
     if seq != head or head is None:
-        raise QueueError("fail(%s) but the head of the queue is %s" % (seq, head))
+        raise QueueError(text(_E_HEAD, ("fail", seq, head)))
     _, action, payload, _ = q.peek()
     entries = failures(q)
     entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])

@@ -87,7 +87,7 @@ def test_encoding_is_compact_and_exact():
 
 
 def test_words_table_has_no_duplicates_and_fits_the_tag_space():
-    text = mq._WORDS
+    text = mq._WORDS.decode()
     assert text[0] == "\0" and text[-1] == "\0"
     words = text[1:-1].split("\0")
     assert len(set(words)) == len(words) <= 256 - 0x20
@@ -97,7 +97,7 @@ def test_words_table_has_no_duplicates_and_fits_the_tag_space():
     try:
         qo.decode_value(bytes((0x20 + len(words),)))
         assert False, "a code beyond the table decoded"
-    except IndexError:
+    except (IndexError, ValueError):   # the errors of a damaged record (queue._value)
         pass
 
 
