@@ -15,7 +15,8 @@
 # a tmp that parses is present, load() uses the tmp (the newer complete version) and promotes it.
 # A corrupt path with no usable tmp gives `default` with a logged error (never a crash).
 # Resident: save (every period while charging) and FS. Reading back (load, with the recovery
-# above), remove and makedirs live in store_load.py, imported for the call and unloaded.
+# above), remove, makedirs and exists live in store_load.py, imported for the call and unloaded
+# (__getattr__).
 import json
 import os
 import sys
@@ -64,34 +65,25 @@ class FS:
 real_fs = FS
 
 
-def makedirs(path, fs=None):
-    """Create path and its missing parents (MicroPython has no os.makedirs)."""
-    _rare("makedirs", path, fs)
+def __getattr__(name):
+    """The functions that live in store_load.py (PEP 562: looked up here only because store has
+    no such name), each imported for the call and unloaded; fs defaults to real_fs:
+      makedirs(path, fs): create path and its missing parents (MicroPython has no os.makedirs);
+      load(path, default=None, fs): the object saved at path; default if none (the table above);
+      remove(path, fs): delete a saved state, the tmp first (a cut in between cannot bring an
+          old tmp back);
+      exists(path, fs): True when path (or a complete-looking tmp beside it) holds a state.
+    Whatever the import raises (ImportError, MemoryError) goes to the caller."""
+    if name not in ("makedirs", "load", "remove", "exists"):
+        raise AttributeError(name)
 
-
-def load(path, default=None, fs=None):
-    """The object saved at path; default if there is none (see the table at the top)."""
-    return _rare("load", path, default, fs)
-
-
-def remove(path, fs=None):
-    """Delete a saved state: the tmp first, so a cut in between cannot bring an old tmp back."""
-    _rare("remove", path, fs)
-
-
-def exists(path, fs=None):
-    """True when path (or a complete-looking tmp beside it) holds a saved state."""
-    return _rare("exists", path, fs)
-
-
-def _rare(name, *args):
-    """store_load.<name>(*args), imported for the call and unloaded. Whatever the import
-    raises (ImportError, MemoryError) goes to the caller."""
-    try:
-        import store_load
-        return getattr(store_load, name)(*args)
-    finally:
-        sys.modules.pop("store_load", None)
+    def call(*args):
+        try:
+            import store_load
+            return getattr(store_load, name)(*args)
+        finally:
+            sys.modules.pop("store_load", None)
+    return call
 
 
 def save(path, obj, fs=None):

@@ -175,14 +175,6 @@ def _varint(out, n):
     out.append(n)
 
 
-def _decimal_text(m, f, neg):
-    t = str(m)
-    if f:
-        t = "0" * (f + 1 - len(t)) + t
-        t = t[:-f] + "." + t[-f:]
-    return "-" + t if neg else t
-
-
 def _encode(out, v, depth):
     if depth > MAX_DEPTH:
         _fail(_E_DEPTH, MAX_DEPTH)
@@ -223,10 +215,12 @@ def _encode(out, v, depth):
             m = int(v[neg:] if i < 0 else v[neg:i] + v[i + 1:])
         except ValueError:
             m = -1
-        if m >= 0 and f <= 7 and len(v) <= 18 and _decimal_text(m, f, neg) == v:
-            out.append(7)
-            _varint(out, (m << 4) | (f << 1) | neg)
-            return
+        if m >= 0 and f <= 7 and len(v) <= 18:
+            b = bytearray((7,))
+            _varint(b, (m << 4) | (f << 1) | neg)
+            if _value(b, 0)[0] == v:
+                out.extend(b)
+                return
         b = v.encode()
         out.append(5)
         _varint(out, len(b))
@@ -287,8 +281,13 @@ def _value(b, p):
         return out, p
     if t == 5:
         return str(b[p:p + n], "utf-8"), p + n
-    if t == 7:
-        return _decimal_text(n >> 4, (n >> 1) & 7, n & 1), p
+    if t == 7:   # mantissa << 4 | fraction digits << 1 | minus
+        t = str(n >> 4)
+        f = (n >> 1) & 7
+        if f:
+            t = "0" * (f + 1 - len(t)) + t
+            t = t[:-f] + "." + t[-f:]
+        return "-" + t if n & 1 else t, p
     n = (n >> 1) ^ -(n & 1)       # zigzag
     if t == 3:
         return n, p
@@ -332,21 +331,22 @@ class MessageQueue:
     def __init__(self, *args, **kw):
         _rare("open_queue", self, *args, **kw)
 
-    def waiting(self, seq):
-        """True when message `seq` is queued and not yet acknowledged. Reads the log from the
-        head (flash I/O proportional to the queue): for start-up checks, not the hot path."""
-        return _rare("waiting", self, seq)
-
-    def room_for_transaction(self, n_meter_values=None):
-        """Whether a whole new transaction (Start, n_meter_values MeterValues, default
-        queue_open.DEFAULT_TX_METER_VALUES, Stop) fits beside the Stop reserve, in
-        capacity_bytes and in the free space of the filesystem (shared with other files)."""
-        return _rare("room_for_transaction", self, n_meter_values)
-
-    def failures(self):
-        """[[action, transactionId, reason], ...] oldest first, at most
-        queue_open.FAILURE_LOG_MAX."""
-        return _rare("failures", self)
+    def __getattr__(self, name):
+        """The methods that live in queue_open.py (looked up here only because the class has
+        no such name), each loaded for the call (_rare):
+          waiting(seq): True when message seq is queued and not yet acknowledged (reads the
+              log from the head: for start-up checks, not the hot path);
+          done(seq): True when message seq was acknowledged (or given up): the queue is FIFO,
+              so everything at or below the ack watermark is;
+          tx_id(tx_ref): the transactionId resolved for tx_ref, or None;
+          room_for_transaction(n_meter_values=None): whether a whole new transaction (Start,
+              n_meter_values MeterValues, default queue_open.DEFAULT_TX_METER_VALUES, Stop)
+              fits beside the Stop reserve, in capacity_bytes and in the filesystem's free space;
+          failures(): [[action, transactionId, reason], ...] oldest first, at most
+              queue_open.FAILURE_LOG_MAX."""
+        if name not in ("waiting", "done", "tx_id", "room_for_transaction", "failures"):
+            raise AttributeError(name)
+        return lambda *args, **kw: _rare(name, self, *args, **kw)
 
     def _path(self, n, slot=False):
         """The file of the segment with base seq n, or of slot n."""
@@ -410,11 +410,6 @@ class MessageQueue:
             self._count = n
 
     # ------------------------------------------------------------ public interface
-    def done(self, seq):
-        """True when message `seq` was acknowledged (or given up): the queue is FIFO, so
-        everything at or below the ack watermark is."""
-        return seq <= self._acked
-
     def __len__(self):
         return self._count
 
@@ -530,9 +525,6 @@ class MessageQueue:
         reboot forgets it) and the console says so."""
         if not _try("resolve_tx", self, tx_ref, transaction_id):
             self._map[tx_ref] = transaction_id
-
-    def tx_id(self, tx_ref):
-        return self._map.get(tx_ref)
 
     def close(self):
         f, self._f = self._f, None

@@ -305,6 +305,16 @@ def decode_value(b):
 
 
 
+def done(q, seq):
+    """MessageQueue.done: at or below the ack watermark."""
+    return seq <= q._acked
+
+
+def tx_id(q, tx_ref):
+    """MessageQueue.tx_id."""
+    return q._map.get(tx_ref)
+
+
 def room_for_transaction(q, n_meter_values=None):
     """MessageQueue.room_for_transaction (see there)."""
     if n_meter_values is None:
