@@ -6,7 +6,7 @@
 # in queue.py.
 from compat import const
 import store
-from ocpp16.queue import (MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, STOP_RESERVE, QueueError, _encode,
+from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, STOP_RESERVE, QueueError, _encode,
                           _frame, _read_record, _uint, _value, _varint)
 
 # The record format (queue.py's constants of the same names)
@@ -48,6 +48,21 @@ def text(n, args):
             "queue full: %d of %d bytes used (%s needs %d%s)",
             "flash full: %d of %d bytes used (%s)",
             "%s(%s) but the head of the queue is %s")[n] % args
+
+
+def rare_word(i):
+    """The word whose mark is at offset i of queue._WORDS (queue._value): the words marked
+    \x80 there, in order, are words this firmware never sends (another meter's measurands,
+    units, locations, value formats). Their codes still decode here (a record from another
+    version); the encoder stores such a text as a string."""
+    return ("Raw\0SignedData\0Current.Export\0Energy.Active.Export.Register\0"
+            "Energy.Reactive.Export.Register\0Energy.Reactive.Import.Register\0"
+            "Energy.Active.Export.Interval\0Energy.Active.Import.Interval\0"
+            "Energy.Reactive.Export.Interval\0Energy.Reactive.Import.Interval\0Frequency\0"
+            "Power.Active.Export\0Power.Factor\0Power.Offered\0Power.Reactive.Export\0"
+            "Power.Reactive.Import\0RPM\0SoC\0Temperature\0N\0L1-L2\0L2-L3\0L3-L1\0Body\0Cable\0"
+            "EV\0Inlet\0Outlet\0kWh\0varh\0kvarh\0kW\0VA\0kVA\0var\0kvar\0Celsius\0Fahrenheit\0"
+            "K\0Percent\0").split("\0")[_WORDS.count(b"\x80", 0, i)]
 
 
 # ------------------------------------------------------------ opening
@@ -165,9 +180,10 @@ def _remember(q, ref, tx_id):
 
 
 # ------------------------------------------------------------ writing segments
-def seal(q):
+def seal(q, silent=False):
     """Append the staged messages not yet acknowledged to the newest segment (one sync);
-    then every slot is free."""
+    then every slot is free. silent (the seal right after a push filled the last slot): an
+    OSError is logged, not raised; the messages are safe in their slots, the next push retries."""
     live = [s for s in q._staged if s[0] > q._acked]
     total = 0
     for s in live:
@@ -191,9 +207,13 @@ def seal(q):
                     head_at = pos
                 pos += size
             q.fs.sync(q._f)
-        except OSError:
+        except OSError as e:
             _torn_tail(q)
-            raise
+            if not silent:
+                raise
+            import log
+            log.warning("queue: seal failed: %s", e)
+            return
         seg[1] = pos
         seg[2] = live[-1][0]
         if head_at is not None:
