@@ -29,7 +29,8 @@ TMP_SUFFIX = ".tmp"       # temp file next to the target, renamed over it on suc
 
 class StoreError(Exception):
     """A state file cannot be saved or loaded; the message says which and why ("... limit N"
-    for an encoded state beyond MAX_STATE_BYTES: StoreError)."""
+    for an encoded state beyond MAX_STATE_BYTES: StoreError). Also ocpp16.queue.QueueError,
+    the message queue's refusals (one class for both: a class costs ~200 B of heap)."""
 
 
 

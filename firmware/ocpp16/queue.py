@@ -73,10 +73,11 @@ _E_FLASH = const(7)
 _E_HEAD = const(8)
 
 
-class QueueError(Exception):
-    """The queue's one error class (a class each would cost ~200 B of heap); the text says
-    which: "queue full: ..." / "flash full: ...", "... limit N" (record too large), a payload
-    that cannot be stored, "... but the head of the queue is ..." (out of order)."""
+# QueueError, the queue's one error class, is store's (a class costs ~200 B of heap; nothing
+# both saves state files and queues messages under one except): the text says which: "queue
+# full: ..." / "flash full: ...", "... limit N" (record too large), a payload that cannot be
+# stored, "... but the head of the queue is ..." (out of order), "... not sealed".
+from store import StoreError as QueueError
 
 
 def _rare(name, *args, **kw):
@@ -198,33 +199,29 @@ def _encode(out, v, depth):
         if i >= 0:
             out.append(0x20 + _WORDS.count(b"\0", 0, i))
             return
-        if len(v) == 20:
-            # exactly 'YYYY-MM-DDTHH:MM:SSZ' (what format_datetime gives): its epoch
-            try:
-                e = timefmt.days_from_civil(int(v[:4]), int(v[5:7]), int(v[8:10])) * 86400 + \
-                    int(v[11:13]) * 3600 + int(v[14:16]) * 60 + int(v[17:19])
-                if timefmt.format_datetime(e) == v:
-                    out.append(6)
-                    e -= _TS_BASE
-                    _varint(out, e * 2 if e >= 0 else -e * 2 - 1)
-                    return
-            except ValueError:
-                pass
-        # a canonical decimal like '230.1' or '-5' (it renders back the same, so '+1', '007',
-        # '1.', '.5', ' 1' stay strings): mantissa, fraction digits, minus
-        neg = 1 if v[:1] == "-" else 0
-        i = v.find(".")
-        f = 0 if i < 0 else len(v) - i - 1
+        # a timestamp 'YYYY-MM-DDTHH:MM:SSZ' (zigzag of its epoch - _TS_BASE) or a decimal like
+        # '230.1' or '-5' (mantissa << 4 | fraction digits << 1 | minus), if the code decodes
+        # back to exactly v (so '+1', '007', '1.', '.5', ' 1', '2026-02-30T...' stay strings)
+        b = None
         try:
-            m = int(v[neg:] if i < 0 else v[neg:i] + v[i + 1:])
-        except ValueError:
-            m = -1
-        if m >= 0 and f <= 7 and len(v) <= 18:
-            b = bytearray((7,))
-            _varint(b, (m << 4) | (f << 1) | neg)
-            if _value(b, 0)[0] == v:
+            if len(v) == 20:
+                i = timefmt.days_from_civil(int(v[:4]), int(v[5:7]), int(v[8:10])) * 86400 + \
+                    int(v[11:13]) * 3600 + int(v[14:16]) * 60 + int(v[17:19]) - _TS_BASE
+                b = bytearray((6,))
+                _varint(b, i * 2 if i >= 0 else -i * 2 - 1)
+            else:
+                neg = 1 if v[:1] == "-" else 0
+                i = v.find(".")
+                f = 0 if i < 0 else len(v) - i - 1
+                i = int(v[neg:] if i < 0 else v[neg:i] + v[i + 1:])
+                if i >= 0 and f <= 7 and len(v) <= 18:
+                    b = bytearray((7,))
+                    _varint(b, (i << 4) | (f << 1) | neg)
+            if b and _value(b, 0)[0] == v:
                 out.extend(b)
                 return
+        except ValueError:
+            pass
         b = v.encode()
         out.append(5)
         _varint(out, len(b))
