@@ -180,6 +180,14 @@ def _varint(out, n):
     out.append(n)
 
 
+def _body(kind, n):
+    """A bytearray of the byte kind then the varint n: how every record body (kind, then a seq
+    or tx_ref) and the timestamp and decimal codes begin."""
+    b = bytearray((kind,))
+    _varint(b, n)
+    return b
+
+
 def _encode(out, v, depth):
     if depth > MAX_DEPTH:
         _fail(_E_DEPTH, MAX_DEPTH)
@@ -207,16 +215,14 @@ def _encode(out, v, depth):
             if len(v) == 20:
                 i = timefmt.days_from_civil(int(v[:4]), int(v[5:7]), int(v[8:10])) * 86400 + \
                     int(v[11:13]) * 3600 + int(v[14:16]) * 60 + int(v[17:19]) - _TS_BASE
-                b = bytearray((6,))
-                _varint(b, i * 2 if i >= 0 else -i * 2 - 1)
+                b = _body(6, i * 2 if i >= 0 else -i * 2 - 1)
             else:
                 neg = 1 if v[:1] == "-" else 0
                 i = v.find(".")
                 f = 0 if i < 0 else len(v) - i - 1
                 i = int(v[neg:] if i < 0 else v[neg:i] + v[i + 1:])
                 if i >= 0 and f <= 7 and len(v) <= 18:
-                    b = bytearray((7,))
-                    _varint(b, (i << 4) | (f << 1) | neg)
+                    b = _body(7, (i << 4) | (f << 1) | neg)
             if b and _value(b, 0)[0] == v:
                 out.extend(b)
                 return
@@ -295,7 +301,7 @@ def _value(b, p):
         return n, p
     if t == 6:
         return timefmt.format_datetime(n + _TS_BASE), p
-    raise ValueError("unknown tag %d" % t)
+    raise ValueError(t)   # an unknown tag
 
 
 def _frame(b, values=()):
@@ -345,8 +351,10 @@ class MessageQueue:
               n_meter_values MeterValues, default queue_open.DEFAULT_TX_METER_VALUES, Stop)
               fits beside the Stop reserve, in capacity_bytes and in the filesystem's free space;
           failures(): [[action, transactionId, reason], ...] oldest first, at most
-              queue_open.FAILURE_LOG_MAX."""
-        if name not in ("waiting", "done", "tx_id", "room_for_transaction", "failures"):
+              queue_open.FAILURE_LOG_MAX.
+        Another public name gives a function that fails with AttributeError when called (a
+        list of the names would cost a string each); a name with "_" first is no method."""
+        if name[0] == "_":   # not a method (an attribute not set, a special name)
             raise AttributeError(name)
         return lambda *args, **kw: _rare(name, self, *args, **kw)
 
@@ -427,8 +435,7 @@ class MessageQueue:
         if type(action) is not str or not action or type(payload) is not dict:
             _fail(_E_PUSH, action, type(payload).__name__)
         seq = self.next_seq
-        rec = bytearray((_MSG,))
-        _varint(rec, seq)
+        rec = _body(_MSG, seq)
         _varint(rec, 0 if tx_ref is None else tx_ref + 1)
         rec = _frame(rec, (action, payload))
         n = len(rec)
@@ -487,8 +494,7 @@ class MessageQueue:
         h = self.peek()
         if h is None or seq != h[0]:
             _fail(_E_HEAD, "ack", seq, h and h[0])
-        b = bytearray((_ACK,))
-        _varint(b, seq)
+        b = _body(_ACK, seq)
         f = self.fs.open("%s/ack.%d" % (self.dir, self._ack_slot), "wb")
         try:
             f.write(_frame(b))

@@ -7,7 +7,7 @@
 from compat import const
 import store
 from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, STOP_RESERVE, QueueError, _encode,
-                          _frame, _read_record, _uint, _value, _varint)
+                          _body, _frame, _read_record, _uint, _value)
 
 # The record format (queue.py's constants of the same names)
 _FRAMING = const(6)
@@ -223,9 +223,7 @@ def seal(q, silent=False):
 
 def resolve_tx(q, tx_ref, transaction_id):
     """MessageQueue.resolve_tx: a resolve record appended to the newest segment."""
-    rec = bytearray((_RES,))
-    _varint(rec, tx_ref)
-    rec = _frame(rec, (transaction_id,))
+    rec = _frame(_body(_RES, tx_ref), (transaction_id,))
     seg = q._segs[-1]
     try:
         if q._tail_bad or (seg[1] + len(rec) > q.segment_bytes and seg[1] > 0):
@@ -274,9 +272,7 @@ def _new_segment(q):
     q._f = f
     out = bytearray()
     for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
-        b = bytearray((_RES,))
-        _varint(b, ref)
-        out.extend(_frame(b, (q._map[ref],)))
+        out.extend(_frame(_body(_RES, ref), (q._map[ref],)))
     if out:
         f.write(out)
     q.fs.sync(f)

@@ -162,6 +162,21 @@ def test_ack_of_anything_but_the_head_is_an_error():
     assert q.peek()[0] == b
 
 
+def test_on_demand_methods_and_unknown_names():
+    # waiting/done/tx_id/room_for_transaction/failures live in queue_open (MessageQueue.__getattr__)
+    fs, q = fresh()
+    a = q.push("MeterValues", MV)
+    assert q.waiting(a) and not q.done(a) and q.tx_id(a) is None and q.failures() == []
+    q.ack(a)
+    assert q.done(a) and not q.waiting(a)
+    for bad in (lambda: q._nope, lambda: q.__nope__, lambda: q.nope()):
+        try:
+            bad()
+            assert False, "no AttributeError"
+        except AttributeError:
+            pass
+
+
 def test_reopen_after_clean_close_keeps_messages_and_seq_grows():
     fs, q = fresh()
     s = [q.push("MeterValues", MV) for _ in range(5)]
