@@ -18,11 +18,12 @@
 # Resident here: push, peek, ack and what they need (the value codec, framing, finding the next
 # head). Everything that does not run every period is in queue_open.py, loaded for the call and
 # unloaded (_rare): opening (recovery after a reboot or a cut, torn-record scanning), sealing the
-# slots, segment rollover and compaction, resolve_tx, room_for_transaction, waiting(), the
-# failure log and the texts of QueueError (_fail). A cut at any point leaves the old or the new state: a torn record fails its CRC
-# (a torn staged slot is ignored at open, a torn segment tail ends its scan and appends go to a
-# new segment). An ack is durable before ack() returns; a torn ack file leaves the other one, one ack older, so
-# only the message being acked at the cut can come back. Seqs returned by push() are never reused
+# slots, segment rollover and compaction, resolve_tx, room_for_transaction, waiting(), done(),
+# tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_fail) and the
+# rare words of the code table. A cut at any point leaves the old or the new state: a torn
+# record fails its CRC (a torn staged slot is ignored at open, a torn segment tail ends its scan
+# and appends go to a new segment). An ack is durable before ack() returns; a torn ack file
+# leaves the other one, one ack older, so only the message being acked at the cut can come back. Seqs returned by push() are never reused
 # (the next seq is above every seq on flash and the ack watermark).
 #
 # Why slot files and ack files: on LittleFS every synced append to a file copies the used part
@@ -61,7 +62,7 @@ _EIO = const(5)                # errno raised when a slot read back is not what 
 _FRAMING = const(6)            # bytes a record adds to its body: length (2, little endian) + CRC32 (4)
 _MSG = const(0x4D)             # record kinds (first body byte): 'M' message, 'A' ack watermark
 _ACK = const(0x41)             # (ack files), 'R' resolved tx
-# QueueError texts (queue_open.TEXTS, by number)
+# QueueError texts (queue_open.text(), by number)
 _E_DEPTH = const(0)
 _E_FLOAT = const(1)
 _E_KEY = const(2)
@@ -103,8 +104,8 @@ def _try(name, *args):
 
 
 def _fail(n, *args):
-    """Raise the QueueError with text n of queue_open.TEXTS, formatted with args; if that text
-    cannot be loaded, the QueueError carries n and args (the class is what callers test)."""
+    """Raise the QueueError with text n of queue_open.text(), formatted with args; if that
+    text cannot be loaded, the QueueError carries n and args (the class is what callers test)."""
     try:
         e = QueueError(_rare("text", n, args))
     except (ImportError, MemoryError):
@@ -117,7 +118,7 @@ def _fail(n, *args):
 # length + UTF-8), 6 timestamp "YYYY-MM-DDTHH:MM:SSZ" (zigzag varint of epoch - _TS_BASE),
 # 7 decimal string (varint of mantissa << 4 | fraction digits << 1 | minus), 8 list (count,
 # items), 9 object (count, key value pairs). 0x20 + i: word i of _WORDS. Append to _WORDS only:
-# records on flash refer to the index. One bytes object, not a tuple: ~1.5 KB of RAM instead of
+# records on flash refer to the index. One bytes object, not a tuple: ~1 KB of RAM instead of
 # ~6 KB (a qstr and a tuple slot per word) when the module is loaded from a file.
 _WORDS = (  # "\0"-separated, one "\0" before the first word and after each
     # actions
@@ -133,7 +134,7 @@ _WORDS = (  # "\0"-separated, one "\0" before the first word and after each
     # ReadingContext
     b"Interruption.Begin\0Interruption.End\0Other\0Sample.Clock\0Sample.Periodic\0"
     b"Transaction.Begin\0Transaction.End\0Trigger\0"
-    # Each \x80 below is a word this firmware never sends, kept in queue_open.RARE_WORDS: such
+    # Each \x80 below is a word this firmware never sends, listed in queue_open.rare_word(): such
     # a code still decodes (through queue_open), such a text is stored as a string (tag 5). A
     # lone 0x80 byte is never part of UTF-8 text, so the encoder's search cannot match one.
     # ValueFormat: Raw, SignedData
@@ -330,8 +331,8 @@ class MessageQueue:
     capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity, max_record,
     segment_bytes, stage_slots; _f the append handle on the newest segment; _tail_bad (the
     newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
-    oldest first; _map tx_ref -> transactionId; _acked the ack watermark; _ack_slot the
-    ACK_FILES index written next; next_seq the seq the next push() gets (read only: the core
+    oldest first; _map tx_ref -> transactionId; _acked the ack watermark; _ack_slot the ack
+    file ("ack.0", "ack.1") written next; next_seq the seq the next push() gets (read only: the core
     records it before pushing a Start); _count messages waiting; _head (segment index or None
     if staged, offset or seq, body); _staged [seq, size, slot] oldest first; segments_started /
     segments_deleted (counters for tests and the benchmark)."""

@@ -1,9 +1,9 @@
 # The message queue's paths that do not run every period, imported for the call and unloaded
 # (queue._rare): opening (reading segments, slots and ack files back after a reboot or a power
 # cut, dropping torn records), sealing the staged slots into a segment, segment rollover and
-# compaction, resolve_tx, room_for_transaction, waiting(), the failure log and the texts of
-# QueueError. State stays in the MessageQueue `q`; the record format and push / peek / ack are
-# in queue.py.
+# compaction, resolve_tx, room_for_transaction, waiting(), done(), tx_id(), the failure log, the
+# texts of QueueError and the rare words of the code table. State stays in the MessageQueue `q`;
+# the record format and push / peek / ack are in queue.py.
 from compat import const
 import store
 from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, STOP_RESERVE, QueueError, _encode,
