@@ -15,7 +15,8 @@
 # a tmp that parses is present, load() uses the tmp (the newer complete version) and promotes it.
 # A corrupt path with no usable tmp gives `default` with a logged error (never a crash).
 # Resident: save (every period while charging) and FS. Reading back (load, with the recovery
-# above), remove and makedirs live in store_load.py, imported for the call and unloaded.
+# above), remove, makedirs and exists live in store_load.py, imported for the call and unloaded
+# (__getattr__).
 import json
 import os
 import sys
@@ -28,23 +29,25 @@ TMP_SUFFIX = ".tmp"       # temp file next to the target, renamed over it on suc
 
 class StoreError(Exception):
     """A state file cannot be saved or loaded; the message says which and why ("... limit N"
-    for an encoded state beyond MAX_STATE_BYTES: StoreError)."""
+    for an encoded state beyond MAX_STATE_BYTES: StoreError). Also ocpp16.queue.QueueError,
+    the message queue's refusals (one class for both: a class costs ~200 B of heap)."""
 
 
 
 
 class FS:
-    """File operations used by store and ocpp16.queue. Tests replace it with a fake that
-    can cut power at any write (host_tests/powercut.py). The plain ones are the runtime's
-    functions themselves (no method of our own to hold in RAM)."""
-    open = staticmethod(open)                # (path, mode) -> file
-    sync = staticmethod(compat.fsync)        # (file): its data on flash before it returns
-    replace = staticmethod(compat.replace)   # (src, dst): atomic rename over dst
-    remove = staticmethod(os.remove)         # (path)
-    listdir = staticmethod(os.listdir)       # (path) -> names
-    mkdir = staticmethod(os.mkdir)           # (path)
+    """File operations used by store and ocpp16.queue: a namespace, real_fs is the class itself
+    (no instance, and the runtime's functions need no staticmethod wrapper when read from a
+    class). Tests pass a fake with the same methods instead (host_tests/powercut.py), one that
+    can cut power at any write."""
+    open = open                # (path, mode) -> file
+    sync = compat.fsync        # (file): its data on flash before it returns
+    replace = compat.replace   # (src, dst): atomic rename over dst
+    remove = os.remove         # (path)
+    listdir = os.listdir       # (path) -> names
+    mkdir = os.mkdir           # (path)
 
-    def free(self, path):
+    def free(path):
         """Free bytes of the filesystem holding path, or None if the runtime cannot tell."""
         try:
             st = os.statvfs(path)
@@ -52,7 +55,7 @@ class FS:
             return None
         return st[1] * st[4]      # f_frsize * f_bavail
 
-    def size(self, path):
+    def size(path):
         """Size in bytes, or -1 when the file does not exist."""
         try:
             return os.stat(path)[6]
@@ -60,38 +63,28 @@ class FS:
             return -1
 
 
-real_fs = FS()
+real_fs = FS
 
 
-def makedirs(path, fs=None):
-    """Create path and its missing parents (MicroPython has no os.makedirs)."""
-    _rare("makedirs", path, fs or real_fs)
+def __getattr__(name):
+    """The functions that live in store_load.py (PEP 562: looked up here only because store has
+    no such name), each imported for the call and unloaded; fs defaults to real_fs:
+      makedirs(path, fs): create path and its missing parents (MicroPython has no os.makedirs);
+      load(path, default=None, fs): the object saved at path; default if none (the table above);
+      remove(path, fs): delete a saved state, the tmp first (a cut in between cannot bring an
+          old tmp back);
+      exists(path, fs): True when path (or a complete-looking tmp beside it) holds a state.
+    Whatever the import raises (ImportError, MemoryError) goes to the caller."""
+    if name not in ("makedirs", "load", "remove", "exists"):
+        raise AttributeError(name)
 
-
-def load(path, default=None, fs=None):
-    """The object saved at path; default if there is none (see the table at the top)."""
-    return _rare("load", path, default, fs or real_fs)
-
-
-def remove(path, fs=None):
-    """Delete a saved state: the tmp first, so a cut in between cannot bring an old tmp back."""
-    _rare("remove", path, fs or real_fs)
-
-
-def exists(path, fs=None):
-    """True when path (or a complete-looking tmp beside it) holds a saved state."""
-    fs = fs or real_fs
-    return fs.size(path) >= 0 or fs.size(path + TMP_SUFFIX) > 0
-
-
-def _rare(name, *args):
-    """store_load.<name>(*args), imported for the call and unloaded. Whatever the import
-    raises (ImportError, MemoryError) goes to the caller."""
-    try:
-        import store_load
-        return getattr(store_load, name)(*args)
-    finally:
-        sys.modules.pop("store_load", None)
+    def call(*args):
+        try:
+            import store_load
+            return getattr(store_load, name)(*args)
+        finally:
+            sys.modules.pop("store_load", None)
+    return call
 
 
 def save(path, obj, fs=None):
@@ -120,22 +113,18 @@ def _not_json(v, depth):
     if depth > MAX_DEPTH:
         return "nested deeper than %d" % MAX_DEPTH
     t = type(v)
-    if v is None or t in (bool, int, str):
-        return None
     if t is float:
-        return None if v == v and v not in (float("inf"), float("-inf")) else "%r is not JSON" % v
-    if t is list:
-        for x in v:
-            why = _not_json(x, depth + 1)
+        return None if v == v and v - v == 0 else "%r is not JSON" % v   # NaN, +-inf
+    if t is list or t is dict:
+        for k in v:
+            if t is dict:
+                if type(k) is not str:
+                    return "object key %r is not a string" % (k,)
+                k = v[k]
+            why = _not_json(k, depth + 1)
             if why:
                 return why
         return None
-    if t is dict:
-        for k in v:
-            if type(k) is not str:
-                return "object key %r is not a string" % (k,)
-            why = _not_json(v[k], depth + 1)
-            if why:
-                return why
+    if v is None or t is bool or t is int or t is str:
         return None
     return "%s value" % t.__name__

@@ -1,13 +1,14 @@
 # Reading state files back, imported for the call and unloaded (store._rare): load with the
-# recovery of a save cut by a power loss (store.py's table), remove, makedirs. store.py keeps
-# save and FS; this module owns no state.
+# recovery of a save cut by a power loss (store.py's table), remove, makedirs, exists. store.py
+# keeps save and FS; this module owns no state.
 import json
 import log
-from store import MAX_STATE_BYTES, TMP_SUFFIX
+from store import MAX_STATE_BYTES, TMP_SUFFIX, real_fs
 
 
-def makedirs(path, fs):
+def makedirs(path, fs=None):
     """store.makedirs: create path and its missing parents (MicroPython has no os.makedirs)."""
+    fs = fs or real_fs
     prefix = "/" if path.startswith("/") else ""
     done = []
     for part in path.split("/"):
@@ -45,8 +46,9 @@ def _read(path, fs):
         return (False, "not valid JSON (%s)" % e)
 
 
-def load(path, default, fs):
+def load(path, default=None, fs=None):
     """store.load: the object saved at path; default if there is none (store's table)."""
+    fs = fs or real_fs
     tmp = path + TMP_SUFFIX
     main = _read(path, fs)
     if main is not None and main[0]:
@@ -64,10 +66,17 @@ def load(path, default, fs):
     return default
 
 
-def remove(path, fs):
+def remove(path, fs=None):
     """store.remove: the tmp first, so a cut in between cannot bring an old tmp back."""
+    fs = fs or real_fs
     _discard(path + TMP_SUFFIX, fs)
     _discard(path, fs)
+
+
+def exists(path, fs=None):
+    """store.exists: True when path (or a complete-looking tmp beside it) holds a saved state."""
+    fs = fs or real_fs
+    return fs.size(path) >= 0 or fs.size(path + TMP_SUFFIX) > 0
 
 
 def _discard(path, fs):

@@ -18,11 +18,12 @@
 # Resident here: push, peek, ack and what they need (the value codec, framing, finding the next
 # head). Everything that does not run every period is in queue_open.py, loaded for the call and
 # unloaded (_rare): opening (recovery after a reboot or a cut, torn-record scanning), sealing the
-# slots, segment rollover and compaction, resolve_tx, room_for_transaction, waiting() and the
-# failure log. A cut at any point leaves the old or the new state: a torn record fails its CRC
-# (a torn staged slot is ignored at open, a torn segment tail ends its scan and appends go to a
-# new segment). An ack is durable before ack() returns; a torn ack file leaves the other one, one ack older, so
-# only the message being acked at the cut can come back. Seqs returned by push() are never reused
+# slots, segment rollover and compaction, resolve_tx, room_for_transaction, waiting(), done(),
+# tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_fail) and the
+# rare words of the code table. A cut at any point leaves the old or the new state: a torn
+# record fails its CRC (a torn staged slot is ignored at open, a torn segment tail ends its scan
+# and appends go to a new segment). An ack is durable before ack() returns; a torn ack file
+# leaves the other one, one ack older, so only the message being acked at the cut can come back. Seqs returned by push() are never reused
 # (the next seq is above every seq on flash and the ack watermark).
 #
 # Why slot files and ack files: on LittleFS every synced append to a file copies the used part
@@ -48,29 +49,68 @@ import log
 from ocpp16 import timefmt
 
 # Limits of the resident paths; those of opening, rollover, reclaim, room_for_transaction and the
-# failure log live in queue_open.py.
-_DEFAULT_CAPACITY = const(448 * 1024)  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
-_DEFAULT_MAX_RECORD = const(4096)  # largest framed record; one is held in RAM when peeked
+# failure log live in queue_open.py (with the defaults of MessageQueue's arguments).
 MAX_DEPTH = 12                 # nesting of payload lists/objects accepted
 STOP_RESERVE = 4 * 512         # bytes kept free for StopTransaction (4 connectors x budget)
 STAGE_MAX = 32                 # slot files; all staged messages are sealed when every one is used
 SEG_SUFFIX = ".seg"
 MSG_SUFFIX = ".msg"            # slot files "00.msg" .. of staged messages
-ACK_FILES = ("ack.0", "ack.1")  # alternating ack watermark files
 _TS_BASE = const(1700000000)  # timestamps are stored as zigzag(epoch - _TS_BASE); never change
 _ENOSPC = const(28)            # errno of a full filesystem (same on LittleFS and POSIX)
-EIO = 5                        # errno raised when a slot read back is not what was written
-_FRAMING = 6                   # bytes a record adds to its body: length (2, little endian) + CRC32 (4)
-_MSG = 0x4D                    # record kinds (first body byte): 'M' message, 'A' ack watermark
-_ACK = 0x41                    # (ack files), 'R' resolved tx
-_RES = 0x52
+_EIO = const(5)                # errno raised when a slot read back is not what was written
+# The record format; queue_open.py has the same constants (a const() is not importable):
+_FRAMING = const(6)            # bytes a record adds to its body: length (2, little endian) + CRC32 (4)
+_MSG = const(0x4D)             # record kinds (first body byte): 'M' message, 'A' ack watermark
+_ACK = const(0x41)             # (ack files), 'R' resolved tx
+# QueueError texts (queue_open.text(), by number)
+_E_DEPTH = const(0)
+_E_FLOAT = const(1)
+_E_KEY = const(2)
+_E_TYPE = const(3)
+_E_PUSH = const(4)
+_E_SIZE = const(5)
+_E_FULL = const(6)
+_E_FLASH = const(7)
+_E_HEAD = const(8)
 
 
-class QueueError(Exception):
-    """The queue's one error class (a class each would cost ~200 B of heap); the text says
-    which: "queue full: ..." / "flash full: ...", "... limit N" (record too large), a payload
-    that cannot be stored, "... but the head of the queue is ..." (out of order)."""
+# QueueError, the queue's one error class, is store's (a class costs ~200 B of heap; nothing
+# both saves state files and queues messages under one except): the text says which: "queue
+# full: ..." / "flash full: ...", "... limit N" (record too large), a payload that cannot be
+# stored, "... but the head of the queue is ..." (out of order), "... not sealed".
+from store import StoreError as QueueError
 
+
+def _rare(name, *args, **kw):
+    """queue_open.<name>(*args, **kw): the paths that do not run every period live there,
+    imported for the call and unloaded (ocpp16.profiles), so their code costs no RAM meanwhile.
+    Whatever the import raises (ImportError, MemoryError) goes to the caller."""
+    from ocpp16 import profiles
+    try:
+        return getattr(profiles.load("queue_open"), name)(*args, **kw)
+    finally:
+        profiles.unload("queue_open")
+
+
+def _try(name, *args):
+    """_rare(name, *args); False (on the console) when its code cannot be loaded: the caller
+    goes on without it."""
+    try:
+        _rare(name, *args)
+        return True
+    except (ImportError, MemoryError) as e:
+        log.error("queue: %s skipped: %r", name, e)
+        return False
+
+
+def _fail(n, *args):
+    """Raise the QueueError with text n of queue_open.text(), formatted with args; if that
+    text cannot be loaded, the QueueError carries n and args (the class is what callers test)."""
+    try:
+        e = QueueError(_rare("text", n, args))
+    except (ImportError, MemoryError):
+        e = QueueError(n, args)
+    raise e
 
 
 # ---------------------------------------------------------------- compact value encoding
@@ -78,57 +118,60 @@ class QueueError(Exception):
 # length + UTF-8), 6 timestamp "YYYY-MM-DDTHH:MM:SSZ" (zigzag varint of epoch - _TS_BASE),
 # 7 decimal string (varint of mantissa << 4 | fraction digits << 1 | minus), 8 list (count,
 # items), 9 object (count, key value pairs). 0x20 + i: word i of _WORDS. Append to _WORDS only:
-# records on flash refer to the index. One string, not a tuple: ~1.5 KB of RAM instead of ~6 KB
-# (a qstr and a tuple slot per word) when the module is loaded from a file.
+# records on flash refer to the index. One bytes object, not a tuple: ~1 KB of RAM instead of
+# ~6 KB (a qstr and a tuple slot per word) when the module is loaded from a file.
 _WORDS = (  # "\0"-separated, one "\0" before the first word and after each
     # actions
-    "\0StartTransaction\0StopTransaction\0MeterValues\0SecurityEventNotification\0"
-    "StatusNotification\0DataTransfer\0Authorize\0BootNotification\0Heartbeat\0"
-    "DiagnosticsStatusNotification\0FirmwareStatusNotification\0LogStatusNotification\0"
-    "SignedFirmwareStatusNotification\0"
+    b"\0StartTransaction\0StopTransaction\0MeterValues\0SecurityEventNotification\0"
+    b"StatusNotification\0DataTransfer\0Authorize\0BootNotification\0Heartbeat\0"
+    b"DiagnosticsStatusNotification\0FirmwareStatusNotification\0LogStatusNotification\0"
+    b"SignedFirmwareStatusNotification\0"
     # keys
-    "connectorId\0idTag\0meterStart\0timestamp\0reservationId\0transactionId\0"
-    "meterStop\0reason\0transactionData\0meterValue\0sampledValue\0value\0context\0"
-    "format\0measurand\0phase\0location\0unit\0type\0techInfo\0status\0errorCode\0"
-    "info\0vendorId\0vendorErrorCode\0messageId\0data\0"
+    b"connectorId\0idTag\0meterStart\0timestamp\0reservationId\0transactionId\0"
+    b"meterStop\0reason\0transactionData\0meterValue\0sampledValue\0value\0context\0"
+    b"format\0measurand\0phase\0location\0unit\0type\0techInfo\0status\0errorCode\0"
+    b"info\0vendorId\0vendorErrorCode\0messageId\0data\0"
     # ReadingContext
-    "Interruption.Begin\0Interruption.End\0Other\0Sample.Clock\0Sample.Periodic\0"
-    "Transaction.Begin\0Transaction.End\0Trigger\0"
-    # ValueFormat
-    "Raw\0SignedData\0"
-    # Measurand
-    "Current.Export\0Current.Import\0Current.Offered\0Energy.Active.Export.Register\0"
-    "Energy.Active.Import.Register\0Energy.Reactive.Export.Register\0"
-    "Energy.Reactive.Import.Register\0Energy.Active.Export.Interval\0"
-    "Energy.Active.Import.Interval\0Energy.Reactive.Export.Interval\0"
-    "Energy.Reactive.Import.Interval\0Frequency\0Power.Active.Export\0Power.Active.Import\0"
-    "Power.Factor\0Power.Offered\0Power.Reactive.Export\0Power.Reactive.Import\0RPM\0"
-    "SoC\0Temperature\0Voltage\0"
-    # Phase
-    "L1\0L2\0L3\0N\0L1-N\0L2-N\0L3-N\0L1-L2\0L2-L3\0L3-L1\0"
-    # Location
-    "Body\0Cable\0EV\0Inlet\0Outlet\0"
-    # UnitOfMeasure
-    "Wh\0kWh\0varh\0kvarh\0W\0kW\0VA\0kVA\0var\0kvar\0A\0V\0Celsius\0"
-    "Fahrenheit\0K\0Percent\0"
+    b"Interruption.Begin\0Interruption.End\0Other\0Sample.Clock\0Sample.Periodic\0"
+    b"Transaction.Begin\0Transaction.End\0Trigger\0"
+    # Each \x80 below is a word this firmware never sends, listed in queue_open.rare_word(): such
+    # a code still decodes (through queue_open), such a text is stored as a string (tag 5). A
+    # lone 0x80 byte is never part of UTF-8 text, so the encoder's search cannot match one.
+    # ValueFormat: Raw, SignedData
+    b"\x80\0\x80\0"
+    # Measurand: Current.Export, Current.Import, Current.Offered, Energy.Active.Export.Register,
+    # Energy.Active.Import.Register, Energy.Reactive.Export.Register,
+    # Energy.Reactive.Import.Register, Energy.Active.Export.Interval,
+    # Energy.Active.Import.Interval, Energy.Reactive.Export.Interval,
+    # Energy.Reactive.Import.Interval, Frequency, Power.Active.Export, Power.Active.Import,
+    # Power.Factor, Power.Offered, Power.Reactive.Export, Power.Reactive.Import, RPM, SoC,
+    # Temperature, Voltage
+    b"\x80\0Current.Import\0Current.Offered\0\x80\0Energy.Active.Import.Register\0"
+    b"\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0Power.Active.Import\0"
+    b"\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0Voltage\0"
+    # Phase: L1 L2 L3 N L1-N L2-N L3-N L1-L2 L2-L3 L3-L1
+    b"L1\0L2\0L3\0\x80\0L1-N\0L2-N\0L3-N\0\x80\0\x80\0\x80\0"
+    # Location: Body Cable EV Inlet Outlet
+    b"\x80\0\x80\0\x80\0\x80\0\x80\0"
+    # UnitOfMeasure: Wh kWh varh kvarh W kW VA kVA var kvar A V Celsius Fahrenheit K Percent
+    b"Wh\0\x80\0\x80\0\x80\0W\0\x80\0\x80\0\x80\0\x80\0\x80\0A\0V\0\x80\0\x80\0\x80\0\x80\0"
     # Reason
-    "DeAuthorized\0EmergencyStop\0EVDisconnected\0HardReset\0Local\0PowerLoss\0"
-    "Reboot\0Remote\0SoftReset\0UnlockCommand\0"
+    b"DeAuthorized\0EmergencyStop\0EVDisconnected\0HardReset\0Local\0PowerLoss\0"
+    b"Reboot\0Remote\0SoftReset\0UnlockCommand\0"
     # frequent values
-    "\0NoError\0Available\0Preparing\0Charging\0SuspendedEV\0SuspendedEVSE\0"
-    "Finishing\0Reserved\0Unavailable\0Faulted\0Accepted\0"
+    b"\0NoError\0Available\0Preparing\0Charging\0SuspendedEV\0SuspendedEVSE\0"
+    b"Finishing\0Reserved\0Unavailable\0Faulted\0Accepted\0"
 )
 
-
-# Where each word of _WORDS begins (2 bytes a word, a decode is one slice); the last entry is
-# the end of the last word + 1.
-_STARTS = array("H")
-_i = 0
-while _i < len(_WORDS) - 1:
-    _STARTS.append(_i + 1)
-    _i = _WORDS.find("\0", _i + 1)
-_STARTS.append(len(_WORDS))
-del _i
+# Where every 8th word begins (word 8k at _MARKS[k]): a decode steps over at most 7 words. The
+# table is bytes, not str: a str's find(sub, start) and slices walk its UTF-8 from the start.
+_MARKS = array("H")
+_ = 0   # the position of a \0 (a name every module interns anyway)
+while _ < len(_WORDS) - 1:
+    if _WORDS.count(b"\0", 0, _) & 7 == 0:   # the \0 before word 8k
+        _MARKS.append(_ + 1)
+    _ = _WORDS.find(b"\0", _ + 1)
+del _
 
 
 def _varint(out, n):
@@ -138,42 +181,17 @@ def _varint(out, n):
     out.append(n)
 
 
-def _ts_epoch(s):
-    """Epoch seconds of s if it is exactly 'YYYY-MM-DDTHH:MM:SSZ' (what format_datetime gives)."""
-    try:
-        e = timefmt.days_from_civil(int(s[:4]), int(s[5:7]), int(s[8:10])) * 86400 + \
-            int(s[11:13]) * 3600 + int(s[14:16]) * 60 + int(s[17:19])
-        return e if timefmt.format_datetime(e) == s else None
-    except ValueError:
-        return None
-
-
-def _decimal(s):
-    """(mantissa, fraction digits, minus) if s is a canonical decimal like '230.1' or '-5'
-    (it renders back the same, so '+1', '007', '1.', '.5', ' 1' stay strings)."""
-    if not 0 < len(s) <= 18 or not "0" <= s[-1] <= "9":
-        return None
-    neg = 1 if s[0] == "-" else 0
-    dot = s.find(".")
-    f = 0 if dot < 0 else len(s) - dot - 1
-    try:
-        m = int(s[neg:] if dot < 0 else s[neg:dot] + s[dot + 1:])
-    except ValueError:
-        return None
-    return (m, f, neg) if m >= 0 and f <= 7 and _decimal_text(m, f, neg) == s else None
-
-
-def _decimal_text(m, f, neg):
-    t = str(m)
-    if f:
-        t = "0" * (f + 1 - len(t)) + t
-        t = t[:-f] + "." + t[-f:]
-    return "-" + t if neg else t
+def _body(kind, n):
+    """A bytearray of the byte kind then the varint n: how every record body (kind, then a seq
+    or tx_ref) and the timestamp and decimal codes begin."""
+    b = bytearray((kind,))
+    _varint(b, n)
+    return b
 
 
 def _encode(out, v, depth):
     if depth > MAX_DEPTH:
-        raise QueueError("payload nested deeper than %d" % MAX_DEPTH)
+        _fail(_E_DEPTH, MAX_DEPTH)
     t = type(v)
     if v is None or t is bool:
         out.append(0 if v is None else 2 if v else 1)
@@ -182,25 +200,35 @@ def _encode(out, v, depth):
         _varint(out, v * 2 if v >= 0 else -v * 2 - 1)
     elif t is float:
         if v != v or v - v != 0:   # NaN, +-inf
-            raise QueueError("%r has no JSON form" % v)
+            _fail(_E_FLOAT, v)
         out.append(4)
         out.extend(struct.pack("<d", v))
     elif t is str:
-        i = -1 if "\0" in v else _WORDS.find("\0" + v + "\0")
+        i = -1 if "\0" in v else _WORDS.find(("\0" + v + "\0").encode())
         if i >= 0:
-            out.append(0x20 + _WORDS.count("\0", 0, i))
+            out.append(0x20 + _WORDS.count(b"\0", 0, i))
             return
-        e = _ts_epoch(v) if len(v) == 20 and v[19] == "Z" else None
-        if e is not None:
-            out.append(6)
-            e -= _TS_BASE
-            _varint(out, e * 2 if e >= 0 else -e * 2 - 1)
-            return
-        d = _decimal(v)
-        if d is not None:
-            out.append(7)
-            _varint(out, (d[0] << 4) | (d[1] << 1) | d[2])
-            return
+        # a timestamp 'YYYY-MM-DDTHH:MM:SSZ' (zigzag of its epoch - _TS_BASE) or a decimal like
+        # '230.1' or '-5' (mantissa << 4 | fraction digits << 1 | minus), if the code decodes
+        # back to exactly v (so '+1', '007', '1.', '.5', ' 1', '2026-02-30T...' stay strings)
+        b = None
+        try:
+            if len(v) == 20:
+                i = timefmt.days_from_civil(int(v[:4]), int(v[5:7]), int(v[8:10])) * 86400 + \
+                    int(v[11:13]) * 3600 + int(v[14:16]) * 60 + int(v[17:19]) - _TS_BASE
+                b = _body(6, i * 2 if i >= 0 else -i * 2 - 1)
+            else:
+                neg = 1 if v[:1] == "-" else 0
+                i = v.find(".")
+                f = 0 if i < 0 else len(v) - i - 1
+                i = int(v[neg:] if i < 0 else v[neg:i] + v[i + 1:])
+                if i >= 0 and f <= 7 and len(v) <= 18:
+                    b = _body(7, (i << 4) | (f << 1) | neg)
+            if b and _value(b, 0)[0] == v:
+                out.extend(b)
+                return
+        except ValueError:
+            pass
         b = v.encode()
         out.append(5)
         _varint(out, len(b))
@@ -211,12 +239,12 @@ def _encode(out, v, depth):
         for k in v:
             if t is dict:
                 if type(k) is not str:
-                    raise QueueError("object key %r is not a string" % (k,))
+                    _fail(_E_KEY, k)
                 _encode(out, k, depth + 1)
                 k = v[k]
             _encode(out, k, depth + 1)
     else:
-        raise QueueError("%s value cannot be stored as JSON" % t.__name__)
+        _fail(_E_TYPE, t.__name__)
 
 
 def _uint(b, p):
@@ -236,8 +264,13 @@ def _value(b, p):
     the bytes are not a value (a damaged record)."""
     t = b[p]
     p += 1
-    if t >= 0x20:
-        return _WORDS[_STARTS[t - 0x20]:_STARTS[t - 0x1F] - 1], p
+    if t >= 0x20:   # word t - 0x20
+        t -= 0x20
+        i = _MARKS[t >> 3]
+        for _ in range(t & 7):
+            i = _WORDS.index(b"\0", i) + 1
+        w = _WORDS[i:_WORDS.index(b"\0", i)]
+        return _rare("rare_word", i) if w == b"\x80" else str(w, "utf-8"), p
     if t < 3:
         return (None, False, True)[t], p
     if t == 4:
@@ -257,75 +290,74 @@ def _value(b, p):
         return out, p
     if t == 5:
         return str(b[p:p + n], "utf-8"), p + n
-    if t == 7:
-        return _decimal_text(n >> 4, (n >> 1) & 7, n & 1), p
+    if t == 7:   # mantissa << 4 | fraction digits << 1 | minus
+        t = str(n >> 4)
+        f = (n >> 1) & 7
+        if f:
+            t = "0" * (f + 1 - len(t)) + t
+            t = t[:-f] + "." + t[-f:]
+        return "-" + t if n & 1 else t, p
     n = (n >> 1) ^ -(n & 1)       # zigzag
     if t == 3:
         return n, p
     if t == 6:
         return timefmt.format_datetime(n + _TS_BASE), p
-    raise ValueError("unknown tag %d" % t)
+    raise ValueError(t)   # an unknown tag
 
 
-def _frame(body):
-    """The record of `body`: length, body, CRC32."""
-    n = len(body)
-    return bytes((n & 0xFF, n >> 8)) + body + struct.pack("<I", crc32(body) & 0xFFFFFFFF)
+def _frame(b, values=()):
+    """The framed record (length, body, CRC32) of body b, a bytearray (its kind byte, then
+    its varints) to which the encoded values are appended first: the one encoding of messages,
+    acks and resolve records (b may be a whole body as bytes, e.g. a staged one sealed)."""
+    for v in values:
+        _encode(b, v, 0)
+    n = len(b)
+    return bytes((n & 0xFF, n >> 8)) + b + struct.pack("<I", crc32(b))
 
 
 def _read_record(f, limit):
     """Body bytes of the next framed record of f; None at the end or at a torn/bad record."""
     h = f.read(2)
-    if not h or len(h) < 2:
-        return None
-    n = h[0] | (h[1] << 8)
-    if n == 0 or n + _FRAMING > limit:
-        return None
-    rest = f.read(n + 4)
-    if not rest or len(rest) < n + 4:
-        return None
-    body = rest[:n]
-    if struct.unpack("<I", rest[n:])[0] != crc32(body) & 0xFFFFFFFF:
-        return None
-    return body
-
-
-def _rare(name, *args):
-    """queue_open.<name>(*args): the paths that do not run every period live there, imported
-    for the call and unloaded (ocpp16.profiles), so their code costs no RAM meanwhile. Whatever
-    the import raises (ImportError, MemoryError) goes to the caller."""
-    from ocpp16 import profiles
-    try:
-        return getattr(profiles.load("queue_open"), name)(*args)
-    finally:
-        profiles.unload("queue_open")
-
-
-def _try(name, *args):
-    """_rare(name, *args); False (on the console) when its code cannot be loaded: the caller
-    goes on without it."""
-    try:
-        _rare(name, *args)
-        return True
-    except (ImportError, MemoryError) as e:
-        log.error("queue: %s skipped, queue_open not loaded: %r", name, e)
-        return False
+    n = h[0] | (h[1] << 8) if h and len(h) == 2 else 0
+    if 0 < n <= limit - _FRAMING:
+        r = f.read(n + 4)
+        if r and len(r) == n + 4 and r[n:] == struct.pack("<I", crc32(r[:n])):
+            return r[:n]
 
 
 class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment. Its state
-    (set up by queue_open.open_queue): dir, fs, capacity, max_record, segment_bytes, stage_slots;
-    _f the append handle on the newest segment; _tail_bad (the newest segment ends in a torn
-    record); _segs [base seq, size, last message seq] per segment, oldest first; _map
-    tx_ref -> transactionId; _acked the ack watermark; _ack_slot the ACK_FILES index written
-    next; next_seq the seq the next push() gets (read only: the core records it before
-    pushing a Start); _count messages waiting; _head (segment index or
-    None if staged, offset or seq, body); _staged [seq, size, slot] oldest first;
-    segments_started / segments_deleted (counters for tests and the benchmark)."""
+    (set up by queue_open.open_queue, which has the arguments' defaults: directory,
+    capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity, max_record,
+    segment_bytes, stage_slots; _f the append handle on the newest segment; _tail_bad (the
+    newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
+    oldest first; _map tx_ref -> transactionId; _acked the ack watermark; _ack_slot the ack
+    file ("ack.0", "ack.1") written next; next_seq the seq the next push() gets (read only: the core
+    records it before pushing a Start); _count messages waiting; _head (segment index or None
+    if staged, offset or seq, body); _staged [seq, size, slot] oldest first; segments_started /
+    segments_deleted (counters for tests and the benchmark)."""
 
-    def __init__(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
-                 segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
-        _rare("open_queue", self, directory, capacity_bytes, max_record, segment_bytes, fs, stage_slots)
+    def __init__(self, *args, **kw):
+        _rare("open_queue", self, *args, **kw)
+
+    def __getattr__(self, name):
+        """The methods that live in queue_open.py (looked up here only because the class has
+        no such name), each loaded for the call (_rare):
+          waiting(seq): True when message seq is queued and not yet acknowledged (reads the
+              log from the head: for start-up checks, not the hot path);
+          done(seq): True when message seq was acknowledged (or given up): the queue is FIFO,
+              so everything at or below the ack watermark is;
+          tx_id(tx_ref): the transactionId resolved for tx_ref, or None;
+          room_for_transaction(n_meter_values=None): whether a whole new transaction (Start,
+              n_meter_values MeterValues, default queue_open.DEFAULT_TX_METER_VALUES, Stop)
+              fits beside the Stop reserve, in capacity_bytes and in the filesystem's free space;
+          failures(): [[action, transactionId, reason], ...] oldest first, at most
+              queue_open.FAILURE_LOG_MAX.
+        Another public name gives a function that fails with AttributeError when called (a
+        list of the names would cost a string each); a name with "_" first is no method."""
+        if name[0] == "_":   # not a method (an attribute not set, a special name)
+            raise AttributeError(name)
+        return lambda *args, **kw: _rare(name, self, *args, **kw)
 
     def _path(self, n, slot=False):
         """The file of the segment with base seq n, or of slot n."""
@@ -339,17 +371,13 @@ class MessageQueue:
         except OSError:
             return None
         try:
-            body = _read_record(f, self.max_record)
-            if body is None or f.read(1):
-                return None
+            b = _read_record(f, self.max_record)
+            if b and not f.read(1) and b[0] == _MSG and (seq is None or _uint(b, 1)[0] == seq):
+                return b
+        except IndexError:
+            pass
         finally:
             f.close()
-        try:
-            if body[0] != _MSG or (seq is not None and _uint(body, 1)[0] != seq):
-                return None
-            return body
-        except IndexError:
-            return None
 
     def _locate(self, si, off, count=False):
         """Set the head to the first waiting message at or after (segment si, offset off);
@@ -362,7 +390,6 @@ class MessageQueue:
                 f = self.fs.open(self._path(seg[0]), "rb")
                 try:
                     f.seek(off)
-                    pos = off
                     while True:
                         body = _read_record(f, self.max_record)
                         if body is None:
@@ -371,11 +398,11 @@ class MessageQueue:
                         # same messages are still staged): never deliver them twice
                         if body[0] == _MSG and self._acked < _uint(body, 1)[0] <= seg[2]:
                             if self._head is None:
-                                self._head = (si, pos, body)
+                                self._head = (si, off, body)
                                 if not count:
                                     return
                             n += 1
-                        pos += len(body) + _FRAMING
+                        off += len(body) + _FRAMING
                 finally:
                     f.close()
             si += 1
@@ -385,7 +412,7 @@ class MessageQueue:
                 if self._head is None:
                     body = self._read_staged(slot, seq)
                     if body is None:
-                        raise OSError(EIO)   # vanished or changed under us: not ours to guess
+                        raise OSError(_EIO)   # vanished or changed under us: not ours to guess
                     self._head = (None, seq, body)
                     if not count:
                         return
@@ -394,16 +421,6 @@ class MessageQueue:
             self._count = n
 
     # ------------------------------------------------------------ public interface
-    def done(self, seq):
-        """True when message `seq` was acknowledged (or given up): the queue is FIFO, so
-        everything at or below the ack watermark is."""
-        return seq <= self._acked
-
-    def waiting(self, seq):
-        """True when message `seq` is queued and not yet acknowledged. Reads the log from the
-        head (flash I/O proportional to the queue): for start-up checks, not the hot path."""
-        return _rare("waiting", self, seq)
-
     def __len__(self):
         return self._count
 
@@ -414,39 +431,31 @@ class MessageQueue:
             n += s[1]
         return n
 
-    def room_for_transaction(self, n_meter_values=None):
-        """Whether a whole new transaction (Start, n_meter_values MeterValues, default
-        queue_open.DEFAULT_TX_METER_VALUES, Stop) fits beside the Stop reserve, in
-        capacity_bytes and in the free space of the filesystem (shared with other files)."""
-        return _rare("room", self, n_meter_values)
-
     def push(self, action, payload, tx_ref=None):
         """Append one message durably; returns its seq (see module comment for QueueError)."""
         if type(action) is not str or not action or type(payload) is not dict:
-            raise QueueError("push needs an action name and an object payload, not %r, %s" % (
-                action, type(payload).__name__))
+            _fail(_E_PUSH, action, type(payload).__name__)
         seq = self.next_seq
-        body = bytearray((_MSG,))
-        _varint(body, seq)
-        _varint(body, 0 if tx_ref is None else tx_ref + 1)
-        _encode(body, action, 0)
-        _encode(body, payload, 0)
-        rec = _frame(body)
-        if len(rec) > self.max_record:
-            raise QueueError("%s record is %d bytes, limit %d" % (action, len(rec), self.max_record))
+        rec = _body(_MSG, seq)
+        _varint(rec, 0 if tx_ref is None else tx_ref + 1)
+        rec = _frame(rec, (action, payload))
+        n = len(rec)
+        if n > self.max_record:
+            _fail(_E_SIZE, action, n, self.max_record)
         reserve = 0 if action == "StopTransaction" else STOP_RESERVE
         used = self.bytes_used
-        if used + len(rec) + reserve > self.capacity:
-            raise QueueError("queue full: %d of %d bytes used (%s needs %d%s)" % (
-                used, self.capacity, action, len(rec),
-                ", %d kept for StopTransaction" % reserve if reserve else ""))
+        if used + n + reserve > self.capacity:
+            _fail(_E_FULL, used, self.capacity, action, n, reserve)
         try:
             if len(self._staged) >= self.stage_slots and not _try("seal", self):
-                # every slot in use (an earlier seal failed) and the code to seal cannot load
-                raise QueueError("queue: %s not queued: staged messages not sealed" % action)
-            used = [s[2] for s in self._staged]
+                # every slot in use (an earlier seal failed) and the code to seal cannot load:
+                # this text is here, not in queue_open
+                raise QueueError("%s not queued: staged messages not sealed" % action)
+            used = 0
+            for s in self._staged:
+                used |= 1 << s[2]
             slot = 0
-            while slot in used:
+            while used >> slot & 1:   # the lowest slot not in use
                 slot += 1
             self.next_seq = seq + 1     # consumed even if the write fails: it may have landed
             f = self.fs.open(self._path(slot, True), "wb")
@@ -457,17 +466,14 @@ class MessageQueue:
                 f.close()
         except OSError as e:
             if e.args and e.args[0] == _ENOSPC:
-                raise QueueError("flash full: %d of %d bytes used (%s)" % (self.bytes_used, self.capacity, action))
+                _fail(_E_FLASH, self.bytes_used, self.capacity, action)
             raise
-        self._staged.append([seq, len(rec), slot])
+        self._staged.append([seq, n, slot])
         self._count += 1
         if self._head is None:
-            self._head = (None, seq, bytes(body))
+            self._head = (None, seq, rec[2:-4])
         if len(self._staged) >= self.stage_slots:
-            try:
-                _try("seal", self)
-            except OSError as e:   # the messages are safe in their slots; the next push retries
-                log.warning("queue: sealing staged messages failed: %s", e)
+            _try("seal", self, True)   # silent: an OSError is logged there
         return seq
 
     def peek(self):
@@ -477,23 +483,22 @@ class MessageQueue:
         b = self._head[2]
         seq, p = _uint(b, 1)
         ref, p = _uint(b, p)
-        ref = None if ref == 0 else ref - 1
+        ref = ref - 1 if ref else None
         action, p = _value(b, p)
         payload = _value(b, p)[0]
-        if ref is not None and "transactionId" in payload and payload["transactionId"] is None:
+        if ref is not None and payload.get("transactionId", 0) is None:
             payload["transactionId"] = self._map.get(ref)
         return seq, action, payload, ref
 
     def ack(self, seq):
         """The CSMS answered message seq (the head): remove it durably."""
-        head = None if self._head is None else _uint(self._head[2], 1)[0]
-        if seq != head or head is None:
-            raise QueueError("ack(%s) but the head of the queue is %s" % (seq, head))
-        body = bytearray((_ACK,))
-        _varint(body, seq)
-        f = self.fs.open(self.dir + "/" + ACK_FILES[self._ack_slot], "wb")
+        h = self.peek()
+        if h is None or seq != h[0]:
+            _fail(_E_HEAD, "ack", seq, h and h[0])
+        b = _body(_ACK, seq)
+        f = self.fs.open("%s/ack.%d" % (self.dir, self._ack_slot), "wb")
         try:
-            f.write(_frame(body))
+            f.write(_frame(b))
             self.fs.sync(f)
         finally:
             f.close()
@@ -503,10 +508,8 @@ class MessageQueue:
             self._staged.pop(0)
         self._acked = seq
         self._count -= 1
-        _, p = _uint(body, 1)
-        ref, p = _uint(body, p)
-        if ref and _value(body, p)[0] == "StopTransaction":
-            self._map.pop(ref - 1, None)   # its last message is delivered
+        if h[1] == "StopTransaction" and h[3] is not None:
+            self._map.pop(h[3], None)   # its last message is delivered
         self._locate(si, 0 if si is None else off + len(body) + _FRAMING)
         segs = self._segs
         if (self._head is None and segs[-1][1] > self.segment_bytes // 4) or \
@@ -518,28 +521,18 @@ class MessageQueue:
         If the code for the log cannot be loaded, the message is removed all the same (the
         console says so): giving up must not stop the core that called it."""
         if not _try("fail", self, seq, reason):
-            head = self.peek()
-            if head is not None and head[0] == seq:
+            h = self.peek()
+            if h is not None and h[0] == seq:
                 self.ack(seq)
-
-    def failures(self):
-        """[[action, transactionId, reason], ...] oldest first, at most
-        queue_open.FAILURE_LOG_MAX."""
-        return _rare("failures", self)
 
     def resolve_tx(self, tx_ref, transaction_id):
         """Persist the CSMS transactionId of the transaction whose Start had seq tx_ref. If
         the code cannot be loaded, the id is kept in RAM (queued messages still get it; a
         reboot forgets it) and the console says so."""
-        if not _try("resolve", self, tx_ref, transaction_id):
+        if not _try("resolve_tx", self, tx_ref, transaction_id):
             self._map[tx_ref] = transaction_id
 
-    def tx_id(self, tx_ref):
-        return self._map.get(tx_ref)
-
     def close(self):
-        if self._f is not None:
-            f = self._f
-            self._f = None
+        f, self._f = self._f, None
+        if f is not None:
             f.close()
-

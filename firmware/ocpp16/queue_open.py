@@ -1,13 +1,23 @@
 # The message queue's paths that do not run every period, imported for the call and unloaded
 # (queue._rare): opening (reading segments, slots and ack files back after a reboot or a power
 # cut, dropping torn records), sealing the staged slots into a segment, segment rollover and
-# compaction, resolve_tx, room_for_transaction, waiting() and the failure log. State stays in
-# the MessageQueue `q`; the record format and push / peek / ack are in queue.py.
+# compaction, resolve_tx, room_for_transaction, waiting(), done(), tx_id(), the failure log, the
+# texts of QueueError and the rare words of the code table. State stays in the MessageQueue `q`;
+# the record format and push / peek / ack are in queue.py.
 from compat import const
 import store
-from ocpp16.queue import (_ACK, EIO, _FRAMING, _MSG, _RES, ACK_FILES, MSG_SUFFIX, SEG_SUFFIX, STOP_RESERVE,
-                          QueueError, _encode, _frame, _read_record, _uint, _value, _varint)
+from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, STOP_RESERVE, QueueError, _encode,
+                          _body, _frame, _read_record, _uint, _value)
 
+# The record format (queue.py's constants of the same names)
+_FRAMING = const(6)
+_MSG = const(0x4D)
+_ACK = const(0x41)
+_RES = const(0x52)
+_EIO = const(5)
+
+_DEFAULT_CAPACITY = const(448 * 1024)  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
+_DEFAULT_MAX_RECORD = const(4096)  # largest framed record; one is held in RAM when peeked
 _SEGMENTS = const(16)  # capacity is split into this many segment files (reclaim granularity)
 _FLASH_BLOCK = const(4096)  # LittleFS block on ESP32 flash: a segment is a whole number of these
 _SEGMENT_SLACK = const(64)  # ... minus room for LittleFS's per-block CTZ pointers, so a full
@@ -23,11 +33,43 @@ _MAX_ACK_FILE = const(32)  # bytes read from an ack file (one small framed recor
 FAILURES = "failures.json"     # the failure log (store.save)
 FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
 MAX_REASON = 80                # characters of a failure reason kept
+_E_FULL = const(6)             # QueueError texts (text())
+_E_HEAD = const(8)
+
+
+def text(n, args):
+    """The text of QueueError n (queue._fail(n, *args); queue.py names the numbers _E_*)."""
+    if n == _E_FULL:   # (used, capacity, action, size, reserve)
+        args = args[:4] + (", %d kept for StopTransaction" % args[4] if args[4] else "",)
+    return ("payload nested deeper than %d", "%r has no JSON form", "object key %r is not a string",
+            "%s value cannot be stored as JSON",
+            "push needs an action name and an object payload, not %r, %s",
+            "%s record is %d bytes, limit %d",
+            "queue full: %d of %d bytes used (%s needs %d%s)",
+            "flash full: %d of %d bytes used (%s)",
+            "%s(%s) but the head of the queue is %s")[n] % args
+
+
+def rare_word(i):
+    """The word whose mark is at offset i of queue._WORDS (queue._value): the words marked
+    \x80 there, in order, are words this firmware never sends (another meter's measurands,
+    units, locations, value formats). Their codes still decode here (a record from another
+    version); the encoder stores such a text as a string."""
+    return ("Raw\0SignedData\0Current.Export\0Energy.Active.Export.Register\0"
+            "Energy.Reactive.Export.Register\0Energy.Reactive.Import.Register\0"
+            "Energy.Active.Export.Interval\0Energy.Active.Import.Interval\0"
+            "Energy.Reactive.Export.Interval\0Energy.Reactive.Import.Interval\0Frequency\0"
+            "Power.Active.Export\0Power.Factor\0Power.Offered\0Power.Reactive.Export\0"
+            "Power.Reactive.Import\0RPM\0SoC\0Temperature\0N\0L1-L2\0L2-L3\0L3-L1\0Body\0Cable\0"
+            "EV\0Inlet\0Outlet\0kWh\0varh\0kvarh\0kW\0VA\0kVA\0var\0kvar\0Celsius\0Fahrenheit\0"
+            "K\0Percent\0").split("\0")[_WORDS.count(b"\x80", 0, i)]
 
 
 # ------------------------------------------------------------ opening
-def open_queue(q, directory, capacity, max_record, segment_bytes, fs, stage_slots):
-    """MessageQueue.__init__: the state (described in MessageQueue's docstring), read back."""
+def open_queue(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
+               segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
+    """MessageQueue(...): the state (described in MessageQueue's docstring), read back."""
+    capacity = capacity_bytes
     q.dir = directory.rstrip("/") or "/"
     q.capacity = capacity
     q.max_record = max_record
@@ -108,8 +150,8 @@ def open_queue(q, directory, capacity, max_record, segment_bytes, fs, stage_slot
 
 def _read_acks(q):
     got = []
-    for name in ACK_FILES:
-        path = q.dir + "/" + name
+    for i in (0, 1):
+        path = "%s/ack.%d" % (q.dir, i)   # as in queue.MessageQueue.ack
         v = -1
         n = q.fs.size(path)
         if 0 < n <= _MAX_ACK_FILE:
@@ -138,9 +180,10 @@ def _remember(q, ref, tx_id):
 
 
 # ------------------------------------------------------------ writing segments
-def seal(q):
+def seal(q, silent=False):
     """Append the staged messages not yet acknowledged to the newest segment (one sync);
-    then every slot is free."""
+    then every slot is free. silent (the seal right after a push filled the last slot): an
+    OSError is logged, not raised; the messages are safe in their slots, the next push retries."""
     live = [s for s in q._staged if s[0] > q._acked]
     total = 0
     for s in live:
@@ -158,15 +201,19 @@ def seal(q):
             for seq, size, slot in live:
                 body = q._read_staged(slot, seq)
                 if body is None:
-                    raise OSError(EIO)
+                    raise OSError(_EIO)
                 q._f.write(_frame(body))
                 if q._head is not None and q._head[0] is None and q._head[1] == seq:
                     head_at = pos
                 pos += size
             q.fs.sync(q._f)
-        except OSError:
+        except OSError as e:
             _torn_tail(q)
-            raise
+            if not silent:
+                raise
+            import log
+            log.warning("queue: seal failed: %s", e)
+            return
         seg[1] = pos
         seg[2] = live[-1][0]
         if head_at is not None:
@@ -174,12 +221,9 @@ def seal(q):
     q._staged = []
 
 
-def resolve(q, tx_ref, transaction_id):
+def resolve_tx(q, tx_ref, transaction_id):
     """MessageQueue.resolve_tx: a resolve record appended to the newest segment."""
-    body = bytearray((_RES,))
-    _varint(body, tx_ref)
-    _encode(body, transaction_id, 0)
-    rec = _frame(body)
+    rec = _frame(_body(_RES, tx_ref), (transaction_id,))
     seg = q._segs[-1]
     try:
         if q._tail_bad or (seg[1] + len(rec) > q.segment_bytes and seg[1] > 0):
@@ -228,10 +272,7 @@ def _new_segment(q):
     q._f = f
     out = bytearray()
     for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
-        body = bytearray((_RES,))
-        _varint(body, ref)
-        _encode(body, q._map[ref], 0)
-        out.extend(_frame(body))
+        out.extend(_frame(_body(_RES, ref), (q._map[ref],)))
     if out:
         f.write(out)
     q.fs.sync(f)
@@ -280,8 +321,18 @@ def decode_value(b):
 
 
 
-def room(q, n_meter_values):
-    """MessageQueue.room_for_transaction."""
+def done(q, seq):
+    """MessageQueue.done: at or below the ack watermark."""
+    return seq <= q._acked
+
+
+def tx_id(q, tx_ref):
+    """MessageQueue.tx_id."""
+    return q._map.get(tx_ref)
+
+
+def room_for_transaction(q, n_meter_values=None):
+    """MessageQueue.room_for_transaction (see there)."""
     if n_meter_values is None:
         n_meter_values = DEFAULT_TX_METER_VALUES
     need = EST_START + n_meter_values * EST_METER_VALUE + EST_STOP + STOP_RESERVE
@@ -319,7 +370,7 @@ def fail(q, seq, reason):
     """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
     head = None if q._head is None else _uint(q._head[2], 1)[0]
     if seq != head or head is None:
-        raise QueueError("fail(%s) but the head of the queue is %s" % (seq, head))
+        raise QueueError(text(_E_HEAD, ("fail", seq, head)))
     _, action, payload, _ = q.peek()
     entries = failures(q)
     entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])
