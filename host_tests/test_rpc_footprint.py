@@ -67,7 +67,7 @@ def _run(script, path=None):
 
 def test_optional_tables_load_lazily():
     out = _run(LAZY).splitlines()
-    assert out.pop(0) == "answer [] []", out  # the answers to what a charging charger sends: resident
+    assert out.pop(0) == "answer [] []", out  # the answers an idle or charging charger gets every period: resident
     assert out[0] == "core ['ocpp16.schema_core'] []", out  # the request tables: only for the check
     assert out[1] == "reservation ['ocpp16.schema_core', 'ocpp16.schema_reservation'] []", out
     assert out[2] == "profile ['ocpp16.schema_core', 'ocpp16.schema_smart'] []", out

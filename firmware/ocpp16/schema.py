@@ -44,29 +44,22 @@
 # an optional integer connectorId and a required type "Hard" or "Soft".
 import sys
 
+from compat import const
 from ocpp16 import callerror as E
 from ocpp16 import profiles
 from ocpp16 import timefmt
 
 # ---------------------------------------------------------------- answers to our CALLs
-# The CSMS answers to every CALL this firmware sends (as dicts they held 1.5 KB more): Core's,
-# then Firmware Management's and the Security extension's; resident because an idle or charging
-# charger checks them every period (the others are empty objects but one: cheaper here than the
-# code that would load them).
-RESULTS = (";Authorize:OidTagInfo=ID_TAG_INFO"
-           ";BootNotification:Estatus=Accepted|Pending|Rejected TcurrentTime Iinterval"
-           ";DataTransfer:Estatus=Accepted|Rejected|UnknownMessageId|UnknownVendorId sdata"
-           ";Heartbeat:TcurrentTime"
-           ";MeterValues:"
-           ";StartTransaction:OidTagInfo=ID_TAG_INFO ItransactionId"
-           ";StatusNotification:"
-           ";StopTransaction:oidTagInfo=ID_TAG_INFO"
-           ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
-           ";SecurityEventNotification:;SignCertificate:Estatus=Accepted|Rejected"
-           ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
-ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted|Blocked|Expired|Invalid|ConcurrentTx"
+# The CSMS answers an idle or charging charger checks every period (and at each connect):
+# resident. The answers to every other CALL we send (a transaction's start and stop, Authorize,
+# the Firmware Management and Security notifications) are in schema_core's RESULTS, loaded
+# for that check.
+RESULTS = (";BootNotification:Estatus=Accepted|Pending|Rejected TcurrentTime Iinterval"
+           ";Heartbeat:TcurrentTime;MeterValues:;StatusNotification:;")
 
 CALL_TABLES = "schema_core"  # the profile of every CSMS request, the module of its table, Core's tables
+_KINDS = const("steuidboa")  # the kind chars; the JSON type each needs, as named in "<type> expected":
+_TYPES = const("string integer number boolean object array")  # for s t e u; i; d; b; o; a
 
 
 # ---------------------------------------------------------------- checking
@@ -85,11 +78,23 @@ def validate_call(action, payload, supported=None):
 
 def validate_result(action, payload):
     """Check the CSMS's CALLRESULT payload for our CALL `action`. Raises RpcError;
-    the caller treats it as a failed delivery of that CALL."""
+    the caller treats it as a failed delivery of that CALL (also when the table of a
+    rare answer cannot be loaded: InternalError, checked again with the next answer)."""
     spec = spec_of(RESULTS, action)
-    if spec is None:
-        raise E.RpcError(E.NotImplemented, "no answer is expected to %s" % str(action)[:E.NAME_IN_ERROR])
-    check_payload(payload, spec)
+    home = None
+    try:
+        if spec is None:
+            try:
+                home = profiles.load(CALL_TABLES)
+            except Exception:  # ImportError, MemoryError
+                raise E.RpcError(E.InternalError, "answer tables not loaded")
+            spec = spec_of(home.RESULTS, action)
+            if spec is None:
+                raise E.RpcError(E.NotImplemented, "no answer is expected to %s" % str(action)[:E.NAME_IN_ERROR])
+        check_payload(payload, spec, home)
+    finally:
+        if home:
+            drop_tables()
 
 
 def spec_of(table, action):
@@ -108,53 +113,39 @@ def drop_tables():
         profiles.unload(name)
 
 
-def check_payload(payload, spec, home=None):
-    """Raise RpcError unless payload (a whole request/answer) matches spec, whose
-    references name specs of the module home (None: this one)."""
-    if type(payload) is not dict:
-        raise E.RpcError(E.FormationViolation, "payload is not an object")
-    _object(payload, spec, home, "")
-
-
 def _fail(code, path, what):
     raise E.RpcError(code, "%s: %s" % (path, what))
 
 
-def _field(f):
-    """One field of a spec -> (kind char, name, arg or None)."""
-    i = f.find("=")
-    return (f[0], f[1:], None) if i < 0 else (f[0], f[1:i], f[i + 1:])
-
-
-def _object(obj, spec, home, prefix):
-    fields = [_field(f) for f in spec.split()]
+def check_payload(obj, spec, home=None, prefix=""):
+    """Raise RpcError unless obj (a whole request/answer, or an object in it at prefix) matches
+    spec, whose references name specs of the module home (None: this one)."""
+    if type(obj) is not dict:
+        raise E.RpcError(E.FormationViolation, "payload is not an object")
     seen = 0
-    for kind, name, arg in fields:
+    for f in spec.split():  # a field: kind char, name, "=" and its argument for some kinds
+        i = f.find("=")
+        name = f[1:] if i < 0 else f[1:i]
         if name in obj:
             seen += 1
-            _value(obj[name], kind.lower(), arg, home, prefix + name)
-        elif kind < "a":
+            _value(obj[name], f[0].lower(), None if i < 0 else f[i + 1:], home, prefix + name)
+        elif f[0] < "a":
             _fail(E.OccurenceConstraintViolation, prefix + name, "required field missing")
     if seen != len(obj):
-        names = [f[1] for f in fields]
+        names = [f[1:].split("=")[0] for f in spec.split()]
         for k in obj:
             if k not in names:
                 _fail(E.FormationViolation, prefix + str(k)[:E.NAME_IN_ERROR], "field not allowed here")
 
 
-# The JSON type each kind needs, as named in "<type> expected" (TypeConstraintViolation).
-_TYPE_WORDS = {"s": "string", "t": "string", "u": "string", "e": "string", "i": "integer", "d": "number",
-               "b": "boolean", "o": "object", "a": "array"}
-
-
 def _value(v, kind, arg, home, path):
     t = type(v)
-    word = _TYPE_WORDS.get(kind)
-    if word is None:
+    i = _KINDS.find(kind)
+    if i < 0 or not kind:
         raise ValueError("bad spec kind %r at %s" % (kind, path))
-    if not (t is str if word == "string" else t is int if kind == "i" else t is bool if kind == "b"
+    if not (t is str if i < 4 else t is int if kind == "i" else t is bool if kind == "b"
             else t is dict if kind == "o" else t is list if kind == "a" else t is int or t is float):
-        _fail(E.TypeConstraintViolation, path, word + " expected")
+        _fail(E.TypeConstraintViolation, path, _TYPES.split()[max(i - 3, 0)] + " expected")
     if kind == "s":
         if arg is not None and len(v) > int(arg):
             _fail(E.TypeConstraintViolation, path, "longer than " + arg)
@@ -164,12 +155,9 @@ def _value(v, kind, arg, home, path):
     elif kind == "t":
         if not timefmt.is_datetime(v):
             _fail(E.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
-    elif kind == "u":
-        if not _is_uri(v):
-            _fail(E.TypeConstraintViolation, path, "not a URI")
-    elif kind == "d":
-        if t is float and not _tenths(v):
-            _fail(E.PropertyConstraintViolation, path, "not a multiple of 0.1")
+    elif kind == "u" or kind == "d" and t is float:
+        # only requests have these: schema_core, loaded for their check, has the rules
+        profiles.load(CALL_TABLES).check_kind(v, kind, path)
     elif kind == "o":
         i = arg.find(".")
         if i > 0:
@@ -180,31 +168,7 @@ def _value(v, kind, arg, home, path):
                 # use the field (a ChargingProfile in RemoteStartTransaction): let it pass.
                 return
             arg = arg[i + 1:]
-        _object(v, getattr(home, arg) if home else globals()[arg], home, path + ".")
+        check_payload(v, getattr(home, arg) if home else globals()[arg], home, path + ".")
     elif kind == "a":
         for i in range(len(v)):
             _value(v[i], arg[0], arg[1:] or None, home, "%s[%d]" % (path, i))
-
-
-TENTHS_REL_TOLERANCE = 2e-7   # float rounding allowance (single-precision floats on ESP32)
-TENTHS_ABS_TOLERANCE = 1e-6   # in tenths; 16.05 is 160.5 tenths and fails
-
-
-def _tenths(x):
-    """x is finite and a multiple of 0.1 within float rounding."""
-    if x != x or x - x != 0:  # NaN, or +-inf (inf - inf is NaN)
-        return False
-    q = x * 10
-    return abs(q - round(q)) <= TENTHS_ABS_TOLERANCE + abs(q) * TENTHS_REL_TOLERANCE
-
-
-def _is_uri(s):
-    # RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ":"
-    i = s.find(":")
-    if i < 1 or i == len(s) - 1:
-        return False
-    for j in range(i):
-        c = s[j]
-        if not ("a" <= c <= "z" or "A" <= c <= "Z" or (j and ("0" <= c <= "9" or c in "+-."))):
-            return False
-    return " " not in s

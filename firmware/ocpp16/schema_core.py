@@ -1,6 +1,9 @@
 # The profile of every request a CSMS may send, the module holding its table (or why none may
-# check it), and the tables of Core's requests: loaded by ocpp16.schema for one check, unloaded
-# after it. Table format: ocpp16/schema.py, which does the checking (not to be imported here).
+# check it), the tables of Core's requests, of the answers an idle or charging charger does not
+# get every period, and the rules of the kinds only requests have (uri, decimal): loaded by
+# ocpp16.schema for one check, unloaded after it. Table format: ocpp16/schema.py, which does
+# the checking (not to be imported here).
+from compat import const
 from ocpp16 import callerror as E
 from ocpp16 import profiles
 
@@ -47,3 +50,37 @@ CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative|Operative"
          ";Reset:Etype=Hard|Soft"
          ";UnlockConnector:IconnectorId"
          ";")
+
+# The CSMS's answers to the CALLs we send but those of ocpp16.schema.RESULTS (the ones every
+# period needs): Core's, then Firmware Management's and the Security extension's.
+RESULTS = (";Authorize:OidTagInfo=ID_TAG_INFO"
+           ";DataTransfer:Estatus=Accepted|Rejected|UnknownMessageId|UnknownVendorId sdata"
+           ";StartTransaction:OidTagInfo=ID_TAG_INFO ItransactionId"
+           ";StopTransaction:oidTagInfo=ID_TAG_INFO"
+           ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
+           ";SecurityEventNotification:;SignCertificate:Estatus=Accepted|Rejected"
+           ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
+ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted|Blocked|Expired|Invalid|ConcurrentTx"
+
+_TENTHS_REL_TOLERANCE = const(2e-7)   # float rounding allowance (single-precision floats on ESP32)
+_TENTHS_ABS_TOLERANCE = const(1e-6)   # in tenths; 16.05 is 160.5 tenths and fails
+
+
+def check_kind(v, kind, path):
+    """schema's check of a uri (kind "u": RFC 3986 scheme ":" ..., no space) or of a decimal
+    (kind "d", a float: finite and a multiple of 0.1 within float rounding); v has the type."""
+    if kind == "u":
+        # RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ":"
+        i = v.find(":")
+        ok = 0 < i < len(v) - 1 and " " not in v
+        for j in range(i if ok else 0):
+            c = v[j]
+            if not ("a" <= c <= "z" or "A" <= c <= "Z" or (j and ("0" <= c <= "9" or c in "+-."))):
+                ok = False
+        if not ok:
+            raise E.RpcError(E.TypeConstraintViolation, "%s: not a URI" % path)
+        return
+    q = v * 10
+    # NaN (x != x), +-inf (inf - inf is NaN), else the distance to the nearest multiple
+    if v != v or v - v != 0 or abs(q - round(q)) > _TENTHS_ABS_TOLERANCE + abs(q) * _TENTHS_REL_TOLERANCE:
+        raise E.RpcError(E.PropertyConstraintViolation, "%s: not a multiple of 0.1" % path)

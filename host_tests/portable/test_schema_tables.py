@@ -38,13 +38,26 @@ def _charging_rig(name, loads):
     return rig
 
 
-def test_answers_of_a_charging_session_load_no_tables():
+def test_answers_of_a_charging_session_load_no_tables_every_period():
     loads = []
     rig = _charging_rig("schema_resident", loads)
     assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
     sent = set(rig.actions())
     for action in ("BootNotification", "StatusNotification", "Authorize", "StartTransaction"):
         assert action in sent, sent
+    # BootNotification and StatusNotification answers: resident tables; a transaction's start
+    # (Authorize, StartTransaction) loads schema_core for each of those two answers, then drops it
+    assert [m for m in loads if m.startswith("schema")] == ["schema_core", "schema_core"], loads
+    assert _tables_loaded() == []
+    del loads[:]
+    n = len(rig.sent)
+    real = profiles.load
+    profiles.load = lambda module: loads.append(module) or real(module)
+    try:
+        rig.run(120000)  # charging on: the answers to MeterValues and Heartbeat, every period
+    finally:
+        profiles.load = real
+    assert {"MeterValues", "Heartbeat"} <= set(rig.actions()[n:]), rig.actions()[n:]
     assert [m for m in loads if m.startswith("schema")] == [], loads
     assert _tables_loaded() == []
 
