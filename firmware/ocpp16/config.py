@@ -4,16 +4,9 @@
 import store
 from ocpp16 import profiles
 
-# AuthorizationKey length (OCPP 1.6 Security Whitepaper); devconfig KEY_MIN_LEN / KEY_MAX_LEN
-# hold config.json to the same (test_config_keys checks they agree).
-AUTH_KEY_LEN = (16, 40)
-# Smart Charging bounds (ocpp16.smart_ops rejects a profile beyond them; RAM and flash):
-SMART_MAX_STACK_LEVEL = 8   # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
-SMART_MAX_PERIODS = 24      # ChargingScheduleMaxPeriods: periods in one charging schedule
-SMART_MAX_PROFILES = 10     # MaxChargingProfilesInstalled: profiles on all connectors together
-CERTIFICATE_STORE_MAX = 8  # CertificateStoreMaxLength: installed roots of both kinds (ocpp16.certstore)
-CERTIFICATE_CHAIN_MAX = 10000  # CertificateSignedMaxChainSize: the whitepaper's ceiling, the schema's maxLength
-CPO_NAME_MAX = 64  # CpoName: X.520 upper bound of an organizationName
+# CertificateStoreMaxLength: installed roots of both kinds (ocpp16.certstore); the other
+# limits of the keys are in config_keys.py, with the key table.
+CERTIFICATE_STORE_MAX = 8
 
 
 def _table(fn, *args):

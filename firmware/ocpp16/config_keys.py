@@ -4,8 +4,17 @@
 from compat import const
 import store
 from ocpp16 import auth
-from ocpp16.config import (AUTH_KEY_LEN, CERTIFICATE_CHAIN_MAX, CERTIFICATE_STORE_MAX, CPO_NAME_MAX,
-                           SMART_MAX_PERIODS, SMART_MAX_PROFILES, SMART_MAX_STACK_LEVEL)
+from ocpp16.config import CERTIFICATE_STORE_MAX
+
+# AuthorizationKey length (OCPP 1.6 Security Whitepaper); devconfig KEY_MIN_LEN / KEY_MAX_LEN
+# hold config.json to the same (test_config_keys checks they agree).
+_AUTH_KEY_LEN = const((16, 40))
+# Smart Charging bounds (ocpp16.smart_ops rejects a profile beyond them; RAM and flash):
+_SMART_MAX_STACK_LEVEL = const(8)  # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
+_SMART_MAX_PERIODS = const(24)     # ChargingScheduleMaxPeriods: periods in one charging schedule
+_SMART_MAX_PROFILES = const(10)    # MaxChargingProfilesInstalled: profiles on all connectors together
+_CERTIFICATE_CHAIN_MAX = const(10000)  # CertificateSignedMaxChainSize: the whitepaper's ceiling, the schema's maxLength
+_CPO_NAME_MAX = const(64)  # CpoName: X.520 upper bound of an organizationName
 
 _INT = const(0)
 _BOOL = const(1)
@@ -62,20 +71,20 @@ KEYS = {
     "LocalAuthListEnabled": (_BOOL, _RW, True, None),
     "LocalAuthListMaxLength": (_INT, RO, auth.LOCAL_LIST_MAX, None),
     "SendLocalListMaxLength": (_INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
-    "AuthorizationKey": (_STR, WO, "", AUTH_KEY_LEN),
+    "AuthorizationKey": (_STR, WO, "", _AUTH_KEY_LEN),
     # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
     # connector free for its idTag without choosing which.
     "ReserveConnectorZeroSupported": (_BOOL, RO, True, None),
-    "ChargeProfileMaxStackLevel": (_INT, RO, SMART_MAX_STACK_LEVEL, None),
+    "ChargeProfileMaxStackLevel": (_INT, RO, _SMART_MAX_STACK_LEVEL, None),
     "ChargingScheduleAllowedChargingRateUnit": (_CSL, RO, "Current,Power", None),
-    "ChargingScheduleMaxPeriods": (_INT, RO, SMART_MAX_PERIODS, None),
+    "ChargingScheduleMaxPeriods": (_INT, RO, _SMART_MAX_PERIODS, None),
     "ConnectorSwitch3to1PhaseSupported": (_BOOL, RO, False, None),
-    "MaxChargingProfilesInstalled": (_INT, RO, SMART_MAX_PROFILES, None),
+    "MaxChargingProfilesInstalled": (_INT, RO, _SMART_MAX_PROFILES, None),
     # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
     # prerequisites checked); the others are facts of this firmware.
     "SecurityProfile": (_INT, _RW, 0, (0, 3)),
-    "CpoName": (_STR, _RW, "", (1, CPO_NAME_MAX)),
-    "CertificateSignedMaxChainSize": (_INT, RO, CERTIFICATE_CHAIN_MAX, None),
+    "CpoName": (_STR, _RW, "", (1, _CPO_NAME_MAX)),
+    "CertificateSignedMaxChainSize": (_INT, RO, _CERTIFICATE_CHAIN_MAX, None),
     "CertificateStoreMaxLength": (_INT, RO, CERTIFICATE_STORE_MAX, None),
     "AdditionalRootCertificateCheck": (_BOOL, RO, False, None),
 }

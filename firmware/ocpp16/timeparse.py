@@ -2,7 +2,7 @@
 # for the call (timefmt.parse_datetime / is_datetime) and unloaded, with the calendar rules
 # only parsing needs. Pure functions: no clock is read here.
 from compat import const
-from ocpp16.timefmt import MAX_YEAR, MIN_YEAR, days_from_civil
+from ocpp16.timefmt import days_from_civil
 
 _MAX_FRACTION_DIGITS = const(9)  # longer fractional seconds are refused (a bound on the input, not on precision)
 
@@ -48,7 +48,8 @@ def parse_datetime(s):
     mi = _digits(s, 14, 2)
     _expect(s, 16, ":")
     sec = _digits(s, 17, 2)
-    if not MIN_YEAR <= y <= MAX_YEAR or not 1 <= mo <= 12 or not 1 <= d <= days_in_month(y, mo):
+    # years 1..9999, those timefmt formats: four digits, and no year 0
+    if not y or not 1 <= mo <= 12 or not 1 <= d <= days_in_month(y, mo):
         raise ValueError("no such date: %r" % s)
     if h > 23 or mi > 59 or sec > 60:  # 60: a leap second, counted as the next minute's 00
         raise ValueError("no such time: %r" % s)
