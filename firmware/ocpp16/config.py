@@ -34,8 +34,12 @@ class Config:
         return self.values[name]
 
     def csl(self, name):
-        v = self.values[name]
-        return [s.strip() for s in v.split(",") if s.strip()] if v else []
+        out = []
+        for s in (self.values[name] or "").split(","):
+            s = s.strip()
+            if s:
+                out.append(s)
+        return out
 
     def listing(self, names=None):
         """GetConfiguration: (configurationKey list, unknownKey list)."""

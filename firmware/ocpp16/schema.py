@@ -109,8 +109,9 @@ def spec_of(table, action):
 
 def drop_tables():
     """The request tables (ocpp16/schema_*.py) load per check: unload them."""
-    for name in [m for m in sys.modules if m.startswith("ocpp16.schema_")]:
-        profiles.unload(name)
+    for name in list(sys.modules):
+        if name.startswith("ocpp16.schema_"):
+            profiles.unload(name)
 
 
 def _fail(code, path, what):
@@ -132,7 +133,9 @@ def check_payload(obj, spec, home=None, prefix=""):
         elif f[0] < "a":
             _fail(E.OccurenceConstraintViolation, prefix + name, "required field missing")
     if seen != len(obj):
-        names = [f[1:].split("=")[0] for f in spec.split()]
+        names = spec.split()
+        for i in range(len(names)):
+            names[i] = names[i][1:].split("=")[0]
         for k in obj:
             if k not in names:
                 _fail(E.FormationViolation, prefix + str(k)[:E.NAME_IN_ERROR], "field not allowed here")
