@@ -32,7 +32,7 @@ def reply_for(err):
     """The CALLERROR text that answers `err` (an RpcError), or None when nothing must be sent."""
     if not err.answer:
         return None
-    return encode_error(err.msg_id if err.msg_id is not None else _UNKNOWN_ID, err.code, err.description)
+    return encode_error(err.msg_id or _UNKNOWN_ID, err.code, err.description)  # an id is never ""
 
 
 class MessageIds:
@@ -41,10 +41,10 @@ class MessageIds:
     (OCPP-J, "message ID"); use a prefix (e.g. the boot count) to keep them unique across reboots."""
 
     def __init__(self, prefix="", seed=1):
-        # the counter leaves the prefix 36 - 9 chars
+        # prefix: a string of at most 36 - 9 chars (what the counter leaves), seed: an int in 1..999999999
         if not (type(prefix) is str and len(prefix) <= _MAX_ID_LEN - 9 and type(seed) is int
                 and 1 <= seed < _ID_COUNTER_WRAP):
-            raise ValueError("id prefix: a string of at most 27 chars; seed: an int in 1..999999999")
+            raise ValueError(prefix, seed)
         self.prefix = prefix
         self.counter = seed
 
@@ -62,15 +62,7 @@ class MessageIds:
 
 def _dump(obj, out):
     t = type(obj)
-    if t is str:
-        if len(obj) == len(obj.encode()):  # ASCII: both runtimes' json.dumps agree
-            out.write(json.dumps(obj))
-            return
-        out.write('"')
-        for ch in obj:
-            out.write(json.dumps(ch)[1:-1] if ord(ch) < 0x80 else ch)
-        out.write('"')
-    elif t is dict or t is list or t is tuple:
+    if t is dict or t is list or t is tuple:
         d = t is dict
         out.write("{" if d else "[")
         sep = ""
@@ -85,7 +77,12 @@ def _dump(obj, out):
                 v = obj[v]
             _dump(v, out)
         out.write("}" if d else "]")
-    elif obj is None or t is bool or t is int or t is float:
+    elif t is str and len(obj) != len(obj.encode()):  # not ASCII (ASCII: both runtimes' json.dumps agree)
+        out.write('"')
+        for ch in obj:
+            out.write(json.dumps(ch)[1:-1] if ord(ch) < 0x80 else ch)
+        out.write('"')
+    elif obj is None or t is str or t is bool or t is int or t is float:
         out.write(json.dumps(obj))
     else:
         raise TypeError("cannot encode %s as JSON" % t)
@@ -95,9 +92,13 @@ def _frame(msg):
     """The text of msg (a frame as a list: type, id, ..., payload or details): compact JSON, no
     spaces, sorted keys, non-ASCII as raw UTF-8. Written into one growing buffer: a list of the
     pieces (one heap object each) needed several times the frame's size, and failed first near
-    the heap's limit."""
-    if not valid_id(msg[1]):
-        raise ValueError("message id must be a string of 1..36 chars")
+    the heap's limit. Refused (ValueError): an id that is not a string of 1..36 chars, a CALL's
+    action that is not a non-empty string, a CALLERROR's code that is not one of OCPP 1.6 (never
+    send a code a 1.6 CSMS cannot know, e.g. 2.0's FormatViolation)."""
+    m = msg[0]
+    if not valid_id(msg[1]) or m == CALL and not (type(msg[2]) is str and msg[2]) \
+            or m == _CALLERROR and msg[2] not in E.ERROR_CODES:
+        raise ValueError("frame not sent: %r" % msg[:3])
     if type(msg[-1]) is not dict:
         raise TypeError("OCPP payload must be a dict")
     out = io.StringIO()
@@ -106,8 +107,6 @@ def _frame(msg):
 
 
 def encode_call(msg_id, action, payload):
-    if type(action) is not str or not action:
-        raise ValueError("action must be a non-empty string")
     return _frame([CALL, msg_id, action, payload])
 
 
@@ -116,8 +115,6 @@ def encode_result(msg_id, payload):
 
 
 def encode_error(msg_id, code, description="", details=None):
-    if code not in E.ERROR_CODES:  # never send a code a 1.6 CSMS cannot know (e.g. 2.0's FormatViolation)
-        raise ValueError("not an OCPP 1.6 error code: %r" % (code,))
     return _frame([_CALLERROR, msg_id, code, description[:_MAX_DESCRIPTION_LEN],
                    details if details is not None else {}])
 
