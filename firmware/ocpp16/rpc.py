@@ -46,11 +46,11 @@ class MessageIds:
                 and 1 <= seed < _ID_COUNTER_WRAP):
             raise ValueError(prefix, seed)
         self.prefix = prefix
-        self.counter = seed
+        self.seed = seed  # the next number
 
     def next(self):
-        n = self.counter
-        self.counter = n + 1 if n + 1 < _ID_COUNTER_WRAP else 1
+        n = self.seed
+        self.seed = n + 1 if n + 1 < _ID_COUNTER_WRAP else 1
         return self.prefix + str(n)
 
 
@@ -114,9 +114,9 @@ def encode_result(msg_id, payload):
     return _frame([CALLRESULT, msg_id, payload])
 
 
-def encode_error(msg_id, code, description="", details=None):
-    return _frame([_CALLERROR, msg_id, code, description[:_MAX_DESCRIPTION_LEN],
-                   details if details is not None else {}])
+def encode_error(msg_id, code, description="", data=None):
+    """data: the errorDetails object (None: {})."""
+    return _frame([_CALLERROR, msg_id, code, description[:_MAX_DESCRIPTION_LEN], data if data is not None else {}])
 
 
 # ---------------------------------------------------------------- parsing

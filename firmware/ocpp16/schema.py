@@ -36,11 +36,11 @@
 #   s string (arg: maxLength; none: any)   i integer (not bool, not 1.0)
 #   d number, multiple of 0.1              b boolean
 #   t dateTime (RFC 3339)                  u uri (scheme ":" ...)
-#   e enum string (arg: the allowed values separated by "|")
+#   e enum string (arg: the allowed values separated by ",")
 #   o object (arg: NAME of a spec in the same module, or module.NAME: loaded with that module,
 #     and let through unchecked when that module is not on the board)
 #   a array (arg: the item's kind char, then its argument: "s50", "oNAME")
-# e.g. "SidTag=20 iconnectorId Etype=Hard|Soft" is a required idTag of at most 20 chars,
+# e.g. "SidTag=20 iconnectorId Etype=Hard,Soft" is a required idTag of at most 20 chars,
 # an optional integer connectorId and a required type "Hard" or "Soft".
 import sys
 
@@ -54,7 +54,7 @@ from ocpp16 import timefmt
 # resident. The answers to every other CALL we send (a transaction's start and stop, Authorize,
 # the Firmware Management and Security notifications) are in schema_core's RESULTS, loaded
 # for that check.
-RESULTS = (";BootNotification:Estatus=Accepted|Pending|Rejected TcurrentTime Iinterval"
+RESULTS = (";BootNotification:Estatus=Accepted,Pending,Rejected TcurrentTime Iinterval"
            ";Heartbeat:TcurrentTime;MeterValues:;StatusNotification:;")
 
 CALL_TABLES = "schema_core"  # the profile of every CSMS request, the module of its table, Core's tables
@@ -70,8 +70,8 @@ def validate_call(action, payload, supported=None):
     profile (schema_core.tables), else the constraint codes in the table above. The
     tables are unloaded after."""
     try:
-        home = profiles.load(CALL_TABLES).tables(action, supported)
-        check_payload(payload, spec_of(home.CALLS, action), home)
+        module = profiles.load(CALL_TABLES).tables(action, supported)
+        check_payload(payload, spec_of(module.CALLS, action), module)
     finally:
         drop_tables()
 
@@ -81,30 +81,30 @@ def validate_result(action, payload):
     the caller treats it as a failed delivery of that CALL (also when the table of a
     rare answer cannot be loaded: InternalError, checked again with the next answer)."""
     spec = spec_of(RESULTS, action)
-    home = None
+    module = None
     try:
         if spec is None:
             try:
-                home = profiles.load(CALL_TABLES)
+                module = profiles.load(CALL_TABLES)
             except Exception:  # ImportError, MemoryError
                 raise E.RpcError(E.InternalError, "answer tables not loaded")
-            spec = spec_of(home.RESULTS, action)
+            spec = spec_of(module.RESULTS, action)
             if spec is None:
                 raise E.RpcError(E.NotImplemented, "no answer is expected to %s" % str(action)[:E.NAME_IN_ERROR])
-        check_payload(payload, spec, home)
+        check_payload(payload, spec, module)
     finally:
-        if home:
+        if module:
             drop_tables()
 
 
-def spec_of(table, action):
-    """The spec of `action` in a table (";action:spec" each, ";" at the end), or None."""
+def spec_of(text, action):
+    """The spec of `action` in a table's text (";action:spec" each, ";" at the end), or None."""
     key = ";%s:" % action
-    i = table.find(key)
+    i = text.find(key)
     if i < 0:
         return None
     i += len(key)
-    return table[i:table.find(";", i)]
+    return text[i:text.find(";", i)]
 
 
 def drop_tables():
@@ -118,9 +118,9 @@ def _fail(code, path, what):
     raise E.RpcError(code, "%s: %s" % (path, what))
 
 
-def check_payload(obj, spec, home=None, prefix=""):
+def check_payload(obj, spec, module=None, prefix=""):
     """Raise RpcError unless obj (a whole request/answer, or an object in it at prefix) matches
-    spec, whose references name specs of the module home (None: this one)."""
+    spec, whose references name specs of `module` (None: this one)."""
     if type(obj) is not dict:
         raise E.RpcError(E.FormationViolation, "payload is not an object")
     seen = 0
@@ -129,7 +129,7 @@ def check_payload(obj, spec, home=None, prefix=""):
         name = f[1:] if i < 0 else f[1:i]
         if name in obj:
             seen += 1
-            _value(obj[name], f[0].lower(), None if i < 0 else f[i + 1:], home, prefix + name)
+            _value(obj[name], f[0].lower(), None if i < 0 else f[i + 1:], module, prefix + name)
         elif f[0] < "a":
             _fail(E.OccurenceConstraintViolation, prefix + name, "required field missing")
     if seen != len(obj):
@@ -141,37 +141,37 @@ def check_payload(obj, spec, home=None, prefix=""):
                 _fail(E.FormationViolation, prefix + str(k)[:E.NAME_IN_ERROR], "field not allowed here")
 
 
-def _value(v, kind, arg, home, path):
+def _value(v, kind, arg, module, path):
     t = type(v)
-    i = _KINDS.find(kind)
-    if i < 0 or not kind:
+    k = _KINDS.find(kind)  # 0 s, 1 t, 2 e, 3 u (strings), 4 i, 5 d, 6 b, 7 o, 8 a
+    if k < 0:
         raise ValueError("bad spec kind %r at %s" % (kind, path))
-    if not (t is str if i < 4 else t is int if kind == "i" else t is bool if kind == "b"
-            else t is dict if kind == "o" else t is list if kind == "a" else t is int or t is float):
-        _fail(E.TypeConstraintViolation, path, _TYPES.split()[max(i - 3, 0)] + " expected")
-    if kind == "s":
+    if not (t is str if k < 4 else t is int if k == 4 else t is bool if k == 6
+            else t is dict if k == 7 else t is list if k == 8 else t is int or t is float):
+        _fail(E.TypeConstraintViolation, path, "%s expected" % _TYPES.split()[max(k - 3, 0)])
+    if k == 0:
         if arg is not None and len(v) > int(arg):
             _fail(E.TypeConstraintViolation, path, "longer than " + arg)
-    elif kind == "e":
-        if v not in arg.split("|"):
-            _fail(E.PropertyConstraintViolation, path, "value not allowed")
-    elif kind == "t":
+    elif k == 1:
         if not timefmt.is_datetime(v):
             _fail(E.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
-    elif kind == "u" or kind == "d" and t is float:
+    elif k == 2:
+        if v not in arg.split(","):
+            _fail(E.PropertyConstraintViolation, path, "value not allowed")
+    elif k == 3 or k == 5 and t is float:
         # only requests have these: schema_core, loaded for their check, has the rules
         profiles.load(CALL_TABLES).check_kind(v, kind, path)
-    elif kind == "o":
+    elif k == 7:
         i = arg.find(".")
         if i > 0:
             try:
-                home = profiles.load(arg[:i])
+                module = profiles.load(arg[:i])
             except ImportError:
                 # The optional profile's tables are not on this board, so nothing here can
                 # use the field (a ChargingProfile in RemoteStartTransaction): let it pass.
                 return
             arg = arg[i + 1:]
-        check_payload(v, getattr(home, arg) if home else globals()[arg], home, path + ".")
-    elif kind == "a":
+        check_payload(v, getattr(module, arg) if module else globals()[arg], module, path + ".")
+    elif k == 8:
         for i in range(len(v)):
-            _value(v[i], arg[0], arg[1:] or None, home, "%s[%d]" % (path, i))
+            _value(v[i], arg[0], arg[1:] or None, module, "%s[%d]" % (path, i))

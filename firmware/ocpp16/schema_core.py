@@ -39,7 +39,7 @@ def tables(action, supported):
         raise E.RpcError(E.NotSupported, "%s (%s) is not installed" % (action, profile))
 
 
-CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative|Operative"
+CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative,Operative"
          ";ChangeConfiguration:Skey=50 Svalue=500"
          ";ClearCache:"
          ";DataTransfer:SvendorId=255 smessageId=50 sdata"
@@ -47,20 +47,20 @@ CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative|Operative"
          ";RemoteStartTransaction:iconnectorId SidTag=20"
          " ochargingProfile=schema_smart.CHARGING_PROFILE"
          ";RemoteStopTransaction:ItransactionId"
-         ";Reset:Etype=Hard|Soft"
+         ";Reset:Etype=Hard,Soft"
          ";UnlockConnector:IconnectorId"
          ";")
 
 # The CSMS's answers to the CALLs we send but those of ocpp16.schema.RESULTS (the ones every
 # period needs): Core's, then Firmware Management's and the Security extension's.
 RESULTS = (";Authorize:OidTagInfo=ID_TAG_INFO"
-           ";DataTransfer:Estatus=Accepted|Rejected|UnknownMessageId|UnknownVendorId sdata"
+           ";DataTransfer:Estatus=Accepted,Rejected,UnknownMessageId,UnknownVendorId sdata"
            ";StartTransaction:OidTagInfo=ID_TAG_INFO ItransactionId"
            ";StopTransaction:oidTagInfo=ID_TAG_INFO"
            ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
-           ";SecurityEventNotification:;SignCertificate:Estatus=Accepted|Rejected"
+           ";SecurityEventNotification:;SignCertificate:Estatus=Accepted,Rejected"
            ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
-ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted|Blocked|Expired|Invalid|ConcurrentTx"
+ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted,Blocked,Expired,Invalid,ConcurrentTx"
 
 _TENTHS_REL_TOLERANCE = const(2e-7)   # float rounding allowance (single-precision floats on ESP32)
 _TENTHS_ABS_TOLERANCE = const(1e-6)   # in tenths; 16.05 is 160.5 tenths and fails
