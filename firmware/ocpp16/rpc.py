@@ -7,7 +7,7 @@ import io
 import json
 
 from compat import const
-from ocpp16 import callerror as E
+from ocpp16 import callerror
 from ocpp16 import profiles
 from ocpp16.callerror import InternalError, OccurenceConstraintViolation, PropertyConstraintViolation, RpcError
 from ocpp16.schema import validate_call, validate_result
@@ -97,7 +97,7 @@ def _frame(msg):
     send a code a 1.6 CSMS cannot know, e.g. 2.0's FormatViolation)."""
     m = msg[0]
     if not valid_id(msg[1]) or m == CALL and not (type(msg[2]) is str and msg[2]) \
-            or m == _CALLERROR and msg[2] not in E.ERROR_CODES:
+            or m == _CALLERROR and msg[2] not in callerror.ERROR_CODES:
         raise ValueError("frame not sent: %r" % msg[:3])
     if type(msg[-1]) is not dict:
         raise TypeError("OCPP payload must be a dict")

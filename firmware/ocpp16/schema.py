@@ -45,7 +45,7 @@
 import sys
 
 from compat import const
-from ocpp16 import callerror as E
+from ocpp16 import callerror
 from ocpp16 import profiles
 from ocpp16 import timefmt
 
@@ -87,10 +87,11 @@ def validate_result(action, payload):
             try:
                 module = profiles.load(CALL_TABLES)
             except Exception:  # ImportError, MemoryError
-                raise E.RpcError(E.InternalError, "answer tables not loaded")
+                raise callerror.RpcError(callerror.InternalError, "answer tables not loaded")
             spec = spec_of(module.RESULTS, action)
             if spec is None:
-                raise E.RpcError(E.NotImplemented, "no answer is expected to %s" % str(action)[:E.NAME_IN_ERROR])
+                raise callerror.RpcError(callerror.NotImplemented,
+                                         "no answer is expected to %s" % str(action)[:callerror.NAME_IN_ERROR])
         check_payload(payload, spec, module)
     finally:
         if module:
@@ -115,14 +116,14 @@ def drop_tables():
 
 
 def _fail(code, path, what):
-    raise E.RpcError(code, "%s: %s" % (path, what))
+    raise callerror.RpcError(code, "%s: %s" % (path, what))
 
 
 def check_payload(obj, spec, module=None, prefix=""):
     """Raise RpcError unless obj (a whole request/answer, or an object in it at prefix) matches
     spec, whose references name specs of `module` (None: this one)."""
     if type(obj) is not dict:
-        raise E.RpcError(E.FormationViolation, "payload is not an object")
+        raise callerror.RpcError(callerror.FormationViolation, "payload is not an object")
     seen = 0
     for f in spec.split():  # a field: kind char, name, "=" and its argument for some kinds
         i = f.find("=")
@@ -131,14 +132,14 @@ def check_payload(obj, spec, module=None, prefix=""):
             seen += 1
             _value(obj[name], f[0].lower(), None if i < 0 else f[i + 1:], module, prefix + name)
         elif f[0] < "a":
-            _fail(E.OccurenceConstraintViolation, prefix + name, "required field missing")
+            _fail(callerror.OccurenceConstraintViolation, prefix + name, "required field missing")
     if seen != len(obj):
         names = spec.split()
         for i in range(len(names)):
             names[i] = names[i][1:].split("=")[0]
         for k in obj:
             if k not in names:
-                _fail(E.FormationViolation, prefix + str(k)[:E.NAME_IN_ERROR], "field not allowed here")
+                _fail(callerror.FormationViolation, prefix + str(k)[:callerror.NAME_IN_ERROR], "field not allowed here")
 
 
 def _value(v, kind, arg, module, path):
@@ -148,16 +149,18 @@ def _value(v, kind, arg, module, path):
         raise ValueError("bad spec kind %r at %s" % (kind, path))
     if not (t is str if k < 4 else t is int if k == 4 else t is bool if k == 6
             else t is dict if k == 7 else t is list if k == 8 else t is int or t is float):
-        _fail(E.TypeConstraintViolation, path, "%s expected" % _TYPES.split()[max(k - 3, 0)])
+        _fail(callerror.TypeConstraintViolation, path, "%s expected" % _TYPES.split()[max(k - 3, 0)])
     if k == 0:
         if arg is not None and len(v) > int(arg):
-            _fail(E.TypeConstraintViolation, path, "longer than " + arg)
+            _fail(callerror.TypeConstraintViolation, path, "longer than " + arg)
     elif k == 1:
-        if not timefmt.is_datetime(v):
-            _fail(E.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
+        try:
+            timefmt.parse_datetime(v)  # out of heap for the parser: refused all the same
+        except ValueError:
+            _fail(callerror.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
     elif k == 2:
         if v not in arg.split(","):
-            _fail(E.PropertyConstraintViolation, path, "value not allowed")
+            _fail(callerror.PropertyConstraintViolation, path, "value not allowed")
     elif k == 3 or k == 5 and t is float:
         # only requests have these: schema_core, loaded for their check, has the rules
         profiles.load(CALL_TABLES).check_kind(v, kind, path)

@@ -4,7 +4,7 @@
 # ocpp16.schema for one check, unloaded after it. Table format: ocpp16/schema.py, which does
 # the checking (not to be imported here).
 from compat import const
-from ocpp16 import callerror as E
+from ocpp16 import callerror
 from ocpp16 import profiles
 
 # Every feature profile: its name, the module holding its request tables, the requests a CSMS
@@ -29,14 +29,14 @@ def tables(action, supported):
         if action in words[2:]:
             break
     else:
-        raise E.RpcError(E.NotImplemented, "unknown action %s" % str(action)[:E.NAME_IN_ERROR])
+        raise callerror.RpcError(callerror.NotImplemented, "unknown action %s" % str(action)[:callerror.NAME_IN_ERROR])
     profile = words[0]
     if supported is not None and action not in supported and profile not in supported:
-        raise E.RpcError(E.NotSupported, "%s (%s) is not supported" % (action, profile))
+        raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not supported" % (action, profile))
     try:
         return profiles.load(words[1])
     except ImportError:  # a small board may ship without an optional profile's tables
-        raise E.RpcError(E.NotSupported, "%s (%s) is not installed" % (action, profile))
+        raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not installed" % (action, profile))
 
 
 CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative,Operative"
@@ -78,9 +78,9 @@ def check_kind(v, kind, path):
             if not ("a" <= c <= "z" or "A" <= c <= "Z" or (j and ("0" <= c <= "9" or c in "+-."))):
                 ok = False
         if not ok:
-            raise E.RpcError(E.TypeConstraintViolation, "%s: not a URI" % path)
+            raise callerror.RpcError(callerror.TypeConstraintViolation, "%s: not a URI" % path)
         return
     q = v * 10
     # NaN (x != x), +-inf (inf - inf is NaN), else the distance to the nearest multiple
     if v != v or v - v != 0 or abs(q - round(q)) > _TENTHS_ABS_TOLERANCE + abs(q) * _TENTHS_REL_TOLERANCE:
-        raise E.RpcError(E.PropertyConstraintViolation, "%s: not a multiple of 0.1" % path)
+        raise callerror.RpcError(callerror.PropertyConstraintViolation, "%s: not a multiple of 0.1" % path)

@@ -47,14 +47,6 @@ def parse_datetime(s):
         profiles.unload("timeparse")
 
 
-def is_datetime(s):
-    try:
-        parse_datetime(s)
-        return True
-    except ValueError:
-        return False
-
-
 def format_datetime(epoch):
     """'YYYY-MM-DDTHH:MM:SSZ' of epoch seconds (an int; a float is floored)."""
     epoch = int(epoch // 1)

@@ -1,5 +1,5 @@
 # OCPP dateTime text -> Unix epoch seconds (UTC): the parsing half of ocpp16.timefmt, imported
-# for the call (timefmt.parse_datetime / is_datetime) and unloaded, with the calendar rules
+# for the call (timefmt.parse_datetime) and unloaded, with the calendar rules
 # only parsing needs. Pure functions: no clock is read here.
 from compat import const
 from ocpp16.timefmt import days_from_civil
