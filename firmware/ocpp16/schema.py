@@ -68,10 +68,10 @@ def validate_call(action, payload, supported=None):
     firmware does not know, NotSupported when `supported` (a collection of feature
     profile names and/or action names; None = all) holds neither the action nor its
     profile (schema_core.tables), else the constraint codes in the table above. The
-    tables are unloaded after."""
+    tables are unloaded after. supported False: `payload` answers our CALL `action`."""
     try:
-        module = profiles.load(CALL_TABLES).tables(action, supported)
-        check_payload(payload, spec_of(module.CALLS, action), module)
+        module, spec = profiles.load(CALL_TABLES).tables(action, supported)
+        check_payload(payload, spec, module)
     finally:
         drop_tables()
 
@@ -81,21 +81,14 @@ def validate_result(action, payload):
     the caller treats it as a failed delivery of that CALL (also when the table of a
     rare answer cannot be loaded: InternalError, checked again with the next answer)."""
     spec = spec_of(RESULTS, action)
-    module = None
+    if spec is not None:
+        return check_payload(payload, spec)
     try:
-        if spec is None:
-            try:
-                module = profiles.load(CALL_TABLES)
-            except Exception:  # ImportError, MemoryError
-                raise callerror.RpcError(callerror.InternalError, "answer tables not loaded")
-            spec = spec_of(module.RESULTS, action)
-            if spec is None:
-                raise callerror.RpcError(callerror.NotImplemented,
-                                         "no answer is expected to %s" % str(action)[:callerror.NAME_IN_ERROR])
-        check_payload(payload, spec, module)
-    finally:
-        if module:
-            drop_tables()
+        validate_call(action, payload, False)
+    except callerror.RpcError:
+        raise
+    except Exception:  # its table did not load (ImportError, MemoryError)
+        raise callerror.RpcError(callerror.InternalError, "answer tables not loaded")
 
 
 def spec_of(text, action):

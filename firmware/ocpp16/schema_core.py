@@ -3,6 +3,8 @@
 # get every period, and the rules of the kinds only requests have (uri, decimal): loaded by
 # ocpp16.schema for one check, unloaded after it. Table format: ocpp16/schema.py, which does
 # the checking (not to be imported here).
+import sys
+
 from compat import const
 from ocpp16 import callerror
 from ocpp16 import profiles
@@ -21,22 +23,37 @@ PROFILES = ("Core schema_core ChangeAvailability ChangeConfiguration ClearCache 
 
 
 def tables(action, supported):
-    """The module whose CALLS holds the spec of the CSMS request `action` (loaded). Raises
-    RpcError NotImplemented for an unknown action, NotSupported when `supported` (None: all)
-    holds neither the action nor its profile or when its profile's tables are not on the board."""
-    for group in PROFILES.split(";"):
-        words = group.split()
-        if action in words[2:]:
-            break
+    """(module, spec) for the check of the CSMS request `action`: the module whose CALLS holds
+    its spec (loaded), and that spec. Raises RpcError NotImplemented for an unknown action,
+    NotSupported when `supported` (None: all) holds neither the action nor its profile or when
+    its profile's tables are not on the board. supported False: for the CSMS's answer to our
+    CALL `action` (RESULTS here; NotImplemented when none is expected)."""
+    if supported is False:
+        module = sys.modules[__name__]  # this module, loaded by ocpp16.schema
+        text = RESULTS
     else:
-        raise callerror.RpcError(callerror.NotImplemented, "unknown action %s" % str(action)[:callerror.NAME_IN_ERROR])
-    profile = words[0]
-    if supported is not None and action not in supported and profile not in supported:
-        raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not supported" % (action, profile))
-    try:
-        return profiles.load(words[1])
-    except ImportError:  # a small board may ship without an optional profile's tables
-        raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not installed" % (action, profile))
+        for group in PROFILES.split(";"):
+            words = group.split()
+            if action in words[2:]:
+                break
+        else:
+            raise callerror.RpcError(callerror.NotImplemented,
+                                     "unknown action %s" % str(action)[:callerror.NAME_IN_ERROR])
+        profile = words[0]
+        if supported is not None and action not in supported and profile not in supported:
+            raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not supported" % (action, profile))
+        try:
+            module = profiles.load(words[1])
+        except ImportError:  # a small board may ship without an optional profile's tables
+            raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not installed" % (action, profile))
+        text = module.CALLS
+    key = ";%s:" % action
+    i = text.find(key)
+    if i < 0:  # an answer: every request in PROFILES has its spec
+        raise callerror.RpcError(callerror.NotImplemented,
+                                 "no answer is expected to %s" % str(action)[:callerror.NAME_IN_ERROR])
+    i += len(key)
+    return module, text[i:text.find(";", i)]
 
 
 CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative,Operative"
