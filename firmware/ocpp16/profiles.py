@@ -48,7 +48,7 @@ _BOOT_FEATURES = const("reservation:reservations.json"  # ocpp16/reservation.py:
 
 def handler(action):
     """The module name handling the CSMS's call `action` (HANDLERS), or None."""
-    i = HANDLERS.find(" %s " % action)
+    i = HANDLERS.find(" " + action + " ")
     if i < 0:
         return None
     i = HANDLERS.rfind(";", 0, i) + 1
@@ -60,7 +60,7 @@ def load(name):
     imported now. Whatever it raises (ImportError, MemoryError, a SyntaxError in a
     damaged file) goes to the caller, with no half-imported module left behind,
     so the next call tries again."""
-    full = name if "." in name else "ocpp16." + name
+    full = name if "." in name else "ocpp16" + "." + name  # (no name "ocpp16." interned)
     try:
         mod = __import__(full)
         for part in full.split(".")[1:]:
@@ -103,7 +103,7 @@ def __getattr__(name):
 def unload(name):
     """Forget the module `name` (and the HELPERS it names: modules it imported for its
     work): the next gc.collect() frees their code unless something else holds them."""
-    full = name if "." in name else "ocpp16." + name
+    full = name if "." in name else "ocpp16" + "." + name  # (no name "ocpp16." interned)
     mod = sys.modules.pop(full, None)
     helpers = getattr(mod, "HELPERS", None)
     if helpers:

@@ -93,7 +93,7 @@ def validate_result(action, payload):
 
 def spec_of(text, action):
     """The spec of `action` in a table's text (";action:spec" each, ";" at the end), or None."""
-    key = ";%s:" % action
+    key = ";" + action + ":"  # action: a str (parse checked it; ours)
     i = text.find(key)
     if i < 0:
         return None
