@@ -62,7 +62,7 @@ def too_large(head, size):
     return _unparseable(bytes(head[:n]).decode(), FormationViolation, "frame too large (%d bytes)" % size)
 
 
-def refusal(text, msg, err):
+def parse(text, msg, err):
     """The RpcError for a frame rpc.parse refused: text as it came (str or bytes; decoded when
     that worked), msg what json.loads made of it (None when it did not run or failed), err
     what it raised."""

@@ -20,11 +20,11 @@ def _table(fn, *args):
 class Config:
     """Current values of every key; persisted overrides in `path`."""
 
-    def __init__(self, path=None, overrides=None):
+    def __init__(self, path=None, values=None):
         self.path = path
-        self.values, self.read_only = _table("defaults")
-        if overrides:  # board/device facts: NumberOfConnectors, SupportedFeatureProfiles
-            self.values.update(overrides)
+        self.values, self.readonly = _table("defaults")
+        if values:  # overriding the defaults: board/device facts (NumberOfConnectors, SupportedFeatureProfiles)
+            self.values.update(values)
         self.saved = store.load(path, {}) if path else {}
         for name in self.saved:
             if name in self.values:
@@ -52,6 +52,6 @@ class Config:
     def set_internal(self, name, value):
         """A value the charge point sets itself (HeartbeatInterval from BootNotification)."""
         self.values[name] = value
-        if self.path and name not in self.read_only:
+        if self.path and name not in self.readonly:
             self.saved[name] = value
             store.save(self.path, self.saved)

@@ -144,7 +144,7 @@ def parse(text):
             and len(msg) == _ELEMENTS[msg[0] - CALL] and valid_id(msg[1]) and type(msg[-1]) is dict \
             and (msg[0] == CALLRESULT or type(msg[2]) is str and type(msg[-2]) is str):
         return tuple(msg)
-    raise _refused("refusal", text, msg, err)
+    raise _refused("parse", text, msg, err)
 
 
 def too_large(head, size):
