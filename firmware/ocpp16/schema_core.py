@@ -86,13 +86,14 @@ _TENTHS_ABS_TOLERANCE = const(1e-6)   # in tenths; 16.05 is 160.5 tenths and fai
 def check_kind(v, kind, path):
     """schema's check of a uri (kind "u": RFC 3986 scheme ":" ..., no space) or of a decimal
     (kind "d", a float: finite and a multiple of 0.1 within float rounding); v has the type."""
-    if kind == "u":
+    if kind != "d":  # "u"
         # RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ":"
         i = v.find(":")
         ok = 0 < i < len(v) - 1 and " " not in v
         for j in range(i if ok else 0):
             c = v[j]
-            if not ("a" <= c <= "z" or "A" <= c <= "Z" or (j and ("0" <= c <= "9" or c in "+-."))):
+            if not ("a" <= c <= "z" or "A" <= c <= "Z"
+                    or j and ("0" <= c <= "9" or c == "+" or c == "-" or c == ".")):
                 ok = False
         if not ok:
             raise callerror.RpcError(callerror.TypeConstraintViolation, "%s: not a URI" % path)
