@@ -1,5 +1,5 @@
 # Compact payload tables of the OCPP 1.6 Security Whitepaper extension's seven CSMS requests
-# (the answers to our four security calls: ocpp16.schema.RESULTS).
+# (the answers to our four security calls: ocpp16.schema_core.RESULTS).
 # Data only (format: ocpp16/schema.py); ocpp16.schema does the checking.
 
 CALLS = (";CertificateSigned:ScertificateChain=10000"
