@@ -1,6 +1,9 @@
 # ocpp16.config: key types, access, validation and GetConfiguration listing.
 from ocpp16.config import Config
-from ocpp16.config_keys import KEYS, RO, WO
+from ocpp16.config_keys import KEYS
+
+RO = 0  # a key's access in the table (config_keys' _RO, _WO: const()s, no name on the device)
+WO = 3
 
 
 def test_every_key_has_a_valid_default():
