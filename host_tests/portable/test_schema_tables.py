@@ -123,3 +123,22 @@ def test_one_string_format_checks_exactly():
         assert False
     except ValueError:  # a kind char the format does not have is a bug in a table, not the CSMS's
         pass
+
+
+def test_rare_answer_whose_table_cannot_load_is_refused_as_internal_error():
+    # the answer counts as a failed delivery of that CALL (sent again), the periodic answers
+    # are checked all the same: their tables are resident
+    saved = schema.CALL_TABLES
+    schema.CALL_TABLES = "schema_not_on_this_board"
+    try:
+        try:
+            rpc.validate_result("StartTransaction", {"idTagInfo": {"status": "Accepted"}, "transactionId": 1})
+            assert False
+        except rpc.RpcError as e:
+            assert e.code == E.InternalError, e.code
+        rpc.validate_result("Heartbeat", {"currentTime": "2024-01-01T00:00:00Z"})
+        rpc.validate_result("MeterValues", {})
+    finally:
+        schema.CALL_TABLES = saved
+    assert _tables_loaded() == []
+    rpc.validate_result("StartTransaction", {"idTagInfo": {"status": "Accepted"}, "transactionId": 1})
