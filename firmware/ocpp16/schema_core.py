@@ -1,6 +1,6 @@
 # The profile of every request a CSMS may send, the module holding its table (or why none may
 # check it), the tables of Core's requests, of the answers an idle or charging charger does not
-# get every period, and the rules of the kinds only requests have (uri, decimal): loaded by
+# get, and the rules of the kinds only requests have (uri, decimal): loaded by
 # ocpp16.schema for one check, unloaded after it. Table format: ocpp16/schema.py, which does
 # the checking (not to be imported here).
 import sys
@@ -68,16 +68,13 @@ CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative,Operative"
          ";UnlockConnector:IconnectorId"
          ";")
 
-# The CSMS's answers to the CALLs we send but those of ocpp16.schema.RESULTS (the ones every
-# period needs): Core's, then Firmware Management's and the Security extension's.
-RESULTS = (";Authorize:OidTagInfo=ID_TAG_INFO"
-           ";DataTransfer:Estatus=Accepted,Rejected,UnknownMessageId,UnknownVendorId sdata"
-           ";StartTransaction:OidTagInfo=ID_TAG_INFO ItransactionId"
-           ";StopTransaction:oidTagInfo=ID_TAG_INFO"
+# The CSMS's answers to the CALLs we send but those of ocpp16.schema.RESULTS (the ones an idle
+# or charging charger gets): Core's DataTransfer, then Firmware Management's and the Security
+# extension's.
+RESULTS = (";DataTransfer:Estatus=Accepted,Rejected,UnknownMessageId,UnknownVendorId sdata"
            ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
            ";SecurityEventNotification:;SignCertificate:Estatus=Accepted,Rejected"
            ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
-ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted,Blocked,Expired,Invalid,ConcurrentTx"
 
 _TENTHS_REL_TOLERANCE = const(2e-7)   # float rounding allowance (single-precision floats on ESP32)
 _TENTHS_ABS_TOLERANCE = const(1e-6)   # in tenths; 16.05 is 160.5 tenths and fails

@@ -6,4 +6,4 @@ CALLS = (";GetLocalListVersion:"
          ";SendLocalList:IlistVersion alocalAuthorizationList=oAUTHORIZATION_DATA"
          " EupdateType=Differential,Full"
          ";")
-AUTHORIZATION_DATA = "SidTag=20 oidTagInfo=schema_core.ID_TAG_INFO"
+AUTHORIZATION_DATA = "SidTag=20 oidTagInfo=schema.ID_TAG_INFO"
