@@ -31,11 +31,8 @@ class RpcError(Exception):
     message type numbers, which OCPP-J 1.6 section 4.1.3 says to ignore."""
 
     def __init__(self, code, description="", msg_id=None, answer=True):
-        super().__init__(code, description)
+        super().__init__("%s: %s" % (code, description))  # its str(): "code: description"
         self.code = code
         self.description = description
         self.msg_id = msg_id
         self.answer = answer
-
-    def __str__(self):
-        return "%s: %s" % (self.code, self.description)

@@ -4,16 +4,9 @@
 import store
 from ocpp16 import profiles
 
-# AuthorizationKey length (OCPP 1.6 Security Whitepaper); devconfig KEY_MIN_LEN / KEY_MAX_LEN
-# hold config.json to the same (test_config_keys checks they agree).
-AUTH_KEY_LEN = (16, 40)
-# Smart Charging bounds (ocpp16.smart_ops rejects a profile beyond them; RAM and flash):
-SMART_MAX_STACK_LEVEL = 8   # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
-SMART_MAX_PERIODS = 24      # ChargingScheduleMaxPeriods: periods in one charging schedule
-SMART_MAX_PROFILES = 10     # MaxChargingProfilesInstalled: profiles on all connectors together
-CERTIFICATE_STORE_MAX = 8  # CertificateStoreMaxLength: installed roots of both kinds (ocpp16.certstore)
-CERTIFICATE_CHAIN_MAX = 10000  # CertificateSignedMaxChainSize: the whitepaper's ceiling, the schema's maxLength
-CPO_NAME_MAX = 64  # CpoName: X.520 upper bound of an organizationName
+# CertificateStoreMaxLength: installed roots of both kinds (ocpp16.certstore); the other
+# limits of the keys are in config_keys.py, with the key table.
+CERTIFICATE_STORE_MAX = 8
 
 
 def _table(fn, *args):
@@ -27,11 +20,11 @@ def _table(fn, *args):
 class Config:
     """Current values of every key; persisted overrides in `path`."""
 
-    def __init__(self, path=None, overrides=None):
+    def __init__(self, path=None, values=None):
         self.path = path
-        self.values, self.read_only = _table("defaults")
-        if overrides:  # board/device facts: NumberOfConnectors, SupportedFeatureProfiles
-            self.values.update(overrides)
+        self.values, self.readonly = _table("defaults")
+        if values:  # overriding the defaults: board/device facts (NumberOfConnectors, SupportedFeatureProfiles)
+            self.values.update(values)
         self.saved = store.load(path, {}) if path else {}
         for name in self.saved:
             if name in self.values:
@@ -41,8 +34,12 @@ class Config:
         return self.values[name]
 
     def csl(self, name):
-        v = self.values[name]
-        return [s.strip() for s in v.split(",") if s.strip()] if v else []
+        out = []
+        for s in (self.values[name] or "").split(","):
+            s = s.strip()
+            if s:
+                out.append(s)
+        return out
 
     def listing(self, names=None):
         """GetConfiguration: (configurationKey list, unknownKey list)."""
@@ -55,6 +52,6 @@ class Config:
     def set_internal(self, name, value):
         """A value the charge point sets itself (HeartbeatInterval from BootNotification)."""
         self.values[name] = value
-        if self.path and name not in self.read_only:
+        if self.path and name not in self.readonly:
             self.saved[name] = value
             store.save(self.path, self.saved)

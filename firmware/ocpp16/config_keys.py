@@ -4,18 +4,27 @@
 from compat import const
 import store
 from ocpp16 import auth
-from ocpp16.config import (AUTH_KEY_LEN, CERTIFICATE_CHAIN_MAX, CERTIFICATE_STORE_MAX, CPO_NAME_MAX,
-                           SMART_MAX_PERIODS, SMART_MAX_PROFILES, SMART_MAX_STACK_LEVEL)
+from ocpp16.config import CERTIFICATE_STORE_MAX
+
+# AuthorizationKey length (OCPP 1.6 Security Whitepaper); devconfig KEY_MIN_LEN / KEY_MAX_LEN
+# hold config.json to the same (test_config_keys checks they agree).
+_AUTH_KEY_LEN = const((16, 40))
+# Smart Charging bounds (ocpp16.smart_ops rejects a profile beyond them; RAM and flash):
+_SMART_MAX_STACK_LEVEL = const(8)  # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
+_SMART_MAX_PERIODS = const(24)     # ChargingScheduleMaxPeriods: periods in one charging schedule
+_SMART_MAX_PROFILES = const(10)    # MaxChargingProfilesInstalled: profiles on all connectors together
+_CERTIFICATE_CHAIN_MAX = const(10000)  # CertificateSignedMaxChainSize: the whitepaper's ceiling, the schema's maxLength
+_CPO_NAME_MAX = const(64)  # CpoName: X.520 upper bound of an organizationName
 
 _INT = const(0)
 _BOOL = const(1)
 _STR = const(2)
 _CSL = const(3)  # comma-separated list
 
-RO = 0    # read-only
+_RO = const(0)  # read-only
 _RW = const(1)  # read-write
 _REBOOT = const(2)  # read-write, takes effect after a reboot (ChangeConfiguration answers RebootRequired)
-WO = 3    # write-only: never returned by GetConfiguration (AuthorizationKey)
+_WO = const(3)  # write-only: never returned by GetConfiguration (AuthorizationKey)
 
 # Measurands this firmware can sample (MeterValuesSampledData & co. accept only these).
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
@@ -32,59 +41,59 @@ KEYS = {
     "ClockAlignedDataInterval": (_INT, _RW, 0, (0, 86400)),
     "ConnectionTimeOut": (_INT, _RW, 60, (1, 3600)),
     "ConnectorPhaseRotation": (_CSL, _RW, "0.Unknown", None),
-    "ConnectorPhaseRotationMaxLength": (_INT, RO, 2, None),
-    "GetConfigurationMaxKeys": (_INT, RO, 60, None),
+    "ConnectorPhaseRotationMaxLength": (_INT, _RO, 2, None),
+    "GetConfigurationMaxKeys": (_INT, _RO, 60, None),
     "HeartbeatInterval": (_INT, _RW, 300, (0, 86400)),
     "LightIntensity": (_INT, _RW, 100, (0, 100)),
     "LocalAuthorizeOffline": (_BOOL, _RW, True, None),
     "LocalPreAuthorize": (_BOOL, _RW, False, None),
     "MaxEnergyOnInvalidId": (_INT, _RW, 0, (0, 1000000)),
     "MeterValuesAlignedData": (_CSL, _RW, "Energy.Active.Import.Register", MEASURANDS),
-    "MeterValuesAlignedDataMaxLength": (_INT, RO, _CSL_MAX_ITEMS, None),
+    "MeterValuesAlignedDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
     "MeterValuesSampledData": (_CSL, _RW, "Energy.Active.Import.Register,Power.Active.Import", MEASURANDS),
-    "MeterValuesSampledDataMaxLength": (_INT, RO, _CSL_MAX_ITEMS, None),
+    "MeterValuesSampledDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
     "MeterValueSampleInterval": (_INT, _RW, 60, (0, 86400)),
     "MinimumStatusDuration": (_INT, _RW, 0, (0, 3600)),
-    "NumberOfConnectors": (_INT, RO, 1, None),
+    "NumberOfConnectors": (_INT, _RO, 1, None),
     "ResetRetries": (_INT, _RW, 1, (0, 10)),
     "StopTransactionOnEVSideDisconnect": (_BOOL, _RW, True, None),
     "StopTransactionOnInvalidId": (_BOOL, _RW, True, None),
     "StopTxnAlignedData": (_CSL, _RW, "", MEASURANDS),
-    "StopTxnAlignedDataMaxLength": (_INT, RO, _CSL_MAX_ITEMS, None),
+    "StopTxnAlignedDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
     "StopTxnSampledData": (_CSL, _RW, "Energy.Active.Import.Register", MEASURANDS),
-    "StopTxnSampledDataMaxLength": (_INT, RO, _CSL_MAX_ITEMS, None),
-    "SupportedFeatureProfiles": (_CSL, RO, "Core", None),
-    "SupportedFeatureProfilesMaxLength": (_INT, RO, 6, None),
+    "StopTxnSampledDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
+    "SupportedFeatureProfiles": (_CSL, _RO, "Core", None),
+    "SupportedFeatureProfilesMaxLength": (_INT, _RO, 6, None),
     "TransactionMessageAttempts": (_INT, _RW, 3, (1, 100)),
     "TransactionMessageRetryInterval": (_INT, _RW, 60, (1, 86400)),
     "UnlockConnectorOnEVSideDisconnect": (_BOOL, _RW, True, None),
     "WebSocketPingInterval": (_INT, _RW, 60, (0, 3600)),
     "LocalAuthListEnabled": (_BOOL, _RW, True, None),
-    "LocalAuthListMaxLength": (_INT, RO, auth.LOCAL_LIST_MAX, None),
-    "SendLocalListMaxLength": (_INT, RO, auth.SEND_LOCAL_LIST_MAX, None),
-    "AuthorizationKey": (_STR, WO, "", AUTH_KEY_LEN),
+    "LocalAuthListMaxLength": (_INT, _RO, auth.LOCAL_LIST_MAX, None),
+    "SendLocalListMaxLength": (_INT, _RO, auth.SEND_LOCAL_LIST_MAX, None),
+    "AuthorizationKey": (_STR, _WO, "", _AUTH_KEY_LEN),
     # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
     # connector free for its idTag without choosing which.
-    "ReserveConnectorZeroSupported": (_BOOL, RO, True, None),
-    "ChargeProfileMaxStackLevel": (_INT, RO, SMART_MAX_STACK_LEVEL, None),
-    "ChargingScheduleAllowedChargingRateUnit": (_CSL, RO, "Current,Power", None),
-    "ChargingScheduleMaxPeriods": (_INT, RO, SMART_MAX_PERIODS, None),
-    "ConnectorSwitch3to1PhaseSupported": (_BOOL, RO, False, None),
-    "MaxChargingProfilesInstalled": (_INT, RO, SMART_MAX_PROFILES, None),
+    "ReserveConnectorZeroSupported": (_BOOL, _RO, True, None),
+    "ChargeProfileMaxStackLevel": (_INT, _RO, _SMART_MAX_STACK_LEVEL, None),
+    "ChargingScheduleAllowedChargingRateUnit": (_CSL, _RO, "Current,Power", None),
+    "ChargingScheduleMaxPeriods": (_INT, _RO, _SMART_MAX_PERIODS, None),
+    "ConnectorSwitch3to1PhaseSupported": (_BOOL, _RO, False, None),
+    "MaxChargingProfilesInstalled": (_INT, _RO, _SMART_MAX_PROFILES, None),
     # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
     # prerequisites checked); the others are facts of this firmware.
     "SecurityProfile": (_INT, _RW, 0, (0, 3)),
-    "CpoName": (_STR, _RW, "", (1, CPO_NAME_MAX)),
-    "CertificateSignedMaxChainSize": (_INT, RO, CERTIFICATE_CHAIN_MAX, None),
-    "CertificateStoreMaxLength": (_INT, RO, CERTIFICATE_STORE_MAX, None),
-    "AdditionalRootCertificateCheck": (_BOOL, RO, False, None),
+    "CpoName": (_STR, _RW, "", (1, _CPO_NAME_MAX)),
+    "CertificateSignedMaxChainSize": (_INT, _RO, _CERTIFICATE_CHAIN_MAX, None),
+    "CertificateStoreMaxLength": (_INT, _RO, CERTIFICATE_STORE_MAX, None),
+    "AdditionalRootCertificateCheck": (_BOOL, _RO, False, None),
 }
 
 
 def defaults():
     """(value of every key, names of the read-only keys), for a new Config."""
     return (dict((name, spec[2]) for name, spec in KEYS.items()),
-            tuple(name for name, spec in KEYS.items() if spec[1] == RO))
+            tuple(name for name, spec in KEYS.items() if spec[1] == _RO))
 
 
 def listing(cfg, names=None):
@@ -93,11 +102,11 @@ def listing(cfg, names=None):
     unknown = []
     for name in (names if names else KEYS):
         spec = KEYS.get(name)
-        if spec is None or spec[1] == WO:
+        if spec is None or spec[1] == _WO:
             if names:
                 unknown.append(name)
             continue
-        known.append({"key": name, "readonly": spec[1] == RO, "value": render(spec[0], cfg.values[name])})
+        known.append({"key": name, "readonly": spec[1] == _RO, "value": render(spec[0], cfg.values[name])})
     return known, unknown
 
 def change(cfg, name, text):
@@ -105,10 +114,10 @@ def change(cfg, name, text):
     spec = KEYS.get(name)
     if spec is None:
         return "NotSupported"
-    kind, access, _, rule = spec
-    if access == RO:
+    kind, access, _, arg = spec
+    if access == _RO:
         return "Rejected"
-    value = parse(kind, text, rule)
+    value = parse(kind, text, arg)
     if value is None:
         return "Rejected"
     cfg.values[name] = value
@@ -124,7 +133,7 @@ def render(kind, value):
     return str(value)
 
 
-def parse(kind, text, rule):
+def parse(kind, text, arg):
     """Value from its ChangeConfiguration text, or None when it is not valid."""
     if not isinstance(text, str) or len(text) > _MAX_VALUE_CHARS:
         return None
@@ -136,18 +145,18 @@ def parse(kind, text, rule):
         if not t or not (t.isdigit() or (t[0] == "-" and t[1:].isdigit())):
             return None
         v = int(t)
-        if rule and not (rule[0] <= v <= rule[1]):
+        if arg and not (arg[0] <= v <= arg[1]):
             return None
         return v
     if kind == _CSL:
         items = [s.strip() for s in text.split(",") if s.strip()]
         if len(items) > _CSL_MAX_ITEMS:
             return None
-        if rule:
+        if arg:
             for it in items:
-                if it not in rule:
+                if it not in arg:
                     return None
         return ",".join(items)
-    if rule and not (rule[0] <= len(text) <= rule[1]):
+    if arg and not (arg[0] <= len(text) <= arg[1]):
         return None
     return text

@@ -4,6 +4,8 @@
 # No I/O and no protocol logic here; a new profile adds rows, not code.
 import sys
 
+from compat import const
+
 # action -> module under ocpp16/ with on_<action>(cp, payload, now) -> result dict, as
 # "module: Action Action ;" groups in one string (handler() reads it; a dict of 26 long
 # names cost 2 KB of RAM for ever). The module is imported for the call and removed from
@@ -22,13 +24,12 @@ HANDLERS = ("core_ops: ChangeAvailability ChangeConfiguration ClearCache DataTra
 SUPPORTED_PROFILES = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"
 
 # Feature modules that stay resident while they hold state (ChargePoint.features),
-# each loaded at boot when its state file (in data_dir) exists. A feature module may
+# each loaded at boot when its state file (in data_dir) exists: BOOT_FEATURES, a dict
+# feature -> state file, made from this when asked for (__getattr__). A feature module may
 # define any of the hooks listed in FEATURE_HOOKS (ChargePoint calls them in order).
-BOOT_FEATURES = {
-    "reservation": "reservations.json",   # ocpp16/reservation.py: the reservations in force
-    "smart": "charging_profiles.json",  # ocpp16.smart: the installed ChargePointMax/TxDefault profiles
-    "fw_state": "fw.json",              # ocpp16.fw_state: a firmware update in progress
-}
+_BOOT_FEATURES = const("reservation:reservations.json"  # ocpp16/reservation.py: the reservations in force
+                       " smart:charging_profiles.json"  # ocpp16.smart: the installed ChargePointMax/TxDefault profiles
+                       " fw_state:fw.json")             # ocpp16.fw_state: a firmware update in progress
 # FEATURE_HOOKS, the hooks a feature module may define (a comment: no tuple in RAM):
 #   attach(cp, now): just loaded (at boot or on first use)
 #   tick(cp, now): every core tick, before statuses are reported
@@ -47,15 +48,11 @@ BOOT_FEATURES = {
 
 def handler(action):
     """The module name handling the CSMS's call `action` (HANDLERS), or None."""
-    i = HANDLERS.find(" %s " % action)
+    i = HANDLERS.find(" " + action + " ")
     if i < 0:
         return None
     i = HANDLERS.rfind(";", 0, i) + 1
     return HANDLERS[i:HANDLERS.find(":", i)]
-
-
-def _full(name):
-    return name if "." in name else "ocpp16." + name
 
 
 def load(name):
@@ -63,7 +60,7 @@ def load(name):
     imported now. Whatever it raises (ImportError, MemoryError, a SyntaxError in a
     damaged file) goes to the caller, with no half-imported module left behind,
     so the next call tries again."""
-    full = _full(name)
+    full = name if "." in name else "ocpp16" + "." + name  # (no name "ocpp16." interned)
     try:
         mod = __import__(full)
         for part in full.split(".")[1:]:
@@ -85,15 +82,28 @@ def unload_helpers(names):
 
 
 # The Security extension's shared code: a module that imports it for its work names
-# HELPERS = profiles.PKI, and unload() forgets these with it.
-PKI = ("ocpp16.certstore", "pki.csr", "pki.chain", "pki.x509", "pki.p256", "pki.rsa", "pki.pem",
-       "pki.der", "pki")
+# HELPERS = profiles.PKI (a tuple, made when asked for), and unload() forgets these with it.
+_PKI = const("ocpp16.certstore pki.csr pki.chain pki.x509 pki.p256 pki.rsa pki.pem pki.der pki")
+
+
+def __getattr__(name):
+    """PKI and BOOT_FEATURES, made for the on-demand modules that ask (as a tuple and a dict
+    of constants they held ~1 KB of RAM for ever)."""
+    if name == "PKI":
+        return tuple(_PKI.split())
+    if name != "BOOT_FEATURES":
+        raise AttributeError(name)
+    d = {}
+    for f in _BOOT_FEATURES.split():
+        i = f.find(":")
+        d[f[:i]] = f[i + 1:]
+    return d
 
 
 def unload(name):
     """Forget the module `name` (and the HELPERS it names: modules it imported for its
     work): the next gc.collect() frees their code unless something else holds them."""
-    full = _full(name)
+    full = name if "." in name else "ocpp16" + "." + name  # (no name "ocpp16." interned)
     mod = sys.modules.pop(full, None)
     helpers = getattr(mod, "HELPERS", None)
     if helpers:

@@ -36,37 +36,36 @@
 #   s string (arg: maxLength; none: any)   i integer (not bool, not 1.0)
 #   d number, multiple of 0.1              b boolean
 #   t dateTime (RFC 3339)                  u uri (scheme ":" ...)
-#   e enum string (arg: the allowed values separated by "|")
+#   e enum string (arg: the allowed values separated by ",")
 #   o object (arg: NAME of a spec in the same module, or module.NAME: loaded with that module,
 #     and let through unchecked when that module is not on the board)
 #   a array (arg: the item's kind char, then its argument: "s50", "oNAME")
-# e.g. "SidTag=20 iconnectorId Etype=Hard|Soft" is a required idTag of at most 20 chars,
+# e.g. "SidTag=20 iconnectorId Etype=Hard,Soft" is a required idTag of at most 20 chars,
 # an optional integer connectorId and a required type "Hard" or "Soft".
 import sys
 
-from ocpp16 import callerror as E
+from compat import const
+from ocpp16 import callerror
 from ocpp16 import profiles
 from ocpp16 import timefmt
 
 # ---------------------------------------------------------------- answers to our CALLs
-# The CSMS answers to every CALL this firmware sends (as dicts they held 1.5 KB more): Core's,
-# then Firmware Management's and the Security extension's; resident because an idle or charging
-# charger checks them every period (the others are empty objects but one: cheaper here than the
-# code that would load them).
+# The CSMS answers an idle or charging charger checks every period, at each connect and at a
+# transaction's start and stop: resident (loading a table then, with the queue's own on-demand
+# code, raised the smallest heap a session needs by ~6 KB). The answers to every other CALL we
+# send (DataTransfer, the Firmware Management and Security notifications) are in schema_core's
+# RESULTS, loaded for that check.
 RESULTS = (";Authorize:OidTagInfo=ID_TAG_INFO"
-           ";BootNotification:Estatus=Accepted|Pending|Rejected TcurrentTime Iinterval"
-           ";DataTransfer:Estatus=Accepted|Rejected|UnknownMessageId|UnknownVendorId sdata"
-           ";Heartbeat:TcurrentTime"
-           ";MeterValues:"
+           ";BootNotification:Estatus=Accepted,Pending,Rejected TcurrentTime Iinterval"
+           ";Heartbeat:TcurrentTime;MeterValues:"
            ";StartTransaction:OidTagInfo=ID_TAG_INFO ItransactionId"
            ";StatusNotification:"
-           ";StopTransaction:oidTagInfo=ID_TAG_INFO"
-           ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
-           ";SecurityEventNotification:;SignCertificate:Estatus=Accepted|Rejected"
-           ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
-ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted|Blocked|Expired|Invalid|ConcurrentTx"
+           ";StopTransaction:oidTagInfo=ID_TAG_INFO;")
+ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted,Blocked,Expired,Invalid,ConcurrentTx"
 
 CALL_TABLES = "schema_core"  # the profile of every CSMS request, the module of its table, Core's tables
+_KINDS = const("steuidboa")  # the kind chars; the JSON type each needs, as named in "<type> expected":
+_TYPES = const("string integer number boolean object array")  # for s t e u; i; d; b; o; a
 
 
 # ---------------------------------------------------------------- checking
@@ -75,136 +74,106 @@ def validate_call(action, payload, supported=None):
     firmware does not know, NotSupported when `supported` (a collection of feature
     profile names and/or action names; None = all) holds neither the action nor its
     profile (schema_core.tables), else the constraint codes in the table above. The
-    tables are unloaded after."""
+    tables are unloaded after. supported False: `payload` answers our CALL `action`."""
     try:
-        home = profiles.load(CALL_TABLES).tables(action, supported)
-        check_payload(payload, spec_of(home.CALLS, action), home)
+        module, spec = profiles.load(CALL_TABLES).tables(action, supported)
+        check_payload(payload, spec, module)
     finally:
         drop_tables()
 
 
 def validate_result(action, payload):
     """Check the CSMS's CALLRESULT payload for our CALL `action`. Raises RpcError;
-    the caller treats it as a failed delivery of that CALL."""
+    the caller treats it as a failed delivery of that CALL (also when the table of a
+    rare answer cannot be loaded: InternalError, checked again with the next answer)."""
     spec = spec_of(RESULTS, action)
-    if spec is None:
-        raise E.RpcError(E.NotImplemented, "no answer is expected to %s" % str(action)[:E.NAME_IN_ERROR])
-    check_payload(payload, spec)
+    if spec is not None:
+        return check_payload(payload, spec)
+    try:
+        validate_call(action, payload, False)
+    except callerror.RpcError:
+        raise
+    except Exception:  # its table did not load (ImportError, MemoryError)
+        raise callerror.RpcError(callerror.InternalError, "answer tables not loaded")
 
 
-def spec_of(table, action):
-    """The spec of `action` in a table (";action:spec" each, ";" at the end), or None."""
-    key = ";%s:" % action
-    i = table.find(key)
+def spec_of(text, action):
+    """The spec of `action` in a table's text (";action:spec" each, ";" at the end), or None."""
+    key = ";" + action + ":"  # action: a str (parse checked it; ours)
+    i = text.find(key)
     if i < 0:
         return None
     i += len(key)
-    return table[i:table.find(";", i)]
+    return text[i:text.find(";", i)]
 
 
 def drop_tables():
     """The request tables (ocpp16/schema_*.py) load per check: unload them."""
-    for name in [m for m in sys.modules if m.startswith("ocpp16.schema_")]:
-        profiles.unload(name)
-
-
-def check_payload(payload, spec, home=None):
-    """Raise RpcError unless payload (a whole request/answer) matches spec, whose
-    references name specs of the module home (None: this one)."""
-    if type(payload) is not dict:
-        raise E.RpcError(E.FormationViolation, "payload is not an object")
-    _object(payload, spec, home, "")
+    for name in list(sys.modules):
+        if name.startswith("ocpp16.schema_"):
+            profiles.unload(name)
 
 
 def _fail(code, path, what):
-    raise E.RpcError(code, "%s: %s" % (path, what))
+    raise callerror.RpcError(code, "%s: %s" % (path, what))
 
 
-def _field(f):
-    """One field of a spec -> (kind char, name, arg or None)."""
-    i = f.find("=")
-    return (f[0], f[1:], None) if i < 0 else (f[0], f[1:i], f[i + 1:])
-
-
-def _object(obj, spec, home, prefix):
-    fields = [_field(f) for f in spec.split()]
+def check_payload(obj, spec, module=None, prefix=""):
+    """Raise RpcError unless obj (a whole request/answer, or an object in it at prefix) matches
+    spec, whose references name specs of `module` (None: this one)."""
+    if type(obj) is not dict:
+        raise callerror.RpcError(callerror.FormationViolation, "payload is not an object")
     seen = 0
-    for kind, name, arg in fields:
+    for f in spec.split():  # a field: kind char, name, "=" and its argument for some kinds
+        i = f.find("=")
+        name = f[1:] if i < 0 else f[1:i]
         if name in obj:
             seen += 1
-            _value(obj[name], kind.lower(), arg, home, prefix + name)
-        elif kind < "a":
-            _fail(E.OccurenceConstraintViolation, prefix + name, "required field missing")
+            _value(obj[name], f[0].lower(), None if i < 0 else f[i + 1:], module, prefix + name)
+        elif f[0] < "a":
+            _fail(callerror.OccurenceConstraintViolation, prefix + name, "required field missing")
     if seen != len(obj):
-        names = [f[1] for f in fields]
+        names = spec.split()
+        for i in range(len(names)):
+            names[i] = names[i][1:].split("=")[0]
         for k in obj:
             if k not in names:
-                _fail(E.FormationViolation, prefix + str(k)[:E.NAME_IN_ERROR], "field not allowed here")
+                _fail(callerror.FormationViolation, prefix + str(k)[:callerror.NAME_IN_ERROR], "field not allowed here")
 
 
-# The JSON type each kind needs, as named in "<type> expected" (TypeConstraintViolation).
-_TYPE_WORDS = {"s": "string", "t": "string", "u": "string", "e": "string", "i": "integer", "d": "number",
-               "b": "boolean", "o": "object", "a": "array"}
-
-
-def _value(v, kind, arg, home, path):
+def _value(v, kind, arg, module, path):
     t = type(v)
-    word = _TYPE_WORDS.get(kind)
-    if word is None:
+    k = _KINDS.find(kind)  # 0 s, 1 t, 2 e, 3 u (strings), 4 i, 5 d, 6 b, 7 o, 8 a
+    if k < 0:
         raise ValueError("bad spec kind %r at %s" % (kind, path))
-    if not (t is str if word == "string" else t is int if kind == "i" else t is bool if kind == "b"
-            else t is dict if kind == "o" else t is list if kind == "a" else t is int or t is float):
-        _fail(E.TypeConstraintViolation, path, word + " expected")
-    if kind == "s":
+    if not (t is str if k < 4 else t is int if k == 4 else t is bool if k == 6
+            else t is dict if k == 7 else t is list if k == 8 else t is int or t is float):
+        _fail(callerror.TypeConstraintViolation, path, "%s expected" % _TYPES.split()[max(k - 3, 0)])
+    if k == 0:
         if arg is not None and len(v) > int(arg):
-            _fail(E.TypeConstraintViolation, path, "longer than " + arg)
-    elif kind == "e":
-        if v not in arg.split("|"):
-            _fail(E.PropertyConstraintViolation, path, "value not allowed")
-    elif kind == "t":
-        if not timefmt.is_datetime(v):
-            _fail(E.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
-    elif kind == "u":
-        if not _is_uri(v):
-            _fail(E.TypeConstraintViolation, path, "not a URI")
-    elif kind == "d":
-        if t is float and not _tenths(v):
-            _fail(E.PropertyConstraintViolation, path, "not a multiple of 0.1")
-    elif kind == "o":
+            _fail(callerror.TypeConstraintViolation, path, "longer than " + arg)
+    elif k == 1:
+        try:
+            timefmt.parse_datetime(v)  # out of heap for the parser: refused all the same
+        except ValueError:
+            _fail(callerror.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
+    elif k == 2:
+        if v not in arg.split(","):
+            _fail(callerror.PropertyConstraintViolation, path, "value not allowed")
+    elif k == 3 or k == 5 and t is float:
+        # only requests have these: schema_core, loaded for their check, has the rules
+        profiles.load(CALL_TABLES).check_kind(v, kind, path)
+    elif k == 7:
         i = arg.find(".")
         if i > 0:
             try:
-                home = profiles.load(arg[:i])
+                module = profiles.load(arg[:i])
             except ImportError:
                 # The optional profile's tables are not on this board, so nothing here can
                 # use the field (a ChargingProfile in RemoteStartTransaction): let it pass.
                 return
             arg = arg[i + 1:]
-        _object(v, getattr(home, arg) if home else globals()[arg], home, path + ".")
-    elif kind == "a":
+        check_payload(v, getattr(module, arg) if module else globals()[arg], module, path + ".")
+    elif k == 8:
         for i in range(len(v)):
-            _value(v[i], arg[0], arg[1:] or None, home, "%s[%d]" % (path, i))
-
-
-TENTHS_REL_TOLERANCE = 2e-7   # float rounding allowance (single-precision floats on ESP32)
-TENTHS_ABS_TOLERANCE = 1e-6   # in tenths; 16.05 is 160.5 tenths and fails
-
-
-def _tenths(x):
-    """x is finite and a multiple of 0.1 within float rounding."""
-    if x != x or x - x != 0:  # NaN, or +-inf (inf - inf is NaN)
-        return False
-    q = x * 10
-    return abs(q - round(q)) <= TENTHS_ABS_TOLERANCE + abs(q) * TENTHS_REL_TOLERANCE
-
-
-def _is_uri(s):
-    # RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ":"
-    i = s.find(":")
-    if i < 1 or i == len(s) - 1:
-        return False
-    for j in range(i):
-        c = s[j]
-        if not ("a" <= c <= "z" or "A" <= c <= "Z" or (j and ("0" <= c <= "9" or c in "+-."))):
-            return False
-    return " " not in s
+            _value(v[i], arg[0], arg[1:] or None, module, "%s[%d]" % (path, i))

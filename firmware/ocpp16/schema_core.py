@@ -1,7 +1,12 @@
 # The profile of every request a CSMS may send, the module holding its table (or why none may
-# check it), and the tables of Core's requests: loaded by ocpp16.schema for one check, unloaded
-# after it. Table format: ocpp16/schema.py, which does the checking (not to be imported here).
-from ocpp16 import callerror as E
+# check it), the tables of Core's requests, of the answers an idle or charging charger does not
+# get, and the rules of the kinds only requests have (uri, decimal): loaded by
+# ocpp16.schema for one check, unloaded after it. Table format: ocpp16/schema.py, which does
+# the checking (not to be imported here).
+import sys
+
+from compat import const
+from ocpp16 import callerror
 from ocpp16 import profiles
 
 # Every feature profile: its name, the module holding its request tables, the requests a CSMS
@@ -18,25 +23,40 @@ PROFILES = ("Core schema_core ChangeAvailability ChangeConfiguration ClearCache 
 
 
 def tables(action, supported):
-    """The module whose CALLS holds the spec of the CSMS request `action` (loaded). Raises
-    RpcError NotImplemented for an unknown action, NotSupported when `supported` (None: all)
-    holds neither the action nor its profile or when its profile's tables are not on the board."""
-    for group in PROFILES.split(";"):
-        words = group.split()
-        if action in words[2:]:
-            break
+    """(module, spec) for the check of the CSMS request `action`: the module whose CALLS holds
+    its spec (loaded), and that spec. Raises RpcError NotImplemented for an unknown action,
+    NotSupported when `supported` (None: all) holds neither the action nor its profile or when
+    its profile's tables are not on the board. supported False: for the CSMS's answer to our
+    CALL `action` (RESULTS here; NotImplemented when none is expected)."""
+    if supported is False:
+        module = sys.modules[__name__]  # this module, loaded by ocpp16.schema
+        text = RESULTS
     else:
-        raise E.RpcError(E.NotImplemented, "unknown action %s" % str(action)[:E.NAME_IN_ERROR])
-    profile = words[0]
-    if supported is not None and action not in supported and profile not in supported:
-        raise E.RpcError(E.NotSupported, "%s (%s) is not supported" % (action, profile))
-    try:
-        return profiles.load(words[1])
-    except ImportError:  # a small board may ship without an optional profile's tables
-        raise E.RpcError(E.NotSupported, "%s (%s) is not installed" % (action, profile))
+        for group in PROFILES.split(";"):
+            words = group.split()
+            if action in words[2:]:
+                break
+        else:
+            raise callerror.RpcError(callerror.NotImplemented,
+                                     "unknown action %s" % str(action)[:callerror.NAME_IN_ERROR])
+        profile = words[0]
+        if supported is not None and action not in supported and profile not in supported:
+            raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not supported" % (action, profile))
+        try:
+            module = profiles.load(words[1])
+        except ImportError:  # a small board may ship without an optional profile's tables
+            raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not installed" % (action, profile))
+        text = module.CALLS
+    key = ";%s:" % action
+    i = text.find(key)
+    if i < 0:  # an answer: every request in PROFILES has its spec
+        raise callerror.RpcError(callerror.NotImplemented,
+                                 "no answer is expected to %s" % str(action)[:callerror.NAME_IN_ERROR])
+    i += len(key)
+    return module, text[i:text.find(";", i)]
 
 
-CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative|Operative"
+CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative,Operative"
          ";ChangeConfiguration:Skey=50 Svalue=500"
          ";ClearCache:"
          ";DataTransfer:SvendorId=255 smessageId=50 sdata"
@@ -44,6 +64,38 @@ CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative|Operative"
          ";RemoteStartTransaction:iconnectorId SidTag=20"
          " ochargingProfile=schema_smart.CHARGING_PROFILE"
          ";RemoteStopTransaction:ItransactionId"
-         ";Reset:Etype=Hard|Soft"
+         ";Reset:Etype=Hard,Soft"
          ";UnlockConnector:IconnectorId"
          ";")
+
+# The CSMS's answers to the CALLs we send but those of ocpp16.schema.RESULTS (the ones an idle
+# or charging charger gets): Core's DataTransfer, then Firmware Management's and the Security
+# extension's.
+RESULTS = (";DataTransfer:Estatus=Accepted,Rejected,UnknownMessageId,UnknownVendorId sdata"
+           ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
+           ";SecurityEventNotification:;SignCertificate:Estatus=Accepted,Rejected"
+           ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
+
+_TENTHS_REL_TOLERANCE = const(2e-7)   # float rounding allowance (single-precision floats on ESP32)
+_TENTHS_ABS_TOLERANCE = const(1e-6)   # in tenths; 16.05 is 160.5 tenths and fails
+
+
+def check_kind(v, kind, path):
+    """schema's check of a uri (kind "u": RFC 3986 scheme ":" ..., no space) or of a decimal
+    (kind "d", a float: finite and a multiple of 0.1 within float rounding); v has the type."""
+    if kind != "d":  # "u"
+        # RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ":"
+        i = v.find(":")
+        ok = 0 < i < len(v) - 1 and " " not in v
+        for j in range(i if ok else 0):
+            c = v[j]
+            if not ("a" <= c <= "z" or "A" <= c <= "Z"
+                    or j and ("0" <= c <= "9" or c == "+" or c == "-" or c == ".")):
+                ok = False
+        if not ok:
+            raise callerror.RpcError(callerror.TypeConstraintViolation, "%s: not a URI" % path)
+        return
+    q = v * 10
+    # NaN (x != x), +-inf (inf - inf is NaN), else the distance to the nearest multiple
+    if v != v or v - v != 0 or abs(q - round(q)) > _TENTHS_ABS_TOLERANCE + abs(q) * _TENTHS_REL_TOLERANCE:
+        raise callerror.RpcError(callerror.PropertyConstraintViolation, "%s: not a multiple of 0.1" % path)

@@ -4,6 +4,6 @@
 
 CALLS = (";GetLocalListVersion:"
          ";SendLocalList:IlistVersion alocalAuthorizationList=oAUTHORIZATION_DATA"
-         " EupdateType=Differential|Full"
+         " EupdateType=Differential,Full"
          ";")
 AUTHORIZATION_DATA = "SidTag=20 oidTagInfo=schema.ID_TAG_INFO"

@@ -4,8 +4,7 @@
 # Resident: formatting (every timestamp the charger stamps) and the day arithmetic; parsing
 # text lives in ocpp16/timeparse.py, imported for the call and unloaded.
 
-MIN_YEAR = 1    # parse_datetime and format_datetime refuse years outside MIN_YEAR..MAX_YEAR
-MAX_YEAR = 9999
+# Years 1..9999 (four digits, no year 0): format_datetime refuses others, timeparse reads no others.
 
 
 # The text is not an RFC 3339 / ISO 8601 date-time this module accepts (or an epoch has no
@@ -48,20 +47,12 @@ def parse_datetime(s):
         profiles.unload("timeparse")
 
 
-def is_datetime(s):
-    try:
-        parse_datetime(s)
-        return True
-    except ValueError:
-        return False
-
-
 def format_datetime(epoch):
     """'YYYY-MM-DDTHH:MM:SSZ' of epoch seconds (an int; a float is floored)."""
     epoch = int(epoch // 1)
     days = epoch // 86400
     rem = epoch - days * 86400
     y, m, d = civil_from_days(days)
-    if not MIN_YEAR <= y <= MAX_YEAR:
-        raise ValueError("epoch %d outside years %d..%d" % (epoch, MIN_YEAR, MAX_YEAR))
+    if not 1 <= y <= 9999:
+        raise ValueError("epoch %d outside years 1..9999" % epoch)
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, rem // 3600, rem // 60 % 60, rem % 60)

@@ -1,8 +1,8 @@
 # OCPP dateTime text -> Unix epoch seconds (UTC): the parsing half of ocpp16.timefmt, imported
-# for the call (timefmt.parse_datetime / is_datetime) and unloaded, with the calendar rules
+# for the call (timefmt.parse_datetime) and unloaded, with the calendar rules
 # only parsing needs. Pure functions: no clock is read here.
 from compat import const
-from ocpp16.timefmt import MAX_YEAR, MIN_YEAR, days_from_civil
+from ocpp16.timefmt import days_from_civil
 
 _MAX_FRACTION_DIGITS = const(9)  # longer fractional seconds are refused (a bound on the input, not on precision)
 
@@ -17,17 +17,16 @@ def days_in_month(y, m):
     return 30 if m in (4, 6, 9, 11) else 31
 
 
-def _digits(s, i, n):
+def _digits(s, i, n, end=""):
+    """The int of the n ASCII digits at s[i:], followed by one of the chars `end` if given."""
     part = s[i:i + n]
     # isdigit() alone would let CPython take non-ASCII digits ("２"): ASCII is checked too
     if len(part) != n or not part.isdigit() or len(part.encode()) != n:
         raise ValueError("%d digits expected at %d: %r" % (n, i, s))
+    i += n
+    if end and (i >= len(s) or s[i] not in end):
+        raise ValueError("%r expected at %d: %r" % (end[0], i, s))
     return int(part)
-
-
-def _expect(s, i, chars):
-    if i >= len(s) or s[i] not in chars:
-        raise ValueError("%r expected at %d: %r" % (chars[0], i, s))
 
 
 def parse_datetime(s):
@@ -37,18 +36,14 @@ def parse_datetime(s):
     servers omit the 'Z'. Raises ValueError otherwise."""
     if type(s) is not str:
         raise ValueError("date-time must be a string")
-    y = _digits(s, 0, 4)
-    _expect(s, 4, "-")
-    mo = _digits(s, 5, 2)
-    _expect(s, 7, "-")
-    d = _digits(s, 8, 2)
-    _expect(s, 10, "Tt ")
-    h = _digits(s, 11, 2)
-    _expect(s, 13, ":")
-    mi = _digits(s, 14, 2)
-    _expect(s, 16, ":")
+    y = _digits(s, 0, 4, "-")
+    mo = _digits(s, 5, 2, "-")
+    d = _digits(s, 8, 2, "Tt ")
+    h = _digits(s, 11, 2, ":")
+    mi = _digits(s, 14, 2, ":")
     sec = _digits(s, 17, 2)
-    if not MIN_YEAR <= y <= MAX_YEAR or not 1 <= mo <= 12 or not 1 <= d <= days_in_month(y, mo):
+    # years 1..9999, those timefmt formats: four digits, and no year 0
+    if not y or not 1 <= mo <= 12 or not 1 <= d <= days_in_month(y, mo):
         raise ValueError("no such date: %r" % s)
     if h > 23 or mi > 59 or sec > 60:  # 60: a leap second, counted as the next minute's 00
         raise ValueError("no such time: %r" % s)
@@ -67,8 +62,7 @@ def parse_datetime(s):
         if c == "Z" or c == "z":
             i += 1
         elif c == "+" or c == "-":
-            oh = _digits(s, i + 1, 2)
-            _expect(s, i + 3, ":")
+            oh = _digits(s, i + 1, 2, ":")
             om = _digits(s, i + 4, 2)
             if oh > 23 or om > 59:
                 raise ValueError("bad UTC offset: %r" % s)

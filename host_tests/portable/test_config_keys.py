@@ -1,6 +1,9 @@
 # ocpp16.config: key types, access, validation and GetConfiguration listing.
 from ocpp16.config import Config
-from ocpp16.config_keys import KEYS, RO, WO
+from ocpp16.config_keys import KEYS
+
+RO = 0  # a key's access in the table (config_keys' _RO, _WO: const()s, no name on the device)
+WO = 3
 
 
 def test_every_key_has_a_valid_default():
@@ -40,8 +43,8 @@ def test_authorization_key_is_write_only():
 
 def test_authorization_key_shorter_than_16_or_longer_than_40_is_rejected():
     import devconfig
-    from ocpp16.config import AUTH_KEY_LEN
-    assert AUTH_KEY_LEN == (devconfig.KEY_MIN_LEN, devconfig.KEY_MAX_LEN)  # config.json and the CSMS: one rule
+    # config.json and the CSMS: one rule (the key's (min, max) length in the key table)
+    assert KEYS["AuthorizationKey"][3] == (devconfig.KEY_MIN_LEN, devconfig.KEY_MAX_LEN)
     c = Config(None, {})
     assert c.change("AuthorizationKey", "0123456789abcdef") == "Accepted"  # 16
     assert c.change("AuthorizationKey", "0123456789abcde") == "Rejected"  # 15

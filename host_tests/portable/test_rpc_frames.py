@@ -1,14 +1,22 @@
 # OCPP-J framing on both runtimes: the malformed-frame table (every bad frame with
 # the exact code, id and whether a CALLERROR goes back), valid frames, and
 # encode -> parse round trips. Plain asserts only: runs under pytest and micropython.
+from ocpp16 import callerror as E
 from ocpp16 import rpc
 
-FV = rpc.FormationViolation
-PE = rpc.ProtocolError
-PCV = rpc.PropertyConstraintViolation
-IE = rpc.InternalError
+# rpc's own bounds are const()s (no name on the device): their values, as OCPP-J and rpc.py give them
+MAX_ID_LEN = 36                 # a message id: 1..36 chars
+MAX_DESCRIPTION_LEN = 255       # errorDescription is cut to this
+ID_COUNTER_WRAP = 1000000000    # MessageIds counts 1..999999999
+UNKNOWN_ID = "-1"               # the id answering a CALL whose id could not be read
+CALLERROR = 4
+
+FV = E.FormationViolation
+PE = E.ProtocolError
+PCV = E.PropertyConstraintViolation
+IE = E.InternalError
 BIG = "x" * (rpc.MAX_FRAME_CHARS + 1)
-LONG_ID = "i" * (rpc.MAX_ID_LEN + 1)
+LONG_ID = "i" * (MAX_ID_LEN + 1)
 DEEP = "[" * 3000 + "]" * 3000  # deeper than CPython json's recursion limit (1000)
 
 # (frame, code, msg_id the error carries, answer = a CALLERROR must be sent back)
@@ -99,7 +107,7 @@ def test_malformed_frames_get_exact_code_and_id():
         except rpc.RpcError as e:
             if (e.code, e.msg_id, e.answer) != (code, msg_id, answer):
                 wrong.append((_short(frame), (e.code, e.msg_id, e.answer), (code, msg_id, answer)))
-            assert e.code in rpc.ERROR_CODES
+            assert e.code in E.ERROR_CODES
             assert type(e.description) is str and e.description
             continue
         wrong.append((_short(frame), "parsed as", got))
@@ -117,8 +125,8 @@ def test_reply_for_malformed_frames():
                 continue
             # the answer is itself a well-formed CALLERROR carrying the id or "-1"
             f = rpc.parse(reply)
-            assert f[0] == rpc.CALLERROR and f[2] == code and f[4] == {}
-            assert f[1] == (msg_id if msg_id is not None else rpc.UNKNOWN_ID)
+            assert f[0] == CALLERROR and f[2] == code and f[4] == {}
+            assert f[1] == (msg_id if msg_id is not None else UNKNOWN_ID)
 
 
 def test_valid_frames():
@@ -129,7 +137,7 @@ def test_valid_frames():
     assert rpc.parse(bytearray(b'[3,"b1",{}]')) == (3, "b1", {})
     assert rpc.parse('[4,"e","FormatViolation","2.0 spelling is passed through",{"a":[1]}]') == \
         (4, "e", "FormatViolation", "2.0 spelling is passed through", {"a": [1]})
-    assert rpc.parse('[2,"' + "i" * rpc.MAX_ID_LEN + '","X",{}]')[1] == "i" * rpc.MAX_ID_LEN
+    assert rpc.parse('[2,"' + "i" * MAX_ID_LEN + '","X",{}]')[1] == "i" * MAX_ID_LEN
     assert rpc.parse('[2,"\\u00fc","Reset",{}]')[1] == "\u00fc"
     # an unknown action still parses: refusing it is validate_call's job (NotImplemented)
     assert rpc.parse('[2,"1","NoSuchAction",{}]') == (2, "1", "NoSuchAction", {})
@@ -177,10 +185,10 @@ def test_round_trip_call():
 def test_round_trip_result_and_error():
     for p in ({}, {"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z", "interval": 300}):
         assert rpc.parse(rpc.encode_result("r" * 36, p)) == (rpc.CALLRESULT, "r" * 36, p)
-    for code in rpc.ERROR_CODES:
-        assert rpc.parse(rpc.encode_error("e1", code, "why")) == (rpc.CALLERROR, "e1", code, "why", {})
-    assert rpc.parse(rpc.encode_error("e2", rpc.GenericError, "", {"k": [1, "v"]})) == \
-        (rpc.CALLERROR, "e2", rpc.GenericError, "", {"k": [1, "v"]})
+    for code in E.ERROR_CODES:
+        assert rpc.parse(rpc.encode_error("e1", code, "why")) == (CALLERROR, "e1", code, "why", {})
+    assert rpc.parse(rpc.encode_error("e2", E.GenericError, "", {"k": [1, "v"]})) == \
+        (CALLERROR, "e2", E.GenericError, "", {"k": [1, "v"]})
 
 
 def test_encoding_is_compact_and_sorted():
@@ -189,7 +197,7 @@ def test_encoding_is_compact_and_sorted():
     assert text == ('[2,"1","BootNotification",{"aa":{"a":1,"b":2},"chargePointModel":"M",'
                     '"chargePointVendor":"V\u00e9","zz":[1,null,true]}]')
     assert rpc.encode_result("7", {"s": "\U0001F600\n"}) == '[3,"7",{"s":"\U0001F600\\n"}]'
-    assert rpc.encode_error("7", rpc.NotSupported) == '[4,"7","NotSupported","",{}]'
+    assert rpc.encode_error("7", E.NotSupported) == '[4,"7","NotSupported","",{}]'
     assert " " not in rpc.encode_call("1", "X", {"a": [1, 2], "b": {"c": "d"}})
 
 
@@ -200,7 +208,7 @@ def test_encode_refuses_what_json_cannot_say():
             assert False, bad
         except TypeError:
             pass
-    for bad_id in ("", "x" * (rpc.MAX_ID_LEN + 1), 5, None):
+    for bad_id in ("", "x" * (MAX_ID_LEN + 1), 5, None):
         try:
             rpc.encode_call(bad_id, "Heartbeat", {})
             assert False, bad_id
@@ -223,8 +231,8 @@ def test_encode_refuses_what_json_cannot_say():
 
 
 def test_error_description_is_bounded():
-    text = rpc.encode_error("1", rpc.GenericError, "d" * 1000)
-    assert len(rpc.parse(text)[3]) == rpc.MAX_DESCRIPTION_LEN
+    text = rpc.encode_error("1", E.GenericError, "d" * 1000)
+    assert len(rpc.parse(text)[3]) == MAX_DESCRIPTION_LEN
 
 
 def test_message_ids_are_deterministic_and_bounded():
@@ -234,11 +242,11 @@ def test_message_ids_are_deterministic_and_bounded():
     assert seq == ["1", "2", "3", "4", "5"] and seq == [b.next() for _ in range(5)]
     p = rpc.MessageIds(prefix="boot7-", seed=41)
     assert (p.next(), p.next()) == ("boot7-41", "boot7-42")
-    w = rpc.MessageIds(seed=rpc.ID_COUNTER_WRAP - 1)
-    assert w.next() == str(rpc.ID_COUNTER_WRAP - 1) and w.next() == "1"
-    longest = rpc.MessageIds(prefix="p" * (rpc.MAX_ID_LEN - 9), seed=rpc.ID_COUNTER_WRAP - 1).next()
-    assert len(longest) == rpc.MAX_ID_LEN
-    for kw in ({"prefix": "p" * (rpc.MAX_ID_LEN - 8)}, {"seed": 0}, {"seed": rpc.ID_COUNTER_WRAP}, {"prefix": 5}):
+    w = rpc.MessageIds(seed=ID_COUNTER_WRAP - 1)
+    assert w.next() == str(ID_COUNTER_WRAP - 1) and w.next() == "1"
+    longest = rpc.MessageIds(prefix="p" * (MAX_ID_LEN - 9), seed=ID_COUNTER_WRAP - 1).next()
+    assert len(longest) == MAX_ID_LEN
+    for kw in ({"prefix": "p" * (MAX_ID_LEN - 8)}, {"seed": 0}, {"seed": ID_COUNTER_WRAP}, {"prefix": 5}):
         try:
             rpc.MessageIds(**kw)
             assert False, kw
@@ -255,20 +263,20 @@ def test_ids_unique_over_many():
 
 
 def test_rpc_error_carries_fields():
-    e = rpc.RpcError(rpc.NotSupported, "nope", "m1")
-    assert (e.code, e.description, e.msg_id, e.answer) == (rpc.NotSupported, "nope", "m1", True)
+    e = rpc.RpcError(E.NotSupported, "nope", "m1")
+    assert (e.code, e.description, e.msg_id, e.answer) == (E.NotSupported, "nope", "m1", True)
     assert str(e) == "NotSupported: nope"
     assert rpc.reply_for(e) == '[4,"m1","NotSupported","nope",{}]'
-    assert rpc.reply_for(rpc.RpcError(rpc.GenericError, "g")) == '[4,"-1","GenericError","g",{}]'
-    assert rpc.reply_for(rpc.RpcError(rpc.GenericError, "g", "m2", False)) is None
+    assert rpc.reply_for(rpc.RpcError(E.GenericError, "g")) == '[4,"-1","GenericError","g",{}]'
+    assert rpc.reply_for(rpc.RpcError(E.GenericError, "g", "m2", False)) is None
 
 
 def test_validate_entry_points():
     rpc.validate_call("Reset", {"type": "Hard"})
     rpc.validate_result("Heartbeat", {"currentTime": "2024-01-01T00:00:00Z"})
-    for action, payload, code in (("Nope", {}, rpc.NotImplemented), ("Reset", {"type": "Warm"}, PCV),
-                                  ("Reset", {}, rpc.OccurenceConstraintViolation),
-                                  ("Reset", {"type": 1}, rpc.TypeConstraintViolation),
+    for action, payload, code in (("Nope", {}, E.NotImplemented), ("Reset", {"type": "Warm"}, PCV),
+                                  ("Reset", {}, E.OccurenceConstraintViolation),
+                                  ("Reset", {"type": 1}, E.TypeConstraintViolation),
                                   ("Reset", {"type": "Hard", "x": 1}, FV), ("Reset", [], FV)):
         try:
             rpc.validate_call(action, payload)
@@ -279,4 +287,52 @@ def test_validate_entry_points():
         rpc.validate_call("ReserveNow", {}, ("Core", "SmartCharging"))
         assert False
     except rpc.RpcError as e:
-        assert e.code == rpc.NotSupported
+        assert e.code == E.NotSupported
+
+
+def test_refusal_reason_loads_only_for_a_bad_frame():
+    import sys
+    from ocpp16 import profiles
+    loads = []
+    load = profiles.load
+
+    def spy(name):
+        loads.append(name)
+        return load(name)
+    profiles.load = spy
+    try:
+        rpc.parse('[2,"1","Reset",{"type":"Hard"}]')
+        rpc.parse('[3,"1",{}]')
+        assert loads == []  # a good frame never needs ocpp16.badframe
+        try:
+            rpc.parse('[2,"1","Reset"]')
+            assert False
+        except rpc.RpcError as e:
+            assert (e.code, e.msg_id, e.answer) == (PE, "1", True)
+        assert loads == ["badframe"] and "ocpp16.badframe" not in sys.modules
+    finally:
+        profiles.load = load
+
+
+def test_refusal_without_heap_for_its_reason():
+    # ocpp16.badframe cannot be loaded (out of heap, not on the board): the frame is refused all
+    # the same, as InternalError, and not answered (whether it was a CALL is not known)
+    from ocpp16 import profiles
+    load = profiles.load
+
+    def no_heap(name):
+        if name == "badframe":
+            raise MemoryError("no heap")
+        return load(name)
+    profiles.load = no_heap
+    try:
+        try:
+            rpc.parse('[2,"1","Reset"]')
+            assert False
+        except rpc.RpcError as e:
+            assert (e.code, e.msg_id, e.answer) == (IE, None, False) and rpc.reply_for(e) is None
+        e = rpc.too_large(b'[2,"big"', 100000)
+        assert (e.code, e.msg_id, e.answer) == (IE, None, False)
+        assert rpc.parse('[2,"1","Reset",{"type":"Hard"}]')[2] == "Reset"  # good frames: unaffected
+    finally:
+        profiles.load = load
