@@ -45,10 +45,6 @@ class Clock:
             return ms
         return self.sim_ms
 
-    def real_ms(self, ms):
-        """Wall-clock ms that `ms` of this clock's time take."""
-        return ms if self.speed is None else max(1, int(ms / self.speed))
-
     async def sleep_ms(self, ms):
         if self.speed is not None:
             ms = ms / self.speed
@@ -57,11 +53,7 @@ class Clock:
 
 class App:
     def __init__(self, cfg, hw, clock=None, trace=None):
-        simcfg = cfg.get("sim") or {}
-        self.clock = clock or Clock(simcfg.get("speed"))
-        # A long simulated outage may use a coarser control period (sim boards only).
-        self.period_ms = int(simcfg.get("period_ms", CONTROL_PERIOD_MS))
-        _rare("appwire", "build", self, cfg, hw, trace)  # every other attribute
+        _rare("appwire", "build", self, cfg, hw, clock, trace)  # every attribute
 
     def _log_stamp(self):
         return self.cp.clock.stamp(self.clock.now())
@@ -143,7 +135,11 @@ class App:
                 _rare("heapreport", "report", self)
             if sim is not None:
                 for e in sim.step(now):
-                    log.info("scenario: %s", " ".join("%s=%s" % (k, e[k]) for k in sorted(e) if k != "at"))
+                    line = ""
+                    for k in sorted(e):
+                        if k != "at":
+                            line += " %s=%s" % (k, e[k])
+                    log.info("scenario:%s", line)
             if not self.realtime:
                 for evse in self.evses:
                     evse.poll_meter(now)
@@ -160,7 +156,9 @@ class App:
                 self.cp.link_suspect = False
                 if self.link is not None:
                     from net.link import PONG_GRACE_S
-                    self.link.verify(self.clock.real_ms(PONG_GRACE_S * 1000))
+                    ms = PONG_GRACE_S * 1000  # in wall-clock ms: a simulated clock runs faster
+                    speed = self.clock.speed
+                    self.link.verify(ms if speed is None else max(1, int(ms / speed)))
             if self.cp.jobs:
                 try:
                     _rare("appjobs", "start", self)  # a task each (ocpp16.profiles)

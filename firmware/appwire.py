@@ -16,13 +16,14 @@ _METER_FIRST_READ_MS = const(3000)
 _LOG_DIR = const("log")  # the rolling log (log.py) in data_dir
 
 
-def build(app, cfg, hw, trace):
-    """App.__init__: every attribute of the App but its clock and control period."""
+def build(app, cfg, hw, clock, trace):
+    """App.__init__: every attribute of the App."""
     from evse.connector import Evse
     from evse.interlock import machine_timer
     from ocpp16.chargepoint import ChargePoint, WallClock
     from ocpp16.config import Config
     from ocpp16.queue import MessageQueue
+    from app import CONTROL_PERIOD_MS, Clock
     if not cfg.get("serial") and getattr(hw, "chip_id", None):
         import version
         cfg = dict(cfg)
@@ -30,6 +31,9 @@ def build(app, cfg, hw, trace):
     app.cfg = cfg
     app.hw = hw
     simcfg = cfg.get("sim") or {}
+    app.clock = clock or Clock(simcfg.get("speed"))
+    # A long simulated outage may use a coarser control period (sim boards only).
+    app.period_ms = int(simcfg.get("period_ms", CONTROL_PERIOD_MS))
     app.trace = trace if trace is not None else simcfg.get("trace", False)
     app.heap_report_ms = int(simcfg.get("heap_report_s", 0) * 1000)
     data = cfg.get("data_dir", "data")
@@ -128,3 +132,4 @@ def load_scenario(hw, path):
     import json
     with open(path) as f:
         hw.sim.load_scenario(json.load(f))
+
