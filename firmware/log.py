@@ -8,22 +8,22 @@
 from compat import const
 import sys
 
-ERROR = 0
-WARNING = 1
-INFO = 2
+# Limits no other module names are underscore const()s: no global, no interned name.
+_ERROR = const(0)  # levels: indexes into NAMES
+_WARNING = const(1)
+_INFO = const(2)
 _DEBUG = const(3)
 NAMES = ("error", "warning", "info", "debug")  # level names, by level
-REDACTED = "***"  # what a registered secret looks like in the output
+_REDACTED = const("***")  # what a registered secret looks like in the output
 # Longest line written; a longer message is cut (a frame dump must not flood the UART).
-MAX_LINE = 512
+_MAX_LINE = const(512)
 
-# The rolling log on flash (to_file): <dir>/log.0 is written, log.1 .. log.<LOG_FILES-1> older.
-LOG_FILE_BYTES = 16384   # a log file rotates once it reaches this size
-LOG_FILES = 4            # files kept: the log never holds more than LOG_FILES * LOG_FILE_BYTES
+# The rolling log on flash (to_file): <dir>/log.0 is written, log.1 .. older (logfile._LOG_FILES).
+_LOG_FILE_BYTES = const(16384)  # a log file rotates once it reaches this size
 _LOG_FLUSH_BYTES = const(512)  # lines buffered in RAM before one append to flash (errors flush at once)
 LOG_NAME = "log."        # file name prefix inside the log folder
 
-level = INFO
+level = _INFO
 out = sys.stdout
 _secrets = []
 _file = None             # {"dir", "stamp", "buf", "n", "size"} while the flash log is on
@@ -34,9 +34,9 @@ def set_level(name):
     _rare("set_level", name)
 
 
-def enabled(lv):
-    """True when a message at `lv` would be written (skip building costly messages)."""
-    return lv <= level
+def enabled(n):
+    """True when a message at level `n` (0 error .. 3 debug) would be written (skip building costly messages)."""
+    return n <= level
 
 
 def secret(value):
@@ -53,20 +53,20 @@ def forget_secrets():
 def redact(text):
     for s in _secrets:
         if s in text:
-            text = text.replace(s, REDACTED)
+            text = text.replace(s, _REDACTED)
     return text
 
 
-def _emit(lv, msg, args):
-    if lv <= level:
+def _emit(n, msg, args):
+    if n <= level:
         if args:
             try:
                 msg = msg % args
             except (TypeError, ValueError):
                 msg = "%s %r" % (msg, args)
-        line = redact("[%s] %s" % (NAMES[lv], msg))
-        if len(line) > MAX_LINE:
-            line = line[:MAX_LINE] + "..."
+        line = redact("[%s] %s" % (NAMES[n], msg))
+        if len(line) > _MAX_LINE:
+            line = line[:_MAX_LINE] + "..."
         out.write(line + "\n")
         f = _file
         if f is not None:
@@ -76,7 +76,7 @@ def _emit(lv, msg, args):
                 line = "- " + line + "\n"
             f["buf"].append(line)
             f["n"] += len(line)
-            if f["n"] >= _LOG_FLUSH_BYTES or lv <= WARNING:
+            if f["n"] >= _LOG_FLUSH_BYTES or n <= _WARNING:
                 flush()
 
 
@@ -122,7 +122,7 @@ def flush():
     f["n"] = 0
     try:
         base = f["dir"] + "/" + LOG_NAME
-        if f["size"] > 0 and f["size"] + len(data) > LOG_FILE_BYTES:
+        if f["size"] > 0 and f["size"] + len(data) > _LOG_FILE_BYTES:
             try:
                 _rare("rotate", base)
             except (ImportError, MemoryError) as e:   # the size bound holds: console only
@@ -138,15 +138,15 @@ def flush():
 
 
 def error(msg, *args):
-    _emit(ERROR, msg, args)
+    _emit(_ERROR, msg, args)
 
 
 def warning(msg, *args):
-    _emit(WARNING, msg, args)
+    _emit(_WARNING, msg, args)
 
 
 def info(msg, *args):
-    _emit(INFO, msg, args)
+    _emit(_INFO, msg, args)
 
 
 def debug(msg, *args):
@@ -155,7 +155,7 @@ def debug(msg, *args):
 
 def exception(msg, exc):
     """Log `msg` and the traceback of `exc` at error level, redacted like every line."""
-    _emit(ERROR, msg, ())
+    _emit(_ERROR, msg, ())
     try:
         _rare("traceback", exc)
     except MemoryError:  # out of heap (often the very error being logged): the caller must go on

@@ -2,12 +2,15 @@
 # registering secrets, setting the flash log up, rotating and listing its files, formatting a
 # traceback. The line path and the state (log.level, log._secrets, log._file) stay in log.py;
 # nothing here is needed every period.
+from compat import const
 import os
 import log
-from log import LOG_FILES, LOG_NAME, NAMES
+from log import LOG_NAME, NAMES
+
+_LOG_FILES = const(4)  # files kept: the log never holds more than 4 * log._LOG_FILE_BYTES
 
 # Most secrets kept: the AuthorizationKey, its Basic auth header form, the WiFi password, spares.
-MAX_SECRETS = 8
+_MAX_SECRETS = const(8)
 
 
 def set_level(name):
@@ -22,9 +25,9 @@ def secret(value):
     known = log._secrets
     if not value or value in known:
         return
-    if len(known) >= MAX_SECRETS:
+    if len(known) >= _MAX_SECRETS:
         # Dropping one would let it leak: refuse loudly instead.
-        raise ValueError("log: more than %d secrets registered" % MAX_SECRETS)
+        raise ValueError("log: more than %d secrets registered" % _MAX_SECRETS)
     known.append(value)
     # Longest first, so a secret containing another is replaced whole.
     known.sort(key=len, reverse=True)
@@ -42,7 +45,7 @@ def start(folder, stamp):
 def files(folder):
     """Paths of the rolling log in folder, oldest first (those that exist)."""
     out = []
-    for i in range(LOG_FILES - 1, -1, -1):
+    for i in range(_LOG_FILES - 1, -1, -1):
         p = "%s/%s%d" % (folder, LOG_NAME, i)
         if _size(p) >= 0:
             out.append(p)
@@ -52,10 +55,10 @@ def files(folder):
 def rotate(base):
     """log.0 is full: drop the oldest file, shift the others up (log.0 -> log.1 ...)."""
     try:
-        os.remove(base + str(LOG_FILES - 1))
+        os.remove(base + str(_LOG_FILES - 1))
     except OSError:
         pass
-    for i in range(LOG_FILES - 2, -1, -1):
+    for i in range(_LOG_FILES - 2, -1, -1):
         try:
             os.rename(base + str(i), base + str(i + 1))
         except OSError:
