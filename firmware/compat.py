@@ -53,14 +53,14 @@ else:  # MicroPython's rename overwrites an existing target on LittleFS and POSI
 
 
 # Seconds from 1970-01-01 to 2000-01-01: MicroPython on a device counts from 2000.
-UNIX_2000 = 946684800
+_UNIX_2000 = const(946684800)
 
 
 def unix_time():
     """time.time() as Unix epoch seconds, also on ports whose epoch is 2000."""
     t = int(time.time())
     if time.gmtime(0)[0] == 2000:
-        t += UNIX_2000
+        t += _UNIX_2000
     return t
 
 
@@ -84,12 +84,10 @@ if hasattr(0, "bit_length"):
     def bit_length(n):
         return n.bit_length()
 else:  # MicroPython ints have no bit_length: count the hex digits
-    _TOP_BITS = (0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4)
-
     def bit_length(n):
         if n < 0:
             n = -n
         if n == 0:
             return 0
         h = "%x" % n
-        return (len(h) - 1) * 4 + _TOP_BITS[int(h[0], 16)]
+        return (len(h) - 1) * 4 + (0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4)[int(h[0], 16)]  # bits of the top digit
