@@ -26,8 +26,9 @@ def build(app, cfg, hw, clock, trace):
     from app import CONTROL_PERIOD_MS, Clock
     if not cfg.get("serial") and getattr(hw, "chip_id", None):
         import version
-        cfg = dict(cfg)
-        cfg["serial"] = version.serial(hw.chip_id)  # chargePointSerialNumber unless config.json sets one
+        # chargePointSerialNumber unless config.json sets one. In place, not in a copy: main.boot()
+        # keeps this dict for the charger's life, a copy would be a second one (~0.5 KB).
+        cfg["serial"] = version.serial(hw.chip_id)
     app.cfg = cfg
     app.hw = hw
     simcfg = cfg.get("sim") or {}
