@@ -4,7 +4,9 @@
 # safety net, values registered with secret() are replaced by "***" in every line written.
 # Resident: the line path (levels, redaction, the buffered append to flash). Setting the level,
 # registering secrets, setting the flash log up, its rotation and listing, and traceback
-# formatting live in logfile.py, imported for the call and unloaded.
+# formatting live in logfile.py, imported for the call and unloaded: log.set_level, log.secret,
+# log.forget_secrets, log.to_file, log.file_off, log.files and log.enabled are logfile's
+# functions, found by __getattr__ below (no resident wrapper for each).
 from compat import const
 import sys
 
@@ -29,25 +31,18 @@ _secrets = []
 _file = None             # {"dir", "stamp", "buf", "n", "size"} while the flash log is on
 
 
-def set_level(name):
-    """The level by name (one of NAMES); ValueError for any other."""
-    _rare("set_level", name)
-
-
-def enabled(n):
-    """True when a message at level `n` (0 error .. 3 debug) would be written (skip building costly messages)."""
-    return n <= level
-
-
-def secret(value):
-    """Register a value that must never appear in the output (str or bytes). If that cannot
-    be done (a full table: ValueError; out of heap) it raises: the caller must not go on
-    to use the value."""
-    _rare("secret", value)
-
-
-def forget_secrets():
-    del _secrets[:]
+def __getattr__(name):
+    """log.<name> that is not here: logfile.<name> (the rare API above), imported for the lookup
+    and unloaded; the function returned keeps logfile's code only until the caller has called
+    it. Whatever the import raises (ImportError, MemoryError) goes to the caller: log.secret()
+    that cannot register a value raises, so the caller does not go on to use it."""
+    if name[0] == "_":  # private, or an import's probe (__path__ ...): not logfile's API
+        raise AttributeError(name)
+    try:
+        import logfile
+        return getattr(logfile, name)
+    finally:
+        sys.modules.pop("logfile", None)
 
 
 def redact(text):
@@ -80,36 +75,6 @@ def _emit(n, msg, args):
                 flush()
 
 
-def to_file(folder, stamp):
-    """Copy every line written from now on to the rolling log in `folder`, each prefixed
-    with stamp() (a UTC timestamp such as 2026-12-01T22:00:00Z) and a space."""
-    _rare("start", folder, stamp)
-
-
-def file_off():
-    global _file
-    flush()
-    _file = None
-
-
-def files():
-    """Paths of the rolling log, oldest first (those that exist)."""
-    if _file is None:
-        return []
-    flush()
-    return _rare("files", _file["dir"])
-
-
-def _rare(name, *args):
-    """logfile.<name>(*args), imported for the call and unloaded. Whatever the import raises
-    (ImportError, MemoryError) goes to the caller."""
-    try:
-        import logfile
-        return getattr(logfile, name)(*args)
-    finally:
-        sys.modules.pop("logfile", None)
-
-
 def flush():
     """Append the buffered lines to log.0, rotating first when it is full. A flash error
     switches the flash log off (the console goes on)."""
@@ -124,7 +89,7 @@ def flush():
         base = f["dir"] + "/" + LOG_NAME
         if f["size"] > 0 and f["size"] + len(data) > _LOG_FILE_BYTES:
             try:
-                _rare("rotate", base)
+                __getattr__("rotate")(base)
             except (ImportError, MemoryError) as e:   # the size bound holds: console only
                 out.write("[error] log: not rotated, %d bytes not kept: %r\n" % (len(data), e))
                 return
@@ -157,7 +122,7 @@ def exception(msg, exc):
     """Log `msg` and the traceback of `exc` at error level, redacted like every line."""
     _emit(_ERROR, msg, ())
     try:
-        _rare("traceback", exc)
+        __getattr__("traceback")(exc)
     except MemoryError:  # out of heap (often the very error being logged): the caller must go on
         out.write("[error]   (traceback not shown: out of memory)\n")
     except ImportError as e:
