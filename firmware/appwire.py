@@ -49,10 +49,14 @@ def build(app, cfg, hw, clock, trace):
     for e in app.evses:
         e.max_amps = min(e.max_amps, cap) if cap else e.max_amps
     app.queue = MessageQueue(data + "/queue")
+    # Message ids must stay unique across reboots: prefix them with a boot counter.
+    path = data + "/boots.json"
+    boots = store.load(path, {}).get("n", 0) + 1
+    store.save(path, {"n": boots})
     now = app.clock.now()
     app.cp = ChargePoint(cfg, app.config, app.evses, app.queue,
                          clock=WallClock(compat.unix_time(), now), data_dir=data,
-                         reader=hw.reader, now=now, id_prefix=boot_prefix(data),
+                         reader=hw.reader, now=now, id_prefix="%d." % boots,
                          board=hw.board)
     # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
     log.to_file(data + "/" + _LOG_DIR, app._log_stamp)
@@ -73,14 +77,6 @@ def build(app, cfg, hw, clock, trace):
     app.relink_at = 0            # ... not before this time (app.clock ms): after a failed one
     app.fallback = None          # [previous SecurityProfile, failed attempts] after a change
     app.link_events = {}         # security event kind -> when a failed connect last reported it
-
-
-def boot_prefix(data):
-    """Message ids must stay unique across reboots: prefix them with a boot counter."""
-    path = data + "/boots.json"
-    n = store.load(path, {}).get("n", 0) + 1
-    store.save(path, {"n": n})
-    return "%d." % n
 
 
 def start(app):
@@ -114,15 +110,15 @@ def hardware_tasks(app):
     return tasks
 
 
-async def first_meter_reads(app, limit_ms=_METER_FIRST_READ_MS):
-    """Wait until every meter task has finished its first read (or limit_ms).
+async def first_meter_reads(app, ms=_METER_FIRST_READ_MS):
+    """Wait until every meter task has finished its first read (or `ms` have passed).
     With a simulated clock meters are polled inline: nothing to wait for."""
     if not app.realtime:
         return True
     t0 = app.clock.now()
     while any(e.meter_task and e.reading is None and e.meter_fault is None for e in app.evses):
-        if app.clock.now() - t0 >= limit_ms:
-            log.warning("meter: no first reading after %d ms", limit_ms)
+        if app.clock.now() - t0 >= ms:
+            log.warning("meter: no first reading after %d ms", ms)
             return False
         await app.clock.sleep_ms(10)
     return True

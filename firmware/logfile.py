@@ -46,14 +46,14 @@ def forget_secrets():
     del log._secrets[:]
 
 
-def to_file(folder, stamp):
-    """Copy every line written from now on to the rolling log in `folder` (made if missing),
-    each prefixed with stamp() (a UTC timestamp such as 2026-12-01T22:00:00Z) and a space."""
+def to_file(path, stamp):
+    """Copy every line written from now on to the rolling log in the folder `path` (made if
+    missing), each prefixed with stamp() (a UTC timestamp such as 2026-12-01T22:00:00Z) and a space."""
     try:
-        os.mkdir(folder)
+        os.mkdir(path)
     except OSError:
         pass
-    log._file = {"dir": folder, "stamp": stamp, "buf": [], "n": 0, "size": _size(folder + "/" + LOG_NAME + "0")}
+    log._file = {"dir": path, "stamp": stamp, "buf": [], "n": 0, "size": _size(path + "/" + LOG_NAME + "0")}
 
 
 def file_off():
@@ -67,24 +67,24 @@ def files():
     if f is None:
         return []
     log.flush()  # (a flash error meanwhile turns log._file off: the files are listed anyway)
-    folder = f["dir"]
     out = []
     for i in range(_LOG_FILES - 1, -1, -1):
-        p = "%s/%s%d" % (folder, LOG_NAME, i)
+        p = "%s/%s%d" % (f["dir"], LOG_NAME, i)
         if _size(p) >= 0:
             out.append(p)
     return out
 
 
-def rotate(base):
-    """log.0 is full: drop the oldest file, shift the others up (log.0 -> log.1 ...)."""
+def rotate(path):
+    """log.0 is full (`path`: the folder and file name prefix): drop the oldest file, shift
+    the others up (log.0 -> log.1 ...)."""
     try:
-        os.remove(base + str(_LOG_FILES - 1))
+        os.remove(path + str(_LOG_FILES - 1))
     except OSError:
         pass
     for i in range(_LOG_FILES - 2, -1, -1):
         try:
-            os.rename(base + str(i), base + str(i + 1))
+            os.rename(path + str(i), path + str(i + 1))
         except OSError:
             pass
 
