@@ -133,24 +133,6 @@ def load_config(path, kind=None, warn=None):
         raise Fatal(str(e))
 
 
-def start_up(path):
-    """config -> board -> hardware. Returns (cfg, board, hw); raises Fatal(msg)."""
-    # First pass without the WiFi rule (only the board file knows the kind), then the full check.
-    cfg = load_config(path, "sim")
-    log.set_level(cfg["log_level"])
-    board = load_board(find_board_file(path, cfg["board"]))
-    cfg = load_config(path, board.get("kind"), log.warning)
-    import devconfig
-    try:  # the certificate files config.json names must exist and parse
-        devconfig.check_files(cfg)
-    except devconfig.ConfigError as e:
-        raise Fatal(str(e))
-    log.info("config: %s ok: %s", path, devconfig.describe(cfg))
-    hw = build_hardware(board, cfg["board"])
-    log.info("board: %s (%s), %d connector(s)", cfg["board"], board.get("kind"), len(hw.connectors))
-    return cfg, board, hw
-
-
 async def start_wifi(cfg, hw):
     """Real boards: join the WiFi (hal/esp32/wifi.py), waiting up to WIFI_CONNECT_MS, then
     leave its supervisor running (reconnects with backoff). Returns True when up."""
@@ -289,8 +271,20 @@ async def start(path, choice, retry_ms=None, attempts=None, sleep_ms=None):
     while True:
         tries += 1
         log.forget_secrets()  # this attempt registers the secrets of the config as it is now
-        try:
-            cfg, board, hw = start_up(path)
+        try:  # config -> board -> hardware; Fatal(msg) for what is wrong
+            # First pass without the WiFi rule (only the board file knows the kind), then the full check.
+            cfg = load_config(path, "sim")
+            log.set_level(cfg["log_level"])
+            board = load_board(find_board_file(path, cfg["board"]))
+            cfg = load_config(path, board.get("kind"), log.warning)
+            import devconfig
+            try:  # the certificate files config.json names must exist and parse
+                devconfig.check_files(cfg)
+            except devconfig.ConfigError as e:
+                raise Fatal(str(e))
+            log.info("config: %s ok: %s", path, devconfig.describe(cfg))
+            hw = build_hardware(board, cfg["board"])
+            log.info("board: %s (%s), %d connector(s)", cfg["board"], board.get("kind"), len(hw.connectors))
             if choice["root"]:
                 cfg["apps_dir"] = choice["root"]  # where an UpdateFirmware bundle is unpacked
             built = hw
