@@ -10,9 +10,10 @@ import sys
 import bringup
 import log
 import main
+import scratch
 from hal import Connector, Hardware
 
-TMP = "/tmp/_main_test"
+TMP = "/tmp/_main_test_" + scratch.PROCESS_TAG  # one per process: xdist workers run its tests side by side
 KEY = "00112233445566778899aabbccddeeff"
 
 
