@@ -212,12 +212,14 @@ class App:
             await self.clock.sleep_ms(_METER_PERIOD_MS)
 
     async def run(self):
-        # The link first: appwire is not loaded while net.link and net.ws are (start-up peak).
-        self.link = self._make_link()
-        self.link_task = asyncio.create_task(self.link.run(self))
+        # The hardware first, then the link: appwire (its first meter reads wait up to 3 s in
+        # real time) is dropped before net.link and net.ws load and the first connect runs
+        # (ws_open, TLS): the start-up peak holds only one of them.
         tasks = _rare("appwire", "start", self)  # meter tasks, sample timer, status page
         try:
             await _rare("appwire", "first_meter_reads", self)
+            self.link = self._make_link()
+            self.link_task = asyncio.create_task(self.link.run(self))
             await self.control_loop()
             await self.flush()
         finally:
@@ -225,11 +227,12 @@ class App:
                 self.sampler.stop()
             for t in tasks + self.job_tasks:
                 t.cancel()
-            self.link.stop()
-            try:
-                await asyncio.wait_for(self.link_task, 5)
-            except Exception:
-                pass
+            if self.link is not None:
+                self.link.stop()
+                try:
+                    await asyncio.wait_for(self.link_task, 5)
+                except Exception:
+                    pass
             self.queue.close() if hasattr(self.queue, "close") else None
             log.flush()
         return self.result

@@ -80,7 +80,7 @@ def build(app, cfg, hw, clock, trace):
 
 
 def start(app):
-    """App.run, once its link runs: the hardware tasks (returned), the status page job."""
+    """App.run, before its link: the hardware tasks (returned), the status page job."""
     tasks = hardware_tasks(app)
     # The local status page (net/status.py) runs as a job while the app runs: only when
     # config.json sets status_password and the board file does not turn it off.
