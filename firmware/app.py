@@ -256,23 +256,14 @@ def _tls_context(cfg):
 
 
 async def run(cfg, hw, clock=None):
-    """Run the charger until a scenario ends; a Reset restarts it in place."""
-    simcfg = cfg.get("sim") or {}
-    clock = clock or Clock(simcfg.get("speed"))
-    if getattr(hw, "sim", None) is not None and simcfg.get("scenario"):
-        _rare("appwire", "load_scenario", hw, simcfg["scenario"])
-    powered_up = True
-    while True:
-        app = App(cfg, hw, clock)
-        if powered_up:  # a soft reset restarts in place: that is ResetOrReboot, reported at the Reset
-            app.cp.security_event("StartupOfTheDevice", clock.now())
-            powered_up = False
-        result = await app.run()
-        if result != "reboot" or simcfg.get("exit_on_reboot"):
-            # exit_on_reboot (sim boards): a reboot ends the process, the test starts it
-            # again, so new code (a firmware update) is really loaded.
-            return app
+    """Run the charger until a scenario ends; a Reset restarts it in place (the same clock)."""
+    app = _rare("appwire", "first_app", cfg, hw, clock)  # the scenario, StartupOfTheDevice
+    while await app.run() == "reboot" and not (cfg.get("sim") or {}).get("exit_on_reboot"):
+        # exit_on_reboot (sim boards): a reboot ends the process, the test starts it
+        # again, so new code (a firmware update) is really loaded.
         reset = getattr(hw, "reset", None)
         if reset is not None:
             reset(app.cp.reboot)
         log.info("%s reset: restarting", app.cp.reboot)
+        app = App(cfg, hw, app.clock)
+    return app

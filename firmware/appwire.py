@@ -124,6 +124,18 @@ async def first_meter_reads(app, ms=_METER_FIRST_READ_MS):
     return True
 
 
+def first_app(cfg, hw, clock):
+    """app.run()'s first App: the sim board's scenario loaded, StartupOfTheDevice recorded
+    (a Reset restarts in place: that is ResetOrReboot, reported at the Reset)."""
+    from app import App
+    scenario = (cfg.get("sim") or {}).get("scenario")
+    if scenario and getattr(hw, "sim", None) is not None:
+        load_scenario(hw, scenario)
+    app = App(cfg, hw, clock)
+    app.cp.security_event("StartupOfTheDevice", app.clock.now())
+    return app
+
+
 def load_scenario(hw, path):
     """Sim boards: the scenario file config.json's sim section names."""
     import json
