@@ -45,10 +45,6 @@ class Clock:
             return ms
         return self.sim_ms
 
-    def real_ms(self, ms):
-        """Wall-clock ms that `ms` of this clock's time take."""
-        return ms if self.speed is None else max(1, int(ms / self.speed))
-
     async def sleep_ms(self, ms):
         if self.speed is not None:
             ms = ms / self.speed
@@ -57,11 +53,7 @@ class Clock:
 
 class App:
     def __init__(self, cfg, hw, clock=None, trace=None):
-        simcfg = cfg.get("sim") or {}
-        self.clock = clock or Clock(simcfg.get("speed"))
-        # A long simulated outage may use a coarser control period (sim boards only).
-        self.period_ms = int(simcfg.get("period_ms", CONTROL_PERIOD_MS))
-        _rare("appwire", "build", self, cfg, hw, trace)  # every other attribute
+        _rare("appwire", "build", self, cfg, hw, clock, trace)  # every attribute
 
     def _log_stamp(self):
         return self.cp.clock.stamp(self.clock.now())
@@ -143,7 +135,11 @@ class App:
                 _rare("heapreport", "report", self)
             if sim is not None:
                 for e in sim.step(now):
-                    log.info("scenario: %s", " ".join("%s=%s" % (k, e[k]) for k in sorted(e) if k != "at"))
+                    line = ""
+                    for k in sorted(e):
+                        if k != "at":
+                            line += " %s=%s" % (k, e[k])
+                    log.info("scenario:%s", line)
             if not self.realtime:
                 for evse in self.evses:
                     evse.poll_meter(now)
@@ -160,7 +156,9 @@ class App:
                 self.cp.link_suspect = False
                 if self.link is not None:
                     from net.link import PONG_GRACE_S
-                    self.link.verify(self.clock.real_ms(PONG_GRACE_S * 1000))
+                    ms = PONG_GRACE_S * 1000  # in wall-clock ms: a simulated clock runs faster
+                    speed = self.clock.speed
+                    self.link.verify(ms if speed is None else max(1, int(ms / speed)))
             if self.cp.jobs:
                 try:
                     _rare("appjobs", "start", self)  # a task each (ocpp16.profiles)
@@ -214,12 +212,14 @@ class App:
             await self.clock.sleep_ms(_METER_PERIOD_MS)
 
     async def run(self):
-        # The link first: appwire is not loaded while net.link and net.ws are (start-up peak).
-        self.link = self._make_link()
-        self.link_task = asyncio.create_task(self.link.run(self))
+        # The hardware first, then the link: appwire (its first meter reads wait up to 3 s in
+        # real time) is dropped before net.link and net.ws load and the first connect runs
+        # (ws_open, TLS): the start-up peak holds only one of them.
         tasks = _rare("appwire", "start", self)  # meter tasks, sample timer, status page
         try:
             await _rare("appwire", "first_meter_reads", self)
+            self.link = self._make_link()
+            self.link_task = asyncio.create_task(self.link.run(self))
             await self.control_loop()
             await self.flush()
         finally:
@@ -227,11 +227,12 @@ class App:
                 self.sampler.stop()
             for t in tasks + self.job_tasks:
                 t.cancel()
-            self.link.stop()
-            try:
-                await asyncio.wait_for(self.link_task, 5)
-            except Exception:
-                pass
+            if self.link is not None:
+                self.link.stop()
+                try:
+                    await asyncio.wait_for(self.link_task, 5)
+                except Exception:
+                    pass
             self.queue.close() if hasattr(self.queue, "close") else None
             log.flush()
         return self.result
@@ -255,23 +256,14 @@ def _tls_context(cfg):
 
 
 async def run(cfg, hw, clock=None):
-    """Run the charger until a scenario ends; a Reset restarts it in place."""
-    simcfg = cfg.get("sim") or {}
-    clock = clock or Clock(simcfg.get("speed"))
-    if getattr(hw, "sim", None) is not None and simcfg.get("scenario"):
-        _rare("appwire", "load_scenario", hw, simcfg["scenario"])
-    powered_up = True
-    while True:
-        app = App(cfg, hw, clock)
-        if powered_up:  # a soft reset restarts in place: that is ResetOrReboot, reported at the Reset
-            app.cp.security_event("StartupOfTheDevice", clock.now())
-            powered_up = False
-        result = await app.run()
-        if result != "reboot" or simcfg.get("exit_on_reboot"):
-            # exit_on_reboot (sim boards): a reboot ends the process, the test starts it
-            # again, so new code (a firmware update) is really loaded.
-            return app
+    """Run the charger until a scenario ends; a Reset restarts it in place (the same clock)."""
+    app = _rare("appwire", "first_app", cfg, hw, clock)  # the scenario, StartupOfTheDevice
+    while await app.run() == "reboot" and not (cfg.get("sim") or {}).get("exit_on_reboot"):
+        # exit_on_reboot (sim boards): a reboot ends the process, the test starts it
+        # again, so new code (a firmware update) is really loaded.
         reset = getattr(hw, "reset", None)
         if reset is not None:
             reset(app.cp.reboot)
         log.info("%s reset: restarting", app.cp.reboot)
+        app = App(cfg, hw, app.clock)
+    return app

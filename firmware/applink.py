@@ -19,7 +19,14 @@ def make_link(app):
     auth = (app.cfg["charge_point_id"], key) if profile in (1, 2) and key else None
     ssl = None
     if profile >= 2:
-        ssl = profile_tls(app.cfg, profile)
+        # The TLS context of security profile 2/3 (net.tlsprofile, loaded for the call).
+        cfg = app.cfg
+        from ocpp16 import profiles
+        try:
+            client = (cfg["client_cert"], cfg["client_key"]) if cfg.get("client_cert") else None
+            ssl = profiles.load("net.tlsprofile").context(profile, cfg.get("data_dir", "data"), cfg.get("ca_cert"), client)
+        finally:
+            profiles.unload("net.tlsprofile")
     elif app.cfg["csms_url"].startswith("wss:"):
         ssl = tls_context(app.cfg)
     # Pauses between connect attempts follow the (possibly simulated) clock.
@@ -37,16 +44,6 @@ def password(key):
         return binascii.unhexlify(key)
     except ValueError:
         return key
-
-
-def profile_tls(cfg, profile):
-    """The TLS context of security profile 2/3 (net.tlsprofile, loaded for the call)."""
-    from ocpp16 import profiles
-    try:
-        client = (cfg["client_cert"], cfg["client_key"]) if cfg.get("client_cert") else None
-        return profiles.load("net.tlsprofile").context(profile, cfg.get("data_dir", "data"), cfg.get("ca_cert"), client)
-    finally:
-        profiles.unload("net.tlsprofile")
 
 
 def tls_context(cfg):

@@ -16,20 +16,25 @@ _METER_FIRST_READ_MS = const(3000)
 _LOG_DIR = const("log")  # the rolling log (log.py) in data_dir
 
 
-def build(app, cfg, hw, trace):
-    """App.__init__: every attribute of the App but its clock and control period."""
+def build(app, cfg, hw, clock, trace):
+    """App.__init__: every attribute of the App."""
     from evse.connector import Evse
     from evse.interlock import machine_timer
     from ocpp16.chargepoint import ChargePoint, WallClock
     from ocpp16.config import Config
     from ocpp16.queue import MessageQueue
+    from app import CONTROL_PERIOD_MS, Clock
     if not cfg.get("serial") and getattr(hw, "chip_id", None):
         import version
-        cfg = dict(cfg)
-        cfg["serial"] = version.serial(hw.chip_id)  # chargePointSerialNumber unless config.json sets one
+        # chargePointSerialNumber unless config.json sets one. In place, not in a copy: main.boot()
+        # keeps this dict for the charger's life, a copy would be a second one (~0.5 KB).
+        cfg["serial"] = version.serial(hw.chip_id)
     app.cfg = cfg
     app.hw = hw
     simcfg = cfg.get("sim") or {}
+    app.clock = clock or Clock(simcfg.get("speed"))
+    # A long simulated outage may use a coarser control period (sim boards only).
+    app.period_ms = int(simcfg.get("period_ms", CONTROL_PERIOD_MS))
     app.trace = trace if trace is not None else simcfg.get("trace", False)
     app.heap_report_ms = int(simcfg.get("heap_report_s", 0) * 1000)
     data = cfg.get("data_dir", "data")
@@ -44,10 +49,14 @@ def build(app, cfg, hw, trace):
     for e in app.evses:
         e.max_amps = min(e.max_amps, cap) if cap else e.max_amps
     app.queue = MessageQueue(data + "/queue")
+    # Message ids must stay unique across reboots: prefix them with a boot counter.
+    path = data + "/boots.json"
+    boots = store.load(path, {}).get("n", 0) + 1
+    store.save(path, {"n": boots})
     now = app.clock.now()
     app.cp = ChargePoint(cfg, app.config, app.evses, app.queue,
                          clock=WallClock(compat.unix_time(), now), data_dir=data,
-                         reader=hw.reader, now=now, id_prefix=boot_prefix(data),
+                         reader=hw.reader, now=now, id_prefix="%d." % boots,
                          board=hw.board)
     # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
     log.to_file(data + "/" + _LOG_DIR, app._log_stamp)
@@ -70,16 +79,8 @@ def build(app, cfg, hw, trace):
     app.link_events = {}         # security event kind -> when a failed connect last reported it
 
 
-def boot_prefix(data):
-    """Message ids must stay unique across reboots: prefix them with a boot counter."""
-    path = data + "/boots.json"
-    n = store.load(path, {}).get("n", 0) + 1
-    store.save(path, {"n": n})
-    return "%d." % n
-
-
 def start(app):
-    """App.run, once its link runs: the hardware tasks (returned), the status page job."""
+    """App.run, before its link: the hardware tasks (returned), the status page job."""
     tasks = hardware_tasks(app)
     # The local status page (net/status.py) runs as a job while the app runs: only when
     # config.json sets status_password and the board file does not turn it off.
@@ -109,18 +110,30 @@ def hardware_tasks(app):
     return tasks
 
 
-async def first_meter_reads(app, limit_ms=_METER_FIRST_READ_MS):
-    """Wait until every meter task has finished its first read (or limit_ms).
+async def first_meter_reads(app, ms=_METER_FIRST_READ_MS):
+    """Wait until every meter task has finished its first read (or `ms` have passed).
     With a simulated clock meters are polled inline: nothing to wait for."""
     if not app.realtime:
         return True
     t0 = app.clock.now()
     while any(e.meter_task and e.reading is None and e.meter_fault is None for e in app.evses):
-        if app.clock.now() - t0 >= limit_ms:
-            log.warning("meter: no first reading after %d ms", limit_ms)
+        if app.clock.now() - t0 >= ms:
+            log.warning("meter: no first reading after %d ms", ms)
             return False
         await app.clock.sleep_ms(10)
     return True
+
+
+def first_app(cfg, hw, clock):
+    """app.run()'s first App: the sim board's scenario loaded, StartupOfTheDevice recorded
+    (a Reset restarts in place: that is ResetOrReboot, reported at the Reset)."""
+    from app import App
+    scenario = (cfg.get("sim") or {}).get("scenario")
+    if scenario and getattr(hw, "sim", None) is not None:
+        load_scenario(hw, scenario)
+    app = App(cfg, hw, clock)
+    app.cp.security_event("StartupOfTheDevice", app.clock.now())
+    return app
 
 
 def load_scenario(hw, path):
@@ -128,3 +141,4 @@ def load_scenario(hw, path):
     import json
     with open(path) as f:
         hw.sim.load_scenario(json.load(f))
+

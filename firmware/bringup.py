@@ -9,26 +9,28 @@ import sys
 import compat
 import log
 
-DEVICE_CONFIG = "/config.json"  # where the config lives on the device
-CONFIG_ENV = "OCPP_CONFIG"  # on a host: env var naming config.json (argv[1] wins)
-DEVICE_BOARDS = "/boards"  # board files on the device: /boards/<board>.json
+# The limits and names no other module uses are underscore const()s: every global name and
+# identifier here is interned at each boot and never freed, although the module is not kept.
+_DEVICE_CONFIG = const("/config.json")  # where the config lives on the device
+_CONFIG_ENV = const("OCPP_CONFIG")  # on a host: env var naming config.json (argv[1] wins)
+_DEVICE_BOARDS = const("/boards")  # board files on the device: /boards/<board>.json
 # A fatal configuration or board error: read the config again after this long.
 # Long on purpose: no crash loop, no flash wear, time to fix config.json over USB.
-CONFIG_RETRY_MS = 60000
-BOOT_FEED_MS = 1000  # boot waits in steps this long, feeding a watchdog the board file started
+_CONFIG_RETRY_MS = const(60000)
+_BOOT_FEED_MS = const(1000)  # boot waits in steps this long, feeding a watchdog the board file started
 # Hardware watchdog period once the app runs; long enough for a blocking TLS handshake.
 WATCHDOG_MS = 30000
 # Real boards: how long boot waits for the first WiFi connection (the link retries later anyway).
 WIFI_CONNECT_MS = 20000
 WIFI_POLL_MS = 250  # boot: how often the WiFi state is checked while waiting
 # Board kinds that are real hardware with WiFi.
-REAL_KINDS = ("esp32", "esp8266")
+_REAL_KINDS = const(("esp32", "esp8266"))
 # What start() loaded that an idle or charging charger never runs again (unload()).
 _BOOT_MODULES = const(("bringup", "devconfig", "hal.board", "hal.esp32.ntp"))  # ---- setup portal (portal.py): when setup mode starts ------------------------------------
 # Real boards: the WiFi has not been up once this long after boot -> setup portal (which
 # restarts after portal.IDLE_REBOOT_MS to try the WiFi again if nothing is saved).
 WIFI_SETUP_AFTER_MS = 120000
-SETUP_MARKER = "setup.request"  # next to config.json: a long press of the setup button asked for setup
+_SETUP_MARKER = const("setup.request")  # next to config.json: a long press of the setup button asked for setup
 
 # The hardware built so far, for main's Ctrl-C handler while the boot runs.
 built = None
@@ -46,15 +48,15 @@ def _dirname(path):
     return path[:i] or "/"
 
 
-def board_candidates(cfg_path, name):
-    """Board file paths to try: next to config.json, /boards on the device, the repository's boards/."""
+def board_candidates(path, name):
+    """Board file paths to try: next to config.json (`path`), /boards on the device, the repository's boards/."""
     found = []
-    d = _dirname(cfg_path)
-    for base in (d + "/boards" if d != "/" else DEVICE_BOARDS, DEVICE_BOARDS):
+    d = _dirname(path)
+    for base in (d + _DEVICE_BOARDS if d != "/" else _DEVICE_BOARDS, _DEVICE_BOARDS):
         found.append(base + "/" + name + ".json")
     here = globals().get("__file__")
     if here and _dirname(here).endswith("firmware"):  # host checkout: firmware/main.py -> boards/
-        found.append(_dirname(_dirname(here)) + "/boards/" + name + ".json")
+        found.append(_dirname(_dirname(here)) + _DEVICE_BOARDS + "/" + name + ".json")
     out = []
     for p in found:
         if p not in out:
@@ -62,24 +64,19 @@ def board_candidates(cfg_path, name):
     return out
 
 
-def find_board_file(cfg_path, name):
-    for p in board_candidates(cfg_path, name):
+def find_board_file(path, name):
+    for p in board_candidates(path, name):
         if compat.file_exists(p):
             return p
-    raise Fatal("board %r: no board file (looked for %s)" % (name, ", ".join(board_candidates(cfg_path, name))))
-
-
-def _hal_board():
-    try:
-        from hal import board as hal_board
-        return hal_board
-    except ImportError:
-        return None
+    raise Fatal("board %r: no board file (looked for %s)" % (name, ", ".join(board_candidates(path, name))))
 
 
 def load_board(path):
     """hal.board.load(path) -> board dict; BoardError and friends become Fatal."""
-    hal_board = _hal_board()
+    try:
+        from hal import board as hal_board
+    except ImportError:
+        hal_board = None
     try:
         if hal_board is not None:
             return hal_board.load(path)
@@ -93,16 +90,16 @@ def load_board(path):
     except Fatal:
         raise
     except Exception as e:
-        raise Fatal("%s" % e)
+        raise Fatal(str(e))
 
 
 def build_hardware(board, name):
-    hal_board = _hal_board()
     try:
-        if hal_board is not None:
-            return hal_board.build(board)
-        from hal import sim
-        return sim.build(board)
+        try:
+            from hal import board as hal
+        except ImportError:  # a trimmed image: the sim board builds without it
+            from hal import sim as hal
+        return hal.build(board)
     except Exception as e:
         raise Fatal("board %r: hardware failed to start: %s" % (name, e))
 
@@ -117,7 +114,7 @@ def boot_feed(hw):
         wd.feed()
 
 
-def load_config(path, board_kind=None, warn=None):
+def load_config(path, kind=None, warn=None):
     """Read, register secrets, validate. Raises Fatal with the key-naming message."""
     import devconfig
     try:
@@ -131,47 +128,9 @@ def load_config(path, board_kind=None, warn=None):
         import binascii
         log.secret(binascii.b2a_base64((raw["charge_point_id"] + ":" + raw["authorization_key"]).encode()).decode().strip())
     try:
-        return devconfig.validate(raw, board_kind, warn)
+        return devconfig.validate(raw, kind, warn)
     except devconfig.ConfigError as e:
         raise Fatal(str(e))
-
-
-def check_files(cfg):
-    """The certificate files config.json names must exist and parse (devconfig.check_files)."""
-    import devconfig
-    try:
-        devconfig.check_files(cfg)
-    except devconfig.ConfigError as e:
-        raise Fatal(str(e))
-
-
-def start_up(path):
-    """config -> board -> hardware. Returns (cfg, board, hw); raises Fatal(msg)."""
-    # First pass without the WiFi rule (only the board file knows the kind), then the full check.
-    cfg = load_config(path, "sim")
-    log.set_level(cfg["log_level"])
-    board = load_board(find_board_file(path, cfg["board"]))
-    cfg = load_config(path, board.get("kind"), log.warning)
-    check_files(cfg)
-    import devconfig
-    log.info("config: %s ok: %s", path, devconfig.describe(cfg))
-    hw = build_hardware(board, cfg["board"])
-    log.info("board: %s (%s), %d connector(s)", cfg["board"], board.get("kind"), len(hw.connectors))
-    return cfg, board, hw
-
-
-def safe_hardware_for(path):
-    """After a fatal error: build the board named by config.json, if that still works,
-    so the charger can be put in its safe state."""
-    try:
-        import devconfig
-        raw = devconfig.read(path)
-        name = raw.get("board") if isinstance(raw, dict) else None
-        if not isinstance(name, str):
-            return None
-        return build_hardware(load_board(find_board_file(path, name)), name)
-    except Exception:
-        return None
 
 
 async def start_wifi(cfg, hw):
@@ -188,7 +147,7 @@ async def start_wifi(cfg, hw):
     try:
         sta = wifi.WifiStation(w["ssid"], w["password"])
     except Exception as e:
-        log.error("wifi: %s", e)
+        log.error("%s: %s", "wifi", e)
         return False
     hw.wifi = sta
     t0 = compat.ticks_ms()
@@ -212,7 +171,7 @@ def start_ntp(cfg):
         from hal.esp32 import ntp
         t = ntp.sync(cfg["ntp_host"])
     except Exception as e:
-        log.warning("ntp: %s", e)
+        log.warning("%s: %s", "ntp", e)
         return None
     if t:
         log.info("ntp: clock set, unix time %d", t)
@@ -247,20 +206,20 @@ def config_path(argv=None, getenv=None):
     if getenv is None:
         import os
         getenv = getattr(os, "getenv", None)
-    v = getenv(CONFIG_ENV) if getenv else None
-    return v or DEVICE_CONFIG
+    v = getenv(_CONFIG_ENV) if getenv else None
+    return v or _DEVICE_CONFIG
 
 
 def on_device(path):
     """True when started as the device starts us (no argv, no env): only there does a
     fatal error wait and retry; a host run exits with the message instead."""
-    return path == DEVICE_CONFIG and len(sys.argv) <= 1
+    return path == _DEVICE_CONFIG and len(sys.argv) <= 1
 
 
-def begin(apps):
-    """main(): adopt appboot's choice into `apps`, log the boot line. Returns config.json's
+def begin(choice):
+    """main(): adopt appboot's choice into `choice` (main.APPS), log the boot line. Returns config.json's
     path and the fatal-error attempts (None: for ever, on the device; a host run tries once)."""
-    adopt_appboot(apps)
+    adopt_appboot(choice)
     path = config_path()
     import version
     log.info("boot: %s %s on %s %s, config %s", version.NAME, version.VERSION, sys.implementation.name,
@@ -268,12 +227,12 @@ def begin(apps):
     return path, None if on_device(path) else 1
 
 
-def adopt_appboot(apps):
+def adopt_appboot(choice):
     """Take appboot's choice and drop the module (it ran once; 3 KB of heap otherwise)."""
     ab = sys.modules.pop("appboot", None)
     if ab is not None:
-        apps["root"] = ab.root
-        apps["trial"] = ab.in_trial()
+        choice["root"] = ab.root
+        choice["trial"] = ab.in_trial()
 
 
 def make_safe(hw):
@@ -294,29 +253,15 @@ def make_safe(hw):
             log.error("safe state: connector failed: %s", e)
 
 
-async def pause(ms, hw=None, sleep_ms=None):
-    """Wait in steps, feeding a watchdog the board may have started: waiting is not hanging."""
-    import asyncio
-    await asyncio.sleep(0)  # always yield, even for a zero delay
-    while ms > 0:
-        if hw is not None:
-            boot_feed(hw)
-        step = min(ms, BOOT_FEED_MS)
-        if sleep_ms is not None:
-            sleep_ms(step)
-        else:
-            await asyncio.sleep(step / 1000)
-        ms -= step
-
-
-async def start(path, apps, retry_ms=None, attempts=None, sleep_ms=None):
+async def start(path, choice, retry_ms=None, attempts=None, sleep_ms=None):
     """main.boot()'s start-up: the setup portal when it is due, else config.json -> board ->
     hardware (a fatal error holds the charger safe and reads the config again every retry_ms,
     at most `attempts` times; None: forever), then on real boards WiFi, NTP, the watchdog.
     Returns (cfg, hw, real, setup button section or None), or the exit code: 1 gave up,
     0 the setup portal ended."""
     global built
-    retry_ms = CONFIG_RETRY_MS if retry_ms is None else retry_ms
+    import asyncio
+    retry_ms = _CONFIG_RETRY_MS if retry_ms is None else retry_ms
     setup = setup_check(path)  # portal: no config / no WiFi / setup button
     if setup is not None:
         built = setup[2]
@@ -326,16 +271,33 @@ async def start(path, apps, retry_ms=None, attempts=None, sleep_ms=None):
     while True:
         tries += 1
         log.forget_secrets()  # this attempt registers the secrets of the config as it is now
-        try:
-            cfg, board, hw = start_up(path)
-            if apps["root"]:
-                cfg["apps_dir"] = apps["root"]  # where an UpdateFirmware bundle is unpacked
+        try:  # config -> board -> hardware; Fatal(msg) for what is wrong
+            # First pass without the WiFi rule (only the board file knows the kind), then the full check.
+            cfg = load_config(path, "sim")
+            log.set_level(cfg["log_level"])
+            board = load_board(find_board_file(path, cfg["board"]))
+            cfg = load_config(path, board.get("kind"), log.warning)
+            import devconfig
+            try:  # the certificate files config.json names must exist and parse
+                devconfig.check_files(cfg)
+            except devconfig.ConfigError as e:
+                raise Fatal(str(e))
+            log.info("config: %s ok: %s", path, devconfig.describe(cfg))
+            hw = build_hardware(board, cfg["board"])
+            log.info("board: %s (%s), %d connector(s)", cfg["board"], board.get("kind"), len(hw.connectors))
+            if choice["root"]:
+                cfg["apps_dir"] = choice["root"]  # where an UpdateFirmware bundle is unpacked
             built = hw
             break
         except Fatal as e:
             log.error("fatal: %s", e)
-            if safe_hw is None:
-                safe_hw = safe_hardware_for(path)
+            if safe_hw is None:  # the board config.json names, if that still builds: held safe
+                try:
+                    import devconfig
+                    name = devconfig.read(path).get("board")
+                    safe_hw = build_hardware(load_board(find_board_file(path, name)), name)
+                except Exception:  # no dict, no board name (a TypeError), no board
+                    pass
                 built = safe_hw
             make_safe(safe_hw)
             if safe_hw is not None:
@@ -343,17 +305,34 @@ async def start(path, apps, retry_ms=None, attempts=None, sleep_ms=None):
             if attempts is not None and tries >= attempts:
                 return 1
             log.error("fatal: fix config.json (or the board file); reading it again in %d s", retry_ms // 1000)
-            await pause(retry_ms, safe_hw, sleep_ms)
-    real = board.get("kind") in REAL_KINDS
+            # Wait in steps, feeding a watchdog the board may have started: waiting is not hanging.
+            ms = retry_ms
+            await asyncio.sleep(0)  # always yield, even for a zero delay
+            while ms > 0:
+                boot_feed(safe_hw)
+                step = min(ms, _BOOT_FEED_MS)
+                if sleep_ms is not None:
+                    sleep_ms(step)
+                else:
+                    await asyncio.sleep(step / 1000)
+                ms -= step
+    real = board.get("kind") in _REAL_KINDS
     button = None
     if real:
         if await start_wifi(cfg, hw):
             boot_feed(hw)
             start_ntp(cfg)
             boot_feed(hw)
-        elif not await wifi_comes_up(hw):  # portal: never up since boot
-            return await setup_mode(path, "WiFi %r not joined within %d s of boot" % (
-                cfg["wifi"]["ssid"], WIFI_SETUP_AFTER_MS // 1000), board, hw, True)
+        else:  # start_wifi gave up: wait until WIFI_SETUP_AFTER_MS since boot for the link
+            sta = getattr(hw, "wifi", None)  # None: the station did not start (start_wifi said why)
+            if sta is not None:
+                from hal.esp32 import wifi
+                while sta.state != wifi.UP and compat.ticks_diff(compat.ticks_ms(), boot_ms) < WIFI_SETUP_AFTER_MS:
+                    boot_feed(hw)
+                    await asyncio.sleep(WIFI_POLL_MS / 1000)
+            if sta is None or sta.state != wifi.UP:  # portal: never up since boot
+                return await setup_mode(path, "WiFi %r not joined within %d s of boot" % (
+                    cfg["wifi"]["ssid"], WIFI_SETUP_AFTER_MS // 1000), board, hw, True)
         section = board.get("portal") or {}
         if section.get("button_pin") is not None:
             button = section  # main runs setupbutton.watch(): it lasts the charger's life
@@ -372,17 +351,17 @@ def unload():
             del pkg.__dict__[name[dot + 1:]]
 
 
-def after_crash(hw, real, apps):
+def after_crash(hw, real, choice):
     """The app crashed (main logged it): hold the charger safe. True when boot gives up:
     on a host, or when a new application version on trial crashed (appboot rolls back)."""
     make_safe(hw)
-    return trial_failed(real, hw, apps) or not real
+    return trial_failed(real, hw, choice) or not real
 
 
-def trial_failed(real, hw, apps):
+def trial_failed(real, hw, choice):
     """A new application version (appboot trial) that crashes is not restarted in place:
     the board resets and appboot rolls back to the previous version on that boot."""
-    if not apps["trial"]:
+    if not choice["trial"]:
         return False
     log.error("app: the new version failed on its trial boot: resetting to roll back")
     reset = getattr(hw, "reset", None)
@@ -405,19 +384,7 @@ def stopped(hw):
 def setup_marker(path):
     """The setup-request marker next to config.json."""
     i = path.rfind("/")
-    return (path[:i] if i >= 0 else ".") + "/" + SETUP_MARKER  # "/config.json" -> "/setup.request"
-
-
-def _only_board(path):
-    """Config missing: the board file to guard, when the device holds exactly one."""
-    import os
-    d = _dirname(path)
-    folder = d + "/boards" if d != "/" else DEVICE_BOARDS
-    try:
-        names = [n for n in os.listdir(folder) if n.endswith(".json")]
-    except OSError:
-        return None
-    return folder + "/" + names[0] if len(names) == 1 else None
+    return (path[:i] if i >= 0 else ".") + "/" + _SETUP_MARKER  # "/config.json" -> "/setup.request"
 
 
 def setup_check(path):
@@ -433,11 +400,21 @@ def setup_check(path):
         raw = None
     name = raw.get("board") if isinstance(raw, dict) else None
     try:
-        bfile = find_board_file(path, name) if isinstance(name, str) else _only_board(path)
+        if isinstance(name, str):
+            bfile = find_board_file(path, name)
+        else:  # config missing: the board file to guard, when the device holds exactly one
+            import os
+            d = _dirname(path)
+            d = d + _DEVICE_BOARDS if d != "/" else _DEVICE_BOARDS
+            try:
+                names = [n for n in os.listdir(d) if n.endswith(".json")]
+            except OSError:
+                names = ()
+            bfile = d + "/" + names[0] if len(names) == 1 else None
         board = load_board(bfile) if bfile else None
     except Fatal:
         board = None
-    if not on_device(path) and (board is None or board.get("kind") not in REAL_KINDS):
+    if not on_device(path) and (board is None or board.get("kind") not in _REAL_KINDS):
         return None
     if raw is None:
         reason = "no config.json"
@@ -445,7 +422,7 @@ def setup_check(path):
         import os
         os.remove(marker)
         reason = "setup button held"
-    elif board is not None and board.get("kind") in REAL_KINDS and not (
+    elif board is not None and board.get("kind") in _REAL_KINDS and not (
             isinstance(raw.get("wifi"), dict) and raw["wifi"].get("ssid")):
         reason = "config.json has no WiFi credentials"
     else:
@@ -455,32 +432,25 @@ def setup_check(path):
         try:
             hw = build_hardware(board, board.get("name", "?"))
         except Fatal as e:
-            log.error("setup: %s", e)
+            log.error("%s: %s", "setup", e)
     return reason, board, hw
 
 
-async def wifi_comes_up(hw):
-    """After start_wifi gave up: wait until WIFI_SETUP_AFTER_MS since boot for the link."""
-    import asyncio
-    from hal.esp32 import wifi
-    sta = getattr(hw, "wifi", None)
-    while sta is not None and compat.ticks_diff(compat.ticks_ms(), boot_ms) < WIFI_SETUP_AFTER_MS:
-        if sta.state == wifi.UP:
-            return True
-        boot_feed(hw)
-        await asyncio.sleep(WIFI_POLL_MS / 1000)
-    return sta is not None and sta.state == wifi.UP
-
-
-async def setup_mode(path, reason, board, hw, wifi_failed=False):
-    """Run the setup portal (contactor held open), then restart into normal mode."""
+async def setup_mode(path, reason, board, hw, failed=False):
+    """Run the setup portal (contactor held open), then restart into normal mode. `failed`:
+    the WiFi never came up (the portal restarts after a while to try it again)."""
     make_safe(hw)
     task = getattr(hw, "wifi_task", None)
     if task is not None:  # a station hopping channels to retry would drop the phone from the AP
         task.cancel()
     import network
     import portal
-    boards = portal.list_boards(board_dirs(path))
+    dirs = []  # the folders of the board candidates
+    for p in board_candidates(path, "x"):
+        d = _dirname(p)
+        if d not in dirs:
+            dirs.append(d)
+    boards = portal.list_boards(dirs)
     model = None
     try:
         import devconfig
@@ -489,19 +459,10 @@ async def setup_mode(path, reason, board, hw, wifi_failed=False):
     except Exception:
         pass
     await portal.run(path, network, hw, boards, board, model, reason, tick=lambda: boot_feed(hw),
-                     idle_reboot_ms=portal.IDLE_REBOOT_MS if wifi_failed else None)
+                     idle_reboot_ms=portal.IDLE_REBOOT_MS if failed else None)
     make_safe(hw)
     reboot()
     return 0
-
-
-def board_dirs(path):
-    out = []
-    for p in board_candidates(path, "x"):
-        d = _dirname(p)
-        if d not in out:
-            out.append(d)
-    return out
 
 
 def reboot():
@@ -512,10 +473,10 @@ def reboot():
         log.info("setup: restart requested (no machine.reset on this port)")
 
 
-def setup_requested(path, hw, hold_ms):
-    """setupbutton.watch() saw a long press: leave the marker for the next boot, restart."""
-    log.warning("setup button held %d s: restarting into the setup portal", hold_ms // 1000)
-    with open(setup_marker(path), "w") as f:
-        f.write("1")
+def setup_requested(path, hw, ms):
+    """setupbutton.watch() saw a long press (held `ms`): leave the marker for the next boot, restart."""
+    log.warning("setup button held %d s: restarting into the setup portal", ms // 1000)
+    with open(setup_marker(path), "w"):  # an empty file: setup_check looks for it
+        pass
     make_safe(hw)
     reboot()

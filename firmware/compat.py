@@ -1,7 +1,10 @@
 # The only module that knows MicroPython from CPython. Everything else imports
 # time, const, exception printing and file syncing from here. Feature detection
 # only (hasattr / try-import), never platform names. How sockets and TLS differ is
-# net/netcompat.py: needed only to connect, so it is loaded then, not kept here.
+# net/netcompat.py: needed only to connect, so it is loaded then, not kept here. What only
+# the boot, a status page or a certificate needs (file_exists, mem_free, bit_length) is in
+# compat_rare.py, found by __getattr__ below: compat.file_exists is compat_rare.file_exists.
+import sys
 import time
 
 try:
@@ -53,43 +56,24 @@ else:  # MicroPython's rename overwrites an existing target on LittleFS and POSI
 
 
 # Seconds from 1970-01-01 to 2000-01-01: MicroPython on a device counts from 2000.
-UNIX_2000 = 946684800
+_UNIX_2000 = const(946684800)
 
 
 def unix_time():
     """time.time() as Unix epoch seconds, also on ports whose epoch is 2000."""
     t = int(time.time())
     if time.gmtime(0)[0] == 2000:
-        t += UNIX_2000
+        t += _UNIX_2000
     return t
 
 
-def file_exists(path):
+def __getattr__(name):
+    """compat.<name> that is not here: compat_rare's, imported for the lookup and unloaded (the
+    function returned keeps its code while it is referenced, e.g. by `from compat import`)."""
+    if name[0] == "_":  # private, or an import's probe (__path__ ...): not compat_rare's
+        raise AttributeError(name)
     try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def mem_free():
-    """Free heap in bytes, or None where the runtime cannot tell."""
-    try:
-        import gc
-        return gc.mem_free()
-    except AttributeError:
-        return None
-
-if hasattr(0, "bit_length"):
-    def bit_length(n):
-        return n.bit_length()
-else:  # MicroPython ints have no bit_length: count the hex digits
-    _TOP_BITS = (0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4)
-
-    def bit_length(n):
-        if n < 0:
-            n = -n
-        if n == 0:
-            return 0
-        h = "%x" % n
-        return (len(h) - 1) * 4 + _TOP_BITS[int(h[0], 16)]
+        import compat_rare
+        return getattr(compat_rare, name)
+    finally:
+        sys.modules.pop("compat_rare", None)

@@ -11,7 +11,7 @@ from compat import const
 # The limits below are const(): an underscore name costs no interned name (qstr) on the device.
 
 # A config.json is a few hundred bytes; refuse anything bigger before reading it into RAM.
-MAX_FILE_BYTES = 4096
+_MAX_FILE_BYTES = const(4096)
 # chargePointId: OCPP 1.6 gives no limit; 48 keeps the URL and Basic auth header short.
 _ID_MAX_LEN = const(48)
 # AuthorizationKey length bounds from the OCPP 1.6 Security Whitepaper.
@@ -63,8 +63,8 @@ DEFAULTS = {
     "max_current_a": None,  # connector maximum current; None: the board file's max_current_a
     "sim": None,  # simulator options (speed, trace, scenario) read by app.py; sim boards only
 }
-REQUIRED = ("csms_url", "charge_point_id", "board")
-KNOWN = REQUIRED + tuple(sorted(DEFAULTS))
+_REQUIRED = const(("csms_url", "charge_point_id", "board"))
+KNOWN = _REQUIRED + tuple(sorted(DEFAULTS))
 # Values never shown in messages or logs.
 _SECRET_KEYS = const(("authorization_key", "wifi.password", "status_password"))
 
@@ -99,10 +99,10 @@ def _type_name(v):
     return type(v).__name__
 
 
-def _string(cfg, key, label=None):
+def _string(cfg, key):
     v = cfg[key]
     if not isinstance(v, str):
-        raise ConfigError(label or key, "must be a string, not %s" % _type_name(v))
+        raise ConfigError(key, "must be a string, not %s" % _type_name(v))
     return v
 
 
@@ -124,64 +124,9 @@ def _check_host(key, host):
             raise ConfigError(key, "host name contains %r" % ch)
 
 
-def _check_path(cfg, key):
-    p = cfg[key]
-    if p is None:
-        return None
-    p = _string(cfg, key)
-    if not p:
-        raise ConfigError(key, "must not be empty")
-    if len(p) > _PATH_MAX_LEN:
-        raise ConfigError(key, "longer than %d characters" % _PATH_MAX_LEN)
-    if not _printable(p):
-        raise ConfigError(key, "must be printable ASCII")
-    if ".." in p.split("/"):
-        raise ConfigError(key, "must not contain '..'")
-    return p
-
-
-def _check_wifi(cfg, kind):
-    w = cfg["wifi"]
-    if w is None:
-        if kind in NETWORKED_KINDS:
-            raise ConfigError("wifi", "required for board kind %s ({\"ssid\": ..., \"password\": ...})" % kind)
-        return None
-    if not isinstance(w, dict):
-        raise ConfigError("wifi", "must be an object {\"ssid\": ..., \"password\": ...}, not %s" % _type_name(w))
-    for k in w:
-        if k not in ("ssid", "password"):
-            raise ConfigError("wifi." + k, "unknown key (known: ssid, password)")
-    if "ssid" not in w:
-        raise ConfigError("wifi.ssid", "required")
-    ssid = w["ssid"]
-    if not isinstance(ssid, str):
-        raise ConfigError("wifi.ssid", "must be a string, not %s" % _type_name(ssid))
-    if not ssid or len(ssid.encode()) > _SSID_MAX_LEN:
-        raise ConfigError("wifi.ssid", "must be 1 to %d bytes" % _SSID_MAX_LEN)
-    pw = w.get("password", "")
-    if pw is None:
-        pw = ""
-    if not isinstance(pw, str):
-        raise ConfigError("wifi.password", "must be a string, not %s" % _type_name(pw))
-    if pw and not (_WIFI_PASSWORD_MIN_LEN <= len(pw) <= _WIFI_PASSWORD_MAX_LEN):
-        raise ConfigError("wifi.password", "must be empty (open network) or %d to %d characters, got %d" % (_WIFI_PASSWORD_MIN_LEN, _WIFI_PASSWORD_MAX_LEN, len(pw)))
-    if len(pw) == _WIFI_PASSWORD_MAX_LEN:
-        for ch in pw:
-            if ch not in "0123456789abcdefABCDEF":
-                raise ConfigError("wifi.password", "64 characters is only allowed as a hex PSK")
-    return {"ssid": ssid, "password": pw}
-
-
-def guess_kind(board):
-    """The board kind when the board file is not at hand: 'sim' boards are named sim or sim-*."""
-    if board == "sim" or board.startswith("sim-") or board.startswith("sim_"):
-        return "sim"
-    return None
-
-
-def validate(cfg, board_kind=None, warn=None, board_max_a=None):
+def validate(cfg, kind=None, warn=None, board_max_a=None):
     """Check a config dict; return a new dict with defaults filled and the URL
-    normalised. `board_kind` comes from the board file when known ("esp32",
+    normalised. `kind` (the board kind) comes from the board file when known ("esp32",
     "esp8266", "sim"); `warn(msg)` receives advice that is not an error;
     `board_max_a` (the board file's max_current_a) bounds max_current_a."""
     if not isinstance(cfg, dict):
@@ -189,14 +134,14 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
     for k in cfg:
         if k not in KNOWN:
             raise ConfigError(k, "unknown key (known: %s)" % ", ".join(KNOWN))
-    for k in REQUIRED:
+    for k in _REQUIRED:
         if k not in cfg or cfg[k] is None:
             raise ConfigError(k, "required")
     out = {}
     for k in DEFAULTS:
         v = cfg.get(k)
         out[k] = DEFAULTS[k] if v is None else v
-    for k in REQUIRED:
+    for k in _REQUIRED:
         out[k] = cfg[k]
 
     p = out["security_profile"]
@@ -282,11 +227,37 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
     elif p in (1, 2):
         raise ConfigError("authorization_key", "required for security_profile %d" % p)
 
-    kind = board_kind if board_kind is not None else guess_kind(out["board"])
-    if kind is None:  # not known: a real board needs WiFi
-        kind = "esp32"
-    out["wifi"] = _check_wifi(out, kind)
-
+    if kind is None:  # the board file not at hand: 'sim' boards are named sim, sim-* or sim_*
+        kind = "sim" if b[:3] == "sim" and b[3:4] in "-_" else "esp32"  # else a real board: WiFi needed
+    w = out["wifi"]
+    if w is None:
+        if kind in NETWORKED_KINDS:
+            raise ConfigError("wifi", "required for board kind %s ({\"ssid\": ..., \"password\": ...})" % kind)
+    else:
+        if not isinstance(w, dict):
+            raise ConfigError("wifi", "must be an object {\"ssid\": ..., \"password\": ...}, not %s" % _type_name(w))
+        for k in w:
+            if k not in ("ssid", "password"):
+                raise ConfigError("wifi." + k, "unknown key (known: ssid, password)")
+        if "ssid" not in w:
+            raise ConfigError("wifi.ssid", "required")
+        ssid = w["ssid"]
+        if not isinstance(ssid, str):
+            raise ConfigError("wifi.ssid", "must be a string, not %s" % _type_name(ssid))
+        if not ssid or len(ssid.encode()) > _SSID_MAX_LEN:
+            raise ConfigError("wifi.ssid", "must be 1 to %d bytes" % _SSID_MAX_LEN)
+        pw = w.get("password", "")
+        if pw is None:
+            pw = ""
+        if not isinstance(pw, str):
+            raise ConfigError("wifi.password", "must be a string, not %s" % _type_name(pw))
+        if pw and not (_WIFI_PASSWORD_MIN_LEN <= len(pw) <= _WIFI_PASSWORD_MAX_LEN):
+            raise ConfigError("wifi.password", "must be empty (open network) or %d to %d characters, got %d" % (_WIFI_PASSWORD_MIN_LEN, _WIFI_PASSWORD_MAX_LEN, len(pw)))
+        if len(pw) == _WIFI_PASSWORD_MAX_LEN:
+            for ch in pw:
+                if ch not in "0123456789abcdefABCDEF":
+                    raise ConfigError("wifi.password", "64 characters is only allowed as a hex PSK")
+        out["wifi"] = {"ssid": ssid, "password": pw}
     lv = out["log_level"]
     if lv not in _LOG_LEVELS:
         raise ConfigError("log_level", "must be one of %s" % ", ".join(_LOG_LEVELS))
@@ -303,7 +274,17 @@ def validate(cfg, board_kind=None, warn=None, board_max_a=None):
         if not s or len(s) > _SERIAL_MAX_LEN or not _printable(s):
             raise ConfigError("serial", "must be 1 to %d printable ASCII characters" % _SERIAL_MAX_LEN)
     for k in ("data_dir", "ca_cert", "client_cert", "client_key"):
-        out[k] = _check_path(out, k)
+        if out[k] is None:
+            continue
+        s = _string(out, k)
+        if not s:
+            raise ConfigError(k, "must not be empty")
+        if len(s) > _PATH_MAX_LEN:
+            raise ConfigError(k, "longer than %d characters" % _PATH_MAX_LEN)
+        if not _printable(s):
+            raise ConfigError(k, "must be printable ASCII")
+        if ".." in s.split("/"):
+            raise ConfigError(k, "must not contain '..'")
     if p >= 2 and out["ca_cert"] is None:
         raise ConfigError("ca_cert", "required for security_profile %d (the CSMS certificate must be verified)" % p)
     if p == 3:
@@ -380,8 +361,8 @@ def read(path):
         size = os.stat(path)[6]
     except OSError:
         raise ConfigError(None, "file not found: %s" % path)
-    if size > MAX_FILE_BYTES:
-        raise ConfigError(None, "file is %d bytes, more than the %d allowed" % (size, MAX_FILE_BYTES))
+    if size > _MAX_FILE_BYTES:
+        raise ConfigError(None, "file is %d bytes, more than the %d allowed" % (size, _MAX_FILE_BYTES))
     try:
         with open(path) as f:
             text = f.read()
@@ -393,9 +374,9 @@ def read(path):
         raise ConfigError(None, "not valid JSON (check commas, quotes and braces)")
 
 
-def load(path, board_kind=None, warn=None):
+def load(path, kind=None, warn=None):
     """Read and validate config.json; return the dict with defaults filled."""
-    return validate(read(path), board_kind, warn)
+    return validate(read(path), kind, warn)
 
 
 def describe(cfg):

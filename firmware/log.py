@@ -4,69 +4,64 @@
 # safety net, values registered with secret() are replaced by "***" in every line written.
 # Resident: the line path (levels, redaction, the buffered append to flash). Setting the level,
 # registering secrets, setting the flash log up, its rotation and listing, and traceback
-# formatting live in logfile.py, imported for the call and unloaded.
+# formatting live in logfile.py, imported for the call and unloaded: log.set_level, log.secret,
+# log.forget_secrets, log.to_file, log.file_off, log.files and log.enabled are logfile's
+# functions, found by __getattr__ below (no resident wrapper for each).
 from compat import const
 import sys
 
-ERROR = 0
-WARNING = 1
-INFO = 2
+# Limits no other module names are underscore const()s: no global, no interned name.
+_ERROR = const(0)  # levels: indexes into NAMES
+_WARNING = const(1)
+_INFO = const(2)
 _DEBUG = const(3)
 NAMES = ("error", "warning", "info", "debug")  # level names, by level
-REDACTED = "***"  # what a registered secret looks like in the output
+_REDACTED = const("***")  # what a registered secret looks like in the output
 # Longest line written; a longer message is cut (a frame dump must not flood the UART).
-MAX_LINE = 512
+_MAX_LINE = const(512)
 
-# The rolling log on flash (to_file): <dir>/log.0 is written, log.1 .. log.<LOG_FILES-1> older.
-LOG_FILE_BYTES = 16384   # a log file rotates once it reaches this size
-LOG_FILES = 4            # files kept: the log never holds more than LOG_FILES * LOG_FILE_BYTES
+# The rolling log on flash (to_file): <dir>/log.0 is written, log.1 .. older (logfile._LOG_FILES).
+_LOG_FILE_BYTES = const(16384)  # a log file rotates once it reaches this size
 _LOG_FLUSH_BYTES = const(512)  # lines buffered in RAM before one append to flash (errors flush at once)
 LOG_NAME = "log."        # file name prefix inside the log folder
 
-level = INFO
+level = _INFO
 out = sys.stdout
 _secrets = []
 _file = None             # {"dir", "stamp", "buf", "n", "size"} while the flash log is on
 
 
-def set_level(name):
-    """The level by name (one of NAMES); ValueError for any other."""
-    _rare("set_level", name)
-
-
-def enabled(lv):
-    """True when a message at `lv` would be written (skip building costly messages)."""
-    return lv <= level
-
-
-def secret(value):
-    """Register a value that must never appear in the output (str or bytes). If that cannot
-    be done (a full table: ValueError; out of heap) it raises: the caller must not go on
-    to use the value."""
-    _rare("secret", value)
-
-
-def forget_secrets():
-    del _secrets[:]
+def __getattr__(name):
+    """log.<name> that is not here: logfile.<name> (the rare API above), imported for the lookup
+    and unloaded; the function returned keeps logfile's code only until the caller has called
+    it. Whatever the import raises (ImportError, MemoryError) goes to the caller: log.secret()
+    that cannot register a value raises, so the caller does not go on to use it."""
+    if name[0] == "_":  # private, or an import's probe (__path__ ...): not logfile's API
+        raise AttributeError(name)
+    try:
+        import logfile
+        return getattr(logfile, name)
+    finally:
+        sys.modules.pop("logfile", None)
 
 
 def redact(text):
     for s in _secrets:
         if s in text:
-            text = text.replace(s, REDACTED)
+            text = text.replace(s, _REDACTED)
     return text
 
 
-def _emit(lv, msg, args):
-    if lv <= level:
+def _emit(n, msg, args):
+    if n <= level:
         if args:
             try:
                 msg = msg % args
             except (TypeError, ValueError):
                 msg = "%s %r" % (msg, args)
-        line = redact("[%s] %s" % (NAMES[lv], msg))
-        if len(line) > MAX_LINE:
-            line = line[:MAX_LINE] + "..."
+        line = redact("[%s] %s" % (NAMES[n], msg))
+        if len(line) > _MAX_LINE:
+            line = line[:_MAX_LINE] + "..."
         out.write(line + "\n")
         f = _file
         if f is not None:
@@ -76,38 +71,8 @@ def _emit(lv, msg, args):
                 line = "- " + line + "\n"
             f["buf"].append(line)
             f["n"] += len(line)
-            if f["n"] >= _LOG_FLUSH_BYTES or lv <= WARNING:
+            if f["n"] >= _LOG_FLUSH_BYTES or n <= _WARNING:
                 flush()
-
-
-def to_file(folder, stamp):
-    """Copy every line written from now on to the rolling log in `folder`, each prefixed
-    with stamp() (a UTC timestamp such as 2026-12-01T22:00:00Z) and a space."""
-    _rare("start", folder, stamp)
-
-
-def file_off():
-    global _file
-    flush()
-    _file = None
-
-
-def files():
-    """Paths of the rolling log, oldest first (those that exist)."""
-    if _file is None:
-        return []
-    flush()
-    return _rare("files", _file["dir"])
-
-
-def _rare(name, *args):
-    """logfile.<name>(*args), imported for the call and unloaded. Whatever the import raises
-    (ImportError, MemoryError) goes to the caller."""
-    try:
-        import logfile
-        return getattr(logfile, name)(*args)
-    finally:
-        sys.modules.pop("logfile", None)
 
 
 def flush():
@@ -122,9 +87,9 @@ def flush():
     f["n"] = 0
     try:
         base = f["dir"] + "/" + LOG_NAME
-        if f["size"] > 0 and f["size"] + len(data) > LOG_FILE_BYTES:
+        if f["size"] > 0 and f["size"] + len(data) > _LOG_FILE_BYTES:
             try:
-                _rare("rotate", base)
+                __getattr__("rotate")(base)
             except (ImportError, MemoryError) as e:   # the size bound holds: console only
                 out.write("[error] log: not rotated, %d bytes not kept: %r\n" % (len(data), e))
                 return
@@ -138,15 +103,15 @@ def flush():
 
 
 def error(msg, *args):
-    _emit(ERROR, msg, args)
+    _emit(_ERROR, msg, args)
 
 
 def warning(msg, *args):
-    _emit(WARNING, msg, args)
+    _emit(_WARNING, msg, args)
 
 
 def info(msg, *args):
-    _emit(INFO, msg, args)
+    _emit(_INFO, msg, args)
 
 
 def debug(msg, *args):
@@ -155,9 +120,9 @@ def debug(msg, *args):
 
 def exception(msg, exc):
     """Log `msg` and the traceback of `exc` at error level, redacted like every line."""
-    _emit(ERROR, msg, ())
+    _emit(_ERROR, msg, ())
     try:
-        _rare("traceback", exc)
+        __getattr__("traceback")(exc)
     except MemoryError:  # out of heap (often the very error being logged): the caller must go on
         out.write("[error]   (traceback not shown: out of memory)\n")
     except ImportError as e:

@@ -1,63 +1,90 @@
-# The log's rare paths, imported for the call and unloaded (log._rare): setting the level,
-# registering secrets, setting the flash log up, rotating and listing its files, formatting a
-# traceback. The line path and the state (log.level, log._secrets, log._file) stay in log.py;
-# nothing here is needed every period.
+# The log's rare paths, imported for the call and unloaded (log.__getattr__: log.set_level() is
+# set_level() here): setting the level, registering secrets, setting the flash log up, rotating
+# and listing its files, formatting a traceback. The line path and the state (log.level,
+# log._secrets, log._file) stay in log.py; nothing here is needed every period.
+from compat import const
 import os
 import log
-from log import LOG_FILES, LOG_NAME, NAMES
+from log import LOG_NAME, NAMES
+
+_LOG_FILES = const(4)  # files kept: the log never holds more than 4 * log._LOG_FILE_BYTES
 
 # Most secrets kept: the AuthorizationKey, its Basic auth header form, the WiFi password, spares.
-MAX_SECRETS = 8
+_MAX_SECRETS = const(8)
 
 
 def set_level(name):
+    """The level by name (one of log.NAMES); ValueError for any other."""
     if name not in NAMES:
         raise ValueError("log level must be one of %s, not %r" % (", ".join(NAMES), name))
     log.level = NAMES.index(name)
 
 
+def enabled(n):
+    """True when a message at level `n` (0 error .. 3 debug) would be written (skip building costly messages)."""
+    return n <= log.level
+
+
 def secret(value):
+    """Register a value that must never appear in the output (str or bytes). If that cannot
+    be done (a full table: ValueError; out of heap) it raises: the caller must not go on
+    to use the value."""
     if isinstance(value, bytes):
         value = value.decode()
     known = log._secrets
     if not value or value in known:
         return
-    if len(known) >= MAX_SECRETS:
+    if len(known) >= _MAX_SECRETS:
         # Dropping one would let it leak: refuse loudly instead.
-        raise ValueError("log: more than %d secrets registered" % MAX_SECRETS)
+        raise ValueError("log: more than %d secrets registered" % _MAX_SECRETS)
     known.append(value)
     # Longest first, so a secret containing another is replaced whole.
     known.sort(key=len, reverse=True)
 
 
-def start(folder, stamp):
-    """log.to_file: the flash log in `folder` is on from now (the folder is made if missing)."""
+def forget_secrets():
+    del log._secrets[:]
+
+
+def to_file(path, stamp):
+    """Copy every line written from now on to the rolling log in the folder `path` (made if
+    missing), each prefixed with stamp() (a UTC timestamp such as 2026-12-01T22:00:00Z) and a space."""
     try:
-        os.mkdir(folder)
+        os.mkdir(path)
     except OSError:
         pass
-    log._file = {"dir": folder, "stamp": stamp, "buf": [], "n": 0, "size": _size(folder + "/" + LOG_NAME + "0")}
+    log._file = {"dir": path, "stamp": stamp, "buf": [], "n": 0, "size": _size(path + "/" + LOG_NAME + "0")}
 
 
-def files(folder):
-    """Paths of the rolling log in folder, oldest first (those that exist)."""
+def file_off():
+    log.flush()
+    log._file = None
+
+
+def files():
+    """Paths of the rolling log, oldest first (those that exist)."""
+    f = log._file
+    if f is None:
+        return []
+    log.flush()  # (a flash error meanwhile turns log._file off: the files are listed anyway)
     out = []
-    for i in range(LOG_FILES - 1, -1, -1):
-        p = "%s/%s%d" % (folder, LOG_NAME, i)
+    for i in range(_LOG_FILES - 1, -1, -1):
+        p = "%s/%s%d" % (f["dir"], LOG_NAME, i)
         if _size(p) >= 0:
             out.append(p)
     return out
 
 
-def rotate(base):
-    """log.0 is full: drop the oldest file, shift the others up (log.0 -> log.1 ...)."""
+def rotate(path):
+    """log.0 is full (`path`: the folder and file name prefix): drop the oldest file, shift
+    the others up (log.0 -> log.1 ...)."""
     try:
-        os.remove(base + str(LOG_FILES - 1))
+        os.remove(path + str(_LOG_FILES - 1))
     except OSError:
         pass
-    for i in range(LOG_FILES - 2, -1, -1):
+    for i in range(_LOG_FILES - 2, -1, -1):
         try:
-            os.rename(base + str(i), base + str(i + 1))
+            os.rename(path + str(i), path + str(i + 1))
         except OSError:
             pass
 

@@ -32,7 +32,7 @@ built = None
 APPS = {"root": None, "trial": False}
 
 
-async def feed_watchdog(wd):
+async def feed_watchdog(watchdog):
     """The "main" loop of the watchdog: proves the event loop runs; the feed happens
     only when the app's control loop reported alive too. Warns once per silence that
     lasts half the watchdog period (the reset comes at the full period)."""
@@ -40,13 +40,13 @@ async def feed_watchdog(wd):
     last_fed = compat.ticks_ms()
     warned = False
     while True:
-        wd.alive("main")
+        watchdog.alive("main")
         now = compat.ticks_ms()
-        if wd.feed():
+        if watchdog.feed():
             last_fed = now
             warned = False
-        elif not warned and compat.ticks_diff(now, last_fed) >= wd.timeout_ms // 2:
-            log.warning("watchdog: not fed for %d ms, silent: %s", compat.ticks_diff(now, last_fed), ", ".join(wd.silent()))
+        elif not warned and compat.ticks_diff(now, last_fed) >= watchdog.timeout_ms // 2:
+            log.warning("watchdog: not fed for %d ms, silent: %s", compat.ticks_diff(now, last_fed), ", ".join(watchdog.silent()))
             warned = True
         await asyncio.sleep(WATCHDOG_FEED_MS / 1000)
 
@@ -97,16 +97,16 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_mo
 # bringup is used only through the helpers below, never by a frame that lives for the
 # charger's life (boot(), main()): a reference left there, even a stale slot of its frame
 # (MicroPython's GC is conservative), would keep bringup's 12 KB resident.
-async def _start(path, retry_ms, attempts, sleep_ms, drop):
+async def _start(path, retry_ms, attempts, sleep_ms, drop_config_module):
     import bringup
     try:
         return await bringup.start(path, APPS, retry_ms, attempts, sleep_ms)
     finally:
-        if drop:
+        if drop_config_module:
             bringup.unload()
 
 
-def _crashed(hw, real, drop):
+def _crashed(hw, real, drop_config_module):
     """After a crash (bringup.after_crash): the safe state; True when boot gives up (a host,
     a new version on trial). Without bringup (it cannot load) the next app start opens the
     contactor anyway (evse.interlock's constructor), so the restart goes on."""
@@ -119,7 +119,7 @@ def _crashed(hw, real, drop):
         log.exception("app: stopped", e)
         return not real
     finally:
-        if drop:
+        if drop_config_module:
             sys.modules.pop("bringup", None)
 
 

@@ -75,7 +75,7 @@ def test_a_broken_config_is_not_overwritten_by_setup_mode(tmp_path, fakes):
 
 def test_setup_button_marker_means_setup_once(tmp_path, fakes):
     path = folder(tmp_path, cfg=GOOD)
-    with open(str(tmp_path / bringup.SETUP_MARKER), "w") as f:
+    with open(str(tmp_path / "setup.request"), "w") as f:
         f.write("1")
     reason, _, _ = bringup.setup_check(path)
     assert reason == "setup button held"
@@ -100,7 +100,7 @@ def test_long_press_of_the_setup_button_restarts_into_setup(tmp_path, fakes, mon
         await asyncio.wait_for(t, 2)
     asyncio.run(go())
     assert machine.resets == ["hard"]
-    assert os.path.exists(str(tmp_path / bringup.SETUP_MARKER))
+    assert os.path.exists(str(tmp_path / "setup.request"))
 
 
 def test_wifi_never_up_within_the_setup_time_goes_to_the_portal(tmp_path, fakes, monkeypatch):

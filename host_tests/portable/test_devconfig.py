@@ -172,7 +172,7 @@ def test_load_reports_missing_file_bad_json_and_oversize():
     for text, want in (
         (None, "config.json: file not found: " + path),
         ("{\"csms_url\": \"ws://x\"", "config.json: not valid JSON (check commas, quotes and braces)"),
-        (" " * (devconfig.MAX_FILE_BYTES + 1), "config.json: file is %d bytes, more than the %d allowed" % (devconfig.MAX_FILE_BYTES + 1, devconfig.MAX_FILE_BYTES)),
+        (" " * 4097, "config.json: file is 4097 bytes, more than the 4096 allowed"),  # devconfig._MAX_FILE_BYTES
     ):
         try:
             os.remove(path)

@@ -10,9 +10,10 @@ import sys
 import bringup
 import log
 import main
+import scratch
 from hal import Connector, Hardware
 
-TMP = "/tmp/_main_test"
+TMP = "/tmp/_main_test_" + scratch.PROCESS_TAG  # one per process: xdist workers run its tests side by side
 KEY = "00112233445566778899aabbccddeeff"
 
 
@@ -73,8 +74,8 @@ class FakeRelay:
 
 def test_config_path_argv_then_env_then_device_default():
     assert bringup.config_path(["main.py", "/x/c.json"], lambda k: "/env.json") == "/x/c.json"
-    assert bringup.config_path(["main.py"], lambda k: "/env.json" if k == bringup.CONFIG_ENV else None) == "/env.json"
-    assert bringup.config_path([], lambda k: None) == bringup.DEVICE_CONFIG == "/config.json"
+    assert bringup.config_path(["main.py"], lambda k: "/env.json" if k == "OCPP_CONFIG" else None) == "/env.json"
+    assert bringup.config_path([], lambda k: None) == "/config.json"  # bringup._DEVICE_CONFIG
     # Only a device-style start waits and retries after a fatal error; a host run exits.
     assert not bringup.on_device("/tmp/c.json")
 
@@ -111,7 +112,7 @@ def test_fatal_config_retries_with_the_named_delay_and_writes_nothing():
         _restore()
     text = buf.getvalue()
     assert rc == 1
-    assert sum(slept) == 2 * bringup.CONFIG_RETRY_MS and max(slept) <= bringup.BOOT_FEED_MS
+    assert sum(slept) == 2 * 60000 and max(slept) <= 1000  # bringup._CONFIG_RETRY_MS, in _BOOT_FEED_MS steps
     assert text.count("[error] fatal: config.json: csms_url: must start with ws:// or wss://") == 3
     assert "charger held safe" in text
     assert KEY not in text
