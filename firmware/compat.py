@@ -1,7 +1,7 @@
 # The only module that knows MicroPython from CPython. Everything else imports
 # time, const, exception printing and file syncing from here. Feature detection
-# only (hasattr / try-import), never platform names. How sockets and TLS differ is
-# net/netcompat.py: needed only to connect, so it is loaded then, not kept here. What only
+# only (hasattr / try-import), never platform names. How TLS contexts differ is
+# net/netcompat.py: needed only to set up TLS, so it is loaded then, not kept here. What only
 # the boot, a status page or a certificate needs (file_exists, mem_free, bit_length) is in
 # compat_rare.py, found by __getattr__ below: compat.file_exists is compat_rare.file_exists.
 import sys
