@@ -292,16 +292,29 @@ class ChargePoint:
                 # Finishing (the EV stayed plugged after the last one stopped).
                 if (a is not None and evse.plugged and (a["connector"] in (None, c))
                         and evse.available and evse.fault is None):
-                    self.auth = None  # one start per authorization, whether it can start or not
                     # The queue's room is checked (that loads ocpp16.queue_open) and the Begin values
                     # are taken (ocpp16.aligned) outside ocpp16.offline.start: never two on-demand
-                    # modules at once at this moment, which decides the smallest heap.
-                    if not self.queue.room_for_transaction():
+                    # modules at once at this moment, which decides the smallest heap. Code that
+                    # cannot load keeps the authorization for the next tick (while it lasts).
+                    try:
+                        room = self.queue.room_for_transaction()
+                    except Exception as e:  # queue_open: ImportError, MemoryError
+                        room = None
+                        if self._not_loaded != "queue_open":
+                            log.error("%s not loaded: %r", "queue_open", e)
+                        self._not_loaded = "queue_open"
+                    if room is None:
+                        pass
+                    elif not room:
+                        self.auth = None  # one start per authorization
                         log.error("%s not queued: %s", "StartTransaction", "queue full")
                         self._event(("refused", "queue full"))
                     else:
+                        self.auth = None
                         t = self.on_demand("offline", "start", evse, a["tag"], now)
-                        if t is not None:
+                        if t is None and self._not_loaded == "offline":
+                            self.auth = a
+                        elif t is not None:
                             t.begin_values = self._sampled(evse, "StopTxnSampledData",
                                                            "Transaction.Begin", now)
             elif t.stopping is not None:

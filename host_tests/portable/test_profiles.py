@@ -209,3 +209,36 @@ def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_
         assert m[0] == 3 and m[2] == {"status": "Accepted"}, m
     finally:
         profiles.load, log.out = real, out
+
+
+def test_a_start_whose_code_cannot_load_waits_for_it_and_keeps_the_authorization():
+    # The queue's room check (ocpp16.queue_open) and the start (ocpp16.offline) out of heap at the
+    # moment of the start: no crash, no start, the authorization kept; the start once they load.
+    real = profiles.load
+    broken = set()
+
+    def load(name):
+        if name in broken:
+            raise MemoryError("no room for " + name)
+        return real(name)
+    profiles.load = load
+    try:
+        rig = Rig("profiles_start_fail")
+        rig.cp.on_connect(0)
+        rig.run(2000)
+        broken.add("queue_open")
+        rig.world.reader.tap("CAFE")
+        rig.run(1000)
+        rig.world.evs[0].plug()
+        rig.run(3000)                                # the room cannot be checked: no start yet
+        assert not rig.cp.tx and rig.cp.auth is not None
+        broken.discard("queue_open")
+        broken.add("offline")
+        rig.run(2000)                                # the start itself cannot load: still waiting
+        assert not rig.cp.tx and rig.cp.auth is not None
+        broken.clear()
+        rig.run(3000)
+        assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+        assert "StartTransaction" in rig.actions() and rig.cp.auth is None
+    finally:
+        profiles.load = real
