@@ -19,6 +19,16 @@ def _call(rig, action, payload, msg_id="c1"):
     raise AssertionError("no answer to " + action)
 
 
+def _refusing(real, broken):
+    """A profiles.load that raises MemoryError for the modules named in the set `broken`
+    (an import out of heap) and is `real` for the others."""
+    def load(name):
+        if name in broken:
+            raise MemoryError("no room for " + name)
+        return real(name)
+    return load
+
+
 def test_every_registered_handler_exists_and_every_core_action_is_registered():
     groups = profiles.HANDLERS.split(";")
     assert groups[-1] == "" and len(groups) > 8
@@ -128,11 +138,7 @@ def test_core_on_demand_import_failure_never_stops_charging():
     from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS
     real = profiles.load
     broken = set()
-
-    def load(name):
-        if name in broken:
-            raise MemoryError("no room for " + name)
-        return real(name)
+    load = _refusing(real, broken)
     profiles.load = load
     try:
         broken.add("boot")
@@ -169,11 +175,7 @@ def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_
     import log
     real, out = profiles.load, log.out
     broken = set()
-
-    def load(name):
-        if name in broken:
-            raise MemoryError("no room for " + name)
-        return real(name)
+    load = _refusing(real, broken)
 
     class Lines:
         text = []
@@ -216,11 +218,7 @@ def test_a_start_whose_code_cannot_load_waits_for_it_and_keeps_the_authorization
     # moment of the start: no crash, no start, the authorization kept; the start once they load.
     real = profiles.load
     broken = set()
-
-    def load(name):
-        if name in broken:
-            raise MemoryError("no room for " + name)
-        return real(name)
+    load = _refusing(real, broken)
     profiles.load = load
     try:
         rig = Rig("profiles_start_fail")
