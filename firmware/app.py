@@ -87,16 +87,20 @@ class App:
     def on_connect_failed(self, error):
         _rare("applink", "connect_failed", self, error)  # security event, SecurityProfile fallback
 
+    async def _stop_link(self):
+        """Stop the link and wait (at most 5 s) for its task to end."""
+        if self.link is not None:
+            self.link.stop()
+            try:
+                await asyncio.wait_for(self.link_task, 5)
+            except Exception:
+                pass
+
     async def _relink(self):
         """Stop the link and make a new one (applink.relink)."""
         part = __import__("applink")  # first: without it the old link stays
         try:
-            if self.link is not None:
-                self.link.stop()
-                try:
-                    await asyncio.wait_for(self.link_task, 5)
-                except Exception:
-                    pass
+            await self._stop_link()
             part.relink(self)
         finally:
             sys.modules.pop("applink", None)
@@ -227,12 +231,7 @@ class App:
                 self.sampler.stop()
             for t in tasks + self.job_tasks:
                 t.cancel()
-            if self.link is not None:
-                self.link.stop()
-                try:
-                    await asyncio.wait_for(self.link_task, 5)
-                except Exception:
-                    pass
+            await self._stop_link()
             self.queue.close() if hasattr(self.queue, "close") else None
             log.flush()
         return self.result
