@@ -7,4 +7,5 @@ VERSION = "0.2.0"  # at most 50 characters (CiString50Type)
 
 def serial(chip_id):
     """chargePointSerialNumber made from the chip's unique id (at most 25 characters)."""
-    return "".join("%02X" % b for b in chip_id[:12])
+    b = chip_id[:12]
+    return "%02X" * len(b) % tuple(b)
