@@ -5,16 +5,16 @@
 # Resident: the line path (levels, redaction, the buffered append to flash). Setting the level,
 # registering secrets, setting the flash log up, its rotation and listing, and traceback
 # formatting live in logfile.py, imported for the call and unloaded: log.set_level, log.secret,
-# log.forget_secrets, log.to_file, log.file_off, log.files and log.enabled are logfile's
-# functions, found by __getattr__ below (no resident wrapper for each).
+# log.forget_secrets, log.to_file, log.file_off, log.files, log.enabled and log.debug (only a
+# debug run writes its lines; one call site, the status page's) are logfile's functions, found
+# by __getattr__ below (no resident wrapper for each).
 from compat import const
 import sys
 
 # Limits no other module names are underscore const()s: no global, no interned name.
 _ERROR = const(0)  # levels: indexes into NAMES
 _WARNING = const(1)
-_INFO = const(2)
-_DEBUG = const(3)
+_INFO = const(2)  # debug, 3: logfile.debug
 NAMES = ("error", "warning", "info", "debug")  # level names, by level
 _REDACTED = const("***")  # what a registered secret looks like in the output
 # Longest line written; a longer message is cut (a frame dump must not flood the UART).
@@ -112,10 +112,6 @@ def warning(msg, *args):
 
 def info(msg, *args):
     _emit(_INFO, msg, args)
-
-
-def debug(msg, *args):
-    _emit(_DEBUG, msg, args)
 
 
 def exception(msg, exc):

@@ -7,6 +7,7 @@ import os
 import log
 from log import LOG_NAME, NAMES
 
+_DEBUG = const(3)  # log.NAMES[3]
 _LOG_FILES = const(4)  # files kept: the log never holds more than 4 * log._LOG_FILE_BYTES
 
 # Most secrets kept: the AuthorizationKey, its Basic auth header form, the WiFi password, spares.
@@ -18,6 +19,12 @@ def set_level(name):
     if name not in NAMES:
         raise ValueError("log level must be one of %s, not %r" % (", ".join(NAMES), name))
     log.level = NAMES.index(name)
+
+
+def debug(msg, *args):
+    """log.debug(): a line at debug level (3), written only when log.level is debug. Here, not
+    resident: its one caller (net.httpd, a dropped client) is rare, so loading this is cheap."""
+    log._emit(_DEBUG, msg, args)
 
 
 def enabled(n):
