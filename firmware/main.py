@@ -54,12 +54,13 @@ async def feed_watchdog(watchdog):
 async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_module=False):
     """Start the charger from config.json at `path` (bringup.start: `attempts` bounds the
     fatal-error retries, None: forever), then run the app for ever on a real board, once
-    elsewhere. Returns 0 when the app ended normally, 1 when it gave up.
+    elsewhere. Returns 0 when the app ended normally, 1 when it gave up. path None (main()):
+    appboot's choice, config.json's path and the attempts from bringup.begin first.
     `drop_config_module` unloads bringup and what it pulled in once the charger is started
     and after each crash (the script does; a test process keeps its modules)."""
     global built
     import asyncio
-    started = await _start(path, retry_ms, attempts, sleep_ms, drop_config_module)
+    path, started = await _start(path, retry_ms, attempts, sleep_ms, drop_config_module)
     if type(started) is int:  # gave up, or the setup portal ended
         return started
     cfg, hw, real, button = started
@@ -98,9 +99,12 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_mo
 # charger's life (boot(), main()): a reference left there, even a stale slot of its frame
 # (MicroPython's GC is conservative), would keep bringup's 12 KB resident.
 async def _start(path, retry_ms, attempts, sleep_ms, drop_config_module):
+    """(path, what bringup.start returned); path None: bringup.begin's first (the boot line)."""
     import bringup
     try:
-        return await bringup.start(path, APPS, retry_ms, attempts, sleep_ms)
+        if path is None:
+            path, attempts = bringup.begin(APPS)
+        return path, await bringup.start(path, APPS, retry_ms, attempts, sleep_ms)
     finally:
         if drop_config_module:
             bringup.unload()
@@ -123,19 +127,13 @@ def _crashed(hw, real, drop_config_module):
             sys.modules.pop("bringup", None)
 
 
-def _begin():
-    import bringup
-    return bringup.begin(APPS)  # appboot's choice, config.json's path and attempts, the boot line
-
-
 def main():
     import asyncio
     import gc
     if hasattr(gc, "threshold"):  # MicroPython; CPython has no such call
         gc.threshold(_GC_EVERY)
-    path, attempts = _begin()
     try:
-        code = asyncio.run(boot(path, attempts=attempts, drop_config_module=True))
+        code = asyncio.run(boot(None, drop_config_module=True))
     except KeyboardInterrupt:
         import bringup
         bringup.stopped(built if built is not None else bringup.built)
