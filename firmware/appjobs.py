@@ -8,8 +8,8 @@ import log
 
 
 def start(app):
-    """A task for each job in cp.jobs (App.job_tasks: the app cancels them when it stops)."""
-    app.job_tasks = [t for t in app.job_tasks if not t.done()]
+    """A task for each job in cp.jobs, in App.job_tasks until it ends (the app cancels them
+    when it stops)."""
     while app.cp.jobs:
         name, args = app.cp.jobs.pop(0)
         app.job_tasks.append(asyncio.create_task(run(app, name, args)))
@@ -25,3 +25,6 @@ async def run(app, name, args):
         log.error("job %s failed: %r", name, e)
     finally:
         profiles.unload(name)
+        # Out of App.job_tasks: a done task kept there would hold its coroutine, so this
+        # module's code, the job's arguments and its exception until the next job.
+        app.job_tasks.remove(asyncio.current_task())
