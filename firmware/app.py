@@ -20,6 +20,7 @@ _METER_PERIOD_MS = const(1000)  # After a scenario's "end" event the simulator w
 # (simulated ms) for the queue to drain before it stops.
 _DRAIN_TIMEOUT_MS = const(60000)  # A new link that could not be made (applink not loadable, no TLS context): tried again after this long.
 RELINK_RETRY_MS = 10000
+_clocks = None  # (wall clock, monotonic clock) of the newest App: the flash log's stamps
 
 
 class Clock:
@@ -53,10 +54,10 @@ class Clock:
 
 class App:
     def __init__(self, cfg, hw, clock=None, trace=None):
+        global _clocks
+        self._log_stamp = _log_stamp  # the function itself, not a bound method (see there)
         _rare("appwire", "build", self, cfg, hw, clock, trace)  # every attribute
-
-    def _log_stamp(self):
-        return self.cp.clock.stamp(self.clock.now())
+        _clocks = (self.cp.clock, self.clock)
 
     def _make_link(self):
         import net.link  # resident: imported before applink loads, so the two never peak together
@@ -249,6 +250,13 @@ def _rare(name, fn, *args):
             sys.modules.pop(name, None)
 
 
+def _log_stamp():
+    """The flash log's time stamp (App._log_stamp, given to log.to_file): the newest App's
+    clocks. It holds only them: a bound method kept by the log held a replaced App (its core,
+    queue, connectors: ~9 KB) while a Reset built the next one."""
+    return _clocks[0].stamp(_clocks[1].now())
+
+
 def _tls_context(cfg):
     """The TLS context of an https:// transfer (jobs: fw_update, fw_diag, getlog)."""
     return _rare("applink", "tls_context", cfg)
@@ -264,5 +272,7 @@ async def run(cfg, hw, clock=None):
         if reset is not None:
             reset(app.cp.reboot)
         log.info("%s reset: restarting", app.cp.reboot)
-        app = App(cfg, hw, app.clock)
+        clock = app.clock
+        app = None  # garbage before the next App's parts are built: a Reset never holds two
+        app = App(cfg, hw, clock)
     return app

@@ -92,6 +92,19 @@ def test_the_wiring_and_the_link_parts_are_not_kept_after_use():
         _teardown(lib, saved)
 
 
+def test_the_flash_log_stamp_holds_the_clocks_not_the_app():
+    # A bound method kept by the log held a replaced App (its core, queue, connectors) while a
+    # Reset built the next one: two Apps at once.
+    a, lib, buf, saved = _setup("stamp")
+    try:
+        stamp = log._file["stamp"]
+        assert stamp is app._log_stamp  # a plain function, not a bound method of `a`
+        assert stamp() == a.cp.clock.stamp(a.clock.now())
+    finally:
+        a.queue.close() if hasattr(a.queue, "close") else None
+        _teardown(lib, saved)
+
+
 def test_a_relink_whose_part_cannot_load_is_tried_again_later_and_the_loop_goes_on():
     a, lib, buf, saved = _setup("relink")
     try:
