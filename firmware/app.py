@@ -88,23 +88,22 @@ class App:
     def on_connect_failed(self, error):
         _rare("applink", "connect_failed", self, error)  # security event, SecurityProfile fallback
 
-    async def _stop_link(self):
-        """Stop the link and wait (at most 5 s) for its task to end."""
-        if self.link is not None:
-            self.link.stop()
-            try:
-                await asyncio.wait_for(self.link_task, 5)
-            except Exception:
-                pass
-
-    async def _relink(self):
-        """Stop the link and make a new one (applink.relink)."""
-        part = __import__("applink")  # first: without it the old link stays
+    async def _relink(self, replace=True):
+        """Stop the link, waiting at most 5 s for its task to end, then put a new one in its
+        place (applink.relink); replace=False (App.run's end): only stop it."""
+        part = __import__("applink") if replace else None  # first: without it the old link stays
         try:
-            await self._stop_link()
-            part.relink(self)
+            if self.link is not None:
+                self.link.stop()
+                try:
+                    await asyncio.wait_for(self.link_task, 5)
+                except Exception:
+                    pass
+            if replace:
+                part.relink(self)
         finally:
-            sys.modules.pop("applink", None)
+            if replace:
+                sys.modules.pop("applink", None)
 
     async def flush(self):
         if self._flushing:
@@ -232,7 +231,7 @@ class App:
                 self.sampler.stop()
             for t in tasks + self.job_tasks:
                 t.cancel()
-            await self._stop_link()
+            await self._relink(False)
             self.queue.close() if hasattr(self.queue, "close") else None
             log.flush()
         return self.result
