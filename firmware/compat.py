@@ -4,16 +4,14 @@
 # net/netcompat.py: needed only to set up TLS, so it is loaded then, not kept here. What only
 # the boot, a status page or a certificate needs (file_exists, mem_free, bit_length) is in
 # compat_rare.py, found by __getattr__ below: compat.file_exists is compat_rare.file_exists.
-# So are the CPython stand-ins (const, the ticks, print_exception, a real fsync): imported from
-# there only where the runtime lacks the feature, their code is never loaded on MicroPython.
 import sys
 import time
-import os
 
 try:
     from micropython import const
 except ImportError:  # CPython
-    from compat_rare import const
+    def const(x):
+        return x
 
 if hasattr(time, "ticks_ms"):
     ticks_ms = time.ticks_ms
@@ -21,21 +19,40 @@ if hasattr(time, "ticks_ms"):
     ticks_add = time.ticks_add
     sleep_ms = time.sleep_ms
 else:  # CPython: monotonic milliseconds, no wrap-around
-    from compat_rare import ticks_ms, ticks_diff, ticks_add, sleep_ms
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def ticks_add(a, b):
+        return a + b
+
+    def sleep_ms(ms):
+        time.sleep(ms / 1000)
 
 try:
     from sys import print_exception
 except ImportError:  # CPython
-    from compat_rare import print_exception
+    import traceback
+
+    def print_exception(exc, file=None):
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=file)
+
+import os
 
 if hasattr(os, "fsync"):
-    from compat_rare import fsync
+    def fsync(f):
+        f.flush()
+        os.fsync(f.fileno())
 else:  # MicroPython: close() commits a LittleFS file; flush is the most we can ask before that
     def fsync(f):
         f.flush()
 
-# MicroPython has no os.replace; its rename overwrites an existing target on LittleFS and POSIX.
-replace = getattr(os, "replace", os.rename)
+if hasattr(os, "replace"):
+    replace = os.replace
+else:  # MicroPython's rename overwrites an existing target on LittleFS and POSIX
+    replace = os.rename
 
 
 # Seconds from 1970-01-01 to 2000-01-01: MicroPython on a device counts from 2000.
