@@ -18,24 +18,44 @@ def _table(fn, *args):
 
 
 class Config:
-    """Current values of every key; persisted overrides in `path`."""
+    """Current values of every key; the values a CSMS changed persisted in `path`.
+    Compact in RAM: one string of the key names (",A,B,...,", the writable keys first) and a
+    list of the values in that order; types, defaults and validation stay in config_keys."""
 
     def __init__(self, path=None, values=None):
         self.path = path
-        self.values, self.readonly = _table("defaults")
-        if values:  # overriding the defaults: board/device facts (NumberOfConnectors, SupportedFeatureProfiles)
-            self.values.update(values)
-        self.saved = store.load(path, {}) if path else {}
-        for name in self.saved:
-            if name in self.values:
-                self.values[name] = self.saved[name]
+        self.names, self.list, self.writable = _table("defaults")
+        self.values = self  # config.values[name] = value: the mapping form callers use
+        for name in (values or ()):  # overriding the defaults: board/device facts (NumberOfConnectors)
+            self[name] = values[name]
+        saved = store.load(path, {}) if path else {}
+        for name in saved:
+            try:
+                self[name] = saved[name]
+            except KeyError:  # a key this firmware no longer has: kept in the file only
+                pass
+
+    def at(self, name):
+        """The index of key `name` in self.list; KeyError for no such key."""
+        names = self.names
+        i = -1 if "," in name else names.find(name)
+        while i > 0:
+            n = i + len(name)
+            if names.startswith(",", i - 1) and names.startswith(",", n):
+                return names.count(",", 0, i) - 1
+            i = names.find(name, n)
+        raise KeyError(name)
 
     def get(self, name):
-        return self.values[name]
+        return self.list[self.at(name)]
+
+    def __setitem__(self, name, value):
+        """config.values[name] = value: in RAM only, not persisted."""
+        self.list[self.at(name)] = value
 
     def csl(self, name):
         out = []
-        for s in (self.values[name] or "").split(","):
+        for s in (self.get(name) or "").split(","):
             s = s.strip()
             if s:
                 out.append(s)
@@ -50,8 +70,13 @@ class Config:
         return _table("change", self, name, text)
 
     def set_internal(self, name, value):
-        """A value the charge point sets itself (HeartbeatInterval from BootNotification)."""
-        self.values[name] = value
-        if self.path and name not in self.readonly:
-            self.saved[name] = value
-            store.save(self.path, self.saved)
+        """A value the charge point sets itself (HeartbeatInterval from BootNotification) or a
+        ChangeConfiguration accepted; persisted unless the key is read-only. The saved values
+        are not kept in RAM: the file is read back and written whole (entries of keys this
+        firmware no longer has stay in it)."""
+        i = self.at(name)
+        self.list[i] = value
+        if self.path and i < self.writable:
+            saved = store.load(self.path, {})
+            saved[name] = value
+            store.save(self.path, saved)

@@ -2,7 +2,6 @@
 # GetConfiguration / ChangeConfiguration logic. Loaded by config.Config at start-up (defaults)
 # and for those two calls, then unloaded (ocpp16.profiles); the values live in Config.
 from compat import const
-import store
 from ocpp16 import auth
 from ocpp16.config import CERTIFICATE_STORE_MAX
 
@@ -91,9 +90,12 @@ KEYS = {
 
 
 def defaults():
-    """(value of every key, names of the read-only keys), for a new Config."""
-    return (dict((name, spec[2]) for name, spec in KEYS.items()),
-            tuple(name for name, spec in KEYS.items() if spec[1] == _RO))
+    """A new Config's RAM form: (",name,...," with the writable keys first, the default values
+    in that order, how many keys are writable)."""
+    order = [name for name in KEYS if KEYS[name][1] != _RO]
+    writable = len(order)
+    order += [name for name in KEYS if KEYS[name][1] == _RO]
+    return "," + ",".join(order) + ",", list(tuple(KEYS[name][2] for name in order)), writable
 
 
 def listing(cfg, names=None):
@@ -106,7 +108,7 @@ def listing(cfg, names=None):
             if names:
                 unknown.append(name)
             continue
-        known.append({"key": name, "readonly": spec[1] == _RO, "value": render(spec[0], cfg.values[name])})
+        known.append({"key": name, "readonly": spec[1] == _RO, "value": render(spec[0], cfg.get(name))})
     return known, unknown
 
 def change(cfg, name, text):
@@ -120,10 +122,7 @@ def change(cfg, name, text):
     value = parse(kind, text, arg)
     if value is None:
         return "Rejected"
-    cfg.values[name] = value
-    if cfg.path:
-        cfg.saved[name] = value
-        store.save(cfg.path, cfg.saved)
+    cfg.set_internal(name, value)
     return "RebootRequired" if access == _REBOOT else "Accepted"
 
 

@@ -73,3 +73,40 @@ def test_changed_values_survive_a_restart():
     assert c2.get("MeterValueSampleInterval") == 15 and c2.csl("StopTxnSampledData") == []
     assert c2.get("HeartbeatInterval") == KEYS["HeartbeatInterval"][2]
     os.remove(path)
+
+
+def test_lookup_by_exact_name_only():
+    # The RAM form finds a key in one string of names: a name that is part of another
+    # (MeterValuesAlignedData, ...MaxLength), two names joined, or a piece of one is no key.
+    c = Config(None, {})
+    assert c.get("MeterValuesAlignedData") == KEYS["MeterValuesAlignedData"][2]
+    assert c.get("MeterValuesAlignedDataMaxLength") == KEYS["MeterValuesAlignedDataMaxLength"][2]
+    for name in ("MeterValues", "HeartbeatInterval,LightIntensity", "", ",", "eartbeatInterval",
+                 "AdditionalRootCertificateCheck,"):
+        try:
+            c.get(name)
+            assert False, name
+        except KeyError:
+            pass
+    for name in KEYS:  # every key reads back what was set, and no other key moves
+        c.values[name] = name
+    for name in KEYS:
+        assert c.get(name) == name
+
+
+def test_saved_file_keeps_other_entries_and_no_read_only_value():
+    import os
+    import json
+    path = "/tmp/_cfgkeys_test2.json"
+    with open(path, "w") as f:
+        f.write(json.dumps({"OldKeyOfAnEarlierFirmware": 7, "HeartbeatInterval": 90}))
+    c = Config(path, {})
+    assert c.get("HeartbeatInterval") == 90
+    assert c.change("LightIntensity", "50") == "Accepted"
+    c.set_internal("NumberOfConnectors", 3)  # read-only: in RAM, never in the file
+    assert c.get("NumberOfConnectors") == 3
+    with open(path) as f:
+        assert json.loads(f.read()) == {"OldKeyOfAnEarlierFirmware": 7, "HeartbeatInterval": 90, "LightIntensity": 50}
+    c2 = Config(path, {})
+    assert c2.get("LightIntensity") == 50 and c2.get("NumberOfConnectors") == 1
+    os.remove(path)
