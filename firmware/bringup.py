@@ -169,7 +169,7 @@ async def start_wifi(cfg, hw):
 def start_ntp(cfg):
     try:
         from hal.esp32 import ntp
-        t = ntp.sync(cfg["ntp_host"])
+        t = ntp.sync(cfg.get("ntp_host"))
     except Exception as e:
         log.warning("%s: %s", "ntp", e)
         return None
