@@ -384,11 +384,14 @@ def load(path, kind=None, warn=None):
 def describe(cfg):
     """One-line summary for the console; secrets shown as "(set)"."""
     w = cfg.get("wifi")
-    return "id %s, board %s, csms %s, security profile %d, authorization key %s, wifi %s" % (
+    # Whole phrases, not "(set)" / "(none)" / "(open)": a literal of 10 characters or less is
+    # an interned name (qstr), never freed.
+    return "id %s, board %s, csms %s, security profile %d, %s, %s" % (
         cfg["charge_point_id"],
         cfg["board"],
         cfg["csms_url"],
         cfg["security_profile"],
-        "(set)" if cfg.get("authorization_key") else "(none)",
-        ("%r password %s" % (w["ssid"], "(set)" if w["password"] else "(open)")) if w else "(none)",
+        "authorization key (set)" if cfg.get("authorization_key") else "authorization key (none)",
+        (("wifi %r password (set)" if w["password"] else "wifi %r password (open)") % (w["ssid"],)) if w
+        else "wifi (none)",
     )
