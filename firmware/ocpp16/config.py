@@ -28,12 +28,15 @@ class Config:
         self.values = self  # config.values[name] = value: the mapping form callers use
         for name in (values or ()):  # overriding the defaults: board/device facts (NumberOfConnectors)
             self[name] = values[name]
+        self.saved = 0  # bit i set: the file holds key i, with the value self.list holds
         saved = store.load(path, {}) if path else {}
         for name in saved:
             try:
-                self[name] = saved[name]
+                i = self.at(name)
             except KeyError:  # a key this firmware no longer has: kept in the file only
-                pass
+                continue
+            self.list[i] = saved[name]
+            self.saved |= 1 << i
 
     def at(self, name):
         """The index of key `name` in self.list; KeyError for no such key."""
@@ -73,10 +76,13 @@ class Config:
         """A value the charge point sets itself (HeartbeatInterval from BootNotification) or a
         ChangeConfiguration accepted; persisted unless the key is read-only. The saved values
         are not kept in RAM: the file is read back and written whole (entries of keys this
-        firmware no longer has stay in it)."""
+        firmware no longer has stay in it), and not at all when it holds this value already
+        (every BootNotification sets HeartbeatInterval, mostly to the same value)."""
         i = self.at(name)
+        held = self.saved >> i & 1 and self.list[i] == value
         self.list[i] = value
-        if self.path and i < self.writable:
+        if self.path and i < self.writable and not held:
             saved = store.load(self.path, {})
             saved[name] = value
             store.save(self.path, saved)
+            self.saved |= 1 << i
