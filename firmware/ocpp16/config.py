@@ -23,20 +23,11 @@ class Config:
     list of the values in that order; types, defaults and validation stay in config_keys."""
 
     def __init__(self, path=None, values=None):
+        """The defaults, then `values` (board/device facts: NumberOfConnectors), then what the
+        file at `path` holds (config_keys.start: it runs once, its code need not stay)."""
         self.path = path
-        self.names, self.list, self.writable = _table("defaults")
         self.values = self  # config.values[name] = value: the mapping form callers use
-        for name in (values or ()):  # overriding the defaults: board/device facts (NumberOfConnectors)
-            self[name] = values[name]
-        self.saved = 0  # bit i set: the file holds key i, with the value self.list holds
-        saved = store.load(path, {}) if path else {}
-        for name in saved:
-            try:
-                i = self.at(name)
-            except KeyError:  # a key this firmware no longer has: kept in the file only
-                continue
-            self.list[i] = saved[name]
-            self.saved |= 1 << i
+        _table("start", self, values)
 
     def at(self, name):
         """The index of key `name` in self.list; KeyError for no such key."""
@@ -79,7 +70,7 @@ class Config:
         firmware no longer has stay in it), and not at all when it holds this value already
         (every BootNotification sets HeartbeatInterval, mostly to the same value)."""
         i = self.at(name)
-        held = self.saved >> i & 1 and self.list[i] == value
+        held = self.saved >> i & 1 and self.list[i] == value  # saved: bit i set, the file holds key i
         self.list[i] = value
         if self.path and i < self.writable and not held:
             saved = store.load(self.path, {})

@@ -1,7 +1,8 @@
 # OCPP 1.6 configuration keys: type, access, default and validation of each, and the
-# GetConfiguration / ChangeConfiguration logic. Loaded by config.Config at start-up (defaults)
+# GetConfiguration / ChangeConfiguration logic. Loaded by config.Config at start-up (start)
 # and for those two calls, then unloaded (ocpp16.profiles); the values live in Config.
 from compat import const
+import store
 from ocpp16 import auth
 from ocpp16.config import CERTIFICATE_STORE_MAX
 
@@ -89,13 +90,26 @@ KEYS = {
 }
 
 
-def defaults():
-    """A new Config's RAM form: (",name,...," with the writable keys first, the default values
-    in that order, how many keys are writable)."""
+def start(cfg, values):
+    """A new Config's RAM form: names ",name,...," with the writable keys first, list the
+    values in that order (the defaults, then `values`, then what the file at cfg.path holds),
+    writable how many keys are writable, saved a bit per key the file holds."""
     order = [name for name in KEYS if KEYS[name][1] != _RO]
-    writable = len(order)
+    cfg.writable = len(order)
     order += [name for name in KEYS if KEYS[name][1] == _RO]
-    return "," + ",".join(order) + ",", list(tuple(KEYS[name][2] for name in order)), writable
+    cfg.names = "," + ",".join(order) + ","
+    cfg.list = list(tuple(KEYS[name][2] for name in order))
+    for name in (values or ()):
+        cfg[name] = values[name]
+    cfg.saved = 0
+    saved = store.load(cfg.path, {}) if cfg.path else {}
+    for name in saved:
+        try:
+            i = cfg.at(name)
+        except KeyError:  # a key this firmware no longer has: kept in the file only
+            continue
+        cfg.list[i] = saved[name]
+        cfg.saved |= 1 << i
 
 
 def listing(cfg, names=None):
