@@ -60,8 +60,13 @@ class Config:
         return _table("listing", self, names)
 
     def change(self, name, text):
-        """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported."""
-        return _table("change", self, name, text)
+        """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported.
+        The value is set after config_keys is unloaded: the file's update (store_load) and
+        the key table are never in RAM together."""
+        status, value = _table("change", name, text)
+        if value is not None:
+            self.set_internal(name, value)
+        return status
 
     def set_internal(self, name, value):
         """A value the charge point sets itself (HeartbeatInterval from BootNotification) or a

@@ -125,19 +125,17 @@ def listing(cfg, names=None):
         known.append({"key": name, "readonly": spec[1] == _RO, "value": render(spec[0], cfg.get(name))})
     return known, unknown
 
-def change(cfg, name, text):
-    """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported."""
+def change(name, text):
+    """ChangeConfiguration's check: (Accepted, RebootRequired, Rejected or NotSupported, the
+    value to set or None). Config.change sets it once this module is unloaded again."""
     spec = KEYS.get(name)
     if spec is None:
-        return "NotSupported"
+        return "NotSupported", None
     kind, access, _, arg = spec
-    if access == _RO:
-        return "Rejected"
-    value = parse(kind, text, arg)
+    value = None if access == _RO else parse(kind, text, arg)
     if value is None:
-        return "Rejected"
-    cfg.set_internal(name, value)
-    return "RebootRequired" if access == _REBOOT else "Accepted"
+        return "Rejected", None
+    return "RebootRequired" if access == _REBOOT else "Accepted", value
 
 
 def render(kind, value):
