@@ -169,7 +169,7 @@ async def start_wifi(cfg, hw):
 def start_ntp(cfg):
     try:
         from hal.esp32 import ntp
-        t = ntp.sync(cfg["ntp_host"])
+        t = ntp.sync(cfg.get("ntp_host"))
     except Exception as e:
         log.warning("%s: %s", "ntp", e)
         return None
@@ -476,7 +476,7 @@ def reboot():
 def setup_requested(path, hw, ms):
     """setupbutton.watch() saw a long press (held `ms`): leave the marker for the next boot, restart."""
     log.warning("setup button held %d s: restarting into the setup portal", ms // 1000)
-    with open(setup_marker(path), "w"):  # an empty file: setup_check looks for it
+    with open(setup_marker(path), "wb"):  # an empty file: setup_check looks for it ("wb": a mode store interns already)
         pass
     make_safe(hw)
     reboot()

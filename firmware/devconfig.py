@@ -125,8 +125,8 @@ def _check_host(key, host):
 
 
 def validate(cfg, kind=None, warn=None, board_max_a=None):
-    """Check a config dict; return a new dict with defaults filled and the URL
-    normalised. `kind` (the board kind) comes from the board file when known ("esp32",
+    """Check a config dict; return a new dict with defaults filled (keys whose value is None
+    left out) and the URL normalised. `kind` (the board kind) comes from the board file when known ("esp32",
     "esp8266", "sim"); `warn(msg)` receives advice that is not an error;
     `board_max_a` (the board file's max_current_a) bounds max_current_a."""
     if not isinstance(cfg, dict):
@@ -315,7 +315,9 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         if not _printable(pw):
             raise ConfigError("status_password", "must be printable ASCII")
         out["status_password"] = pw
-    return out
+    # Kept for the charger's life: a key whose value is None (not set, no default) is left out,
+    # so readers use cfg.get(key) for those (a slot and a key string less each, ~0.5 KB in all).
+    return {k: out[k] for k in out if out[k] is not None}
 
 
 def check_files(cfg):
@@ -382,11 +384,14 @@ def load(path, kind=None, warn=None):
 def describe(cfg):
     """One-line summary for the console; secrets shown as "(set)"."""
     w = cfg.get("wifi")
-    return "id %s, board %s, csms %s, security profile %d, authorization key %s, wifi %s" % (
+    # Whole phrases, not "(set)" / "(none)" / "(open)": a literal of 10 characters or less is
+    # an interned name (qstr), never freed.
+    return "id %s, board %s, csms %s, security profile %d, %s, %s" % (
         cfg["charge_point_id"],
         cfg["board"],
         cfg["csms_url"],
         cfg["security_profile"],
-        "(set)" if cfg.get("authorization_key") else "(none)",
-        ("%r password %s" % (w["ssid"], "(set)" if w["password"] else "(open)")) if w else "(none)",
+        "authorization key (set)" if cfg.get("authorization_key") else "authorization key (none)",
+        (("wifi %r password (set)" if w["password"] else "wifi %r password (open)") % (w["ssid"],)) if w
+        else "wifi (none)",
     )

@@ -18,24 +18,38 @@ def _table(fn, *args):
 
 
 class Config:
-    """Current values of every key; persisted overrides in `path`."""
+    """Current values of every key; the values a CSMS changed persisted in `path`.
+    Compact in RAM: one string of the key names (",A,B,...,", the writable keys first) and a
+    list of the values in that order; types, defaults and validation stay in config_keys."""
 
     def __init__(self, path=None, values=None):
+        """The defaults, then `values` (board/device facts: NumberOfConnectors), then what the
+        file at `path` holds (config_keys.start: it runs once, its code need not stay)."""
         self.path = path
-        self.values, self.readonly = _table("defaults")
-        if values:  # overriding the defaults: board/device facts (NumberOfConnectors, SupportedFeatureProfiles)
-            self.values.update(values)
-        self.saved = store.load(path, {}) if path else {}
-        for name in self.saved:
-            if name in self.values:
-                self.values[name] = self.saved[name]
+        self.values = self  # config.values[name] = value: the mapping form callers use
+        _table("start", self, values)
+
+    def at(self, name):
+        """The index of key `name` in self.list; KeyError for no such key."""
+        names = self.names
+        i = -1 if "," in name else names.find(name)
+        while i > 0:
+            n = i + len(name)
+            if names.startswith(",", i - 1) and names.startswith(",", n):
+                return names.count(",", 0, i) - 1
+            i = names.find(name, n)
+        raise KeyError(name)
 
     def get(self, name):
-        return self.values[name]
+        return self.list[self.at(name)]
+
+    def __setitem__(self, name, value):
+        """config.values[name] = value: in RAM only, not persisted."""
+        self.list[self.at(name)] = value
 
     def csl(self, name):
         out = []
-        for s in (self.values[name] or "").split(","):
+        for s in (self.get(name) or "").split(","):
             s = s.strip()
             if s:
                 out.append(s)
@@ -46,12 +60,25 @@ class Config:
         return _table("listing", self, names)
 
     def change(self, name, text):
-        """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported."""
-        return _table("change", self, name, text)
+        """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported.
+        The value is set after config_keys is unloaded: the file's update (store_load) and
+        the key table are never in RAM together."""
+        status, value = _table("change", name, text)
+        if value is not None:
+            self.set_internal(name, value)
+        return status
 
     def set_internal(self, name, value):
-        """A value the charge point sets itself (HeartbeatInterval from BootNotification)."""
-        self.values[name] = value
-        if self.path and name not in self.readonly:
-            self.saved[name] = value
-            store.save(self.path, self.saved)
+        """A value the charge point sets itself (HeartbeatInterval from BootNotification) or a
+        ChangeConfiguration accepted; persisted unless the key is read-only. The saved values
+        are not kept in RAM: the file is read back and written whole (entries of keys this
+        firmware no longer has stay in it), and not at all when it holds this value already
+        (every BootNotification sets HeartbeatInterval, mostly to the same value)."""
+        i = self.at(name)
+        held = self.saved >> i & 1 and self.list[i] == value  # saved: bit i set, the file holds key i
+        self.list[i] = value
+        if self.path and i < self.writable and not held:
+            saved = store.load(self.path, {})
+            saved[name] = value
+            store.save(self.path, saved)
+            self.saved |= 1 << i

@@ -1,5 +1,5 @@
 # OCPP 1.6 configuration keys: type, access, default and validation of each, and the
-# GetConfiguration / ChangeConfiguration logic. Loaded by config.Config at start-up (defaults)
+# GetConfiguration / ChangeConfiguration logic. Loaded by config.Config at start-up (start)
 # and for those two calls, then unloaded (ocpp16.profiles); the values live in Config.
 from compat import const
 import store
@@ -90,10 +90,26 @@ KEYS = {
 }
 
 
-def defaults():
-    """(value of every key, names of the read-only keys), for a new Config."""
-    return (dict((name, spec[2]) for name, spec in KEYS.items()),
-            tuple(name for name, spec in KEYS.items() if spec[1] == _RO))
+def start(cfg, values):
+    """A new Config's RAM form: names ",name,...," with the writable keys first, list the
+    values in that order (the defaults, then `values`, then what the file at cfg.path holds),
+    writable how many keys are writable, saved a bit per key the file holds."""
+    order = [name for name in KEYS if KEYS[name][1] != _RO]
+    cfg.writable = len(order)
+    order += [name for name in KEYS if KEYS[name][1] == _RO]
+    cfg.names = "," + ",".join(order) + ","
+    cfg.list = list(tuple(KEYS[name][2] for name in order))
+    for name in (values or ()):
+        cfg[name] = values[name]
+    cfg.saved = 0
+    saved = store.load(cfg.path, {}) if cfg.path else {}
+    for name in saved:
+        try:
+            i = cfg.at(name)
+        except KeyError:  # a key this firmware no longer has: kept in the file only
+            continue
+        cfg.list[i] = saved[name]
+        cfg.saved |= 1 << i
 
 
 def listing(cfg, names=None):
@@ -106,25 +122,20 @@ def listing(cfg, names=None):
             if names:
                 unknown.append(name)
             continue
-        known.append({"key": name, "readonly": spec[1] == _RO, "value": render(spec[0], cfg.values[name])})
+        known.append({"key": name, "readonly": spec[1] == _RO, "value": render(spec[0], cfg.get(name))})
     return known, unknown
 
-def change(cfg, name, text):
-    """ChangeConfiguration: returns Accepted, Rejected, RebootRequired or NotSupported."""
+def change(name, text):
+    """ChangeConfiguration's check: (Accepted, RebootRequired, Rejected or NotSupported, the
+    value to set or None). Config.change sets it once this module is unloaded again."""
     spec = KEYS.get(name)
     if spec is None:
-        return "NotSupported"
+        return "NotSupported", None
     kind, access, _, arg = spec
-    if access == _RO:
-        return "Rejected"
-    value = parse(kind, text, arg)
+    value = None if access == _RO else parse(kind, text, arg)
     if value is None:
-        return "Rejected"
-    cfg.values[name] = value
-    if cfg.path:
-        cfg.saved[name] = value
-        store.save(cfg.path, cfg.saved)
-    return "RebootRequired" if access == _REBOOT else "Accepted"
+        return "Rejected", None
+    return "RebootRequired" if access == _REBOOT else "Accepted", value
 
 
 def render(kind, value):

@@ -73,3 +73,75 @@ def test_changed_values_survive_a_restart():
     assert c2.get("MeterValueSampleInterval") == 15 and c2.csl("StopTxnSampledData") == []
     assert c2.get("HeartbeatInterval") == KEYS["HeartbeatInterval"][2]
     os.remove(path)
+
+
+def test_lookup_by_exact_name_only():
+    # The RAM form finds a key in one string of names: a name that is part of another
+    # (MeterValuesAlignedData, ...MaxLength), two names joined, or a piece of one is no key.
+    c = Config(None, {})
+    assert c.get("MeterValuesAlignedData") == KEYS["MeterValuesAlignedData"][2]
+    assert c.get("MeterValuesAlignedDataMaxLength") == KEYS["MeterValuesAlignedDataMaxLength"][2]
+    for name in ("MeterValues", "HeartbeatInterval,LightIntensity", "", ",", "eartbeatInterval",
+                 "AdditionalRootCertificateCheck,"):
+        try:
+            c.get(name)
+            assert False, name
+        except KeyError:
+            pass
+    for name in KEYS:  # every key reads back what was set, and no other key moves
+        c.values[name] = name
+    for name in KEYS:
+        assert c.get(name) == name
+
+
+def test_saved_file_keeps_other_entries_and_no_read_only_value():
+    import os
+    import json
+    path = "/tmp/_cfgkeys_test2.json"
+    with open(path, "w") as f:
+        f.write(json.dumps({"OldKeyOfAnEarlierFirmware": 7, "HeartbeatInterval": 90}))
+    c = Config(path, {})
+    assert c.get("HeartbeatInterval") == 90
+    assert c.change("LightIntensity", "50") == "Accepted"
+    c.set_internal("NumberOfConnectors", 3)  # read-only: in RAM, never in the file
+    assert c.get("NumberOfConnectors") == 3
+    with open(path) as f:
+        assert json.loads(f.read()) == {"OldKeyOfAnEarlierFirmware": 7, "HeartbeatInterval": 90, "LightIntensity": 50}
+    c2 = Config(path, {})
+    assert c2.get("LightIntensity") == 50 and c2.get("NumberOfConnectors") == 1
+    os.remove(path)
+
+
+def test_a_value_the_file_holds_already_is_not_written_again():
+    # Every BootNotification sets HeartbeatInterval: the file is read and written only when
+    # it changes (or holds no such entry yet), and then holds what a restart reads back.
+    import os
+    import store
+    path = "/tmp/_cfgkeys_test3.json"
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    writes = []
+    real_save = store.save
+
+    def counting_save(p, obj, fs=None):
+        writes.append(dict(obj))
+        real_save(p, obj)
+    store.save = counting_save
+    try:
+        c = Config(path, {})
+        c.set_internal("HeartbeatInterval", KEYS["HeartbeatInterval"][2])  # the default: not in the file yet
+        c.set_internal("HeartbeatInterval", KEYS["HeartbeatInterval"][2])
+        assert writes == [{"HeartbeatInterval": KEYS["HeartbeatInterval"][2]}]
+        c2 = Config(path, {})
+        c2.set_internal("HeartbeatInterval", KEYS["HeartbeatInterval"][2])  # read from the file: held
+        assert len(writes) == 1
+        c2.set_internal("HeartbeatInterval", 120)
+        assert c2.change("HeartbeatInterval", "120") == "Accepted"  # the same again
+        assert c2.change("LightIntensity", "50") == "Accepted"
+        assert writes[1:] == [{"HeartbeatInterval": 120}, {"HeartbeatInterval": 120, "LightIntensity": 50}]
+        assert Config(path, {}).get("HeartbeatInterval") == 120
+    finally:
+        store.save = real_save
+        os.remove(path)
