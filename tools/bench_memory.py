@@ -153,7 +153,7 @@ async def sim_session(image, heapsize=None, report=False, tls=None):
 ESP32_RUNNER = """
 # The bench's host side of an esp32-devkitc session: the fakes, the device models on their
 # buses, one task that plays the timeline (card, plug, unplug) and prints the heap report.
-# main(a0): a0 is the heap in use before this module was imported, so "[heap] fakes=" is the
+# main(a): a is the heap in use before this module was imported, so "[heap] fakes=" is the
 # fakes' own retained cost. Test-only code: it names few things (each name is interned).
 import gc, sys, time
 from micropython import const
@@ -174,15 +174,15 @@ def setup(wifi):
     return mfrc522_model.Mfrc522Model(0x92, 2, 5, 22), pilot_model.PilotFrontEnd(pilot_model.EvModel(), 25, 36).ev
 
 
-def main(a0):
+def main(a):
     import json
     with open("config.json") as f:
         reader, ev = setup(json.load(f)["wifi"])
     gc.collect()
-    print("[heap] fakes=%%d" %% (gc.mem_alloc() - a0))
+    print("[heap] fakes=%%d" %% (gc.mem_alloc() - a))
     import asyncio
 
-    async def timeline():  # once a second: the next step when due, then the retained heap
+    async def run():  # the timeline, once a second: the next step when due, then the retained heap
         t0 = time.ticks_ms()
         step = 0
         shown = None
@@ -208,12 +208,12 @@ def main(a0):
                   _PLUG_S <= t <= _UNPLUG_S))
             import micropython
             micropython.qstr_info()  # the session's interned names, fakes' and firmware's
-    asyncio.create_task(timeline())
+    asyncio.create_task(run())
     import startup
     startup.main()
 """
 # The esp32 runner's start: the heap in use before the fakes are imported, then the session.
-ESP32_START = "import gc\ngc.collect()\na0=gc.mem_alloc()\nimport esp32_bench_runner\nesp32_bench_runner.main(a0)\n"
+ESP32_START = "import gc\ngc.collect()\na=gc.mem_alloc()\nimport esp32_bench_runner\nesp32_bench_runner.main(a)\n"
 # In a process of its own: the heap the fake peripheral objects of esp32-devkitc hold: the
 # ones the drivers and main.py create (on a device they are small C objects).
 ESP32_DEVICES = ("import esp32_bench_runner as r,gc,machine,network\nr.setup({'ssid':'garage','password':'wifi-password-1'})\ngc.collect()\n"

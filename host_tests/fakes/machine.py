@@ -19,13 +19,14 @@ except ImportError:  # CPython
 # Simulated GPIO levels by pin number, shared by every Pin object of that number
 # (two Pin(5) objects are the same wire, as on the chip).
 _levels = {}
-_watchers = {}      # pin number -> [callable(level)] (chip-select lines, DE lines)
 _pwms = {}          # pin number -> the PWM driving it
-# What is wired to the chip: ADC pin n -> object with read_uv(); _SPI + bus id ->
-# [(cs pin number, device model)]; _UART + uart id -> device model.
+# What is wired to the chip: ADC pin n -> object with read_uv(); _WATCH + pin n ->
+# [callable(level)] (chip-select lines, DE lines); _SPI + bus id -> [(cs pin number,
+# device model)]; _UART + uart id -> device model.
 _devices = {}
-_SPI = const(1000)
-_UART = const(2000)
+_WATCH = const(1000)
+_SPI = const(2000)
+_UART = const(3000)
 wdts = []           # every WDT created (a real WDT cannot be stopped or re-created)
 resets = []         # "hard"/"soft" for every reset the code asked for
 HISTORY = True      # the bus models keep their test-helper logs (frames, requests); a long
@@ -35,7 +36,6 @@ HISTORY = True      # the bus models keep their test-helper logs (frames, reques
 def reset_fakes():
     """Forget every pin, bus and device (call at the start of each test)."""
     _levels.clear()
-    _watchers.clear()
     _pwms.clear()
     _devices.clear()
     del wdts[:]
@@ -61,13 +61,13 @@ def drive(pin, value):
     old = _levels.get(n)
     _levels[n] = value
     if old != value:
-        for fn in _watchers.get(n, ()):
+        for fn in _devices.get(_WATCH + n, ()):
             fn(value)
 
 
 def watch(pin, fn):
     """Call fn(level) whenever the chip changes the level of this GPIO."""
-    _watchers.setdefault(getattr(pin, "id", pin), []).append(fn)
+    _devices.setdefault(_WATCH + getattr(pin, "id", pin), []).append(fn)
 
 
 def pwm_on(pin):

@@ -56,14 +56,14 @@ def crc_a(data, crc=0x6363):
 
 
 class Card:
-    """An ISO 14443-3A PICC. uid: 4 or 7 bytes, in transmission order."""
+    """An ISO 14443-3A PICC. id: its UID, 4 or 7 bytes, in transmission order."""
 
     HALT = _HALT
 
-    def __init__(self, uid, bad_bcc=False, bad_crc=False):
-        if len(uid) not in (4, 7):
+    def __init__(self, id, bad_bcc=False, bad_crc=False):
+        if len(id) not in (4, 7):
             raise ValueError("card model: uid must be 4 or 7 bytes")
-        self.uid = bytes(uid)
+        self.id = bytes(id)
         self.bad_bcc = bad_bcc   # anticollision answers carry a wrong BCC
         self.bad_crc = bad_crc   # SAK answers carry a wrong CRC_A
         self.state = _IDLE
@@ -71,7 +71,7 @@ class Card:
 
     def receive(self, frame, last_bits):
         """One frame from the reader -> the answer bytes, or None (no answer)."""
-        four = len(self.uid) == 4
+        four = len(self.id) == 4
         if last_bits == 7 and len(frame) == 1:
             cmd = frame[0]
             if cmd == 0x26 and self.state == _IDLE or cmd == 0x52 and self.state in (_IDLE, _HALT):
@@ -91,7 +91,7 @@ class Card:
             self.state = _IDLE
             return None
         # This level's UID part: a 7-byte UID is cascade tag 0x88 + 3 bytes, then 4 bytes.
-        cl = self.uid if four else (b"\x88" + self.uid[:3]) if sel == 0 else self.uid[3:]
+        cl = self.id if four else (b"\x88" + self.id[:3]) if sel == 0 else self.id[3:]
         bcc = cl[0] ^ cl[1] ^ cl[2] ^ cl[3]
         if frame[1] == 0x20 and len(frame) == 2:
             return cl + bytes([bcc ^ 0x5A if self.bad_bcc else bcc])
