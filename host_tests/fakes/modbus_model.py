@@ -1,10 +1,18 @@
 # Modbus RTU slaves on the fake UART: an RS485 bus that delivers a request only
 # while the DE line drives it, slaves that answer function 0x03/0x04 reads with
-# a correct CRC, and meter register maps (Eastron SDM120/SDM630, ABB B23). Fault
-# switches: silent (timeout), corrupt CRC, exception code. No driver logic here.
+# a correct CRC, and meter register maps (Eastron SDM120 here; SDM630 and ABB B23
+# in modbus_meters, loaded on first use: the bench's session needs only the
+# SDM120). Fault switches: silent (timeout), corrupt CRC, exception code. No
+# driver logic here.
 import struct
 
 import machine
+
+
+def __getattr__(name):  # Sdm630Model, AbbB23Model: modbus_meters
+    if name[0] == "_":  # __path__ and the like: the import machinery asking
+        raise AttributeError(name)
+    return getattr(__import__("modbus_meters"), name)
 
 
 def crc16(data):
@@ -22,32 +30,33 @@ def frame(body):
 
 
 class Rs485Bus:
-    """UART `uart_id` wired to a transceiver whose DE pin is `de_pin` (None: always driving)."""
+    """UART `uart_id` wired to a transceiver whose DE pin is `de_pin` (None: always driving).
+    The other end of the UART's wire (machine: write, read, flush)."""
 
     def __init__(self, uart_id=2, de_pin=None):
         self.de_pin = de_pin
         self.slaves = {}
         self.requests = []     # every frame that reached the bus
         self.lost = []         # frames written while DE was low (never left the chip)
-        self._pending = b""
+        self.pending = b""     # the answers not read yet
         self.line = []         # ("de", level) / ("tx", frame) / ("flush", de level) in order
         machine.attach_uart(uart_id, self)
         if de_pin is not None:
-            machine.watch(de_pin, lambda v: self._log(("de", v)))
+            machine.watch(de_pin, lambda v: self.log(("de", v)))
 
-    def add(self, slave):
-        self.slaves[slave.address] = slave
-        return slave
+    def add(self, model):
+        self.slaves[model.address] = model
+        return model
 
-    def _log(self, event):
+    def log(self, event):
         if machine.HISTORY:  # a long bench run keeps no line log
             self.line.append(event)
 
-    def uart_flush(self):
-        self._log(("flush", None if self.de_pin is None else machine.level(self.de_pin)))
+    def flush(self):
+        self.log(("flush", None if self.de_pin is None else machine.level(self.de_pin)))
 
-    def uart_tx(self, data, uart):
-        self._log(("tx", bytes(data)))
+    def write(self, data):
+        self.log(("tx", bytes(data)))
         if self.de_pin is not None and machine.level(self.de_pin) != 1:
             self.lost.append(data)
             return
@@ -57,10 +66,10 @@ class Rs485Bus:
             return  # a garbled request: slaves stay silent
         slave = self.slaves.get(data[0])
         if slave is not None:
-            self._pending += slave.answer(data[:-2])
+            self.pending += slave.answer(data[:-2])
 
-    def uart_rx(self):
-        out, self._pending = self._pending, b""
+    def read(self):
+        out, self.pending = self.pending, b""
         return out
 
 
@@ -75,17 +84,12 @@ class ModbusSlave:
         self.exception = None    # answer every request with this exception code
         self.answered = 0
 
-    def set_words(self, func, reg, words):
-        for i, w in enumerate(words):
-            self.regs[func][reg + i] = w & 0xFFFF
-
     def set_float(self, func, reg, value):
+        """A float32 over two registers, high word first."""
         b = struct.pack(">f", value)
-        self.set_words(func, reg, [(b[0] << 8) | b[1], (b[2] << 8) | b[3]])
-
-    def set_uint(self, func, reg, value, words):
-        value &= (1 << (16 * words)) - 1
-        self.set_words(func, reg, [(value >> (16 * (words - 1 - i))) & 0xFFFF for i in range(words)])
+        regs = self.regs[func]
+        regs[reg] = (b[0] << 8) | b[1]
+        regs[reg + 1] = (b[2] << 8) | b[3]
 
     def answer(self, req):
         if self.silent > 0:
@@ -126,45 +130,6 @@ class Sdm120Model(ModbusSlave):
         self.set_reading(voltage, current, power, import_kwh)
 
     def set_reading(self, voltage, current, power, import_kwh, export_kwh=0.0):
-        self.set_float(4, 0x0000, voltage)
-        self.set_float(4, 0x0006, current)
-        self.set_float(4, 0x000C, power)
-        self.set_float(4, 0x0048, import_kwh)
-        self.set_float(4, 0x004A, export_kwh)
-        self.set_float(4, 0x0156, import_kwh + export_kwh)
-
-
-class Sdm630Model(ModbusSlave):
-    """Eastron SDM630: three phases, total power at 0x0034."""
-
-    def __init__(self, address=1, voltages=(230.0, 231.0, 229.0), currents=(0.0, 0.0, 0.0),
-                 power=0.0, import_kwh=0.0):
-        ModbusSlave.__init__(self, address)
-        for r in range(0, 0x50, 2):
-            self.set_float(4, r, 0.0)
-        self.set_reading(voltages, currents, power, import_kwh)
-
-    def set_reading(self, voltages, currents, power, import_kwh):
-        for i in range(3):
-            self.set_float(4, 0x0000 + 2 * i, voltages[i])
-            self.set_float(4, 0x0006 + 2 * i, currents[i])
-        self.set_float(4, 0x0034, power)
-        self.set_float(4, 0x0048, import_kwh)
-        self.set_float(4, 0x0156, import_kwh)
-
-
-class AbbB23Model(ModbusSlave):
-    """ABB B23: holding registers, scaled integers (0.1 V, 0.01 A, 0.01 W, 0.01 kWh)."""
-
-    def __init__(self, address=1, voltages=(230.0, 230.0, 230.0), currents=(0.0, 0.0, 0.0),
-                 power=0.0, import_kwh=0.0):
-        ModbusSlave.__init__(self, address)
-        self.set_words(3, 0x5B00, [0] * 0x18)
-        self.set_reading(voltages, currents, power, import_kwh)
-
-    def set_reading(self, voltages, currents, power, import_kwh):
-        for i in range(3):
-            self.set_uint(3, 0x5B00 + 2 * i, int(round(voltages[i] * 10)), 2)
-            self.set_uint(3, 0x5B0C + 2 * i, int(round(currents[i] * 100)), 2)
-        self.set_uint(3, 0x5B14, int(round(power * 100)), 2)  # s32: two's complement
-        self.set_uint(3, 0x5000, int(round(import_kwh * 100)), 4)
+        for reg, v in ((0x0000, voltage), (0x0006, current), (0x000C, power), (0x0048, import_kwh),
+                       (0x004A, export_kwh), (0x0156, import_kwh + export_kwh)):
+            self.set_float(4, reg, v)

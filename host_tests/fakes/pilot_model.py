@@ -4,10 +4,6 @@
 # read, so a burst sweeps across the PWM waveform. Owns no driver logic.
 import machine
 
-# Positive CP level each EV state produces (volts, IEC 61851-1 table A.4).
-STATE_HIGH_V = {"A": 12.0, "B": 9.0, "C": 6.0, "D": 3.0, "E": 0.0}
-NEG_V = -12.0
-
 
 class EvModel:
     """The vehicle side: state A (unplugged) .. D, E = CP shorted to PE."""
@@ -16,18 +12,6 @@ class EvModel:
         self.state = state
         self.diode = diode
         self.high_v = None  # overrides the state's positive level (tests near thresholds)
-
-    def cp_volts(self, drive_high):
-        """CP level when the EVSE drives +12 V (drive_high) or -12 V."""
-        if self.state == "E":
-            return 0.0
-        high = STATE_HIGH_V[self.state] if self.high_v is None else self.high_v
-        if drive_high:
-            return high
-        if self.state == "A" or self.diode:
-            return NEG_V
-        # No diode: the EV's resistors load the negative half as they load the positive one.
-        return -high
 
 
 class PilotFrontEnd:
@@ -41,33 +25,37 @@ class PilotFrontEnd:
         self.gain_mv_per_v = gain_mv_per_v
         self.us_per_read = us_per_read  # simulated time each ADC read takes
         self.noise_mv = noise_mv        # uniform noise +-noise_mv on every read
-        self.t_us = 0
-        self._rng = seed
+        self.ticks = 0                  # simulated time (us)
+        self.seed = seed                # the noise generator's state
         machine.attach_adc(adc_pin, self)
 
-    def _noise_uv(self):
-        if not self.noise_mv:
-            return 0
-        self._rng = (self._rng * 1103515245 + 12345) & 0x7FFFFFFF
-        return ((self._rng >> 8) % (2 * self.noise_mv + 1) - self.noise_mv) * 1000
-
-    def drive_high(self):
-        """Is the EVSE driving +12 V at the current simulated instant?"""
-        pwm = machine.pwm_on(self.pwm_pin)
-        if pwm is None:
-            return machine.level(self.pwm_pin) == 1
-        duty = pwm.duty_u16()
-        if duty >= 65535:
-            return True
-        if duty <= 0:
-            return False
-        period_us = 1000000 // pwm.freq()
-        return (self.t_us % period_us) * 65535 < duty * period_us
-
-    def cp_mv(self, vcp):
-        return self.offset_mv + self.gain_mv_per_v * vcp
+    def cp_mv(self, v):
+        """The ADC input (mV) for a CP level of v volts."""
+        return self.offset_mv + self.gain_mv_per_v * v
 
     def read_uv(self):
-        v = self.ev.cp_volts(self.drive_high())
-        self.t_us += self.us_per_read
-        return int(self.cp_mv(v) * 1000) + self._noise_uv()
+        # Is the EVSE driving +12 V at this simulated instant (else -12 V)?
+        pwm = machine.pwm_on(self.pwm_pin)
+        if pwm is None:
+            high = machine.level(self.pwm_pin) == 1
+        else:
+            duty = pwm.duty_u16()
+            high = duty >= 65535
+            if 0 < duty < 65535:
+                period_us = 1000000 // pwm.freq()
+                high = (self.ticks % period_us) * 65535 < duty * period_us
+        # The CP level: the EV's positive level (IEC 61851-1 table A.4) while driven high;
+        # -12 V through the diode, or without one the EV's resistors load the negative half
+        # as they load the positive one; state E shorts CP to PE.
+        ev = self.ev
+        v = (12.0, 9.0, 6.0, 3.0, 0.0)[ord(ev.state) - 65] if ev.high_v is None else ev.high_v  # A..E
+        if ev.state == "E":
+            v = 0.0
+        elif not high:
+            v = -12.0 if ev.state == "A" or ev.diode else -v
+        self.ticks += self.us_per_read
+        uv = int(self.cp_mv(v) * 1000)
+        if self.noise_mv:  # uniform, from a small LCG (the same run to run)
+            self.seed = (self.seed * 1103515245 + 12345) & 0x7FFFFFFF
+            uv += ((self.seed >> 8) % (2 * self.noise_mv + 1) - self.noise_mv) * 1000
+        return uv
