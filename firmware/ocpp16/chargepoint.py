@@ -420,29 +420,44 @@ class ChargePoint:
         if self.boot_status != "Accepted":
             if now >= self.next_boot_ms:
                 self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000  # sooner if so answered
-                self.on_demand("boot", "send", now)
+                if self.on_demand("boot", "send", now) is False:
+                    self.next_boot_ms = now  # not encoded (out of heap): tried again next tick
             return
         head = self.queue.peek()
-        seq = cb = None
-        if self.ram and (head is None or self.ram[0][0] < head[0]):
-            _, action, payload, cb = self.ram.pop(0)
+        ram = self.ram
+        r = None
+        if ram and (head is None or ram[0][0] < head[0]):
+            r = ram[0]  # taken from the RAM buffer only once it is sent
+            m = {"action": r[1], "payload": r[2], "cb": r[3], "seq": None}
         elif head is not None and now >= self.retry_at:
-            seq, action, payload, _ = head
+            m = {"action": head[1], "payload": head[2], "cb": None, "seq": head[0]}
         else:
             interval = self.config.get("HeartbeatInterval")
             if not interval or now - self.last_call_ms < interval * 1000:
                 return
-            action, payload = "Heartbeat", {}
-        self._send_call({"action": action, "payload": payload, "cb": cb, "seq": seq}, now)
+            m = {"action": "Heartbeat", "payload": {}, "cb": None, "seq": None}
+        if self._send_call(m, now) and r is not None:
+            ram.pop(0)
 
     def _send_call(self, m, now):
-        if self.clock_offset is not None:  # timestamps taken before the clock was set
-            self.on_demand("boot", "repair", m["payload"])
-        m["id"] = self.ids.next()
-        m["sent"] = now
+        """Send our CALL m; False when it cannot be encoded now (MemoryError below the smallest
+        heap): nothing was taken (the queue head stays the head, a RAM message stays first),
+        it goes on a later tick, and charging goes on."""
+        try:
+            if self.clock_offset is not None:  # timestamps taken before the clock was set
+                self.on_demand("boot", "repair", m["payload"])
+            m["id"] = self.ids.next()
+            m["sent"] = now
+            self.outbox.append(rpc.encode_call(m["id"], m["action"], m["payload"]))
+        except MemoryError as e:
+            try:
+                log.warning("%s not sent now: %r", m["action"], e)
+            except MemoryError:
+                pass
+            return False
         self.pending = m
         self.last_call_ms = now
-        self.outbox.append(rpc.encode_call(m["id"], m["action"], m["payload"]))
+        return True
 
     # ------------------------------------------------------------------ receiving
     def receive(self, text, now):

@@ -502,3 +502,75 @@ def test_reset_while_the_link_is_down_still_reboots_after_a_bounded_wait():
     assert r.cp.reboot is None and len(r.queue) >= 1
     r.run(2000)
     assert r.cp.reboot == "Soft" and len(r.queue) >= 1   # the Stop stays queued for after the reboot
+
+
+def _short_of_heap_session(name, refuse):
+    """Offline: a transaction starts (its Start queued on flash, statuses in RAM); back online
+    with rpc.encode_call refusing (MemoryError, as below the smallest heap) each CALL the
+    first `refuse` times it is tried. The CALLs sent, in order, as (action, payload)."""
+    from ocpp16 import rpc
+    real = rpc.encode_call
+    tried = {}
+
+    def encode_call(msg_id, action, payload):
+        key = action + json.dumps(payload)
+        tried[key] = tried.get(key, 0) + 1
+        if tried[key] <= refuse:
+            raise MemoryError("no room to encode " + action)
+        return real(msg_id, action, payload)
+    r = Rig(name)
+    r.config.change("AllowOfflineTxForUnknownId", "true")
+    r.cp.on_connect(0)
+    r.run(1000)
+    r.cp.on_disconnect(r.now)
+    r.world.reader.tap("CAFE")
+    r.world.evs[0].plug()
+    r.run(3000)
+    assert 1 in r.cp.tx and len(r.queue) == 1 and r.cp.ram  # the Start on flash, statuses in RAM
+    rpc.encode_call = encode_call
+    try:
+        n = len(r.sent)
+        r.cp.on_connect(r.now)
+        r.run(200)                                   # two ticks: the first CALL tried twice
+        if refuse >= 2:                              # nothing sent, nothing taken, nothing waits for an answer
+            assert len(r.sent) == n and len(r.queue) == 1 and r.cp.ram and r.cp.pending is None
+        r.run(3000)
+    finally:
+        rpc.encode_call = real
+    assert 1 in r.cp.tx and r.evses[0].contactor_closed   # charging went on
+    assert len(r.queue) == 0 and not r.cp.ram and r.cp.pending is None
+    return [(m[2], m[3]) for m in r.sent], tried
+
+
+def test_a_call_that_cannot_be_encoded_stays_in_its_place_and_goes_later():
+    # below the smallest heap the encoder raises MemoryError: the message is not lost, not
+    # duplicated, not reordered (the queue head stays the head, a RAM message stays first)
+    plain, _ = _short_of_heap_session("nomem0", 0)
+    short, tried = _short_of_heap_session("nomem2", 2)
+    assert "StartTransaction" in [a for a, _ in plain]
+    assert [a for a, _ in plain].count("StatusNotification") >= 2
+    assert short == plain
+    refused = [k for k in tried if tried[k] > 2]
+    assert [k for k in refused if k.startswith("StartTransaction")]    # a queue head was refused
+    assert [k for k in refused if k.startswith("StatusNotification")]  # and a RAM message
+
+
+def test_a_boot_notification_that_cannot_be_encoded_goes_on_the_next_tick():
+    from ocpp16 import rpc
+    real = rpc.encode_call
+    refused = []
+
+    def encode_call(msg_id, action, payload):
+        if len(refused) < 2:
+            refused.append(action)
+            raise MemoryError("no room to encode " + action)
+        return real(msg_id, action, payload)
+    r = Rig("nomemboot")
+    rpc.encode_call = encode_call
+    try:
+        r.cp.on_connect(0)
+        r.run(1000)
+    finally:
+        rpc.encode_call = real
+    assert refused == ["BootNotification"] * 2
+    assert r.actions()[0] == "BootNotification" and r.times[0] == 200 and r.cp.boot_status == "Accepted"
