@@ -4,7 +4,8 @@
 # start-up, registration and the clock (ocpp16.boot), failed CALLs and bad frames
 # (ocpp16.failures), authorizing an idTag, its transaction's start and StopTransaction
 # (ocpp16.offline), building meter values (ocpp16.aligned), power-loss recovery
-# (ocpp16.recovery), the CSMS's calls (ocpp16.calls, their handlers in ocpp16.profiles).
+# (ocpp16.recovery), the CSMS's calls (ocpp16.calls, their handlers in ocpp16.profiles), the
+# resident features' loading and the security events (ocpp16.calls, through __getattr__).
 # Sans-I/O: text frames in (receive), text frames out (outbox); time is the `now` argument
 # (monotonic ms). It never sleeps, never touches a socket, and writes flash only through the
 # message queue and store.save.
@@ -39,6 +40,10 @@ PERSIST_WH = const(10)
 PERSIST_MS = const(30000)
 # Recent core events kept for the app and tests (ChargePoint.events).
 _MAX_EVENTS = const(32)
+# ChargePoint.__getattr__: the on-demand module of each rarely used method, as
+# "module: name name ;" groups in one string.
+_RARE = const("calls: feature drop_feature security_event ;failures: receive_too_large ;"
+              "aligned: _sampled _meter_values ;")
 # State files in data_dir: the open transactions (for power-loss recovery, ocpp16.recovery)
 # and the connectors' availability (ChangeAvailability, ocpp16.core_ops).
 TX_FILE = "tx.json"
@@ -138,6 +143,26 @@ class ChargePoint:
         self.on_demand("boot", "start", now)  # state files, resident features
 
     # ------------------------------------------------------------------ on-demand code
+    def __getattr__(self, name):
+        """The core's methods that do not run every period (looked up here only because the
+        class has no such name), each fn(cp, ...) of the on-demand module of its group in
+        _RARE, loaded for the call (on_demand: None when it cannot be loaded):
+          feature(name, now): the feature module `name`, loaded and kept resident (features)
+              until drop_feature(name); None when it cannot be loaded (ocpp16.calls);
+          security_event(kind, now, info=None): a Security whitepaper event reported
+              (ocpp16.calls, through ocpp16.secevents; a failure is logged);
+          receive_too_large(head, size, now): a frame above the WebSocket's limit, read to its
+              end and dropped, head its first bytes (ocpp16.failures);
+          _sampled(evse, key, context, now), _meter_values(evse, key, context, now, tx): a
+              meterValue element, a MeterValues message (ocpp16.aligned).
+        Another name raises AttributeError (getattr(cp, name, default) works)."""
+        i = _RARE.find(" " + name + " ")
+        if i < 0:
+            raise AttributeError(name)
+        i = _RARE.rfind(";", 0, i) + 1
+        mod = _RARE[i:_RARE.find(":", i)]
+        return lambda *args: self.on_demand(mod, name, *args)
+
     def on_demand(self, name, fn, *args):
         """fn(cp, *args) of the module ocpp16.<name>, imported for the call and unloaded after it
         (unless it is a resident feature); fn None: the module itself, left loaded (a feature).
@@ -164,24 +189,6 @@ class ChargePoint:
         ocpp16.<name>, imported when the answer comes (payload None: no usable answer)."""
         return lambda p, now: self.on_demand(name, fn, *(args + (p, now)))
 
-    def feature(self, name, now):
-        """The feature module `name`, loaded and kept resident until drop_feature;
-        None when it cannot be loaded (charging goes on without it)."""
-        mod = self.features.get(name)
-        if mod is None:
-            mod = self.on_demand(name, None)
-            if mod is not None:
-                self.features[name] = mod
-                attach = getattr(mod, "attach", None)
-                if attach is not None:
-                    attach(self, now)
-        return mod
-
-    def drop_feature(self, name):
-        """A feature holds no more state: its module leaves RAM."""
-        if self.features.pop(name, None) is not None:
-            profiles.unload(name)
-
     def _hooks(self, name):
         out = []
         for f in self.features.values():
@@ -189,14 +196,6 @@ class ChargePoint:
             if fn is not None:
                 out.append(fn)
         return out
-
-    def security_event(self, kind, now, info=None):
-        """Report a Security whitepaper event (ocpp16.secevents, loaded for the call):
-        logged on flash, sent to the CSMS (the critical ones through the queue)."""
-        try:
-            self.on_demand("secevents", "report", kind, now, info)
-        except Exception as e:  # MemoryError, flash: charging goes on
-            log.error("%s failed: %r", kind, e)
 
     def _event(self, e):
         self.events.append(e)
@@ -250,16 +249,6 @@ class ChargePoint:
         if not evse.contactor_closed:
             self.on_demand("offline", "finish", connector, now)
         return True
-
-    # Meter values are built by ocpp16.aligned, loaded for each (once per sample interval): a
-    # sample it cannot load is logged and missed, never the transaction.
-    def _sampled(self, evse, key, context, now):
-        """One meterValue element with the measurands of configuration key `key`, or None."""
-        return self.on_demand("aligned", "_sampled", evse, key, context, now)
-
-    def _meter_values(self, evse, key, context, now, tx):
-        """A MeterValues message (tx: the Transaction it belongs to, or None)."""
-        self.on_demand("aligned", "_meter_values", evse, key, context, now, tx)
 
     # ------------------------------------------------------------------ tick
     def tick(self, now):
@@ -315,8 +304,8 @@ class ChargePoint:
                         if t is None and self._not_loaded == "offline":
                             self.auth = a
                         elif t is not None:
-                            t.begin_values = self._sampled(evse, "StopTxnSampledData",
-                                                           "Transaction.Begin", now)
+                            t.begin_values = self.on_demand("aligned", "_sampled", evse, "StopTxnSampledData",
+                                                            "Transaction.Begin", now)
             elif t.stopping is not None:
                 # Waiting for the contactor to open (bounded: a welded contact cannot); its
                 # StopTransaction (ocpp16.offline) is tried again every tick until it is queued.
@@ -325,7 +314,8 @@ class ChargePoint:
             elif not evse.plugged and self.config.get("StopTransactionOnEVSideDisconnect"):
                 self.stop_transaction(c, "EVDisconnected", now)
             elif t.next_sample_ms is not None and now >= t.next_sample_ms:
-                self._meter_values(evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
+                # built by ocpp16.aligned: a sample it cannot load is logged and missed, never the transaction
+                self.on_demand("aligned", "_meter_values", evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
                 interval = self.config.get("MeterValueSampleInterval")
                 t.next_sample_ms = t.next_sample_ms + interval * 1000 if interval else None
                 self._save_tx(now)
@@ -481,10 +471,6 @@ class ChargePoint:
                 else:  # CALLERROR
                     self.on_demand("failures", "failed", m, frame, now, REFUSED)
         self._pump(now)
-
-    def receive_too_large(self, head, size, now):
-        """A frame above the WebSocket's limit, read to its end and dropped: head is its first bytes."""
-        self.on_demand("failures", "bad_frame", rpc.too_large(head, size), now)
 
     def _answered(self, m, p, now):
         """The CALLRESULT p to our CALL m: checked, acked when it came from the queue, then

@@ -66,6 +66,11 @@ def failed(cp, m, why, now, kind):
     log.warning("%s failed: %s", action, why)
 
 
+def receive_too_large(cp, head, size, now):
+    """A frame above the WebSocket's limit, read to its end and dropped: head is its first bytes."""
+    bad_frame(cp, rpc.too_large(head, size), now)
+
+
 def bad_frame(cp, e, now):
     """A frame that is not OCPP-J (e: the rpc.RpcError parsing raised): its CALLERROR when it
     can be named, else the failure of our CALL it answered; at most one InvalidMessages
