@@ -462,19 +462,17 @@ class ChargePoint:
                 self.outbox.append(rpc.encode_error(frame[1], rpc.InternalError, "%s failed" % frame[2]))
         else:
             m = self.pending
-            if m is None or m["id"] != frame[1]:
-                log.warning("answer to unknown message id %s ignored", frame[1])
-            else:
+            if frame[0] == rpc.CALLRESULT and m is not None and m["id"] == frame[1]:
                 self.pending = None
-                if frame[0] == rpc.CALLRESULT:
-                    self._answered(m, frame[2], now)
-                else:  # CALLERROR
-                    self.on_demand("failures", "failed", m, frame, now, REFUSED)
+                self._answered(m, frame[2], now)
+            else:  # a CALLERROR, or an answer to no CALL of ours
+                self.on_demand("failures", "answer", frame, now)
         self._pump(now)
 
     def _answered(self, m, p, now):
-        """The CALLRESULT p to our CALL m: checked, acked when it came from the queue, then
-        what its action needs, then the callback of the one who sent it."""
+        """The CALLRESULT p to our CALL m: checked, then what its action needs (ocpp16.boot for
+        a BootNotification or Heartbeat, ocpp16.offline for a transaction's), acked when it came
+        from the queue, then the callback of the one who sent it."""
         action = m["action"]
         try:
             rpc.validate_result(action, p)
@@ -482,29 +480,17 @@ class ChargePoint:
             self.on_demand("failures", "failed", m, e, now, REFUSED)
             return
         seq = m["seq"]
-        if seq is not None:
-            if action == "StartTransaction":
-                self.queue.resolve_tx(seq, p["transactionId"])
-            self.queue.ack(seq)
-            self.attempts.pop(seq, None)
+        if action == "StartTransaction":  # its messages still queued get the transactionId
+            self.queue.resolve_tx(seq, p["transactionId"])
         if action == "Heartbeat":
             self.on_demand("boot", "clock", p["currentTime"], now)
         elif action == "BootNotification":
             self.on_demand("boot", "answered", p, now)
-        info = p.get("idTagInfo")  # Authorize, StartTransaction, StopTransaction
-        if info and self.config.get("AuthorizationCacheEnabled"):
-            self.auth_store.remember(m["payload"].get("idTag"), info)
-        if action == "StartTransaction":
-            for t in list(self.tx.values()):
-                if t.tx_ref == seq:
-                    t.tx_id = p["transactionId"]
-                    log.info("transactionId %s assigned", t.tx_id)  # the portal browser test waits for it
-                    self._save_tx(now)
-                    self._event(("txid", t.connector, t.tx_id))
-                    status = info.get("status")
-                    if status != "Accepted" and self.config.get("StopTransactionOnInvalidId"):
-                        log.info("idTag %s refused: %s", t.id_tag, status)
-                        self.stop_transaction(t.connector, "DeAuthorized", now)
+        elif action[-11:] == "Transaction" and self.on_demand("offline", "_answered", m, p, now) is None:
+            return  # cannot be loaded now: not acked, so sent again
+        if seq is not None:
+            self.queue.ack(seq)
+            self.attempts.pop(seq, None)
         if m["cb"] is not None:  # Authorize, a profile's own CALL (DataTransfer, SignCertificate, ...)
             m["cb"](p, now)
 

@@ -4,7 +4,8 @@
 # Authorize CALL (or at once when LocalPreAuthorize knows the tag), offline or without an
 # answer from the local list and cache; once the core finds an EV plugged for the grant
 # (ChargePoint.auth), the transaction's start; once it was stopped and the contactor is open,
-# its StopTransaction. The stop itself (the offer off) is the core's: it never waits for an
+# its StopTransaction; the answers to its Start and Stop (_answered: the idTagInfo remembered,
+# the transactionId). The stop itself (the offer off) is the core's: it never waits for an
 # import. No I/O beyond tx.json and the queue.
 import log
 from ocpp16 import timefmt
@@ -19,7 +20,7 @@ def authorize(cp, id_tag, connector, now):
     elif cp.config.get("LocalPreAuthorize") and lookup(cp, id_tag, now)[1] == "Accepted":
         # Known locally as valid: start at once, no Authorize round trip.
         result(cp, id_tag, connector, "Accepted", now)
-    else:  # its idTagInfo is remembered by the core (ChargePoint._answered)
+    else:  # its answer (idTagInfo remembered) comes to answered
         cp._ram("Authorize", {"idTag": id_tag}, cp.callback("offline", "answered", id_tag, connector))
     return True
 
@@ -30,6 +31,7 @@ def answered(cp, id_tag, connector, payload, now):
     an unknown one by AllowOfflineTxForUnknownId."""
     if payload is not None:
         info = payload.get("idTagInfo", {})
+        remember(cp, id_tag, info)
         return result(cp, id_tag, connector, info.get("status"), now, info)
     source, status = None, None
     if cp.config.get("LocalAuthorizeOffline"):
@@ -37,6 +39,33 @@ def answered(cp, id_tag, connector, payload, now):
     if source is None:
         status = "Accepted" if cp.config.get("AllowOfflineTxForUnknownId") else STATUSES[3]  # Invalid
     result(cp, id_tag, connector, status, now)
+
+
+def remember(cp, id_tag, info):
+    """An idTagInfo of the CSMS (Authorize, StartTransaction, StopTransaction answers) goes to
+    the Authorization Cache when it is enabled."""
+    if info and cp.config.get("AuthorizationCacheEnabled"):
+        cp.auth_store.remember(id_tag, info)
+
+
+def _answered(cp, m, p, now):
+    """The answer p to our StartTransaction or StopTransaction m (the core acks it after): its
+    idTagInfo remembered; a Start's transactionId given to its transaction, which is stopped when
+    its idTag was not accepted and StopTransactionOnInvalidId is set. True: done."""
+    info = p.get("idTagInfo")
+    remember(cp, m["payload"].get("idTag"), info)
+    if m["action"] == "StartTransaction":
+        for t in list(cp.tx.values()):
+            if t.tx_ref == m["seq"]:
+                t.tx_id = p["transactionId"]
+                log.info("transactionId %s assigned", t.tx_id)  # the portal browser test waits for it
+                cp._save_tx(now)
+                cp._event(("txid", t.connector, t.tx_id))
+                status = info.get("status")
+                if status != "Accepted" and cp.config.get("StopTransactionOnInvalidId"):
+                    log.info("idTag %s refused: %s", t.id_tag, status)
+                    cp.stop_transaction(t.connector, "DeAuthorized", now)
+    return True
 
 
 def lookup(cp, id_tag, now):
