@@ -40,10 +40,17 @@ PERSIST_WH = const(10)
 PERSIST_MS = const(30000)
 # Recent core events kept for the app and tests (ChargePoint.events).
 _MAX_EVENTS = const(32)
-# ChargePoint.__getattr__: the on-demand module of each rarely used method, as
-# "module: name name ;" groups in one string.
+# ChargePoint.__getattr__: the on-demand module of each rarely used method, as "module: name
+# name ;" groups in one string; then the attributes only rare paths set, as "=value: name ;"
+# groups (the value they read as until set; "=" alone: None).
 _RARE = const("calls: feature drop_feature security_event ;failures: receive_too_large ;"
-              "aligned: _sampled _meter_values ;")
+              "aligned: _sampled _meter_values ;"
+              # Last FirmwareStatusNotification / DiagnosticsStatusNotification status
+              # (TriggerMessage sends these; Firmware Management sets them).
+              "=Idle: firmware_status diagnostics_status ;"
+              # when the last InvalidMessages security event was reported (ocpp16.failures);
+              # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile)
+              "=: invalid_event_ms profile_change ;")
 # State files in data_dir: the open transactions (for power-loss recovery, ocpp16.recovery)
 # and the connectors' availability (ChangeAvailability, ocpp16.core_ops).
 TX_FILE = "tx.json"
@@ -105,12 +112,6 @@ class ChargePoint:
     reader_fault = None
     available = True                  # connector 0 availability
     clock_offset = None               # seconds the clock jumped when it was first set (timestamp repair)
-    # Last FirmwareStatusNotification / DiagnosticsStatusNotification status (TriggerMessage
-    # sends these; Firmware Management sets them).
-    firmware_status = "Idle"
-    diagnostics_status = "Idle"
-    invalid_event_ms = None           # when the last InvalidMessages security event was reported
-    profile_change = None             # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile)
     _not_loaded = None                # the on-demand module that failed to load last (on_demand)
 
     def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0,
@@ -125,7 +126,7 @@ class ChargePoint:
         self.board = board or {}      # the board file: voltage_v, phases, max_current_a (Smart Charging)
         self.ids = rpc.MessageIds(id_prefix)
         self.outbox = []              # text frames to send, in order
-        self.ram = []                 # [barrier seq, action, payload, callback or None]
+        self.ram = []                 # [barrier seq, action, payload, callback or None (see _answered)]
         self.attempts = {}            # queue seq -> failed deliveries so far
         self.tx = {}                  # connector id -> Transaction
         self.finishing = set()
@@ -155,12 +156,15 @@ class ChargePoint:
               end and dropped, head its first bytes (ocpp16.failures);
           _sampled(evse, key, context, now), _meter_values(evse, key, context, now, tx): a
               meterValue element, a MeterValues message (ocpp16.aligned).
-        Another name raises AttributeError (getattr(cp, name, default) works)."""
+        The attributes of the "=value:" groups read as that value until they are set. Another
+        name raises AttributeError (getattr(cp, name, default) works)."""
         i = _RARE.find(" " + name + " ")
         if i < 0:
             raise AttributeError(name)
         i = _RARE.rfind(";", 0, i) + 1
         mod = _RARE[i:_RARE.find(":", i)]
+        if mod[0] == "=":  # an attribute not set yet
+            return mod[1:] or None
         return lambda *args: self.on_demand(mod, name, *args)
 
     def on_demand(self, name, fn, *args):
@@ -183,11 +187,6 @@ class ChargePoint:
         finally:
             if name not in self.features:
                 profiles.unload(name)
-
-    def callback(self, name, fn, *args):
-        """A callback for the answer to one of our CALLs: fn(cp, *args, payload, now) of
-        ocpp16.<name>, imported when the answer comes (payload None: no usable answer)."""
-        return lambda p, now: self.on_demand(name, fn, *(args + (p, now)))
 
     def _hooks(self, name):
         out = []
@@ -384,8 +383,9 @@ class ChargePoint:
         return seq
 
     def _ram(self, action, payload, cb, c=None):
-        """A message that waits in RAM (cb: called with the answer; c: a StatusNotification's
-        connector, of which only the latest waits while offline)."""
+        """A message that waits in RAM (cb: called with the answer, a function or a (module, fn,
+        args...) tuple of on-demand code, see _answered; c: a StatusNotification's connector, of
+        which only the latest waits while offline)."""
         if c is not None and not self.online:
             # Offline, only the latest status of a connector matters; it goes where the
             # latest one belongs, after the transaction messages queued before it.
@@ -491,8 +491,11 @@ class ChargePoint:
         if seq is not None:
             self.queue.ack(seq)
             self.attempts.pop(seq, None)
-        if m["cb"] is not None:  # Authorize, a profile's own CALL (DataTransfer, SignCertificate, ...)
-            m["cb"](p, now)
+        cb = m["cb"]
+        if type(cb) is tuple:  # (module, fn, args...): its fn(cp, args..., p, now), loaded for the call (Authorize)
+            self.on_demand(*(cb + (p, now)))
+        elif cb is not None:  # a profile's own CALL (DataTransfer, SignCertificate, ...)
+            cb(p, now)
 
     # ------------------------------------------------------------------ queries
     def idle(self):

@@ -21,7 +21,7 @@ def authorize(cp, id_tag, connector, now):
         # Known locally as valid: start at once, no Authorize round trip.
         result(cp, id_tag, connector, "Accepted", now)
     else:  # its answer (idTagInfo remembered) comes to answered
-        cp._ram("Authorize", {"idTag": id_tag}, cp.callback("offline", "answered", id_tag, connector))
+        cp._ram("Authorize", {"idTag": id_tag}, ("offline", "answered", id_tag, connector))
     return True
 
 
