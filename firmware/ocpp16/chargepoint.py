@@ -285,26 +285,17 @@ class ChargePoint:
                     # modules at once at this moment, which decides the smallest heap. Code that
                     # cannot load keeps the authorization for the next tick (while it lasts).
                     try:
-                        room = self.queue.room_for_transaction()
+                        free = self.queue.room_for_transaction()
                     except Exception as e:  # queue_open: ImportError, MemoryError
-                        room = None
+                        free = None
                         if self._not_loaded != "queue_open":
                             log.error("%s not loaded: %r", "queue_open", e)
                         self._not_loaded = "queue_open"
-                    if room is None:
-                        pass
-                    elif not room:
-                        self.auth = None  # one start per authorization
-                        log.error("%s not queued: %s", "StartTransaction", "queue full")
-                        self._event(("refused", "queue full"))
-                    else:
-                        self.auth = None
-                        t = self.on_demand("offline", "start", evse, a["tag"], now)
-                        if t is None and self._not_loaded == "offline":
-                            self.auth = a
-                        elif t is not None:
-                            t.begin_values = self.on_demand("aligned", "_sampled", evse, "StopTxnSampledData",
-                                                            "Transaction.Begin", now)
+                    # the authorization is spent in there (kept when it cannot be loaded)
+                    t = None if free is None else self.on_demand("offline", "start", evse, free, now)
+                    if t:
+                        t.begin_values = self.on_demand("aligned", "_sampled", evse, "StopTxnSampledData",
+                                                        "Transaction.Begin", now)
             elif t.stopping is not None:
                 # Waiting for the contactor to open (bounded: a welded contact cannot); its
                 # StopTransaction (ocpp16.offline) is tried again every tick until it is queued.
@@ -340,22 +331,20 @@ class ChargePoint:
         if self.boot_status != "Accepted":
             return
         min_ms = self.config.get("MinimumStatusDuration") * 1000
-        items = [(0, "Available" if self.available else "Unavailable",
-                  self.reader_fault or "NoError")]
-        for evse in self.evses:
-            c = evse.id
-            t = self.tx.get(c)
-            if t is not None and t.stopping is not None:
-                s = evse.status(False, True)  # stopped, waiting only for its meterStop: Finishing
-            else:
-                s = evse.status(t is not None, c in self.finishing)
-            a = self.auth
-            if s == "Available" and a is not None and a["connector"] in (None, c):
-                s = "Preparing"
-            for hook in self._hooks("status"):
-                s = hook(self, c, s, now)
-            items.append((c, s, evse.error_code()))
-        for c, s, err in items:
+        a = self.auth
+        c = 0  # connector 0 first: the charge point itself (the reader's fault)
+        s, err = "Available" if self.available else "Unavailable", self.reader_fault or "NoError"
+        for evse in [None] + self.evses:
+            if evse is not None:
+                c = evse.id
+                t = self.tx.get(c)
+                stopped = t is not None and t.stopping is not None  # waiting only for its meterStop: Finishing
+                s = evse.status(t is not None and not stopped, stopped or c in self.finishing)
+                if s == "Available" and a is not None and a["connector"] in (None, c):
+                    s = "Preparing"
+                for hook in self._hooks("status"):
+                    s = hook(self, c, s, now)
+                err = evse.error_code()
             cur = (s, err)
             seen = self.seen.get(c)
             if seen is None or (seen[0], seen[1]) != cur:

@@ -93,10 +93,17 @@ def result(cp, id_tag, connector, status, now, info=None):
     return True
 
 
-def start(cp, evse, id_tag, now):
-    """The transaction of a grant on evse, unless a feature refuses it (may_start hooks): the
-    Transaction, or None. The core checked the queue's room before and takes its
-    Transaction.Begin values after (ChargePoint.tick)."""
+def start(cp, evse, free, now):
+    """The transaction of the grant (cp.auth, spent here: one start per authorization) on evse,
+    unless the queue has no room for it (free: False, the core checked it before) or a feature refuses
+    it (may_start hooks): the Transaction, or None. The core takes its Transaction.Begin values
+    after (ChargePoint.tick)."""
+    id_tag = cp.auth["tag"]
+    cp.auth = None
+    if not free:
+        log.error("%s not queued: %s", "StartTransaction", "queue full")
+        cp._event(("refused", "queue full"))
+        return None
     for hook in cp._hooks("may_start"):
         why = hook(cp, evse, id_tag, now)
         if why:
