@@ -15,7 +15,6 @@ from compat import const
 from ocpp16 import profiles
 from ocpp16 import rpc
 from ocpp16 import timefmt
-from ocpp16.auth import AuthStore
 from ocpp16.queue import QueueError
 
 # How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
@@ -138,7 +137,6 @@ class ChargePoint:
         # also after a reboot with a backlog on flash
         self.last_pushed = queue.next_seq - 1
         self.events = []              # recent (kind, detail...) notes for the app and tests, bounded
-        self.auth_store = AuthStore(data_dir, timefmt.parse_datetime)
         self.features = {}            # name -> resident feature module (ocpp16.profiles.BOOT_FEATURES)
         self.jobs = []                # (module, args) for the app to run as background tasks (I/O)
         self.on_demand("boot", "start", now)  # state files, resident features
@@ -156,8 +154,12 @@ class ChargePoint:
               end and dropped, head its first bytes (ocpp16.failures);
           _sampled(evse, key, context, now), _meter_values(evse, key, context, now, tx): a
               meterValue element, a MeterValues message (ocpp16.aligned).
+        auth_store: the AuthStore of the Local Authorization List and the Authorization Cache,
+            read from flash for this use (ocpp16.offline; None when it cannot be loaded).
         The attributes of the "=value:" groups read as that value until they are set. Another
         name raises AttributeError (getattr(cp, name, default) works)."""
+        if name == "auth_store":  # the local list and cache, read from flash for each use
+            return self.on_demand("offline", "auth_store")
         i = _RARE.find(" " + name + " ")
         if i < 0:
             raise AttributeError(name)

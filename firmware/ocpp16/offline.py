@@ -6,11 +6,16 @@
 # (ChargePoint.auth), the transaction's start; once it was stopped and the contactor is open,
 # its StopTransaction; the answers to its Start and Stop (_answered: the idTagInfo remembered,
 # the transactionId). The stop itself (the offer off) is the core's: it never waits for an
-# import. No I/O beyond tx.json and the queue.
+# import. Also the AuthStore (the local list and cache, ocpp16.auth), read from flash for each
+# use. No I/O beyond tx.json, the queue and the AuthStore's files.
 import log
+import store
+from compat import const
 from ocpp16 import timefmt
-from ocpp16.auth import STATUSES
+from ocpp16.auth import CACHE_MAX, LIST_FILE, STATUSES, pack
 from ocpp16.chargepoint import Transaction
+
+_CACHE_FILE = const("authcache.json")  # in the data folder: {idTag: entry + [the stamp it was learnt with]}
 
 
 def authorize(cp, id_tag, connector, now):
@@ -41,11 +46,20 @@ def answered(cp, id_tag, connector, payload, now):
     result(cp, id_tag, connector, status, now)
 
 
+def auth_store(cp):
+    """The AuthStore of cp's data folder, read from flash now (ChargePoint.auth_store, for one
+    use); without a data folder it lives in RAM, kept as cp.auth_store."""
+    st = AuthStore(cp.data_dir, timefmt.parse_datetime)
+    if not cp.data_dir:
+        cp.auth_store = st
+    return st
+
+
 def remember(cp, id_tag, info):
     """An idTagInfo of the CSMS (Authorize, StartTransaction, StopTransaction answers) goes to
     the Authorization Cache when it is enabled."""
     if info and cp.config.get("AuthorizationCacheEnabled"):
-        cp.auth_store.remember(id_tag, info)
+        (cp.auth_store if not cp.data_dir else auth_store(cp)).remember(id_tag, info)
 
 
 def _answered(cp, m, p, now):
@@ -71,7 +85,7 @@ def _answered(cp, m, p, now):
 def lookup(cp, id_tag, now):
     """("list" or "cache", status) of a tag known locally, else (None, None)."""
     c = cp.config
-    return cp.auth_store.lookup(id_tag, cp.clock.epoch(now) if cp.clock.known() else None,
+    return (cp.auth_store if not cp.data_dir else auth_store(cp)).lookup(id_tag, cp.clock.epoch(now) if cp.clock.known() else None,
                                 use_list=c.get("LocalAuthListEnabled"), use_cache=c.get("AuthorizationCacheEnabled"))
 
 
@@ -170,3 +184,60 @@ def finish(cp, connector, now):
     log.info("transaction on connector %d %s: %s", connector, "stopped", reason)
     if connector in cp.scheduled_unavailable:  # a ChangeAvailability waited for this stop
         cp.on_demand("core_ops", "out_of_use", connector)
+
+
+class AuthStore:
+    """The Local Authorization List and the Authorization Cache of a data folder (ocpp16.auth),
+    read back from flash when made; every change is saved at once. Expiry is checked against
+    an epoch given."""
+
+    def __init__(self, directory=None, parse_time=None):
+        self.dir = directory
+        self.parse_time = parse_time
+        d = store.load(self._path(LIST_FILE), {}) if directory else {}
+        self.version = d.get("v", 0)
+        self.list = d.get("e", {})
+        self.cache = store.load(self._path(_CACHE_FILE), {}) if directory else {}
+        # Each cache entry ends with the stamp it was learnt with (the oldest is evicted first);
+        # one saved without a stamp counts as the oldest.
+        self._stamp = 0
+        for e in self.cache.values():
+            if len(e) < 4:
+                e.append(0)
+            self._stamp = max(self._stamp, e[3])
+
+    def _path(self, name):
+        return self.dir + "/" + name
+
+    def lookup(self, id_tag, epoch, use_list=True, use_cache=True):
+        """("list" or "cache", status) for a known idTag, or (None, None)."""
+        for source, use, table in (("list", use_list, self.list), ("cache", use_cache, self.cache)):
+            e = table.get(id_tag) if use else None
+            if e:
+                status = STATUSES[e[0]]
+                if status == "Accepted" and e[1] and epoch is not None and epoch >= e[1]:
+                    status = "Expired"
+                return source, status
+        return None, None
+
+    # ------------------------------------------------------------ cache
+    def remember(self, id_tag, info):
+        """An idTagInfo from the CSMS (Authorize, StartTransaction, StopTransaction answers)."""
+        if not id_tag or not info or "status" not in info:
+            return
+        c = self.cache
+        if id_tag not in c and len(c) >= CACHE_MAX:
+            old = None
+            for k in c:
+                if old is None or c[k][3] < c[old][3]:
+                    old = k
+            del c[old]
+        self._stamp += 1
+        c[id_tag] = pack(info, self.parse_time) + [self._stamp]
+        if self.dir:
+            store.save(self._path(_CACHE_FILE), c)
+
+    def clear_cache(self):
+        self.cache = {}
+        if self.dir:
+            store.save(self._path(_CACHE_FILE), {})

@@ -3,7 +3,8 @@
 # AllowOfflineTxForUnknownId, SendLocalList, GetLocalListVersion, ClearCache).
 import json
 
-from ocpp16.auth import AuthStore, CACHE_MAX
+from ocpp16.auth import CACHE_MAX
+from ocpp16.offline import AuthStore
 from ocpp16.localauth import update_list
 from ocpp16.timefmt import parse_datetime
 from test_chargepoint import Rig
