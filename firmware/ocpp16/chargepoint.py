@@ -477,8 +477,10 @@ class ChargePoint:
             self.on_demand("boot", "clock", p["currentTime"], now)
         elif action == "BootNotification":
             self.on_demand("boot", "answered", p, now)
-        elif action[-11:] == "Transaction" and self.on_demand("offline", "_answered", m, p, now) is None:
-            return  # cannot be loaded now: not acked, so sent again
+        elif action[-11:] == "Transaction" and self.on_demand("offline", "_answered", m, p, now) is None:  # Start, Stop
+            # cannot be loaded now: not acked, sent again after the retry interval
+            self.retry_at = now + self.config.get("TransactionMessageRetryInterval") * 1000
+            return
         if seq is not None:
             self.queue.ack(seq)
             self.attempts.pop(seq, None)

@@ -574,3 +574,44 @@ def test_a_boot_notification_that_cannot_be_encoded_goes_on_the_next_tick():
         rpc.encode_call = real
     assert refused == ["BootNotification"] * 2
     assert r.actions()[0] == "BootNotification" and r.times[0] == 200 and r.cp.boot_status == "Accepted"
+
+
+def test_a_transaction_answer_whose_code_cannot_load_is_not_acked_and_goes_again():
+    # the StartTransaction's answer needs ocpp16.offline (its transactionId, idTagInfo): when
+    # that cannot be loaded the Start stays queued and goes again after the retry interval
+    from ocpp16 import profiles
+    real = profiles.load
+    broken = set()
+    starts = []
+
+    def load(name):
+        if name in broken:
+            raise MemoryError("no room for " + name)
+        return real(name)
+    r = Rig("txanswer")
+    r.config.change("TransactionMessageRetryInterval", "5")
+    csms = r.csms
+
+    def answer(action, p):
+        if action == "StartTransaction":
+            if not starts:
+                broken.add("offline")
+            starts.append(p["idTag"])
+        return csms(action, p)
+    r.csms = answer
+    profiles.load = load
+    try:
+        r.cp.on_connect(0)
+        r.run(1000)
+        r.world.reader.tap("CAFE")
+        r.world.evs[0].plug()
+        r.run(1000)
+        assert starts == ["CAFE"] and r.cp.tx[1].tx_id is None and len(r.queue) == 1  # not acked
+        broken.clear()
+        r.run(3000)
+        assert len(starts) == 1                                  # not before the retry interval
+        r.run(3000)
+    finally:
+        profiles.load = real
+    assert starts == ["CAFE"] * 2 and r.cp.tx[1].tx_id == TX_ID and len(r.queue) == 0
+    assert r.evses[0].contactor_closed
