@@ -57,17 +57,20 @@ def auth_store(cp):
 
 def remember(cp, id_tag, info):
     """An idTagInfo of the CSMS (Authorize, StartTransaction, StopTransaction answers) goes to
-    the Authorization Cache when it is enabled."""
+    the Authorization Cache when it is enabled. The cache is an aid: when it cannot be read in
+    now (MemoryError), the tag is not learnt this time and the answer is handled all the same."""
     if info and cp.config.get("AuthorizationCacheEnabled"):
-        (cp.auth_store if not cp.data_dir else auth_store(cp)).remember(id_tag, info)
+        try:
+            (cp.auth_store if not cp.data_dir else auth_store(cp)).remember(id_tag, info)
+        except MemoryError as e:
+            log.warning("idTag %s not cached: %r", id_tag, e)
 
 
 def _answered(cp, m, p, now):
-    """The answer p to our StartTransaction or StopTransaction m (the core acks it after): its
-    idTagInfo remembered; a Start's transactionId given to its transaction, which is stopped when
-    its idTag was not accepted and StopTransactionOnInvalidId is set. True: done."""
+    """The answer p to our StartTransaction or StopTransaction m (the core acks it after): a
+    Start's transactionId given to its transaction, which is stopped when its idTag was not
+    accepted and StopTransactionOnInvalidId is set; then its idTagInfo remembered. True: done."""
     info = p.get("idTagInfo")
-    remember(cp, m["payload"].get("idTag"), info)
     if m["action"] == "StartTransaction":
         for t in list(cp.tx.values()):
             if t.tx_ref == m["seq"]:
@@ -79,6 +82,7 @@ def _answered(cp, m, p, now):
                 if status != "Accepted" and cp.config.get("StopTransactionOnInvalidId"):
                     log.info("idTag %s refused: %s", t.id_tag, status)
                     cp.stop_transaction(t.connector, "DeAuthorized", now)
+    remember(cp, m["payload"].get("idTag"), info)
     return True
 
 

@@ -615,3 +615,27 @@ def test_a_transaction_answer_whose_code_cannot_load_is_not_acked_and_goes_again
         profiles.load = real
     assert starts == ["CAFE"] * 2 and r.cp.tx[1].tx_id == TX_ID and len(r.queue) == 0
     assert r.evses[0].contactor_closed
+
+
+def test_answers_are_handled_when_the_cache_cannot_be_read_in():
+    # the Authorization Cache is read from flash for each use (ocpp16.offline.AuthStore): out of
+    # heap there, the tag is not learnt this time, the Authorize and Start answers go on
+    import store
+    r = Rig("nocache")
+    r.cp.on_connect(0)
+    r.run(1000)
+
+    def load(path, default=None):
+        raise MemoryError("no room to read " + path)
+    store.load = load
+    try:
+        r.world.reader.tap("CAFE")
+        r.world.evs[0].plug()
+        r.run(5000)
+    finally:
+        del store.load
+    assert r.cp.tx[1].tx_id == TX_ID and len(r.queue) == 0 and r.evses[0].contactor_closed
+    assert "CAFE" not in r.cp.auth_store.cache
+    r.world.reader.tap("CAFE")                     # stops it; the Stop's answer is learnt now
+    r.run(2000)
+    assert 1 not in r.cp.tx and "CAFE" in r.cp.auth_store.cache
