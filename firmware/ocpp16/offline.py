@@ -98,11 +98,14 @@ def result(cp, id_tag, connector, status, now, info=None):
     locally): a grant waits in cp.auth for a plug, unless a feature refuses it. True: decided."""
     cp._event(("authorize", id_tag, status))
     why = None if status == "Accepted" else status
-    for hook in cp._hooks("authorized") if why is None else ():
-        why = hook(cp, id_tag, connector, info, now)
-        if why:
-            cp._event(("refused", why))
-            break
+    try:
+        for hook in cp._hooks("authorized") if why is None else ():
+            why = hook(cp, id_tag, connector, info, now)
+            if why:
+                cp._event(("refused", why))
+                break
+    except MemoryError as e:  # a feature could not check it (it may read the local list): not granted
+        why = repr(e)
     if why:
         log.info("idTag %s refused: %s", id_tag, why)
     else:
@@ -116,18 +119,24 @@ def start(cp, evse, free, now):
     unless the queue has no room for it (free: False, the core checked it before) or a feature refuses
     it (may_start hooks): the Transaction, or None. The core takes its Transaction.Begin values
     after (ChargePoint.tick)."""
-    id_tag = cp.auth["tag"]
+    a = cp.auth
+    id_tag = a["tag"]
     cp.auth = None
     if not free:
         log.error("%s not queued: %s", "StartTransaction", "queue full")
         cp._event(("refused", "queue full"))
         return None
-    for hook in cp._hooks("may_start"):
-        why = hook(cp, evse, id_tag, now)
-        if why:
-            log.info("idTag %s refused: %s", id_tag, why)
-            cp._event(("refused", why))
-            return None
+    try:
+        for hook in cp._hooks("may_start"):
+            why = hook(cp, evse, id_tag, now)
+            if why:
+                log.info("idTag %s refused: %s", id_tag, why)
+                cp._event(("refused", why))
+                return None
+    except MemoryError as e:  # a feature could not check it (it may read the local list)
+        log.warning("idTag %s: start waits: %r", id_tag, e)
+        cp.auth = a  # tried again next tick, while the authorization lasts
+        return None
     evse.read_meter()
     meter = evse.energy_wh()
     epoch = cp.clock.epoch(now)

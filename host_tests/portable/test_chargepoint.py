@@ -639,3 +639,31 @@ def test_answers_are_handled_when_the_cache_cannot_be_read_in():
     r.world.reader.tap("CAFE")                     # stops it; the Stop's answer is learnt now
     r.run(2000)
     assert 1 not in r.cp.tx and "CAFE" in r.cp.auth_store.cache
+
+
+def test_a_start_whose_feature_check_runs_out_of_heap_waits_with_its_authorization():
+    # a feature's may_start hook (a reservation's reads the local list from flash) out of heap:
+    # the start waits for the next tick with its authorization kept, then goes once
+    r = Rig("nomemhook")
+    r.cp.on_connect(0)
+    r.run(1000)
+    checks = []
+
+    class Probe:
+        pass
+
+    def may_start(cp, evse, id_tag, now):
+        checks.append(now)
+        if len(checks) <= 2:
+            raise MemoryError("no room to check " + id_tag)
+        return None
+    probe = Probe()
+    probe.may_start = may_start
+    r.cp.features["probe"] = probe
+    r.world.reader.tap("CAFE")
+    r.world.evs[0].plug()
+    r.run(5000)
+    del r.cp.features["probe"]
+    assert len(checks) == 3 and checks[1] > checks[0]
+    assert [m[3]["idTag"] for m in r.sent if m[2] == "StartTransaction"] == ["CAFE"]
+    assert 1 in r.cp.tx and r.evses[0].contactor_closed
