@@ -9,6 +9,8 @@
 # Sans-I/O: text frames in (receive), text frames out (outbox); time is the `now` argument
 # (monotonic ms). It never sleeps, never touches a socket, and writes flash only through the
 # message queue and store.save.
+import sys
+
 import log
 import store
 from compat import const
@@ -173,7 +175,9 @@ class ChargePoint:
         """fn(cp, *args) of the module ocpp16.<name>, imported for the call and unloaded after it
         (unless it is a resident feature); fn None: the module itself, left loaded (a feature).
         None when it cannot be imported: logged (once while the same module keeps failing: a
-        stop is tried again every tick), charging goes on, tried again on the next use."""
+        stop is tried again every tick), charging goes on, tried again on the next use. A module
+        already loaded (a call of it asks for more of it) stays for the call that loaded it."""
+        held = name in self.features or "ocpp16" + "." + name in sys.modules
         try:
             mod = profiles.load(name)
         except Exception as e:  # ImportError, MemoryError
@@ -187,7 +191,7 @@ class ChargePoint:
         try:
             return getattr(mod, fn)(self, *args)
         finally:
-            if name not in self.features:
+            if not held and name not in self.features:
                 profiles.unload(name)
 
     def _hooks(self, name):
