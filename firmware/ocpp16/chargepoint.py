@@ -49,9 +49,8 @@ _RARE = const("calls: feature drop_feature security_event ;failures: receive_too
               # Last FirmwareStatusNotification / DiagnosticsStatusNotification status
               # (TriggerMessage sends these; Firmware Management sets them).
               "=Idle: firmware_status diagnostics_status ;"
-              # when the last InvalidMessages security event was reported (ocpp16.failures);
-              # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile)
-              "=: invalid_event_ms profile_change ;")
+              # when the last InvalidMessages security event was reported (ocpp16.failures)
+              "=: invalid_event_ms ;")
 # State files in data_dir: the open transactions (for power-loss recovery, ocpp16.recovery)
 # and the connectors' availability (ChangeAvailability, ocpp16.core_ops).
 TX_FILE = "tx.json"
@@ -113,6 +112,7 @@ class ChargePoint:
     reader_fault = None
     available = True                  # connector 0 availability
     clock_offset = None               # seconds the clock jumped when it was first set (timestamp repair)
+    profile_change = None             # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile; read every period)
     _not_loaded = None                # the on-demand module that failed to load last (on_demand)
 
     def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0,
