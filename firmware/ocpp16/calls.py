@@ -32,7 +32,7 @@ def answer(cp, msg_id, action, payload, now):
     return True
 
 
-# What the handlers use of the core and it keeps here (ChargePoint.__getattr__): the resident
+# What the handlers use of the core, kept here (ChargePoint.__getattr__): the resident
 # features, the security events.
 def feature(cp, name, now):
     """The feature module `name`, loaded and kept resident (cp.features) until drop_feature;
