@@ -46,8 +46,8 @@ def payload(cp):
 
 
 def send(cp, now):
-    """Nothing else is sent until the CSMS accepts this (OCPP 1.6 4.2)."""
-    cp._send_call({"action": "BootNotification", "payload": payload(cp), "cb": None, "seq": None}, now)
+    """Nothing else is sent until the CSMS accepts this (OCPP 1.6 4.2). False: not encoded now."""
+    return cp._send_call({"action": "BootNotification", "payload": payload(cp), "cb": None, "seq": None}, now)
 
 
 def answered(cp, p, now):
@@ -106,5 +106,6 @@ def repair(cp, payload):
                 continue
             if e < CLOCK_VALID_AFTER:
                 d["timestamp"] = timefmt.format_datetime(e + cp.clock_offset)
-    if not cp.tx and not cp.ram and cp.queue.peek() is None:
+    ram = cp.ram  # a RAM message being sent is still first in it (taken once it is sent)
+    if not cp.tx and cp.queue.peek() is None and (not ram or len(ram) == 1 and ram[0][2] is payload):
         cp.clock_offset = None

@@ -2,7 +2,8 @@
 # checked against its schema, handed to the module of its action (ocpp16.profiles.HANDLERS, loaded
 # for the call), answered with its CALLRESULT or the CALLERROR it deserves. No I/O; the answer
 # goes to the core's outbox. When this module itself cannot be loaded, the core answers
-# InternalError.
+# InternalError. Also what the handlers use of the core (ChargePoint.__getattr__): loading and
+# dropping a resident feature, reporting a security event (a handler runs while this is loaded).
 import log
 from ocpp16 import profiles
 from ocpp16 import rpc
@@ -21,7 +22,7 @@ def answer(cp, msg_id, action, payload, now):
         log.error("%s failed: %r", action, e)
         result = rpc.encode_error(msg_id, rpc.InternalError, "%s failed" % action)
         if isinstance(e, MemoryError):
-            cp.security_event("MemoryExhaustion", now, action)
+            security_event(cp, "MemoryExhaustion", now, action)
     else:
         result = rpc.encode_result(msg_id, result)
     finally:
@@ -29,3 +30,34 @@ def answer(cp, msg_id, action, payload, now):
             profiles.unload(name)
     cp.outbox.append(result)
     return True
+
+
+# What the handlers use of the core, kept here (ChargePoint.__getattr__): the resident
+# features, the security events.
+def feature(cp, name, now):
+    """The feature module `name`, loaded and kept resident (cp.features) until drop_feature;
+    None when it cannot be loaded (charging goes on without it)."""
+    mod = cp.features.get(name)
+    if mod is None:
+        mod = cp.on_demand(name, None)
+        if mod is not None:
+            cp.features[name] = mod
+            attach = getattr(mod, "attach", None)
+            if attach is not None:
+                attach(cp, now)
+    return mod
+
+
+def drop_feature(cp, name):
+    """A feature holds no more state: its module leaves RAM."""
+    if cp.features.pop(name, None) is not None:
+        profiles.unload(name)
+
+
+def security_event(cp, kind, now, info=None):
+    """Report a Security whitepaper event (ocpp16.secevents, loaded for the call): logged on
+    flash, sent to the CSMS (the critical ones through the queue)."""
+    try:
+        cp.on_demand("secevents", "report", kind, now, info)
+    except Exception as e:  # MemoryError, flash: charging goes on
+        log.error("%s failed: %r", kind, e)

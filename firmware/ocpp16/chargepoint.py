@@ -4,17 +4,19 @@
 # start-up, registration and the clock (ocpp16.boot), failed CALLs and bad frames
 # (ocpp16.failures), authorizing an idTag, its transaction's start and StopTransaction
 # (ocpp16.offline), building meter values (ocpp16.aligned), power-loss recovery
-# (ocpp16.recovery), the CSMS's calls (ocpp16.calls, their handlers in ocpp16.profiles).
+# (ocpp16.recovery), the CSMS's calls (ocpp16.calls, their handlers in ocpp16.profiles), the
+# resident features' loading and the security events (ocpp16.calls, through __getattr__).
 # Sans-I/O: text frames in (receive), text frames out (outbox); time is the `now` argument
 # (monotonic ms). It never sleeps, never touches a socket, and writes flash only through the
 # message queue and store.save.
+import sys
+
 import log
 import store
 from compat import const
 from ocpp16 import profiles
 from ocpp16 import rpc
 from ocpp16 import timefmt
-from ocpp16.auth import AuthStore
 from ocpp16.queue import QueueError
 
 # How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
@@ -39,6 +41,16 @@ PERSIST_WH = const(10)
 PERSIST_MS = const(30000)
 # Recent core events kept for the app and tests (ChargePoint.events).
 _MAX_EVENTS = const(32)
+# ChargePoint.__getattr__: the on-demand module of each rarely used method, as "module: name
+# name ;" groups in one string; then the attributes only rare paths set, as "=value: name ;"
+# groups (the value they read as until set; "=" alone: None).
+_RARE = const("calls: feature drop_feature security_event ;failures: receive_too_large ;"
+              "aligned: _sampled _meter_values ;"
+              # Last FirmwareStatusNotification / DiagnosticsStatusNotification status
+              # (TriggerMessage sends these; Firmware Management sets them).
+              "=Idle: firmware_status diagnostics_status ;"
+              # when the last InvalidMessages security event was reported (ocpp16.failures)
+              "=: invalid_event_ms ;")
 # State files in data_dir: the open transactions (for power-loss recovery, ocpp16.recovery)
 # and the connectors' availability (ChangeAvailability, ocpp16.core_ops).
 TX_FILE = "tx.json"
@@ -100,12 +112,7 @@ class ChargePoint:
     reader_fault = None
     available = True                  # connector 0 availability
     clock_offset = None               # seconds the clock jumped when it was first set (timestamp repair)
-    # Last FirmwareStatusNotification / DiagnosticsStatusNotification status (TriggerMessage
-    # sends these; Firmware Management sets them).
-    firmware_status = "Idle"
-    diagnostics_status = "Idle"
-    invalid_event_ms = None           # when the last InvalidMessages security event was reported
-    profile_change = None             # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile)
+    profile_change = None             # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile; read every period)
     _not_loaded = None                # the on-demand module that failed to load last (on_demand)
 
     def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0,
@@ -120,7 +127,7 @@ class ChargePoint:
         self.board = board or {}      # the board file: voltage_v, phases, max_current_a (Smart Charging)
         self.ids = rpc.MessageIds(id_prefix)
         self.outbox = []              # text frames to send, in order
-        self.ram = []                 # [barrier seq, action, payload, callback or None]
+        self.ram = []                 # [barrier seq, action, payload, callback or None (see _answered)]
         self.attempts = {}            # queue seq -> failed deliveries so far
         self.tx = {}                  # connector id -> Transaction
         self.finishing = set()
@@ -132,17 +139,45 @@ class ChargePoint:
         # also after a reboot with a backlog on flash
         self.last_pushed = queue.next_seq - 1
         self.events = []              # recent (kind, detail...) notes for the app and tests, bounded
-        self.auth_store = AuthStore(data_dir, timefmt.parse_datetime)
         self.features = {}            # name -> resident feature module (ocpp16.profiles.BOOT_FEATURES)
         self.jobs = []                # (module, args) for the app to run as background tasks (I/O)
         self.on_demand("boot", "start", now)  # state files, resident features
 
     # ------------------------------------------------------------------ on-demand code
+    def __getattr__(self, name):
+        """The core's methods that do not run every period (looked up here only because the
+        class has no such name), each fn(cp, ...) of the on-demand module of its group in
+        _RARE, loaded for the call (on_demand: None when it cannot be loaded):
+          feature(name, now): the feature module `name`, loaded and kept resident (features)
+              until drop_feature(name); None when it cannot be loaded (ocpp16.calls);
+          security_event(kind, now, info=None): a Security whitepaper event reported
+              (ocpp16.calls, through ocpp16.secevents; a failure is logged);
+          receive_too_large(head, size, now): a frame above the WebSocket's limit, read to its
+              end and dropped, head its first bytes (ocpp16.failures);
+          _sampled(evse, key, context, now), _meter_values(evse, key, context, now, tx): a
+              meterValue element, a MeterValues message (ocpp16.aligned).
+        auth_store: the AuthStore of the Local Authorization List and the Authorization Cache,
+            read from flash for this use (ocpp16.offline; None when it cannot be loaded).
+        The attributes of the "=value:" groups read as that value until they are set. Another
+        name raises AttributeError (getattr(cp, name, default) works)."""
+        if name == "auth_store":  # the local list and cache, read from flash for each use
+            return self.on_demand("offline", "auth_store")
+        i = _RARE.find(" " + name + " ")
+        if i < 0:
+            raise AttributeError(name)
+        i = _RARE.rfind(";", 0, i) + 1
+        mod = _RARE[i:_RARE.find(":", i)]
+        if mod[0] == "=":  # an attribute not set yet
+            return mod[1:] or None
+        return lambda *args: self.on_demand(mod, name, *args)
+
     def on_demand(self, name, fn, *args):
         """fn(cp, *args) of the module ocpp16.<name>, imported for the call and unloaded after it
         (unless it is a resident feature); fn None: the module itself, left loaded (a feature).
         None when it cannot be imported: logged (once while the same module keeps failing: a
-        stop is tried again every tick), charging goes on, tried again on the next use."""
+        stop is tried again every tick), charging goes on, tried again on the next use. A module
+        already loaded (a call of it asks for more of it) stays for the call that loaded it."""
+        held = name in self.features or "ocpp16" + "." + name in sys.modules
         try:
             mod = profiles.load(name)
         except Exception as e:  # ImportError, MemoryError
@@ -156,31 +191,8 @@ class ChargePoint:
         try:
             return getattr(mod, fn)(self, *args)
         finally:
-            if name not in self.features:
+            if not held and name not in self.features:
                 profiles.unload(name)
-
-    def callback(self, name, fn, *args):
-        """A callback for the answer to one of our CALLs: fn(cp, *args, payload, now) of
-        ocpp16.<name>, imported when the answer comes (payload None: no usable answer)."""
-        return lambda p, now: self.on_demand(name, fn, *(args + (p, now)))
-
-    def feature(self, name, now):
-        """The feature module `name`, loaded and kept resident until drop_feature;
-        None when it cannot be loaded (charging goes on without it)."""
-        mod = self.features.get(name)
-        if mod is None:
-            mod = self.on_demand(name, None)
-            if mod is not None:
-                self.features[name] = mod
-                attach = getattr(mod, "attach", None)
-                if attach is not None:
-                    attach(self, now)
-        return mod
-
-    def drop_feature(self, name):
-        """A feature holds no more state: its module leaves RAM."""
-        if self.features.pop(name, None) is not None:
-            profiles.unload(name)
 
     def _hooks(self, name):
         out = []
@@ -189,14 +201,6 @@ class ChargePoint:
             if fn is not None:
                 out.append(fn)
         return out
-
-    def security_event(self, kind, now, info=None):
-        """Report a Security whitepaper event (ocpp16.secevents, loaded for the call):
-        logged on flash, sent to the CSMS (the critical ones through the queue)."""
-        try:
-            self.on_demand("secevents", "report", kind, now, info)
-        except Exception as e:  # MemoryError, flash: charging goes on
-            log.error("%s failed: %r", kind, e)
 
     def _event(self, e):
         self.events.append(e)
@@ -251,16 +255,6 @@ class ChargePoint:
             self.on_demand("offline", "finish", connector, now)
         return True
 
-    # Meter values are built by ocpp16.aligned, loaded for each (once per sample interval): a
-    # sample it cannot load is logged and missed, never the transaction.
-    def _sampled(self, evse, key, context, now):
-        """One meterValue element with the measurands of configuration key `key`, or None."""
-        return self.on_demand("aligned", "_sampled", evse, key, context, now)
-
-    def _meter_values(self, evse, key, context, now, tx):
-        """A MeterValues message (tx: the Transaction it belongs to, or None)."""
-        self.on_demand("aligned", "_meter_values", evse, key, context, now, tx)
-
     # ------------------------------------------------------------------ tick
     def tick(self, now):
         """Time passed: drive status, transactions, meter values, retries, sending."""
@@ -297,26 +291,17 @@ class ChargePoint:
                     # modules at once at this moment, which decides the smallest heap. Code that
                     # cannot load keeps the authorization for the next tick (while it lasts).
                     try:
-                        room = self.queue.room_for_transaction()
+                        free = self.queue.room_for_transaction()
                     except Exception as e:  # queue_open: ImportError, MemoryError
-                        room = None
+                        free = None
                         if self._not_loaded != "queue_open":
                             log.error("%s not loaded: %r", "queue_open", e)
                         self._not_loaded = "queue_open"
-                    if room is None:
-                        pass
-                    elif not room:
-                        self.auth = None  # one start per authorization
-                        log.error("%s not queued: %s", "StartTransaction", "queue full")
-                        self._event(("refused", "queue full"))
-                    else:
-                        self.auth = None
-                        t = self.on_demand("offline", "start", evse, a["tag"], now)
-                        if t is None and self._not_loaded == "offline":
-                            self.auth = a
-                        elif t is not None:
-                            t.begin_values = self._sampled(evse, "StopTxnSampledData",
-                                                           "Transaction.Begin", now)
+                    # the authorization is spent in there (kept when it cannot be loaded)
+                    t = None if free is None else self.on_demand("offline", "start", evse, free, now)
+                    if t:
+                        t.begin_values = self.on_demand("aligned", "_sampled", evse, "StopTxnSampledData",
+                                                        "Transaction.Begin", now)
             elif t.stopping is not None:
                 # Waiting for the contactor to open (bounded: a welded contact cannot); its
                 # StopTransaction (ocpp16.offline) is tried again every tick until it is queued.
@@ -325,7 +310,8 @@ class ChargePoint:
             elif not evse.plugged and self.config.get("StopTransactionOnEVSideDisconnect"):
                 self.stop_transaction(c, "EVDisconnected", now)
             elif t.next_sample_ms is not None and now >= t.next_sample_ms:
-                self._meter_values(evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
+                # built by ocpp16.aligned: a sample it cannot load is logged and missed, never the transaction
+                self.on_demand("aligned", "_meter_values", evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
                 interval = self.config.get("MeterValueSampleInterval")
                 t.next_sample_ms = t.next_sample_ms + interval * 1000 if interval else None
                 self._save_tx(now)
@@ -351,22 +337,20 @@ class ChargePoint:
         if self.boot_status != "Accepted":
             return
         min_ms = self.config.get("MinimumStatusDuration") * 1000
-        items = [(0, "Available" if self.available else "Unavailable",
-                  self.reader_fault or "NoError")]
-        for evse in self.evses:
-            c = evse.id
-            t = self.tx.get(c)
-            if t is not None and t.stopping is not None:
-                s = evse.status(False, True)  # stopped, waiting only for its meterStop: Finishing
-            else:
-                s = evse.status(t is not None, c in self.finishing)
-            a = self.auth
-            if s == "Available" and a is not None and a["connector"] in (None, c):
-                s = "Preparing"
-            for hook in self._hooks("status"):
-                s = hook(self, c, s, now)
-            items.append((c, s, evse.error_code()))
-        for c, s, err in items:
+        a = self.auth
+        c = 0  # connector 0 first: the charge point itself (the reader's fault)
+        s, err = "Available" if self.available else "Unavailable", self.reader_fault or "NoError"
+        for evse in [None] + self.evses:
+            if evse is not None:
+                c = evse.id
+                t = self.tx.get(c)
+                stopped = t is not None and t.stopping is not None  # waiting only for its meterStop: Finishing
+                s = evse.status(t is not None and not stopped, stopped or c in self.finishing)
+                if s == "Available" and a is not None and a["connector"] in (None, c):
+                    s = "Preparing"
+                for hook in self._hooks("status"):
+                    s = hook(self, c, s, now)
+                err = evse.error_code()
             cur = (s, err)
             seen = self.seen.get(c)
             if seen is None or (seen[0], seen[1]) != cur:
@@ -394,8 +378,9 @@ class ChargePoint:
         return seq
 
     def _ram(self, action, payload, cb, c=None):
-        """A message that waits in RAM (cb: called with the answer; c: a StatusNotification's
-        connector, of which only the latest waits while offline)."""
+        """A message that waits in RAM (cb: called with the answer, a function or a (module, fn,
+        args...) tuple of on-demand code, see _answered; c: a StatusNotification's connector, of
+        which only the latest waits while offline)."""
         if c is not None and not self.online:
             # Offline, only the latest status of a connector matters; it goes where the
             # latest one belongs, after the transaction messages queued before it.
@@ -420,29 +405,44 @@ class ChargePoint:
         if self.boot_status != "Accepted":
             if now >= self.next_boot_ms:
                 self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000  # sooner if so answered
-                self.on_demand("boot", "send", now)
+                if self.on_demand("boot", "send", now) is False:
+                    self.next_boot_ms = now  # not encoded (out of heap): tried again next tick
             return
         head = self.queue.peek()
-        seq = cb = None
-        if self.ram and (head is None or self.ram[0][0] < head[0]):
-            _, action, payload, cb = self.ram.pop(0)
+        ram = self.ram
+        r = None
+        if ram and (head is None or ram[0][0] < head[0]):
+            r = ram[0]  # taken from the RAM buffer only once it is sent
+            m = {"action": r[1], "payload": r[2], "cb": r[3], "seq": None}
         elif head is not None and now >= self.retry_at:
-            seq, action, payload, _ = head
+            m = {"action": head[1], "payload": head[2], "cb": None, "seq": head[0]}
         else:
             interval = self.config.get("HeartbeatInterval")
             if not interval or now - self.last_call_ms < interval * 1000:
                 return
-            action, payload = "Heartbeat", {}
-        self._send_call({"action": action, "payload": payload, "cb": cb, "seq": seq}, now)
+            m = {"action": "Heartbeat", "payload": {}, "cb": None, "seq": None}
+        if self._send_call(m, now) and r is not None:
+            ram.pop(0)
 
     def _send_call(self, m, now):
-        if self.clock_offset is not None:  # timestamps taken before the clock was set
-            self.on_demand("boot", "repair", m["payload"])
-        m["id"] = self.ids.next()
-        m["sent"] = now
+        """Send our CALL m; False when it cannot be encoded now (MemoryError below the smallest
+        heap): nothing was taken (the queue head stays the head, a RAM message stays first),
+        it goes on a later tick, and charging goes on."""
+        try:
+            if self.clock_offset is not None:  # timestamps taken before the clock was set
+                self.on_demand("boot", "repair", m["payload"])
+            m["id"] = self.ids.next()
+            m["sent"] = now
+            self.outbox.append(rpc.encode_call(m["id"], m["action"], m["payload"]))
+        except MemoryError as e:
+            try:
+                log.warning("%s not sent now: %r", m["action"], e)
+            except MemoryError:
+                pass
+            return False
         self.pending = m
         self.last_call_ms = now
-        self.outbox.append(rpc.encode_call(m["id"], m["action"], m["payload"]))
+        return True
 
     # ------------------------------------------------------------------ receiving
     def receive(self, text, now):
@@ -457,23 +457,17 @@ class ChargePoint:
                 self.outbox.append(rpc.encode_error(frame[1], rpc.InternalError, "%s failed" % frame[2]))
         else:
             m = self.pending
-            if m is None or m["id"] != frame[1]:
-                log.warning("answer to unknown message id %s ignored", frame[1])
-            else:
+            if frame[0] == rpc.CALLRESULT and m is not None and m["id"] == frame[1]:
                 self.pending = None
-                if frame[0] == rpc.CALLRESULT:
-                    self._answered(m, frame[2], now)
-                else:  # CALLERROR
-                    self.on_demand("failures", "failed", m, frame, now, REFUSED)
+                self._answered(m, frame[2], now)
+            else:  # a CALLERROR, or an answer to no CALL of ours
+                self.on_demand("failures", "answer", frame, now)
         self._pump(now)
 
-    def receive_too_large(self, head, size, now):
-        """A frame above the WebSocket's limit, read to its end and dropped: head is its first bytes."""
-        self.on_demand("failures", "bad_frame", rpc.too_large(head, size), now)
-
     def _answered(self, m, p, now):
-        """The CALLRESULT p to our CALL m: checked, acked when it came from the queue, then
-        what its action needs, then the callback of the one who sent it."""
+        """The CALLRESULT p to our CALL m: checked, then what its action needs (ocpp16.boot for
+        a BootNotification or Heartbeat, ocpp16.offline for a transaction's), acked when it came
+        from the queue, then the callback of the one who sent it."""
         action = m["action"]
         try:
             rpc.validate_result(action, p)
@@ -481,31 +475,24 @@ class ChargePoint:
             self.on_demand("failures", "failed", m, e, now, REFUSED)
             return
         seq = m["seq"]
-        if seq is not None:
-            if action == "StartTransaction":
-                self.queue.resolve_tx(seq, p["transactionId"])
-            self.queue.ack(seq)
-            self.attempts.pop(seq, None)
+        if action == "StartTransaction":  # its messages still queued get the transactionId
+            self.queue.resolve_tx(seq, p["transactionId"])
         if action == "Heartbeat":
             self.on_demand("boot", "clock", p["currentTime"], now)
         elif action == "BootNotification":
             self.on_demand("boot", "answered", p, now)
-        info = p.get("idTagInfo")  # Authorize, StartTransaction, StopTransaction
-        if info and self.config.get("AuthorizationCacheEnabled"):
-            self.auth_store.remember(m["payload"].get("idTag"), info)
-        if action == "StartTransaction":
-            for t in list(self.tx.values()):
-                if t.tx_ref == seq:
-                    t.tx_id = p["transactionId"]
-                    log.info("transactionId %s assigned", t.tx_id)  # the portal browser test waits for it
-                    self._save_tx(now)
-                    self._event(("txid", t.connector, t.tx_id))
-                    status = info.get("status")
-                    if status != "Accepted" and self.config.get("StopTransactionOnInvalidId"):
-                        log.info("idTag %s refused: %s", t.id_tag, status)
-                        self.stop_transaction(t.connector, "DeAuthorized", now)
-        if m["cb"] is not None:  # Authorize, a profile's own CALL (DataTransfer, SignCertificate, ...)
-            m["cb"](p, now)
+        elif action[-11:] == "Transaction" and self.on_demand("offline", "_answered", m, p, now) is None:  # Start, Stop
+            # cannot be loaded now: not acked, sent again after the retry interval
+            self.retry_at = now + self.config.get("TransactionMessageRetryInterval") * 1000
+            return
+        if seq is not None:
+            self.queue.ack(seq)
+            self.attempts.pop(seq, None)
+        cb = m["cb"]
+        if type(cb) is tuple:  # (module, fn, args...): its fn(cp, args..., p, now), loaded for the call (Authorize)
+            self.on_demand(*(cb + (p, now)))
+        elif cb is not None:  # a profile's own CALL (DataTransfer, SignCertificate, ...)
+            cb(p, now)
 
     # ------------------------------------------------------------------ queries
     def idle(self):

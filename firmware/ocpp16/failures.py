@@ -61,9 +61,26 @@ def failed(cp, m, why, now, kind):
             cp.ram.insert(0, [-1, action, m["payload"], None])
         log.warning("%s %s: sent again", action, why)
         return
+    elif type(m["cb"]) is tuple:  # (module, fn, args...), as ChargePoint._answered calls it
+        cp.on_demand(*(m["cb"] + (None, now)))
     elif m["cb"] is not None:
         m["cb"](None, now)
     log.warning("%s failed: %s", action, why)
+
+
+def answer(cp, msg, now):
+    """An answer that is not the CALLRESULT to our CALL: its CALLERROR, or one to no CALL of ours."""
+    m = cp.pending
+    if m is None or m["id"] != msg[1]:
+        log.warning("answer to unknown message id %s ignored", msg[1])
+    else:
+        cp.pending = None
+        failed(cp, m, msg, now, REFUSED)
+
+
+def receive_too_large(cp, head, size, now):
+    """A frame above the WebSocket's limit, read to its end and dropped: head is its first bytes."""
+    bad_frame(cp, rpc.too_large(head, size), now)
 
 
 def bad_frame(cp, e, now):

@@ -4,12 +4,18 @@
 # Authorize CALL (or at once when LocalPreAuthorize knows the tag), offline or without an
 # answer from the local list and cache; once the core finds an EV plugged for the grant
 # (ChargePoint.auth), the transaction's start; once it was stopped and the contactor is open,
-# its StopTransaction. The stop itself (the offer off) is the core's: it never waits for an
-# import. No I/O beyond tx.json and the queue.
+# its StopTransaction; the answers to its Start and Stop (_answered: the idTagInfo remembered,
+# the transactionId). The stop itself (the offer off) is the core's: it never waits for an
+# import. Also the AuthStore (the local list and cache, ocpp16.auth), read from flash for each
+# use. No I/O beyond tx.json, the queue and the AuthStore's files.
 import log
+import store
+from compat import const
 from ocpp16 import timefmt
-from ocpp16.auth import STATUSES
+from ocpp16.auth import CACHE_MAX, LIST_FILE, STATUSES, pack
 from ocpp16.chargepoint import Transaction
+
+_CACHE_FILE = const("authcache.json")  # in the data folder: {idTag: entry + [the stamp it was learnt with]}
 
 
 def authorize(cp, id_tag, connector, now):
@@ -19,8 +25,8 @@ def authorize(cp, id_tag, connector, now):
     elif cp.config.get("LocalPreAuthorize") and lookup(cp, id_tag, now)[1] == "Accepted":
         # Known locally as valid: start at once, no Authorize round trip.
         result(cp, id_tag, connector, "Accepted", now)
-    else:  # its idTagInfo is remembered by the core (ChargePoint._answered)
-        cp._ram("Authorize", {"idTag": id_tag}, cp.callback("offline", "answered", id_tag, connector))
+    else:  # its answer (idTagInfo remembered) comes to answered
+        cp._ram("Authorize", {"idTag": id_tag}, ("offline", "answered", id_tag, connector))
     return True
 
 
@@ -30,6 +36,7 @@ def answered(cp, id_tag, connector, payload, now):
     an unknown one by AllowOfflineTxForUnknownId."""
     if payload is not None:
         info = payload.get("idTagInfo", {})
+        remember(cp, id_tag, info)
         return result(cp, id_tag, connector, info.get("status"), now, info)
     source, status = None, None
     if cp.config.get("LocalAuthorizeOffline"):
@@ -39,10 +46,50 @@ def answered(cp, id_tag, connector, payload, now):
     result(cp, id_tag, connector, status, now)
 
 
+def auth_store(cp):
+    """The AuthStore of cp's data folder, read from flash now (ChargePoint.auth_store, for one
+    use); without a data folder it lives in RAM, kept as cp.auth_store."""
+    st = AuthStore(cp.data_dir, timefmt.parse_datetime)
+    if not cp.data_dir:
+        cp.auth_store = st
+    return st
+
+
+def remember(cp, id_tag, info):
+    """An idTagInfo of the CSMS (Authorize, StartTransaction, StopTransaction answers) goes to
+    the Authorization Cache when it is enabled. The cache is an aid: when it cannot be read in
+    now (MemoryError), the tag is not learnt this time and the answer is handled all the same."""
+    if info and cp.config.get("AuthorizationCacheEnabled"):
+        try:
+            (cp.auth_store if not cp.data_dir else auth_store(cp)).remember(id_tag, info)
+        except MemoryError as e:
+            log.warning("idTag %s not cached: %r", id_tag, e)
+
+
+def _answered(cp, m, p, now):
+    """The answer p to our StartTransaction or StopTransaction m (the core acks it after): a
+    Start's transactionId given to its transaction, which is stopped when its idTag was not
+    accepted and StopTransactionOnInvalidId is set; then its idTagInfo remembered. True: done."""
+    info = p.get("idTagInfo")
+    if m["action"] == "StartTransaction":
+        for t in list(cp.tx.values()):
+            if t.tx_ref == m["seq"]:
+                t.tx_id = p["transactionId"]
+                log.info("transactionId %s assigned", t.tx_id)  # the portal browser test waits for it
+                cp._save_tx(now)
+                cp._event(("txid", t.connector, t.tx_id))
+                status = info.get("status")
+                if status != "Accepted" and cp.config.get("StopTransactionOnInvalidId"):
+                    log.info("idTag %s refused: %s", t.id_tag, status)
+                    cp.stop_transaction(t.connector, "DeAuthorized", now)
+    remember(cp, m["payload"].get("idTag"), info)
+    return True
+
+
 def lookup(cp, id_tag, now):
     """("list" or "cache", status) of a tag known locally, else (None, None)."""
     c = cp.config
-    return cp.auth_store.lookup(id_tag, cp.clock.epoch(now) if cp.clock.known() else None,
+    return (cp.auth_store if not cp.data_dir else auth_store(cp)).lookup(id_tag, cp.clock.epoch(now) if cp.clock.known() else None,
                                 use_list=c.get("LocalAuthListEnabled"), use_cache=c.get("AuthorizationCacheEnabled"))
 
 
@@ -51,11 +98,14 @@ def result(cp, id_tag, connector, status, now, info=None):
     locally): a grant waits in cp.auth for a plug, unless a feature refuses it. True: decided."""
     cp._event(("authorize", id_tag, status))
     why = None if status == "Accepted" else status
-    for hook in cp._hooks("authorized") if why is None else ():
-        why = hook(cp, id_tag, connector, info, now)
-        if why:
-            cp._event(("refused", why))
-            break
+    try:
+        for hook in cp._hooks("authorized") if why is None else ():
+            why = hook(cp, id_tag, connector, info, now)
+            if why:
+                cp._event(("refused", why))
+                break
+    except MemoryError as e:  # a feature could not check it (it may read the local list): not granted
+        why = repr(e)
     if why:
         log.info("idTag %s refused: %s", id_tag, why)
     else:
@@ -64,16 +114,29 @@ def result(cp, id_tag, connector, status, now, info=None):
     return True
 
 
-def start(cp, evse, id_tag, now):
-    """The transaction of a grant on evse, unless a feature refuses it (may_start hooks): the
-    Transaction, or None. The core checked the queue's room before and takes its
-    Transaction.Begin values after (ChargePoint.tick)."""
-    for hook in cp._hooks("may_start"):
-        why = hook(cp, evse, id_tag, now)
-        if why:
-            log.info("idTag %s refused: %s", id_tag, why)
-            cp._event(("refused", why))
-            return None
+def start(cp, evse, free, now):
+    """The transaction of the grant (cp.auth, spent here: one start per authorization) on evse,
+    unless the queue has no room for it (free: False, the core checked it before) or a feature refuses
+    it (may_start hooks): the Transaction, or None. The core takes its Transaction.Begin values
+    after (ChargePoint.tick)."""
+    a = cp.auth
+    id_tag = a["tag"]
+    cp.auth = None
+    if not free:
+        log.error("%s not queued: %s", "StartTransaction", "queue full")
+        cp._event(("refused", "queue full"))
+        return None
+    try:
+        for hook in cp._hooks("may_start"):
+            why = hook(cp, evse, id_tag, now)
+            if why:
+                log.info("idTag %s refused: %s", id_tag, why)
+                cp._event(("refused", why))
+                return None
+    except MemoryError as e:  # a feature could not check it (it may read the local list)
+        log.warning("idTag %s: start waits: %r", id_tag, e)
+        cp.auth = a  # tried again next tick, while the authorization lasts
+        return None
     evse.read_meter()
     meter = evse.energy_wh()
     epoch = cp.clock.epoch(now)
@@ -134,3 +197,60 @@ def finish(cp, connector, now):
     log.info("transaction on connector %d %s: %s", connector, "stopped", reason)
     if connector in cp.scheduled_unavailable:  # a ChangeAvailability waited for this stop
         cp.on_demand("core_ops", "out_of_use", connector)
+
+
+class AuthStore:
+    """The Local Authorization List and the Authorization Cache of a data folder (ocpp16.auth),
+    read back from flash when made; every change is saved at once. Expiry is checked against
+    an epoch given."""
+
+    def __init__(self, directory=None, parse_time=None):
+        self.dir = directory
+        self.parse_time = parse_time
+        d = store.load(self._path(LIST_FILE), {}) if directory else {}
+        self.version = d.get("v", 0)
+        self.list = d.get("e", {})
+        self.cache = store.load(self._path(_CACHE_FILE), {}) if directory else {}
+        # Each cache entry ends with the stamp it was learnt with (the oldest is evicted first);
+        # one saved without a stamp counts as the oldest.
+        self._stamp = 0
+        for e in self.cache.values():
+            if len(e) < 4:
+                e.append(0)
+            self._stamp = max(self._stamp, e[3])
+
+    def _path(self, name):
+        return self.dir + "/" + name
+
+    def lookup(self, id_tag, epoch, use_list=True, use_cache=True):
+        """("list" or "cache", status) for a known idTag, or (None, None)."""
+        for source, use, table in (("list", use_list, self.list), ("cache", use_cache, self.cache)):
+            e = table.get(id_tag) if use else None
+            if e:
+                status = STATUSES[e[0]]
+                if status == "Accepted" and e[1] and epoch is not None and epoch >= e[1]:
+                    status = "Expired"
+                return source, status
+        return None, None
+
+    # ------------------------------------------------------------ cache
+    def remember(self, id_tag, info):
+        """An idTagInfo from the CSMS (Authorize, StartTransaction, StopTransaction answers)."""
+        if not id_tag or not info or "status" not in info:
+            return
+        c = self.cache
+        if id_tag not in c and len(c) >= CACHE_MAX:
+            old = None
+            for k in c:
+                if old is None or c[k][3] < c[old][3]:
+                    old = k
+            del c[old]
+        self._stamp += 1
+        c[id_tag] = pack(info, self.parse_time) + [self._stamp]
+        if self.dir:
+            store.save(self._path(_CACHE_FILE), c)
+
+    def clear_cache(self):
+        self.cache = {}
+        if self.dir:
+            store.save(self._path(_CACHE_FILE), {})

@@ -3,11 +3,20 @@
 # AllowOfflineTxForUnknownId, SendLocalList, GetLocalListVersion, ClearCache).
 import json
 
-from ocpp16.auth import AuthStore, CACHE_MAX
+from ocpp16 import profiles
+from ocpp16.auth import CACHE_MAX
 from ocpp16.localauth import update_list
 from ocpp16.timefmt import parse_datetime
 from test_chargepoint import Rig
 import scratch
+
+
+def AuthStore(*args):
+    """An ocpp16.offline.AuthStore (offline loads on demand: it is not left imported)."""
+    try:
+        return profiles.load("offline").AuthStore(*args)
+    finally:
+        profiles.unload("offline")
 
 
 def fresh():

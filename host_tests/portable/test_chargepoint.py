@@ -502,3 +502,168 @@ def test_reset_while_the_link_is_down_still_reboots_after_a_bounded_wait():
     assert r.cp.reboot is None and len(r.queue) >= 1
     r.run(2000)
     assert r.cp.reboot == "Soft" and len(r.queue) >= 1   # the Stop stays queued for after the reboot
+
+
+def _short_of_heap_session(name, refuse):
+    """Offline: a transaction starts (its Start queued on flash, statuses in RAM); back online
+    with rpc.encode_call refusing (MemoryError, as below the smallest heap) each CALL the
+    first `refuse` times it is tried. The CALLs sent, in order, as (action, payload)."""
+    from ocpp16 import rpc
+    real = rpc.encode_call
+    tried = {}
+
+    def encode_call(msg_id, action, payload):
+        key = action + json.dumps(payload)
+        tried[key] = tried.get(key, 0) + 1
+        if tried[key] <= refuse:
+            raise MemoryError("no room to encode " + action)
+        return real(msg_id, action, payload)
+    r = Rig(name)
+    r.config.change("AllowOfflineTxForUnknownId", "true")
+    r.cp.on_connect(0)
+    r.run(1000)
+    r.cp.on_disconnect(r.now)
+    r.world.reader.tap("CAFE")
+    r.world.evs[0].plug()
+    r.run(3000)
+    assert 1 in r.cp.tx and len(r.queue) == 1 and r.cp.ram  # the Start on flash, statuses in RAM
+    rpc.encode_call = encode_call
+    try:
+        n = len(r.sent)
+        r.cp.on_connect(r.now)
+        r.run(200)                                   # two ticks: the first CALL tried twice
+        if refuse >= 2:                              # nothing sent, nothing taken, nothing waits for an answer
+            assert len(r.sent) == n and len(r.queue) == 1 and r.cp.ram and r.cp.pending is None
+        r.run(3000)
+    finally:
+        rpc.encode_call = real
+    assert 1 in r.cp.tx and r.evses[0].contactor_closed   # charging went on
+    assert len(r.queue) == 0 and not r.cp.ram and r.cp.pending is None
+    return [(m[2], m[3]) for m in r.sent], tried
+
+
+def test_a_call_that_cannot_be_encoded_stays_in_its_place_and_goes_later():
+    # below the smallest heap the encoder raises MemoryError: the message is not lost, not
+    # duplicated, not reordered (the queue head stays the head, a RAM message stays first)
+    plain, _ = _short_of_heap_session("nomem0", 0)
+    short, tried = _short_of_heap_session("nomem2", 2)
+    assert "StartTransaction" in [a for a, _ in plain]
+    assert [a for a, _ in plain].count("StatusNotification") >= 2
+    assert short == plain
+    refused = [k for k in tried if tried[k] > 2]
+    assert [k for k in refused if k.startswith("StartTransaction")]    # a queue head was refused
+    assert [k for k in refused if k.startswith("StatusNotification")]  # and a RAM message
+
+
+def test_a_boot_notification_that_cannot_be_encoded_goes_on_the_next_tick():
+    from ocpp16 import rpc
+    real = rpc.encode_call
+    refused = []
+
+    def encode_call(msg_id, action, payload):
+        if len(refused) < 2:
+            refused.append(action)
+            raise MemoryError("no room to encode " + action)
+        return real(msg_id, action, payload)
+    r = Rig("nomemboot")
+    rpc.encode_call = encode_call
+    try:
+        r.cp.on_connect(0)
+        r.run(1000)
+    finally:
+        rpc.encode_call = real
+    assert refused == ["BootNotification"] * 2
+    assert r.actions()[0] == "BootNotification" and r.times[0] == 200 and r.cp.boot_status == "Accepted"
+
+
+def test_a_transaction_answer_whose_code_cannot_load_is_not_acked_and_goes_again():
+    # the StartTransaction's answer needs ocpp16.offline (its transactionId, idTagInfo): when
+    # that cannot be loaded the Start stays queued and goes again after the retry interval
+    from ocpp16 import profiles
+    real = profiles.load
+    broken = set()
+    starts = []
+
+    def load(name):
+        if name in broken:
+            raise MemoryError("no room for " + name)
+        return real(name)
+    r = Rig("txanswer")
+    r.config.change("TransactionMessageRetryInterval", "5")
+    csms = r.csms
+
+    def answer(action, p):
+        if action == "StartTransaction":
+            if not starts:
+                broken.add("offline")
+            starts.append(p["idTag"])
+        return csms(action, p)
+    r.csms = answer
+    profiles.load = load
+    try:
+        r.cp.on_connect(0)
+        r.run(1000)
+        r.world.reader.tap("CAFE")
+        r.world.evs[0].plug()
+        r.run(1000)
+        assert starts == ["CAFE"] and r.cp.tx[1].tx_id is None and len(r.queue) == 1  # not acked
+        broken.clear()
+        r.run(3000)
+        assert len(starts) == 1                                  # not before the retry interval
+        r.run(3000)
+    finally:
+        profiles.load = real
+    assert starts == ["CAFE"] * 2 and r.cp.tx[1].tx_id == TX_ID and len(r.queue) == 0
+    assert r.evses[0].contactor_closed
+
+
+def test_answers_are_handled_when_the_cache_cannot_be_read_in():
+    # the Authorization Cache is read from flash for each use (ocpp16.offline.AuthStore): out of
+    # heap there, the tag is not learnt this time, the Authorize and Start answers go on
+    import store
+    r = Rig("nocache")
+    r.cp.on_connect(0)
+    r.run(1000)
+
+    def load(path, default=None):
+        raise MemoryError("no room to read " + path)
+    store.load = load
+    try:
+        r.world.reader.tap("CAFE")
+        r.world.evs[0].plug()
+        r.run(5000)
+    finally:
+        del store.load
+    assert r.cp.tx[1].tx_id == TX_ID and len(r.queue) == 0 and r.evses[0].contactor_closed
+    assert "CAFE" not in r.cp.auth_store.cache
+    r.world.reader.tap("CAFE")                     # stops it; the Stop's answer is learnt now
+    r.run(2000)
+    assert 1 not in r.cp.tx and "CAFE" in r.cp.auth_store.cache
+
+
+def test_a_start_whose_feature_check_runs_out_of_heap_waits_with_its_authorization():
+    # a feature's may_start hook (a reservation's reads the local list from flash) out of heap:
+    # the start waits for the next tick with its authorization kept, then goes once
+    r = Rig("nomemhook")
+    r.cp.on_connect(0)
+    r.run(1000)
+    checks = []
+
+    class Probe:
+        pass
+
+    def may_start(cp, evse, id_tag, now):
+        checks.append(now)
+        if len(checks) <= 2:
+            raise MemoryError("no room to check " + id_tag)
+        return None
+    probe = Probe()
+    probe.may_start = may_start
+    r.cp.features["probe"] = probe
+    r.world.reader.tap("CAFE")
+    r.world.evs[0].plug()
+    r.run(5000)
+    del r.cp.features["probe"]
+    assert len(checks) == 3 and checks[1] > checks[0]
+    assert [m[3]["idTag"] for m in r.sent if m[2] == "StartTransaction"] == ["CAFE"]
+    assert 1 in r.cp.tx and r.evses[0].contactor_closed
