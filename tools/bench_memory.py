@@ -265,7 +265,7 @@ async def esp32_session(image, fakes_dir, heapsize=None, linger_s=0):
             os.makedirs(os.path.join(work, "boards"))
             shutil.copy(os.path.join(ROOT, "boards", "esp32-devkitc.json"), os.path.join(work, "boards"))
             cmd, env = image.command(cfg, heapsize, extra_path=(fakes_dir,))
-            cmd = cmd[:-2] + ["-c", ESP32_START]
+            cmd = cmd[:-2] + ["-c", (sim.MPY_CHDIR % os.path.abspath(image.mpy_dir) if image.mode == "mpy" else "") + ESP32_START]
             proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=work, stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.STDOUT)
             lines = []
@@ -360,13 +360,13 @@ def module_costs(image, modules, extra_path=(), preload=(), pools=None):
              "print(len([m for m in sys.modules if m not in b]))\n")
     deps = {}
     for m in modules:
-        r = subprocess.run(cmd[:-2] + ["-c", (cmd[-1].rsplit("import startup", 1)[0] if image.mode == "romfs" else "")
+        r = subprocess.run(cmd[:-2] + ["-c", cmd[-1].rsplit("import startup", 1)[0]
                                        + probe % m], env=env, capture_output=True, text=True, timeout=60)
         deps[m] = int(r.stdout.strip() or 0) if r.returncode == 0 else None
     order = sorted((m for m in modules if deps[m] is not None), key=lambda m: (deps[m], m))
     measure = ("    gc.collect()\n    micropython.qstr_info()\n    a=gc.mem_alloc()\n    __import__(m)\n    gc.collect()\n"
                "    b=gc.mem_alloc()\n    micropython.qstr_info()\n    print('@',m,b-a)\n")
-    pre = cmd[-1].rsplit("import startup", 1)[0] if image.mode == "romfs" else ""
+    pre = cmd[-1].rsplit("import startup", 1)[0]
     # Resident modules: one process, dependencies first. On-demand ones (preload given): each
     # in its own process, as it loads at idle.
     groups = [[m] for m in order] if preload else [order]

@@ -111,16 +111,17 @@ def main():
             tables[mod] = set(mpy_qstrs(path))
         # Modules in the order they were first loaded (their file names are interned on import):
         # a name is charged to the first loaded module whose table holds it.
+        # (relative to the image folder, as on a device: tools/sim.py runs the firmware in it)
         order = []
         for n in names:
-            if n.endswith(".mpy") and n.startswith(image.mpy_dir):
-                rel = os.path.relpath(n, image.mpy_dir)[:-4].replace(os.sep, ".")
+            if n.endswith(".mpy"):
+                rel = n[:-4].replace("/", ".")
                 rel = rel[:-9] if rel.endswith(".__init__") else rel
                 if rel in tables and rel not in order:
                     order.append(rel)
         owner = {}
         for n in names:
-            if n.endswith(".mpy") and n.startswith(image.mpy_dir):
+            if n.endswith(".mpy"):
                 continue
             for mod in order:
                 t = tables[mod]

@@ -27,6 +27,7 @@ RUN_TIMEOUT_S = 600         # the firmware process is stopped after this long
 
 # Started with -c: the device's /main.py stub (tools/mpy.py) after the image is on the path.
 MPY_BOOT = "import startup\nstartup.main()\n"
+MPY_CHDIR = "import os\nos.chdir(%r)\n"  # a .mpy folder run: into the folder first
 # The unix port has no ffi to map a file: the image is read into the heap, then mounted
 # at ROMFS_MOUNT (on a device it stays in flash). The boot line costs a few hundred bytes.
 ROMFS_MOUNT = "/rom"
@@ -54,8 +55,11 @@ def firmware_command(runtime, config_path, mpy_dir=None, romfs=None, heapsize=No
         if romfs:
             cmd += ["-c", ROMFS_BOOT % os.path.abspath(romfs)]
         elif mpy_dir:
-            path.append(os.path.abspath(mpy_dir))
-            cmd += ["-c", MPY_BOOT]
+            # As on a device: the image is the current folder, first on the path as '', so the
+            # module file names interned as __file__ are "ocpp16/queue.mpy", not this host's
+            # absolute temp paths (about 1 KB of names a device never has).
+            path.insert(0, "")
+            cmd += ["-c", MPY_CHDIR % os.path.abspath(mpy_dir) + MPY_BOOT]
         else:
             path.append(FIRMWARE)
             cmd += [main, config_path]
