@@ -176,8 +176,8 @@ def setup(wifi):
 
 
 def main(a):
-    import json
-    with open("config.json") as f:
+    import json, os
+    with open(os.getenv("OCPP_CONFIG")) as f:  # the firmware's (it runs in the image folder)
         reader, ev = setup(json.load(f)["wifi"])
     gc.collect()
     print("[heap] fakes=%%d" %% (gc.mem_alloc() - a))
