@@ -176,7 +176,11 @@ class SimWorld:
             ev.step(now, pilot.amps)
         s = self.scenario
         if s and s[0]["at"] * 1000 <= now:
-            return on_demand("OtherError", "hal.sim.setup", "apply", self, now)
+            try:
+                return on_demand("OtherError", "hal.sim.setup", "apply", self, now)
+            except HalError as e:  # not loaded (missing, out of heap): the events stay due, next tick
+                import log
+                log.warning("scenario events wait: %s", e.info)
         return ()
 
 
