@@ -11,7 +11,8 @@
 # Limit: a single long C call (mbedTLS handshake step, one json.loads, a flash
 # erase) is not interrupted; such calls are a few ms to ~100 ms on an ESP32.
 # Where no timer exists (host simulator, deterministic clock) the control loop
-# samples, as before, once per control period.
+# samples, as before, once per control period. SampleTimer is evse/sampler.py: only a
+# board with a timer imports it (through __getattr__ below), the sim board never does.
 
 from compat import const
 from evse.pilot import MIN_AMPS  # below it there is no valid PWM duty: no offer, no charging
@@ -93,51 +94,10 @@ def machine_timer(period_ms, callback):
     return None
 
 
-class SampleTimer:
-    """Runs evse.step(now) for every connector on a periodic timer callback, so
-    the interlock sees every pilot sample whatever the event loop is doing.
-    `now` is the app's monotonic clock (a function). A callback that finds a step
-    in progress (the control loop's fallback) skips; a step that raises opens
-    every contactor."""
-
-    def __init__(self, evses, now, period_ms=SAMPLE_PERIOD_MS):
-        self.evses = evses
-        self.now = now
-        self.period_ms = period_ms
-        self.timer = None
-        self.ticks = 0       # completed samples (timer or fallback)
-        self.skipped = 0     # callbacks that found a sample in progress
-        self.errors = 0
-        self.last_error = None
-        self._busy = False
-
-    def start(self, make_timer=machine_timer):
-        """make_timer(period_ms, callback) -> object with deinit(), or None. True if running."""
-        self.timer = make_timer(self.period_ms, self._tick)
-        return self.timer is not None
-
-    def stop(self):
-        if self.timer is not None:
-            self.timer.deinit()
-            self.timer = None
-
-    def _tick(self, _arg=None):
-        if self._busy:
-            self.skipped += 1
-            return
-        self.run(self.now())
-
-    def run(self, now):
-        """One pilot sample + interlock for every connector."""
-        self._busy = True
-        try:
-            for e in self.evses:
-                e.step(now)
-        except Exception as ex:  # a broken sample must not leave a contactor closed
-            self.errors += 1
-            self.last_error = ex
-            for e in self.evses:
-                e.interlock.force_open("sampling failed: %r" % (ex,))
-        finally:
-            self._busy = False
-        self.ticks += 1
+def __getattr__(name):
+    """evse.interlock.SampleTimer: evse/sampler.py, imported by the first lookup and then
+    resident (a board that samples on a timer keeps it for the charger's life)."""
+    if name != "SampleTimer":
+        raise AttributeError(name)
+    from evse.sampler import SampleTimer
+    return SampleTimer
