@@ -112,14 +112,13 @@ class SimLock:
 
 
 class SimMeter:
-    """Integrates the power the EV draws through the closed contactor (SimWorld.step)."""
-
-    def __init__(self, voltage_v=230, phases=1, start_wh=0):
-        self.voltage_v = voltage_v
-        self.phases = phases
-        self.energy_wh = float(start_wh)
-        self.current_a = 0.0
-        self.failed = False
+    """Integrates the power the EV draws through the closed contactor (SimWorld.step);
+    hal/sim/setup.py's build() sets voltage_v and phases from the board."""
+    voltage_v = 230
+    phases = 1
+    energy_wh = 0.0
+    current_a = 0.0
+    failed = False
 
     def read(self):
         if self.failed:
