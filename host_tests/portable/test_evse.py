@@ -1,10 +1,22 @@
 # evse: pilot duty arithmetic, the interlock rules, connector status, against
 # the simulated EV and relay (the same objects the simulator uses).
-from evse.pilot import duty_percent, amps_from_duty
+from evse.pilot import duty_percent, MIN_AMPS
 from evse.interlock import Interlock, FORCE_OPEN_AFTER_OFFER_STOP_MS
 from evse.connector import Evse, DEBOUNCE_BC_MS
 from hal import Connector
 from hal.sim import SimEV, SimPilot, SimRelay, SimMeter, EV_READY_DELAY_MS
+
+
+def amps_from_duty(duty):
+    """The EV's side of IEC 61851-1 (the firmware never reads a duty back): the current
+    limit an EV reads from a duty cycle in percent (0 when none)."""
+    if duty < 8 or duty > 97:
+        return 0
+    if duty < 10:
+        return MIN_AMPS
+    if duty <= 85:
+        return duty * 0.6
+    return (duty - 64) * 2.5
 
 
 def test_duty_formula_both_ranges():
