@@ -60,22 +60,20 @@ class SimEV:
 
 
 class SimPilot:
+    """The EV sees the offer as `amps` (0: none, also where no duty exists below 6 A)."""
+
     def __init__(self, ev):
         self.ev = ev
         self.amps = 0
-        self.duty = 100.0
         self.disabled = False
 
     def offer(self, amps):
         self.disabled = False
-        d = duty_percent(amps)
-        self.amps = amps if d is not None else 0
-        self.duty = d if d is not None else 100.0
+        self.amps = amps if duty_percent(amps) is not None else 0
 
     def disable(self):
         self.disabled = True
         self.amps = 0
-        self.duty = 0.0
 
     def sample(self):
         ev = self.ev
