@@ -68,13 +68,18 @@ def test_a_scenario_step_whose_module_cannot_load_waits_and_charging_goes_on():
                     t += 100
             assert e.contactor_closed and world.meters[0].energy_wh > wh  # still charging
             assert world.reader.taps == () and world.evs[0].wants_charge   # nothing applied yet
-            assert len(world.scenario) == 2 and SETUP not in sys.modules
-            text = buf.getvalue()
-            assert "[warning] scenario events wait:" in text and repr(error) in text, text
+            assert len(world.scenario) == 2 and SETUP not in sys.modules and world.waiting
+            text = buf.getvalue()                  # tried every tick, logged once
+            assert text.count("[warning] scenario events wait:") == 1 and "MemoryError" in text, text
         fired = world.step(t)                      # loads again: every due event, in order
         assert [x["do"] for x in fired] == ["card", "ev_pause"] and world.scenario == []
         assert world.reader.poll() == "CAFE" and not world.evs[0].wants_charge
-        assert SETUP not in sys.modules
+        assert SETUP not in sys.modules and not world.waiting
+        world.load_scenario([{"at": 0, "do": "unplug"}])
+        with Refused(ImportError("no module named 'hal.sim.setup'")):
+            assert world.step(t) == () and world.evs[0].plugged
+        text = buf.getvalue()                      # a new refusal: logged again
+        assert text.count("[warning] scenario events wait:") == 2 and "ImportError" in text, text
     finally:
         log.out = out
 

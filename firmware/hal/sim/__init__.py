@@ -150,6 +150,7 @@ class SimWorld:
     """The simulated devices of every connector (made by hal/sim/setup.py's build), moved by step(now)."""
     scenario = ()
     ended = False
+    waiting = False  # due events wait for hal/sim/setup.py, which could not be loaded (logged once)
     _last = None
 
     def load_scenario(self, events):
@@ -173,10 +174,15 @@ class SimWorld:
         s = self.scenario
         if s and s[0]["at"] * 1000 <= now:
             try:
-                return on_demand("OtherError", "hal.sim.setup", "apply", self, now)
+                s = on_demand("OtherError", "hal.sim.setup", "apply", self, now)
             except HalError as e:  # not loaded (missing, out of heap): the events stay due, next tick
-                import log
-                log.warning("scenario events wait: %s", e.info)
+                if not self.waiting:
+                    import log
+                    log.warning("scenario events wait: %s", e.info)
+                self.waiting = True
+                return ()
+            self.waiting = False
+            return s
         return ()
 
 
