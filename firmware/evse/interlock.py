@@ -32,7 +32,9 @@ class Interlock:
     def __init__(self, relay):
         self.relay = relay
         self.offer_stopped_at = None  # when the offer went away while the EV was still in C/D
-        self.reason = "idle"  # why the contactor is in its position (for logs and tests)
+        # Why the contactor is in its position (for the REPL and tests): words and values,
+        # not a text (its formats would be resident for nobody to read).
+        self.reason = ("idle",)
         relay.set(False)
 
     def update(self, now, state, diode_ok, permitted, offer_amps, fault, available):
@@ -44,7 +46,7 @@ class Interlock:
                 and state in ("C", "D") and offer_amps >= MIN_AMPS):
             self.offer_stopped_at = None
             if not closed:
-                self.reason = "closed: EV in %s, %d A offered" % (state, offer_amps)
+                self.reason = ("closed", state, offer_amps)  # the EV's state, the amps offered
                 self.relay.set(True)
             return True
         if not closed:
@@ -58,16 +60,15 @@ class Interlock:
                 self.offer_stopped_at = now
             if now - self.offer_stopped_at < FORCE_OPEN_AFTER_OFFER_STOP_MS:
                 return True
-            self.reason = "opened: EV still in %s %d ms after the offer stopped" % (
-                state, FORCE_OPEN_AFTER_OFFER_STOP_MS)
+            self.reason = ("opened", "offer stopped", state)  # the EV still in C/D
         elif fault is not None:
-            self.reason = "opened: fault %s" % fault
+            self.reason = ("opened", "fault", fault)
         elif not available:
-            self.reason = "opened: connector unavailable"
+            self.reason = ("opened", "unavailable")
         elif not diode_ok:
-            self.reason = "opened: diode check failed"
+            self.reason = ("opened", "diode")
         else:
-            self.reason = "opened: pilot state %s" % state
+            self.reason = ("opened", "pilot", state)
         self.offer_stopped_at = None
         self.relay.set(False)
         return False
@@ -75,7 +76,7 @@ class Interlock:
     def force_open(self, reason):
         """Open at once whatever the inputs (the sampling itself failed)."""
         self.offer_stopped_at = None
-        self.reason = "opened: " + reason
+        self.reason = ("opened", reason)
         self.relay.set(False)
 
 

@@ -78,24 +78,26 @@ def test_unplug_opens_at_once():
 def test_stop_lets_ev_open_first_then_forces_after_6s():
     relay = SimRelay()
     il = Interlock(relay)
-    assert il.update(0, "C", True, True, 16, None, True) and relay.closed
+    assert il.update(0, "C", True, True, 16, None, True) and relay.closed and il.reason == ("closed", "C", 16)
     # offer withdrawn, EV stays in C: contactor held until the grace time ends
     assert il.update(100, "C", True, False, 0, None, True)
     assert il.update(100 + FORCE_OPEN_AFTER_OFFER_STOP_MS - 1, "C", True, False, 0, None, True)
     assert not il.update(100 + FORCE_OPEN_AFTER_OFFER_STOP_MS, "C", True, False, 0, None, True)
-    assert not relay.closed and "6000 ms" in il.reason
+    assert not relay.closed and il.reason == ("opened", "offer stopped", "C")
 
 
 def test_interlock_opens_on_every_unsafe_input():
-    cases = (("A", True, None, True), ("B", True, None, True), ("E", True, None, True),
-             ("F", True, None, True), ("C", False, None, True), ("C", True, "PowerMeterFailure", True),
-             ("C", True, None, False))
-    for state, diode, fault, avail in cases:
+    cases = (("A", True, None, True, ("pilot", "A")), ("B", True, None, True, ("pilot", "B")),
+             ("E", True, None, True, ("pilot", "E")), ("F", True, None, True, ("pilot", "F")),
+             ("C", False, None, True, ("diode",)),
+             ("C", True, "PowerMeterFailure", True, ("fault", "PowerMeterFailure")),
+             ("C", True, None, False, ("unavailable",)))
+    for state, diode, fault, avail, why in cases:
         relay = SimRelay()
         il = Interlock(relay)
         assert il.update(0, "C", True, True, 16, None, True)
         il.update(100, state, diode, True, 16, fault, avail)
-        assert not relay.closed, (state, diode, fault, avail)
+        assert not relay.closed and il.reason == ("opened",) + why, (state, diode, fault, avail, il.reason)
 
 
 def test_below_six_amps_no_offer_and_no_close():
