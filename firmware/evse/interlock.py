@@ -11,7 +11,8 @@
 # Limit: a single long C call (mbedTLS handshake step, one json.loads, a flash
 # erase) is not interrupted; such calls are a few ms to ~100 ms on an ESP32.
 # Where no timer exists (host simulator, deterministic clock) the control loop
-# samples, as before, once per control period.
+# samples, as before, once per control period. SampleTimer is evse/sampler.py: only a
+# board with a timer imports it (through __getattr__ below), the sim board never does.
 
 from compat import const
 from evse.pilot import MIN_AMPS  # below it there is no valid PWM duty: no offer, no charging
@@ -31,7 +32,9 @@ class Interlock:
     def __init__(self, relay):
         self.relay = relay
         self.offer_stopped_at = None  # when the offer went away while the EV was still in C/D
-        self.reason = "idle"  # why the contactor is in its position (for logs and tests)
+        # Why the contactor is in its position (for the REPL and tests): words and values,
+        # not a text (its formats would be resident for nobody to read).
+        self.reason = ("idle",)
         relay.set(False)
 
     def update(self, now, state, diode_ok, permitted, offer_amps, fault, available):
@@ -43,7 +46,7 @@ class Interlock:
                 and state in ("C", "D") and offer_amps >= MIN_AMPS):
             self.offer_stopped_at = None
             if not closed:
-                self.reason = "closed: EV in %s, %d A offered" % (state, offer_amps)
+                self.reason = ("closed", state, offer_amps)  # the EV's state, the amps offered
                 self.relay.set(True)
             return True
         if not closed:
@@ -57,16 +60,15 @@ class Interlock:
                 self.offer_stopped_at = now
             if now - self.offer_stopped_at < FORCE_OPEN_AFTER_OFFER_STOP_MS:
                 return True
-            self.reason = "opened: EV still in %s %d ms after the offer stopped" % (
-                state, FORCE_OPEN_AFTER_OFFER_STOP_MS)
+            self.reason = ("opened", "offer stopped", state)  # the EV still in C/D
         elif fault is not None:
-            self.reason = "opened: fault %s" % fault
+            self.reason = ("opened", "fault", fault)
         elif not available:
-            self.reason = "opened: connector unavailable"
+            self.reason = ("opened", "unavailable")
         elif not diode_ok:
-            self.reason = "opened: diode check failed"
+            self.reason = ("opened", "diode")
         else:
-            self.reason = "opened: pilot state %s" % state
+            self.reason = ("opened", "pilot", state)
         self.offer_stopped_at = None
         self.relay.set(False)
         return False
@@ -74,7 +76,7 @@ class Interlock:
     def force_open(self, reason):
         """Open at once whatever the inputs (the sampling itself failed)."""
         self.offer_stopped_at = None
-        self.reason = "opened: " + reason
+        self.reason = ("opened", reason)
         self.relay.set(False)
 
 
@@ -93,51 +95,9 @@ def machine_timer(period_ms, callback):
     return None
 
 
-class SampleTimer:
-    """Runs evse.step(now) for every connector on a periodic timer callback, so
-    the interlock sees every pilot sample whatever the event loop is doing.
-    `now` is the app's monotonic clock (a function). A callback that finds a step
-    in progress (the control loop's fallback) skips; a step that raises opens
-    every contactor."""
 
-    def __init__(self, evses, now, period_ms=SAMPLE_PERIOD_MS):
-        self.evses = evses
-        self.now = now
-        self.period_ms = period_ms
-        self.timer = None
-        self.ticks = 0       # completed samples (timer or fallback)
-        self.skipped = 0     # callbacks that found a sample in progress
-        self.errors = 0
-        self.last_error = None
-        self._busy = False
-
-    def start(self, make_timer=machine_timer):
-        """make_timer(period_ms, callback) -> object with deinit(), or None. True if running."""
-        self.timer = make_timer(self.period_ms, self._tick)
-        return self.timer is not None
-
-    def stop(self):
-        if self.timer is not None:
-            self.timer.deinit()
-            self.timer = None
-
-    def _tick(self, _arg=None):
-        if self._busy:
-            self.skipped += 1
-            return
-        self.run(self.now())
-
-    def run(self, now):
-        """One pilot sample + interlock for every connector."""
-        self._busy = True
-        try:
-            for e in self.evses:
-                e.step(now)
-        except Exception as ex:  # a broken sample must not leave a contactor closed
-            self.errors += 1
-            self.last_error = ex
-            for e in self.evses:
-                e.interlock.force_open("sampling failed: %r" % (ex,))
-        finally:
-            self._busy = False
-        self.ticks += 1
+def __getattr__(name):
+    """evse.interlock.SampleTimer (what is not here): evse/sampler.py's, imported by the first
+    lookup and then resident (a board that samples on a timer keeps it for the charger's life)."""
+    from evse import sampler
+    return getattr(sampler, name)

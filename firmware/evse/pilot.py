@@ -1,5 +1,5 @@
 # IEC 61851-1 duty cycle arithmetic, shared by the drivers and the simulator.
-# Pure functions, no I/O.
+# Pure functions, no I/O. (The EV's side, reading a duty back: host_tests/portable/test_evse.py.)
 
 from compat import const
 MIN_AMPS = 6
@@ -16,13 +16,3 @@ def duty_percent(amps):
         return amps / 0.6
     return amps / 2.5 + 64
 
-
-def amps_from_duty(duty):
-    """Current limit an EV reads from a duty cycle in percent (0 when none)."""
-    if duty < 8 or duty > 97:
-        return 0
-    if duty < 10:
-        return MIN_AMPS
-    if duty <= 85:
-        return duty * 0.6
-    return (duty - 64) * 2.5

@@ -43,7 +43,7 @@ def test_reply_decoded_and_de_released():
     s = ModbusSlave(1)
     s.set_float(4, 0, 231.5)
     m, bus = modbus_rig(s)
-    data = m.read_input_registers(1, 0, 2)
+    data = m.read_registers(1, 4, 0, 2)
     assert len(data) == 4
     import struct
     assert near(struct.unpack(">f", data)[0], 231.5)
@@ -57,8 +57,8 @@ def test_de_sequence_on_the_line():
     # DE up, frame, flush while DE is still up, then DE down before the reply is read.
     s = Sdm120Model(1, 230.0)
     m, bus = modbus_rig(s)
-    m.read_input_registers(1, 0, 2)
-    m.read_input_registers(1, 6, 2)
+    m.read_registers(1, 4, 0, 2)
+    m.read_registers(1, 4, 6, 2)
     frame = request(1, 4, 0, 2)
     assert bus.line[:4] == [("de", 1), ("tx", frame), ("flush", 1), ("de", 0)], bus.line
     assert bus.line[4:8] == [("de", 1), ("tx", request(1, 4, 6, 2)), ("flush", 1), ("de", 0)]
@@ -70,7 +70,7 @@ def test_de_low_means_the_frame_never_reaches_the_bus():
     m, bus = modbus_rig(s, retries=0)
     m.de = None   # sabotage: no DE drive
     try:
-        m.read_input_registers(1, 0, 2)
+        m.read_registers(1, 4, 0, 2)
         assert False
     except ModbusTimeout:
         pass
@@ -81,7 +81,7 @@ def test_timeout_then_retry_succeeds():
     s = Sdm120Model(1, 229.0)
     m, bus = modbus_rig(s)
     s.silent = 1
-    data = m.read_input_registers(1, 0, 2)
+    data = m.read_registers(1, 4, 0, 2)
     assert len(data) == 4 and len(bus.requests) == 2
     assert m.stats["timeouts"] == 1 and m.stats["retries"] == 1
 
@@ -91,7 +91,7 @@ def test_timeout_after_all_retries():
     m, bus = modbus_rig(s, retries=2)
     s.silent = 10
     try:
-        m.read_input_registers(1, 0, 2)
+        m.read_registers(1, 4, 0, 2)
         assert False
     except ModbusTimeout as e:
         assert "slave 1" in str(e)
@@ -102,11 +102,11 @@ def test_crc_error_then_retry():
     s = Sdm120Model(1, 230.0)
     m, bus = modbus_rig(s)
     s.bad_crc = 1
-    assert len(m.read_input_registers(1, 0, 2)) == 4
+    assert len(m.read_registers(1, 4, 0, 2)) == 4
     assert m.stats["crc"] == 1
     s.bad_crc = 5
     try:
-        m.read_input_registers(1, 0, 2)
+        m.read_registers(1, 4, 0, 2)
         assert False
     except ModbusCrcError:
         pass
@@ -116,7 +116,7 @@ def test_exception_response_named_with_code():
     s = Sdm120Model(1)
     m, bus = modbus_rig(s)
     try:
-        m.read_input_registers(1, 0x7000, 2)   # not mapped: illegal data address
+        m.read_registers(1, 4, 0x7000, 2)   # not mapped: illegal data address
         assert False
     except ModbusException as e:
         assert e.code == 2 and "exception 2" in str(e)
@@ -128,7 +128,7 @@ def test_busy_exception_is_retried():
     m, bus = modbus_rig(s, retries=2)
     s.exception = 6
     try:
-        m.read_input_registers(1, 0, 2)
+        m.read_registers(1, 4, 0, 2)
         assert False
     except ModbusException as e:
         assert e.code == 6
@@ -140,7 +140,7 @@ def test_reply_from_wrong_slave_is_a_frame_error():
     m, bus = modbus_rig(None, retries=0)
     bus.slaves[1] = s   # answers with its own address 2
     try:
-        m.read_input_registers(1, 0, 2)
+        m.read_registers(1, 4, 0, 2)
         assert False
     except ModbusFrameError:
         pass
@@ -262,7 +262,7 @@ def test_reply_timeout_covers_the_reply_transmission_time():
     s.silent = 1
     t0 = compat.ticks_ms()
     try:
-        m.read_input_registers(1, 0, 14)
+        m.read_registers(1, 4, 0, 14)
         assert False
     except ModbusTimeout as e:
         waited = compat.ticks_diff(compat.ticks_ms(), t0)

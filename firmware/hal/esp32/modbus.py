@@ -15,15 +15,16 @@ _RETRY_EXCEPTIONS = const((5, 6))  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth askin
 
 
 class ModbusError(Exception):
-    pass
+    """`stat`: the ModbusRtu.stats counter a failed attempt of this kind adds to."""
 
 
 class ModbusTimeout(ModbusError):
-    pass
+    stat = "timeouts"
 
 
 class ModbusFrameError(ModbusError):
     """A reply that fails its CRC or does not answer the request (address, function, length)."""
+    stat = "crc"
 
 
 ModbusCrcError = ModbusFrameError  # the same fault for the master: retried, counted in stats["crc"]
@@ -31,6 +32,7 @@ ModbusCrcError = ModbusFrameError  # the same fault for the master: retried, cou
 
 class ModbusException(ModbusError):
     """The slave answered with an exception response; .code is the exception code."""
+    stat = "exceptions"
 
 
 def crc16(data):
@@ -152,30 +154,22 @@ class ModbusRtu:
                 yield from self._send(frame)
                 buf = yield from self._receive(addr, func, 5 + 2 * count)
                 # The reply: an exception (5 bytes) or the data; its CRC, then that it answers the request.
-                rep = buf[:5] if buf[1] == func | 0x80 else buf[:5 + 2 * count]
+                exc = buf[1] == func | 0x80
+                rep = buf[:5] if exc else buf[:5 + 2 * count]
                 if len(rep) < 5 or crc16(rep[:-2]) != rep[-2] | (rep[-1] << 8):
                     raise ModbusFrameError("modbus: slave %d: CRC mismatch in reply" % addr)
-                if rep[0] != addr:
-                    raise ModbusFrameError("modbus: reply from slave %d, expected %d" % (rep[0], addr))
-                if rep[1] == func | 0x80:
+                if rep[0] != addr or not exc and (rep[1] != func or rep[2] != 2 * count):
+                    raise ModbusFrameError("modbus: slave %d: reply of slave %d, function %d, %d data bytes; expected"
+                                           " function %d, %d bytes" % (addr, rep[0], rep[1], rep[2], func, 2 * count))
+                if exc:
                     e = ModbusException("modbus: slave %d: exception %d for function %d" % (addr, rep[2], func))
                     e.code = rep[2]
                     raise e
-                if rep[1] != func or rep[2] != 2 * count:
-                    raise ModbusFrameError("modbus: slave %d: reply function %d, %d data bytes; expected %d, %d"
-                                           % (addr, rep[1], rep[2], func, 2 * count))
                 return rep[3:-2]
-            except ModbusTimeout:
-                self.stats["timeouts"] += 1
-                if attempt >= self.retries:
-                    raise
-            except ModbusFrameError:
-                self.stats["crc"] += 1
-                if attempt >= self.retries:
-                    raise
-            except ModbusException as e:
-                self.stats["exceptions"] += 1
-                if e.code not in _RETRY_EXCEPTIONS or attempt >= self.retries:
+            except ModbusError as e:
+                self.stats[e.stat] += 1
+                # An exception reply is definite (not asked again) unless the slave is busy.
+                if attempt >= self.retries or e.stat == "exceptions" and e.code not in _RETRY_EXCEPTIONS:
                     raise
             attempt += 1
             self.stats["retries"] += 1
@@ -183,6 +177,3 @@ class ModbusRtu:
     def read_registers(self, addr, func, reg, count):
         """Blocking form of registers()."""
         return run(self.registers(addr, func, reg, count))
-
-    def read_input_registers(self, addr, reg, count):
-        return self.read_registers(addr, 4, reg, count)

@@ -62,7 +62,9 @@ def build(board):
     world.evs = [SimEV(board.get("ev_max_amps", 32), board.get("ev_capacity_wh")) for _ in range(n)]
     world.pilots = [SimPilot(ev) for ev in world.evs]
     world.relays = [SimRelay() for _ in range(n)]
-    world.meters = [SimMeter(v, ph) for _ in range(n)]
+    world.meters = [SimMeter() for _ in range(n)]
+    for m in world.meters:
+        m.voltage_v, m.phases = v, ph
     world.reader = SimReader()
     conns = []
     for i in range(n):
