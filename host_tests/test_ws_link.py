@@ -293,6 +293,65 @@ def test_handler_exception_is_logged_not_fatal(logbuf):
     assert "Traceback" in out
 
 
+class OutOfHeapLog:
+    """log.out while the heap is exhausted: every line written raises MemoryError."""
+
+    def write(self, text):
+        raise MemoryError("no heap for a log line")
+
+
+def test_out_of_heap_in_handlers_log_lines_and_a_ping_never_ends_the_link(monkeypatch):
+    # At the smallest heap a handler, the log line telling its error and a ping can all raise
+    # MemoryError: the link's task must live on, drop that connection and reconnect.
+    conns = []
+
+    async def handler(conn):
+        conns.append(1)
+        await conn.send("boom")
+        await conn.send("m%d" % len(conns))
+        await conn.wait_closed()
+
+    class Starved(Events):
+        def on_open(self):
+            super().on_open()
+            raise MemoryError("no heap in on_open")
+
+        def on_message(self, text):
+            super().on_message(text)
+            if text == "boom":
+                raise MemoryError("no heap in on_message")
+
+    pings = []
+    real_ping = ws.WebSocket.ping
+
+    def ping(sock, payload=b""):
+        pings.append(1)
+        if len(pings) == 1:
+            raise MemoryError("no heap for a ping")
+        return real_ping(sock, payload)
+
+    monkeypatch.setattr(ws.WebSocket, "ping", ping)
+    monkeypatch.setattr(log, "out", OutOfHeapLog())
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0.3, dead_after_s=30,
+                    backoff=RecordingBackoff(base_ms=50, jitter=0))
+
+        async def main():
+            h = Starved()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: ("message", "m2") in [e[1:] for e in h.events])
+            await wait_until(lambda: len(pings) >= 2)  # pings work again on the new connection
+            assert not task.done() and link.up and link.connects == 2
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    assert h.kinds() == ["open", "message", "message", "close", "open", "message", "message", "close"], h.events
+    assert isinstance(h.events[3][2], MemoryError)  # the reason of the dropped connection
+    assert link.backoff.delays == [50]
+    assert len(conns) == 2
+
+
 def test_link_never_blocks_other_tasks():
     async def handler(reader, writer):
         await reader.read()  # accepts TCP, never answers the handshake

@@ -39,6 +39,8 @@ _TEXTS = (
     "receiver failed: %r\n"  # 12
     "on_connect_failed\n"  # 13
     "link_init\n"  # 14
+    "link: %r\n"  # 15
+    "link: %s\n"  # 16
 )
 _T_HANDLER = const(0)
 _T_SECONDS = const(1)
@@ -55,6 +57,8 @@ _T_BINARY = const(11)
 _T_RX_FAILED = const(12)
 _T_ON_FAILED = const(13)
 _T_INIT = const(14)
+_T_R = const(15)
+_T_S = const(16)
 
 
 if hasattr(asyncio, "sleep_ms"):
@@ -90,7 +94,19 @@ async def _call(handler, name, *args):
         if r is not None and hasattr(r, "send"):  # a coroutine / generator-based coroutine
             await r
     except Exception as e:
-        log.exception(ws._text(_TEXTS, _T_HANDLER) % (name, e), e)
+        try:  # out of heap for the line too (a MemoryError being logged): the link goes on
+            log.exception(ws._text(_TEXTS, _T_HANDLER) % (name, e), e)
+        except Exception:
+            pass
+
+
+def _log(fn, i, *args):
+    # fn (log.info, log.warning) with line i of _TEXTS: never raises. At the smallest heap making
+    # or writing a line can raise MemoryError, which must not end the link's task (no reconnect).
+    try:
+        fn(ws._text(_TEXTS, i), *args)
+    except Exception:
+        pass
 
 
 async def _deliver(msg, handler):
@@ -155,14 +171,17 @@ class Link:
         self._wake = asyncio.Event()
         try:
             while not self._stopping:
-                try:
-                    sock = await ws.connect(self.url, *self._opts)
-                except Exception as e:  # every failure is retried; the log says why
-                    log.warning(ws._text(_TEXTS, _T_FAILED), self.url, e)
-                    await _call(handler, ws._text(_TEXTS, _T_ON_FAILED), e)
-                else:
-                    await self._session(sock, handler)
-                    sock = None
+                try:  # one attempt; whatever it raises (MemoryError in a handler's or a log line's
+                    try:  # making) ends it, and the link retries after the pause, as after a failed connect
+                        sock = await ws.connect(self.url, *self._opts)
+                    except Exception as e:  # every failure is retried; the log says why
+                        _log(log.warning, _T_FAILED, self.url, e)
+                        await _call(handler, ws._text(_TEXTS, _T_ON_FAILED), e)
+                    else:
+                        await self._session(sock, handler)
+                except Exception as e:
+                    _log(log.warning, _T_R, e)
+                sock = e = None
                 if self._stopping:
                     break
                 try:  # the pause before the next attempt
@@ -170,9 +189,9 @@ class Link:
                         self.backoff = ws._via("backoff", "Backoff")
                     d = self.backoff.next_ms()
                 except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
-                    log.warning("link: %r", e)
+                    _log(log.warning, _T_R, e)
                     d = PAUSE_MS
-                log.info(ws._text(_TEXTS, _T_PAUSE), d)
+                _log(log.info, _T_PAUSE, d)
                 while d > 0 and not self._stopping:
                     t = min(d, self._poll_ms)
                     await (self._sleep or _sleep_ms)(t)
@@ -183,18 +202,18 @@ class Link:
             self._stopping = False
 
     async def _session(self, sock, handler):
-        self.connects += 1
-        self._ws = sock
-        self.up = True
-        self._rx_reason = None
-        self._verify_ms = 0
-        if not self._stopping:
-            self._wake.clear()
         started = compat.ticks_ms()
-        log.info(ws._text(_TEXTS, _T_UP), self.url)
         rx = None
         reason = None
         try:
+            self.connects += 1
+            self._ws = sock
+            self.up = True
+            self._rx_reason = None
+            self._verify_ms = 0
+            if not self._stopping:
+                self._wake.clear()
+            _log(log.info, _T_UP, self.url)
             await _call(handler, "on_open")
             rx = asyncio.create_task(self._receive(sock, handler))
             # Supervise until the link ends (reason): stop(), verify(), pings, dead-link detection.
@@ -241,6 +260,8 @@ class Link:
                 except ws.WebSocketError as e:
                     if self._rx_reason is None:
                         self._rx_reason = str(e)
+        except Exception as e:  # MemoryError in a ping, the receiver's task: dropped, retried after the pause
+            reason = e
         finally:
             self.up = False
             self._ws = None
@@ -252,7 +273,7 @@ class Link:
                 except BaseException:  # CancelledError of the receiver, expected here
                     pass
             await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
-        log.warning(ws._text(_TEXTS, _T_CLOSED), self.url, reason)
+        _log(log.warning, _T_CLOSED, self.url, reason)
         await _call(handler, "on_close", reason)
         if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
             self.backoff.reset()
@@ -266,23 +287,28 @@ class Link:
                     if e.closed:
                         raise
                     # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
-                    log.warning("link: %s", e)
+                    _log(log.warning, _T_S, e)
                     await _call(handler, "on_too_big", e.head, e.size)
                     e = None
                     continue
                 if not isinstance(msg, str):
-                    log.warning(ws._text(_TEXTS, _T_BINARY), len(msg))
+                    _log(log.warning, _T_BINARY, len(msg))
                     continue
                 # msg sits in value-stack slot 1 here, which the next sock.recv() overwrites:
                 # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
                 # stay alive while the next one is being received.
                 await _deliver(msg, handler)
                 msg = None
-        except ws.WebSocketError as e:
-            self._rx_reason = str(e)
-        except Exception as e:  # never expected; the supervisor must still learn the link is gone
-            self._rx_reason = ws._text(_TEXTS, _T_RX_FAILED) % e
-            log.exception("link: %s" % self._rx_reason, e)
-            sock.abort()
+        except Exception as e:  # the link is gone: the supervisor must learn it, whatever fails below
+            self._rx_reason = e  # first: nothing below may keep it from being set
+            try:
+                if isinstance(e, ws.WebSocketError):
+                    self._rx_reason = str(e)
+                else:  # never expected (out of heap?)
+                    self._rx_reason = ws._text(_TEXTS, _T_RX_FAILED) % e
+                    sock.abort()
+                    log.exception("link: %s" % self._rx_reason, e)
+            except Exception:  # the supervisor's wait_closed() releases the socket
+                pass
         finally:
             self._wake.set()
