@@ -80,30 +80,20 @@ def closed_error(code, reason=""):
     return e
 
 
-def _load(name):
-    """The module net.<name>, imported now; whatever the import raises reaches the caller
-    (nothing half-imported is left)."""
-    try:
-        __import__("net." + name)
-        return sys.modules["net." + name]
-    except BaseException:
-        _unload(name)
-        raise
-
-
-def _unload(name):
-    sys.modules.pop("net." + name, None)
-    pkg = sys.modules.get("net")
-    if pkg is not None and name in pkg.__dict__:
-        del pkg.__dict__[name]
-
-
 def _via(name, fn, *args, **kw):
-    """net.<name>.<fn>(*args, **kw), the module loaded for the call (a Link's set-up, a Backoff, an error's text)."""
+    """net.<name>.<fn>(*args, **kw), the module imported for the call and out of sys.modules after
+    it (a coroutine it returns keeps the module's code only until it ends): a Link's set-up, a
+    Backoff, the opening and close handshakes. Whatever the import raises (MemoryError,
+    ImportError) reaches the caller; nothing half-imported is left."""
+    m = "net." + name
     try:
-        return getattr(_load(name), fn)(*args, **kw)
+        __import__(m)
+        return getattr(sys.modules[m], fn)(*args, **kw)
     finally:
-        _unload(name)
+        sys.modules.pop(m, None)
+        m = sys.modules.get("net")
+        if m is not None and name in m.__dict__:
+            del m.__dict__[name]
 
 
 def _text(texts, i):
@@ -280,29 +270,24 @@ class WebSocket:
         if w is not None:  # handshake leaves it open when the TLS socket is closed
             w.close()
 
-    async def close(self, code=_CLOSE_NORMAL, reason=""):
-        """Close handshake (net/ws_close.py): send close, wait (bounded) for the server's close, drop TCP."""
-        if not self.closed:
-            await self._end("close", code, reason)
+    def close(self, code=_CLOSE_NORMAL, reason=""):
+        """Close handshake (net/ws_close.py; a coroutine, nothing to do once closed): send close,
+        wait (bounded) for the server's close, drop TCP."""
+        return self._end("close", code, reason)
 
     async def _end(self, name, *args):
         # Run net.ws_close.<name>(self, *args): the close handshake, a close frame received, or
         # failing the connection (RFC 6455 7.1.7: raises ProtocolError); or net.ws_drain.drain.
         # Without the module (MemoryError) the connection still ends.
-        m = "ws_drain" if name == "drain" else "ws_close"
         try:
-            mod = _load(m)
+            c = _via("ws_drain" if name == "drain" else "ws_close", name, self, *args)
         except Exception as e:
             e = self._lost("%s: %r" % (name, e))
             if name == "close":
                 await self.wait_closed()
                 return
             raise e
-        try:
-            await getattr(mod, name)(self, *args)
-        finally:
-            mod = None
-            _unload(m)
+        await c
 
     # ------------------------------------------------------------ frames
     async def _frame(self, busy):
@@ -366,12 +351,9 @@ class WebSocket:
             self._rx_active = False
 
 
-async def connect(url, *args, **kw):
-    """Open a WebSocket to url (ws:// or wss://) and return a connected WebSocket; the arguments
-    are net.ws_open.connect's. Whatever the opener raises (WebSocketError: a bad URL, a failed
-    connect or handshake; MemoryError or ImportError when it cannot be loaded) reaches the caller,
-    which retries."""
-    try:
-        return await _load("ws_open").connect(url, *args, **kw)
-    finally:
-        _unload("ws_open")
+def connect(url, *args, **kw):
+    """Open a WebSocket to url (ws:// or wss://): a coroutine returning a connected WebSocket; the
+    arguments are net.ws_open.connect's. Whatever the opener raises (WebSocketError: a bad URL, a
+    failed connect or handshake; MemoryError or ImportError when it cannot be loaded) reaches the
+    caller, which retries."""
+    return _via("ws_open", "connect", url, *args, **kw)

@@ -213,17 +213,17 @@ def test_parse_url_table():
 
 def without(names, fn):
     """Run fn() while net.<name> for each of names fails to import (as a MemoryError would)."""
-    real = ws._load
+    real = ws._via
 
-    def failing(name):
+    def failing(name, *args, **kw):
         if name in names:
             raise MemoryError("no heap for net." + name)
-        return real(name)
-    ws._load = failing
+        return real(name, *args, **kw)
+    ws._via = ws_open._via = failing  # ws_open holds its own reference (from net.ws import _via)
     try:
         return fn()
     finally:
-        ws._load = real
+        ws._via = ws_open._via = real
 
 
 def test_on_demand_modules_that_fail_to_load_still_end_the_connection():
