@@ -21,44 +21,22 @@ PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be lo
 
 NotConnected = ws.WebSocketError  # send() while the link is down; told apart by its text
 
-# The log lines and reasons, one line each of one string (each string constant is a heap object
-# of its own, ~60 B on top of its text here): _T_* is a text's line, ws._text() reads it.
-_TEXTS = (
-    "link: handler %s failed: %r\n"  # 0
-    "%s must be a number of seconds >= 0\n"  # 1
-    "not connected to the CSMS\n"  # 2
-    "%s stuck for %d ms (dead link)\n"  # 3
-    "link lost while sending: %s\n"  # 4
-    "link: next connect attempt in %d ms\n"  # 5
-    "link: connect to %s failed: %s\n"  # 6
-    "link: connected to %s\n"  # 7
-    "link: disconnected from %s: %s\n"  # 8
-    "no pong within %d ms after an unanswered CALL (dead link)\n"  # 9
-    "nothing received for %d ms (dead link)\n"  # 10
-    "link: binary message of %d bytes ignored (OCPP-J is text)\n"  # 11
-    "receiver failed: %r\n"  # 12
-    "on_connect_failed\n"  # 13
-    "link_init\n"  # 14
-    "link: %r\n"  # 15
-    "link: %s\n"  # 16
-)
-_T_HANDLER = const(0)
-_T_SECONDS = const(1)
-_T_DOWN = const(2)
-_T_STUCK = const(3)
-_T_LOST = const(4)
-_T_PAUSE = const(5)
-_T_FAILED = const(6)
-_T_UP = const(7)
-_T_CLOSED = const(8)
-_T_NO_PONG = const(9)
-_T_SILENT = const(10)
-_T_BINARY = const(11)
-_T_RX_FAILED = const(12)
-_T_ON_FAILED = const(13)
-_T_INIT = const(14)
-_T_R = const(15)
-_T_S = const(16)
+# The log lines and reasons are lines of net/ws_texts.py (_T_*), loaded for one (ws._text).
+_T_HANDLER = const(33)
+_T_SECONDS = const(34)
+_T_DOWN = const(35)
+_T_STUCK = const(36)
+_T_LOST = const(37)
+_T_PAUSE = const(38)
+_T_FAILED = const(39)
+_T_UP = const(40)
+_T_CLOSED = const(41)
+_T_NO_PONG = const(42)
+_T_SILENT = const(43)
+_T_BINARY = const(44)
+_T_RX_FAILED = const(45)
+_T_R = const(46)
+_T_S = const(47)
 
 
 if hasattr(asyncio, "sleep_ms"):
@@ -79,7 +57,7 @@ def _ms(name, v, default):
     except (TypeError, ValueError):
         v = -1
     if v < 0:
-        raise ValueError(ws._text(_TEXTS, _T_SECONDS) % name)
+        raise ValueError(ws._text(_T_SECONDS, name))
     return int(v * 1000)
 
 
@@ -95,16 +73,16 @@ async def _call(handler, name, *args):
             await r
     except Exception as e:
         try:  # out of heap for the line too (a MemoryError being logged): the link goes on
-            log.exception(ws._text(_TEXTS, _T_HANDLER) % (name, e), e)
+            log.exception(ws._text(_T_HANDLER, (name, e)), e)
         except Exception:
             pass
 
 
-def _log(fn, i, *args):
-    # fn (log.info, log.warning) with line i of _TEXTS: never raises. At the smallest heap making
+def _emit(fn, i, *args):
+    # fn (log.info, log.warning) with text i % args: never raises. At the smallest heap making
     # or writing a line can raise MemoryError, which must not end the link's task (no reconnect).
     try:
-        fn(ws._text(_TEXTS, i), *args)
+        fn(ws._text(i, args))
     except Exception:
         pass
 
@@ -121,7 +99,7 @@ class Link:
         # The arguments (basic_auth, ssl, ping_interval_s, dead_after_s, backoff, max_message,
         # sleep_ms, connect_timeout_ms) and the state they set: net/ws_open.py link_init, which
         # checks them (a configuration error is said now, not on every retry).
-        ws._via("ws_open", ws._text(_TEXTS, _T_INIT), self, url, charge_point_id, **kw)
+        ws._via("ws_open", "link_init", self, url, charge_point_id, **kw)
 
     def set_ping_interval(self, ping_interval_s):
         """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
@@ -135,12 +113,12 @@ class Link:
         """Send one text message now; NotConnected when the link is down."""
         sock = self._ws
         if not self.up or sock is None:
-            raise NotConnected(ws._text(_TEXTS, _T_DOWN))
+            raise NotConnected(ws._text(_T_DOWN))
         try:
             await _wait_for_ms(sock.send(text), self.send_timeout_ms)
         except asyncio.TimeoutError:
             # A half-written frame cannot be continued: the supervisor drops the link now.
-            reason = ws._text(_TEXTS, _T_STUCK) % ("send", self.send_timeout_ms)
+            reason = ws._text(_T_STUCK, ("send", self.send_timeout_ms))
             self.up = False
             if self._rx_reason is None:
                 self._rx_reason = reason
@@ -148,7 +126,7 @@ class Link:
                 self._wake.set()
             raise NotConnected(reason)
         except ws.ConnectionClosed as e:
-            raise NotConnected(ws._text(_TEXTS, _T_LOST) % e)
+            raise NotConnected(ws._text(_T_LOST, e))
 
     def verify(self, pong_wait_ms=PONG_GRACE_S * 1000):
         """The link is suspect (a CALL was not answered): ping at once and reconnect when
@@ -175,12 +153,12 @@ class Link:
                     try:  # making) ends it, and the link retries after the pause, as after a failed connect
                         sock = await ws.connect(self.url, *self._opts)
                     except Exception as e:  # every failure is retried; the log says why
-                        _log(log.warning, _T_FAILED, self.url, e)
-                        await _call(handler, ws._text(_TEXTS, _T_ON_FAILED), e)
+                        _emit(log.warning, _T_FAILED, self.url, e)
+                        await _call(handler, "on_connect_failed", e)
                     else:
                         await self._session(sock, handler)
                 except Exception as e:
-                    _log(log.warning, _T_R, e)
+                    _emit(log.warning, _T_R, e)
                 sock = e = None
                 if self._stopping:
                     break
@@ -189,9 +167,9 @@ class Link:
                         self.backoff = ws._via("backoff", "Backoff")
                     d = self.backoff.next_ms()
                 except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
-                    _log(log.warning, _T_R, e)
+                    _emit(log.warning, _T_R, e)
                     d = PAUSE_MS
-                _log(log.info, _T_PAUSE, d)
+                _emit(log.info, _T_PAUSE, d)
                 while d > 0 and not self._stopping:
                     t = min(d, self._poll_ms)
                     await (self._sleep or _sleep_ms)(t)
@@ -213,7 +191,7 @@ class Link:
             self._verify_ms = 0
             if not self._stopping:
                 self._wake.clear()
-            _log(log.info, _T_UP, self.url)
+            _emit(log.info, _T_UP, self.url)
             await _call(handler, "on_open")
             rx = asyncio.create_task(self._receive(sock, handler))
             # Supervise until the link ends (reason): stop(), verify(), pings, dead-link detection.
@@ -241,13 +219,13 @@ class Link:
                     if sock.pongs > check[1]:
                         check = None  # the link is alive: the CSMS was slow
                     elif compat.ticks_diff(now, check[0]) >= check[2]:
-                        reason = ws._text(_TEXTS, _T_NO_PONG) % check[2]
+                        reason = ws._text(_T_NO_PONG, check[2])
                         break
                 if self._verify_ms and check is None:
                     check = (now, sock.pongs, self._verify_ms)
                     self._verify_ms = 0
                 elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
-                    reason = ws._text(_TEXTS, _T_SILENT) % compat.ticks_diff(now, sock.last_rx_ms)
+                    reason = ws._text(_T_SILENT, compat.ticks_diff(now, sock.last_rx_ms))
                     break
                 elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
                     continue
@@ -255,7 +233,7 @@ class Link:
                 try:
                     await _wait_for_ms(sock.ping(), self.send_timeout_ms)
                 except asyncio.TimeoutError:
-                    reason = ws._text(_TEXTS, _T_STUCK) % ("ping", self.send_timeout_ms)
+                    reason = ws._text(_T_STUCK, ("ping", self.send_timeout_ms))
                     break
                 except ws.WebSocketError as e:
                     if self._rx_reason is None:
@@ -273,7 +251,7 @@ class Link:
                 except BaseException:  # CancelledError of the receiver, expected here
                     pass
             await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
-        _log(log.warning, _T_CLOSED, self.url, reason)
+        _emit(log.warning, _T_CLOSED, self.url, reason)
         await _call(handler, "on_close", reason)
         if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
             self.backoff.reset()
@@ -287,12 +265,12 @@ class Link:
                     if e.closed:
                         raise
                     # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
-                    _log(log.warning, _T_S, e)
+                    _emit(log.warning, _T_S, e)
                     await _call(handler, "on_too_big", e.head, e.size)
                     e = None
                     continue
                 if not isinstance(msg, str):
-                    _log(log.warning, _T_BINARY, len(msg))
+                    _emit(log.warning, _T_BINARY, len(msg))
                     continue
                 # msg sits in value-stack slot 1 here, which the next sock.recv() overwrites:
                 # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
@@ -305,9 +283,9 @@ class Link:
                 if isinstance(e, ws.WebSocketError):
                     self._rx_reason = str(e)
                 else:  # never expected (out of heap?)
-                    self._rx_reason = ws._text(_TEXTS, _T_RX_FAILED) % e
+                    self._rx_reason = ws._text(_T_RX_FAILED, e)
                     sock.abort()
-                    log.exception("link: %s" % self._rx_reason, e)
+                    log.exception(ws._text(_T_S, self._rx_reason), e)
             except Exception:  # the supervisor's wait_closed() releases the socket
                 pass
         finally:

@@ -28,23 +28,14 @@ _OP_PONG = const(10)
 _CLOSE_NORMAL = const(1000)
 _CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a close frame
 
-# The error texts, one line each of one string (see _text): _T_* is a text's line.
-_TEXTS = (
-    "connection closed (code %d%s)\n"  # 0
-    "connection lost: %s\n"  # 1
-    "connection lost (EOF)\n"  # 2
-    "connection lost while sending: %s\n"  # 3
-    "ping payload of %d bytes exceeds %d\n"  # 4
-    "outgoing message of %d bytes exceeds max_message %d\n"  # 5
-    "recv() is already running in another task\n"  # 6
-)
-_T_CLOSED = const(0)
-_T_LOST = const(1)
-_T_EOF = const(2)
-_T_LOST_SENDING = const(3)
-_T_PING_SIZE = const(4)
-_T_TOO_BIG = const(5)
-_T_RECV_BUSY = const(6)
+# The error texts are lines of net/ws_texts.py (_T_*, see _text), but the one every disconnect makes.
+_CLOSED_TEXT = const("connection closed (code %d%s)")
+_T_LOST = const(27)
+_T_EOF = const(28)
+_T_LOST_SENDING = const(29)
+_T_PING_SIZE = const(30)
+_T_TOO_BIG = const(31)
+_T_RECV_BUSY = const(32)
 
 
 # One error class with a sentence (str(e)), and a subclass only where a caller acts on the kind
@@ -74,7 +65,7 @@ class ConnectionClosed(WebSocketError):
 
 
 def closed_error(code, reason=""):
-    e = ConnectionClosed(_text(_TEXTS, _T_CLOSED) % (code, (": " + reason) if reason else ""))
+    e = ConnectionClosed(_CLOSED_TEXT % (code, (": " + reason) if reason else ""))
     e.code = code
     e.reason = reason
     return e
@@ -96,14 +87,15 @@ def _via(name, fn, *args, **kw):
             del m.__dict__[name]
 
 
-def _text(texts, i):
-    """Line i of texts: a module's messages kept as one string ending in a newline (each string
-    constant is a heap object of its own, ~60 B on top of its text on this port, ~30 B on the ESP32)."""
-    s = 0
-    while i:
-        s = texts.find("\n", s) + 1
-        i -= 1
-    return texts[s:texts.find("\n", s)]
+def _text(i, args=()):
+    """Line i of net/ws_texts.py % args: the network layer's error texts and log lines, loaded for
+    the call (a connected link does not carry them). Without the module (MemoryError) a text that
+    still says which line it is and its arguments."""
+    try:
+        t = _via("ws_texts", "text", i)
+    except Exception:
+        t, args = "net.ws_texts line %d: %r", (i, args)
+    return t % args
 
 
 try:
@@ -148,12 +140,12 @@ class WebSocket:
                     n = len(data)
                     mv[:n] = data
             except OSError as e:
-                raise self._lost(_text(_TEXTS, _T_LOST) % e)
+                raise self._lost(_text(_T_LOST, e))
             if n:
                 self.last_rx_ms = compat.ticks_ms()
                 return n
             if n is not None:  # None: a non-blocking TLS read that produced no application data yet
-                raise self._lost(_text(_TEXTS, _T_EOF))
+                raise self._lost(_text(_T_EOF))
 
     async def _read_some(self, limit):
         """A memoryview of up to limit buffered bytes, taken (valid until the next read); the
@@ -203,9 +195,9 @@ class WebSocket:
         op = op or _OP_BINARY
         n = len(data)
         if op & 8 and n > MAX_CONTROL:
-            raise ValueError(_text(_TEXTS, _T_PING_SIZE) % (n, MAX_CONTROL))
+            raise ValueError(_text(_T_PING_SIZE, (n, MAX_CONTROL)))
         if n > self.max_message:
-            raise MessageTooBig(_text(_TEXTS, _T_TOO_BIG) % (n, self.max_message))
+            raise MessageTooBig(_text(_T_TOO_BIG, (n, self.max_message)))
         mask = os.urandom(4)
         head = bytearray((0x80 | op, 0x80 | (n if n < 126 else 126 if n < 65536 else 127)))
         if n > 125:
@@ -230,7 +222,7 @@ class WebSocket:
                 head = b""  # the header goes with the first chunk: one write for a small frame
                 await w.drain()
         except OSError as e:
-            raise self._lost(_text(_TEXTS, _T_LOST_SENDING) % e)
+            raise self._lost(_text(_T_LOST_SENDING, e))
         finally:
             mv = None
             self._sent.set()
@@ -333,7 +325,7 @@ class WebSocket:
         if self.closed:
             raise self._lost()
         if self._rx_active:
-            raise WebSocketError(_text(_TEXTS, _T_RECV_BUSY))
+            raise WebSocketError(_text(_T_RECV_BUSY))
         self._rx_active = True
         try:
             fin, op, n = await self._frame(False)

@@ -11,7 +11,7 @@ import os
 import compat
 from compat import const
 from net.ws import (CONNECT_TIMEOUT_MS, MAX_MESSAGE, ConnectionClosed, WebSocketError,
-                    Unauthorized, WebSocket, _via, _wait_for_ms)
+                    Unauthorized, WebSocket, _text, _wait_for_ms)
 
 MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
@@ -59,11 +59,7 @@ except ImportError:  # CPython
 def _error(i, args=(), status=0, kind=WebSocketError):
     """kind(text i % args); status: the HTTP status of a refused upgrade (101: the upgrade was
     answered, but wrongly)."""
-    try:
-        text = _via("ws_texts", "text", i)
-    except Exception:  # MemoryError: the texts cannot be loaded; the error still says which it is
-        text, args = "WebSocket connect failed (net.ws_texts line %d: %r)", (i, args)
-    e = kind(text % args)
+    e = kind(_text(i, args))
     e.status = status
     return e
 

@@ -1,10 +1,12 @@
-# The texts of net.ws_open's errors (a bad URL, a failed connect or upgrade), one line each of one
-# string (each string constant is a heap object of its own); ws_open's _E_* is a text's line.
-# Loaded only when such an error is raised, unloaded after (net.ws _via): a connect that
-# succeeds does not carry them.
-from net.ws import _text
+# The network layer's texts: net.ws_open's errors (a bad URL, a failed connect or upgrade), the
+# frame loop's (net.ws) and the link's log lines and reasons (net.link), one line each of one
+# string (each string constant is a heap object of its own); _E_* (ws_open), _T_* (ws, link) is a
+# text's line. Loaded for one text and unloaded after (net.ws _text): a connected link does not
+# carry them.
+from compat import const
 
-TEXTS = (
+
+_TEXTS = const(
     "URL must be a string, not %r\n"  # 0
     "URL must start with ws:// or wss://: %r\n"  # 1
     "URL path must be printable ASCII without spaces: %r\n"  # 2
@@ -33,8 +35,37 @@ TEXTS = (
     "TLS handshake with %s:%d failed: %s\n"  # 24
     "an ssl context was given for a ws:// URL (use wss://): %r\n"  # 25
     "no WebSocket connection to %s:%d within %d ms\n"  # 26
+    # net.ws
+    "connection lost: %s\n"  # 27
+    "connection lost (EOF)\n"  # 28
+    "connection lost while sending: %s\n"  # 29
+    "ping payload of %d bytes exceeds %d\n"  # 30
+    "outgoing message of %d bytes exceeds max_message %d\n"  # 31
+    "recv() is already running in another task\n"  # 32
+    # net.link
+    "link: handler %s failed: %r\n"  # 33
+    "%s must be a number of seconds >= 0\n"  # 34
+    "not connected to the CSMS\n"  # 35
+    "%s stuck for %d ms (dead link)\n"  # 36
+    "link lost while sending: %s\n"  # 37
+    "link: next connect attempt in %d ms\n"  # 38
+    "link: connect to %s failed: %s\n"  # 39
+    "link: connected to %s\n"  # 40
+    "link: disconnected from %s: %s\n"  # 41
+    "no pong within %d ms after an unanswered CALL (dead link)\n"  # 42
+    "nothing received for %d ms (dead link)\n"  # 43
+    "link: binary message of %d bytes ignored (OCPP-J is text)\n"  # 44
+    "receiver failed: %r\n"  # 45
+    "link: %r\n"  # 46
+    "link: %s\n"  # 47
 )
 
 
 def text(i):
-    return _text(TEXTS, i)
+    """Line i of _TEXTS."""
+    t = _TEXTS
+    s = 0
+    while i:
+        s = t.find("\n", s) + 1
+        i -= 1
+    return t[s:t.find("\n", s)]

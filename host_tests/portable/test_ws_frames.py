@@ -219,11 +219,11 @@ def without(names, fn):
         if name in names:
             raise MemoryError("no heap for net." + name)
         return real(name, *args, **kw)
-    ws._via = ws_open._via = failing  # ws_open holds its own reference (from net.ws import _via)
+    ws._via = failing
     try:
         return fn()
     finally:
-        ws._via = ws_open._via = real
+        ws._via = real
 
 
 def test_on_demand_modules_that_fail_to_load_still_end_the_connection():
