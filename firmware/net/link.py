@@ -61,9 +61,9 @@ def _ms(name, v, default):
     return int(v * 1000)
 
 
-async def _call(handler, name, *args):
-    """Call the handler's callback `name` if it has one; await it if it returned a coroutine. Its
-    errors are logged, not raised."""
+async def _call(args, handler, name):
+    """Call the handler's callback `name` with the tuple args if it has one; await it if it
+    returned a coroutine. Its errors are logged, not raised."""
     fn = getattr(handler, name, None)
     if fn is None:
         return
@@ -85,10 +85,6 @@ def _emit(fn, i, *args):
         fn(ws._text(i, args))
     except Exception:
         pass
-
-
-async def _deliver(msg, handler):
-    await _call(handler, "on_message", msg)
 
 
 class Link:
@@ -154,7 +150,7 @@ class Link:
                         sock = await ws.connect(self.url, *self._opts)
                     except Exception as e:  # every failure is retried; the log says why
                         _emit(log.warning, _T_FAILED, self.url, e)
-                        await _call(handler, "on_connect_failed", e)
+                        await _call((e,), handler, "on_connect_failed")
                     else:
                         await self._session(sock, handler)
                 except Exception as e:
@@ -192,7 +188,7 @@ class Link:
             if not self._stopping:
                 self._wake.clear()
             _emit(log.info, _T_UP, self.url)
-            await _call(handler, "on_open")
+            await _call((), handler, "on_open")
             rx = asyncio.create_task(self._receive(sock, handler))
             # Supervise until the link ends (reason): stop(), verify(), pings, dead-link detection.
             last_ping = started
@@ -252,7 +248,7 @@ class Link:
                     pass
             await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
         _emit(log.warning, _T_CLOSED, self.url, reason)
-        await _call(handler, "on_close", reason)
+        await _call((reason,), handler, "on_close")
         if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
             self.backoff.reset()
 
@@ -266,16 +262,16 @@ class Link:
                         raise
                     # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
                     _emit(log.warning, _T_S, e)
-                    await _call(handler, "on_too_big", e.head, e.size)
+                    await _call((e.head, e.size), handler, "on_too_big")
                     e = None
                     continue
                 if not isinstance(msg, str):
                     _emit(log.warning, _T_BINARY, len(msg))
                     continue
-                # msg sits in value-stack slot 1 here, which the next sock.recv() overwrites:
+                # (msg,) sits in value-stack slot 1 here, which the next sock.recv() overwrites:
                 # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
                 # stay alive while the next one is being received.
-                await _deliver(msg, handler)
+                await _call((msg,), handler, "on_message")
                 msg = None
         except Exception as e:  # the link is gone: the supervisor must learn it, whatever fails below
             self._rx_reason = e  # first: nothing below may keep it from being set

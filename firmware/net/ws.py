@@ -71,20 +71,23 @@ def closed_error(code, reason=""):
     return e
 
 
+def _unload(name):
+    sys.modules.pop("net." + name, None)
+    pkg = sys.modules.get("net")
+    if pkg is not None and name in pkg.__dict__:
+        del pkg.__dict__[name]
+
+
 def _via(name, fn, *args, **kw):
-    """net.<name>.<fn>(*args, **kw), the module imported for the call and out of sys.modules after
-    it (a coroutine it returns keeps the module's code only until it ends): a Link's set-up, a
-    Backoff, the opening and close handshakes. Whatever the import raises (MemoryError,
-    ImportError) reaches the caller; nothing half-imported is left."""
-    m = "net." + name
+    """net.<name>.<fn>(*args, **kw), the module imported for the call and unloaded after it (a
+    Link's set-up, a Backoff, a text). Whatever the import raises (MemoryError, ImportError)
+    reaches the caller; nothing half-imported is left. The coroutines (connect, _end) keep their
+    module in sys.modules until they end, so a nested call uses the same copy."""
     try:
-        __import__(m)
-        return getattr(sys.modules[m], fn)(*args, **kw)
+        __import__("net." + name)
+        return getattr(sys.modules["net." + name], fn)(*args, **kw)
     finally:
-        sys.modules.pop(m, None)
-        m = sys.modules.get("net")
-        if m is not None and name in m.__dict__:
-            del m.__dict__[name]
+        _unload(name)
 
 
 def _text(i, args=()):
@@ -271,15 +274,22 @@ class WebSocket:
         # Run net.ws_close.<name>(self, *args): the close handshake, a close frame received, or
         # failing the connection (RFC 6455 7.1.7: raises ProtocolError); or net.ws_drain.drain.
         # Without the module (MemoryError) the connection still ends.
+        m = "ws_drain" if name == "drain" else "ws_close"
         try:
-            c = _via("ws_drain" if name == "drain" else "ws_close", name, self, *args)
+            __import__("net." + m)
+            f = getattr(sys.modules["net." + m], name)
         except Exception as e:
+            _unload(m)
             e = self._lost("%s: %r" % (name, e))
             if name == "close":
                 await self.wait_closed()
                 return
             raise e
-        await c
+        try:
+            await f(self, *args)
+        finally:
+            f = None
+            _unload(m)
 
     # ------------------------------------------------------------ frames
     async def _frame(self, busy):
@@ -347,5 +357,6 @@ def connect(url, *args, **kw):
     """Open a WebSocket to url (ws:// or wss://): a coroutine returning a connected WebSocket; the
     arguments are net.ws_open.connect's. Whatever the opener raises (WebSocketError: a bad URL, a
     failed connect or handshake; MemoryError or ImportError when it cannot be loaded) reaches the
-    caller, which retries."""
+    caller, which retries. net.ws_open leaves sys.modules at once; the coroutine holds it until it
+    ends (nothing else loads it meanwhile: a Link is made with no connect of its own running)."""
     return _via("ws_open", "connect", url, *args, **kw)
