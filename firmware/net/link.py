@@ -93,9 +93,9 @@ class Link:
 
     def __init__(self, url, charge_point_id, **kw):
         # The arguments (basic_auth, ssl, ping_interval_s, dead_after_s, backoff, max_message,
-        # sleep_ms, connect_timeout_ms) and the state they set: net/ws_open.py link_init, which
+        # sleep_ms, connect_timeout_ms) and the state they set: net/ws_url.py link_init, which
         # checks them (a configuration error is said now, not on every retry).
-        ws._via("ws_open", "link_init", self, url, charge_point_id, **kw)
+        ws._via("ws_url", "link_init", self, url, charge_point_id, **kw)
 
     def set_ping_interval(self, ping_interval_s):
         """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""

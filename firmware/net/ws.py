@@ -1,9 +1,10 @@
 # RFC 6455 WebSocket client over asyncio streams, the same code on MicroPython and CPython: the
 # frame loop of a connected link (masking, framing, ping/pong, the socket's release). It knows
 # nothing about OCPP and never retries or logs; the supervisor (net.link) does that. What a
-# connected link does not run every period is loaded when needed and unloaded (_load): the opening
-# handshake (net/ws_open.py), the close handshake and protocol failures (net/ws_close.py), a
-# fragmented message or one above the size limit (net/ws_drain.py).
+# connected link does not run every period is loaded when needed and unloaded (_via, _end): a
+# connect's checks (net/ws_url.py) and its opening handshake (net/ws_open.py), the close handshake
+# and protocol failures (net/ws_close.py), a fragmented message or one above the size limit
+# (net/ws_drain.py), the error texts (net/ws_texts.py).
 import asyncio
 import os
 import sys
@@ -354,9 +355,10 @@ class WebSocket:
 
 
 def connect(url, *args, **kw):
-    """Open a WebSocket to url (ws:// or wss://): a coroutine returning a connected WebSocket; the
-    arguments are net.ws_open.connect's. Whatever the opener raises (WebSocketError: a bad URL, a
-    failed connect or handshake; MemoryError or ImportError when it cannot be loaded) reaches the
-    caller, which retries. net.ws_open leaves sys.modules at once; the coroutine holds it until it
-    ends (nothing else loads it meanwhile: a Link is made with no connect of its own running)."""
-    return _via("ws_open", "connect", url, *args, **kw)
+    """Open a WebSocket to url (ws:// or wss://): a coroutine returning a connected WebSocket. The
+    arguments are net.ws_url.check's, checked now (net.ws_url is dropped before net.ws_open, which
+    makes the connection, loads: the two never load together). Whatever they raise (WebSocketError:
+    a bad URL, a failed connect or handshake; MemoryError or ImportError when one cannot be loaded)
+    reaches the caller, which retries. net.ws_open leaves sys.modules at once; the coroutine holds
+    it until it ends (nothing else loads it meanwhile)."""
+    return _via("ws_open", "connect", *_via("ws_url", "check", url, *args, **kw))

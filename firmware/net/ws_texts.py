@@ -1,7 +1,7 @@
-# The network layer's texts: net.ws_open's errors (a bad URL, a failed connect or upgrade), the
-# frame loop's (net.ws) and the link's log lines and reasons (net.link), one line each of one
-# string (each string constant is a heap object of its own); _E_* (ws_open), _T_* (ws, link) is a
-# text's line. Loaded for one text and unloaded after (net.ws _text): a connected link does not
+# The network layer's texts: a connect's errors (a bad URL: net.ws_url; a failed connect or
+# upgrade: net.ws_open), the frame loop's (net.ws) and the link's log lines and reasons
+# (net.link), one line each of one string (each string constant is a heap object of its own);
+# _E_* (ws_url, ws_open), _T_* (ws, link) is a text's line. Loaded for one text and unloaded after (net.ws _text): a connected link does not
 # carry them.
 from compat import const
 
