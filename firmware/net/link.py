@@ -10,11 +10,8 @@ import compat
 import log
 from net import ws
 
-_PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
-_DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals ...
-PONG_GRACE_S = 10  # ... plus this margin for the pong to arrive
+PONG_GRACE_S = 10  # margin for a pong to arrive (verify(); the default dead-link time, net/ws_url.py)
 _STABLE_MS = const(30000)  # a connection that stayed up this long resets the backoff
-_POLL_MS = const(250)  # longest the supervisor sleeps between stop/ping/dead-link checks
 _SEND_TIMEOUT_MS = const(10000)  # a send or ping stuck this long (full TCP window) means the link is dead
 PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be loaded (MemoryError)
 
@@ -23,7 +20,6 @@ NotConnected = ws.WebSocketError  # send() while the link is down; told apart by
 
 # The log lines and reasons are lines of net/ws_texts.py (_T_*), loaded for one (ws._text).
 _T_HANDLER = const(33)
-_T_SECONDS = const(34)
 _T_DOWN = const(35)
 _T_STUCK = const(36)
 _T_LOST = const(37)
@@ -46,19 +42,6 @@ else:  # CPython
         await asyncio.sleep(ms / 1000)
 
 _wait_for_ms = ws._wait_for_ms
-
-
-def _ms(name, v, default):
-    # A setting in seconds (None: default, in ms) as ms; ValueError naming it when it is not a number >= 0.
-    if v is None:
-        return default
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        v = -1
-    if v < 0:
-        raise ValueError(ws._text(_T_SECONDS, name))
-    return int(v * 1000)
 
 
 async def _call(args, handler, name):
@@ -98,12 +81,9 @@ class Link:
         ws._via("ws_url", "link_init", self, url, charge_point_id, **kw)
 
     def set_ping_interval(self, ping_interval_s):
-        """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
-        self.ping_ms = p = _ms("ping_interval_s", ping_interval_s, _PING_INTERVAL_S * 1000)
-        self.dead_ms = d = _ms("dead_after_s", self._explicit_dead,
-                               (_DEAD_AFTER_PINGS * p + PONG_GRACE_S * 1000) if p else 0)
-        # How often the supervisor checks: a quarter of the shortest period, at most _POLL_MS.
-        self._poll_ms = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
+        """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set
+        explicitly (net/ws_url.py: the periods checked and set, ValueError when not seconds >= 0)."""
+        ws._via("ws_url", "set_ping_interval", self, ping_interval_s)
 
     async def send(self, text):
         """Send one text message now; NotConnected when the link is down."""

@@ -19,6 +19,12 @@ _E_PORT = const(7)
 _E_CSMS_URL = const(8)
 _E_NO_CA = const(9)
 _E_SSL_FOR_WS = const(25)
+_T_SECONDS = const(34)
+
+# A Link's periods (set_ping_interval):
+_PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
+_DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals, plus net.link PONG_GRACE_S
+_POLL_MS = const(250)  # longest the supervisor sleeps between stop/ping/dead-link checks
 
 
 def basic_auth_header(user, password):
@@ -132,7 +138,7 @@ def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interv
     link.ssl = ssl
     link._opts = (("ocpp1.6",), basic_auth, ssl, connect_timeout_ms, max_message)  # ws.connect's, after the URL
     link._explicit_dead = dead_after_s
-    link.set_ping_interval(ping_interval_s)  # None: the default interval
+    set_ping_interval(link, ping_interval_s)  # None: the default interval
     link.backoff = backoff  # a net.backoff.Backoff; None: one is made at the first failure
     link._own = backoff is None  # ours: dropped (and its module freed) once a connection is stable
     link._sleep = sleep_ms  # None: asyncio's
@@ -143,3 +149,27 @@ def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interv
     link._rx_reason = None
     link._wake = None  # set when the receiver ends or stop() is called: the supervisor acts at once
     link._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
+
+
+def _ms(name, v, default):
+    # A setting in seconds (None: default, in ms) as ms; ValueError naming it when it is not a number >= 0.
+    if v is None:
+        return default
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        v = -1
+    if v < 0:
+        raise ValueError(_text(_T_SECONDS, name))
+    return int(v * 1000)
+
+
+def set_ping_interval(link, ping_interval_s):
+    """A Link's ping interval (seconds, 0 = off; None: the default) and the dead-link time that
+    follows it unless set explicitly (dead_after_s), in ms; and how often its supervisor checks."""
+    from net.link import PONG_GRACE_S
+    link.ping_ms = p = _ms("ping_interval_s", ping_interval_s, _PING_INTERVAL_S * 1000)
+    link.dead_ms = d = _ms("dead_after_s", link._explicit_dead,
+                           (_DEAD_AFTER_PINGS * p + PONG_GRACE_S * 1000) if p else 0)
+    # How often the supervisor checks: a quarter of the shortest period, at most _POLL_MS.
+    link._poll_ms = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
