@@ -162,7 +162,7 @@ class WebSocket:
         return self._rmv[self._rpos - k:self._rpos]
 
     async def _read_into(self, mv):
-        """Fill the memoryview mv completely."""
+        """Fill mv (a memoryview; a bytearray below _RX_BUFFER bytes) completely; mv."""
         pos = 0
         n = len(mv)
         while pos < n:
@@ -172,15 +172,7 @@ class WebSocket:
                 chunk = await self._read_some(n - pos)
                 mv[pos:pos + len(chunk)] = chunk
                 pos += len(chunk)
-
-    async def _read_int(self, k):
-        # The next k bytes, big-endian.
-        v = 0
-        while k:
-            chunk = await self._read_some(k)
-            v = v << 8 * len(chunk) | int.from_bytes(chunk, "big")
-            k -= len(chunk)
-        return v
+        return mv
 
     # ------------------------------------------------------------ output
     def ping(self, payload=b""):
@@ -298,12 +290,12 @@ class WebSocket:
         received. Control frames before it are handled here: a ping answered, a pong counted, a close
         ends the connection. A protocol violation fails the connection (net/ws_close.py fail)."""
         while True:
-            b = await self._read_int(2)
+            b = int.from_bytes(await self._read_into(bytearray(2)), "big")
             if b & 0x7080:  # reserved bits (no extension was agreed) or a masked frame
                 await self._end("fail", b)
             n = b & 0x7F
             if n > 125:
-                n = await self._read_int(2 if n == 126 else 8)
+                n = int.from_bytes(await self._read_into(bytearray(2 if n == 126 else 8)), "big")
             op = b >> 8 & 0x0F
             if n >> 63 or (op > _OP_PONG or not b & 0x8000 or n > MAX_CONTROL if op & 8
                            else op > _OP_BINARY or (op == _OP_CONT) != busy):
