@@ -1,7 +1,7 @@
 # The network layer's texts: a connect's errors (a bad URL: net.ws_url; a failed connect or
 # upgrade: net.ws_open), the frame loop's (net.ws) and the link's log lines and reasons
-# (net.link), one line each of one string (each string constant is a heap object of its own);
-# _E_* (ws_url, ws_open), _T_* (ws, link) is a text's line. Loaded for one text and unloaded after (net.ws _text): a connected link does not
+# (net.link), a Backoff's refused parameters (net.backoff), one line each of one string (each string constant is a heap object of its own);
+# _E_* (ws_url, ws_open), _T_* (ws, link, backoff) is a text's line. Loaded for one text and unloaded after (net.ws _text): a connected link does not
 # carry them.
 from compat import const
 
@@ -58,6 +58,12 @@ _TEXTS = const(
     "receiver failed: %r\n"  # 45
     "link: %r\n"  # 46
     "link: %s\n"  # 47
+    # net.backoff
+    "backoff base_ms must be > 0, not %r\n"  # 48
+    "backoff max_ms (%r) must be >= base_ms (%r)\n"  # 49
+    "backoff factor must be >= 1, not %r\n"  # 50
+    "backoff jitter must be within 0..1, not %r\n"  # 51
+    "backoff rand() must return 0..1, not %r\n"  # 52
 )
 
 
