@@ -1,18 +1,14 @@
-# The WebSocket opening handshake (RFC 6455 4.1): TCP and TLS connect, the HTTP upgrade with
-# Basic auth and subprotocol checks, for parameters net/ws_url.py has checked. Imported for one
-# connect and unloaded after it (net/ws.py, after net.ws_url is dropped), so it costs no RAM
-# while the link is up. Errors are ws's classes.
+# The WebSocket opening handshake (RFC 6455 4.1): TCP and TLS connect, the HTTP upgrade (the
+# request net/ws_url.py made) and the checks of its answer. Imported for one connect and
+# unloaded after it (net/ws.py, after net.ws_url is dropped), so it costs no RAM while the link
+# is up. Errors are ws's classes.
 import asyncio
-import binascii
-import hashlib
-import os
 
 import compat
 from compat import const
 from net.ws import ConnectionClosed, WebSocketError, Unauthorized, WebSocket, _text, _wait_for_ms
 
 MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 
 # Errors name their text by its line in net/ws_texts.py (_E_*), loaded only when one is raised:
 # a connect that succeeds does not carry them (~1.5 KB); _error() makes the exception.
@@ -51,11 +47,6 @@ def _error(i, args=(), status=0, kind=WebSocketError):
     return e
 
 
-def accept_key(key):
-    """Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (bytes in, bytes out)."""
-    return binascii.b2a_base64(hashlib.sha1(key + GUID).digest()).strip()
-
-
 async def _read_line(ws, limit):
     line = bytearray()
     while True:
@@ -69,16 +60,9 @@ async def _read_line(ws, limit):
             return bytes(line)
 
 
-async def _handshake(ws, host_header, resource, subprotocols, auth_header):
-    key = binascii.b2a_base64(os.urandom(16)).strip()
-    req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (resource, host_header, key.decode()))
-    if subprotocols:
-        req += "Sec-WebSocket-Protocol: %s\r\n" % ", ".join(subprotocols)
-    if auth_header:
-        req += "Authorization: %s\r\n" % auth_header
-    ws._w.write((req + "\r\n").encode())
-    req = None
+async def _handshake(ws, request, accept, subprotocols):
+    ws._w.write(request)
+    request = None
     await ws._w.drain()
 
     left = MAX_HANDSHAKE_BYTES
@@ -116,7 +100,7 @@ async def _handshake(ws, host_header, resource, subprotocols, auth_header):
             break
     else:
         raise _error(_E_CONNECTION, (), 101)
-    if headers.get("sec-websocket-accept", "").encode() != accept_key(key):
+    if headers.get("sec-websocket-accept", "").encode() != accept:
         raise _error(_E_ACCEPT, (), 101)
     ext = headers.get("sec-websocket-extensions")
     if ext:
@@ -160,14 +144,12 @@ async def _open_stream(host, port, ssl):
         raise
 
 
-async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message):
+async def _open(secure, host, port, request, accept, subprotocols, ctx, max_message):
     ws = None
     try:
         reader, writer = await _open_stream(host, port, ctx)
         ws = WebSocket(reader, writer, max_message)
-        name = ("[%s]" % host) if ":" in host else host
-        await _handshake(ws, name if port == (443 if secure else 80) else "%s:%d" % (name, port),
-                         resource, subprotocols, auth_header)
+        await _handshake(ws, request, accept, subprotocols)
         return ws
     except BaseException as e:  # the socket goes on every path, the connect timeout cancelling us too
         if ws is not None:
@@ -184,10 +166,10 @@ async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, ma
         raise  # a refused upgrade, or the connect timeout cancelling us
 
 
-async def connect(secure, host, port, resource, subprotocols, auth_header, ctx, max_message, timeout_ms):
+async def connect(secure, host, port, request, accept, subprotocols, ctx, max_message, timeout_ms):
     """Open a WebSocket (the arguments: net.ws_url.check's) and return it connected."""
     try:
-        return await _wait_for_ms(_open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message),
+        return await _wait_for_ms(_open(secure, host, port, request, accept, subprotocols, ctx, max_message),
                                   timeout_ms)
     except asyncio.TimeoutError:
         raise _error(_E_TIMEOUT, (host, port, timeout_ms))

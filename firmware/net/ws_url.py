@@ -1,12 +1,17 @@
 # A WebSocket connection's parameters, checked before any socket is opened: the URL parsed
-# (RFC 6455 3), the Basic auth header (RFC 7617), the TLS context of wss://; and a net.link.Link's
+# (RFC 6455 3), the Basic auth header (RFC 7617), the TLS context of wss://, the opening
+# handshake's request and the answer it must get; and a net.link.Link's
 # configuration, checked and set when it is made. No I/O: net.ws loads it for one call and drops
 # it before net/ws_open.py opens the connection, so the two never load together. Errors are ws's
 # classes, their texts lines of net/ws_texts.py (_E_*).
 import binascii
+import hashlib
+import os
 
 from compat import const
 from net.ws import CONNECT_TIMEOUT_MS, MAX_MESSAGE, WebSocketError, _text
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 
 _E_URL_TYPE = const(0)
 _E_SCHEME = const(1)
@@ -35,6 +40,11 @@ def basic_auth_header(user, password):
     if b":" in b[0]:
         raise ValueError("basic auth user must not contain ':'")
     return "Basic " + binascii.b2a_base64(b[0] + b":" + b[1]).strip().decode()
+
+
+def accept_key(key):
+    """Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (bytes in, bytes out)."""
+    return binascii.b2a_base64(hashlib.sha1(key + GUID).digest()).strip()
 
 
 def parse_url(url):
@@ -102,11 +112,13 @@ def _tls_context(ssl):
 
 def check(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=CONNECT_TIMEOUT_MS,
           max_message=MAX_MESSAGE):
-    """ws.connect's arguments checked, as net.ws_open.connect takes them: (secure, host, port,
-    resource, subprotocols, Authorization header, TLS context, max_message, timeout_ms)."""
+    """ws.connect's arguments checked, as net.ws_open.connect takes them: (secure, host, port, the
+    opening handshake's request (RFC 6455 4.1, bytes), the Sec-WebSocket-Accept it must be answered
+    with, subprotocols, TLS context, max_message, timeout_ms)."""
     secure, host, port, resource = parse_url(url)
     if isinstance(subprotocols, str):
         subprotocols = (subprotocols,)
+    subprotocols = tuple(subprotocols or ())
     if not (isinstance(max_message, int) and max_message > 0):
         raise ValueError("max_message must be a positive int, not %r" % (max_message,))
     ctx = None
@@ -114,8 +126,17 @@ def check(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=
         ctx = _tls_context(ssl)
     elif ssl not in (None, False):
         raise WebSocketError(_text(_E_SSL_FOR_WS, url))
-    return (secure, host, port, resource, tuple(subprotocols or ()),
-            basic_auth_header(basic_auth[0], basic_auth[1]) if basic_auth else None, ctx, max_message, timeout_ms)
+    key = binascii.b2a_base64(os.urandom(16)).strip()
+    name = ("[%s]" % host) if ":" in host else host
+    req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+           % (resource, name if port == (443 if secure else 80) else "%s:%d" % (name, port), key.decode()))
+    if subprotocols:
+        req += "Sec-WebSocket-Protocol: %s\r\n" % ", ".join(subprotocols)
+    if basic_auth:
+        req += "Authorization: %s\r\n" % basic_auth_header(basic_auth[0], basic_auth[1])
+    return (secure, host, port, (req + "\r\n").encode(), accept_key(key), subprotocols, ctx, max_message,
+            timeout_ms)
 
 
 def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=None, dead_after_s=None,

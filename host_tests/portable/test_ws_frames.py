@@ -187,7 +187,7 @@ def test_send_masks_every_length():
 
 
 def test_rfc_accept_key_and_basic_auth():
-    assert ws_open.accept_key(RFC_KEY) == RFC_ACCEPT
+    assert ws_url.accept_key(RFC_KEY) == RFC_ACCEPT
     assert ws_url.basic_auth_header("Aladdin", "open sesame") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
     assert ws_url.basic_auth_header(b"CP1", b"\x00\xff") == "Basic Q1AxOgD/"
 
