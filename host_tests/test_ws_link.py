@@ -559,7 +559,7 @@ def test_backoff_that_cannot_be_loaded_gives_a_fixed_pause(logbuf):
 
 def test_nothing_of_the_on_demand_network_code_stays_loaded():
     import sys
-    ON_DEMAND = ("net.ws_url", "net.ws_open", "net.ws_texts", "net.ws_close", "net.ws_drain", "net.netcompat", "net.backoff")
+    ON_DEMAND = ("net.ws_url", "net.ws_open", "net.ws_texts", "net.link_texts", "net.ws_close", "net.ws_drain", "net.netcompat", "net.backoff")
     for m in ON_DEMAND:  # test modules import some of them at the top
         sys.modules.pop(m, None)
     conns = []

@@ -13,7 +13,7 @@ MAX_MS = 60000  # no delay grows beyond this (OCPP CSMSs expect a charger back w
 _FACTOR = const(2)  # growth per consecutive failure
 JITTER = 0.5  # fraction of a delay that may be taken off at random (spreads a fleet's reconnects)
 
-# The texts of refused parameters: lines of net/ws_texts.py, loaded only to raise one (a Backoff
+# The texts of refused parameters: net/link_texts.py's (net.ws _text), loaded only to raise one (a Backoff
 # lives while the link is down, so its module's size adds to every reconnect's heap).
 _T_BASE = const(48)
 _T_MAX = const(49)

@@ -18,7 +18,7 @@ PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be lo
 
 NotConnected = ws.WebSocketError  # send() while the link is down; told apart by its text
 
-# The log lines and reasons are lines of net/ws_texts.py (_T_*), loaded for one (ws._text).
+# The log lines and reasons are net/link_texts.py's (_T_*: net.ws _LINK_TEXTS + its line), loaded for one (ws._text).
 _T_HANDLER = const(33)
 _T_DOWN = const(35)
 _T_STUCK = const(36)

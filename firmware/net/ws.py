@@ -29,8 +29,9 @@ _OP_PONG = const(10)
 _CLOSE_NORMAL = const(1000)
 _CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a close frame
 
-# The error texts are lines of net/ws_texts.py (_T_*, see _text), but the one every disconnect makes.
+# The error texts are net/link_texts.py's (_T_*, see _text), but the one every disconnect makes.
 _CLOSED_TEXT = const("connection closed (code %d%s)")
+_LINK_TEXTS = const(27)  # _text(i) from this line on: net/link_texts.py's
 _T_LOST = const(27)
 _T_EOF = const(28)
 _T_LOST_SENDING = const(29)
@@ -92,13 +93,15 @@ def _via(name, fn, *args, **kw):
 
 
 def _text(i, args=()):
-    """Line i of net/ws_texts.py % args: the network layer's error texts and log lines, loaded for
-    the call (a connected link does not carry them). Without the module (MemoryError) a text that
-    still says which line it is and its arguments."""
+    """Line i % args of the network layer's texts, loaded for the call (a connected link does not
+    carry them): net/ws_texts.py's (a connect's errors), from line _LINK_TEXTS on
+    net/link_texts.py's (the link's, the frame loop's, a Backoff's). Without the module
+    (MemoryError) a text that still says which line it is and its arguments."""
+    m = "ws_texts" if i < _LINK_TEXTS else "link_texts"
     try:
-        t = _via("ws_texts", "text", i)
+        t = _via(m, "text", i)
     except Exception:
-        t, args = "net.ws_texts line %d: %r", (i, args)
+        t, args = "net.%s line %d: %r", (m, i, args)
     return t % args
 
 

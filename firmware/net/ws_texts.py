@@ -1,8 +1,7 @@
-# The network layer's texts: a connect's errors (a bad URL: net.ws_url; a failed connect or
-# upgrade: net.ws_open), the frame loop's (net.ws) and the link's log lines and reasons
-# (net.link), a Backoff's refused parameters (net.backoff), one line each of one string (each string constant is a heap object of its own);
-# _E_* (ws_url, ws_open), _T_* (ws, link, backoff) is a text's line. Loaded for one text and unloaded after (net.ws _text): a connected link does not
-# carry them.
+# The texts of a connect's errors (a bad URL: net.ws_url; a failed connect or upgrade:
+# net.ws_open), one line each of one string (each string constant is a heap object of its own);
+# _E_* is a text's line. Loaded only when such an error is raised, unloaded after (net.ws _text):
+# a connect that succeeds does not carry them.
 from compat import const
 
 
@@ -35,35 +34,6 @@ _TEXTS = const(
     "TLS handshake with %s:%d failed: %s\n"  # 24
     "an ssl context was given for a ws:// URL (use wss://): %r\n"  # 25
     "no WebSocket connection to %s:%d within %d ms\n"  # 26
-    # net.ws
-    "connection lost: %s\n"  # 27
-    "connection lost (EOF)\n"  # 28
-    "connection lost while sending: %s\n"  # 29
-    "ping payload of %d bytes exceeds %d\n"  # 30
-    "outgoing message of %d bytes exceeds max_message %d\n"  # 31
-    "recv() is already running in another task\n"  # 32
-    # net.link
-    "link: handler %s failed: %r\n"  # 33
-    "%s must be a number of seconds >= 0\n"  # 34
-    "not connected to the CSMS\n"  # 35
-    "%s stuck for %d ms (dead link)\n"  # 36
-    "link lost while sending: %s\n"  # 37
-    "link: next connect attempt in %d ms\n"  # 38
-    "link: connect to %s failed: %s\n"  # 39
-    "link: connected to %s\n"  # 40
-    "link: disconnected from %s: %s\n"  # 41
-    "no pong within %d ms after an unanswered CALL (dead link)\n"  # 42
-    "nothing received for %d ms (dead link)\n"  # 43
-    "link: binary message of %d bytes ignored (OCPP-J is text)\n"  # 44
-    "receiver failed: %r\n"  # 45
-    "link: %r\n"  # 46
-    "link: %s\n"  # 47
-    # net.backoff
-    "backoff base_ms must be > 0, not %r\n"  # 48
-    "backoff max_ms (%r) must be >= base_ms (%r)\n"  # 49
-    "backoff factor must be >= 1, not %r\n"  # 50
-    "backoff jitter must be within 0..1, not %r\n"  # 51
-    "backoff rand() must return 0..1, not %r\n"  # 52
 )
 
 
