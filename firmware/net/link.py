@@ -122,11 +122,15 @@ class Link:
         """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason), and
         optionally on_too_big(head, size) for a message above max_message (dropped, link kept)
         and on_connect_failed(error) after each failed connect attempt."""
-        self._wake = asyncio.Event()
+        self._wake = None
         try:
             while not self._stopping:
-                try:  # one attempt; whatever it raises (MemoryError in a handler's or a log line's
-                    try:  # making) ends it, and the link retries after the pause, as after a failed connect
+                # One attempt: whatever it raises (MemoryError in a handler, a log line, a ping,
+                # the wake-up event's making) ends it; the link retries after the pause.
+                try:
+                    if self._wake is None:
+                        self._wake = asyncio.Event()
+                    try:
                         sock = await ws.connect(self.url, *self._opts)
                     except Exception as e:  # every failure is retried; the log says why
                         _emit(log.warning, _T_FAILED, self.url, e)
