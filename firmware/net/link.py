@@ -2,6 +2,8 @@
 # pings, dead-link detection from the time of the last received byte, backoff,
 # reconnect) and hands text messages to a handler. No OCPP knowledge here, and it
 # never blocks other tasks: every wait is an asyncio wait, every network wait bounded.
+# Whatever one connection attempt raises (a handler's error, a MemoryError in a log line or a
+# ping) ends that attempt only: the task lives on and reconnects after the pause.
 # The backoff (net/backoff.py) is loaded only while the link is down or not yet stable.
 from compat import const
 import asyncio

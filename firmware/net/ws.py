@@ -4,7 +4,7 @@
 # connected link does not run every period is loaded when needed and unloaded (_via, _end): a
 # connect's checks (net/ws_url.py) and its opening handshake (net/ws_open.py), the close handshake
 # and protocol failures (net/ws_close.py), a fragmented message or one above the size limit
-# (net/ws_drain.py), the error texts (net/ws_texts.py).
+# (net/ws_drain.py), the texts (net/ws_texts.py, net/link_texts.py).
 import asyncio
 import os
 import sys
