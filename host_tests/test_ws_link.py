@@ -352,6 +352,42 @@ def test_out_of_heap_in_handlers_log_lines_and_a_ping_never_ends_the_link(monkey
     assert len(conns) == 2
 
 
+def test_a_connection_whose_session_cannot_start_is_released_and_the_link_reconnects(logbuf):
+    # Out of heap right after a connect (the session's coroutine cannot be made): the socket is
+    # released at once, and the link connects again after the pause.
+    ended = []
+
+    async def handler(conn):
+        await conn.send("m")
+        await conn.wait_closed()
+        ended.append(1)
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0, backoff=RecordingBackoff(base_ms=50, jitter=0))
+        real = link._session
+        held = []  # the first socket: CPython's GC would close an unreferenced one
+
+        def session(sock, h):
+            if link._session is session:
+                del link._session  # the class's method from now on
+                held.append(sock)
+                raise MemoryError("no heap for the session")
+            return real(sock, h)
+        link._session = session
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: "message" in h.kinds())
+            assert ended == [1] and link.connects == 1  # the first connection was closed, not leaked
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    assert h.kinds() == ["open", "message", "close"]
+    assert "no heap for the session" in logbuf.getvalue()
+
+
 def test_link_never_blocks_other_tasks():
     async def handler(reader, writer):
         await reader.read()  # accepts TCP, never answers the handshake

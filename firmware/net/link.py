@@ -129,6 +129,7 @@ class Link:
             while not self._stopping:
                 # One attempt: whatever it raises (MemoryError in a handler, a log line, a ping,
                 # the wake-up event's making) ends it; the link retries after the pause.
+                sock = None
                 try:
                     if self._wake is None:
                         self._wake = asyncio.Event()
@@ -141,6 +142,11 @@ class Link:
                         await self._session(sock, handler)
                 except Exception as e:
                     _emit(log.warning, _T_R, e)
+                    if sock is not None:  # e.g. no heap for the session's coroutine: the socket still goes
+                        try:
+                            await sock.wait_closed()
+                        except Exception:
+                            pass
                 sock = e = None
                 if self._stopping:
                     break
