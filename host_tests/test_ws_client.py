@@ -10,7 +10,7 @@ import time
 import pytest
 
 import ws_servers as S
-from net import ws, ws_close, ws_drain, ws_open
+from net import ws, ws_close, ws_drain, ws_open, ws_url
 
 TEST_TIMEOUT_S = 15  # one test's whole asyncio run
 
@@ -79,10 +79,10 @@ def test_basic_auth_header_reaches_server():
 
 
 def test_basic_auth_header_value():
-    assert ws_open.basic_auth_header("CP1", "secret") == "Basic " + base64.b64encode(b"CP1:secret").decode()
-    assert ws_open.basic_auth_header(b"CP1", b"\xff") == "Basic " + base64.b64encode(b"CP1:\xff").decode()
+    assert ws_url.basic_auth_header("CP1", "secret") == "Basic " + base64.b64encode(b"CP1:secret").decode()
+    assert ws_url.basic_auth_header(b"CP1", b"\xff") == "Basic " + base64.b64encode(b"CP1:\xff").decode()
     with pytest.raises(ValueError):
-        ws_open.basic_auth_header("a:b", "x")
+        ws_url.basic_auth_header("a:b", "x")
 
 
 def test_401_without_credentials():
@@ -178,15 +178,15 @@ def test_handshake_timeout_and_refused_port():
                                  "ws://u:p@h/x", "ws://h/a b", "ws://[::1/x", 42])
 def test_bad_urls_are_named_errors(bad):
     with pytest.raises(ws.WebSocketError, match="URL"):
-        ws_open.parse_url(bad)
+        ws_url.parse_url(bad)
 
 
 def test_parse_url():
-    assert ws_open.parse_url("ws://h/x") == (False, "h", 80, "/x")
-    assert ws_open.parse_url("WSS://h.example:8443/a/b?c=1#frag") == (True, "h.example", 8443, "/a/b?c=1")
-    assert ws_open.parse_url("ws://h?q") == (False, "h", 80, "/?q")
-    assert ws_open.parse_url("wss://[::1]:9000") == (True, "::1", 9000, "/")
-    assert ws_open.parse_url("wss://[::1]/p") == (True, "::1", 443, "/p")
+    assert ws_url.parse_url("ws://h/x") == (False, "h", 80, "/x")
+    assert ws_url.parse_url("WSS://h.example:8443/a/b?c=1#frag") == (True, "h.example", 8443, "/a/b?c=1")
+    assert ws_url.parse_url("ws://h?q") == (False, "h", 80, "/?q")
+    assert ws_url.parse_url("wss://[::1]:9000") == (True, "::1", 9000, "/")
+    assert ws_url.parse_url("wss://[::1]/p") == (True, "::1", 443, "/p")
 
 
 # ---------------------------------------------------------------- ping / pong

@@ -293,6 +293,101 @@ def test_handler_exception_is_logged_not_fatal(logbuf):
     assert "Traceback" in out
 
 
+class OutOfHeapLog:
+    """log.out while the heap is exhausted: every line written raises MemoryError."""
+
+    def write(self, text):
+        raise MemoryError("no heap for a log line")
+
+
+def test_out_of_heap_in_handlers_log_lines_and_a_ping_never_ends_the_link(monkeypatch):
+    # At the smallest heap a handler, the log line telling its error and a ping can all raise
+    # MemoryError: the link's task must live on, drop that connection and reconnect.
+    conns = []
+
+    async def handler(conn):
+        conns.append(1)
+        await conn.send("boom")
+        await conn.send("m%d" % len(conns))
+        await conn.wait_closed()
+
+    class Starved(Events):
+        def on_open(self):
+            super().on_open()
+            raise MemoryError("no heap in on_open")
+
+        def on_message(self, text):
+            super().on_message(text)
+            if text == "boom":
+                raise MemoryError("no heap in on_message")
+
+    pings = []
+    real_ping = ws.WebSocket.ping
+
+    def ping(sock, payload=b""):
+        pings.append(1)
+        if len(pings) == 1:
+            raise MemoryError("no heap for a ping")
+        return real_ping(sock, payload)
+
+    monkeypatch.setattr(ws.WebSocket, "ping", ping)
+    monkeypatch.setattr(log, "out", OutOfHeapLog())
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0.3, dead_after_s=30,
+                    backoff=RecordingBackoff(base_ms=50, jitter=0))
+
+        async def main():
+            h = Starved()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: ("message", "m2") in [e[1:] for e in h.events])
+            await wait_until(lambda: len(pings) >= 2)  # pings work again on the new connection
+            assert not task.done() and link.up and link.connects == 2
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    assert h.kinds() == ["open", "message", "message", "close", "open", "message", "message", "close"], h.events
+    assert isinstance(h.events[3][2], MemoryError)  # the reason of the dropped connection
+    assert link.backoff.delays == [50]
+    assert len(conns) == 2
+
+
+def test_a_connection_whose_session_cannot_start_is_released_and_the_link_reconnects(logbuf):
+    # Out of heap right after a connect (the session's coroutine cannot be made): the socket is
+    # released at once, and the link connects again after the pause.
+    ended = []
+
+    async def handler(conn):
+        await conn.send("m")
+        await conn.wait_closed()
+        ended.append(1)
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        link = Link(base_url(srv), "CP1", ping_interval_s=0, backoff=RecordingBackoff(base_ms=50, jitter=0))
+        real = link._session
+        held = []  # the first socket: CPython's GC would close an unreferenced one
+
+        def session(sock, h):
+            if link._session is session:
+                del link._session  # the class's method from now on
+                held.append(sock)
+                raise MemoryError("no heap for the session")
+            return real(sock, h)
+        link._session = session
+
+        async def main():
+            h = Events()
+            task = asyncio.create_task(link.run(h))
+            await wait_until(lambda: "message" in h.kinds())
+            assert ended == [1] and link.connects == 1  # the first connection was closed, not leaked
+            link.stop()
+            await asyncio.wait_for(task, 5)
+            return h
+        h = run(main())
+    assert h.kinds() == ["open", "message", "close"]
+    assert "no heap for the session" in logbuf.getvalue()
+
+
 def test_link_never_blocks_other_tasks():
     async def handler(reader, writer):
         await reader.read()  # accepts TCP, never answers the handshake
@@ -475,13 +570,13 @@ def test_backoff_that_cannot_be_loaded_gives_a_fixed_pause(logbuf):
         slept.append(ms)
         await asyncio.sleep(0)
 
-    real = ws._load
+    real = __import__
 
-    def failing(name):
-        if name == "backoff":
+    def failing(name, *args):
+        if name == "net.backoff":
             raise MemoryError("no heap for net.backoff")
-        return real(name)
-    ws._load = failing
+        return real(name, *args)
+    ws.__import__ = failing  # a global of net.ws: found before the builtin by its on-demand loads
     try:
         link = Link("ws://127.0.0.1:1/", "CP1", ping_interval_s=0, sleep_ms=fast_sleep_ms)
 
@@ -492,7 +587,7 @@ def test_backoff_that_cannot_be_loaded_gives_a_fixed_pause(logbuf):
             await asyncio.wait_for(task, 2)
         run(main())
     finally:
-        ws._load = real
+        del ws.__dict__["__import__"]
     out = logbuf.getvalue()
     assert "next connect attempt in %d ms" % link_mod.PAUSE_MS in out and "MemoryError" in out
     assert link.backoff is None
@@ -500,7 +595,7 @@ def test_backoff_that_cannot_be_loaded_gives_a_fixed_pause(logbuf):
 
 def test_nothing_of_the_on_demand_network_code_stays_loaded():
     import sys
-    ON_DEMAND = ("net.ws_open", "net.ws_texts", "net.ws_close", "net.ws_drain", "net.netcompat", "net.backoff")
+    ON_DEMAND = ("net.ws_url", "net.ws_open", "net.ws_texts", "net.link_texts", "net.ws_close", "net.ws_drain", "net.netcompat", "net.backoff")
     for m in ON_DEMAND:  # test modules import some of them at the top
         sys.modules.pop(m, None)
     conns = []

@@ -219,6 +219,25 @@ def test_mp_link_reconnects_after_drop():
     assert "[info] link: next connect attempt in 200 ms" in out
 
 
+def test_mp_link_survives_out_of_heap_in_handler_log_and_ping():
+    conns = []
+
+    async def handler(conn):
+        conns.append(await conn.recv())
+        await conn.send("boom")
+        if len(conns) == 2:
+            await conn.send("second")
+        await conn.wait_closed()
+
+    with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:
+        res, out = mp_link("starved", srv)
+    assert res[:7] == ["send_before NotConnected", "open 1", "message boom", "close no heap for a ping",
+                       "open 2", "message boom", "message second"], out
+    assert res[7:] == ["close stopped", res[8], "up False connects 2"], out
+    assert conns == ["hello 1", "hello 2"]
+    assert "Task exception" not in out and "Traceback" not in out, out
+
+
 def test_mp_link_detects_dead_link():
     conns = []
     ops = []

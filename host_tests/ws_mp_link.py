@@ -36,8 +36,41 @@ class Handler:
             self.link.stop()
 
 
+class Starved(Handler):
+    # At the smallest heap: the handler and the log line telling its error raise MemoryError.
+    def on_message(self, text):
+        Handler.on_message(self, text)
+        if text == "boom":
+            raise MemoryError("no heap in on_message")
+
+
+class NoHeapLog:
+    def write(self, text):
+        raise MemoryError("no heap for a log line")
+
+
+def starve(link):
+    # Every log line fails, and so does the link's first ping: the link must reconnect.
+    import log
+    from net import ws
+    real_ping = ws.WebSocket.ping
+    pings = []
+
+    def ping(sock, payload=b""):
+        pings.append(1)
+        if len(pings) == 1:
+            raise MemoryError("no heap for a ping")
+        return real_ping(sock, payload)
+    ws.WebSocket.ping = ping
+    log.out = NoHeapLog()
+    return Starved(link, "second")
+
+
 async def main(mode, url):
-    if mode == "reconnect":
+    if mode == "starved":
+        link = Link(url, "CP1", ping_interval_s=0.2, dead_after_s=30, backoff=Backoff(base_ms=200, jitter=0))
+        h = starve(link)
+    elif mode == "reconnect":
         link = Link(url, "CP1", ping_interval_s=0, backoff=Backoff(base_ms=200, jitter=0))
         h = Handler(link, "second")
     else:  # dead: the server never answers our pings

@@ -2,6 +2,8 @@
 # pings, dead-link detection from the time of the last received byte, backoff,
 # reconnect) and hands text messages to a handler. No OCPP knowledge here, and it
 # never blocks other tasks: every wait is an asyncio wait, every network wait bounded.
+# Whatever one connection attempt raises (a handler's error, a MemoryError in a log line or a
+# ping) ends that attempt only: the task lives on and reconnects after the pause.
 # The backoff (net/backoff.py) is loaded only while the link is down or not yet stable.
 from compat import const
 import asyncio
@@ -10,51 +12,29 @@ import compat
 import log
 from net import ws
 
-_PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
-_DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals ...
-PONG_GRACE_S = 10  # ... plus this margin for the pong to arrive
+PONG_GRACE_S = 10  # margin for a pong to arrive (verify(); the default dead-link time, net/ws_url.py)
 _STABLE_MS = const(30000)  # a connection that stayed up this long resets the backoff
-_POLL_MS = const(250)  # longest the supervisor sleeps between stop/ping/dead-link checks
 _SEND_TIMEOUT_MS = const(10000)  # a send or ping stuck this long (full TCP window) means the link is dead
 PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be loaded (MemoryError)
 
 
 NotConnected = ws.WebSocketError  # send() while the link is down; told apart by its text
 
-# The log lines and reasons, one line each of one string (each string constant is a heap object
-# of its own, ~60 B on top of its text here): _T_* is a text's line, ws._text() reads it.
-_TEXTS = (
-    "link: handler %s failed: %r\n"  # 0
-    "%s must be a number of seconds >= 0\n"  # 1
-    "not connected to the CSMS\n"  # 2
-    "%s stuck for %d ms (dead link)\n"  # 3
-    "link lost while sending: %s\n"  # 4
-    "link: next connect attempt in %d ms\n"  # 5
-    "link: connect to %s failed: %s\n"  # 6
-    "link: connected to %s\n"  # 7
-    "link: disconnected from %s: %s\n"  # 8
-    "no pong within %d ms after an unanswered CALL (dead link)\n"  # 9
-    "nothing received for %d ms (dead link)\n"  # 10
-    "link: binary message of %d bytes ignored (OCPP-J is text)\n"  # 11
-    "receiver failed: %r\n"  # 12
-    "on_connect_failed\n"  # 13
-    "link_init\n"  # 14
-)
-_T_HANDLER = const(0)
-_T_SECONDS = const(1)
-_T_DOWN = const(2)
-_T_STUCK = const(3)
-_T_LOST = const(4)
-_T_PAUSE = const(5)
-_T_FAILED = const(6)
-_T_UP = const(7)
-_T_CLOSED = const(8)
-_T_NO_PONG = const(9)
-_T_SILENT = const(10)
-_T_BINARY = const(11)
-_T_RX_FAILED = const(12)
-_T_ON_FAILED = const(13)
-_T_INIT = const(14)
+# The log lines and reasons are net/link_texts.py's (_T_*: net.ws _LINK_TEXTS + its line), loaded for one (ws._text).
+_T_HANDLER = const(33)
+_T_DOWN = const(35)
+_T_STUCK = const(36)
+_T_LOST = const(37)
+_T_PAUSE = const(38)
+_T_FAILED = const(39)
+_T_UP = const(40)
+_T_CLOSED = const(41)
+_T_NO_PONG = const(42)
+_T_SILENT = const(43)
+_T_BINARY = const(44)
+_T_RX_FAILED = const(45)
+_T_R = const(46)
+_T_S = const(47)
 
 
 if hasattr(asyncio, "sleep_ms"):
@@ -66,22 +46,9 @@ else:  # CPython
 _wait_for_ms = ws._wait_for_ms
 
 
-def _ms(name, v, default):
-    # A setting in seconds (None: default, in ms) as ms; ValueError naming it when it is not a number >= 0.
-    if v is None:
-        return default
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        v = -1
-    if v < 0:
-        raise ValueError(ws._text(_TEXTS, _T_SECONDS) % name)
-    return int(v * 1000)
-
-
-async def _call(handler, name, *args):
-    """Call the handler's callback `name` if it has one; await it if it returned a coroutine. Its
-    errors are logged, not raised."""
+async def _call(args, handler, name):
+    """Call the handler's callback `name` with the tuple args if it has one; await it if it
+    returned a coroutine. Its errors are logged, not raised."""
     fn = getattr(handler, name, None)
     if fn is None:
         return
@@ -90,11 +57,19 @@ async def _call(handler, name, *args):
         if r is not None and hasattr(r, "send"):  # a coroutine / generator-based coroutine
             await r
     except Exception as e:
-        log.exception(ws._text(_TEXTS, _T_HANDLER) % (name, e), e)
+        try:  # out of heap for the line too (a MemoryError being logged): the link goes on
+            log.exception(ws._text(_T_HANDLER, (name, e)), e)
+        except Exception:
+            pass
 
 
-async def _deliver(msg, handler):
-    await _call(handler, "on_message", msg)
+def _emit(fn, i, *args):
+    # fn (log.info, log.warning) with text i % args: never raises. At the smallest heap making
+    # or writing a line can raise MemoryError, which must not end the link's task (no reconnect).
+    try:
+        fn(ws._text(i, args))
+    except Exception:
+        pass
 
 
 class Link:
@@ -103,28 +78,25 @@ class Link:
 
     def __init__(self, url, charge_point_id, **kw):
         # The arguments (basic_auth, ssl, ping_interval_s, dead_after_s, backoff, max_message,
-        # sleep_ms, connect_timeout_ms) and the state they set: net/ws_open.py link_init, which
+        # sleep_ms, connect_timeout_ms) and the state they set: net/ws_url.py link_init, which
         # checks them (a configuration error is said now, not on every retry).
-        ws._via("ws_open", ws._text(_TEXTS, _T_INIT), self, url, charge_point_id, **kw)
+        ws._via("ws_url", "link_init", self, url, charge_point_id, **kw)
 
     def set_ping_interval(self, ping_interval_s):
-        """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set explicitly."""
-        self.ping_ms = p = _ms("ping_interval_s", ping_interval_s, _PING_INTERVAL_S * 1000)
-        self.dead_ms = d = _ms("dead_after_s", self._explicit_dead,
-                               (_DEAD_AFTER_PINGS * p + PONG_GRACE_S * 1000) if p else 0)
-        # How often the supervisor checks: a quarter of the shortest period, at most _POLL_MS.
-        self._poll_ms = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
+        """Change WebSocketPingInterval (seconds, 0 = off); the dead-link time follows unless set
+        explicitly (net/ws_url.py: the periods checked and set, ValueError when not seconds >= 0)."""
+        ws._via("ws_url", "set_ping_interval", self, ping_interval_s)
 
     async def send(self, text):
         """Send one text message now; NotConnected when the link is down."""
         sock = self._ws
         if not self.up or sock is None:
-            raise NotConnected(ws._text(_TEXTS, _T_DOWN))
+            raise NotConnected(ws._text(_T_DOWN))
         try:
             await _wait_for_ms(sock.send(text), self.send_timeout_ms)
         except asyncio.TimeoutError:
             # A half-written frame cannot be continued: the supervisor drops the link now.
-            reason = ws._text(_TEXTS, _T_STUCK) % ("send", self.send_timeout_ms)
+            reason = ws._text(_T_STUCK, ("send", self.send_timeout_ms))
             self.up = False
             if self._rx_reason is None:
                 self._rx_reason = reason
@@ -132,7 +104,7 @@ class Link:
                 self._wake.set()
             raise NotConnected(reason)
         except ws.ConnectionClosed as e:
-            raise NotConnected(ws._text(_TEXTS, _T_LOST) % e)
+            raise NotConnected(ws._text(_T_LOST, e))
 
     def verify(self, pong_wait_ms=PONG_GRACE_S * 1000):
         """The link is suspect (a CALL was not answered): ping at once and reconnect when
@@ -152,17 +124,30 @@ class Link:
         """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason), and
         optionally on_too_big(head, size) for a message above max_message (dropped, link kept)
         and on_connect_failed(error) after each failed connect attempt."""
-        self._wake = asyncio.Event()
+        self._wake = None
         try:
             while not self._stopping:
+                # One attempt: whatever it raises (MemoryError in a handler, a log line, a ping,
+                # the wake-up event's making) ends it; the link retries after the pause.
+                sock = None
                 try:
-                    sock = await ws.connect(self.url, *self._opts)
-                except Exception as e:  # every failure is retried; the log says why
-                    log.warning(ws._text(_TEXTS, _T_FAILED), self.url, e)
-                    await _call(handler, ws._text(_TEXTS, _T_ON_FAILED), e)
-                else:
-                    await self._session(sock, handler)
-                    sock = None
+                    if self._wake is None:
+                        self._wake = asyncio.Event()
+                    try:
+                        sock = await ws.connect(self.url, *self._opts)
+                    except Exception as e:  # every failure is retried; the log says why
+                        _emit(log.warning, _T_FAILED, self.url, e)
+                        await _call((e,), handler, "on_connect_failed")
+                    else:
+                        await self._session(sock, handler)
+                except Exception as e:
+                    _emit(log.warning, _T_R, e)
+                    if sock is not None:  # e.g. no heap for the session's coroutine: the socket still goes
+                        try:
+                            await sock.wait_closed()
+                        except Exception:
+                            pass
+                sock = e = None
                 if self._stopping:
                     break
                 try:  # the pause before the next attempt
@@ -170,9 +155,9 @@ class Link:
                         self.backoff = ws._via("backoff", "Backoff")
                     d = self.backoff.next_ms()
                 except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
-                    log.warning("link: %r", e)
+                    _emit(log.warning, _T_R, e)
                     d = PAUSE_MS
-                log.info(ws._text(_TEXTS, _T_PAUSE), d)
+                _emit(log.info, _T_PAUSE, d)
                 while d > 0 and not self._stopping:
                     t = min(d, self._poll_ms)
                     await (self._sleep or _sleep_ms)(t)
@@ -183,19 +168,19 @@ class Link:
             self._stopping = False
 
     async def _session(self, sock, handler):
-        self.connects += 1
-        self._ws = sock
-        self.up = True
-        self._rx_reason = None
-        self._verify_ms = 0
-        if not self._stopping:
-            self._wake.clear()
         started = compat.ticks_ms()
-        log.info(ws._text(_TEXTS, _T_UP), self.url)
         rx = None
         reason = None
         try:
-            await _call(handler, "on_open")
+            self.connects += 1
+            self._ws = sock
+            self.up = True
+            self._rx_reason = None
+            self._verify_ms = 0
+            if not self._stopping:
+                self._wake.clear()
+            _emit(log.info, _T_UP, self.url)
+            await _call((), handler, "on_open")
             rx = asyncio.create_task(self._receive(sock, handler))
             # Supervise until the link ends (reason): stop(), verify(), pings, dead-link detection.
             last_ping = started
@@ -222,13 +207,13 @@ class Link:
                     if sock.pongs > check[1]:
                         check = None  # the link is alive: the CSMS was slow
                     elif compat.ticks_diff(now, check[0]) >= check[2]:
-                        reason = ws._text(_TEXTS, _T_NO_PONG) % check[2]
+                        reason = ws._text(_T_NO_PONG, check[2])
                         break
                 if self._verify_ms and check is None:
                     check = (now, sock.pongs, self._verify_ms)
                     self._verify_ms = 0
                 elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
-                    reason = ws._text(_TEXTS, _T_SILENT) % compat.ticks_diff(now, sock.last_rx_ms)
+                    reason = ws._text(_T_SILENT, compat.ticks_diff(now, sock.last_rx_ms))
                     break
                 elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
                     continue
@@ -236,11 +221,13 @@ class Link:
                 try:
                     await _wait_for_ms(sock.ping(), self.send_timeout_ms)
                 except asyncio.TimeoutError:
-                    reason = ws._text(_TEXTS, _T_STUCK) % ("ping", self.send_timeout_ms)
+                    reason = ws._text(_T_STUCK, ("ping", self.send_timeout_ms))
                     break
                 except ws.WebSocketError as e:
                     if self._rx_reason is None:
                         self._rx_reason = str(e)
+        except Exception as e:  # MemoryError in a ping, the receiver's task: dropped, retried after the pause
+            reason = e
         finally:
             self.up = False
             self._ws = None
@@ -252,8 +239,8 @@ class Link:
                 except BaseException:  # CancelledError of the receiver, expected here
                     pass
             await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
-        log.warning(ws._text(_TEXTS, _T_CLOSED), self.url, reason)
-        await _call(handler, "on_close", reason)
+        _emit(log.warning, _T_CLOSED, self.url, reason)
+        await _call((reason,), handler, "on_close")
         if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
             self.backoff.reset()
 
@@ -266,23 +253,28 @@ class Link:
                     if e.closed:
                         raise
                     # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
-                    log.warning("link: %s", e)
-                    await _call(handler, "on_too_big", e.head, e.size)
+                    _emit(log.warning, _T_S, e)
+                    await _call((e.head, e.size), handler, "on_too_big")
                     e = None
                     continue
                 if not isinstance(msg, str):
-                    log.warning(ws._text(_TEXTS, _T_BINARY), len(msg))
+                    _emit(log.warning, _T_BINARY, len(msg))
                     continue
-                # msg sits in value-stack slot 1 here, which the next sock.recv() overwrites:
+                # (msg,) sits in value-stack slot 1 here, which the next sock.recv() overwrites:
                 # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
                 # stay alive while the next one is being received.
-                await _deliver(msg, handler)
+                await _call((msg,), handler, "on_message")
                 msg = None
-        except ws.WebSocketError as e:
-            self._rx_reason = str(e)
-        except Exception as e:  # never expected; the supervisor must still learn the link is gone
-            self._rx_reason = ws._text(_TEXTS, _T_RX_FAILED) % e
-            log.exception("link: %s" % self._rx_reason, e)
-            sock.abort()
+        except Exception as e:  # the link is gone: the supervisor must learn it, whatever fails below
+            self._rx_reason = e  # first: nothing below may keep it from being set
+            try:
+                if isinstance(e, ws.WebSocketError):
+                    self._rx_reason = str(e)
+                else:  # never expected (out of heap?)
+                    self._rx_reason = ws._text(_T_RX_FAILED, e)
+                    sock.abort()
+                    log.exception(ws._text(_T_S, self._rx_reason), e)
+            except Exception:  # the supervisor's wait_closed() releases the socket
+                pass
         finally:
             self._wake.set()

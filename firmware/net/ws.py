@@ -1,9 +1,10 @@
 # RFC 6455 WebSocket client over asyncio streams, the same code on MicroPython and CPython: the
 # frame loop of a connected link (masking, framing, ping/pong, the socket's release). It knows
 # nothing about OCPP and never retries or logs; the supervisor (net.link) does that. What a
-# connected link does not run every period is loaded when needed and unloaded (_load): the opening
-# handshake (net/ws_open.py), the close handshake and protocol failures (net/ws_close.py), a
-# fragmented message or one above the size limit (net/ws_drain.py).
+# connected link does not run every period is loaded when needed and unloaded (_via, _end): a
+# connect's checks (net/ws_url.py) and its opening handshake (net/ws_open.py), the close handshake
+# and protocol failures (net/ws_close.py), a fragmented message or one above the size limit
+# (net/ws_drain.py), the texts (net/ws_texts.py, net/link_texts.py).
 import asyncio
 import os
 import sys
@@ -28,23 +29,15 @@ _OP_PONG = const(10)
 _CLOSE_NORMAL = const(1000)
 _CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a close frame
 
-# The error texts, one line each of one string (see _text): _T_* is a text's line.
-_TEXTS = (
-    "connection closed (code %d%s)\n"  # 0
-    "connection lost: %s\n"  # 1
-    "connection lost (EOF)\n"  # 2
-    "connection lost while sending: %s\n"  # 3
-    "ping payload of %d bytes exceeds %d\n"  # 4
-    "outgoing message of %d bytes exceeds max_message %d\n"  # 5
-    "recv() is already running in another task\n"  # 6
-)
-_T_CLOSED = const(0)
-_T_LOST = const(1)
-_T_EOF = const(2)
-_T_LOST_SENDING = const(3)
-_T_PING_SIZE = const(4)
-_T_TOO_BIG = const(5)
-_T_RECV_BUSY = const(6)
+# The error texts are net/link_texts.py's (_T_*, see _text), but the one every disconnect makes.
+_CLOSED_TEXT = const("connection closed (code %d%s)")
+_LINK_TEXTS = const(27)  # _text(i) from this line on: net/link_texts.py's
+_T_LOST = const(27)
+_T_EOF = const(28)
+_T_LOST_SENDING = const(29)
+_T_PING_SIZE = const(30)
+_T_TOO_BIG = const(31)
+_T_RECV_BUSY = const(32)
 
 
 # One error class with a sentence (str(e)), and a subclass only where a caller acts on the kind
@@ -74,21 +67,10 @@ class ConnectionClosed(WebSocketError):
 
 
 def closed_error(code, reason=""):
-    e = ConnectionClosed(_text(_TEXTS, _T_CLOSED) % (code, (": " + reason) if reason else ""))
+    e = ConnectionClosed(_CLOSED_TEXT % (code, (": " + reason) if reason else ""))
     e.code = code
     e.reason = reason
     return e
-
-
-def _load(name):
-    """The module net.<name>, imported now; whatever the import raises reaches the caller
-    (nothing half-imported is left)."""
-    try:
-        __import__("net." + name)
-        return sys.modules["net." + name]
-    except BaseException:
-        _unload(name)
-        raise
 
 
 def _unload(name):
@@ -99,21 +81,28 @@ def _unload(name):
 
 
 def _via(name, fn, *args, **kw):
-    """net.<name>.<fn>(*args, **kw), the module loaded for the call (a Link's set-up, a Backoff, an error's text)."""
+    """net.<name>.<fn>(*args, **kw), the module imported for the call and unloaded after it (a
+    Link's set-up, a Backoff, a text). Whatever the import raises (MemoryError, ImportError)
+    reaches the caller; nothing half-imported is left. The coroutines (connect, _end) keep their
+    module in sys.modules until they end, so a nested call uses the same copy."""
     try:
-        return getattr(_load(name), fn)(*args, **kw)
+        __import__("net." + name)
+        return getattr(sys.modules["net." + name], fn)(*args, **kw)
     finally:
         _unload(name)
 
 
-def _text(texts, i):
-    """Line i of texts: a module's messages kept as one string ending in a newline (each string
-    constant is a heap object of its own, ~60 B on top of its text on this port, ~30 B on the ESP32)."""
-    s = 0
-    while i:
-        s = texts.find("\n", s) + 1
-        i -= 1
-    return texts[s:texts.find("\n", s)]
+def _text(i, args=()):
+    """Line i % args of the network layer's texts, loaded for the call (a connected link does not
+    carry them): net/ws_texts.py's (a connect's errors), from line _LINK_TEXTS on
+    net/link_texts.py's (the link's, the frame loop's, a Backoff's). Without the module
+    (MemoryError) a text that still says which line it is and its arguments."""
+    m = "ws_texts" if i < _LINK_TEXTS else "link_texts"
+    try:
+        t = _via(m, "text", i)
+    except Exception:
+        t, args = "net.%s line %d: %r", (m, i, args)
+    return t % args
 
 
 try:
@@ -158,12 +147,12 @@ class WebSocket:
                     n = len(data)
                     mv[:n] = data
             except OSError as e:
-                raise self._lost(_text(_TEXTS, _T_LOST) % e)
+                raise self._lost(_text(_T_LOST, e))
             if n:
                 self.last_rx_ms = compat.ticks_ms()
                 return n
             if n is not None:  # None: a non-blocking TLS read that produced no application data yet
-                raise self._lost(_text(_TEXTS, _T_EOF))
+                raise self._lost(_text(_T_EOF))
 
     async def _read_some(self, limit):
         """A memoryview of up to limit buffered bytes, taken (valid until the next read); the
@@ -176,7 +165,7 @@ class WebSocket:
         return self._rmv[self._rpos - k:self._rpos]
 
     async def _read_into(self, mv):
-        """Fill the memoryview mv completely."""
+        """Fill mv (a memoryview; a bytearray below _RX_BUFFER bytes) completely; mv."""
         pos = 0
         n = len(mv)
         while pos < n:
@@ -186,15 +175,7 @@ class WebSocket:
                 chunk = await self._read_some(n - pos)
                 mv[pos:pos + len(chunk)] = chunk
                 pos += len(chunk)
-
-    async def _read_int(self, k):
-        # The next k bytes, big-endian.
-        v = 0
-        while k:
-            chunk = await self._read_some(k)
-            v = v << 8 * len(chunk) | int.from_bytes(chunk, "big")
-            k -= len(chunk)
-        return v
+        return mv
 
     # ------------------------------------------------------------ output
     def ping(self, payload=b""):
@@ -213,9 +194,9 @@ class WebSocket:
         op = op or _OP_BINARY
         n = len(data)
         if op & 8 and n > MAX_CONTROL:
-            raise ValueError(_text(_TEXTS, _T_PING_SIZE) % (n, MAX_CONTROL))
+            raise ValueError(_text(_T_PING_SIZE, (n, MAX_CONTROL)))
         if n > self.max_message:
-            raise MessageTooBig(_text(_TEXTS, _T_TOO_BIG) % (n, self.max_message))
+            raise MessageTooBig(_text(_T_TOO_BIG, (n, self.max_message)))
         mask = os.urandom(4)
         head = bytearray((0x80 | op, 0x80 | (n if n < 126 else 126 if n < 65536 else 127)))
         if n > 125:
@@ -240,7 +221,7 @@ class WebSocket:
                 head = b""  # the header goes with the first chunk: one write for a small frame
                 await w.drain()
         except OSError as e:
-            raise self._lost(_text(_TEXTS, _T_LOST_SENDING) % e)
+            raise self._lost(_text(_T_LOST_SENDING, e))
         finally:
             mv = None
             self._sent.set()
@@ -280,10 +261,10 @@ class WebSocket:
         if w is not None:  # handshake leaves it open when the TLS socket is closed
             w.close()
 
-    async def close(self, code=_CLOSE_NORMAL, reason=""):
-        """Close handshake (net/ws_close.py): send close, wait (bounded) for the server's close, drop TCP."""
-        if not self.closed:
-            await self._end("close", code, reason)
+    def close(self, code=_CLOSE_NORMAL, reason=""):
+        """Close handshake (net/ws_close.py; a coroutine, nothing to do once closed): send close,
+        wait (bounded) for the server's close, drop TCP."""
+        return self._end("close", code, reason)
 
     async def _end(self, name, *args):
         # Run net.ws_close.<name>(self, *args): the close handshake, a close frame received, or
@@ -291,17 +272,19 @@ class WebSocket:
         # Without the module (MemoryError) the connection still ends.
         m = "ws_drain" if name == "drain" else "ws_close"
         try:
-            mod = _load(m)
+            __import__("net." + m)
+            f = getattr(sys.modules["net." + m], name)
         except Exception as e:
+            _unload(m)
             e = self._lost("%s: %r" % (name, e))
             if name == "close":
                 await self.wait_closed()
                 return
             raise e
         try:
-            await getattr(mod, name)(self, *args)
+            await f(self, *args)
         finally:
-            mod = None
+            f = None
             _unload(m)
 
     # ------------------------------------------------------------ frames
@@ -310,12 +293,12 @@ class WebSocket:
         received. Control frames before it are handled here: a ping answered, a pong counted, a close
         ends the connection. A protocol violation fails the connection (net/ws_close.py fail)."""
         while True:
-            b = await self._read_int(2)
+            b = int.from_bytes(await self._read_into(bytearray(2)), "big")
             if b & 0x7080:  # reserved bits (no extension was agreed) or a masked frame
                 await self._end("fail", b)
             n = b & 0x7F
             if n > 125:
-                n = await self._read_int(2 if n == 126 else 8)
+                n = int.from_bytes(await self._read_into(bytearray(2 if n == 126 else 8)), "big")
             op = b >> 8 & 0x0F
             if n >> 63 or (op > _OP_PONG or not b & 0x8000 or n > MAX_CONTROL if op & 8
                            else op > _OP_BINARY or (op == _OP_CONT) != busy):
@@ -348,7 +331,7 @@ class WebSocket:
         if self.closed:
             raise self._lost()
         if self._rx_active:
-            raise WebSocketError(_text(_TEXTS, _T_RECV_BUSY))
+            raise WebSocketError(_text(_T_RECV_BUSY))
         self._rx_active = True
         try:
             fin, op, n = await self._frame(False)
@@ -366,12 +349,11 @@ class WebSocket:
             self._rx_active = False
 
 
-async def connect(url, *args, **kw):
-    """Open a WebSocket to url (ws:// or wss://) and return a connected WebSocket; the arguments
-    are net.ws_open.connect's. Whatever the opener raises (WebSocketError: a bad URL, a failed
-    connect or handshake; MemoryError or ImportError when it cannot be loaded) reaches the caller,
-    which retries."""
-    try:
-        return await _load("ws_open").connect(url, *args, **kw)
-    finally:
-        _unload("ws_open")
+def connect(url, *args, **kw):
+    """Open a WebSocket to url (ws:// or wss://): a coroutine returning a connected WebSocket. The
+    arguments are net.ws_url.check's, checked now (net.ws_url is dropped before net.ws_open, which
+    makes the connection, loads: the two never load together). Whatever they raise (WebSocketError:
+    a bad URL, a failed connect or handshake; MemoryError or ImportError when one cannot be loaded)
+    reaches the caller, which retries. net.ws_open leaves sys.modules at once; the coroutine holds
+    it until it ends (nothing else loads it meanwhile)."""
+    return _via("ws_open", "connect", *_via("ws_url", "check", url, *args, **kw))

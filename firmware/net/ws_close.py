@@ -73,6 +73,8 @@ async def fail(ws, b, n=0, busy=False):
 
 async def close(ws, code, reason):
     """Close handshake: send close, wait (bounded) for the server's close, drop TCP."""
+    if ws.closed:
+        return
     try:
         await _send_close(ws, code, reason)
         await _wait_for_ms(_until_closed(ws), CLOSE_TIMEOUT_MS)

@@ -1,33 +1,17 @@
-# The WebSocket opening handshake (RFC 6455 4.1): URL parsing, TCP and TLS connect, the HTTP
-# upgrade with Basic auth and subprotocol checks; also a Link's configuration, checked and set
-# when it is made.
-# Imported for one connect or check and unloaded after it (net/ws.py), so it costs no RAM while
-# the link is up. Errors are ws's classes.
+# The WebSocket opening handshake (RFC 6455 4.1): TCP and TLS connect, the HTTP upgrade (the
+# request net/ws_url.py made) and the checks of its answer. Imported for one connect and
+# unloaded after it (net/ws.py, after net.ws_url is dropped), so it costs no RAM while the link
+# is up. Errors are ws's classes.
 import asyncio
-import binascii
-import hashlib
-import os
 
 import compat
 from compat import const
-from net.ws import (CONNECT_TIMEOUT_MS, MAX_MESSAGE, ConnectionClosed, WebSocketError,
-                    Unauthorized, WebSocket, _via, _wait_for_ms)
+from net.ws import ConnectionClosed, WebSocketError, Unauthorized, WebSocket, _text, _wait_for_ms
 
 MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 
 # Errors name their text by its line in net/ws_texts.py (_E_*), loaded only when one is raised:
 # a connect that succeeds does not carry them (~1.5 KB); _error() makes the exception.
-_E_URL_TYPE = const(0)
-_E_SCHEME = const(1)
-_E_PATH = const(2)
-_E_CREDENTIALS = const(3)
-_E_BRACKET = const(4)
-_E_PORT_FORM = const(5)
-_E_NO_HOST = const(6)
-_E_PORT = const(7)
-_E_CSMS_URL = const(8)
-_E_NO_CA = const(9)
 _E_HEAD_SIZE = const(10)
 _E_HEADER_LINE = const(11)
 _E_NOT_HTTP = const(12)
@@ -43,7 +27,6 @@ _E_CONNECT = const(21)
 _E_CLOSED = const(22)
 _E_BAD_HTTP = const(23)
 _E_TLS = const(24)
-_E_SSL_FOR_WS = const(25)
 _E_TIMEOUT = const(26)
 
 # MicroPython's asyncio.open_connection leaks its socket when the connect raises at once or is
@@ -59,137 +42,9 @@ except ImportError:  # CPython
 def _error(i, args=(), status=0, kind=WebSocketError):
     """kind(text i % args); status: the HTTP status of a refused upgrade (101: the upgrade was
     answered, but wrongly)."""
-    try:
-        text = _via("ws_texts", "text", i)
-    except Exception:  # MemoryError: the texts cannot be loaded; the error still says which it is
-        text, args = "WebSocket connect failed (net.ws_texts line %d: %r)", (i, args)
-    e = kind(text % args)
+    e = kind(_text(i, args))
     e.status = status
     return e
-
-
-def _as_bytes(v):
-    if isinstance(v, str):
-        return v.encode()
-    return bytes(v)
-
-
-def _b64(data):
-    return binascii.b2a_base64(data).strip()
-
-
-def basic_auth_header(user, password):
-    """Value of the Authorization header for HTTP Basic auth (RFC 7617)."""
-    user = _as_bytes(user)
-    if b":" in user:
-        raise ValueError("basic auth user must not contain ':'")
-    return "Basic " + _b64(user + b":" + _as_bytes(password)).decode()
-
-
-def accept_key(key):
-    """Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (bytes in, bytes out)."""
-    return _b64(hashlib.sha1(key + GUID).digest())
-
-
-def parse_url(url):
-    """ws[s]://host[:port][/path][?query] -> (secure, host, port, resource)."""
-    if not isinstance(url, str):
-        raise _error(_E_URL_TYPE, (url,))
-    i = url.find("://")
-    scheme = url[:i].lower() if i > 0 else ""
-    if scheme == "ws":
-        secure, port = False, 80
-    elif scheme == "wss":
-        secure, port = True, 443
-    else:
-        raise _error(_E_SCHEME, url)
-    rest = url[i + 3:]
-    h = rest.find("#")
-    if h >= 0:
-        rest = rest[:h]
-    end = len(rest)
-    for c in "/?":
-        j = rest.find(c)
-        if 0 <= j < end:
-            end = j
-    hostport, resource = rest[:end], rest[end:]
-    if not resource.startswith("/"):
-        resource = "/" + resource
-    for c in resource:
-        if ord(c) <= 32 or ord(c) >= 127:
-            raise _error(_E_PATH, url)
-    if "@" in hostport:
-        raise _error(_E_CREDENTIALS, url)
-    if hostport.startswith("["):
-        j = hostport.find("]")
-        if j < 0:
-            raise _error(_E_BRACKET, url)
-        host, ps = hostport[1:j], hostport[j + 1:]
-        if ps and not ps.startswith(":"):
-            raise _error(_E_PORT_FORM, url)
-        ps = ps[1:]
-    else:
-        j = hostport.rfind(":")
-        host, ps = (hostport[:j], hostport[j + 1:]) if j >= 0 else (hostport, "")
-    if not host:
-        raise _error(_E_NO_HOST, url)
-    if ps:
-        try:
-            port = int(ps)
-        except ValueError:
-            port = 0
-        if not 0 < port < 65536:
-            raise _error(_E_PORT, url)
-    return secure, host, port, resource
-
-
-def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=None, dead_after_s=None,
-              backoff=None, max_message=MAX_MESSAGE, sleep_ms=None, connect_timeout_ms=CONNECT_TIMEOUT_MS):
-    """A net.link.Link's configuration, checked (ValueError, WebSocketError) and set when it is
-    made: its URL (the CSMS URL, then the charge point's id), Basic auth, TLS, timing, backoff."""
-    if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
-        raise ValueError("charge_point_id must be a non-empty string without '/', not %r" % (charge_point_id,))
-    if not isinstance(url, str):
-        raise _error(_E_CSMS_URL, (url,))
-    link.url = url = url.rstrip("/") + "/" + charge_point_id  # OCPP-J
-    parse_url(url)
-    if basic_auth:
-        secret = basic_auth_header(basic_auth[0], basic_auth[1])[6:]
-        import log
-        try:  # safety net: the header form never appears in a log line, even by mistake
-            log.secret(secret)
-        except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
-            log.warning("link: %s", e)
-    link.ssl = ssl
-    link._opts = (("ocpp1.6",), basic_auth, ssl, connect_timeout_ms, max_message)  # ws.connect's, after the URL
-    link._explicit_dead = dead_after_s
-    link.set_ping_interval(ping_interval_s)  # None: the default interval
-    link.backoff = backoff  # a net.backoff.Backoff; None: one is made at the first failure
-    link._own = backoff is None  # ours: dropped (and its module freed) once a connection is stable
-    link._sleep = sleep_ms  # None: asyncio's
-    link.up = False
-    link.connects = 0  # successful connections so far
-    link._ws = None
-    link._stopping = False
-    link._rx_reason = None
-    link._wake = None  # set when the receiver ends or stop() is called: the supervisor acts at once
-    link._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
-
-
-def _one_line(e):
-    # mbedTLS messages start with a newline and span lines: a log line must read as one sentence.
-    return " ".join(str(e).split()) or type(e).__name__
-
-
-def _tls_context(ssl):
-    """The context for a wss:// connection: the caller's, or the runtime's verifying default."""
-    if ssl is not None and ssl is not True:
-        return ssl
-    import ssl as ssl_mod
-    make = getattr(ssl_mod, "create_default_context", None)
-    if make is None:
-        raise _error(_E_NO_CA)
-    return make()
 
 
 async def _read_line(ws, limit):
@@ -205,16 +60,9 @@ async def _read_line(ws, limit):
             return bytes(line)
 
 
-async def _handshake(ws, host_header, resource, subprotocols, auth_header):
-    key = _b64(os.urandom(16))
-    req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (resource, host_header, key.decode()))
-    if subprotocols:
-        req += "Sec-WebSocket-Protocol: %s\r\n" % ", ".join(subprotocols)
-    if auth_header:
-        req += "Authorization: %s\r\n" % auth_header
-    ws._w.write((req + "\r\n").encode())
-    req = None
+async def _handshake(ws, request, accept, subprotocols):
+    ws._w.write(request)
+    request = None
     await ws._w.drain()
 
     left = MAX_HANDSHAKE_BYTES
@@ -252,7 +100,7 @@ async def _handshake(ws, host_header, resource, subprotocols, auth_header):
             break
     else:
         raise _error(_E_CONNECTION, (), 101)
-    if headers.get("sec-websocket-accept", "").encode() != accept_key(key):
+    if headers.get("sec-websocket-accept", "").encode() != accept:
         raise _error(_E_ACCEPT, (), 101)
     ext = headers.get("sec-websocket-extensions")
     if ext:
@@ -296,48 +144,32 @@ async def _open_stream(host, port, ssl):
         raise
 
 
-async def _open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message):
+async def _open(secure, host, port, request, accept, subprotocols, ctx, max_message):
+    ws = None
     try:
         reader, writer = await _open_stream(host, port, ctx)
-    except OSError as e:
-        raise _error(_E_CONNECT, (host, port, _one_line(e)))
-    ws = WebSocket(reader, writer, max_message)
-    name = ("[%s]" % host) if ":" in host else host
-    host_header = name if port == (443 if secure else 80) else "%s:%d" % (name, port)
-    try:
-        await _handshake(ws, host_header, resource, subprotocols, auth_header)
+        ws = WebSocket(reader, writer, max_message)
+        await _handshake(ws, request, accept, subprotocols)
+        return ws
     except BaseException as e:  # the socket goes on every path, the connect timeout cancelling us too
-        await ws.wait_closed()
+        if ws is not None:
+            await ws.wait_closed()
         if isinstance(e, ConnectionClosed):
             raise _error(_E_CLOSED, e.reason)
+        # mbedTLS messages start with a newline and span lines: a log line must read as one sentence.
+        t = " ".join(str(e).split()) or type(e).__name__
         if isinstance(e, OSError):
-            raise _error(_E_CONNECT, (host, port, _one_line(e)))
+            raise _error(_E_CONNECT, (host, port, t))
         # MicroPython's ssl reports a failed TLS handshake (e.g. an untrusted certificate) as a ValueError.
-        if isinstance(e, ValueError):
-            if not secure:
-                raise _error(_E_BAD_HTTP, _one_line(e))
-            raise _error(_E_TLS, (host, port, _one_line(e)))
+        if isinstance(e, ValueError) and ws is not None:
+            raise _error(_E_TLS, (host, port, t)) if secure else _error(_E_BAD_HTTP, t)
         raise  # a refused upgrade, or the connect timeout cancelling us
-    return ws
 
 
-async def connect(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=CONNECT_TIMEOUT_MS,
-                  max_message=MAX_MESSAGE):
-    """Open a WebSocket to url (ws:// or wss://) and return a connected WebSocket."""
-    secure, host, port, resource = parse_url(url)
-    if isinstance(subprotocols, str):
-        subprotocols = (subprotocols,)
-    subprotocols = tuple(subprotocols or ())
-    if not (isinstance(max_message, int) and max_message > 0):
-        raise ValueError("max_message must be a positive int, not %r" % (max_message,))
-    ctx = None
-    if secure:
-        ctx = _tls_context(ssl)
-    elif ssl not in (None, False):
-        raise _error(_E_SSL_FOR_WS, url)
-    auth_header = basic_auth_header(basic_auth[0], basic_auth[1]) if basic_auth else None
+async def connect(secure, host, port, request, accept, subprotocols, ctx, max_message, timeout_ms):
+    """Open a WebSocket (the arguments: net.ws_url.check's) and return it connected."""
     try:
-        return await _wait_for_ms(_open(secure, host, port, resource, subprotocols, auth_header, ctx, max_message),
+        return await _wait_for_ms(_open(secure, host, port, request, accept, subprotocols, ctx, max_message),
                                   timeout_ms)
     except asyncio.TimeoutError:
         raise _error(_E_TIMEOUT, (host, port, timeout_ms))

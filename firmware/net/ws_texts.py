@@ -1,10 +1,11 @@
-# The texts of net.ws_open's errors (a bad URL, a failed connect or upgrade), one line each of one
-# string (each string constant is a heap object of its own); ws_open's _E_* is a text's line.
-# Loaded only when such an error is raised, unloaded after (net.ws _via): a connect that
-# succeeds does not carry them.
-from net.ws import _text
+# The texts of a connect's errors (a bad URL: net.ws_url; a failed connect or upgrade:
+# net.ws_open), one line each of one string (each string constant is a heap object of its own);
+# _E_* is a text's line. Loaded only when such an error is raised, unloaded after (net.ws _text):
+# a connect that succeeds does not carry them.
+from compat import const
 
-TEXTS = (
+
+_TEXTS = const(
     "URL must be a string, not %r\n"  # 0
     "URL must start with ws:// or wss://: %r\n"  # 1
     "URL path must be printable ASCII without spaces: %r\n"  # 2
@@ -37,4 +38,10 @@ TEXTS = (
 
 
 def text(i):
-    return _text(TEXTS, i)
+    """Line i of _TEXTS."""
+    t = _TEXTS
+    s = 0
+    while i:
+        s = t.find("\n", s) + 1
+        i -= 1
+    return t[s:t.find("\n", s)]

@@ -3,7 +3,7 @@
 # odd chunks, through both read paths (readinto as on MicroPython, read as on CPython).
 import asyncio
 
-from net import ws, ws_drain, ws_open
+from net import ws, ws_drain, ws_open, ws_url
 
 # RFC 6455 section 1.3 worked example
 RFC_KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
@@ -187,9 +187,9 @@ def test_send_masks_every_length():
 
 
 def test_rfc_accept_key_and_basic_auth():
-    assert ws_open.accept_key(RFC_KEY) == RFC_ACCEPT
-    assert ws_open.basic_auth_header("Aladdin", "open sesame") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-    assert ws_open.basic_auth_header(b"CP1", b"\x00\xff") == "Basic Q1AxOgD/"
+    assert ws_url.accept_key(RFC_KEY) == RFC_ACCEPT
+    assert ws_url.basic_auth_header("Aladdin", "open sesame") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    assert ws_url.basic_auth_header(b"CP1", b"\x00\xff") == "Basic Q1AxOgD/"
 
 
 def test_parse_url_table():
@@ -200,11 +200,11 @@ def test_parse_url_table():
         ("wss://[fe80::1]:444/a", (True, "fe80::1", 444, "/a")),
     ]
     for url, want in good:
-        assert ws_open.parse_url(url) == want, url
+        assert ws_url.parse_url(url) == want, url
     for bad in ("ftp://x/", "ws:/x", "ws://:80/", "ws://x:0/", "ws://x:65536/", "ws://a@b/", "ws://x/\u00e9",
                 "ws://x/a b", None):
         try:
-            ws_open.parse_url(bad)
+            ws_url.parse_url(bad)
         except ws.WebSocketError as e:
             assert "URL" in str(e), (bad, e)
         else:
@@ -213,17 +213,17 @@ def test_parse_url_table():
 
 def without(names, fn):
     """Run fn() while net.<name> for each of names fails to import (as a MemoryError would)."""
-    real = ws._load
+    real = __import__
 
-    def failing(name):
-        if name in names:
-            raise MemoryError("no heap for net." + name)
-        return real(name)
-    ws._load = failing
+    def failing(name, *args):
+        if name[4:] in names:  # "net.<name>"
+            raise MemoryError("no heap for " + name)
+        return real(name, *args)
+    ws.__import__ = failing  # a global of net.ws: found before the builtin by its on-demand loads
     try:
         return fn()
     finally:
-        ws._load = real
+        del ws.__dict__["__import__"]
 
 
 def test_on_demand_modules_that_fail_to_load_still_end_the_connection():
@@ -249,7 +249,7 @@ def test_on_demand_modules_that_fail_to_load_still_end_the_connection():
 
     # A bad URL without net.ws_texts: still the WebSocketError, naming the text's line and the URL.
     try:
-        without(("ws_texts",), lambda: ws_open.parse_url("ftp://x/"))
+        without(("ws_texts",), lambda: ws_url.parse_url("ftp://x/"))
     except ws.WebSocketError as e:
         assert "ws_texts line 1" in str(e) and "ftp://x/" in str(e), e
     else:

@@ -1,0 +1,196 @@
+# A WebSocket connection's parameters, checked before any socket is opened: the URL parsed
+# (RFC 6455 3), the Basic auth header (RFC 7617), the TLS context of wss://, the opening
+# handshake's request and the answer it must get; and a net.link.Link's
+# configuration, checked and set when it is made. No I/O: net.ws loads it for one call and drops
+# it before net/ws_open.py opens the connection, so the two never load together. Errors are ws's
+# classes, their texts lines of net/ws_texts.py (_E_*).
+import binascii
+import hashlib
+import os
+
+from compat import const
+from net.ws import CONNECT_TIMEOUT_MS, MAX_MESSAGE, WebSocketError, _text
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+
+_E_URL_TYPE = const(0)
+_E_SCHEME = const(1)
+_E_PATH = const(2)
+_E_CREDENTIALS = const(3)
+_E_BRACKET = const(4)
+_E_PORT_FORM = const(5)
+_E_NO_HOST = const(6)
+_E_PORT = const(7)
+_E_CSMS_URL = const(8)
+_E_NO_CA = const(9)
+_E_SSL_FOR_WS = const(25)
+_T_SECONDS = const(34)
+
+# A Link's periods (set_ping_interval):
+_PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
+_DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals, plus net.link PONG_GRACE_S
+_POLL_MS = const(250)  # longest the supervisor sleeps between stop/ping/dead-link checks
+
+
+def basic_auth_header(user, password):
+    """Value of the Authorization header for HTTP Basic auth (RFC 7617)."""
+    b = []
+    for v in (user, password):
+        b.append(v.encode() if isinstance(v, str) else bytes(v))
+    if b":" in b[0]:
+        raise ValueError("basic auth user must not contain ':'")
+    return "Basic " + binascii.b2a_base64(b[0] + b":" + b[1]).strip().decode()
+
+
+def accept_key(key):
+    """Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (bytes in, bytes out)."""
+    return binascii.b2a_base64(hashlib.sha1(key + GUID).digest()).strip()
+
+
+def parse_url(url):
+    """ws[s]://host[:port][/path][?query] -> (secure, host, port, resource)."""
+    if not isinstance(url, str):
+        raise WebSocketError(_text(_E_URL_TYPE, (url,)))
+    i = url.find("://")
+    scheme = url[:i].lower() if i > 0 else ""
+    if scheme == "ws":
+        secure, port = False, 80
+    elif scheme == "wss":
+        secure, port = True, 443
+    else:
+        raise WebSocketError(_text(_E_SCHEME, url))
+    rest = url[i + 3:]
+    h = rest.find("#")
+    if h >= 0:
+        rest = rest[:h]
+    end = len(rest)
+    for c in "/?":
+        j = rest.find(c)
+        if 0 <= j < end:
+            end = j
+    hostport, resource = rest[:end], rest[end:]
+    if not resource.startswith("/"):
+        resource = "/" + resource
+    for c in resource:
+        if ord(c) <= 32 or ord(c) >= 127:
+            raise WebSocketError(_text(_E_PATH, url))
+    if "@" in hostport:
+        raise WebSocketError(_text(_E_CREDENTIALS, url))
+    if hostport.startswith("["):
+        j = hostport.find("]")
+        if j < 0:
+            raise WebSocketError(_text(_E_BRACKET, url))
+        host, ps = hostport[1:j], hostport[j + 1:]
+        if ps and not ps.startswith(":"):
+            raise WebSocketError(_text(_E_PORT_FORM, url))
+        ps = ps[1:]
+    else:
+        j = hostport.rfind(":")
+        host, ps = (hostport[:j], hostport[j + 1:]) if j >= 0 else (hostport, "")
+    if not host:
+        raise WebSocketError(_text(_E_NO_HOST, url))
+    if ps:
+        try:
+            port = int(ps)
+        except ValueError:
+            port = 0
+        if not 0 < port < 65536:
+            raise WebSocketError(_text(_E_PORT, url))
+    return secure, host, port, resource
+
+
+def _tls_context(ssl):
+    """The context for a wss:// connection: the caller's, or the runtime's verifying default."""
+    if ssl is not None and ssl is not True:
+        return ssl
+    import ssl as ssl_mod
+    make = getattr(ssl_mod, "create_default_context", None)
+    if make is None:
+        raise WebSocketError(_text(_E_NO_CA))
+    return make()
+
+
+def check(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=CONNECT_TIMEOUT_MS,
+          max_message=MAX_MESSAGE):
+    """ws.connect's arguments checked, as net.ws_open.connect takes them: (secure, host, port, the
+    opening handshake's request (RFC 6455 4.1, bytes), the Sec-WebSocket-Accept it must be answered
+    with, subprotocols, TLS context, max_message, timeout_ms)."""
+    secure, host, port, resource = parse_url(url)
+    if isinstance(subprotocols, str):
+        subprotocols = (subprotocols,)
+    subprotocols = tuple(subprotocols or ())
+    if not (isinstance(max_message, int) and max_message > 0):
+        raise ValueError("max_message must be a positive int, not %r" % (max_message,))
+    ctx = None
+    if secure:
+        ctx = _tls_context(ssl)
+    elif ssl not in (None, False):
+        raise WebSocketError(_text(_E_SSL_FOR_WS, url))
+    key = binascii.b2a_base64(os.urandom(16)).strip()
+    name = ("[%s]" % host) if ":" in host else host
+    req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+           % (resource, name if port == (443 if secure else 80) else "%s:%d" % (name, port), key.decode()))
+    if subprotocols:
+        req += "Sec-WebSocket-Protocol: %s\r\n" % ", ".join(subprotocols)
+    if basic_auth:
+        req += "Authorization: %s\r\n" % basic_auth_header(basic_auth[0], basic_auth[1])
+    return (secure, host, port, (req + "\r\n").encode(), accept_key(key), subprotocols, ctx, max_message,
+            timeout_ms)
+
+
+def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=None, dead_after_s=None,
+              backoff=None, max_message=MAX_MESSAGE, sleep_ms=None, connect_timeout_ms=CONNECT_TIMEOUT_MS):
+    """A net.link.Link's configuration, checked (ValueError, WebSocketError) and set when it is
+    made: its URL (the CSMS URL, then the charge point's id), Basic auth, TLS, timing, backoff."""
+    if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
+        raise ValueError("charge_point_id must be a non-empty string without '/', not %r" % (charge_point_id,))
+    if not isinstance(url, str):
+        raise WebSocketError(_text(_E_CSMS_URL, (url,)))
+    link.url = url = url.rstrip("/") + "/" + charge_point_id  # OCPP-J
+    parse_url(url)
+    if basic_auth:
+        secret = basic_auth_header(basic_auth[0], basic_auth[1])[6:]
+        import log
+        try:  # safety net: the header form never appears in a log line, even by mistake
+            log.secret(secret)
+        except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
+            log.warning("link: %s", e)
+    link.ssl = ssl
+    link._opts = (("ocpp1.6",), basic_auth, ssl, connect_timeout_ms, max_message)  # ws.connect's, after the URL
+    link._explicit_dead = dead_after_s
+    set_ping_interval(link, ping_interval_s)  # None: the default interval
+    link.backoff = backoff  # a net.backoff.Backoff; None: one is made at the first failure
+    link._own = backoff is None  # ours: dropped (and its module freed) once a connection is stable
+    link._sleep = sleep_ms  # None: asyncio's
+    link.up = False
+    link.connects = 0  # successful connections so far
+    link._ws = None
+    link._stopping = False
+    link._rx_reason = None
+    link._wake = None  # set when the receiver ends or stop() is called: the supervisor acts at once
+    link._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
+
+
+def _ms(name, v, default):
+    # A setting in seconds (None: default, in ms) as ms; ValueError naming it when it is not a number >= 0.
+    if v is None:
+        return default
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        v = -1
+    if v < 0:
+        raise ValueError(_text(_T_SECONDS, name))
+    return int(v * 1000)
+
+
+def set_ping_interval(link, ping_interval_s):
+    """A Link's ping interval (seconds, 0 = off; None: the default) and the dead-link time that
+    follows it unless set explicitly (dead_after_s), in ms; and how often its supervisor checks."""
+    from net.link import PONG_GRACE_S
+    link.ping_ms = p = _ms("ping_interval_s", ping_interval_s, _PING_INTERVAL_S * 1000)
+    link.dead_ms = d = _ms("dead_after_s", link._explicit_dead,
+                           (_DEAD_AFTER_PINGS * p + PONG_GRACE_S * 1000) if p else 0)
+    # How often the supervisor checks: a quarter of the shortest period, at most _POLL_MS.
+    link._poll_ms = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
