@@ -92,14 +92,22 @@ def _rare(name, *args, **kw):
         profiles.unload("queue_open")
 
 
-def _try(name, *args):
-    """_rare(name, *args); False (on the console) when its code cannot be loaded: the caller
-    goes on without it."""
+def _try(name, q, *args):
+    """_rare(name, q, *args); False (on the console) when its code cannot be loaded: the caller
+    goes on without it (seal, tidy: the next push or ack tries again), and what cannot wait is
+    done here all the same: a message given up (fail) is removed, a transactionId (resolve_tx)
+    is kept in RAM (queued messages still get it; a reboot forgets it)."""
     try:
-        _rare(name, *args)
+        _rare(name, q, *args)
         return True
     except (ImportError, MemoryError) as e:
         log.error("queue: %s skipped: %r", name, e)
+        if name == "resolve_tx":
+            q._map[args[0]] = args[1]
+        elif name == "fail":
+            h = q.peek()
+            if h is not None and h[0] == args[0]:   # not removed before the error
+                q.ack(h[0])
         return False
 
 
@@ -352,12 +360,18 @@ class MessageQueue:
               n_meter_values MeterValues, default queue_open.DEFAULT_TX_METER_VALUES, Stop)
               fits beside the Stop reserve, in capacity_bytes and in the filesystem's free space;
           failures(): [[action, transactionId, reason], ...] oldest first, at most
-              queue_open.FAILURE_LOG_MAX.
+              queue_open.FAILURE_LOG_MAX;
+          fail(seq, reason): message seq (the head) exhausted its attempts: logged in
+              failures.json and removed (removed all the same when that code cannot load:
+              giving up must not stop the core that called it; _try);
+          resolve_tx(tx_ref, transaction_id): persist the CSMS transactionId of the
+              transaction whose Start had seq tx_ref (kept in RAM when that code cannot load).
         Another public name gives a function that fails with AttributeError when called (a
         list of the names would cost a string each); a name with "_" first is no method."""
         if name[0] == "_":   # not a method (an attribute not set, a special name)
             raise AttributeError(name)
-        return lambda *args, **kw: _rare(name, self, *args, **kw)
+        f = _try if name == "fail" or name == "resolve_tx" else _rare
+        return lambda *args, **kw: f(name, self, *args, **kw)
 
     def _path(self, n, slot=False):
         """The file of the segment with base seq n, or of slot n."""
@@ -495,10 +509,10 @@ class MessageQueue:
         h = self.peek()
         if h is None or seq != h[0]:
             _fail(_E_HEAD, "ack", seq, h and h[0])
-        b = _body(_ACK, seq)
+        b = _frame(_body(_ACK, seq))
         f = self.fs.open("%s/ack.%d" % (self.dir, self._ack_slot), "wb")
         try:
-            f.write(_frame(b))
+            f.write(b)
             self.fs.sync(f)
         finally:
             f.close()
@@ -515,22 +529,6 @@ class MessageQueue:
         if (self._head is None and segs[-1][1] > self.segment_bytes // 4) or \
                 (len(segs) > 1 and segs[0][2] <= seq):
             _try("tidy", self)   # roll the emptied segment or delete acknowledged ones (else: next ack)
-
-    def fail(self, seq, reason):
-        """Message seq (the head) exhausted its attempts: log it in failures.json, remove it.
-        If the code for the log cannot be loaded, the message is removed all the same (the
-        console says so): giving up must not stop the core that called it."""
-        if not _try("fail", self, seq, reason):
-            h = self.peek()
-            if h is not None and h[0] == seq:
-                self.ack(seq)
-
-    def resolve_tx(self, tx_ref, transaction_id):
-        """Persist the CSMS transactionId of the transaction whose Start had seq tx_ref. If
-        the code cannot be loaded, the id is kept in RAM (queued messages still get it; a
-        reboot forgets it) and the console says so."""
-        if not _try("resolve_tx", self, tx_ref, transaction_id):
-            self._map[tx_ref] = transaction_id
 
     def close(self):
         f, self._f = self._f, None
