@@ -73,9 +73,10 @@ def __getattr__(name):
       load(path, default=None, fs): the object saved at path; default if none (the table above);
       remove(path, fs): delete a saved state, the tmp first (a cut in between cannot bring an
           old tmp back);
-      exists(path, fs): True when path (or a complete-looking tmp beside it) holds a state.
+      exists(path, fs): True when path (or a complete-looking tmp beside it) holds a state;
+      text(path, n, arg): the text of save()'s refusal n (for save only).
     Whatever the import raises (ImportError, MemoryError) goes to the caller."""
-    if name not in ("makedirs", "load", "remove", "exists"):
+    if name not in ("makedirs", "load", "remove", "exists", "text"):
         raise AttributeError(name)
 
     def call(*args):
@@ -92,12 +93,16 @@ def save(path, obj, fs=None):
     fs = fs or real_fs
     # MicroPython's json.dumps writes repr() of what it does not know: check first.
     why = _not_json(obj, 0)
-    if why:
-        raise StoreError("%s: state not JSON-serializable: %s" % (path, why))
-    text = json.dumps(obj)
-    data = text.encode()
-    if len(data) > MAX_STATE_BYTES:
-        raise StoreError("%s: state is %d bytes, limit %d" % (path, len(data), MAX_STATE_BYTES))
+    if not why:
+        data = json.dumps(obj).encode()
+        if len(data) > MAX_STATE_BYTES:
+            why = 4, len(data)
+    if why:   # its text from store_load.text (only a refusal loads it); the class is what callers test
+        try:
+            why = (__getattr__("text")(path, *why),)
+        except (ImportError, MemoryError):
+            why = (path,) + why
+        raise StoreError(*why)
     tmp = path + TMP_SUFFIX
     f = fs.open(tmp, "wb")
     try:
@@ -109,17 +114,19 @@ def save(path, obj, fs=None):
 
 
 def _not_json(v, depth):
-    """Why v cannot be stored as JSON exactly, or None."""
+    """None when v can be stored as JSON exactly, else (n, the value at fault) for
+    store_load.text: 0 nested deeper than MAX_DEPTH, 1 a float with no JSON form (NaN,
+    +-inf), 2 an object key that is not a string, 3 a type JSON does not have."""
     if depth > MAX_DEPTH:
-        return "nested deeper than %d" % MAX_DEPTH
+        return 0, MAX_DEPTH
     t = type(v)
     if t is float:
-        return None if v == v and v - v == 0 else "%r is not JSON" % v   # NaN, +-inf
+        return None if v == v and v - v == 0 else (1, v)
     if t is list or t is dict:
         for k in v:
             if t is dict:
                 if type(k) is not str:
-                    return "object key %r is not a string" % (k,)
+                    return 2, k
                 k = v[k]
             why = _not_json(k, depth + 1)
             if why:
@@ -127,4 +134,4 @@ def _not_json(v, depth):
         return None
     if v is None or t is bool or t is int or t is str:
         return None
-    return "%s value" % t.__name__
+    return 3, t.__name__
