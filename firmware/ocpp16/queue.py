@@ -335,7 +335,7 @@ def _read_record(f, limit):
 
 class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment. Its state
-    (set up by queue_open.open_queue, which has the arguments' defaults: directory,
+    (set up by queue_open.open, which has the arguments' defaults: directory,
     capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity, max_record,
     segment_bytes, stage_slots; _f the append handle on the newest segment; _tail_bad (the
     newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
@@ -346,7 +346,7 @@ class MessageQueue:
     segments_deleted (counters for tests and the benchmark)."""
 
     def __init__(self, *args, **kw):
-        _rare("open_queue", self, *args, **kw)
+        _rare("open", self, *args, **kw)
 
     def __getattr__(self, name):
         """The methods that live in queue_open.py (looked up here only because the class has
@@ -376,22 +376,6 @@ class MessageQueue:
     def _path(self, n, slot=False):
         """The file of the segment with base seq n, or of slot n."""
         return "%s/%0*d%s" % (self.dir, 2 if slot else 10, n, MSG_SUFFIX if slot else SEG_SUFFIX)
-
-    def _read_staged(self, slot, seq):
-        """Body of the message record in slot (that of seq if seq is given); None if the file
-        is torn, missing or holds something else."""
-        try:
-            f = self.fs.open(self._path(slot, True), "rb")
-        except OSError:
-            return None
-        try:
-            b = _read_record(f, self.max_record)
-            if b and not f.read(1) and b[0] == _MSG and (seq is None or _uint(b, 1)[0] == seq):
-                return b
-        except IndexError:
-            pass
-        finally:
-            f.close()
 
     def _locate(self, si, off, count=False):
         """Set the head to the first waiting message at or after (segment si, offset off);
@@ -424,9 +408,13 @@ class MessageQueue:
         for seq, _, slot in self._staged:
             if seq > self._acked:
                 if self._head is None:
-                    body = self._read_staged(slot, seq)
-                    if body is None:
-                        raise OSError(_EIO)   # vanished or changed under us: not ours to guess
+                    f = self.fs.open(self._path(slot, True), "rb")
+                    try:
+                        body = _read_record(f, self.max_record)
+                    finally:
+                        f.close()
+                    if body is None or body[0] != _MSG or _uint(body, 1)[0] != seq:
+                        raise OSError(_EIO)   # changed under us (one we wrote): not ours to guess
                     self._head = (None, seq, body)
                     if not count:
                         return

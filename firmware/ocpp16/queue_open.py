@@ -66,7 +66,7 @@ def rare_word(i):
 
 
 # ------------------------------------------------------------ opening
-def open_queue(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
+def open(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
                segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
     """MessageQueue(...): the state (described in MessageQueue's docstring), read back."""
     capacity = capacity_bytes
@@ -134,7 +134,7 @@ def open_queue(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAU
     for slot in slots:
         if slot >= q.stage_slots:
             continue
-        body = q._read_staged(slot, None)
+        body = _read_staged(q, slot, None)
         if body is None:
             continue                  # torn or garbage: a free slot
         seq = _uint(body, 1)[0]
@@ -146,6 +146,23 @@ def open_queue(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAU
         _new_segment(q)
     compact(q)
     q._locate(0, 0, True)
+
+
+def _read_staged(q, slot, seq):
+    """Body of the message record in slot (that of seq if seq is given); None if the file
+    is torn, missing or holds something else."""
+    try:
+        f = q.fs.open(q._path(slot, True), "rb")
+    except OSError:
+        return None
+    try:
+        b = _read_record(f, q.max_record)
+        if b and not f.read(1) and b[0] == _MSG and (seq is None or _uint(b, 1)[0] == seq):
+            return b
+    except IndexError:
+        pass
+    finally:
+        f.close()
 
 
 def _read_acks(q):
@@ -199,7 +216,7 @@ def seal(q, silent=False):
             head_at = None
             pos = seg[1]
             for seq, size, slot in live:
-                body = q._read_staged(slot, seq)
+                body = _read_staged(q, slot, seq)
                 if body is None:
                     raise OSError(_EIO)
                 q._f.write(_frame(body))
