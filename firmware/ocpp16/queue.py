@@ -183,18 +183,16 @@ del _
 
 
 def _varint(out, n):
+    """out with the varint n appended, out a bytearray or a byte (then a new bytearray holding
+    it): how every record body begins (its kind byte, then a seq or tx_ref), and the timestamp
+    and decimal codes (their tag, then their number)."""
+    if type(out) is int:
+        out = bytearray((out,))
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
-
-
-def _body(kind, n):
-    """A bytearray of the byte kind then the varint n: how every record body (kind, then a seq
-    or tx_ref) and the timestamp and decimal codes begin."""
-    b = bytearray((kind,))
-    _varint(b, n)
-    return b
+    return out
 
 
 def _encode(out, v, depth):
@@ -224,14 +222,14 @@ def _encode(out, v, depth):
             if len(v) == 20:
                 i = timefmt.days_from_civil(int(v[:4]), int(v[5:7]), int(v[8:10])) * 86400 + \
                     int(v[11:13]) * 3600 + int(v[14:16]) * 60 + int(v[17:19]) - _TS_BASE
-                b = _body(6, i * 2 if i >= 0 else -i * 2 - 1)
+                b = _varint(6, i * 2 if i >= 0 else -i * 2 - 1)
             else:
                 neg = 1 if v[:1] == "-" else 0
                 i = v.find(".")
                 f = 0 if i < 0 else len(v) - i - 1
                 i = int(v[neg:] if i < 0 else v[neg:i] + v[i + 1:])
                 if i >= 0 and f <= 7 and len(v) <= 18:
-                    b = _body(7, (i << 4) | (f << 1) | neg)
+                    b = _varint(7, (i << 4) | (f << 1) | neg)
             if b and _value(b, 0)[0] == v:
                 out.extend(b)
                 return
@@ -377,11 +375,10 @@ class MessageQueue:
         """The file of the segment with base seq n, or of slot n."""
         return "%s/%0*d%s" % (self.dir, 2 if slot else 10, n, MSG_SUFFIX if slot else SEG_SUFFIX)
 
-    def _locate(self, si, off, count=False):
+    def _locate(self, si, off):
         """Set the head to the first waiting message at or after (segment si, offset off);
-        si None: among the staged messages. count: also set _count (at open)."""
+        si None: among the staged messages (queue_open.open counts them all the same way)."""
         self._head = None
-        n = 0
         while si is not None and si < len(self._segs):
             seg = self._segs[si]
             if seg[2] > self._acked:
@@ -395,11 +392,8 @@ class MessageQueue:
                         # seqs above seg[2] can only be leftovers of a failed seal (the
                         # same messages are still staged): never deliver them twice
                         if body[0] == _MSG and self._acked < _uint(body, 1)[0] <= seg[2]:
-                            if self._head is None:
-                                self._head = (si, off, body)
-                                if not count:
-                                    return
-                            n += 1
+                            self._head = (si, off, body)
+                            return
                         off += len(body) + _FRAMING
                 finally:
                     f.close()
@@ -407,20 +401,15 @@ class MessageQueue:
             off = 0
         for seq, _, slot in self._staged:
             if seq > self._acked:
-                if self._head is None:
-                    f = self.fs.open(self._path(slot, True), "rb")
-                    try:
-                        body = _read_record(f, self.max_record)
-                    finally:
-                        f.close()
-                    if body is None or body[0] != _MSG or _uint(body, 1)[0] != seq:
-                        raise OSError(_EIO)   # changed under us (one we wrote): not ours to guess
-                    self._head = (None, seq, body)
-                    if not count:
-                        return
-                n += 1
-        if count:
-            self._count = n
+                f = self.fs.open(self._path(slot, True), "rb")
+                try:
+                    body = _read_record(f, self.max_record)
+                finally:
+                    f.close()
+                if body is None or body[0] != _MSG or _uint(body, 1)[0] != seq:
+                    raise OSError(_EIO)   # changed under us (one we wrote): not ours to guess
+                self._head = (None, seq, body)
+                return
 
     # ------------------------------------------------------------ public interface
     def __len__(self):
@@ -438,7 +427,7 @@ class MessageQueue:
         if type(action) is not str or not action or type(payload) is not dict:
             _fail(_E_PUSH, action, type(payload).__name__)
         seq = self.next_seq
-        rec = _body(_MSG, seq)
+        rec = _varint(_MSG, seq)
         _varint(rec, 0 if tx_ref is None else tx_ref + 1)
         rec = _frame(rec, (action, payload))
         n = len(rec)
@@ -497,7 +486,7 @@ class MessageQueue:
         h = self.peek()
         if h is None or seq != h[0]:
             _fail(_E_HEAD, "ack", seq, h and h[0])
-        b = _frame(_body(_ACK, seq))
+        b = _frame(_varint(_ACK, seq))
         f = self.fs.open("%s/ack.%d" % (self.dir, self._ack_slot), "wb")
         try:
             f.write(b)

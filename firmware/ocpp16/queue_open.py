@@ -7,7 +7,7 @@
 from compat import const
 import store
 from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, STOP_RESERVE, QueueError, _encode,
-                          _body, _frame, _read_record, _uint, _value)
+                          _frame, _read_record, _uint, _value, _varint)
 
 # The record format (queue.py's constants of the same names)
 _FRAMING = const(6)
@@ -145,7 +145,23 @@ def open(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX
     if not bases:
         _new_segment(q)
     compact(q)
-    q._locate(0, 0, True)
+    q._locate(0, 0)
+    n = 0   # the waiting messages, found as _locate finds the head
+    for seg in q._segs:
+        if seg[2] > q._acked:
+            f = q.fs.open(q._path(seg[0]), "rb")
+            try:
+                while True:
+                    body = _read_record(f, q.max_record)
+                    if body is None:
+                        break
+                    if body[0] == _MSG and q._acked < _uint(body, 1)[0] <= seg[2]:
+                        n += 1
+            finally:
+                f.close()
+    for s in q._staged:
+        n += s[0] > q._acked
+    q._count = n
 
 
 def _read_staged(q, slot, seq):
@@ -240,7 +256,7 @@ def seal(q, silent=False):
 
 def resolve_tx(q, tx_ref, transaction_id):
     """MessageQueue.resolve_tx: a resolve record appended to the newest segment."""
-    rec = _frame(_body(_RES, tx_ref), (transaction_id,))
+    rec = _frame(_varint(_RES, tx_ref), (transaction_id,))
     seg = q._segs[-1]
     try:
         if q._tail_bad or (seg[1] + len(rec) > q.segment_bytes and seg[1] > 0):
@@ -289,7 +305,7 @@ def _new_segment(q):
     q._f = f
     out = bytearray()
     for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
-        out.extend(_frame(_body(_RES, ref), (q._map[ref],)))
+        out.extend(_frame(_varint(_RES, ref), (q._map[ref],)))
     if out:
         f.write(out)
     q.fs.sync(f)
