@@ -75,17 +75,17 @@ def __getattr__(name):
           old tmp back);
       exists(path, fs): True when path (or a complete-looking tmp beside it) holds a state;
       text(path, n, arg): the text of save()'s refusal n (for save only).
-    Whatever the import raises (ImportError, MemoryError) goes to the caller."""
+    The function is store_load's own, the module already out of sys.modules: it lives while
+    the caller holds the function (for the call: never keep one, e.g. `from store import load`
+    in a module that stays). Whatever the import raises (ImportError, MemoryError) goes to the
+    caller."""
     if name not in ("makedirs", "load", "remove", "exists", "text"):
         raise AttributeError(name)
-
-    def call(*args):
-        try:
-            import store_load
-            return getattr(store_load, name)(*args)
-        finally:
-            sys.modules.pop("store_load", None)
-    return call
+    try:
+        import store_load
+        return getattr(store_load, name)
+    finally:
+        sys.modules.pop("store_load", None)
 
 
 def save(path, obj, fs=None):
