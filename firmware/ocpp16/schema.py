@@ -93,25 +93,17 @@ def validate_result(action, payload):
     """Check the CSMS's CALLRESULT payload for our CALL `action`. Raises RpcError;
     the caller treats it as a failed delivery of that CALL (also when the table of a
     rare answer cannot be loaded: InternalError, checked again with the next answer)."""
-    spec = spec_of(RESULTS, action)
-    if spec is not None:
-        return check_payload(payload, spec)
+    key = ";" + action + ":"  # ";action:spec" each, ";" at the end; action: ours, a str
+    i = RESULTS.find(key)
+    if i >= 0:
+        i += len(key)
+        return check_payload(payload, RESULTS[i:RESULTS.find(";", i)])
     try:
         validate_call(action, payload, False)
     except callerror.RpcError:
         raise
     except Exception:  # its table did not load (ImportError, MemoryError)
         raise callerror.RpcError(callerror.InternalError, "answer tables not loaded")
-
-
-def spec_of(text, action):
-    """The spec of `action` in a table's text (";action:spec" each, ";" at the end), or None."""
-    key = ";" + action + ":"  # action: a str (parse checked it; ours)
-    i = text.find(key)
-    if i < 0:
-        return None
-    i += len(key)
-    return text[i:text.find(";", i)]
 
 
 def drop_tables():
