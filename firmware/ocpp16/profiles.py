@@ -62,10 +62,8 @@ def load(name):
     so the next call tries again."""
     full = name if "." in name else "ocpp16" + "." + name  # (no name "ocpp16." interned)
     try:
-        mod = __import__(full)
-        for part in full.split(".")[1:]:
-            mod = getattr(mod, part)
-        return mod
+        __import__(full)
+        return sys.modules[full]
     except BaseException:
         unload(name)
         raise
