@@ -14,9 +14,9 @@
 # If path is missing or unreadable (corrupt, e.g. written by hand or by another filesystem) and
 # a tmp that parses is present, load() uses the tmp (the newer complete version) and promotes it.
 # A corrupt path with no usable tmp gives `default` with a logged error (never a crash).
-# Resident: save (every period while charging) and FS. Reading back (load, with the recovery
-# above), remove, makedirs and exists live in store_load.py, imported for the call and unloaded
-# (__getattr__).
+# Resident: save (every period while charging), write (also the message queue's records) and FS.
+# Reading back (load, with the recovery above), remove, makedirs and exists live in
+# store_load.py, imported for the call and unloaded (__getattr__).
 import json
 import os
 import sys
@@ -77,9 +77,10 @@ def __getattr__(name):
       text(path, n, arg): the text of save()'s refusal n (for save only).
     The function is store_load's own, the module already out of sys.modules: it lives while
     the caller holds the function (for the call: never keep one, e.g. `from store import load`
-    in a module that stays). Whatever the import raises (ImportError, MemoryError) goes to the
-    caller."""
-    if name not in ("makedirs", "load", "remove", "exists", "text"):
+    in a module that stays). Another name is an AttributeError (from store_load, loaded to
+    find it out: a list of the names would cost a string each); a name with "_" first is none.
+    Whatever the import raises (ImportError, MemoryError) goes to the caller."""
+    if name[0] == "_":   # not a function of store_load (an attribute not set, a special name)
         raise AttributeError(name)
     try:
         import store_load
@@ -104,13 +105,19 @@ def save(path, obj, fs=None):
             why = (path,) + why
         raise StoreError(*why)
     tmp = path + TMP_SUFFIX
-    f = fs.open(tmp, "wb")
+    write(tmp, data, fs)
+    fs.replace(tmp, path)
+
+
+def write(path, data, fs):
+    """path holds data (bytes), on flash before it returns: open "wb", write, sync, close. Not
+    atomic (a cut may leave it torn or partial): save() and the queue's records see to that."""
+    f = fs.open(path, "wb")
     try:
         f.write(data)
         fs.sync(f)
     finally:
         f.close()
-    fs.replace(tmp, path)
 
 
 def _not_json(v, depth):

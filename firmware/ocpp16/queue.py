@@ -74,11 +74,13 @@ _E_FLASH = const(7)
 _E_HEAD = const(8)
 
 
+import store
+
 # QueueError, the queue's one error class, is store's (a class costs ~200 B of heap; nothing
 # both saves state files and queues messages under one except): the text says which: "queue
 # full: ..." / "flash full: ...", "... limit N" (record too large), a payload that cannot be
 # stored, "... but the head of the queue is ..." (out of order), "... not sealed".
-from store import StoreError as QueueError
+QueueError = store.StoreError
 
 
 def _rare(name, *args, **kw):
@@ -449,12 +451,7 @@ class MessageQueue:
             while used >> slot & 1:   # the lowest slot not in use
                 slot += 1
             self.next_seq = seq + 1     # consumed even if the write fails: it may have landed
-            f = self.fs.open(self._path(slot, True), "wb")
-            try:
-                f.write(rec)
-                self.fs.sync(f)
-            finally:
-                f.close()
+            store.write(self._path(slot, True), rec, self.fs)
         except OSError as e:
             if e.args and e.args[0] == _ENOSPC:
                 _fail(_E_FLASH, self.bytes_used, self.capacity, action)
@@ -486,13 +483,7 @@ class MessageQueue:
         h = self.peek()
         if h is None or seq != h[0]:
             _fail(_E_HEAD, "ack", seq, h and h[0])
-        b = _frame(_varint(_ACK, seq))
-        f = self.fs.open("%s/ack.%d" % (self.dir, self._ack_slot), "wb")
-        try:
-            f.write(b)
-            self.fs.sync(f)
-        finally:
-            f.close()
+        store.write("%s/ack.%d" % (self.dir, self._ack_slot), _frame(_varint(_ACK, seq)), self.fs)
         self._ack_slot ^= 1
         si, off, body = self._head
         if si is None:   # staged: its slot is free now

@@ -83,6 +83,17 @@ def test_a_refusal_whose_text_cannot_load_is_a_store_error_all_the_same():
     assert P not in fs.files and P + store.TMP_SUFFIX not in fs.files
 
 
+def test_unknown_names_are_attribute_errors():
+    import sys
+    for bad in (lambda: store.nope, lambda: store._nope, lambda: store.__nope__):
+        try:
+            bad()
+            assert False, "no AttributeError"
+        except AttributeError:
+            pass
+    assert "store_load" not in sys.modules
+
+
 def test_makedirs_nested_and_existing():
     fs = powercut.FakeFS()
     store.makedirs("/a/b/c", fs)
