@@ -1,6 +1,7 @@
 # Persistent FIFO of transaction messages on flash: an append-only log of length + CRC32 framed
 # records in segment files, a compact payload encoding, acks, the tx_ref -> transactionId map and
-# a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS.
+# a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS
+# (and store.write, which writes a whole file through it).
 #
 # Layout in `directory`:
 #   "<slot>.msg"       stage_slots (default STAGE_MAX) files, each one framed message record: messages
@@ -46,6 +47,7 @@ from binascii import crc32
 import struct
 from compat import const
 import log
+import store
 from ocpp16 import timefmt
 
 # Limits of the resident paths; those of opening, rollover, reclaim, room_for_transaction and the
@@ -73,8 +75,6 @@ _E_FULL = const(6)
 _E_FLASH = const(7)
 _E_HEAD = const(8)
 
-
-import store
 
 # QueueError, the queue's one error class, is store's (a class costs ~200 B of heap; nothing
 # both saves state files and queues messages under one except): the text says which: "queue
