@@ -14,9 +14,9 @@
 # If path is missing or unreadable (corrupt, e.g. written by hand or by another filesystem) and
 # a tmp that parses is present, load() uses the tmp (the newer complete version) and promotes it.
 # A corrupt path with no usable tmp gives `default` with a logged error (never a crash).
-# Resident: save (every period while charging) and FS. Reading back (load, with the recovery
-# above), remove, makedirs and exists live in store_load.py, imported for the call and unloaded
-# (__getattr__).
+# Resident: save (every period while charging), write (also the message queue's records) and FS.
+# Reading back (load, with the recovery above), remove, makedirs and exists live in
+# store_load.py, imported for the call and unloaded (__getattr__).
 import json
 import os
 import sys
@@ -73,18 +73,20 @@ def __getattr__(name):
       load(path, default=None, fs): the object saved at path; default if none (the table above);
       remove(path, fs): delete a saved state, the tmp first (a cut in between cannot bring an
           old tmp back);
-      exists(path, fs): True when path (or a complete-looking tmp beside it) holds a state.
+      exists(path, fs): True when path (or a complete-looking tmp beside it) holds a state;
+      text(path, n, arg): the text of save()'s refusal n (for save only).
+    The function is store_load's own, the module already out of sys.modules: it lives while
+    the caller holds the function (for the call: never keep one, e.g. `from store import load`
+    in a module that stays). Another name is an AttributeError (from store_load, loaded to
+    find it out: a list of the names would cost a string each); a name with "_" first is none.
     Whatever the import raises (ImportError, MemoryError) goes to the caller."""
-    if name not in ("makedirs", "load", "remove", "exists"):
+    if name[0] == "_":   # not a function of store_load (an attribute not set, a special name)
         raise AttributeError(name)
-
-    def call(*args):
-        try:
-            import store_load
-            return getattr(store_load, name)(*args)
-        finally:
-            sys.modules.pop("store_load", None)
-    return call
+    try:
+        import store_load
+        return getattr(store_load, name)
+    finally:
+        sys.modules.pop("store_load", None)
 
 
 def save(path, obj, fs=None):
@@ -92,34 +94,46 @@ def save(path, obj, fs=None):
     fs = fs or real_fs
     # MicroPython's json.dumps writes repr() of what it does not know: check first.
     why = _not_json(obj, 0)
-    if why:
-        raise StoreError("%s: state not JSON-serializable: %s" % (path, why))
-    text = json.dumps(obj)
-    data = text.encode()
-    if len(data) > MAX_STATE_BYTES:
-        raise StoreError("%s: state is %d bytes, limit %d" % (path, len(data), MAX_STATE_BYTES))
+    if not why:
+        data = json.dumps(obj).encode()
+        if len(data) > MAX_STATE_BYTES:
+            why = 4, len(data)
+    if why:   # its text from store_load.text (only a refusal loads it); the class is what callers test
+        try:
+            why = (__getattr__("text")(path, *why),)
+        except (ImportError, MemoryError):
+            why = (path,) + why
+        raise StoreError(*why)
     tmp = path + TMP_SUFFIX
-    f = fs.open(tmp, "wb")
+    write(tmp, data, fs)
+    fs.replace(tmp, path)
+
+
+def write(path, data, fs):
+    """path holds data (bytes), on flash before it returns: open "wb", write, sync, close. Not
+    atomic (a cut may leave it torn or partial): save() and the queue's records see to that."""
+    f = fs.open(path, "wb")
     try:
         f.write(data)
         fs.sync(f)
     finally:
         f.close()
-    fs.replace(tmp, path)
 
 
 def _not_json(v, depth):
-    """Why v cannot be stored as JSON exactly, or None."""
+    """None when v can be stored as JSON exactly, else (n, the value at fault) for
+    store_load.text: 0 nested deeper than MAX_DEPTH, 1 a float with no JSON form (NaN,
+    +-inf), 2 an object key that is not a string, 3 a type JSON does not have."""
     if depth > MAX_DEPTH:
-        return "nested deeper than %d" % MAX_DEPTH
+        return 0, MAX_DEPTH
     t = type(v)
     if t is float:
-        return None if v == v and v - v == 0 else "%r is not JSON" % v   # NaN, +-inf
+        return None if v == v and v - v == 0 else (1, v)
     if t is list or t is dict:
         for k in v:
             if t is dict:
                 if type(k) is not str:
-                    return "object key %r is not a string" % (k,)
+                    return 2, k
                 k = v[k]
             why = _not_json(k, depth + 1)
             if why:
@@ -127,4 +141,4 @@ def _not_json(v, depth):
         return None
     if v is None or t is bool or t is int or t is str:
         return None
-    return "%s value" % t.__name__
+    return 3, t.__name__

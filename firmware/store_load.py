@@ -1,9 +1,17 @@
-# Reading state files back, imported for the call and unloaded (store._rare): load with the
-# recovery of a save cut by a power loss (store.py's table), remove, makedirs, exists. store.py
-# keeps save and FS; this module owns no state.
+# Reading state files back, imported for the call and unloaded (store.__getattr__): load with the
+# recovery of a save cut by a power loss (store.py's table), remove, makedirs, exists, and the
+# texts of save()'s refusals. store.py keeps save and FS; this module owns no state.
 import json
 import log
 from store import MAX_STATE_BYTES, TMP_SUFFIX, real_fs
+
+
+def text(path, n, arg):
+    """The StoreError text of store.save's refusal n (store._not_json's numbers; 4: the
+    encoded state is arg bytes)."""
+    return "%s: %s" % (path, "state is %d bytes, limit %d" % (arg, MAX_STATE_BYTES) if n == 4 else
+                       "state not JSON-serializable: " + ("nested deeper than %d", "%r is not JSON",
+                                                          "object key %r is not a string", "%s value")[n] % (arg,))
 
 
 def makedirs(path, fs=None):

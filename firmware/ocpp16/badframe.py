@@ -1,6 +1,7 @@
 # Why a frame is refused: the RpcError (code, id, whether to answer) for a frame that
-# rpc.parse could not accept, and for one the WebSocket read to its end without keeping it.
-# Imported by rpc for the call and unloaded after it (a good frame never needs it). No I/O.
+# rpc.parse could not accept, and for one the WebSocket read to its end without keeping it;
+# the description of a payload ocpp16.schema refuses (why()). Imported by rpc and schema for
+# the call and unloaded after it (a good frame never needs it). No I/O.
 #
 # Frame-level failures (payload failures: see the table in ocpp16/schema.py):
 #   longer than MAX_FRAME_CHARS, more than MAX_CONTAINERS   FormationViolation
@@ -23,12 +24,29 @@
 # then meet the same structural checks, so codes can differ only for those frames.
 from compat import const
 from ocpp16 import rpc
-from ocpp16.callerror import (FormationViolation, InternalError, PropertyConstraintViolation, ProtocolError,
-                              RpcError)
+from ocpp16.callerror import (NAME_IN_ERROR, FormationViolation, InternalError, PropertyConstraintViolation,
+                              ProtocolError, RpcError)
 
 _HEADER_PEEK = const(64)  # chars scanned to recover type and id from an unparseable frame
 _WS = const(" \t\r\n")    # JSON whitespace
 _NAMES = const(("CALL", "CALLRESULT", "CALLERROR"))  # by type number - 2
+
+
+def why(n, path, arg):
+    """The errorDescription of ocpp16.schema's refusal n (its _NOT_OBJECT, ... numbers; the
+    code is schema's) of the field at path: "<path>: <why>". arg: the limit of _LONGER,
+    (object, spec) for _NOT_ALLOWED (the field the spec does not name goes in the path)."""
+    if n == 2:   # _NOT_ALLOWED
+        obj, spec = arg
+        names = [f[1:].split("=")[0] for f in spec.split()]
+        for k in obj:
+            if k not in names:
+                path += str(k)[:NAME_IN_ERROR]
+                break
+    return "payload is not an object" if n == 0 else path + ": " + (
+        "required field missing", "field not allowed here", "longer than %s", "not an RFC 3339 dateTime",
+        "value not allowed", "string expected", "integer expected", "number expected", "boolean expected",
+        "object expected", "array expected")[n - 1].replace("%s", str(arg))
 
 
 def _unparseable(text, code, why):

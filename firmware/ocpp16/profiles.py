@@ -1,25 +1,15 @@
 # The registry of on-demand code: which module handles each CSMS-initiated
 # action, which feature modules may stay resident while their state needs them,
 # and the one way such modules are imported and removed again (sys.modules).
-# No I/O and no protocol logic here; a new profile adds rows, not code.
+# No I/O and no protocol logic here; a new profile adds rows (here and in schema_core), not code.
 import sys
 
 from compat import const
 
-# action -> module under ocpp16/ with on_<action>(cp, payload, now) -> result dict, as
-# "module: Action Action ;" groups in one string (handler() reads it; a dict of 26 long
-# names cost 2 KB of RAM for ever). The module is imported for the call and removed from
-# sys.modules afterwards.
-HANDLERS = ("core_ops: ChangeAvailability ChangeConfiguration ClearCache DataTransfer GetConfiguration "
-            "RemoteStartTransaction RemoteStopTransaction Reset UnlockConnector ;"
-            "localauth: GetLocalListVersion SendLocalList ;"
-            "reserve_ops: ReserveNow CancelReservation ;"
-            "trigger: TriggerMessage ;"
-            "smart_ops: ClearChargingProfile GetCompositeSchedule SetChargingProfile ;"
-            # Security whitepaper extension
-            "certs: InstallCertificate GetInstalledCertificateIds DeleteCertificate CertificateSigned ;"
-            "exttrigger: ExtendedTriggerMessage ;getlog: GetLog ;"
-            "fw_ops: UpdateFirmware GetDiagnostics SignedUpdateFirmware ;")
+# HANDLERS, action -> module under ocpp16/ with on_<action>(cp, payload, now) -> result dict,
+# is one string in ocpp16/schema_core.py (beside the profile and table of every request), read
+# by handler() and __getattr__ with that module loaded for the call: resident it held ~600 B.
+_TABLES = const("schema_core")
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
 SUPPORTED_PROFILES = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"
 
@@ -47,12 +37,18 @@ _BOOT_FEATURES = const("reservation:reservations.json"  # ocpp16/reservation.py:
 
 
 def handler(action):
-    """The module name handling the CSMS's call `action` (HANDLERS), or None."""
-    i = HANDLERS.find(" " + action + " ")
+    """The module name handling the CSMS's call `action` (HANDLERS), or None. When the table
+    cannot be loaded (out of heap), the name of its own module, which handles nothing: the
+    call gets InternalError, as when a handler cannot load, and charging goes on."""
+    try:
+        text = sys.modules[__name__].HANDLERS   # schema_core's (__getattr__), or one set here
+    except Exception:  # ImportError, MemoryError
+        return _TABLES
+    i = text.find(" " + action + " ")
     if i < 0:
         return None
-    i = HANDLERS.rfind(";", 0, i) + 1
-    return HANDLERS[i:HANDLERS.find(":", i)]
+    i = text.rfind(";", 0, i) + 1
+    return text[i:text.find(":", i)]
 
 
 def load(name):
@@ -62,10 +58,8 @@ def load(name):
     so the next call tries again."""
     full = name if "." in name else "ocpp16" + "." + name  # (no name "ocpp16." interned)
     try:
-        mod = __import__(full)
-        for part in full.split(".")[1:]:
-            mod = getattr(mod, part)
-        return mod
+        __import__(full)
+        return sys.modules[full]
     except BaseException:
         unload(name)
         raise
@@ -87,8 +81,13 @@ _PKI = const("ocpp16.certstore pki.csr pki.chain pki.x509 pki.p256 pki.rsa pki.p
 
 
 def __getattr__(name):
-    """PKI and BOOT_FEATURES, made for the on-demand modules that ask (as a tuple and a dict
-    of constants they held ~1 KB of RAM for ever)."""
+    """HANDLERS (from schema_core, loaded for it), PKI and BOOT_FEATURES, made for the on-demand
+    modules that ask (as a tuple and a dict of constants they held ~1 KB of RAM for ever)."""
+    if name == "HANDLERS":
+        try:
+            return load(_TABLES).HANDLERS
+        finally:
+            unload(_TABLES)
     if name == "PKI":
         return tuple(_PKI.split())
     if name != "BOOT_FEATURES":

@@ -1,6 +1,7 @@
 # Persistent FIFO of transaction messages on flash: an append-only log of length + CRC32 framed
 # records in segment files, a compact payload encoding, acks, the tx_ref -> transactionId map and
-# a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS.
+# a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS
+# (and store.write, which writes a whole file through it).
 #
 # Layout in `directory`:
 #   "<slot>.msg"       stage_slots (default STAGE_MAX) files, each one framed message record: messages
@@ -46,6 +47,7 @@ from binascii import crc32
 import struct
 from compat import const
 import log
+import store
 from ocpp16 import timefmt
 
 # Limits of the resident paths; those of opening, rollover, reclaim, room_for_transaction and the
@@ -78,7 +80,7 @@ _E_HEAD = const(8)
 # both saves state files and queues messages under one except): the text says which: "queue
 # full: ..." / "flash full: ...", "... limit N" (record too large), a payload that cannot be
 # stored, "... but the head of the queue is ..." (out of order), "... not sealed".
-from store import StoreError as QueueError
+QueueError = store.StoreError
 
 
 def _rare(name, *args, **kw):
@@ -92,14 +94,22 @@ def _rare(name, *args, **kw):
         profiles.unload("queue_open")
 
 
-def _try(name, *args):
-    """_rare(name, *args); False (on the console) when its code cannot be loaded: the caller
-    goes on without it."""
+def _try(name, q, *args):
+    """_rare(name, q, *args); False (on the console) when its code cannot be loaded: the caller
+    goes on without it (seal, tidy: the next push or ack tries again), and what cannot wait is
+    done here all the same: a message given up (fail) is removed, a transactionId (resolve_tx)
+    is kept in RAM (queued messages still get it; a reboot forgets it)."""
     try:
-        _rare(name, *args)
+        _rare(name, q, *args)
         return True
     except (ImportError, MemoryError) as e:
         log.error("queue: %s skipped: %r", name, e)
+        if name == "resolve_tx":
+            q._map[args[0]] = args[1]
+        elif name == "fail":
+            h = q.peek()
+            if h is not None and h[0] == args[0]:   # not removed before the error
+                q.ack(h[0])
         return False
 
 
@@ -175,18 +185,16 @@ del _
 
 
 def _varint(out, n):
+    """out with the varint n appended, out a bytearray or a byte (then a new bytearray holding
+    it): how every record body begins (its kind byte, then a seq or tx_ref), and the timestamp
+    and decimal codes (their tag, then their number)."""
+    if type(out) is int:
+        out = bytearray((out,))
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
-
-
-def _body(kind, n):
-    """A bytearray of the byte kind then the varint n: how every record body (kind, then a seq
-    or tx_ref) and the timestamp and decimal codes begin."""
-    b = bytearray((kind,))
-    _varint(b, n)
-    return b
+    return out
 
 
 def _encode(out, v, depth):
@@ -216,14 +224,14 @@ def _encode(out, v, depth):
             if len(v) == 20:
                 i = timefmt.days_from_civil(int(v[:4]), int(v[5:7]), int(v[8:10])) * 86400 + \
                     int(v[11:13]) * 3600 + int(v[14:16]) * 60 + int(v[17:19]) - _TS_BASE
-                b = _body(6, i * 2 if i >= 0 else -i * 2 - 1)
+                b = _varint(6, i * 2 if i >= 0 else -i * 2 - 1)
             else:
                 neg = 1 if v[:1] == "-" else 0
                 i = v.find(".")
                 f = 0 if i < 0 else len(v) - i - 1
                 i = int(v[neg:] if i < 0 else v[neg:i] + v[i + 1:])
                 if i >= 0 and f <= 7 and len(v) <= 18:
-                    b = _body(7, (i << 4) | (f << 1) | neg)
+                    b = _varint(7, (i << 4) | (f << 1) | neg)
             if b and _value(b, 0)[0] == v:
                 out.extend(b)
                 return
@@ -327,7 +335,7 @@ def _read_record(f, limit):
 
 class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment. Its state
-    (set up by queue_open.open_queue, which has the arguments' defaults: directory,
+    (set up by queue_open.open, which has the arguments' defaults: directory,
     capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity, max_record,
     segment_bytes, stage_slots; _f the append handle on the newest segment; _tail_bad (the
     newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
@@ -338,7 +346,7 @@ class MessageQueue:
     segments_deleted (counters for tests and the benchmark)."""
 
     def __init__(self, *args, **kw):
-        _rare("open_queue", self, *args, **kw)
+        _rare("open", self, *args, **kw)
 
     def __getattr__(self, name):
         """The methods that live in queue_open.py (looked up here only because the class has
@@ -352,38 +360,27 @@ class MessageQueue:
               n_meter_values MeterValues, default queue_open.DEFAULT_TX_METER_VALUES, Stop)
               fits beside the Stop reserve, in capacity_bytes and in the filesystem's free space;
           failures(): [[action, transactionId, reason], ...] oldest first, at most
-              queue_open.FAILURE_LOG_MAX.
+              queue_open.FAILURE_LOG_MAX;
+          fail(seq, reason): message seq (the head) exhausted its attempts: logged in
+              failures.json and removed (removed all the same when that code cannot load:
+              giving up must not stop the core that called it; _try);
+          resolve_tx(tx_ref, transaction_id): persist the CSMS transactionId of the
+              transaction whose Start had seq tx_ref (kept in RAM when that code cannot load).
         Another public name gives a function that fails with AttributeError when called (a
         list of the names would cost a string each); a name with "_" first is no method."""
         if name[0] == "_":   # not a method (an attribute not set, a special name)
             raise AttributeError(name)
-        return lambda *args, **kw: _rare(name, self, *args, **kw)
+        f = _try if name == "fail" or name == "resolve_tx" else _rare
+        return lambda *args, **kw: f(name, self, *args, **kw)
 
     def _path(self, n, slot=False):
         """The file of the segment with base seq n, or of slot n."""
         return "%s/%0*d%s" % (self.dir, 2 if slot else 10, n, MSG_SUFFIX if slot else SEG_SUFFIX)
 
-    def _read_staged(self, slot, seq):
-        """Body of the message record in slot (that of seq if seq is given); None if the file
-        is torn, missing or holds something else."""
-        try:
-            f = self.fs.open(self._path(slot, True), "rb")
-        except OSError:
-            return None
-        try:
-            b = _read_record(f, self.max_record)
-            if b and not f.read(1) and b[0] == _MSG and (seq is None or _uint(b, 1)[0] == seq):
-                return b
-        except IndexError:
-            pass
-        finally:
-            f.close()
-
-    def _locate(self, si, off, count=False):
+    def _locate(self, si, off):
         """Set the head to the first waiting message at or after (segment si, offset off);
-        si None: among the staged messages. count: also set _count (at open)."""
+        si None: among the staged messages (queue_open.open counts them all the same way)."""
         self._head = None
-        n = 0
         while si is not None and si < len(self._segs):
             seg = self._segs[si]
             if seg[2] > self._acked:
@@ -397,11 +394,8 @@ class MessageQueue:
                         # seqs above seg[2] can only be leftovers of a failed seal (the
                         # same messages are still staged): never deliver them twice
                         if body[0] == _MSG and self._acked < _uint(body, 1)[0] <= seg[2]:
-                            if self._head is None:
-                                self._head = (si, off, body)
-                                if not count:
-                                    return
-                            n += 1
+                            self._head = (si, off, body)
+                            return
                         off += len(body) + _FRAMING
                 finally:
                     f.close()
@@ -409,16 +403,15 @@ class MessageQueue:
             off = 0
         for seq, _, slot in self._staged:
             if seq > self._acked:
-                if self._head is None:
-                    body = self._read_staged(slot, seq)
-                    if body is None:
-                        raise OSError(_EIO)   # vanished or changed under us: not ours to guess
-                    self._head = (None, seq, body)
-                    if not count:
-                        return
-                n += 1
-        if count:
-            self._count = n
+                f = self.fs.open(self._path(slot, True), "rb")
+                try:
+                    body = _read_record(f, self.max_record)
+                finally:
+                    f.close()
+                if body is None or body[0] != _MSG or _uint(body, 1)[0] != seq:
+                    raise OSError(_EIO)   # changed under us (one we wrote): not ours to guess
+                self._head = (None, seq, body)
+                return
 
     # ------------------------------------------------------------ public interface
     def __len__(self):
@@ -436,7 +429,7 @@ class MessageQueue:
         if type(action) is not str or not action or type(payload) is not dict:
             _fail(_E_PUSH, action, type(payload).__name__)
         seq = self.next_seq
-        rec = _body(_MSG, seq)
+        rec = _varint(_MSG, seq)
         _varint(rec, 0 if tx_ref is None else tx_ref + 1)
         rec = _frame(rec, (action, payload))
         n = len(rec)
@@ -458,12 +451,7 @@ class MessageQueue:
             while used >> slot & 1:   # the lowest slot not in use
                 slot += 1
             self.next_seq = seq + 1     # consumed even if the write fails: it may have landed
-            f = self.fs.open(self._path(slot, True), "wb")
-            try:
-                f.write(rec)
-                self.fs.sync(f)
-            finally:
-                f.close()
+            store.write(self._path(slot, True), rec, self.fs)
         except OSError as e:
             if e.args and e.args[0] == _ENOSPC:
                 _fail(_E_FLASH, self.bytes_used, self.capacity, action)
@@ -495,13 +483,7 @@ class MessageQueue:
         h = self.peek()
         if h is None or seq != h[0]:
             _fail(_E_HEAD, "ack", seq, h and h[0])
-        b = _body(_ACK, seq)
-        f = self.fs.open("%s/ack.%d" % (self.dir, self._ack_slot), "wb")
-        try:
-            f.write(_frame(b))
-            self.fs.sync(f)
-        finally:
-            f.close()
+        store.write("%s/ack.%d" % (self.dir, self._ack_slot), _frame(_varint(_ACK, seq)), self.fs)
         self._ack_slot ^= 1
         si, off, body = self._head
         if si is None:   # staged: its slot is free now
@@ -515,22 +497,6 @@ class MessageQueue:
         if (self._head is None and segs[-1][1] > self.segment_bytes // 4) or \
                 (len(segs) > 1 and segs[0][2] <= seq):
             _try("tidy", self)   # roll the emptied segment or delete acknowledged ones (else: next ack)
-
-    def fail(self, seq, reason):
-        """Message seq (the head) exhausted its attempts: log it in failures.json, remove it.
-        If the code for the log cannot be loaded, the message is removed all the same (the
-        console says so): giving up must not stop the core that called it."""
-        if not _try("fail", self, seq, reason):
-            h = self.peek()
-            if h is not None and h[0] == seq:
-                self.ack(seq)
-
-    def resolve_tx(self, tx_ref, transaction_id):
-        """Persist the CSMS transactionId of the transaction whose Start had seq tx_ref. If
-        the code cannot be loaded, the id is kept in RAM (queued messages still get it; a
-        reboot forgets it) and the console says so."""
-        if not _try("resolve_tx", self, tx_ref, transaction_id):
-            self._map[tx_ref] = transaction_id
 
     def close(self):
         f, self._f = self._f, None

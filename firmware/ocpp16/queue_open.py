@@ -7,7 +7,7 @@
 from compat import const
 import store
 from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, STOP_RESERVE, QueueError, _encode,
-                          _body, _frame, _read_record, _uint, _value)
+                          _frame, _read_record, _uint, _value, _varint)
 
 # The record format (queue.py's constants of the same names)
 _FRAMING = const(6)
@@ -66,7 +66,7 @@ def rare_word(i):
 
 
 # ------------------------------------------------------------ opening
-def open_queue(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
+def open(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
                segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
     """MessageQueue(...): the state (described in MessageQueue's docstring), read back."""
     capacity = capacity_bytes
@@ -134,7 +134,7 @@ def open_queue(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAU
     for slot in slots:
         if slot >= q.stage_slots:
             continue
-        body = q._read_staged(slot, None)
+        body = _read_staged(q, slot, None)
         if body is None:
             continue                  # torn or garbage: a free slot
         seq = _uint(body, 1)[0]
@@ -145,7 +145,40 @@ def open_queue(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAU
     if not bases:
         _new_segment(q)
     compact(q)
-    q._locate(0, 0, True)
+    q._locate(0, 0)
+    n = 0   # the waiting messages, found as _locate finds the head
+    for seg in q._segs:
+        if seg[2] > q._acked:
+            f = q.fs.open(q._path(seg[0]), "rb")
+            try:
+                while True:
+                    body = _read_record(f, q.max_record)
+                    if body is None:
+                        break
+                    if body[0] == _MSG and q._acked < _uint(body, 1)[0] <= seg[2]:
+                        n += 1
+            finally:
+                f.close()
+    for s in q._staged:
+        n += s[0] > q._acked
+    q._count = n
+
+
+def _read_staged(q, slot, seq):
+    """Body of the message record in slot (that of seq if seq is given); None if the file
+    is torn, missing or holds something else."""
+    try:
+        f = q.fs.open(q._path(slot, True), "rb")
+    except OSError:
+        return None
+    try:
+        b = _read_record(f, q.max_record)
+        if b and not f.read(1) and b[0] == _MSG and (seq is None or _uint(b, 1)[0] == seq):
+            return b
+    except IndexError:
+        pass
+    finally:
+        f.close()
 
 
 def _read_acks(q):
@@ -199,7 +232,7 @@ def seal(q, silent=False):
             head_at = None
             pos = seg[1]
             for seq, size, slot in live:
-                body = q._read_staged(slot, seq)
+                body = _read_staged(q, slot, seq)
                 if body is None:
                     raise OSError(_EIO)
                 q._f.write(_frame(body))
@@ -223,7 +256,7 @@ def seal(q, silent=False):
 
 def resolve_tx(q, tx_ref, transaction_id):
     """MessageQueue.resolve_tx: a resolve record appended to the newest segment."""
-    rec = _frame(_body(_RES, tx_ref), (transaction_id,))
+    rec = _frame(_varint(_RES, tx_ref), (transaction_id,))
     seg = q._segs[-1]
     try:
         if q._tail_bad or (seg[1] + len(rec) > q.segment_bytes and seg[1] > 0):
@@ -272,7 +305,7 @@ def _new_segment(q):
     q._f = f
     out = bytearray()
     for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
-        out.extend(_frame(_body(_RES, ref), (q._map[ref],)))
+        out.extend(_frame(_varint(_RES, ref), (q._map[ref],)))
     if out:
         f.write(out)
     q.fs.sync(f)

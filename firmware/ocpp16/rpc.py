@@ -58,7 +58,9 @@ class MessageIds:
 # Our own small encoder: dict keys are written sorted and non-ASCII text as raw UTF-8
 # (not \uXXXX: MicroPython's json does not join surrogate pairs when reading), so
 # CPython and MicroPython (whose dicts do not keep insertion order and whose json has
-# no sort_keys/ensure_ascii) produce byte-identical frames.
+# no sort_keys/ensure_ascii) produce byte-identical frames. What cannot be encoded (a bug of
+# the caller: every payload this firmware builds is JSON) raises with the offending value as its
+# argument and no prose (a text held ~70 B of RAM for ever in each raise).
 
 def _dump(obj, out):
     t = type(obj)
@@ -71,7 +73,7 @@ def _dump(obj, out):
             sep = ","
             if d:
                 if type(v) is not str:
-                    raise TypeError("JSON object keys must be strings")
+                    raise TypeError(v)   # an object key that is not a string
                 _dump(v, out)
                 out.write(":")
                 v = obj[v]
@@ -85,7 +87,7 @@ def _dump(obj, out):
     elif obj is None or t is str or t is bool or t is int or t is float:
         out.write(json.dumps(obj))
     else:
-        raise TypeError("cannot encode %s as JSON" % t)
+        raise TypeError(t)   # no JSON form
 
 
 def _frame(msg):
@@ -98,9 +100,9 @@ def _frame(msg):
     m = msg[0]
     if not valid_id(msg[1]) or m == CALL and not (type(msg[2]) is str and msg[2]) \
             or m == _CALLERROR and msg[2] not in callerror.ERROR_CODES:
-        raise ValueError("frame not sent: %r" % msg[:3])
+        raise ValueError(msg[:3])   # not sent: id, action or code
     if type(msg[-1]) is not dict:
-        raise TypeError("OCPP payload must be a dict")
+        raise TypeError(msg[-1])    # not sent: the payload (details) is no object
     out = io.StringIO()
     _dump(msg, out)
     return out.getvalue()

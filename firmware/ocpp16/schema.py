@@ -64,8 +64,15 @@ RESULTS = (";Authorize:OidTagInfo=ID_TAG_INFO"
 ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted,Blocked,Expired,Invalid,ConcurrentTx"
 
 CALL_TABLES = "schema_core"  # the profile of every CSMS request, the module of its table, Core's tables
-_KINDS = const("steuidboa")  # the kind chars; the JSON type each needs, as named in "<type> expected":
-_TYPES = const("string integer number boolean object array")  # for s t e u; i; d; b; o; a
+_KINDS = const("steuidboa")  # the kind chars
+# Why a field is refused (badframe.why(n, ...): the texts load only for a refusal)
+_NOT_OBJECT = const(0)       # "payload is not an object"
+_MISSING = const(1)          # "required field missing"
+_NOT_ALLOWED = const(2)      # "field not allowed here" (the field found there)
+_LONGER = const(3)           # "longer than N"
+_NOT_DATETIME = const(4)     # "not an RFC 3339 dateTime"
+_NOT_ALLOWED_VALUE = const(5)  # "value not allowed"
+_EXPECTED = const(6)         # "<type> expected", 6 + the type: string integer number boolean object array
 
 
 # ---------------------------------------------------------------- checking
@@ -86,25 +93,17 @@ def validate_result(action, payload):
     """Check the CSMS's CALLRESULT payload for our CALL `action`. Raises RpcError;
     the caller treats it as a failed delivery of that CALL (also when the table of a
     rare answer cannot be loaded: InternalError, checked again with the next answer)."""
-    spec = spec_of(RESULTS, action)
-    if spec is not None:
-        return check_payload(payload, spec)
+    key = ";" + action + ":"  # ";action:spec" each, ";" at the end; action: ours, a str
+    i = RESULTS.find(key)
+    if i >= 0:
+        i += len(key)
+        return check_payload(payload, RESULTS[i:RESULTS.find(";", i)])
     try:
         validate_call(action, payload, False)
     except callerror.RpcError:
         raise
     except Exception:  # its table did not load (ImportError, MemoryError)
         raise callerror.RpcError(callerror.InternalError, "answer tables not loaded")
-
-
-def spec_of(text, action):
-    """The spec of `action` in a table's text (";action:spec" each, ";" at the end), or None."""
-    key = ";" + action + ":"  # action: a str (parse checked it; ours)
-    i = text.find(key)
-    if i < 0:
-        return None
-    i += len(key)
-    return text[i:text.find(";", i)]
 
 
 def drop_tables():
@@ -114,15 +113,23 @@ def drop_tables():
             profiles.unload(name)
 
 
-def _fail(code, path, what):
-    raise callerror.RpcError(code, "%s: %s" % (path, what))
+def _fail(code, path, n, arg=None):
+    """Raise RpcError `code` for the field at path, described by badframe.why(n, path, arg),
+    loaded for it (the code needs no text: when that module cannot load, the path alone)."""
+    try:
+        what = profiles.load("badframe").why(n, path, arg)
+    except Exception:  # ImportError, MemoryError
+        what = path
+    finally:
+        profiles.unload("badframe")
+    raise callerror.RpcError(code, what)
 
 
 def check_payload(obj, spec, module=None, prefix=""):
     """Raise RpcError unless obj (a whole request/answer, or an object in it at prefix) matches
     spec, whose references name specs of `module` (None: this one)."""
     if type(obj) is not dict:
-        raise callerror.RpcError(callerror.FormationViolation, "payload is not an object")
+        _fail(callerror.FormationViolation, prefix, _NOT_OBJECT)
     seen = 0
     for f in spec.split():  # a field: kind char, name, "=" and its argument for some kinds
         i = f.find("=")
@@ -131,35 +138,30 @@ def check_payload(obj, spec, module=None, prefix=""):
             seen += 1
             _value(obj[name], f[0].lower(), None if i < 0 else f[i + 1:], module, prefix + name)
         elif f[0] < "a":
-            _fail(callerror.OccurenceConstraintViolation, prefix + name, "required field missing")
-    if seen != len(obj):
-        names = spec.split()
-        for i in range(len(names)):
-            names[i] = names[i][1:].split("=")[0]
-        for k in obj:
-            if k not in names:
-                _fail(callerror.FormationViolation, prefix + str(k)[:callerror.NAME_IN_ERROR], "field not allowed here")
+            _fail(callerror.OccurenceConstraintViolation, prefix + name, _MISSING)
+    if seen != len(obj):   # a field the spec does not name
+        _fail(callerror.FormationViolation, prefix, _NOT_ALLOWED, (obj, spec))
 
 
 def _value(v, kind, arg, module, path):
     t = type(v)
     k = _KINDS.find(kind)  # 0 s, 1 t, 2 e, 3 u (strings), 4 i, 5 d, 6 b, 7 o, 8 a
     if k < 0:
-        raise ValueError("bad spec kind %r at %s" % (kind, path))
+        raise ValueError(kind, path)   # a table of ours is wrong
     if not (t is str if k < 4 else t is int if k == 4 else t is bool if k == 6
             else t is dict if k == 7 else t is list if k == 8 else t is int or t is float):
-        _fail(callerror.TypeConstraintViolation, path, "%s expected" % _TYPES.split()[max(k - 3, 0)])
+        _fail(callerror.TypeConstraintViolation, path, _EXPECTED + max(k - 3, 0))
     if k == 0:
         if arg is not None and len(v) > int(arg):
-            _fail(callerror.TypeConstraintViolation, path, "longer than " + arg)
+            _fail(callerror.TypeConstraintViolation, path, _LONGER, arg)
     elif k == 1:
         try:
             timefmt.parse_datetime(v)  # out of heap for the parser: refused all the same
         except ValueError:
-            _fail(callerror.TypeConstraintViolation, path, "not an RFC 3339 dateTime")
+            _fail(callerror.TypeConstraintViolation, path, _NOT_DATETIME)
     elif k == 2:
         if v not in arg.split(","):
-            _fail(callerror.PropertyConstraintViolation, path, "value not allowed")
+            _fail(callerror.PropertyConstraintViolation, path, _NOT_ALLOWED_VALUE)
     elif k == 3 or k == 5 and t is float:
         # only requests have these: schema_core, loaded for their check, has the rules
         profiles.load(CALL_TABLES).check_kind(v, kind, path)

@@ -21,6 +21,22 @@ PROFILES = ("Core schema_core ChangeAvailability ChangeConfiguration ClearCache 
             "Security schema_security CertificateSigned DeleteCertificate ExtendedTriggerMessage"
             " GetInstalledCertificateIds GetLog InstallCertificate SignedUpdateFirmware")
 
+# The registry of the handlers (ocpp16.profiles.HANDLERS, read by profiles.handler(); here so
+# that it is loaded only for a CSMS call): action -> module under ocpp16/ with
+# on_<action>(cp, payload, now) -> result dict, as "module: Action Action ;" groups in one
+# string (a dict of 26 long names cost 2 KB of RAM for ever). The module is imported for the
+# call and removed from sys.modules afterwards.
+HANDLERS = ("core_ops: ChangeAvailability ChangeConfiguration ClearCache DataTransfer GetConfiguration "
+            "RemoteStartTransaction RemoteStopTransaction Reset UnlockConnector ;"
+            "localauth: GetLocalListVersion SendLocalList ;"
+            "reserve_ops: ReserveNow CancelReservation ;"
+            "trigger: TriggerMessage ;"
+            "smart_ops: ClearChargingProfile GetCompositeSchedule SetChargingProfile ;"
+            # Security whitepaper extension
+            "certs: InstallCertificate GetInstalledCertificateIds DeleteCertificate CertificateSigned ;"
+            "exttrigger: ExtendedTriggerMessage ;getlog: GetLog ;"
+            "fw_ops: UpdateFirmware GetDiagnostics SignedUpdateFirmware ;")
+
 
 def tables(action, supported):
     """(module, spec) for the check of the CSMS request `action`: the module whose CALLS holds

@@ -21,19 +21,6 @@ def days_from_civil(y, m, d):
     return era * 146097 + doe - 719468
 
 
-def civil_from_days(z):
-    """(year, month, day) of day number z (days since 1970-01-01)."""
-    z += 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (m <= 2), m, d
-
-
 def parse_datetime(s):
     """Epoch seconds (int, fraction dropped) of 'YYYY-MM-DDTHH:MM:SS[.f+](Z|+hh:mm|-hh:mm)';
     raises ValueError otherwise (the rules: timeparse.parse_datetime). Out of heap for
@@ -42,17 +29,25 @@ def parse_datetime(s):
     try:
         return profiles.load("timeparse").parse_datetime(s)
     except (ImportError, MemoryError) as e:
-        raise ValueError("date-time not parsed: %r" % e)
+        raise ValueError(s, e)   # (no text: one costs ~70 B resident)
     finally:
         profiles.unload("timeparse")
 
 
 def format_datetime(epoch):
-    """'YYYY-MM-DDTHH:MM:SSZ' of epoch seconds (an int; a float is floored)."""
+    """'YYYY-MM-DDTHH:MM:SSZ' of epoch seconds (an int; a float is floored). The date is
+    days_from_civil backwards (its only user: one function less to keep in RAM)."""
     epoch = int(epoch // 1)
-    days = epoch // 86400
-    rem = epoch - days * 86400
-    y, m, d = civil_from_days(days)
+    z = epoch // 86400
+    rem = epoch - z * 86400
+    z += 719468
+    era = z // 146097
+    doe = z - era * 146097                                                  # 0..146096
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365         # 0..399
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)                         # from March 1st
+    mp = (5 * doy + 2) // 153
+    m = mp + 3 if mp < 10 else mp - 9
+    y = yoe + era * 400 + (m <= 2)
     if not 1 <= y <= 9999:
-        raise ValueError("epoch %d outside years 1..9999" % epoch)
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, rem // 3600, rem // 60 % 60, rem % 60)
+        raise ValueError(epoch)   # outside years 1..9999
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, doy - (153 * mp + 2) // 5 + 1, rem // 3600, rem // 60 % 60, rem % 60)

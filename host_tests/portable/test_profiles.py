@@ -84,6 +84,35 @@ def test_failed_import_is_internal_error_then_retried_and_charging_goes_on():
     assert m[0] == 3
 
 
+def test_a_call_whose_handler_table_cannot_load_is_internal_error_and_charging_goes_on():
+    # HANDLERS is schema_core's, loaded by profiles.handler() for the call: out of heap for it,
+    # the CSMS gets InternalError (never a crash, never NotSupported), the next call loads it.
+    rig = Rig("profiles_table_fail")
+    rig.cp.on_connect(0)
+    rig.run(2000)
+    rig.world.reader.tap("CAFE")
+    rig.world.evs[0].plug()
+    rig.run(10000)
+    assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+    kept = profiles.__dict__.pop("HANDLERS", None)   # a table an earlier test set here
+    real = profiles.load
+    profiles.load = _refusing(real, {"schema_core"})
+    try:
+        assert profiles.handler("GetConfiguration") == "schema_core"   # a module that handles nothing
+        m = _call(rig, "GetConfiguration", {}, "h1")
+    finally:
+        profiles.load = real
+    assert m[0] == 4 and m[2] == "InternalError", m
+    rig.run(3000)
+    assert 1 in rig.cp.tx and rig.evses[0].contactor_closed  # still charging
+    m = _call(rig, "GetConfiguration", {}, "h2")  # tried again, now it loads
+    assert m[0] == 3, m
+    assert profiles.handler("GetConfiguration") == "core_ops" and profiles.handler("Nope") is None
+    assert "ocpp16.schema_core" not in sys.modules and "HANDLERS" not in profiles.__dict__
+    if kept is not None:
+        profiles.HANDLERS = kept
+
+
 def test_resident_feature_hooks_are_called_and_dropped():
     rig = Rig("profiles_feature")
     rig.cp.on_connect(0)

@@ -141,3 +141,36 @@ def test_rare_answer_whose_table_cannot_load_is_refused_as_internal_error():
         schema.CALL_TABLES = saved
     assert _tables_loaded() == []
     rpc.validate_result("DataTransfer", {"status": "Accepted"})
+
+
+def test_a_refusal_whose_description_cannot_load_keeps_its_code():
+    # the descriptions are badframe's, loaded for a refusal: out of heap for it, the code is
+    # the same and the description names the field; a good payload never loads it
+    real = profiles.load
+
+    def no_heap(name):
+        if name == "badframe":
+            raise MemoryError("no heap")
+        return real(name)
+    profiles.load = no_heap
+    try:
+        for action, payload, code in (("BootNotification", {"status": "Maybe", "currentTime": "2024-01-01T00:00:00Z",
+                                                             "interval": 1}, E.PropertyConstraintViolation),
+                                      ("Heartbeat", {}, E.OccurenceConstraintViolation),
+                                      ("Heartbeat", {"currentTime": 5}, E.TypeConstraintViolation),
+                                      ("Heartbeat", {"currentTime": "2024-01-01T00:00:00Z", "x": 1},
+                                       E.FormationViolation)):
+            try:
+                rpc.validate_result(action, payload)
+                assert False, payload
+            except rpc.RpcError as e:
+                assert e.code == code, (payload, e.code)
+        rpc.validate_result("Heartbeat", {"currentTime": "2024-01-01T00:00:00Z"})
+    finally:
+        profiles.load = real
+    assert "ocpp16.badframe" not in sys.modules
+    try:
+        rpc.validate_result("Heartbeat", {"currentTime": 5})
+        assert False
+    except rpc.RpcError as e:
+        assert e.description == "currentTime: string expected", e.description

@@ -62,6 +62,38 @@ def test_named_errors():
     assert store.load(P, 7, fs) == 7
 
 
+def test_a_refusal_whose_text_cannot_load_is_a_store_error_all_the_same():
+    # the texts are in store_load, loaded for the refusal: out of heap for it, the save is
+    # refused as before (the class is what callers test) and nothing is written
+    fs = fs_with_dir()
+    real = store.__getattr__
+
+    def no_heap(*args):
+        raise MemoryError("no heap")
+    store.__getattr__ = lambda name: no_heap
+    try:
+        for bad in ({"x": float("nan")}, {"x": "y" * store.MAX_STATE_BYTES}):
+            try:
+                store.save(P, bad, fs)
+                assert False, "no error"
+            except store.StoreError as e:
+                assert P in str(e)
+    finally:
+        store.__getattr__ = real
+    assert P not in fs.files and P + store.TMP_SUFFIX not in fs.files
+
+
+def test_unknown_names_are_attribute_errors():
+    import sys
+    for bad in (lambda: store.nope, lambda: store._nope, lambda: store.__nope__):
+        try:
+            bad()
+            assert False, "no AttributeError"
+        except AttributeError:
+            pass
+    assert "store_load" not in sys.modules
+
+
 def test_makedirs_nested_and_existing():
     fs = powercut.FakeFS()
     store.makedirs("/a/b/c", fs)
