@@ -465,9 +465,9 @@ class ChargePoint:
         self._pump(now)
 
     def _answered(self, m, p, now):
-        """The CALLRESULT p to our CALL m: checked, then what its action needs (ocpp16.boot for
-        a BootNotification or Heartbeat, ocpp16.offline for a transaction's), acked when it came
-        from the queue, then the callback of the one who sent it."""
+        """The CALLRESULT p to our CALL m: checked, acked when it came from the queue (with a
+        Start's transactionId), then what its action needs (ocpp16.boot for a BootNotification
+        or Heartbeat, ocpp16.offline for a transaction's), then the callback of the one who sent it."""
         action = m["action"]
         try:
             rpc.validate_result(action, p)
@@ -475,19 +475,22 @@ class ChargePoint:
             self.on_demand("failures", "failed", m, e, now, REFUSED)
             return
         seq = m["seq"]
-        if action == "StartTransaction":  # its messages still queued get the transactionId
-            self.queue.resolve_tx(seq, p["transactionId"])
+        # The queue first: a power cut after it is recovered from the queue (its transactionId
+        # map fills the transaction's later messages); the answer is never asked for again (a
+        # second StartTransaction would be a second transaction at the CSMS).
+        if seq is not None:
+            if action == "StartTransaction":
+                self.queue.resolve_tx(seq, p["transactionId"])
+            self.queue.ack(seq)
+            self.attempts.pop(seq, None)
         if action == "Heartbeat":
             self.on_demand("boot", "clock", p["currentTime"], now)
         elif action == "BootNotification":
             self.on_demand("boot", "answered", p, now)
-        elif action[-11:] == "Transaction" and self.on_demand("offline", "_answered", m, p, now) is None:  # Start, Stop
-            # cannot be loaded now: not acked, sent again after the retry interval
-            self.retry_at = now + self.config.get("TransactionMessageRetryInterval") * 1000
-            return
-        if seq is not None:
-            self.queue.ack(seq)
-            self.attempts.pop(seq, None)
+        elif action[-11:] == "Transaction":  # Start, Stop. When offline cannot load (logged), the
+            # idTagInfo is not learnt and the transaction keeps no transactionId in RAM (its
+            # messages get it from the queue; a RemoteStopTransaction naming it is rejected)
+            self.on_demand("offline", "_answered", m, p, now)
         cb = m["cb"]
         if type(cb) is tuple:  # (module, fn, args...): its fn(cp, args..., p, now), loaded for the call (Authorize)
             self.on_demand(*(cb + (p, now)))
