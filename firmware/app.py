@@ -86,7 +86,12 @@ class App:
         self.cp.on_disconnect(self.clock.now())
 
     def on_connect_failed(self, error):
-        _rare("applink", "connect_failed", self, error)  # security event, SecurityProfile fallback
+        # applink only when it has something to do: a security event (Basic auth refused, a
+        # TLS link) or a SecurityProfile fallback counting; a plain ws:// link failing during
+        # an outage loads nothing.
+        from net.ws import Unauthorized
+        if self.fallback is not None or getattr(self.link, "ssl", None) is not None or isinstance(error, Unauthorized):
+            _rare("applink", "connect_failed", self, error)
 
     async def _relink(self, replace=True):
         """Stop the link, waiting at most 5 s for its task to end, then put a new one in its
@@ -232,7 +237,7 @@ class App:
             for t in tasks + self.job_tasks:
                 t.cancel()
             await self._relink(False)
-            self.queue.close() if hasattr(self.queue, "close") else None
+            self.queue.close()
             log.flush()
         return self.result
 

@@ -160,3 +160,33 @@ def test_jobs_run_as_tasks_and_are_dropped_when_the_runner_cannot_load():
     finally:
         a.queue.close() if hasattr(a.queue, "close") else None
         _teardown(lib, saved)
+
+
+def test_a_failed_connect_loads_applink_only_when_it_has_something_to_do():
+    # Plain ws:// during an outage: nothing to report, no fallback counting, so applink is not
+    # loaded at every attempt; Basic auth refused is a security event; after a SecurityProfile
+    # change each failure counts towards the fallback.
+    a, lib, buf, saved = _setup("connect_failed")
+    try:
+        from net import ws
+        events = []
+        a.cp.security_event = lambda kind, now, text=None: events.append(kind)
+        a.link = FakeLink()
+        _write(lib + "/applink.py", "raise MemoryError('applink loaded')\n")
+        a.on_connect_failed(OSError(111, "refused"))
+        assert events == [] and "applink" not in sys.modules
+        try:
+            a.on_connect_failed(ws.Unauthorized("401"))
+            raise AssertionError("applink was not loaded")
+        except MemoryError:
+            pass
+        import os
+        os.remove(lib + "/applink.py")  # the real applink is found again
+        a.on_connect_failed(ws.Unauthorized("401"))
+        assert events == ["FailedToAuthenticateAtCentralSystem"] and "applink" not in sys.modules
+        a.fallback = [0, 0]
+        a.on_connect_failed(OSError(111, "refused"))
+        assert a.fallback == [0, 1] and events == ["FailedToAuthenticateAtCentralSystem"]
+    finally:
+        a.queue.close()
+        _teardown(lib, saved)
