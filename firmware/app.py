@@ -60,8 +60,10 @@ class App:
         _clocks = (self.cp.clock, self.clock)
 
     def _make_link(self):
-        import net.link  # resident: imported before applink loads, so the two never peak together
-        return _rare("applink", "make_link", self)
+        # Link() loads net.ws_url: only once applink (which says its arguments) is dropped.
+        args, kw = _rare("applink", "link_args", self)
+        from net.link import Link  # resident
+        return Link(*args, **kw)
 
     # -------------------------------------------------------------- link handler
     def on_open(self):

@@ -1,7 +1,7 @@
-# The CSMS link's rare work, on demand: making a link for the SecurityProfile in force (Basic
-# auth, TLS contexts), and what only a failure or a change needs: the security event of a
-# failed connect, the fallback to the previous SecurityProfile, a new link in place of the old.
-# app.py imports it for the call and drops it; the link's frame loop never needs it.
+# The CSMS link's rare work, on demand: the arguments of a link for the SecurityProfile in
+# force (Basic auth, TLS contexts), and what only a failure or a change needs: the security
+# event of a failed connect, the fallback to the previous SecurityProfile, a new link in place
+# of the old. app.py imports it for the call and drops it; the link's frame loop never needs it.
 from compat import const
 import asyncio
 
@@ -12,8 +12,10 @@ _LINK_EVENT_MS = const(600000)  # Failed connects with a new SecurityProfile bef
 _PROFILE_FALLBACK_ATTEMPTS = const(3)
 
 
-def make_link(app):
-    from net.link import Link
+def link_args(app):
+    """The arguments of the net.link.Link for the SecurityProfile in force, (args, kw): app.py
+    makes the Link once this module is dropped, so it and net.ws_url (loaded by Link()) are
+    never in the heap together."""
     key = password(app.config.get("AuthorizationKey")) or app.cfg.get("authorization_key")
     profile = app.config.get("SecurityProfile")
     auth = (app.cfg["charge_point_id"], key) if profile in (1, 2) and key else None
@@ -30,8 +32,9 @@ def make_link(app):
     elif app.cfg["csms_url"].startswith("wss:"):
         ssl = tls_context(app.cfg)
     # Pauses between connect attempts follow the (possibly simulated) clock.
-    return Link(app.cfg["csms_url"], app.cfg["charge_point_id"], basic_auth=auth, ssl=ssl,
-                ping_interval_s=app.config.get("WebSocketPingInterval"), sleep_ms=app.clock.sleep_ms)
+    return ((app.cfg["csms_url"], app.cfg["charge_point_id"]),
+            {"basic_auth": auth, "ssl": ssl, "ping_interval_s": app.config.get("WebSocketPingInterval"),
+             "sleep_ms": app.clock.sleep_ms})
 
 
 def password(key):

@@ -85,8 +85,19 @@ def test_the_wiring_and_the_link_parts_are_not_kept_after_use():
         assert a.cp is not None and len(a.evses) == 1 and a.link is None and a.job_tasks == []
         for n in PARTS:
             assert n not in sys.modules, n
-        link = a._make_link()
+        from net import ws
+        via, seen = ws._via, []
+
+        def spy(name, fn, *args, **kw):  # Link() sets itself up in net.ws_url
+            seen.append((name, "applink" in sys.modules))
+            return via(name, fn, *args, **kw)
+        ws._via = spy
+        try:
+            link = a._make_link()
+        finally:
+            ws._via = via
         assert link.url.endswith("/ocpp/P1") and "applink" not in sys.modules
+        assert ("ws_url", False) in seen, seen  # applink dropped before: never both in the heap
     finally:
         a.queue.close() if hasattr(a.queue, "close") else None
         _teardown(lib, saved)
