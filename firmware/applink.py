@@ -73,10 +73,15 @@ def connect_failed(app, error):
             kind = profiles.load("net.tlsprofile").failure_event(text)
         finally:
             profiles.unload("net.tlsprofile")
-    last = app.link_events.get(kind)
-    if kind and (last is None or now - last >= _LINK_EVENT_MS):
-        app.link_events[kind] = now
-        app.cp.security_event(kind, now, text)
+    if kind:
+        # kind -> when a failed connect last reported it; made at the first such event (an
+        # App attribute fewer while nothing failed: its attribute table grows in steps)
+        events = getattr(app, "link_events", None) or {}
+        last = events.get(kind)
+        if last is None or now - last >= _LINK_EVENT_MS:
+            events[kind] = now
+            app.link_events = events
+            app.cp.security_event(kind, now, text)
     fb = app.fallback
     if fb is not None:
         fb[1] += 1

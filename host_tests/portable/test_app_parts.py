@@ -193,8 +193,12 @@ def test_a_failed_connect_loads_applink_only_when_it_has_something_to_do():
             pass
         import os
         os.remove(lib + "/applink.py")  # the real applink is found again
+        if hasattr(a, "link_events"):
+            del a.link_events  # applink makes it at the first event
         a.on_connect_failed(ws.Unauthorized("401"))
         assert events == ["FailedToAuthenticateAtCentralSystem"] and "applink" not in sys.modules
+        a.on_connect_failed(ws.Unauthorized("401"))  # the same kind again at once: not reported
+        assert events == ["FailedToAuthenticateAtCentralSystem"]
         a.fallback = [0, 0]
         a.on_connect_failed(OSError(111, "refused"))
         assert a.fallback == [0, 1] and events == ["FailedToAuthenticateAtCentralSystem"]
