@@ -162,6 +162,12 @@ class App:
                 sampler.run(now)  # the timer has not ticked for a whole period: sample here
             if sampler is not None:
                 last_ticks = sampler.ticks
+            # A MemoryError out of the core ends the app on purpose (main: the safe state, then a
+            # new App that rebuilds the core from flash, as after a power cut). Skipping the core
+            # for a period would keep a half-done step: the core does not undo what it changed
+            # before an allocation failed (offline.start has the transaction in cp.tx and tx.json
+            # before its StartTransaction is queued and the EV permitted), and the failures it
+            # expects (an on-demand module that cannot load, a frame not encoded) it handles itself.
             self.cp.tick(now)
             if self.cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
                 self.cp.link_suspect = False

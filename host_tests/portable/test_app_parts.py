@@ -205,3 +205,23 @@ def test_a_failed_connect_loads_applink_only_when_it_has_something_to_do():
     finally:
         a.queue.close()
         _teardown(lib, saved)
+
+
+def test_a_memory_error_out_of_the_core_ends_the_control_loop():
+    # Not skipped for a period: the core's state may be half-changed; main then puts the safe
+    # state and starts a new App, which rebuilds the core from flash (app.py, control_loop).
+    a, lib, buf, saved = _setup("core_memory")
+    try:
+        def tick(now):
+            raise MemoryError("no room in tick")
+        a.cp.tick = tick
+
+        async def go():
+            try:
+                await asyncio.wait_for(a.control_loop(), 5)
+            except MemoryError as e:
+                return str(e)
+        assert asyncio.run(go()) == "no room in tick"
+    finally:
+        a.queue.close()
+        _teardown(lib, saved)
