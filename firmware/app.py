@@ -16,9 +16,11 @@ from hal import HalError
 # too where no timer runs them every evse.interlock.SAMPLE_PERIOD_MS.
 CONTROL_PERIOD_MS = 100
 # Pause between two meter reads in the meter task (a read itself takes 130-400 ms).
-_METER_PERIOD_MS = const(1000)  # After a scenario's "end" event the simulator waits at most this long
+_METER_PERIOD_MS = const(1000)
+# After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
-_DRAIN_TIMEOUT_MS = const(60000)  # A new link that could not be made (applink not loadable, no TLS context): tried again after this long.
+_DRAIN_TIMEOUT_MS = const(60000)
+# A new link that could not be made (applink not loadable, no TLS context): tried again after this long.
 RELINK_RETRY_MS = 10000
 _clocks = None  # (wall clock, monotonic clock) of the newest App: the flash log's stamps
 
@@ -92,7 +94,8 @@ class App:
         # TLS link) or a SecurityProfile fallback counting; a plain ws:// link failing during
         # an outage loads nothing.
         from net.ws import Unauthorized
-        if self.fallback is not None or getattr(self.link, "ssl", None) is not None or isinstance(error, Unauthorized):
+        if (self.fallback is not None or getattr(self.link, "ssl", None) is not None
+                or isinstance(error, Unauthorized)):
             _rare("applink", "connect_failed", self, error)
 
     async def _relink(self, replace=True):

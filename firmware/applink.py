@@ -8,7 +8,8 @@ import asyncio
 import log
 
 # A failed TLS handshake or Basic auth is a security event, each kind at most this often (ms).
-_LINK_EVENT_MS = const(600000)  # Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
+_LINK_EVENT_MS = const(600000)
+# Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
 _PROFILE_FALLBACK_ATTEMPTS = const(3)
 
 
