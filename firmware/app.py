@@ -16,9 +16,11 @@ from hal import HalError
 # too where no timer runs them every evse.interlock.SAMPLE_PERIOD_MS.
 CONTROL_PERIOD_MS = 100
 # Pause between two meter reads in the meter task (a read itself takes 130-400 ms).
-_METER_PERIOD_MS = const(1000)  # After a scenario's "end" event the simulator waits at most this long
+_METER_PERIOD_MS = const(1000)
+# After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
-_DRAIN_TIMEOUT_MS = const(60000)  # A new link that could not be made (applink not loadable, no TLS context): tried again after this long.
+_DRAIN_TIMEOUT_MS = const(60000)
+# A new link that could not be made (applink not loadable, no TLS context): tried again after this long.
 RELINK_RETRY_MS = 10000
 _clocks = None  # (wall clock, monotonic clock) of the newest App: the flash log's stamps
 
@@ -60,8 +62,10 @@ class App:
         _clocks = (self.cp.clock, self.clock)
 
     def _make_link(self):
-        import net.link  # resident: imported before applink loads, so the two never peak together
-        return _rare("applink", "make_link", self)
+        # Link() loads net.ws_url: only once applink (which says its arguments) is dropped.
+        args, kw = _rare("applink", "link_args", self)
+        from net.link import Link  # resident
+        return Link(*args, **kw)
 
     # -------------------------------------------------------------- link handler
     def on_open(self):
@@ -86,7 +90,13 @@ class App:
         self.cp.on_disconnect(self.clock.now())
 
     def on_connect_failed(self, error):
-        _rare("applink", "connect_failed", self, error)  # security event, SecurityProfile fallback
+        # applink only when it has something to do: a security event (Basic auth refused, a
+        # TLS link) or a SecurityProfile fallback counting; a plain ws:// link failing during
+        # an outage loads nothing.
+        from net.ws import Unauthorized
+        if (self.fallback is not None or getattr(self.link, "ssl", None) is not None
+                or isinstance(error, Unauthorized)):
+            _rare("applink", "connect_failed", self, error)
 
     async def _relink(self, replace=True):
         """Stop the link, waiting at most 5 s for its task to end, then put a new one in its
@@ -155,6 +165,12 @@ class App:
                 sampler.run(now)  # the timer has not ticked for a whole period: sample here
             if sampler is not None:
                 last_ticks = sampler.ticks
+            # A MemoryError out of the core ends the app on purpose (main: the safe state, then a
+            # new App that rebuilds the core from flash, as after a power cut). Skipping the core
+            # for a period would keep a half-done step: the core does not undo what it changed
+            # before an allocation failed (offline.start has the transaction in cp.tx and tx.json
+            # before its StartTransaction is queued and the EV permitted), and the failures it
+            # expects (an on-demand module that cannot load, a frame not encoded) it handles itself.
             self.cp.tick(now)
             if self.cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
                 self.cp.link_suspect = False
@@ -232,7 +248,7 @@ class App:
             for t in tasks + self.job_tasks:
                 t.cancel()
             await self._relink(False)
-            self.queue.close() if hasattr(self.queue, "close") else None
+            self.queue.close()
             log.flush()
         return self.result
 

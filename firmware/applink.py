@@ -1,19 +1,22 @@
-# The CSMS link's rare work, on demand: making a link for the SecurityProfile in force (Basic
-# auth, TLS contexts), and what only a failure or a change needs: the security event of a
-# failed connect, the fallback to the previous SecurityProfile, a new link in place of the old.
-# app.py imports it for the call and drops it; the link's frame loop never needs it.
+# The CSMS link's rare work, on demand: the arguments of a link for the SecurityProfile in
+# force (Basic auth, TLS contexts), and what only a failure or a change needs: the security
+# event of a failed connect, the fallback to the previous SecurityProfile, a new link in place
+# of the old. app.py imports it for the call and drops it; the link's frame loop never needs it.
 from compat import const
 import asyncio
 
 import log
 
 # A failed TLS handshake or Basic auth is a security event, each kind at most this often (ms).
-_LINK_EVENT_MS = const(600000)  # Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
+_LINK_EVENT_MS = const(600000)
+# Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
 _PROFILE_FALLBACK_ATTEMPTS = const(3)
 
 
-def make_link(app):
-    from net.link import Link
+def link_args(app):
+    """The arguments of the net.link.Link for the SecurityProfile in force, (args, kw): app.py
+    makes the Link once this module is dropped, so it and net.ws_url (loaded by Link()) are
+    never in the heap together."""
     key = password(app.config.get("AuthorizationKey")) or app.cfg.get("authorization_key")
     profile = app.config.get("SecurityProfile")
     auth = (app.cfg["charge_point_id"], key) if profile in (1, 2) and key else None
@@ -30,8 +33,9 @@ def make_link(app):
     elif app.cfg["csms_url"].startswith("wss:"):
         ssl = tls_context(app.cfg)
     # Pauses between connect attempts follow the (possibly simulated) clock.
-    return Link(app.cfg["csms_url"], app.cfg["charge_point_id"], basic_auth=auth, ssl=ssl,
-                ping_interval_s=app.config.get("WebSocketPingInterval"), sleep_ms=app.clock.sleep_ms)
+    return ((app.cfg["csms_url"], app.cfg["charge_point_id"]),
+            {"basic_auth": auth, "ssl": ssl, "ping_interval_s": app.config.get("WebSocketPingInterval"),
+             "sleep_ms": app.clock.sleep_ms})
 
 
 def password(key):
@@ -70,10 +74,15 @@ def connect_failed(app, error):
             kind = profiles.load("net.tlsprofile").failure_event(text)
         finally:
             profiles.unload("net.tlsprofile")
-    last = app.link_events.get(kind)
-    if kind and (last is None or now - last >= _LINK_EVENT_MS):
-        app.link_events[kind] = now
-        app.cp.security_event(kind, now, text)
+    if kind:
+        # kind -> when a failed connect last reported it; made at the first such event (an
+        # App attribute fewer while nothing failed: its attribute table grows in steps)
+        events = getattr(app, "link_events", None) or {}
+        last = events.get(kind)
+        if last is None or now - last >= _LINK_EVENT_MS:
+            events[kind] = now
+            app.link_events = events
+            app.cp.security_event(kind, now, text)
     fb = app.fallback
     if fb is not None:
         fb[1] += 1
