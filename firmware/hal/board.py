@@ -30,6 +30,8 @@ class _Checker:
         raise BoardError("board '%s': %s" % (self.name, msg))
 
     def get(self, d, key, path, types, required=True, default=None):
+        """d[key], checked; `path`: the section d is ("" at the top level), for the messages."""
+        path = path + "." + key if path else key
         if key not in d or d[key] is None:
             if required:
                 self.fail("missing key %s" % path)
@@ -43,7 +45,7 @@ class _Checker:
     def number(self, d, key, path, lo, hi, required=True, default=None):
         v = self.get(d, key, path, (int,), required, default)
         if v is not None and not lo <= v <= hi:
-            self.fail("%s %r is out of range (%d..%d)" % (path, v, lo, hi))
+            self.fail("%s %r is out of range (%d..%d)" % (path + "." + key if path else key, v, lo, hi))
         return v
 
 
@@ -58,23 +60,23 @@ def _check_portal(c, b):
     p = b.get("portal")
     if p is None:
         return
-    p = c.get(b, "portal", "portal", (dict,))
+    p = c.get(b, "portal", "", (dict,))
     for k in p:
         if k not in _PORTAL_KEYS:
             c.fail("unknown key portal.%s (known: %s)" % (k, ", ".join(_PORTAL_KEYS)))
-    pw = c.get(p, "password", "portal.password", (str,), required=False)
+    pw = c.get(p, "password", "portal", (str,), required=False)
     if pw is not None and not PORTAL_PASSWORD_LEN[0] <= len(pw) <= PORTAL_PASSWORD_LEN[1]:
         c.fail("portal.password must be %d to %d characters (WPA2)" % PORTAL_PASSWORD_LEN)
-    opened = c.get(p, "open", "portal.open", (bool,), required=False, default=False)
+    opened = c.get(p, "open", "portal", (bool,), required=False, default=False)
     if opened and pw is not None:
         c.fail("portal.open is true but portal.password is set: choose one")
-    c.get(p, "status_page", "portal.status_page", (bool,), required=False)
+    c.get(p, "status_page", "portal", (bool,), required=False)
     if c.kind != "sim":
-        c.pin(p, "button_pin", "portal.button_pin", required=False)
-    fa = c.get(p, "button_active", "portal.button_active", (int,), required=False, default=0)
+        c.pin(p, "button_pin", "portal", required=False)
+    fa = c.get(p, "button_active", "portal", (int,), required=False, default=0)
     if fa not in (0, 1):
         c.fail("portal.button_active must be 0 or 1, got %r" % (fa,))
-    c.number(p, "button_hold_ms", "portal.button_hold_ms", _BUTTON_HOLD_MS_RANGE[0], _BUTTON_HOLD_MS_RANGE[1],
+    c.number(p, "button_hold_ms", "portal", _BUTTON_HOLD_MS_RANGE[0], _BUTTON_HOLD_MS_RANGE[1],
              required=False)
     if p.get("button_pin") is not None and p.get("button_hold_ms") is None:
         b["portal"] = p = dict(p)  # the caller's dict stays as it was
@@ -85,13 +87,13 @@ def validate(board):
     if not isinstance(board, dict):
         raise BoardError("board: must be a JSON object, got %s" % type(board).__name__)
     c = _Checker(board)
-    c.get(board, "name", "name", (str,))
-    kind = c.get(board, "kind", "kind", (str,))
+    c.get(board, "name", "", (str,))
+    kind = c.get(board, "kind", "", (str,))
     if kind not in KINDS:
         c.fail("kind %r is not one of %s" % (kind, ", ".join(KINDS)))
-    c.number(board, "connectors", "connectors", 1, _MAX_CONNECTORS)
-    c.number(board, "max_current_a", "max_current_a", _MIN_CURRENT_A, _MAX_CURRENT_A)
-    phases = c.get(board, "phases", "phases", (int,), required=False, default=1)
+    c.number(board, "connectors", "", 1, _MAX_CONNECTORS)
+    c.number(board, "max_current_a", "", _MIN_CURRENT_A, _MAX_CURRENT_A)
+    phases = c.get(board, "phases", "", (int,), required=False, default=1)
     if phases not in (1, 3):
         c.fail("phases must be 1 or 3, got %r" % (phases,))
     if c.kind == "sim":
