@@ -13,6 +13,9 @@ METER_MODELS = ("sdm120", "sdm630", "abb_b23")  # checked by hal/esp32/build.py
 PORTAL_PASSWORD_LEN = (8, 63)         # WPA2 passphrase of the setup access point
 _BUTTON_HOLD_MS_RANGE = const((1000, 30000))  # long press of the setup button
 _BUTTON_HOLD_MS = const(5000)  # default long press that starts the setup portal
+# What a message calls a value of each JSON type _type_name() knows (a const(): no interned names).
+_TYPE_NAMES = const(("an integer", "a string", "an object", "a list", "a number", "true/false"))
+_NOTES_KEY = const("notes")  # for people reading the file: dropped after the check
 _PORTAL_KEYS = const(("password", "open", "button_pin", "button_active", "button_hold_ms", "status_page"))
 
 
@@ -50,8 +53,10 @@ class _Checker:
 
 
 def _type_name(t):
-    return {int: "an integer", str: "a string", dict: "an object", list: "a list",
-            float: "a number", bool: "true/false"}.get(t, t.__name__)
+    for i, u in enumerate((int, str, dict, list, float, bool)):
+        if t is u:
+            return _TYPE_NAMES[i]
+    return t.__name__
 
 
 def _check_portal(c, b):
@@ -119,7 +124,7 @@ def load(path_or_dict):
     except ValueError as e:
         raise BoardError("board file %s: not valid JSON (%s)" % (path_or_dict, e))
     board = validate(board)
-    board.pop("notes", None)  # for people reading the file: no RAM for it on the device
+    board.pop(_NOTES_KEY, None)  # no RAM for it on the device
     return board
 
 
