@@ -107,7 +107,7 @@ def check(board):
         t = c.get(p, "thresholds_mv", path, (dict,))
         prev = None
         for k in ("A", "B", "C", "D", "E", "diode"):
-            v = c.number(t, k, path + ".thresholds_mv", 0, 3300)
+            v = c.number(t, k, path + ".thresholds_mv", (0, 3300))
             if prev is not None and v >= prev[1]:
                 c.fail("%s.thresholds_mv.%s %d must be below %s %d (states from +12 V down)"
                        % (path, k, v, prev[0], prev[1]))
@@ -118,13 +118,13 @@ def check(board):
         fa = c.get(r, "feedback_active", path, (int,), required=False, default=1)
         if fa not in (0, 1):
             c.fail("%s.feedback_active must be 0 or 1, got %r" % (path, fa))
-        c.number(r, "settle_ms", path, _SETTLE_MS_RANGE[0], _SETTLE_MS_RANGE[1], required=False)
+        c.number(r, "settle_ms", path, _SETTLE_MS_RANGE, required=False)
     if board.get("reader") is not None:
         r = c.get(board, "reader", "", (dict,))
         t = c.get(r, "type", "reader", (str,))
         if t != "mfrc522":
             c.fail("reader.type %r is not supported (mfrc522)" % t)
-        c.number(r, "baudrate", "reader", _SPI_BAUD_RANGE[0], _SPI_BAUD_RANGE[1], required=False)
+        c.number(r, "baudrate", "reader", _SPI_BAUD_RANGE, required=False)
         if esp8266:
             for k, fixed in _ESP8266_HSPI:
                 v = r.get(k, fixed)
@@ -165,7 +165,7 @@ def check(board):
             model = c.get(m, "model", path, (str,))
             if model not in METER_MODELS:
                 c.fail("%s.model %r is not one of %s" % (path, model, ", ".join(METER_MODELS)))
-            addr = c.number(m, "address", path, 1, 247, required=False, default=1)
+            addr = c.number(m, "address", path, (1, 247), required=False, default=1)
             if addr in seen:
                 c.fail("%s.address %d is used by %s too (one RS485 bus)" % (path, addr, seen[addr]))
             seen[addr] = path
@@ -177,8 +177,7 @@ def check(board):
     wd = board.get("watchdog")
     if wd is not None:
         wd = c.get(board, "watchdog", "", (dict,))
-        c.number(wd, "timeout_ms", "watchdog", _WATCHDOG_MS_RANGE[0], _WATCHDOG_MS_RANGE[1],
-                 required=False)
+        c.number(wd, "timeout_ms", "watchdog", _WATCHDOG_MS_RANGE, required=False)
         loops = c.get(wd, "loops", "watchdog", (list,), required=False)
         if loops is not None and (not loops or not all(isinstance(x, str) for x in loops)):
             c.fail("watchdog.loops must be a non-empty list of loop names")
@@ -186,7 +185,7 @@ def check(board):
     if "adc_full_scale_mv" in board:
         if not esp8266:
             c.fail("adc_full_scale_mv applies to the esp8266 only (ESP32 reads calibrated microvolts)")
-        c.number(board, "adc_full_scale_mv", "", 100, 3300)
+        c.number(board, "adc_full_scale_mv", "", (100, 3300))
     elif esp8266:
         board["adc_full_scale_mv"] = _ESP8266_ADC_FULL_SCALE_MV
     return board
