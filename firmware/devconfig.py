@@ -52,6 +52,7 @@ _BOARD_NAME_PUNCTUATION = const("-_")  # besides lowercase letters and digits, i
 _PARENT_DIR = const("..")  # refused as a path component
 _SSID_KEY = const("wifi.ssid")
 _WIFI_PREFIX = const("wifi.")
+_REAL_KIND = const("esp32")  # the kind validate() assumes for a board not named sim*: WiFi needed
 # What _type_name() calls a JSON value of each type, in the order _type_name() tries the types.
 _TYPE_NAMES = const(("null", "a boolean", "a number", "a number", "a string", "a list", "an object"))
 # Board kinds that need WiFi; "sim" runs on the host network.
@@ -84,11 +85,11 @@ _SECRET_KEYS = const(("authorization_key", "wifi.password", "status_password"))
 class ConfigError(Exception):
     """A config.json problem; str() is "config.json: <key>: <what is wrong>"."""
 
-    def __init__(self, key, what):
+    def __init__(self, key, msg):
         if key:
-            msg = "config.json: %s: %s" % (key, what)
+            msg = "config.json: %s: %s" % (key, msg)
         else:
-            msg = "config.json: %s" % what
+            msg = "config.json: %s" % msg
         super().__init__(msg)
         self.key = key
 
@@ -229,7 +230,7 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         raise ConfigError("authorization_key", "required for security_profile %d" % p)
 
     if kind is None:  # the board file not at hand: 'sim' boards are named sim, sim-* or sim_*
-        kind = "sim" if b[:3] == "sim" and b[3:4] in _BOARD_NAME_PUNCTUATION else "esp32"  # else a real board: WiFi needed
+        kind = "sim" if b[:3] == "sim" and b[3:4] in _BOARD_NAME_PUNCTUATION else _REAL_KIND
     w = out["wifi"]
     if w is None:
         if kind in NETWORKED_KINDS:

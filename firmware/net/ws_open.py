@@ -8,7 +8,7 @@ import compat
 from compat import const
 from net.ws import ConnectionClosed, WebSocketError, Unauthorized, WebSocket, _text, _wait_for_ms
 
-MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
+_MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 
 # Errors name their text by its line in net/ws_texts.py (_E_*), loaded only when one is raised:
 # a connect that succeeds does not carry them (~1.5 KB); _error() makes the exception.
@@ -49,7 +49,7 @@ async def _read_line(ws, limit):
         i = bytes(ws._rmv[ws._rpos:ws._rend]).find(b"\n")
         k = ws._rend - ws._rpos if i < 0 else i + 1
         if len(line) + k > limit:
-            raise _error(_E_HEAD_SIZE, MAX_HANDSHAKE_BYTES)
+            raise _error(_E_HEAD_SIZE, _MAX_HANDSHAKE_BYTES)
         line.extend(await ws._read_some(k))
         if i >= 0:
             return bytes(line)
@@ -102,7 +102,7 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
         request = None
         await ws._w.drain()
 
-        left = MAX_HANDSHAKE_BYTES
+        left = _MAX_HANDSHAKE_BYTES
         status_line = await _read_line(ws, left)
         left -= len(status_line)
         headers = {}
