@@ -14,6 +14,9 @@ import store
 # at 2400 baud fails in ~0.9 s. The pilot timer already runs meanwhile.
 _METER_FIRST_READ_MS = const(3000)
 _LOG_DIR = const("log")  # the rolling log (log.py) in data_dir
+_QUEUE_DIR = const("/queue")  # the message queue's folder in data_dir
+_ID_PREFIX = const("%d.")  # message ids start with the boot counter
+_STATUS_JOB = const("net.status")  # the local status page's job module
 
 
 def build(app, cfg, hw, clock, trace):
@@ -48,7 +51,7 @@ def build(app, cfg, hw, clock, trace):
     cap = cfg.get("max_current_a")  # set in the setup portal; never above the board's
     for e in app.evses:
         e.max_amps = min(e.max_amps, cap) if cap else e.max_amps
-    app.queue = MessageQueue(data + "/queue")
+    app.queue = MessageQueue(data + _QUEUE_DIR)
     # Message ids must stay unique across reboots: prefix them with a boot counter.
     path = data + "/boots.json"
     boots = store.load(path, {}).get("n", 0) + 1
@@ -56,7 +59,7 @@ def build(app, cfg, hw, clock, trace):
     now = app.clock.now()
     app.cp = ChargePoint(cfg, app.config, app.evses, app.queue,
                          clock=WallClock(compat.unix_time(), now), data_dir=data,
-                         reader=hw.reader, now=now, id_prefix="%d." % boots,
+                         reader=hw.reader, now=now, id_prefix=_ID_PREFIX % boots,
                          board=hw.board)
     # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
     log.to_file(data + "/" + _LOG_DIR, app._log_stamp)
@@ -85,7 +88,7 @@ def start(app):
     # The local status page (net/status.py) runs as a job while the app runs: only when
     # config.json sets status_password and the board file does not turn it off.
     if app.cfg.get("status_password") and (app.hw.board.get("portal") or {}).get("status_page", True):
-        app.cp.jobs.append(("net.status", (app.cfg.get("sim") or {}).get("status_port")))
+        app.cp.jobs.append((_STATUS_JOB, (app.cfg.get("sim") or {}).get("status_port")))
     return tasks
 
 

@@ -31,6 +31,11 @@ _BOOT_MODULES = const(("bringup", "devconfig", "hal.board", "hal.esp32.ntp"))  #
 # restarts after portal.IDLE_REBOOT_MS to try the WiFi again if nothing is saved).
 WIFI_SETUP_AFTER_MS = 120000
 _SETUP_MARKER = const("setup.request")  # next to config.json: a long press of the setup button asked for setup
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never freed.
+_FATAL = const("fatal: %s")
+_CHECKOUT_DIR = const("firmware")  # a host checkout runs firmware/main.py; its boards/ is beside it
+_SETUP = const("setup")
+_HARD_RESET = const("Hard")  # hw.reset's kind: machine.reset()
 
 # The hardware built so far, for main's Ctrl-C handler while the boot runs.
 built = None
@@ -55,7 +60,7 @@ def board_candidates(path, name):
     for base in (d + _DEVICE_BOARDS if d != "/" else _DEVICE_BOARDS, _DEVICE_BOARDS):
         found.append(base + "/" + name + ".json")
     here = globals().get("__file__")
-    if here and _dirname(here).endswith("firmware"):  # host checkout: firmware/main.py -> boards/
+    if here and _dirname(here).endswith(_CHECKOUT_DIR):  # host checkout: firmware/main.py -> boards/
         found.append(_dirname(_dirname(here)) + _DEVICE_BOARDS + "/" + name + ".json")
     out = []
     for p in found:
@@ -290,7 +295,7 @@ async def start(path, choice, retry_ms=None, attempts=None, sleep_ms=None):
             built = hw
             break
         except Fatal as e:
-            log.error("fatal: %s", e)
+            log.error(_FATAL, e)
             if safe_hw is None:  # the board config.json names, if that still builds: held safe
                 try:
                     import devconfig
@@ -366,7 +371,7 @@ def trial_failed(real, hw, choice):
     log.error("app: the new version failed on its trial boot: resetting to roll back")
     reset = getattr(hw, "reset", None)
     if real and reset is not None:
-        reset("Hard")
+        reset(_HARD_RESET)
     return True
 
 
@@ -432,7 +437,7 @@ def setup_check(path):
         try:
             hw = build_hardware(board, board.get("name", "?"))
         except Fatal as e:
-            log.error("%s: %s", "setup", e)
+            log.error("%s: %s", _SETUP, e)
     return reason, board, hw
 
 

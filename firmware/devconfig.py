@@ -42,7 +42,20 @@ _CURRENT_MAX_A = const(80)
 # space change its meaning; ":" is refused only where HTTP Basic auth uses the id.
 _ID_FORBIDDEN = const("/?#% ")
 
-_LOG_LEVELS = const(("error", "warning", "info", "debug"))  # Board kinds that need WiFi; "sim" runs on the host network.
+_LOG_LEVELS = const(("error", "warning", "info", "debug"))
+# The texts below are const() too: a literal of 10 characters or less would be an interned name.
+_DEFAULT_MODEL = const("ESP32-EVSE")  # default chargePointModel
+_WS_SCHEME = const("ws://")
+_WSS_SCHEME = const("wss://")
+_HOST_PUNCTUATION = const(".-_[]:")  # besides letters and digits, in a host name or IP literal
+_BOARD_NAME_PUNCTUATION = const("-_")  # besides lowercase letters and digits, in a board name
+_PARENT_DIR = const("..")  # refused as a path component
+_SSID_KEY = const("wifi.ssid")
+_WIFI_PREFIX = const("wifi.")
+_REAL_KIND = const("esp32")  # the kind validate() assumes for a board not named sim*: WiFi needed
+# What _type_name() calls a JSON value of each type, in the order _type_name() tries the types.
+_TYPE_NAMES = const(("null", "a boolean", "a number", "a number", "a string", "a list", "an object"))
+# Board kinds that need WiFi; "sim" runs on the host network.
 NETWORKED_KINDS = ("esp32", "esp8266")
 
 DEFAULTS = {
@@ -52,7 +65,7 @@ DEFAULTS = {
     "log_level": "info",
     "vendor": version.NAME,  # default chargePointVendor: this firmware's name
     "serial": None,  # chargePointSerialNumber; None: made from the chip id (version.serial)
-    "model": "ESP32-EVSE",  # default chargePointModel
+    "model": _DEFAULT_MODEL,
     "serial": None,  # chargePointSerialNumber; also the CN of the charger's certificate (profile 3)
     "data_dir": "data",
     "ca_cert": None,
@@ -72,30 +85,19 @@ _SECRET_KEYS = const(("authorization_key", "wifi.password", "status_password"))
 class ConfigError(Exception):
     """A config.json problem; str() is "config.json: <key>: <what is wrong>"."""
 
-    def __init__(self, key, what):
+    def __init__(self, key, msg):
         if key:
-            msg = "config.json: %s: %s" % (key, what)
+            msg = "config.json: %s: %s" % (key, msg)
         else:
-            msg = "config.json: %s" % what
+            msg = "config.json: %s" % msg
         super().__init__(msg)
         self.key = key
 
 
 def _type_name(v):
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, int):
-        return "a number"
-    if isinstance(v, float):
-        return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "an object"
+    for i, t in enumerate((type(None), bool, int, float, str, list, dict)):  # bool before int
+        if isinstance(v, t):
+            return _TYPE_NAMES[i]
     return type(v).__name__
 
 
@@ -120,7 +122,7 @@ def _check_host(key, host):
     if len(host) > _HOST_MAX_LEN:
         raise ConfigError(key, "host name longer than %d characters" % _HOST_MAX_LEN)
     for ch in host:
-        if not (ch.isalpha() or ch.isdigit() or ch in ".-_[]:"):
+        if not (ch.isalpha() or ch.isdigit() or ch in _HOST_PUNCTUATION):
             raise ConfigError(key, "host name contains %r" % ch)
 
 
@@ -153,9 +155,9 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
     url = _string(out, "csms_url")
     if not _printable(url) or " " in url:
         raise ConfigError("csms_url", "must not contain spaces or control characters")
-    if url.startswith("ws://"):
+    if url.startswith(_WS_SCHEME):
         rest = url[5:]
-    elif url.startswith("wss://"):
+    elif url.startswith(_WSS_SCHEME):
         rest = url[6:]
     else:
         raise ConfigError("csms_url", "must start with ws:// or wss://")
@@ -204,12 +206,12 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
     if len(b) > _BOARD_MAX_LEN:
         raise ConfigError("board", "longer than %d characters" % _BOARD_MAX_LEN)
     for ch in b:
-        if not (("a" <= ch <= "z") or ("0" <= ch <= "9") or ch in "-_"):
+        if not (("a" <= ch <= "z") or ("0" <= ch <= "9") or ch in _BOARD_NAME_PUNCTUATION):
             raise ConfigError("board", "must be a board file name: lowercase letters, digits, '-' and '_'")
     out["board"] = b
     if out["csms_url"].endswith("/" + out["charge_point_id"]):
         raise ConfigError("csms_url", "must not end with the charge point id (the firmware appends /%s)" % out["charge_point_id"])
-    if p >= 2 and not out["csms_url"].startswith("wss://"):
+    if p >= 2 and not out["csms_url"].startswith(_WSS_SCHEME):
         raise ConfigError("security_profile", "%d needs a wss:// csms_url" % p)
 
     key = out["authorization_key"]
@@ -228,7 +230,7 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         raise ConfigError("authorization_key", "required for security_profile %d" % p)
 
     if kind is None:  # the board file not at hand: 'sim' boards are named sim, sim-* or sim_*
-        kind = "sim" if b[:3] == "sim" and b[3:4] in "-_" else "esp32"  # else a real board: WiFi needed
+        kind = "sim" if b[:3] == "sim" and b[3:4] in _BOARD_NAME_PUNCTUATION else _REAL_KIND
     w = out["wifi"]
     if w is None:
         if kind in NETWORKED_KINDS:
@@ -238,14 +240,14 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
             raise ConfigError("wifi", "must be an object {\"ssid\": ..., \"password\": ...}, not %s" % _type_name(w))
         for k in w:
             if k not in ("ssid", "password"):
-                raise ConfigError("wifi." + k, "unknown key (known: ssid, password)")
+                raise ConfigError(_WIFI_PREFIX + k, "unknown key (known: ssid, password)")
         if "ssid" not in w:
-            raise ConfigError("wifi.ssid", "required")
+            raise ConfigError(_SSID_KEY, "required")
         ssid = w["ssid"]
         if not isinstance(ssid, str):
-            raise ConfigError("wifi.ssid", "must be a string, not %s" % _type_name(ssid))
+            raise ConfigError(_SSID_KEY, "must be a string, not %s" % _type_name(ssid))
         if not ssid or len(ssid.encode()) > _SSID_MAX_LEN:
-            raise ConfigError("wifi.ssid", "must be 1 to %d bytes" % _SSID_MAX_LEN)
+            raise ConfigError(_SSID_KEY, "must be 1 to %d bytes" % _SSID_MAX_LEN)
         pw = w.get("password", "")
         if pw is None:
             pw = ""
@@ -283,7 +285,7 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
             raise ConfigError(k, "longer than %d characters" % _PATH_MAX_LEN)
         if not _printable(s):
             raise ConfigError(k, "must be printable ASCII")
-        if ".." in s.split("/"):
+        if _PARENT_DIR in s.split("/"):
             raise ConfigError(k, "must not contain '..'")
     if p >= 2 and out["ca_cert"] is None:
         raise ConfigError("ca_cert", "required for security_profile %d (the CSMS certificate must be verified)" % p)

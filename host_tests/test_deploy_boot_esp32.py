@@ -177,7 +177,7 @@ def test_esp32_fatal_config_holds_the_board_safe_and_keeps_feeding(fakes, tmp_pa
     wdt = machine.wdts[-1]
     assert wdt.feeds >= len(slept) >= 60000 // 1000  # bringup._CONFIG_RETRY_MS in _BOOT_FEED_MS steps  # no watchdog reset while waiting
     assert machine.level(26) == 0  # relay coil (boards/esp32-devkitc.json relay.pin) off
-    pwm = machine._pwms.get(25)
+    pwm = machine.pwm_on(25)
     assert pwm is not None and pwm.duty_u16() == 0  # pilot disabled: constant -12 V (state F)
 
 

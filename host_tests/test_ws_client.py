@@ -150,7 +150,7 @@ def test_oversized_handshake_response_is_refused():
 
     with S.raw_server(handler) as srv:
         async def main():
-            with pytest.raises(ws.WebSocketError, match="longer than %d" % ws_open.MAX_HANDSHAKE_BYTES):
+            with pytest.raises(ws.WebSocketError, match="longer than %d" % ws_open._MAX_HANDSHAKE_BYTES):
                 await ws.connect(url(srv))
         run(main())
 

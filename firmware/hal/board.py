@@ -5,14 +5,17 @@
 from compat import const
 import json
 
-KINDS = ("esp32", "esp8266", "sim")
+_KINDS = const(("esp32", "esp8266", "sim"))
 _MAX_CONNECTORS = const(4)  # connectors one board file may describe
 _MIN_CURRENT_A = const(6)  # IEC 61851: no PWM offer below 6 A
 _MAX_CURRENT_A = const(80)  # IEC 61851: highest duty-encoded current
 METER_MODELS = ("sdm120", "sdm630", "abb_b23")  # checked by hal/esp32/build.py
-PORTAL_PASSWORD_LEN = (8, 63)         # WPA2 passphrase of the setup access point
+_PORTAL_PASSWORD_LEN = const((8, 63)) # WPA2 passphrase of the setup access point
 _BUTTON_HOLD_MS_RANGE = const((1000, 30000))  # long press of the setup button
 _BUTTON_HOLD_MS = const(5000)  # default long press that starts the setup portal
+# What a message calls a value of each JSON type _type_name() knows (a const(): no interned names).
+_TYPE_NAMES = const(("an integer", "a string", "an object", "a list", "a number", "true/false"))
+_NOTES_KEY = const("notes")  # for people reading the file: dropped after the check
 _PORTAL_KEYS = const(("password", "open", "button_pin", "button_active", "button_hold_ms", "status_page"))
 
 
@@ -30,6 +33,8 @@ class _Checker:
         raise BoardError("board '%s': %s" % (self.name, msg))
 
     def get(self, d, key, path, types, required=True, default=None):
+        """d[key], checked; `path`: the section d is ("" at the top level), for the messages."""
+        path = path + "." + key if path else key
         if key not in d or d[key] is None:
             if required:
                 self.fail("missing key %s" % path)
@@ -40,16 +45,19 @@ class _Checker:
             self.fail("%s must be %s, got %r" % (path, names, v))
         return v
 
-    def number(self, d, key, path, lo, hi, required=True, default=None):
+    def number(self, d, key, path, limits, required=True, default=None):
+        """An integer d[key] within limits (lowest, highest)."""
         v = self.get(d, key, path, (int,), required, default)
-        if v is not None and not lo <= v <= hi:
-            self.fail("%s %r is out of range (%d..%d)" % (path, v, lo, hi))
+        if v is not None and not limits[0] <= v <= limits[1]:
+            self.fail("%s %r is out of range (%d..%d)" % ((path + "." + key if path else key, v) + limits))
         return v
 
 
 def _type_name(t):
-    return {int: "an integer", str: "a string", dict: "an object", list: "a list",
-            float: "a number", bool: "true/false"}.get(t, t.__name__)
+    for i, u in enumerate((int, str, dict, list, float, bool)):
+        if t is u:
+            return _TYPE_NAMES[i]
+    return t.__name__
 
 
 def _check_portal(c, b):
@@ -58,24 +66,23 @@ def _check_portal(c, b):
     p = b.get("portal")
     if p is None:
         return
-    p = c.get(b, "portal", "portal", (dict,))
+    p = c.get(b, "portal", "", (dict,))
     for k in p:
         if k not in _PORTAL_KEYS:
             c.fail("unknown key portal.%s (known: %s)" % (k, ", ".join(_PORTAL_KEYS)))
-    pw = c.get(p, "password", "portal.password", (str,), required=False)
-    if pw is not None and not PORTAL_PASSWORD_LEN[0] <= len(pw) <= PORTAL_PASSWORD_LEN[1]:
-        c.fail("portal.password must be %d to %d characters (WPA2)" % PORTAL_PASSWORD_LEN)
-    opened = c.get(p, "open", "portal.open", (bool,), required=False, default=False)
+    pw = c.get(p, "password", "portal", (str,), required=False)
+    if pw is not None and not _PORTAL_PASSWORD_LEN[0] <= len(pw) <= _PORTAL_PASSWORD_LEN[1]:
+        c.fail("portal.password must be %d to %d characters (WPA2)" % _PORTAL_PASSWORD_LEN)
+    opened = c.get(p, "open", "portal", (bool,), required=False, default=False)
     if opened and pw is not None:
         c.fail("portal.open is true but portal.password is set: choose one")
-    c.get(p, "status_page", "portal.status_page", (bool,), required=False)
+    c.get(p, "status_page", "portal", (bool,), required=False)
     if c.kind != "sim":
-        c.pin(p, "button_pin", "portal.button_pin", required=False)
-    fa = c.get(p, "button_active", "portal.button_active", (int,), required=False, default=0)
+        c.pin(p, "button_pin", "portal", required=False)
+    fa = c.get(p, "button_active", "portal", (int,), required=False, default=0)
     if fa not in (0, 1):
         c.fail("portal.button_active must be 0 or 1, got %r" % (fa,))
-    c.number(p, "button_hold_ms", "portal.button_hold_ms", _BUTTON_HOLD_MS_RANGE[0], _BUTTON_HOLD_MS_RANGE[1],
-             required=False)
+    c.number(p, "button_hold_ms", "portal", _BUTTON_HOLD_MS_RANGE, required=False)
     if p.get("button_pin") is not None and p.get("button_hold_ms") is None:
         b["portal"] = p = dict(p)  # the caller's dict stays as it was
         p["button_hold_ms"] = _BUTTON_HOLD_MS
@@ -85,13 +92,13 @@ def validate(board):
     if not isinstance(board, dict):
         raise BoardError("board: must be a JSON object, got %s" % type(board).__name__)
     c = _Checker(board)
-    c.get(board, "name", "name", (str,))
-    kind = c.get(board, "kind", "kind", (str,))
-    if kind not in KINDS:
-        c.fail("kind %r is not one of %s" % (kind, ", ".join(KINDS)))
-    c.number(board, "connectors", "connectors", 1, _MAX_CONNECTORS)
-    c.number(board, "max_current_a", "max_current_a", _MIN_CURRENT_A, _MAX_CURRENT_A)
-    phases = c.get(board, "phases", "phases", (int,), required=False, default=1)
+    c.get(board, "name", "", (str,))
+    kind = c.get(board, "kind", "", (str,))
+    if kind not in _KINDS:
+        c.fail("kind %r is not one of %s" % (kind, ", ".join(_KINDS)))
+    c.number(board, "connectors", "", (1, _MAX_CONNECTORS))
+    c.number(board, "max_current_a", "", (_MIN_CURRENT_A, _MAX_CURRENT_A))
+    phases = c.get(board, "phases", "", (int,), required=False, default=1)
     if phases not in (1, 3):
         c.fail("phases must be 1 or 3, got %r" % (phases,))
     if c.kind == "sim":
@@ -103,21 +110,21 @@ def validate(board):
     return on_demand("OtherError", "hal.esp32.build", "check", board)
 
 
-def load(path_or_dict):
-    """A validated board dict from a JSON file path or a dict; BoardError names the bad key."""
-    if isinstance(path_or_dict, dict):
-        return validate(dict(path_or_dict))
-    if not isinstance(path_or_dict, str):
-        return validate(path_or_dict)  # names the wrong type
+def load(path):
+    """A validated board dict from a JSON file path (or a board dict); BoardError names the bad key."""
+    if isinstance(path, dict):
+        return validate(dict(path))
+    if not isinstance(path, str):
+        return validate(path)  # names the wrong type
     try:
-        with open(path_or_dict) as f:
+        with open(path) as f:
             board = json.load(f)
     except OSError as e:
-        raise BoardError("board file %s: cannot read (%s)" % (path_or_dict, e))
+        raise BoardError("board file %s: cannot read (%s)" % (path, e))
     except ValueError as e:
-        raise BoardError("board file %s: not valid JSON (%s)" % (path_or_dict, e))
+        raise BoardError("board file %s: not valid JSON (%s)" % (path, e))
     board = validate(board)
-    board.pop("notes", None)  # for people reading the file: no RAM for it on the device
+    board.pop(_NOTES_KEY, None)  # no RAM for it on the device
     return board
 
 

@@ -8,7 +8,7 @@ import compat
 from compat import const
 from net.ws import ConnectionClosed, WebSocketError, Unauthorized, WebSocket, _text, _wait_for_ms
 
-MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
+_MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
 
 # Errors name their text by its line in net/ws_texts.py (_E_*), loaded only when one is raised:
 # a connect that succeeds does not carry them (~1.5 KB); _error() makes the exception.
@@ -28,16 +28,11 @@ _E_CLOSED = const(22)
 _E_BAD_HTTP = const(23)
 _E_TLS = const(24)
 _E_TIMEOUT = const(26)
-
-# MicroPython's asyncio.open_connection leaks its socket when the connect raises at once or is
-# cancelled (timeout), and its Stream.close() does nothing (wait_closed() closes the socket): here
-# the socket is ours from its creation, and WebSocket.wait_closed() closes it (and the TCP socket
-# beneath a TLS one: after a failed TLS handshake, closing the TLS socket leaves that one open).
-try:
-    from asyncio.stream import Stream as _Stream  # MicroPython: a stream wraps a socket we own
-except ImportError:  # CPython
-    _Stream = None
-
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never freed.
+_OR = const(" or ")
+_NONE = const("none")
+_UPGRADE = const("upgrade")  # the header, and the token Connection must hold (lowercased)
+_CONNECTION = const("connection")
 
 def _error(i, args=(), status=0, kind=WebSocketError):
     """kind(text i % args); status: the HTTP status of a refused upgrade (101: the upgrade was
@@ -54,102 +49,106 @@ async def _read_line(ws, limit):
         i = bytes(ws._rmv[ws._rpos:ws._rend]).find(b"\n")
         k = ws._rend - ws._rpos if i < 0 else i + 1
         if len(line) + k > limit:
-            raise _error(_E_HEAD_SIZE, MAX_HANDSHAKE_BYTES)
+            raise _error(_E_HEAD_SIZE, _MAX_HANDSHAKE_BYTES)
         line.extend(await ws._read_some(k))
         if i >= 0:
             return bytes(line)
 
 
-async def _handshake(ws, request, accept, subprotocols):
-    ws._w.write(request)
-    request = None
-    await ws._w.drain()
-
-    left = MAX_HANDSHAKE_BYTES
-    status_line = await _read_line(ws, left)
-    left -= len(status_line)
-    headers = {}
-    while True:
-        line = await _read_line(ws, left)
-        left -= len(line)
-        line = line.strip()
-        if not line:
-            break
-        i = line.find(b":")
-        if i <= 0:
-            raise _error(_E_HEADER_LINE, line[:40])
-        name = line[:i].strip().lower().decode()
-        value = line[i + 1:].strip().decode()
-        headers[name] = (headers[name] + ", " + value) if name in headers else value
-
-    parts = status_line.split(None, 2)
-    try:
-        status = int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else 0
-    except ValueError:
-        status = 0
-    if status == 0:
-        raise _error(_E_NOT_HTTP, status_line[:40])
-    if status == 401:
-        raise _error(_E_401, (), 401, Unauthorized)
-    if status != 101:
-        raise _error(_E_STATUS, (status, parts[2].strip().decode() if len(parts) > 2 else ""), status)
-    if headers.get("upgrade", "").lower() != "websocket":
-        raise _error(_E_UPGRADE, headers.get("upgrade"), 101)
-    for t in headers.get("connection", "").lower().split(","):
-        if t.strip() == "upgrade":
-            break
-    else:
-        raise _error(_E_CONNECTION, (), 101)
-    if headers.get("sec-websocket-accept", "").encode() != accept:
-        raise _error(_E_ACCEPT, (), 101)
-    ext = headers.get("sec-websocket-extensions")
-    if ext:
-        raise _error(_E_EXTENSIONS, ext, 101)
-    proto = headers.get("sec-websocket-protocol")
-    if subprotocols and not proto:
-        raise _error(_E_NO_PROTOCOL, " or ".join(subprotocols), 101)
-    if proto and proto not in subprotocols:
-        raise _error(_E_PROTOCOL, (proto, " or ".join(subprotocols) or "none"), 101)
-    ws.subprotocol = proto
-    ws.last_rx_ms = compat.ticks_ms()
-
-
-async def _open_stream(host, port, ssl):
-    """(reader, writer) of a TCP connection (TLS when ssl is a context); nothing stays open on failure."""
-    if _Stream is None:
-        if ssl is None:
-            return await asyncio.open_connection(host, port)
-        return await asyncio.open_connection(host, port, ssl=ssl, server_hostname=host)
-    import errno
-    import socket
-    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-    tcp = s = socket.socket(ai[0], ai[1], ai[2])
-    try:
-        s.setblocking(False)
-        try:
-            s.connect(ai[-1])
-        except OSError as e:
-            if e.errno != errno.EINPROGRESS:  # a non-blocking connect completes later
-                raise
-        if ssl is not None:
-            s = ssl.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
-            s.setblocking(False)
-        st = _Stream(s)
-        st.tcp = tcp  # closed by WebSocket.wait_closed() with s
-        await asyncio.sleep_ms(0)  # the connect completes (or fails) at the first write
-        return st, st
-    except BaseException:
-        s.close()
-        tcp.close()
-        raise
-
-
-async def _open(secure, host, port, request, accept, subprotocols, ctx, max_message):
+async def _open(secure, host, port, request, accept, subprotocols, ssl, max_message):
+    """The TCP (and TLS when ssl is a context) connection, then the HTTP upgrade on it; nothing
+    stays open on failure."""
     ws = None
     try:
-        reader, writer = await _open_stream(host, port, ctx)
+        # MicroPython's asyncio.open_connection leaks its socket when the connect raises at once or
+        # is cancelled (timeout), and its Stream.close() does nothing (wait_closed() closes the
+        # socket): here the socket is ours from its creation, and WebSocket.wait_closed() closes it
+        # (and the TCP socket beneath a TLS one: after a failed TLS handshake, closing the TLS
+        # socket leaves that one open).
+        try:
+            from asyncio.stream import Stream  # MicroPython: a stream wraps a socket we own
+        except ImportError:  # CPython
+            Stream = None
+        if Stream is None:
+            if ssl is None:
+                reader, writer = await asyncio.open_connection(host, port)
+            else:
+                reader, writer = await asyncio.open_connection(host, port, ssl=ssl, server_hostname=host)
+        else:
+            import errno
+            import socket
+            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+            tcp = s = socket.socket(ai[0], ai[1], ai[2])
+            try:
+                s.setblocking(False)
+                try:
+                    s.connect(ai[-1])
+                except OSError as e:
+                    if e.errno != errno.EINPROGRESS:  # a non-blocking connect completes later
+                        raise
+                if ssl is not None:
+                    s = ssl.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+                    s.setblocking(False)
+                reader = writer = Stream(s)
+                reader.tcp = tcp  # closed by WebSocket.wait_closed() with s
+                await asyncio.sleep_ms(0)  # the connect completes (or fails) at the first write
+            except BaseException:
+                s.close()
+                tcp.close()
+                raise
         ws = WebSocket(reader, writer, max_message)
-        await _handshake(ws, request, accept, subprotocols)
+        # The opening handshake (RFC 6455 4.1): the request, then the answer's status line and headers.
+        ws._w.write(request)
+        request = None
+        await ws._w.drain()
+
+        left = _MAX_HANDSHAKE_BYTES
+        status_line = await _read_line(ws, left)
+        left -= len(status_line)
+        headers = {}
+        while True:
+            line = await _read_line(ws, left)
+            left -= len(line)
+            line = line.strip()
+            if not line:
+                break
+            i = line.find(b":")
+            if i <= 0:
+                raise _error(_E_HEADER_LINE, line[:40])
+            name = line[:i].strip().lower().decode()
+            value = line[i + 1:].strip().decode()
+            headers[name] = (headers[name] + ", " + value) if name in headers else value
+
+        parts = status_line.split(None, 2)
+        try:
+            status = int(parts[1]) if len(parts) > 1 and parts[0].startswith(b"HTTP/") else 0
+        except ValueError:
+            status = 0
+        if status == 0:
+            raise _error(_E_NOT_HTTP, status_line[:40])
+        if status == 401:
+            raise _error(_E_401, (), 401, Unauthorized)
+        if status != 101:
+            raise _error(_E_STATUS, (status, parts[2].strip().decode() if len(parts) > 2 else ""), status)
+        if headers.get(_UPGRADE, "").lower() != "websocket":
+            raise _error(_E_UPGRADE, headers.get(_UPGRADE), 101)
+        for t in headers.get(_CONNECTION, "").lower().split(","):
+            if t.strip() == _UPGRADE:
+                break
+        else:
+            raise _error(_E_CONNECTION, (), 101)
+        if headers.get("sec-websocket-accept", "").encode() != accept:
+            raise _error(_E_ACCEPT, (), 101)
+        ext = headers.get("sec-websocket-extensions")
+        if ext:
+            raise _error(_E_EXTENSIONS, ext, 101)
+        proto = headers.get("sec-websocket-protocol")
+        if subprotocols and not proto:
+            raise _error(_E_NO_PROTOCOL, _OR.join(subprotocols), 101)
+        if proto and proto not in subprotocols:
+            raise _error(_E_PROTOCOL, (proto, _OR.join(subprotocols) or _NONE), 101)
+        ws.subprotocol = proto
+        ws.last_rx_ms = compat.ticks_ms()
         return ws
     except BaseException as e:  # the socket goes on every path, the connect timeout cancelling us too
         if ws is not None:
@@ -166,10 +165,10 @@ async def _open(secure, host, port, request, accept, subprotocols, ctx, max_mess
         raise  # a refused upgrade, or the connect timeout cancelling us
 
 
-async def connect(secure, host, port, request, accept, subprotocols, ctx, max_message, timeout_ms):
+async def connect(secure, host, port, request, accept, subprotocols, ssl, max_message, timeout_ms):
     """Open a WebSocket (the arguments: net.ws_url.check's) and return it connected."""
     try:
-        return await _wait_for_ms(_open(secure, host, port, request, accept, subprotocols, ctx, max_message),
+        return await _wait_for_ms(_open(secure, host, port, request, accept, subprotocols, ssl, max_message),
                                   timeout_ms)
     except asyncio.TimeoutError:
         raise _error(_E_TIMEOUT, (host, port, timeout_ms))

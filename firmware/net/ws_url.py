@@ -11,7 +11,15 @@ import os
 from compat import const
 from net.ws import CONNECT_TIMEOUT_MS, MAX_MESSAGE, WebSocketError, _text
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+_GUID = const(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")  # RFC 6455 1.3
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never freed.
+_SCHEME_END = const("://")
+_SECURE_SCHEME = const("wss")
+_RESOURCE_START = const("/?")  # either ends the host[:port] part
+_BASIC = const("Basic ")  # RFC 7617 2
+_BRACKETED = const("[%s]")  # an IPv6 address in the Host header
+_HOST_PORT = const("%s:%d")
+_LOG_LINK = const("link: %s")
 
 _E_URL_TYPE = const(0)
 _E_SCHEME = const(1)
@@ -39,23 +47,23 @@ def basic_auth_header(user, password):
         b.append(v.encode() if isinstance(v, str) else bytes(v))
     if b":" in b[0]:
         raise ValueError("basic auth user must not contain ':'")
-    return "Basic " + binascii.b2a_base64(b[0] + b":" + b[1]).strip().decode()
+    return _BASIC + binascii.b2a_base64(b[0] + b":" + b[1]).strip().decode()
 
 
 def accept_key(key):
     """Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (bytes in, bytes out)."""
-    return binascii.b2a_base64(hashlib.sha1(key + GUID).digest()).strip()
+    return binascii.b2a_base64(hashlib.sha1(key + _GUID).digest()).strip()
 
 
 def parse_url(url):
     """ws[s]://host[:port][/path][?query] -> (secure, host, port, resource)."""
     if not isinstance(url, str):
         raise WebSocketError(_text(_E_URL_TYPE, (url,)))
-    i = url.find("://")
+    i = url.find(_SCHEME_END)
     scheme = url[:i].lower() if i > 0 else ""
     if scheme == "ws":
         secure, port = False, 80
-    elif scheme == "wss":
+    elif scheme == _SECURE_SCHEME:
         secure, port = True, 443
     else:
         raise WebSocketError(_text(_E_SCHEME, url))
@@ -64,7 +72,7 @@ def parse_url(url):
     if h >= 0:
         rest = rest[:h]
     end = len(rest)
-    for c in "/?":
+    for c in _RESOURCE_START:
         j = rest.find(c)
         if 0 <= j < end:
             end = j
@@ -127,10 +135,10 @@ def check(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=
     elif ssl not in (None, False):
         raise WebSocketError(_text(_E_SSL_FOR_WS, url))
     key = binascii.b2a_base64(os.urandom(16)).strip()
-    name = ("[%s]" % host) if ":" in host else host
+    name = (_BRACKETED % host) if ":" in host else host
     req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-           % (resource, name if port == (443 if secure else 80) else "%s:%d" % (name, port), key.decode()))
+           % (resource, name if port == (443 if secure else 80) else _HOST_PORT % (name, port), key.decode()))
     if subprotocols:
         req += "Sec-WebSocket-Protocol: %s\r\n" % ", ".join(subprotocols)
     if basic_auth:
@@ -155,7 +163,7 @@ def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interv
         try:  # safety net: the header form never appears in a log line, even by mistake
             log.secret(secret)
         except ValueError as e:  # log's secret table is full; the header is never logged by us anyway
-            log.warning("link: %s", e)
+            log.warning(_LOG_LINK, e)
     link.ssl = ssl
     link._opts = (("ocpp1.6",), basic_auth, ssl, connect_timeout_ms, max_message)  # ws.connect's, after the URL
     link._explicit_dead = dead_after_s

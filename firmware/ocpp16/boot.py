@@ -14,6 +14,11 @@ from ocpp16.chargepoint import AVAIL_FILE, BOOT_RETRY_DEFAULT_S, CLOCK_VALID_AFT
 # A correction of a set clock larger than this (s) is a SettingSystemTime security event
 # (smaller ones are the drift every Heartbeat corrects).
 _CLOCK_EVENT_JUMP_S = const(60)
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never freed.
+_FALLBACK_MODEL = const("ESP32")  # chargePointModel of a device dict without one (devconfig fills it)
+_RECOVERY = const("recovery")  # ocpp16/recovery.py ends a transaction open at power-off: recover()
+_RECOVER = const("recover")
+_INTERVAL = const("interval")  # BootNotification.conf's retry / heartbeat interval
 
 
 def start(cp, now):
@@ -28,7 +33,7 @@ def start(cp, now):
         e.set_available(avail.get(str(e.id), True) and cp.available)
     saved = store.load(cp._path(TX_FILE), {})
     if saved:  # open at power-off: ended by the on-demand recovery module
-        cp.on_demand("recovery", "recover", saved, now)
+        cp.on_demand(_RECOVERY, _RECOVER, saved, now)
     for name in profiles.BOOT_FEATURES:
         if store.exists(cp._path(profiles.BOOT_FEATURES[name])):
             cp.feature(name, now)
@@ -38,7 +43,7 @@ def payload(cp):
     """BootNotification's payload (also sent on a TriggerMessage)."""
     d = cp.device
     import version  # of the application folder that runs (appboot.py): an update changes it
-    p = {"chargePointVendor": d.get("vendor") or version.NAME, "chargePointModel": d.get("model") or "ESP32",
+    p = {"chargePointVendor": d.get("vendor") or version.NAME, "chargePointModel": d.get("model") or _FALLBACK_MODEL,
          "firmwareVersion": version.VERSION}
     if d.get("serial"):
         p["chargePointSerialNumber"] = d["serial"]
@@ -53,7 +58,7 @@ def send(cp, now):
 def answered(cp, p, now):
     clock(cp, p.get("currentTime"), now)
     status = p["status"]
-    interval = p.get("interval", 0)
+    interval = p.get(_INTERVAL, 0)
     cp.boot_status = status
     cp._event(("boot", status))
     if status == "Accepted":

@@ -16,17 +16,17 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-# Simulated GPIO levels by pin number, shared by every Pin object of that number
-# (two Pin(5) objects are the same wire, as on the chip).
-_levels = {}
-_pwms = {}          # pin number -> the PWM driving it
-# What is wired to the chip: ADC pin n -> object with read_uv(); _WATCH + pin n ->
-# [callable(level)] (chip-select lines, DE lines); _SPI + bus id -> [(cs pin number,
-# device model)]; _UART + uart id -> device model.
+# The chip's state and what is wired to it, in one dict (one interned name): ADC pin n ->
+# object with read_uv(); _WATCH + pin n -> [callable(level)] (chip-select lines, DE lines);
+# _SPI + bus id -> [(cs pin number, device model)]; _UART + uart id -> device model;
+# _LEVEL + pin n -> the simulated GPIO level, shared by every Pin object of that number (two
+# Pin(5) objects are the same wire, as on the chip); _PWM + pin n -> the PWM driving it.
 _devices = {}
 _WATCH = const(1000)
 _SPI = const(2000)
 _UART = const(3000)
+_LEVEL = const(4000)
+_PWM = const(5000)
 wdts = []           # every WDT created (a real WDT cannot be stopped or re-created)
 resets = []         # "hard"/"soft" for every reset the code asked for
 HISTORY = True      # the bus models keep their test-helper logs (frames, requests); a long
@@ -35,8 +35,6 @@ HISTORY = True      # the bus models keep their test-helper logs (frames, reques
 
 def reset_fakes():
     """Forget every pin, bus and device (call at the start of each test)."""
-    _levels.clear()
-    _pwms.clear()
     _devices.clear()
     del wdts[:]
     del resets[:]
@@ -50,7 +48,7 @@ def __getattr__(name):  # the rarely used rest of the module (not by the drivers
 
 def level(pin):
     """The level on a GPIO (test helper)."""
-    return _levels.get(getattr(pin, "id", pin), 0)
+    return _devices.get(_LEVEL + getattr(pin, "id", pin), 0)
 
 
 def drive(pin, value):
@@ -58,8 +56,8 @@ def drive(pin, value):
     or from inside (Pin.value); the watchers see every change."""
     n = getattr(pin, "id", pin)
     value = 1 if value else 0
-    old = _levels.get(n)
-    _levels[n] = value
+    old = _devices.get(_LEVEL + n)
+    _devices[_LEVEL + n] = value
     if old != value:
         for fn in _devices.get(_WATCH + n, ()):
             fn(value)
@@ -72,12 +70,12 @@ def watch(pin, fn):
 
 def pwm_on(pin):
     """The PWM object driving this pin, or None (test helper)."""
-    return _pwms.get(getattr(pin, "id", pin))
+    return _devices.get(_PWM + getattr(pin, "id", pin))
 
 
-def attach_adc(pin, source):
-    """Route ADC reads of this pin to source.read_uv()."""
-    _devices[getattr(pin, "id", pin)] = source
+def attach_adc(pin, device):
+    """Route ADC reads of this pin to device.read_uv()."""
+    _devices[getattr(pin, "id", pin)] = device
 
 
 def attach_spi(spi_id, device, cs):
@@ -100,8 +98,8 @@ class Pin:
             raise TypeError("fake Pin: id must be an int GPIO number")
         self.id = id
         self.mode = mode
-        if id not in _levels:
-            _levels[id] = 1 if pull == Pin.PULL_UP else 0
+        if _LEVEL + id not in _devices:
+            _devices[_LEVEL + id] = 1 if pull == Pin.PULL_UP else 0
         if value is not None:
             drive(id, value)
 
@@ -112,7 +110,7 @@ class Pin:
 
     def value(self, v=None):
         if v is None:
-            return _levels.get(self.id, 0)
+            return _devices.get(_LEVEL + self.id, 0)
         drive(self.id, v)
 
     def __call__(self, v=None):
@@ -132,7 +130,7 @@ class PWM:
     def __init__(self, dest, freq=5000, duty_u16=32768):
         self.pin = dest if isinstance(dest, Pin) else Pin(dest)
         self.init(freq, duty_u16)
-        _pwms[self.pin.id] = self
+        _devices[_PWM + self.pin.id] = self
 
     def init(self, freq=None, duty_u16=None):
         if freq is not None:
@@ -155,8 +153,8 @@ class PWM:
         self.init(None, d)
 
     def deinit(self):
-        if _pwms.get(self.pin.id) is self:
-            del _pwms[self.pin.id]
+        if _devices.get(_PWM + self.pin.id) is self:
+            del _devices[_PWM + self.pin.id]
 
 
 class ADC:
@@ -203,7 +201,7 @@ class SPI:
         low answers; with none, MISO idles high."""
         dev = None
         for cs, d in _devices.get(_SPI + self.id, ()):
-            if _levels.get(cs, 1) == 0:
+            if _devices.get(_LEVEL + cs, 1) == 0:
                 dev = d
         self.transferred += len(out)
         for i in range(len(out)):

@@ -24,9 +24,9 @@ def crc16(data):
     return crc
 
 
-def frame(body):
-    c = crc16(body)
-    return bytes(body) + bytes([c & 0xFF, c >> 8])
+def frame(data):
+    c = crc16(data)
+    return bytes(data) + bytes([c & 0xFF, c >> 8])
 
 
 class Rs485Bus:

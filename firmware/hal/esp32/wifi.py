@@ -40,8 +40,9 @@ class WifiStation:
         self.drops = 0        # times an established link was lost
         self.last_status = None
         self.backoff_ms = backoff_min_ms
-        self._next_try = None  # None: try at once
-        self._deadline = 0
+        # The deadline of the state: DOWN, when the next attempt starts (None: at once); CONNECTING,
+        # when the attempt is given up.
+        self._deadline = None
 
     def isconnected(self):
         return self.state == UP
@@ -54,9 +55,9 @@ class WifiStation:
                 self.state = DOWN
                 self.drops += 1
                 self.last_status = w.status()
-                self._next_try = now  # first reconnect at once, backoff after failures
+                self._deadline = now  # first reconnect at once, backoff after failures
         if self.state == DOWN:
-            if self._next_try is None or compat.ticks_diff(now, self._next_try) >= 0:
+            if self._deadline is None or compat.ticks_diff(now, self._deadline) >= 0:
                 try:
                     w.disconnect()
                 except OSError:
@@ -77,7 +78,7 @@ class WifiStation:
                     except OSError:
                         pass
                     self.state = DOWN
-                    self._next_try = compat.ticks_add(now, self.backoff_ms)
+                    self._deadline = compat.ticks_add(now, self.backoff_ms)
                     self.backoff_ms = min(self.backoff_ms * 2, self.backoff_max_ms)
         return self.state
 
@@ -86,14 +87,9 @@ class WifiStation:
         return {"state": self.state, "ip": ip, "attempts": self.attempts, "drops": self.drops,
                 "last_status": self.last_status, "backoff_ms": self.backoff_ms}
 
-    async def run(self, up_event=None):
-        """Supervise forever; sets/clears up_event (asyncio.Event) on link changes."""
+    async def run(self):
+        """Supervise forever (readers poll state: bringup, the status page)."""
         import asyncio
         while True:
             self.step(compat.ticks_ms())
-            if up_event is not None:
-                if self.state == UP and not up_event.is_set():
-                    up_event.set()
-                elif self.state != UP and up_event.is_set():
-                    up_event.clear()
             await asyncio.sleep(_POLL_MS / 1000)
