@@ -9,6 +9,7 @@
 # Sans-I/O: text frames in (receive), text frames out (outbox); time is the `now` argument
 # (monotonic ms). It never sleeps, never touches a socket, and writes flash only through the
 # message queue and store.save.
+import gc
 import sys
 
 import log
@@ -178,6 +179,8 @@ class ChargePoint:
         stop is tried again every tick), charging goes on, tried again on the next use. A module
         already loaded (a call of it asks for more of it) stays for the call that loaded it."""
         held = name in self.features or "ocpp16" + "." + name in sys.modules
+        if not held:  # the garbage freed first, so the module's code fills the lowest holes
+            gc.collect()
         try:
             mod = profiles.load(name)
         except Exception as e:  # ImportError, MemoryError

@@ -57,7 +57,7 @@ def remember(cp, id_tag, info):
     """An idTagInfo of the CSMS (Authorize, StartTransaction, StopTransaction answers) goes to
     the Authorization Cache when it is enabled. The cache is an aid: when it cannot be read in
     now (MemoryError), the tag is not learnt this time and the answer is handled all the same."""
-    if info and cp.config.get("AuthorizationCacheEnabled"):
+    if id_tag and info and cp.config.get("AuthorizationCacheEnabled"):  # a Stop may have no idTag
         try:
             (cp.auth_store if not cp.data_dir else auth_store(cp)).remember(id_tag, info)
         except MemoryError as e:
