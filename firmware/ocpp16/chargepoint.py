@@ -401,14 +401,17 @@ class ChargePoint:
                 if self.on_demand("boot", "send", now) is False:
                     self.next_boot_ms = now  # not encoded (out of heap): tried again next tick
             return
-        head = self.queue.peek()
+        # the head's seq only: its message is decoded when it is sent (a retry wait with a
+        # backlog would decode it every tick, garbage that fragments the heap)
+        seq = self.queue.peek(False)
         ram = self.ram
         r = None
-        if ram and (head is None or ram[0][0] < head[0]):
+        if ram and (seq is None or ram[0][0] < seq):
             r = ram[0]  # taken from the RAM buffer only once it is sent
             m = {"action": r[1], "payload": r[2], "cb": r[3], "seq": None}
-        elif head is not None and now >= self.retry_at:
-            m = {"action": head[1], "payload": head[2], "cb": None, "seq": head[0]}
+        elif seq is not None and now >= self.retry_at:
+            head = self.queue.peek()
+            m = {"action": head[1], "payload": head[2], "cb": None, "seq": seq}
         else:
             interval = self.config.get("HeartbeatInterval")
             if not interval or now - self.last_call_ms < interval * 1000:
@@ -490,4 +493,4 @@ class ChargePoint:
     # ------------------------------------------------------------------ queries
     def idle(self):
         """Nothing waiting to be sent or answered."""
-        return self.pending is None and not self.ram and self.queue.peek() is None
+        return self.pending is None and not self.ram and self.queue.peek(False) is None

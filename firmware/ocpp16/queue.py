@@ -474,12 +474,15 @@ class MessageQueue:
             _try("seal", self, True)   # silent: an OSError is logged there
         return seq
 
-    def peek(self):
-        """(seq, action, payload, tx_ref) of the oldest waiting message, or None."""
+    def peek(self, decode=True):
+        """(seq, action, payload, tx_ref) of the oldest waiting message, or None; decode False:
+        its seq only (nothing decoded, no garbage: for a caller that may not send it now)."""
         if self._head is None:
             return None
         b = self._head[2]
         seq, p = _uint(b, 1)
+        if not decode:
+            return seq
         ref, p = _uint(b, p)
         ref = ref - 1 if ref else None
         action, p = _value(b, p)

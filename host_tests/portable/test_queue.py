@@ -162,6 +162,18 @@ def test_ack_of_anything_but_the_head_is_an_error():
     assert q.peek()[0] == b
 
 
+def test_peek_without_decoding_gives_the_head_seq_alone():
+    fs, q = fresh()
+    assert q.peek(False) is None
+    a = q.push("MeterValues", MV)
+    b = q.push("MeterValues", MV)
+    assert q.peek(False) == a == q.peek()[0]
+    q.ack(a)
+    assert q.peek(False) == b
+    q.ack(b)
+    assert q.peek(False) is None
+
+
 def test_on_demand_methods_and_unknown_names():
     # waiting/done/tx_id/failures live in queue_open (MessageQueue.__getattr__)
     fs, q = fresh()
