@@ -120,10 +120,14 @@ class AuthStore:
     def __init__(self, directory=None, parse_time=None):
         self.dir = directory
         self.parse_time = parse_time
-        d = store.load(self._path(LIST_FILE), {}) if directory else {}
+        d = {}
+        self.cache = {}
+        if directory:  # store_load imported once for both files (store.load imports it per lookup)
+            load = store.load
+            d = load(self._path(LIST_FILE), {})
+            self.cache = load(self._path(_CACHE_FILE), {})
         self.version = d.get("v", 0)
         self.list = d.get("e", {})
-        self.cache = store.load(self._path(_CACHE_FILE), {}) if directory else {}
         # Each cache entry ends with the stamp it was learnt with (the oldest is evicted first);
         # one saved without a stamp counts as the oldest.
         self._stamp = 0
