@@ -1,7 +1,15 @@
-# Meter values (OCPP 1.6 4.7), imported for each and unloaded (ChargePoint.on_demand): the
-# meterValue element of a sample (periodic, clock-aligned, a transaction's begin and end,
-# triggered) and the MeterValues message; the core keeps the next periodic and aligned moment.
-# No I/O; the values go through the core's queue.
+# Meter values (OCPP 1.6 4.7) and the transactions they begin and end, imported for each use and
+# unloaded (ChargePoint.on_demand): the meterValue element of a sample (periodic, clock-aligned,
+# a transaction's begin and end, triggered) and the MeterValues message; a transaction's start
+# (once the core finds an EV plugged for a grant, ocpp16.offline) with its Transaction.Begin
+# values, and, once it was stopped and the contactor is open, its StopTransaction with the
+# Transaction.End values: one module loaded at a start, the moment that decides the smallest
+# heap. The stop itself (the offer off) is the core's: it never waits for an import. The core
+# keeps the next periodic and aligned moment. No I/O beyond tx.json; the messages go through the
+# core's queue.
+import log
+from ocpp16 import timefmt
+from ocpp16.chargepoint import Transaction
 
 
 def sample(cp, now):
@@ -47,3 +55,88 @@ def _sampled(cp, evse, key, context, now):
                 sv["phase"] = ("L1", "L2", "L3")[i] + ("-N" if m == "Voltage" else "")
             values.append(sv)
     return {"timestamp": cp.clock.stamp(now), "sampledValue": values}
+
+
+def start(cp, evse, now):
+    """The transaction of the grant (cp.auth, spent here: one start per authorization) on evse,
+    with its Transaction.Begin values, unless the queue has no room for it (queue.room_for_transaction)
+    or a feature refuses it (may_start hooks): the Transaction, or None."""
+    a = cp.auth
+    id_tag = a["tag"]
+    cp.auth = None
+    if not cp.queue.room_for_transaction():
+        log.error("%s not queued: %s", "StartTransaction", "queue full")
+        cp._event(("refused", "queue full"))
+        return None
+    try:
+        for hook in cp._hooks("may_start"):
+            why = hook(cp, evse, id_tag, now)
+            if why:
+                log.info("idTag %s refused: %s", id_tag, why)
+                cp._event(("refused", why))
+                return None
+    except MemoryError as e:  # a feature could not check it (it may read the local list)
+        log.warning("idTag %s: start waits: %r", id_tag, e)
+        cp.auth = a  # tried again next tick, while the authorization lasts
+        return None
+    evse.read_meter()
+    meter = evse.energy_wh()
+    epoch = cp.clock.epoch(now)
+    payload = {"connectorId": evse.id, "idTag": id_tag, "meterStart": meter,
+               "timestamp": timefmt.format_datetime(epoch)}
+    for hook in cp._hooks("start_payload"):
+        hook(cp, evse, payload)
+    # The transaction is on flash (tx.json, with the seq its Start will get) before its
+    # Start is queued: a power cut in between is recovered without a dangling Start.
+    t = Transaction(evse.id, id_tag, cp.queue.next_seq, meter, now, epoch)
+    cp.tx[evse.id] = t
+    cp._save_tx(now)
+    ref = cp._push("StartTransaction", payload, None)
+    if ref is None:
+        del cp.tx[evse.id]
+        cp._save_tx(now)
+        return None
+    if ref != t.tx_ref:
+        t.tx_ref = ref
+        cp._save_tx(now)
+    interval = cp.config.get("MeterValueSampleInterval")
+    t.next_sample_ms = now + interval * 1000 if interval else None
+    cp.finishing.discard(evse.id)
+    evse.permit(True)
+    log.info("transaction on connector %d %s: %s", evse.id, "started", id_tag)
+    t.begin_values = _sampled(cp, evse, "StopTxnSampledData", "Transaction.Begin", now)
+    return t
+
+
+def finish(cp, connector, now):
+    """The StopTransaction of the transaction stopped on `connector` (ChargePoint.stop_transaction),
+    with meterStop read now that the contactor is open (or after the settle time)."""
+    t = cp.tx[connector]
+    reason, id_tag, _ = t.stopping
+    evse = cp.evses[connector - 1]
+    evse.read_meter()
+    payload = {"meterStop": evse.energy_wh(), "timestamp": cp.clock.stamp(now),
+               "transactionId": t.tx_id, "reason": reason}
+    if id_tag:
+        payload["idTag"] = id_tag
+    data = []
+    for v in (t.begin_values, _sampled(cp, evse, "StopTxnSampledData", "Transaction.End", now)):
+        if v:
+            data.append(v)
+    if data:
+        payload["transactionData"] = data
+    # Record the Stop's seq before queueing it: after a cut in between, recovery can
+    # tell whether this Stop made it to the queue (and must not send a second one).
+    t.stop_seq = cp.queue.next_seq
+    cp._save_tx(now)
+    cp._push("StopTransaction", payload, t.tx_ref)
+    del cp.tx[connector]
+    if evse.plugged:
+        cp.finishing.add(connector)
+    cp._save_tx(now)
+    cp._event(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
+    for hook in cp._hooks("tx_ended"):
+        hook(cp, connector, now)
+    log.info("transaction on connector %d %s: %s", connector, "stopped", reason)
+    if connector in cp.scheduled_unavailable:  # a ChangeAvailability waited for this stop
+        cp.on_demand("core_ops", "out_of_use", connector)

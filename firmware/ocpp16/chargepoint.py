@@ -2,13 +2,14 @@
 # heartbeat, statuses, the transactions' state (the stop, persisted readings), sending, and
 # the dispatch of answers. The rest is imported for its work and unloaded (on_demand):
 # start-up, registration and the clock (ocpp16.boot), failed CALLs and bad frames
-# (ocpp16.failures), authorizing an idTag, its transaction's start and StopTransaction
-# (ocpp16.offline), building meter values (ocpp16.aligned), power-loss recovery
+# (ocpp16.failures), authorizing an idTag (ocpp16.offline), its transaction's start and
+# StopTransaction and building meter values (ocpp16.aligned), power-loss recovery
 # (ocpp16.recovery), the CSMS's calls (ocpp16.calls, their handlers in ocpp16.profiles), the
 # resident features' loading and the security events (ocpp16.calls, through __getattr__).
 # Sans-I/O: text frames in (receive), text frames out (outbox); time is the `now` argument
 # (monotonic ms). It never sleeps, never touches a socket, and writes flash only through the
 # message queue and store.save.
+import gc
 import sys
 
 import log
@@ -178,6 +179,8 @@ class ChargePoint:
         stop is tried again every tick), charging goes on, tried again on the next use. A module
         already loaded (a call of it asks for more of it) stays for the call that loaded it."""
         held = name in self.features or "ocpp16" + "." + name in sys.modules
+        if not held:  # the garbage freed first, so the module's code fills the lowest holes
+            gc.collect()
         try:
             mod = profiles.load(name)
         except Exception as e:  # ImportError, MemoryError
@@ -240,7 +243,8 @@ class ChargePoint:
 
     # ------------------------------------------------------------------ transactions
     # An idTag is authorized by ocpp16.offline (online or not); its transaction starts and
-    # finishes (StopTransaction) there too. The stop itself is here: it never waits for an import.
+    # finishes (StopTransaction) in ocpp16.aligned, with its meter values. The stop itself is
+    # here: it never waits for an import.
     def stop_transaction(self, connector, reason, now, id_tag=None):
         """End a transaction: the offer stops at once; meterStop is read and the
         StopTransaction queued once the contactor is open, since the EV may draw
@@ -252,7 +256,7 @@ class ChargePoint:
         evse.permit(False)
         t.stopping = (reason, id_tag, now)
         if not evse.contactor_closed:
-            self.on_demand("offline", "finish", connector, now)
+            self.on_demand("aligned", "finish", connector, now)
         return True
 
     # ------------------------------------------------------------------ tick
@@ -286,27 +290,16 @@ class ChargePoint:
                 # Finishing (the EV stayed plugged after the last one stopped).
                 if (a is not None and evse.plugged and (a["connector"] in (None, c))
                         and evse.available and evse.fault is None):
-                    # The queue's room is checked (that loads ocpp16.queue_open) and the Begin values
-                    # are taken (ocpp16.aligned) outside ocpp16.offline.start: never two on-demand
-                    # modules at once at this moment, which decides the smallest heap. Code that
-                    # cannot load keeps the authorization for the next tick (while it lasts).
-                    try:
-                        free = self.queue.room_for_transaction()
-                    except Exception as e:  # queue_open: ImportError, MemoryError
-                        free = None
-                        if self._not_loaded != "queue_open":
-                            log.error("%s not loaded: %r", "queue_open", e)
-                        self._not_loaded = "queue_open"
-                    # the authorization is spent in there (kept when it cannot be loaded)
-                    t = None if free is None else self.on_demand("offline", "start", evse, free, now)
-                    if t:
-                        t.begin_values = self.on_demand("aligned", "_sampled", evse, "StopTxnSampledData",
-                                                        "Transaction.Begin", now)
+                    # The start (ocpp16.aligned, with its Begin values; the queue's room is checked
+                    # there, resident): one on-demand module at this moment, which decides the
+                    # smallest heap. Code that cannot load keeps the authorization (spent in there)
+                    # for the next tick, while it lasts.
+                    self.on_demand("aligned", "start", evse, now)
             elif t.stopping is not None:
                 # Waiting for the contactor to open (bounded: a welded contact cannot); its
-                # StopTransaction (ocpp16.offline) is tried again every tick until it is queued.
+                # StopTransaction (ocpp16.aligned) is tried again every tick until it is queued.
                 if not evse.contactor_closed or now - t.stopping[2] >= _STOP_SETTLE_MS:
-                    self.on_demand("offline", "finish", c, now)
+                    self.on_demand("aligned", "finish", c, now)
             elif not evse.plugged and self.config.get("StopTransactionOnEVSideDisconnect"):
                 self.stop_transaction(c, "EVDisconnected", now)
             elif t.next_sample_ms is not None and now >= t.next_sample_ms:
@@ -408,14 +401,17 @@ class ChargePoint:
                 if self.on_demand("boot", "send", now) is False:
                     self.next_boot_ms = now  # not encoded (out of heap): tried again next tick
             return
-        head = self.queue.peek()
+        # the head's seq only: its message is decoded when it is sent (a retry wait with a
+        # backlog would decode it every tick, garbage that fragments the heap)
+        seq = self.queue.peek(False)
         ram = self.ram
         r = None
-        if ram and (head is None or ram[0][0] < head[0]):
+        if ram and (seq is None or ram[0][0] < seq):
             r = ram[0]  # taken from the RAM buffer only once it is sent
             m = {"action": r[1], "payload": r[2], "cb": r[3], "seq": None}
-        elif head is not None and now >= self.retry_at:
-            m = {"action": head[1], "payload": head[2], "cb": None, "seq": head[0]}
+        elif seq is not None and now >= self.retry_at:
+            head = self.queue.peek()
+            m = {"action": head[1], "payload": head[2], "cb": None, "seq": seq}
         else:
             interval = self.config.get("HeartbeatInterval")
             if not interval or now - self.last_call_ms < interval * 1000:
@@ -500,4 +496,4 @@ class ChargePoint:
     # ------------------------------------------------------------------ queries
     def idle(self):
         """Nothing waiting to be sent or answered."""
-        return self.pending is None and not self.ram and self.queue.peek() is None
+        return self.pending is None and not self.ram and self.queue.peek(False) is None

@@ -1,19 +1,17 @@
-# An idTag's way through a transaction (the module is named for its first part, offline
-# authorization), imported for each step and unloaded (ChargePoint.on_demand): authorizing it
-# (OCPP 1.6 3.5, 4.1) for a card at the reader or a RemoteStartTransaction, online through an
-# Authorize CALL (or at once when LocalPreAuthorize knows the tag), offline or without an
-# answer from the local list and cache; once the core finds an EV plugged for the grant
-# (ChargePoint.auth), the transaction's start; once it was stopped and the contactor is open,
-# its StopTransaction; the answers to its Start and Stop (_answered: the idTagInfo remembered,
-# the transactionId). The stop itself (the offer off) is the core's: it never waits for an
-# import. Also the AuthStore (the local list and cache, ocpp16.auth), read from flash for each
-# use. No I/O beyond tx.json, the queue and the AuthStore's files.
+# An idTag's authorization (the module is named for offline authorization), imported for each
+# step and unloaded (ChargePoint.on_demand): authorizing it (OCPP 1.6 3.5, 4.1) for a card at
+# the reader or a RemoteStartTransaction, online through an Authorize CALL (or at once when
+# LocalPreAuthorize knows the tag), offline or without an answer from the local list and cache,
+# into a grant that waits for an EV plugged (ChargePoint.auth); the answers to its transaction's
+# Start and Stop (_answered: the idTagInfo remembered, the transactionId). The transaction's
+# start and StopTransaction are built in ocpp16.aligned with their meter values. Also the
+# AuthStore (the local list and cache, ocpp16.auth), read from flash for each use. No I/O beyond
+# tx.json (a transactionId) and the AuthStore's files.
 import log
 import store
 from compat import const
 from ocpp16 import timefmt
 from ocpp16.auth import CACHE_MAX, LIST_FILE, STATUSES, pack
-from ocpp16.chargepoint import Transaction
 
 _CACHE_FILE = const("authcache.json")  # in the data folder: {idTag: entry + [the stamp it was learnt with]}
 
@@ -59,7 +57,7 @@ def remember(cp, id_tag, info):
     """An idTagInfo of the CSMS (Authorize, StartTransaction, StopTransaction answers) goes to
     the Authorization Cache when it is enabled. The cache is an aid: when it cannot be read in
     now (MemoryError), the tag is not learnt this time and the answer is handled all the same."""
-    if info and cp.config.get("AuthorizationCacheEnabled"):
+    if id_tag and info and cp.config.get("AuthorizationCacheEnabled"):  # a Stop may have no idTag
         try:
             (cp.auth_store if not cp.data_dir else auth_store(cp)).remember(id_tag, info)
         except MemoryError as e:
@@ -114,91 +112,6 @@ def result(cp, id_tag, connector, status, now, info=None):
     return True
 
 
-def start(cp, evse, free, now):
-    """The transaction of the grant (cp.auth, spent here: one start per authorization) on evse,
-    unless the queue has no room for it (free: False, the core checked it before) or a feature refuses
-    it (may_start hooks): the Transaction, or None. The core takes its Transaction.Begin values
-    after (ChargePoint.tick)."""
-    a = cp.auth
-    id_tag = a["tag"]
-    cp.auth = None
-    if not free:
-        log.error("%s not queued: %s", "StartTransaction", "queue full")
-        cp._event(("refused", "queue full"))
-        return None
-    try:
-        for hook in cp._hooks("may_start"):
-            why = hook(cp, evse, id_tag, now)
-            if why:
-                log.info("idTag %s refused: %s", id_tag, why)
-                cp._event(("refused", why))
-                return None
-    except MemoryError as e:  # a feature could not check it (it may read the local list)
-        log.warning("idTag %s: start waits: %r", id_tag, e)
-        cp.auth = a  # tried again next tick, while the authorization lasts
-        return None
-    evse.read_meter()
-    meter = evse.energy_wh()
-    epoch = cp.clock.epoch(now)
-    payload = {"connectorId": evse.id, "idTag": id_tag, "meterStart": meter,
-               "timestamp": timefmt.format_datetime(epoch)}
-    for hook in cp._hooks("start_payload"):
-        hook(cp, evse, payload)
-    # The transaction is on flash (tx.json, with the seq its Start will get) before its
-    # Start is queued: a power cut in between is recovered without a dangling Start.
-    t = Transaction(evse.id, id_tag, cp.queue.next_seq, meter, now, epoch)
-    cp.tx[evse.id] = t
-    cp._save_tx(now)
-    ref = cp._push("StartTransaction", payload, None)
-    if ref is None:
-        del cp.tx[evse.id]
-        cp._save_tx(now)
-        return None
-    if ref != t.tx_ref:
-        t.tx_ref = ref
-        cp._save_tx(now)
-    interval = cp.config.get("MeterValueSampleInterval")
-    t.next_sample_ms = now + interval * 1000 if interval else None
-    cp.finishing.discard(evse.id)
-    evse.permit(True)
-    log.info("transaction on connector %d %s: %s", evse.id, "started", id_tag)
-    return t
-
-
-def finish(cp, connector, now):
-    """The StopTransaction of the transaction stopped on `connector` (ChargePoint.stop_transaction),
-    with meterStop read now that the contactor is open (or after the settle time)."""
-    t = cp.tx[connector]
-    reason, id_tag, _ = t.stopping
-    evse = cp.evses[connector - 1]
-    evse.read_meter()
-    payload = {"meterStop": evse.energy_wh(), "timestamp": cp.clock.stamp(now),
-               "transactionId": t.tx_id, "reason": reason}
-    if id_tag:
-        payload["idTag"] = id_tag
-    data = []
-    for v in (t.begin_values, cp._sampled(evse, "StopTxnSampledData", "Transaction.End", now)):
-        if v:
-            data.append(v)
-    if data:
-        payload["transactionData"] = data
-    # Record the Stop's seq before queueing it: after a cut in between, recovery can
-    # tell whether this Stop made it to the queue (and must not send a second one).
-    t.stop_seq = cp.queue.next_seq
-    cp._save_tx(now)
-    cp._push("StopTransaction", payload, t.tx_ref)
-    del cp.tx[connector]
-    if evse.plugged:
-        cp.finishing.add(connector)
-    cp._save_tx(now)
-    cp._event(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
-    for hook in cp._hooks("tx_ended"):
-        hook(cp, connector, now)
-    log.info("transaction on connector %d %s: %s", connector, "stopped", reason)
-    if connector in cp.scheduled_unavailable:  # a ChangeAvailability waited for this stop
-        cp.on_demand("core_ops", "out_of_use", connector)
-
-
 class AuthStore:
     """The Local Authorization List and the Authorization Cache of a data folder (ocpp16.auth),
     read back from flash when made; every change is saved at once. Expiry is checked against
@@ -207,10 +120,14 @@ class AuthStore:
     def __init__(self, directory=None, parse_time=None):
         self.dir = directory
         self.parse_time = parse_time
-        d = store.load(self._path(LIST_FILE), {}) if directory else {}
+        d = {}
+        self.cache = {}
+        if directory:  # store_load imported once for both files (store.load imports it per lookup)
+            load = store.load
+            d = load(self._path(LIST_FILE), {})
+            self.cache = load(self._path(_CACHE_FILE), {})
         self.version = d.get("v", 0)
         self.list = d.get("e", {})
-        self.cache = store.load(self._path(_CACHE_FILE), {}) if directory else {}
         # Each cache entry ends with the stamp it was learnt with (the oldest is evicted first);
         # one saved without a stamp counts as the oldest.
         self._stamp = 0

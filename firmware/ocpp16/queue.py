@@ -17,10 +17,10 @@
 # the newest segment is full a new one starts with a copy of the live tx_ref map, and every older
 # segment whose messages are all acknowledged is deleted (oldest first, never the newest).
 # Resident here: push, peek, ack and what they need (the value codec, framing, finding the next
-# head). Everything that does not run every period is in queue_open.py, loaded for the call and
-# unloaded (_rare): opening (recovery after a reboot or a cut, torn-record scanning), sealing the
-# slots, segment rollover and compaction, resolve_tx, room_for_transaction, waiting(), done(),
-# tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_fail) and the
+# head), and room_for_transaction (asked at each transaction's start). Everything that does not
+# run every period is in queue_open.py, loaded for the call and unloaded (_rare): opening
+# (recovery after a reboot or a cut, torn-record scanning), sealing the slots, segment rollover
+# and compaction, resolve_tx, waiting(), done(), tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_fail) and the
 # rare words of the code table. A cut at any point leaves the old or the new state: a torn
 # record fails its CRC (a torn staged slot is ignored at open, a torn segment tail ends its scan
 # and appends go to a new segment). An ack is durable before ack() returns; a torn ack file
@@ -50,10 +50,16 @@ import log
 import store
 from ocpp16 import timefmt
 
-# Limits of the resident paths; those of opening, rollover, reclaim, room_for_transaction and the
-# failure log live in queue_open.py (with the defaults of MessageQueue's arguments).
+# Limits of the resident paths; those of opening, rollover, reclaim and the failure log live in
+# queue_open.py (with the defaults of MessageQueue's arguments).
 MAX_DEPTH = 12                 # nesting of payload lists/objects accepted
 STOP_RESERVE = 4 * 512         # bytes kept free for StopTransaction (4 connectors x budget)
+_EST_START = const(96)         # record budgets of a new transaction (room_for_transaction)
+_EST_METER_VALUE = const(256)
+_EST_STOP = const(512)
+_TX_METER_VALUES = const(16)   # MeterValues budgeted for a new transaction by default
+_FS_MARGIN = const(2 * 4096)   # free filesystem space room_for_transaction() keeps beyond its estimate:
+                               # two 4 KB LittleFS blocks (copy-on-write of a segment tail, a new segment)
 STAGE_MAX = 32                 # slot files; all staged messages are sealed when every one is used
 SEG_SUFFIX = ".seg"
 MSG_SUFFIX = ".msg"            # slot files "00.msg" .. of staged messages
@@ -356,9 +362,6 @@ class MessageQueue:
           done(seq): True when message seq was acknowledged (or given up): the queue is FIFO,
               so everything at or below the ack watermark is;
           tx_id(tx_ref): the transactionId resolved for tx_ref, or None;
-          room_for_transaction(n_meter_values=None): whether a whole new transaction (Start,
-              n_meter_values MeterValues, default queue_open.DEFAULT_TX_METER_VALUES, Stop)
-              fits beside the Stop reserve, in capacity_bytes and in the filesystem's free space;
           failures(): [[action, transactionId, reason], ...] oldest first, at most
               queue_open.FAILURE_LOG_MAX;
           fail(seq, reason): message seq (the head) exhausted its attempts: logged in
@@ -424,6 +427,13 @@ class MessageQueue:
             n += s[1]
         return n
 
+    def room_for_transaction(self, n_meter_values=_TX_METER_VALUES):
+        """Whether a whole new transaction (Start, n_meter_values MeterValues, Stop) fits beside
+        the Stop reserve, in capacity_bytes and in the filesystem's free space."""
+        need = _EST_START + n_meter_values * _EST_METER_VALUE + _EST_STOP + STOP_RESERVE
+        free = self.fs.free(self.dir)
+        return self.bytes_used + need <= self.capacity and (free is None or free >= need + _FS_MARGIN)
+
     def push(self, action, payload, tx_ref=None):
         """Append one message durably; returns its seq (see module comment for QueueError)."""
         if type(action) is not str or not action or type(payload) is not dict:
@@ -464,12 +474,15 @@ class MessageQueue:
             _try("seal", self, True)   # silent: an OSError is logged there
         return seq
 
-    def peek(self):
-        """(seq, action, payload, tx_ref) of the oldest waiting message, or None."""
+    def peek(self, decode=True):
+        """(seq, action, payload, tx_ref) of the oldest waiting message, or None; decode False:
+        its seq only (nothing decoded, no garbage: for a caller that may not send it now)."""
         if self._head is None:
             return None
         b = self._head[2]
         seq, p = _uint(b, 1)
+        if not decode:
+            return seq
         ref, p = _uint(b, p)
         ref = ref - 1 if ref else None
         action, p = _value(b, p)

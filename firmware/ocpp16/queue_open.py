@@ -1,12 +1,12 @@
 # The message queue's paths that do not run every period, imported for the call and unloaded
 # (queue._rare): opening (reading segments, slots and ack files back after a reboot or a power
 # cut, dropping torn records), sealing the staged slots into a segment, segment rollover and
-# compaction, resolve_tx, room_for_transaction, waiting(), done(), tx_id(), the failure log, the
+# compaction, resolve_tx, waiting(), done(), tx_id(), the failure log, the
 # texts of QueueError and the rare words of the code table. State stays in the MessageQueue `q`;
 # the record format and push / peek / ack are in queue.py.
 from compat import const
 import store
-from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, STOP_RESERVE, QueueError, _encode,
+from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, QueueError, _encode,
                           _frame, _read_record, _uint, _value, _varint)
 
 # The record format (queue.py's constants of the same names)
@@ -22,12 +22,6 @@ _SEGMENTS = const(16)  # capacity is split into this many segment files (reclaim
 _FLASH_BLOCK = const(4096)  # LittleFS block on ESP32 flash: a segment is a whole number of these
 _SEGMENT_SLACK = const(64)  # ... minus room for LittleFS's per-block CTZ pointers, so a full
                                # segment does not spill a few bytes into one more block
-FS_MARGIN = 2 * _FLASH_BLOCK    # free filesystem space room_for_transaction() keeps beyond its
-                               # estimate (copy-on-write of a segment tail, a new segment)
-EST_START = 96                 # record budgets used by room_for_transaction()
-EST_METER_VALUE = 256
-EST_STOP = 512
-DEFAULT_TX_METER_VALUES = 16   # MeterValues budgeted for a new transaction
 _MAX_TX_MAP = const(32)  # tx_ref -> transactionId entries kept (oldest dropped beyond)
 _MAX_ACK_FILE = const(32)  # bytes read from an ack file (one small framed record)
 FAILURES = "failures.json"     # the failure log (store.save)
@@ -362,17 +356,6 @@ def done(q, seq):
 def tx_id(q, tx_ref):
     """MessageQueue.tx_id."""
     return q._map.get(tx_ref)
-
-
-def room_for_transaction(q, n_meter_values=None):
-    """MessageQueue.room_for_transaction (see there)."""
-    if n_meter_values is None:
-        n_meter_values = DEFAULT_TX_METER_VALUES
-    need = EST_START + n_meter_values * EST_METER_VALUE + EST_STOP + STOP_RESERVE
-    if q.bytes_used + need > q.capacity:
-        return False
-    free = q.fs.free(q.dir)
-    return free is None or free >= need + FS_MARGIN
 
 
 def waiting(q, seq):

@@ -192,6 +192,36 @@ def test_callerror_counts_towards_the_attempts_a_timeout_does_not():
     assert len(fails) == 1 and fails[0][0] == "StopTransaction" and "CALLERROR" in fails[0][2], fails
 
 
+def test_a_retry_wait_with_a_backlog_decodes_no_message_until_it_sends():
+    # The head of the queue is decoded (peek()) only to be sent: while the retry interval runs
+    # the core asks its seq alone (peek(False)), so a backlog makes no garbage each tick.
+    r = Rig("retrywait")
+    r.config.change("TransactionMessageRetryInterval", "5")
+    r.config.change("MeterValueSampleInterval", "1")
+    r.cp.on_connect(0)
+    r.run(1000)
+    r.withhold = ("StartTransaction",)
+    r.world.reader.tap("CAFE")
+    r.world.evs[0].plug()
+    r.run(2000)
+    start = [m for m in r.sent if m[2] == "StartTransaction"]
+    assert len(start) == 1
+    decoded = []
+    real = r.queue.peek
+
+    def peek(decode=True):
+        if decode:
+            decoded.append(r.now)
+        return real(decode)
+    r.queue.peek = peek
+    r.cp.receive(json.dumps([4, start[0][1], "InternalError", "busy", {}]), r.now)  # a retry wait
+    r.run(4000)                                     # MeterValues queue up behind the Start
+    assert decoded == [] and len(r.queue) >= 3 and r.actions().count("StartTransaction") == 1
+    r.withhold = ()
+    r.run(2000)                                     # the wait is over: the Start goes again
+    assert r.actions().count("StartTransaction") == 2 and decoded
+
+
 def test_unanswered_status_is_sent_again_unless_a_newer_one_waits():
     r = Rig("status")
     r.cp.on_connect(0)

@@ -220,14 +220,14 @@ def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_
         rig.world.evs[0].plug()
         rig.run(5000)
         assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
-        broken.add("offline")
+        broken.add("aligned")                       # the StopTransaction's code
         log.out = Lines()
         rig.world.evs[0].unplug()
         rig.run(5000)                               # tried every tick, logged once
         log.out = out
         assert not rig.evses[0].contactor_closed and 1 in rig.cp.tx
         assert "StopTransaction" not in rig.actions()
-        assert len([s for s in Lines.text if "offline not loaded" in s]) == 1, Lines.text
+        assert len([s for s in Lines.text if "aligned not loaded" in s]) == 1, Lines.text
         broken.clear()
         rig.run(2000)
         stop = [m[3] for m in rig.sent if m[2] == "StopTransaction"]
@@ -243,29 +243,31 @@ def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_
 
 
 def test_a_start_whose_code_cannot_load_waits_for_it_and_keeps_the_authorization():
-    # The queue's room check (ocpp16.queue_open) and the start (ocpp16.offline) out of heap at the
-    # moment of the start: no crash, no start, the authorization kept; the start once they load.
+    # The start (ocpp16.aligned, with its Begin values) out of heap at the moment of the start: no
+    # crash, no start, the authorization kept; the start once it loads, which needs no other
+    # on-demand module (the queue's room check is resident: queue_open and offline refused).
     real = profiles.load
     broken = set()
     load = _refusing(real, broken)
     profiles.load = load
     try:
         rig = Rig("profiles_start_fail")
+        rig.cp.config.change("StopTxnSampledData", "Energy.Active.Import.Register")
         rig.cp.on_connect(0)
         rig.run(2000)
-        broken.add("queue_open")
         rig.world.reader.tap("CAFE")
         rig.run(1000)
+        broken.add("aligned")
         rig.world.evs[0].plug()
-        rig.run(3000)                                # the room cannot be checked: no start yet
-        assert not rig.cp.tx and rig.cp.auth is not None
-        broken.discard("queue_open")
-        broken.add("offline")
-        rig.run(2000)                                # the start itself cannot load: still waiting
+        rig.run(3000)                                # the start cannot load: no start yet
         assert not rig.cp.tx and rig.cp.auth is not None
         broken.clear()
-        rig.run(3000)
-        assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
-        assert "StartTransaction" in rig.actions() and rig.cp.auth is None
+        broken.update(("queue_open", "offline"))
+        rig.run(1000)
+        assert 1 in rig.cp.tx and rig.cp.auth is None
+        assert rig.cp.tx[1].begin_values["sampledValue"][0]["context"] == "Transaction.Begin"
+        broken.clear()
+        rig.run(2000)
+        assert "StartTransaction" in rig.actions() and rig.evses[0].contactor_closed
     finally:
         profiles.load = real

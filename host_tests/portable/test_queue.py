@@ -162,8 +162,20 @@ def test_ack_of_anything_but_the_head_is_an_error():
     assert q.peek()[0] == b
 
 
+def test_peek_without_decoding_gives_the_head_seq_alone():
+    fs, q = fresh()
+    assert q.peek(False) is None
+    a = q.push("MeterValues", MV)
+    b = q.push("MeterValues", MV)
+    assert q.peek(False) == a == q.peek()[0]
+    q.ack(a)
+    assert q.peek(False) == b
+    q.ack(b)
+    assert q.peek(False) is None
+
+
 def test_on_demand_methods_and_unknown_names():
-    # waiting/done/tx_id/room_for_transaction/failures live in queue_open (MessageQueue.__getattr__)
+    # waiting/done/tx_id/failures live in queue_open (MessageQueue.__getattr__)
     fs, q = fresh()
     a = q.push("MeterValues", MV)
     assert q.waiting(a) and not q.done(a) and q.tx_id(a) is None and q.failures() == []
@@ -466,7 +478,11 @@ def test_a_failed_seal_never_delivers_a_message_twice():
 def test_room_for_transaction_also_needs_free_filesystem_space():
     fs, q = fresh(capacity_bytes=400 * 1024)
     assert q.room_for_transaction()                  # no space figure: capacity decides
-    need = qo.EST_START + 16 * qo.EST_METER_VALUE + qo.EST_STOP + mq.STOP_RESERVE + qo.FS_MARGIN
+    # queue.py's budgets (_EST_START + 16 x _EST_METER_VALUE + _EST_STOP, underscore const()s: not
+    # importable on MicroPython), the Stop reserve and _FS_MARGIN (two 4 KB blocks)
+    need = 96 + 16 * 256 + 512 + mq.STOP_RESERVE + 2 * 4096
+    fs.space = need - 1
+    assert not q.room_for_transaction()
     fs.space = need + 200
     assert q.room_for_transaction()
     q.push("MeterValues", MV3)
