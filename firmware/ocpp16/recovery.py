@@ -22,7 +22,7 @@ def recover(cp, saved, now):
         payload = {"idTag": t["tag"], "meterStop": t.get("last", t["ms"]),
                    "timestamp": timefmt.format_datetime(t.get("lt", t["t0"])),
                    "transactionId": t.get("id"), "reason": "PowerLoss"}
-        # as in ocpp16.offline.finish: a cut during this recovery must not give a second Stop
+        # as in ocpp16.aligned.finish: a cut during this recovery must not give a second Stop
         t["stop"] = cp.queue.next_seq
         store.save(cp._path(TX_FILE), saved)
         cp._push("StopTransaction", payload, t["ref"])
