@@ -143,16 +143,8 @@ def open(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX
     n = 0   # the waiting messages, found as _locate finds the head
     for seg in q._segs:
         if seg[2] > q._acked:
-            f = q.fs.open(q._path(seg[0]), "rb")
-            try:
-                while True:
-                    body = _read_record(f, q.max_record)
-                    if body is None:
-                        break
-                    if body[0] == _MSG and q._acked < _uint(body, 1)[0] <= seg[2]:
-                        n += 1
-            finally:
-                f.close()
+            for seq in _seqs(q, seg):
+                n += q._acked < seq <= seg[2]
     for s in q._staged:
         n += s[0] > q._acked
     q._count = n
@@ -367,19 +359,25 @@ def waiting(q, seq):
         if s == seq:
             return True
     for seg in q._segs:
-        if seg[2] < seq or seg[2] <= q._acked:
-            continue
-        f = q.fs.open(q._path(seg[0]), "rb")
-        try:
-            while True:
-                body = _read_record(f, q.max_record)
-                if body is None:
-                    break
-                if body[0] == _MSG and _uint(body, 1)[0] == seq:
-                    return True
-        finally:
-            f.close()
+        if seg[2] >= seq and seg[2] > q._acked and seq in _seqs(q, seg):
+            return True
     return False
+
+
+def _seqs(q, seg):
+    """The seqs of the message records in segment seg, in file order (open and waiting read
+    them; _locate reads its own, from an offset)."""
+    out = []
+    f = q.fs.open(q._path(seg[0]), "rb")
+    try:
+        while True:
+            body = _read_record(f, q.max_record)
+            if body is None:
+                return out
+            if body[0] == _MSG:
+                out.append(_uint(body, 1)[0])
+    finally:
+        f.close()
 
 
 def fail(q, seq, reason):
