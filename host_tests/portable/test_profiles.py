@@ -19,6 +19,18 @@ def _call(rig, action, payload, msg_id="c1"):
     raise AssertionError("no answer to " + action)
 
 
+def _charging(name, ms):
+    """A Rig booted, a card tapped and an EV plugged, run ms more: charging on connector 1."""
+    rig = Rig(name)
+    rig.cp.on_connect(0)
+    rig.run(2000)
+    rig.world.reader.tap("CAFE")
+    rig.world.evs[0].plug()
+    rig.run(ms)
+    assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+    return rig
+
+
 def _refusing(real, broken):
     """A profiles.load that raises MemoryError for the modules named in the set `broken`
     (an import out of heap) and is `real` for the others."""
@@ -63,13 +75,7 @@ def test_handler_module_is_unloaded_after_its_call():
 
 
 def test_failed_import_is_internal_error_then_retried_and_charging_goes_on():
-    rig = Rig("profiles_fail")
-    rig.cp.on_connect(0)
-    rig.run(2000)
-    rig.world.reader.tap("CAFE")
-    rig.world.evs[0].plug()
-    rig.run(10000)
-    assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+    rig = _charging("profiles_fail", 10000)
     saved = profiles.HANDLERS
     profiles.HANDLERS = "no_such_module: GetConfiguration ;" + saved
     try:
@@ -87,13 +93,7 @@ def test_failed_import_is_internal_error_then_retried_and_charging_goes_on():
 def test_a_call_whose_handler_table_cannot_load_is_internal_error_and_charging_goes_on():
     # HANDLERS is schema_core's, loaded by profiles.handler() for the call: out of heap for it,
     # the CSMS gets InternalError (never a crash, never NotSupported), the next call loads it.
-    rig = Rig("profiles_table_fail")
-    rig.cp.on_connect(0)
-    rig.run(2000)
-    rig.world.reader.tap("CAFE")
-    rig.world.evs[0].plug()
-    rig.run(10000)
-    assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+    rig = _charging("profiles_table_fail", 10000)
     kept = profiles.__dict__.pop("HANDLERS", None)   # a table an earlier test set here
     real = profiles.load
     profiles.load = _refusing(real, {"schema_core"})
@@ -213,13 +213,7 @@ def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_
             Lines.text.append(s)
     profiles.load = load
     try:
-        rig = Rig("profiles_stop_fail")
-        rig.cp.on_connect(0)
-        rig.run(2000)
-        rig.world.reader.tap("CAFE")
-        rig.world.evs[0].plug()
-        rig.run(5000)
-        assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
+        rig = _charging("profiles_stop_fail", 5000)
         broken.add("aligned")                       # the StopTransaction's code
         log.out = Lines()
         rig.world.evs[0].unplug()
