@@ -58,7 +58,8 @@ def _setup(name):
     return a, lib, buf, saved
 
 
-def _teardown(lib, saved):
+def _teardown(a, lib, saved):
+    a.queue.close()
     sys.path.remove(lib)
     for n in PARTS:
         sys.modules.pop(n, None)
@@ -99,8 +100,7 @@ def test_the_wiring_and_the_link_parts_are_not_kept_after_use():
         assert link.url.endswith("/ocpp/P1") and "applink" not in sys.modules
         assert ("ws_url", False) in seen, seen  # applink dropped before: never both in the heap
     finally:
-        a.queue.close() if hasattr(a.queue, "close") else None
-        _teardown(lib, saved)
+        _teardown(a, lib, saved)
 
 
 def test_the_flash_log_stamp_holds_the_clocks_not_the_app():
@@ -112,8 +112,7 @@ def test_the_flash_log_stamp_holds_the_clocks_not_the_app():
         assert stamp is app._log_stamp  # a plain function, not a bound method of `a`
         assert stamp() == a.cp.clock.stamp(a.clock.now())
     finally:
-        a.queue.close() if hasattr(a.queue, "close") else None
-        _teardown(lib, saved)
+        _teardown(a, lib, saved)
 
 
 def test_a_relink_whose_part_cannot_load_is_tried_again_later_and_the_loop_goes_on():
@@ -142,8 +141,7 @@ def test_a_relink_whose_part_cannot_load_is_tried_again_later_and_the_loop_goes_
             a.link.stop()
         asyncio.run(go())
     finally:
-        a.queue.close() if hasattr(a.queue, "close") else None
-        _teardown(lib, saved)
+        _teardown(a, lib, saved)
 
 
 def test_jobs_run_as_tasks_and_are_dropped_when_the_runner_cannot_load():
@@ -169,8 +167,7 @@ def test_jobs_run_as_tasks_and_are_dropped_when_the_runner_cannot_load():
             assert a.job_ran == 2 and "jobpkg.fakejob" not in sys.modules and "appjobs" not in sys.modules
         asyncio.run(go())
     finally:
-        a.queue.close() if hasattr(a.queue, "close") else None
-        _teardown(lib, saved)
+        _teardown(a, lib, saved)
 
 
 def test_a_failed_connect_loads_applink_only_when_it_has_something_to_do():
@@ -203,8 +200,7 @@ def test_a_failed_connect_loads_applink_only_when_it_has_something_to_do():
         a.on_connect_failed(OSError(111, "refused"))
         assert a.fallback == [0, 1] and events == ["FailedToAuthenticateAtCentralSystem"]
     finally:
-        a.queue.close()
-        _teardown(lib, saved)
+        _teardown(a, lib, saved)
 
 
 def test_a_memory_error_out_of_the_core_ends_the_control_loop():
@@ -223,5 +219,4 @@ def test_a_memory_error_out_of_the_core_ends_the_control_loop():
                 return str(e)
         assert asyncio.run(go()) == "no room in tick"
     finally:
-        a.queue.close()
-        _teardown(lib, saved)
+        _teardown(a, lib, saved)
