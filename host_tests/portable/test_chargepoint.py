@@ -14,6 +14,16 @@ from ocpp16.timefmt import format_datetime
 TX_ID = 4242
 
 
+def refusing(real, broken):
+    """A profiles.load that raises MemoryError for the modules named in the set `broken`
+    (an import out of heap) and is `real` for the others."""
+    def load(name):
+        if name in broken:
+            raise MemoryError("no room for " + name)
+        return real(name)
+    return load
+
+
 class Rig:
     def __init__(self, name, keep=False, connectors=1, prefix="cp_"):
         self.dir = scratch.folder(prefix + name, keep)
@@ -615,11 +625,7 @@ def test_a_transaction_answer_whose_code_cannot_load_is_acked_and_its_id_comes_f
     real = profiles.load
     broken = set()
     starts = []
-
-    def load(name):
-        if name in broken:
-            raise MemoryError("no room for " + name)
-        return real(name)
+    load = refusing(real, broken)
     r = Rig("txanswer")
     csms = r.csms
 

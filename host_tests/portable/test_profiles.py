@@ -6,7 +6,7 @@ import json
 import sys
 
 from ocpp16 import profiles
-from test_chargepoint import Rig
+from test_chargepoint import Rig, refusing
 
 
 def _call(rig, action, payload, msg_id="c1"):
@@ -29,16 +29,6 @@ def _charging(name, ms):
     rig.run(ms)
     assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
     return rig
-
-
-def _refusing(real, broken):
-    """A profiles.load that raises MemoryError for the modules named in the set `broken`
-    (an import out of heap) and is `real` for the others."""
-    def load(name):
-        if name in broken:
-            raise MemoryError("no room for " + name)
-        return real(name)
-    return load
 
 
 def test_every_registered_handler_exists_and_every_core_action_is_registered():
@@ -96,7 +86,7 @@ def test_a_call_whose_handler_table_cannot_load_is_internal_error_and_charging_g
     rig = _charging("profiles_table_fail", 10000)
     kept = profiles.__dict__.pop("HANDLERS", None)   # a table an earlier test set here
     real = profiles.load
-    profiles.load = _refusing(real, {"schema_core"})
+    profiles.load = refusing(real, {"schema_core"})
     try:
         assert profiles.handler("GetConfiguration") == "schema_core"   # a module that handles nothing
         m = _call(rig, "GetConfiguration", {}, "h1")
@@ -167,7 +157,7 @@ def test_core_on_demand_import_failure_never_stops_charging():
     from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS
     real = profiles.load
     broken = set()
-    load = _refusing(real, broken)
+    load = refusing(real, broken)
     profiles.load = load
     try:
         broken.add("boot")
@@ -204,7 +194,7 @@ def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_
     import log
     real, out = profiles.load, log.out
     broken = set()
-    load = _refusing(real, broken)
+    load = refusing(real, broken)
 
     class Lines:
         text = []
@@ -242,7 +232,7 @@ def test_a_start_whose_code_cannot_load_waits_for_it_and_keeps_the_authorization
     # on-demand module (the queue's room check is resident: queue_open and offline refused).
     real = profiles.load
     broken = set()
-    load = _refusing(real, broken)
+    load = refusing(real, broken)
     profiles.load = load
     try:
         rig = Rig("profiles_start_fail")

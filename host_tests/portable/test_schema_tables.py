@@ -7,7 +7,7 @@ import sys
 
 from ocpp16 import callerror as E
 from ocpp16 import profiles, rpc, schema
-from test_chargepoint import Rig
+from test_chargepoint import Rig, refusing
 from test_profiles import _call  # a CSMS call and its answer
 
 
@@ -147,12 +147,7 @@ def test_a_refusal_whose_description_cannot_load_keeps_its_code():
     # the descriptions are badframe's, loaded for a refusal: out of heap for it, the code is
     # the same and the description names the field; a good payload never loads it
     real = profiles.load
-
-    def no_heap(name):
-        if name == "badframe":
-            raise MemoryError("no heap")
-        return real(name)
-    profiles.load = no_heap
+    profiles.load = refusing(real, {"badframe"})
     try:
         for action, payload, code in (("BootNotification", {"status": "Maybe", "currentTime": "2024-01-01T00:00:00Z",
                                                              "interval": 1}, E.PropertyConstraintViolation),
