@@ -163,11 +163,9 @@ class ChargePoint:
         name raises AttributeError (getattr(cp, name, default) works)."""
         if name == "auth_store":  # the local list and cache, read from flash for each use
             return self.on_demand("offline", "auth_store")
-        i = _RARE.find(" " + name + " ")
-        if i < 0:
+        mod = profiles.handler(name, _RARE)
+        if mod is None:
             raise AttributeError(name)
-        i = _RARE.rfind(";", 0, i) + 1
-        mod = _RARE[i:_RARE.find(":", i)]
         if mod[0] == "=":  # an attribute not set yet
             return mod[1:] or None
         return lambda *args: self.on_demand(mod, name, *args)

@@ -36,14 +36,16 @@ _BOOT_FEATURES = const("reservation:reservations.json"  # ocpp16/reservation.py:
 # `await module.run(app, args)` as its own task and unloads the module when it ends.
 
 
-def handler(action):
+def handler(action, text=None):
     """The module name handling the CSMS's call `action` (HANDLERS), or None. When the table
     cannot be loaded (out of heap), the name of its own module, which handles nothing: the
-    call gets InternalError, as when a handler cannot load, and charging goes on."""
-    try:
-        text = sys.modules[__name__].HANDLERS   # schema_core's (__getattr__), or one set here
-    except Exception:  # ImportError, MemoryError
-        return _TABLES
+    call gets InternalError, as when a handler cannot load, and charging goes on. text: another
+    table of the same "module: name name ;" form to look `action` up in (ChargePoint's _RARE)."""
+    if text is None:
+        try:
+            text = sys.modules[__name__].HANDLERS   # schema_core's (__getattr__), or one set here
+        except Exception:  # ImportError, MemoryError
+            return _TABLES
     i = text.find(" " + action + " ")
     if i < 0:
         return None
