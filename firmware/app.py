@@ -168,7 +168,7 @@ class App:
             # A MemoryError out of the core ends the app on purpose (main: the safe state, then a
             # new App that rebuilds the core from flash, as after a power cut). Skipping the core
             # for a period would keep a half-done step: the core does not undo what it changed
-            # before an allocation failed (offline.start has the transaction in cp.tx and tx.json
+            # before an allocation failed (aligned.start has the transaction in cp.tx and tx.json
             # before its StartTransaction is queued and the EV permitted), and the failures it
             # expects (an on-demand module that cannot load, a frame not encoded) it handles itself.
             self.cp.tick(now)
