@@ -431,8 +431,10 @@ class MessageQueue:
         """Whether a whole new transaction (Start, n_meter_values MeterValues, Stop) fits beside
         the Stop reserve, in capacity_bytes and in the filesystem's free space."""
         need = _EST_START + n_meter_values * _EST_METER_VALUE + _EST_STOP + STOP_RESERVE
+        if self.bytes_used + need > self.capacity:
+            return False  # no filesystem query then
         free = self.fs.free(self.dir)
-        return self.bytes_used + need <= self.capacity and (free is None or free >= need + _FS_MARGIN)
+        return free is None or free >= need + _FS_MARGIN
 
     def push(self, action, payload, tx_ref=None):
         """Append one message durably; returns its seq (see module comment for QueueError)."""
