@@ -15,24 +15,17 @@ _RETRY_EXCEPTIONS = const((5, 6))  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth askin
 
 
 class ModbusError(Exception):
-    """`stat`: the ModbusRtu.stats counter a failed attempt of this kind adds to."""
+    """A failed attempt. `stat`, the ModbusRtu.stats counter it adds to, says which kind:
+    "timeouts" (no complete reply in time), "crc" (a reply that fails its CRC or does not
+    answer the request: address, function, length), "exceptions" (the slave answered with an
+    exception response; `code` is its exception code). One class, not one per kind: ~230 B each."""
 
 
-class ModbusTimeout(ModbusError):
-    stat = "timeouts"
-
-
-class ModbusFrameError(ModbusError):
-    """A reply that fails its CRC or does not answer the request (address, function, length)."""
-    stat = "crc"
-
-
-ModbusCrcError = ModbusFrameError  # the same fault for the master: retried, counted in stats["crc"]
-
-
-class ModbusException(ModbusError):
-    """The slave answered with an exception response; .code is the exception code."""
-    stat = "exceptions"
+def _error(stat, text, code=None):
+    e = ModbusError(text)
+    e.stat = stat
+    e.code = code
+    return e
 
 
 def crc16(data):
@@ -132,8 +125,8 @@ class ModbusRtu:
                     break
             elif compat.ticks_diff(compat.ticks_ms(), start) > limit:
                 self._idle_since = compat.ticks_ms()
-                raise ModbusTimeout("modbus: slave %d: no complete reply within %d ms (%d bytes)"
-                                    % (addr, limit, len(buf)))
+                raise _error("timeouts", "modbus: slave %d: no complete reply within %d ms (%d bytes)"
+                             % (addr, limit, len(buf)))
             else:
                 yield 1
         self._idle_since = compat.ticks_ms()
@@ -157,14 +150,13 @@ class ModbusRtu:
                 exc = buf[1] == func | 0x80
                 rep = buf[:5] if exc else buf[:5 + 2 * count]
                 if len(rep) < 5 or crc16(rep[:-2]) != rep[-2] | (rep[-1] << 8):
-                    raise ModbusFrameError("modbus: slave %d: CRC mismatch in reply" % addr)
+                    raise _error("crc", "modbus: slave %d: CRC mismatch in reply" % addr)
                 if rep[0] != addr or not exc and (rep[1] != func or rep[2] != 2 * count):
-                    raise ModbusFrameError("modbus: slave %d: reply of slave %d, function %d, %d data bytes; expected"
-                                           " function %d, %d bytes" % (addr, rep[0], rep[1], rep[2], func, 2 * count))
+                    raise _error("crc", "modbus: slave %d: reply of slave %d, function %d, %d data bytes; expected"
+                                 " function %d, %d bytes" % (addr, rep[0], rep[1], rep[2], func, 2 * count))
                 if exc:
-                    e = ModbusException("modbus: slave %d: exception %d for function %d" % (addr, rep[2], func))
-                    e.code = rep[2]
-                    raise e
+                    raise _error("exceptions", "modbus: slave %d: exception %d for function %d"
+                                 % (addr, rep[2], func), rep[2])
                 return rep[3:-2]
             except ModbusError as e:
                 self.stats[e.stat] += 1
