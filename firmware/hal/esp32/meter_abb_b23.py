@@ -22,8 +22,8 @@ class AbbB23(ModbusMeter):
     phases = 3
 
     def _read(self):
-        d = yield from self._block(3, 0x5B00, 0x16)  # 0x5B00 voltages .. 0x5B14 total power (s32)
-        e = yield from self._block(3, 0x5000, 4)     # import active energy, u64
+        d = yield from self.bus.registers(self.address, 3, 0x5B00, 0x16)  # 0x5B00 voltages .. 0x5B14 total power (s32)
+        e = yield from self.bus.registers(self.address, 3, 0x5000, 4)     # import active energy, u64
         n = self.phases
         return {"energy_wh": u64(e, 0) * 10.0, "power_w": s32(d, 0x14 * 2) / 100.0,
                 "current_a": [u32(d, 0x0C * 2 + 4 * i) / 100.0 for i in range(n)],

@@ -9,9 +9,9 @@ class Sdm630(ModbusMeter):
     phases = 3
 
     def _read(self):
-        d = yield from self._block(4, 0x0000, 12)   # voltage L1-L3, current L1-L3
-        p = yield from self._block(4, 0x0034, 2)    # total system power, W
-        e = yield from self._block(4, 0x0048, 2)    # import active energy, kWh
+        d = yield from self.bus.registers(self.address, 4, 0x0000, 12)   # voltage L1-L3, current L1-L3
+        p = yield from self.bus.registers(self.address, 4, 0x0034, 2)    # total system power, W
+        e = yield from self.bus.registers(self.address, 4, 0x0048, 2)    # import active energy, kWh
         n = self.phases
         return {"energy_wh": f32(e, 0) * 1000.0, "power_w": f32(p, 0),
                 "current_a": [f32(d, 12 + 4 * i) for i in range(n)],

@@ -1,6 +1,6 @@
 # Energy meters over ModbusRtu: the common part (one read() = a few register blocks, all
-# or nothing, producing the HAL Meter dict, blocking or awaiting the bus) and the Eastron
-# SDM120 map. SDM630 and ABB B23 maps: meter_sdm630.py, meter_abb_b23.py (only the model a
+# or nothing, producing the HAL Meter dict, blocking or awaiting the bus) with the Eastron
+# SDM120 map, one class. SDM630 and ABB B23 maps: meter_sdm630.py, meter_abb_b23.py (only the model a
 # board uses is imported). A meter that cannot be read raises HalError("PowerMeterFailure");
 # it never reports zeros in place of a reading.
 import struct
@@ -16,8 +16,10 @@ def f32(data, i):
     return struct.unpack(">f", data[i:i + 4])[0]
 
 
-class ModbusMeter:
-    """Common part: one read() = a few register blocks, all or nothing."""
+class Sdm120:
+    """Eastron SDM120, single phase, float32 input registers; and the common part of every
+    Modbus meter (ModbusMeter below, the base of the other maps): one read() = a few register
+    blocks, all or nothing. One class for both: a class costs ~230 B."""
 
     phases = 1
 
@@ -53,15 +55,11 @@ class ModbusMeter:
         self.failures += 1
         return HalError(_POWER_METER_FAILURE, "%s at address %d: %s" % (type(self).__name__, self.address, e))
 
-    def _block(self, func, reg, count):
-        return self.bus.registers(self.address, func, reg, count)  # a generator: `yield from` it
-
-
-class Sdm120(ModbusMeter):
-    """Eastron SDM120, single phase, float32 input registers."""
-
-    def _read(self):
-        d = yield from self._block(4, 0x0000, 14)   # 0x0000 voltage .. 0x000C power
-        e = yield from self._block(4, 0x0048, 2)    # import active energy, kWh
+    def _read(self):  # the SDM120 map (the other models' classes have their own)
+        d = yield from self.bus.registers(self.address, 4, 0x0000, 14)   # 0x0000 voltage .. 0x000C power
+        e = yield from self.bus.registers(self.address, 4, 0x0048, 2)    # import active energy, kWh
         return {"energy_wh": f32(e, 0) * 1000.0, "power_w": f32(d, 0x0C * 2),
                 "current_a": [f32(d, 0x06 * 2)], "voltage_v": [f32(d, 0)]}
+
+
+ModbusMeter = Sdm120  # the common part, as the other models' maps name it
