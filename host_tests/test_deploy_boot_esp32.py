@@ -49,7 +49,7 @@ def test_wifi_joins_and_keeps_its_supervisor(fakes):
 
     ok, background = asyncio.run(go())
     assert ok and background == 1  # the station's reconnect supervisor keeps running
-    assert hw.wifi.isconnected()
+    assert hw.wifi.state == "up"
     assert "[info] wifi: connected, ip 192.168.4.20" in buf.getvalue()
     assert "wifi-password-1" not in buf.getvalue()
 
@@ -159,7 +159,7 @@ def test_esp32_boot_order_wifi_ntp_watchdog_then_app(fakes, tmp_path, monkeypatc
     at = [text.find(s) for s in order]
     assert -1 not in at and at == sorted(at), text
     cfg, hw = app.calls[0]
-    assert cfg["board"] == "esp32-devkitc" and hw.watchdog is not None and hw.wifi.isconnected()
+    assert cfg["board"] == "esp32-devkitc" and hw.watchdog is not None and hw.wifi.state == "up"
     assert machine.wdts and machine.wdts[0].feeds >= 1  # fed during boot, before any control loop ran
     assert "wifi-password-1" not in text and "0123456789abcdef0123456789abcdef" not in text
 

@@ -181,9 +181,9 @@ def test_wait_loop_is_bounded_when_no_irq_comes():
 
 def test_chip_setup_is_loaded_only_for_the_call():
     r, chip = reader_rig()
-    assert r.failed is None and "hal.esp32.mfrc522_init" not in sys.modules
+    assert r.failed is None and "hal.esp32.setup" not in sys.modules
     r.init()
-    assert chip.soft_resets >= 3 and "hal.esp32.mfrc522_init" not in sys.modules
+    assert chip.soft_resets >= 3 and "hal.esp32.setup" not in sys.modules
 
 
 def test_setup_module_that_cannot_load_is_a_reader_failure():

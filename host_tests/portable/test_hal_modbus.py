@@ -12,7 +12,8 @@ from hal import HalError
 from hal_rig import modbus_rig, METER_DE
 from modbus_model import ModbusSlave, Sdm120Model, Sdm630Model, AbbB23Model
 from hal.esp32 import modbus
-from hal.esp32.modbus import crc16, request, ModbusError, silence_us, char_us
+from hal.esp32.modbus import crc16, request, ModbusError, char_us
+from hal.esp32.setup import silence_us
 from hal.esp32.meters import Sdm120
 from hal.esp32.meter_sdm630 import Sdm630
 from hal.esp32.meter_abb_b23 import AbbB23

@@ -1,6 +1,6 @@
 # MFRC522 RFID reader on SPI: ISO 14443-3A wake-up, anticollision and select for
 # 4/7/10-byte UIDs (BCC and CRC_A checked), HALT; reports each card presentation once
-# as an idTag (the chip set-up is the on-demand mfrc522_init.py). Every wait has an
+# as an idTag (the chip set-up is the on-demand setup.py). Every wait has an
 # explicit time bound; it does no authorization (that is the OCPP core's job).
 import machine
 
@@ -36,7 +36,7 @@ _PICC_HALT = const(0x50)
 _CASCADE_TAG = const(0x88)
 _SEL_CODES = const((0x93, 0x95, 0x97))
 
-VERSIONS = (0x91, 0x92, 0x88)  # MFRC522 v1.0, v2.0, common clones (also checked by mfrc522_init.py)
+VERSIONS = (0x91, 0x92, 0x88)  # MFRC522 v1.0, v2.0, common clones (also checked by setup.py)
 _WAIT_MS = const(20)     # bound of a transceive wait when even the timer IRQ never comes
 _CRC_WAIT_MS = const(5)  # bound of a CRC coprocessor wait (a few us on a live chip)
 AWAY_POLLS = 3           # polls without the card before the same UID is reported again
@@ -93,9 +93,9 @@ class Mfrc522:
 
     # ----------------------------------------------------------- chip
     def init(self):
-        """Reset and configure the chip (mfrc522_init.py, loaded for the call);
+        """Reset and configure the chip (hal/esp32/setup.py, loaded for the call);
         HalError("ReaderFailure") when it is not an MFRC522 or cannot be set up."""
-        on_demand(_READER_FAILURE, "hal.esp32.mfrc522_init", "init", self)
+        on_demand(_READER_FAILURE, "hal.esp32.setup", "init", self)
 
     def _wait(self, reg, mask, bound_ms, what):
         """Read `reg` until a bit of `mask` is set; ReaderFailure after bound_ms.

@@ -5,12 +5,12 @@
 # (blocking), run_async() awaits them so the control loop keeps running.
 import compat
 from compat import const
+from hal import on_demand
 
 _MAX_FRAME = const(256)       # Modbus RTU frame limit (bytes)
 _MAX_REGISTERS = const(125)   # registers per read request (Modbus application protocol)
 RESPONSE_TIMEOUT_MS = 100  # slave latency allowed on top of the reply's own transmission time
 _RETRIES = const(2)           # extra attempts after a timeout, CRC error or garbled reply
-_FAST_SILENCE_US = const(1750)  # fixed 3.5-character silence above 19200 baud
 _RETRY_EXCEPTIONS = const((5, 6))  # ACKNOWLEDGE, SLAVE DEVICE BUSY: worth asking again
 
 
@@ -72,24 +72,12 @@ async def run_async(gen):
         return e.value
 
 
-def silence_us(baud):
-    return _FAST_SILENCE_US if baud > 19200 else (7 * char_us(baud) + 1) // 2
-
-
 class ModbusRtu:
     def __init__(self, uart, de_pin=None, baud=9600, timeout_ms=RESPONSE_TIMEOUT_MS,
                  retries=_RETRIES):
-        import machine  # lazily: only the DE line needs a GPIO
-        self.uart = uart
-        self.de = None if de_pin is None else machine.Pin(de_pin, machine.Pin.OUT, value=0)
-        self.baud = baud
-        self.timeout_ms = timeout_ms
-        self.retries = retries
-        # sleep_ms granularity: round up, still below the 3.5-character silence the slave waits.
-        self.char_ms = (char_us(baud) + 999) // 1000
-        self.silence_ms = (silence_us(baud) + 999) // 1000
-        self._idle_since = compat.ticks_ms()
-        self.stats = {"requests": 0, "timeouts": 0, "crc": 0, "exceptions": 0, "retries": 0}
+        # The DE line and the bus timing (silence, character time): hal/esp32/setup.py, for the call.
+        on_demand("PowerMeterFailure", "hal.esp32.setup", "modbus", self, uart, de_pin, baud,
+                  timeout_ms, retries)
 
     def _send(self, frame):
         wait = self.silence_ms - compat.ticks_diff(compat.ticks_ms(), self._idle_since)

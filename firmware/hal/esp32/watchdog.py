@@ -1,7 +1,7 @@
 # Hardware watchdog that is fed only when every supervised loop has reported
 # alive since the last feed, so a hung control loop resets the chip even while
 # the main loop still runs. machine.WDT cannot be stopped once started.
-import machine
+from hal import on_demand
 
 TIMEOUT_MS = 10000          # reset when no feed for this long
 LOOPS = ("main", "control")  # loops that must each call alive() between two feeds
@@ -9,17 +9,8 @@ LOOPS = ("main", "control")  # loops that must each call alive() between two fee
 
 class Watchdog:
     def __init__(self, timeout_ms=TIMEOUT_MS, loops=LOOPS):
-        if not loops:
-            raise ValueError("watchdog: needs at least one supervised loop name")
-        self.loops = tuple(loops)
-        self.timeout_ms = timeout_ms
-        try:
-            self.wdt = machine.WDT(timeout=timeout_ms)
-        except TypeError:  # ESP8266: fixed timeout, no argument
-            self.wdt = machine.WDT()
-        self.seen = set()
-        self.feeds = 0
-        self.missed = 0   # feed() calls refused because a loop was silent
+        # machine.WDT started: hal/esp32/setup.py, loaded for the call.
+        on_demand("OtherError", "hal.esp32.setup", "watchdog", self, timeout_ms, loops)
 
     def alive(self, loop):
         if loop not in self.loops:

@@ -5,6 +5,7 @@ from compat import const
 import network
 
 import compat
+from hal import on_demand
 
 _CONNECT_TIMEOUT_MS = const(15000)  # give up one connect attempt after this long
 _BACKOFF_MIN_MS = const(1000)  # first wait after a failed attempt or a lost link
@@ -21,31 +22,9 @@ DOWN, CONNECTING, UP = "down", "connecting", "up"
 class WifiStation:
     def __init__(self, ssid, password, hostname=None, connect_timeout_ms=_CONNECT_TIMEOUT_MS,
                  backoff_min_ms=_BACKOFF_MIN_MS, backoff_max_ms=_BACKOFF_MAX_MS):
-        if not ssid or not isinstance(ssid, str):
-            raise ValueError("wifi: ssid must be a non-empty string")
-        self.ssid = ssid
-        self.password = password
-        self.connect_timeout_ms = connect_timeout_ms
-        self.backoff_min_ms = backoff_min_ms
-        self.backoff_max_ms = backoff_max_ms
-        self.wlan = network.WLAN(network.STA_IF)
-        self.wlan.active(True)
-        if hostname:
-            try:
-                self.wlan.config(hostname=hostname)
-            except (ValueError, OSError, TypeError):  # older ports: no hostname key
-                pass
-        self.state = DOWN
-        self.attempts = 0     # connect() calls
-        self.drops = 0        # times an established link was lost
-        self.last_status = None
-        self.backoff_ms = backoff_min_ms
-        # The deadline of the state: DOWN, when the next attempt starts (None: at once); CONNECTING,
-        # when the attempt is given up.
-        self._deadline = None
-
-    def isconnected(self):
-        return self.state == UP
+        # The station interface up (not yet joined): hal/esp32/setup.py, loaded for the call.
+        on_demand("OtherError", "hal.esp32.setup", "wifi", self, ssid, password, hostname,
+                  connect_timeout_ms, backoff_min_ms, backoff_max_ms)
 
     def step(self, now):
         """Advance the supervisor to `now` (ms). Returns the state: "down", "connecting", "up"."""
