@@ -12,7 +12,9 @@
 # Relay (contactor, one per connector)
 #   set(closed)      drive the coil; only evse.interlock calls this
 #   closed           the commanded position
-#   feedback()       -> None (no feedback contact) or True/False (contact closed)
+#   check(now)       optional (a relay with a feedback contact: hal/esp32/relay.py, whose
+#                    feedback() reads it): None, or the ChargePointErrorCode of a contact
+#                    that disagrees with the command (fault_info says how)
 # CardReader (one per charger, may be None)
 #   poll()           -> idTag (uppercase hex UID) once per card presentation, or
 #                    None; raises HalError("ReaderFailure") when the reader is gone

@@ -97,9 +97,6 @@ class SimRelay:
             self.switch_count += 1
         self.closed = closed
 
-    def feedback(self):
-        return None
-
 
 class SimLock:
     """The connector's cable lock: never stuck."""
