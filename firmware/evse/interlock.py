@@ -15,7 +15,7 @@
 # board with a timer imports it (through __getattr__ below), the sim board never does.
 
 from compat import const
-from evse.pilot import MIN_AMPS  # below it there is no valid PWM duty: no offer, no charging
+from evse import MIN_AMPS  # below it there is no valid PWM duty: no offer, no charging
 
 # IEC 61851: after the EVSE stops its PWM offer the EV should open S2 within
 # 3 s; the EVSE forces the contactor open after this long (SmartEVSE, esp32-evse).

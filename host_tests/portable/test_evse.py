@@ -1,6 +1,6 @@
 # evse: pilot duty arithmetic, the interlock rules, connector status, against
 # the simulated EV and relay (the same objects the simulator uses).
-from evse.pilot import duty_percent, MIN_AMPS
+from evse import duty_percent, MIN_AMPS
 from evse.interlock import Interlock, FORCE_OPEN_AFTER_OFFER_STOP_MS
 from evse.connector import Evse, DEBOUNCE_BC_MS
 from hal import Connector

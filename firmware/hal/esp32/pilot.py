@@ -3,7 +3,7 @@
 # check on the low plateau (set-up and calibration: the on-demand pilot_cal.py). It
 # never touches the relay (evse.interlock does).
 from compat import const
-from evse.pilot import duty_percent
+from evse import duty_percent
 from hal import on_demand
 
 _DUTY_FULL = const(65535)  # duty_u16 of a constant +12 V (no offer)

@@ -7,7 +7,7 @@
 # them as class attributes instead of an __init__ (a function costs ~130 B, a slot 16 B).
 from compat import const
 from hal import HalError, on_demand
-from evse.pilot import duty_percent
+from evse import duty_percent
 
 # How the simulated car behaves (milliseconds of simulated time).
 EV_READY_DELAY_MS = 2000   # from seeing a PWM offer to closing S2 (state C)
