@@ -79,64 +79,63 @@ class ModbusRtu:
         on_demand("PowerMeterFailure", "hal.esp32.setup", "modbus", self, uart, de_pin, baud,
                   timeout_ms, retries)
 
-    def _send(self, frame):
-        wait = self.silence_ms - compat.ticks_diff(compat.ticks_ms(), self._idle_since)
-        if wait > 0:
-            yield wait
-        while self.uart.any():  # drop a late reply to an earlier request
-            self.uart.read()
-        if self.de is not None:
-            self.de.value(1)
-        self.uart.write(frame)
-        # Let the frame go out without holding the CPU (floor: flush() waits the rest),
-        # then flush() returns once the FIFO is empty; the last char is still shifting out.
-        tx_ms = len(frame) * char_us(self.baud) // 1000
-        if tx_ms:
-            yield tx_ms
-        self.uart.flush()
-        if self.de is not None:
-            compat.sleep_ms(self.char_ms)  # too short to yield: the slave answers after 3.5 chars
-            self.de.value(0)
-
-    def _receive(self, addr, func, n_expected):
-        buf = b""
-        start = compat.ticks_ms()
-        # The reply needs its own transmission time (11 bits per byte) plus the slave's latency.
-        limit = self.timeout_ms + (n_expected * char_us(self.baud) + 999) // 1000
-        while True:
-            n = self.uart.any()
-            if n:
-                buf += self.uart.read(n)
-                if len(buf) >= 5 and buf[1] == func | 0x80:
-                    break  # an exception reply is 5 bytes
-                if len(buf) >= n_expected or len(buf) > _MAX_FRAME:
-                    break
-            elif compat.ticks_diff(compat.ticks_ms(), start) > limit:
-                self._idle_since = compat.ticks_ms()
-                raise _error("timeouts", "modbus: slave %d: no complete reply within %d ms (%d bytes)"
-                             % (addr, limit, len(buf)))
-            else:
-                yield 1
-        self._idle_since = compat.ticks_ms()
-        return buf
-
     def registers(self, addr, func, reg, count):
         """Generator: function 3 (holding) or 4 (input) read of `count` registers; yields
         milliseconds to wait, returns 2*count big-endian bytes. Use with run()/run_async()
-        or `yield from` in another protocol generator."""
+        or `yield from` in another protocol generator. Each attempt sends the request, then
+        receives the reply (one generator, not three: ~100 B each)."""
         # Functions 3/4 only, slave 1..247, 1..125 registers inside the 16-bit address space.
         if func not in (3, 4) or not 1 <= addr <= 247 or not 1 <= count <= _MAX_REGISTERS or not 0 <= reg <= 0xFFFF:
             raise ValueError("modbus: bad read: slave %r, function %r, %r registers at %r" % (addr, func, count, reg))
         frame = request(addr, func, reg, count)
+        n_expected = 5 + 2 * count
+        uart = self.uart
+        ch_us = char_us(self.baud)
         attempt = 0
         while True:
             self.stats["requests"] += 1
             try:
-                yield from self._send(frame)
-                buf = yield from self._receive(addr, func, 5 + 2 * count)
+                # Send: after the inter-frame silence, DE high while the frame goes out.
+                wait = self.silence_ms - compat.ticks_diff(compat.ticks_ms(), self._idle_since)
+                if wait > 0:
+                    yield wait
+                while uart.any():  # drop a late reply to an earlier request
+                    uart.read()
+                if self.de is not None:
+                    self.de.value(1)
+                uart.write(frame)
+                # Let the frame go out without holding the CPU (floor: flush() waits the rest),
+                # then flush() returns once the FIFO is empty; the last char is still shifting out.
+                tx_ms = len(frame) * ch_us // 1000
+                if tx_ms:
+                    yield tx_ms
+                uart.flush()
+                if self.de is not None:
+                    compat.sleep_ms(self.char_ms)  # too short to yield: the slave answers after 3.5 chars
+                    self.de.value(0)
+                # Receive: the reply needs its own transmission time (11 bits per byte) plus
+                # the slave's latency.
+                buf = b""
+                start = compat.ticks_ms()
+                limit = self.timeout_ms + (n_expected * ch_us + 999) // 1000
+                while True:
+                    n = uart.any()
+                    if n:
+                        buf += uart.read(n)
+                        if len(buf) >= 5 and buf[1] == func | 0x80:
+                            break  # an exception reply is 5 bytes
+                        if len(buf) >= n_expected or len(buf) > _MAX_FRAME:
+                            break
+                    elif compat.ticks_diff(compat.ticks_ms(), start) > limit:
+                        self._idle_since = compat.ticks_ms()
+                        raise _error("timeouts", "modbus: slave %d: no complete reply within %d ms (%d bytes)"
+                                     % (addr, limit, len(buf)))
+                    else:
+                        yield 1
+                self._idle_since = compat.ticks_ms()
                 # The reply: an exception (5 bytes) or the data; its CRC, then that it answers the request.
                 exc = buf[1] == func | 0x80
-                rep = buf[:5] if exc else buf[:5 + 2 * count]
+                rep = buf[:5] if exc else buf[:n_expected]
                 if len(rep) < 5 or crc16(rep[:-2]) != rep[-2] | (rep[-1] << 8):
                     raise _error("crc", "modbus: slave %d: CRC mismatch in reply" % addr)
                 if rep[0] != addr or not exc and (rep[1] != func or rep[2] != 2 * count):
