@@ -4,7 +4,7 @@ from evse import duty_percent, MIN_AMPS
 from evse.interlock import Interlock, FORCE_OPEN_AFTER_OFFER_STOP_MS
 from evse.connector import Evse, DEBOUNCE_BC_MS
 from hal import Connector
-from hal.sim import SimEV, SimPilot, SimRelay, SimMeter, EV_READY_DELAY_MS
+from hal.sim import SimEV, SimConnector, EV_READY_DELAY_MS
 
 
 def amps_from_duty(duty):
@@ -32,9 +32,9 @@ def test_duty_formula_both_ranges():
 
 def make(max_amps=32):
     ev = SimEV()
-    pilot, relay, meter = SimPilot(ev), SimRelay(), SimMeter()
-    e = Evse(1, Connector(pilot, relay, meter, max_amps))
-    return ev, pilot, relay, e
+    sc = SimConnector(ev)  # the sim's pilot, relay and meter in one object
+    e = Evse(1, Connector(sc, sc, sc, max_amps))
+    return ev, sc, sc, e
 
 
 def run(e, ev, t0, t1, step=100):
@@ -76,7 +76,7 @@ def test_unplug_opens_at_once():
 
 
 def test_stop_lets_ev_open_first_then_forces_after_6s():
-    relay = SimRelay()
+    relay = SimConnector()
     il = Interlock(relay)
     assert il.update(0, "C", True, True, 16, None, True) and relay.closed and il.reason == ("closed", "C", 16)
     # offer withdrawn, EV stays in C: contactor held until the grace time ends
@@ -93,7 +93,7 @@ def test_interlock_opens_on_every_unsafe_input():
              ("C", True, "PowerMeterFailure", True, ("fault", "PowerMeterFailure")),
              ("C", True, None, False, ("unavailable",)))
     for state, diode, fault, avail, why in cases:
-        relay = SimRelay()
+        relay = SimConnector()
         il = Interlock(relay)
         assert il.update(0, "C", True, True, 16, None, True)
         il.update(100, state, diode, True, 16, fault, avail)

@@ -61,12 +61,12 @@ def test_a_scenario_step_whose_module_cannot_load_waits_and_charging_goes_on():
         for error in (MemoryError("memory allocation failed"), ImportError("no module named 'hal.sim.setup'")):
             with Refused(error):
                 end = t + 3000
-                wh = world.meters[0].energy_wh
+                wh = world.connectors[0].energy_wh
                 while t < end:
                     assert world.step(t) == ()     # never raises out of the step
                     e.step(t)
                     t += 100
-            assert e.contactor_closed and world.meters[0].energy_wh > wh  # still charging
+            assert e.contactor_closed and world.connectors[0].energy_wh > wh  # still charging
             assert world.reader.taps == () and world.evs[0].wants_charge   # nothing applied yet
             assert len(world.scenario) == 2 and SETUP not in sys.modules and world.waiting
             text = buf.getvalue()                  # tried every tick, logged once

@@ -164,7 +164,7 @@ def test_tx_profile_needs_its_transaction_and_goes_with_it():
     assert status(rig, "SetChargingProfile", txdefault(1, [(0, 8)], connector=1, purpose="TxProfile",
                                                        transactionId=4242)) == "Accepted"
     rig.run(200)
-    assert rig.evses[0].offer_amps == 8 and rig.world.pilots[0].amps == 8
+    assert rig.evses[0].offer_amps == 8 and rig.evses[0].pilot.amps == 8
     rig.world.evs[0].unplug()
     rig.run(2000)
     assert 1 not in rig.cp.tx and resident() == []  # the TxProfile ended with its transaction
@@ -187,7 +187,7 @@ def test_pilot_follows_a_period_boundary_within_one_control_period_and_pauses_an
     start = clock.epoch(rig.now) + 10
     p = txdefault(1, [(0, 16), (20, 10), (40, 3), (70, 13)], start=stamp(rig, 10) )
     assert status(rig, "SetChargingProfile", p) == "Accepted"
-    pilot = rig.world.pilots[0]
+    pilot = rig.evses[0].pilot
 
     def at(epoch):
         return clock.base_ms + (epoch - clock.base_epoch) * 1000
@@ -231,7 +231,7 @@ def test_offline_a_txdefault_set_before_the_outage_limits_a_transaction_started_
     rig.cp.on_disconnect(rig.now)
     rig.answer_calls = False
     charging(rig, "OFF1")
-    assert rig.evses[0].offer_amps == 9 and rig.world.pilots[0].amps == 9
+    assert rig.evses[0].offer_amps == 9 and rig.evses[0].pilot.amps == 9
 
 
 def test_remote_start_with_a_tx_profile_limits_that_transaction():
@@ -288,4 +288,4 @@ def test_a_profile_never_makes_the_charger_offer_or_close_without_a_transaction(
     assert status(rig, "SetChargingProfile", txdefault(1, [(0, 6), (5, 16)], start=stamp(rig))) == "Accepted"
     rig.run(10000)
     assert rig.evses[0].limit_amps == 16
-    assert rig.world.pilots[0].amps == 0 and not rig.evses[0].contactor_closed and not rig.cp.tx
+    assert rig.evses[0].pilot.amps == 0 and not rig.evses[0].contactor_closed and not rig.cp.tx

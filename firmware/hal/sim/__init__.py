@@ -59,14 +59,26 @@ class SimEV:
                     self._offer_lost_at = None
 
 
-class SimPilot:
-    """The EV sees the offer as `amps` (0: none, also where no duty exists below 6 A)."""
+class SimConnector:
+    """The charger's side of one simulated connector, one object in every role (a class
+    each would cost ~200 B): the pilot (the EV sees the offer as `amps`: 0 for none, also
+    where no duty exists below 6 A), the contactor (`closed`), the meter (integrates the
+    power the EV draws through the closed contactor: SimWorld.step; hal/sim/setup.py's build()
+    sets voltage_v and phases from the board) and the cable lock (never stuck)."""
+    amps = 0
+    disabled = False
+    closed = False
+    switch_count = 0  # contactor operations (tests check that one happened)
+    voltage_v = 230
+    phases = 1
+    energy_wh = 0.0
+    current_a = 0.0
+    failed = False  # the meter does not answer
 
-    def __init__(self, ev):
-        self.ev = ev
-        self.amps = 0
-        self.disabled = False
+    def __init__(self, ev=None):
+        self.ev = ev  # the car on the pilot (None: a relay or meter alone, in tests)
 
+    # --- pilot -----------------------------------------------------------------
     def offer(self, amps):
         self.disabled = False
         self.amps = amps if duty_percent(amps) is not None else 0
@@ -87,33 +99,13 @@ class SimPilot:
             state = "C" if ev.s2 else "B"
         return state, ev.diode or self.amps == 0
 
-
-class SimRelay:
-    closed = False
-    switch_count = 0  # contactor operations (tests check that one happened)
-
+    # --- relay -----------------------------------------------------------------
     def set(self, closed):
         if closed != self.closed:
             self.switch_count += 1
         self.closed = closed
 
-
-class SimLock:
-    """The connector's cable lock: never stuck."""
-
-    def unlock(self):
-        return True
-
-
-class SimMeter:
-    """Integrates the power the EV draws through the closed contactor (SimWorld.step);
-    hal/sim/setup.py's build() sets voltage_v and phases from the board."""
-    voltage_v = 230
-    phases = 1
-    energy_wh = 0.0
-    current_a = 0.0
-    failed = False
-
+    # --- meter -----------------------------------------------------------------
     def read(self):
         if self.failed:
             raise HalError("PowerMeterFailure", "simulated meter does not answer")
@@ -124,6 +116,10 @@ class SimMeter:
             "current_a": [self.current_a] * self.phases,
             "voltage_v": [float(self.voltage_v)] * self.phases,
         }
+
+    # --- lock ------------------------------------------------------------------
+    def unlock(self):
+        return True
 
 
 class SimReader:
@@ -144,7 +140,8 @@ class SimReader:
 
 
 class SimWorld:
-    """The simulated devices of every connector (made by hal/sim/setup.py's build), moved by step(now)."""
+    """The simulated devices (made by hal/sim/setup.py's build: `evs`, the cars; `connectors`, a
+    SimConnector each; `reader`), moved by step(now)."""
     scenario = ()
     ended = False
     waiting = False  # due events wait for hal/sim/setup.py, which could not be loaded (logged once)
@@ -159,15 +156,15 @@ class SimWorld:
         hal/sim/setup.py, loaded for the events). Returns fired events."""
         dt = 0 if self._last is None else now - self._last
         self._last = now
-        for i, ev in enumerate(self.evs):
-            pilot, meter = self.pilots[i], self.meters[i]
-            amps = min(pilot.amps, ev.max_amps) if self.relays[i].closed and ev.s2 and ev.plugged else 0
+        for c in self.connectors:
+            ev = c.ev
+            amps = min(c.amps, ev.max_amps) if c.closed and ev.s2 and ev.plugged else 0
             if dt:
-                meter.current_a = float(amps)
+                c.current_a = float(amps)
                 wh = amps * self.voltage_v * self.phases * dt / 3600000.0
-                meter.energy_wh += wh
+                c.energy_wh += wh
                 ev.charged_wh += wh
-            ev.step(now, pilot.amps)
+            ev.step(now, c.amps)
         s = self.scenario
         if s and s[0]["at"] * 1000 <= now:
             try:

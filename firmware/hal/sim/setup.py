@@ -2,7 +2,7 @@
 # forgets it): building the hardware from the board file, checking a scenario, and
 # the due scenario events' effects on the simulated devices. No physics here (hal.sim).
 from hal import Connector, Hardware
-from hal.sim import SimWorld, SimEV, SimPilot, SimRelay, SimMeter, SimReader, SimLock, SIM_CHIP_ID
+from hal.sim import SimWorld, SimEV, SimConnector, SimReader, SIM_CHIP_ID
 
 # Scenario events: {"at": seconds, "do": name, ...}. See tools/README for the list.
 EVENTS = ("plug", "unplug", "card", "ev_ready", "ev_pause", "ev_full", "short", "unshort",
@@ -45,7 +45,7 @@ def apply(world, now):
         elif do in ("diode_fail", "diode_ok"):
             ev.diode = do == "diode_ok"
         elif do in ("meter_fail", "meter_ok"):
-            world.meters[c].failed = do == "meter_fail"
+            world.connectors[c].failed = do == "meter_fail"
         elif do in ("reader_fail", "reader_ok"):
             world.reader.failed = do == "reader_fail"
         elif do == "end":
@@ -54,23 +54,21 @@ def apply(world, now):
 
 
 def build(board):
-    """hal.Hardware of the sim board: one SimWorld, its devices as hal.Connector rows."""
+    """hal.Hardware of the sim board: one SimWorld, each SimConnector as a hal.Connector's pilot,
+    relay, meter and lock."""
     n = board.get("connectors", 1)
     world = SimWorld()
     world.voltage_v = v = board.get("voltage_v", 230)
     world.phases = ph = board.get("phases", 1)
     world.evs = [SimEV(board.get("ev_max_amps", 32), board.get("ev_capacity_wh")) for _ in range(n)]
-    world.pilots = [SimPilot(ev) for ev in world.evs]
-    world.relays = [SimRelay() for _ in range(n)]
-    world.meters = [SimMeter() for _ in range(n)]
-    for m in world.meters:
-        m.voltage_v, m.phases = v, ph
-    world.reader = SimReader()
+    world.connectors = [SimConnector(ev) for ev in world.evs]
     conns = []
-    for i in range(n):
-        c = Connector(world.pilots[i], world.relays[i], world.meters[i], board.get("max_current_a", 32))
-        c.lock = SimLock()
+    for sc in world.connectors:
+        sc.voltage_v, sc.phases = v, ph
+        c = Connector(sc, sc, sc, board.get("max_current_a", 32))  # pilot, relay, meter
+        c.lock = sc
         conns.append(c)
+    world.reader = SimReader()
     hw = Hardware(conns, reader=world.reader, board=board)
     hw.chip_id = SIM_CHIP_ID
     hw.sim = world
