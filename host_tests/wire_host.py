@@ -35,7 +35,7 @@ class WireHost:
     def __init__(self, sock):
         self.sock = sock
         self.objects = {}
-        self.ns = {"obj": self.objects}  # a Remote's repr: obj[its id()]
+        self.ns = {"obj": self.objects}  # a Hardware handle's repr: obj[its id()]
         self.requests = 0
         self.reports = []    # payloads of heap-report parts to put before the next answer
         self._buf = b""

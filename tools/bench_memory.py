@@ -164,7 +164,7 @@ ESP32_START = ("import gc,micropython\ngc.collect()\nmicropython.qstr_info()\na=
                "micropython.qstr_info()\nimport startup\nstartup.main()\n")
 # In a process of its own: the heap the handles on the peripherals of esp32-devkitc hold in the
 # firmware's heap: the ones the drivers and main.py create (on a device they are C objects,
-# most of them static). Each is a Remote of the thin machine (its object lives on the host).
+# most of them static). Each is a Hardware handle of the thin machine (its object is the host's).
 ESP32_DEVICES = ("import gc,machine,network\ngc.collect()\n"
                  "a=gc.mem_alloc()\n"
                  "P=machine.Pin\np=[P(18),P(23),P(19),P(5,P.OUT,value=1),P(22,P.OUT,value=1),P(4,P.OUT,value=0),"
@@ -198,12 +198,18 @@ class WireHost:
         self.proc.wait(timeout=30)
 
 
+def wire_path(image, fakes_dir):
+    """The thin fakes' folder on the micropython path, relative to the image folder (a run starts
+    there): each module's file name is interned, "../wire/machine.mpy" is the shorter name."""
+    return os.path.relpath(fakes_dir, image.mpy_dir)
+
+
 def esp32_devices_cost(image, fakes_dir):
     """Heap the handles on the board's peripherals hold (Pin, PWM, ADC, SPI, UART, WDT, WLAN)."""
-    cmd, env = image.command("/dev/null", None, extra_path=(fakes_dir,))
+    cmd, env = image.command("/dev/null", None, extra_path=(wire_path(image, fakes_dir),))
     with WireHost() as host:
-        r = subprocess.run(cmd[:-2] + ["-c", ESP32_DEVICES], env=env, stdin=host.wire, capture_output=True,
-                           text=True, timeout=60)
+        r = subprocess.run(cmd[:-2] + ["-c", sim.MPY_CHDIR % os.path.abspath(image.mpy_dir) + ESP32_DEVICES], env=env,
+                           stdin=host.wire, capture_output=True, text=True, timeout=60)
     return int(r.stdout.strip()) if r.returncode == 0 else None
 
 
@@ -225,7 +231,7 @@ async def esp32_session(image, fakes_dir, heapsize=None, linger_s=0):
                            "log_level": os.environ.get("BENCH_LOG", "warning")}, f)
             os.makedirs(os.path.join(work, "boards"))
             shutil.copy(os.path.join(ROOT, "boards", "esp32-devkitc.json"), os.path.join(work, "boards"))
-            cmd, env = image.command(cfg, heapsize, extra_path=(fakes_dir,))
+            cmd, env = image.command(cfg, heapsize, extra_path=(wire_path(image, fakes_dir),))
             cmd = cmd[:-2] + ["-c", (sim.MPY_CHDIR % os.path.abspath(image.mpy_dir) if image.mode == "mpy" else "") + ESP32_START]
             ours, theirs = socket.socketpair()
             host = await asyncio.create_subprocess_exec(*wire_host_cmd(ESP32_TIMELINE_S), stdin=theirs,
@@ -515,15 +521,22 @@ def sim_part(args, work, figures):
 def fakes_only_names(esp, fakes_dir, names):
     """The session's names that only the thin fakes (machine, network, ntptime of
     host_tests/fakes/wire) and the -c start intern: in a thin fake's .mpy qstr table, or its
-    folder's or a file's path, and in no firmware module's table."""
+    folder's or a file's path, and in the table of no firmware module the session loaded (a
+    module loaded from the image folder leaves its file name, "hal/esp32/ntp.mpy", among the
+    names: the on-demand ones it loaded and dropped count too)."""
     fw, fk = set(), set()
+    seen = set(names)
     for mod in device_modules(esp.mpy_dir):
-        path = os.path.join(esp.mpy_dir, mod.replace(".", os.sep) + ".mpy")
-        fw.update(bench_qstr.mpy_qstrs(path if os.path.exists(path) else path[:-4] + os.sep + "__init__.mpy"))
+        rel = mod.replace(".", "/") + ".mpy"
+        if not os.path.exists(os.path.join(esp.mpy_dir, rel)):
+            rel = rel[:-4] + "/__init__.mpy"
+        if rel in seen:
+            fw.update(bench_qstr.mpy_qstrs(os.path.join(esp.mpy_dir, rel)))
     for f in os.listdir(fakes_dir):
         if f.endswith(".mpy"):
             fk.update(bench_qstr.mpy_qstrs(os.path.join(fakes_dir, f)))
-    return [n for n in names if n not in fw and (n in fk or n.startswith(fakes_dir) or n == "-c")]
+    wire = wire_path(esp, fakes_dir)
+    return [n for n in names if n not in fw and (n in fk or n.startswith(wire) or n == "-c")]
 
 
 def pool_bytes(sizes):
@@ -601,7 +614,8 @@ def esp32_part(args, work, figures):
     heading("esp32-devkitc resident modules (in sys.modules at the end of a session), heap each holds (.mpy)")
     pools = {}
     with WireHost() as host:
-        costs, _ = module_costs(esp, list(FAKE_MODULES) + res, extra_path=(fakes,), pools=pools, stdin=host.wire)
+        costs, _ = module_costs(esp, list(FAKE_MODULES) + res, extra_path=(wire_path(esp, fakes),), pools=pools,
+                                stdin=host.wire)
     print(POOL_NOTE)
     for group, names in (("firmware", res), ("thin fakes", FAKE_MODULES)):
         got = sorted((m for m in names if m in costs), key=lambda m: -costs[m])

@@ -1,11 +1,13 @@
 # The bench's `machine` for the esp32-devkitc image (tools/bench_memory.py): only a wire. Every
-# peripheral, the device models on its buses (MFRC522, SDM120, the EV's pilot) and the timeline
-# live in a CPython process (host_tests/wire_host.py) on the other end of a socket, this
-# process's stdin: the host fakes of host_tests/fakes run there unchanged, out of the firmware's
-# heap (on a device `machine` and `network` are C in flash and the devices are hardware).
-# A Remote is a handle on an object there; each attribute read (a get) and each call is one
-# request line, repr((handle, target, name, args, extra)), and one answer. network.py and
-# ntptime.py forward to the same wire. It runs in the firmware's heap: few names, each interned.
+# peripheral object and the device models on its buses (MFRC522, SDM120, the EV's pilot) live in
+# a CPython process (tools/bench_esp32_host.py, host_tests/wire_host.py) at the other end of a
+# socket, this process's stdin: the host fakes of host_tests/fakes run there unchanged, out of
+# the firmware's heap (on a device `machine` and `network` are C in flash, the devices hardware).
+# A Hardware here is a handle on one object there (a Pin, a UART, their classes, the WLAN, a
+# bound method); each attribute read and each call is one request line,
+# repr((id of a new handle, target, name, args, cfg)), and one answer. network.py and ntptime.py
+# forward to the same wire. This runs in the firmware's heap: its names are the firmware's own
+# (each new one is interned), a handle is 32 B.
 import builtins
 
 from micropython import const
@@ -22,9 +24,10 @@ _REPORT = const(81)    # Q: the bench's heap sample, then the answer proper (pay
 # B (bytes) is anything else.
 
 
-class Remote:
-    """An object of the other end, known there by this handle's id(): Pin, SPI, UART, PWM,
-    ADC, WDT, WLAN, their classes, methods and constants. No attributes of its own (32 B)."""
+class Hardware:
+    """An object of the other end, known there by this handle's id(). Its attribute reads are
+    requests (a method's answer is a handle on the bound method, a constant's the value), and so
+    are its calls. No attribute of its own."""
 
     def __repr__(self):
         return "%s[%d]" % ("obj", id(self))  # the other end's table of objects, by id()
@@ -32,15 +35,15 @@ class Remote:
     def __getattr__(self, name):
         return request(self, name)
 
-    def __call__(self, *args, **extra):
-        return request(self, None, args, extra)
+    def __call__(self, *args, **cfg):
+        return request(self, None, args, cfg)
 
 
-def request(target, name, args=None, extra=None):
-    """target.name (args None) or target(*args, **extra) on the other end; target: a Remote or a
+def request(target, name, args=None, cfg=None):
+    """target.name (args None) or target(*args, **cfg) on the other end; target: a Hardware or a
     module's name. A bytearray argument comes back as the other end left it (readinto)."""
-    slot = Remote()  # what the answer is if it is an object that stays there
-    sock.write(repr((id(slot), target, name, args, extra)) + "\n")
+    slot = Hardware()  # the answer if it is an object that stays there
+    sock.write(repr((id(slot), target, name, args, cfg)) + "\n")
     for a in args or ():
         if type(a) is bytearray:
             a[:] = answer(slot)
@@ -88,7 +91,7 @@ class Timer:
     """A callback cannot cross the wire: nothing fires it (as the in-process fake's Timer)."""
     PERIODIC = 1
 
-    def __init__(self, *args, **extra):
+    def __init__(self, *args, **cfg):
         pass
 
     deinit = __init__
