@@ -638,7 +638,8 @@ def esp32_part(args, work, figures):
     dev = None if n is None else n - peak_share
     figures["esp32 mpy heap without fakes"] = dev
     print("esp32-devkitc on the host fakes, .mpy from a folder: %s%s" % (kb(n), target_line("esp32 mpy heap", n))
-          + "\n     of which the host fakes hold %s (a device has none of them): %s for the firmware%s" % (
+          + "\n     of which the thin fakes hold %s (the device models run in a CPython process; a device has"
+            " none of them): %s for the firmware%s" % (
               kb(peak_share), kb(dev), "" if dev is None else "  target <= %s: %s" % (
                   kb(TARGETS["esp32 mpy heap"]), "met" if dev <= TARGETS["esp32 mpy heap"] else "NOT met"))
           + ("\n     (one step below: %s)" % why if why else ""))
