@@ -66,7 +66,7 @@ def answer(slot):
         return slot
     if kind == _ERROR:
         name, _, arg = v.decode().partition(":")
-        raise getattr(builtins, name)(int(arg) if arg.isdigit() else arg)
+        raise getattr(builtins, name, OSError)(int(arg) if arg.isdigit() else arg)
     if kind == _REPORT:  # the retained heap, on the other end's clock (a device never gets one)
         import gc
         import micropython
