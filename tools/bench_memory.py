@@ -8,13 +8,16 @@ device it stays in flash). Prints figures and the targets of issue 11; asserts n
   .venv/bin/python tools/bench_memory.py            (everything, a few minutes)
   .venv/bin/python tools/bench_memory.py --quick    (no bisection)
   .venv/bin/python tools/bench_memory.py --only esp32 [--quick]   (the esp32-devkitc image on the
-      host fakes: retained heap, the fakes' own share, per-module heap, smallest heap)
+      host fakes: retained heap, the fakes' own share, per-module heap, smallest heap; in the
+      micropython heap only a thin machine/network/ntptime that forwards each bus operation
+      over a socket to the host fakes and device models in a CPython process)
 """
 import argparse
 import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,18 +33,21 @@ import sim  # noqa: E402
 
 mpy = boardinfo.mpy_tool()
 
-FAKES = os.path.join(ROOT, "host_tests", "fakes")
+# The esp32 session's thin machine, network and ntptime (every bus operation goes over a wire
+# to the host fakes and device models in a CPython process: tools/bench_esp32_host.py).
+WIRE_FAKES = os.path.join(ROOT, "host_tests", "fakes", "wire")
 SCENARIO = os.path.join(HERE, "scenarios", "bench.json")
 SPEED = 100            # simulated seconds per real second in sim-board sessions
 REPEATS = 3            # a heap size counts only when this many sessions in a row complete
 STEP = 2048            # bisection resolution (bytes)
 HEAP_HI = 1024 * 1024  # bisection upper bound; a session must complete there
 RUN_TIMEOUT_S = 90     # one session, wall time
-# The esp32-devkitc image on the host fakes runs in real time: card, plug, unplug (s after start).
+# The esp32-devkitc image on the host fakes runs in real time: card, plug, unplug (s after the
+# first bus operation; tools/bench_esp32_host.py plays them).
 ESP32_TIMELINE_S = (3, 4, 9)
 ESP32_TIMEOUT_S = 40
 QSTR_ENTRY_BYTES = 11  # a qstr pool entry on the 64-bit unix port: pointer, 2-byte hash, 1-byte length
-FAKE_MODULES = ("machine", "network", "ntptime", "mfrc522_model", "modbus_model", "pilot_model")
+FAKE_MODULES = ("machine", "network", "ntptime")  # in the firmware's heap: host_tests/fakes/wire's
 # Issue 11's targets on this 64-bit port (about 0.69x on the ESP32's 32-bit words).
 TARGETS = {
     "esp32 mpy heap": 150000,
@@ -151,108 +157,69 @@ async def sim_session(image, heapsize=None, report=False, tls=None):
         shutil.rmtree(work, ignore_errors=True)
 
 
-ESP32_RUNNER = """
-# The bench's host side of an esp32-devkitc session: the fakes, the device models on their
-# buses, one task that plays the timeline (card, plug, unplug) and prints the heap report.
-# main(a): a is the heap in use before this module was imported, so "[heap] fakes=" is the
-# fakes' own retained cost. Test-only code: it names few things (each name is interned).
-import gc, sys, time, micropython
-from micropython import const
-import machine, network, mfrc522_model, modbus_model, pilot_model
-_CARD_S = const(%d)
-_PLUG_S = const(%d)
-_UNPLUG_S = const(%d)
-
-
-def setup(wifi):
-    # The access point `wifi` (the config's) is in range; the session keeps no test-helper logs.
-    network.access_points[wifi["ssid"]] = wifi["password"]
-    machine.HISTORY = False
-    # The contactor: its auxiliary contact (GPIO34, active low) follows the coil (GPIO26).
-    machine.drive(34, 1)
-    machine.watch(26, lambda level: machine.drive(34, 0 if level else 1))
-    modbus_model.Rs485Bus(2, 4).add(modbus_model.Sdm120Model(1))
-    return mfrc522_model.Mfrc522Model(0x92, 2, 5, 22), pilot_model.PilotFrontEnd(pilot_model.EvModel(), 25, 36).ev
-
-
-def main(a):
-    import json, os
-    with open(os.getenv("OCPP_CONFIG")) as f:  # the firmware's (it runs in the image folder)
-        reader, ev = setup(json.load(f)["wifi"])
-    gc.collect()
-    print("[heap] fakes=%%d" %% (gc.mem_alloc() - a))
-    micropython.qstr_info()  # with ESP32_START's: the part of fakes= that is interned names
-    import asyncio
-
-    async def run():  # the timeline, once a second: the next step when due, then the retained heap
-        t0 = time.ticks_ms()
-        step = 0
-        shown = None
-        while True:
-            await asyncio.sleep(1)
-            t = time.ticks_diff(time.ticks_ms(), t0) // 1000
-            if step == 0 and t >= _CARD_S:
-                reader.present(mfrc522_model.Card(b"\\x04\\xa2\\xb3\\xc4"))
-                step = 1
-            elif step == 1 and t >= _PLUG_S:
-                reader.remove()
-                ev.state = "C"
-                step = 2
-            elif step == 2 and t >= _UNPLUG_S:
-                ev.state = "A"
-                step = 3
-            elif step == 3 and t >= _UNPLUG_S + 2:  # once: every interned name (which are the fakes')
-                step = 4
-                print("[heap] names:")
-                micropython.qstr_info(1)
-            gc.collect()
-            mods = ",".join(sorted(sys.modules))
-            if mods != shown:
-                shown = mods
-                print("[heap] modules=" + mods)
-            print("[heap] alloc=%%d free=%%d booted=%%d tx=%%d" %% (gc.mem_alloc(), gc.mem_free(), t > 2,
-                  _PLUG_S <= t <= _UNPLUG_S))
-            micropython.qstr_info()  # the session's interned names, fakes' and firmware's
-    asyncio.create_task(run())
-    import startup
-    startup.main()
-"""
-# The esp32 runner's start: the heap in use (and the names) before the fakes are imported, then the session.
-ESP32_START = ("import gc,micropython\ngc.collect()\nmicropython.qstr_info()\na=gc.mem_alloc()\nimport esp32_bench_runner\n"
-               "esp32_bench_runner.main(a)\n")
-# In a process of its own: the heap the fake peripheral objects of esp32-devkitc hold: the
-# ones the drivers and main.py create (on a device they are small C objects).
-ESP32_DEVICES = ("import esp32_bench_runner as r,gc,machine,network\nr.setup({'ssid':'garage','password':'wifi-password-1'})\ngc.collect()\n"
+# The esp32 session's start (-c): the heap in use (and the names) before the thin fakes are
+# imported, "[heap] fakes=" once they are (their retained cost, names included), then the session.
+ESP32_START = ("import gc,micropython\ngc.collect()\nmicropython.qstr_info()\na=gc.mem_alloc()\n"
+               "import machine,network,ntptime\ngc.collect()\nprint('[heap] fakes=%d'%(gc.mem_alloc()-a))\n"
+               "micropython.qstr_info()\nimport startup\nstartup.main()\n")
+# In a process of its own: the heap the handles on the peripherals of esp32-devkitc hold in the
+# firmware's heap: the ones the drivers and main.py create (on a device they are C objects,
+# most of them static). Each is a Hardware handle of the thin machine (its object is the host's).
+ESP32_DEVICES = ("import gc,machine,network\ngc.collect()\n"
                  "a=gc.mem_alloc()\n"
                  "P=machine.Pin\np=[P(18),P(23),P(19),P(5,P.OUT,value=1),P(22,P.OUT,value=1),P(4,P.OUT,value=0),"
                  "P(26,P.OUT,value=0),P(34,P.IN),P(0,P.IN,P.PULL_UP)]\n"
                  "o=(p,machine.SPI(2,baudrate=1000000,sck=p[0],mosi=p[1],miso=p[2]),"
                  "machine.UART(2,baudrate=2400,tx=17,rx=16,rxbuf=512),machine.PWM(P(25),freq=1000,duty_u16=65535),"
                  "machine.ADC(P(36),atten=3),machine.WDT(timeout=10000),network.WLAN(network.STA_IF))\n"
-                 "gc.collect()\nprint(gc.mem_alloc()-a)\n")
+                 "del P\ngc.collect()\nprint(gc.mem_alloc()-a)\n")
+ESP32_WIFI = {"ssid": "garage", "password": "wifi-password-1"}
 
 
-def esp32_runner(fakes_dir):
-    """esp32_bench_runner.mpy in the compiled fakes' folder (compiled as the firmware is)."""
-    src = fakes_dir + "-runner-src"
-    os.makedirs(src, exist_ok=True)
-    with open(os.path.join(src, "esp32_bench_runner.py"), "w") as f:
-        f.write(ESP32_RUNNER % ESP32_TIMELINE_S)
-    compile_dir(src, fakes_dir)
+def wire_host_cmd(timeline=None):
+    """The CPython side of the wire (tools/bench_esp32_host.py): the host fakes, the device
+    models and (timeline) the card, plug, unplug and the heap samples' clock."""
+    cmd = [sys.executable, "-u", os.path.join(HERE, "bench_esp32_host.py"),
+           "--wifi", "%s:%s" % (ESP32_WIFI["ssid"], ESP32_WIFI["password"])]
+    return cmd + (["--timeline", ",".join(map(str, timeline))] if timeline else [])
+
+
+class WireHost:
+    """A wire host for probes run one after another with subprocess.run(stdin=host.wire)."""
+
+    def __enter__(self):
+        self.wire, theirs = socket.socketpair()
+        self.proc = subprocess.Popen(wire_host_cmd(), stdin=theirs, stdout=subprocess.DEVNULL)
+        theirs.close()
+        return self
+
+    def __exit__(self, *exc):
+        self.wire.close()  # the host ends at the end of its wire
+        self.proc.wait(timeout=30)
+
+
+def wire_path(image, fakes_dir):
+    """The thin fakes' folder on the micropython path, relative to the image folder (a run starts
+    there): each module's file name is interned, "../wire/machine.mpy" is the shorter name."""
+    return os.path.relpath(fakes_dir, image.mpy_dir)
 
 
 def esp32_devices_cost(image, fakes_dir):
-    """Heap the fake peripheral objects of the board hold (Pin, PWM, ADC, SPI, UART, WDT, WLAN)."""
-    cmd, env = image.command("/dev/null", None, extra_path=(fakes_dir,))
-    r = subprocess.run(cmd[:-2] + ["-c", ESP32_DEVICES], env=env, capture_output=True, text=True, timeout=60)
+    """Heap the handles on the board's peripherals hold (Pin, PWM, ADC, SPI, UART, WDT, WLAN)."""
+    cmd, env = image.command("/dev/null", None, extra_path=(wire_path(image, fakes_dir),))
+    with WireHost() as host:
+        r = subprocess.run(cmd[:-2] + ["-c", sim.MPY_CHDIR % os.path.abspath(image.mpy_dir) + ESP32_DEVICES], env=env,
+                           stdin=host.wire, capture_output=True, text=True, timeout=60)
     return int(r.stdout.strip()) if r.returncode == 0 else None
 
 
 async def esp32_session(image, fakes_dir, heapsize=None, linger_s=0):
-    """The esp32-devkitc .mpy image on the host fakes (machine, network, MFRC522, SDM120,
-    pilot front end), in real time: a card, a plug, an unplug. ok: the CSMS saw the
-    transaction stopped and the app never crashed (it restarts in place on a board).
-    linger_s: keep it running this long after the stop (idle heap samples after a session)."""
+    """The esp32-devkitc .mpy image on the thin machine/network/ntptime of host_tests/fakes/wire,
+    whose other end (tools/bench_esp32_host.py, CPython) holds the host fakes and the device
+    models (MFRC522, SDM120, the EV's pilot) and plays the timeline in real time: a card, a
+    plug, an unplug. ok: the CSMS saw the transaction stopped and the app never crashed (it
+    restarts in place on a board). linger_s: keep it running this long after the stop (idle
+    heap samples after a session)."""
     from csms import Csms
     work = tempfile.mkdtemp(prefix="ocpp-benchmem-esp32-")
     try:
@@ -260,23 +227,28 @@ async def esp32_session(image, fakes_dir, heapsize=None, linger_s=0):
             cfg = os.path.join(work, "config.json")
             with open(cfg, "w") as f:
                 json.dump({"csms_url": csms.url, "charge_point_id": "BENCH", "board": "esp32-devkitc",
-                           "wifi": {"ssid": "garage", "password": "wifi-password-1"},
-                           "data_dir": os.path.join(work, "data"), "log_level": os.environ.get("BENCH_LOG", "warning")}, f)
+                           "wifi": ESP32_WIFI, "data_dir": os.path.join(work, "data"),
+                           "log_level": os.environ.get("BENCH_LOG", "warning")}, f)
             os.makedirs(os.path.join(work, "boards"))
             shutil.copy(os.path.join(ROOT, "boards", "esp32-devkitc.json"), os.path.join(work, "boards"))
-            cmd, env = image.command(cfg, heapsize, extra_path=(fakes_dir,))
+            cmd, env = image.command(cfg, heapsize, extra_path=(wire_path(image, fakes_dir),))
             cmd = cmd[:-2] + ["-c", (sim.MPY_CHDIR % os.path.abspath(image.mpy_dir) if image.mode == "mpy" else "") + ESP32_START]
-            proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=work, stdout=asyncio.subprocess.PIPE,
+            ours, theirs = socket.socketpair()
+            host = await asyncio.create_subprocess_exec(*wire_host_cmd(ESP32_TIMELINE_S), stdin=theirs,
+                                                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=work, stdin=ours, stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.STDOUT)
+            ours.close()
+            theirs.close()
             lines = []
 
-            async def pump():
+            async def pump(p, prefix=""):
                 while True:
-                    line = await proc.stdout.readline()
+                    line = await p.stdout.readline()
                     if not line:
                         return
-                    lines.append(line.decode(errors="replace").rstrip("\n"))
-            reader = asyncio.create_task(pump())
+                    lines.append(prefix + line.decode(errors="replace").rstrip("\n"))
+            readers = [asyncio.create_task(pump(proc)), asyncio.create_task(pump(host, "[host] "))]
             t0 = time.time()
             done = False
             while time.time() - t0 < ESP32_TIMEOUT_S and proc.returncode is None:
@@ -289,10 +261,18 @@ async def esp32_session(image, fakes_dir, heapsize=None, linger_s=0):
                 await asyncio.sleep(linger_s)
             if os.environ.get("BENCH_LOG"):
                 lines.extend("[csms] %s %s" % (d, raw) for _, d, raw in csms.log)
+            st = csms.stations.get("BENCH")
+            txs = list(st.transactions.values()) if st is not None else []
             if proc.returncode is None:
                 proc.kill()
             await proc.wait()
-            await reader
+            try:
+                await asyncio.wait_for(host.wait(), 10)  # it ends at the end of its wire
+            except asyncio.TimeoutError:
+                host.kill()
+                await host.wait()
+            for task in readers:
+                await task
         crashed = any("app: stopped" in s or "MemoryError" in s for s in lines)
         heaps, modules = _parse_heap(lines)
         fakes = [i for i, s in enumerate(lines) if s.startswith("[heap] fakes=")]
@@ -305,10 +285,11 @@ async def esp32_session(image, fakes_dir, heapsize=None, linger_s=0):
         names = []  # the verbose dump: one Q(name) a line (a name may hold a newline), up to the next [heap] line
         if "[heap] names:" in lines:
             i = lines.index("[heap] names:") + 2
-            j = next((k for k in range(i, len(lines)) if lines[k].startswith("[heap]")), len(lines))
+            j = next((k for k in range(i, len(lines)) if lines[k].startswith(("[heap]", "[host]"))), len(lines))
             names = [q[:-1] for q in ("\n" + "\n".join(lines[i:j])).split("\nQ(")[1:]]
         return {"ok": done and not crashed, "rc": proc.returncode, "lines": lines, "heaps": heaps, "modules": modules,
-                "fakes": int(lines[fakes[0]].split("=", 1)[1]) if fakes else None, "fakes_q": fakes_q, "names": names}
+                "fakes": int(lines[fakes[0]].split("=", 1)[1]) if fakes else None, "fakes_q": fakes_q, "names": names,
+                "transactions": txs}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -347,13 +328,14 @@ def _why(r):
     return "exit %s" % r["rc"]
 
 
-def module_costs(image, modules, extra_path=(), preload=(), pools=None):
+def module_costs(image, modules, extra_path=(), preload=(), pools=None, stdin=None):
     """Heap each module holds once imported (its own code and objects; a module imported
     by another is charged to itself: modules are imported dependencies first; `preload`
     modules are imported before, uncharged). The qstr pool grows in doubling steps, charged
     to the module whose names fill it: a few KB of noise between neighbours. `pools`, a
     dict, gets each module's share of that growth (micropython.qstr_info() before and after
-    the import; names and pool steps): the cost minus it compares between two versions."""
+    the import; names and pool steps): the cost minus it compares between two versions.
+    stdin: the micropython processes' (the esp32 image's: the thin machine's wire)."""
     cmd, env = image.command("/dev/null", None, extra_path)
     pre_imports = "".join("__import__(%r)\n" % m for m in preload)
     probe = ("import gc,sys\n" + pre_imports + "b=set(sys.modules)\n__import__(%r)\n"
@@ -361,7 +343,8 @@ def module_costs(image, modules, extra_path=(), preload=(), pools=None):
     deps = {}
     for m in modules:
         r = subprocess.run(cmd[:-2] + ["-c", cmd[-1].rsplit("import startup", 1)[0]
-                                       + probe % m], env=env, capture_output=True, text=True, timeout=60)
+                                       + probe % m], env=env, stdin=stdin, capture_output=True, text=True,
+                           timeout=60)
         deps[m] = int(r.stdout.strip() or 0) if r.returncode == 0 else None
     order = sorted((m for m in modules if deps[m] is not None), key=lambda m: (deps[m], m))
     measure = ("    gc.collect()\n    micropython.qstr_info()\n    a=gc.mem_alloc()\n    __import__(m)\n    gc.collect()\n"
@@ -373,7 +356,8 @@ def module_costs(image, modules, extra_path=(), preload=(), pools=None):
     costs = {}
     for group in groups:
         script = "import gc,sys,micropython\n" + pre_imports + "for m in %r:\n" % (group,) + measure
-        r = subprocess.run(cmd[:-2] + ["-c", pre + script], env=env, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(cmd[:-2] + ["-c", pre + script], env=env, stdin=stdin, capture_output=True, text=True,
+                           timeout=60)
         qstr_bytes = []
         for line in r.stdout.splitlines():
             if line.startswith("qstr pool:"):
@@ -535,16 +519,24 @@ def sim_part(args, work, figures):
 
 
 def fakes_only_names(esp, fakes_dir, names):
-    """The session's names that only the host fakes and the runner intern: in a fake's .mpy
-    qstr table, or a fake's path or module name, and in no firmware module's table."""
+    """The session's names that only the thin fakes (machine, network, ntptime of
+    host_tests/fakes/wire) and the -c start intern: in a thin fake's .mpy qstr table, or its
+    folder's or a file's path, and in the table of no firmware module the session loaded (a
+    module loaded from the image folder leaves its file name, "hal/esp32/ntp.mpy", among the
+    names: the on-demand ones it loaded and dropped count too)."""
     fw, fk = set(), set()
+    seen = set(names)
     for mod in device_modules(esp.mpy_dir):
-        path = os.path.join(esp.mpy_dir, mod.replace(".", os.sep) + ".mpy")
-        fw.update(bench_qstr.mpy_qstrs(path if os.path.exists(path) else path[:-4] + os.sep + "__init__.mpy"))
+        rel = mod.replace(".", "/") + ".mpy"
+        if not os.path.exists(os.path.join(esp.mpy_dir, rel)):
+            rel = rel[:-4] + "/__init__.mpy"
+        if rel in seen:
+            fw.update(bench_qstr.mpy_qstrs(os.path.join(esp.mpy_dir, rel)))
     for f in os.listdir(fakes_dir):
         if f.endswith(".mpy"):
             fk.update(bench_qstr.mpy_qstrs(os.path.join(fakes_dir, f)))
-    return [n for n in names if n not in fw and (n in fk or n.startswith(fakes_dir) or n in ("esp32_bench_runner", "-c"))]
+    wire = wire_path(esp, fakes_dir)
+    return [n for n in names if n not in fw and (n in fk or n.startswith(wire) or n == "-c")]
 
 
 def pool_bytes(sizes):
@@ -566,8 +558,8 @@ def names_esp32(r, fakes_n):
         return
     cap, sizes = bench_qstr.pool_capacity(n)
     own_cap, own_sizes = bench_qstr.pool_capacity(n - fakes_n)
-    line = ("interned names (qstrs, never freed): %d in the session, %d of them only the host fakes' and the"
-            " runner's (on a device `machine` and `network` are C, their names in flash): %d the"
+    line = ("interned names (qstrs, never freed): %d in the session, %d of them only the thin fakes' and the"
+            " -c start's (on a device `machine` and `network` are C, their names in flash): %d the"
             " firmware's; pools of %s entries" % (n, fakes_n, n - fakes_n, "+".join(map(str, sizes))))
     if len(own_sizes) < len(sizes):
         line += ("; the firmware's names alone fit %d of them: the %s-entry pool (%s) is the fakes' cost"
@@ -580,16 +572,20 @@ def names_esp32(r, fakes_n):
 
 def esp32_part(args, work, figures):
     """The esp32-devkitc image on the host fakes: retained heap, the fakes' share of it (a device
-    has none of them), the heap of each resident module, and (not --quick) the smallest heap."""
+    has none of them), the heap of each resident module, and (not --quick) the smallest heap.
+    In the micropython heap the fakes are only the thin machine, network and ntptime of
+    host_tests/fakes/wire and their handles: the host fakes and the device models (MFRC522,
+    SDM120, the EV's pilot) run in a CPython process at the other end of their wire."""
     esp = Image("mpy", "esp32-devkitc", work)
-    fakes = compile_dir(FAKES, os.path.join(work, "fakes"))
-    esp32_runner(fakes)
-    heading("esp32-devkitc .mpy on the host fakes: retained heap after gc.collect() during a session (real time)")
+    fakes = compile_dir(WIRE_FAKES, os.path.join(work, "wire"))
+    heading("esp32-devkitc .mpy on the host fakes (device models out of process): retained heap after"
+            " gc.collect() during a session (real time)")
     r = asyncio.run(esp32_session(esp, fakes, linger_s=3.5))
     devices = esp32_devices_cost(esp, fakes)
-    # The fakes' share of a sample: their code and objects (fakes= without the names it interned:
-    # the names they share with the firmware are the firmware's), the peripheral objects, the text
-    # of the names only they intern, and the qstr pools those names alone make the session hold.
+    # The fakes' share of a sample: the thin fakes' code and objects (fakes= without the names it
+    # interned: the names they share with the firmware are the firmware's), their handles on the
+    # peripherals, the text of the names only they intern, and the qstr pools those names alone
+    # make the session hold. The device models are in the CPython process: nothing of them here.
     only = fakes_only_names(esp, fakes, r["names"]) if r["names"] else None
     code_share = (r["fakes"] or 0) - (r["fakes_q"] or 0) + (devices or 0)
     text = sum(len(n) + 1 for n in only or ())
@@ -601,10 +597,11 @@ def esp32_part(args, work, figures):
     idle_h = min(idle, key=lambda h: h["alloc"]) if idle else None
     peak_share = share(peak) if peak else code_share
     figures["esp32 fakes"] = peak_share
-    print("host fakes' own retained heap at the peak %s: modules, device models and bench runner %s (and %s of"
-          " names, some the firmware's too), the fake peripheral objects (Pin, PWM, ADC, SPI, UART, WDT, WLAN) %s,"
-          " the %s names only they intern %s, the qstr pools they alone make the session hold %s; none of it"
-          " exists on a device" % (kb(peak_share), kb(code_share - (devices or 0)), kb(r["fakes_q"]), kb(devices),
+    print("host fakes' own retained heap at the peak %s: the thin machine, network and ntptime (each bus"
+          " operation goes over a socket to the device models, which run in a CPython process) %s (and %s of"
+          " names, some the firmware's too), their handles on the peripherals (Pin, PWM, ADC, SPI, UART, WDT,"
+          " WLAN) %s, the %s names only they intern %s, the qstr pools they alone make the session hold %s;"
+          " none of it exists on a device" % (kb(peak_share), kb(code_share - (devices or 0)), kb(r["fakes_q"]), kb(devices),
                                    "-" if only is None else len(only), kb(text), kb(peak_share - code_share - text)))
     for name, h in (("idle", idle_h), ("peak", peak)):
         v = None if h is None else h["alloc"]
@@ -616,9 +613,11 @@ def esp32_part(args, work, figures):
     res = [m for m in r["modules"] if m in own]
     heading("esp32-devkitc resident modules (in sys.modules at the end of a session), heap each holds (.mpy)")
     pools = {}
-    costs, _ = module_costs(esp, list(FAKE_MODULES) + res, extra_path=(fakes,), pools=pools)
+    with WireHost() as host:
+        costs, _ = module_costs(esp, list(FAKE_MODULES) + res, extra_path=(wire_path(esp, fakes),), pools=pools,
+                                stdin=host.wire)
     print(POOL_NOTE)
-    for group, names in (("firmware", res), ("host fakes", FAKE_MODULES)):
+    for group, names in (("firmware", res), ("thin fakes", FAKE_MODULES)):
         got = sorted((m for m in names if m in costs), key=lambda m: -costs[m])
         for m in got:
             print(_cost_line(m, costs, pools))
@@ -639,7 +638,8 @@ def esp32_part(args, work, figures):
     dev = None if n is None else n - peak_share
     figures["esp32 mpy heap without fakes"] = dev
     print("esp32-devkitc on the host fakes, .mpy from a folder: %s%s" % (kb(n), target_line("esp32 mpy heap", n))
-          + "\n     of which the host fakes hold %s (a device has none of them): %s for the firmware%s" % (
+          + "\n     of which the thin fakes hold %s (the device models run in a CPython process; a device has"
+            " none of them): %s for the firmware%s" % (
               kb(peak_share), kb(dev), "" if dev is None else "  target <= %s: %s" % (
                   kb(TARGETS["esp32 mpy heap"]), "met" if dev <= TARGETS["esp32 mpy heap"] else "NOT met"))
           + ("\n     (one step below: %s)" % why if why else ""))
