@@ -57,7 +57,6 @@ class Clock:
 class App:
     def __init__(self, cfg, hw, clock=None, trace=None):
         global _clocks
-        self._log_stamp = _log_stamp  # the function itself, not a bound method (see there)
         _rare("appwire", "build", self, cfg, hw, clock, trace)  # every attribute
         _clocks = (self.cp.clock, self.clock)
 
@@ -154,7 +153,7 @@ class App:
                         if k != "at":
                             line += " %s=%s" % (k, e[k])
                     log.info("scenario:%s", line)
-            if not self.realtime:
+            if self.clock.speed is not None:  # simulated clock: the meters are polled here
                 for evse in self.evses:
                     evse.poll_meter(now)
             sampler = self.sampler
@@ -185,13 +184,13 @@ class App:
                 except Exception as e:  # cannot load: the jobs are lost, as when their own module cannot
                     log.error("jobs %s failed: %r", self.cp.jobs, e)
                     del self.cp.jobs[:]
-            if (self.relink or self.cp.profile_change is not None) and now >= self.relink_at:
+            relink = self.relink  # None, or when to make a new link (0: at once)
+            if (relink is not None or self.cp.profile_change is not None) and now >= (relink or 0):
                 try:
                     await self._relink()
                 except Exception as e:  # offline meanwhile; charging goes on
                     log.error("link not made: %r", e)
-                    self.relink = True
-                    self.relink_at = now + RELINK_RETRY_MS
+                    self.relink = now + RELINK_RETRY_MS
             ping = self.config.get("WebSocketPingInterval")
             if ping != self.ping_s and self.link is not None:
                 self.ping_s = ping
@@ -201,14 +200,12 @@ class App:
             if wd is not None:
                 wd.alive("control")
             if self.cp.reboot:
-                self.result = "reboot"
-                return
+                return "reboot"
             if sim is not None and sim.ended:
                 if ended_at is None:
                     ended_at = now
                 if self.cp.idle() or now - ended_at > _DRAIN_TIMEOUT_MS:
-                    self.result = "end"
-                    return
+                    return "end"
             if self.clock.speed is not None:
                 self.clock.sim_ms += self.period_ms
             await self.clock.sleep_ms(self.period_ms)
@@ -240,7 +237,7 @@ class App:
             await _rare("appwire", "first_meter_reads", self)
             self.link = self._make_link()
             self.link_task = asyncio.create_task(self.link.run(self))
-            await self.control_loop()
+            result = await self.control_loop()
             await self.flush()
         finally:
             if self.sampler is not None:
@@ -250,7 +247,7 @@ class App:
             await self._relink(False)
             self.queue.close()
             log.flush()
-        return self.result
+        return result
 
 
 def _rare(name, fn, *args):
@@ -266,7 +263,7 @@ def _rare(name, fn, *args):
 
 
 def _log_stamp():
-    """The flash log's time stamp (App._log_stamp, given to log.to_file): the newest App's
+    """The flash log's time stamp (given to log.to_file by appwire.build): the newest App's
     clocks. It holds only them: a bound method kept by the log held a replaced App (its core,
     queue, connectors: ~9 KB) while a Reset built the next one."""
     return _clocks[0].stamp(_clocks[1].now())

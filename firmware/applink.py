@@ -90,7 +90,7 @@ def connect_failed(app, error):
             log.warning("SecurityProfile %d cannot connect: back to %d", app.config.get("SecurityProfile"), fb[0])
             app.config.set_internal("SecurityProfile", fb[0])
             app.fallback = None
-            app.relink = True
+            app.relink = 0  # at the next control step
 
 
 def relink(app):
@@ -101,7 +101,7 @@ def relink(app):
     if change is not None:
         app.cp.profile_change = None
         app.fallback = [change[0], 0]
-    app.relink = False
+    app.relink = None
     try:
         app.link = app._make_link()
     except Exception as e:  # the new profile cannot even be set up: back to the previous one

@@ -22,11 +22,10 @@ _STATUS_JOB = const("net.status")  # the local status page's job module
 def build(app, cfg, hw, clock, trace):
     """App.__init__: every attribute of the App."""
     from evse.connector import Evse
-    from evse.interlock import machine_timer
     from ocpp16.chargepoint import ChargePoint, WallClock
     from ocpp16.config import Config
     from ocpp16.queue import MessageQueue
-    from app import CONTROL_PERIOD_MS, Clock
+    from app import CONTROL_PERIOD_MS, Clock, _log_stamp
     if not cfg.get("serial") and getattr(hw, "chip_id", None):
         import version
         # chargePointSerialNumber unless config.json sets one. In place, not in a copy: main.boot()
@@ -62,24 +61,19 @@ def build(app, cfg, hw, clock, trace):
                          reader=hw.reader, now=now, id_prefix=_ID_PREFIX % boots,
                          board=hw.board)
     # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
-    log.to_file(data + "/" + _LOG_DIR, app._log_stamp)
+    log.to_file(data + "/" + _LOG_DIR, _log_stamp)  # the function, not a bound method (see there)
     app.link = None
     app.ping_s = app.config.get("WebSocketPingInterval")
     app._flushing = False
-    app.result = None
-    # Real-time clock: pilot sampling + interlock on a timer, meters in their own
-    # tasks. Deterministic (simulated) clock: both inline in the control loop.
-    app.realtime = app.clock.speed is None
-    app.make_timer = machine_timer  # tests substitute a preemptive timer
     app.sampler = None
     app.job_tasks = []           # background jobs asked for by the core (cp.jobs)
     app.link_since = None        # Unix time the CSMS link last came up (status page)
     app.link_error = None        # why it last went down (status page)
     app.link_task = None
-    app.relink = False           # make a new link (applink.relink) at the next control step
-    app.relink_at = 0            # ... not before this time (app.clock ms): after a failed one
+    app.relink = None            # app.clock ms from which to make a new link (applink.relink); 0: at once
     app.fallback = None          # [previous SecurityProfile, failed attempts] after a change
-    app.link_events = {}         # security event kind -> when a failed connect last reported it
+    # (app.link_events, security event kind -> when a failed connect last reported it: made by
+    # applink.connect_failed at the first such event)
 
 
 def start(app):
@@ -93,9 +87,10 @@ def start(app):
 
 
 def hardware_tasks(app):
-    """A task per meter and the pilot sample timer (real time); polled inline otherwise."""
+    """Real-time clock: a task per meter and the pilot sample timer (with the interlock).
+    Deterministic (simulated) clock: both polled inline in the control loop."""
     tasks = []
-    if not app.realtime:
+    if app.clock.speed is not None:
         for evse in app.evses:
             evse.meter_task = evse.meter is not None  # polled inline, every period
         return tasks
@@ -104,9 +99,9 @@ def hardware_tasks(app):
             evse.meter_task = True
             tasks.append(asyncio.create_task(app.meter_loop(evse)))
     if getattr(app.hw, "sim", None) is None:
-        from evse.interlock import SampleTimer
+        from evse.interlock import SampleTimer, machine_timer
         sampler = SampleTimer(app.evses, app.clock.now)
-        if sampler.start(app.make_timer):
+        if sampler.start(getattr(app, "make_timer", machine_timer)):  # tests substitute a timer
             app.sampler = sampler
         else:
             log.warning("no timer: the pilot is sampled by the control loop only")
@@ -116,7 +111,7 @@ def hardware_tasks(app):
 async def first_meter_reads(app, ms=_METER_FIRST_READ_MS):
     """Wait until every meter task has finished its first read (or `ms` have passed).
     With a simulated clock meters are polled inline: nothing to wait for."""
-    if not app.realtime:
+    if app.clock.speed is not None:
         return True
     t0 = app.clock.now()
     while any(e.meter_task and e.reading is None and e.meter_fault is None for e in app.evses):
