@@ -173,11 +173,9 @@ class App:
             self.cp.tick(now)
             if self.cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
                 self.cp.link_suspect = False
-                if self.link is not None:
+                if self.link is not None:  # the wait in wall-clock ms: a simulated clock runs faster
                     from net.link import PONG_GRACE_S
-                    ms = PONG_GRACE_S * 1000  # in wall-clock ms: a simulated clock runs faster
-                    speed = self.clock.speed
-                    self.link.verify(ms if speed is None else max(1, int(ms / speed)))
+                    self.link.verify(PONG_GRACE_S * 1000 / (self.clock.speed or 1))
             if self.cp.jobs:
                 try:
                     _rare("appjobs", "start", self)  # a task each (ocpp16.profiles)
@@ -280,11 +278,7 @@ async def run(cfg, hw, clock=None):
     while await app.run() == "reboot" and not (cfg.get("sim") or {}).get("exit_on_reboot"):
         # exit_on_reboot (sim boards): a reboot ends the process, the test starts it
         # again, so new code (a firmware update) is really loaded.
-        reset = getattr(hw, "reset", None)
-        if reset is not None:
-            reset(app.cp.reboot)
-        log.info("%s reset: restarting", app.cp.reboot)
-        clock = app.clock
+        reset = (app.cp.reboot, app.clock)
         app = None  # garbage before the next App's parts are built: a Reset never holds two
-        app = App(cfg, hw, clock)
+        app = _rare("appwire", "first_app", cfg, hw, reset[1], reset[0])
     return app

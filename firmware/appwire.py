@@ -122,10 +122,17 @@ async def first_meter_reads(app, ms=_METER_FIRST_READ_MS):
     return True
 
 
-def first_app(cfg, hw, clock):
-    """app.run()'s first App: the sim board's scenario loaded, StartupOfTheDevice recorded
-    (a Reset restarts in place: that is ResetOrReboot, reported at the Reset)."""
+def first_app(cfg, hw, clock, kind=None):
+    """app.run()'s App. The first: the sim board's scenario loaded, StartupOfTheDevice recorded.
+    After a Reset of `kind` (Hard, Soft) in place, on the same clock: the board's reset hook,
+    then the next App (its ResetOrReboot was reported at the Reset)."""
     from app import App
+    if kind is not None:
+        reset = getattr(hw, "reset", None)
+        if reset is not None:
+            reset(kind)
+        log.info("%s reset: restarting", kind)
+        return App(cfg, hw, clock)
     scenario = (cfg.get("sim") or {}).get("scenario")
     if scenario and getattr(hw, "sim", None) is not None:
         load_scenario(hw, scenario)
