@@ -97,22 +97,15 @@ class App:
                 or isinstance(error, Unauthorized)):
             _rare("applink", "connect_failed", self, error)
 
-    async def _relink(self, replace=True):
-        """Stop the link, waiting at most 5 s for its task to end, then put a new one in its
-        place (applink.relink); replace=False (App.run's end): only stop it."""
-        part = __import__("applink") if replace else None  # first: without it the old link stays
-        try:
-            if self.link is not None:
-                self.link.stop()
-                try:
-                    await asyncio.wait_for(self.link_task, 5)
-                except Exception:
-                    pass
-            if replace:
-                part.relink(self)
-        finally:
-            if replace:
-                sys.modules.pop("applink", None)
+    async def _stop_link(self):
+        """Stop the link, waiting at most 5 s for its task to end: at App.run's end, and for
+        applink.relink before it puts a new link in its place."""
+        if self.link is not None:
+            self.link.stop()
+            try:
+                await asyncio.wait_for(self.link_task, 5)
+            except Exception:
+                pass
 
     async def flush(self):
         if self._flushing:
@@ -184,8 +177,8 @@ class App:
                     del self.cp.jobs[:]
             relink = self.relink  # None, or when to make a new link (0: at once)
             if (relink is not None or self.cp.profile_change is not None) and now >= (relink or 0):
-                try:
-                    await self._relink()
+                try:  # applink first: when it cannot load, the old link stays
+                    await _rare("applink", "relink", self)
                 except Exception as e:  # offline meanwhile; charging goes on
                     log.error("link not made: %r", e)
                     self.relink = now + RELINK_RETRY_MS
@@ -242,7 +235,7 @@ class App:
                 self.sampler.stop()
             for t in tasks + self.job_tasks:
                 t.cancel()
-            await self._relink(False)
+            await self._stop_link()
             self.queue.close()
             log.flush()
         return result
