@@ -223,9 +223,9 @@ class App:
         # The hardware first, then the link: appwire (its first meter reads wait up to 3 s in
         # real time) is dropped before net.link and net.ws load and the first connect runs
         # (ws_open, TLS): the start-up peak holds only one of them.
-        tasks = _rare("appwire", "start", self)  # meter tasks, sample timer, status page
+        tasks = []  # appwire.start puts the meter tasks here
         try:
-            await _rare("appwire", "first_meter_reads", self)
+            await _rare("appwire", "start", self, tasks)  # sample timer, status page, first reads
             self.link = self._make_link()
             self.link_task = asyncio.create_task(self.link.run(self))
             result = await self.control_loop()

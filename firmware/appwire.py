@@ -76,14 +76,15 @@ def build(app, cfg, hw, clock, trace):
     # applink.connect_failed at the first such event)
 
 
-def start(app):
-    """App.run, before its link: the hardware tasks (returned), the status page job."""
-    tasks = hardware_tasks(app)
+async def start(app, tasks):
+    """App.run, before its link: the hardware tasks (into `tasks`, which App.run cancels when
+    it ends), the status page job, then the first meter reads waited for."""
+    tasks += hardware_tasks(app)
     # The local status page (net/status.py) runs as a job while the app runs: only when
     # config.json sets status_password and the board file does not turn it off.
     if app.cfg.get("status_password") and (app.hw.board.get("portal") or {}).get("status_page", True):
         app.cp.jobs.append((_STATUS_JOB, (app.cfg.get("sim") or {}).get("status_port")))
-    return tasks
+    await first_meter_reads(app)
 
 
 def hardware_tasks(app):
