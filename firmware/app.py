@@ -134,8 +134,9 @@ class App:
             wd = None  # a board whose watchdog does not supervise the control loop
         next_heap = 0
         last_ticks = -1
+        cp, clock = self.cp, self.clock
         while True:
-            now = self.clock.now()
+            now = clock.now()
             if self.heap_report_ms and now >= next_heap:  # sim boards: the bench's figures
                 next_heap = now + self.heap_report_ms
                 _rare("heapreport", "report", self)
@@ -146,16 +147,16 @@ class App:
                         if k != "at":
                             line += " %s=%s" % (k, e[k])
                     log.info("scenario:%s", line)
-            if self.clock.speed is not None:  # simulated clock: the meters are polled here
+            if clock.speed is not None:  # simulated clock: the meters are polled here
                 for evse in self.evses:
                     evse.poll_meter(now)
             sampler = self.sampler
             if sampler is None:
                 for evse in self.evses:
                     evse.step(now)
-            elif sampler.ticks == last_ticks:
-                sampler.run(now)  # the timer has not ticked for a whole period: sample here
-            if sampler is not None:
+            else:
+                if sampler.ticks == last_ticks:
+                    sampler.run(now)  # the timer has not ticked for a whole period: sample here
                 last_ticks = sampler.ticks
             # A MemoryError out of the core ends the app on purpose (main: the safe state, then a
             # new App that rebuilds the core from flash, as after a power cut). Skipping the core
@@ -163,20 +164,20 @@ class App:
             # before an allocation failed (aligned.start has the transaction in cp.tx and tx.json
             # before its StartTransaction is queued and the EV permitted), and the failures it
             # expects (an on-demand module that cannot load, a frame not encoded) it handles itself.
-            self.cp.tick(now)
-            if self.cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
-                self.cp.link_suspect = False
+            cp.tick(now)
+            if cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
+                cp.link_suspect = False
                 if self.link is not None:  # the wait in wall-clock ms: a simulated clock runs faster
                     from net.link import PONG_GRACE_S
-                    self.link.verify(PONG_GRACE_S * 1000 / (self.clock.speed or 1))
-            if self.cp.jobs:
+                    self.link.verify(PONG_GRACE_S * 1000 / (clock.speed or 1))
+            if cp.jobs:
                 try:
                     _rare("appjobs", "start", self)  # a task each (ocpp16.profiles)
                 except Exception as e:  # cannot load: the jobs are lost, as when their own module cannot
-                    log.error("jobs %s failed: %r", self.cp.jobs, e)
-                    del self.cp.jobs[:]
+                    log.error("jobs %s failed: %r", cp.jobs, e)
+                    del cp.jobs[:]
             relink = self.relink  # None, or when to make a new link (0: at once)
-            if (relink is not None or self.cp.profile_change is not None) and now >= (relink or 0):
+            if (relink is not None or cp.profile_change is not None) and now >= (relink or 0):
                 try:  # applink first: when it cannot load, the old link stays
                     await _rare("applink", "relink", self)
                 except Exception as e:  # offline meanwhile; charging goes on
@@ -186,20 +187,20 @@ class App:
             if ping != self.ping_s and self.link is not None:
                 self.ping_s = ping
                 self.link.set_ping_interval(ping)
-            if self.cp.outbox and self.link is not None:
+            if cp.outbox and self.link is not None:
                 await self.flush()
             if wd is not None:
                 wd.alive("control")
-            if self.cp.reboot:
+            if cp.reboot:
                 return "reboot"
             if sim is not None and sim.ended:
                 if ended_at is None:
                     ended_at = now
-                if self.cp.idle() or now - ended_at > _DRAIN_TIMEOUT_MS:
+                if cp.idle() or now - ended_at > _DRAIN_TIMEOUT_MS:
                     return "end"
-            if self.clock.speed is not None:
-                self.clock.sim_ms += self.period_ms
-            await self.clock.sleep_ms(self.period_ms)
+            if clock.speed is not None:
+                clock.sim_ms += self.period_ms
+            await clock.sleep_ms(self.period_ms)
 
     async def meter_loop(self, evse):
         """Reads one connector's meter for ever; evse uses the latest reading."""
