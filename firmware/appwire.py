@@ -76,10 +76,10 @@ def build(app, cfg, hw, clock, trace):
     # applink.connect_failed at the first such event)
 
 
-async def start(app, tasks):
-    """App.run, before its link: the hardware tasks (into `tasks`, which App.run cancels when
-    it ends), the status page job, then the first meter reads waited for."""
-    tasks += hardware_tasks(app)
+async def start(app, out):
+    """App.run, before its link: the hardware tasks (into the list `out`, which App.run cancels
+    when it ends), the status page job, then the first meter reads waited for."""
+    out += hardware_tasks(app)
     # The local status page (net/status.py) runs as a job while the app runs: only when
     # config.json sets status_password and the board file does not turn it off.
     if app.cfg.get("status_password") and (app.hw.board.get("portal") or {}).get("status_page", True):
