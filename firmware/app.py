@@ -198,9 +198,12 @@ class App:
                     ended_at = now
                 if cp.idle() or now - ended_at > _DRAIN_TIMEOUT_MS:
                     return "end"
+            # Clock.sleep_ms inline: no generator made (and left as garbage) every period
+            ms = self.period_ms
             if clock.speed is not None:
-                clock.sim_ms += self.period_ms
-            await clock.sleep_ms(self.period_ms)
+                clock.sim_ms += ms
+                ms /= clock.speed
+            await asyncio.sleep(ms / 1000)
 
     async def meter_loop(self, evse):
         """Reads one connector's meter for ever; evse uses the latest reading."""
@@ -218,7 +221,7 @@ class App:
             except Exception as e:  # a driver bug is a meter failure, not a dead task
                 log.error("meter on connector %d: %r", evse.id, e)
                 evse.meter_failed(None, self.clock.now())
-            await self.clock.sleep_ms(_METER_PERIOD_MS)
+            await asyncio.sleep(_METER_PERIOD_MS / 1000)  # real time only (appwire.hardware_tasks)
 
     async def run(self):
         # The hardware first, then the link: appwire (its first meter reads wait up to 3 s in
