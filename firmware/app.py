@@ -57,7 +57,6 @@ class Clock:
 class App:
     def __init__(self, cfg, hw, clock=None, trace=None):
         global _clocks
-        self._log_stamp = _log_stamp  # the function itself, not a bound method (see there)
         _rare("appwire", "build", self, cfg, hw, clock, trace)  # every attribute
         _clocks = (self.cp.clock, self.clock)
 
@@ -98,22 +97,15 @@ class App:
                 or isinstance(error, Unauthorized)):
             _rare("applink", "connect_failed", self, error)
 
-    async def _relink(self, replace=True):
-        """Stop the link, waiting at most 5 s for its task to end, then put a new one in its
-        place (applink.relink); replace=False (App.run's end): only stop it."""
-        part = __import__("applink") if replace else None  # first: without it the old link stays
-        try:
-            if self.link is not None:
-                self.link.stop()
-                try:
-                    await asyncio.wait_for(self.link_task, 5)
-                except Exception:
-                    pass
-            if replace:
-                part.relink(self)
-        finally:
-            if replace:
-                sys.modules.pop("applink", None)
+    async def _stop_link(self):
+        """Stop the link, waiting at most 5 s for its task to end: at App.run's end, and for
+        applink.relink before it puts a new link in its place."""
+        if self.link is not None:
+            self.link.stop()
+            try:
+                await asyncio.wait_for(self.link_task, 5)
+            except Exception:
+                pass
 
     async def flush(self):
         if self._flushing:
@@ -142,8 +134,9 @@ class App:
             wd = None  # a board whose watchdog does not supervise the control loop
         next_heap = 0
         last_ticks = -1
+        cp, clock = self.cp, self.clock
         while True:
-            now = self.clock.now()
+            now = clock.now()
             if self.heap_report_ms and now >= next_heap:  # sim boards: the bench's figures
                 next_heap = now + self.heap_report_ms
                 _rare("heapreport", "report", self)
@@ -154,16 +147,16 @@ class App:
                         if k != "at":
                             line += " %s=%s" % (k, e[k])
                     log.info("scenario:%s", line)
-            if not self.realtime:
+            if clock.speed is not None:  # simulated clock: the meters are polled here
                 for evse in self.evses:
                     evse.poll_meter(now)
             sampler = self.sampler
             if sampler is None:
                 for evse in self.evses:
                     evse.step(now)
-            elif sampler.ticks == last_ticks:
-                sampler.run(now)  # the timer has not ticked for a whole period: sample here
-            if sampler is not None:
+            else:
+                if sampler.ticks == last_ticks:
+                    sampler.run(now)  # the timer has not ticked for a whole period: sample here
                 last_ticks = sampler.ticks
             # A MemoryError out of the core ends the app on purpose (main: the safe state, then a
             # new App that rebuilds the core from flash, as after a power cut). Skipping the core
@@ -171,47 +164,46 @@ class App:
             # before an allocation failed (aligned.start has the transaction in cp.tx and tx.json
             # before its StartTransaction is queued and the EV permitted), and the failures it
             # expects (an on-demand module that cannot load, a frame not encoded) it handles itself.
-            self.cp.tick(now)
-            if self.cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
-                self.cp.link_suspect = False
-                if self.link is not None:
+            cp.tick(now)
+            if cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
+                cp.link_suspect = False
+                if self.link is not None:  # the wait in wall-clock ms: a simulated clock runs faster
                     from net.link import PONG_GRACE_S
-                    ms = PONG_GRACE_S * 1000  # in wall-clock ms: a simulated clock runs faster
-                    speed = self.clock.speed
-                    self.link.verify(ms if speed is None else max(1, int(ms / speed)))
-            if self.cp.jobs:
+                    self.link.verify(PONG_GRACE_S * 1000 / (clock.speed or 1))
+            if cp.jobs:
                 try:
                     _rare("appjobs", "start", self)  # a task each (ocpp16.profiles)
                 except Exception as e:  # cannot load: the jobs are lost, as when their own module cannot
-                    log.error("jobs %s failed: %r", self.cp.jobs, e)
-                    del self.cp.jobs[:]
-            if (self.relink or self.cp.profile_change is not None) and now >= self.relink_at:
-                try:
-                    await self._relink()
+                    log.error("jobs %s failed: %r", cp.jobs, e)
+                    del cp.jobs[:]
+            relink = self.relink  # None, or when to make a new link (0: at once)
+            if (relink is not None or cp.profile_change is not None) and now >= (relink or 0):
+                try:  # applink first: when it cannot load, the old link stays
+                    await _rare("applink", "relink", self)
                 except Exception as e:  # offline meanwhile; charging goes on
                     log.error("link not made: %r", e)
-                    self.relink = True
-                    self.relink_at = now + RELINK_RETRY_MS
+                    self.relink = now + RELINK_RETRY_MS
             ping = self.config.get("WebSocketPingInterval")
             if ping != self.ping_s and self.link is not None:
                 self.ping_s = ping
                 self.link.set_ping_interval(ping)
-            if self.cp.outbox and self.link is not None:
+            if cp.outbox and self.link is not None:
                 await self.flush()
             if wd is not None:
                 wd.alive("control")
-            if self.cp.reboot:
-                self.result = "reboot"
-                return
+            if cp.reboot:
+                return "reboot"
             if sim is not None and sim.ended:
                 if ended_at is None:
                     ended_at = now
-                if self.cp.idle() or now - ended_at > _DRAIN_TIMEOUT_MS:
-                    self.result = "end"
-                    return
-            if self.clock.speed is not None:
-                self.clock.sim_ms += self.period_ms
-            await self.clock.sleep_ms(self.period_ms)
+                if cp.idle() or now - ended_at > _DRAIN_TIMEOUT_MS:
+                    return "end"
+            # Clock.sleep_ms inline: no generator made (and left as garbage) every period
+            ms = self.period_ms
+            if clock.speed is not None:
+                clock.sim_ms += ms
+                ms /= clock.speed
+            await asyncio.sleep(ms / 1000)
 
     async def meter_loop(self, evse):
         """Reads one connector's meter for ever; evse uses the latest reading."""
@@ -229,28 +221,28 @@ class App:
             except Exception as e:  # a driver bug is a meter failure, not a dead task
                 log.error("meter on connector %d: %r", evse.id, e)
                 evse.meter_failed(None, self.clock.now())
-            await self.clock.sleep_ms(_METER_PERIOD_MS)
+            await asyncio.sleep(_METER_PERIOD_MS / 1000)  # real time only (appwire.hardware_tasks)
 
     async def run(self):
         # The hardware first, then the link: appwire (its first meter reads wait up to 3 s in
         # real time) is dropped before net.link and net.ws load and the first connect runs
         # (ws_open, TLS): the start-up peak holds only one of them.
-        tasks = _rare("appwire", "start", self)  # meter tasks, sample timer, status page
+        tasks = []  # appwire.start puts the meter tasks here
         try:
-            await _rare("appwire", "first_meter_reads", self)
+            await _rare("appwire", "start", self, tasks)  # sample timer, status page, first reads
             self.link = self._make_link()
             self.link_task = asyncio.create_task(self.link.run(self))
-            await self.control_loop()
+            result = await self.control_loop()
             await self.flush()
         finally:
             if self.sampler is not None:
                 self.sampler.stop()
             for t in tasks + self.job_tasks:
                 t.cancel()
-            await self._relink(False)
+            await self._stop_link()
             self.queue.close()
             log.flush()
-        return self.result
+        return result
 
 
 def _rare(name, fn, *args):
@@ -266,7 +258,7 @@ def _rare(name, fn, *args):
 
 
 def _log_stamp():
-    """The flash log's time stamp (App._log_stamp, given to log.to_file): the newest App's
+    """The flash log's time stamp (given to log.to_file by appwire.build): the newest App's
     clocks. It holds only them: a bound method kept by the log held a replaced App (its core,
     queue, connectors: ~9 KB) while a Reset built the next one."""
     return _clocks[0].stamp(_clocks[1].now())
@@ -283,11 +275,7 @@ async def run(cfg, hw, clock=None):
     while await app.run() == "reboot" and not (cfg.get("sim") or {}).get("exit_on_reboot"):
         # exit_on_reboot (sim boards): a reboot ends the process, the test starts it
         # again, so new code (a firmware update) is really loaded.
-        reset = getattr(hw, "reset", None)
-        if reset is not None:
-            reset(app.cp.reboot)
-        log.info("%s reset: restarting", app.cp.reboot)
-        clock = app.clock
+        reset = (app.cp.reboot, app.clock)
         app = None  # garbage before the next App's parts are built: a Reset never holds two
-        app = App(cfg, hw, clock)
+        app = _rare("appwire", "first_app", cfg, hw, reset[1], reset[0])
     return app

@@ -90,18 +90,21 @@ def connect_failed(app, error):
             log.warning("SecurityProfile %d cannot connect: back to %d", app.config.get("SecurityProfile"), fb[0])
             app.config.set_internal("SecurityProfile", fb[0])
             app.fallback = None
-            app.relink = True
+            app.relink = 0  # at the next control step
 
 
-def relink(app):
-    """A new link in place of the one app.py stopped: after a SecurityProfile change
+async def relink(app):
+    """A new link in place of the old one (stopped first): after a SecurityProfile change
     (cp.profile_change; the previous profile is kept for the fallback), a new client
-    certificate, or a fallback. Raises when no link can be made (app.py tries again later)."""
+    certificate, or a fallback. Raises when no link can be made (app.py tries again later).
+    This coroutine holds this module while it runs: app.py's _make_link loads a second copy
+    for link_args, dropped before Link() loads net.ws_url."""
+    await app._stop_link()
     change = app.cp.profile_change
     if change is not None:
         app.cp.profile_change = None
         app.fallback = [change[0], 0]
-    app.relink = False
+    app.relink = None
     try:
         app.link = app._make_link()
     except Exception as e:  # the new profile cannot even be set up: back to the previous one

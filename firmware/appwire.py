@@ -22,11 +22,10 @@ _STATUS_JOB = const("net.status")  # the local status page's job module
 def build(app, cfg, hw, clock, trace):
     """App.__init__: every attribute of the App."""
     from evse.connector import Evse
-    from evse.interlock import machine_timer
     from ocpp16.chargepoint import ChargePoint, WallClock
     from ocpp16.config import Config
     from ocpp16.queue import MessageQueue
-    from app import CONTROL_PERIOD_MS, Clock
+    from app import CONTROL_PERIOD_MS, Clock, _log_stamp
     if not cfg.get("serial") and getattr(hw, "chip_id", None):
         import version
         # chargePointSerialNumber unless config.json sets one. In place, not in a copy: main.boot()
@@ -62,40 +61,37 @@ def build(app, cfg, hw, clock, trace):
                          reader=hw.reader, now=now, id_prefix=_ID_PREFIX % boots,
                          board=hw.board)
     # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
-    log.to_file(data + "/" + _LOG_DIR, app._log_stamp)
+    log.to_file(data + "/" + _LOG_DIR, _log_stamp)  # the function, not a bound method (see there)
     app.link = None
     app.ping_s = app.config.get("WebSocketPingInterval")
     app._flushing = False
-    app.result = None
-    # Real-time clock: pilot sampling + interlock on a timer, meters in their own
-    # tasks. Deterministic (simulated) clock: both inline in the control loop.
-    app.realtime = app.clock.speed is None
-    app.make_timer = machine_timer  # tests substitute a preemptive timer
     app.sampler = None
     app.job_tasks = []           # background jobs asked for by the core (cp.jobs)
     app.link_since = None        # Unix time the CSMS link last came up (status page)
     app.link_error = None        # why it last went down (status page)
     app.link_task = None
-    app.relink = False           # make a new link (applink.relink) at the next control step
-    app.relink_at = 0            # ... not before this time (app.clock ms): after a failed one
+    app.relink = None            # app.clock ms from which to make a new link (applink.relink); 0: at once
     app.fallback = None          # [previous SecurityProfile, failed attempts] after a change
-    app.link_events = {}         # security event kind -> when a failed connect last reported it
+    # (app.link_events, security event kind -> when a failed connect last reported it: made by
+    # applink.connect_failed at the first such event)
 
 
-def start(app):
-    """App.run, before its link: the hardware tasks (returned), the status page job."""
-    tasks = hardware_tasks(app)
+async def start(app, out):
+    """App.run, before its link: the hardware tasks (into the list `out`, which App.run cancels
+    when it ends), the status page job, then the first meter reads waited for."""
+    out += hardware_tasks(app)
     # The local status page (net/status.py) runs as a job while the app runs: only when
     # config.json sets status_password and the board file does not turn it off.
     if app.cfg.get("status_password") and (app.hw.board.get("portal") or {}).get("status_page", True):
         app.cp.jobs.append((_STATUS_JOB, (app.cfg.get("sim") or {}).get("status_port")))
-    return tasks
+    await first_meter_reads(app)
 
 
 def hardware_tasks(app):
-    """A task per meter and the pilot sample timer (real time); polled inline otherwise."""
+    """Real-time clock: a task per meter and the pilot sample timer (with the interlock).
+    Deterministic (simulated) clock: both polled inline in the control loop."""
     tasks = []
-    if not app.realtime:
+    if app.clock.speed is not None:
         for evse in app.evses:
             evse.meter_task = evse.meter is not None  # polled inline, every period
         return tasks
@@ -104,9 +100,9 @@ def hardware_tasks(app):
             evse.meter_task = True
             tasks.append(asyncio.create_task(app.meter_loop(evse)))
     if getattr(app.hw, "sim", None) is None:
-        from evse.interlock import SampleTimer
+        from evse.interlock import SampleTimer, machine_timer
         sampler = SampleTimer(app.evses, app.clock.now)
-        if sampler.start(app.make_timer):
+        if sampler.start(getattr(app, "make_timer", machine_timer)):  # tests substitute a timer
             app.sampler = sampler
         else:
             log.warning("no timer: the pilot is sampled by the control loop only")
@@ -116,7 +112,7 @@ def hardware_tasks(app):
 async def first_meter_reads(app, ms=_METER_FIRST_READ_MS):
     """Wait until every meter task has finished its first read (or `ms` have passed).
     With a simulated clock meters are polled inline: nothing to wait for."""
-    if not app.realtime:
+    if app.clock.speed is not None:
         return True
     t0 = app.clock.now()
     while any(e.meter_task and e.reading is None and e.meter_fault is None for e in app.evses):
@@ -127,10 +123,17 @@ async def first_meter_reads(app, ms=_METER_FIRST_READ_MS):
     return True
 
 
-def first_app(cfg, hw, clock):
-    """app.run()'s first App: the sim board's scenario loaded, StartupOfTheDevice recorded
-    (a Reset restarts in place: that is ResetOrReboot, reported at the Reset)."""
+def first_app(cfg, hw, clock, kind=None):
+    """app.run()'s App. The first: the sim board's scenario loaded, StartupOfTheDevice recorded.
+    After a Reset of `kind` (Hard, Soft) in place, on the same clock: the board's reset hook,
+    then the next App (its ResetOrReboot was reported at the Reset)."""
     from app import App
+    if kind is not None:
+        reset = getattr(hw, "reset", None)
+        if reset is not None:
+            reset(kind)
+        log.info("%s reset: restarting", kind)
+        return App(cfg, hw, clock)
     scenario = (cfg.get("sim") or {}).get("scenario")
     if scenario and getattr(hw, "sim", None) is not None:
         load_scenario(hw, scenario)

@@ -262,8 +262,8 @@ async def start(path, choice, retry_ms=None, attempts=None, sleep_ms=None):
     """main.boot()'s start-up: the setup portal when it is due, else config.json -> board ->
     hardware (a fatal error holds the charger safe and reads the config again every retry_ms,
     at most `attempts` times; None: forever), then on real boards WiFi, NTP, the watchdog.
-    Returns (cfg, hw, real, setup button section or None), or the exit code: 1 gave up,
-    0 the setup portal ended."""
+    Returns (cfg, hw, real) once the setup button's watch runs (boards whose file names
+    portal.button_pin), or the exit code: 1 gave up, 0 the setup portal ended."""
     global built
     import asyncio
     retry_ms = _CONFIG_RETRY_MS if retry_ms is None else retry_ms
@@ -322,7 +322,6 @@ async def start(path, choice, retry_ms=None, attempts=None, sleep_ms=None):
                     await asyncio.sleep(step / 1000)
                 ms -= step
     real = board.get("kind") in _REAL_KINDS
-    button = None
     if real:
         if await start_wifi(cfg, hw):
             boot_feed(hw)
@@ -339,10 +338,11 @@ async def start(path, choice, retry_ms=None, attempts=None, sleep_ms=None):
                 return await setup_mode(path, "WiFi %r not joined within %d s of boot" % (
                     cfg["wifi"]["ssid"], WIFI_SETUP_AFTER_MS // 1000), board, hw, True)
         section = board.get("portal") or {}
-        if section.get("button_pin") is not None:
-            button = section  # main runs setupbutton.watch(): it lasts the charger's life
+        if section.get("button_pin") is not None:  # a poll loop for the charger's life
+            import setupbutton  # stays loaded while it runs (not one of _BOOT_MODULES)
+            asyncio.create_task(setupbutton.watch(section, path, hw))
         start_watchdog(hw, WATCHDOG_MS)
-    return cfg, hw, real, button
+    return cfg, hw, real
 
 
 def unload():

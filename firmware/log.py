@@ -28,7 +28,7 @@ LOG_NAME = "log."        # file name prefix inside the log folder
 level = _INFO
 out = sys.stdout
 _secrets = []
-_file = None             # {"dir", "stamp", "buf", "n", "size"} while the flash log is on
+_file = None             # {"dir", "stamp", "buf" (the lines not yet on flash), "size"} while the flash log is on
 
 
 def __getattr__(name):
@@ -69,9 +69,8 @@ def _emit(n, msg, args):
                 line = f["stamp"]() + " " + line + "\n"
             except Exception:  # no clock yet: the line goes without a time
                 line = "- " + line + "\n"
-            f["buf"].append(line)
-            f["n"] += len(line)
-            if f["n"] >= _LOG_FLUSH_BYTES or n <= _WARNING:
+            f["buf"] += line
+            if len(f["buf"]) >= _LOG_FLUSH_BYTES or n <= _WARNING:
                 flush()
 
 
@@ -82,9 +81,8 @@ def flush():
     f = _file
     if f is None or not f["buf"]:
         return
-    data = "".join(f["buf"])
-    f["buf"] = []
-    f["n"] = 0
+    data = f["buf"]
+    f["buf"] = ""
     try:
         base = f["dir"] + "/" + LOG_NAME
         if f["size"] > 0 and f["size"] + len(data) > _LOG_FILE_BYTES:
@@ -119,7 +117,5 @@ def exception(msg, exc):
     _emit(_ERROR, msg, ())
     try:
         __getattr__("traceback")(exc)
-    except MemoryError:  # out of heap (often the very error being logged): the caller must go on
-        out.write("[error]   (traceback not shown: out of memory)\n")
-    except ImportError as e:
-        out.write("[error]   (traceback not shown: %r)\n" % e)
+    except Exception as e:  # out of heap (often the very error being logged), no logfile: the caller must go on
+        out.write("[error]   (traceback not shown: %s)\n" % ("out of memory" if type(e) is MemoryError else repr(e)))

@@ -60,7 +60,7 @@ def to_file(path, stamp):
         os.mkdir(path)
     except OSError:
         pass
-    log._file = {"dir": path, "stamp": stamp, "buf": [], "n": 0, "size": _size(path + "/" + LOG_NAME + "0")}
+    log._file = {"dir": path, "stamp": stamp, "buf": "", "size": _size(path + "/" + LOG_NAME + "0")}
 
 
 def file_off():

@@ -60,15 +60,12 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_mo
     and after each crash (the script does; a test process keeps its modules)."""
     global built
     import asyncio
-    path, started = await _start(path, retry_ms, attempts, sleep_ms, drop_config_module)
+    started = await _start(path, retry_ms, attempts, sleep_ms, drop_config_module)
     if type(started) is int:  # gave up, or the setup portal ended
         return started
-    cfg, hw, real, button = started
+    cfg, hw, real = started
     del started
     built = hw
-    if button is not None:
-        import setupbutton
-        asyncio.create_task(setupbutton.watch(button, path, hw))
     if real and hw.watchdog is not None:
         asyncio.create_task(feed_watchdog(hw.watchdog))
     import gc
@@ -99,12 +96,12 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_mo
 # charger's life (boot(), main()): a reference left there, even a stale slot of its frame
 # (MicroPython's GC is conservative), would keep bringup's 12 KB resident.
 async def _start(path, retry_ms, attempts, sleep_ms, drop_config_module):
-    """(path, what bringup.start returned); path None: bringup.begin's first (the boot line)."""
+    """What bringup.start returned; path None: bringup.begin's first (the boot line)."""
     import bringup
     try:
         if path is None:
             path, attempts = bringup.begin(APPS)
-        return path, await bringup.start(path, APPS, retry_ms, attempts, sleep_ms)
+        return await bringup.start(path, APPS, retry_ms, attempts, sleep_ms)
     finally:
         if drop_config_module:
             bringup.unload()
