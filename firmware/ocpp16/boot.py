@@ -40,7 +40,7 @@ def start(cp, now):
 
 
 def payload(cp):
-    """BootNotification's payload (also sent on a TriggerMessage)."""
+    """BootNotification's payload (the core sends it until Accepted; also sent on a TriggerMessage)."""
     d = cp.device
     import version  # of the application folder that runs (appboot.py): an update changes it
     p = {"chargePointVendor": d.get("vendor") or version.NAME, "chargePointModel": d.get("model") or _FALLBACK_MODEL,
@@ -48,11 +48,6 @@ def payload(cp):
     if d.get("serial"):
         p["chargePointSerialNumber"] = d["serial"]
     return p
-
-
-def send(cp, now):
-    """Nothing else is sent until the CSMS accepts this (OCPP 1.6 4.2). False: not encoded now."""
-    return cp._send_call({"action": "BootNotification", "payload": payload(cp), "cb": None, "seq": None}, now)
 
 
 def answered(cp, p, now):

@@ -321,41 +321,37 @@ class ChargePoint:
             self.next_aligned_epoch = (self.clock.epoch(now) // interval + 1) * interval
         for hook in self._hooks("tick"):
             hook(self, now)
-        self._statuses(now)
+        if self.boot_status == "Accepted":  # the statuses (none before BootNotification is accepted)
+            min_ms = self.config.get("MinimumStatusDuration") * 1000
+            a = self.auth
+            c = 0  # connector 0 first: the charge point itself (the reader's fault)
+            s, err = "Available" if self.available else "Unavailable", self.reader_fault or "NoError"
+            for evse in [None] + self.evses:
+                if evse is not None:
+                    c = evse.id
+                    t = self.tx.get(c)
+                    stopped = t is not None and t.stopping is not None  # waiting only for its meterStop: Finishing
+                    s = evse.status(t is not None and not stopped, stopped or c in self.finishing)
+                    if s == "Available" and a is not None and a["connector"] in (None, c):
+                        s = "Preparing"
+                    for hook in self._hooks("status"):
+                        s = hook(self, c, s, now)
+                    err = evse.error_code()
+                cur = (s, err)
+                seen = self.seen.get(c)
+                if seen is None or (seen[0], seen[1]) != cur:
+                    self.seen[c] = seen = (s, err, now)
+                if self.reported.get(c) == cur:
+                    continue
+                # MinimumStatusDuration: a status must hold this long before it is reported
+                # (faults and the first report go out at once).
+                if c in self.reported and err == "NoError" and now - seen[2] < min_ms:
+                    continue
+                self.reported[c] = cur
+                payload = {"connectorId": c, "errorCode": err, "status": s,
+                           "timestamp": self.clock.stamp(now)}
+                self._ram("StatusNotification", payload, None, c)
         self._pump(now)
-
-    def _statuses(self, now):
-        if self.boot_status != "Accepted":
-            return
-        min_ms = self.config.get("MinimumStatusDuration") * 1000
-        a = self.auth
-        c = 0  # connector 0 first: the charge point itself (the reader's fault)
-        s, err = "Available" if self.available else "Unavailable", self.reader_fault or "NoError"
-        for evse in [None] + self.evses:
-            if evse is not None:
-                c = evse.id
-                t = self.tx.get(c)
-                stopped = t is not None and t.stopping is not None  # waiting only for its meterStop: Finishing
-                s = evse.status(t is not None and not stopped, stopped or c in self.finishing)
-                if s == "Available" and a is not None and a["connector"] in (None, c):
-                    s = "Preparing"
-                for hook in self._hooks("status"):
-                    s = hook(self, c, s, now)
-                err = evse.error_code()
-            cur = (s, err)
-            seen = self.seen.get(c)
-            if seen is None or (seen[0], seen[1]) != cur:
-                self.seen[c] = seen = (s, err, now)
-            if self.reported.get(c) == cur:
-                continue
-            # MinimumStatusDuration: a status must hold this long before it is reported
-            # (faults and the first report go out at once).
-            if c in self.reported and err == "NoError" and now - seen[2] < min_ms:
-                continue
-            self.reported[c] = cur
-            payload = {"connectorId": c, "errorCode": err, "status": s,
-                       "timestamp": self.clock.stamp(now)}
-            self._ram("StatusNotification", payload, None, c)
 
     # ------------------------------------------------------------------ sending
     def _push(self, action, payload, tx_ref):
@@ -393,35 +389,35 @@ class ChargePoint:
             self.pending = None
             self.link_suspect = True
             self.on_demand("failures", "failed", p, None, now, TIMEOUT)
-        if self.boot_status != "Accepted":
-            if now >= self.next_boot_ms:
-                self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000  # sooner if so answered
-                if self.on_demand("boot", "send", now) is False:
-                    self.next_boot_ms = now  # not encoded (out of heap): tried again next tick
-            return
-        # the head's seq only: its message is decoded when it is sent (a retry wait with a
-        # backlog would decode it every tick, garbage that fragments the heap)
-        seq = self.queue.peek(False)
-        ram = self.ram
         r = None
-        if ram and (seq is None or ram[0][0] < seq):
-            r = ram[0]  # taken from the RAM buffer only once it is sent
-            m = {"action": r[1], "payload": r[2], "cb": r[3], "seq": None}
-        elif seq is not None and now >= self.retry_at:
-            head = self.queue.peek()
-            m = {"action": head[1], "payload": head[2], "cb": None, "seq": seq}
-        else:
-            interval = self.config.get("HeartbeatInterval")
-            if not interval or now - self.last_call_ms < interval * 1000:
+        if self.boot_status != "Accepted":
+            # Nothing else is sent until the CSMS accepts this (OCPP 1.6 4.2); its payload is
+            # ocpp16.boot's (None when that cannot be loaded: asked again after the retry wait).
+            if now < self.next_boot_ms:
                 return
-            m = {"action": "Heartbeat", "payload": {}, "cb": None, "seq": None}
-        if self._send_call(m, now) and r is not None:
-            ram.pop(0)
-
-    def _send_call(self, m, now):
-        """Send our CALL m; False when it cannot be encoded now (MemoryError below the smallest
-        heap): nothing was taken (the queue head stays the head, a RAM message stays first),
-        it goes on a later tick, and charging goes on."""
+            self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000  # sooner if so answered
+            m = {"action": "BootNotification", "payload": self.on_demand("boot", "payload"), "cb": None, "seq": None}
+            if m["payload"] is None:
+                return
+        else:
+            # the head's seq only: its message is decoded when it is sent (a retry wait with a
+            # backlog would decode it every tick, garbage that fragments the heap)
+            seq = self.queue.peek(False)
+            ram = self.ram
+            if ram and (seq is None or ram[0][0] < seq):
+                r = ram[0]  # taken from the RAM buffer only once it is sent
+                m = {"action": r[1], "payload": r[2], "cb": r[3], "seq": None}
+            elif seq is not None and now >= self.retry_at:
+                head = self.queue.peek()
+                m = {"action": head[1], "payload": head[2], "cb": None, "seq": seq}
+            else:
+                interval = self.config.get("HeartbeatInterval")
+                if not interval or now - self.last_call_ms < interval * 1000:
+                    return
+                m = {"action": "Heartbeat", "payload": {}, "cb": None, "seq": None}
+        # Sent now, unless it cannot be encoded (MemoryError below the smallest heap): then
+        # nothing was taken (the queue head stays the head, a RAM message stays first, a
+        # BootNotification is tried again next tick), it goes on a later tick, and charging goes on.
         try:
             if self.clock_offset is not None:  # timestamps taken before the clock was set
                 self.on_demand("boot", "repair", m["payload"])
@@ -429,14 +425,17 @@ class ChargePoint:
             m["sent"] = now
             self.outbox.append(rpc.encode_call(m["id"], m["action"], m["payload"]))
         except MemoryError as e:
+            if self.boot_status != "Accepted":
+                self.next_boot_ms = now
             try:
                 log.warning("%s not sent now: %r", m["action"], e)
             except MemoryError:
                 pass
-            return False
+            return
         self.pending = m
         self.last_call_ms = now
-        return True
+        if r is not None:
+            self.ram.pop(0)
 
     # ------------------------------------------------------------------ receiving
     def receive(self, text, now):
