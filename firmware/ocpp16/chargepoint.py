@@ -5,7 +5,7 @@
 # (ocpp16.failures), authorizing an idTag (ocpp16.offline), its transaction's start and
 # StopTransaction and building meter values (ocpp16.aligned), power-loss recovery
 # (ocpp16.recovery), the CSMS's calls (ocpp16.calls, their handlers in ocpp16.profiles), the
-# resident features' loading and the security events (ocpp16.calls, through __getattr__).
+# resident features' loading, the security events and idle() (ocpp16.calls, through __getattr__).
 # Sans-I/O: text frames in (receive), text frames out (outbox); time is the `now` argument
 # (monotonic ms). It never sleeps, never touches a socket, and writes flash only through the
 # message queue and store.save.
@@ -45,7 +45,7 @@ _MAX_EVENTS = const(32)
 # ChargePoint.__getattr__: the on-demand module of each rarely used method, as "module: name
 # name ;" groups in one string; then the attributes only rare paths set, as "=value: name ;"
 # groups (the value they read as until set; "=" alone: None).
-_RARE = const("calls: feature drop_feature security_event ;failures: receive_too_large ;"
+_RARE = const("calls: feature drop_feature security_event idle ;failures: receive_too_large ;"
               "aligned: _sampled _meter_values ;"
               # Last FirmwareStatusNotification / DiagnosticsStatusNotification status
               # (TriggerMessage sends these; Firmware Management sets them).
@@ -149,6 +149,8 @@ class ChargePoint:
         """The core's methods that do not run every period (looked up here only because the
         class has no such name), each fn(cp, ...) of the on-demand module of its group in
         _RARE, loaded for the call (on_demand: None when it cannot be loaded):
+          idle(): nothing waiting to be sent or answered (ocpp16.calls; None when it cannot
+              be loaded: a drain waits for its timeout);
           feature(name, now): the feature module `name`, loaded and kept resident (features)
               until drop_feature(name); None when it cannot be loaded (ocpp16.calls);
           security_event(kind, now, info=None): a Security whitepaper event reported
@@ -355,13 +357,13 @@ class ChargePoint:
 
     # ------------------------------------------------------------------ sending
     def _push(self, action, payload, tx_ref):
+        """A transaction message (or a critical security event) queued on flash: its seq, or None
+        when it cannot be (queue full, record too large, flash error: ocpp16.failures names and
+        reports it; the caller goes on without it)."""
         try:
-            seq = self.queue.push(action, payload, tx_ref=tx_ref)
-        except (QueueError, OSError) as e:  # queue full, record too large, flash error: named, reported
-            log.error("%s not queued: %s", action, e)
-            self._event(("queue-error", action, str(e)))
-            return None
-        self.last_pushed = seq
+            self.last_pushed = seq = self.queue.push(action, payload, tx_ref=tx_ref)
+        except (QueueError, OSError) as e:
+            return self.on_demand("failures", "refused", action, e)
         return seq
 
     def _ram(self, action, payload, cb, c=None):
@@ -389,15 +391,15 @@ class ChargePoint:
             self.pending = None
             self.link_suspect = True
             self.on_demand("failures", "failed", p, None, now, TIMEOUT)
-        r = None
+        r = cb = seq = None
         if self.boot_status != "Accepted":
             # Nothing else is sent until the CSMS accepts this (OCPP 1.6 4.2); its payload is
             # ocpp16.boot's (None when that cannot be loaded: asked again after the retry wait).
             if now < self.next_boot_ms:
                 return
             self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000  # sooner if so answered
-            m = {"action": "BootNotification", "payload": self.on_demand("boot", "payload"), "cb": None, "seq": None}
-            if m["payload"] is None:
+            action, payload = "BootNotification", self.on_demand("boot", "payload")
+            if payload is None:
                 return
         else:
             # the head's seq only: its message is decoded when it is sent (a retry wait with a
@@ -406,15 +408,16 @@ class ChargePoint:
             ram = self.ram
             if ram and (seq is None or ram[0][0] < seq):
                 r = ram[0]  # taken from the RAM buffer only once it is sent
-                m = {"action": r[1], "payload": r[2], "cb": r[3], "seq": None}
+                _, action, payload, cb = r
+                seq = None
             elif seq is not None and now >= self.retry_at:
-                head = self.queue.peek()
-                m = {"action": head[1], "payload": head[2], "cb": None, "seq": seq}
+                _, action, payload, _ = self.queue.peek()
             else:
                 interval = self.config.get("HeartbeatInterval")
                 if not interval or now - self.last_call_ms < interval * 1000:
                     return
-                m = {"action": "Heartbeat", "payload": {}, "cb": None, "seq": None}
+                action, payload, seq = "Heartbeat", {}, None
+        m = {"action": action, "payload": payload, "cb": cb, "seq": seq}
         # Sent now, unless it cannot be encoded (MemoryError below the smallest heap): then
         # nothing was taken (the queue head stays the head, a RAM message stays first, a
         # BootNotification is tried again next tick), it goes on a later tick, and charging goes on.
@@ -489,8 +492,3 @@ class ChargePoint:
             self.on_demand(*(cb + (p, now)))
         elif cb is not None:  # a profile's own CALL (DataTransfer, SignCertificate, ...)
             cb(p, now)
-
-    # ------------------------------------------------------------------ queries
-    def idle(self):
-        """Nothing waiting to be sent or answered."""
-        return self.pending is None and not self.ram and self.queue.peek(False) is None

@@ -68,6 +68,12 @@ def failed(cp, m, why, now, kind):
     log.warning("%s failed: %s", action, why)
 
 
+def refused(cp, action, e):
+    """A message the queue refused (ChargePoint._push): named in the log and the events; None."""
+    log.error("%s not queued: %s", action, e)
+    cp._event(("queue-error", action, str(e)))
+
+
 def answer(cp, msg, now):
     """An answer that is not the CALLRESULT to our CALL: its CALLERROR, or one to no CALL of ours."""
     m = cp.pending
