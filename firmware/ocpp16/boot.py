@@ -19,11 +19,14 @@ _FALLBACK_MODEL = const("ESP32")  # chargePointModel of a device dict without on
 _RECOVERY = const("recovery")  # ocpp16/recovery.py ends a transaction open at power-off: recover()
 _RECOVER = const("recover")
 _INTERVAL = const("interval")  # BootNotification.conf's retry / heartbeat interval
+# SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS
+# (ocpp16.profiles); set at start.
+_SUPPORTED_PROFILES = const("Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging")
 
 
 def start(cp, now):
     """Once, when the core is made."""
-    cp.config.values["SupportedFeatureProfiles"] = profiles.SUPPORTED_PROFILES
+    cp.config.values["SupportedFeatureProfiles"] = _SUPPORTED_PROFILES
     p = cp._path(AVAIL_FILE)
     if not p:
         return
