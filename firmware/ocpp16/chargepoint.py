@@ -442,53 +442,49 @@ class ChargePoint:
 
     # ------------------------------------------------------------------ receiving
     def receive(self, text, now):
-        """One text frame from the CSMS."""
+        """One text frame from the CSMS. A CALLRESULT to our CALL m is checked, acked when it came
+        from the queue (with a Start's transactionId), then what its action needs (ocpp16.boot
+        for a BootNotification or Heartbeat, ocpp16.offline for a transaction's), then the
+        callback of the one who sent it."""
         try:
             frame = rpc.parse(text)
         except rpc.RpcError as e:
             self.on_demand("failures", "bad_frame", e, now)
             return
+        m = self.pending
         if frame[0] == rpc.CALL:  # answered by ocpp16.calls; InternalError when it cannot be loaded now
             if self.on_demand("calls", "answer", frame[1], frame[2], frame[3], now) is None:
                 self.outbox.append(rpc.encode_error(frame[1], rpc.InternalError, "%s failed" % frame[2]))
+        elif frame[0] != rpc.CALLRESULT or m is None or m["id"] != frame[1]:
+            self.on_demand("failures", "answer", frame, now)  # a CALLERROR, or an answer to no CALL of ours
         else:
-            m = self.pending
-            if frame[0] == rpc.CALLRESULT and m is not None and m["id"] == frame[1]:
-                self.pending = None
-                self._answered(m, frame[2], now)
-            else:  # a CALLERROR, or an answer to no CALL of ours
-                self.on_demand("failures", "answer", frame, now)
+            self.pending = None
+            action, p = m["action"], frame[2]
+            try:
+                rpc.validate_result(action, p)
+            except rpc.RpcError as e:
+                self.on_demand("failures", "failed", m, e, now, REFUSED)
+            else:
+                seq = m["seq"]
+                # The queue first: a power cut after it is recovered from the queue (its
+                # transactionId map fills the transaction's later messages); the answer is never
+                # asked for again (a second StartTransaction would be a second transaction at the CSMS).
+                if seq is not None:
+                    if action == "StartTransaction":
+                        self.queue.resolve_tx(seq, p["transactionId"])
+                    self.queue.ack(seq)
+                    self.attempts.pop(seq, None)
+                if action == "Heartbeat":
+                    self.on_demand("boot", "clock", p["currentTime"], now)
+                elif action == "BootNotification":
+                    self.on_demand("boot", "answered", p, now)
+                elif action[-11:] == "Transaction":  # Start, Stop. When offline cannot load (logged),
+                    # the idTagInfo is not learnt and the transaction keeps no transactionId in RAM
+                    # (its messages get it from the queue; a RemoteStopTransaction naming it is rejected)
+                    self.on_demand("offline", "_answered", m, p, now)
+                cb = m["cb"]
+                if type(cb) is tuple:  # (module, fn, args...): its fn(cp, args..., p, now), loaded for the call (Authorize)
+                    self.on_demand(*(cb + (p, now)))
+                elif cb is not None:  # a profile's own CALL (DataTransfer, SignCertificate, ...)
+                    cb(p, now)
         self._pump(now)
-
-    def _answered(self, m, p, now):
-        """The CALLRESULT p to our CALL m: checked, acked when it came from the queue (with a
-        Start's transactionId), then what its action needs (ocpp16.boot for a BootNotification
-        or Heartbeat, ocpp16.offline for a transaction's), then the callback of the one who sent it."""
-        action = m["action"]
-        try:
-            rpc.validate_result(action, p)
-        except rpc.RpcError as e:
-            self.on_demand("failures", "failed", m, e, now, REFUSED)
-            return
-        seq = m["seq"]
-        # The queue first: a power cut after it is recovered from the queue (its transactionId
-        # map fills the transaction's later messages); the answer is never asked for again (a
-        # second StartTransaction would be a second transaction at the CSMS).
-        if seq is not None:
-            if action == "StartTransaction":
-                self.queue.resolve_tx(seq, p["transactionId"])
-            self.queue.ack(seq)
-            self.attempts.pop(seq, None)
-        if action == "Heartbeat":
-            self.on_demand("boot", "clock", p["currentTime"], now)
-        elif action == "BootNotification":
-            self.on_demand("boot", "answered", p, now)
-        elif action[-11:] == "Transaction":  # Start, Stop. When offline cannot load (logged), the
-            # idTagInfo is not learnt and the transaction keeps no transactionId in RAM (its
-            # messages get it from the queue; a RemoteStopTransaction naming it is rejected)
-            self.on_demand("offline", "_answered", m, p, now)
-        cb = m["cb"]
-        if type(cb) is tuple:  # (module, fn, args...): its fn(cp, args..., p, now), loaded for the call (Authorize)
-            self.on_demand(*(cb + (p, now)))
-        elif cb is not None:  # a profile's own CALL (DataTransfer, SignCertificate, ...)
-            cb(p, now)

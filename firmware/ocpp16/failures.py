@@ -61,7 +61,7 @@ def failed(cp, m, why, now, kind):
             cp.ram.insert(0, [-1, action, m["payload"], None])
         log.warning("%s %s: sent again", action, why)
         return
-    elif type(m["cb"]) is tuple:  # (module, fn, args...), as ChargePoint._answered calls it
+    elif type(m["cb"]) is tuple:  # (module, fn, args...), as ChargePoint.receive calls it
         cp.on_demand(*(m["cb"] + (None, now)))
     elif m["cb"] is not None:
         m["cb"](None, now)
