@@ -22,11 +22,6 @@ from ocpp16.queue import QueueError
 
 # How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
 CALL_TIMEOUT_MS = const(30000)
-# Why a CALL got no usable answer (ocpp16.failures): only REFUSED counts towards
-# TransactionMessageAttempts.
-REFUSED = const(0)  # CALLERROR or an answer that fails validation
-TIMEOUT = const(1)  # no answer within CALL_TIMEOUT_MS
-LOST = const(2)  # the link dropped before the answer
 # BootNotification retry when the CSMS gave no usable interval.
 BOOT_RETRY_DEFAULT_S = const(60)
 # Non-transaction messages held in RAM while waiting for their turn (offline
@@ -238,7 +233,7 @@ class ChargePoint:
     def on_disconnect(self, now):
         self.online = False
         if self.pending is not None:
-            self.on_demand("failures", "failed", self.pending, None, now, LOST)
+            self.on_demand("failures", "failed", self.pending, "lost", now)  # why (ocpp16.failures)
         self.pending = None
 
     # ------------------------------------------------------------------ transactions
@@ -390,7 +385,7 @@ class ChargePoint:
                 return
             self.pending = None
             self.link_suspect = True
-            self.on_demand("failures", "failed", p, None, now, TIMEOUT)
+            self.on_demand("failures", "failed", p, "timeout", now)
         r = cb = seq = None
         if self.boot_status != "Accepted":
             # Nothing else is sent until the CSMS accepts this (OCPP 1.6 4.2); its payload is
@@ -463,7 +458,7 @@ class ChargePoint:
             try:
                 rpc.validate_result(action, p)
             except rpc.RpcError as e:
-                self.on_demand("failures", "failed", m, e, now, REFUSED)
+                self.on_demand("failures", "failed", m, e, now)
             else:
                 seq = m["seq"]
                 # The queue first: a power cut after it is recovered from the queue (its
