@@ -94,22 +94,16 @@ class Transaction:
 
 class ChargePoint:
     # State that starts as these and that most sessions change rarely or never (class
-    # attributes: no store in __init__, no instance slot until it is set):
+    # attributes: no store in __init__, no instance slot until it is set; what every session
+    # sets is made in __init__: a class slot more would cost more than its store):
     smart = None                      # ocpp16.smart.State while that feature is resident
-    online = False
-    boot_status = None                # None, "Pending", "Rejected", "Accepted"
-    next_boot_ms = 0
-    pending = None                    # our CALL awaiting its answer
     link_suspect = False              # a CALL timed out: the app checks the link (ping; reconnect without pong)
-    retry_at = 0                      # earliest time the queue head may be sent again
     auth = None                       # granted authorization waiting for a plug: dict
-    next_aligned_epoch = None
     reboot = None                     # "Soft" / "Hard" once a Reset was accepted and its stops are out (ocpp16.reset)
     reader_fault = None
     available = True                  # connector 0 availability
     clock_offset = None               # seconds the clock jumped when it was first set (timestamp repair)
     profile_change = None             # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile; read every period)
-    _not_loaded = None                # the on-demand module that failed to load last (on_demand)
 
     def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0,
                  id_prefix="", board=None):
@@ -137,6 +131,13 @@ class ChargePoint:
         self.events = []              # recent (kind, detail...) notes for the app and tests, bounded
         self.features = {}            # name -> resident feature module (ocpp16.profiles.BOOT_FEATURES)
         self.jobs = []                # (module, args) for the app to run as background tasks (I/O)
+        self.online = False
+        self.boot_status = None       # None, "Pending", "Rejected", "Accepted"
+        self.pending = None           # our CALL awaiting its answer
+        self.next_boot_ms = 0
+        self.retry_at = 0             # earliest time the queue head may be sent again
+        self.next_aligned_epoch = None
+        self._not_loaded = None       # the on-demand module that failed to load last (on_demand)
         self.on_demand("boot", "start", now)  # state files, resident features
 
     # ------------------------------------------------------------------ on-demand code
