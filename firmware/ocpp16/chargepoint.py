@@ -100,8 +100,6 @@ class ChargePoint:
     link_suspect = False              # a CALL timed out: the app checks the link (ping; reconnect without pong)
     auth = None                       # granted authorization waiting for a plug: dict
     reboot = None                     # "Soft" / "Hard" once a Reset was accepted and its stops are out (ocpp16.reset)
-    reader_fault = None
-    available = True                  # connector 0 availability
     clock_offset = None               # seconds the clock jumped when it was first set (timestamp repair)
     profile_change = None             # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile; read every period)
 
@@ -132,6 +130,8 @@ class ChargePoint:
         self.features = {}            # name -> resident feature module (ocpp16.profiles.BOOT_FEATURES)
         self.jobs = []                # (module, args) for the app to run as background tasks (I/O)
         self.online = False
+        self.available = True         # connector 0 availability (ocpp16.boot reads it back)
+        self.reader_fault = None      # the reader's errorCode, set every period
         self.boot_status = None       # None, "Pending", "Rejected", "Accepted"
         self.pending = None           # our CALL awaiting its answer
         self.next_boot_ms = 0
