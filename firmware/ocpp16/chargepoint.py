@@ -300,7 +300,7 @@ class ChargePoint:
                 self.stop_transaction(c, "EVDisconnected", now)
             elif t.next_sample_ms is not None and now >= t.next_sample_ms:
                 # built by ocpp16.aligned: a sample it cannot load is logged and missed, never the transaction
-                self.on_demand("aligned", "_meter_values", evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
+                self.on_demand("aligned", "sample", now, t)
                 interval = self.config.get("MeterValueSampleInterval")
                 t.next_sample_ms = t.next_sample_ms + interval * 1000 if interval else None
                 self._save_tx(now)
