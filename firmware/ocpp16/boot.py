@@ -54,8 +54,11 @@ def payload(cp):
 
 
 def answered(cp, p, now):
+    """A Heartbeat's answer (the clock only) or a BootNotification's (the clock, the registration)."""
     clock(cp, p.get("currentTime"), now)
-    status = p["status"]
+    status = p.get("status")
+    if status is None:  # a Heartbeat's
+        return
     interval = p.get(_INTERVAL, 0)
     cp.boot_status = status
     cp._event(("boot", status))

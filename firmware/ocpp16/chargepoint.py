@@ -470,9 +470,7 @@ class ChargePoint:
                         self.queue.resolve_tx(seq, p["transactionId"])
                     self.queue.ack(seq)
                     self.attempts.pop(seq, None)
-                if action == "Heartbeat":
-                    self.on_demand("boot", "clock", p["currentTime"], now)
-                elif action == "BootNotification":
+                if action == "Heartbeat" or action == "BootNotification":  # the clock (and the registration)
                     self.on_demand("boot", "answered", p, now)
                 elif action[-11:] == "Transaction":  # Start, Stop. When offline cannot load (logged),
                     # the idTagInfo is not learnt and the transaction keeps no transactionId in RAM
