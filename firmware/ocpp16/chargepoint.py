@@ -115,7 +115,7 @@ class ChargePoint:
         self.board = board or {}      # the board file: voltage_v, phases, max_current_a (Smart Charging)
         self.ids = rpc.MessageIds(id_prefix)
         self.outbox = []              # text frames to send, in order
-        self.ram = []                 # [barrier seq, action, payload, callback or None (see _answered)]
+        self.ram = []                 # [barrier seq, action, payload, callback or None (see receive)]
         self.attempts = {}            # queue seq -> failed deliveries so far
         self.tx = {}                  # connector id -> Transaction
         self.finishing = set()
@@ -364,7 +364,7 @@ class ChargePoint:
 
     def _ram(self, action, payload, cb, c=None):
         """A message that waits in RAM (cb: called with the answer, a function or a (module, fn,
-        args...) tuple of on-demand code, see _answered; c: a StatusNotification's connector, of
+        args...) tuple of on-demand code, see receive; c: a StatusNotification's connector, of
         which only the latest waits while offline)."""
         if c is not None and not self.online:
             # Offline, only the latest status of a connector matters; it goes where the
