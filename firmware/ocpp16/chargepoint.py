@@ -35,8 +35,9 @@ _STOP_SETTLE_MS = const(7000)
 # whichever comes first; independent of MeterValueSampleInterval.
 PERSIST_WH = const(10)
 PERSIST_MS = const(30000)
-# Recent core events kept for the app and tests (ChargePoint.events).
-_MAX_EVENTS = const(32)
+# Recent core events kept for the tests (ChargePoint.events; a session makes ~4: 32 of them
+# held ~2.4 KB of a long-running charger's heap, these 8 ~0.6 KB).
+_MAX_EVENTS = const(8)
 # ChargePoint.__getattr__: the on-demand module of each rarely used method, as "module: name
 # name ;" groups in one string; then the attributes only rare paths set, as "=value: name ;"
 # groups (the value they read as until set; "=" alone: None).
@@ -126,7 +127,7 @@ class ChargePoint:
         # seq of the newest queued transaction message: statuses made from now on go after it,
         # also after a reboot with a backlog on flash
         self.last_pushed = queue.next_seq - 1
-        self.events = []              # recent (kind, detail...) notes for the app and tests, bounded
+        self.events = []              # recent (kind, detail...) notes for the tests, bounded
         self.features = {}            # name -> resident feature module (ocpp16.profiles.BOOT_FEATURES)
         self.jobs = []                # (module, args) for the app to run as background tasks (I/O)
         self.online = False
