@@ -11,6 +11,8 @@ from ocpp16 import profiles
 from ocpp16 import timefmt
 from ocpp16.chargepoint import AVAIL_FILE, BOOT_RETRY_DEFAULT_S, CLOCK_VALID_AFTER, TX_FILE
 
+HELPERS = ("version",)  # unloaded with this module (ocpp16.profiles.unload): read for a BootNotification
+
 # A correction of a set clock larger than this (s) is a SettingSystemTime security event
 # (smaller ones are the drift every Heartbeat corrects).
 _CLOCK_EVENT_JUMP_S = const(60)
