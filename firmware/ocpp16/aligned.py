@@ -12,8 +12,11 @@ from ocpp16 import timefmt
 from ocpp16.chargepoint import Transaction
 
 
-def sample(cp, now):
-    """MeterValuesAlignedData of every connector, with the transaction's id inside one."""
+def sample(cp, now, tx=None):
+    """MeterValuesAlignedData of every connector, with the transaction's id inside one; tx: the
+    MeterValuesSampledData of that transaction's connector (periodic)."""
+    if tx is not None:
+        return _meter_values(cp, cp.evses[tx.connector - 1], "MeterValuesSampledData", "Sample.Periodic", now, tx)
     for evse in cp.evses:
         _meter_values(cp, evse, "MeterValuesAlignedData", "Sample.Clock", now, cp.tx.get(evse.id))
 

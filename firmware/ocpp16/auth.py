@@ -1,10 +1,11 @@
 # Authorization data the charge point keeps itself: the Local Authorization
 # List (versioned, set by SendLocalList: ocpp16.localauth) and the Authorization Cache
 # (learnt from idTagInfo answers). Both bounded, both persisted atomically through
-# store.save. This module holds their limits and the form of an entry (config_keys and
-# localauth import them); the AuthStore that reads them back from flash, looks tags up and
-# learns them is in ocpp16.offline, loaded for each use (ChargePoint.auth_store), so neither
-# its code nor the entries stay in RAM. No sockets, no clock.
+# store.save. This module holds their limits and the form of an entry (config_keys, offline
+# and localauth import them; the last two unload it with them: HELPERS); the AuthStore that
+# reads them back from flash, looks tags up and learns them is in ocpp16.offline, loaded for
+# each use (ChargePoint.auth_store), so neither its code nor the entries stay in RAM. No
+# sockets, no clock.
 from compat import const
 
 # Entries the local list may hold (LocalAuthListMaxLength): each costs RAM.

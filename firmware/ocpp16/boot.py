@@ -11,6 +11,8 @@ from ocpp16 import profiles
 from ocpp16 import timefmt
 from ocpp16.chargepoint import AVAIL_FILE, BOOT_RETRY_DEFAULT_S, CLOCK_VALID_AFTER, TX_FILE
 
+HELPERS = ("version",)  # unloaded with this module (ocpp16.profiles.unload): read for a BootNotification
+
 # A correction of a set clock larger than this (s) is a SettingSystemTime security event
 # (smaller ones are the drift every Heartbeat corrects).
 _CLOCK_EVENT_JUMP_S = const(60)
@@ -19,11 +21,14 @@ _FALLBACK_MODEL = const("ESP32")  # chargePointModel of a device dict without on
 _RECOVERY = const("recovery")  # ocpp16/recovery.py ends a transaction open at power-off: recover()
 _RECOVER = const("recover")
 _INTERVAL = const("interval")  # BootNotification.conf's retry / heartbeat interval
+# SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS
+# (ocpp16.profiles); set at start.
+_SUPPORTED_PROFILES = const("Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging")
 
 
 def start(cp, now):
     """Once, when the core is made."""
-    cp.config.values["SupportedFeatureProfiles"] = profiles.SUPPORTED_PROFILES
+    cp.config.values["SupportedFeatureProfiles"] = _SUPPORTED_PROFILES
     p = cp._path(AVAIL_FILE)
     if not p:
         return
@@ -40,7 +45,7 @@ def start(cp, now):
 
 
 def payload(cp):
-    """BootNotification's payload (also sent on a TriggerMessage)."""
+    """BootNotification's payload (the core sends it until Accepted; also sent on a TriggerMessage)."""
     d = cp.device
     import version  # of the application folder that runs (appboot.py): an update changes it
     p = {"chargePointVendor": d.get("vendor") or version.NAME, "chargePointModel": d.get("model") or _FALLBACK_MODEL,
@@ -50,14 +55,12 @@ def payload(cp):
     return p
 
 
-def send(cp, now):
-    """Nothing else is sent until the CSMS accepts this (OCPP 1.6 4.2). False: not encoded now."""
-    return cp._send_call({"action": "BootNotification", "payload": payload(cp), "cb": None, "seq": None}, now)
-
-
 def answered(cp, p, now):
+    """A Heartbeat's answer (the clock only) or a BootNotification's (the clock, the registration)."""
     clock(cp, p.get("currentTime"), now)
-    status = p["status"]
+    status = p.get("status")
+    if status is None:  # a Heartbeat's
+        return
     interval = p.get(_INTERVAL, 0)
     cp.boot_status = status
     cp._event(("boot", status))

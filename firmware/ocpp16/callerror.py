@@ -28,11 +28,14 @@ class RpcError(Exception):
     have been, a CALL); send it with msg_id, or rpc.UNKNOWN_ID when msg_id is None.
     False for broken CALLRESULT/CALLERROR frames (a CALLERROR only ever answers a
     CALL; the caller fails its pending call if msg_id matches) and for unknown
-    message type numbers, which OCPP-J 1.6 section 4.1.3 says to ignore."""
+    message type numbers, which OCPP-J 1.6 section 4.1.3 says to ignore. Its str():
+    "code: description"."""
 
     def __init__(self, code, description="", msg_id=None, answer=True):
-        super().__init__("%s: %s" % (code, description))  # its str(): "code: description"
         self.code = code
         self.description = description
         self.msg_id = msg_id
         self.answer = answer
+
+    def __str__(self):  # (a __str__, not super().__init__(text): its closure held ~150 B more)
+        return "%s: %s" % (self.code, self.description)

@@ -33,7 +33,7 @@ def answer(cp, msg_id, action, payload, now):
 
 
 # What the handlers use of the core, kept here (ChargePoint.__getattr__): the resident
-# features, the security events.
+# features, the security events, whether nothing waits to be sent.
 def feature(cp, name, now):
     """The feature module `name`, loaded and kept resident (cp.features) until drop_feature;
     None when it cannot be loaded (charging goes on without it)."""
@@ -52,6 +52,12 @@ def drop_feature(cp, name):
     """A feature holds no more state: its module leaves RAM."""
     if cp.features.pop(name, None) is not None:
         profiles.unload(name)
+
+
+def idle(cp):
+    """Nothing waiting to be sent or answered (the app's drain at the end of a simulation, a
+    firmware update's before its reboot)."""
+    return cp.pending is None and not cp.ram and cp.queue.peek(False) is None
 
 
 def security_event(cp, kind, now, info=None):

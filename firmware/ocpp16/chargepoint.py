@@ -5,7 +5,7 @@
 # (ocpp16.failures), authorizing an idTag (ocpp16.offline), its transaction's start and
 # StopTransaction and building meter values (ocpp16.aligned), power-loss recovery
 # (ocpp16.recovery), the CSMS's calls (ocpp16.calls, their handlers in ocpp16.profiles), the
-# resident features' loading and the security events (ocpp16.calls, through __getattr__).
+# resident features' loading, the security events and idle() (ocpp16.calls, through __getattr__).
 # Sans-I/O: text frames in (receive), text frames out (outbox); time is the `now` argument
 # (monotonic ms). It never sleeps, never touches a socket, and writes flash only through the
 # message queue and store.save.
@@ -22,11 +22,6 @@ from ocpp16.queue import QueueError
 
 # How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
 CALL_TIMEOUT_MS = const(30000)
-# Why a CALL got no usable answer (ocpp16.failures): only REFUSED counts towards
-# TransactionMessageAttempts.
-REFUSED = const(0)  # CALLERROR or an answer that fails validation
-TIMEOUT = const(1)  # no answer within CALL_TIMEOUT_MS
-LOST = const(2)  # the link dropped before the answer
 # BootNotification retry when the CSMS gave no usable interval.
 BOOT_RETRY_DEFAULT_S = const(60)
 # Non-transaction messages held in RAM while waiting for their turn (offline
@@ -40,12 +35,13 @@ _STOP_SETTLE_MS = const(7000)
 # whichever comes first; independent of MeterValueSampleInterval.
 PERSIST_WH = const(10)
 PERSIST_MS = const(30000)
-# Recent core events kept for the app and tests (ChargePoint.events).
-_MAX_EVENTS = const(32)
+# Recent core events kept for the tests (ChargePoint.events; a session makes ~4: 32 of them
+# held ~2.4 KB of a long-running charger's heap, these 8 ~0.6 KB).
+_MAX_EVENTS = const(8)
 # ChargePoint.__getattr__: the on-demand module of each rarely used method, as "module: name
 # name ;" groups in one string; then the attributes only rare paths set, as "=value: name ;"
 # groups (the value they read as until set; "=" alone: None).
-_RARE = const("calls: feature drop_feature security_event ;failures: receive_too_large ;"
+_RARE = const("calls: feature drop_feature security_event idle ;failures: receive_too_large ;"
               "aligned: _sampled _meter_values ;"
               # Last FirmwareStatusNotification / DiagnosticsStatusNotification status
               # (TriggerMessage sends these; Firmware Management sets them).
@@ -99,22 +95,14 @@ class Transaction:
 
 class ChargePoint:
     # State that starts as these and that most sessions change rarely or never (class
-    # attributes: no store in __init__, no instance slot until it is set):
+    # attributes: no store in __init__, no instance slot until it is set; what every session
+    # sets is made in __init__: a class slot more would cost more than its store):
     smart = None                      # ocpp16.smart.State while that feature is resident
-    online = False
-    boot_status = None                # None, "Pending", "Rejected", "Accepted"
-    next_boot_ms = 0
-    pending = None                    # our CALL awaiting its answer
     link_suspect = False              # a CALL timed out: the app checks the link (ping; reconnect without pong)
-    retry_at = 0                      # earliest time the queue head may be sent again
     auth = None                       # granted authorization waiting for a plug: dict
-    next_aligned_epoch = None
     reboot = None                     # "Soft" / "Hard" once a Reset was accepted and its stops are out (ocpp16.reset)
-    reader_fault = None
-    available = True                  # connector 0 availability
     clock_offset = None               # seconds the clock jumped when it was first set (timestamp repair)
     profile_change = None             # (previous, new) SecurityProfile: the app reconnects (ocpp16.secprofile; read every period)
-    _not_loaded = None                # the on-demand module that failed to load last (on_demand)
 
     def __init__(self, device, config, evses, queue, clock=None, data_dir=None, reader=None, now=0,
                  id_prefix="", board=None):
@@ -128,7 +116,7 @@ class ChargePoint:
         self.board = board or {}      # the board file: voltage_v, phases, max_current_a (Smart Charging)
         self.ids = rpc.MessageIds(id_prefix)
         self.outbox = []              # text frames to send, in order
-        self.ram = []                 # [barrier seq, action, payload, callback or None (see _answered)]
+        self.ram = []                 # [barrier seq, action, payload, callback or None (see receive)]
         self.attempts = {}            # queue seq -> failed deliveries so far
         self.tx = {}                  # connector id -> Transaction
         self.finishing = set()
@@ -139,9 +127,18 @@ class ChargePoint:
         # seq of the newest queued transaction message: statuses made from now on go after it,
         # also after a reboot with a backlog on flash
         self.last_pushed = queue.next_seq - 1
-        self.events = []              # recent (kind, detail...) notes for the app and tests, bounded
+        self.events = []              # recent (kind, detail...) notes for the tests, bounded
         self.features = {}            # name -> resident feature module (ocpp16.profiles.BOOT_FEATURES)
         self.jobs = []                # (module, args) for the app to run as background tasks (I/O)
+        self.online = False
+        self.available = True         # connector 0 availability (ocpp16.boot reads it back)
+        self.reader_fault = None      # the reader's errorCode, set every period
+        self.boot_status = None       # None, "Pending", "Rejected", "Accepted"
+        self.pending = None           # our CALL awaiting its answer
+        self.next_boot_ms = 0
+        self.retry_at = 0             # earliest time the queue head may be sent again
+        self.next_aligned_epoch = None
+        self._not_loaded = None       # the on-demand module that failed to load last (on_demand)
         self.on_demand("boot", "start", now)  # state files, resident features
 
     # ------------------------------------------------------------------ on-demand code
@@ -149,6 +146,8 @@ class ChargePoint:
         """The core's methods that do not run every period (looked up here only because the
         class has no such name), each fn(cp, ...) of the on-demand module of its group in
         _RARE, loaded for the call (on_demand: None when it cannot be loaded):
+          idle(): nothing waiting to be sent or answered (ocpp16.calls; None when it cannot
+              be loaded: a drain waits for its timeout);
           feature(name, now): the feature module `name`, loaded and kept resident (features)
               until drop_feature(name); None when it cannot be loaded (ocpp16.calls);
           security_event(kind, now, info=None): a Security whitepaper event reported
@@ -236,7 +235,7 @@ class ChargePoint:
     def on_disconnect(self, now):
         self.online = False
         if self.pending is not None:
-            self.on_demand("failures", "failed", self.pending, None, now, LOST)
+            self.on_demand("failures", "failed", self.pending, "lost", now)  # why (ocpp16.failures)
         self.pending = None
 
     # ------------------------------------------------------------------ transactions
@@ -302,7 +301,7 @@ class ChargePoint:
                 self.stop_transaction(c, "EVDisconnected", now)
             elif t.next_sample_ms is not None and now >= t.next_sample_ms:
                 # built by ocpp16.aligned: a sample it cannot load is logged and missed, never the transaction
-                self.on_demand("aligned", "_meter_values", evse, "MeterValuesSampledData", "Sample.Periodic", now, t)
+                self.on_demand("aligned", "sample", now, t)
                 interval = self.config.get("MeterValueSampleInterval")
                 t.next_sample_ms = t.next_sample_ms + interval * 1000 if interval else None
                 self._save_tx(now)
@@ -321,56 +320,52 @@ class ChargePoint:
             self.next_aligned_epoch = (self.clock.epoch(now) // interval + 1) * interval
         for hook in self._hooks("tick"):
             hook(self, now)
-        self._statuses(now)
+        if self.boot_status == "Accepted":  # the statuses (none before BootNotification is accepted)
+            min_ms = self.config.get("MinimumStatusDuration") * 1000
+            a = self.auth
+            c = 0  # connector 0 first: the charge point itself (the reader's fault)
+            s, err = "Available" if self.available else "Unavailable", self.reader_fault or "NoError"
+            for evse in [None] + self.evses:
+                if evse is not None:
+                    c = evse.id
+                    t = self.tx.get(c)
+                    stopped = t is not None and t.stopping is not None  # waiting only for its meterStop: Finishing
+                    s = evse.status(t is not None and not stopped, stopped or c in self.finishing)
+                    if s == "Available" and a is not None and a["connector"] in (None, c):
+                        s = "Preparing"
+                    for hook in self._hooks("status"):
+                        s = hook(self, c, s, now)
+                    err = evse.error_code()
+                cur = (s, err)
+                seen = self.seen.get(c)
+                if seen is None or (seen[0], seen[1]) != cur:
+                    self.seen[c] = seen = (s, err, now)
+                if self.reported.get(c) == cur:
+                    continue
+                # MinimumStatusDuration: a status must hold this long before it is reported
+                # (faults and the first report go out at once).
+                if c in self.reported and err == "NoError" and now - seen[2] < min_ms:
+                    continue
+                self.reported[c] = cur
+                payload = {"connectorId": c, "errorCode": err, "status": s,
+                           "timestamp": self.clock.stamp(now)}
+                self._ram("StatusNotification", payload, None, c)
         self._pump(now)
-
-    def _statuses(self, now):
-        if self.boot_status != "Accepted":
-            return
-        min_ms = self.config.get("MinimumStatusDuration") * 1000
-        a = self.auth
-        c = 0  # connector 0 first: the charge point itself (the reader's fault)
-        s, err = "Available" if self.available else "Unavailable", self.reader_fault or "NoError"
-        for evse in [None] + self.evses:
-            if evse is not None:
-                c = evse.id
-                t = self.tx.get(c)
-                stopped = t is not None and t.stopping is not None  # waiting only for its meterStop: Finishing
-                s = evse.status(t is not None and not stopped, stopped or c in self.finishing)
-                if s == "Available" and a is not None and a["connector"] in (None, c):
-                    s = "Preparing"
-                for hook in self._hooks("status"):
-                    s = hook(self, c, s, now)
-                err = evse.error_code()
-            cur = (s, err)
-            seen = self.seen.get(c)
-            if seen is None or (seen[0], seen[1]) != cur:
-                self.seen[c] = seen = (s, err, now)
-            if self.reported.get(c) == cur:
-                continue
-            # MinimumStatusDuration: a status must hold this long before it is reported
-            # (faults and the first report go out at once).
-            if c in self.reported and err == "NoError" and now - seen[2] < min_ms:
-                continue
-            self.reported[c] = cur
-            payload = {"connectorId": c, "errorCode": err, "status": s,
-                       "timestamp": self.clock.stamp(now)}
-            self._ram("StatusNotification", payload, None, c)
 
     # ------------------------------------------------------------------ sending
     def _push(self, action, payload, tx_ref):
+        """A transaction message (or a critical security event) queued on flash: its seq, or None
+        when it cannot be (queue full, record too large, flash error: ocpp16.failures names and
+        reports it; the caller goes on without it)."""
         try:
-            seq = self.queue.push(action, payload, tx_ref=tx_ref)
-        except (QueueError, OSError) as e:  # queue full, record too large, flash error: named, reported
-            log.error("%s not queued: %s", action, e)
-            self._event(("queue-error", action, str(e)))
-            return None
-        self.last_pushed = seq
+            self.last_pushed = seq = self.queue.push(action, payload, tx_ref=tx_ref)
+        except (QueueError, OSError) as e:
+            return self.on_demand("failures", "refused", action, e)
         return seq
 
     def _ram(self, action, payload, cb, c=None):
         """A message that waits in RAM (cb: called with the answer, a function or a (module, fn,
-        args...) tuple of on-demand code, see _answered; c: a StatusNotification's connector, of
+        args...) tuple of on-demand code, see receive; c: a StatusNotification's connector, of
         which only the latest waits while offline)."""
         if c is not None and not self.online:
             # Offline, only the latest status of a connector matters; it goes where the
@@ -392,36 +387,37 @@ class ChargePoint:
                 return
             self.pending = None
             self.link_suspect = True
-            self.on_demand("failures", "failed", p, None, now, TIMEOUT)
+            self.on_demand("failures", "failed", p, "timeout", now)
+        r = cb = seq = None
         if self.boot_status != "Accepted":
-            if now >= self.next_boot_ms:
-                self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000  # sooner if so answered
-                if self.on_demand("boot", "send", now) is False:
-                    self.next_boot_ms = now  # not encoded (out of heap): tried again next tick
-            return
-        # the head's seq only: its message is decoded when it is sent (a retry wait with a
-        # backlog would decode it every tick, garbage that fragments the heap)
-        seq = self.queue.peek(False)
-        ram = self.ram
-        r = None
-        if ram and (seq is None or ram[0][0] < seq):
-            r = ram[0]  # taken from the RAM buffer only once it is sent
-            m = {"action": r[1], "payload": r[2], "cb": r[3], "seq": None}
-        elif seq is not None and now >= self.retry_at:
-            head = self.queue.peek()
-            m = {"action": head[1], "payload": head[2], "cb": None, "seq": seq}
-        else:
-            interval = self.config.get("HeartbeatInterval")
-            if not interval or now - self.last_call_ms < interval * 1000:
+            # Nothing else is sent until the CSMS accepts this (OCPP 1.6 4.2); its payload is
+            # ocpp16.boot's (None when that cannot be loaded: asked again after the retry wait).
+            if now < self.next_boot_ms:
                 return
-            m = {"action": "Heartbeat", "payload": {}, "cb": None, "seq": None}
-        if self._send_call(m, now) and r is not None:
-            ram.pop(0)
-
-    def _send_call(self, m, now):
-        """Send our CALL m; False when it cannot be encoded now (MemoryError below the smallest
-        heap): nothing was taken (the queue head stays the head, a RAM message stays first),
-        it goes on a later tick, and charging goes on."""
+            self.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000  # sooner if so answered
+            action, payload = "BootNotification", self.on_demand("boot", "payload")
+            if payload is None:
+                return
+        else:
+            # the head's seq only: its message is decoded when it is sent (a retry wait with a
+            # backlog would decode it every tick, garbage that fragments the heap)
+            seq = self.queue.peek(False)
+            ram = self.ram
+            if ram and (seq is None or ram[0][0] < seq):
+                r = ram[0]  # taken from the RAM buffer only once it is sent
+                _, action, payload, cb = r
+                seq = None
+            elif seq is not None and now >= self.retry_at:
+                _, action, payload, _ = self.queue.peek()
+            else:
+                interval = self.config.get("HeartbeatInterval")
+                if not interval or now - self.last_call_ms < interval * 1000:
+                    return
+                action, payload, seq = "Heartbeat", {}, None
+        m = {"action": action, "payload": payload, "cb": cb, "seq": seq}
+        # Sent now, unless it cannot be encoded (MemoryError below the smallest heap): then
+        # nothing was taken (the queue head stays the head, a RAM message stays first, a
+        # BootNotification is tried again next tick), it goes on a later tick, and charging goes on.
         try:
             if self.clock_offset is not None:  # timestamps taken before the clock was set
                 self.on_demand("boot", "repair", m["payload"])
@@ -429,69 +425,61 @@ class ChargePoint:
             m["sent"] = now
             self.outbox.append(rpc.encode_call(m["id"], m["action"], m["payload"]))
         except MemoryError as e:
+            if self.boot_status != "Accepted":
+                self.next_boot_ms = now
             try:
                 log.warning("%s not sent now: %r", m["action"], e)
             except MemoryError:
                 pass
-            return False
+            return
         self.pending = m
         self.last_call_ms = now
-        return True
+        if r is not None:
+            self.ram.pop(0)
 
     # ------------------------------------------------------------------ receiving
     def receive(self, text, now):
-        """One text frame from the CSMS."""
+        """One text frame from the CSMS. A CALLRESULT to our CALL m is checked, acked when it came
+        from the queue (with a Start's transactionId), then what its action needs (ocpp16.boot
+        for a BootNotification or Heartbeat, ocpp16.offline for a transaction's), then the
+        callback of the one who sent it."""
         try:
             frame = rpc.parse(text)
         except rpc.RpcError as e:
             self.on_demand("failures", "bad_frame", e, now)
             return
+        m = self.pending
         if frame[0] == rpc.CALL:  # answered by ocpp16.calls; InternalError when it cannot be loaded now
             if self.on_demand("calls", "answer", frame[1], frame[2], frame[3], now) is None:
                 self.outbox.append(rpc.encode_error(frame[1], rpc.InternalError, "%s failed" % frame[2]))
+        elif frame[0] != rpc.CALLRESULT or m is None or m["id"] != frame[1]:
+            self.on_demand("failures", "answer", frame, now)  # a CALLERROR, or an answer to no CALL of ours
         else:
-            m = self.pending
-            if frame[0] == rpc.CALLRESULT and m is not None and m["id"] == frame[1]:
-                self.pending = None
-                self._answered(m, frame[2], now)
-            else:  # a CALLERROR, or an answer to no CALL of ours
-                self.on_demand("failures", "answer", frame, now)
+            self.pending = None
+            action, p = m["action"], frame[2]
+            try:
+                rpc.validate_result(action, p)
+            except rpc.RpcError as e:
+                self.on_demand("failures", "failed", m, e, now)
+            else:
+                seq = m["seq"]
+                # The queue first: a power cut after it is recovered from the queue (its
+                # transactionId map fills the transaction's later messages); the answer is never
+                # asked for again (a second StartTransaction would be a second transaction at the CSMS).
+                if seq is not None:
+                    if action == "StartTransaction":
+                        self.queue.resolve_tx(seq, p["transactionId"])
+                    self.queue.ack(seq)
+                    self.attempts.pop(seq, None)
+                if action == "Heartbeat" or action == "BootNotification":  # the clock (and the registration)
+                    self.on_demand("boot", "answered", p, now)
+                elif action[-11:] == "Transaction":  # Start, Stop. When offline cannot load (logged),
+                    # the idTagInfo is not learnt and the transaction keeps no transactionId in RAM
+                    # (its messages get it from the queue; a RemoteStopTransaction naming it is rejected)
+                    self.on_demand("offline", "_answered", m, p, now)
+                cb = m["cb"]
+                if type(cb) is tuple:  # (module, fn, args...): its fn(cp, args..., p, now), loaded for the call (Authorize)
+                    self.on_demand(*(cb + (p, now)))
+                elif cb is not None:  # a profile's own CALL (DataTransfer, SignCertificate, ...)
+                    cb(p, now)
         self._pump(now)
-
-    def _answered(self, m, p, now):
-        """The CALLRESULT p to our CALL m: checked, acked when it came from the queue (with a
-        Start's transactionId), then what its action needs (ocpp16.boot for a BootNotification
-        or Heartbeat, ocpp16.offline for a transaction's), then the callback of the one who sent it."""
-        action = m["action"]
-        try:
-            rpc.validate_result(action, p)
-        except rpc.RpcError as e:
-            self.on_demand("failures", "failed", m, e, now, REFUSED)
-            return
-        seq = m["seq"]
-        # The queue first: a power cut after it is recovered from the queue (its transactionId
-        # map fills the transaction's later messages); the answer is never asked for again (a
-        # second StartTransaction would be a second transaction at the CSMS).
-        if seq is not None:
-            if action == "StartTransaction":
-                self.queue.resolve_tx(seq, p["transactionId"])
-            self.queue.ack(seq)
-            self.attempts.pop(seq, None)
-        if action == "Heartbeat":
-            self.on_demand("boot", "clock", p["currentTime"], now)
-        elif action == "BootNotification":
-            self.on_demand("boot", "answered", p, now)
-        elif action[-11:] == "Transaction":  # Start, Stop. When offline cannot load (logged), the
-            # idTagInfo is not learnt and the transaction keeps no transactionId in RAM (its
-            # messages get it from the queue; a RemoteStopTransaction naming it is rejected)
-            self.on_demand("offline", "_answered", m, p, now)
-        cb = m["cb"]
-        if type(cb) is tuple:  # (module, fn, args...): its fn(cp, args..., p, now), loaded for the call (Authorize)
-            self.on_demand(*(cb + (p, now)))
-        elif cb is not None:  # a profile's own CALL (DataTransfer, SignCertificate, ...)
-            cb(p, now)
-
-    # ------------------------------------------------------------------ queries
-    def idle(self):
-        """Nothing waiting to be sent or answered."""
-        return self.pending is None and not self.ram and self.queue.peek(False) is None

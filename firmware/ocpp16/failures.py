@@ -4,21 +4,21 @@
 from compat import const
 import log
 from ocpp16 import rpc
-from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS, LOST, REFUSED, TIMEOUT
+from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS
 
 # At most one InvalidMessages security event per this long (ms): a flood of bad frames
 # must not fill the security log and the RAM buffer.
 _INVALID_MESSAGES_EVENT_MS = const(60000)
 
 
-def failed(cp, m, why, now, kind):
-    """Our CALL m got no usable answer. kind: REFUSED (a CALLERROR or an invalid answer: the
-    CSMS failed to process it), TIMEOUT (no answer in time) or LOST (the link dropped).
-    why: a text, the CALLERROR frame or the rpc.RpcError of an answer that failed validation."""
+def failed(cp, m, why, now):
+    """Our CALL m got no usable answer. why: "timeout" (no answer within CALL_TIMEOUT_MS),
+    "lost" (the link dropped before the answer), or the refusal (the CSMS failed to process
+    it; only a refusal counts towards TransactionMessageAttempts): the CALLERROR frame, the
+    rpc.RpcError of an answer that failed validation, or a text."""
     action = m["action"]
-    if kind == TIMEOUT:
-        why = "timeout"
-    elif kind == LOST:
+    kind = why if why == "timeout" or why == "lost" else None  # None: refused
+    if kind == "lost":
         why = "connection lost"
     elif isinstance(why, tuple):
         why = "CALLERROR %s %s" % (why[2], why[3])
@@ -26,10 +26,10 @@ def failed(cp, m, why, now, kind):
         why = "invalid answer: " + why.description
     seq = m["seq"]
     if seq is not None:
-        if kind == LOST:
+        if kind == "lost":
             return  # sent again on reconnect
         retry_s = cp.config.get("TransactionMessageRetryInterval")
-        if kind == TIMEOUT:
+        if kind == "timeout":
             # Not a failure to process: never counted, never given up. The same message
             # goes again (a new id) once the link is checked, at once after a reconnect.
             cp.retry_at = now + retry_s * 1000
@@ -49,7 +49,7 @@ def failed(cp, m, why, now, kind):
         return
     if action == "BootNotification":
         cp.next_boot_ms = now + BOOT_RETRY_DEFAULT_S * 1000
-    elif action == "StatusNotification" and kind != REFUSED:
+    elif action == "StatusNotification" and kind is not None:
         # Lost with the link or not answered: the CSMS must still learn it, unless a
         # newer status of that connector is already waiting (one CALL at a time, so
         # none can have been sent since).
@@ -61,11 +61,17 @@ def failed(cp, m, why, now, kind):
             cp.ram.insert(0, [-1, action, m["payload"], None])
         log.warning("%s %s: sent again", action, why)
         return
-    elif type(m["cb"]) is tuple:  # (module, fn, args...), as ChargePoint._answered calls it
+    elif type(m["cb"]) is tuple:  # (module, fn, args...), as ChargePoint.receive calls it
         cp.on_demand(*(m["cb"] + (None, now)))
     elif m["cb"] is not None:
         m["cb"](None, now)
     log.warning("%s failed: %s", action, why)
+
+
+def refused(cp, action, e):
+    """A message the queue refused (ChargePoint._push): named in the log and the events; None."""
+    log.error("%s not queued: %s", action, e)
+    cp._event(("queue-error", action, str(e)))
 
 
 def answer(cp, msg, now):
@@ -75,7 +81,7 @@ def answer(cp, msg, now):
         log.warning("answer to unknown message id %s ignored", msg[1])
     else:
         cp.pending = None
-        failed(cp, m, msg, now, REFUSED)
+        failed(cp, m, msg, now)
 
 
 def receive_too_large(cp, head, size, now):
@@ -94,7 +100,7 @@ def bad_frame(cp, e, now):
     elif cp.pending is not None and e.msg_id == cp.pending["id"]:
         m = cp.pending
         cp.pending = None
-        failed(cp, m, "malformed answer: %s" % e, now, REFUSED)
+        failed(cp, m, "malformed answer: %s" % e, now)
     if cp.invalid_event_ms is None or now - cp.invalid_event_ms >= _INVALID_MESSAGES_EVENT_MS:
         cp.invalid_event_ms = now
         cp.security_event("InvalidMessages", now, str(e))

@@ -5,6 +5,8 @@
 import store
 from ocpp16.auth import LIST_FILE, LOCAL_LIST_MAX, pack
 
+HELPERS = ("ocpp16.auth",)  # unloaded with this module (ocpp16.profiles.unload)
+
 
 def on_SendLocalList(cp, p, now):
     if not cp.config.get("LocalAuthListEnabled"):

@@ -13,6 +13,8 @@ from compat import const
 from ocpp16 import timefmt
 from ocpp16.auth import CACHE_MAX, LIST_FILE, STATUSES, pack
 
+HELPERS = ("ocpp16.auth",)  # unloaded with this module (ocpp16.profiles.unload)
+
 _CACHE_FILE = const("authcache.json")  # in the data folder: {idTag: entry + [the stamp it was learnt with]}
 
 

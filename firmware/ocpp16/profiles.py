@@ -10,8 +10,8 @@ from compat import const
 # is one string in ocpp16/schema_core.py (beside the profile and table of every request), read
 # by handler() and __getattr__ with that module loaded for the call: resident it held ~600 B.
 _TABLES = const("schema_core")
-# SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS.
-SUPPORTED_PROFILES = "Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging"
+# SupportedFeatureProfiles (OCPP 1.6 9.1), the profiles whose every action is in HANDLERS, is
+# set once at start by ocpp16.boot (_SUPPORTED_PROFILES there: a profile added adds its name).
 
 # Feature modules that stay resident while they hold state (ChargePoint.features),
 # each loaded at boot when its state file (in data_dir) exists: BOOT_FEATURES, a dict
@@ -67,16 +67,6 @@ def load(name):
         raise
 
 
-def unload_helpers(names):
-    """Forget modules a job or a feature imported for its work (dotted paths or top-level
-    names), so nothing of it stays resident once it is over."""
-    for name in names:
-        if "." in name:
-            unload(name)
-        else:
-            sys.modules.pop(name, None)
-
-
 # The Security extension's shared code: a module that imports it for its work names
 # HELPERS = profiles.PKI (a tuple, made when asked for), and unload() forgets these with it.
 _PKI = const("ocpp16.certstore pki.csr pki.chain pki.x509 pki.p256 pki.rsa pki.pem pki.der pki")
@@ -103,13 +93,25 @@ def __getattr__(name):
 
 def unload(name):
     """Forget the module `name` (and the HELPERS it names: modules it imported for its
-    work): the next gc.collect() frees their code unless something else holds them."""
+    work): the next gc.collect() frees their code unless something else holds them. A tuple:
+    each of the modules it names (dotted paths or top-level names), so nothing a job or a
+    feature imported for its work stays resident once it is over (unload_helpers)."""
+    if type(name) is tuple:
+        for n in name:
+            if "." in n:
+                unload(n)
+            else:
+                sys.modules.pop(n, None)
+        return
     full = name if "." in name else "ocpp16" + "." + name  # (no name "ocpp16." interned)
     mod = sys.modules.pop(full, None)
     helpers = getattr(mod, "HELPERS", None)
     if helpers:
-        unload_helpers(helpers)
+        unload(helpers)
     dot = full.rfind(".")
     pkg = sys.modules.get(full[:dot])
     if pkg is not None and hasattr(pkg, full[dot + 1:]):
         delattr(pkg, full[dot + 1:])
+
+
+unload_helpers = unload  # for a tuple of names
