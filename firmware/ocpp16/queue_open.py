@@ -27,21 +27,22 @@ _MAX_ACK_FILE = const(32)  # bytes read from an ack file (one small framed recor
 FAILURES = "failures.json"     # the failure log (store.save)
 FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
 MAX_REASON = 80                # characters of a failure reason kept
-_E_FULL = const(6)             # QueueError texts (text())
+_E_FULL = const(6)             # QueueError texts (error())
 _E_HEAD = const(8)
 
 
-def text(n, args):
-    """The text of QueueError n (queue._fail(n, *args); queue.py names the numbers _E_*)."""
+def error(n, *args):
+    """Raise the QueueError with text n formatted with args (queue._rare("error", n, *args);
+    queue.py names the numbers _E_*)."""
     if n == _E_FULL:   # (used, capacity, action, size, reserve)
         args = args[:4] + (", %d kept for StopTransaction" % args[4] if args[4] else "",)
-    return ("payload nested deeper than %d", "%r has no JSON form", "object key %r is not a string",
-            "%s value cannot be stored as JSON",
-            "push needs an action name and an object payload, not %r, %s",
-            "%s record is %d bytes, limit %d",
-            "queue full: %d of %d bytes used (%s needs %d%s)",
-            "flash full: %d of %d bytes used (%s)",
-            "%s(%s) but the head of the queue is %s")[n] % args
+    raise QueueError(("payload nested deeper than %d", "%r has no JSON form", "object key %r is not a string",
+                      "%s value cannot be stored as JSON",
+                      "push needs an action name and an object payload, not %r, %s",
+                      "%s record is %d bytes, limit %d",
+                      "queue full: %d of %d bytes used (%s needs %d%s)",
+                      "flash full: %d of %d bytes used (%s)",
+                      "%s(%s) but the head of the queue is %s")[n] % args)
 
 
 def rare_word(i):
@@ -201,8 +202,8 @@ def _remember(q, ref, tx_id):
 # ------------------------------------------------------------ writing segments
 def seal(q, silent=False):
     """Append the staged messages not yet acknowledged to the newest segment (one sync);
-    then every slot is free. silent (the seal right after a push filled the last slot): an
-    OSError is logged, not raised; the messages are safe in their slots, the next push retries."""
+    then every slot is free (True). silent (the seal right after a push filled the last slot):
+    an OSError is logged, not raised; the messages are safe in their slots, the next push retries."""
     live = [s for s in q._staged if s[0] > q._acked]
     total = 0
     for s in live:
@@ -232,12 +233,13 @@ def seal(q, silent=False):
                 raise
             import log
             log.warning("queue: seal failed: %s", e)
-            return
+            return False
         seg[1] = pos
         seg[2] = live[-1][0]
         if head_at is not None:
             q._head = (len(q._segs) - 1, head_at, q._head[2])
     q._staged = []
+    return True
 
 
 def resolve_tx(q, tx_ref, transaction_id):
@@ -384,7 +386,7 @@ def fail(q, seq, reason):
     """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
     head = None if q._head is None else _uint(q._head[2], 1)[0]
     if seq != head or head is None:
-        raise QueueError(text(_E_HEAD, ("fail", seq, head)))
+        error(_E_HEAD, "fail", seq, head)
     _, action, payload, _ = q.peek()
     entries = failures(q)
     entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])
