@@ -128,22 +128,25 @@ def _rare(name, *args, **kw):
 # records on flash refer to the index. One bytes object, not a tuple: ~1 KB of RAM instead of
 # ~6 KB (a qstr and a tuple slot per word) when the module is loaded from a file.
 _WORDS = (  # "\0"-separated, one "\0" before the first word and after each
-    # actions
+    # Each \x80 is a word this firmware never queues (the core queues StartTransaction,
+    # StopTransaction, MeterValues and SecurityEventNotification; a StatusNotification waits
+    # in RAM), listed in queue_open.rare_word(): such a code still decodes (through queue_open:
+    # a record of an earlier version), such a text is stored as a string (tag 5). A lone 0x80
+    # byte is never part of UTF-8 text, so the encoder's search cannot match one.
+    # actions: StartTransaction, StopTransaction, MeterValues, SecurityEventNotification,
+    # StatusNotification, DataTransfer, Authorize, BootNotification, Heartbeat,
+    # DiagnosticsStatusNotification, FirmwareStatusNotification, LogStatusNotification,
+    # SignedFirmwareStatusNotification
     b"\0StartTransaction\0StopTransaction\0MeterValues\0SecurityEventNotification\0"
-    b"StatusNotification\0DataTransfer\0Authorize\0BootNotification\0Heartbeat\0"
-    b"DiagnosticsStatusNotification\0FirmwareStatusNotification\0LogStatusNotification\0"
-    b"SignedFirmwareStatusNotification\0"
-    # keys
+    b"\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0"
+    # keys (the last seven: status, errorCode, info, vendorId, vendorErrorCode, messageId, data)
     b"connectorId\0idTag\0meterStart\0timestamp\0reservationId\0transactionId\0"
     b"meterStop\0reason\0transactionData\0meterValue\0sampledValue\0value\0context\0"
-    b"format\0measurand\0phase\0location\0unit\0type\0techInfo\0status\0errorCode\0"
-    b"info\0vendorId\0vendorErrorCode\0messageId\0data\0"
+    b"format\0measurand\0phase\0location\0unit\0type\0techInfo\0"
+    b"\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0"
     # ReadingContext
     b"Interruption.Begin\0Interruption.End\0Other\0Sample.Clock\0Sample.Periodic\0"
     b"Transaction.Begin\0Transaction.End\0Trigger\0"
-    # Each \x80 below is a word this firmware never sends, listed in queue_open.rare_word(): such
-    # a code still decodes (through queue_open), such a text is stored as a string (tag 5). A
-    # lone 0x80 byte is never part of UTF-8 text, so the encoder's search cannot match one.
     # ValueFormat: Raw, SignedData
     b"\x80\0\x80\0"
     # Measurand: Current.Export, Current.Import, Current.Offered, Energy.Active.Export.Register,
@@ -165,9 +168,10 @@ _WORDS = (  # "\0"-separated, one "\0" before the first word and after each
     # Reason
     b"DeAuthorized\0EmergencyStop\0EVDisconnected\0HardReset\0Local\0PowerLoss\0"
     b"Reboot\0Remote\0SoftReset\0UnlockCommand\0"
-    # frequent values
-    b"\0NoError\0Available\0Preparing\0Charging\0SuspendedEV\0SuspendedEVSE\0"
-    b"Finishing\0Reserved\0Unavailable\0Faulted\0Accepted\0"
+    # the empty string, then the values of StatusNotification & co.: NoError, Available,
+    # Preparing, Charging, SuspendedEV, SuspendedEVSE, Finishing, Reserved, Unavailable,
+    # Faulted, Accepted
+    b"\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0"
 )
 
 # Where every 8th word begins (word 8k at _MARKS[k]): a decode steps over at most 7 words. The

@@ -47,17 +47,22 @@ def error(n, *args):
 
 def rare_word(i):
     """The word whose mark is at offset i of queue._WORDS (queue._value): the words marked
-    \x80 there, in order, are words this firmware never sends (another meter's measurands,
-    units, locations, value formats). Their codes still decode here (a record from another
-    version); the encoder stores such a text as a string."""
-    return ("Raw\0SignedData\0Current.Export\0Energy.Active.Export.Register\0"
+    \x80 there, in order, are words this firmware never queues (the actions and fields of the
+    messages that wait in RAM, another meter's measurands, units, locations, value formats).
+    Their codes still decode here (a record from another version); the encoder stores such a
+    text as a string."""
+    return ("StatusNotification\0DataTransfer\0Authorize\0BootNotification\0Heartbeat\0"
+            "DiagnosticsStatusNotification\0FirmwareStatusNotification\0LogStatusNotification\0"
+            "SignedFirmwareStatusNotification\0status\0errorCode\0info\0vendorId\0vendorErrorCode\0"
+            "messageId\0data\0Raw\0SignedData\0Current.Export\0Energy.Active.Export.Register\0"
             "Energy.Reactive.Export.Register\0Energy.Reactive.Import.Register\0"
             "Energy.Active.Export.Interval\0Energy.Active.Import.Interval\0"
             "Energy.Reactive.Export.Interval\0Energy.Reactive.Import.Interval\0Frequency\0"
             "Power.Active.Export\0Power.Factor\0Power.Offered\0Power.Reactive.Export\0"
-            "Power.Reactive.Import\0RPM\0SoC\0Temperature\0N\0L1-L2\0L2-L3\0L3-L1\0Body\0Cable\0"
-            "EV\0Inlet\0Outlet\0kWh\0varh\0kvarh\0kW\0VA\0kVA\0var\0kvar\0Celsius\0Fahrenheit\0"
-            "K\0Percent\0").split("\0")[_WORDS.count(b"\x80", 0, i)]
+            "Power.Reactive.Import\0RPM\0SoC\0Temperature\0N\0L1-L2\0L2-L3\0L3-L1\0Body\0Cable\0EV\0"
+            "Inlet\0Outlet\0kWh\0varh\0kvarh\0kW\0VA\0kVA\0var\0kvar\0Celsius\0Fahrenheit\0K\0"
+            "Percent\0NoError\0Available\0Preparing\0Charging\0SuspendedEV\0SuspendedEVSE\0"
+            "Finishing\0Reserved\0Unavailable\0Faulted\0Accepted\0").split("\0")[_WORDS.count(b"\x80", 0, i)]
 
 
 # ------------------------------------------------------------ opening
