@@ -87,8 +87,8 @@ def start(cfg, values):
     for name in saved:
         try:
             i = cfg.at(name, True)
-        except KeyError:  # a key this firmware no longer has: kept in the file only
-            continue
+        except (KeyError, ImportError, MemoryError):  # a key this firmware no longer has (or
+            continue                                 # config_facts cannot load): kept in the file only
         cfg.list[i] = saved[name]
         cfg.saved |= 1 << i
 

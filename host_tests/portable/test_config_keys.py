@@ -159,3 +159,35 @@ def test_a_value_the_file_holds_already_is_not_written_again():
     finally:
         store.save = real_save
         os.remove(path)
+
+
+def test_a_fact_is_read_when_asked_and_a_start_goes_on_without_config_facts():
+    # config_facts loads for a fact's value only: out of heap for it at start-up, a file entry
+    # that names no key in the RAM form stays in the file and the Config starts all the same;
+    # a fact asked for then fails (the operation), a fact set by the charger does not.
+    import os
+    import json
+    from ocpp16 import profiles
+    path = "/tmp/_cfgkeys_test4.json"
+    with open(path, "w") as f:
+        f.write(json.dumps({"OldKeyOfAnEarlierFirmware": 7, "HeartbeatInterval": 90}))
+    real = profiles.load
+
+    def no_heap(name):
+        if name == "config_facts":
+            raise MemoryError("memory allocation failed")
+        return real(name)
+    profiles.load = no_heap
+    try:
+        c = Config(path, {"NumberOfConnectors": 2})
+        assert c.get("HeartbeatInterval") == 90 and c.get("NumberOfConnectors") == 2
+        try:
+            c.get("GetConfigurationMaxKeys")
+            assert False, "a fact without config_facts"
+        except MemoryError:
+            pass
+    finally:
+        profiles.load = real
+    assert c.get("GetConfigurationMaxKeys") == FACTS["GetConfigurationMaxKeys"]
+    assert "ocpp16.config_facts" not in __import__("sys").modules
+    os.remove(path)
