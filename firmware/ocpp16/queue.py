@@ -338,8 +338,7 @@ class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment. Its state
     (set up by queue_open.open, which has the arguments' defaults: directory,
     capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity, max_record,
-    segment_bytes, stage_slots; _f the append handle on the newest segment; _tail_bad (the
-    newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
+    segment_bytes, stage_slots; _tail_bad (the newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
     oldest first; _map tx_ref -> transactionId; _acked the ack watermark; _ack_slot the ack
     file ("ack.0", "ack.1") written next; next_seq the seq the next push() gets (read only: the core
     records it before pushing a Start); _count messages waiting; _head (segment index or None
@@ -508,6 +507,5 @@ class MessageQueue:
             _rare("tidy", self)   # roll the emptied segment or delete acknowledged ones (else: next ack)
 
     def close(self):
-        f, self._f = self._f, None
-        if f is not None:
-            f.close()
+        """Nothing to close: queue_open opens a segment file for each write and closes it
+        (kept for the callers that end a queue's use)."""

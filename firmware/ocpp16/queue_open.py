@@ -76,7 +76,6 @@ def open(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX
     q.segment_bytes = segment_bytes or max(1, capacity // _SEGMENTS // _FLASH_BLOCK) * _FLASH_BLOCK - _SEGMENT_SLACK
     q.fs = fs or store.real_fs
     q.stage_slots = stage_slots
-    q._f = None
     q._tail_bad = False
     q._segs = []
     q._map = {}
@@ -219,19 +218,21 @@ def seal(q, silent=False):
             if q._tail_bad or (seg[1] + total > q.segment_bytes and seg[1] > 0):
                 roll(q)
                 seg = q._segs[-1]
-            if q._f is None:
-                q._f = q.fs.open(q._path(seg[0]), "ab")
             head_at = None
             pos = seg[1]
-            for seq, size, slot in live:
-                body = _read_staged(q, slot, seq)
-                if body is None:
-                    raise OSError(_EIO)
-                q._f.write(_frame(body))
-                if q._head is not None and q._head[0] is None and q._head[1] == seq:
-                    head_at = pos
-                pos += size
-            q.fs.sync(q._f)
+            f = _open(q, seg[0], "ab")
+            try:
+                for seq, size, slot in live:
+                    body = _read_staged(q, slot, seq)
+                    if body is None:
+                        raise OSError(_EIO)
+                    f.write(_frame(body))
+                    if q._head is not None and q._head[0] is None and q._head[1] == seq:
+                        head_at = pos
+                    pos += size
+                q.fs.sync(f)
+            finally:
+                _close(f)
         except OSError as e:
             _torn_tail(q)
             if not silent:
@@ -255,10 +256,12 @@ def resolve_tx(q, tx_ref, transaction_id):
         if q._tail_bad or (seg[1] + len(rec) > q.segment_bytes and seg[1] > 0):
             roll(q)
             seg = q._segs[-1]
-        if q._f is None:
-            q._f = q.fs.open(q._path(seg[0]), "ab")
-        q._f.write(rec)
-        q.fs.sync(q._f)
+        f = _open(q, seg[0], "ab")
+        try:
+            f.write(rec)
+            q.fs.sync(f)
+        finally:
+            _close(f)
     except OSError:
         _torn_tail(q)
         raise
@@ -270,38 +273,43 @@ def _torn_tail(q):
     """A write to the newest segment failed: whatever landed may be torn, so never append
     after it; its size is what is on flash."""
     q._tail_bad = True
-    _drop_handle(q)
     seg = q._segs[-1]
     seg[1] = max(0, q.fs.size(q._path(seg[0])))
 
 
-def _drop_handle(q):
-    f = q._f
-    q._f = None
-    if f is not None:
-        try:
-            f.close()
-        except OSError:
-            pass
+def _open(q, base, mode):
+    """The file of segment `base`, opened for one write: no handle stays open between calls
+    (an open LittleFS file holds ~320 B of heap: its cache and state)."""
+    return q.fs.open(q._path(base), mode)
+
+
+def _close(f):
+    """Close a segment file; after a failed write or sync its close may fail too (the caller
+    handles that failure: the tail is torn)."""
+    try:
+        f.close()
+    except OSError:
+        pass
 
 
 def _new_segment(q):
-    _drop_handle(q)
     base = q.next_seq
     if q._segs and q._segs[-1][0] == base:
         base += 1                   # a fresh file, never the torn one (seq gap is harmless)
         q.next_seq = base
-    f = q.fs.open(q._path(base), "wb")
-    q._segs.append([base, 0, -1])
-    q.segments_started += 1
-    q._tail_bad = False
-    q._f = f
-    out = bytearray()
-    for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
-        out.extend(_frame(_varint(_RES, ref), (q._map[ref],)))
-    if out:
-        f.write(out)
-    q.fs.sync(f)
+    f = _open(q, base, "wb")
+    try:
+        q._segs.append([base, 0, -1])
+        q.segments_started += 1
+        q._tail_bad = False
+        out = bytearray()
+        for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
+            out.extend(_frame(_varint(_RES, ref), (q._map[ref],)))
+        if out:
+            f.write(out)
+        q.fs.sync(f)
+    finally:
+        _close(f)
     q._segs[-1][1] = len(out)
 
 
