@@ -1,19 +1,14 @@
 # OCPP 1.6 configuration keys: type, access, default and validation of each, and the
 # GetConfiguration / ChangeConfiguration logic. Loaded by config.Config at start-up (start)
-# and for those two calls, then unloaded (ocpp16.profiles); the values live in Config.
+# and for those two calls, then unloaded (ocpp16.profiles); the values live in Config. The
+# read-only keys that are facts of this firmware are in config_facts (never in the RAM form).
 from compat import const
 import store
-from ocpp16 import auth
-from ocpp16.config import CERTIFICATE_STORE_MAX
+from ocpp16 import profiles
 
 # AuthorizationKey length (OCPP 1.6 Security Whitepaper); devconfig KEY_MIN_LEN / KEY_MAX_LEN
 # hold config.json to the same (test_config_keys checks they agree).
 _AUTH_KEY_LEN = const((16, 40))
-# Smart Charging bounds (ocpp16.smart_ops rejects a profile beyond them; RAM and flash):
-_SMART_MAX_STACK_LEVEL = const(8)  # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
-_SMART_MAX_PERIODS = const(24)     # ChargingScheduleMaxPeriods: periods in one charging schedule
-_SMART_MAX_PROFILES = const(10)    # MaxChargingProfilesInstalled: profiles on all connectors together
-_CERTIFICATE_CHAIN_MAX = const(10000)  # CertificateSignedMaxChainSize: the whitepaper's ceiling, the schema's maxLength
 _CPO_NAME_MAX = const(64)  # CpoName: X.520 upper bound of an organizationName
 
 _INT = const(0)
@@ -32,7 +27,8 @@ MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.I
 _CSL_MAX_ITEMS = const(6)  # the *MaxLength keys below: items in a measurand list
 _MAX_VALUE_CHARS = const(500)  # ChangeConfiguration value maxLength in the 1.6 schema
 
-# name: (type, access, default, (min, max) for _INT / allowed items for _CSL / (min, max) length for _STR)
+# name: (type, access, default, (min, max) for _INT / allowed items for _CSL / (min, max) length for _STR);
+# the read-only keys here are those the charger sets and the lists' *MaxLength (config_facts: the rest)
 KEYS = {
     "AllowOfflineTxForUnknownId": (_BOOL, _RW, False, None),
     "AuthorizationCacheEnabled": (_BOOL, _RW, True, None),
@@ -41,8 +37,6 @@ KEYS = {
     "ClockAlignedDataInterval": (_INT, _RW, 0, (0, 86400)),
     "ConnectionTimeOut": (_INT, _RW, 60, (1, 3600)),
     "ConnectorPhaseRotation": (_CSL, _RW, "0.Unknown", None),
-    "ConnectorPhaseRotationMaxLength": (_INT, _RO, 2, None),
-    "GetConfigurationMaxKeys": (_INT, _RO, 60, None),
     "HeartbeatInterval": (_INT, _RW, 300, (0, 86400)),
     "LightIntensity": (_INT, _RW, 100, (0, 100)),
     "LocalAuthorizeOffline": (_BOOL, _RW, True, None),
@@ -63,37 +57,24 @@ KEYS = {
     "StopTxnSampledData": (_CSL, _RW, "Energy.Active.Import.Register", MEASURANDS),
     "StopTxnSampledDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
     "SupportedFeatureProfiles": (_CSL, _RO, "Core", None),
-    "SupportedFeatureProfilesMaxLength": (_INT, _RO, 6, None),
     "TransactionMessageAttempts": (_INT, _RW, 3, (1, 100)),
     "TransactionMessageRetryInterval": (_INT, _RW, 60, (1, 86400)),
     "UnlockConnectorOnEVSideDisconnect": (_BOOL, _RW, True, None),
     "WebSocketPingInterval": (_INT, _RW, 60, (0, 3600)),
     "LocalAuthListEnabled": (_BOOL, _RW, True, None),
-    "LocalAuthListMaxLength": (_INT, _RO, auth.LOCAL_LIST_MAX, None),
-    "SendLocalListMaxLength": (_INT, _RO, auth.SEND_LOCAL_LIST_MAX, None),
     "AuthorizationKey": (_STR, _WO, "", _AUTH_KEY_LEN),
-    # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
-    # connector free for its idTag without choosing which.
-    "ReserveConnectorZeroSupported": (_BOOL, _RO, True, None),
-    "ChargeProfileMaxStackLevel": (_INT, _RO, _SMART_MAX_STACK_LEVEL, None),
-    "ChargingScheduleAllowedChargingRateUnit": (_CSL, _RO, "Current,Power", None),
-    "ChargingScheduleMaxPeriods": (_INT, _RO, _SMART_MAX_PERIODS, None),
-    "ConnectorSwitch3to1PhaseSupported": (_BOOL, _RO, False, None),
-    "MaxChargingProfilesInstalled": (_INT, _RO, _SMART_MAX_PROFILES, None),
     # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
-    # prerequisites checked); the others are facts of this firmware.
+    # prerequisites checked).
     "SecurityProfile": (_INT, _RW, 0, (0, 3)),
     "CpoName": (_STR, _RW, "", (1, _CPO_NAME_MAX)),
-    "CertificateSignedMaxChainSize": (_INT, _RO, _CERTIFICATE_CHAIN_MAX, None),
-    "CertificateStoreMaxLength": (_INT, _RO, CERTIFICATE_STORE_MAX, None),
-    "AdditionalRootCertificateCheck": (_BOOL, _RO, False, None),
 }
 
 
 def start(cfg, values):
     """A new Config's RAM form: names ",name,...," with the writable keys first, list the
     values in that order (the defaults, then `values`, then what the file at cfg.path holds),
-    writable how many keys are writable, saved a bit per key the file holds."""
+    writable how many keys are writable, saved a bit per key the file holds. A fact of
+    config_facts joins them only when set (Config.at)."""
     order = [name for name in KEYS if KEYS[name][1] != _RO]
     cfg.writable = len(order)
     order += [name for name in KEYS if KEYS[name][1] == _RO]
@@ -105,43 +86,53 @@ def start(cfg, values):
     saved = store.load(cfg.path, {}) if cfg.path else {}
     for name in saved:
         try:
-            i = cfg.at(name)
-        except KeyError:  # a key this firmware no longer has: kept in the file only
-            continue
+            i = cfg.at(name, True)
+        except (KeyError, ImportError, MemoryError):  # a key this firmware no longer has (or
+            continue                                 # config_facts cannot load): kept in the file only
         cfg.list[i] = saved[name]
         cfg.saved |= 1 << i
 
 
 def listing(cfg, names=None):
-    """GetConfiguration: (configurationKey list, unknownKey list)."""
+    """GetConfiguration: (configurationKey list, unknownKey list), with config_facts loaded
+    for the call."""
     known = []
     unknown = []
-    for name in (names if names else KEYS):
-        spec = KEYS.get(name)
-        if spec is None or spec[1] == _WO:
-            if names:
-                unknown.append(name)
-            continue
-        known.append({"key": name, "readonly": spec[1] == _RO, "value": render(spec[0], cfg.get(name))})
+    try:
+        facts = profiles.load("config_facts").KEYS
+        for name in (names if names else list(KEYS) + list(facts)):
+            access = _RO if name in facts else KEYS[name][1] if name in KEYS else _WO
+            if access == _WO:   # no such key, or AuthorizationKey
+                if names:
+                    unknown.append(name)
+                continue
+            try:
+                value = cfg.list[cfg.at(name)]
+            except KeyError:   # a fact at its value
+                value = facts[name]
+            known.append({"key": name, "readonly": access == _RO,
+                          "value": ("true" if value else "false") if type(value) is bool else str(value)})
+    finally:
+        profiles.unload("config_facts")
     return known, unknown
+
 
 def change(name, text):
     """ChangeConfiguration's check: (Accepted, RebootRequired, Rejected or NotSupported, the
     value to set or None). Config.change sets it once this module is unloaded again."""
     spec = KEYS.get(name)
     if spec is None:
+        try:
+            if name in profiles.load("config_facts").KEYS:
+                return "Rejected", None
+        finally:
+            profiles.unload("config_facts")
         return "NotSupported", None
     kind, access, _, arg = spec
     value = None if access == _RO else parse(kind, text, arg)
     if value is None:
         return "Rejected", None
     return "RebootRequired" if access == _REBOOT else "Accepted", value
-
-
-def render(kind, value):
-    if kind == _BOOL:
-        return "true" if value else "false"
-    return str(value)
 
 
 def parse(kind, text, arg):

@@ -20,7 +20,7 @@
 # head), and room_for_transaction (asked at each transaction's start). Everything that does not
 # run every period is in queue_open.py, loaded for the call and unloaded (_rare): opening
 # (recovery after a reboot or a cut, torn-record scanning), sealing the slots, segment rollover
-# and compaction, resolve_tx, waiting(), done(), tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_fail) and the
+# and compaction, resolve_tx, waiting(), done(), tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_rare("error", ...)) and the
 # rare words of the code table. A cut at any point leaves the old or the new state: a torn
 # record fails its CRC (a torn staged slot is ignored at open, a torn segment tail ends its scan
 # and appends go to a new segment). An ack is durable before ack() returns; a torn ack file
@@ -70,7 +70,7 @@ _EIO = const(5)                # errno raised when a slot read back is not what 
 _FRAMING = const(6)            # bytes a record adds to its body: length (2, little endian) + CRC32 (4)
 _MSG = const(0x4D)             # record kinds (first body byte): 'M' message, 'A' ack watermark
 _ACK = const(0x41)             # (ack files), 'R' resolved tx
-# QueueError texts (queue_open.text(), by number)
+# QueueError texts (queue_open.error(), by number)
 _E_DEPTH = const(0)
 _E_FLOAT = const(1)
 _E_KEY = const(2)
@@ -92,41 +92,32 @@ QueueError = store.StoreError
 def _rare(name, *args, **kw):
     """queue_open.<name>(*args, **kw): the paths that do not run every period live there,
     imported for the call and unloaded (ocpp16.profiles), so their code costs no RAM meanwhile.
-    Whatever the import raises (ImportError, MemoryError) goes to the caller."""
+    When that code cannot be loaded (ImportError, MemoryError, also one raised by the call):
+    "error" (queue_open.error(n, *args): the QueueError with text n, formatted with args)
+    raises a QueueError carrying n and args (the class is what callers test); "seal" and "tidy"
+    are skipped with False (on the console: the next push or ack tries again), and what cannot
+    wait is done here all the same: a message given up ("fail") is removed, a transactionId
+    ("resolve_tx") is kept in RAM (queued messages still get it; a reboot forgets it). Any
+    other name, the error goes to the caller."""
     from ocpp16 import profiles
     try:
         return getattr(profiles.load("queue_open"), name)(*args, **kw)
-    finally:
-        profiles.unload("queue_open")
-
-
-def _try(name, q, *args):
-    """_rare(name, q, *args); False (on the console) when its code cannot be loaded: the caller
-    goes on without it (seal, tidy: the next push or ack tries again), and what cannot wait is
-    done here all the same: a message given up (fail) is removed, a transactionId (resolve_tx)
-    is kept in RAM (queued messages still get it; a reboot forgets it)."""
-    try:
-        _rare(name, q, *args)
-        return True
     except (ImportError, MemoryError) as e:
+        if name == "error":
+            raise QueueError(*args)
+        if name not in ("seal", "tidy", "fail", "resolve_tx"):
+            raise
         log.error("queue: %s skipped: %r", name, e)
+        q = args[0]
         if name == "resolve_tx":
-            q._map[args[0]] = args[1]
+            q._map[args[1]] = args[2]
         elif name == "fail":
             h = q.peek()
-            if h is not None and h[0] == args[0]:   # not removed before the error
+            if h is not None and h[0] == args[1]:   # not removed before the error
                 q.ack(h[0])
         return False
-
-
-def _fail(n, *args):
-    """Raise the QueueError with text n of queue_open.text(), formatted with args; if that
-    text cannot be loaded, the QueueError carries n and args (the class is what callers test)."""
-    try:
-        e = QueueError(_rare("text", n, args))
-    except (ImportError, MemoryError):
-        e = QueueError(n, args)
-    raise e
+    finally:
+        profiles.unload("queue_open")
 
 
 # ---------------------------------------------------------------- compact value encoding
@@ -137,22 +128,25 @@ def _fail(n, *args):
 # records on flash refer to the index. One bytes object, not a tuple: ~1 KB of RAM instead of
 # ~6 KB (a qstr and a tuple slot per word) when the module is loaded from a file.
 _WORDS = (  # "\0"-separated, one "\0" before the first word and after each
-    # actions
+    # Each \x80 is a word this firmware never queues (the core queues StartTransaction,
+    # StopTransaction, MeterValues and SecurityEventNotification; a StatusNotification waits
+    # in RAM), listed in queue_open.rare_word(): such a code still decodes (through queue_open:
+    # a record of an earlier version), such a text is stored as a string (tag 5). A lone 0x80
+    # byte is never part of UTF-8 text, so the encoder's search cannot match one.
+    # actions: StartTransaction, StopTransaction, MeterValues, SecurityEventNotification,
+    # StatusNotification, DataTransfer, Authorize, BootNotification, Heartbeat,
+    # DiagnosticsStatusNotification, FirmwareStatusNotification, LogStatusNotification,
+    # SignedFirmwareStatusNotification
     b"\0StartTransaction\0StopTransaction\0MeterValues\0SecurityEventNotification\0"
-    b"StatusNotification\0DataTransfer\0Authorize\0BootNotification\0Heartbeat\0"
-    b"DiagnosticsStatusNotification\0FirmwareStatusNotification\0LogStatusNotification\0"
-    b"SignedFirmwareStatusNotification\0"
-    # keys
+    b"\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0"
+    # keys (the last seven: status, errorCode, info, vendorId, vendorErrorCode, messageId, data)
     b"connectorId\0idTag\0meterStart\0timestamp\0reservationId\0transactionId\0"
     b"meterStop\0reason\0transactionData\0meterValue\0sampledValue\0value\0context\0"
-    b"format\0measurand\0phase\0location\0unit\0type\0techInfo\0status\0errorCode\0"
-    b"info\0vendorId\0vendorErrorCode\0messageId\0data\0"
+    b"format\0measurand\0phase\0location\0unit\0type\0techInfo\0"
+    b"\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0"
     # ReadingContext
     b"Interruption.Begin\0Interruption.End\0Other\0Sample.Clock\0Sample.Periodic\0"
     b"Transaction.Begin\0Transaction.End\0Trigger\0"
-    # Each \x80 below is a word this firmware never sends, listed in queue_open.rare_word(): such
-    # a code still decodes (through queue_open), such a text is stored as a string (tag 5). A
-    # lone 0x80 byte is never part of UTF-8 text, so the encoder's search cannot match one.
     # ValueFormat: Raw, SignedData
     b"\x80\0\x80\0"
     # Measurand: Current.Export, Current.Import, Current.Offered, Energy.Active.Export.Register,
@@ -174,9 +168,10 @@ _WORDS = (  # "\0"-separated, one "\0" before the first word and after each
     # Reason
     b"DeAuthorized\0EmergencyStop\0EVDisconnected\0HardReset\0Local\0PowerLoss\0"
     b"Reboot\0Remote\0SoftReset\0UnlockCommand\0"
-    # frequent values
-    b"\0NoError\0Available\0Preparing\0Charging\0SuspendedEV\0SuspendedEVSE\0"
-    b"Finishing\0Reserved\0Unavailable\0Faulted\0Accepted\0"
+    # the empty string, then the values of StatusNotification & co.: NoError, Available,
+    # Preparing, Charging, SuspendedEV, SuspendedEVSE, Finishing, Reserved, Unavailable,
+    # Faulted, Accepted
+    b"\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0"
 )
 
 # Where every 8th word begins (word 8k at _MARKS[k]): a decode steps over at most 7 words. The
@@ -205,7 +200,7 @@ def _varint(out, n):
 
 def _encode(out, v, depth):
     if depth > MAX_DEPTH:
-        _fail(_E_DEPTH, MAX_DEPTH)
+        _rare("error", _E_DEPTH, MAX_DEPTH)
     t = type(v)
     if v is None or t is bool:
         out.append(0 if v is None else 2 if v else 1)
@@ -214,7 +209,7 @@ def _encode(out, v, depth):
         _varint(out, v * 2 if v >= 0 else -v * 2 - 1)
     elif t is float:
         if v != v or v - v != 0:   # NaN, +-inf
-            _fail(_E_FLOAT, v)
+            _rare("error", _E_FLOAT, v)
         out.append(4)
         out.extend(struct.pack("<d", v))
     elif t is str:
@@ -253,12 +248,12 @@ def _encode(out, v, depth):
         for k in v:
             if t is dict:
                 if type(k) is not str:
-                    _fail(_E_KEY, k)
+                    _rare("error", _E_KEY, k)
                 _encode(out, k, depth + 1)
                 k = v[k]
             _encode(out, k, depth + 1)
     else:
-        _fail(_E_TYPE, t.__name__)
+        _rare("error", _E_TYPE, t.__name__)
 
 
 def _uint(b, p):
@@ -343,8 +338,7 @@ class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment. Its state
     (set up by queue_open.open, which has the arguments' defaults: directory,
     capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity, max_record,
-    segment_bytes, stage_slots; _f the append handle on the newest segment; _tail_bad (the
-    newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
+    segment_bytes, stage_slots; _tail_bad (the newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
     oldest first; _map tx_ref -> transactionId; _acked the ack watermark; _ack_slot the ack
     file ("ack.0", "ack.1") written next; next_seq the seq the next push() gets (read only: the core
     records it before pushing a Start); _count messages waiting; _head (segment index or None
@@ -366,15 +360,14 @@ class MessageQueue:
               queue_open.FAILURE_LOG_MAX;
           fail(seq, reason): message seq (the head) exhausted its attempts: logged in
               failures.json and removed (removed all the same when that code cannot load:
-              giving up must not stop the core that called it; _try);
+              giving up must not stop the core that called it; _rare);
           resolve_tx(tx_ref, transaction_id): persist the CSMS transactionId of the
               transaction whose Start had seq tx_ref (kept in RAM when that code cannot load).
         Another public name gives a function that fails with AttributeError when called (a
         list of the names would cost a string each); a name with "_" first is no method."""
         if name[0] == "_":   # not a method (an attribute not set, a special name)
             raise AttributeError(name)
-        f = _try if name == "fail" or name == "resolve_tx" else _rare
-        return lambda *args, **kw: f(name, self, *args, **kw)
+        return lambda *args, **kw: _rare(name, self, *args, **kw)
 
     def _path(self, n, slot=False):
         """The file of the segment with base seq n, or of slot n."""
@@ -439,20 +432,20 @@ class MessageQueue:
     def push(self, action, payload, tx_ref=None):
         """Append one message durably; returns its seq (see module comment for QueueError)."""
         if type(action) is not str or not action or type(payload) is not dict:
-            _fail(_E_PUSH, action, type(payload).__name__)
+            _rare("error", _E_PUSH, action, type(payload).__name__)
         seq = self.next_seq
         rec = _varint(_MSG, seq)
         _varint(rec, 0 if tx_ref is None else tx_ref + 1)
         rec = _frame(rec, (action, payload))
         n = len(rec)
         if n > self.max_record:
-            _fail(_E_SIZE, action, n, self.max_record)
+            _rare("error", _E_SIZE, action, n, self.max_record)
         reserve = 0 if action == "StopTransaction" else STOP_RESERVE
         used = self.bytes_used
         if used + n + reserve > self.capacity:
-            _fail(_E_FULL, used, self.capacity, action, n, reserve)
+            _rare("error", _E_FULL, used, self.capacity, action, n, reserve)
         try:
-            if len(self._staged) >= self.stage_slots and not _try("seal", self):
+            if len(self._staged) >= self.stage_slots and not _rare("seal", self):
                 # every slot in use (an earlier seal failed) and the code to seal cannot load:
                 # this text is here, not in queue_open
                 raise QueueError("%s not queued: staged messages not sealed" % action)
@@ -466,14 +459,14 @@ class MessageQueue:
             store.write(self._path(slot, True), rec, self.fs)
         except OSError as e:
             if e.args and e.args[0] == _ENOSPC:
-                _fail(_E_FLASH, self.bytes_used, self.capacity, action)
+                _rare("error", _E_FLASH, self.bytes_used, self.capacity, action)
             raise
         self._staged.append([seq, n, slot])
         self._count += 1
         if self._head is None:
             self._head = (None, seq, rec[2:-4])
         if len(self._staged) >= self.stage_slots:
-            _try("seal", self, True)   # silent: an OSError is logged there
+            _rare("seal", self, True)   # silent: an OSError is logged there
         return seq
 
     def peek(self, decode=True):
@@ -497,7 +490,7 @@ class MessageQueue:
         """The CSMS answered message seq (the head): remove it durably."""
         h = self.peek()
         if h is None or seq != h[0]:
-            _fail(_E_HEAD, "ack", seq, h and h[0])
+            _rare("error", _E_HEAD, "ack", seq, h and h[0])
         store.write("%s/ack.%d" % (self.dir, self._ack_slot), _frame(_varint(_ACK, seq)), self.fs)
         self._ack_slot ^= 1
         si, off, body = self._head
@@ -511,9 +504,8 @@ class MessageQueue:
         segs = self._segs
         if (self._head is None and segs[-1][1] > self.segment_bytes // 4) or \
                 (len(segs) > 1 and segs[0][2] <= seq):
-            _try("tidy", self)   # roll the emptied segment or delete acknowledged ones (else: next ack)
+            _rare("tidy", self)   # roll the emptied segment or delete acknowledged ones (else: next ack)
 
     def close(self):
-        f, self._f = self._f, None
-        if f is not None:
-            f.close()
+        """Nothing to close: queue_open opens a segment file for each write and closes it
+        (kept for the callers that end a queue's use)."""

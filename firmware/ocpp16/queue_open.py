@@ -27,36 +27,42 @@ _MAX_ACK_FILE = const(32)  # bytes read from an ack file (one small framed recor
 FAILURES = "failures.json"     # the failure log (store.save)
 FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
 MAX_REASON = 80                # characters of a failure reason kept
-_E_FULL = const(6)             # QueueError texts (text())
+_E_FULL = const(6)             # QueueError texts (error())
 _E_HEAD = const(8)
 
 
-def text(n, args):
-    """The text of QueueError n (queue._fail(n, *args); queue.py names the numbers _E_*)."""
+def error(n, *args):
+    """Raise the QueueError with text n formatted with args (queue._rare("error", n, *args);
+    queue.py names the numbers _E_*)."""
     if n == _E_FULL:   # (used, capacity, action, size, reserve)
         args = args[:4] + (", %d kept for StopTransaction" % args[4] if args[4] else "",)
-    return ("payload nested deeper than %d", "%r has no JSON form", "object key %r is not a string",
-            "%s value cannot be stored as JSON",
-            "push needs an action name and an object payload, not %r, %s",
-            "%s record is %d bytes, limit %d",
-            "queue full: %d of %d bytes used (%s needs %d%s)",
-            "flash full: %d of %d bytes used (%s)",
-            "%s(%s) but the head of the queue is %s")[n] % args
+    raise QueueError(("payload nested deeper than %d", "%r has no JSON form", "object key %r is not a string",
+                      "%s value cannot be stored as JSON",
+                      "push needs an action name and an object payload, not %r, %s",
+                      "%s record is %d bytes, limit %d",
+                      "queue full: %d of %d bytes used (%s needs %d%s)",
+                      "flash full: %d of %d bytes used (%s)",
+                      "%s(%s) but the head of the queue is %s")[n] % args)
 
 
 def rare_word(i):
     """The word whose mark is at offset i of queue._WORDS (queue._value): the words marked
-    \x80 there, in order, are words this firmware never sends (another meter's measurands,
-    units, locations, value formats). Their codes still decode here (a record from another
-    version); the encoder stores such a text as a string."""
-    return ("Raw\0SignedData\0Current.Export\0Energy.Active.Export.Register\0"
+    \x80 there, in order, are words this firmware never queues (the actions and fields of the
+    messages that wait in RAM, another meter's measurands, units, locations, value formats).
+    Their codes still decode here (a record from another version); the encoder stores such a
+    text as a string."""
+    return ("StatusNotification\0DataTransfer\0Authorize\0BootNotification\0Heartbeat\0"
+            "DiagnosticsStatusNotification\0FirmwareStatusNotification\0LogStatusNotification\0"
+            "SignedFirmwareStatusNotification\0status\0errorCode\0info\0vendorId\0vendorErrorCode\0"
+            "messageId\0data\0Raw\0SignedData\0Current.Export\0Energy.Active.Export.Register\0"
             "Energy.Reactive.Export.Register\0Energy.Reactive.Import.Register\0"
             "Energy.Active.Export.Interval\0Energy.Active.Import.Interval\0"
             "Energy.Reactive.Export.Interval\0Energy.Reactive.Import.Interval\0Frequency\0"
             "Power.Active.Export\0Power.Factor\0Power.Offered\0Power.Reactive.Export\0"
-            "Power.Reactive.Import\0RPM\0SoC\0Temperature\0N\0L1-L2\0L2-L3\0L3-L1\0Body\0Cable\0"
-            "EV\0Inlet\0Outlet\0kWh\0varh\0kvarh\0kW\0VA\0kVA\0var\0kvar\0Celsius\0Fahrenheit\0"
-            "K\0Percent\0").split("\0")[_WORDS.count(b"\x80", 0, i)]
+            "Power.Reactive.Import\0RPM\0SoC\0Temperature\0N\0L1-L2\0L2-L3\0L3-L1\0Body\0Cable\0EV\0"
+            "Inlet\0Outlet\0kWh\0varh\0kvarh\0kW\0VA\0kVA\0var\0kvar\0Celsius\0Fahrenheit\0K\0"
+            "Percent\0NoError\0Available\0Preparing\0Charging\0SuspendedEV\0SuspendedEVSE\0"
+            "Finishing\0Reserved\0Unavailable\0Faulted\0Accepted\0").split("\0")[_WORDS.count(b"\x80", 0, i)]
 
 
 # ------------------------------------------------------------ opening
@@ -70,7 +76,6 @@ def open(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX
     q.segment_bytes = segment_bytes or max(1, capacity // _SEGMENTS // _FLASH_BLOCK) * _FLASH_BLOCK - _SEGMENT_SLACK
     q.fs = fs or store.real_fs
     q.stage_slots = stage_slots
-    q._f = None
     q._tail_bad = False
     q._segs = []
     q._map = {}
@@ -201,8 +206,8 @@ def _remember(q, ref, tx_id):
 # ------------------------------------------------------------ writing segments
 def seal(q, silent=False):
     """Append the staged messages not yet acknowledged to the newest segment (one sync);
-    then every slot is free. silent (the seal right after a push filled the last slot): an
-    OSError is logged, not raised; the messages are safe in their slots, the next push retries."""
+    then every slot is free (True). silent (the seal right after a push filled the last slot):
+    an OSError is logged, not raised; the messages are safe in their slots, the next push retries."""
     live = [s for s in q._staged if s[0] > q._acked]
     total = 0
     for s in live:
@@ -213,31 +218,34 @@ def seal(q, silent=False):
             if q._tail_bad or (seg[1] + total > q.segment_bytes and seg[1] > 0):
                 roll(q)
                 seg = q._segs[-1]
-            if q._f is None:
-                q._f = q.fs.open(q._path(seg[0]), "ab")
             head_at = None
             pos = seg[1]
-            for seq, size, slot in live:
-                body = _read_staged(q, slot, seq)
-                if body is None:
-                    raise OSError(_EIO)
-                q._f.write(_frame(body))
-                if q._head is not None and q._head[0] is None and q._head[1] == seq:
-                    head_at = pos
-                pos += size
-            q.fs.sync(q._f)
+            f = _open(q, seg[0], "ab")
+            try:
+                for seq, size, slot in live:
+                    body = _read_staged(q, slot, seq)
+                    if body is None:
+                        raise OSError(_EIO)
+                    f.write(_frame(body))
+                    if q._head is not None and q._head[0] is None and q._head[1] == seq:
+                        head_at = pos
+                    pos += size
+                q.fs.sync(f)
+            finally:
+                _close(f)
         except OSError as e:
             _torn_tail(q)
             if not silent:
                 raise
             import log
             log.warning("queue: seal failed: %s", e)
-            return
+            return False
         seg[1] = pos
         seg[2] = live[-1][0]
         if head_at is not None:
             q._head = (len(q._segs) - 1, head_at, q._head[2])
     q._staged = []
+    return True
 
 
 def resolve_tx(q, tx_ref, transaction_id):
@@ -248,10 +256,12 @@ def resolve_tx(q, tx_ref, transaction_id):
         if q._tail_bad or (seg[1] + len(rec) > q.segment_bytes and seg[1] > 0):
             roll(q)
             seg = q._segs[-1]
-        if q._f is None:
-            q._f = q.fs.open(q._path(seg[0]), "ab")
-        q._f.write(rec)
-        q.fs.sync(q._f)
+        f = _open(q, seg[0], "ab")
+        try:
+            f.write(rec)
+            q.fs.sync(f)
+        finally:
+            _close(f)
     except OSError:
         _torn_tail(q)
         raise
@@ -263,38 +273,43 @@ def _torn_tail(q):
     """A write to the newest segment failed: whatever landed may be torn, so never append
     after it; its size is what is on flash."""
     q._tail_bad = True
-    _drop_handle(q)
     seg = q._segs[-1]
     seg[1] = max(0, q.fs.size(q._path(seg[0])))
 
 
-def _drop_handle(q):
-    f = q._f
-    q._f = None
-    if f is not None:
-        try:
-            f.close()
-        except OSError:
-            pass
+def _open(q, base, mode):
+    """The file of segment `base`, opened for one write: no handle stays open between calls
+    (an open LittleFS file holds ~320 B of heap: its cache and state)."""
+    return q.fs.open(q._path(base), mode)
+
+
+def _close(f):
+    """Close a segment file; after a failed write or sync its close may fail too (the caller
+    handles that failure: the tail is torn)."""
+    try:
+        f.close()
+    except OSError:
+        pass
 
 
 def _new_segment(q):
-    _drop_handle(q)
     base = q.next_seq
     if q._segs and q._segs[-1][0] == base:
         base += 1                   # a fresh file, never the torn one (seq gap is harmless)
         q.next_seq = base
-    f = q.fs.open(q._path(base), "wb")
-    q._segs.append([base, 0, -1])
-    q.segments_started += 1
-    q._tail_bad = False
-    q._f = f
-    out = bytearray()
-    for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
-        out.extend(_frame(_varint(_RES, ref), (q._map[ref],)))
-    if out:
-        f.write(out)
-    q.fs.sync(f)
+    f = _open(q, base, "wb")
+    try:
+        q._segs.append([base, 0, -1])
+        q.segments_started += 1
+        q._tail_bad = False
+        out = bytearray()
+        for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
+            out.extend(_frame(_varint(_RES, ref), (q._map[ref],)))
+        if out:
+            f.write(out)
+        q.fs.sync(f)
+    finally:
+        _close(f)
     q._segs[-1][1] = len(out)
 
 
@@ -384,7 +399,7 @@ def fail(q, seq, reason):
     """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
     head = None if q._head is None else _uint(q._head[2], 1)[0]
     if seq != head or head is None:
-        raise QueueError(text(_E_HEAD, ("fail", seq, head)))
+        error(_E_HEAD, "fail", seq, head)
     _, action, payload, _ = q.peek()
     entries = failures(q)
     entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])

@@ -1,6 +1,7 @@
 # ocpp16.config: key types, access, validation and GetConfiguration listing.
 from ocpp16.config import Config
 from ocpp16.config_keys import KEYS
+from ocpp16.config_facts import KEYS as FACTS
 
 RO = 0  # a key's access in the table (config_keys' _RO, _WO: const()s, no name on the device)
 WO = 3
@@ -11,7 +12,7 @@ def test_every_key_has_a_valid_default():
     known, unknown = c.listing()
     names = [k["key"] for k in known]
     assert "AuthorizationKey" not in names and unknown == []
-    assert len(names) == len(KEYS) - 1
+    assert len(names) == len(KEYS) + len(FACTS) - 1 and not set(KEYS) & set(FACTS)
     for k in known:
         assert isinstance(k["value"], str) and isinstance(k["readonly"], bool)
 
@@ -29,6 +30,7 @@ def test_change_validates_by_type():
     assert c.change("MeterValuesSampledData", "Temperature") == "Rejected"
     assert c.change("MeterValuesSampledData", ",".join(["Voltage"] * 7)) == "Rejected"
     assert c.change("NumberOfConnectors", "2") == "Rejected"
+    assert c.change("GetConfigurationMaxKeys", "2") == "Rejected"   # a fact (config_facts)
     assert c.change("NoSuchKey", "1") == "NotSupported"
     assert c.change("LightIntensity", "101") == "Rejected"
 
@@ -55,8 +57,9 @@ def test_authorization_key_shorter_than_16_or_longer_than_40_is_rejected():
 
 def test_overrides_for_board_facts():
     c = Config(None, {"NumberOfConnectors": 2})
-    known, _ = c.listing(["NumberOfConnectors"])
+    known, _ = c.listing(["NumberOfConnectors", "ConnectorSwitch3to1PhaseSupported", "CertificateStoreMaxLength"])
     assert known[0]["value"] == "2" and known[0]["readonly"] is True and KEYS["NumberOfConnectors"][1] == RO
+    assert [(k["value"], k["readonly"]) for k in known[1:]] == [("false", True), ("8", True)]
 
 
 def test_changed_values_survive_a_restart():
@@ -88,10 +91,21 @@ def test_lookup_by_exact_name_only():
             assert False, name
         except KeyError:
             pass
-    for name in KEYS:  # every key reads back what was set, and no other key moves
+    for name in FACTS:  # the facts are read from config_facts, not kept in the RAM form
+        assert c.get(name) == FACTS[name] and "," + name + "," not in c.names
+    for name in list(KEYS) + list(FACTS):  # every key reads back what was set, and no other key moves
         c.values[name] = name
-    for name in KEYS:
+    for name in list(KEYS) + list(FACTS):
         assert c.get(name) == name
+    known, _ = c.listing(["ChargeProfileMaxStackLevel", "ConnectorSwitch3to1PhaseSupported"])
+    assert [(k["value"], k["readonly"]) for k in known] == [("ChargeProfileMaxStackLevel", True),
+                                                            ("ConnectorSwitch3to1PhaseSupported", True)]
+    for name in ("NoSuchKey", "MeterValues"):
+        try:
+            c.values[name] = 1
+            assert False, name
+        except KeyError:
+            pass
 
 
 def test_saved_file_keeps_other_entries_and_no_read_only_value():
@@ -145,3 +159,35 @@ def test_a_value_the_file_holds_already_is_not_written_again():
     finally:
         store.save = real_save
         os.remove(path)
+
+
+def test_a_fact_is_read_when_asked_and_a_start_goes_on_without_config_facts():
+    # config_facts loads for a fact's value only: out of heap for it at start-up, a file entry
+    # that names no key in the RAM form stays in the file and the Config starts all the same;
+    # a fact asked for then fails (the operation), a fact set by the charger does not.
+    import os
+    import json
+    from ocpp16 import profiles
+    path = "/tmp/_cfgkeys_test4.json"
+    with open(path, "w") as f:
+        f.write(json.dumps({"OldKeyOfAnEarlierFirmware": 7, "HeartbeatInterval": 90}))
+    real = profiles.load
+
+    def no_heap(name):
+        if name == "config_facts":
+            raise MemoryError("memory allocation failed")
+        return real(name)
+    profiles.load = no_heap
+    try:
+        c = Config(path, {"NumberOfConnectors": 2})
+        assert c.get("HeartbeatInterval") == 90 and c.get("NumberOfConnectors") == 2
+        try:
+            c.get("GetConfigurationMaxKeys")
+            assert False, "a fact without config_facts"
+        except MemoryError:
+            pass
+    finally:
+        profiles.load = real
+    assert c.get("GetConfigurationMaxKeys") == FACTS["GetConfigurationMaxKeys"]
+    assert "ocpp16.config_facts" not in __import__("sys").modules
+    os.remove(path)
