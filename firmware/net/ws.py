@@ -16,6 +16,7 @@ MAX_MESSAGE = const(65536)  # default largest message accepted (bytes of payload
 CONNECT_TIMEOUT_MS = const(10000)  # TCP connect + TLS + HTTP upgrade, all of it
 _RX_BUFFER = const(512)  # receive buffer; larger payloads are read straight into their own buffer
 _SEND_CHUNK = const(2048)  # payload bytes masked and written per step (bounds the heap a send needs)
+_TX_WAIT_MS = const(10)  # how often a send waits for the frame being written to be done
 _STREAM_CLOSE_MS = const(1000)  # longest wait_closed() waits for the runtime to release a socket
 MAX_CONTROL = const(125)  # RFC 6455 5.5: control frame payload limit
 
@@ -107,9 +108,13 @@ def _text(i, args=()):
 
 try:
     _wait_for_ms = asyncio.wait_for_ms
+    _sleep_ms = asyncio.sleep_ms
 except AttributeError:  # CPython
     def _wait_for_ms(aw, ms):
         return asyncio.wait_for(aw, ms / 1000)
+
+    def _sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
 
 
 class WebSocket:
@@ -122,8 +127,7 @@ class WebSocket:
         self._rmv = memoryview(bytearray(_RX_BUFFER))  # the receive buffer: bytes _rpos.._rend not yet taken
         self._rpos = 0
         self._rend = 0
-        self._sent = asyncio.Event()  # set: no frame is being written (a large one in steps); not an
-        self._sent.set()  # asyncio.Lock: that would keep asyncio.lock loaded for this alone
+        self._sent = True  # False while a frame is being written (a large one in steps): the next send waits
         self._rx_active = False
         self._close_sent = False
         self.max_message = max_message
@@ -204,13 +208,13 @@ class WebSocket:
         head += mask
         mv = memoryview(data)
         data = None  # MicroPython's GC scans stale coroutine slots: only mv holds the payload, dropped below
-        while not self._sent.is_set():
-            await self._sent.wait()
+        while not self._sent:  # polled, not an asyncio.Event or Lock: those would keep asyncio.event/lock loaded
+            await _sleep_ms(_TX_WAIT_MS)
         if self.closed:
             raise self._lost()
         if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
             raise closed_error(_CLOSE_NORMAL, "closing")
-        self._sent.clear()
+        self._sent = False
         w = self._w
         try:
             for i in range(0, n or 1, _SEND_CHUNK):  # no payload: one step, for the header
@@ -224,7 +228,7 @@ class WebSocket:
             raise self._lost(_text(_T_LOST_SENDING, e))
         finally:
             mv = None
-            self._sent.set()
+            self._sent = True
 
     # send(message): send one message, str as a text frame, bytes-like as a binary frame (a coroutine).
     send = _send
@@ -253,13 +257,16 @@ class WebSocket:
         on every path: on MicroPython a stream's close() alone leaves the socket open."""
         self._lost()  # no-op when already closed
         w = self._w
+        if w is None:  # released (or being released) by an earlier call: CPython's stream would
+            return  # wait again on a close future a timed-out first wait cancelled
+        self._w = None
         try:
             await _wait_for_ms(w.wait_closed(), _STREAM_CLOSE_MS)  # MicroPython: closes the socket, never blocks
         except Exception:  # a reset or timed-out TLS shutdown still leaves the socket closed
             pass
-        w = getattr(w, "tcp", None)  # the TCP socket beneath a TLS one (net/ws_open.py): a failed TLS
-        if w is not None:  # handshake leaves it open when the TLS socket is closed
-            w.close()
+        w = getattr(w, "tcp", None)  # net/ws_open.py's last step: the TCP socket beneath a TLS one closed
+        if w is not None:  # (a failed TLS handshake leaves it open), CPython's transport aborted
+            w()
 
     def close(self, code=_CLOSE_NORMAL, reason=""):
         """Close handshake (net/ws_close.py; a coroutine, nothing to do once closed): send close,

@@ -64,7 +64,7 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
         # is cancelled (timeout), and its Stream.close() does nothing (wait_closed() closes the
         # socket): here the socket is ours from its creation, and WebSocket.wait_closed() closes it
         # (and the TCP socket beneath a TLS one: after a failed TLS handshake, closing the TLS
-        # socket leaves that one open).
+        # socket leaves that one open). Its last step is the stream's `tcp`, a callable.
         try:
             from asyncio.stream import Stream  # MicroPython: a stream wraps a socket we own
         except ImportError:  # CPython
@@ -74,6 +74,8 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
                 reader, writer = await asyncio.open_connection(host, port)
             else:
                 reader, writer = await asyncio.open_connection(host, port, ssl=ssl, server_hostname=host)
+            # close() waits for a full send buffer to drain (a dead link never does): abort, at last
+            writer.tcp = writer.transport.abort
         else:
             import errno
             import socket
@@ -90,7 +92,7 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
                     s = ssl.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
                     s.setblocking(False)
                 reader = writer = Stream(s)
-                reader.tcp = tcp  # closed by WebSocket.wait_closed() with s
+                reader.tcp = tcp.close  # called by WebSocket.wait_closed() after s is closed
                 await asyncio.sleep_ms(0)  # the connect completes (or fails) at the first write
             except BaseException:
                 s.close()
