@@ -14,7 +14,6 @@ from compat import const
 
 MAX_MESSAGE = const(65536)  # default largest message accepted (bytes of payload, all fragments)
 CONNECT_TIMEOUT_MS = const(10000)  # TCP connect + TLS + HTTP upgrade, all of it
-_RX_BUFFER = const(512)  # receive buffer; larger payloads are read straight into their own buffer
 _SEND_CHUNK = const(2048)  # payload bytes masked and written per step (bounds the heap a send needs)
 _TX_WAIT_MS = const(10)  # how often a send waits for the frame being written to be done
 _STREAM_CLOSE_MS = const(1000)  # longest wait_closed() waits for the runtime to release a socket
@@ -124,9 +123,7 @@ class WebSocket:
         self._r = reader
         self._w = writer
         self._readinto = getattr(reader, "readinto", None)  # MicroPython streams; CPython reads and copies
-        self._rmv = memoryview(bytearray(_RX_BUFFER))  # the receive buffer: bytes _rpos.._rend not yet taken
-        self._rpos = 0
-        self._rend = 0
+        self._rmv = None  # input read but not yet taken (a memoryview): what followed the handshake's answer
         self._sent = True  # False while a frame is being written (a large one in steps): the next send waits
         self._rx_active = False
         self._close_sent = False
@@ -158,28 +155,22 @@ class WebSocket:
             if n is not None:  # None: a non-blocking TLS read that produced no application data yet
                 raise self._lost(_text(_T_EOF))
 
-    async def _read_some(self, limit):
-        """A memoryview of up to limit buffered bytes, taken (valid until the next read); the
-        buffer is filled first when empty, so limit 0 waits for input without taking any."""
-        if self._rpos == self._rend:
-            self._rend = await self._read(self._rmv)
-            self._rpos = 0
-        k = min(limit, self._rend - self._rpos)
-        self._rpos += k
-        return self._rmv[self._rpos - k:self._rpos]
-
-    async def _read_into(self, mv):
-        """Fill mv (a memoryview; a bytearray below _RX_BUFFER bytes) completely; mv."""
+    async def _read_into(self, buf):
+        """Fill buf (a bytearray or a memoryview of one) completely, straight from the stream (no
+        receive buffer is kept: a frame's header and payload are read as they are needed); buf."""
+        mv = memoryview(buf)
         pos = 0
         n = len(mv)
         while pos < n:
-            if self._rpos == self._rend and n - pos >= _RX_BUFFER:
-                pos += await self._read(mv[pos:])  # a large payload: straight into its buffer, no copy through ours
+            b = self._rmv
+            if b:  # what the handshake's reading left, taken first
+                k = min(n - pos, len(b))
+                mv[pos:pos + k] = b[:k]
+                self._rmv = b[k:] or None  # consumed: its buffer goes
+                pos += k
             else:
-                chunk = await self._read_some(n - pos)
-                mv[pos:pos + len(chunk)] = chunk
-                pos += len(chunk)
-        return mv
+                pos += await self._read(mv[pos:])
+        return buf
 
     # ------------------------------------------------------------ output
     def ping(self, payload=b""):

@@ -9,6 +9,7 @@ from compat import const
 from net.ws import ConnectionClosed, WebSocketError, Unauthorized, WebSocket, _text, _wait_for_ms
 
 _MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
+_HEAD_BUFFER = const(512)  # read size of the response head; what follows it is left to the frame loop
 
 # Errors name their text by its line in net/ws_texts.py (_E_*), loaded only when one is raised:
 # a connect that succeeds does not carry them (~1.5 KB); _error() makes the exception.
@@ -42,15 +43,19 @@ def _error(i, args=(), status=0, kind=WebSocketError):
     return e
 
 
-async def _read_line(ws, limit):
+async def _read_line(ws, limit, buf):
+    # One line of the answer, read through buf (a memoryview); the input after it stays in ws._rmv.
     line = bytearray()
     while True:
-        await ws._read_some(0)  # input in the receive buffer, none taken
-        i = bytes(ws._rmv[ws._rpos:ws._rend]).find(b"\n")
-        k = ws._rend - ws._rpos if i < 0 else i + 1
+        b = ws._rmv
+        if not b:
+            b = buf[:await ws._read(buf)]
+        i = bytes(b).find(b"\n")
+        k = len(b) if i < 0 else i + 1
         if len(line) + k > limit:
             raise _error(_E_HEAD_SIZE, _MAX_HANDSHAKE_BYTES)
-        line.extend(await ws._read_some(k))
+        line.extend(b[:k])
+        ws._rmv = b[k:] or None
         if i >= 0:
             return bytes(line)
 
@@ -105,11 +110,12 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
         await ws._w.drain()
 
         left = _MAX_HANDSHAKE_BYTES
-        status_line = await _read_line(ws, left)
+        buf = memoryview(bytearray(_HEAD_BUFFER))
+        status_line = await _read_line(ws, left, buf)
         left -= len(status_line)
         headers = {}
         while True:
-            line = await _read_line(ws, left)
+            line = await _read_line(ws, left, buf)
             left -= len(line)
             line = line.strip()
             if not line:
