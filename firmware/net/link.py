@@ -167,11 +167,36 @@ class Link:
             _emit(log.info, _T_UP, self.url)
             await _call((), handler, "on_open")
             sup = asyncio.create_task(self._supervise(sock, started))
-            reason = await self._receive(sock, handler)
-            if self._rx_reason is not None:  # the supervisor's or a stuck send's, which ended the receiver
-                reason = self._rx_reason
-        except Exception as e:  # MemoryError in on_open, the supervisor's task: dropped, retried after the pause
+            while True:  # messages to the handler until the link is gone
+                try:
+                    msg = await sock.recv()
+                except ws.MessageTooBig as e:
+                    if e.closed:
+                        raise
+                    # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
+                    _emit(log.warning, _T_S, e)
+                    await _call((e.head, e.size), handler, "on_too_big")
+                    e = None
+                    continue
+                if not isinstance(msg, str):
+                    _emit(log.warning, _T_BINARY, len(msg))
+                    continue
+                # (msg,) sits in value-stack slot 1 here, which the next sock.recv() overwrites:
+                # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
+                # stay alive while the next one is being received.
+                await _call((msg,), handler, "on_message")
+                msg = None
+        except Exception as e:  # the link is gone; or MemoryError (on_open, the supervisor's task, ...)
             reason = e
+            try:
+                if isinstance(e, ws.WebSocketError):
+                    reason = str(e)
+                else:  # never expected (out of heap?): dropped, retried after the pause
+                    reason = ws._text(_T_RX_FAILED, e)
+                    log.exception(ws._text(_T_S, reason), e)
+            except Exception:
+                pass
+            e = None
         finally:
             self.up = False
             self._ws = None
@@ -183,6 +208,8 @@ class Link:
                 except BaseException:  # CancelledError of the supervisor, expected here
                     pass
             await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
+        if self._rx_reason is not None:  # the supervisor's or a stuck send's, which ended the receiver
+            reason = self._rx_reason
         _emit(log.warning, _T_CLOSED, self.url, reason)
         await _call((reason,), handler, "on_close")
 
@@ -236,35 +263,3 @@ class Link:
             if self._rx_reason is None:
                 self._rx_reason = e
         await sock.wait_closed()
-
-    async def _receive(self, sock, handler):
-        # Messages to the handler until the link is gone; why it went (a text, or the exception).
-        try:
-            while True:
-                try:
-                    msg = await sock.recv()
-                except ws.MessageTooBig as e:
-                    if e.closed:
-                        raise
-                    # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
-                    _emit(log.warning, _T_S, e)
-                    await _call((e.head, e.size), handler, "on_too_big")
-                    e = None
-                    continue
-                if not isinstance(msg, str):
-                    _emit(log.warning, _T_BINARY, len(msg))
-                    continue
-                # (msg,) sits in value-stack slot 1 here, which the next sock.recv() overwrites:
-                # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
-                # stay alive while the next one is being received.
-                await _call((msg,), handler, "on_message")
-                msg = None
-        except Exception as e:  # the link is gone (the session's end releases the socket)
-            try:
-                if isinstance(e, ws.WebSocketError):
-                    return str(e)
-                r = ws._text(_T_RX_FAILED, e)  # never expected (out of heap?)
-                log.exception(ws._text(_T_S, r), e)
-                return r
-            except Exception:
-                return e
