@@ -134,7 +134,7 @@ class WebSocket:
         self.close_reason = ""
         self.last_rx_ms = compat.ticks_ms()
         self.pongs = 0  # pongs received (answers to our ping())
-        self._msg = None  # the message being received (bytearray); an attribute, see _take
+        self._msg = None  # the message being received (bytearray); an attribute, see recv
 
     # ------------------------------------------------------------ input
     async def _read(self, mv):
@@ -313,17 +313,6 @@ class WebSocket:
             else:
                 await self._end("on_close", payload)
 
-    def _take(self, op):
-        # A plain function, so no coroutine frame keeps a reference to the big buffer.
-        m = self._msg
-        self._msg = None
-        if op == _OP_BINARY:
-            return bytes(m)
-        try:
-            return str(m, "utf-8")
-        except UnicodeError:
-            return None
-
     async def recv(self):
         """Next data message: str for text, bytes for binary. Pings are answered here."""
         if self.closed:
@@ -338,10 +327,17 @@ class WebSocket:
                 await self._read_into(memoryview(self._msg))
             else:  # fragments (assembled into _msg), or a message above max_message (raises MessageTooBig)
                 await self._end("drain", n, fin)
-            m = self._take(op)
-            if m is None:
-                await self._end("fail", None)  # text that is not UTF-8
-            return m
+            # Taken from _msg into a local only now: when recv() has returned, its caller's slot
+            # holds the message, not this coroutine (which would hold the buffer).
+            m = self._msg
+            self._msg = None
+            if op == _OP_BINARY:
+                return bytes(m)
+            try:
+                return str(m, "utf-8")
+            except UnicodeError:
+                m = None
+            await self._end("fail", None)  # text that is not UTF-8
         finally:
             self._msg = None
             self._rx_active = False
