@@ -220,9 +220,9 @@ class Link:
         last_ping = started
         check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
         try:
-            while self._rx_reason is None:
+            while True:
                 await _sleep_ms(self._poll_ms if check is None else min(self._poll_ms, check[2]))
-                if self._rx_reason is not None:  # a stuck send
+                if self._rx_reason is not None:  # a stuck send, a failed ping
                     break
                 if self._stopping:
                     self._rx_reason = "stopped"
