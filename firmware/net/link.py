@@ -37,12 +37,7 @@ _T_R = const(46)
 _T_S = const(47)
 
 
-if hasattr(asyncio, "sleep_ms"):
-    _sleep_ms = asyncio.sleep_ms
-else:  # CPython
-    async def _sleep_ms(ms):
-        await asyncio.sleep(ms / 1000)
-
+_sleep_ms = ws._sleep_ms
 _wait_for_ms = ws._wait_for_ms
 
 
@@ -100,8 +95,6 @@ class Link:
             self.up = False
             if self._rx_reason is None:
                 self._rx_reason = reason
-            if self._wake is not None:
-                self._wake.set()
             raise NotConnected(reason)
         except ws.ConnectionClosed as e:
             raise NotConnected(ws._text(_T_LOST, e))
@@ -111,28 +104,21 @@ class Link:
         no pong arrives within pong_wait_ms."""
         if self.up:
             self._verify_ms = max(1, int(pong_wait_ms))
-            if self._wake is not None:
-                self._wake.set()
 
     def stop(self):
         """Make run() close the connection cleanly and return."""
         self._stopping = True
-        if self._wake is not None:
-            self._wake.set()
 
     async def run(self, handler):
         """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason), and
         optionally on_too_big(head, size) for a message above max_message (dropped, link kept)
         and on_connect_failed(error) after each failed connect attempt."""
-        self._wake = None
         try:
             while not self._stopping:
-                # One attempt: whatever it raises (MemoryError in a handler, a log line, a ping,
-                # the wake-up event's making) ends it; the link retries after the pause.
+                # One attempt: whatever it raises (MemoryError in a handler, a log line, a ping)
+                # ends it; the link retries after the pause.
                 sock = None
                 try:
-                    if self._wake is None:
-                        self._wake = asyncio.Event()
                     try:
                         sock = await ws.connect(self.url, *self._opts)
                     except Exception as e:  # every failure is retried; the log says why
@@ -168,85 +154,20 @@ class Link:
             self._stopping = False
 
     async def _session(self, sock, handler):
+        # The receiving side runs here, the supervision beside it (_supervise, a task): the session
+        # ends the moment the receiver does, whoever ended the link.
         started = compat.ticks_ms()
-        rx = None
-        reason = None
+        sup = None
         try:
             self.connects += 1
             self._ws = sock
             self.up = True
             self._rx_reason = None
             self._verify_ms = 0
-            if not self._stopping:
-                self._wake.clear()
             _emit(log.info, _T_UP, self.url)
             await _call((), handler, "on_open")
-            rx = asyncio.create_task(self._receive(sock, handler))
-            # Supervise until the link ends (reason): stop(), verify(), pings, dead-link detection.
-            last_ping = started
-            check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
-            while True:
-                try:
-                    await _wait_for_ms(self._wake.wait(),
-                                       self._poll_ms if check is None else min(self._poll_ms, check[2]))
-                except asyncio.TimeoutError:
-                    pass
-                if not self._stopping and self._rx_reason is None:
-                    self._wake.clear()
-                reason = self._rx_reason
-                if reason is not None:
-                    break
-                if self._stopping:
-                    await sock.close()  # 1000, normal closure
-                    reason = "stopped"
-                    break
-                now = compat.ticks_ms()
-                if self._own and self.backoff is not None and compat.ticks_diff(now, started) >= self.stable_ms:
-                    self.backoff = None  # stable: the next failure starts from the first delay again
-                if check is not None:
-                    if sock.pongs > check[1]:
-                        check = None  # the link is alive: the CSMS was slow
-                    elif compat.ticks_diff(now, check[0]) >= check[2]:
-                        reason = ws._text(_T_NO_PONG, check[2])
-                        break
-                if self._verify_ms and check is None:
-                    check = (now, sock.pongs, self._verify_ms)
-                    self._verify_ms = 0
-                elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
-                    reason = ws._text(_T_SILENT, compat.ticks_diff(now, sock.last_rx_ms))
-                    break
-                elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
-                    continue
-                last_ping = now
-                try:
-                    await _wait_for_ms(sock.ping(), self.send_timeout_ms)
-                except asyncio.TimeoutError:
-                    reason = ws._text(_T_STUCK, ("ping", self.send_timeout_ms))
-                    break
-                except ws.WebSocketError as e:
-                    if self._rx_reason is None:
-                        self._rx_reason = str(e)
-        except Exception as e:  # MemoryError in a ping, the receiver's task: dropped, retried after the pause
-            reason = e
-        finally:
-            self.up = False
-            self._ws = None
-            # Receiver first, then the socket: no task may be left polling a closed socket.
-            if rx is not None and not rx.done():
-                rx.cancel()
-                try:
-                    await rx
-                except BaseException:  # CancelledError of the receiver, expected here
-                    pass
-            await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
-        _emit(log.warning, _T_CLOSED, self.url, reason)
-        await _call((reason,), handler, "on_close")
-        if self.backoff is not None and compat.ticks_diff(compat.ticks_ms(), started) >= self.stable_ms:
-            self.backoff.reset()
-
-    async def _receive(self, sock, handler):
-        try:
-            while True:
+            sup = asyncio.create_task(self._supervise(sock, started))
+            while True:  # messages to the handler until the link is gone
                 try:
                     msg = await sock.recv()
                 except ws.MessageTooBig as e:
@@ -265,16 +186,80 @@ class Link:
                 # stay alive while the next one is being received.
                 await _call((msg,), handler, "on_message")
                 msg = None
-        except Exception as e:  # the link is gone: the supervisor must learn it, whatever fails below
-            self._rx_reason = e  # first: nothing below may keep it from being set
+        except Exception as e:  # the link is gone; or MemoryError (on_open, the supervisor's task, ...)
+            reason = e
             try:
                 if isinstance(e, ws.WebSocketError):
-                    self._rx_reason = str(e)
-                else:  # never expected (out of heap?)
-                    self._rx_reason = ws._text(_T_RX_FAILED, e)
-                    sock.abort()
-                    log.exception(ws._text(_T_S, self._rx_reason), e)
-            except Exception:  # the supervisor's wait_closed() releases the socket
+                    reason = str(e)
+                else:  # never expected (out of heap?): dropped, retried after the pause
+                    reason = ws._text(_T_RX_FAILED, e)
+                    log.exception(ws._text(_T_S, reason), e)
+            except Exception:
                 pass
+            e = None
         finally:
-            self._wake.set()
+            self.up = False
+            self._ws = None
+            if sup is not None:
+                if self._rx_reason is None:  # else it is ending the link (releasing the socket): let it
+                    sup.cancel()
+                try:
+                    await sup
+                except BaseException:  # CancelledError of the supervisor, expected here
+                    pass
+            await sock.wait_closed()  # releases the socket on every path (no-op after a clean close)
+        if self._rx_reason is not None:  # the supervisor's or a stuck send's, which ended the receiver
+            reason = self._rx_reason
+        _emit(log.warning, _T_CLOSED, self.url, reason)
+        await _call((reason,), handler, "on_close")
+
+    async def _supervise(self, sock, started):
+        # stop(), verify(), pings, dead-link detection, each seen within _poll_ms (polled, not an
+        # asyncio.Event: that would keep asyncio.event loaded). It ends the link by setting
+        # _rx_reason and closing the socket, which ends the receiver's read (with an error).
+        last_ping = started
+        check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
+        try:
+            while True:
+                await _sleep_ms(self._poll_ms if check is None else min(self._poll_ms, check[2]))
+                if self._rx_reason is not None:  # a stuck send, a failed ping
+                    break
+                if self._stopping:
+                    self._rx_reason = "stopped"
+                    await sock.close()  # 1000, normal closure
+                    break
+                now = compat.ticks_ms()
+                if self.backoff is not None and compat.ticks_diff(now, started) >= self.stable_ms:
+                    # Stable (up this long when last seen): the next failure starts from the first delay
+                    # again; ours is dropped (and its module freed), one given to Link is reset.
+                    if self._own:
+                        self.backoff = None
+                    else:
+                        self.backoff.reset()
+                if check is not None:
+                    if sock.pongs > check[1]:
+                        check = None  # the link is alive: the CSMS was slow
+                    elif compat.ticks_diff(now, check[0]) >= check[2]:
+                        self._rx_reason = ws._text(_T_NO_PONG, check[2])
+                        break
+                if self._verify_ms and check is None:
+                    check = (now, sock.pongs, self._verify_ms)
+                    self._verify_ms = 0
+                elif self.dead_ms and compat.ticks_diff(now, sock.last_rx_ms) > self.dead_ms:
+                    self._rx_reason = ws._text(_T_SILENT, compat.ticks_diff(now, sock.last_rx_ms))
+                    break
+                elif not (self.ping_ms and compat.ticks_diff(now, last_ping) >= self.ping_ms):
+                    continue
+                last_ping = now
+                try:
+                    await _wait_for_ms(sock.ping(), self.send_timeout_ms)
+                except asyncio.TimeoutError:
+                    if self._rx_reason is None:
+                        self._rx_reason = ws._text(_T_STUCK, ("ping", self.send_timeout_ms))
+                except ws.WebSocketError as e:
+                    if self._rx_reason is None:
+                        self._rx_reason = str(e)
+        except Exception as e:  # MemoryError in a ping, a text: the link is dropped, retried after the pause
+            if self._rx_reason is None:
+                self._rx_reason = e
+        await sock.wait_closed()

@@ -14,8 +14,8 @@ from compat import const
 
 MAX_MESSAGE = const(65536)  # default largest message accepted (bytes of payload, all fragments)
 CONNECT_TIMEOUT_MS = const(10000)  # TCP connect + TLS + HTTP upgrade, all of it
-_RX_BUFFER = const(512)  # receive buffer; larger payloads are read straight into their own buffer
 _SEND_CHUNK = const(2048)  # payload bytes masked and written per step (bounds the heap a send needs)
+_TX_WAIT_MS = const(10)  # how often a send waits for the frame being written to be done
 _STREAM_CLOSE_MS = const(1000)  # longest wait_closed() waits for the runtime to release a socket
 MAX_CONTROL = const(125)  # RFC 6455 5.5: control frame payload limit
 
@@ -107,9 +107,13 @@ def _text(i, args=()):
 
 try:
     _wait_for_ms = asyncio.wait_for_ms
+    _sleep_ms = asyncio.sleep_ms
 except AttributeError:  # CPython
     def _wait_for_ms(aw, ms):
         return asyncio.wait_for(aw, ms / 1000)
+
+    def _sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
 
 
 class WebSocket:
@@ -119,11 +123,8 @@ class WebSocket:
         self._r = reader
         self._w = writer
         self._readinto = getattr(reader, "readinto", None)  # MicroPython streams; CPython reads and copies
-        self._rmv = memoryview(bytearray(_RX_BUFFER))  # the receive buffer: bytes _rpos.._rend not yet taken
-        self._rpos = 0
-        self._rend = 0
-        self._sent = asyncio.Event()  # set: no frame is being written (a large one in steps); not an
-        self._sent.set()  # asyncio.Lock: that would keep asyncio.lock loaded for this alone
+        self._rmv = None  # input read but not yet taken (a memoryview): what followed the handshake's answer
+        self._sent = True  # False while a frame is being written (a large one in steps): the next send waits
         self._rx_active = False
         self._close_sent = False
         self.max_message = max_message
@@ -133,7 +134,7 @@ class WebSocket:
         self.close_reason = ""
         self.last_rx_ms = compat.ticks_ms()
         self.pongs = 0  # pongs received (answers to our ping())
-        self._msg = None  # the message being received (bytearray); an attribute, see _take
+        self._msg = None  # the message being received (bytearray); an attribute, see recv
 
     # ------------------------------------------------------------ input
     async def _read(self, mv):
@@ -154,28 +155,22 @@ class WebSocket:
             if n is not None:  # None: a non-blocking TLS read that produced no application data yet
                 raise self._lost(_text(_T_EOF))
 
-    async def _read_some(self, limit):
-        """A memoryview of up to limit buffered bytes, taken (valid until the next read); the
-        buffer is filled first when empty, so limit 0 waits for input without taking any."""
-        if self._rpos == self._rend:
-            self._rend = await self._read(self._rmv)
-            self._rpos = 0
-        k = min(limit, self._rend - self._rpos)
-        self._rpos += k
-        return self._rmv[self._rpos - k:self._rpos]
-
-    async def _read_into(self, mv):
-        """Fill mv (a memoryview; a bytearray below _RX_BUFFER bytes) completely; mv."""
+    async def _read_into(self, buf):
+        """Fill buf (a bytearray or a memoryview of one) completely, straight from the stream (no
+        receive buffer is kept: a frame's header and payload are read as they are needed); buf."""
+        mv = memoryview(buf)
         pos = 0
         n = len(mv)
         while pos < n:
-            if self._rpos == self._rend and n - pos >= _RX_BUFFER:
-                pos += await self._read(mv[pos:])  # a large payload: straight into its buffer, no copy through ours
+            b = self._rmv
+            if b:  # what the handshake's reading left, taken first
+                k = min(n - pos, len(b))
+                mv[pos:pos + k] = b[:k]
+                self._rmv = b[k:] or None  # consumed: its buffer goes
+                pos += k
             else:
-                chunk = await self._read_some(n - pos)
-                mv[pos:pos + len(chunk)] = chunk
-                pos += len(chunk)
-        return mv
+                pos += await self._read(mv[pos:])
+        return buf
 
     # ------------------------------------------------------------ output
     def ping(self, payload=b""):
@@ -204,13 +199,13 @@ class WebSocket:
         head += mask
         mv = memoryview(data)
         data = None  # MicroPython's GC scans stale coroutine slots: only mv holds the payload, dropped below
-        while not self._sent.is_set():
-            await self._sent.wait()
+        while not self._sent:  # polled, not an asyncio.Event or Lock: those would keep asyncio.event/lock loaded
+            await _sleep_ms(_TX_WAIT_MS)
         if self.closed:
             raise self._lost()
         if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
             raise closed_error(_CLOSE_NORMAL, "closing")
-        self._sent.clear()
+        self._sent = False
         w = self._w
         try:
             for i in range(0, n or 1, _SEND_CHUNK):  # no payload: one step, for the header
@@ -224,7 +219,7 @@ class WebSocket:
             raise self._lost(_text(_T_LOST_SENDING, e))
         finally:
             mv = None
-            self._sent.set()
+            self._sent = True
 
     # send(message): send one message, str as a text frame, bytes-like as a binary frame (a coroutine).
     send = _send
@@ -253,13 +248,16 @@ class WebSocket:
         on every path: on MicroPython a stream's close() alone leaves the socket open."""
         self._lost()  # no-op when already closed
         w = self._w
+        if w is None:  # released (or being released) by an earlier call: CPython's stream would
+            return  # wait again on a close future a timed-out first wait cancelled
+        self._w = None
         try:
             await _wait_for_ms(w.wait_closed(), _STREAM_CLOSE_MS)  # MicroPython: closes the socket, never blocks
         except Exception:  # a reset or timed-out TLS shutdown still leaves the socket closed
             pass
-        w = getattr(w, "tcp", None)  # the TCP socket beneath a TLS one (net/ws_open.py): a failed TLS
-        if w is not None:  # handshake leaves it open when the TLS socket is closed
-            w.close()
+        w = getattr(w, "tcp", None)  # net/ws_open.py's last step: the TCP socket beneath a TLS one closed
+        if w is not None:  # (a failed TLS handshake leaves it open), CPython's transport aborted
+            w()
 
     def close(self, code=_CLOSE_NORMAL, reason=""):
         """Close handshake (net/ws_close.py; a coroutine, nothing to do once closed): send close,
@@ -315,17 +313,6 @@ class WebSocket:
             else:
                 await self._end("on_close", payload)
 
-    def _take(self, op):
-        # A plain function, so no coroutine frame keeps a reference to the big buffer.
-        m = self._msg
-        self._msg = None
-        if op == _OP_BINARY:
-            return bytes(m)
-        try:
-            return str(m, "utf-8")
-        except UnicodeError:
-            return None
-
     async def recv(self):
         """Next data message: str for text, bytes for binary. Pings are answered here."""
         if self.closed:
@@ -340,10 +327,17 @@ class WebSocket:
                 await self._read_into(memoryview(self._msg))
             else:  # fragments (assembled into _msg), or a message above max_message (raises MessageTooBig)
                 await self._end("drain", n, fin)
-            m = self._take(op)
-            if m is None:
-                await self._end("fail", None)  # text that is not UTF-8
-            return m
+            # Taken from _msg into a local only now: when recv() has returned, its caller's slot
+            # holds the message, not this coroutine (which would hold the buffer).
+            m = self._msg
+            self._msg = None
+            if op == _OP_BINARY:
+                return bytes(m)
+            try:
+                return str(m, "utf-8")
+            except UnicodeError:
+                m = None
+            await self._end("fail", None)  # text that is not UTF-8
         finally:
             self._msg = None
             self._rx_active = False

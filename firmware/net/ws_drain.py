@@ -8,6 +8,7 @@ from net.ws import MessageTooBig
 MAX_DRAIN = const(1048576)  # a larger message is read to its end and refused, link kept; beyond this: close 1009
 TOO_BIG_HEAD = const(128)  # first bytes of a refused message kept for its reader (the OCPP message id)
 CLOSE_TOO_BIG = const(1009)  # RFC 6455 7.4.1: the close code of a message beyond MAX_DRAIN
+_CHUNK = const(512)  # read size while a message is assembled or drained
 
 
 def _too_big(text, head, size, closed):
@@ -24,16 +25,16 @@ async def drain(ws, n, fin):
     it is read to its end and MessageTooBig raised (closed False); beyond MAX_DRAIN the connection
     is closed (1009) on the header alone, the payload never read."""
     ws._msg = bytearray()
+    buf = memoryview(bytearray(_CHUNK))
     total = 0
     while True:
         total += n
         if total > ws.max_message:
             break
-        while n:  # through the receive buffer, appended as it comes
-            chunk = await ws._read_some(n)
-            ws._msg.extend(chunk)
-            n -= len(chunk)
-        chunk = None
+        while n:  # through buf, appended as it comes
+            k = min(n, _CHUNK)
+            ws._msg.extend(await ws._read_into(buf[:k]))
+            n -= k
         if fin:
             return
         fin, _, n = await ws._frame(True)
@@ -44,11 +45,12 @@ async def drain(ws, n, fin):
             await ws._end("failed", CLOSE_TOO_BIG, _too_big("incoming message of %d+ bytes exceeds %d"
                                                             % (total, max(MAX_DRAIN, ws.max_message)),
                                                             bytes(head), total, True))
-        while n:  # through the receive buffer: no allocation
-            chunk = await ws._read_some(n)
+        while n:  # through buf: no allocation
+            k = min(n, _CHUNK)
+            chunk = await ws._read_into(buf[:k])
             if len(head) < TOO_BIG_HEAD:
                 head.extend(chunk[:TOO_BIG_HEAD - len(head)])
-            n -= len(chunk)
+            n -= k
         chunk = None
         if fin:
             raise _too_big("incoming message of %d bytes exceeds max_message %d (dropped)"

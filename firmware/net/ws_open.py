@@ -9,6 +9,7 @@ from compat import const
 from net.ws import ConnectionClosed, WebSocketError, Unauthorized, WebSocket, _text, _wait_for_ms
 
 _MAX_HANDSHAKE_BYTES = const(4096)  # largest HTTP response head (status line + headers) accepted
+_HEAD_BUFFER = const(512)  # read size of the response head; what follows it is left to the frame loop
 
 # Errors name their text by its line in net/ws_texts.py (_E_*), loaded only when one is raised:
 # a connect that succeeds does not carry them (~1.5 KB); _error() makes the exception.
@@ -42,15 +43,19 @@ def _error(i, args=(), status=0, kind=WebSocketError):
     return e
 
 
-async def _read_line(ws, limit):
+async def _read_line(ws, limit, buf):
+    # One line of the answer, read through buf (a memoryview); the input after it stays in ws._rmv.
     line = bytearray()
     while True:
-        await ws._read_some(0)  # input in the receive buffer, none taken
-        i = bytes(ws._rmv[ws._rpos:ws._rend]).find(b"\n")
-        k = ws._rend - ws._rpos if i < 0 else i + 1
+        b = ws._rmv
+        if not b:
+            b = buf[:await ws._read(buf)]
+        i = bytes(b).find(b"\n")
+        k = len(b) if i < 0 else i + 1
         if len(line) + k > limit:
             raise _error(_E_HEAD_SIZE, _MAX_HANDSHAKE_BYTES)
-        line.extend(await ws._read_some(k))
+        line.extend(b[:k])
+        ws._rmv = b[k:] or None
         if i >= 0:
             return bytes(line)
 
@@ -64,7 +69,7 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
         # is cancelled (timeout), and its Stream.close() does nothing (wait_closed() closes the
         # socket): here the socket is ours from its creation, and WebSocket.wait_closed() closes it
         # (and the TCP socket beneath a TLS one: after a failed TLS handshake, closing the TLS
-        # socket leaves that one open).
+        # socket leaves that one open). Its last step is the stream's `tcp`, a callable.
         try:
             from asyncio.stream import Stream  # MicroPython: a stream wraps a socket we own
         except ImportError:  # CPython
@@ -74,6 +79,8 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
                 reader, writer = await asyncio.open_connection(host, port)
             else:
                 reader, writer = await asyncio.open_connection(host, port, ssl=ssl, server_hostname=host)
+            # close() waits for a full send buffer to drain (a dead link never does): abort, at last
+            writer.tcp = writer.transport.abort
         else:
             import errno
             import socket
@@ -90,7 +97,7 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
                     s = ssl.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
                     s.setblocking(False)
                 reader = writer = Stream(s)
-                reader.tcp = tcp  # closed by WebSocket.wait_closed() with s
+                reader.tcp = tcp.close  # called by WebSocket.wait_closed() after s is closed
                 await asyncio.sleep_ms(0)  # the connect completes (or fails) at the first write
             except BaseException:
                 s.close()
@@ -103,11 +110,12 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
         await ws._w.drain()
 
         left = _MAX_HANDSHAKE_BYTES
-        status_line = await _read_line(ws, left)
+        buf = memoryview(bytearray(_HEAD_BUFFER))
+        status_line = await _read_line(ws, left, buf)
         left -= len(status_line)
         headers = {}
         while True:
-            line = await _read_line(ws, left)
+            line = await _read_line(ws, left, buf)
             left -= len(line)
             line = line.strip()
             if not line:

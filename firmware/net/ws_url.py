@@ -37,7 +37,7 @@ _T_SECONDS = const(34)
 # A Link's periods (set_ping_interval):
 _PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
 _DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals, plus net.link PONG_GRACE_S
-_POLL_MS = const(250)  # longest the supervisor sleeps between stop/ping/dead-link checks
+_POLL_MS = const(250)  # longest the supervisor sleeps between stop/verify/ping/dead-link checks
 
 
 def basic_auth_header(user, password):
@@ -176,7 +176,6 @@ def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interv
     link._ws = None
     link._stopping = False
     link._rx_reason = None
-    link._wake = None  # set when the receiver ends or stop() is called: the supervisor acts at once
     link._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
 
 
