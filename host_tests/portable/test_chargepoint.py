@@ -3,6 +3,7 @@
 import json
 
 import scratch
+from out_of_heap import refusing
 
 from hal.sim import build
 from evse.connector import Evse
@@ -12,16 +13,6 @@ from ocpp16.queue import MessageQueue
 from ocpp16.timefmt import format_datetime
 
 TX_ID = 4242
-
-
-def refusing(real, broken):
-    """A profiles.load that raises MemoryError for the modules named in the set `broken`
-    (an import out of heap) and is `real` for the others."""
-    def load(name):
-        if name in broken:
-            raise MemoryError("no room for " + name)
-        return real(name)
-    return load
 
 
 class Rig:

@@ -2,6 +2,7 @@
 from ocpp16.config import Config
 from ocpp16.config_keys import KEYS
 from ocpp16.config_facts import KEYS as FACTS
+from out_of_heap import refusing
 
 RO = 0  # a key's access in the table (config_keys' _RO, _WO: const()s, no name on the device)
 WO = 3
@@ -172,12 +173,7 @@ def test_a_fact_is_read_when_asked_and_a_start_goes_on_without_config_facts():
     with open(path, "w") as f:
         f.write(json.dumps({"OldKeyOfAnEarlierFirmware": 7, "HeartbeatInterval": 90}))
     real = profiles.load
-
-    def no_heap(name):
-        if name == "config_facts":
-            raise MemoryError("memory allocation failed")
-        return real(name)
-    profiles.load = no_heap
+    profiles.load = refusing(real, {"config_facts"})
     try:
         c = Config(path, {"NumberOfConnectors": 2})
         assert c.get("HeartbeatInterval") == 90 and c.get("NumberOfConnectors") == 2

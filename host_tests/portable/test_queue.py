@@ -6,6 +6,7 @@ import powercut
 from ocpp16 import queue as mq
 from ocpp16 import queue_open as qo   # the on-demand half: limits of reclaim, room, failure log
 from ocpp16.queue import MessageQueue
+from out_of_heap import refusing
 
 D = "/flash/q"
 
@@ -443,12 +444,7 @@ def _queue_open_out_of_heap():
     """profiles.load refuses queue_open with a MemoryError until the returned restore() runs."""
     from ocpp16 import profiles
     real = profiles.load
-
-    def no_heap(name):
-        if name == "queue_open":
-            raise MemoryError("memory allocation failed")
-        return real(name)
-    profiles.load = no_heap
+    profiles.load = refusing(real, {"queue_open"})
 
     def restore():
         profiles.load = real

@@ -3,6 +3,7 @@
 # encode -> parse round trips. Plain asserts only: runs under pytest and micropython.
 from ocpp16 import callerror as E
 from ocpp16 import rpc
+from out_of_heap import refusing
 
 # rpc's own bounds are const()s (no name on the device): their values, as OCPP-J and rpc.py give them
 MAX_ID_LEN = 36                 # a message id: 1..36 chars
@@ -319,12 +320,7 @@ def test_refusal_without_heap_for_its_reason():
     # the same, as InternalError, and not answered (whether it was a CALL is not known)
     from ocpp16 import profiles
     load = profiles.load
-
-    def no_heap(name):
-        if name == "badframe":
-            raise MemoryError("no heap")
-        return load(name)
-    profiles.load = no_heap
+    profiles.load = refusing(load, {"badframe"})
     try:
         try:
             rpc.parse('[2,"1","Reset"]')

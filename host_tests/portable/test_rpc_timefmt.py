@@ -4,6 +4,7 @@
 from ocpp16 import timefmt
 from ocpp16 import timeparse   # the parsing half, loaded on demand: the calendar rules
 from ocpp16.timefmt import format_datetime, parse_datetime
+from out_of_heap import refusing
 
 
 def _is_datetime(s):
@@ -128,12 +129,7 @@ def test_parsing_is_on_demand_and_out_of_heap_refuses_politely():
     assert parse_datetime("2026-12-01T22:00:00Z") == 1796162400
     assert "ocpp16.timeparse" not in sys.modules
     real = profiles.load
-
-    def no_heap(name):
-        if name == "timeparse":
-            raise MemoryError("memory allocation failed")
-        return real(name)
-    profiles.load = no_heap
+    profiles.load = refusing(real, {"timeparse"})
     try:
         try:
             parse_datetime("2026-12-01T22:00:00Z")

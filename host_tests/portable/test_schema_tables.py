@@ -7,7 +7,8 @@ import sys
 
 from ocpp16 import callerror as E
 from ocpp16 import profiles, rpc, schema
-from test_chargepoint import Rig, refusing
+from out_of_heap import refusing
+from test_chargepoint import Rig
 from test_profiles import _call  # a CSMS call and its answer
 
 
