@@ -5,7 +5,8 @@ The unix port, like the ESP32 port, chains qstr pools that double in size (20, 4
 for a whole new pool (1280 entries: about 18 KB on this 64-bit port, 8 KB on the ESP32).
 Prints figures; asserts nothing.
 
-  .venv/bin/python tools/bench_qstr.py
+  .venv/bin/python tools/bench_qstr.py          (the 12 modules that add most)
+  .venv/bin/python tools/bench_qstr.py --all    (every module, with its names)
 """
 import asyncio
 import os
@@ -120,8 +121,9 @@ def main():
                 if rel in tables and rel not in order:
                     order.append(rel)
         owner = {}
+        everything = "--all" in sys.argv[1:]
         for n in names:
-            if n.endswith(".mpy"):
+            if n.endswith(".mpy") and not everything:
                 continue
             for mod in order:
                 t = tables[mod]
@@ -142,8 +144,11 @@ def main():
         paths = [n for n in names if n.endswith(".mpy")]
         print("module file names (__file__, one qstr per module loaded): %d" % len(paths))
         print("names each module added (charged to the first loaded module that holds them):")
-        for mod in sorted(owner, key=lambda m: -len(owner[m]))[:SHOW]:
+        everything = "--all" in sys.argv[1:]
+        for mod in sorted(owner, key=lambda m: -len(owner[m]))[:None if everything else SHOW]:
             print("  %-28s %4d" % (mod, len(owner[mod])))
+            if everything:
+                print("      " + " ".join(owner[mod]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
