@@ -20,5 +20,6 @@ def limit(module, name):
     with open(path) as f:
         for line in f:
             if line.startswith(head):
-                return eval(line[len(head):line.rindex(")")])
+                expr = line[len(head):].split("#")[0].rstrip()  # a trailing comment may hold ")"
+                return eval(expr[:-1])
     raise LookupError("%s defines no %s = const(...)" % (module, name))
