@@ -4,7 +4,7 @@
 from compat import const
 import log
 from ocpp16 import rpc
-from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS
+from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S
 
 # At most one InvalidMessages security event per this long (ms): a flood of bad frames
 # must not fill the security log and the RAM buffer.
@@ -12,12 +12,12 @@ _INVALID_MESSAGES_EVENT_MS = const(60000)
 
 
 def failed(cp, m, why, now):
-    """Our CALL m got no usable answer. why: "timeout" (no answer within CALL_TIMEOUT_MS),
-    "lost" (the link dropped before the answer), or the refusal (the CSMS failed to process
+    """Our CALL m got no usable answer. why: "timeout" (no answer within chargepoint's
+    _CALL_TIMEOUT_MS), None (lost: the link dropped before the answer), or the refusal (the CSMS failed to process
     it; only a refusal counts towards TransactionMessageAttempts): the CALLERROR frame, the
     rpc.RpcError of an answer that failed validation, or a text."""
     action = m["action"]
-    kind = why if why == "timeout" or why == "lost" else None  # None: refused
+    kind = "lost" if why is None else why if why == "timeout" else None  # None: refused
     if kind == "lost":
         why = "connection lost"
     elif isinstance(why, tuple):
@@ -33,7 +33,7 @@ def failed(cp, m, why, now):
             # Not a failure to process: never counted, never given up. The same message
             # goes again (a new id) once the link is checked, at once after a reconnect.
             cp.retry_at = now + retry_s * 1000
-            log.warning("%s not answered in %d s: sent again", action, CALL_TIMEOUT_MS // 1000)
+            log.warning("%s not answered in %d s: sent again", action, (now - m["sent"]) // 1000)
             return
         n = cp.attempts.get(seq, 0) + 1
         cp.attempts[seq] = n
@@ -75,7 +75,10 @@ def refused(cp, action, e):
 
 
 def answer(cp, msg, now):
-    """An answer that is not the CALLRESULT to our CALL: its CALLERROR, or one to no CALL of ours."""
+    """A frame that is not the CALLRESULT to our CALL: its CALLERROR, one to no CALL of ours, or
+    (msg an rpc.RpcError) a frame that is not OCPP-J (bad_frame)."""
+    if isinstance(msg, rpc.RpcError):
+        return bad_frame(cp, msg, now)
     m = cp.pending
     if m is None or m["id"] != msg[1]:
         log.warning("answer to unknown message id %s ignored", msg[1])

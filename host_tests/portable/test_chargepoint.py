@@ -7,10 +7,15 @@ from out_of_heap import refusing
 
 from hal.sim import build
 from evse.connector import Evse
-from ocpp16.chargepoint import ChargePoint, CALL_TIMEOUT_MS, PERSIST_WH, PERSIST_MS
+from limits import limit
+from ocpp16.chargepoint import ChargePoint
 from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
 from ocpp16.timefmt import format_datetime
+
+CALL_TIMEOUT_MS = limit("ocpp16.chargepoint", "_CALL_TIMEOUT_MS")
+PERSIST_WH = limit("ocpp16.chargepoint", "_PERSIST_WH")
+PERSIST_MS = limit("ocpp16.chargepoint", "_PERSIST_MS")
 
 TX_ID = 4242
 
