@@ -10,7 +10,7 @@ import sys
 import mpy
 
 OCPP16 = os.path.join(mpy.FIRMWARE, "ocpp16")
-MINE = ["__init__", "callerror", "timefmt", "profiles", "schema", "rpc", "badframe", "schema_core", "schema_smart", "schema_firmware", "schema_localauth",
+MINE = ["__init__", "timefmt", "profiles", "schema", "rpc", "badframe", "schema_core", "schema_smart", "schema_firmware", "schema_localauth",
         "schema_reservation", "schema_trigger", "schema_security"]
 OPTIONAL = [m for m in MINE if m.startswith("schema_")]
 
@@ -97,7 +97,7 @@ def test_board_without_optional_tables(tmp_path):
     # use) is let through unchecked.
     dst = tmp_path / "ocpp16"
     dst.mkdir()
-    for m in ("__init__", "callerror", "rpc", "badframe", "timefmt", "schema", "schema_core", "profiles"):
+    for m in ("__init__", "rpc", "badframe", "timefmt", "schema", "schema_core", "profiles"):
         shutil.copy(os.path.join(OCPP16, m + ".py"), str(dst))
     shutil.copy(os.path.join(mpy.FIRMWARE, "compat.py"), str(tmp_path))  # const(): on every board
     out = _run(SMALL, ".frozen:" + str(tmp_path)).split()

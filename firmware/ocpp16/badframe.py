@@ -24,7 +24,7 @@
 # then meet the same structural checks, so codes can differ only for those frames.
 from compat import const
 from ocpp16 import rpc
-from ocpp16.callerror import (NAME_IN_ERROR, FormationViolation, InternalError, PropertyConstraintViolation,
+from ocpp16.schema import (NAME_IN_ERROR, FormationViolation, InternalError, PropertyConstraintViolation,
                               ProtocolError, RpcError)
 
 _HEADER_PEEK = const(64)  # chars scanned to recover type and id from an unparseable frame

@@ -1,5 +1,5 @@
 # OCPP-J 1.6 framing: CALL / CALLRESULT / CALLERROR text <-> tuples, message ids. The error
-# codes and RpcError live in ocpp16.callerror, the payload checks in ocpp16.schema, why a frame
+# codes, RpcError and the payload checks live in ocpp16.schema, why a frame
 # is refused in ocpp16.badframe (loaded only for a bad frame); the charge point finds what it
 # needs of them here (rpc.RpcError, rpc.validate_call, the codes its handlers raise).
 # No I/O and no clock here: text in, tuples out (and back); the caller owns the socket.
@@ -7,16 +7,17 @@ import io
 import json
 
 from compat import const
-from ocpp16 import callerror
 from ocpp16 import profiles
-from ocpp16.callerror import InternalError, OccurenceConstraintViolation, PropertyConstraintViolation, RpcError
-from ocpp16.schema import validate_call, validate_result
+from ocpp16.schema import (InternalError, OccurenceConstraintViolation, PropertyConstraintViolation, RpcError,
+                           validate_call, validate_result)
 
 # Message type numbers (OCPP-J 1.6 section 4.1.3).
 CALL = 2
 CALLRESULT = 3
 _CALLERROR = const(4)
 _ELEMENTS = const((4, 3, 5))  # a frame's element count, by type number - 2
+# The ten CALLERROR codes of OCPP-J 1.6 (section 4.2.3): the only ones a CALLERROR we send may carry.
+_ERROR_CODES = const("NotImplemented NotSupported InternalError ProtocolError SecurityError FormationViolation PropertyConstraintViolation OccurenceConstraintViolation TypeConstraintViolation GenericError")  # noqa: E501
 
 # Bounds checked before json.loads runs (a board may lower them at start-up):
 MAX_FRAME_CHARS = 65536     # second line of defence after the websocket's own limit
@@ -99,7 +100,7 @@ def _frame(msg):
     send a code a 1.6 CSMS cannot know, e.g. 2.0's FormatViolation)."""
     m = msg[0]
     if not valid_id(msg[1]) or m == CALL and not (type(msg[2]) is str and msg[2]) \
-            or m == _CALLERROR and msg[2] not in callerror.ERROR_CODES:
+            or m == _CALLERROR and msg[2] not in _ERROR_CODES.split():
         raise ValueError(msg[:3])   # not sent: id, action or code
     if type(msg[-1]) is not dict:
         raise TypeError(msg[-1])    # not sent: the payload (details) is no object

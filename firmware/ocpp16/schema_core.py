@@ -2,12 +2,12 @@
 # check it), the tables of Core's requests, of the answers an idle or charging charger does not
 # get, and the rules of the kinds only requests have (uri, decimal): loaded by
 # ocpp16.schema for one check, unloaded after it. Table format: ocpp16/schema.py, which does
-# the checking (not to be imported here).
+# the checking and has the CALLERROR codes.
 import sys
 
 from compat import const
-from ocpp16 import callerror
 from ocpp16 import profiles
+from ocpp16 import schema  # the CALLERROR vocabulary (resident)
 
 # Every feature profile: its name, the module holding its request tables, the requests a CSMS
 # may send in it, ";" between profiles. "Security" is the OCPP 1.6 Security Whitepaper extension.
@@ -53,21 +53,21 @@ def tables(action, supported):
             if action in words[2:]:
                 break
         else:
-            raise callerror.RpcError(callerror.NotImplemented,
-                                     "unknown action %s" % str(action)[:callerror.NAME_IN_ERROR])
+            raise schema.RpcError(schema.NotImplemented,
+                                  "unknown action %s" % str(action)[:schema.NAME_IN_ERROR])
         profile = words[0]
         if supported is not None and action not in supported and profile not in supported:
-            raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not supported" % (action, profile))
+            raise schema.RpcError(schema.NotSupported, "%s (%s) is not supported" % (action, profile))
         try:
             module = profiles.load(words[1])
         except ImportError:  # a small board may ship without an optional profile's tables
-            raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not installed" % (action, profile))
+            raise schema.RpcError(schema.NotSupported, "%s (%s) is not installed" % (action, profile))
         text = module.CALLS
     key = ";%s:" % action
     i = text.find(key)
     if i < 0:  # an answer: every request in PROFILES has its spec
-        raise callerror.RpcError(callerror.NotImplemented,
-                                 "no answer is expected to %s" % str(action)[:callerror.NAME_IN_ERROR])
+        raise schema.RpcError(schema.NotImplemented,
+                              "no answer is expected to %s" % str(action)[:schema.NAME_IN_ERROR])
     i += len(key)
     return module, text[i:text.find(";", i)]
 
@@ -109,9 +109,9 @@ def check_kind(v, kind, path):
                     or j and ("0" <= c <= "9" or c == "+" or c == "-" or c == ".")):
                 ok = False
         if not ok:
-            raise callerror.RpcError(callerror.TypeConstraintViolation, "%s: not a URI" % path)
+            raise schema.RpcError(schema.TypeConstraintViolation, "%s: not a URI" % path)
         return
     q = v * 10
     # NaN (x != x), +-inf (inf - inf is NaN), else the distance to the nearest multiple
     if v != v or v - v != 0 or abs(q - round(q)) > _TENTHS_ABS_TOLERANCE + abs(q) * _TENTHS_REL_TOLERANCE:
-        raise callerror.RpcError(callerror.PropertyConstraintViolation, "%s: not a multiple of 0.1" % path)
+        raise schema.RpcError(schema.PropertyConstraintViolation, "%s: not a multiple of 0.1" % path)
