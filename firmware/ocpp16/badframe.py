@@ -73,7 +73,7 @@ def _unparseable(text, code, why):
 
 
 def too_large(head, size):
-    """rpc.too_large: head is the frame's first bytes (the id of a CALL is read from them)."""
+    """rpc.refused("too_large", ...): head is the frame's first bytes (the id of a CALL is read from them)."""
     n = 0
     while n < len(head) and head[n] < 128:  # ASCII only: the head may end inside a character
         n += 1

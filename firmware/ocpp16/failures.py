@@ -9,6 +9,7 @@ from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S
 # At most one InvalidMessages security event per this long (ms): a flood of bad frames
 # must not fill the security log and the RAM buffer.
 _INVALID_MESSAGES_EVENT_MS = const(60000)
+_UNKNOWN_ID = const("-1")   # id of the CALLERROR answering a CALL whose id could not be read (ocpp16.badframe)
 
 
 def failed(cp, m, why, now):
@@ -89,7 +90,14 @@ def answer(cp, msg, now):
 
 def receive_too_large(cp, head, size, now):
     """A frame above the WebSocket's limit, read to its end and dropped: head is its first bytes."""
-    bad_frame(cp, rpc.too_large(head, size), now)
+    bad_frame(cp, rpc.refused("too_large", head, size), now)
+
+
+def reply_for(err):
+    """The CALLERROR text that answers `err` (an RpcError), or None when nothing must be sent."""
+    if not err.answer:
+        return None
+    return rpc.encode_error(err.msg_id or _UNKNOWN_ID, err.code, err.description)  # an id is never ""
 
 
 def bad_frame(cp, e, now):
@@ -97,7 +105,7 @@ def bad_frame(cp, e, now):
     can be named, else the failure of our CALL it answered; at most one InvalidMessages
     security event per _INVALID_MESSAGES_EVENT_MS."""
     log.warning("bad frame: %s", e)
-    reply = rpc.reply_for(e)
+    reply = reply_for(e)
     if reply is not None:
         cp.outbox.append(reply)
     elif cp.pending is not None and e.msg_id == cp.pending["id"]:

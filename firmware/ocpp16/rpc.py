@@ -25,15 +25,7 @@ MAX_CONTAINERS = 512        # '{' + '[' chars in a frame (strings included): bou
                             # 512 small dicts ~ 35 KB on an ESP32; a SendLocalList of ~250 entries fits
 _MAX_ID_LEN = const(36)     # OCPP-J: a message id is a string of at most 36 characters
 _MAX_DESCRIPTION_LEN = const(255)  # errorDescription is cut to this on the way out (OCPP 2.x bound, kept here too)
-_UNKNOWN_ID = const("-1")   # id of the CALLERROR answering a CALL whose id could not be read (ocpp16.badframe)
 _ID_COUNTER_WRAP = const(1000000000)  # MessageIds counts 1..999999999, then starts again at 1
-
-
-def reply_for(err):
-    """The CALLERROR text that answers `err` (an RpcError), or None when nothing must be sent."""
-    if not err.answer:
-        return None
-    return encode_error(err.msg_id or _UNKNOWN_ID, err.code, err.description)  # an id is never ""
 
 
 class MessageIds:
@@ -147,19 +139,15 @@ def parse(text):
             and len(msg) == _ELEMENTS[msg[0] - CALL] and valid_id(msg[1]) and type(msg[-1]) is dict \
             and (msg[0] == CALLRESULT or type(msg[2]) is str and type(msg[-2]) is str):
         return tuple(msg)
-    raise _refused("parse", text, msg, err)
+    raise refused("parse", text, msg, err)
 
 
-def too_large(head, size):
-    """The RpcError for a frame the WebSocket layer read to its end without keeping it:
-    head is its first bytes (the id of a CALL is read from them), size its length."""
-    return _refused("too_large", head, size)
-
-
-def _refused(fn, *args):
+def refused(fn, *args):
     """ocpp16.badframe.<fn>(*args): the RpcError naming why a frame is refused, with the module
-    loaded for the call. Out of heap for it, the frame is refused all the same (not answered:
-    whether it was a CALL is not known)."""
+    loaded for the call: "parse" (text, msg, err) for parse(), "too_large" (head, size) for a
+    frame the WebSocket layer read to its end without keeping it (head its first bytes: the id
+    of a CALL is read from them; size its length). Out of heap for it, the frame is refused all
+    the same (not answered: whether it was a CALL is not known)."""
     try:
         return getattr(profiles.load("badframe"), fn)(*args)
     except Exception:  # ImportError, MemoryError

@@ -71,7 +71,7 @@ class RpcError(Exception):
     code: one of the CALLERROR codes. description: short text for errorDescription.
     msg_id: the frame's id when it could be recovered, else None.
     answer: True when the spec wants a CALLERROR sent back (the frame was, or may
-    have been, a CALL); send it with msg_id, or rpc's _UNKNOWN_ID when msg_id is None.
+    have been, a CALL); send it with msg_id, or failures' _UNKNOWN_ID when msg_id is None.
     False for broken CALLRESULT/CALLERROR frames (a CALLERROR only ever answers a
     CALL; the caller fails its pending call if msg_id matches) and for unknown
     message type numbers, which OCPP-J 1.6 section 4.1.3 says to ignore. Its str():
