@@ -8,7 +8,7 @@ import copy
 import pytest
 
 import schemas
-from ocpp16 import schema as E  # the CALLERROR vocabulary
+from ocpp16 import rpc as E  # the CALLERROR codes by name
 from ocpp16 import rpc, schema, schema_core
 
 T = "2024-02-29T13:45:00Z"

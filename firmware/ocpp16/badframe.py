@@ -24,8 +24,8 @@
 # then meet the same structural checks, so codes can differ only for those frames.
 from compat import const
 from ocpp16 import rpc
-from ocpp16.schema import (NAME_IN_ERROR, FormationViolation, InternalError, PropertyConstraintViolation,
-                              ProtocolError, RpcError)
+from ocpp16.rpc import FormationViolation, InternalError, PropertyConstraintViolation, ProtocolError
+from ocpp16.schema import NAME_IN_ERROR, RpcError
 
 _HEADER_PEEK = const(64)  # chars scanned to recover type and id from an unparseable frame
 _WS = const(" \t\r\n")    # JSON whitespace

@@ -1,5 +1,5 @@
-# OCPP-J 1.6 framing: CALL / CALLRESULT / CALLERROR text <-> tuples, message ids. The error
-# codes, RpcError and the payload checks live in ocpp16.schema, why a frame
+# OCPP-J 1.6 framing: CALL / CALLRESULT / CALLERROR text <-> tuples, message ids, the CALLERROR
+# codes (rpc.<code>, see __getattr__). RpcError and the payload checks live in ocpp16.schema, why a frame
 # is refused in ocpp16.badframe (loaded only for a bad frame); the charge point finds what it
 # needs of them here (rpc.RpcError, rpc.validate_call, the codes its handlers raise).
 # No I/O and no clock here: text in, tuples out (and back); the caller owns the socket.
@@ -8,15 +8,20 @@ import json
 
 from compat import const
 from ocpp16 import profiles
-from ocpp16.schema import (InternalError, OccurenceConstraintViolation, PropertyConstraintViolation, RpcError,
-                           validate_call, validate_result)
+from ocpp16.schema import RpcError, validate_call, validate_result
 
 # Message type numbers (OCPP-J 1.6 section 4.1.3).
 CALL = 2
 CALLRESULT = 3
 _CALLERROR = const(4)
 _ELEMENTS = const((4, 3, 5))  # a frame's element count, by type number - 2
-# The ten CALLERROR codes of OCPP-J 1.6 (section 4.2.3): the only ones a CALLERROR we send may carry.
+# The ten CALLERROR codes of OCPP-J 1.6 (section 4.2.3), spelled as the spec spells them: the only
+# ones a CALLERROR we send may carry. NotImplemented: action not known by the receiver; NotSupported:
+# known, not supported; InternalError: the receiver failed while processing it; ProtocolError: the
+# payload (here also: the frame) is incomplete; SecurityError; FormationViolation: syntactically
+# incorrect, not the PDU structure; PropertyConstraintViolation: a field holds an invalid value;
+# OccurenceConstraintViolation: a field occurs too few/many times; TypeConstraintViolation: a field
+# has the wrong data type; GenericError: anything else.
 _ERROR_CODES = const("NotImplemented NotSupported InternalError ProtocolError SecurityError FormationViolation PropertyConstraintViolation OccurenceConstraintViolation TypeConstraintViolation GenericError")  # noqa: E501
 
 # Bounds checked before json.loads runs (a board may lower them at start-up):
@@ -26,6 +31,14 @@ MAX_CONTAINERS = 512        # '{' + '[' chars in a frame (strings included): bou
 _MAX_ID_LEN = const(36)     # OCPP-J: a message id is a string of at most 36 characters
 _MAX_DESCRIPTION_LEN = const(255)  # errorDescription is cut to this on the way out (OCPP 2.x bound, kept here too)
 _ID_COUNTER_WRAP = const(1000000000)  # MessageIds counts 1..999999999, then starts again at 1
+
+
+def __getattr__(name):
+    """A CALLERROR code by its name (rpc.InternalError is "InternalError"): the codes are their
+    own text, so a module that names one interns that name, and rpc none (ten globals cost ten)."""
+    if name in _ERROR_CODES.split():
+        return name
+    raise AttributeError(name)
 
 
 class MessageIds:
@@ -151,6 +164,6 @@ def refused(fn, *args):
     try:
         return getattr(profiles.load("badframe"), fn)(*args)
     except Exception:  # ImportError, MemoryError
-        return RpcError(InternalError, "frame refused (no heap to say why)", None, False)
+        return RpcError("InternalError", "frame refused (no heap to say why)", None, False)
     finally:
         profiles.unload("badframe")

@@ -1,9 +1,10 @@
 # Compact checks of what the CSMS sends us (its requests, its answers to our calls) from small
 # tables, and the tables of the answers; the request tables (schema_core, schema_<profile>) load
 # for one check and are unloaded after it. No I/O; only says whether a payload is well formed.
-# Also the OCPP-J 1.6 CALLERROR vocabulary: the error codes and RpcError, the one exception a
-# refused frame or payload raises (rpc, badframe and schema_core find them here; rpc has the
-# list of the ten codes a CALLERROR may carry).
+# Also RpcError, the one exception a refused frame or payload raises (rpc, badframe and
+# schema_core find it here). Its codes are written as the text they are (rpc's _ERROR_CODES
+# lists the ten, rpc.<code> names them for the handlers): a literal longer than 10 characters
+# costs no interned name, a global one each.
 #
 # Failure -> CALLERROR code (OCPP-J 1.6 section 4.2.3 wording; compared with the
 # Mobility House `ocpp` library, ocpp/messages.py, which maps jsonschema failures):
@@ -51,24 +52,13 @@ from compat import const
 from ocpp16 import profiles
 from ocpp16 import timefmt
 
-# CALLERROR codes (OCPP-J 1.6 section 4.2.3), spelled exactly as the spec spells them: those
-# the firmware raises (all ten: rpc's _ERROR_CODES; SecurityError and GenericError are never
-# raised here, so they cost no name).
-NotImplemented = "NotImplemented"  # action not known by the receiver
-NotSupported = "NotSupported"      # action known but not supported by the receiver
-InternalError = "InternalError"    # the receiver failed while processing the action
-ProtocolError = "ProtocolError"    # payload (here also: the frame) is incomplete
-FormationViolation = "FormationViolation"  # syntactically incorrect / not the PDU structure
-PropertyConstraintViolation = "PropertyConstraintViolation"  # a field holds an invalid value
-OccurenceConstraintViolation = "OccurenceConstraintViolation"  # a field occurs too few/many times
-TypeConstraintViolation = "TypeConstraintViolation"  # a field has the wrong data type
 NAME_IN_ERROR = 40  # chars of a CSMS-chosen name (unknown action or field) quoted in a description
 
 
 class RpcError(Exception):
     """A frame or payload the receiver must refuse.
 
-    code: one of the CALLERROR codes. description: short text for errorDescription.
+    code: one of the CALLERROR codes (rpc's _ERROR_CODES). description: short text for errorDescription.
     msg_id: the frame's id when it could be recovered, else None.
     answer: True when the spec wants a CALLERROR sent back (the frame was, or may
     have been, a CALL); send it with msg_id, or failures' _UNKNOWN_ID when msg_id is None.
@@ -141,7 +131,7 @@ def validate_result(action, payload):
     except RpcError:
         raise
     except Exception:  # its table did not load (ImportError, MemoryError)
-        raise RpcError(InternalError, "answer tables not loaded")
+        raise RpcError("InternalError", "answer tables not loaded")
 
 
 def drop_tables():
@@ -167,7 +157,7 @@ def check_payload(obj, spec, module=None, prefix=""):
     """Raise RpcError unless obj (a whole request/answer, or an object in it at prefix) matches
     spec, whose references name specs of `module` (None: this one)."""
     if type(obj) is not dict:
-        _fail(FormationViolation, prefix, _NOT_OBJECT)
+        _fail("FormationViolation", prefix, _NOT_OBJECT)
     seen = 0
     for f in spec.split():  # a field: kind char, name, "=" and its argument for some kinds
         i = f.find("=")
@@ -176,9 +166,9 @@ def check_payload(obj, spec, module=None, prefix=""):
             seen += 1
             _value(obj[name], f[0].lower(), None if i < 0 else f[i + 1:], module, prefix + name)
         elif f[0] < "a":
-            _fail(OccurenceConstraintViolation, prefix + name, _MISSING)
+            _fail("OccurenceConstraintViolation", prefix + name, _MISSING)
     if seen != len(obj):   # a field the spec does not name
-        _fail(FormationViolation, prefix, _NOT_ALLOWED, (obj, spec))
+        _fail("FormationViolation", prefix, _NOT_ALLOWED, (obj, spec))
 
 
 def _value(v, kind, arg, module, path):
@@ -188,18 +178,18 @@ def _value(v, kind, arg, module, path):
         raise ValueError(kind, path)   # a table of ours is wrong
     if not (t is str if k < 4 else t is int if k == 4 else t is bool if k == 6
             else t is dict if k == 7 else t is list if k == 8 else t is int or t is float):
-        _fail(TypeConstraintViolation, path, _EXPECTED + max(k - 3, 0))
+        _fail("TypeConstraintViolation", path, _EXPECTED + max(k - 3, 0))
     if k == 0:
         if arg is not None and len(v) > int(arg):
-            _fail(TypeConstraintViolation, path, _LONGER, arg)
+            _fail("TypeConstraintViolation", path, _LONGER, arg)
     elif k == 1:
         try:
             timefmt.parse_datetime(v)  # out of heap for the parser: refused all the same
         except ValueError:
-            _fail(TypeConstraintViolation, path, _NOT_DATETIME)
+            _fail("TypeConstraintViolation", path, _NOT_DATETIME)
     elif k == 2:
         if v not in arg.split(","):
-            _fail(PropertyConstraintViolation, path, _NOT_ALLOWED_VALUE)
+            _fail("PropertyConstraintViolation", path, _NOT_ALLOWED_VALUE)
     elif k == 3 or k == 5 and t is float:
         # only requests have these: schema_core, loaded for their check, has the rules
         profiles.load(CALL_TABLES).check_kind(v, kind, path)

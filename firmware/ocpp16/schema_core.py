@@ -7,7 +7,7 @@ import sys
 
 from compat import const
 from ocpp16 import profiles
-from ocpp16 import schema  # the CALLERROR vocabulary (resident)
+from ocpp16 import schema  # RpcError (resident)
 
 # Every feature profile: its name, the module holding its request tables, the requests a CSMS
 # may send in it, ";" between profiles. "Security" is the OCPP 1.6 Security Whitepaper extension.
@@ -53,20 +53,20 @@ def tables(action, supported):
             if action in words[2:]:
                 break
         else:
-            raise schema.RpcError(schema.NotImplemented,
+            raise schema.RpcError("NotImplemented",
                                   "unknown action %s" % str(action)[:schema.NAME_IN_ERROR])
         profile = words[0]
         if supported is not None and action not in supported and profile not in supported:
-            raise schema.RpcError(schema.NotSupported, "%s (%s) is not supported" % (action, profile))
+            raise schema.RpcError("NotSupported", "%s (%s) is not supported" % (action, profile))
         try:
             module = profiles.load(words[1])
         except ImportError:  # a small board may ship without an optional profile's tables
-            raise schema.RpcError(schema.NotSupported, "%s (%s) is not installed" % (action, profile))
+            raise schema.RpcError("NotSupported", "%s (%s) is not installed" % (action, profile))
         text = module.CALLS
     key = ";%s:" % action
     i = text.find(key)
     if i < 0:  # an answer: every request in PROFILES has its spec
-        raise schema.RpcError(schema.NotImplemented,
+        raise schema.RpcError("NotImplemented",
                               "no answer is expected to %s" % str(action)[:schema.NAME_IN_ERROR])
     i += len(key)
     return module, text[i:text.find(";", i)]
@@ -109,9 +109,9 @@ def check_kind(v, kind, path):
                     or j and ("0" <= c <= "9" or c == "+" or c == "-" or c == ".")):
                 ok = False
         if not ok:
-            raise schema.RpcError(schema.TypeConstraintViolation, "%s: not a URI" % path)
+            raise schema.RpcError("TypeConstraintViolation", "%s: not a URI" % path)
         return
     q = v * 10
     # NaN (x != x), +-inf (inf - inf is NaN), else the distance to the nearest multiple
     if v != v or v - v != 0 or abs(q - round(q)) > _TENTHS_ABS_TOLERANCE + abs(q) * _TENTHS_REL_TOLERANCE:
-        raise schema.RpcError(schema.PropertyConstraintViolation, "%s: not a multiple of 0.1" % path)
+        raise schema.RpcError("PropertyConstraintViolation", "%s: not a multiple of 0.1" % path)

@@ -2,7 +2,7 @@
 # the exact code, id and whether a CALLERROR goes back), valid frames, and
 # encode -> parse round trips. Plain asserts only: runs under pytest and micropython.
 from limits import limit
-from ocpp16 import schema as E  # the CALLERROR vocabulary
+from ocpp16 import rpc as E  # the CALLERROR codes by name
 
 ERROR_CODES = limit("ocpp16.rpc", "_ERROR_CODES").split()
 

@@ -5,7 +5,7 @@
 # Runs on both runtimes.
 import sys
 
-from ocpp16 import schema as E  # the CALLERROR vocabulary
+from ocpp16 import rpc as E  # the CALLERROR codes by name
 from ocpp16 import profiles, rpc, schema
 from out_of_heap import refusing
 from test_chargepoint import Rig
