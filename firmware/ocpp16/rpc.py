@@ -30,6 +30,7 @@ MAX_CONTAINERS = 512        # '{' + '[' chars in a frame (strings included): bou
                             # 512 small dicts ~ 35 KB on an ESP32; a SendLocalList of ~250 entries fits
 _MAX_ID_LEN = const(36)     # OCPP-J: a message id is a string of at most 36 characters
 _MAX_DESCRIPTION_LEN = const(255)  # errorDescription is cut to this on the way out (OCPP 2.x bound, kept here too)
+_BADFRAME = const("ocpp16.badframe")  # why a frame is refused (its dotted name: no name "badframe" interned)
 _ID_COUNTER_WRAP = const(1000000000)  # MessageIds counts 1..999999999, then starts again at 1
 
 
@@ -162,8 +163,8 @@ def refused(fn, *args):
     of a CALL is read from them; size its length). Out of heap for it, the frame is refused all
     the same (not answered: whether it was a CALL is not known)."""
     try:
-        return getattr(profiles.load("badframe"), fn)(*args)
+        return getattr(profiles.load(_BADFRAME), fn)(*args)
     except Exception:  # ImportError, MemoryError
         return RpcError("InternalError", "frame refused (no heap to say why)", None, False)
     finally:
-        profiles.unload("badframe")
+        profiles.unload(_BADFRAME)

@@ -93,6 +93,7 @@ ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted,Blocked,Expired,Inva
 
 CALL_TABLES = "schema_core"  # the profile of every CSMS request, the module of its table, Core's tables
 _KINDS = const("steuidboa")  # the kind chars
+_BADFRAME = const("ocpp16.badframe")  # (its dotted name: no name "badframe" interned until it loads)
 # Why a field is refused (badframe.why(n, ...): the texts load only for a refusal)
 _NOT_OBJECT = const(0)       # "payload is not an object"
 _MISSING = const(1)          # "required field missing"
@@ -145,11 +146,11 @@ def _fail(code, path, n, arg=None):
     """Raise RpcError `code` for the field at path, described by badframe.why(n, path, arg),
     loaded for it (the code needs no text: when that module cannot load, the path alone)."""
     try:
-        what = profiles.load("badframe").why(n, path, arg)
+        what = profiles.load(_BADFRAME).why(n, path, arg)
     except Exception:  # ImportError, MemoryError
         what = path
     finally:
-        profiles.unload("badframe")
+        profiles.unload(_BADFRAME)
     raise RpcError(code, what)
 
 
@@ -162,10 +163,11 @@ def check_payload(obj, spec, module=None, prefix=""):
     for f in spec.split():  # a field: kind char, name, "=" and its argument for some kinds
         i = f.find("=")
         name = f[1:] if i < 0 else f[1:i]
+        # (the kind char sliced, not indexed: s[0] interns each distinct one-character string)
         if name in obj:
             seen += 1
-            _value(obj[name], f[0].lower(), None if i < 0 else f[i + 1:], module, prefix + name)
-        elif f[0] < "a":
+            _value(obj[name], f[:1].lower(), None if i < 0 else f[i + 1:], module, prefix + name)
+        elif f[:1] < "a":
             _fail("OccurenceConstraintViolation", prefix + name, _MISSING)
     if seen != len(obj):   # a field the spec does not name
         _fail("FormationViolation", prefix, _NOT_ALLOWED, (obj, spec))
@@ -206,4 +208,4 @@ def _value(v, kind, arg, module, path):
         check_payload(v, getattr(module, arg) if module else globals()[arg], module, path + ".")
     elif k == 8:
         for i in range(len(v)):
-            _value(v[i], arg[0], arg[1:] or None, module, "%s[%d]" % (path, i))
+            _value(v[i], arg[:1], arg[1:] or None, module, "%s[%d]" % (path, i))

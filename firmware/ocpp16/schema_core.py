@@ -63,7 +63,7 @@ def tables(action, supported):
         except ImportError:  # a small board may ship without an optional profile's tables
             raise schema.RpcError("NotSupported", "%s (%s) is not installed" % (action, profile))
         text = module.CALLS
-    key = ";%s:" % action
+    key = ";" + action + ":"
     i = text.find(key)
     if i < 0:  # an answer: every request in PROFILES has its spec
         raise schema.RpcError("NotImplemented",

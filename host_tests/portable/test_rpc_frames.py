@@ -322,7 +322,7 @@ def test_refusal_reason_loads_only_for_a_bad_frame():
             assert False
         except rpc.RpcError as e:
             assert (e.code, e.msg_id, e.answer) == (PE, "1", True)
-        assert loads == ["badframe"] and "ocpp16.badframe" not in sys.modules
+        assert loads == ["ocpp16.badframe"] and "ocpp16.badframe" not in sys.modules
     finally:
         profiles.load = load
 
@@ -332,7 +332,7 @@ def test_refusal_without_heap_for_its_reason():
     # the same, as InternalError, and not answered (whether it was a CALL is not known)
     from ocpp16 import profiles
     load = profiles.load
-    profiles.load = refusing(load, {"badframe"})
+    profiles.load = refusing(load, {"ocpp16.badframe"})
     try:
         try:
             rpc.parse('[2,"1","Reset"]')

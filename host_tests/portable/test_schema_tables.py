@@ -148,7 +148,7 @@ def test_a_refusal_whose_description_cannot_load_keeps_its_code():
     # the descriptions are badframe's, loaded for a refusal: out of heap for it, the code is
     # the same and the description names the field; a good payload never loads it
     real = profiles.load
-    profiles.load = refusing(real, {"badframe"})
+    profiles.load = refusing(real, {"ocpp16.badframe"})
     try:
         for action, payload, code in (("BootNotification", {"status": "Maybe", "currentTime": "2024-01-01T00:00:00Z",
                                                              "interval": 1}, E.PropertyConstraintViolation),
