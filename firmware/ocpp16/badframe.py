@@ -30,6 +30,7 @@ from ocpp16.schema import NAME_IN_ERROR, RpcError
 _HEADER_PEEK = const(64)  # chars scanned to recover type and id from an unparseable frame
 _WS = const(" \t\r\n")    # JSON whitespace
 _NAMES = const(("CALL", "CALLRESULT", "CALLERROR"))  # by type number - 2
+_CALL = const(2)  # OCPP-J 1.6 section 4.1.3 (rpc's own is private too: no name on the device)
 
 
 def why(n, path, arg):
@@ -69,7 +70,7 @@ def _unparseable(text, code, why):
                     msg_id = head[1:j]
     # answered only when it is (or may be) a CALL: a broken CALLRESULT or CALLERROR is not,
     # an unknown type number is ignored (4.1.3)
-    return RpcError(code, why, msg_id, mtype is None or mtype == rpc.CALL)
+    return RpcError(code, why, msg_id, mtype is None or mtype == _CALL)
 
 
 def too_large(head, size):
@@ -109,7 +110,7 @@ def parse(text, msg, err):
     msg_id = msg[1] if n > 1 and rpc.valid_id(msg[1]) else None
     if type(mtype) is not int:
         return RpcError(FormationViolation, "message type is not an integer", msg_id)
-    k = mtype - rpc.CALL  # 0 CALL, 1 CALLRESULT, 2 CALLERROR
+    k = mtype - _CALL  # 0 CALL, 1 CALLRESULT, 2 CALLERROR
     if not 0 <= k <= 2:
         return RpcError(PropertyConstraintViolation, "unknown message type %d" % mtype, msg_id, False)
     answer = k == 0

@@ -447,10 +447,11 @@ class ChargePoint:
             self.on_demand("failures", "answer", e, now)  # not OCPP-J: e says why
             return
         m = self.pending
-        if frame[0] == rpc.CALL:  # answered by ocpp16.calls; InternalError when it cannot be loaded now
+        # rpc.parse's tuples: a CALL has 4 elements, a CALLRESULT 3, a CALLERROR 5
+        if len(frame) == 4:  # a CALL, answered by ocpp16.calls; InternalError when it cannot be loaded now
             if self.on_demand("calls", "answer", frame[1], frame[2], frame[3], now) is None:
                 self.outbox.append(rpc.encode_error(frame[1], rpc.InternalError, "%s failed" % frame[2]))
-        elif frame[0] != rpc.CALLRESULT or m is None or m["id"] != frame[1]:
+        elif len(frame) != 3 or m is None or m["id"] != frame[1]:
             self.on_demand("failures", "answer", frame, now)  # a CALLERROR, or an answer to no CALL of ours
         else:
             self.pending = None

@@ -11,8 +11,9 @@ from ocpp16 import profiles
 from ocpp16.schema import RpcError, validate_call, validate_result
 
 # Message type numbers (OCPP-J 1.6 section 4.1.3).
-CALL = 2
-CALLRESULT = 3
+# (parse's tuples of the three have 4, 3 and 5 elements: ChargePoint.receive tells them apart by that)
+_CALL = const(2)
+_CALLRESULT = const(3)
 _CALLERROR = const(4)
 _ELEMENTS = const((4, 3, 5))  # a frame's element count, by type number - 2
 # The ten CALLERROR codes of OCPP-J 1.6 (section 4.2.3), spelled as the spec spells them: the only
@@ -105,7 +106,7 @@ def _frame(msg):
     action that is not a non-empty string, a CALLERROR's code that is not one of OCPP 1.6 (never
     send a code a 1.6 CSMS cannot know, e.g. 2.0's FormatViolation)."""
     m = msg[0]
-    if not valid_id(msg[1]) or m == CALL and not (type(msg[2]) is str and msg[2]) \
+    if not valid_id(msg[1]) or m == _CALL and not (type(msg[2]) is str and msg[2]) \
             or m == _CALLERROR and msg[2] not in _ERROR_CODES.split():
         raise ValueError(msg[:3])   # not sent: id, action or code
     if type(msg[-1]) is not dict:
@@ -116,11 +117,11 @@ def _frame(msg):
 
 
 def encode_call(msg_id, action, payload):
-    return _frame([CALL, msg_id, action, payload])
+    return _frame([_CALL, msg_id, action, payload])
 
 
 def encode_result(msg_id, payload):
-    return _frame([CALLRESULT, msg_id, payload])
+    return _frame([_CALLRESULT, msg_id, payload])
 
 
 def encode_error(msg_id, code, description="", data=None):
@@ -149,9 +150,9 @@ def parse(text):
                 msg = json.loads(text)
     except Exception as e:  # not UTF-8, not JSON (RecursionError on CPython), out of heap
         err = e
-    if type(msg) is list and msg and type(msg[0]) is int and CALL <= msg[0] <= _CALLERROR \
-            and len(msg) == _ELEMENTS[msg[0] - CALL] and valid_id(msg[1]) and type(msg[-1]) is dict \
-            and (msg[0] == CALLRESULT or type(msg[2]) is str and type(msg[-2]) is str):
+    if type(msg) is list and msg and type(msg[0]) is int and _CALL <= msg[0] <= _CALLERROR \
+            and len(msg) == _ELEMENTS[msg[0] - _CALL] and valid_id(msg[1]) and type(msg[-1]) is dict \
+            and (msg[0] == _CALLRESULT or type(msg[2]) is str and type(msg[-2]) is str):
         return tuple(msg)
     raise refused("parse", text, msg, err)
 

@@ -4,6 +4,7 @@
 from limits import limit
 from ocpp16 import rpc as E  # the CALLERROR codes by name
 
+CALL, CALLRESULT = 2, 3  # OCPP-J message type numbers (rpc's are private: _CALL, _CALLRESULT)
 ERROR_CODES = limit("ocpp16.rpc", "_ERROR_CODES").split()
 
 
@@ -144,7 +145,7 @@ def test_reply_for_malformed_frames():
 
 def test_valid_frames():
     assert rpc.parse('[2,"19223201","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]') == \
-        (rpc.CALL, "19223201", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        (CALL, "19223201", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     assert rpc.parse(' \n[2 , "ws" , "Reset" , {"type" : "Hard"} ]\r\n') == (2, "ws", "Reset", {"type": "Hard"})
     assert rpc.parse(b'[3,"b1",{"status":"Accepted"}]') == (3, "b1", {"status": "Accepted"})
     assert rpc.parse(bytearray(b'[3,"b1",{}]')) == (3, "b1", {})
@@ -162,7 +163,7 @@ def test_frame_at_the_size_limit_is_parsed():
     frame = head + "d" * (rpc.MAX_FRAME_CHARS - len(head) - len(tail)) + tail
     assert len(frame) == rpc.MAX_FRAME_CHARS
     f = rpc.parse(frame)
-    assert f[0] == rpc.CALL and len(f[3]["data"]) == rpc.MAX_FRAME_CHARS - len(head) - len(tail)
+    assert f[0] == CALL and len(f[3]["data"]) == rpc.MAX_FRAME_CHARS - len(head) - len(tail)
 
 
 def test_frame_at_the_container_limit_is_parsed():
@@ -192,12 +193,12 @@ def test_round_trip_call():
     for p in payloads:
         msg_id = ids.next()
         text = rpc.encode_call(msg_id, "DataTransfer", p)
-        assert rpc.parse(text) == (rpc.CALL, msg_id, "DataTransfer", p)
+        assert rpc.parse(text) == (CALL, msg_id, "DataTransfer", p)
 
 
 def test_round_trip_result_and_error():
     for p in ({}, {"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z", "interval": 300}):
-        assert rpc.parse(rpc.encode_result("r" * 36, p)) == (rpc.CALLRESULT, "r" * 36, p)
+        assert rpc.parse(rpc.encode_result("r" * 36, p)) == (CALLRESULT, "r" * 36, p)
     for code in ERROR_CODES:
         assert rpc.parse(rpc.encode_error("e1", code, "why")) == (CALLERROR, "e1", code, "why", {})
     assert rpc.parse(rpc.encode_error("e2", "GenericError", "", {"k": [1, "v"]})) == \
