@@ -95,7 +95,7 @@ def unload(name):
     """Forget the module `name` (and the HELPERS it names: modules it imported for its
     work): the next gc.collect() frees their code unless something else holds them. A tuple:
     each of the modules it names (dotted paths or top-level names), so nothing a job or a
-    feature imported for its work stays resident once it is over (unload_helpers)."""
+    feature imported for its work stays resident once it is over."""
     if type(name) is tuple:
         for n in name:
             if "." in n:
@@ -112,6 +112,3 @@ def unload(name):
     pkg = sys.modules.get(full[:dot])
     if pkg is not None and hasattr(pkg, full[dot + 1:]):
         delattr(pkg, full[dot + 1:])
-
-
-unload_helpers = unload  # for a tuple of names
