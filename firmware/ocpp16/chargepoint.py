@@ -52,6 +52,9 @@ _RARE = const("calls: feature drop_feature security_event idle ;failures: receiv
               "=: smart ;")
 # State files in data_dir: the open transactions (for power-loss recovery, ocpp16.recovery)
 # and the connectors' availability (ChangeAvailability, ocpp16.core_ops).
+# tx.json: {connector id: [idTag, its StartTransaction's queue seq, transactionId or None,
+# meterStart, start epoch, its StopTransaction's queue seq or None, last saved reading (Wh),
+# and when (epoch)]} (ocpp16.recovery reads it; it also reads the dict of earlier versions).
 TX_FILE = "tx.json"
 AVAIL_FILE = "avail.json"
 # Epoch seconds before which the wall clock is considered not set (2020-01-01).
@@ -133,7 +136,7 @@ class ChargePoint:
         self.online = False
         self.available = True         # connector 0 availability (ocpp16.boot reads it back)
         self.boot_status = None       # None, "Pending", "Rejected", "Accepted"
-        self.pending = None           # our CALL awaiting its answer
+        self.pending = None           # our CALL awaiting its answer: {action, payload, cb, seq, id, time (sent)}
         self.next_boot_ms = 0
         self.retry_at = 0             # earliest time the queue head may be sent again
         self.next_aligned_epoch = None
@@ -217,9 +220,9 @@ class ChargePoint:
             for c in self.tx:
                 t = self.tx[c]
                 t.saved = (self.evses[c - 1].energy_wh(), now)
-                d[str(c)] = {"c": c, "tag": t.id_tag, "ref": t.tx_ref, "id": t.tx_id, "ms": t.meter_start,
-                             "t0": t.start_epoch, "stop": t.stop_seq, "last": t.saved[0],
-                             "lt": self.clock.epoch(now)}
+                # a list, not a dict: its keys were names interned for ever (TX_FILE says the order)
+                d[str(c)] = [t.id_tag, t.tx_ref, t.tx_id, t.meter_start, t.start_epoch, t.stop_seq,
+                             t.saved[0], self.clock.epoch(now)]
             store.save(p, d)
 
     # ------------------------------------------------------------------ link events
@@ -381,7 +384,7 @@ class ChargePoint:
             return
         p = self.pending
         if p is not None:
-            if now - p["sent"] < _CALL_TIMEOUT_MS:
+            if now - p["time"] < _CALL_TIMEOUT_MS:
                 return
             self.pending = None
             self.link_suspect = True
@@ -420,7 +423,7 @@ class ChargePoint:
             if self.clock_offset is not None:  # timestamps taken before the clock was set
                 self.on_demand("boot", "repair", m["payload"])
             m["id"] = self.ids.next()
-            m["sent"] = now
+            m["time"] = now  # when it was sent (its answer is due within _CALL_TIMEOUT_MS)
             self.outbox.append(rpc.encode_call(m["id"], m["action"], m["payload"]))
         except MemoryError as e:
             if self.boot_status != "Accepted":

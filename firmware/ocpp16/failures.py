@@ -34,7 +34,7 @@ def failed(cp, m, why, now):
             # Not a failure to process: never counted, never given up. The same message
             # goes again (a new id) once the link is checked, at once after a reconnect.
             cp.retry_at = now + retry_s * 1000
-            log.warning("%s not answered in %d s: sent again", action, (now - m["sent"]) // 1000)
+            log.warning("%s not answered in %d s: sent again", action, (now - m["time"]) // 1000)
             return
         n = cp.attempts.get(seq, 0) + 1
         cp.attempts[seq] = n
