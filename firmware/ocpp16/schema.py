@@ -91,7 +91,7 @@ RESULTS = (";Authorize:OidTagInfo=ID_TAG_INFO"
            ";StopTransaction:oidTagInfo=ID_TAG_INFO;")
 ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted,Blocked,Expired,Invalid,ConcurrentTx"
 
-CALL_TABLES = "schema_core"  # the profile of every CSMS request, the module of its table, Core's tables
+_CALL_TABLES = const("schema_core")  # the profile of every CSMS request, the module of its table, Core's tables
 _KINDS = const("steuidboa")  # the kind chars
 _BADFRAME = const("ocpp16.badframe")  # (its dotted name: no name "badframe" interned until it loads)
 # Why a field is refused (badframe.why(n, ...): the texts load only for a refusal)
@@ -112,10 +112,12 @@ def validate_call(action, payload, supported=None):
     profile (schema_core.tables), else the constraint codes in the table above. The
     tables are unloaded after. supported False: `payload` answers our CALL `action`."""
     try:
-        module, spec = profiles.load(CALL_TABLES).tables(action, supported)
+        module, spec = profiles.load(_CALL_TABLES).tables(action, supported)
         check_payload(payload, spec, module)
-    finally:
-        drop_tables()
+    finally:  # the request tables (ocpp16/schema_*.py) load per check
+        for name in list(sys.modules):
+            if name.startswith("ocpp16.schema_"):
+                profiles.unload(name)
 
 
 def validate_result(action, payload):
@@ -133,13 +135,6 @@ def validate_result(action, payload):
         raise
     except Exception:  # its table did not load (ImportError, MemoryError)
         raise RpcError("InternalError", "answer tables not loaded")
-
-
-def drop_tables():
-    """The request tables (ocpp16/schema_*.py) load per check: unload them."""
-    for name in list(sys.modules):
-        if name.startswith("ocpp16.schema_"):
-            profiles.unload(name)
 
 
 def _fail(code, path, n, arg=None):
@@ -194,7 +189,7 @@ def _value(v, kind, arg, module, path):
             _fail("PropertyConstraintViolation", path, _NOT_ALLOWED_VALUE)
     elif k == 3 or k == 5 and t is float:
         # only requests have these: schema_core, loaded for their check, has the rules
-        profiles.load(CALL_TABLES).check_kind(v, kind, path)
+        profiles.load(_CALL_TABLES).check_kind(v, kind, path)
     elif k == 7:
         i = arg.find(".")
         if i > 0:
