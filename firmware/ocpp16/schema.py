@@ -82,13 +82,13 @@ class RpcError(Exception):
 # transaction's start and stop: resident (loading a table then, with the queue's own on-demand
 # code, raised the smallest heap a session needs by ~6 KB). The answers to every other CALL we
 # send (DataTransfer, the Firmware Management and Security notifications) are in schema_core's
-# RESULTS, loaded for that check.
-RESULTS = (";Authorize:OidTagInfo=ID_TAG_INFO"
-           ";BootNotification:Estatus=Accepted,Pending,Rejected TcurrentTime Iinterval"
-           ";Heartbeat:TcurrentTime;MeterValues:"
-           ";StartTransaction:OidTagInfo=ID_TAG_INFO ItransactionId"
-           ";StatusNotification:"
-           ";StopTransaction:oidTagInfo=ID_TAG_INFO;")
+# _RESULTS, loaded for that check.
+_RESULTS = const(";Authorize:OidTagInfo=ID_TAG_INFO"
+                 ";BootNotification:Estatus=Accepted,Pending,Rejected TcurrentTime Iinterval"
+                 ";Heartbeat:TcurrentTime;MeterValues:"
+                 ";StartTransaction:OidTagInfo=ID_TAG_INFO ItransactionId"
+                 ";StatusNotification:"
+                 ";StopTransaction:oidTagInfo=ID_TAG_INFO;")
 ID_TAG_INFO = "texpiryDate sparentIdTag=20 Estatus=Accepted,Blocked,Expired,Invalid,ConcurrentTx"
 
 _CALL_TABLES = const("schema_core")  # the profile of every CSMS request, the module of its table, Core's tables
@@ -125,10 +125,10 @@ def validate_result(action, payload):
     the caller treats it as a failed delivery of that CALL (also when the table of a
     rare answer cannot be loaded: InternalError, checked again with the next answer)."""
     key = ";" + action + ":"  # ";action:spec" each, ";" at the end; action: ours, a str
-    i = RESULTS.find(key)
+    i = _RESULTS.find(key)
     if i >= 0:
         i += len(key)
-        return check_payload(payload, RESULTS[i:RESULTS.find(";", i)])
+        return check_payload(payload, _RESULTS[i:_RESULTS.find(";", i)])
     try:
         validate_call(action, payload, False)
     except RpcError:

@@ -11,15 +11,15 @@ from ocpp16 import schema  # RpcError (resident)
 
 # Every feature profile: its name, the module holding its request tables, the requests a CSMS
 # may send in it, ";" between profiles. "Security" is the OCPP 1.6 Security Whitepaper extension.
-PROFILES = ("Core schema_core ChangeAvailability ChangeConfiguration ClearCache DataTransfer"
-            " GetConfiguration RemoteStartTransaction RemoteStopTransaction Reset UnlockConnector;"
-            "FirmwareManagement schema_firmware GetDiagnostics UpdateFirmware;"
-            "LocalAuthListManagement schema_localauth GetLocalListVersion SendLocalList;"
-            "Reservation schema_reservation CancelReservation ReserveNow;"
-            "SmartCharging schema_smart ClearChargingProfile GetCompositeSchedule SetChargingProfile;"
-            "RemoteTrigger schema_trigger TriggerMessage;"
-            "Security schema_security CertificateSigned DeleteCertificate ExtendedTriggerMessage"
-            " GetInstalledCertificateIds GetLog InstallCertificate SignedUpdateFirmware")
+_PROFILES = const("Core schema_core ChangeAvailability ChangeConfiguration ClearCache DataTransfer"
+                  " GetConfiguration RemoteStartTransaction RemoteStopTransaction Reset UnlockConnector;"
+                  "FirmwareManagement schema_firmware GetDiagnostics UpdateFirmware;"
+                  "LocalAuthListManagement schema_localauth GetLocalListVersion SendLocalList;"
+                  "Reservation schema_reservation CancelReservation ReserveNow;"
+                  "SmartCharging schema_smart ClearChargingProfile GetCompositeSchedule SetChargingProfile;"
+                  "RemoteTrigger schema_trigger TriggerMessage;"
+                  "Security schema_security CertificateSigned DeleteCertificate ExtendedTriggerMessage"
+                  " GetInstalledCertificateIds GetLog InstallCertificate SignedUpdateFirmware")
 
 # The registry of the handlers (ocpp16.profiles.HANDLERS, read by profiles.handler(); here so
 # that it is loaded only for a CSMS call): action -> module under ocpp16/ with
@@ -38,17 +38,26 @@ HANDLERS = ("core_ops: ChangeAvailability ChangeConfiguration ClearCache DataTra
             "fw_ops: UpdateFirmware GetDiagnostics SignedUpdateFirmware ;")
 
 
+# The CSMS's answers to the CALLs we send but those of ocpp16.schema._RESULTS (the ones an idle
+# or charging charger gets): Core's DataTransfer, then Firmware Management's and the Security
+# extension's.
+_RESULTS = const(";DataTransfer:Estatus=Accepted,Rejected,UnknownMessageId,UnknownVendorId sdata"
+                 ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
+                 ";SecurityEventNotification:;SignCertificate:Estatus=Accepted,Rejected"
+                 ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
+
+
 def tables(action, supported):
     """(module, spec) for the check of the CSMS request `action`: the module whose CALLS holds
     its spec (loaded), and that spec. Raises RpcError NotImplemented for an unknown action,
     NotSupported when `supported` (None: all) holds neither the action nor its profile or when
     its profile's tables are not on the board. supported False: for the CSMS's answer to our
-    CALL `action` (RESULTS here; NotImplemented when none is expected)."""
+    CALL `action` (_RESULTS here; NotImplemented when none is expected)."""
     if supported is False:
         module = sys.modules[__name__]  # this module, loaded by ocpp16.schema
-        text = RESULTS
+        text = _RESULTS
     else:
-        for group in PROFILES.split(";"):
+        for group in _PROFILES.split(";"):
             words = group.split()
             if action in words[2:]:
                 break
@@ -65,7 +74,7 @@ def tables(action, supported):
         text = module.CALLS
     key = ";" + action + ":"
     i = text.find(key)
-    if i < 0:  # an answer: every request in PROFILES has its spec
+    if i < 0:  # an answer: every request in _PROFILES has its spec
         raise schema.RpcError("NotImplemented",
                               "no answer is expected to %s" % str(action)[:schema.NAME_IN_ERROR])
     i += len(key)
@@ -84,13 +93,6 @@ CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative,Operative"
          ";UnlockConnector:IconnectorId"
          ";")
 
-# The CSMS's answers to the CALLs we send but those of ocpp16.schema.RESULTS (the ones an idle
-# or charging charger gets): Core's DataTransfer, then Firmware Management's and the Security
-# extension's.
-RESULTS = (";DataTransfer:Estatus=Accepted,Rejected,UnknownMessageId,UnknownVendorId sdata"
-           ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
-           ";SecurityEventNotification:;SignCertificate:Estatus=Accepted,Rejected"
-           ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
 
 _TENTHS_REL_TOLERANCE = const(2e-7)   # float rounding allowance (single-precision floats on ESP32)
 _TENTHS_ABS_TOLERANCE = const(1e-6)   # in tenths; 16.05 is 160.5 tenths and fails

@@ -378,7 +378,7 @@ def unsupported_action():
     """An action of the 1.6 (+ Security) set that no profile of this firmware handles yet
     (None: every one is handled)."""
     from ocpp16 import profiles
-    actions = sorted(a for g in profiles.load("schema_core").PROFILES.split(";") for a in g.split()[2:])
+    actions = sorted(a for g in limit("ocpp16.schema_core", "_PROFILES").split(";") for a in g.split()[2:])
     profiles.unload("schema_core")
     for action in actions:
         if profiles.handler(action) is None:
