@@ -127,9 +127,6 @@ class ChargePoint:
         self.seen = {}                # connector id -> (status, errorCode, since ms)
         self.last_call_ms = now
         self.scheduled_unavailable = set()
-        # seq of the newest queued transaction message: statuses made from now on go after it,
-        # also after a reboot with a backlog on flash
-        self.last_pushed = queue.next_seq - 1
         self.events = []              # recent (kind, detail...) notes for the tests, bounded
         self.features = {}            # name -> resident feature module (ocpp16.profiles.BOOT_FEATURES)
         self.jobs = []                # (module, args) for the app to run as background tasks (I/O)
@@ -359,7 +356,7 @@ class ChargePoint:
         when it cannot be (queue full, record too large, flash error: ocpp16.failures names and
         reports it; the caller goes on without it)."""
         try:
-            self.last_pushed = seq = self.queue.push(action, payload, tx_ref=tx_ref)
+            seq = self.queue.push(action, payload, tx_ref=tx_ref)
         except (QueueError, OSError) as e:
             return self.on_demand("failures", "refused", action, e)
         return seq
@@ -377,7 +374,9 @@ class ChargePoint:
                     break
         if len(self.ram) >= _MAX_RAM_MESSAGES:
             log.warning("RAM buffer full: %s dropped", self.ram.pop(0)[1])
-        self.ram.append([self.last_pushed, action, payload, cb])
+        # its barrier: the seq of the newest queued message (the queue's next_seq - 1, also after a
+        # reboot with a backlog on flash, or a push whose write failed: it may have landed), sent after it
+        self.ram.append([self.queue.next_seq - 1, action, payload, cb])
 
     def _pump(self, now):
         if not self.online:
