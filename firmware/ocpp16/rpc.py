@@ -70,7 +70,24 @@ class MessageIds:
 # the caller: every payload this firmware builds is JSON) raises with the offending value as its
 # argument and no prose (a text held ~70 B of RAM for ever in each raise).
 
-def _dump(obj, out):
+def _frame(obj, out=None):
+    """The text of obj (a frame as a list: type, id, ..., payload or details): compact JSON, no
+    spaces, sorted keys, non-ASCII as raw UTF-8. Written into one growing buffer, out (given: obj
+    is a value of the frame, written into it; one function, not two: one name fewer for ever): a
+    list of the pieces (one heap object each) needed several times the frame's size, and failed
+    first near the heap's limit. Refused (ValueError): an id that is not a string of 1..36 chars,
+    a CALL's action that is not a non-empty string, a CALLERROR's code that is not one of OCPP 1.6
+    (never send a code a 1.6 CSMS cannot know, e.g. 2.0's FormatViolation)."""
+    if out is None:  # the whole frame
+        m = obj[0]
+        if not valid_id(obj[1]) or m == _CALL and not (type(obj[2]) is str and obj[2]) \
+                or m == _CALLERROR and obj[2] not in _ERROR_CODES.split():
+            raise ValueError(obj[:3])   # not sent: id, action or code
+        if type(obj[-1]) is not dict:
+            raise TypeError(obj[-1])    # not sent: the payload (details) is no object
+        out = io.StringIO()
+        _frame(obj, out)
+        return out.getvalue()
     t = type(obj)
     if t is dict or t is list or t is tuple:
         d = t is dict
@@ -82,10 +99,10 @@ def _dump(obj, out):
             if d:
                 if type(v) is not str:
                     raise TypeError(v)   # an object key that is not a string
-                _dump(v, out)
+                _frame(v, out)
                 out.write(":")
                 v = obj[v]
-            _dump(v, out)
+            _frame(v, out)
         out.write("}" if d else "]")
     elif t is str and len(obj) != len(obj.encode()):  # not ASCII (ASCII: both runtimes' json.dumps agree)
         out.write('"')
@@ -96,24 +113,6 @@ def _dump(obj, out):
         out.write(json.dumps(obj))
     else:
         raise TypeError(t)   # no JSON form
-
-
-def _frame(msg):
-    """The text of msg (a frame as a list: type, id, ..., payload or details): compact JSON, no
-    spaces, sorted keys, non-ASCII as raw UTF-8. Written into one growing buffer: a list of the
-    pieces (one heap object each) needed several times the frame's size, and failed first near
-    the heap's limit. Refused (ValueError): an id that is not a string of 1..36 chars, a CALL's
-    action that is not a non-empty string, a CALLERROR's code that is not one of OCPP 1.6 (never
-    send a code a 1.6 CSMS cannot know, e.g. 2.0's FormatViolation)."""
-    m = msg[0]
-    if not valid_id(msg[1]) or m == _CALL and not (type(msg[2]) is str and msg[2]) \
-            or m == _CALLERROR and msg[2] not in _ERROR_CODES.split():
-        raise ValueError(msg[:3])   # not sent: id, action or code
-    if type(msg[-1]) is not dict:
-        raise TypeError(msg[-1])    # not sent: the payload (details) is no object
-    out = io.StringIO()
-    _dump(msg, out)
-    return out.getvalue()
 
 
 def encode_call(msg_id, action, payload):
