@@ -4,7 +4,7 @@
 # the call and unloaded after it (a good frame never needs it). No I/O.
 #
 # Frame-level failures (payload failures: see the table in ocpp16/schema.py):
-#   longer than MAX_FRAME_CHARS, more than MAX_CONTAINERS   FormationViolation
+#   longer than rpc's limit, more than MAX_CONTAINERS        FormationViolation
 #   not JSON (also: not UTF-8, nested past CPython's limit)  FormationViolation
 #   json.loads out of heap                                  InternalError
 #   not an array; type not an int; id not a string or not   FormationViolation
@@ -81,14 +81,14 @@ def too_large(head, size):
     return _unparseable(bytes(head[:n]).decode(), FormationViolation, "frame too large (%d bytes)" % size)
 
 
-def parse(text, msg, err):
+def parse(text, msg, err, max_chars):
     """The RpcError for a frame rpc.parse refused: text as it came (str or bytes; decoded when
     that worked), msg what json.loads made of it (None when it did not run or failed), err
-    what it raised."""
-    if len(text) > rpc.MAX_FRAME_CHARS:
+    what it raised, max_chars rpc's limit of a frame's length (_MAX_FRAME_CHARS)."""
+    if len(text) > max_chars:
         if type(text) is not str:
             text = bytes(text[:_HEADER_PEEK]).decode("utf-8", "ignore")
-        return _unparseable(text, FormationViolation, "frame longer than %d" % rpc.MAX_FRAME_CHARS)
+        return _unparseable(text, FormationViolation, "frame longer than %d" % max_chars)
     if type(text) is not str:
         try:
             text = bytes(text).decode("utf-8")

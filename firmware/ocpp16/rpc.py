@@ -25,8 +25,8 @@ _ELEMENTS = const((4, 3, 5))  # a frame's element count, by type number - 2
 # has the wrong data type; GenericError: anything else.
 _ERROR_CODES = const("NotImplemented NotSupported InternalError ProtocolError SecurityError FormationViolation PropertyConstraintViolation OccurenceConstraintViolation TypeConstraintViolation GenericError")  # noqa: E501
 
-# Bounds checked before json.loads runs (a board may lower them at start-up):
-MAX_FRAME_CHARS = 65536     # second line of defence after the websocket's own limit
+# Bounds checked before json.loads runs (a board may lower MAX_CONTAINERS at start-up):
+_MAX_FRAME_CHARS = const(65536)  # second line of defence after the websocket's own limit (badframe gets it)
 MAX_CONTAINERS = 512        # '{' + '[' chars in a frame (strings included): bounds the heap json needs;
                             # 512 small dicts ~ 35 KB on an ESP32; a SendLocalList of ~250 entries fits
 _MAX_ID_LEN = const(36)     # OCPP-J: a message id is a string of at most 36 characters
@@ -142,7 +142,7 @@ def parse(text):
     (CALLERROR, id, code, description, details). Raises RpcError (see its doc)."""
     msg = err = None
     try:
-        if len(text) <= MAX_FRAME_CHARS:
+        if len(text) <= _MAX_FRAME_CHARS:
             if type(text) is not str:
                 text = bytes(text).decode("utf-8")
             if text.count("{") + text.count("[") <= MAX_CONTAINERS:
@@ -153,12 +153,12 @@ def parse(text):
             and len(msg) == _ELEMENTS[msg[0] - _CALL] and valid_id(msg[1]) and type(msg[-1]) is dict \
             and (msg[0] == _CALLRESULT or type(msg[2]) is str and type(msg[-2]) is str):
         return tuple(msg)
-    raise refused("parse", text, msg, err)
+    raise refused("parse", text, msg, err, _MAX_FRAME_CHARS)
 
 
 def refused(fn, *args):
     """ocpp16.badframe.<fn>(*args): the RpcError naming why a frame is refused, with the module
-    loaded for the call: "parse" (text, msg, err) for parse(), "too_large" (head, size) for a
+    loaded for the call: "parse" (text, msg, err, the frame's size limit) for parse(), "too_large" (head, size) for a
     frame the WebSocket layer read to its end without keeping it (head its first bytes: the id
     of a CALL is read from them; size its length). Out of heap for it, the frame is refused all
     the same (not answered: whether it was a CALL is not known)."""

@@ -5,6 +5,7 @@ from limits import limit
 from ocpp16 import rpc as E  # the CALLERROR codes by name
 
 CALL, CALLRESULT = 2, 3  # OCPP-J message type numbers (rpc's are private: _CALL, _CALLRESULT)
+MAX_FRAME_CHARS = limit("ocpp16.rpc", "_MAX_FRAME_CHARS")
 ERROR_CODES = limit("ocpp16.rpc", "_ERROR_CODES").split()
 
 
@@ -29,7 +30,7 @@ FV = E.FormationViolation
 PE = E.ProtocolError
 PCV = E.PropertyConstraintViolation
 IE = E.InternalError
-BIG = "x" * (rpc.MAX_FRAME_CHARS + 1)
+BIG = "x" * (MAX_FRAME_CHARS + 1)
 LONG_ID = "i" * (MAX_ID_LEN + 1)
 DEEP = "[" * 3000 + "]" * 3000  # deeper than CPython json's recursion limit (1000)
 
@@ -160,10 +161,10 @@ def test_valid_frames():
 def test_frame_at_the_size_limit_is_parsed():
     head = '[2,"1","DataTransfer",{"vendorId":"v","data":"'
     tail = '"}]'
-    frame = head + "d" * (rpc.MAX_FRAME_CHARS - len(head) - len(tail)) + tail
-    assert len(frame) == rpc.MAX_FRAME_CHARS
+    frame = head + "d" * (MAX_FRAME_CHARS - len(head) - len(tail)) + tail
+    assert len(frame) == MAX_FRAME_CHARS
     f = rpc.parse(frame)
-    assert f[0] == CALL and len(f[3]["data"]) == rpc.MAX_FRAME_CHARS - len(head) - len(tail)
+    assert f[0] == CALL and len(f[3]["data"]) == MAX_FRAME_CHARS - len(head) - len(tail)
 
 
 def test_frame_at_the_container_limit_is_parsed():
