@@ -44,22 +44,23 @@ def __getattr__(name):
 
 
 class MessageIds:
-    """Ids for our CALLs: prefix + a counter ("1", "2", ...), so a scenario gives the
+    """Ids for our CALLs: id_prefix + a counter ("1", "2", ...), so a scenario gives the
     same transcript on every runtime. Ids must be unique per sender on one connection
     (OCPP-J, "message ID"); use a prefix (e.g. the boot count) to keep them unique across reboots."""
 
-    def __init__(self, prefix="", seed=1):
-        # prefix: a string of at most 36 - 9 chars (what the counter leaves), seed: an int in 1..999999999
-        if not (type(prefix) is str and len(prefix) <= _MAX_ID_LEN - 9 and type(seed) is int
+    def __init__(self, id_prefix="", seed=1):
+        # id_prefix (ChargePoint's): a string of at most 36 - 9 chars (what the counter leaves),
+        # seed: an int in 1..999999999
+        if not (type(id_prefix) is str and len(id_prefix) <= _MAX_ID_LEN - 9 and type(seed) is int
                 and 1 <= seed < _ID_COUNTER_WRAP):
-            raise ValueError(prefix, seed)
-        self.prefix = prefix
+            raise ValueError(id_prefix, seed)
+        self.id_prefix = id_prefix
         self.seed = seed  # the next number
 
     def next(self):
         n = self.seed
         self.seed = n + 1 if n + 1 < _ID_COUNTER_WRAP else 1
-        return self.prefix + str(n)
+        return self.id_prefix + str(n)
 
 
 # ---------------------------------------------------------------- encoding

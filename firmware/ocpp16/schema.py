@@ -149,23 +149,24 @@ def _fail(code, path, n, arg=None):
     raise RpcError(code, what)
 
 
-def check_payload(obj, spec, module=None, prefix=""):
-    """Raise RpcError unless obj (a whole request/answer, or an object in it at prefix) matches
-    spec, whose references name specs of `module` (None: this one)."""
+def check_payload(obj, text, module=None, path=""):
+    """Raise RpcError unless obj (a whole request/answer, or an object in it: path is its path and
+    ".", "" at the top) matches the spec `text`, whose references name specs of `module` (None:
+    this one)."""
     if type(obj) is not dict:
-        _fail("FormationViolation", prefix, _NOT_OBJECT)
+        _fail("FormationViolation", path, _NOT_OBJECT)
     seen = 0
-    for f in spec.split():  # a field: kind char, name, "=" and its argument for some kinds
+    for f in text.split():  # a field: kind char, name, "=" and its argument for some kinds
         i = f.find("=")
         name = f[1:] if i < 0 else f[1:i]
         # (the kind char sliced, not indexed: s[0] interns each distinct one-character string)
         if name in obj:
             seen += 1
-            _value(obj[name], f[:1].lower(), None if i < 0 else f[i + 1:], module, prefix + name)
+            _value(obj[name], f[:1].lower(), None if i < 0 else f[i + 1:], module, path + name)
         elif f[:1] < "a":
-            _fail("OccurenceConstraintViolation", prefix + name, _MISSING)
+            _fail("OccurenceConstraintViolation", path + name, _MISSING)
     if seen != len(obj):   # a field the spec does not name
-        _fail("FormationViolation", prefix, _NOT_ALLOWED, (obj, spec))
+        _fail("FormationViolation", path, _NOT_ALLOWED, (obj, text))
 
 
 def _value(v, kind, arg, module, path):

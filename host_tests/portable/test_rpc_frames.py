@@ -255,13 +255,13 @@ def test_message_ids_are_deterministic_and_bounded():
     b = rpc.MessageIds()
     seq = [a.next() for _ in range(5)]
     assert seq == ["1", "2", "3", "4", "5"] and seq == [b.next() for _ in range(5)]
-    p = rpc.MessageIds(prefix="boot7-", seed=41)
+    p = rpc.MessageIds(id_prefix="boot7-", seed=41)
     assert (p.next(), p.next()) == ("boot7-41", "boot7-42")
     w = rpc.MessageIds(seed=ID_COUNTER_WRAP - 1)
     assert w.next() == str(ID_COUNTER_WRAP - 1) and w.next() == "1"
-    longest = rpc.MessageIds(prefix="p" * (MAX_ID_LEN - 9), seed=ID_COUNTER_WRAP - 1).next()
+    longest = rpc.MessageIds(id_prefix="p" * (MAX_ID_LEN - 9), seed=ID_COUNTER_WRAP - 1).next()
     assert len(longest) == MAX_ID_LEN
-    for kw in ({"prefix": "p" * (MAX_ID_LEN - 8)}, {"seed": 0}, {"seed": ID_COUNTER_WRAP}, {"prefix": 5}):
+    for kw in ({"id_prefix": "p" * (MAX_ID_LEN - 8)}, {"seed": 0}, {"seed": ID_COUNTER_WRAP}, {"id_prefix": 5}):
         try:
             rpc.MessageIds(**kw)
             assert False, kw
@@ -270,7 +270,7 @@ def test_message_ids_are_deterministic_and_bounded():
 
 
 def test_ids_unique_over_many():
-    ids = rpc.MessageIds(prefix="c")
+    ids = rpc.MessageIds(id_prefix="c")
     seen = set()
     for _ in range(2000):
         seen.add(ids.next())
