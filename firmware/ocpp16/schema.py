@@ -204,4 +204,4 @@ def _value(v, kind, arg, module, path):
         check_payload(v, getattr(module, arg) if module else globals()[arg], module, path + ".")
     elif k == 8:
         for i in range(len(v)):
-            _value(v[i], arg[:1], arg[1:] or None, module, "%s[%d]" % (path, i))
+            _value(v[i], arg[:1], arg[1:] or None, module, path + "[" + str(i) + "]")  # (rpc has "[" "]")
