@@ -25,24 +25,28 @@
 from compat import const
 from ocpp16 import rpc
 from ocpp16.rpc import FormationViolation, InternalError, PropertyConstraintViolation, ProtocolError
-from ocpp16.schema import NAME_IN_ERROR, RpcError
+from ocpp16.schema import RpcError
 
 _HEADER_PEEK = const(64)  # chars scanned to recover type and id from an unparseable frame
 _WS = const(" \t\r\n")    # JSON whitespace
 _NAMES = const(("CALL", "CALLRESULT", "CALLERROR"))  # by type number - 2
+_NAME_IN_ERROR = const(40)  # chars of a CSMS-chosen name (unknown action or field) quoted in a description
 _CALL = const(2)  # OCPP-J 1.6 section 4.1.3 (rpc's own is private too: no name on the device)
 
 
 def why(n, path, arg):
     """The errorDescription of ocpp16.schema's refusal n (its _NOT_OBJECT, ... numbers; the
     code is schema's) of the field at path: "<path>: <why>". arg: the limit of _LONGER,
-    (object, spec) for _NOT_ALLOWED (the field the spec does not name goes in the path)."""
+    (object, spec) for _NOT_ALLOWED (the field the spec does not name goes in the path); n 12
+    and 13 (schema_core's): the action (arg) is unknown, or none of our CALLs is answered so."""
+    if n >= 12:
+        return ("unknown action %s", "no answer is expected to %s")[n - 12] % str(arg)[:_NAME_IN_ERROR]
     if n == 2:   # _NOT_ALLOWED
         obj, spec = arg
         names = [f[1:].split("=")[0] for f in spec.split()]
         for k in obj:
             if k not in names:
-                path += str(k)[:NAME_IN_ERROR]
+                path += str(k)[:_NAME_IN_ERROR]
                 break
     return "payload is not an object" if n == 0 else path + ": " + (
         "required field missing", "field not allowed here", "longer than %s", "not an RFC 3339 dateTime",

@@ -52,7 +52,6 @@ from compat import const
 from ocpp16 import profiles
 from ocpp16 import timefmt
 
-NAME_IN_ERROR = 40  # chars of a CSMS-chosen name (unknown action or field) quoted in a description
 
 
 class RpcError(Exception):
@@ -137,9 +136,10 @@ def validate_result(action, payload):
         raise RpcError("InternalError", "answer tables not loaded")
 
 
-def _fail(code, path, n, arg=None):
+def fail(code, path, n, arg=None):
     """Raise RpcError `code` for the field at path, described by badframe.why(n, path, arg),
-    loaded for it (the code needs no text: when that module cannot load, the path alone)."""
+    loaded for it (the code needs no text: when that module cannot load, the path alone).
+    Also schema_core's refusals of an action (n 12, 13: badframe.why)."""
     try:
         what = profiles.load(_BADFRAME).why(n, path, arg)
     except Exception:  # ImportError, MemoryError
@@ -154,7 +154,7 @@ def check_payload(obj, text, module=None, path=""):
     ".", "" at the top) matches the spec `text`, whose references name specs of `module` (None:
     this one)."""
     if type(obj) is not dict:
-        _fail("FormationViolation", path, _NOT_OBJECT)
+        fail("FormationViolation", path, _NOT_OBJECT)
     seen = 0
     for f in text.split():  # a field: kind char, name, "=" and its argument for some kinds
         i = f.find("=")
@@ -164,9 +164,9 @@ def check_payload(obj, text, module=None, path=""):
             seen += 1
             _value(obj[name], f[:1].lower(), None if i < 0 else f[i + 1:], module, path + name)
         elif f[:1] < "a":
-            _fail("OccurenceConstraintViolation", path + name, _MISSING)
+            fail("OccurenceConstraintViolation", path + name, _MISSING)
     if seen != len(obj):   # a field the spec does not name
-        _fail("FormationViolation", path, _NOT_ALLOWED, (obj, text))
+        fail("FormationViolation", path, _NOT_ALLOWED, (obj, text))
 
 
 def _value(v, kind, arg, module, path):
@@ -176,18 +176,18 @@ def _value(v, kind, arg, module, path):
         raise ValueError(kind, path)   # a table of ours is wrong
     if not (t is str if k < 4 else t is int if k == 4 else t is bool if k == 6
             else t is dict if k == 7 else t is list if k == 8 else t is int or t is float):
-        _fail("TypeConstraintViolation", path, _EXPECTED + max(k - 3, 0))
+        fail("TypeConstraintViolation", path, _EXPECTED + max(k - 3, 0))
     if k == 0:
         if arg is not None and len(v) > int(arg):
-            _fail("TypeConstraintViolation", path, _LONGER, arg)
+            fail("TypeConstraintViolation", path, _LONGER, arg)
     elif k == 1:
         try:
             timefmt.parse_datetime(v)  # out of heap for the parser: refused all the same
         except ValueError:
-            _fail("TypeConstraintViolation", path, _NOT_DATETIME)
+            fail("TypeConstraintViolation", path, _NOT_DATETIME)
     elif k == 2:
         if v not in arg.split(","):
-            _fail("PropertyConstraintViolation", path, _NOT_ALLOWED_VALUE)
+            fail("PropertyConstraintViolation", path, _NOT_ALLOWED_VALUE)
     elif k == 3 or k == 5 and t is float:
         # only requests have these: schema_core, loaded for their check, has the rules
         profiles.load(_CALL_TABLES).check_kind(v, kind, path)

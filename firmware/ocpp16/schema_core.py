@@ -9,6 +9,10 @@ from compat import const
 from ocpp16 import profiles
 from ocpp16 import schema  # RpcError (resident)
 
+# badframe.why's texts of a refused action (after ocpp16.schema's 0..11; the texts load only then)
+_UNKNOWN_ACTION = const(12)  # "unknown action <action>"
+_NO_ANSWER = const(13)       # "no answer is expected to <action>"
+
 # Every feature profile: its name, the module holding its request tables, the requests a CSMS
 # may send in it, ";" between profiles. "Security" is the OCPP 1.6 Security Whitepaper extension.
 _PROFILES = const("Core schema_core ChangeAvailability ChangeConfiguration ClearCache DataTransfer"
@@ -62,8 +66,7 @@ def tables(action, supported):
             if action in words[2:]:
                 break
         else:
-            raise schema.RpcError("NotImplemented",
-                                  "unknown action %s" % str(action)[:schema.NAME_IN_ERROR])
+            schema.fail("NotImplemented", "", _UNKNOWN_ACTION, action)
         profile = words[0]
         if supported is not None and action not in supported and profile not in supported:
             raise schema.RpcError("NotSupported", "%s (%s) is not supported" % (action, profile))
@@ -75,8 +78,7 @@ def tables(action, supported):
     key = ";" + action + ":"
     i = text.find(key)
     if i < 0:  # an answer: every request in _PROFILES has its spec
-        raise schema.RpcError("NotImplemented",
-                              "no answer is expected to %s" % str(action)[:schema.NAME_IN_ERROR])
+        schema.fail("NotImplemented", "", _NO_ANSWER, action)
     i += len(key)
     return module, text[i:text.find(";", i)]
 
