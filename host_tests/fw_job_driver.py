@@ -138,7 +138,7 @@ def install_roots(spec):
     cs = CertStore(spec["dir"])
     for text in spec["signed"].get("roots", []):
         assert cs.install("ManufacturerRootCertificate", x509.Certificate(pem.decode(text))) == "Accepted"
-    profiles.unload_helpers(profiles.PKI)
+    profiles.unload(profiles.PKI_HELPERS)
 
 
 def ext_trigger(h):

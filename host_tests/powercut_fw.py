@@ -7,7 +7,7 @@
 # in order, with the transactionId the CSMS gave its StartTransaction; at most the one
 # message in flight at the cut arrives twice; no transaction is left open; no crash; a
 # transaction open at the cut is stopped (PowerLoss) with a meterStop that lost at most
-# chargepoint.PERSIST_WH of the energy the firmware had read by then.
+# chargepoint._PERSIST_WH of the energy the firmware had read by then.
 # The CSMS is an in-memory peer here (hundreds of reboots); the same core talks to the
 # real `ocpp` CSMS over WebSockets in test_scenarios.py / test_outage_*.py.
 # Usage: powercut_fw.py [step [partial]]  (every step-th write is a cut point; default 1;
@@ -18,9 +18,12 @@ import sys
 import powercut
 from hal.sim import build
 from evse.connector import Evse
-from ocpp16.chargepoint import ChargePoint, PERSIST_WH
+from limits import limit
+from ocpp16.chargepoint import ChargePoint
 from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
+
+PERSIST_WH = limit("ocpp16.chargepoint", "_PERSIST_WH")
 
 BLOCKS = 32              # 128 KB flash
 POINT = "/fw"

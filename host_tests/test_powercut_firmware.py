@@ -10,7 +10,7 @@ import mpy
 @pytest.mark.parametrize("partial", ["0.5", "0.0", "1.0"])
 def test_firmware_survives_a_power_cut_at_every_flash_write(partial):
     script = os.path.join(mpy.HOST_TESTS, "powercut_fw.py")
-    r = mpy.run([script, "1", partial], extra_path=(mpy.HOST_TESTS,), timeout=300)
+    r = mpy.run([script, "1", partial], extra_path=(mpy.HOST_TESTS, os.path.join(mpy.HOST_TESTS, "portable")), timeout=300)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-4000:]
     assert "FAIL" not in out

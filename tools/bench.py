@@ -40,8 +40,9 @@ def mpy_size():
 
 def run_mp(script, *args, heapsize=None):
     env = dict(os.environ)
-    env["MICROPYPATH"] = ".frozen:%s:%s:%s" % (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests"),
-                                               os.path.join(ROOT, "host_tests", "fakes"))
+    env["MICROPYPATH"] = ".frozen:%s:%s:%s:%s" % (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "host_tests"),
+                                                  os.path.join(ROOT, "host_tests", "fakes"),
+                                                  os.path.join(ROOT, "host_tests", "portable"))  # limits
     heap = ["-X", "heapsize=" + heapsize] if heapsize else []
     r = subprocess.run([MICROPYTHON] + heap + [script] + list(args), env=env, capture_output=True, text=True, timeout=600)
     sys.stdout.write(r.stdout)

@@ -1,5 +1,5 @@
 # Under micropython: the flash cost of persisting a running transaction's meter reading
-# (ocpp16/chargepoint.py PERSIST_WH / PERSIST_MS), on real LittleFS (vfs.VfsLfs2) over the
+# (ocpp16/chargepoint.py _PERSIST_WH / _PERSIST_MS), on real LittleFS (vfs.VfsLfs2) over the
 # counting RAM block device of host_tests/powercut.py sized as the device's data partition.
 # One simulated hour of charging online, with and without periodic MeterValues; prints the
 # bytes programmed and blocks erased per hour and the years until LittleFS's wear-levelled
@@ -10,9 +10,13 @@ import log
 import powercut
 from hal.sim import build
 from evse.connector import Evse
-from ocpp16.chargepoint import ChargePoint, PERSIST_WH, PERSIST_MS
+from limits import limit
+from ocpp16.chargepoint import ChargePoint
 from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
+
+PERSIST_WH = limit("ocpp16.chargepoint", "_PERSIST_WH")
+PERSIST_MS = limit("ocpp16.chargepoint", "_PERSIST_MS")
 
 BLOCKS = 128             # 512 KB partition of 4 KB blocks (boards/*: the LittleFS data partition)
 POINT = "/bp"

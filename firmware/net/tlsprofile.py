@@ -4,7 +4,7 @@
 # and for profile 3 the charger's own certificate and key. Also names the security event
 # of a failed handshake. Imported when a link is made and unloaded after; no sockets here.
 from compat import const
-from ocpp16.profiles import PKI
+from ocpp16.profiles import PKI_HELPERS as PKI
 
 HELPERS = PKI + ("net.netcompat", "net.tls")  # unloaded with this module (ocpp16.profiles.unload)
 

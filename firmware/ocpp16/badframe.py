@@ -4,7 +4,7 @@
 # the call and unloaded after it (a good frame never needs it). No I/O.
 #
 # Frame-level failures (payload failures: see the table in ocpp16/schema.py):
-#   longer than MAX_FRAME_CHARS, more than MAX_CONTAINERS   FormationViolation
+#   longer than rpc's limit, more than MAX_CONTAINERS        FormationViolation
 #   not JSON (also: not UTF-8, nested past CPython's limit)  FormationViolation
 #   json.loads out of heap                                  InternalError
 #   not an array; type not an int; id not a string or not   FormationViolation
@@ -24,24 +24,29 @@
 # then meet the same structural checks, so codes can differ only for those frames.
 from compat import const
 from ocpp16 import rpc
-from ocpp16.callerror import (NAME_IN_ERROR, FormationViolation, InternalError, PropertyConstraintViolation,
-                              ProtocolError, RpcError)
+from ocpp16.rpc import FormationViolation, InternalError, PropertyConstraintViolation, ProtocolError
+from ocpp16.schema import RpcError
 
 _HEADER_PEEK = const(64)  # chars scanned to recover type and id from an unparseable frame
 _WS = const(" \t\r\n")    # JSON whitespace
 _NAMES = const(("CALL", "CALLRESULT", "CALLERROR"))  # by type number - 2
+_NAME_IN_ERROR = const(40)  # chars of a CSMS-chosen name (unknown action or field) quoted in a description
+_CALL = const(2)  # OCPP-J 1.6 section 4.1.3 (rpc's own is private too: no name on the device)
 
 
 def why(n, path, arg):
     """The errorDescription of ocpp16.schema's refusal n (its _NOT_OBJECT, ... numbers; the
     code is schema's) of the field at path: "<path>: <why>". arg: the limit of _LONGER,
-    (object, spec) for _NOT_ALLOWED (the field the spec does not name goes in the path)."""
+    (object, spec) for _NOT_ALLOWED (the field the spec does not name goes in the path); n 12
+    and 13 (schema_core's): the action (arg) is unknown, or none of our CALLs is answered so."""
+    if n >= 12:
+        return ("unknown action %s", "no answer is expected to %s")[n - 12] % str(arg)[:_NAME_IN_ERROR]
     if n == 2:   # _NOT_ALLOWED
         obj, spec = arg
         names = [f[1:].split("=")[0] for f in spec.split()]
         for k in obj:
             if k not in names:
-                path += str(k)[:NAME_IN_ERROR]
+                path += str(k)[:_NAME_IN_ERROR]
                 break
     return "payload is not an object" if n == 0 else path + ": " + (
         "required field missing", "field not allowed here", "longer than %s", "not an RFC 3339 dateTime",
@@ -69,25 +74,25 @@ def _unparseable(text, code, why):
                     msg_id = head[1:j]
     # answered only when it is (or may be) a CALL: a broken CALLRESULT or CALLERROR is not,
     # an unknown type number is ignored (4.1.3)
-    return RpcError(code, why, msg_id, mtype is None or mtype == rpc.CALL)
+    return RpcError(code, why, msg_id, mtype is None or mtype == _CALL)
 
 
 def too_large(head, size):
-    """rpc.too_large: head is the frame's first bytes (the id of a CALL is read from them)."""
+    """rpc.refused("too_large", ...): head is the frame's first bytes (the id of a CALL is read from them)."""
     n = 0
     while n < len(head) and head[n] < 128:  # ASCII only: the head may end inside a character
         n += 1
     return _unparseable(bytes(head[:n]).decode(), FormationViolation, "frame too large (%d bytes)" % size)
 
 
-def parse(text, msg, err):
+def parse(text, msg, err, max_chars):
     """The RpcError for a frame rpc.parse refused: text as it came (str or bytes; decoded when
     that worked), msg what json.loads made of it (None when it did not run or failed), err
-    what it raised."""
-    if len(text) > rpc.MAX_FRAME_CHARS:
+    what it raised, max_chars rpc's limit of a frame's length (_MAX_FRAME_CHARS)."""
+    if len(text) > max_chars:
         if type(text) is not str:
             text = bytes(text[:_HEADER_PEEK]).decode("utf-8", "ignore")
-        return _unparseable(text, FormationViolation, "frame longer than %d" % rpc.MAX_FRAME_CHARS)
+        return _unparseable(text, FormationViolation, "frame longer than %d" % max_chars)
     if type(text) is not str:
         try:
             text = bytes(text).decode("utf-8")
@@ -109,7 +114,7 @@ def parse(text, msg, err):
     msg_id = msg[1] if n > 1 and rpc.valid_id(msg[1]) else None
     if type(mtype) is not int:
         return RpcError(FormationViolation, "message type is not an integer", msg_id)
-    k = mtype - rpc.CALL  # 0 CALL, 1 CALLRESULT, 2 CALLERROR
+    k = mtype - _CALL  # 0 CALL, 1 CALLRESULT, 2 CALLERROR
     if not 0 <= k <= 2:
         return RpcError(PropertyConstraintViolation, "unknown message type %d" % mtype, msg_id, False)
     answer = k == 0

@@ -5,7 +5,7 @@
 from compat import const
 import log
 from ocpp16.certstore import CertStore
-from ocpp16.profiles import PKI
+from ocpp16.profiles import PKI_HELPERS as PKI
 from pki import chain, x509
 
 HELPERS = PKI + ("ocpp16.secevents",)  # forgotten with this module (ocpp16.profiles.unload)

@@ -21,7 +21,7 @@ from ocpp16 import timefmt
 from ocpp16.queue import QueueError
 
 # How long we wait for the CSMS to answer one of our CALLs (OCPP-J message timeout).
-CALL_TIMEOUT_MS = const(30000)
+_CALL_TIMEOUT_MS = const(30000)
 # BootNotification retry when the CSMS gave no usable interval.
 BOOT_RETRY_DEFAULT_S = const(60)
 # Non-transaction messages held in RAM while waiting for their turn (offline
@@ -33,8 +33,8 @@ _STOP_SETTLE_MS = const(7000)
 # A running transaction's meter reading goes to tx.json (for a PowerLoss meterStop) when
 # it has grown this much since the last save, or has grown at all and this long passed,
 # whichever comes first; independent of MeterValueSampleInterval.
-PERSIST_WH = const(10)
-PERSIST_MS = const(30000)
+_PERSIST_WH = const(10)
+_PERSIST_MS = const(30000)
 # Recent core events kept for the tests (ChargePoint.events; a session makes ~4: 32 of them
 # held ~2.4 KB of a long-running charger's heap, these 8 ~0.6 KB).
 _MAX_EVENTS = const(8)
@@ -47,9 +47,14 @@ _RARE = const("calls: feature drop_feature security_event idle ;failures: receiv
               # (TriggerMessage sends these; Firmware Management sets them).
               "=Idle: firmware_status diagnostics_status ;"
               # when the last InvalidMessages security event was reported (ocpp16.failures)
-              "=: invalid_event_ms ;")
+              "=: invalid_event_ms ;"
+              # ocpp16.smart.State while that feature is resident
+              "=: smart ;")
 # State files in data_dir: the open transactions (for power-loss recovery, ocpp16.recovery)
 # and the connectors' availability (ChangeAvailability, ocpp16.core_ops).
+# tx.json: {connector id: [idTag, its StartTransaction's queue seq, transactionId or None,
+# meterStart, start epoch, its StopTransaction's queue seq or None, last saved reading (Wh),
+# and when (epoch)]} (ocpp16.recovery reads it; it also reads the dict of earlier versions).
 TX_FILE = "tx.json"
 AVAIL_FILE = "avail.json"
 # Epoch seconds before which the wall clock is considered not set (2020-01-01).
@@ -60,16 +65,16 @@ class WallClock:
     """Epoch seconds derived from the monotonic `now`; set by the CSMS's currentTime."""
 
     def __init__(self, epoch=0, now=0):
-        self.base_epoch = epoch
-        self.base_ms = now
+        self.base = (epoch, now)      # the epoch seconds at the monotonic ms `now`
 
     set = __init__  # setting the clock: the same two numbers anew
 
     def epoch(self, now):
-        return self.base_epoch + (now - self.base_ms) // 1000
+        base = self.base
+        return base[0] + (now - base[1]) // 1000
 
     def known(self):
-        return self.base_epoch >= CLOCK_VALID_AFTER
+        return self.base[0] >= CLOCK_VALID_AFTER
 
     def stamp(self, now):
         return timefmt.format_datetime(self.epoch(now))
@@ -89,15 +94,13 @@ class Transaction:
         self.tx_ref = tx_ref          # queue seq of its StartTransaction
         self.meter_start = meter_start
         self.start_epoch = start_epoch
-        self.saved_wh = meter_start   # meter reading last written to tx.json, and when
-        self.saved_ms = now
+        self.saved = (meter_start, now)  # meter reading (Wh) last written to tx.json, and when (ms)
 
 
 class ChargePoint:
     # State that starts as these and that most sessions change rarely or never (class
     # attributes: no store in __init__, no instance slot until it is set; what every session
     # sets is made in __init__: a class slot more would cost more than its store):
-    smart = None                      # ocpp16.smart.State while that feature is resident
     link_suspect = False              # a CALL timed out: the app checks the link (ping; reconnect without pong)
     auth = None                       # granted authorization waiting for a plug: dict
     reboot = None                     # "Soft" / "Hard" once a Reset was accepted and its stops are out (ocpp16.reset)
@@ -124,17 +127,13 @@ class ChargePoint:
         self.seen = {}                # connector id -> (status, errorCode, since ms)
         self.last_call_ms = now
         self.scheduled_unavailable = set()
-        # seq of the newest queued transaction message: statuses made from now on go after it,
-        # also after a reboot with a backlog on flash
-        self.last_pushed = queue.next_seq - 1
         self.events = []              # recent (kind, detail...) notes for the tests, bounded
         self.features = {}            # name -> resident feature module (ocpp16.profiles.BOOT_FEATURES)
         self.jobs = []                # (module, args) for the app to run as background tasks (I/O)
         self.online = False
         self.available = True         # connector 0 availability (ocpp16.boot reads it back)
-        self.reader_fault = None      # the reader's errorCode, set every period
         self.boot_status = None       # None, "Pending", "Rejected", "Accepted"
-        self.pending = None           # our CALL awaiting its answer
+        self.pending = None           # our CALL awaiting its answer: {action, payload, cb, seq, id, time (sent)}
         self.next_boot_ms = 0
         self.retry_at = 0             # earliest time the queue head may be sent again
         self.next_aligned_epoch = None
@@ -217,11 +216,10 @@ class ChargePoint:
             d = {}
             for c in self.tx:
                 t = self.tx[c]
-                t.saved_wh = self.evses[c - 1].energy_wh()
-                t.saved_ms = now
-                d[str(c)] = {"c": c, "tag": t.id_tag, "ref": t.tx_ref, "id": t.tx_id, "ms": t.meter_start,
-                             "t0": t.start_epoch, "stop": t.stop_seq, "last": t.saved_wh,
-                             "lt": self.clock.epoch(now)}
+                t.saved = (self.evses[c - 1].energy_wh(), now)
+                # a list, not a dict: its keys were names interned for ever (TX_FILE says the order)
+                d[str(c)] = [t.id_tag, t.tx_ref, t.tx_id, t.meter_start, t.start_epoch, t.stop_seq,
+                             t.saved[0], self.clock.epoch(now)]
             store.save(p, d)
 
     # ------------------------------------------------------------------ link events
@@ -235,7 +233,7 @@ class ChargePoint:
     def on_disconnect(self, now):
         self.online = False
         if self.pending is not None:
-            self.on_demand("failures", "failed", self.pending, "lost", now)  # why (ocpp16.failures)
+            self.on_demand("failures", "failed", self.pending, None, now)  # None: lost (ocpp16.failures)
         self.pending = None
 
     # ------------------------------------------------------------------ transactions
@@ -259,13 +257,13 @@ class ChargePoint:
     # ------------------------------------------------------------------ tick
     def tick(self, now):
         """Time passed: drive status, transactions, meter values, retries, sending."""
+        reader_fault = None           # the reader's errorCode (connector 0's status)
         if self.reader is not None:
             try:
                 tag = self.reader.poll()
-                self.reader_fault = None
             except Exception as e:  # HalError: reader gone
                 tag = None
-                self.reader_fault = getattr(e, "code", "ReaderFailure")
+                reader_fault = getattr(e, "code", "ReaderFailure")
             if tag:  # a card presented: it stops its own transaction, else it asks to start one
                 for c in self.tx:
                     if self.tx[c].id_tag == tag:
@@ -307,8 +305,8 @@ class ChargePoint:
                 self._save_tx(now)
             else:
                 evse.read_meter()  # no I/O where a meter task reads it
-                grown = evse.energy_wh() - t.saved_wh
-                if grown >= PERSIST_WH or (grown > 0 and now - t.saved_ms >= PERSIST_MS):
+                grown = evse.energy_wh() - t.saved[0]
+                if grown >= _PERSIST_WH or (grown > 0 and now - t.saved[1] >= _PERSIST_MS):
                     self._save_tx(now)  # bounds what a power cut loses of this transaction's energy
         interval = self.config.get("ClockAlignedDataInterval")
         due = self.next_aligned_epoch
@@ -324,7 +322,7 @@ class ChargePoint:
             min_ms = self.config.get("MinimumStatusDuration") * 1000
             a = self.auth
             c = 0  # connector 0 first: the charge point itself (the reader's fault)
-            s, err = "Available" if self.available else "Unavailable", self.reader_fault or "NoError"
+            s, err = "Available" if self.available else "Unavailable", reader_fault or "NoError"
             for evse in [None] + self.evses:
                 if evse is not None:
                     c = evse.id
@@ -358,7 +356,7 @@ class ChargePoint:
         when it cannot be (queue full, record too large, flash error: ocpp16.failures names and
         reports it; the caller goes on without it)."""
         try:
-            self.last_pushed = seq = self.queue.push(action, payload, tx_ref=tx_ref)
+            seq = self.queue.push(action, payload, tx_ref=tx_ref)
         except (QueueError, OSError) as e:
             return self.on_demand("failures", "refused", action, e)
         return seq
@@ -376,14 +374,16 @@ class ChargePoint:
                     break
         if len(self.ram) >= _MAX_RAM_MESSAGES:
             log.warning("RAM buffer full: %s dropped", self.ram.pop(0)[1])
-        self.ram.append([self.last_pushed, action, payload, cb])
+        # its barrier: the seq of the newest queued message (the queue's next_seq - 1, also after a
+        # reboot with a backlog on flash, or a push whose write failed: it may have landed), sent after it
+        self.ram.append([self.queue.next_seq - 1, action, payload, cb])
 
     def _pump(self, now):
         if not self.online:
             return
         p = self.pending
         if p is not None:
-            if now - p["sent"] < CALL_TIMEOUT_MS:
+            if now - p["time"] < _CALL_TIMEOUT_MS:
                 return
             self.pending = None
             self.link_suspect = True
@@ -422,7 +422,7 @@ class ChargePoint:
             if self.clock_offset is not None:  # timestamps taken before the clock was set
                 self.on_demand("boot", "repair", m["payload"])
             m["id"] = self.ids.next()
-            m["sent"] = now
+            m["time"] = now  # when it was sent (its answer is due within _CALL_TIMEOUT_MS)
             self.outbox.append(rpc.encode_call(m["id"], m["action"], m["payload"]))
         except MemoryError as e:
             if self.boot_status != "Accepted":
@@ -446,13 +446,14 @@ class ChargePoint:
         try:
             frame = rpc.parse(text)
         except rpc.RpcError as e:
-            self.on_demand("failures", "bad_frame", e, now)
+            self.on_demand("failures", "answer", e, now)  # not OCPP-J: e says why
             return
         m = self.pending
-        if frame[0] == rpc.CALL:  # answered by ocpp16.calls; InternalError when it cannot be loaded now
+        # rpc.parse's tuples: a CALL has 4 elements, a CALLRESULT 3, a CALLERROR 5
+        if len(frame) == 4:  # a CALL, answered by ocpp16.calls; InternalError when it cannot be loaded now
             if self.on_demand("calls", "answer", frame[1], frame[2], frame[3], now) is None:
                 self.outbox.append(rpc.encode_error(frame[1], rpc.InternalError, "%s failed" % frame[2]))
-        elif frame[0] != rpc.CALLRESULT or m is None or m["id"] != frame[1]:
+        elif len(frame) != 3 or m is None or m["id"] != frame[1]:
             self.on_demand("failures", "answer", frame, now)  # a CALLERROR, or an answer to no CALL of ours
         else:
             self.pending = None

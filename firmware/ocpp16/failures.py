@@ -4,20 +4,21 @@
 from compat import const
 import log
 from ocpp16 import rpc
-from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS
+from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S
 
 # At most one InvalidMessages security event per this long (ms): a flood of bad frames
 # must not fill the security log and the RAM buffer.
 _INVALID_MESSAGES_EVENT_MS = const(60000)
+_UNKNOWN_ID = const("-1")   # id of the CALLERROR answering a CALL whose id could not be read (ocpp16.badframe)
 
 
 def failed(cp, m, why, now):
-    """Our CALL m got no usable answer. why: "timeout" (no answer within CALL_TIMEOUT_MS),
-    "lost" (the link dropped before the answer), or the refusal (the CSMS failed to process
+    """Our CALL m got no usable answer. why: "timeout" (no answer within chargepoint's
+    _CALL_TIMEOUT_MS), None (lost: the link dropped before the answer), or the refusal (the CSMS failed to process
     it; only a refusal counts towards TransactionMessageAttempts): the CALLERROR frame, the
     rpc.RpcError of an answer that failed validation, or a text."""
     action = m["action"]
-    kind = why if why == "timeout" or why == "lost" else None  # None: refused
+    kind = "lost" if why is None else why if why == "timeout" else None  # None: refused
     if kind == "lost":
         why = "connection lost"
     elif isinstance(why, tuple):
@@ -33,7 +34,7 @@ def failed(cp, m, why, now):
             # Not a failure to process: never counted, never given up. The same message
             # goes again (a new id) once the link is checked, at once after a reconnect.
             cp.retry_at = now + retry_s * 1000
-            log.warning("%s not answered in %d s: sent again", action, CALL_TIMEOUT_MS // 1000)
+            log.warning("%s not answered in %d s: sent again", action, (now - m["time"]) // 1000)
             return
         n = cp.attempts.get(seq, 0) + 1
         cp.attempts[seq] = n
@@ -75,7 +76,10 @@ def refused(cp, action, e):
 
 
 def answer(cp, msg, now):
-    """An answer that is not the CALLRESULT to our CALL: its CALLERROR, or one to no CALL of ours."""
+    """A frame that is not the CALLRESULT to our CALL: its CALLERROR, one to no CALL of ours, or
+    (msg an rpc.RpcError) a frame that is not OCPP-J (bad_frame)."""
+    if isinstance(msg, rpc.RpcError):
+        return bad_frame(cp, msg, now)
     m = cp.pending
     if m is None or m["id"] != msg[1]:
         log.warning("answer to unknown message id %s ignored", msg[1])
@@ -86,7 +90,14 @@ def answer(cp, msg, now):
 
 def receive_too_large(cp, head, size, now):
     """A frame above the WebSocket's limit, read to its end and dropped: head is its first bytes."""
-    bad_frame(cp, rpc.too_large(head, size), now)
+    bad_frame(cp, rpc.refused("too_large", head, size), now)
+
+
+def reply_for(err):
+    """The CALLERROR text that answers `err` (an RpcError), or None when nothing must be sent."""
+    if not err.answer:
+        return None
+    return rpc.encode_error(err.msg_id or _UNKNOWN_ID, err.code, err.description)  # an id is never ""
 
 
 def bad_frame(cp, e, now):
@@ -94,7 +105,7 @@ def bad_frame(cp, e, now):
     can be named, else the failure of our CALL it answered; at most one InvalidMessages
     security event per _INVALID_MESSAGES_EVENT_MS."""
     log.warning("bad frame: %s", e)
-    reply = rpc.reply_for(e)
+    reply = reply_for(e)
     if reply is not None:
         cp.outbox.append(reply)
     elif cp.pending is not None and e.msg_id == cp.pending["id"]:

@@ -98,7 +98,7 @@ async def run(app, a):
         await _run(app, a)
     finally:
         from ocpp16 import profiles
-        profiles.unload_helpers(("net.fetch",))
+        profiles.unload(("net.fetch",))
 
 
 async def _run(app, a):

@@ -114,7 +114,7 @@ def tick(cp, now):
         return
     ok = _confirm(st)
     from ocpp16 import profiles
-    profiles.unload_helpers(("hal.esp32.ota", "appboot"))
+    profiles.unload(("hal.esp32.ota", "appboot"))
     if ok:
         import version
         cp.security_event("FirmwareUpdated", now, "version %s (%s)" % (version.VERSION, st.get("target")))

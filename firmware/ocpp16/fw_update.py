@@ -182,7 +182,7 @@ async def run(app, gen):
         await _run(app, gen)
     finally:
         from ocpp16 import profiles
-        profiles.unload_helpers(HELPERS)
+        profiles.unload(HELPERS)
 
 
 async def _run(app, gen):

@@ -4,7 +4,7 @@
 # P-256 (what CSMSs commonly send for its ECSchnorr). Loaded by the firmware job on demand;
 # the downloader feeds FileDigest chunk by chunk, so no file is ever in RAM. No I/O here.
 from compat import const
-from ocpp16.profiles import PKI as HELPERS  # forgotten with this module (ocpp16.profiles.unload)
+from ocpp16.profiles import PKI_HELPERS as HELPERS  # forgotten with this module (ocpp16.profiles.unload)
 import binascii
 import hashlib
 

@@ -57,7 +57,7 @@ async def run(app, a):
         await _run(app, a)
     finally:
         from ocpp16 import profiles
-        profiles.unload_helpers(("ocpp16.fw_diag", "net.fetch"))
+        profiles.unload(("ocpp16.fw_diag", "net.fetch"))
 
 
 async def _run(app, a):

@@ -68,19 +68,20 @@ def load(name):
 
 
 # The Security extension's shared code: a module that imports it for its work names
-# HELPERS = profiles.PKI (a tuple, made when asked for), and unload() forgets these with it.
+# HELPERS = profiles.PKI_HELPERS (a tuple, made when asked for; a name longer than 10 characters:
+# the literal it is compared with below interns none), and unload() forgets these with it.
 _PKI = const("ocpp16.certstore pki.csr pki.chain pki.x509 pki.p256 pki.rsa pki.pem pki.der pki")
 
 
 def __getattr__(name):
-    """HANDLERS (from schema_core, loaded for it), PKI and BOOT_FEATURES, made for the on-demand
+    """HANDLERS (from schema_core, loaded for it), PKI_HELPERS and BOOT_FEATURES, made for the on-demand
     modules that ask (as a tuple and a dict of constants they held ~1 KB of RAM for ever)."""
     if name == "HANDLERS":
         try:
             return load(_TABLES).HANDLERS
         finally:
             unload(_TABLES)
-    if name == "PKI":
+    if name == "PKI_HELPERS":
         return tuple(_PKI.split())
     if name != "BOOT_FEATURES":
         raise AttributeError(name)
@@ -95,7 +96,7 @@ def unload(name):
     """Forget the module `name` (and the HELPERS it names: modules it imported for its
     work): the next gc.collect() frees their code unless something else holds them. A tuple:
     each of the modules it names (dotted paths or top-level names), so nothing a job or a
-    feature imported for its work stays resident once it is over (unload_helpers)."""
+    feature imported for its work stays resident once it is over."""
     if type(name) is tuple:
         for n in name:
             if "." in n:
@@ -112,6 +113,3 @@ def unload(name):
     pkg = sys.modules.get(full[:dot])
     if pkg is not None and hasattr(pkg, full[dot + 1:]):
         delattr(pkg, full[dot + 1:])
-
-
-unload_helpers = unload  # for a tuple of names

@@ -2,24 +2,28 @@
 # check it), the tables of Core's requests, of the answers an idle or charging charger does not
 # get, and the rules of the kinds only requests have (uri, decimal): loaded by
 # ocpp16.schema for one check, unloaded after it. Table format: ocpp16/schema.py, which does
-# the checking (not to be imported here).
+# the checking and has the CALLERROR codes.
 import sys
 
 from compat import const
-from ocpp16 import callerror
 from ocpp16 import profiles
+from ocpp16 import schema  # RpcError (resident)
+
+# badframe.why's texts of a refused action (after ocpp16.schema's 0..11; the texts load only then)
+_UNKNOWN_ACTION = const(12)  # "unknown action <action>"
+_NO_ANSWER = const(13)       # "no answer is expected to <action>"
 
 # Every feature profile: its name, the module holding its request tables, the requests a CSMS
 # may send in it, ";" between profiles. "Security" is the OCPP 1.6 Security Whitepaper extension.
-PROFILES = ("Core schema_core ChangeAvailability ChangeConfiguration ClearCache DataTransfer"
-            " GetConfiguration RemoteStartTransaction RemoteStopTransaction Reset UnlockConnector;"
-            "FirmwareManagement schema_firmware GetDiagnostics UpdateFirmware;"
-            "LocalAuthListManagement schema_localauth GetLocalListVersion SendLocalList;"
-            "Reservation schema_reservation CancelReservation ReserveNow;"
-            "SmartCharging schema_smart ClearChargingProfile GetCompositeSchedule SetChargingProfile;"
-            "RemoteTrigger schema_trigger TriggerMessage;"
-            "Security schema_security CertificateSigned DeleteCertificate ExtendedTriggerMessage"
-            " GetInstalledCertificateIds GetLog InstallCertificate SignedUpdateFirmware")
+_PROFILES = const("Core schema_core ChangeAvailability ChangeConfiguration ClearCache DataTransfer"
+                  " GetConfiguration RemoteStartTransaction RemoteStopTransaction Reset UnlockConnector;"
+                  "FirmwareManagement schema_firmware GetDiagnostics UpdateFirmware;"
+                  "LocalAuthListManagement schema_localauth GetLocalListVersion SendLocalList;"
+                  "Reservation schema_reservation CancelReservation ReserveNow;"
+                  "SmartCharging schema_smart ClearChargingProfile GetCompositeSchedule SetChargingProfile;"
+                  "RemoteTrigger schema_trigger TriggerMessage;"
+                  "Security schema_security CertificateSigned DeleteCertificate ExtendedTriggerMessage"
+                  " GetInstalledCertificateIds GetLog InstallCertificate SignedUpdateFirmware")
 
 # The registry of the handlers (ocpp16.profiles.HANDLERS, read by profiles.handler(); here so
 # that it is loaded only for a CSMS call): action -> module under ocpp16/ with
@@ -38,36 +42,43 @@ HANDLERS = ("core_ops: ChangeAvailability ChangeConfiguration ClearCache DataTra
             "fw_ops: UpdateFirmware GetDiagnostics SignedUpdateFirmware ;")
 
 
+# The CSMS's answers to the CALLs we send but those of ocpp16.schema._RESULTS (the ones an idle
+# or charging charger gets): Core's DataTransfer, then Firmware Management's and the Security
+# extension's.
+_RESULTS = const(";DataTransfer:Estatus=Accepted,Rejected,UnknownMessageId,UnknownVendorId sdata"
+                 ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
+                 ";SecurityEventNotification:;SignCertificate:Estatus=Accepted,Rejected"
+                 ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
+
+
 def tables(action, supported):
     """(module, spec) for the check of the CSMS request `action`: the module whose CALLS holds
     its spec (loaded), and that spec. Raises RpcError NotImplemented for an unknown action,
     NotSupported when `supported` (None: all) holds neither the action nor its profile or when
     its profile's tables are not on the board. supported False: for the CSMS's answer to our
-    CALL `action` (RESULTS here; NotImplemented when none is expected)."""
+    CALL `action` (_RESULTS here; NotImplemented when none is expected)."""
     if supported is False:
         module = sys.modules[__name__]  # this module, loaded by ocpp16.schema
-        text = RESULTS
+        text = _RESULTS
     else:
-        for group in PROFILES.split(";"):
+        for group in _PROFILES.split(";"):
             words = group.split()
             if action in words[2:]:
                 break
         else:
-            raise callerror.RpcError(callerror.NotImplemented,
-                                     "unknown action %s" % str(action)[:callerror.NAME_IN_ERROR])
+            schema.fail("NotImplemented", "", _UNKNOWN_ACTION, action)
         profile = words[0]
         if supported is not None and action not in supported and profile not in supported:
-            raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not supported" % (action, profile))
+            raise schema.RpcError("NotSupported", "%s (%s) is not supported" % (action, profile))
         try:
             module = profiles.load(words[1])
         except ImportError:  # a small board may ship without an optional profile's tables
-            raise callerror.RpcError(callerror.NotSupported, "%s (%s) is not installed" % (action, profile))
+            raise schema.RpcError("NotSupported", "%s (%s) is not installed" % (action, profile))
         text = module.CALLS
-    key = ";%s:" % action
+    key = ";" + action + ":"
     i = text.find(key)
-    if i < 0:  # an answer: every request in PROFILES has its spec
-        raise callerror.RpcError(callerror.NotImplemented,
-                                 "no answer is expected to %s" % str(action)[:callerror.NAME_IN_ERROR])
+    if i < 0:  # an answer: every request in _PROFILES has its spec
+        schema.fail("NotImplemented", "", _NO_ANSWER, action)
     i += len(key)
     return module, text[i:text.find(";", i)]
 
@@ -84,13 +95,6 @@ CALLS = (";ChangeAvailability:IconnectorId Etype=Inoperative,Operative"
          ";UnlockConnector:IconnectorId"
          ";")
 
-# The CSMS's answers to the CALLs we send but those of ocpp16.schema.RESULTS (the ones an idle
-# or charging charger gets): Core's DataTransfer, then Firmware Management's and the Security
-# extension's.
-RESULTS = (";DataTransfer:Estatus=Accepted,Rejected,UnknownMessageId,UnknownVendorId sdata"
-           ";DiagnosticsStatusNotification:;FirmwareStatusNotification:"
-           ";SecurityEventNotification:;SignCertificate:Estatus=Accepted,Rejected"
-           ";LogStatusNotification:;SignedFirmwareStatusNotification:;")
 
 _TENTHS_REL_TOLERANCE = const(2e-7)   # float rounding allowance (single-precision floats on ESP32)
 _TENTHS_ABS_TOLERANCE = const(1e-6)   # in tenths; 16.05 is 160.5 tenths and fails
@@ -109,9 +113,9 @@ def check_kind(v, kind, path):
                     or j and ("0" <= c <= "9" or c == "+" or c == "-" or c == ".")):
                 ok = False
         if not ok:
-            raise callerror.RpcError(callerror.TypeConstraintViolation, "%s: not a URI" % path)
+            raise schema.RpcError("TypeConstraintViolation", "%s: not a URI" % path)
         return
     q = v * 10
     # NaN (x != x), +-inf (inf - inf is NaN), else the distance to the nearest multiple
     if v != v or v - v != 0 or abs(q - round(q)) > _TENTHS_ABS_TOLERANCE + abs(q) * _TENTHS_REL_TOLERANCE:
-        raise callerror.RpcError(callerror.PropertyConstraintViolation, "%s: not a multiple of 0.1" % path)
+        raise schema.RpcError("PropertyConstraintViolation", "%s: not a multiple of 0.1" % path)

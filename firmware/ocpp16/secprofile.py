@@ -3,7 +3,7 @@
 # the app to reconnect with the new profile and remembers the previous one to fall
 # back to if that fails (A05.FR.08). Loaded for the one ChangeConfiguration; no I/O
 # beyond reading the certificate store.
-from ocpp16.profiles import PKI as HELPERS  # forgotten with this module (ocpp16.profiles.unload)
+from ocpp16.profiles import PKI_HELPERS as HELPERS  # forgotten with this module (ocpp16.profiles.unload)
 
 
 def prerequisite_missing(cp, profile):

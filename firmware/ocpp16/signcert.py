@@ -2,7 +2,7 @@
 # a PKCS#10 CSR with O = CpoName and CN = the serial number, sent to the CSMS. The
 # private key is kept as the pending key (ocpp16.certstore) until CertificateSigned
 # installs its certificate; it never leaves the device. Loaded on demand (a job).
-from ocpp16.profiles import PKI as HELPERS  # forgotten with this module (ocpp16.profiles.unload)
+from ocpp16.profiles import PKI_HELPERS as HELPERS  # forgotten with this module (ocpp16.profiles.unload)
 import log
 from ocpp16.certstore import CertStore
 

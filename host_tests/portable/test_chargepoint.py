@@ -7,10 +7,15 @@ from out_of_heap import refusing
 
 from hal.sim import build
 from evse.connector import Evse
-from ocpp16.chargepoint import ChargePoint, CALL_TIMEOUT_MS, PERSIST_WH, PERSIST_MS
+from limits import limit
+from ocpp16.chargepoint import ChargePoint
 from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
 from ocpp16.timefmt import format_datetime
+
+CALL_TIMEOUT_MS = limit("ocpp16.chargepoint", "_CALL_TIMEOUT_MS")
+PERSIST_WH = limit("ocpp16.chargepoint", "_PERSIST_WH")
+PERSIST_MS = limit("ocpp16.chargepoint", "_PERSIST_MS")
 
 TX_ID = 4242
 
@@ -373,7 +378,7 @@ def unsupported_action():
     """An action of the 1.6 (+ Security) set that no profile of this firmware handles yet
     (None: every one is handled)."""
     from ocpp16 import profiles
-    actions = sorted(a for g in profiles.load("schema_core").PROFILES.split(";") for a in g.split()[2:])
+    actions = sorted(a for g in limit("ocpp16.schema_core", "_PROFILES").split(";") for a in g.split()[2:])
     profiles.unload("schema_core")
     for action in actions:
         if profiles.handler(action) is None:

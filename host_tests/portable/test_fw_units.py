@@ -217,4 +217,4 @@ def test_signed_download_sink_hashes_the_whole_file_also_when_resumed():
     short = Sink(d + "/part", 5000, None, signed=True)
     _raises(lambda: short.begin(len(body) + 3000, 5000), fetch.TransferError, "shorter than the resume offset")
     assert Sink(d + "/part", 0, None).digest is None   # unsigned: nothing hashed
-    profiles.unload_helpers(("ocpp16.fwsign",))
+    profiles.unload(("ocpp16.fwsign",))

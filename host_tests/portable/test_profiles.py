@@ -155,7 +155,9 @@ def test_core_rare_paths_are_loaded_only_for_their_work():
 
 
 def test_core_on_demand_import_failure_never_stops_charging():
-    from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S, CALL_TIMEOUT_MS
+    from limits import limit
+    from ocpp16.chargepoint import BOOT_RETRY_DEFAULT_S
+    CALL_TIMEOUT_MS = limit("ocpp16.chargepoint", "_CALL_TIMEOUT_MS")
     real = profiles.load
     broken = set()
     load = refusing(real, broken)

@@ -1,7 +1,21 @@
 # OCPP-J framing on both runtimes: the malformed-frame table (every bad frame with
 # the exact code, id and whether a CALLERROR goes back), valid frames, and
 # encode -> parse round trips. Plain asserts only: runs under pytest and micropython.
-from ocpp16 import callerror as E
+from limits import limit
+from ocpp16 import rpc as E  # the CALLERROR codes by name
+
+CALL, CALLRESULT = 2, 3  # OCPP-J message type numbers (rpc's are private: _CALL, _CALLRESULT)
+MAX_FRAME_CHARS = limit("ocpp16.rpc", "_MAX_FRAME_CHARS")
+ERROR_CODES = limit("ocpp16.rpc", "_ERROR_CODES").split()
+
+
+def reply_for(e):
+    """ocpp16.failures.reply_for, the module loaded for the call (as the core loads it)."""
+    from ocpp16 import profiles
+    try:
+        return profiles.load("failures").reply_for(e)
+    finally:
+        profiles.unload("failures")
 from ocpp16 import rpc
 from out_of_heap import refusing
 
@@ -16,7 +30,7 @@ FV = E.FormationViolation
 PE = E.ProtocolError
 PCV = E.PropertyConstraintViolation
 IE = E.InternalError
-BIG = "x" * (rpc.MAX_FRAME_CHARS + 1)
+BIG = "x" * (MAX_FRAME_CHARS + 1)
 LONG_ID = "i" * (MAX_ID_LEN + 1)
 DEEP = "[" * 3000 + "]" * 3000  # deeper than CPython json's recursion limit (1000)
 
@@ -108,7 +122,7 @@ def test_malformed_frames_get_exact_code_and_id():
         except rpc.RpcError as e:
             if (e.code, e.msg_id, e.answer) != (code, msg_id, answer):
                 wrong.append((_short(frame), (e.code, e.msg_id, e.answer), (code, msg_id, answer)))
-            assert e.code in E.ERROR_CODES
+            assert e.code in ERROR_CODES
             assert type(e.description) is str and e.description
             continue
         wrong.append((_short(frame), "parsed as", got))
@@ -120,7 +134,7 @@ def test_reply_for_malformed_frames():
         try:
             rpc.parse(frame)
         except rpc.RpcError as e:
-            reply = rpc.reply_for(e)
+            reply = reply_for(e)
             if not answer:
                 assert reply is None, frame
                 continue
@@ -132,7 +146,7 @@ def test_reply_for_malformed_frames():
 
 def test_valid_frames():
     assert rpc.parse('[2,"19223201","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]') == \
-        (rpc.CALL, "19223201", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        (CALL, "19223201", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
     assert rpc.parse(' \n[2 , "ws" , "Reset" , {"type" : "Hard"} ]\r\n') == (2, "ws", "Reset", {"type": "Hard"})
     assert rpc.parse(b'[3,"b1",{"status":"Accepted"}]') == (3, "b1", {"status": "Accepted"})
     assert rpc.parse(bytearray(b'[3,"b1",{}]')) == (3, "b1", {})
@@ -147,10 +161,10 @@ def test_valid_frames():
 def test_frame_at_the_size_limit_is_parsed():
     head = '[2,"1","DataTransfer",{"vendorId":"v","data":"'
     tail = '"}]'
-    frame = head + "d" * (rpc.MAX_FRAME_CHARS - len(head) - len(tail)) + tail
-    assert len(frame) == rpc.MAX_FRAME_CHARS
+    frame = head + "d" * (MAX_FRAME_CHARS - len(head) - len(tail)) + tail
+    assert len(frame) == MAX_FRAME_CHARS
     f = rpc.parse(frame)
-    assert f[0] == rpc.CALL and len(f[3]["data"]) == rpc.MAX_FRAME_CHARS - len(head) - len(tail)
+    assert f[0] == CALL and len(f[3]["data"]) == MAX_FRAME_CHARS - len(head) - len(tail)
 
 
 def test_frame_at_the_container_limit_is_parsed():
@@ -180,16 +194,16 @@ def test_round_trip_call():
     for p in payloads:
         msg_id = ids.next()
         text = rpc.encode_call(msg_id, "DataTransfer", p)
-        assert rpc.parse(text) == (rpc.CALL, msg_id, "DataTransfer", p)
+        assert rpc.parse(text) == (CALL, msg_id, "DataTransfer", p)
 
 
 def test_round_trip_result_and_error():
     for p in ({}, {"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z", "interval": 300}):
-        assert rpc.parse(rpc.encode_result("r" * 36, p)) == (rpc.CALLRESULT, "r" * 36, p)
-    for code in E.ERROR_CODES:
+        assert rpc.parse(rpc.encode_result("r" * 36, p)) == (CALLRESULT, "r" * 36, p)
+    for code in ERROR_CODES:
         assert rpc.parse(rpc.encode_error("e1", code, "why")) == (CALLERROR, "e1", code, "why", {})
-    assert rpc.parse(rpc.encode_error("e2", E.GenericError, "", {"k": [1, "v"]})) == \
-        (CALLERROR, "e2", E.GenericError, "", {"k": [1, "v"]})
+    assert rpc.parse(rpc.encode_error("e2", "GenericError", "", {"k": [1, "v"]})) == \
+        (CALLERROR, "e2", "GenericError", "", {"k": [1, "v"]})
 
 
 def test_encoding_is_compact_and_sorted():
@@ -232,7 +246,7 @@ def test_encode_refuses_what_json_cannot_say():
 
 
 def test_error_description_is_bounded():
-    text = rpc.encode_error("1", E.GenericError, "d" * 1000)
+    text = rpc.encode_error("1", "GenericError", "d" * 1000)
     assert len(rpc.parse(text)[3]) == MAX_DESCRIPTION_LEN
 
 
@@ -241,13 +255,13 @@ def test_message_ids_are_deterministic_and_bounded():
     b = rpc.MessageIds()
     seq = [a.next() for _ in range(5)]
     assert seq == ["1", "2", "3", "4", "5"] and seq == [b.next() for _ in range(5)]
-    p = rpc.MessageIds(prefix="boot7-", seed=41)
+    p = rpc.MessageIds(id_prefix="boot7-", seed=41)
     assert (p.next(), p.next()) == ("boot7-41", "boot7-42")
     w = rpc.MessageIds(seed=ID_COUNTER_WRAP - 1)
     assert w.next() == str(ID_COUNTER_WRAP - 1) and w.next() == "1"
-    longest = rpc.MessageIds(prefix="p" * (MAX_ID_LEN - 9), seed=ID_COUNTER_WRAP - 1).next()
+    longest = rpc.MessageIds(id_prefix="p" * (MAX_ID_LEN - 9), seed=ID_COUNTER_WRAP - 1).next()
     assert len(longest) == MAX_ID_LEN
-    for kw in ({"prefix": "p" * (MAX_ID_LEN - 8)}, {"seed": 0}, {"seed": ID_COUNTER_WRAP}, {"prefix": 5}):
+    for kw in ({"id_prefix": "p" * (MAX_ID_LEN - 8)}, {"seed": 0}, {"seed": ID_COUNTER_WRAP}, {"id_prefix": 5}):
         try:
             rpc.MessageIds(**kw)
             assert False, kw
@@ -256,7 +270,7 @@ def test_message_ids_are_deterministic_and_bounded():
 
 
 def test_ids_unique_over_many():
-    ids = rpc.MessageIds(prefix="c")
+    ids = rpc.MessageIds(id_prefix="c")
     seen = set()
     for _ in range(2000):
         seen.add(ids.next())
@@ -267,9 +281,9 @@ def test_rpc_error_carries_fields():
     e = rpc.RpcError(E.NotSupported, "nope", "m1")
     assert (e.code, e.description, e.msg_id, e.answer) == (E.NotSupported, "nope", "m1", True)
     assert str(e) == "NotSupported: nope"
-    assert rpc.reply_for(e) == '[4,"m1","NotSupported","nope",{}]'
-    assert rpc.reply_for(rpc.RpcError(E.GenericError, "g")) == '[4,"-1","GenericError","g",{}]'
-    assert rpc.reply_for(rpc.RpcError(E.GenericError, "g", "m2", False)) is None
+    assert reply_for(e) == '[4,"m1","NotSupported","nope",{}]'
+    assert reply_for(rpc.RpcError("GenericError", "g")) == '[4,"-1","GenericError","g",{}]'
+    assert reply_for(rpc.RpcError("GenericError", "g", "m2", False)) is None
 
 
 def test_validate_entry_points():
@@ -310,7 +324,7 @@ def test_refusal_reason_loads_only_for_a_bad_frame():
             assert False
         except rpc.RpcError as e:
             assert (e.code, e.msg_id, e.answer) == (PE, "1", True)
-        assert loads == ["badframe"] and "ocpp16.badframe" not in sys.modules
+        assert loads == ["ocpp16.badframe"] and "ocpp16.badframe" not in sys.modules
     finally:
         profiles.load = load
 
@@ -320,14 +334,14 @@ def test_refusal_without_heap_for_its_reason():
     # the same, as InternalError, and not answered (whether it was a CALL is not known)
     from ocpp16 import profiles
     load = profiles.load
-    profiles.load = refusing(load, {"badframe"})
+    profiles.load = refusing(load, {"ocpp16.badframe"})
     try:
         try:
             rpc.parse('[2,"1","Reset"]')
             assert False
         except rpc.RpcError as e:
-            assert (e.code, e.msg_id, e.answer) == (IE, None, False) and rpc.reply_for(e) is None
-        e = rpc.too_large(b'[2,"big"', 100000)
+            assert (e.code, e.msg_id, e.answer) == (IE, None, False) and reply_for(e) is None
+        e = rpc.refused("too_large", b'[2,"big"', 100000)
         assert (e.code, e.msg_id, e.answer) == (IE, None, False)
         assert rpc.parse('[2,"1","Reset",{"type":"Hard"}]')[2] == "Reset"  # good frames: unaffected
     finally:

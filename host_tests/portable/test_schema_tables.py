@@ -5,7 +5,7 @@
 # Runs on both runtimes.
 import sys
 
-from ocpp16 import callerror as E
+from ocpp16 import rpc as E  # the CALLERROR codes by name
 from ocpp16 import profiles, rpc, schema
 from out_of_heap import refusing
 from test_chargepoint import Rig
@@ -72,12 +72,12 @@ def test_request_tables_load_for_the_check_only_and_a_failed_load_spares_the_cha
     m = _call(rig, "GetConfiguration", {"key": [5]}, "g2")
     assert m[:3] == [4, "g2", E.TypeConstraintViolation], m
     assert m[3] == "key[0]: string expected", m
-    saved = schema.CALL_TABLES
-    schema.CALL_TABLES = "schema_not_on_this_board"
+    real = profiles.load
+    profiles.load = refusing(real, {"schema_core"})  # the request tables cannot load now
     try:
         m = _call(rig, "Reset", {"type": "Soft"}, "r1")
     finally:
-        schema.CALL_TABLES = saved
+        profiles.load = real
     assert m[:3] == [4, "r1", E.InternalError], m
     assert _tables_loaded() == []
     rig.run(3000)
@@ -128,8 +128,8 @@ def test_one_string_format_checks_exactly():
 def test_rare_answer_whose_table_cannot_load_is_refused_as_internal_error():
     # the answer counts as a failed delivery of that CALL (sent again), the periodic answers
     # are checked all the same: their tables are resident
-    saved = schema.CALL_TABLES
-    schema.CALL_TABLES = "schema_not_on_this_board"
+    real = profiles.load
+    profiles.load = refusing(real, {"schema_core"})  # the rare answers' tables cannot load now
     try:
         try:
             rpc.validate_result("DataTransfer", {"status": "Accepted"})
@@ -139,7 +139,7 @@ def test_rare_answer_whose_table_cannot_load_is_refused_as_internal_error():
         rpc.validate_result("Heartbeat", {"currentTime": "2024-01-01T00:00:00Z"})
         rpc.validate_result("StartTransaction", {"idTagInfo": {"status": "Accepted"}, "transactionId": 1})
     finally:
-        schema.CALL_TABLES = saved
+        profiles.load = real
     assert _tables_loaded() == []
     rpc.validate_result("DataTransfer", {"status": "Accepted"})
 
@@ -148,7 +148,7 @@ def test_a_refusal_whose_description_cannot_load_keeps_its_code():
     # the descriptions are badframe's, loaded for a refusal: out of heap for it, the code is
     # the same and the description names the field; a good payload never loads it
     real = profiles.load
-    profiles.load = refusing(real, {"badframe"})
+    profiles.load = refusing(real, {"ocpp16.badframe"})
     try:
         for action, payload, code in (("BootNotification", {"status": "Maybe", "currentTime": "2024-01-01T00:00:00Z",
                                                              "interval": 1}, E.PropertyConstraintViolation),

@@ -190,7 +190,7 @@ def test_pilot_follows_a_period_boundary_within_one_control_period_and_pauses_an
     pilot = rig.evses[0].pilot
 
     def at(epoch):
-        return clock.base_ms + (epoch - clock.base_epoch) * 1000
+        return clock.base[1] + (epoch - clock.base[0]) * 1000
     t = _first_time(rig, lambda: pilot.amps == 10, 40000)
     assert t is not None and at(start + 20) <= t < at(start + 20) + 100, (t, at(start + 20))
     t = _first_time(rig, lambda: pilot.amps == 0, 40000)
