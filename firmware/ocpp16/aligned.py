@@ -35,7 +35,7 @@ def _meter_values(cp, evse, key, context, now, tx):
 
 def _sampled(cp, evse, key, context, now):
     """One meterValue element with the measurands listed in configuration key `key`
-    (ocpp16.config_keys.MEASURANDS)."""
+    (ocpp16.config_keys._MEASURANDS)."""
     measurands = cp.config.csl(key)
     r = evse.read_meter()
     if not measurands or r is None:

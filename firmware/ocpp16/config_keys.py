@@ -10,6 +10,10 @@ from ocpp16 import profiles
 # hold config.json to the same (test_config_keys checks they agree).
 _AUTH_KEY_LEN = const((16, 40))
 _CPO_NAME_MAX = const(64)  # CpoName: X.520 upper bound of an organizationName
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never freed.
+_CPO_NAME = const("CpoName")
+_TRUE = const("true")  # a boolean's text (ChangeConfiguration, GetConfiguration)
+_FALSE = const("false")
 
 _INT = const(0)
 _BOOL = const(1)
@@ -22,8 +26,8 @@ _REBOOT = const(2)  # read-write, takes effect after a reboot (ChangeConfigurati
 _WO = const(3)  # write-only: never returned by GetConfiguration (AuthorizationKey)
 
 # Measurands this firmware can sample (MeterValuesSampledData & co. accept only these).
-MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
-              "Voltage", "Current.Offered")
+_MEASURANDS = const(("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
+                     "Voltage", "Current.Offered"))
 _CSL_MAX_ITEMS = const(6)  # the *MaxLength keys below: items in a measurand list
 _MAX_VALUE_CHARS = const(500)  # ChangeConfiguration value maxLength in the 1.6 schema
 
@@ -42,9 +46,9 @@ KEYS = {
     "LocalAuthorizeOffline": (_BOOL, _RW, True, None),
     "LocalPreAuthorize": (_BOOL, _RW, False, None),
     "MaxEnergyOnInvalidId": (_INT, _RW, 0, (0, 1000000)),
-    "MeterValuesAlignedData": (_CSL, _RW, "Energy.Active.Import.Register", MEASURANDS),
+    "MeterValuesAlignedData": (_CSL, _RW, "Energy.Active.Import.Register", _MEASURANDS),
     "MeterValuesAlignedDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
-    "MeterValuesSampledData": (_CSL, _RW, "Energy.Active.Import.Register,Power.Active.Import", MEASURANDS),
+    "MeterValuesSampledData": (_CSL, _RW, "Energy.Active.Import.Register,Power.Active.Import", _MEASURANDS),
     "MeterValuesSampledDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
     "MeterValueSampleInterval": (_INT, _RW, 60, (0, 86400)),
     "MinimumStatusDuration": (_INT, _RW, 0, (0, 3600)),
@@ -52,9 +56,9 @@ KEYS = {
     "ResetRetries": (_INT, _RW, 1, (0, 10)),
     "StopTransactionOnEVSideDisconnect": (_BOOL, _RW, True, None),
     "StopTransactionOnInvalidId": (_BOOL, _RW, True, None),
-    "StopTxnAlignedData": (_CSL, _RW, "", MEASURANDS),
+    "StopTxnAlignedData": (_CSL, _RW, "", _MEASURANDS),
     "StopTxnAlignedDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
-    "StopTxnSampledData": (_CSL, _RW, "Energy.Active.Import.Register", MEASURANDS),
+    "StopTxnSampledData": (_CSL, _RW, "Energy.Active.Import.Register", _MEASURANDS),
     "StopTxnSampledDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
     "SupportedFeatureProfiles": (_CSL, _RO, "Core", None),
     "TransactionMessageAttempts": (_INT, _RW, 3, (1, 100)),
@@ -66,7 +70,7 @@ KEYS = {
     # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
     # prerequisites checked).
     "SecurityProfile": (_INT, _RW, 0, (0, 3)),
-    "CpoName": (_STR, _RW, "", (1, _CPO_NAME_MAX)),
+    _CPO_NAME: (_STR, _RW, "", (1, _CPO_NAME_MAX)),
 }
 
 
@@ -111,7 +115,7 @@ def listing(cfg, names=None):
             except KeyError:   # a fact at its value
                 value = facts[name]
             known.append({"key": name, "readonly": access == _RO,
-                          "value": ("true" if value else "false") if type(value) is bool else str(value)})
+                          "value": (_TRUE if value else _FALSE) if type(value) is bool else str(value)})
     finally:
         profiles.unload("config_facts")
     return known, unknown
@@ -141,7 +145,7 @@ def parse(kind, text, arg):
         return None
     if kind == _BOOL:
         t = text.lower()
-        return True if t == "true" else (False if t == "false" else None)
+        return True if t == _TRUE else (False if t == _FALSE else None)
     if kind == _INT:
         t = text.strip()
         if not t or not (t.isdigit() or (t[0] == "-" and t[1:].isdigit())):
