@@ -4,11 +4,13 @@
 import json
 
 from ocpp16 import profiles
-from ocpp16.auth import CACHE_MAX
+from limits import limit
 from ocpp16.localauth import update_list
 from ocpp16.timefmt import parse_datetime
 from test_chargepoint import Rig
 import scratch
+
+CACHE_MAX = limit("ocpp16.offline", "_CACHE_MAX")
 
 
 def AuthStore(*args):
