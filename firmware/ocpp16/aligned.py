@@ -23,6 +23,8 @@ _TO_NEUTRAL = const("-N")  # a voltage's phase: L1-N
 _MEASURAND = const("measurand")
 _UNIT = const("unit")
 _METER_START = const("meterStart")
+_METER_VALUE = const("meterValue")
+_ID_TAG = const("idTag")
 _METER_STOP = const("meterStop")
 _QUEUE_FULL = const("queue full")
 _MAY_START = const("may_start")  # hooks of the resident features
@@ -44,7 +46,7 @@ def _meter_values(cp, evse, key, context, now, tx):
     mv = _sampled(cp, evse, key, context, now)
     if mv is None:
         return
-    payload = {"connectorId": evse.id, "meterValue": [mv]}
+    payload = {"connectorId": evse.id, _METER_VALUE: [mv]}
     if tx is not None:
         payload["transactionId"] = tx.tx_id
         cp._push("MeterValues", payload, tx.tx_ref)
@@ -104,7 +106,7 @@ def start(cp, evse, now):
     evse.read_meter()
     meter = evse.energy_wh()
     epoch = cp.clock.epoch(now)
-    payload = {"connectorId": evse.id, "idTag": id_tag, _METER_START: meter,
+    payload = {"connectorId": evse.id, _ID_TAG: id_tag, _METER_START: meter,
                "timestamp": timefmt.format_datetime(epoch)}
     for hook in cp._hooks("start_payload"):
         hook(cp, evse, payload)
@@ -140,7 +142,7 @@ def finish(cp, connector, now):
     payload = {_METER_STOP: evse.energy_wh(), "timestamp": cp.clock.stamp(now),
                "transactionId": t.tx_id, "reason": reason}
     if id_tag:
-        payload["idTag"] = id_tag
+        payload[_ID_TAG] = id_tag
     data = []
     for v in (t.begin_values, _sampled(cp, evse, "StopTxnSampledData", "Transaction.End", now)):
         if v:

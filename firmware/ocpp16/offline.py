@@ -21,6 +21,8 @@ _CACHE_MAX = const(32)
 # Short texts as const(): a literal of 10 characters or less would be an interned name, never
 # freed (a hook's name is interned only when a feature has it).
 _AUTHORIZE = const("Authorize")
+_ID_TAG = const("idTag")
+_ID_TAG_INFO = const("idTagInfo")
 _AUTHORIZED = const("authorized")  # the resident features' hook
 _TXID = const("txid")  # the core event (ChargePoint.events) of a transactionId given
 
@@ -33,7 +35,7 @@ def authorize(cp, id_tag, connector, now):
         # Known locally as valid: start at once, no Authorize round trip.
         result(cp, id_tag, connector, "Accepted", now)
     else:  # its answer (idTagInfo remembered) comes to answered
-        cp._ram(_AUTHORIZE, {"idTag": id_tag}, ("offline", "answered", id_tag, connector))
+        cp._ram(_AUTHORIZE, {_ID_TAG: id_tag}, ("offline", "answered", id_tag, connector))
     return True
 
 
@@ -42,7 +44,7 @@ def answered(cp, id_tag, connector, payload, now):
     known in the local list or cache is judged by its stored status (LocalAuthorizeOffline),
     an unknown one by AllowOfflineTxForUnknownId."""
     if payload is not None:
-        info = payload.get("idTagInfo", {})
+        info = payload.get(_ID_TAG_INFO, {})
         remember(cp, id_tag, info)
         return result(cp, id_tag, connector, info.get("status"), now, info)
     source, status = None, None
@@ -77,7 +79,7 @@ def _answered(cp, m, p, now):
     """The answer p to our StartTransaction or StopTransaction m (the core acks it after): a
     Start's transactionId given to its transaction, which is stopped when its idTag was not
     accepted and StopTransactionOnInvalidId is set; then its idTagInfo remembered. True: done."""
-    info = p.get("idTagInfo")
+    info = p.get(_ID_TAG_INFO)
     if m["action"] == "StartTransaction":
         for t in list(cp.tx.values()):
             if t.tx_ref == m["seq"]:
@@ -89,7 +91,7 @@ def _answered(cp, m, p, now):
                 if status != "Accepted" and cp.config.get("StopTransactionOnInvalidId"):
                     log.info("idTag %s refused: %s", t.id_tag, status)
                     cp.stop_transaction(t.connector, "DeAuthorized", now)
-    remember(cp, m["payload"].get("idTag"), info)
+    remember(cp, m["payload"].get(_ID_TAG), info)
     return True
 
 
