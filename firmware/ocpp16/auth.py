@@ -10,8 +10,6 @@ from compat import const
 
 # Entries the local list may hold (LocalAuthListMaxLength): each costs RAM.
 LOCAL_LIST_MAX = const(200)
-# Entries one SendLocalList may carry (SendLocalListMaxLength).
-SEND_LOCAL_LIST_MAX = const(50)
 
 _EXPIRY_DATE = const("expiryDate")  # short texts as const(): a literal of 10 characters or less is an interned name
 LIST_FILE = "locallist.json"   # in the data folder: {"v": version, "e": {idTag: entry}}
