@@ -8,6 +8,8 @@ from compat import const
 from ocpp16 import auth
 from ocpp16.config import CERTIFICATE_STORE_MAX
 
+HELPERS = ("ocpp16.auth",)  # unloaded with this module (ocpp16.profiles.unload): read for LOCAL_LIST_MAX
+
 # Smart Charging bounds (ocpp16.smart_ops rejects a profile beyond them; RAM and flash):
 _SMART_MAX_STACK_LEVEL = const(8)  # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
 _SMART_MAX_PERIODS = const(24)     # ChargingScheduleMaxPeriods: periods in one charging schedule
