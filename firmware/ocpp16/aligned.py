@@ -9,7 +9,28 @@
 # core's queue.
 import log
 from ocpp16 import timefmt
+from compat import const
 from ocpp16.chargepoint import Transaction
+
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never
+# freed (a hook's or an on-demand module's name is interned only when a feature has it or it loads).
+_VOLTAGE = const("Voltage")
+_WH = const("Wh")
+_W = const("W")
+_V = const("V")
+_PER_PHASE = const("%.1f")
+_TO_NEUTRAL = const("-N")  # a voltage's phase: L1-N
+_MEASURAND = const("measurand")
+_UNIT = const("unit")
+_METER_START = const("meterStart")
+_METER_VALUE = const("meterValue")
+_ID_TAG = const("idTag")
+_METER_STOP = const("meterStop")
+_QUEUE_FULL = const("queue full")
+_MAY_START = const("may_start")  # hooks of the resident features
+_TX_ENDED = const("tx_ended")
+_CORE_OPS = const("core_ops")
+_OUT_OF_USE = const("out_of_use")
 
 
 def sample(cp, now, tx=None):
@@ -25,7 +46,7 @@ def _meter_values(cp, evse, key, context, now, tx):
     mv = _sampled(cp, evse, key, context, now)
     if mv is None:
         return
-    payload = {"connectorId": evse.id, "meterValue": [mv]}
+    payload = {"connectorId": evse.id, _METER_VALUE: [mv]}
     if tx is not None:
         payload["transactionId"] = tx.tx_id
         cp._push("MeterValues", payload, tx.tx_ref)
@@ -35,7 +56,7 @@ def _meter_values(cp, evse, key, context, now, tx):
 
 def _sampled(cp, evse, key, context, now):
     """One meterValue element with the measurands listed in configuration key `key`
-    (ocpp16.config_keys.MEASURANDS)."""
+    (ocpp16.config_keys._MEASURANDS)."""
     measurands = cp.config.csl(key)
     r = evse.read_meter()
     if not measurands or r is None:
@@ -43,19 +64,19 @@ def _sampled(cp, evse, key, context, now):
     values = []
     for m in measurands:
         if m == "Energy.Active.Import.Register":
-            series, unit = [str(int(r["energy_wh"]))], "Wh"
+            series, unit = [str(int(r["energy_wh"]))], _WH
         elif m == "Power.Active.Import":
-            series, unit = [str(int(r["power_w"]))], "W"
+            series, unit = [str(int(r["power_w"]))], _W
         elif m == "Current.Offered":
             series, unit = [str(evse.offer_amps)], "A"
         else:  # Current.Import, Voltage: per phase
-            series, unit = [], "V" if m == "Voltage" else "A"
-            for v in r["voltage_v" if unit == "V" else "current_a"]:
-                series.append("%.1f" % v)
+            series, unit = [], _V if m == _VOLTAGE else "A"
+            for v in r["voltage_v" if unit == _V else "current_a"]:
+                series.append(_PER_PHASE % v)
         for i in range(len(series)):
-            sv = {"value": series[i], "context": context, "measurand": m, "unit": unit}
+            sv = {"value": series[i], "context": context, _MEASURAND: m, _UNIT: unit}
             if len(series) > 1:
-                sv["phase"] = ("L1", "L2", "L3")[i] + ("-N" if m == "Voltage" else "")
+                sv["phase"] = ("L1", "L2", "L3")[i] + (_TO_NEUTRAL if m == _VOLTAGE else "")
             values.append(sv)
     return {"timestamp": cp.clock.stamp(now), "sampledValue": values}
 
@@ -68,11 +89,11 @@ def start(cp, evse, now):
     id_tag = a["tag"]
     cp.auth = None
     if not cp.queue.room_for_transaction():
-        log.error("%s not queued: %s", "StartTransaction", "queue full")
-        cp._event(("refused", "queue full"))
+        log.error("%s not queued: %s", "StartTransaction", _QUEUE_FULL)
+        cp._event(("refused", _QUEUE_FULL))
         return None
     try:
-        for hook in cp._hooks("may_start"):
+        for hook in cp._hooks(_MAY_START):
             why = hook(cp, evse, id_tag, now)
             if why:
                 log.info("idTag %s refused: %s", id_tag, why)
@@ -85,7 +106,7 @@ def start(cp, evse, now):
     evse.read_meter()
     meter = evse.energy_wh()
     epoch = cp.clock.epoch(now)
-    payload = {"connectorId": evse.id, "idTag": id_tag, "meterStart": meter,
+    payload = {"connectorId": evse.id, _ID_TAG: id_tag, _METER_START: meter,
                "timestamp": timefmt.format_datetime(epoch)}
     for hook in cp._hooks("start_payload"):
         hook(cp, evse, payload)
@@ -118,10 +139,10 @@ def finish(cp, connector, now):
     reason, id_tag, _ = t.stopping
     evse = cp.evses[connector - 1]
     evse.read_meter()
-    payload = {"meterStop": evse.energy_wh(), "timestamp": cp.clock.stamp(now),
+    payload = {_METER_STOP: evse.energy_wh(), "timestamp": cp.clock.stamp(now),
                "transactionId": t.tx_id, "reason": reason}
     if id_tag:
-        payload["idTag"] = id_tag
+        payload[_ID_TAG] = id_tag
     data = []
     for v in (t.begin_values, _sampled(cp, evse, "StopTxnSampledData", "Transaction.End", now)):
         if v:
@@ -137,9 +158,9 @@ def finish(cp, connector, now):
     if evse.plugged:
         cp.finishing.add(connector)
     cp._save_tx(now)
-    cp._event(("stopped", connector, reason, payload["meterStop"] - t.meter_start))
-    for hook in cp._hooks("tx_ended"):
+    cp._event(("stopped", connector, reason, payload[_METER_STOP] - t.meter_start))
+    for hook in cp._hooks(_TX_ENDED):
         hook(cp, connector, now)
     log.info("transaction on connector %d %s: %s", connector, "stopped", reason)
     if connector in cp.scheduled_unavailable:  # a ChangeAvailability waited for this stop
-        cp.on_demand("core_ops", "out_of_use", connector)
+        cp.on_demand(_CORE_OPS, _OUT_OF_USE, connector)

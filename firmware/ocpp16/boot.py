@@ -21,6 +21,7 @@ _FALLBACK_MODEL = const("ESP32")  # chargePointModel of a device dict without on
 _RECOVERY = const("recovery")  # ocpp16/recovery.py ends a transaction open at power-off: recover()
 _RECOVER = const("recover")
 _INTERVAL = const("interval")  # BootNotification.conf's retry / heartbeat interval
+_METER_VALUE = const("meterValue")
 # SupportedFeatureProfiles (OCPP 1.6 9.1): the profiles whose every action is in HANDLERS
 # (ocpp16.profiles); set at start.
 _SUPPORTED_PROFILES = const("Core,FirmwareManagement,LocalAuthListManagement,Reservation,RemoteTrigger,SmartCharging")
@@ -105,7 +106,7 @@ def repair(cp, payload):
     jump the clock made when the CSMS set it. A message queued before a reboot that happened
     before the clock was ever set cannot be corrected: its timestamp stays in the year 2000,
     which flags it as unsynced. Once nothing made before remains, repair stops."""
-    for d in [payload] + list(payload.get("meterValue") or ()) + list(payload.get("transactionData") or ()):
+    for d in [payload] + list(payload.get(_METER_VALUE) or ()) + list(payload.get("transactionData") or ()):
         t = d.get("timestamp")
         if t:
             try:

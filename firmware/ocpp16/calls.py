@@ -4,9 +4,15 @@
 # goes to the core's outbox. When this module itself cannot be loaded, the core answers
 # InternalError. Also what the handlers use of the core (ChargePoint.__getattr__): loading and
 # dropping a resident feature, reporting a security event (a handler runs while this is loaded).
+from compat import const
 import log
 from ocpp16 import profiles
 from ocpp16 import rpc
+
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never freed
+# (a handler's or a hook's name is interned when its module is loaded).
+_ON = const("on_")  # on_<action>: the handler of a CSMS call
+_ATTACH = const("attach")  # a resident feature's set-up, when it has one
 
 
 def answer(cp, msg_id, action, payload, now):
@@ -15,7 +21,7 @@ def answer(cp, msg_id, action, payload, now):
         # unknown actions: NotImplemented; known ones no module handles: NotSupported
         rpc.validate_call(action, payload, (action,) if name else ())
         # an import that fails (ImportError, MemoryError) is an InternalError, tried again next time
-        result = getattr(profiles.load(name), "on_" + action)(cp, payload, now)
+        result = getattr(profiles.load(name), _ON + action)(cp, payload, now)
     except rpc.RpcError as e:
         result = rpc.encode_error(msg_id, e.code, e.description)
     except Exception as e:  # a bug must not stop the firmware; the CSMS learns of it
@@ -42,7 +48,7 @@ def feature(cp, name, now):
         mod = cp.on_demand(name, None)
         if mod is not None:
             cp.features[name] = mod
-            attach = getattr(mod, "attach", None)
+            attach = getattr(mod, _ATTACH, None)
             if attach is not None:
                 attach(cp, now)
     return mod

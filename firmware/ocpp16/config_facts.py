@@ -8,10 +8,14 @@ from compat import const
 from ocpp16 import auth
 from ocpp16.config import CERTIFICATE_STORE_MAX
 
+HELPERS = ("ocpp16.auth",)  # unloaded with this module (ocpp16.profiles.unload): read for LOCAL_LIST_MAX
+
 # Smart Charging bounds (ocpp16.smart_ops rejects a profile beyond them; RAM and flash):
 _SMART_MAX_STACK_LEVEL = const(8)  # ChargeProfileMaxStackLevel: stackLevel 0..8 per purpose and connector
 _SMART_MAX_PERIODS = const(24)     # ChargingScheduleMaxPeriods: periods in one charging schedule
 _SMART_MAX_PROFILES = const(10)    # MaxChargingProfilesInstalled: profiles on all connectors together
+# SendLocalListMaxLength: entries one SendLocalList may carry (ocpp16.localauth reads the key).
+_SEND_LOCAL_LIST_MAX = const(50)
 _CERTIFICATE_CHAIN_MAX = const(10000)  # CertificateSignedMaxChainSize: the whitepaper's ceiling, the schema's maxLength
 
 KEYS = {
@@ -19,7 +23,7 @@ KEYS = {
     "GetConfigurationMaxKeys": 60,
     "SupportedFeatureProfilesMaxLength": 6,
     "LocalAuthListMaxLength": auth.LOCAL_LIST_MAX,
-    "SendLocalListMaxLength": auth.SEND_LOCAL_LIST_MAX,
+    "SendLocalListMaxLength": _SEND_LOCAL_LIST_MAX,
     # Reservation profile (ocpp16/reserve_ops.py): a ReserveNow for connector 0 holds one
     # connector free for its idTag without choosing which.
     "ReserveConnectorZeroSupported": True,

@@ -10,6 +10,10 @@ from ocpp16 import profiles
 # hold config.json to the same (test_config_keys checks they agree).
 _AUTH_KEY_LEN = const((16, 40))
 _CPO_NAME_MAX = const(64)  # CpoName: X.520 upper bound of an organizationName
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never freed.
+_CPO_NAME = const("CpoName")
+_TRUE = const("true")  # a boolean's text (ChangeConfiguration, GetConfiguration)
+_FALSE = const("false")
 
 _INT = const(0)
 _BOOL = const(1)
@@ -21,13 +25,15 @@ _RW = const(1)  # read-write
 _REBOOT = const(2)  # read-write, takes effect after a reboot (ChangeConfiguration answers RebootRequired)
 _WO = const(3)  # write-only: never returned by GetConfiguration (AuthorizationKey)
 
-# Measurands this firmware can sample (MeterValuesSampledData & co. accept only these).
-MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
-              "Voltage", "Current.Offered")
+# Measurands this firmware can sample (MeterValuesSampledData & co., their KEYS arg _MEASURED,
+# accept only these; named once: a const() tuple is copied into each constant that holds it).
+_MEASURED = const(1)
+_MEASURANDS = const(("Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
+                     "Voltage", "Current.Offered"))
 _CSL_MAX_ITEMS = const(6)  # the *MaxLength keys below: items in a measurand list
 _MAX_VALUE_CHARS = const(500)  # ChangeConfiguration value maxLength in the 1.6 schema
 
-# name: (type, access, default, (min, max) for _INT / allowed items for _CSL / (min, max) length for _STR);
+# name: (type, access, default, (min, max) for _INT / _MEASURED for a _CSL of measurands / (min, max) length for _STR);
 # the read-only keys here are those the charger sets and the lists' *MaxLength (config_facts: the rest)
 KEYS = {
     "AllowOfflineTxForUnknownId": (_BOOL, _RW, False, None),
@@ -42,9 +48,9 @@ KEYS = {
     "LocalAuthorizeOffline": (_BOOL, _RW, True, None),
     "LocalPreAuthorize": (_BOOL, _RW, False, None),
     "MaxEnergyOnInvalidId": (_INT, _RW, 0, (0, 1000000)),
-    "MeterValuesAlignedData": (_CSL, _RW, "Energy.Active.Import.Register", MEASURANDS),
+    "MeterValuesAlignedData": (_CSL, _RW, "Energy.Active.Import.Register", _MEASURED),
     "MeterValuesAlignedDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
-    "MeterValuesSampledData": (_CSL, _RW, "Energy.Active.Import.Register,Power.Active.Import", MEASURANDS),
+    "MeterValuesSampledData": (_CSL, _RW, "Energy.Active.Import.Register,Power.Active.Import", _MEASURED),
     "MeterValuesSampledDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
     "MeterValueSampleInterval": (_INT, _RW, 60, (0, 86400)),
     "MinimumStatusDuration": (_INT, _RW, 0, (0, 3600)),
@@ -52,9 +58,9 @@ KEYS = {
     "ResetRetries": (_INT, _RW, 1, (0, 10)),
     "StopTransactionOnEVSideDisconnect": (_BOOL, _RW, True, None),
     "StopTransactionOnInvalidId": (_BOOL, _RW, True, None),
-    "StopTxnAlignedData": (_CSL, _RW, "", MEASURANDS),
+    "StopTxnAlignedData": (_CSL, _RW, "", _MEASURED),
     "StopTxnAlignedDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
-    "StopTxnSampledData": (_CSL, _RW, "Energy.Active.Import.Register", MEASURANDS),
+    "StopTxnSampledData": (_CSL, _RW, "Energy.Active.Import.Register", _MEASURED),
     "StopTxnSampledDataMaxLength": (_INT, _RO, _CSL_MAX_ITEMS, None),
     "SupportedFeatureProfiles": (_CSL, _RO, "Core", None),
     "TransactionMessageAttempts": (_INT, _RW, 3, (1, 100)),
@@ -66,7 +72,7 @@ KEYS = {
     # Security whitepaper keys. SecurityProfile changes go through ocpp16.secprofile (only raised,
     # prerequisites checked).
     "SecurityProfile": (_INT, _RW, 0, (0, 3)),
-    "CpoName": (_STR, _RW, "", (1, _CPO_NAME_MAX)),
+    _CPO_NAME: (_STR, _RW, "", (1, _CPO_NAME_MAX)),
 }
 
 
@@ -111,7 +117,7 @@ def listing(cfg, names=None):
             except KeyError:   # a fact at its value
                 value = facts[name]
             known.append({"key": name, "readonly": access == _RO,
-                          "value": ("true" if value else "false") if type(value) is bool else str(value)})
+                          "value": (_TRUE if value else _FALSE) if type(value) is bool else str(value)})
     finally:
         profiles.unload("config_facts")
     return known, unknown
@@ -141,7 +147,7 @@ def parse(kind, text, arg):
         return None
     if kind == _BOOL:
         t = text.lower()
-        return True if t == "true" else (False if t == "false" else None)
+        return True if t == _TRUE else (False if t == _FALSE else None)
     if kind == _INT:
         t = text.strip()
         if not t or not (t.isdigit() or (t[0] == "-" and t[1:].isdigit())):
@@ -154,9 +160,9 @@ def parse(kind, text, arg):
         items = [s.strip() for s in text.split(",") if s.strip()]
         if len(items) > _CSL_MAX_ITEMS:
             return None
-        if arg:
+        if arg:  # _MEASURED
             for it in items:
-                if it not in arg:
+                if it not in _MEASURANDS:
                     return None
         return ",".join(items)
     if arg and not (arg[0] <= len(text) <= arg[1]):

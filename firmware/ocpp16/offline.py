@@ -11,11 +11,20 @@ import log
 import store
 from compat import const
 from ocpp16 import timefmt
-from ocpp16.auth import CACHE_MAX, LIST_FILE, STATUSES, pack
+from ocpp16.auth import LIST_FILE, STATUSES, pack
 
 HELPERS = ("ocpp16.auth",)  # unloaded with this module (ocpp16.profiles.unload)
 
 _CACHE_FILE = const("authcache.json")  # in the data folder: {idTag: entry + [the stamp it was learnt with]}
+# Authorization cache entries; the oldest is evicted when full.
+_CACHE_MAX = const(32)
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never
+# freed (a hook's name is interned only when a feature has it).
+_AUTHORIZE = const("Authorize")
+_ID_TAG = const("idTag")
+_ID_TAG_INFO = const("idTagInfo")
+_AUTHORIZED = const("authorized")  # the resident features' hook
+_TXID = const("txid")  # the core event (ChargePoint.events) of a transactionId given
 
 
 def authorize(cp, id_tag, connector, now):
@@ -26,7 +35,7 @@ def authorize(cp, id_tag, connector, now):
         # Known locally as valid: start at once, no Authorize round trip.
         result(cp, id_tag, connector, "Accepted", now)
     else:  # its answer (idTagInfo remembered) comes to answered
-        cp._ram("Authorize", {"idTag": id_tag}, ("offline", "answered", id_tag, connector))
+        cp._ram(_AUTHORIZE, {_ID_TAG: id_tag}, ("offline", "answered", id_tag, connector))
     return True
 
 
@@ -35,7 +44,7 @@ def answered(cp, id_tag, connector, payload, now):
     known in the local list or cache is judged by its stored status (LocalAuthorizeOffline),
     an unknown one by AllowOfflineTxForUnknownId."""
     if payload is not None:
-        info = payload.get("idTagInfo", {})
+        info = payload.get(_ID_TAG_INFO, {})
         remember(cp, id_tag, info)
         return result(cp, id_tag, connector, info.get("status"), now, info)
     source, status = None, None
@@ -70,27 +79,26 @@ def _answered(cp, m, p, now):
     """The answer p to our StartTransaction or StopTransaction m (the core acks it after): a
     Start's transactionId given to its transaction, which is stopped when its idTag was not
     accepted and StopTransactionOnInvalidId is set; then its idTagInfo remembered. True: done."""
-    info = p.get("idTagInfo")
+    info = p.get(_ID_TAG_INFO)
     if m["action"] == "StartTransaction":
         for t in list(cp.tx.values()):
             if t.tx_ref == m["seq"]:
                 t.tx_id = p["transactionId"]
                 log.info("transactionId %s assigned", t.tx_id)  # the portal browser test waits for it
                 cp._save_tx(now)
-                cp._event(("txid", t.connector, t.tx_id))
+                cp._event((_TXID, t.connector, t.tx_id))
                 status = info.get("status")
                 if status != "Accepted" and cp.config.get("StopTransactionOnInvalidId"):
                     log.info("idTag %s refused: %s", t.id_tag, status)
                     cp.stop_transaction(t.connector, "DeAuthorized", now)
-    remember(cp, m["payload"].get("idTag"), info)
+    remember(cp, m["payload"].get(_ID_TAG), info)
     return True
 
 
 def lookup(cp, id_tag, now):
     """("list" or "cache", status) of a tag known locally, else (None, None)."""
-    c = cp.config
-    return (cp.auth_store if not cp.data_dir else auth_store(cp)).lookup(id_tag, cp.clock.epoch(now) if cp.clock.known() else None,
-                                use_list=c.get("LocalAuthListEnabled"), use_cache=c.get("AuthorizationCacheEnabled"))
+    return (cp.auth_store if not cp.data_dir else auth_store(cp)).lookup(
+        id_tag, cp.clock.epoch(now) if cp.clock.known() else None, cp.config)
 
 
 def result(cp, id_tag, connector, status, now, info=None):
@@ -99,7 +107,7 @@ def result(cp, id_tag, connector, status, now, info=None):
     cp._event(("authorize", id_tag, status))
     why = None if status == "Accepted" else status
     try:
-        for hook in cp._hooks("authorized") if why is None else ():
+        for hook in cp._hooks(_AUTHORIZED) if why is None else ():
             why = hook(cp, id_tag, connector, info, now)
             if why:
                 cp._event(("refused", why))
@@ -132,23 +140,23 @@ class AuthStore:
         self.list = d.get("e", {})
         # Each cache entry ends with the stamp it was learnt with (the oldest is evicted first);
         # one saved without a stamp counts as the oldest.
-        self._stamp = 0
         for e in self.cache.values():
             if len(e) < 4:
                 e.append(0)
-            self._stamp = max(self._stamp, e[3])
 
     def _path(self, name):
         return self.dir + "/" + name
 
-    def lookup(self, id_tag, epoch, use_list=True, use_cache=True):
-        """("list" or "cache", status) for a known idTag, or (None, None)."""
-        for source, use, table in (("list", use_list, self.list), ("cache", use_cache, self.cache)):
-            e = table.get(id_tag) if use else None
+    def lookup(self, id_tag, epoch, config=None):
+        """("list" or "cache", status) for a known idTag, or (None, None); config: its keys
+        LocalAuthListEnabled and AuthorizationCacheEnabled say which is looked at (None: both)."""
+        for source, key, table in (("list", "LocalAuthListEnabled", self.list),
+                                   ("cache", "AuthorizationCacheEnabled", self.cache)):
+            e = table.get(id_tag) if config is None or config.get(key) else None
             if e:
                 status = STATUSES[e[0]]
                 if status == "Accepted" and e[1] and epoch is not None and epoch >= e[1]:
-                    status = "Expired"
+                    status = STATUSES[2]  # Expired
                 return source, status
         return None, None
 
@@ -158,14 +166,16 @@ class AuthStore:
         if not id_tag or not info or "status" not in info:
             return
         c = self.cache
-        if id_tag not in c and len(c) >= CACHE_MAX:
+        if id_tag not in c and len(c) >= _CACHE_MAX:
             old = None
             for k in c:
                 if old is None or c[k][3] < c[old][3]:
                     old = k
             del c[old]
-        self._stamp += 1
-        c[id_tag] = pack(info, self.parse_time) + [self._stamp]
+        stamp = 0
+        for e in c.values():
+            stamp = max(stamp, e[3])
+        c[id_tag] = pack(info, self.parse_time) + [stamp + 1]
         if self.dir:
             store.save(self._path(_CACHE_FILE), c)
 

@@ -6,16 +6,20 @@ import store
 from compat import const
 
 # The whitepaper's critical events: guaranteed delivery.
-CRITICAL = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
-            "SecurityLogWasCleared", "MemoryExhaustion", "TamperDetectionActivated")
-OTHERS = ("FailedToAuthenticateAtCentralSystem", "CentralSystemFailedToAuthenticate",
+_CRITICAL = const(("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
+            "SecurityLogWasCleared", "MemoryExhaustion", "TamperDetectionActivated"))
+_OTHERS = const(("FailedToAuthenticateAtCentralSystem", "CentralSystemFailedToAuthenticate",
           "ReconfigurationOfSecurityParameters", "InvalidMessages", "AttemptedReplayAttacks",
           "InvalidFirmwareSignature", "InvalidFirmwareSigningCertificate",
           "InvalidCentralSystemCertificate", "InvalidChargePointCertificate", "InvalidTLSVersion",
-          "InvalidTLSCipherSuite")
-TECH_INFO_MAX = const(255)      # techInfo maxLength in the schema
-_LOG_FILE = const("security.log")  # in data_dir; _LOG_FILE + ".1" holds the previous half
-LOG_HALF_BYTES = const(8192)    # a log file is rotated once it reaches this: at most 2x on flash
+          "InvalidTLSCipherSuite"))
+_TECH_INFO_MAX = const(255)      # techInfo maxLength in the schema
+_LOG_FILE = const("security.log")  # in data_dir; _LOG_FILE + _OLD holds the previous half
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never freed.
+_OLD = const(".1")
+_TECH_INFO = const("techInfo")
+_SECURITY = const("security")  # the core event (ChargePoint.events) of one
+_LOG_HALF_BYTES = const(8192)    # a log file is rotated once it reaches this: at most 2x on flash
 
 
 def log_path(cp):
@@ -26,29 +30,29 @@ def report(cp, kind, now, info=None):
     """Record one security event `kind` and send it to the CSMS."""
     payload = {"type": kind, "timestamp": cp.clock.stamp(now)}
     if info:
-        payload["techInfo"] = str(info)[:TECH_INFO_MAX]
+        payload[_TECH_INFO] = str(info)[:_TECH_INFO_MAX]
     append_log(cp, payload)
-    cp._event(("security", kind))
-    if kind in CRITICAL:
+    cp._event((_SECURITY, kind))
+    if kind in _CRITICAL:
         cp._push("SecurityEventNotification", payload, None)
     else:
         cp._ram("SecurityEventNotification", payload, None)
 
 
 def append_log(cp, payload):
-    """One line "<timestamp> <type> <techInfo>" appended; the file rotates at LOG_HALF_BYTES.
+    """One line "<timestamp> <type> <techInfo>" appended; the file rotates at _LOG_HALF_BYTES.
     A line torn by a power cut is only the last one of its file (read_log skips it)."""
     path = log_path(cp)
     fs = store.real_fs
     line = "%s %s %s\n" % (payload["timestamp"], payload["type"],
-                           payload.get("techInfo", "").replace("\n", " "))
+                           payload.get(_TECH_INFO, "").replace("\n", " "))
     try:
-        if fs.size(path) + len(line) > LOG_HALF_BYTES:
+        if fs.size(path) + len(line) > _LOG_HALF_BYTES:
             try:
-                fs.remove(path + ".1")
+                fs.remove(path + _OLD)
             except OSError:
                 pass
-            fs.replace(path, path + ".1")
+            fs.replace(path, path + _OLD)
         f = fs.open(path, "ab")
         try:
             f.write(line.encode())
@@ -64,7 +68,7 @@ def read_log(cp):
     """The security log, oldest line first, as text (complete lines only)."""
     path = log_path(cp)
     out = []
-    for p in (path + ".1", path):
+    for p in (path + _OLD, path):
         try:
             with open(p, "rb") as f:
                 data = f.read().decode()
@@ -75,11 +79,3 @@ def read_log(cp):
             out.append(data[:end + 1])
     return "".join(out)
 
-
-def clear_log(cp, now):
-    for p in (log_path(cp) + ".1", log_path(cp)):
-        try:
-            store.real_fs.remove(p)
-        except OSError:
-            pass
-    report(cp, "SecurityLogWasCleared", now)

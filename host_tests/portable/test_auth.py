@@ -4,11 +4,20 @@
 import json
 
 from ocpp16 import profiles
-from ocpp16.auth import CACHE_MAX
+from limits import limit
 from ocpp16.localauth import update_list
 from ocpp16.timefmt import parse_datetime
 from test_chargepoint import Rig
 import scratch
+
+
+
+def cache_max():
+    """offline's _CACHE_MAX (read from its source; the module is not left imported)."""
+    try:
+        return limit("ocpp16.offline", "_CACHE_MAX")
+    finally:
+        profiles.unload("offline")
 
 
 def AuthStore(*args):
@@ -40,6 +49,7 @@ def test_list_full_and_differential_with_versions_persisted():
 
 
 def test_expiry_and_cache_bound():
+    CACHE_MAX = cache_max()
     a = fresh()
     a.remember("OLD", {"status": "Accepted", "expiryDate": "2026-01-01T00:00:00Z"})
     assert a.lookup("OLD", parse_datetime("2025-12-31T23:59:59Z")) == ("cache", "Accepted")
@@ -118,6 +128,7 @@ def test_clear_cache_and_disabled_list():
 
 
 def test_cache_evicts_the_oldest_learnt_also_after_a_reboot():
+    CACHE_MAX = cache_max()
     a = fresh()
     for i in range(CACHE_MAX):
         a.remember("T%d" % i, {"status": "Accepted"})

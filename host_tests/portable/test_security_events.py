@@ -3,6 +3,7 @@
 # log, SecurityProfile is only raised with its prerequisites.
 import json
 
+from limits import limit
 from test_chargepoint import Rig
 from ocpp16 import secevents
 from ocpp16.chargepoint import ChargePoint
@@ -56,7 +57,7 @@ def test_the_security_log_is_bounded_and_rolls():
         secevents.append_log(r.cp, {"timestamp": "2026-11-23T12:00:00Z", "type": "InvalidMessages",
                                     "techInfo": "frame %d %s" % (i, "x" * 40)})
     text = secevents.read_log(r.cp)
-    assert len(text) <= 2 * secevents.LOG_HALF_BYTES
+    assert len(text) <= 2 * limit("ocpp16.secevents", "_LOG_HALF_BYTES")
     lines = text.splitlines()
     assert lines[-1].startswith("2026-11-23T12:00:00Z InvalidMessages frame 399 ")
     assert "frame 0 " not in text  # the oldest rolled out
