@@ -21,10 +21,11 @@ import json
 import os
 import sys
 import compat
+from compat import const
 
 MAX_STATE_BYTES = 16384   # largest state file save() writes and load() reads (RAM bound)
-MAX_DEPTH = 16            # nesting of lists/objects save() accepts
-TMP_SUFFIX = ".tmp"       # temp file next to the target, renamed over it on success
+_MAX_DEPTH = const(16)    # nesting of lists/objects save() accepts
+# The temp file next to the target, renamed over it on success, is path + ".tmp" (store_load too).
 
 
 class StoreError(Exception):
@@ -104,7 +105,7 @@ def save(path, obj, fs=None):
         except (ImportError, MemoryError):
             why = (path,) + why
         raise StoreError(*why)
-    tmp = path + TMP_SUFFIX
+    tmp = path + ".tmp"
     write(tmp, data, fs)
     fs.replace(tmp, path)
 
@@ -122,10 +123,10 @@ def write(path, data, fs):
 
 def _not_json(v, depth):
     """None when v can be stored as JSON exactly, else (n, the value at fault) for
-    store_load.text: 0 nested deeper than MAX_DEPTH, 1 a float with no JSON form (NaN,
+    store_load.text: 0 nested deeper than _MAX_DEPTH, 1 a float with no JSON form (NaN,
     +-inf), 2 an object key that is not a string, 3 a type JSON does not have."""
-    if depth > MAX_DEPTH:
-        return 0, MAX_DEPTH
+    if depth > _MAX_DEPTH:
+        return 0, _MAX_DEPTH
     t = type(v)
     if t is float:
         return None if v == v and v - v == 0 else (1, v)

@@ -4,7 +4,7 @@
 # (and store.write, which writes a whole file through it).
 #
 # Layout in `directory`:
-#   "<slot>.msg"       stage_slots (default STAGE_MAX) files, each one framed message record: messages
+#   "<slot>.msg"       stage_slots (default queue_open._STAGE_MAX) files, each one framed message record: messages
 #                      just pushed (staged) or stale ones (already sealed or acknowledged);
 #   "<base seq>.seg"   segments: message records sealed from the slots, resolve records;
 #   "ack.0", "ack.1"   the ack watermark (one framed record), written alternately;
@@ -35,7 +35,7 @@
 # Policy when full (capacity_bytes counts the record bytes in segments and live slots, acked
 # records included until their segment is deleted; it must be below what the filesystem can hold,
 # see tools/bench_queue.py; a full filesystem also gives QueueError, "flash full: ..."):
-#   - StopTransaction may use the whole capacity; every other action must leave STOP_RESERVE
+#   - StopTransaction may use the whole capacity; every other action must leave _STOP_RESERVE
 #     bytes free, so a running transaction can always be stopped.
 #   - room_for_transaction() is False when a whole new transaction (Start, n MeterValues, Stop)
 #     would not fit outside the reserve, in capacity_bytes or in the filesystem's free space
@@ -52,17 +52,19 @@ from ocpp16 import timefmt
 
 # Limits of the resident paths; those of opening, rollover, reclaim and the failure log live in
 # queue_open.py (with the defaults of MessageQueue's arguments).
-MAX_DEPTH = 12                 # nesting of payload lists/objects accepted
-STOP_RESERVE = 4 * 512         # bytes kept free for StopTransaction (4 connectors x budget)
+# Module-private limits (`_X = const()`: no interned name; tests read them with limits.limit):
+_MAX_DEPTH = const(12)         # nesting of payload lists/objects accepted
+# bytes kept free for StopTransaction: 4 connectors x the Stop budget
+_STOP_RESERVE = const(4 * 512)
 _EST_START = const(96)         # record budgets of a new transaction (room_for_transaction)
 _EST_METER_VALUE = const(256)
 _EST_STOP = const(512)
 _TX_METER_VALUES = const(16)   # MeterValues budgeted for a new transaction by default
 _FS_MARGIN = const(2 * 4096)   # free filesystem space room_for_transaction() keeps beyond its estimate:
                                # two 4 KB LittleFS blocks (copy-on-write of a segment tail, a new segment)
-STAGE_MAX = 32                 # slot files; all staged messages are sealed when every one is used
-SEG_SUFFIX = ".seg"
-MSG_SUFFIX = ".msg"            # slot files "00.msg" .. of staged messages
+# Files (MessageQueue._path; one format each, longer than 10 characters: no interned name):
+_SEG_PATH = const("%s/%010d.seg")   # segment "<base seq>.seg", 10 digits
+_SLOT_PATH = const("%s/%02d.msg")   # slot files "00.msg" .. of staged messages
 _TS_BASE = const(1700000000)  # timestamps are stored as zigzag(epoch - _TS_BASE); never change
 _ENOSPC = const(28)            # errno of a full filesystem (same on LittleFS and POSIX)
 _EIO = const(5)                # errno raised when a slot read back is not what was written
@@ -199,8 +201,8 @@ def _varint(out, n):
 
 
 def _encode(out, v, depth):
-    if depth > MAX_DEPTH:
-        _rare("error", _E_DEPTH, MAX_DEPTH)
+    if depth > _MAX_DEPTH:
+        _rare("error", _E_DEPTH, _MAX_DEPTH)
     t = type(v)
     if v is None or t is bool:
         out.append(0 if v is None else 2 if v else 1)
@@ -321,7 +323,7 @@ def _frame(b, values=()):
     for v in values:
         _encode(b, v, 0)
     n = len(b)
-    return bytes((n & 0xFF, n >> 8)) + b + struct.pack("<I", crc32(b))
+    return bytes((n & 0xFF, n >> 8)) + b + crc32(b).to_bytes(4, "little")
 
 
 def _read_record(f, limit):
@@ -330,7 +332,7 @@ def _read_record(f, limit):
     n = h[0] | (h[1] << 8) if h and len(h) == 2 else 0
     if 0 < n <= limit - _FRAMING:
         r = f.read(n + 4)
-        if r and len(r) == n + 4 and r[n:] == struct.pack("<I", crc32(r[:n])):
+        if r and len(r) == n + 4 and r[n:] == crc32(r[:n]).to_bytes(4, "little"):
             return r[:n]
 
 
@@ -357,7 +359,7 @@ class MessageQueue:
               so everything at or below the ack watermark is;
           tx_id(tx_ref): the transactionId resolved for tx_ref, or None;
           failures(): [[action, transactionId, reason], ...] oldest first, at most
-              queue_open.FAILURE_LOG_MAX;
+              queue_open._FAILURE_LOG_MAX;
           fail(seq, reason): message seq (the head) exhausted its attempts: logged in
               failures.json and removed (removed all the same when that code cannot load:
               giving up must not stop the core that called it; _rare);
@@ -369,9 +371,9 @@ class MessageQueue:
             raise AttributeError(name)
         return lambda *args, **kw: _rare(name, self, *args, **kw)
 
-    def _path(self, n, slot=False):
-        """The file of the segment with base seq n, or of slot n."""
-        return "%s/%0*d%s" % (self.dir, 2 if slot else 10, n, MSG_SUFFIX if slot else SEG_SUFFIX)
+    def _path(self, n):
+        """The file of the segment with base seq n (that of slot n: _SLOT_PATH % (dir, n))."""
+        return _SEG_PATH % (self.dir, n)
 
     def _locate(self, si, off):
         """Set the head to the first waiting message at or after (segment si, offset off);
@@ -399,7 +401,7 @@ class MessageQueue:
             off = 0
         for seq, _, slot in self._staged:
             if seq > self._acked:
-                f = self.fs.open(self._path(slot, True), "rb")
+                f = self.fs.open(_SLOT_PATH % (self.dir, slot), "rb")
                 try:
                     body = _read_record(f, self.max_record)
                 finally:
@@ -423,7 +425,7 @@ class MessageQueue:
     def room_for_transaction(self, n_meter_values=_TX_METER_VALUES):
         """Whether a whole new transaction (Start, n_meter_values MeterValues, Stop) fits beside
         the Stop reserve, in capacity_bytes and in the filesystem's free space."""
-        need = _EST_START + n_meter_values * _EST_METER_VALUE + _EST_STOP + STOP_RESERVE
+        need = _EST_START + n_meter_values * _EST_METER_VALUE + _EST_STOP + _STOP_RESERVE
         if self.bytes_used + need > self.capacity:
             return False  # no filesystem query then
         free = self.fs.free(self.dir)
@@ -440,7 +442,7 @@ class MessageQueue:
         n = len(rec)
         if n > self.max_record:
             _rare("error", _E_SIZE, action, n, self.max_record)
-        reserve = 0 if action == "StopTransaction" else STOP_RESERVE
+        reserve = 0 if action == "StopTransaction" else _STOP_RESERVE
         used = self.bytes_used
         if used + n + reserve > self.capacity:
             _rare("error", _E_FULL, used, self.capacity, action, n, reserve)
@@ -456,7 +458,7 @@ class MessageQueue:
             while used >> slot & 1:   # the lowest slot not in use
                 slot += 1
             self.next_seq = seq + 1     # consumed even if the write fails: it may have landed
-            store.write(self._path(slot, True), rec, self.fs)
+            store.write(_SLOT_PATH % (self.dir, slot), rec, self.fs)
         except OSError as e:
             if e.args and e.args[0] == _ENOSPC:
                 _rare("error", _E_FLASH, self.bytes_used, self.capacity, action)

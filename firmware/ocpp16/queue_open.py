@@ -6,8 +6,7 @@
 # the record format and push / peek / ack are in queue.py.
 from compat import const
 import store
-from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, QueueError, _encode,
-                          _frame, _read_record, _uint, _value, _varint)
+from ocpp16.queue import _WORDS, QueueError, _encode, _frame, _read_record, _uint, _value, _varint
 
 # The record format (queue.py's constants of the same names)
 _FRAMING = const(6)
@@ -15,6 +14,8 @@ _MSG = const(0x4D)
 _ACK = const(0x41)
 _RES = const(0x52)
 _EIO = const(5)
+_SEG_PATH = const("%s/%010d.seg")
+_SLOT_PATH = const("%s/%02d.msg")
 
 _DEFAULT_CAPACITY = const(448 * 1024)  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
 _DEFAULT_MAX_RECORD = const(4096)  # largest framed record; one is held in RAM when peeked
@@ -24,9 +25,9 @@ _SEGMENT_SLACK = const(64)  # ... minus room for LittleFS's per-block CTZ pointe
                                # segment does not spill a few bytes into one more block
 _MAX_TX_MAP = const(32)  # tx_ref -> transactionId entries kept (oldest dropped beyond)
 _MAX_ACK_FILE = const(32)  # bytes read from an ack file (one small framed record)
-FAILURES = "failures.json"     # the failure log (store.save)
-FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
-MAX_REASON = 80                # characters of a failure reason kept
+_STAGE_MAX = const(32)  # slot files; all staged messages are sealed when every one is used
+_FAILURE_LOG_MAX = const(16)  # entries kept in the failure log, failures.json; the newest win
+_MAX_REASON = const(80)  # characters of a failure reason kept
 _E_FULL = const(6)             # QueueError texts (error())
 _E_HEAD = const(8)
 
@@ -67,7 +68,7 @@ def rare_word(i):
 
 # ------------------------------------------------------------ opening
 def open(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
-               segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
+               segment_bytes=None, fs=None, stage_slots=_STAGE_MAX):
     """MessageQueue(...): the state (described in MessageQueue's docstring), read back."""
     capacity = capacity_bytes
     q.dir = directory.rstrip("/") or "/"
@@ -91,12 +92,14 @@ def open(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX
     bases = []
     slots = []
     for name in q.fs.listdir(q.dir):
-        for suffix, digits, into in ((SEG_SUFFIX, 10, bases), (MSG_SUFFIX, 2, slots)):
-            if name.endswith(suffix) and len(name) == digits + len(suffix):
-                try:
-                    into.append(int(name[:digits]))
-                except ValueError:
-                    pass
+        # a segment or slot file: the one the number its name starts with gives
+        for path, digits, into in ((_SEG_PATH, 10, bases), (_SLOT_PATH, 2, slots)):
+            try:
+                n = int(name[:digits])
+            except ValueError:
+                continue
+            if path % (q.dir, n) == q.dir + "/" + name:
+                into.append(n)
     bases.sort()
     _read_acks(q)
     last = -1
@@ -159,7 +162,7 @@ def _read_staged(q, slot, seq):
     """Body of the message record in slot (that of seq if seq is given); None if the file
     is torn, missing or holds something else."""
     try:
-        f = q.fs.open(q._path(slot, True), "rb")
+        f = q.fs.open(_SLOT_PATH % (q.dir, slot), "rb")
     except OSError:
         return None
     try:
@@ -402,12 +405,12 @@ def fail(q, seq, reason):
         error(_E_HEAD, "fail", seq, head)
     _, action, payload, _ = q.peek()
     entries = failures(q)
-    entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])
-    store.save(q.dir + "/" + FAILURES, entries[-FAILURE_LOG_MAX:], q.fs)
+    entries.append([action, payload.get("transactionId"), str(reason)[:_MAX_REASON]])
+    store.save(q.dir + "/failures.json", entries[-_FAILURE_LOG_MAX:], q.fs)
     q.ack(seq)
 
 
 def failures(q):
-    """[[action, transactionId, reason], ...] oldest first, at most FAILURE_LOG_MAX."""
-    got = store.load(q.dir + "/" + FAILURES, [], q.fs)
+    """[[action, transactionId, reason], ...] oldest first, at most _FAILURE_LOG_MAX."""
+    got = store.load(q.dir + "/failures.json", [], q.fs)
     return got if type(got) is list else []
