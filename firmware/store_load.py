@@ -1,6 +1,6 @@
 # Reading state files back, imported for the call and unloaded (store.__getattr__): load with the
 # recovery of a save cut by a power loss (store.py's table), remove, makedirs, exists, and the
-# texts of save()'s refusals. store.py keeps save and FS; this module owns no state.
+# texts of save()'s refusals. store.py keeps save and real_fs; this module owns no state.
 import json
 import log
 from store import MAX_STATE_BYTES, real_fs

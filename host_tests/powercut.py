@@ -1,7 +1,7 @@
 # Power-cut test infrastructure, importable on CPython and MicroPython:
 #   CutBlockDevice: a RAM flash (4096-byte blocks like the ESP32) for vfs.VfsLfs2 that loses power
 #                   at its k-th program/erase (half of that operation lands, then it is dead);
-#   FakeFS:         a store.FS stand-in keeping files in RAM that loses power at its k-th write;
+#   FakeFS:         a store.real_fs stand-in keeping files in RAM that loses power at its k-th write;
 #   a scenario of queue operations with a model of what must survive, and the check after reboot.
 # Test scaffolding only: nothing here goes onto the device.
 import errno
@@ -224,7 +224,7 @@ class FakeFS:
         if parent and parent not in self.dirs:
             raise OSError(errno.ENOENT)
 
-    # store.FS interface
+    # store.real_fs interface
     def open(self, path, mode):
         self._check()
         if "r" in mode:

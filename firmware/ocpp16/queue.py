@@ -1,6 +1,6 @@
 # Persistent FIFO of transaction messages on flash: an append-only log of length + CRC32 framed
 # records in segment files, a compact payload encoding, acks, the tx_ref -> transactionId map and
-# a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS
+# a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.real_fs
 # (and store.write, which writes a whole file through it).
 #
 # Layout in `directory`:
@@ -20,7 +20,7 @@
 # head), and room_for_transaction (asked at each transaction's start). Everything that does not
 # run every period is in queue_open.py, loaded for the call and unloaded (_rare): opening
 # (recovery after a reboot or a cut, torn-record scanning), sealing the slots, segment rollover
-# and compaction, resolve_tx, waiting(), done(), tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_rare("error", ...)) and the
+# and compaction (roll, compact), resolve_tx, waiting(), done(), tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_rare("error", ...)) and the
 # rare words of the code table. A cut at any point leaves the old or the new state: a torn
 # record fails its CRC (a torn staged slot is ignored at open, a torn segment tail ends its scan
 # and appends go to a new segment). An ack is durable before ack() returns; a torn ack file
@@ -96,7 +96,7 @@ def _rare(name, *args, **kw):
     imported for the call and unloaded (ocpp16.profiles), so their code costs no RAM meanwhile.
     When that code cannot be loaded (ImportError, MemoryError, also one raised by the call):
     "error" (queue_open.error(n, *args): the QueueError with text n, formatted with args)
-    raises a QueueError carrying n and args (the class is what callers test); "seal" and "tidy"
+    raises a QueueError carrying n and args (the class is what callers test); "seal", "roll" and "compact"
     are skipped with False (on the console: the next push or ack tries again), and what cannot
     wait is done here all the same: a message given up ("fail") is removed, a transactionId
     ("resolve_tx") is kept in RAM (queued messages still get it; a reboot forgets it). Any
@@ -107,7 +107,7 @@ def _rare(name, *args, **kw):
     except (ImportError, MemoryError) as e:
         if name == "error":
             raise QueueError(*args)
-        if name not in ("seal", "tidy", "fail", "resolve_tx"):
+        if name not in ("seal", "roll", "compact", "fail", "resolve_tx"):
             raise
         log.error("queue: %s skipped: %r", name, e)
         q = args[0]
@@ -339,7 +339,7 @@ def _read_record(f, limit):
 class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment. Its state
     (set up by queue_open.open, which has the arguments' defaults: directory,
-    capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity, max_record,
+    capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity_bytes, max_record,
     segment_bytes, stage_slots; _tail_bad (the newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
     oldest first; _map tx_ref -> transactionId; _acked the ack watermark; _ack_slot the ack
     file ("ack.0", "ack.1") written next; next_seq the seq the next push() gets (read only: the core
@@ -375,9 +375,10 @@ class MessageQueue:
         """The file of the segment with base seq n (that of slot n: _SLOT_PATH % (dir, n))."""
         return _SEG_PATH % (self.dir, n)
 
-    def _locate(self, si, off):
-        """Set the head to the first waiting message at or after (segment si, offset off);
-        si None: among the staged messages (queue_open.open counts them all the same way)."""
+    def _locate(self, index, off):
+        """Set the head to the first waiting message at or after (segment `index`, offset off);
+        index None: among the staged messages (queue_open.open counts them all the same way)."""
+        si = index
         self._head = None
         while si is not None and si < len(self._segs):
             seg = self._segs[si]
@@ -422,11 +423,11 @@ class MessageQueue:
             n += s[1]
         return n
 
-    def room_for_transaction(self, n_meter_values=_TX_METER_VALUES):
-        """Whether a whole new transaction (Start, n_meter_values MeterValues, Stop) fits beside
+    def room_for_transaction(self, count=_TX_METER_VALUES):
+        """Whether a whole new transaction (Start, `count` MeterValues, Stop) fits beside
         the Stop reserve, in capacity_bytes and in the filesystem's free space."""
-        need = _EST_START + n_meter_values * _EST_METER_VALUE + _EST_STOP + _STOP_RESERVE
-        if self.bytes_used + need > self.capacity:
+        need = _EST_START + count * _EST_METER_VALUE + _EST_STOP + _STOP_RESERVE
+        if self.bytes_used + need > self.capacity_bytes:
             return False  # no filesystem query then
         free = self.fs.free(self.dir)
         return free is None or free >= need + _FS_MARGIN
@@ -444,8 +445,8 @@ class MessageQueue:
             _rare("error", _E_SIZE, action, n, self.max_record)
         reserve = 0 if action == "StopTransaction" else _STOP_RESERVE
         used = self.bytes_used
-        if used + n + reserve > self.capacity:
-            _rare("error", _E_FULL, used, self.capacity, action, n, reserve)
+        if used + n + reserve > self.capacity_bytes:
+            _rare("error", _E_FULL, used, self.capacity_bytes, action, n, reserve)
         try:
             if len(self._staged) >= self.stage_slots and not _rare("seal", self):
                 # every slot in use (an earlier seal failed) and the code to seal cannot load:
@@ -461,7 +462,7 @@ class MessageQueue:
             store.write(_SLOT_PATH % (self.dir, slot), rec, self.fs)
         except OSError as e:
             if e.args and e.args[0] == _ENOSPC:
-                _rare("error", _E_FLASH, self.bytes_used, self.capacity, action)
+                _rare("error", _E_FLASH, self.bytes_used, self.capacity_bytes, action)
             raise
         self._staged.append([seq, n, slot])
         self._count += 1
@@ -504,9 +505,10 @@ class MessageQueue:
             self._map.pop(h[3], None)   # its last message is delivered
         self._locate(si, 0 if si is None else off + len(body) + _FRAMING)
         segs = self._segs
-        if (self._head is None and segs[-1][1] > self.segment_bytes // 4) or \
-                (len(segs) > 1 and segs[0][2] <= seq):
-            _rare("tidy", self)   # roll the emptied segment or delete acknowledged ones (else: next ack)
+        if self._head is None and segs[-1][1] > self.segment_bytes // 4:
+            _rare("roll", self)      # the queue is empty: a fresh segment, so the old bytes are freed
+        elif len(segs) > 1 and segs[0][2] <= seq:
+            _rare("compact", self)   # delete the segments all acknowledged (else: the next ack)
 
     def close(self):
         """Nothing to close: queue_open opens a segment file for each write and closes it

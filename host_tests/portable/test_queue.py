@@ -48,6 +48,17 @@ ODD = {"float": 1.5, "neg": -123456789012, "big": 2 ** 40, "t": True, "f": False
        "nested": [[[{"k": []}]], {}], "unicode key é": 1}
 
 
+def encode_value(v):
+    """The compact bytes of a JSON-like value (queue._encode)."""
+    out = bytearray()
+    mq._encode(out, v, 0)
+    return bytes(out)
+
+
+def decode_value(b):
+    return mq._value(b, 0)[0]
+
+
 def fresh(**kw):
     fs = powercut.FakeFS()
     return fs, MessageQueue(D, fs=fs, **kw)
@@ -90,12 +101,12 @@ def test_every_action_shape_round_trips_exactly():
 
 def test_encoding_is_compact_and_exact():
     for v in (START, MV, MV3, STOP, SEC, ODD):
-        assert qo.decode_value(qo.encode_value(v)) == v
+        assert decode_value(encode_value(v)) == v
     import json
     mv_json = len(json.dumps({"action": "MeterValues", "payload": MV}))
-    assert len(qo.encode_value(MV)) * 3 < mv_json
-    assert len(qo.encode_value("2026-11-23T08:16:00Z")) <= 6
-    assert qo.decode_value(qo.encode_value("2026-11-23t12:00:00z")) == "2026-11-23t12:00:00z"
+    assert len(encode_value(MV)) * 3 < mv_json
+    assert len(encode_value("2026-11-23T08:16:00Z")) <= 6
+    assert decode_value(encode_value("2026-11-23t12:00:00z")) == "2026-11-23t12:00:00z"
 
 
 # The word codes of the on-flash format (code 0x20 + index): never changed, only appended to.
@@ -131,12 +142,12 @@ def test_words_table_has_no_duplicates_and_fits_the_tag_space():
     assert len(marks) == len(WORDS) and len(set(WORDS)) == len(WORDS) <= 256 - 0x20
     rare = 0
     for i, w in enumerate(WORDS):  # every code decodes to its word
-        assert qo.decode_value(bytes((0x20 + i,))) == w, (i, w)
+        assert decode_value(bytes((0x20 + i,))) == w, (i, w)
         if marks[i] == b"\x80":   # a word this firmware never sends: decoded by queue_open,
             rare += 1              # encoded as a string
-            assert qo.encode_value(w)[0] == 5 and qo.decode_value(qo.encode_value(w)) == w
+            assert encode_value(w)[0] == 5 and decode_value(encode_value(w)) == w
         else:                      # resident: one byte each way
-            assert marks[i].decode() == w and qo.encode_value(w) == bytes((0x20 + i,))
+            assert marks[i].decode() == w and encode_value(w) == bytes((0x20 + i,))
     assert 30 <= rare < len(WORDS) * 2 // 3
     # what the core queues (these four actions, their fields, this meter's values) is resident:
     # one byte (MV3 has another meter's values: only its fields count)
@@ -149,10 +160,10 @@ def test_words_table_has_no_duplicates_and_fits_the_tag_space():
     for w in ["StartTransaction", "StopTransaction", "MeterValues", "SecurityEventNotification"] \
             + words(START) + words(MV) + words(MV3, False) + words(STOP) + words(SEC):
         assert marks[WORDS.index(w)] != b"\x80", w
-    assert qo.decode_value(qo.encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
-    assert qo.decode_value(qo.encode_value("\x80")) == "\x80"       # not a rare word's mark
+    assert decode_value(encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
+    assert decode_value(encode_value("\x80")) == "\x80"       # not a rare word's mark
     try:
-        qo.decode_value(bytes((0x20 + len(WORDS),)))
+        decode_value(bytes((0x20 + len(WORDS),)))
         assert False, "a code beyond the table decoded"
     except (IndexError, ValueError):   # the errors of a damaged record (queue._value)
         pass
@@ -262,7 +273,7 @@ def test_resolution_survives_segment_rolls_and_compaction():
 
 def test_full_queue_refuses_with_named_reason_and_keeps_room_for_stop():
     fs, q = fresh(capacity_bytes=8192)
-    assert q.room_for_transaction(n_meter_values=4)
+    assert q.room_for_transaction(count=4)
     n = 0
     while True:
         try:
@@ -273,7 +284,7 @@ def test_full_queue_refuses_with_named_reason_and_keeps_room_for_stop():
             break
     assert msg.startswith("queue full: ") and "of 8192 bytes used" in msg, msg
     assert n > 50 and not q.room_for_transaction()
-    assert q.bytes_used + STOP_RESERVE > q.capacity - 100
+    assert q.bytes_used + STOP_RESERVE > q.capacity_bytes - 100
     assert "kept for StopTransaction" in raises(mq.QueueError, q.push, "StartTransaction", START)
     q.push("StopTransaction", STOP)                  # the reserve is for this
     assert len(q) == n + 1
@@ -507,7 +518,7 @@ def test_room_for_transaction_also_needs_free_filesystem_space():
     q.push("MeterValues", MV3)
     q.push("MeterValues", MV3)
     assert not q.room_for_transaction()              # the partition, not capacity, is short
-    assert q.room_for_transaction(n_meter_values=4)
+    assert q.room_for_transaction(count=4)
 
 
 def test_out_of_heap_for_the_on_demand_half_refuses_by_name_and_loses_nothing():
