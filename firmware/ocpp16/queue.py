@@ -20,7 +20,7 @@
 # head), and room_for_transaction (asked at each transaction's start). Everything that does not
 # run every period is in queue_open.py, loaded for the call and unloaded (_rare): opening
 # (recovery after a reboot or a cut, torn-record scanning), sealing the slots, segment rollover
-# and compaction (roll, compact), resolve_tx, waiting(), done(), tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_rare("error", ...)) and the
+# and compaction (compact), resolve_tx, waiting(), done(), tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_rare("error", ...)) and the
 # rare words of the code table. A cut at any point leaves the old or the new state: a torn
 # record fails its CRC (a torn staged slot is ignored at open, a torn segment tail ends its scan
 # and appends go to a new segment). An ack is durable before ack() returns; a torn ack file
@@ -42,7 +42,6 @@
 #     (statvfs); the core then refuses to start one.
 #   - a push that does not fit raises QueueError ("queue full: ...") with the figures; nothing already queued is ever
 #     dropped to make room (so a running transaction's periodic MeterValues may be refused).
-from array import array
 from binascii import crc32
 import struct
 from compat import const
@@ -65,6 +64,7 @@ _FS_MARGIN = const(2 * 4096)   # free filesystem space room_for_transaction() ke
 # Files (MessageQueue._path; one format each, longer than 10 characters: no interned name):
 _SEG_PATH = const("%s/%010d.seg")   # segment "<base seq>.seg", 10 digits
 _SLOT_PATH = const("%s/%02d.msg")   # slot files "00.msg" .. of staged messages
+_ACK_PATH = const("%s/ack.%01d")    # "ack.0", "ack.1": the ack watermark, written alternately
 _TS_BASE = const(1700000000)  # timestamps are stored as zigzag(epoch - _TS_BASE); never change
 _ENOSPC = const(28)            # errno of a full filesystem (same on LittleFS and POSIX)
 _EIO = const(5)                # errno raised when a slot read back is not what was written
@@ -96,7 +96,7 @@ def _rare(name, *args, **kw):
     imported for the call and unloaded (ocpp16.profiles), so their code costs no RAM meanwhile.
     When that code cannot be loaded (ImportError, MemoryError, also one raised by the call):
     "error" (queue_open.error(n, *args): the QueueError with text n, formatted with args)
-    raises a QueueError carrying n and args (the class is what callers test); "seal", "roll" and "compact"
+    raises a QueueError carrying n and args (the class is what callers test); "seal" and "compact"
     are skipped with False (on the console: the next push or ack tries again), and what cannot
     wait is done here all the same: a message given up ("fail") is removed, a transactionId
     ("resolve_tx") is kept in RAM (queued messages still get it; a reboot forgets it). Any
@@ -107,7 +107,7 @@ def _rare(name, *args, **kw):
     except (ImportError, MemoryError) as e:
         if name == "error":
             raise QueueError(*args)
-        if name not in ("seal", "roll", "compact", "fail", "resolve_tx"):
+        if name not in ("seal", "compact", "fail", "resolve_tx"):
             raise
         log.error("queue: %s skipped: %r", name, e)
         q = args[0]
@@ -176,13 +176,14 @@ _WORDS = (  # "\0"-separated, one "\0" before the first word and after each
     b"\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0"
 )
 
-# Where every 8th word begins (word 8k at _MARKS[k]): a decode steps over at most 7 words. The
-# table is bytes, not str: a str's find(sub, start) and slices walk its UTF-8 from the start.
-_MARKS = array("H")
+# Where every 8th word begins (word 8k at the 16-bit little-endian number _MARKS[2k:2k + 2];
+# a bytearray, as an array would need a typecode name): a decode steps over at most 7 words.
+# The table is bytes, not str: a str's find(sub, start) and slices walk its UTF-8 from the start.
+_MARKS = bytearray()
 _ = 0   # the position of a \0 (a name every module interns anyway)
 while _ < len(_WORDS) - 1:
     if _WORDS.count(b"\0", 0, _) & 7 == 0:   # the \0 before word 8k
-        _MARKS.append(_ + 1)
+        _MARKS.extend((_ + 1).to_bytes(2, "little"))
     _ = _WORDS.find(b"\0", _ + 1)
 del _
 
@@ -277,7 +278,8 @@ def _value(b, p):
     p += 1
     if t >= 0x20:   # word t - 0x20
         t -= 0x20
-        i = _MARKS[t >> 3]
+        i = t >> 3 << 1
+        i = _MARKS[i] | _MARKS[i + 1] << 8
         for _ in range(t & 7):
             i = _WORDS.index(b"\0", i) + 1
         w = _WORDS[i:_WORDS.index(b"\0", i)]
@@ -344,8 +346,7 @@ class MessageQueue:
     oldest first; _map tx_ref -> transactionId; _acked the ack watermark; _ack_slot the ack
     file ("ack.0", "ack.1") written next; next_seq the seq the next push() gets (read only: the core
     records it before pushing a Start); _count messages waiting; _head (segment index or None
-    if staged, offset or seq, body); _staged [seq, size, slot] oldest first; segments_started /
-    segments_deleted (counters for tests and the benchmark)."""
+    if staged, offset or seq, body); _staged [seq, size, slot] oldest first."""
 
     def __init__(self, *args, **kw):
         _rare("open", self, *args, **kw)
@@ -494,7 +495,7 @@ class MessageQueue:
         h = self.peek()
         if h is None or seq != h[0]:
             _rare("error", _E_HEAD, "ack", seq, h and h[0])
-        store.write("%s/ack.%d" % (self.dir, self._ack_slot), _frame(_varint(_ACK, seq)), self.fs)
+        store.write(_ACK_PATH % (self.dir, self._ack_slot), _frame(_varint(_ACK, seq)), self.fs)
         self._ack_slot ^= 1
         si, off, body = self._head
         if si is None:   # staged: its slot is free now
@@ -506,7 +507,7 @@ class MessageQueue:
         self._locate(si, 0 if si is None else off + len(body) + _FRAMING)
         segs = self._segs
         if self._head is None and segs[-1][1] > self.segment_bytes // 4:
-            _rare("roll", self)      # the queue is empty: a fresh segment, so the old bytes are freed
+            _rare("compact", self, True)   # the queue is empty: a fresh segment, so the old bytes are freed
         elif len(segs) > 1 and segs[0][2] <= seq:
             _rare("compact", self)   # delete the segments all acknowledged (else: the next ack)
 

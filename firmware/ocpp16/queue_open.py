@@ -16,6 +16,7 @@ _RES = const(0x52)
 _EIO = const(5)
 _SEG_PATH = const("%s/%010d.seg")
 _SLOT_PATH = const("%s/%02d.msg")
+_ACK_PATH = const("%s/ack.%01d")
 
 _DEFAULT_CAPACITY = const(448 * 1024)  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
 _DEFAULT_MAX_RECORD = const(4096)  # largest framed record; one is held in RAM when peeked
@@ -84,8 +85,6 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
     self.next_seq = 0
     self._head = None
     self._staged = []
-    self.segments_started = 0
-    self.segments_deleted = 0
     store.makedirs(self.dir, fs)
     bases = []
     slots = []
@@ -102,7 +101,7 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
     # the ack watermark: the newer of the two ack files (a torn one counts as none)
     got = []
     for i in (0, 1):
-        path = "%s/ack.%d" % (self.dir, i)   # as in queue.MessageQueue.ack
+        path = _ACK_PATH % (self.dir, i)
         v = -1
         n = fs.size(path)
         if 0 < n <= _MAX_ACK_FILE:
@@ -142,7 +141,7 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
                         count += seq > acked
                 elif kind == _RES:
                     ref, p = _uint(body, 1)
-                    _remember(self, ref, _value(body, p)[0])
+                    self._map[ref] = _value(body, p)[0]
                 good += len(body) + _FRAMING
         except (ValueError, IndexError):
             pass                      # a record that passed its CRC but does not decode
@@ -166,10 +165,12 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
             count += 1
     self._staged.sort()
     self._count = count
-    if bases:
-        compact(self)
-    else:
-        roll(self)
+    while len(self._map) > _MAX_TX_MAP:   # keep the newest (tx_refs are seqs), as resolve_tx
+        oldest = min(self._map)
+        import log
+        log.warning("tx map full: forgetting transaction ref %d", oldest)
+        del self._map[oldest]
+    compact(self, not bases)
     self._locate(0, 0)
 
 
@@ -190,15 +191,6 @@ def _read_staged(self, n, seq):
         f.close()
 
 
-def _remember(self, ref, tx_id):
-    self._map[ref] = tx_id
-    if len(self._map) > _MAX_TX_MAP:
-        oldest = min(self._map)
-        import log
-        log.warning("tx map full: forgetting transaction ref %d", oldest)
-        del self._map[oldest]
-
-
 # ------------------------------------------------------------ writing segments
 # A write to the newest segment that fails may have left a torn record: then the tail is bad
 # (_tail_bad: never append after it, the next write starts a new segment) and its size is
@@ -217,7 +209,7 @@ def seal(self, silent=False):
         seg = self._segs[-1]
         try:
             if self._tail_bad or (seg[1] + total > self.segment_bytes and seg[1] > 0):
-                roll(self)
+                compact(self, True)
                 seg = self._segs[-1]
             head_at = None
             pos = seg[1]
@@ -260,7 +252,7 @@ def resolve_tx(self, tx_ref, tx_id):
     seg = self._segs[-1]
     try:
         if self._tail_bad or (seg[1] + len(rec) > self.segment_bytes and seg[1] > 0):
-            roll(self)
+            compact(self, True)
             seg = self._segs[-1]
         f = self.fs.open(self._path(seg[0]), "ab")
         try:
@@ -277,40 +269,40 @@ def resolve_tx(self, tx_ref, tx_id):
         seg[1] = max(0, self.fs.size(self._path(seg[0])))
         raise
     seg[1] += len(rec)
-    _remember(self, tx_ref, tx_id)
+    self._map[tx_ref] = tx_id
+    if len(self._map) > _MAX_TX_MAP:   # keep the newest (tx_refs are seqs: the smallest goes)
+        oldest = min(self._map)
+        import log
+        log.warning("tx map full: forgetting transaction ref %d", oldest)
+        del self._map[oldest]
 
 
-def roll(self):
-    """Start a new segment holding a copy of the live tx_ref map (so old segments can go),
-    then delete the older segments whose messages are all acknowledged (compact); also
-    queue.MessageQueue.ack's, after an ack emptied the queue (so the old bytes are freed)."""
-    base = self.next_seq
-    if self._segs and self._segs[-1][0] == base:
-        base += 1                   # a fresh file, never the torn one (seq gap is harmless)
-        self.next_seq = base
-    f = self.fs.open(self._path(base), "wb")
-    try:
-        self._segs.append([base, 0, -1])
-        self.segments_started += 1
-        self._tail_bad = False
-        out = bytearray()
-        for ref in sorted(self._map):
-            out.extend(_frame(_varint(_RES, ref), (self._map[ref],)))
-        if out:
-            f.write(out)
-        self.fs.sync(f)
-    finally:
+def compact(self, start=False):
+    """Delete older segments whose messages are all acknowledged, oldest first (never the
+    newest); start True: first start a new segment holding a copy of the live tx_ref map (so
+    old segments can go): a torn or full tail, no segment at open, and the queue emptied by an
+    ack (queue.MessageQueue.ack: so the old bytes are freed)."""
+    if start:
+        base = self.next_seq
+        if self._segs and self._segs[-1][0] == base:
+            base += 1                   # a fresh file, never the torn one (seq gap is harmless)
+            self.next_seq = base
+        f = self.fs.open(self._path(base), "wb")
         try:
-            f.close()
-        except OSError:
-            pass
-    self._segs[-1][1] = len(out)
-    compact(self)
-
-
-def compact(self):
-    """Delete older segments whose messages are all acknowledged, oldest first (also
-    queue.MessageQueue.ack's)."""
+            self._segs.append([base, 0, -1])
+            self._tail_bad = False
+            out = bytearray()
+            for ref in sorted(self._map):
+                out.extend(_frame(_varint(_RES, ref), (self._map[ref],)))
+            if out:
+                f.write(out)
+            self.fs.sync(f)
+        finally:
+            try:
+                f.close()
+            except OSError:
+                pass
+        self._segs[-1][1] = len(out)
     while len(self._segs) > 1 and self._segs[0][2] <= self._acked:
         path = self._path(self._segs[0][0])
         try:
@@ -319,7 +311,6 @@ def compact(self):
             import log
             log.warning("queue: cannot remove %s: %s", path, e)
         self._segs.pop(0)
-        self.segments_deleted += 1
         if self._head is not None and self._head[0] is not None:
             self._head = (self._head[0] - 1, self._head[1], self._head[2])
 
