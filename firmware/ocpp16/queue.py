@@ -376,43 +376,6 @@ class MessageQueue:
         """The file of the segment with base seq n (that of slot n: _SLOT_PATH % (dir, n))."""
         return _SEG_PATH % (self.dir, n)
 
-    def _locate(self, index, off):
-        """Set the head to the first waiting message at or after (segment `index`, offset off);
-        index None: among the staged messages (queue_open.open counts them all the same way)."""
-        si = index
-        self._head = None
-        while si is not None and si < len(self._segs):
-            seg = self._segs[si]
-            if seg[2] > self._acked:
-                f = self.fs.open(self._path(seg[0]), "rb")
-                try:
-                    f.seek(off)
-                    while True:
-                        body = _read_record(f, self.max_record)
-                        if body is None:
-                            break
-                        # seqs above seg[2] can only be leftovers of a failed seal (the
-                        # same messages are still staged): never deliver them twice
-                        if body[0] == _MSG and self._acked < _uint(body, 1)[0] <= seg[2]:
-                            self._head = (si, off, body)
-                            return
-                        off += len(body) + _FRAMING
-                finally:
-                    f.close()
-            si += 1
-            off = 0
-        for seq, _, slot in self._staged:
-            if seq > self._acked:
-                f = self.fs.open(_SLOT_PATH % (self.dir, slot), "rb")
-                try:
-                    body = _read_record(f, self.max_record)
-                finally:
-                    f.close()
-                if body is None or body[0] != _MSG or _uint(body, 1)[0] != seq:
-                    raise OSError(_EIO)   # changed under us (one we wrote): not ours to guess
-                self._head = (None, seq, body)
-                return
-
     # ------------------------------------------------------------ public interface
     def __len__(self):
         return self._count
@@ -491,7 +454,9 @@ class MessageQueue:
         return seq, action, payload, ref
 
     def ack(self, seq):
-        """The CSMS answered message seq (the head): remove it durably."""
+        """The CSMS answered message seq (the head): remove it durably. The head becomes the
+        first waiting message after it: in the segments from there on, then among the staged
+        (queue_open.open finds the first one and counts them all the same way)."""
         h = self.peek()
         if h is None or seq != h[0]:
             _rare("error", _E_HEAD, "ack", seq, h and h[0])
@@ -504,7 +469,41 @@ class MessageQueue:
         self._count -= 1
         if h[1] == "StopTransaction" and h[3] is not None:
             self._map.pop(h[3], None)   # its last message is delivered
-        self._locate(si, 0 if si is None else off + len(body) + _FRAMING)
+        self._head = None
+        if si is not None:
+            off += len(body) + _FRAMING
+            while self._head is None and si < len(self._segs):
+                seg = self._segs[si]
+                if seg[2] > seq:
+                    f = self.fs.open(self._path(seg[0]), "rb")
+                    try:
+                        f.seek(off)
+                        while True:
+                            body = _read_record(f, self.max_record)
+                            if body is None:
+                                break
+                            # seqs above seg[2] can only be leftovers of a failed seal (the
+                            # same messages are still staged): never deliver them twice
+                            if body[0] == _MSG and seq < _uint(body, 1)[0] <= seg[2]:
+                                self._head = (si, off, body)
+                                break
+                            off += len(body) + _FRAMING
+                    finally:
+                        f.close()
+                si += 1
+                off = 0
+        if self._head is None:
+            for s in self._staged:
+                if s[0] > seq:
+                    f = self.fs.open(_SLOT_PATH % (self.dir, s[2]), "rb")
+                    try:
+                        body = _read_record(f, self.max_record)
+                    finally:
+                        f.close()
+                    if body is None or body[0] != _MSG or _uint(body, 1)[0] != s[0]:
+                        raise OSError(_EIO)   # changed under us (one we wrote): not ours to guess
+                    self._head = (None, s[0], body)
+                    break
         segs = self._segs
         if self._head is None and segs[-1][1] > self.segment_bytes // 4:
             _rare("compact", self, True)   # the queue is empty: a fresh segment, so the old bytes are freed

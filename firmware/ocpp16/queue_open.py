@@ -119,8 +119,8 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
     self._acked = acked = max(got)
     self._ack_slot = 0 if got[0] <= got[1] else 1   # overwrite the older one
     last = -1
-    count = 0   # the waiting messages: each seq once (a failed seal's copy is not counted
-                # again), above the watermark, as _locate delivers them
+    count = 0     # the waiting messages: each seq once (a failed seal's copy is not counted
+    head = None   # again), above the watermark; the first of them is the head (as ack finds it)
     for i, base in enumerate(bases):
         size = fs.size(self._path(base))
         seg = [base, size, -1]
@@ -138,7 +138,10 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
                     if seq > last:
                         last = seq
                         seg[2] = seq
-                        count += seq > acked
+                        if seq > acked:
+                            if head is None:
+                                head = (i, good, body)
+                            count += 1
                 elif kind == _RES:
                     ref, p = _uint(body, 1)
                     self._map[ref] = _value(body, p)[0]
@@ -163,6 +166,8 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
         if seq > last and seq > acked:
             self._staged.append([seq, len(body) + _FRAMING, n])
             count += 1
+            if head is None or (head[0] is None and seq < head[1]):
+                head = (None, seq, body)
     self._staged.sort()
     self._count = count
     while len(self._map) > _MAX_TX_MAP:   # keep the newest (tx_refs are seqs), as resolve_tx
@@ -170,8 +175,8 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
         import log
         log.warning("tx map full: forgetting transaction ref %d", oldest)
         del self._map[oldest]
-    compact(self, not bases)
-    self._locate(0, 0)
+    self._head = head
+    compact(self, not bases)   # (which keeps the head's segment index right)
 
 
 def _read_staged(self, n, seq):
