@@ -158,10 +158,19 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
     for n in slots:
         if n >= stage_slots:
             continue
-        body = _read_staged(self, n, None)
-        if body is None:
-            continue                  # torn or garbage: a free slot
-        seq = _uint(body, 1)[0]
+        try:
+            f = fs.open(_SLOT_PATH % (self.dir, n), "rb")
+        except OSError:
+            continue
+        try:
+            body = _read_record(f, max_record)
+            seq = _uint(body, 1)[0] if body and not f.read(1) and body[0] == _MSG else None
+        except IndexError:
+            seq = None
+        finally:
+            f.close()
+        if seq is None:
+            continue                  # torn or garbage (or gone): a free slot
         self.next_seq = max(self.next_seq, seq + 1)
         if seq > last and seq > acked:
             self._staged.append([seq, len(body) + _FRAMING, n])
@@ -177,23 +186,6 @@ def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_
         del self._map[oldest]
     self._head = head
     compact(self, not bases)   # (which keeps the head's segment index right)
-
-
-def _read_staged(self, n, seq):
-    """Body of the message record in slot n (that of seq if seq is given); None if the file
-    is torn, missing or holds something else."""
-    try:
-        f = self.fs.open(_SLOT_PATH % (self.dir, n), "rb")
-    except OSError:
-        return None
-    try:
-        b = _read_record(f, self.max_record)
-        if b and not f.read(1) and b[0] == _MSG and (seq is None or _uint(b, 1)[0] == seq):
-            return b
-    except IndexError:
-        pass
-    finally:
-        f.close()
 
 
 # ------------------------------------------------------------ writing segments
@@ -221,9 +213,16 @@ def seal(self, silent=False):
             f = self.fs.open(self._path(seg[0]), "ab")
             try:
                 for seq, size, n in live:
-                    body = _read_staged(self, n, seq)
-                    if body is None:
+                    # the message in slot n, as open read it or push wrote it
+                    g = self.fs.open(_SLOT_PATH % (self.dir, n), "rb")
+                    try:
+                        body = _read_record(g, self.max_record)
+                        if not body or g.read(1) or body[0] != _MSG or _uint(body, 1)[0] != seq:
+                            raise OSError(_EIO)   # changed under us: not ours to guess
+                    except IndexError:
                         raise OSError(_EIO)
+                    finally:
+                        g.close()
                     f.write(_frame(body))
                     if self._head is not None and self._head[0] is None and self._head[1] == seq:
                         head_at = pos
