@@ -1,5 +1,5 @@
 # Atomic JSON state files (save replaces a file whole or not at all; load reads it back)
-# and FS, the one seam through which store and the message queue touch files.
+# and real_fs, the one seam through which store and the message queue touch files.
 # Owns no state and no policy about what is stored; never raises MemoryError on big files.
 #
 # What survives a power cut during save(path, obj) (tmp = path + ".tmp"):
@@ -14,17 +14,18 @@
 # If path is missing or unreadable (corrupt, e.g. written by hand or by another filesystem) and
 # a tmp that parses is present, load() uses the tmp (the newer complete version) and promotes it.
 # A corrupt path with no usable tmp gives `default` with a logged error (never a crash).
-# Resident: save (every period while charging), write (also the message queue's records) and FS.
+# Resident: save (every period while charging), write (also the message queue's records) and real_fs.
 # Reading back (load, with the recovery above), remove, makedirs and exists live in
 # store_load.py, imported for the call and unloaded (__getattr__).
 import json
 import os
 import sys
 import compat
+from compat import const
 
 MAX_STATE_BYTES = 16384   # largest state file save() writes and load() reads (RAM bound)
-MAX_DEPTH = 16            # nesting of lists/objects save() accepts
-TMP_SUFFIX = ".tmp"       # temp file next to the target, renamed over it on success
+_MAX_DEPTH = const(16)    # nesting of lists/objects save() accepts
+# The temp file next to the target, renamed over it on success, is path + ".tmp" (store_load too).
 
 
 class StoreError(Exception):
@@ -35,10 +36,10 @@ class StoreError(Exception):
 
 
 
-class FS:
-    """File operations used by store and ocpp16.queue: a namespace, real_fs is the class itself
-    (no instance, and the runtime's functions need no staticmethod wrapper when read from a
-    class). Tests pass a fake with the same methods instead (host_tests/powercut.py), one that
+class real_fs:
+    """File operations used by store and ocpp16.queue: a namespace, the class itself (no
+    instance, and the runtime's functions need no staticmethod wrapper when read from a
+    class; lower case: it is used as a value, the `fs` argument's default). Tests pass a fake with the same methods instead (host_tests/powercut.py), one that
     can cut power at any write."""
     open = open                # (path, mode) -> file
     sync = compat.fsync        # (file): its data on flash before it returns
@@ -61,9 +62,6 @@ class FS:
             return os.stat(path)[6]
         except OSError:
             return -1
-
-
-real_fs = FS
 
 
 def __getattr__(name):
@@ -104,7 +102,7 @@ def save(path, obj, fs=None):
         except (ImportError, MemoryError):
             why = (path,) + why
         raise StoreError(*why)
-    tmp = path + TMP_SUFFIX
+    tmp = path + ".tmp"
     write(tmp, data, fs)
     fs.replace(tmp, path)
 
@@ -122,10 +120,10 @@ def write(path, data, fs):
 
 def _not_json(v, depth):
     """None when v can be stored as JSON exactly, else (n, the value at fault) for
-    store_load.text: 0 nested deeper than MAX_DEPTH, 1 a float with no JSON form (NaN,
+    store_load.text: 0 nested deeper than _MAX_DEPTH, 1 a float with no JSON form (NaN,
     +-inf), 2 an object key that is not a string, 3 a type JSON does not have."""
-    if depth > MAX_DEPTH:
-        return 0, MAX_DEPTH
+    if depth > _MAX_DEPTH:
+        return 0, _MAX_DEPTH
     t = type(v)
     if t is float:
         return None if v == v and v - v == 0 else (1, v)

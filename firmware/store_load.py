@@ -1,9 +1,9 @@
 # Reading state files back, imported for the call and unloaded (store.__getattr__): load with the
 # recovery of a save cut by a power loss (store.py's table), remove, makedirs, exists, and the
-# texts of save()'s refusals. store.py keeps save and FS; this module owns no state.
+# texts of save()'s refusals. store.py keeps save and real_fs; this module owns no state.
 import json
 import log
-from store import MAX_STATE_BYTES, TMP_SUFFIX, real_fs
+from store import MAX_STATE_BYTES, real_fs
 
 
 def text(path, n, arg):
@@ -57,39 +57,42 @@ def _read(path, fs):
 def load(path, default=None, fs=None):
     """store.load: the object saved at path; default if there is none (store's table)."""
     fs = fs or real_fs
-    tmp = path + TMP_SUFFIX
+    tmp = path + ".tmp"
     main = _read(path, fs)
-    if main is not None and main[0]:
-        _discard(tmp, fs)
-        return main[1]
-    spare = _read(tmp, fs)
-    if spare is not None and spare[0]:
-        if main is not None:
-            log.error("state file %s unreadable (%s): using %s", path, main[1], tmp)
-        fs.replace(tmp, path)
-        return spare[1]
-    _discard(tmp, fs)
-    if main is not None:
+    if main is None or not main[0]:
+        spare = _read(tmp, fs)
+        if spare is not None and spare[0]:
+            if main is not None:
+                log.error("state file %s unreadable (%s): using %s", path, main[1], tmp)
+            fs.replace(tmp, path)
+            return spare[1]
+    if fs.size(tmp) >= 0:   # a torn or older tmp goes (as in remove)
+        try:
+            fs.remove(tmp)
+        except OSError:
+            pass
+    if main is None:
+        return default
+    if not main[0]:
         log.error("state file %s unreadable (%s): using defaults", path, main[1])
-    return default
+        return default
+    return main[1]
 
 
 def remove(path, fs=None):
-    """store.remove: the tmp first, so a cut in between cannot bring an old tmp back."""
+    """store.remove: the tmp first, so a cut in between cannot bring an old tmp back; a file
+    already gone is no error."""
     fs = fs or real_fs
-    _discard(path + TMP_SUFFIX, fs)
-    _discard(path, fs)
+    for p in (path + ".tmp", path):
+        if fs.size(p) >= 0:
+            try:
+                fs.remove(p)
+            except OSError:
+                pass
 
 
 def exists(path, fs=None):
     """store.exists: True when path (or a complete-looking tmp beside it) holds a saved state."""
     fs = fs or real_fs
-    return fs.size(path) >= 0 or fs.size(path + TMP_SUFFIX) > 0
+    return fs.size(path) >= 0 or fs.size(path + ".tmp") > 0
 
-
-def _discard(path, fs):
-    if fs.size(path) >= 0:
-        try:
-            fs.remove(path)
-        except OSError:
-            pass

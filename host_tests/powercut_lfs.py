@@ -2,8 +2,10 @@
 # RAM flash that loses power at its k-th program/erase, for every k of the run (or every
 # `step`-th when given). After each cut the same bytes are remounted ("reboot"), the queue is
 # reopened and checked against the model. Prints "cut points tried: N of M".
+import os
 import sys
 import powercut
+import store
 from ocpp16.queue import MessageQueue
 
 BLOCKS = 24              # 96 KB flash
@@ -26,7 +28,8 @@ class TrackedQueue(MessageQueue):
 
 
 def open_queue():
-    return TrackedQueue(DIR, capacity_bytes=CAPACITY, segment_bytes=SEGMENT, stage_slots=SLOTS)
+    return TrackedQueue(DIR, capacity_bytes=CAPACITY, segment_bytes=SEGMENT, stage_slots=SLOTS,
+                        fs=CountingFS)
 
 
 def close_all():
@@ -41,7 +44,21 @@ def close_all():
             pass
 
 
-STATS = [0, 0]
+STATS = [0, 0]   # segments started, deleted in the run
+COUNT = [0, 0]   # ... so far
+
+
+class CountingFS(store.real_fs):
+    """The real filesystem, counting the segment files the queue starts and deletes."""
+    def open(path, mode):
+        if mode == "wb" and path.endswith(".seg"):
+            COUNT[0] += 1
+        return open(path, mode)
+
+    def remove(path):
+        if path.endswith(".seg"):
+            COUNT[1] += 1
+        os.remove(path)
 
 
 def attempt(image, cut_at, ops):
@@ -50,9 +67,10 @@ def attempt(image, cut_at, ops):
     model = powercut.Model()
     cut = False
     try:
+        COUNT[0] = COUNT[1] = 0
         q = open_queue()
         powercut.run(q, ops, model, lambda: dev.dead)
-        STATS[0], STATS[1] = q.segments_started, q.segments_deleted
+        STATS[0], STATS[1] = COUNT
     except Exception:
         if not dev.dead:
             raise

@@ -74,7 +74,7 @@ def amplification():
           " per ack: %.0f bytes" % (prog, prog / rec, erased, ack))
 
 
-def fill(size, transactions, capacity, admit, slots=mq.STAGE_MAX):
+def fill(size, transactions, capacity, admit, slots=32):
     """Push until refused: single MeterValues, or whole transactions (counting complete ones;
     with `admit`, a transaction starts only when room_for_transaction() says so, as the core does)."""
     flash(size)

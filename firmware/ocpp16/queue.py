@@ -1,10 +1,10 @@
 # Persistent FIFO of transaction messages on flash: an append-only log of length + CRC32 framed
 # records in segment files, a compact payload encoding, acks, the tx_ref -> transactionId map and
-# a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.FS
+# a small failure log. No sockets, no clock (timestamps live in the payloads); files only via store.real_fs
 # (and store.write, which writes a whole file through it).
 #
 # Layout in `directory`:
-#   "<slot>.msg"       stage_slots (default STAGE_MAX) files, each one framed message record: messages
+#   "<slot>.msg"       stage_slots (default queue_open._STAGE_MAX) files, each one framed message record: messages
 #                      just pushed (staged) or stale ones (already sealed or acknowledged);
 #   "<base seq>.seg"   segments: message records sealed from the slots, resolve records;
 #   "ack.0", "ack.1"   the ack watermark (one framed record), written alternately;
@@ -20,7 +20,7 @@
 # head), and room_for_transaction (asked at each transaction's start). Everything that does not
 # run every period is in queue_open.py, loaded for the call and unloaded (_rare): opening
 # (recovery after a reboot or a cut, torn-record scanning), sealing the slots, segment rollover
-# and compaction, resolve_tx, waiting(), done(), tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_rare("error", ...)) and the
+# and compaction (compact), resolve_tx, waiting(), done(), tx_id() (MessageQueue.__getattr__), the failure log, the texts of QueueError (_rare("error", ...)) and the
 # rare words of the code table. A cut at any point leaves the old or the new state: a torn
 # record fails its CRC (a torn staged slot is ignored at open, a torn segment tail ends its scan
 # and appends go to a new segment). An ack is durable before ack() returns; a torn ack file
@@ -35,14 +35,13 @@
 # Policy when full (capacity_bytes counts the record bytes in segments and live slots, acked
 # records included until their segment is deleted; it must be below what the filesystem can hold,
 # see tools/bench_queue.py; a full filesystem also gives QueueError, "flash full: ..."):
-#   - StopTransaction may use the whole capacity; every other action must leave STOP_RESERVE
+#   - StopTransaction may use the whole capacity; every other action must leave _STOP_RESERVE
 #     bytes free, so a running transaction can always be stopped.
 #   - room_for_transaction() is False when a whole new transaction (Start, n MeterValues, Stop)
 #     would not fit outside the reserve, in capacity_bytes or in the filesystem's free space
 #     (statvfs); the core then refuses to start one.
 #   - a push that does not fit raises QueueError ("queue full: ...") with the figures; nothing already queued is ever
 #     dropped to make room (so a running transaction's periodic MeterValues may be refused).
-from array import array
 from binascii import crc32
 import struct
 from compat import const
@@ -52,17 +51,20 @@ from ocpp16 import timefmt
 
 # Limits of the resident paths; those of opening, rollover, reclaim and the failure log live in
 # queue_open.py (with the defaults of MessageQueue's arguments).
-MAX_DEPTH = 12                 # nesting of payload lists/objects accepted
-STOP_RESERVE = 4 * 512         # bytes kept free for StopTransaction (4 connectors x budget)
+# Module-private limits (`_X = const()`: no interned name; tests read them with limits.limit):
+_MAX_DEPTH = const(12)         # nesting of payload lists/objects accepted
+# bytes kept free for StopTransaction: 4 connectors x the Stop budget
+_STOP_RESERVE = const(4 * 512)
 _EST_START = const(96)         # record budgets of a new transaction (room_for_transaction)
 _EST_METER_VALUE = const(256)
 _EST_STOP = const(512)
 _TX_METER_VALUES = const(16)   # MeterValues budgeted for a new transaction by default
 _FS_MARGIN = const(2 * 4096)   # free filesystem space room_for_transaction() keeps beyond its estimate:
                                # two 4 KB LittleFS blocks (copy-on-write of a segment tail, a new segment)
-STAGE_MAX = 32                 # slot files; all staged messages are sealed when every one is used
-SEG_SUFFIX = ".seg"
-MSG_SUFFIX = ".msg"            # slot files "00.msg" .. of staged messages
+# Files (MessageQueue._path; one format each, longer than 10 characters: no interned name):
+_SEG_PATH = const("%s/%010d.seg")   # segment "<base seq>.seg", 10 digits
+_SLOT_PATH = const("%s/%02d.msg")   # slot files "00.msg" .. of staged messages
+_ACK_PATH = const("%s/ack.%01d")    # "ack.0", "ack.1": the ack watermark, written alternately
 _TS_BASE = const(1700000000)  # timestamps are stored as zigzag(epoch - _TS_BASE); never change
 _ENOSPC = const(28)            # errno of a full filesystem (same on LittleFS and POSIX)
 _EIO = const(5)                # errno raised when a slot read back is not what was written
@@ -94,7 +96,7 @@ def _rare(name, *args, **kw):
     imported for the call and unloaded (ocpp16.profiles), so their code costs no RAM meanwhile.
     When that code cannot be loaded (ImportError, MemoryError, also one raised by the call):
     "error" (queue_open.error(n, *args): the QueueError with text n, formatted with args)
-    raises a QueueError carrying n and args (the class is what callers test); "seal" and "tidy"
+    raises a QueueError carrying n and args (the class is what callers test); "seal" and "compact"
     are skipped with False (on the console: the next push or ack tries again), and what cannot
     wait is done here all the same: a message given up ("fail") is removed, a transactionId
     ("resolve_tx") is kept in RAM (queued messages still get it; a reboot forgets it). Any
@@ -105,7 +107,7 @@ def _rare(name, *args, **kw):
     except (ImportError, MemoryError) as e:
         if name == "error":
             raise QueueError(*args)
-        if name not in ("seal", "tidy", "fail", "resolve_tx"):
+        if name not in ("seal", "compact", "fail", "resolve_tx"):
             raise
         log.error("queue: %s skipped: %r", name, e)
         q = args[0]
@@ -174,13 +176,14 @@ _WORDS = (  # "\0"-separated, one "\0" before the first word and after each
     b"\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0\x80\0"
 )
 
-# Where every 8th word begins (word 8k at _MARKS[k]): a decode steps over at most 7 words. The
-# table is bytes, not str: a str's find(sub, start) and slices walk its UTF-8 from the start.
-_MARKS = array("H")
+# Where every 8th word begins (word 8k at the 16-bit little-endian number _MARKS[2k:2k + 2];
+# a bytearray, as an array would need a typecode name): a decode steps over at most 7 words.
+# The table is bytes, not str: a str's find(sub, start) and slices walk its UTF-8 from the start.
+_MARKS = bytearray()
 _ = 0   # the position of a \0 (a name every module interns anyway)
 while _ < len(_WORDS) - 1:
     if _WORDS.count(b"\0", 0, _) & 7 == 0:   # the \0 before word 8k
-        _MARKS.append(_ + 1)
+        _MARKS.extend((_ + 1).to_bytes(2, "little"))
     _ = _WORDS.find(b"\0", _ + 1)
 del _
 
@@ -199,8 +202,8 @@ def _varint(out, n):
 
 
 def _encode(out, v, depth):
-    if depth > MAX_DEPTH:
-        _rare("error", _E_DEPTH, MAX_DEPTH)
+    if depth > _MAX_DEPTH:
+        _rare("error", _E_DEPTH, _MAX_DEPTH)
     t = type(v)
     if v is None or t is bool:
         out.append(0 if v is None else 2 if v else 1)
@@ -275,7 +278,8 @@ def _value(b, p):
     p += 1
     if t >= 0x20:   # word t - 0x20
         t -= 0x20
-        i = _MARKS[t >> 3]
+        i = t >> 3 << 1
+        i = _MARKS[i] | _MARKS[i + 1] << 8
         for _ in range(t & 7):
             i = _WORDS.index(b"\0", i) + 1
         w = _WORDS[i:_WORDS.index(b"\0", i)]
@@ -321,7 +325,7 @@ def _frame(b, values=()):
     for v in values:
         _encode(b, v, 0)
     n = len(b)
-    return bytes((n & 0xFF, n >> 8)) + b + struct.pack("<I", crc32(b))
+    return bytes((n & 0xFF, n >> 8)) + b + crc32(b).to_bytes(4, "little")
 
 
 def _read_record(f, limit):
@@ -330,20 +334,19 @@ def _read_record(f, limit):
     n = h[0] | (h[1] << 8) if h and len(h) == 2 else 0
     if 0 < n <= limit - _FRAMING:
         r = f.read(n + 4)
-        if r and len(r) == n + 4 and r[n:] == struct.pack("<I", crc32(r[:n])):
+        if r and len(r) == n + 4 and r[n:] == crc32(r[:n]).to_bytes(4, "little"):
             return r[:n]
 
 
 class MessageQueue:
     """Durable FIFO of (seq, action, payload, tx_ref); see the module comment. Its state
     (set up by queue_open.open, which has the arguments' defaults: directory,
-    capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity, max_record,
+    capacity_bytes, max_record, segment_bytes, fs, stage_slots): dir, fs, capacity_bytes, max_record,
     segment_bytes, stage_slots; _tail_bad (the newest segment ends in a torn record); _segs [base seq, size, last message seq] per segment,
     oldest first; _map tx_ref -> transactionId; _acked the ack watermark; _ack_slot the ack
     file ("ack.0", "ack.1") written next; next_seq the seq the next push() gets (read only: the core
     records it before pushing a Start); _count messages waiting; _head (segment index or None
-    if staged, offset or seq, body); _staged [seq, size, slot] oldest first; segments_started /
-    segments_deleted (counters for tests and the benchmark)."""
+    if staged, offset or seq, body); _staged [seq, size, slot] oldest first."""
 
     def __init__(self, *args, **kw):
         _rare("open", self, *args, **kw)
@@ -357,7 +360,7 @@ class MessageQueue:
               so everything at or below the ack watermark is;
           tx_id(tx_ref): the transactionId resolved for tx_ref, or None;
           failures(): [[action, transactionId, reason], ...] oldest first, at most
-              queue_open.FAILURE_LOG_MAX;
+              queue_open._FAILURE_LOG_MAX;
           fail(seq, reason): message seq (the head) exhausted its attempts: logged in
               failures.json and removed (removed all the same when that code cannot load:
               giving up must not stop the core that called it; _rare);
@@ -369,45 +372,9 @@ class MessageQueue:
             raise AttributeError(name)
         return lambda *args, **kw: _rare(name, self, *args, **kw)
 
-    def _path(self, n, slot=False):
-        """The file of the segment with base seq n, or of slot n."""
-        return "%s/%0*d%s" % (self.dir, 2 if slot else 10, n, MSG_SUFFIX if slot else SEG_SUFFIX)
-
-    def _locate(self, si, off):
-        """Set the head to the first waiting message at or after (segment si, offset off);
-        si None: among the staged messages (queue_open.open counts them all the same way)."""
-        self._head = None
-        while si is not None and si < len(self._segs):
-            seg = self._segs[si]
-            if seg[2] > self._acked:
-                f = self.fs.open(self._path(seg[0]), "rb")
-                try:
-                    f.seek(off)
-                    while True:
-                        body = _read_record(f, self.max_record)
-                        if body is None:
-                            break
-                        # seqs above seg[2] can only be leftovers of a failed seal (the
-                        # same messages are still staged): never deliver them twice
-                        if body[0] == _MSG and self._acked < _uint(body, 1)[0] <= seg[2]:
-                            self._head = (si, off, body)
-                            return
-                        off += len(body) + _FRAMING
-                finally:
-                    f.close()
-            si += 1
-            off = 0
-        for seq, _, slot in self._staged:
-            if seq > self._acked:
-                f = self.fs.open(self._path(slot, True), "rb")
-                try:
-                    body = _read_record(f, self.max_record)
-                finally:
-                    f.close()
-                if body is None or body[0] != _MSG or _uint(body, 1)[0] != seq:
-                    raise OSError(_EIO)   # changed under us (one we wrote): not ours to guess
-                self._head = (None, seq, body)
-                return
+    def _path(self, n):
+        """The file of the segment with base seq n (that of slot n: _SLOT_PATH % (dir, n))."""
+        return _SEG_PATH % (self.dir, n)
 
     # ------------------------------------------------------------ public interface
     def __len__(self):
@@ -420,11 +387,11 @@ class MessageQueue:
             n += s[1]
         return n
 
-    def room_for_transaction(self, n_meter_values=_TX_METER_VALUES):
-        """Whether a whole new transaction (Start, n_meter_values MeterValues, Stop) fits beside
+    def room_for_transaction(self, count=_TX_METER_VALUES):
+        """Whether a whole new transaction (Start, `count` MeterValues, Stop) fits beside
         the Stop reserve, in capacity_bytes and in the filesystem's free space."""
-        need = _EST_START + n_meter_values * _EST_METER_VALUE + _EST_STOP + STOP_RESERVE
-        if self.bytes_used + need > self.capacity:
+        need = _EST_START + count * _EST_METER_VALUE + _EST_STOP + _STOP_RESERVE
+        if self.bytes_used + need > self.capacity_bytes:
             return False  # no filesystem query then
         free = self.fs.free(self.dir)
         return free is None or free >= need + _FS_MARGIN
@@ -440,10 +407,10 @@ class MessageQueue:
         n = len(rec)
         if n > self.max_record:
             _rare("error", _E_SIZE, action, n, self.max_record)
-        reserve = 0 if action == "StopTransaction" else STOP_RESERVE
+        reserve = 0 if action == "StopTransaction" else _STOP_RESERVE
         used = self.bytes_used
-        if used + n + reserve > self.capacity:
-            _rare("error", _E_FULL, used, self.capacity, action, n, reserve)
+        if used + n + reserve > self.capacity_bytes:
+            _rare("error", _E_FULL, used, self.capacity_bytes, action, n, reserve)
         try:
             if len(self._staged) >= self.stage_slots and not _rare("seal", self):
                 # every slot in use (an earlier seal failed) and the code to seal cannot load:
@@ -456,10 +423,10 @@ class MessageQueue:
             while used >> slot & 1:   # the lowest slot not in use
                 slot += 1
             self.next_seq = seq + 1     # consumed even if the write fails: it may have landed
-            store.write(self._path(slot, True), rec, self.fs)
+            store.write(_SLOT_PATH % (self.dir, slot), rec, self.fs)
         except OSError as e:
             if e.args and e.args[0] == _ENOSPC:
-                _rare("error", _E_FLASH, self.bytes_used, self.capacity, action)
+                _rare("error", _E_FLASH, self.bytes_used, self.capacity_bytes, action)
             raise
         self._staged.append([seq, n, slot])
         self._count += 1
@@ -487,11 +454,13 @@ class MessageQueue:
         return seq, action, payload, ref
 
     def ack(self, seq):
-        """The CSMS answered message seq (the head): remove it durably."""
+        """The CSMS answered message seq (the head): remove it durably. The head becomes the
+        first waiting message after it: in the segments from there on, then among the staged
+        (queue_open.open finds the first one and counts them all the same way)."""
         h = self.peek()
         if h is None or seq != h[0]:
             _rare("error", _E_HEAD, "ack", seq, h and h[0])
-        store.write("%s/ack.%d" % (self.dir, self._ack_slot), _frame(_varint(_ACK, seq)), self.fs)
+        store.write(_ACK_PATH % (self.dir, self._ack_slot), _frame(_varint(_ACK, seq)), self.fs)
         self._ack_slot ^= 1
         si, off, body = self._head
         if si is None:   # staged: its slot is free now
@@ -500,11 +469,46 @@ class MessageQueue:
         self._count -= 1
         if h[1] == "StopTransaction" and h[3] is not None:
             self._map.pop(h[3], None)   # its last message is delivered
-        self._locate(si, 0 if si is None else off + len(body) + _FRAMING)
+        self._head = None
+        if si is not None:
+            off += len(body) + _FRAMING
+            while self._head is None and si < len(self._segs):
+                seg = self._segs[si]
+                if seg[2] > seq:
+                    f = self.fs.open(self._path(seg[0]), "rb")
+                    try:
+                        f.seek(off)
+                        while True:
+                            body = _read_record(f, self.max_record)
+                            if body is None:
+                                break
+                            # seqs above seg[2] can only be leftovers of a failed seal (the
+                            # same messages are still staged): never deliver them twice
+                            if body[0] == _MSG and seq < _uint(body, 1)[0] <= seg[2]:
+                                self._head = (si, off, body)
+                                break
+                            off += len(body) + _FRAMING
+                    finally:
+                        f.close()
+                si += 1
+                off = 0
+        if self._head is None:
+            for s in self._staged:
+                if s[0] > seq:
+                    f = self.fs.open(_SLOT_PATH % (self.dir, s[2]), "rb")
+                    try:
+                        body = _read_record(f, self.max_record)
+                    finally:
+                        f.close()
+                    if body is None or body[0] != _MSG or _uint(body, 1)[0] != s[0]:
+                        raise OSError(_EIO)   # changed under us (one we wrote): not ours to guess
+                    self._head = (None, s[0], body)
+                    break
         segs = self._segs
-        if (self._head is None and segs[-1][1] > self.segment_bytes // 4) or \
-                (len(segs) > 1 and segs[0][2] <= seq):
-            _rare("tidy", self)   # roll the emptied segment or delete acknowledged ones (else: next ack)
+        if self._head is None and segs[-1][1] > self.segment_bytes // 4:
+            _rare("compact", self, True)   # the queue is empty: a fresh segment, so the old bytes are freed
+        elif len(segs) > 1 and segs[0][2] <= seq:
+            _rare("compact", self)   # delete the segments all acknowledged (else: the next ack)
 
     def close(self):
         """Nothing to close: queue_open opens a segment file for each write and closes it

@@ -2,12 +2,11 @@
 # (queue._rare): opening (reading segments, slots and ack files back after a reboot or a power
 # cut, dropping torn records), sealing the staged slots into a segment, segment rollover and
 # compaction, resolve_tx, waiting(), done(), tx_id(), the failure log, the
-# texts of QueueError and the rare words of the code table. State stays in the MessageQueue `q`;
+# texts of QueueError and the rare words of the code table. State stays in the MessageQueue (`self` here);
 # the record format and push / peek / ack are in queue.py.
 from compat import const
 import store
-from ocpp16.queue import (_WORDS, MSG_SUFFIX, SEG_SUFFIX, STAGE_MAX, QueueError, _encode,
-                          _frame, _read_record, _uint, _value, _varint)
+from ocpp16.queue import _WORDS, QueueError, _encode, _frame, _read_record, _uint, _value, _varint
 
 # The record format (queue.py's constants of the same names)
 _FRAMING = const(6)
@@ -15,6 +14,9 @@ _MSG = const(0x4D)
 _ACK = const(0x41)
 _RES = const(0x52)
 _EIO = const(5)
+_SEG_PATH = const("%s/%010d.seg")
+_SLOT_PATH = const("%s/%02d.msg")
+_ACK_PATH = const("%s/ack.%01d")
 
 _DEFAULT_CAPACITY = const(448 * 1024)  # record bytes; leaves 1/8 of a 512 KB LittleFS partition for metadata
 _DEFAULT_MAX_RECORD = const(4096)  # largest framed record; one is held in RAM when peeked
@@ -24,9 +26,9 @@ _SEGMENT_SLACK = const(64)  # ... minus room for LittleFS's per-block CTZ pointe
                                # segment does not spill a few bytes into one more block
 _MAX_TX_MAP = const(32)  # tx_ref -> transactionId entries kept (oldest dropped beyond)
 _MAX_ACK_FILE = const(32)  # bytes read from an ack file (one small framed record)
-FAILURES = "failures.json"     # the failure log (store.save)
-FAILURE_LOG_MAX = 16           # entries kept in failures.json (newest win)
-MAX_REASON = 80                # characters of a failure reason kept
+_STAGE_MAX = const(32)  # slot files; all staged messages are sealed when every one is used
+_FAILURE_LOG_MAX = const(16)  # entries kept in the failure log, failures.json; the newest win
+_MAX_REASON = const(80)  # characters of a failure reason kept
 _E_FULL = const(6)             # QueueError texts (error())
 _E_HEAD = const(8)
 
@@ -66,120 +68,44 @@ def rare_word(i):
 
 
 # ------------------------------------------------------------ opening
-def open(q, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
-               segment_bytes=None, fs=None, stage_slots=STAGE_MAX):
+# The functions here take the MessageQueue as `self`: they are its methods that live in this file.
+def open(self, directory, capacity_bytes=_DEFAULT_CAPACITY, max_record=_DEFAULT_MAX_RECORD,
+         segment_bytes=None, fs=None, stage_slots=_STAGE_MAX):
     """MessageQueue(...): the state (described in MessageQueue's docstring), read back."""
-    capacity = capacity_bytes
-    q.dir = directory.rstrip("/") or "/"
-    q.capacity = capacity
-    q.max_record = max_record
-    q.segment_bytes = segment_bytes or max(1, capacity // _SEGMENTS // _FLASH_BLOCK) * _FLASH_BLOCK - _SEGMENT_SLACK
-    q.fs = fs or store.real_fs
-    q.stage_slots = stage_slots
-    q._tail_bad = False
-    q._segs = []
-    q._map = {}
-    q._acked = -1
-    q._ack_slot = 0
-    q.next_seq = 0
-    q._count = 0
-    q._head = None
-    q._staged = []
-    q.segments_started = 0
-    q.segments_deleted = 0
-    store.makedirs(q.dir, q.fs)
+    self.dir = directory.rstrip("/") or "/"
+    self.capacity_bytes = capacity_bytes
+    self.max_record = max_record
+    self.segment_bytes = segment_bytes or \
+        max(1, capacity_bytes // _SEGMENTS // _FLASH_BLOCK) * _FLASH_BLOCK - _SEGMENT_SLACK
+    self.fs = fs = fs or store.real_fs
+    self.stage_slots = stage_slots
+    self._tail_bad = False
+    self._segs = []
+    self._map = {}
+    self.next_seq = 0
+    self._head = None
+    self._staged = []
+    store.makedirs(self.dir, fs)
     bases = []
     slots = []
-    for name in q.fs.listdir(q.dir):
-        for suffix, digits, into in ((SEG_SUFFIX, 10, bases), (MSG_SUFFIX, 2, slots)):
-            if name.endswith(suffix) and len(name) == digits + len(suffix):
-                try:
-                    into.append(int(name[:digits]))
-                except ValueError:
-                    pass
+    for name in fs.listdir(self.dir):
+        # a segment or slot file: the one the number its name starts with gives
+        for path, digits, into in ((_SEG_PATH, 10, bases), (_SLOT_PATH, 2, slots)):
+            try:
+                n = int(name[:digits])
+            except ValueError:
+                continue
+            if path % (self.dir, n) == self.dir + "/" + name:
+                into.append(n)
     bases.sort()
-    _read_acks(q)
-    last = -1
-    for i, base in enumerate(bases):
-        size = q.fs.size(q._path(base))
-        seg = [base, size, -1]
-        q._segs.append(seg)
-        good = 0                      # end of the last intact record
-        f = q.fs.open(q._path(base), "rb")
-        try:
-            while True:
-                body = _read_record(f, q.max_record)
-                if body is None:
-                    break
-                kind = body[0]
-                if kind == _MSG:
-                    seq = _uint(body, 1)[0]
-                    if seq > last:
-                        last = seq
-                        seg[2] = seq
-                elif kind == _RES:
-                    ref, p = _uint(body, 1)
-                    _remember(q, ref, _value(body, p)[0])
-                good += len(body) + _FRAMING
-        except (ValueError, IndexError):
-            pass                      # a record that passed its CRC but does not decode
-        finally:
-            f.close()
-        if i == len(bases) - 1 and good != size:
-            q._tail_bad = True     # torn or garbage tail: appends go to a new segment
-    q.next_seq = max(last + 1, bases[-1] if bases else 0, q._acked + 1)
-    if q._tail_bad:
-        q.next_seq += 1   # the torn record may have been a message: never reuse its seq
-    for slot in slots:
-        if slot >= q.stage_slots:
-            continue
-        body = _read_staged(q, slot, None)
-        if body is None:
-            continue                  # torn or garbage: a free slot
-        seq = _uint(body, 1)[0]
-        q.next_seq = max(q.next_seq, seq + 1)
-        if seq > last and seq > q._acked:
-            q._staged.append([seq, len(body) + _FRAMING, slot])
-    q._staged.sort()
-    if not bases:
-        _new_segment(q)
-    compact(q)
-    q._locate(0, 0)
-    n = 0   # the waiting messages, found as _locate finds the head
-    for seg in q._segs:
-        if seg[2] > q._acked:
-            for seq in _seqs(q, seg):
-                n += q._acked < seq <= seg[2]
-    for s in q._staged:
-        n += s[0] > q._acked
-    q._count = n
-
-
-def _read_staged(q, slot, seq):
-    """Body of the message record in slot (that of seq if seq is given); None if the file
-    is torn, missing or holds something else."""
-    try:
-        f = q.fs.open(q._path(slot, True), "rb")
-    except OSError:
-        return None
-    try:
-        b = _read_record(f, q.max_record)
-        if b and not f.read(1) and b[0] == _MSG and (seq is None or _uint(b, 1)[0] == seq):
-            return b
-    except IndexError:
-        pass
-    finally:
-        f.close()
-
-
-def _read_acks(q):
+    # the ack watermark: the newer of the two ack files (a torn one counts as none)
     got = []
     for i in (0, 1):
-        path = "%s/ack.%d" % (q.dir, i)   # as in queue.MessageQueue.ack
+        path = _ACK_PATH % (self.dir, i)
         v = -1
-        n = q.fs.size(path)
+        n = fs.size(path)
         if 0 < n <= _MAX_ACK_FILE:
-            f = q.fs.open(path, "rb")
+            f = fs.open(path, "rb")
             try:
                 body = _read_record(f, _MAX_ACK_FILE)
             finally:
@@ -190,51 +116,127 @@ def _read_acks(q):
                 except IndexError:
                     v = -1
         got.append(v)
-    q._acked = max(got)
-    q._ack_slot = 0 if got[0] <= got[1] else 1   # overwrite the older one
-
-
-def _remember(q, ref, tx_id):
-    q._map[ref] = tx_id
-    if len(q._map) > _MAX_TX_MAP:
-        oldest = min(q._map)
+    self._acked = acked = max(got)
+    self._ack_slot = 0 if got[0] <= got[1] else 1   # overwrite the older one
+    last = -1
+    count = 0     # the waiting messages: each seq once (a failed seal's copy is not counted
+    head = None   # again), above the watermark; the first of them is the head (as ack finds it)
+    for i, base in enumerate(bases):
+        size = fs.size(self._path(base))
+        seg = [base, size, -1]
+        self._segs.append(seg)
+        good = 0                      # end of the last intact record
+        f = fs.open(self._path(base), "rb")
+        try:
+            while True:
+                body = _read_record(f, max_record)
+                if body is None:
+                    break
+                kind = body[0]
+                if kind == _MSG:
+                    seq = _uint(body, 1)[0]
+                    if seq > last:
+                        last = seq
+                        seg[2] = seq
+                        if seq > acked:
+                            if head is None:
+                                head = (i, good, body)
+                            count += 1
+                elif kind == _RES:
+                    ref, p = _uint(body, 1)
+                    self._map[ref] = _value(body, p)[0]
+                good += len(body) + _FRAMING
+        except (ValueError, IndexError):
+            pass                      # a record that passed its CRC but does not decode
+        finally:
+            f.close()
+        if i == len(bases) - 1 and good != size:
+            self._tail_bad = True     # torn or garbage tail: appends go to a new segment
+    self.next_seq = max(last + 1, bases[-1] if bases else 0, acked + 1)
+    if self._tail_bad:
+        self.next_seq += 1   # the torn record may have been a message: never reuse its seq
+    for n in slots:
+        if n >= stage_slots:
+            continue
+        try:
+            f = fs.open(_SLOT_PATH % (self.dir, n), "rb")
+        except OSError:
+            continue
+        try:
+            body = _read_record(f, max_record)
+            seq = _uint(body, 1)[0] if body and not f.read(1) and body[0] == _MSG else None
+        except IndexError:
+            seq = None
+        finally:
+            f.close()
+        if seq is None:
+            continue                  # torn or garbage (or gone): a free slot
+        self.next_seq = max(self.next_seq, seq + 1)
+        if seq > last and seq > acked:
+            self._staged.append([seq, len(body) + _FRAMING, n])
+            count += 1
+            if head is None or (head[0] is None and seq < head[1]):
+                head = (None, seq, body)
+    self._staged.sort()
+    self._count = count
+    while len(self._map) > _MAX_TX_MAP:   # keep the newest (tx_refs are seqs), as resolve_tx
+        oldest = min(self._map)
         import log
         log.warning("tx map full: forgetting transaction ref %d", oldest)
-        del q._map[oldest]
+        del self._map[oldest]
+    self._head = head
+    compact(self, not bases)   # (which keeps the head's segment index right)
 
 
 # ------------------------------------------------------------ writing segments
-def seal(q, silent=False):
+# A write to the newest segment that fails may have left a torn record: then the tail is bad
+# (_tail_bad: never append after it, the next write starts a new segment) and its size is
+# what is on flash. A segment file is opened for each write and closed: no handle stays open
+# between calls (an open LittleFS file holds ~320 B of heap: its cache and state); after a
+# failed write or sync its close may fail too (ignored: the tail is torn all the same).
+def seal(self, silent=False):
     """Append the staged messages not yet acknowledged to the newest segment (one sync);
     then every slot is free (True). silent (the seal right after a push filled the last slot):
     an OSError is logged, not raised; the messages are safe in their slots, the next push retries."""
-    live = [s for s in q._staged if s[0] > q._acked]
+    live = [s for s in self._staged if s[0] > self._acked]
     total = 0
     for s in live:
         total += s[1]
     if live:
-        seg = q._segs[-1]
+        seg = self._segs[-1]
         try:
-            if q._tail_bad or (seg[1] + total > q.segment_bytes and seg[1] > 0):
-                roll(q)
-                seg = q._segs[-1]
+            if self._tail_bad or (seg[1] + total > self.segment_bytes and seg[1] > 0):
+                compact(self, True)
+                seg = self._segs[-1]
             head_at = None
             pos = seg[1]
-            f = _open(q, seg[0], "ab")
+            f = self.fs.open(self._path(seg[0]), "ab")
             try:
-                for seq, size, slot in live:
-                    body = _read_staged(q, slot, seq)
-                    if body is None:
+                for seq, size, n in live:
+                    # the message in slot n, as open read it or push wrote it
+                    g = self.fs.open(_SLOT_PATH % (self.dir, n), "rb")
+                    try:
+                        body = _read_record(g, self.max_record)
+                        if not body or g.read(1) or body[0] != _MSG or _uint(body, 1)[0] != seq:
+                            raise OSError(_EIO)   # changed under us: not ours to guess
+                    except IndexError:
                         raise OSError(_EIO)
+                    finally:
+                        g.close()
                     f.write(_frame(body))
-                    if q._head is not None and q._head[0] is None and q._head[1] == seq:
+                    if self._head is not None and self._head[0] is None and self._head[1] == seq:
                         head_at = pos
                     pos += size
-                q.fs.sync(f)
+                self.fs.sync(f)
             finally:
-                _close(f)
+                try:
+                    f.close()
+                except OSError:
+                    pass
         except OSError as e:
-            _torn_tail(q)
+            self._tail_bad = True
+            seg = self._segs[-1]
+            seg[1] = max(0, self.fs.size(self._path(seg[0])))
             if not silent:
                 raise
             import log
@@ -243,171 +245,127 @@ def seal(q, silent=False):
         seg[1] = pos
         seg[2] = live[-1][0]
         if head_at is not None:
-            q._head = (len(q._segs) - 1, head_at, q._head[2])
-    q._staged = []
+            self._head = (len(self._segs) - 1, head_at, self._head[2])
+    self._staged = []
     return True
 
 
-def resolve_tx(q, tx_ref, transaction_id):
+def resolve_tx(self, tx_ref, tx_id):
     """MessageQueue.resolve_tx: a resolve record appended to the newest segment."""
-    rec = _frame(_varint(_RES, tx_ref), (transaction_id,))
-    seg = q._segs[-1]
+    rec = _frame(_varint(_RES, tx_ref), (tx_id,))
+    seg = self._segs[-1]
     try:
-        if q._tail_bad or (seg[1] + len(rec) > q.segment_bytes and seg[1] > 0):
-            roll(q)
-            seg = q._segs[-1]
-        f = _open(q, seg[0], "ab")
+        if self._tail_bad or (seg[1] + len(rec) > self.segment_bytes and seg[1] > 0):
+            compact(self, True)
+            seg = self._segs[-1]
+        f = self.fs.open(self._path(seg[0]), "ab")
         try:
             f.write(rec)
-            q.fs.sync(f)
+            self.fs.sync(f)
         finally:
-            _close(f)
+            try:
+                f.close()
+            except OSError:
+                pass
     except OSError:
-        _torn_tail(q)
+        self._tail_bad = True
+        seg = self._segs[-1]
+        seg[1] = max(0, self.fs.size(self._path(seg[0])))
         raise
     seg[1] += len(rec)
-    _remember(q, tx_ref, transaction_id)
+    self._map[tx_ref] = tx_id
+    if len(self._map) > _MAX_TX_MAP:   # keep the newest (tx_refs are seqs: the smallest goes)
+        oldest = min(self._map)
+        import log
+        log.warning("tx map full: forgetting transaction ref %d", oldest)
+        del self._map[oldest]
 
 
-def _torn_tail(q):
-    """A write to the newest segment failed: whatever landed may be torn, so never append
-    after it; its size is what is on flash."""
-    q._tail_bad = True
-    seg = q._segs[-1]
-    seg[1] = max(0, q.fs.size(q._path(seg[0])))
-
-
-def _open(q, base, mode):
-    """The file of segment `base`, opened for one write: no handle stays open between calls
-    (an open LittleFS file holds ~320 B of heap: its cache and state)."""
-    return q.fs.open(q._path(base), mode)
-
-
-def _close(f):
-    """Close a segment file; after a failed write or sync its close may fail too (the caller
-    handles that failure: the tail is torn)."""
-    try:
-        f.close()
-    except OSError:
-        pass
-
-
-def _new_segment(q):
-    base = q.next_seq
-    if q._segs and q._segs[-1][0] == base:
-        base += 1                   # a fresh file, never the torn one (seq gap is harmless)
-        q.next_seq = base
-    f = _open(q, base, "wb")
-    try:
-        q._segs.append([base, 0, -1])
-        q.segments_started += 1
-        q._tail_bad = False
-        out = bytearray()
-        for ref in sorted(q._map):      # the live tx_ref map goes along, so old segments can go
-            out.extend(_frame(_varint(_RES, ref), (q._map[ref],)))
-        if out:
-            f.write(out)
-        q.fs.sync(f)
-    finally:
-        _close(f)
-    q._segs[-1][1] = len(out)
-
-
-def roll(q):
-    _new_segment(q)
-    compact(q)
-
-
-def tidy(q):
-    """After an ack: an emptied queue starts a fresh segment (so the old bytes are freed),
-    else older segments whose messages are all acknowledged are deleted."""
-    if q._head is None and q._segs[-1][1] > q.segment_bytes // 4:
-        roll(q)
-    else:
-        compact(q)
-
-
-def compact(q):
-    """Delete older segments whose messages are all acknowledged, oldest first."""
-    while len(q._segs) > 1 and q._segs[0][2] <= q._acked:
-        path = q._path(q._segs[0][0])
+def compact(self, start=False):
+    """Delete older segments whose messages are all acknowledged, oldest first (never the
+    newest); start True: first start a new segment holding a copy of the live tx_ref map (so
+    old segments can go): a torn or full tail, no segment at open, and the queue emptied by an
+    ack (queue.MessageQueue.ack: so the old bytes are freed)."""
+    if start:
+        base = self.next_seq
+        if self._segs and self._segs[-1][0] == base:
+            base += 1                   # a fresh file, never the torn one (seq gap is harmless)
+            self.next_seq = base
+        f = self.fs.open(self._path(base), "wb")
         try:
-            q.fs.remove(path)
+            self._segs.append([base, 0, -1])
+            self._tail_bad = False
+            out = bytearray()
+            for ref in sorted(self._map):
+                out.extend(_frame(_varint(_RES, ref), (self._map[ref],)))
+            if out:
+                f.write(out)
+            self.fs.sync(f)
+        finally:
+            try:
+                f.close()
+            except OSError:
+                pass
+        self._segs[-1][1] = len(out)
+    while len(self._segs) > 1 and self._segs[0][2] <= self._acked:
+        path = self._path(self._segs[0][0])
+        try:
+            self.fs.remove(path)
         except OSError as e:
             import log
             log.warning("queue: cannot remove %s: %s", path, e)
-        q._segs.pop(0)
-        q.segments_deleted += 1
-        if q._head is not None and q._head[0] is not None:
-            q._head = (q._head[0] - 1, q._head[1], q._head[2])
+        self._segs.pop(0)
+        if self._head is not None and self._head[0] is not None:
+            self._head = (self._head[0] - 1, self._head[1], self._head[2])
 
 
 # ------------------------------------------------------------ questions and the failure log
-def encode_value(v):
-    """Compact bytes of a JSON-like value (queue._encode; for tests and the benchmark)."""
-    out = bytearray()
-    _encode(out, v, 0)
-    return bytes(out)
-
-
-def decode_value(b):
-    return _value(b, 0)[0]
-
-
-
-def done(q, seq):
+def done(self, seq):
     """MessageQueue.done: at or below the ack watermark."""
-    return seq <= q._acked
+    return seq <= self._acked
 
 
-def tx_id(q, tx_ref):
+def tx_id(self, tx_ref):
     """MessageQueue.tx_id."""
-    return q._map.get(tx_ref)
+    return self._map.get(tx_ref)
 
 
-def waiting(q, seq):
+def waiting(self, seq):
     """True when message `seq` is queued and not yet acknowledged. Reads the log from the
     head (flash I/O proportional to the queue): for start-up checks, not the hot path."""
-    if seq <= q._acked or seq >= q.next_seq:
+    if seq <= self._acked or seq >= self.next_seq:
         return False
-    for s, _, _ in q._staged:
+    for s, _, _ in self._staged:
         if s == seq:
             return True
-    for seg in q._segs:
-        if seg[2] >= seq and seg[2] > q._acked and seq in _seqs(q, seg):
-            return True
+    for seg in self._segs:
+        if seg[2] >= seq and seg[2] > self._acked:
+            f = self.fs.open(self._path(seg[0]), "rb")
+            try:
+                while True:
+                    body = _read_record(f, self.max_record)
+                    if body is None:
+                        break
+                    if body[0] == _MSG and _uint(body, 1)[0] == seq:
+                        return True
+            finally:
+                f.close()
     return False
 
 
-def _seqs(q, seg):
-    """The seqs of the message records in segment seg, in file order (open and waiting read
-    them; _locate reads its own, from an offset)."""
-    out = []
-    f = q.fs.open(q._path(seg[0]), "rb")
-    try:
-        while True:
-            body = _read_record(f, q.max_record)
-            if body is None:
-                return out
-            if body[0] == _MSG:
-                out.append(_uint(body, 1)[0])
-    finally:
-        f.close()
-
-
-def fail(q, seq, reason):
+def fail(self, seq, reason):
     """Message seq (the head) exhausted its attempts: log it in failures.json, remove it."""
-    head = None if q._head is None else _uint(q._head[2], 1)[0]
+    head = None if self._head is None else _uint(self._head[2], 1)[0]
     if seq != head or head is None:
         error(_E_HEAD, "fail", seq, head)
-    _, action, payload, _ = q.peek()
-    entries = failures(q)
-    entries.append([action, payload.get("transactionId"), str(reason)[:MAX_REASON]])
-    store.save(q.dir + "/" + FAILURES, entries[-FAILURE_LOG_MAX:], q.fs)
-    q.ack(seq)
+    _, action, payload, _ = self.peek()
+    entries = failures(self)
+    entries.append([action, payload.get("transactionId"), str(reason)[:_MAX_REASON]])
+    store.save(self.dir + "/failures.json", entries[-_FAILURE_LOG_MAX:], self.fs)
+    self.ack(seq)
 
 
-def failures(q):
-    """[[action, transactionId, reason], ...] oldest first, at most FAILURE_LOG_MAX."""
-    got = store.load(q.dir + "/" + FAILURES, [], q.fs)
+def failures(self):
+    """[[action, transactionId, reason], ...] oldest first, at most _FAILURE_LOG_MAX."""
+    got = store.load(self.dir + "/failures.json", [], self.fs)
     return got if type(got) is list else []

@@ -7,6 +7,17 @@ from ocpp16 import queue as mq
 from ocpp16 import queue_open as qo   # the on-demand half: limits of reclaim, room, failure log
 from ocpp16.queue import MessageQueue
 from out_of_heap import refusing
+from limits import limit
+
+# module-private limits (`_X = const()`), read from their one home
+STAGE_MAX = limit("ocpp16.queue_open", "_STAGE_MAX")
+FAILURE_LOG_MAX = limit("ocpp16.queue_open", "_FAILURE_LOG_MAX")
+MAX_REASON = limit("ocpp16.queue_open", "_MAX_REASON")
+STOP_RESERVE = limit("ocpp16.queue", "_STOP_RESERVE")
+MAX_DEPTH = limit("ocpp16.queue", "_MAX_DEPTH")
+SEG_SUFFIX = ".seg"   # the files of the on-flash layout (queue.py's module comment)
+MSG_SUFFIX = ".msg"
+FAILURES = "failures.json"
 
 D = "/flash/q"
 
@@ -35,6 +46,22 @@ ODD = {"float": 1.5, "neg": -123456789012, "big": 2 ** 40, "t": True, "f": False
                 "2026-11-23t12:00:00z", "1999-12-31T23:59:59Z", "1900-01-01T00:00:00Z",
                 "12345678901234567890", "1.23456789"],
        "nested": [[[{"k": []}]], {}], "unicode key é": 1}
+
+
+def encode_value(v):
+    """The compact bytes of a JSON-like value (queue._encode)."""
+    out = bytearray()
+    mq._encode(out, v, 0)
+    return bytes(out)
+
+
+def decode_value(b):
+    return mq._value(b, 0)[0]
+
+
+def deleted_segments(fs):
+    """Segment files the queue deleted on fs (compaction)."""
+    return len([p for p in fs.removed if p.endswith(SEG_SUFFIX)])
 
 
 def fresh(**kw):
@@ -79,12 +106,12 @@ def test_every_action_shape_round_trips_exactly():
 
 def test_encoding_is_compact_and_exact():
     for v in (START, MV, MV3, STOP, SEC, ODD):
-        assert qo.decode_value(qo.encode_value(v)) == v
+        assert decode_value(encode_value(v)) == v
     import json
     mv_json = len(json.dumps({"action": "MeterValues", "payload": MV}))
-    assert len(qo.encode_value(MV)) * 3 < mv_json
-    assert len(qo.encode_value("2026-11-23T08:16:00Z")) <= 6
-    assert qo.decode_value(qo.encode_value("2026-11-23t12:00:00z")) == "2026-11-23t12:00:00z"
+    assert len(encode_value(MV)) * 3 < mv_json
+    assert len(encode_value("2026-11-23T08:16:00Z")) <= 6
+    assert decode_value(encode_value("2026-11-23t12:00:00z")) == "2026-11-23t12:00:00z"
 
 
 # The word codes of the on-flash format (code 0x20 + index): never changed, only appended to.
@@ -120,12 +147,12 @@ def test_words_table_has_no_duplicates_and_fits_the_tag_space():
     assert len(marks) == len(WORDS) and len(set(WORDS)) == len(WORDS) <= 256 - 0x20
     rare = 0
     for i, w in enumerate(WORDS):  # every code decodes to its word
-        assert qo.decode_value(bytes((0x20 + i,))) == w, (i, w)
+        assert decode_value(bytes((0x20 + i,))) == w, (i, w)
         if marks[i] == b"\x80":   # a word this firmware never sends: decoded by queue_open,
             rare += 1              # encoded as a string
-            assert qo.encode_value(w)[0] == 5 and qo.decode_value(qo.encode_value(w)) == w
+            assert encode_value(w)[0] == 5 and decode_value(encode_value(w)) == w
         else:                      # resident: one byte each way
-            assert marks[i].decode() == w and qo.encode_value(w) == bytes((0x20 + i,))
+            assert marks[i].decode() == w and encode_value(w) == bytes((0x20 + i,))
     assert 30 <= rare < len(WORDS) * 2 // 3
     # what the core queues (these four actions, their fields, this meter's values) is resident:
     # one byte (MV3 has another meter's values: only its fields count)
@@ -138,10 +165,10 @@ def test_words_table_has_no_duplicates_and_fits_the_tag_space():
     for w in ["StartTransaction", "StopTransaction", "MeterValues", "SecurityEventNotification"] \
             + words(START) + words(MV) + words(MV3, False) + words(STOP) + words(SEC):
         assert marks[WORDS.index(w)] != b"\x80", w
-    assert qo.decode_value(qo.encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
-    assert qo.decode_value(qo.encode_value("\x80")) == "\x80"       # not a rare word's mark
+    assert decode_value(encode_value("Wh\0kWh")) == "Wh\0kWh"  # not two words glued
+    assert decode_value(encode_value("\x80")) == "\x80"       # not a rare word's mark
     try:
-        qo.decode_value(bytes((0x20 + len(WORDS),)))
+        decode_value(bytes((0x20 + len(WORDS),)))
         assert False, "a code beyond the table decoded"
     except (IndexError, ValueError):   # the errors of a damaged record (queue._value)
         pass
@@ -239,19 +266,19 @@ def test_resolution_survives_segment_rolls_and_compaction():
     q.resolve_tx(ref, 1234)
     q.ack(ref)
     for _ in range(8):                       # offline spells: staged messages get sealed
-        for _ in range(mq.STAGE_MAX + 3):
+        for _ in range(STAGE_MAX + 3):
             q.push("MeterValues", MV, tx_ref=ref)
         while len(q):
             q.ack(q.peek()[0])
     q.push("StopTransaction", STOP, tx_ref=ref)
-    assert q.segments_deleted > 3
+    assert deleted_segments(fs) > 3
     q2 = reopen(fs, segment_bytes=300)
     assert q2.peek()[2]["transactionId"] == 1234
 
 
 def test_full_queue_refuses_with_named_reason_and_keeps_room_for_stop():
     fs, q = fresh(capacity_bytes=8192)
-    assert q.room_for_transaction(n_meter_values=4)
+    assert q.room_for_transaction(count=4)
     n = 0
     while True:
         try:
@@ -262,7 +289,7 @@ def test_full_queue_refuses_with_named_reason_and_keeps_room_for_stop():
             break
     assert msg.startswith("queue full: ") and "of 8192 bytes used" in msg, msg
     assert n > 50 and not q.room_for_transaction()
-    assert q.bytes_used + mq.STOP_RESERVE > q.capacity - 100
+    assert q.bytes_used + STOP_RESERVE > q.capacity_bytes - 100
     assert "kept for StopTransaction" in raises(mq.QueueError, q.push, "StartTransaction", START)
     q.push("StopTransaction", STOP)                  # the reserve is for this
     assert len(q) == n + 1
@@ -279,9 +306,9 @@ def test_oversized_and_bad_payloads_are_refused_by_name():
     assert "has no JSON form" in raises(mq.QueueError, q.push, "X", {"f": float("nan")})
     assert "has no JSON form" in raises(mq.QueueError, q.push, "X", {"f": -float("inf")})
     deep = []
-    for _ in range(mq.MAX_DEPTH + 2):
+    for _ in range(MAX_DEPTH + 2):
         deep = [deep]
-    assert "nested deeper than %d" % mq.MAX_DEPTH in raises(mq.QueueError, q.push, "X", {"d": deep})
+    assert "nested deeper than %d" % MAX_DEPTH in raises(mq.QueueError, q.push, "X", {"d": deep})
     assert "an object payload, not 'X', list" in raises(mq.QueueError, q.push, "X", [1])
     assert "needs an action name" in raises(mq.QueueError, q.push, "", {})
     assert "needs an action name" in raises(mq.QueueError, q.push, None, {})
@@ -289,29 +316,29 @@ def test_oversized_and_bad_payloads_are_refused_by_name():
 
 
 def _newest_segment(fs):
-    names = sorted(n for n in fs.listdir(D) if n.endswith(mq.SEG_SUFFIX))
+    names = sorted(n for n in fs.listdir(D) if n.endswith(SEG_SUFFIX))
     return D + "/" + names[-1]
 
 
 def _slots(fs):
-    return [D + "/" + n for n in fs.listdir(D) if n.endswith(mq.MSG_SUFFIX)]
+    return [D + "/" + n for n in fs.listdir(D) if n.endswith(MSG_SUFFIX)]
 
 
 def test_torn_segment_tail_is_dropped_and_appends_go_to_a_new_segment():
     fs, q = fresh()
-    seqs = [q.push("MeterValues", dict(MV, connectorId=i)) for i in range(mq.STAGE_MAX)]
+    seqs = [q.push("MeterValues", dict(MV, connectorId=i)) for i in range(STAGE_MAX)]
     seg = _newest_segment(fs)
     data = fs.files[seg]
     assert len(data) == q.bytes_used                          # all sealed
     for cut in range(1, 12):
         f2 = fs.copy()
         f2.files[seg] = bytearray(data[:len(data) - cut])  # the last record is torn
-        assert len(MessageQueue(D, fs=f2.copy())) == mq.STAGE_MAX   # its stale slot still has it
+        assert len(MessageQueue(D, fs=f2.copy())) == STAGE_MAX   # its stale slot still has it
         for p in _slots(f2):
             del f2.files[p]
         q2 = MessageQueue(D, fs=f2)
-        assert len(q2) == mq.STAGE_MAX - 1 and q2.peek()[0] == seqs[0]
-        c = [q2.push("StopTransaction", STOP) for _ in range(mq.STAGE_MAX)]
+        assert len(q2) == STAGE_MAX - 1 and q2.peek()[0] == seqs[0]
+        c = [q2.push("StopTransaction", STOP) for _ in range(STAGE_MAX)]
         assert c[0] > seqs[-2]
         assert _newest_segment(f2) != seg
         q3 = MessageQueue(D, fs=f2.copy())
@@ -353,7 +380,7 @@ def test_garbage_files_do_not_crash_the_queue():
     b = q2.push("MeterValues", MV)
     assert b > 9
     f3 = f2.copy()
-    f3.files[D + "/" + qo.FAILURES] = bytearray(b"\x00\x01")
+    f3.files[D + "/" + FAILURES] = bytearray(b"\x00\x01")
     q3 = MessageQueue(D, fs=f3)
     assert [g[0] for g in drain(q3)] == [a, b] and q3.failures() == []
 
@@ -368,11 +395,11 @@ def test_failure_log_records_and_is_bounded():
     assert len(q) == 0
     f = reopen(fs).failures()
     assert len(f) == 1 and f[0][0] == "StopTransaction" and f[0][1] == 55
-    assert f[0][2].startswith("CALLERROR InternalError") and len(f[0][2]) == qo.MAX_REASON
-    for i in range(qo.FAILURE_LOG_MAX + 5):
+    assert f[0][2].startswith("CALLERROR InternalError") and len(f[0][2]) == MAX_REASON
+    for i in range(FAILURE_LOG_MAX + 5):
         q.fail(q.push("MeterValues", MV3), "timeout %d" % i)
     f = reopen(fs).failures()
-    assert len(f) == qo.FAILURE_LOG_MAX and f[-1][2] == "timeout %d" % (qo.FAILURE_LOG_MAX + 4)
+    assert len(f) == FAILURE_LOG_MAX and f[-1][2] == "timeout %d" % (FAILURE_LOG_MAX + 4)
     assert f[-1][1] == 4711
 
 
@@ -385,10 +412,10 @@ def test_compaction_reclaims_acknowledged_segments():
         while len(q) > 5:
             q.ack(q.peek()[0])
         used.append(q.bytes_used)
-        segs = [n for n in fs.listdir(D) if n.endswith(mq.SEG_SUFFIX)]
+        segs = [n for n in fs.listdir(D) if n.endswith(SEG_SUFFIX)]
         assert len(segs) <= 4, segs
     assert max(used) < 4 * 1024
-    assert q.segments_deleted >= 20
+    assert deleted_segments(fs) >= 20
     assert len(drain(reopen(fs, segment_bytes=1024, stage_slots=4))) == 5
 
 
@@ -398,11 +425,11 @@ def test_online_traffic_leaves_no_files_behind_and_empty_queue_rolls():
         q.ack(q.push("MeterValues", MV))
     assert len(_slots(fs)) == 1 and q.bytes_used == 0        # one slot, rewritten
     for _ in range(3):                      # offline spells, then drained
-        for _ in range(mq.STAGE_MAX * 2):
+        for _ in range(STAGE_MAX * 2):
             q.push("MeterValues", MV)
         drain(q)
-    assert q.segments_deleted >= 1 and q.bytes_used < 1024 // 4
-    assert len([n for n in fs.listdir(D) if n.endswith(mq.SEG_SUFFIX)]) == 1
+    assert deleted_segments(fs) >= 1 and q.bytes_used < 1024 // 4
+    assert len([n for n in fs.listdir(D) if n.endswith(SEG_SUFFIX)]) == 1
     assert len(reopen(fs, segment_bytes=1024)) == 0
 
 
@@ -472,10 +499,10 @@ def test_a_failed_seal_never_delivers_a_message_twice():
     # copies in the segment (behind older messages still waiting there) must not be replayed.
     fs = _SyncFails()
     q = MessageQueue(D, fs=fs)
-    seqs = [q.push("MeterValues", MV) for _ in range(mq.STAGE_MAX + 2)]   # 16 sealed, 2 staged
+    seqs = [q.push("MeterValues", MV) for _ in range(STAGE_MAX + 2)]   # 16 sealed, 2 staged
     q.ack(seqs[0])
     fs.fail_next = True
-    more = [q.push("MeterValues", MV3) for _ in range(mq.STAGE_MAX - 2)]  # this seal fails
+    more = [q.push("MeterValues", MV3) for _ in range(STAGE_MAX - 2)]  # this seal fails
     assert len(q) == len(seqs) - 1 + len(more)
     want = seqs[1:] + more
     assert [g[0] for g in drain(MessageQueue(D, fs=fs.copy()))] == want
@@ -487,7 +514,7 @@ def test_room_for_transaction_also_needs_free_filesystem_space():
     assert q.room_for_transaction()                  # no space figure: capacity decides
     # queue.py's budgets (_EST_START + 16 x _EST_METER_VALUE + _EST_STOP, underscore const()s: not
     # importable on MicroPython), the Stop reserve and _FS_MARGIN (two 4 KB blocks)
-    need = 96 + 16 * 256 + 512 + mq.STOP_RESERVE + 2 * 4096
+    need = 96 + 16 * 256 + 512 + STOP_RESERVE + 2 * 4096
     fs.space = need - 1
     assert not q.room_for_transaction()
     fs.space = need + 200
@@ -496,7 +523,7 @@ def test_room_for_transaction_also_needs_free_filesystem_space():
     q.push("MeterValues", MV3)
     q.push("MeterValues", MV3)
     assert not q.room_for_transaction()              # the partition, not capacity, is short
-    assert q.room_for_transaction(n_meter_values=4)
+    assert q.room_for_transaction(count=4)
 
 
 def test_out_of_heap_for_the_on_demand_half_refuses_by_name_and_loses_nothing():

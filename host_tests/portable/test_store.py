@@ -24,24 +24,24 @@ def test_round_trip_and_missing_default():
 def test_leftover_torn_tmp_is_removed_and_old_kept():
     fs = fs_with_dir()
     store.save(P, {"v": 1}, fs)
-    fs.files[P + store.TMP_SUFFIX] = bytearray(b'{"v": 2')
+    fs.files[P + ".tmp"] = bytearray(b'{"v": 2')
     assert store.load(P, None, fs) == {"v": 1}
-    assert P + store.TMP_SUFFIX not in fs.files
+    assert P + ".tmp" not in fs.files
 
 
 def test_corrupt_file_falls_back_to_complete_tmp_then_default():
     fs = fs_with_dir()
     fs.files[P] = bytearray(b"\x00garbage")
-    fs.files[P + store.TMP_SUFFIX] = bytearray(b'{"v": 3}')
+    fs.files[P + ".tmp"] = bytearray(b'{"v": 3}')
     assert store.load(P, None, fs) == {"v": 3}
-    assert fs.files[P] == bytearray(b'{"v": 3}') and P + store.TMP_SUFFIX not in fs.files
+    assert fs.files[P] == bytearray(b'{"v": 3}') and P + ".tmp" not in fs.files
     fs.files[P] = bytearray(b"[1, 2")
     assert store.load(P, "dflt", fs) == "dflt"
 
 
 def test_missing_file_with_complete_tmp_uses_tmp():
     fs = fs_with_dir()
-    fs.files[P + store.TMP_SUFFIX] = bytearray(b"[1]")
+    fs.files[P + ".tmp"] = bytearray(b"[1]")
     assert store.load(P, None, fs) == [1]
 
 
@@ -80,7 +80,7 @@ def test_a_refusal_whose_text_cannot_load_is_a_store_error_all_the_same():
                 assert P in str(e)
     finally:
         store.__getattr__ = real
-    assert P not in fs.files and P + store.TMP_SUFFIX not in fs.files
+    assert P not in fs.files and P + ".tmp" not in fs.files
 
 
 def test_unknown_names_are_attribute_errors():
