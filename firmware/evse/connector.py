@@ -7,17 +7,17 @@ from hal import HalError
 from evse.interlock import Interlock, MIN_AMPS
 
 # B <-> C flicker is ignored for this long before it is acted on (IEC 61851 practice).
-DEBOUNCE_BC_MS = 500
+_DEBOUNCE_BC_MS = const(500)
 # Meter read by the app's meter task: no good reading for this long is a
 # PowerMeterFailure even if the read never returns (a failed read is one at once:
 # the Modbus driver has already retried).
-METER_STALE_MS = 5000
+_METER_STALE_MS = const(5000)
 _POWER_METER_FAILURE = const("PowerMeterFailure")
 # IEC 61851-1 gives the EV 5 s to follow a lower PWM duty: a measured phase
-# current above the offer by more than OVERCURRENT_MARGIN_A for OVERCURRENT_MS
+# current above the offer by more than _OVERCURRENT_MARGIN_A for _OVERCURRENT_MS
 # is OverCurrentFailure. It holds until the EV leaves C/D (stops asking).
-OVERCURRENT_MARGIN_A = 2
-OVERCURRENT_MS = 6000
+_OVERCURRENT_MARGIN_A = const(2)
+_OVERCURRENT_MS = const(6000)
 _OVER_CURRENT_FAILURE = const("OverCurrentFailure")
 # Pilot states that are faults, with their OCPP 1.6 ChargePointErrorCode.
 # E (CP shorted to PE, or the EV signals a fault) is a failure of the Mode 3
@@ -100,7 +100,7 @@ class Evse:
             self._raw_since = now
         if raw != self.state:
             if raw in ("B", "C") and self.state in ("B", "C"):
-                if now - self._raw_since >= DEBOUNCE_BC_MS:
+                if now - self._raw_since >= _DEBOUNCE_BC_MS:
                     self.state = raw
             else:
                 self.state = raw  # A, D, E, F and plug-in act at once
@@ -134,7 +134,7 @@ class Evse:
                 self.relay_fault = None
                 self._relay_hold = False
         if (self.meter_task and self._meter_ok_at is not None
-                and now - self._meter_ok_at >= METER_STALE_MS):
+                and now - self._meter_ok_at >= _METER_STALE_MS):
             self.meter_fault = _POWER_METER_FAILURE
         if not ev_asks:
             self.overcurrent = self._over_since = None
@@ -142,10 +142,10 @@ class Evse:
             r = self.reading
             amps = max(r["current_a"]) if r and r.get("current_a") else 0
             if (self.relay.closed and self.offer_amps >= MIN_AMPS
-                    and amps > self.offer_amps + OVERCURRENT_MARGIN_A):
+                    and amps > self.offer_amps + _OVERCURRENT_MARGIN_A):
                 if self._over_since is None:
                     self._over_since = now
-                if now - self._over_since >= OVERCURRENT_MS:
+                if now - self._over_since >= _OVERCURRENT_MS:
                     self.overcurrent = _OVER_CURRENT_FAILURE
             else:
                 self._over_since = None

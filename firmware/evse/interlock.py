@@ -19,7 +19,7 @@ from evse import MIN_AMPS  # below it there is no valid PWM duty: no offer, no c
 
 # IEC 61851: after the EVSE stops its PWM offer the EV should open S2 within
 # 3 s; the EVSE forces the contactor open after this long (SmartEVSE, esp32-evse).
-FORCE_OPEN_AFTER_OFFER_STOP_MS = 6000
+_FORCE_OPEN_AFTER_OFFER_STOP_MS = const(6000)
 # Pilot sample + interlock period on the timer. With the driver's 2-sample stop
 # debounce a change to A/E/F opens the contactor within 2 periods (+ one callback
 # latency): 50 ms, inside one 100 ms control period. One sample is a 100-read ADC
@@ -58,7 +58,7 @@ class Interlock:
             # The offer stopped (stop requested, limit below 6 A): let the EV stop drawing first.
             if self.offer_stopped_at is None:
                 self.offer_stopped_at = now
-            if now - self.offer_stopped_at < FORCE_OPEN_AFTER_OFFER_STOP_MS:
+            if now - self.offer_stopped_at < _FORCE_OPEN_AFTER_OFFER_STOP_MS:
                 return True
             self.reason = ("opened", "offer stopped", state)  # the EV still in C/D
         elif fault is not None:

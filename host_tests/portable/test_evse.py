@@ -1,10 +1,15 @@
 # evse: pilot duty arithmetic, the interlock rules, connector status, against
 # the simulated EV and relay (the same objects the simulator uses).
 from evse import duty_percent, MIN_AMPS
-from evse.interlock import Interlock, FORCE_OPEN_AFTER_OFFER_STOP_MS
-from evse.connector import Evse, DEBOUNCE_BC_MS
+from evse.interlock import Interlock
+from evse.connector import Evse
 from hal import Connector
-from hal.sim import SimEV, SimConnector, EV_READY_DELAY_MS
+from hal.sim import SimEV, SimConnector
+from limits import limit
+
+FORCE_OPEN_AFTER_OFFER_STOP_MS = limit("evse.interlock", "_FORCE_OPEN_AFTER_OFFER_STOP_MS")
+DEBOUNCE_BC_MS = limit("evse.connector", "_DEBOUNCE_BC_MS")
+EV_READY_DELAY_MS = limit("hal.sim", "_EV_READY_DELAY_MS")
 
 
 def amps_from_duty(duty):

@@ -20,11 +20,17 @@ from hal_rig import pilot_rig, DEVKITC_THRESHOLDS
 from hal import Connector
 from hal.sim import SimReader
 from hal.esp32.relay import Relay, SETTLE_MS
-from evse.connector import Evse, METER_STALE_MS, OVERCURRENT_MARGIN_A, OVERCURRENT_MS
-from evse.interlock import SAMPLE_PERIOD_MS, FORCE_OPEN_AFTER_OFFER_STOP_MS
+from evse.connector import Evse
+from evse.interlock import SAMPLE_PERIOD_MS
 from ocpp16.chargepoint import ChargePoint
 from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
+from limits import limit
+
+METER_STALE_MS = limit("evse.connector", "_METER_STALE_MS")
+OVERCURRENT_MARGIN_A = limit("evse.connector", "_OVERCURRENT_MARGIN_A")
+OVERCURRENT_MS = limit("evse.connector", "_OVERCURRENT_MS")
+FORCE_OPEN_AFTER_OFFER_STOP_MS = limit("evse.interlock", "_FORCE_OPEN_AFTER_OFFER_STOP_MS")
 
 COIL, FEEDBACK = 26, 34
 CONTROL_MS = 100          # app.CONTROL_PERIOD_MS (app is not imported: it pulls in asyncio)

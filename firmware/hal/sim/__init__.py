@@ -10,8 +10,9 @@ from hal import HalError, on_demand
 from evse import duty_percent
 
 # How the simulated car behaves (milliseconds of simulated time).
-EV_READY_DELAY_MS = 2000   # from seeing a PWM offer to closing S2 (state C)
-_EV_STOP_DELAY_MS = const(1000)  # from losing the offer to opening S2 (state B)
+# From seeing a PWM offer to closing S2 (state C), from losing it to opening S2 (state B).
+_EV_READY_DELAY_MS = const(2000)
+_EV_STOP_DELAY_MS = const(1000)
 
 
 SIM_CHIP_ID = b"\x51\x4d\x00\x00\x00\x01"  # the simulated chip's unique id (6 bytes, as an ESP32's MAC)
@@ -47,7 +48,7 @@ class SimEV:
             self._offer_lost_at = None
             if self._offer_seen_at is None:
                 self._offer_seen_at = now
-            if now - self._offer_seen_at >= EV_READY_DELAY_MS:
+            if now - self._offer_seen_at >= _EV_READY_DELAY_MS:
                 self.s2 = True
         else:
             self._offer_seen_at = None
