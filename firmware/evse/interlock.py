@@ -11,8 +11,9 @@
 # Limit: a single long C call (mbedTLS handshake step, one json.loads, a flash
 # erase) is not interrupted; such calls are a few ms to ~100 ms on an ESP32.
 # Where no timer exists (host simulator, deterministic clock) the control loop
-# samples, as before, once per control period. SampleTimer is evse/sampler.py: only a
-# board with a timer imports it (through __getattr__ below), the sim board never does.
+# samples, as before, once per control period. SampleTimer and machine_timer are
+# evse/sampler.py: only a board with a timer imports it (through __getattr__ below), the sim
+# board never does (nor interns the machine.Timer names).
 
 from compat import const
 from evse import MIN_AMPS  # below it there is no valid PWM duty: no offer, no charging
@@ -25,7 +26,6 @@ _FORCE_OPEN_AFTER_OFFER_STOP_MS = const(6000)
 # latency): 50 ms, inside one 100 ms control period. One sample is a 100-read ADC
 # burst (~4 ms on an ESP32), so this costs ~16 % of the CPU.
 SAMPLE_PERIOD_MS = 25
-_SAMPLE_TIMER_ID = const(0)  # ESP32 hardware timer used for the pilot sample
 
 
 class Interlock:
@@ -80,24 +80,9 @@ class Interlock:
         self.relay.set(False)
 
 
-def machine_timer(period_ms, callback):
-    """A periodic machine.Timer, or None where the port has none (unix, CPython)."""
-    try:
-        import machine
-        Timer = machine.Timer
-    except (ImportError, AttributeError):
-        return None
-    for tid in (_SAMPLE_TIMER_ID, -1):  # ESP8266 has only the virtual timer -1
-        try:
-            return Timer(tid, mode=Timer.PERIODIC, period=period_ms, callback=callback)
-        except (ValueError, OSError):
-            pass
-    return None
-
-
-
 def __getattr__(name):
-    """evse.interlock.SampleTimer (what is not here): evse/sampler.py's, imported by the first
-    lookup and then resident (a board that samples on a timer keeps it for the charger's life)."""
+    """evse.interlock.SampleTimer and machine_timer (what is not here): evse/sampler.py's, imported
+    by the first lookup and then resident (a board that samples on a timer keeps it for the
+    charger's life)."""
     from evse import sampler
     return getattr(sampler, name)
