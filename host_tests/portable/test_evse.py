@@ -4,7 +4,7 @@ from evse import duty_percent, MIN_AMPS
 from evse.interlock import Interlock
 from evse.connector import Evse
 from hal import Connector
-from hal.sim import SimEV, SimConnector
+from hal.sim import SimConnector, SimWorld
 from limits import limit
 
 FORCE_OPEN_AFTER_OFFER_STOP_MS = limit("evse.interlock", "_FORCE_OPEN_AFTER_OFFER_STOP_MS")
@@ -36,16 +36,17 @@ def test_duty_formula_both_ranges():
 
 
 def make(max_amps=32):
-    ev = SimEV()
-    sc = SimConnector(ev)  # the sim's pilot, relay and meter in one object
+    sc = SimConnector()  # the sim's pilot, relay and meter in one object, with its car (ev)
     e = Evse(1, Connector(sc, sc, sc, max_amps))
-    return ev, sc, sc, e
+    return sc, sc, sc, e
 
 
 def run(e, ev, t0, t1, step=100):
+    world = SimWorld()
+    world.connectors = [ev]  # the car moves with the world's step
     t = t0
     while t <= t1:
-        ev.step(t, e.pilot.amps)
+        world.step(t)
         e.step(t)
         t += step
     return t

@@ -18,7 +18,7 @@ if _fakes not in sys.path:
 import machine
 from hal_rig import pilot_rig, DEVKITC_THRESHOLDS
 from hal import Connector
-from hal.sim import SimReader
+from hal.sim import SimWorld
 from hal.esp32.relay import Relay, SETTLE_MS
 from evse.connector import Evse
 from evse.interlock import SAMPLE_PERIOD_MS
@@ -46,7 +46,7 @@ class Rig:
         self.relay = Relay(COIL, feedback_pin=FEEDBACK, feedback_active=1)
         self.contact = "follow"    # "follow" the coil, or stuck "closed" (welded) / "open"
         machine.watch(COIL, self._coil)
-        self.reader = SimReader()
+        self.reader = SimWorld()  # the sim's card reader
         self.evse = Evse(1, Connector(self.pilot, self.relay, None, 32))
         self.evse.meter_task = True  # readings come from the (rig's) meter task
         self.meter_dead = False

@@ -144,7 +144,7 @@ def test_ap_is_wpa2_with_the_password_or_open_when_asked():
 
 async def test_setup_mode_holds_the_contactor_open_with_an_ev_asking():
     hw = sim.build({"name": "sim", "kind": "sim", "connectors": 1, "max_current_a": 32})
-    ev = hw.sim.evs[0]
+    ev = hw.sim.connectors[0]
     ev.plug()
     ev.s2 = True  # the EV asks for charge (state C)
     hw.connectors[0].relay.set(True)  # whatever the state before, setup mode opens it
