@@ -33,13 +33,13 @@ _EV_COMMUNICATION_ERROR = const("EVCommunicationError")
 
 
 class Evse:
-    def __init__(self, connector_id, hw):
-        self.id = connector_id
+    def __init__(self, id, hw):
+        self.id = id              # the connector's number (from 1)
         self.pilot = hw.pilot
         self.relay = hw.relay
         self.meter = hw.meter
         self.lock = getattr(hw, "lock", None)
-        self.max_amps = hw.max_current_a
+        self.max_amps = hw.max_amps
         self.interlock = Interlock(hw.relay)
         self.state = "A"          # debounced pilot state
         self._raw = "A"
@@ -51,10 +51,9 @@ class Evse:
         self.permitted = False    # a transaction (or authorization) allows charging
         self.limit_amps = None    # smart charging limit; None = board maximum
         self.available = True     # ChangeAvailability
-        self.pilot_fault = None
+        self._fault = None        # the pilot's or the contactor's ChargePointErrorCode (step)
         self.meter_fault = None
-        self.relay_fault = None
-        self._relay_hold = False
+        self._relay_hold = None   # a contactor that failed to close: its code, held while the EV asks
         self._diode_hold = False
         self.offer_amps = 0
         self.reading = None       # last good meter reading (never replaced by zeros)
@@ -83,7 +82,7 @@ class Evse:
     # --- observations --------------------------------------------------------------
     @property
     def fault(self):
-        return self.pilot_fault or self.relay_fault or self.meter_fault or self.overcurrent
+        return self._fault or self.meter_fault or self.overcurrent
 
     @property
     def contactor_closed(self):
@@ -111,28 +110,28 @@ class Evse:
         self.diode_ok = diode_ok
         s = self.state
         ev_asks = s in ("C", "D")
-        self.pilot_fault = _EV_COMMUNICATION_ERROR if s == "E" else "OtherError" if s == "F" else None
+        fault = _EV_COMMUNICATION_ERROR if s == "E" else "OtherError" if s == "F" else None
         if ev_asks and not diode_ok:
             self._diode_hold = True
         elif not ev_asks:
             self._diode_hold = False
-        if self._diode_hold and self.pilot_fault is None:
+        if self._diode_hold and fault is None:
             # Held until the EV leaves C/D: the fault stops the PWM, and without PWM
             # the diode cannot be checked, so an unheld fault would clear and the
             # contactor would close and open again every few samples.
-            self.pilot_fault = _EV_COMMUNICATION_ERROR
+            fault = _EV_COMMUNICATION_ERROR
         check = getattr(self.relay, "check", None)
-        if check is not None:
-            rf = check(now)
-            if rf is not None:
-                self.relay_fault = rf
-                # A contactor that failed to close is open again once the interlock has
-                # opened it, which clears check(): hold the fault while the EV still
-                # asks for charge, or it would retry every settle time.
-                self._relay_hold = getattr(self.relay, "fault_info", None) == "failed to close"
-            elif not (self._relay_hold and ev_asks):
-                self.relay_fault = None
-                self._relay_hold = False
+        rf = None if check is None else check(now)
+        if rf is not None:
+            # A contactor that failed to close is open again once the interlock has
+            # opened it, which clears check(): hold the fault while the EV still
+            # asks for charge, or it would retry every settle time.
+            self._relay_hold = rf if getattr(self.relay, "fault_info", None) == "failed to close" else None
+        elif self._relay_hold is not None and ev_asks:
+            rf = self._relay_hold
+        else:
+            self._relay_hold = None
+        self._fault = fault or rf
         if (self.meter_task and self._meter_ok_at is not None
                 and now - self._meter_ok_at >= _METER_STALE_MS):
             self.meter_fault = _POWER_METER_FAILURE
@@ -198,8 +197,8 @@ class Evse:
         r = self.reading
         return int(r["energy_wh"]) if r else 0
 
-    def status(self, tx_active, finishing=False, reserved=False):
-        """OCPP ChargePointStatus for this connector."""
+    def status(self, tx_active, finishing=False):
+        """OCPP ChargePointStatus for this connector (Reserved: ocpp16.reservation's status hook)."""
         if self.fault is not None:
             return "Faulted"
         if tx_active:
@@ -215,8 +214,6 @@ class Evse:
             return "Unavailable"
         if self.plugged:
             return "Finishing" if finishing else "Preparing"
-        if reserved:
-            return "Reserved"
         return "Available"
 
     def error_code(self):

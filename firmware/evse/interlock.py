@@ -60,15 +60,15 @@ class Interlock:
                 self.offer_stopped_at = now
             if now - self.offer_stopped_at < _FORCE_OPEN_AFTER_OFFER_STOP_MS:
                 return True
-            self.reason = ("opened", "offer stopped", state)  # the EV still in C/D
+            self.reason = ("open", "offer stopped", state)  # the EV still in C/D
         elif fault is not None:
-            self.reason = ("opened", "fault", fault)
+            self.reason = ("open", "fault", fault)
         elif not available:
-            self.reason = ("opened", "unavailable")
+            self.reason = ("open", "unavailable")
         elif not diode_ok:
-            self.reason = ("opened", "diode")
+            self.reason = ("open", "diode")
         else:
-            self.reason = ("opened", "pilot", state)
+            self.reason = ("open", "pilot", state)
         self.offer_stopped_at = None
         self.relay.set(False)
         return False
@@ -76,7 +76,7 @@ class Interlock:
     def force_open(self, reason):
         """Open at once whatever the inputs (the sampling itself failed)."""
         self.offer_stopped_at = None
-        self.reason = ("opened", reason)
+        self.reason = ("open", reason)
         self.relay.set(False)
 
 

@@ -89,7 +89,7 @@ def test_stop_lets_ev_open_first_then_forces_after_6s():
     assert il.update(100, "C", True, False, 0, None, True)
     assert il.update(100 + FORCE_OPEN_AFTER_OFFER_STOP_MS - 1, "C", True, False, 0, None, True)
     assert not il.update(100 + FORCE_OPEN_AFTER_OFFER_STOP_MS, "C", True, False, 0, None, True)
-    assert not relay.closed and il.reason == ("opened", "offer stopped", "C")
+    assert not relay.closed and il.reason == ("open", "offer stopped", "C")
 
 
 def test_interlock_opens_on_every_unsafe_input():
@@ -103,7 +103,7 @@ def test_interlock_opens_on_every_unsafe_input():
         il = Interlock(relay)
         assert il.update(0, "C", True, True, 16, None, True)
         il.update(100, state, diode, True, 16, fault, avail)
-        assert not relay.closed and il.reason == ("opened",) + why, (state, diode, fault, avail, il.reason)
+        assert not relay.closed and il.reason == ("open",) + why, (state, diode, fault, avail, il.reason)
 
 
 def test_below_six_amps_no_offer_and_no_close():

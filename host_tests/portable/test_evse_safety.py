@@ -255,7 +255,7 @@ def test_stop_forces_the_contactor_open_6s_after_the_offer_stopped():
     r.run(FORCE_OPEN_AFTER_OFFER_STOP_MS - 1000 - 2 * CONTROL_MS)
     assert r.relay.closed
     r.run(3 * CONTROL_MS)
-    assert not r.relay.closed and r.evse.interlock.reason == ("opened", "offer stopped", "C")
+    assert not r.relay.closed and r.evse.interlock.reason == ("open", "offer stopped", "C")
     assert r.reported() == ("Finishing", "NoError")
 
 
@@ -393,7 +393,7 @@ def test_a_sample_that_raises_opens_every_contactor():
         raise OSError("ADC gone")
     r.pilot.sample = broken
     st._tick(None)
-    assert not r.relay.closed and st.errors == 1 and r.evse.interlock.reason[0] == "opened" and "ADC gone" in r.evse.interlock.reason[1]
+    assert not r.relay.closed and st.errors == 1 and r.evse.interlock.reason[0] == "open" and "ADC gone" in r.evse.interlock.reason[1]
     assert st.ticks == 1
     st._busy = True  # a callback that lands inside the control loop's own sample skips
     st._tick(None)

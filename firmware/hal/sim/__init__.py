@@ -26,7 +26,6 @@ class SimConnector:
     amps = 0
     disabled = False
     closed = False
-    switch_count = 0  # contactor operations (tests check that one happened)
     voltage_v = 230
     phases = 1
     energy_wh = 0.0
@@ -76,8 +75,6 @@ class SimConnector:
 
     # --- relay -----------------------------------------------------------------
     def set(self, closed):
-        if closed != self.closed:
-            self.switch_count += 1
         self.closed = closed
 
     # --- meter -----------------------------------------------------------------
@@ -161,7 +158,7 @@ class SimWorld:
         s = self.scenario
         if s and s[0]["at"] * 1000 <= now:
             try:
-                s = on_demand("OtherError", "hal.sim.setup", "apply", self, now)
+                s = on_demand("OtherError", "hal.sim.setup", "step", self, now)
             except HalError as e:  # not loaded (missing, out of heap): the events stay due, next tick
                 if not self.waiting:
                     import log

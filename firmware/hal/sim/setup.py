@@ -8,6 +8,11 @@ from hal.sim import SimWorld, SimConnector
 # Scenario events: {"at": seconds, "do": name, ...}. See tools/README for the list.
 _EVENTS = const(("plug", "unplug", "card", "ev_ready", "ev_pause", "ev_full", "short", "unshort",
                  "diode_fail", "diode_ok", "meter_fail", "meter_ok", "reader_fail", "reader_ok", "end"))
+# The events that switch a simulated device's property on or off: (on, off, the property);
+# reader_*: the SimWorld's (its card reader), the others: the event's connector's (its car, its meter).
+_SWITCHES = const((("ev_ready", "ev_pause", "wants_charge"), ("short", "unshort", "short"),
+                   ("diode_ok", "diode_fail", "diode"), ("meter_fail", "meter_ok", "failed"),
+                   ("reader_fail", "reader_ok", "failed")))
 # The simulated chip's unique id (6 bytes, as an ESP32's MAC): the default serial number.
 _SIM_CHIP_ID = const(b"\x51\x4d\x00\x00\x00\x01")
 
@@ -22,9 +27,9 @@ def check(events):
     return sorted(events, key=lambda e: e["at"])
 
 
-def apply(sim, now):
-    """SimWorld.step(now) once an event is due: every event due by `now`, in order, has
-    its effect on the SimWorld `sim` (hw.sim) and its connectors; returns them."""
+def step(sim, now):
+    """The scenario player's step (SimWorld.step(now) once an event is due): every event due by
+    `now`, in order, has its effect on the SimWorld `sim` (hw.sim) and its connectors; returns them."""
     fired = []
     s = sim.scenario
     while s and s[0]["at"] * 1000 <= now:
@@ -38,20 +43,14 @@ def apply(sim, now):
             c.unplug()
         elif do == "card":
             sim.tap(e["id"])
-        elif do in ("ev_ready", "ev_pause"):
-            c.wants_charge = do == "ev_ready"
         elif do == "ev_full":
             c.capacity_wh = c.charged_wh
-        elif do in ("short", "unshort"):
-            c.short = do == "short"
-        elif do in ("diode_fail", "diode_ok"):
-            c.diode = do == "diode_ok"
-        elif do in ("meter_fail", "meter_ok"):
-            c.failed = do == "meter_fail"
-        elif do in ("reader_fail", "reader_ok"):
-            sim.failed = do == "reader_fail"
         elif do == "end":
             sim.ended = True
+        else:
+            for on, off, prop in _SWITCHES:
+                if do in (on, off):
+                    setattr(sim if on.startswith("reader") else c, prop, do == on)
     return fired
 
 
