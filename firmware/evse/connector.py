@@ -42,8 +42,7 @@ class Evse:
         self.max_amps = hw.max_amps
         self.interlock = Interlock(hw.relay)
         self.state = "A"          # debounced pilot state
-        self._raw = "A"
-        self._raw_since = 0
+        self._raw_since = None    # since when the sampled state is the other of B and C (debounce)
         # B, C or D; during E/F (no plug information on the pilot) what it was before,
         # so a pilot fault is reported as a fault, not as an unplug ending the session.
         self.plugged = False
@@ -54,7 +53,6 @@ class Evse:
         self._fault = None        # the pilot's or the contactor's ChargePointErrorCode (step)
         self.meter_fault = None
         self._relay_hold = None   # a contactor that failed to close: its code, held while the EV asks
-        self._diode_hold = False
         self.offer_amps = 0
         self.reading = None       # last good meter reading (never replaced by zeros)
         self.meter_task = False   # True: the app reads the meter in its own task (no I/O here)
@@ -93,16 +91,19 @@ class Evse:
         pilot and relay drivers (runs from a timer callback on the device). Returns
         True when something an observer cares about changed."""
         before = (self.state, self.fault, self.relay.closed, self.offer_amps)
+        # The diode check's fault (below) from the last sample: an EVCommunicationError in C/D
+        # can only be the diode's.
+        diode_held = self.state in ("C", "D") and self._fault == _EV_COMMUNICATION_ERROR
         raw, diode_ok = self.pilot.sample()
-        if raw != self._raw:
-            self._raw = raw
-            self._raw_since = now
-        if raw != self.state:
-            if raw in ("B", "C") and self.state in ("B", "C"):
-                if now - self._raw_since >= _DEBOUNCE_BC_MS:
-                    self.state = raw
-            else:
-                self.state = raw  # A, D, E, F and plug-in act at once
+        if raw != self.state and raw in ("B", "C") and self.state in ("B", "C"):
+            if self._raw_since is None:
+                self._raw_since = now
+            if now - self._raw_since >= _DEBOUNCE_BC_MS:
+                self.state = raw
+                self._raw_since = None
+        else:
+            self.state = raw  # A, D, E, F and plug-in act at once
+            self._raw_since = None
         if self.state in ("B", "C", "D"):
             self.plugged = True
         elif self.state == "A":
@@ -111,11 +112,7 @@ class Evse:
         s = self.state
         ev_asks = s in ("C", "D")
         fault = _EV_COMMUNICATION_ERROR if s == "E" else "OtherError" if s == "F" else None
-        if ev_asks and not diode_ok:
-            self._diode_hold = True
-        elif not ev_asks:
-            self._diode_hold = False
-        if self._diode_hold and fault is None:
+        if ev_asks and (diode_held or not diode_ok):
             # Held until the EV leaves C/D: the fault stops the PWM, and without PWM
             # the diode cannot be checked, so an unheld fault would clear and the
             # contactor would close and open again every few samples.
@@ -123,10 +120,10 @@ class Evse:
         check = getattr(self.relay, "check", None)
         rf = None if check is None else check(now)
         if rf is not None:
-            # A contactor that failed to close is open again once the interlock has
-            # opened it, which clears check(): hold the fault while the EV still
-            # asks for charge, or it would retry every settle time.
-            self._relay_hold = rf if getattr(self.relay, "fault_info", None) == "failed to close" else None
+            # A contactor that failed to close (the contact disagrees with a closed command) is
+            # open again once the interlock has opened it, which clears check(): hold the fault
+            # while the EV still asks for charge, or it would retry every settle time.
+            self._relay_hold = rf if self.relay.closed else None
         elif self._relay_hold is not None and ev_asks:
             rf = self._relay_hold
         else:
@@ -197,11 +194,12 @@ class Evse:
         r = self.reading
         return int(r["energy_wh"]) if r else 0
 
-    def status(self, tx_active, finishing=False):
-        """OCPP ChargePointStatus for this connector (Reserved: ocpp16.reservation's status hook)."""
+    def status(self, tx, finishing=False):
+        """OCPP ChargePointStatus for this connector; tx: a transaction runs on it (not stopping).
+        (Reserved: ocpp16.reservation's status hook.)"""
         if self.fault is not None:
             return "Faulted"
-        if tx_active:
+        if tx:
             if self.relay.closed:
                 return "Charging"
             if self.state in ("C", "D"):  # the EV is ready

@@ -67,7 +67,7 @@ def test_a_scenario_step_whose_module_cannot_load_waits_and_charging_goes_on():
                     e.step(t)
                     t += 100
             assert e.contactor_closed and world.connectors[0].energy_wh > wh  # still charging
-            assert world.taps == () and world.connectors[0].wants_charge   # nothing applied yet
+            assert world.pending == () and world.connectors[0].wants_charge   # nothing applied yet
             assert len(world.scenario) == 2 and SETUP not in sys.modules and world.waiting
             text = buf.getvalue()                  # tried every tick, logged once
             assert text.count("[warning] scenario events wait:") == 1 and "MemoryError" in text, text

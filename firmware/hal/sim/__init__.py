@@ -40,18 +40,18 @@ class SimConnector:
     wants_charge = True
     short = False     # CP shorted to PE: state E
     diode = True      # False: diode missing / shorted
-    _s2_since = None  # when the offer came (S2 closes after a while) or went (S2 opens)
+    until = None      # when S2 moves: a while after the offer came (it closes) or went (it opens)
 
     def plug(self):
         self.plugged = True
         self.s2 = False
         self.charged_wh = 0.0
-        self._s2_since = None
+        self.until = None
 
     def unplug(self):
         self.plugged = False
         self.s2 = False
-        self._s2_since = None
+        self.until = None
 
     # --- pilot -----------------------------------------------------------------
     def offer(self, amps):
@@ -101,7 +101,7 @@ class SimWorld:
     ended = False
     waiting = False  # due events wait for hal/sim/setup.py, which could not be loaded (logged once)
     time = None      # of the last step (ms)
-    taps = ()        # idTags tapped and not yet polled (a new tuple per tap: never the class's)
+    pending = ()     # idTags tapped and not yet polled (a new tuple per tap: never the class's)
     failed = False   # the reader does not answer
 
     def load_scenario(self, events):
@@ -110,15 +110,15 @@ class SimWorld:
 
     # --- card reader -------------------------------------------------------------
     def tap(self, id_tag):
-        self.taps += (id_tag.upper(),)
+        self.pending += (id_tag.upper(),)
 
     def poll(self):
         if self.failed:
             raise HalError("ReaderFailure", "simulated reader does not answer")
-        t = self.taps
+        t = self.pending
         if not t:
             return None
-        self.taps = t[1:]
+        self.pending = t[1:]
         return t[0]
 
     def step(self, now):
@@ -140,21 +140,21 @@ class SimWorld:
             full = c.capacity_wh is not None and c.charged_wh >= c.capacity_wh
             if c.amps and c.wants_charge and not full:
                 if c.s2:
-                    c._s2_since = None
+                    c.until = None
                 else:
-                    if c._s2_since is None:
-                        c._s2_since = now
-                    if now - c._s2_since >= _EV_READY_DELAY_MS:
+                    if c.until is None:
+                        c.until = now + _EV_READY_DELAY_MS
+                    if now >= c.until:
                         c.s2 = True
-                        c._s2_since = None
+                        c.until = None
             elif c.s2:
-                if c._s2_since is None:
-                    c._s2_since = now
-                if full or not c.wants_charge or now - c._s2_since >= _EV_STOP_DELAY_MS:
+                if c.until is None:
+                    c.until = now + _EV_STOP_DELAY_MS
+                if full or not c.wants_charge or now >= c.until:
                     c.s2 = False
-                    c._s2_since = None
+                    c.until = None
             else:
-                c._s2_since = None
+                c.until = None
         s = self.scenario
         if s and s[0]["at"] * 1000 <= now:
             try:
