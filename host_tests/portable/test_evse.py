@@ -131,10 +131,10 @@ def test_b_c_flicker_is_debounced():
     e.permit(True)
     t = run(e, ev, 0, 4000)
     assert relay.closed
-    ev.s2 = False
+    ev.state = "B"  # S2 open
     e.step(t)  # one B sample: not yet acted on
     assert e.state == "C"
-    ev.s2 = True
+    ev.state = "C"
     e.step(t + 100)
     assert e.state == "C" and relay.closed
 

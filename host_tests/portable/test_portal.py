@@ -146,7 +146,7 @@ async def test_setup_mode_holds_the_contactor_open_with_an_ev_asking():
     hw = sim.build({"name": "sim", "kind": "sim", "connectors": 1, "max_current_a": 32})
     ev = hw.sim.connectors[0]
     ev.plug()
-    ev.s2 = True  # the EV asks for charge (state C)
+    ev.state = "C"  # the EV asks for charge (S2 closed)
     relay = hw.connectors[0].relay
     relay.set(True)  # whatever the state before, setup mode opens it
     switches = []    # contactor operations (closed -> open, open -> closed) from here on

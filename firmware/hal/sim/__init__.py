@@ -20,9 +20,10 @@ class SimConnector:
     each would cost ~200 B). The charger's side: the pilot (the EV sees the offer as `amps`:
     0 for none, also where no duty exists below 6 A), the contactor (`closed`), the meter
     (integrates the power the EV draws through the closed contactor: SimWorld.step) and the
-    cable lock (never stuck). The car's side (moved by SimWorld.step too): plugged or not,
-    its S2 switch, whether it wants charge, a shorted CP or a missing diode. hal/sim/setup.py's
-    build() sets voltage_v, phases, max_amps and capacity_wh from the board."""
+    cable lock (never stuck). The car's side (moved by SimWorld.step too): its pilot state (A
+    unplugged, B plugged with S2 open, C S2 closed: ready), whether it wants charge, a shorted
+    CP or a missing diode. hal/sim/setup.py's build() sets voltage_v, phases, max_amps and
+    capacity_wh from the board."""
     amps = 0
     disabled = False
     closed = False
@@ -35,22 +36,19 @@ class SimConnector:
     max_amps = 32     # the most it draws
     capacity_wh = None  # what it takes per plug-in until full (None: never full)
     charged_wh = 0.0  # since it was plugged in
-    plugged = False
-    s2 = False        # the EV's switch that moves B -> C
+    state = "A"       # the car's: A, B or C (its S2 switch moves B -> C)
     wants_charge = True
     short = False     # CP shorted to PE: state E
     diode = True      # False: diode missing / shorted
     until = None      # when S2 moves: a while after the offer came (it closes) or went (it opens)
 
     def plug(self):
-        self.plugged = True
-        self.s2 = False
+        self.state = "B"
         self.charged_wh = 0.0
         self.until = None
 
     def unplug(self):
-        self.plugged = False
-        self.s2 = False
+        self.state = "A"
         self.until = None
 
     # --- pilot -----------------------------------------------------------------
@@ -63,14 +61,7 @@ class SimConnector:
         self.amps = 0
 
     def sample(self):
-        if self.short:
-            state = "E"
-        elif self.disabled:
-            state = "F"
-        elif not self.plugged:
-            state = "A"
-        else:
-            state = "C" if self.s2 else "B"
+        state = "E" if self.short else "F" if self.disabled else self.state
         return state, self.diode or self.amps == 0
 
     # --- relay -----------------------------------------------------------------
@@ -127,31 +118,31 @@ class SimWorld:
         dt = 0 if self.time is None else now - self.time
         self.time = now
         for c in self.connectors:
-            amps = min(c.amps, c.max_amps) if c.closed and c.s2 and c.plugged else 0
+            amps = min(c.amps, c.max_amps) if c.closed and c.state == "C" else 0
             if dt:
                 c.current_a = float(amps)
                 wh = amps * c.voltage_v * c.phases * dt / 3600000.0
                 c.energy_wh += wh
                 c.charged_wh += wh
-            if not c.plugged:
+            if c.state == "A":
                 continue
             # The car: S2 closes a while after an offer appears, opens a while after it goes
             # (at once when the car is full or pauses).
             full = c.capacity_wh is not None and c.charged_wh >= c.capacity_wh
             if c.amps and c.wants_charge and not full:
-                if c.s2:
+                if c.state == "C":
                     c.until = None
                 else:
                     if c.until is None:
                         c.until = now + _EV_READY_DELAY_MS
                     if now >= c.until:
-                        c.s2 = True
+                        c.state = "C"
                         c.until = None
-            elif c.s2:
+            elif c.state == "C":
                 if c.until is None:
                     c.until = now + _EV_STOP_DELAY_MS
                 if full or not c.wants_charge or now >= c.until:
-                    c.s2 = False
+                    c.state = "B"
                     c.until = None
             else:
                 c.until = None
