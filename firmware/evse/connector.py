@@ -48,7 +48,7 @@ class Evse:
         self.plugged = False
         self.diode_ok = True
         self.permitted = False    # a transaction (or authorization) allows charging
-        self.limit_amps = None    # smart charging limit; None = board maximum
+        self.limit = None         # smart charging limit (A, set_limit); None = board maximum
         self.available = True     # ChangeAvailability
         self._fault = None        # the pilot's or the contactor's ChargePointErrorCode (step)
         self.meter_fault = None
@@ -68,7 +68,7 @@ class Evse:
     def set_limit(self, amps):
         """Smart charging limit (A; None: the hardware's). The pilot follows at once, not
         at the next sample; the interlock judges the new offer at its next sample."""
-        self.limit_amps = amps
+        self.limit = amps
         target = self.offer_target()
         if target != self.offer_amps:
             self.offer_amps = target
@@ -156,7 +156,7 @@ class Evse:
     def offer_target(self):
         if not (self.permitted and self.available and self.fault is None and self.plugged):
             return 0
-        amps = self.max_amps if self.limit_amps is None else min(self.limit_amps, self.max_amps)
+        amps = self.max_amps if self.limit is None else min(self.limit, self.max_amps)
         return amps if amps >= MIN_AMPS else 0
 
     # --- meter -------------------------------------------------------------------

@@ -168,7 +168,7 @@ def test_tx_profile_needs_its_transaction_and_goes_with_it():
     rig.world.connectors[0].unplug()
     rig.run(2000)
     assert 1 not in rig.cp.tx and resident() == []  # the TxProfile ended with its transaction
-    assert rig.evses[0].limit_amps is None
+    assert rig.evses[0].limit is None
 
 
 def _first_time(rig, pred, ms):
@@ -287,5 +287,5 @@ def test_a_profile_never_makes_the_charger_offer_or_close_without_a_transaction(
     rig.run(3000)
     assert status(rig, "SetChargingProfile", txdefault(1, [(0, 6), (5, 16)], start=stamp(rig))) == "Accepted"
     rig.run(10000)
-    assert rig.evses[0].limit_amps == 16
+    assert rig.evses[0].limit == 16
     assert rig.evses[0].pilot.amps == 0 and not rig.evses[0].contactor_closed and not rig.cp.tx
