@@ -39,7 +39,7 @@ class SimConnector:
     state = "A"       # the car's: A, B or C (its S2 switch moves B -> C)
     wants_charge = True
     short = False     # CP shorted to PE: state E
-    diode = True      # False: diode missing / shorted
+    diode_ok = True   # False: the diode missing or shorted
     until = None      # when S2 moves: a while after the offer came (it closes) or went (it opens)
 
     def plug(self):
@@ -62,7 +62,7 @@ class SimConnector:
 
     def sample(self):
         state = "E" if self.short else "F" if self.disabled else self.state
-        return state, self.diode or self.amps == 0
+        return state, self.diode_ok or self.amps == 0
 
     # --- relay -----------------------------------------------------------------
     def set(self, closed):

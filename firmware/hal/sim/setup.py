@@ -11,7 +11,7 @@ _EVENTS = const(("plug", "unplug", "card", "ev_ready", "ev_pause", "ev_full", "s
 # The events that switch a simulated device's property on or off: (on, off, the property);
 # reader_*: the SimWorld's (its card reader), the others: the event's connector's (its car, its meter).
 _SWITCHES = const((("ev_ready", "ev_pause", "wants_charge"), ("short", "unshort", "short"),
-                   ("diode_ok", "diode_fail", "diode"), ("meter_fail", "meter_ok", "failed"),
+                   ("diode_ok", "diode_fail", "diode_ok"), ("meter_fail", "meter_ok", "failed"),
                    ("reader_fail", "reader_ok", "failed")))
 # The simulated chip's unique id (6 bytes, as an ESP32's MAC): the default serial number.
 _SIM_CHIP_ID = const(b"\x51\x4d\x00\x00\x00\x01")
