@@ -162,8 +162,8 @@ async def update(spec):
     h = Harness(spec)
     await h.until(lambda: h.cp.boot_status == "Accepted", 5000)
     if spec.get("charging"):
-        h.hw.sim.reader.tap("CAFE")
-        h.hw.sim.evs[0].plug()
+        h.hw.sim.tap("CAFE")
+        h.hw.sim.connectors[0].plug()
         await h.until(lambda: 1 in h.cp.tx, 20000)
     asked = h.clock.now()
     req = {"location": spec["location"],
@@ -230,7 +230,7 @@ async def update(spec):
         await h.until(lambda: False, 20000)
         out["charging_while_waiting"] = 1 in h.cp.tx and "Installing" not in h.statuses()
         out["connector_statuses"] = [m[3]["status"] for m in h.calls if m[2] == "StatusNotification"]
-        h.hw.sim.evs[0].unplug()
+        h.hw.sim.connectors[0].unplug()
     done = ("DownloadFailed", "InstallationFailed", "InvalidSignature", "InstallVerificationFailed")
     await h.until(lambda: h.cp.reboot is not None or [s for s in h.statuses() if s in done], 900000)
     for t in h.job_tasks:

@@ -126,10 +126,10 @@ class Firmware:
         del self.cp.outbox[:]
 
     def session(self, tag, minutes_ms=25000):
-        self.world.reader.tap(tag)
-        self.world.evs[0].plug()
+        self.world.tap(tag)
+        self.world.connectors[0].plug()
         self.run(minutes_ms)
-        self.world.evs[0].unplug()
+        self.world.connectors[0].unplug()
         self.run(1500)
 
 
@@ -148,15 +148,15 @@ def scenario(fw):
     fw.run(1000)                # part of the backlog delivered, then the link drops
     fw.disconnect()
     fw.session("EEE5")
-    fw.world.reader.tap("FFF6")
-    fw.world.evs[0].plug()
+    fw.world.tap("FFF6")
+    fw.world.connectors[0].plug()
     fw.run(22000)               # last transaction open when the scenario ends
 
 
 def deliver(fw):
     fw.connect()
     fw.run(6000)
-    fw.world.evs[0].unplug()
+    fw.world.connectors[0].unplug()
     fw.run(3000)
 
 

@@ -90,8 +90,8 @@ def scenario(fw, states):
         return status
 
     def session(tag):
-        fw.world.reader.tap(tag)
-        fw.world.evs[0].plug()
+        fw.world.tap(tag)
+        fw.world.connectors[0].plug()
         fw.run(4000)
         assert 1 in fw.cp.tx
 

@@ -169,7 +169,7 @@ def test_build_devkitc_against_bus_models():
     fb = b["relay"]["feedback_pin"]
     machine.drive(fb, 1)  # active-low auxiliary contact, pulled up while open
     hw = hb.build(b)
-    assert hw.board is b and hw.connectors[0].max_current_a == 32
+    assert hw.board is b and hw.connectors[0].max_amps == 32
     c = hw.connectors[0]
     c.pilot.offer(16)
     for _ in range(4):

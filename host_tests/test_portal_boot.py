@@ -178,7 +178,7 @@ def test_config_max_current_caps_the_offer_below_the_board(tmp_path):
     a = app.App(cfg, hw)
     e = a.evses[0]
     assert e.max_amps == 16
-    hw.sim.evs[0].plug()
+    hw.sim.connectors[0].plug()
     e.permit(True)
     for t in range(0, 2000, 100):
         hw.sim.step(t)

@@ -13,7 +13,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0] + "/fakes")
 from hal_rig import modbus_rig
 from modbus_model import Sdm120Model
 from hal import Connector
-from hal.sim import SimEV, SimConnector
+from hal.sim import SimConnector
 from hal.esp32.meters import Sdm120
 from evse.connector import Evse
 import app as app_mod
@@ -24,7 +24,7 @@ def test_meter_task_feeds_evse_without_blocking_the_loop_and_keeps_the_last_read
     slave = Sdm120Model(current=16.0, power=3680.0, import_kwh=12.5)
     bus, rs485 = modbus_rig(slave, baud=9600, timeout_ms=30)
     meter = Sdm120(bus, 1)
-    sc = SimConnector(SimEV())  # the sim's pilot and relay (the meter: the real driver)
+    sc = SimConnector()  # the sim's pilot and relay, with its car (the meter: the real driver)
     e = Evse(1, Connector(sc, sc, meter, 16))
     e.meter_task = True
     fake_app = types.SimpleNamespace(clock=app_mod.Clock())
@@ -69,9 +69,9 @@ def test_meter_task_feeds_evse_without_blocking_the_loop_and_keeps_the_last_read
 def test_control_loop_samples_itself_when_the_timer_stalls_and_reports_alive():
     import tempfile
     from hal import Hardware
-    ev = SimEV()
+    ev = SimConnector()  # the sim's pilot and relay in one object, with its car
     ev.plug()
-    relay = pilot = SimConnector(ev)  # the sim's pilot and relay in one object
+    relay = pilot = ev
     hw = Hardware([Connector(pilot, relay, None, 16)])
     alive = []
     hw.watchdog = types.SimpleNamespace(loops=("main", "control"), alive=alive.append)
@@ -106,7 +106,7 @@ def test_a_watchdog_that_does_not_supervise_the_control_loop_is_not_told_about_i
         def alive(self, name):
             if name not in self.loops:
                 raise ValueError(name)
-    hw = Hardware([Connector(SimConnector(SimEV()), SimConnector(), None, 16)], watchdog=Wd())
+    hw = Hardware([Connector(SimConnector(), SimConnector(), None, 16)], watchdog=Wd())
     a = app_mod.App({"charge_point_id": "W", "csms_url": "ws://127.0.0.1:9/x",
                      "data_dir": tempfile.mkdtemp()}, hw)
 
@@ -131,7 +131,7 @@ def test_the_core_waits_for_the_first_meter_reading_but_not_for_ever():
             return {"energy_wh": 5000.0, "power_w": 0.0, "current_a": [0.0], "voltage_v": [230.0]}
 
     def make(delay_s):
-        hw = Hardware([Connector(SimConnector(SimEV()), SimConnector(), SlowMeter(delay_s), 16)])
+        hw = Hardware([Connector(SimConnector(), SimConnector(), SlowMeter(delay_s), 16)])
         a = app_mod.App({"charge_point_id": "W", "csms_url": "ws://127.0.0.1:9/x",
                          "data_dir": tempfile.mkdtemp()}, hw)
         return a

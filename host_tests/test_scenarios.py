@@ -219,7 +219,8 @@ def test_a_new_authorization_key_never_reaches_the_console(runtime):
 
 def test_boot_identity_version_vendor_and_serial_from_the_chip(basic_runs):
     import version
-    from hal.sim import SIM_CHIP_ID
+    from portable.limits import limit
+    SIM_CHIP_ID = limit("hal.sim.setup", "_SIM_CHIP_ID")
     for rt in RUNTIMES:
         station, lines, rc = basic_runs[rt]
         boot = S.calls(S.firmware_frames(station), "BootNotification")[0][3]

@@ -67,8 +67,8 @@ def hour(sample_s, amps):
 
     cp.on_connect(0)
     run(5000)
-    world.reader.tap("BENCH")
-    world.evs[0].plug()
+    world.tap("BENCH")
+    world.connectors[0].plug()
     run(10000)  # started, charging
     saves = [0]
     save = cp._save_tx

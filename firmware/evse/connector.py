@@ -7,17 +7,17 @@ from hal import HalError
 from evse.interlock import Interlock, MIN_AMPS
 
 # B <-> C flicker is ignored for this long before it is acted on (IEC 61851 practice).
-DEBOUNCE_BC_MS = 500
+_DEBOUNCE_BC_MS = const(500)
 # Meter read by the app's meter task: no good reading for this long is a
 # PowerMeterFailure even if the read never returns (a failed read is one at once:
 # the Modbus driver has already retried).
-METER_STALE_MS = 5000
+_METER_STALE_MS = const(5000)
 _POWER_METER_FAILURE = const("PowerMeterFailure")
 # IEC 61851-1 gives the EV 5 s to follow a lower PWM duty: a measured phase
-# current above the offer by more than OVERCURRENT_MARGIN_A for OVERCURRENT_MS
+# current above the offer by more than _OVERCURRENT_MARGIN_A for _OVERCURRENT_MS
 # is OverCurrentFailure. It holds until the EV leaves C/D (stops asking).
-OVERCURRENT_MARGIN_A = 2
-OVERCURRENT_MS = 6000
+_OVERCURRENT_MARGIN_A = const(2)
+_OVERCURRENT_MS = const(6000)
 _OVER_CURRENT_FAILURE = const("OverCurrentFailure")
 # Pilot states that are faults, with their OCPP 1.6 ChargePointErrorCode.
 # E (CP shorted to PE, or the EV signals a fault) is a failure of the Mode 3
@@ -33,29 +33,26 @@ _EV_COMMUNICATION_ERROR = const("EVCommunicationError")
 
 
 class Evse:
-    def __init__(self, connector_id, hw):
-        self.id = connector_id
+    def __init__(self, id, hw):
+        self.id = id              # the connector's number (from 1)
         self.pilot = hw.pilot
         self.relay = hw.relay
         self.meter = hw.meter
         self.lock = getattr(hw, "lock", None)
-        self.max_amps = hw.max_current_a
+        self.max_amps = hw.max_amps
         self.interlock = Interlock(hw.relay)
         self.state = "A"          # debounced pilot state
-        self._raw = "A"
-        self._raw_since = 0
+        self._raw_since = None    # since when the sampled state is the other of B and C (debounce)
         # B, C or D; during E/F (no plug information on the pilot) what it was before,
         # so a pilot fault is reported as a fault, not as an unplug ending the session.
         self.plugged = False
         self.diode_ok = True
         self.permitted = False    # a transaction (or authorization) allows charging
-        self.limit_amps = None    # smart charging limit; None = board maximum
+        self.limit = None         # smart charging limit (A, set_limit); None = board maximum
         self.available = True     # ChangeAvailability
-        self.pilot_fault = None
+        self._fault = None        # the pilot's or the contactor's ChargePointErrorCode (step)
         self.meter_fault = None
-        self.relay_fault = None
-        self._relay_hold = False
-        self._diode_hold = False
+        self._relay_hold = None   # a contactor that failed to close: its code, held while the EV asks
         self.offer_amps = 0
         self.reading = None       # last good meter reading (never replaced by zeros)
         self.meter_task = False   # True: the app reads the meter in its own task (no I/O here)
@@ -71,7 +68,7 @@ class Evse:
     def set_limit(self, amps):
         """Smart charging limit (A; None: the hardware's). The pilot follows at once, not
         at the next sample; the interlock judges the new offer at its next sample."""
-        self.limit_amps = amps
+        self.limit = amps
         target = self.offer_target()
         if target != self.offer_amps:
             self.offer_amps = target
@@ -83,7 +80,7 @@ class Evse:
     # --- observations --------------------------------------------------------------
     @property
     def fault(self):
-        return self.pilot_fault or self.relay_fault or self.meter_fault or self.overcurrent
+        return self._fault or self.meter_fault or self.overcurrent
 
     @property
     def contactor_closed(self):
@@ -94,16 +91,19 @@ class Evse:
         pilot and relay drivers (runs from a timer callback on the device). Returns
         True when something an observer cares about changed."""
         before = (self.state, self.fault, self.relay.closed, self.offer_amps)
+        # The diode check's fault (below) from the last sample: an EVCommunicationError in C/D
+        # can only be the diode's.
+        diode_held = self.state in ("C", "D") and self._fault == _EV_COMMUNICATION_ERROR
         raw, diode_ok = self.pilot.sample()
-        if raw != self._raw:
-            self._raw = raw
-            self._raw_since = now
-        if raw != self.state:
-            if raw in ("B", "C") and self.state in ("B", "C"):
-                if now - self._raw_since >= DEBOUNCE_BC_MS:
-                    self.state = raw
-            else:
-                self.state = raw  # A, D, E, F and plug-in act at once
+        if raw != self.state and raw in ("B", "C") and self.state in ("B", "C"):
+            if self._raw_since is None:
+                self._raw_since = now
+            if now - self._raw_since >= _DEBOUNCE_BC_MS:
+                self.state = raw
+                self._raw_since = None
+        else:
+            self.state = raw  # A, D, E, F and plug-in act at once
+            self._raw_since = None
         if self.state in ("B", "C", "D"):
             self.plugged = True
         elif self.state == "A":
@@ -111,30 +111,26 @@ class Evse:
         self.diode_ok = diode_ok
         s = self.state
         ev_asks = s in ("C", "D")
-        self.pilot_fault = _EV_COMMUNICATION_ERROR if s == "E" else "OtherError" if s == "F" else None
-        if ev_asks and not diode_ok:
-            self._diode_hold = True
-        elif not ev_asks:
-            self._diode_hold = False
-        if self._diode_hold and self.pilot_fault is None:
+        fault = _EV_COMMUNICATION_ERROR if s == "E" else "OtherError" if s == "F" else None
+        if ev_asks and (diode_held or not diode_ok):
             # Held until the EV leaves C/D: the fault stops the PWM, and without PWM
             # the diode cannot be checked, so an unheld fault would clear and the
             # contactor would close and open again every few samples.
-            self.pilot_fault = _EV_COMMUNICATION_ERROR
+            fault = _EV_COMMUNICATION_ERROR
         check = getattr(self.relay, "check", None)
-        if check is not None:
-            rf = check(now)
-            if rf is not None:
-                self.relay_fault = rf
-                # A contactor that failed to close is open again once the interlock has
-                # opened it, which clears check(): hold the fault while the EV still
-                # asks for charge, or it would retry every settle time.
-                self._relay_hold = getattr(self.relay, "fault_info", None) == "failed to close"
-            elif not (self._relay_hold and ev_asks):
-                self.relay_fault = None
-                self._relay_hold = False
+        rf = None if check is None else check(now)
+        if rf is not None:
+            # A contactor that failed to close (the contact disagrees with a closed command) is
+            # open again once the interlock has opened it, which clears check(): hold the fault
+            # while the EV still asks for charge, or it would retry every settle time.
+            self._relay_hold = rf if self.relay.closed else None
+        elif self._relay_hold is not None and ev_asks:
+            rf = self._relay_hold
+        else:
+            self._relay_hold = None
+        self._fault = fault or rf
         if (self.meter_task and self._meter_ok_at is not None
-                and now - self._meter_ok_at >= METER_STALE_MS):
+                and now - self._meter_ok_at >= _METER_STALE_MS):
             self.meter_fault = _POWER_METER_FAILURE
         if not ev_asks:
             self.overcurrent = self._over_since = None
@@ -142,10 +138,10 @@ class Evse:
             r = self.reading
             amps = max(r["current_a"]) if r and r.get("current_a") else 0
             if (self.relay.closed and self.offer_amps >= MIN_AMPS
-                    and amps > self.offer_amps + OVERCURRENT_MARGIN_A):
+                    and amps > self.offer_amps + _OVERCURRENT_MARGIN_A):
                 if self._over_since is None:
                     self._over_since = now
-                if now - self._over_since >= OVERCURRENT_MS:
+                if now - self._over_since >= _OVERCURRENT_MS:
                     self.overcurrent = _OVER_CURRENT_FAILURE
             else:
                 self._over_since = None
@@ -160,7 +156,7 @@ class Evse:
     def offer_target(self):
         if not (self.permitted and self.available and self.fault is None and self.plugged):
             return 0
-        amps = self.max_amps if self.limit_amps is None else min(self.limit_amps, self.max_amps)
+        amps = self.max_amps if self.limit is None else min(self.limit, self.max_amps)
         return amps if amps >= MIN_AMPS else 0
 
     # --- meter -------------------------------------------------------------------
@@ -198,11 +194,12 @@ class Evse:
         r = self.reading
         return int(r["energy_wh"]) if r else 0
 
-    def status(self, tx_active, finishing=False, reserved=False):
-        """OCPP ChargePointStatus for this connector."""
+    def status(self, tx, finishing=False):
+        """OCPP ChargePointStatus for this connector; tx: a transaction runs on it (not stopping).
+        (Reserved: ocpp16.reservation's status hook.)"""
         if self.fault is not None:
             return "Faulted"
-        if tx_active:
+        if tx:
             if self.relay.closed:
                 return "Charging"
             if self.state in ("C", "D"):  # the EV is ready
@@ -215,8 +212,6 @@ class Evse:
             return "Unavailable"
         if self.plugged:
             return "Finishing" if finishing else "Preparing"
-        if reserved:
-            return "Reserved"
         return "Available"
 
     def error_code(self):

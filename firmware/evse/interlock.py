@@ -11,21 +11,21 @@
 # Limit: a single long C call (mbedTLS handshake step, one json.loads, a flash
 # erase) is not interrupted; such calls are a few ms to ~100 ms on an ESP32.
 # Where no timer exists (host simulator, deterministic clock) the control loop
-# samples, as before, once per control period. SampleTimer is evse/sampler.py: only a
-# board with a timer imports it (through __getattr__ below), the sim board never does.
+# samples, as before, once per control period. SampleTimer and machine_timer are
+# evse/sampler.py: only a board with a timer imports it (through __getattr__ below), the sim
+# board never does (nor interns the machine.Timer names).
 
 from compat import const
 from evse import MIN_AMPS  # below it there is no valid PWM duty: no offer, no charging
 
 # IEC 61851: after the EVSE stops its PWM offer the EV should open S2 within
 # 3 s; the EVSE forces the contactor open after this long (SmartEVSE, esp32-evse).
-FORCE_OPEN_AFTER_OFFER_STOP_MS = 6000
+_FORCE_OPEN_AFTER_OFFER_STOP_MS = const(6000)
 # Pilot sample + interlock period on the timer. With the driver's 2-sample stop
 # debounce a change to A/E/F opens the contactor within 2 periods (+ one callback
 # latency): 50 ms, inside one 100 ms control period. One sample is a 100-read ADC
 # burst (~4 ms on an ESP32), so this costs ~16 % of the CPU.
 SAMPLE_PERIOD_MS = 25
-_SAMPLE_TIMER_ID = const(0)  # ESP32 hardware timer used for the pilot sample
 
 
 class Interlock:
@@ -58,17 +58,17 @@ class Interlock:
             # The offer stopped (stop requested, limit below 6 A): let the EV stop drawing first.
             if self.offer_stopped_at is None:
                 self.offer_stopped_at = now
-            if now - self.offer_stopped_at < FORCE_OPEN_AFTER_OFFER_STOP_MS:
+            if now - self.offer_stopped_at < _FORCE_OPEN_AFTER_OFFER_STOP_MS:
                 return True
-            self.reason = ("opened", "offer stopped", state)  # the EV still in C/D
+            self.reason = ("open", "offer stopped", state)  # the EV still in C/D
         elif fault is not None:
-            self.reason = ("opened", "fault", fault)
+            self.reason = ("open", "fault", fault)
         elif not available:
-            self.reason = ("opened", "unavailable")
+            self.reason = ("open", "unavailable")
         elif not diode_ok:
-            self.reason = ("opened", "diode")
+            self.reason = ("open", "diode")
         else:
-            self.reason = ("opened", "pilot", state)
+            self.reason = ("open", "pilot", state)
         self.offer_stopped_at = None
         self.relay.set(False)
         return False
@@ -76,28 +76,13 @@ class Interlock:
     def force_open(self, reason):
         """Open at once whatever the inputs (the sampling itself failed)."""
         self.offer_stopped_at = None
-        self.reason = ("opened", reason)
+        self.reason = ("open", reason)
         self.relay.set(False)
 
 
-def machine_timer(period_ms, callback):
-    """A periodic machine.Timer, or None where the port has none (unix, CPython)."""
-    try:
-        import machine
-        Timer = machine.Timer
-    except (ImportError, AttributeError):
-        return None
-    for tid in (_SAMPLE_TIMER_ID, -1):  # ESP8266 has only the virtual timer -1
-        try:
-            return Timer(tid, mode=Timer.PERIODIC, period=period_ms, callback=callback)
-        except (ValueError, OSError):
-            pass
-    return None
-
-
-
 def __getattr__(name):
-    """evse.interlock.SampleTimer (what is not here): evse/sampler.py's, imported by the first
-    lookup and then resident (a board that samples on a timer keeps it for the charger's life)."""
+    """evse.interlock.SampleTimer and machine_timer (what is not here): evse/sampler.py's, imported
+    by the first lookup and then resident (a board that samples on a timer keeps it for the
+    charger's life)."""
     from evse import sampler
     return getattr(sampler, name)

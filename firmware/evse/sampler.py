@@ -2,7 +2,25 @@
 # evse.step(now), so the interlock sees every sample whatever the event loop is doing.
 # Imported only by a board with a machine.Timer (evse.interlock.SampleTimer); the sim
 # board samples in its control loop and never loads it.
-from evse.interlock import SAMPLE_PERIOD_MS, machine_timer
+from compat import const
+from evse.interlock import SAMPLE_PERIOD_MS
+
+_SAMPLE_TIMER_ID = const(0)  # ESP32 hardware timer used for the pilot sample
+
+
+def machine_timer(period_ms, callback):
+    """A periodic machine.Timer, or None where the port has none (unix, CPython)."""
+    try:
+        import machine
+        Timer = machine.Timer
+    except (ImportError, AttributeError):
+        return None
+    for tid in (_SAMPLE_TIMER_ID, -1):  # ESP8266 has only the virtual timer -1
+        try:
+            return Timer(tid, mode=Timer.PERIODIC, period=period_ms, callback=callback)
+        except (ValueError, OSError):
+            pass
+    return None
 
 
 class SampleTimer:

@@ -55,13 +55,14 @@ def on_demand(code, name, fn, *args):
 
 
 class Connector:
-    """The devices of one charging connector (numbered from 1)."""
+    """The devices of one charging connector (numbered from 1); max_amps: the board's
+    max_current_a (what its cable and contactor carry)."""
 
-    def __init__(self, pilot, relay, meter=None, max_current_a=16):
+    def __init__(self, pilot, relay, meter=None, max_amps=16):
         self.pilot = pilot
         self.relay = relay
         self.meter = meter
-        self.max_current_a = max_current_a
+        self.max_amps = max_amps
 
 
 class Hardware:

@@ -71,15 +71,15 @@ def test_offline_known_tag_from_cache_and_unknown_tag_refused():
     r = Rig("auth_offline")
     r.cp.on_connect(0)
     r.run(1000)
-    r.world.reader.tap("KNOWN")       # online: Authorize -> Accepted goes into the cache
+    r.world.tap("KNOWN")       # online: Authorize -> Accepted goes into the cache
     r.run(1000)
     r.cp.auth = None                  # the driver walked away
     r.cp.on_disconnect(r.now)
-    r.world.reader.tap("STRANGER")    # unknown, AllowOfflineTxForUnknownId false
-    r.world.evs[0].plug()
+    r.world.tap("STRANGER")    # unknown, AllowOfflineTxForUnknownId false
+    r.world.connectors[0].plug()
     r.run(2000)
     assert not r.cp.tx
-    r.world.reader.tap("KNOWN")
+    r.world.tap("KNOWN")
     r.run(2000)
     assert r.cp.tx and r.cp.tx[1].id_tag == "KNOWN"
 
@@ -95,17 +95,17 @@ def test_local_list_blocks_offline_and_preauthorizes_online():
     r.cp.receive('[2,"v1","GetLocalListVersion",{}]', r.now)
     assert json.loads(r.cp.outbox.pop(0)) == [3, "v1", {"listVersion": 7}]
     r.config.change("LocalPreAuthorize", "true")
-    r.world.reader.tap("GOOD")
-    r.world.evs[0].plug()
+    r.world.tap("GOOD")
+    r.world.connectors[0].plug()
     r.run(2000)
     assert "Authorize" not in r.actions() and _tx_started(r) == ["GOOD"]
-    r.world.reader.tap("GOOD")        # same tag again: stops
-    r.world.evs[0].unplug()
+    r.world.tap("GOOD")        # same tag again: stops
+    r.world.connectors[0].unplug()
     r.run(2000)
     r.cp.on_disconnect(r.now)
     r.config.change("AllowOfflineTxForUnknownId", "true")
-    r.world.reader.tap("BAD")         # known and blocked beats AllowOfflineTxForUnknownId
-    r.world.evs[0].plug()
+    r.world.tap("BAD")         # known and blocked beats AllowOfflineTxForUnknownId
+    r.world.connectors[0].plug()
     r.run(2000)
     assert not r.cp.tx
 
@@ -114,7 +114,7 @@ def test_clear_cache_and_disabled_list():
     r = Rig("auth_clear")
     r.cp.on_connect(0)
     r.run(1000)
-    r.world.reader.tap("CACHED")
+    r.world.tap("CACHED")
     r.run(1000)
     assert "CACHED" in r.cp.auth_store.cache
     r.cp.receive('[2,"c1","ClearCache",{}]', r.now)

@@ -82,7 +82,7 @@ def test_nothing_but_boot_until_accepted():
     r = Rig("boot")
     r.boot = "Pending"
     r.cp.on_connect(0)
-    r.world.reader.tap("AA11")
+    r.world.tap("AA11")
     r.run(25000)
     assert r.actions() == ["BootNotification"] * 3  # at 0, 10 and 20 s (interval 10)
     r.boot = "Accepted"
@@ -103,11 +103,11 @@ def test_session_online():
     r.config.change("MeterValueSampleInterval", "10")
     r.cp.on_connect(0)
     r.run(1000)
-    r.world.reader.tap("04a2b3c4")
+    r.world.tap("04a2b3c4")
     r.run(1000)
-    r.world.evs[0].plug()
+    r.world.connectors[0].plug()
     r.run(35000)
-    r.world.evs[0].unplug()
+    r.world.connectors[0].unplug()
     r.run(2000)
     acts = r.actions()
     assert acts.index("Authorize") < acts.index("StartTransaction") < acts.index("StopTransaction")
@@ -125,10 +125,10 @@ def test_offline_transaction_gets_its_id_when_back_online():
     r.cp.on_connect(0)
     r.run(1000)
     r.cp.on_disconnect(r.now)
-    r.world.reader.tap("CAFE")
-    r.world.evs[0].plug()
+    r.world.tap("CAFE")
+    r.world.connectors[0].plug()
     r.run(31500)
-    r.world.evs[0].unplug()
+    r.world.connectors[0].unplug()
     r.run(1000)
     assert len(r.queue) == 5  # Start, 3 MeterValues, Stop: all waiting on flash
     r.cp.on_connect(r.now)
@@ -149,8 +149,8 @@ def test_unanswered_transaction_message_is_sent_again_until_answered_never_given
     r.answer_calls = False
     r.cp.boot_status = "Accepted"
     r.cp.on_disconnect(r.now)
-    r.world.reader.tap("CAFE")
-    r.world.evs[0].plug()
+    r.world.tap("CAFE")
+    r.world.connectors[0].plug()
     r.run(1000)
     r.cp.on_connect(r.now)
     r.run(400000)
@@ -176,11 +176,11 @@ def test_callerror_counts_towards_the_attempts_a_timeout_does_not():
     r.config.change("TransactionMessageAttempts", "2")
     r.cp.on_connect(0)
     r.run(1000)
-    r.world.reader.tap("CAFE")
-    r.world.evs[0].plug()
+    r.world.tap("CAFE")
+    r.world.connectors[0].plug()
     r.run(20000)
     r.withhold = ("StopTransaction",)
-    r.world.evs[0].unplug()
+    r.world.connectors[0].unplug()
     r.run(1000)
     stop = [m for m in r.sent if m[2] == "StopTransaction"]
     assert len(stop) == 1
@@ -207,8 +207,8 @@ def test_a_retry_wait_with_a_backlog_decodes_no_message_until_it_sends():
     r.cp.on_connect(0)
     r.run(1000)
     r.withhold = ("StartTransaction",)
-    r.world.reader.tap("CAFE")
-    r.world.evs[0].plug()
+    r.world.tap("CAFE")
+    r.world.connectors[0].plug()
     r.run(2000)
     start = [m for m in r.sent if m[2] == "StartTransaction"]
     assert len(start) == 1
@@ -249,8 +249,8 @@ def test_power_loss_meter_stop_within_the_persist_bound_without_periodic_samples
         r.config.change("MeterValueSampleInterval", interval)
         r.cp.on_connect(0)
         r.run(1000)
-        r.world.reader.tap("BEEF")
-        r.world.evs[0].plug()
+        r.world.tap("BEEF")
+        r.world.connectors[0].plug()
         r.run(charge_ms)
         assert r.cp.tx
         r.evses[0].read_meter()
@@ -273,8 +273,8 @@ def test_power_loss_stops_open_transaction_on_restart():
     r.config.change("MeterValueSampleInterval", "10")
     r.cp.on_connect(0)
     r.run(1000)
-    r.world.reader.tap("BEEF")
-    r.world.evs[0].plug()
+    r.world.tap("BEEF")
+    r.world.connectors[0].plug()
     r.run(25000)
     assert r.cp.tx
     # power cut: a new core on the same flash state
@@ -293,8 +293,8 @@ def test_clock_aligned_meter_values_inside_and_outside_a_transaction():
     r.config.change("MeterValuesAlignedData", "Energy.Active.Import.Register,Voltage")
     r.cp.on_connect(0)
     r.run(20000)      # clock set to 12:00:00 by the boot answer: one aligned sample at :15
-    r.world.reader.tap("AA")
-    r.world.evs[0].plug()
+    r.world.tap("AA")
+    r.world.connectors[0].plug()
     r.run(20000)      # one at :30 inside the transaction
     mvs = [m[3] for m in r.sent if m[2] == "MeterValues"]
     assert len(mvs) == 2
@@ -312,11 +312,11 @@ def test_minimum_status_duration_suppresses_short_lived_statuses():
     r.config.change("MinimumStatusDuration", "5")
     r.cp.on_connect(0)
     r.run(2000)
-    r.world.evs[0].plug()
+    r.world.connectors[0].plug()
     r.run(2000)
-    r.world.evs[0].unplug()   # Preparing lasted 2 s: never reported
+    r.world.connectors[0].unplug()   # Preparing lasted 2 s: never reported
     r.run(10000)
-    r.world.evs[0].plug()
+    r.world.connectors[0].plug()
     r.run(8000)               # Preparing held 8 s: reported once it lasted 5 s
     st = [(r.times[i], m[3]["status"]) for i, m in enumerate(r.sent)
           if m[2] == "StatusNotification" and m[3]["connectorId"] == 1]
@@ -329,7 +329,7 @@ def test_remote_start_without_authorize_when_configured():
     r.config.change("AuthorizeRemoteTxRequests", "false")
     r.cp.on_connect(0)
     r.run(1000)
-    r.world.evs[0].plug()
+    r.world.connectors[0].plug()
     r.run(1000)
     r.cp.receive('[2,"x1","RemoteStartTransaction",{"idTag":"RS1","connectorId":1}]', r.now)
     answer = json.loads(r.cp.outbox.pop(0))
@@ -344,8 +344,8 @@ def test_hard_reset_stops_with_hard_reset_and_requests_reboot_after_delivery():
     r = Rig("hard")
     r.cp.on_connect(0)
     r.run(1000)
-    r.world.reader.tap("AA")
-    r.world.evs[0].plug()
+    r.world.tap("AA")
+    r.world.connectors[0].plug()
     r.run(5000)
     r.cp.receive('[2,"r1","Reset",{"type":"Hard"}]', r.now)
     assert json.loads(r.cp.outbox[0]) == [3, "r1", {"status": "Accepted"}]
@@ -366,8 +366,8 @@ def test_start_answered_invalid_stops_charging_when_configured():
             return {"transactionId": 7, "idTagInfo": {"status": "Blocked"}}
         return orig(action, p)
     r.csms = csms
-    r.world.reader.tap("AA")
-    r.world.evs[0].plug()
+    r.world.tap("AA")
+    r.world.connectors[0].plug()
     r.run(5000)
     stop = [m[3] for m in r.sent if m[2] == "StopTransaction"]
     assert stop and stop[0]["reason"] == "DeAuthorized" and stop[0]["transactionId"] == 7
@@ -475,8 +475,8 @@ def test_timestamps_taken_before_the_clock_was_set_are_corrected():
     r.cp.clock = WallClock(946684800, 0)   # a device without NTP: 2000-01-01T00:00:00Z at boot
     r.config.change("AllowOfflineTxForUnknownId", "true")
     r.config.change("MeterValueSampleInterval", "10")
-    r.world.reader.tap("OFF")
-    r.world.evs[0].plug()
+    r.world.tap("OFF")
+    r.world.connectors[0].plug()
     r.run(25000)                           # offline: Start + 2 MeterValues queued with year-2000 stamps
     r.cp.on_connect(r.now)                 # boot answer sets the clock to the CSMS's time
     r.run(2000)
@@ -488,7 +488,7 @@ def test_timestamps_taken_before_the_clock_was_set_are_corrected():
     assert abs(t_start - (boot - 25)) <= 1, start["timestamp"]  # not 2000-01-01: corrected
     assert [t - t_start for t in t_mv][:2] == [10, 20]
     assert r.cp.clock_offset is not None   # the open transaction still holds a year-2000 sample
-    r.world.evs[0].unplug()
+    r.world.connectors[0].unplug()
     r.run(5000)
     stop = [m[3] for m in r.sent if m[2] == "StopTransaction"][0]
     begin = parse_datetime(stop["transactionData"][0]["timestamp"])  # its Transaction.Begin sample
@@ -511,8 +511,8 @@ def test_power_lost_between_recording_and_queueing_a_start_leaves_no_dangling_st
     def dead_push(action, payload, tx_ref=None):
         raise _Cut()  # the power went at the first write of the Start
     r.queue.push = dead_push
-    r.world.reader.tap("LOST")
-    r.world.evs[0].plug()
+    r.world.tap("LOST")
+    r.world.connectors[0].plug()
     try:
         r.run(2000)
         assert False, "the cut did not happen"
@@ -529,8 +529,8 @@ def test_reset_while_the_link_is_down_still_reboots_after_a_bounded_wait():
     r = Rig("resetoffline")
     r.cp.on_connect(0)
     r.run(1000)
-    r.world.reader.tap("AA")
-    r.world.evs[0].plug()
+    r.world.tap("AA")
+    r.world.connectors[0].plug()
     r.run(3000)
     r.cp.receive('[2,"r2","Reset",{"type":"Soft"}]', r.now)
     r.cp.on_disconnect(r.now)        # the Stop cannot go out
@@ -559,8 +559,8 @@ def _short_of_heap_session(name, refuse):
     r.cp.on_connect(0)
     r.run(1000)
     r.cp.on_disconnect(r.now)
-    r.world.reader.tap("CAFE")
-    r.world.evs[0].plug()
+    r.world.tap("CAFE")
+    r.world.connectors[0].plug()
     r.run(3000)
     assert 1 in r.cp.tx and len(r.queue) == 1 and r.cp.ram  # the Start on flash, statuses in RAM
     rpc.encode_call = encode_call
@@ -635,14 +635,14 @@ def test_a_transaction_answer_whose_code_cannot_load_is_acked_and_its_id_comes_f
     try:
         r.cp.on_connect(0)
         r.run(1000)
-        r.world.reader.tap("CAFE")
-        r.world.evs[0].plug()
+        r.world.tap("CAFE")
+        r.world.connectors[0].plug()
         r.run(1000)
         assert starts == ["CAFE"] and r.cp.tx[1].tx_id is None and len(r.queue) == 0  # acked
         broken.clear()
         r.run(10000)
         assert starts == ["CAFE"] and r.evses[0].contactor_closed
-        r.world.evs[0].unplug()
+        r.world.connectors[0].unplug()
         r.run(3000)
     finally:
         profiles.load = real
@@ -663,14 +663,14 @@ def test_answers_are_handled_when_the_cache_cannot_be_read_in():
         raise MemoryError("no room to read " + path)
     store.load = load
     try:
-        r.world.reader.tap("CAFE")
-        r.world.evs[0].plug()
+        r.world.tap("CAFE")
+        r.world.connectors[0].plug()
         r.run(5000)
     finally:
         del store.load
     assert r.cp.tx[1].tx_id == TX_ID and len(r.queue) == 0 and r.evses[0].contactor_closed
     assert "CAFE" not in r.cp.auth_store.cache
-    r.world.reader.tap("CAFE")                     # stops it; the Stop's answer is learnt now
+    r.world.tap("CAFE")                     # stops it; the Stop's answer is learnt now
     r.run(2000)
     assert 1 not in r.cp.tx and "CAFE" in r.cp.auth_store.cache
 
@@ -694,8 +694,8 @@ def test_a_start_whose_feature_check_runs_out_of_heap_waits_with_its_authorizati
     probe = Probe()
     probe.may_start = may_start
     r.cp.features["probe"] = probe
-    r.world.reader.tap("CAFE")
-    r.world.evs[0].plug()
+    r.world.tap("CAFE")
+    r.world.connectors[0].plug()
     r.run(5000)
     del r.cp.features["probe"]
     assert len(checks) == 3 and checks[1] > checks[0]

@@ -1,10 +1,15 @@
 # evse: pilot duty arithmetic, the interlock rules, connector status, against
 # the simulated EV and relay (the same objects the simulator uses).
 from evse import duty_percent, MIN_AMPS
-from evse.interlock import Interlock, FORCE_OPEN_AFTER_OFFER_STOP_MS
-from evse.connector import Evse, DEBOUNCE_BC_MS
+from evse.interlock import Interlock
+from evse.connector import Evse
 from hal import Connector
-from hal.sim import SimEV, SimConnector, EV_READY_DELAY_MS
+from hal.sim import SimConnector, SimWorld
+from limits import limit
+
+FORCE_OPEN_AFTER_OFFER_STOP_MS = limit("evse.interlock", "_FORCE_OPEN_AFTER_OFFER_STOP_MS")
+DEBOUNCE_BC_MS = limit("evse.connector", "_DEBOUNCE_BC_MS")
+EV_READY_DELAY_MS = limit("hal.sim", "_EV_READY_DELAY_MS")
 
 
 def amps_from_duty(duty):
@@ -31,16 +36,17 @@ def test_duty_formula_both_ranges():
 
 
 def make(max_amps=32):
-    ev = SimEV()
-    sc = SimConnector(ev)  # the sim's pilot, relay and meter in one object
+    sc = SimConnector()  # the sim's pilot, relay and meter in one object, with its car (ev)
     e = Evse(1, Connector(sc, sc, sc, max_amps))
-    return ev, sc, sc, e
+    return sc, sc, sc, e
 
 
 def run(e, ev, t0, t1, step=100):
+    world = SimWorld()
+    world.connectors = [ev]  # the car moves with the world's step
     t = t0
     while t <= t1:
-        ev.step(t, e.pilot.amps)
+        world.step(t)
         e.step(t)
         t += step
     return t
@@ -83,7 +89,7 @@ def test_stop_lets_ev_open_first_then_forces_after_6s():
     assert il.update(100, "C", True, False, 0, None, True)
     assert il.update(100 + FORCE_OPEN_AFTER_OFFER_STOP_MS - 1, "C", True, False, 0, None, True)
     assert not il.update(100 + FORCE_OPEN_AFTER_OFFER_STOP_MS, "C", True, False, 0, None, True)
-    assert not relay.closed and il.reason == ("opened", "offer stopped", "C")
+    assert not relay.closed and il.reason == ("open", "offer stopped", "C")
 
 
 def test_interlock_opens_on_every_unsafe_input():
@@ -97,7 +103,7 @@ def test_interlock_opens_on_every_unsafe_input():
         il = Interlock(relay)
         assert il.update(0, "C", True, True, 16, None, True)
         il.update(100, state, diode, True, 16, fault, avail)
-        assert not relay.closed and il.reason == ("opened",) + why, (state, diode, fault, avail, il.reason)
+        assert not relay.closed and il.reason == ("open",) + why, (state, diode, fault, avail, il.reason)
 
 
 def test_below_six_amps_no_offer_and_no_close():
@@ -125,10 +131,10 @@ def test_b_c_flicker_is_debounced():
     e.permit(True)
     t = run(e, ev, 0, 4000)
     assert relay.closed
-    ev.s2 = False
+    ev.state = "B"  # S2 open
     e.step(t)  # one B sample: not yet acted on
     assert e.state == "C"
-    ev.s2 = True
+    ev.state = "C"
     e.step(t + 100)
     assert e.state == "C" and relay.closed
 

@@ -18,13 +18,19 @@ if _fakes not in sys.path:
 import machine
 from hal_rig import pilot_rig, DEVKITC_THRESHOLDS
 from hal import Connector
-from hal.sim import SimReader
+from hal.sim import SimWorld
 from hal.esp32.relay import Relay, SETTLE_MS
-from evse.connector import Evse, METER_STALE_MS, OVERCURRENT_MARGIN_A, OVERCURRENT_MS
-from evse.interlock import SAMPLE_PERIOD_MS, FORCE_OPEN_AFTER_OFFER_STOP_MS
+from evse.connector import Evse
+from evse.interlock import SAMPLE_PERIOD_MS
 from ocpp16.chargepoint import ChargePoint
 from ocpp16.config import Config
 from ocpp16.queue import MessageQueue
+from limits import limit
+
+METER_STALE_MS = limit("evse.connector", "_METER_STALE_MS")
+OVERCURRENT_MARGIN_A = limit("evse.connector", "_OVERCURRENT_MARGIN_A")
+OVERCURRENT_MS = limit("evse.connector", "_OVERCURRENT_MS")
+FORCE_OPEN_AFTER_OFFER_STOP_MS = limit("evse.interlock", "_FORCE_OPEN_AFTER_OFFER_STOP_MS")
 
 COIL, FEEDBACK = 26, 34
 CONTROL_MS = 100          # app.CONTROL_PERIOD_MS (app is not imported: it pulls in asyncio)
@@ -40,7 +46,7 @@ class Rig:
         self.relay = Relay(COIL, feedback_pin=FEEDBACK, feedback_active=1)
         self.contact = "follow"    # "follow" the coil, or stuck "closed" (welded) / "open"
         machine.watch(COIL, self._coil)
-        self.reader = SimReader()
+        self.reader = SimWorld()  # the sim's card reader
         self.evse = Evse(1, Connector(self.pilot, self.relay, None, 32))
         self.evse.meter_task = True  # readings come from the (rig's) meter task
         self.meter_dead = False
@@ -249,7 +255,7 @@ def test_stop_forces_the_contactor_open_6s_after_the_offer_stopped():
     r.run(FORCE_OPEN_AFTER_OFFER_STOP_MS - 1000 - 2 * CONTROL_MS)
     assert r.relay.closed
     r.run(3 * CONTROL_MS)
-    assert not r.relay.closed and r.evse.interlock.reason == ("opened", "offer stopped", "C")
+    assert not r.relay.closed and r.evse.interlock.reason == ("open", "offer stopped", "C")
     assert r.reported() == ("Finishing", "NoError")
 
 
@@ -387,7 +393,7 @@ def test_a_sample_that_raises_opens_every_contactor():
         raise OSError("ADC gone")
     r.pilot.sample = broken
     st._tick(None)
-    assert not r.relay.closed and st.errors == 1 and r.evse.interlock.reason[0] == "opened" and "ADC gone" in r.evse.interlock.reason[1]
+    assert not r.relay.closed and st.errors == 1 and r.evse.interlock.reason[0] == "open" and "ADC gone" in r.evse.interlock.reason[1]
     assert st.ticks == 1
     st._busy = True  # a callback that lands inside the control loop's own sample skips
     st._tick(None)

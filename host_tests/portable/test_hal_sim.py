@@ -41,7 +41,7 @@ def _charging():
     hw = sim.build({"connectors": 1, "max_current_a": 16})
     world = hw.sim
     e = Evse(1, hw.connectors[0])
-    world.evs[0].plug()
+    world.connectors[0].plug()
     e.permit(True)
     t = 0
     while t <= 4000:
@@ -67,17 +67,17 @@ def test_a_scenario_step_whose_module_cannot_load_waits_and_charging_goes_on():
                     e.step(t)
                     t += 100
             assert e.contactor_closed and world.connectors[0].energy_wh > wh  # still charging
-            assert world.reader.taps == () and world.evs[0].wants_charge   # nothing applied yet
+            assert world.pending == () and world.connectors[0].wants_charge   # nothing applied yet
             assert len(world.scenario) == 2 and SETUP not in sys.modules and world.waiting
             text = buf.getvalue()                  # tried every tick, logged once
             assert text.count("[warning] scenario events wait:") == 1 and "MemoryError" in text, text
         fired = world.step(t)                      # loads again: every due event, in order
         assert [x["do"] for x in fired] == ["card", "ev_pause"] and world.scenario == []
-        assert world.reader.poll() == "CAFE" and not world.evs[0].wants_charge
+        assert world.poll() == "CAFE" and not world.connectors[0].wants_charge
         assert SETUP not in sys.modules and not world.waiting
         world.load_scenario([{"at": 0, "do": "unplug"}])
         with Refused(ImportError("no module named 'hal.sim.setup'")):
-            assert world.step(t) == () and world.evs[0].plugged
+            assert world.step(t) == () and world.connectors[0].state != "A"  # plugged
         text = buf.getvalue()                      # a new refusal: logged again
         assert text.count("[warning] scenario events wait:") == 2 and "ImportError" in text, text
     finally:
@@ -109,10 +109,10 @@ def test_the_control_loop_goes_on_while_the_scenario_module_cannot_load():
     try:
         with Refused(MemoryError("memory allocation failed")):
             asyncio.run(until(3000))
-        assert not world.evs[0].plugged and len(world.scenario) == 1
+        assert world.connectors[0].state == "A" and len(world.scenario) == 1
         assert "[warning] scenario events wait:" in buf.getvalue()
         asyncio.run(until(4000))
-        assert world.evs[0].plugged and world.scenario == [] and a.evses[0].plugged
+        assert world.connectors[0].state != "A" and world.scenario == [] and a.evses[0].plugged
         assert "scenario: do=plug" in buf.getvalue()
     finally:
         log.out = out

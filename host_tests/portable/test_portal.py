@@ -144,16 +144,24 @@ def test_ap_is_wpa2_with_the_password_or_open_when_asked():
 
 async def test_setup_mode_holds_the_contactor_open_with_an_ev_asking():
     hw = sim.build({"name": "sim", "kind": "sim", "connectors": 1, "max_current_a": 32})
-    ev = hw.sim.evs[0]
+    ev = hw.sim.connectors[0]
     ev.plug()
-    ev.s2 = True  # the EV asks for charge (state C)
-    hw.connectors[0].relay.set(True)  # whatever the state before, setup mode opens it
+    ev.state = "C"  # the EV asks for charge (S2 closed)
+    relay = hw.connectors[0].relay
+    relay.set(True)  # whatever the state before, setup mode opens it
+    switches = []    # contactor operations (closed -> open, open -> closed) from here on
+
+    def counting_set(closed, set=relay.set):
+        if closed != relay.closed:
+            switches.append(closed)
+        set(closed)
+    relay.set = counting_set
     stop = {"v": False}
     task = asyncio.create_task(portal.hold_safe(hw, lambda: stop["v"]))
     await asyncio.sleep(0.2)
     stop["v"] = True
     evses = await task
-    assert not hw.connectors[0].relay.closed and hw.connectors[0].relay.switch_count >= 1
+    assert not hw.connectors[0].relay.closed and len(switches) >= 1
     assert hw.connectors[0].pilot.disabled and evses[0].offer_amps == 0
     assert not evses[0].available
 

@@ -25,8 +25,8 @@ def _charging(name, ms):
     rig = Rig(name)
     rig.cp.on_connect(0)
     rig.run(2000)
-    rig.world.reader.tap("CAFE")
-    rig.world.evs[0].plug()
+    rig.world.tap("CAFE")
+    rig.world.connectors[0].plug()
     rig.run(ms)
     assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
     return rig
@@ -139,8 +139,8 @@ def test_core_rare_paths_are_loaded_only_for_their_work():
     rig.cp.receive("not json", rig.now)             # ocpp16.failures answers a bad frame
     assert json.loads(rig.cp.outbox.pop(0))[2] == "FormationViolation"
     rig.cp.on_disconnect(rig.now)
-    rig.world.reader.tap("OFFLINE")                 # ocpp16.offline decides
-    rig.world.evs[0].plug()
+    rig.world.tap("OFFLINE")                 # ocpp16.offline decides
+    rig.world.connectors[0].plug()
     rig.run(3000)
     assert 1 in rig.cp.tx
     m = None
@@ -171,8 +171,8 @@ def test_core_on_demand_import_failure_never_stops_charging():
         broken.clear()
         rig.run(BOOT_RETRY_DEFAULT_S * 1000)        # ...tried again after the boot retry interval
         assert rig.actions()[0] == "BootNotification" and rig.cp.boot_status == "Accepted"
-        rig.world.reader.tap("CAFE")
-        rig.world.evs[0].plug()
+        rig.world.tap("CAFE")
+        rig.world.connectors[0].plug()
         rig.run(5000)
         assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
         broken.update(("failures", "secevents", "aligned", "offline", "calls"))
@@ -185,7 +185,7 @@ def test_core_on_demand_import_failure_never_stops_charging():
         broken.clear()
         rig.answer_calls = True
         rig.run(CALL_TIMEOUT_MS + 5000)
-        rig.world.evs[0].unplug()
+        rig.world.connectors[0].unplug()
         rig.run(5000)
         stop = [m[3] for m in rig.sent if m[2] == "StopTransaction"]
         assert stop and stop[0]["reason"] == "EVDisconnected" and not rig.cp.tx
@@ -209,7 +209,7 @@ def test_a_stop_whose_module_cannot_load_opens_the_contactor_and_is_queued_once_
         rig = _charging("profiles_stop_fail", 5000)
         broken.add("aligned")                       # the StopTransaction's code
         log.out = Lines()
-        rig.world.evs[0].unplug()
+        rig.world.connectors[0].unplug()
         rig.run(5000)                               # tried every tick, logged once
         log.out = out
         assert not rig.evses[0].contactor_closed and 1 in rig.cp.tx
@@ -242,10 +242,10 @@ def test_a_start_whose_code_cannot_load_waits_for_it_and_keeps_the_authorization
         rig.cp.config.change("StopTxnSampledData", "Energy.Active.Import.Register")
         rig.cp.on_connect(0)
         rig.run(2000)
-        rig.world.reader.tap("CAFE")
+        rig.world.tap("CAFE")
         rig.run(1000)
         broken.add("aligned")
-        rig.world.evs[0].plug()
+        rig.world.connectors[0].plug()
         rig.run(3000)                                # the start cannot load: no start yet
         assert not rig.cp.tx and rig.cp.auth is not None
         broken.clear()

@@ -69,14 +69,14 @@ def test_reserved_connector_reports_reserved_and_its_owner_starts_with_the_reser
     assert "reservation" in r.cp.features and store.exists(path(r))
     r.run(1000)
     assert r.cp.reported[1][0] == "Reserved"
-    r.world.reader.tap("OWNER")
-    r.world.evs[0].plug()
+    r.world.tap("OWNER")
+    r.world.connectors[0].plug()
     r.run(5000)
     (start,) = started(r)
     assert start["idTag"] == "OWNER" and start["reservationId"] == 7
     assert "reservation" not in r.cp.features and "ocpp16.reservation" not in sys.modules
     assert not store.exists(path(r))
-    r.world.evs[0].unplug()
+    r.world.connectors[0].unplug()
     r.run(3000)
     assert r.cp.reported[1][0] == "Available"
 
@@ -86,21 +86,21 @@ def test_a_card_of_another_user_is_refused_and_the_connector_stays_reserved():
     online(r)
     assert reserve(r, 1, 1, "OWNER") == "Accepted"
     r.run(1000)
-    r.world.reader.tap("STRANGER")
+    r.world.tap("STRANGER")
     r.run(2000)
     refused = [e for e in r.cp.events if e[0] == "refused"]
     assert refused and "reserved for another idTag" in refused[-1][1], r.cp.events
     assert r.cp.auth is None and r.cp.reported[1][0] == "Reserved"
-    r.world.evs[0].plug()
+    r.world.connectors[0].plug()
     r.run(5000)
     assert started(r) == []
-    r.world.evs[0].unplug()
+    r.world.connectors[0].unplug()
     r.run(1000)
     assert r.cp.reported[1][0] == "Reserved"
     # a stranger who plugs in first and taps then: refused too
-    r.world.evs[0].plug()
+    r.world.connectors[0].plug()
     r.run(1000)
-    r.world.reader.tap("STRANGER")
+    r.world.tap("STRANGER")
     r.run(3000)
     assert started(r) == [] and "reservation" in r.cp.features
 
@@ -120,11 +120,11 @@ def _parent_rig(name, answer_parent=None):
 
 def _try(r, tag):
     """Tap `tag`, plug in: True when a transaction started (then unplug)."""
-    r.world.reader.tap(tag)
-    r.world.evs[0].plug()
+    r.world.tap(tag)
+    r.world.connectors[0].plug()
     r.run(4000)
     ok = 1 in r.cp.tx
-    r.world.evs[0].unplug()
+    r.world.connectors[0].unplug()
     r.run(3000)
     return ok
 
@@ -179,17 +179,17 @@ def test_connector_zero_holds_one_connector_free_for_its_id_tag():
     assert reserve(r, 9, 0, "OWNER") == "Accepted"
     r.run(1000)
     assert r.cp.reported[1][0] == "Available" and r.cp.reported[2][0] == "Available"  # two free for one
-    r.world.reader.tap("FIRST")
-    r.world.evs[0].plug()
+    r.world.tap("FIRST")
+    r.world.connectors[0].plug()
     r.run(4000)
     assert [s["idTag"] for s in started(r)] == ["FIRST"] and "reservationId" not in started(r)[0]
     assert r.cp.reported[2][0] == "Reserved"  # the last free connector is held
     assert reserve(r, 10, 2, "ANYONE") == "Occupied"
-    r.world.reader.tap("SECOND")
+    r.world.tap("SECOND")
     r.run(2000)
     assert [e for e in r.cp.events if e[0] == "refused"]
-    r.world.reader.tap("OWNER")
-    r.world.evs[1].plug()
+    r.world.tap("OWNER")
+    r.world.connectors[1].plug()
     r.run(4000)
     assert [s["idTag"] for s in started(r)] == ["FIRST", "OWNER"] and started(r)[1]["reservationId"] == 9
     assert "reservation" not in r.cp.features
@@ -203,13 +203,13 @@ def test_a_connector_zero_owner_may_not_take_a_connector_reserved_for_someone_el
     assert reserve(r, 3, 0, "CAT") == "Occupied"      # no second free connector
     r.run(1000)
     assert r.cp.reported[1][0] == "Reserved" and r.cp.reported[2][0] == "Reserved"
-    r.world.reader.tap("ANN")
-    r.world.evs[1].plug()                             # into BOB's connector
+    r.world.tap("ANN")
+    r.world.connectors[1].plug()                             # into BOB's connector
     r.run(4000)
     assert 2 not in r.cp.tx and [e for e in r.cp.events if e[0] == "refused"]
-    r.world.evs[1].unplug()
-    r.world.reader.tap("ANN")
-    r.world.evs[0].plug()
+    r.world.connectors[1].unplug()
+    r.world.tap("ANN")
+    r.world.connectors[0].plug()
     r.run(4000)
     assert started(r)[0]["idTag"] == "ANN" and started(r)[0]["reservationId"] == 2
     assert [x["id"] for x in r.cp.reservations] == [1]
@@ -220,17 +220,17 @@ def test_occupied_faulted_unavailable_and_rejected():
     online(r)
     assert reserve(r, 1, 2, "X") == "Rejected"          # no connector 2
     assert reserve(r, 1, 1, "X", seconds=-5) == "Rejected"  # already expired
-    r.world.evs[0].plug()
+    r.world.connectors[0].plug()
     r.run(1000)
     assert reserve(r, 1, 1, "X") == "Occupied"
     assert reserve(r, 1, 0, "X") == "Occupied"
-    r.world.evs[0].unplug()
+    r.world.connectors[0].unplug()
     r.run(1000)
-    r.world.evs[0].short = True
+    r.world.connectors[0].short = True
     r.run(1000)
     assert reserve(r, 1, 1, "X") == "Faulted"
     assert reserve(r, 1, 0, "X") == "Faulted"
-    r.world.evs[0].short = False
+    r.world.connectors[0].short = False
     r.run(1000)
     assert call(r, "ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) == "Accepted"
     assert reserve(r, 1, 1, "X") == "Unavailable"
@@ -239,16 +239,16 @@ def test_occupied_faulted_unavailable_and_rejected():
     assert reserve(r, 1, 1, "X") == "Accepted"
     assert "ocpp16.reservation" in sys.modules
     # refused ReserveNows left nothing resident; a fault ends a reservation (OCPP 1.6 5.13)
-    r.world.evs[0].short = True
+    r.world.connectors[0].short = True
     r.run(1000)
     assert "reservation" not in r.cp.features and ("reservation-ended", 1, "connector Faulted") in r.cp.events
-    r.world.evs[0].short = False
+    r.world.connectors[0].short = False
 
 
 def test_refused_reserve_now_leaves_nothing_resident():
     r = Rig("refused")
     online(r)
-    r.world.evs[0].plug()
+    r.world.connectors[0].plug()
     r.run(1000)
     assert reserve(r, 1, 1, "X") == "Occupied"
     assert "reservation" not in r.cp.features and "ocpp16.reservation" not in sys.modules

@@ -31,8 +31,8 @@ def _charging_rig(name, loads):
     try:
         rig.cp.on_connect(0)
         rig.run(2000)
-        rig.world.reader.tap("CAFE")
-        rig.world.evs[0].plug()
+        rig.world.tap("CAFE")
+        rig.world.connectors[0].plug()
         rig.run(30000)  # Authorize, StartTransaction, MeterValues, Heartbeat
     finally:
         profiles.load = real

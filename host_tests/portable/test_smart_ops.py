@@ -58,8 +58,8 @@ def stamp(rig, ahead_s=0):
 
 
 def charging(rig, tag="CAFE"):
-    rig.world.reader.tap(tag)
-    rig.world.evs[0].plug()
+    rig.world.tap(tag)
+    rig.world.connectors[0].plug()
     rig.run(8000)
     assert 1 in rig.cp.tx and rig.evses[0].contactor_closed
 
@@ -165,10 +165,10 @@ def test_tx_profile_needs_its_transaction_and_goes_with_it():
                                                        transactionId=4242)) == "Accepted"
     rig.run(200)
     assert rig.evses[0].offer_amps == 8 and rig.evses[0].pilot.amps == 8
-    rig.world.evs[0].unplug()
+    rig.world.connectors[0].unplug()
     rig.run(2000)
     assert 1 not in rig.cp.tx and resident() == []  # the TxProfile ended with its transaction
-    assert rig.evses[0].limit_amps is None
+    assert rig.evses[0].limit is None
 
 
 def _first_time(rig, pred, ms):
@@ -243,12 +243,12 @@ def test_remote_start_with_a_tx_profile_limits_that_transaction():
     assert resident() == []
     assert status(rig, "RemoteStartTransaction", {"idTag": "R1", "connectorId": 1, "chargingProfile": prof}) \
         == "Accepted"
-    rig.world.evs[0].plug()
+    rig.world.connectors[0].plug()
     rig.run(6000)
     assert 1 in rig.cp.tx and rig.evses[0].offer_amps == 11
     r = call(rig, "GetCompositeSchedule", {"connectorId": 1, "duration": 60})
     assert r[2]["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 11.0}]
-    rig.world.evs[0].unplug()
+    rig.world.connectors[0].unplug()
     rig.run(2000)
     assert resident() == []
 
@@ -283,9 +283,9 @@ def test_a_malformed_profiles_file_is_dropped_and_charging_goes_on():
 
 def test_a_profile_never_makes_the_charger_offer_or_close_without_a_transaction():
     rig = booted("smart_interlock")
-    rig.world.evs[0].plug()  # no card: not authorized
+    rig.world.connectors[0].plug()  # no card: not authorized
     rig.run(3000)
     assert status(rig, "SetChargingProfile", txdefault(1, [(0, 6), (5, 16)], start=stamp(rig))) == "Accepted"
     rig.run(10000)
-    assert rig.evses[0].limit_amps == 16
+    assert rig.evses[0].limit == 16
     assert rig.evses[0].pilot.amps == 0 and not rig.evses[0].contactor_closed and not rig.cp.tx

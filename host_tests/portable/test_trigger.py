@@ -60,7 +60,7 @@ def test_boot_notification_accepted_and_while_pending():
 
 def test_status_notification_for_one_connector_and_for_all():
     r = booted(Rig2("trg_status"))
-    r.world.evs[1].plug()
+    r.world.connectors[1].plug()
     r.run(2000)
     status, behind, _ = trigger(r, "StatusNotification", 2)
     assert status == "Accepted"
@@ -85,8 +85,8 @@ def test_meter_values_outside_and_inside_a_transaction():
     svs = p["meterValue"][0]["sampledValue"]
     assert [sv["measurand"] for sv in svs] == ["Energy.Active.Import.Register", "Power.Active.Import"]
     assert all(sv["context"] == "Trigger" for sv in svs)
-    r.world.reader.tap("CAFE")
-    r.world.evs[0].plug()
+    r.world.tap("CAFE")
+    r.world.connectors[0].plug()
     r.run(10000)
     assert 1 in r.cp.tx
     status, behind, sent = trigger(r, "MeterValues", msg_id="t2")  # no connectorId: every connector
@@ -115,7 +115,7 @@ def test_firmware_and_diagnostics_status_notifications():
 def test_the_answer_waits_for_nothing_but_the_message_waits_for_our_pending_call():
     r = booted(Rig("trg_pend"))
     r.answer_calls = False
-    r.world.reader.tap("AB12")
+    r.world.tap("AB12")
     r.run(200)  # an Authorize is out, unanswered
     assert r.cp.pending is not None and r.cp.pending["action"] == "Authorize"
     r.cp.receive(json.dumps([2, "t9", "TriggerMessage", {"requestedMessage": "Heartbeat"}]), r.now)

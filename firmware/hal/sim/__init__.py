@@ -9,74 +9,47 @@ from compat import const
 from hal import HalError, on_demand
 from evse import duty_percent
 
-# How the simulated car behaves (milliseconds of simulated time).
-EV_READY_DELAY_MS = 2000   # from seeing a PWM offer to closing S2 (state C)
-_EV_STOP_DELAY_MS = const(1000)  # from losing the offer to opening S2 (state B)
-
-
-SIM_CHIP_ID = b"\x51\x4d\x00\x00\x00\x01"  # the simulated chip's unique id (6 bytes, as an ESP32's MAC)
-
-
-class SimEV:
-    def __init__(self, max_amps=32, capacity_wh=None):
-        self.max_amps = max_amps
-        self.capacity_wh = capacity_wh  # None: never full
-        self.plugged = False
-        self.s2 = False           # the EV's switch that moves B -> C
-        self.wants_charge = True
-        self.short = False        # CP shorted to PE: state E
-        self.diode = True         # False: diode missing / shorted
-        self.charged_wh = 0.0
-        self._offer_seen_at = None
-        self._offer_lost_at = None
-
-    def plug(self):
-        self.plugged = True
-        self.s2 = False
-        self.charged_wh = 0.0
-
-    def unplug(self):
-        self.plugged = False
-        self.s2 = False
-
-    def step(self, now, offer_amps):
-        if not self.plugged:
-            return
-        full = self.capacity_wh is not None and self.charged_wh >= self.capacity_wh
-        if offer_amps and self.wants_charge and not full:
-            self._offer_lost_at = None
-            if self._offer_seen_at is None:
-                self._offer_seen_at = now
-            if now - self._offer_seen_at >= EV_READY_DELAY_MS:
-                self.s2 = True
-        else:
-            self._offer_seen_at = None
-            if self.s2:
-                if self._offer_lost_at is None:
-                    self._offer_lost_at = now
-                if full or not self.wants_charge or now - self._offer_lost_at >= _EV_STOP_DELAY_MS:
-                    self.s2 = False
-                    self._offer_lost_at = None
+# How the simulated car behaves (milliseconds of simulated time): from seeing a PWM offer
+# to closing S2 (state C), from losing it to opening S2 (state B).
+_EV_READY_DELAY_MS = const(2000)
+_EV_STOP_DELAY_MS = const(1000)
 
 
 class SimConnector:
-    """The charger's side of one simulated connector, one object in every role (a class
-    each would cost ~200 B): the pilot (the EV sees the offer as `amps`: 0 for none, also
-    where no duty exists below 6 A), the contactor (`closed`), the meter (integrates the
-    power the EV draws through the closed contactor: SimWorld.step; hal/sim/setup.py's build()
-    sets voltage_v and phases from the board) and the cable lock (never stuck)."""
+    """One simulated connector with the car on its cable, one object in every role (a class
+    each would cost ~200 B). The charger's side: the pilot (the EV sees the offer as `amps`:
+    0 for none, also where no duty exists below 6 A), the contactor (`closed`), the meter
+    (integrates the power the EV draws through the closed contactor: SimWorld.step) and the
+    cable lock (never stuck). The car's side (moved by SimWorld.step too): its pilot state (A
+    unplugged, B plugged with S2 open, C S2 closed: ready), whether it wants charge, a shorted
+    CP or a missing diode. hal/sim/setup.py's build() sets voltage_v, phases, max_amps and
+    capacity_wh from the board."""
     amps = 0
     disabled = False
     closed = False
-    switch_count = 0  # contactor operations (tests check that one happened)
     voltage_v = 230
     phases = 1
     energy_wh = 0.0
     current_a = 0.0
-    failed = False  # the meter does not answer
+    failed = False    # the meter does not answer
+    # the car
+    max_amps = 32     # the most it draws
+    capacity_wh = None  # what it takes per plug-in until full (None: never full)
+    charged_wh = 0.0  # since it was plugged in
+    state = "A"       # the car's: A, B or C (its S2 switch moves B -> C)
+    wants_charge = True
+    short = False     # CP shorted to PE: state E
+    diode_ok = True   # False: the diode missing or shorted
+    until = None      # when S2 moves: a while after the offer came (it closes) or went (it opens)
 
-    def __init__(self, ev=None):
-        self.ev = ev  # the car on the pilot (None: a relay or meter alone, in tests)
+    def plug(self):
+        self.state = "B"
+        self.charged_wh = 0.0
+        self.until = None
+
+    def unplug(self):
+        self.state = "A"
+        self.until = None
 
     # --- pilot -----------------------------------------------------------------
     def offer(self, amps):
@@ -88,21 +61,11 @@ class SimConnector:
         self.amps = 0
 
     def sample(self):
-        ev = self.ev
-        if ev.short:
-            state = "E"
-        elif self.disabled:
-            state = "F"
-        elif not ev.plugged:
-            state = "A"
-        else:
-            state = "C" if ev.s2 else "B"
-        return state, ev.diode or self.amps == 0
+        state = "E" if self.short else "F" if self.disabled else self.state
+        return state, self.diode_ok or self.amps == 0
 
     # --- relay -----------------------------------------------------------------
     def set(self, closed):
-        if closed != self.closed:
-            self.switch_count += 1
         self.closed = closed
 
     # --- meter -----------------------------------------------------------------
@@ -122,53 +85,71 @@ class SimConnector:
         return True
 
 
-class SimReader:
-    taps = ()  # idTags tapped and not yet polled (a new tuple per tap: never the class's)
-    failed = False
+class SimWorld:
+    """The simulated charger (made by hal/sim/setup.py's build: `connectors`, a SimConnector
+    each with its car), moved by step(now). It is the card reader too (one per charger)."""
+    scenario = ()
+    ended = False
+    waiting = False  # due events wait for hal/sim/setup.py, which could not be loaded (logged once)
+    time = None      # of the last step (ms)
+    pending = ()     # idTags tapped and not yet polled (a new tuple per tap: never the class's)
+    failed = False   # the reader does not answer
 
+    def load_scenario(self, events):
+        """The scenario to play: checked and sorted by hal/sim/setup.py (ValueError names a bad event)."""
+        self.scenario = on_demand("OtherError", "hal.sim.setup", "check", events)
+
+    # --- card reader -------------------------------------------------------------
     def tap(self, id_tag):
-        self.taps += (id_tag.upper(),)
+        self.pending += (id_tag.upper(),)
 
     def poll(self):
         if self.failed:
             raise HalError("ReaderFailure", "simulated reader does not answer")
-        t = self.taps
+        t = self.pending
         if not t:
             return None
-        self.taps = t[1:]
+        self.pending = t[1:]
         return t[0]
-
-
-class SimWorld:
-    """The simulated devices (made by hal/sim/setup.py's build: `evs`, the cars; `connectors`, a
-    SimConnector each; `reader`), moved by step(now)."""
-    scenario = ()
-    ended = False
-    waiting = False  # due events wait for hal/sim/setup.py, which could not be loaded (logged once)
-    _last = None
-
-    def load_scenario(self, events):
-        """The scenario to play: checked and sorted by hal/sim/setup.py (ValueError names a bad event)."""
-        self.scenario = on_demand("OtherError", "hal.sim.setup", "check_scenario", events)
 
     def step(self, now):
         """Advance the physics to `now` (ms) and fire due scenario events (their effects:
         hal/sim/setup.py, loaded for the events). Returns fired events."""
-        dt = 0 if self._last is None else now - self._last
-        self._last = now
+        dt = 0 if self.time is None else now - self.time
+        self.time = now
         for c in self.connectors:
-            ev = c.ev
-            amps = min(c.amps, ev.max_amps) if c.closed and ev.s2 and ev.plugged else 0
+            amps = min(c.amps, c.max_amps) if c.closed and c.state == "C" else 0
             if dt:
                 c.current_a = float(amps)
-                wh = amps * self.voltage_v * self.phases * dt / 3600000.0
+                wh = amps * c.voltage_v * c.phases * dt / 3600000.0
                 c.energy_wh += wh
-                ev.charged_wh += wh
-            ev.step(now, c.amps)
+                c.charged_wh += wh
+            if c.state == "A":
+                continue
+            # The car: S2 closes a while after an offer appears, opens a while after it goes
+            # (at once when the car is full or pauses).
+            full = c.capacity_wh is not None and c.charged_wh >= c.capacity_wh
+            if c.amps and c.wants_charge and not full:
+                if c.state == "C":
+                    c.until = None
+                else:
+                    if c.until is None:
+                        c.until = now + _EV_READY_DELAY_MS
+                    if now >= c.until:
+                        c.state = "C"
+                        c.until = None
+            elif c.state == "C":
+                if c.until is None:
+                    c.until = now + _EV_STOP_DELAY_MS
+                if full or not c.wants_charge or now >= c.until:
+                    c.state = "B"
+                    c.until = None
+            else:
+                c.until = None
         s = self.scenario
         if s and s[0]["at"] * 1000 <= now:
             try:
-                s = on_demand("OtherError", "hal.sim.setup", "apply", self, now)
+                s = on_demand("OtherError", "hal.sim.setup", "step", self, now)
             except HalError as e:  # not loaded (missing, out of heap): the events stay due, next tick
                 if not self.waiting:
                     import log
