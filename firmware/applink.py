@@ -11,6 +11,7 @@ import log
 _LINK_EVENT_MS = const(600000)
 # Failed connects with a new SecurityProfile before going back to the previous one (A05.FR.08).
 _PROFILE_FALLBACK_ATTEMPTS = const(3)
+_SECURE_SCHEME = const("wss:")  # a const(): a literal of 10 characters or less would be an interned name
 
 
 def link_args(app):
@@ -30,7 +31,7 @@ def link_args(app):
             ssl = profiles.load("net.tlsprofile").context(profile, cfg.get("data_dir", "data"), cfg.get("ca_cert"), client)
         finally:
             profiles.unload("net.tlsprofile")
-    elif app.cfg["csms_url"].startswith("wss:"):
+    elif app.cfg["csms_url"].startswith(_SECURE_SCHEME):
         ssl = tls_context(app.cfg)
     # Pauses between connect attempts follow the (possibly simulated) clock.
     return ((app.cfg["csms_url"], app.cfg["charge_point_id"]),
@@ -51,6 +52,8 @@ def password(key):
 
 
 def tls_context(cfg):
+    """The TLS context of a wss:// link without a SecurityProfile's, and of an https:// transfer
+    (the jobs fw_update, fw_diag and getlog, through app._rare)."""
     from net import tls
     ca = cfg.get("ca_cert")
     if not ca:
@@ -99,7 +102,8 @@ async def relink(app):
     certificate, or a fallback. Raises when no link can be made (app.py tries again later).
     This coroutine holds this module while it runs: app.py's _make_link loads a second copy
     for link_args, dropped before Link() loads net.ws_url."""
-    await app._stop_link()
+    if app.link is not None:
+        await app.link.close()  # stopped, its task waited for (at most 5 s)
     change = app.cp.profile_change
     if change is not None:
         app.cp.profile_change = None
@@ -114,4 +118,4 @@ async def relink(app):
         app.config.set_internal("SecurityProfile", app.fallback[0])
         app.fallback = None
         app.link = app._make_link()
-    app.link_task = asyncio.create_task(app.link.run(app))
+    asyncio.create_task(app.link.run(app))

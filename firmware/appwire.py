@@ -9,6 +9,9 @@ import compat
 import log
 import store
 
+# One control-loop iteration (app.App.control_loop): core tick, sending; the pilot sample and
+# interlock too where no timer runs them every evse.interlock.SAMPLE_PERIOD_MS.
+_CONTROL_PERIOD_MS = const(100)
 # At start the core waits at most this long for each meter's first read to end
 # (good or failed), so no transaction starts with a meterStart of 0; a dead SDM120
 # at 2400 baud fails in ~0.9 s. The pilot timer already runs meanwhile.
@@ -25,7 +28,7 @@ def build(app, cfg, hw, clock, trace):
     from ocpp16.chargepoint import ChargePoint, WallClock
     from ocpp16.config import Config
     from ocpp16.queue import MessageQueue
-    from app import CONTROL_PERIOD_MS, Clock, _log_stamp
+    from app import Clock, _log_stamp
     if not cfg.get("serial") and getattr(hw, "chip_id", None):
         import version
         # chargePointSerialNumber unless config.json sets one. In place, not in a copy: main.boot()
@@ -36,9 +39,8 @@ def build(app, cfg, hw, clock, trace):
     simcfg = cfg.get("sim") or {}
     app.clock = clock or Clock(simcfg.get("speed"))
     # A long simulated outage may use a coarser control period (sim boards only).
-    app.period_ms = int(simcfg.get("period_ms", CONTROL_PERIOD_MS))
+    app.period_ms = int(simcfg.get("period_ms", _CONTROL_PERIOD_MS))
     app.trace = trace if trace is not None else simcfg.get("trace", False)
-    app.heap_report_ms = int(simcfg.get("heap_report_s", 0) * 1000)
     data = cfg.get("data_dir", "data")
     store.makedirs(data)
     overrides = {"NumberOfConnectors": len(hw.connectors)}  # SupportedFeatureProfiles: set by the core
@@ -63,13 +65,11 @@ def build(app, cfg, hw, clock, trace):
     # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
     log.to_file(data + "/" + _LOG_DIR, _log_stamp)  # the function, not a bound method (see there)
     app.link = None
-    app.ping_s = app.config.get("WebSocketPingInterval")
     app._flushing = False
     app.sampler = None
     app.job_tasks = []           # background jobs asked for by the core (cp.jobs)
     app.link_since = None        # Unix time the CSMS link last came up (status page)
     app.link_error = None        # why it last went down (status page)
-    app.link_task = None
     app.relink = None            # app.clock ms from which to make a new link (applink.relink); 0: at once
     app.fallback = None          # [previous SecurityProfile, failed attempts] after a change
     # (app.link_events, security event kind -> when a failed connect last reported it: made by
