@@ -1,8 +1,9 @@
 # Composition root: runs the charger as asyncio tasks: the control loop (core tick, pilot and
-# interlock where no timer runs them, sending), the meter tasks and the CSMS link's handler.
-# What runs once per start or only after a failure or a change (building the parts, making a
-# link, a failed connect, a SecurityProfile change, starting a background job) is in appwire.py,
-# applink.py and appjobs.py, imported for the call and dropped (_rare). The control loop never
+# interlock where no timer runs them, sending) and the CSMS link's handler; the meter tasks of a
+# real-time clock are appmeter.py's. What runs once per start or only after a failure or a change
+# (building the parts, making a link, a failed connect, a SecurityProfile change, starting a
+# background job) is in appwire.py, applink.py and appjobs.py, imported for the call and dropped
+# (_rare). The control loop never
 # waits for the network or the flash.
 from compat import const
 import asyncio
@@ -10,10 +11,7 @@ import sys
 
 import compat
 import log
-from hal import HalError
 
-# Pause between two meter reads in the meter task (a read itself takes 130-400 ms).
-_METER_PERIOD_MS = const(1000)
 # After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
 _DRAIN_TIMEOUT_MS = const(60000)
@@ -203,26 +201,8 @@ class App:
                 ms /= clock.speed
             await asyncio.sleep(ms / 1000)
 
-    async def meter_loop(self, evse):
-        """Reads one connector's meter for ever; evse uses the latest reading."""
-        meter = evse.meter
-        read_async = getattr(meter, "read_async", None)
-        while True:
-            try:
-                if read_async is not None:
-                    r = await read_async()
-                else:
-                    r = meter.read()
-                evse.meter_read(r, self.clock.now())
-            except HalError as e:
-                evse.meter_failed(e.code, self.clock.now())
-            except Exception as e:  # a driver bug is a meter failure, not a dead task
-                log.error("meter on connector %d: %r", evse.id, e)
-                evse.meter_failed(None, self.clock.now())
-            await asyncio.sleep(_METER_PERIOD_MS / 1000)  # real time only (appwire.hardware_tasks)
-
     async def run(self):
-        # The hardware first, then the link: appwire (its first meter reads wait up to 3 s in
+        # The hardware first, then the link: appwire (appmeter's first meter reads wait up to 3 s in
         # real time) is dropped before net.link and net.ws load and the first connect runs
         # (ws_open, TLS): the start-up peak holds only one of them.
         tasks = []  # appwire.start puts the meter tasks here

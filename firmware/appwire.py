@@ -3,7 +3,7 @@
 # sample timer and the status page, and waits for the first meter reads. app.py
 # imports it for each (re)start and drops it; nothing here runs every control period.
 from compat import const
-import asyncio
+import sys
 
 import compat
 import log
@@ -12,14 +12,11 @@ import store
 # One control-loop iteration (app.App.control_loop): core tick, sending; the pilot sample and
 # interlock too where no timer runs them every evse.interlock.SAMPLE_PERIOD_MS.
 _CONTROL_PERIOD_MS = const(100)
-# At start the core waits at most this long for each meter's first read to end
-# (good or failed), so no transaction starts with a meterStart of 0; a dead SDM120
-# at 2400 baud fails in ~0.9 s. The pilot timer already runs meanwhile.
-_METER_FIRST_READ_MS = const(3000)
 _LOG_DIR = const("log")  # the rolling log (log.py) in data_dir
 _QUEUE_DIR = const("/queue")  # the message queue's folder in data_dir
 _ID_PREFIX = const("%d.")  # message ids start with the boot counter
 _STATUS_JOB = const("net.status")  # the local status page's job module
+_APPHW = const("apphw")
 
 
 def build(app, cfg, hw, clock, trace):
@@ -77,50 +74,23 @@ def build(app, cfg, hw, clock, trace):
 
 
 async def start(app, out):
-    """App.run, before its link: the hardware tasks (into the list `out`, which App.run cancels
-    when it ends), the status page job, then the first meter reads waited for."""
-    out += hardware_tasks(app)
+    """App.run, before its link: the status page job, and the hardware tasks (into the list `out`,
+    which App.run cancels when it ends) and the first meter reads waited for (apphw). A
+    deterministic (simulated) clock has no hardware tasks: the control loop polls the meters and
+    the pilot every period."""
     # The local status page (net/status.py) runs as a job while the app runs: only when
     # config.json sets status_password and the board file does not turn it off.
     if app.cfg.get("status_password") and (app.hw.board.get("portal") or {}).get("status_page", True):
         app.cp.jobs.append((_STATUS_JOB, (app.cfg.get("sim") or {}).get("status_port")))
-    await first_meter_reads(app)
-
-
-def hardware_tasks(app):
-    """Real-time clock: a task per meter and the pilot sample timer (with the interlock).
-    Deterministic (simulated) clock: both polled inline in the control loop."""
-    tasks = []
     if app.clock.speed is not None:
         for evse in app.evses:
             evse.meter_task = evse.meter is not None  # polled inline, every period
-        return tasks
-    for evse in app.evses:
-        if evse.meter is not None:
-            evse.meter_task = True
-            tasks.append(asyncio.create_task(app.meter_loop(evse)))
-    if getattr(app.hw, "sim", None) is None:
-        from evse.interlock import SampleTimer, machine_timer
-        sampler = SampleTimer(app.evses, app.clock.now)
-        if sampler.start(getattr(app, "make_timer", machine_timer)):  # tests substitute a timer
-            app.sampler = sampler
-        else:
-            log.warning("no timer: the pilot is sampled by the control loop only")
-    return tasks
-
-
-async def first_meter_reads(app, ms=_METER_FIRST_READ_MS):
-    """Wait until every meter task has finished its first read (or `ms` have passed).
-    With a simulated clock meters are polled inline: nothing to wait for."""
-    if app.clock.speed is not None:
-        return True
-    t0 = app.clock.now()
-    while any(e.meter_task and e.reading is None and e.meter_fault is None for e in app.evses):
-        if app.clock.now() - t0 >= ms:
-            log.warning("meter: no first reading after %d ms", ms)
-            return False
-        await app.clock.sleep_ms(10)
-    return True
+        return
+    try:  # by its name's const(): the sim session, which never loads it, interns none of its names
+        hw = __import__(_APPHW)
+    finally:
+        sys.modules.pop(_APPHW, None)  # its coroutine holds it until the first reads are in
+    await hw.start(app, out)
 
 
 def first_app(cfg, hw, clock, kind=None):

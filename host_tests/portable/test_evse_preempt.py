@@ -23,7 +23,7 @@ from hal.esp32.relay import Relay
 from hal.esp32.pilot import STOP_DEBOUNCE_SAMPLES
 from evse.interlock import SAMPLE_PERIOD_MS
 import app as app_mod
-import appwire  # the app's start-up: its hardware tasks
+import apphw  # the hardware tasks of a real-time clock
 from limits import limit
 
 COIL_PIN = 26
@@ -116,7 +116,7 @@ def test_contactor_opens_on_a_while_the_core_parses_60kb_frames_and_writes_the_q
     frame = big_local_list()
     assert 60000 <= len(frame) <= 65536, len(frame)
     evse = a.evses[0]
-    appwire.hardware_tasks(a)
+    apphw.hardware_tasks(a)
     sampler = a.sampler
     assert sampler is not None
     try:
