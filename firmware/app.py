@@ -63,8 +63,8 @@ class App:
         _clocks = (self.cp.clock, self.clock)
 
     def _make_link(self):
-        # Link() loads net.ws_url: only once applink (which says its arguments) is dropped.
-        args, kw = _rare("applink", "link_args", self)
+        # Link() loads net.ws_url: only once appwire (which says its arguments) is dropped.
+        args, kw = _rare("appwire", "link_args", self)
         from net.link import Link  # resident
         return Link(*args, **kw)
 

@@ -1,7 +1,7 @@
 # The app's wiring, on demand: builds an App's parts from config.json and the board (the
-# core, its configuration and queue, the connectors), then starts the meter tasks, the pilot
-# sample timer and the status page, and waits for the first meter reads. app.py
-# imports it for each (re)start and drops it; nothing here runs every control period.
+# core, its configuration and queue, the connectors), then starts the status page and, on a
+# real-time clock, the hardware tasks (apphw); and says a link's arguments. app.py imports it
+# for each (re)start and each link, and drops it; nothing here runs every control period.
 from compat import const
 import sys
 
@@ -17,6 +17,8 @@ _QUEUE_DIR = const("/queue")  # the message queue's folder in data_dir
 _ID_PREFIX = const("%d.")  # message ids start with the boot counter
 _STATUS_JOB = const("net.status")  # the local status page's job module
 _APPHW = const("apphw")
+_SECURE_SCHEME = const("wss:")
+_TLS_CONTEXT = const("tls_context")  # applink's; by a const(): a ws:// link interns no name of it
 
 
 def build(app, cfg, hw, clock, trace):
@@ -118,3 +120,31 @@ def load_scenario(hw, path):
     with open(path) as f:
         hw.sim.load_scenario(json.load(f))
 
+
+def link_args(app):
+    """The arguments of the net.link.Link for the SecurityProfile in force, (args, kw): app.py
+    makes the Link once this module is dropped, so it and net.ws_url (loaded by Link()) are
+    never in the heap together. A TLS context is applink's (loaded for the call)."""
+    key = password(app.config.get("AuthorizationKey")) or app.cfg.get("authorization_key")
+    profile = app.config.get("SecurityProfile")
+    auth = (app.cfg["charge_point_id"], key) if profile in (1, 2) and key else None
+    ssl = None
+    if profile >= 2 or app.cfg["csms_url"].startswith(_SECURE_SCHEME):
+        from app import _rare
+        ssl = _rare("applink", _TLS_CONTEXT, app.cfg, profile)
+    # Pauses between connect attempts follow the (possibly simulated) clock.
+    return ((app.cfg["csms_url"], app.cfg["charge_point_id"]),
+            {"basic_auth": auth, "ssl": ssl, "ping_interval_s": app.config.get("WebSocketPingInterval"),
+             "sleep_ms": app.clock.sleep_ms})
+
+
+def password(key):
+    """The Basic auth password of an OCPP AuthorizationKey: its hex form (32 to 40 hex
+    digits, 16-20 bytes, Security whitepaper) decoded, any other text as it is."""
+    if not key or len(key) % 2 or not 32 <= len(key) <= 40:
+        return key
+    try:
+        import binascii
+        return binascii.unhexlify(key)
+    except ValueError:
+        return key
