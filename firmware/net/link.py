@@ -78,7 +78,7 @@ class Link:
     async def send(self, text):
         """Send one text message now; ws.WebSocketError when the link is down (not connected, or
         lost while sending: told apart by its text)."""
-        sock = self._ws
+        sock = self.sock
         if not self.up or sock is None:
             raise ws.WebSocketError(ws._text(_T_DOWN))
         try:
@@ -153,7 +153,7 @@ class Link:
                     d -= t
         finally:
             self.up = False
-            self._ws = None
+            self.sock = None
             self._stopping = False
 
     async def _session(self, sock, handler):
@@ -163,7 +163,7 @@ class Link:
         sup = None
         try:
             self.connects += 1
-            self._ws = sock
+            self.sock = sock
             self.up = True
             self._rx_reason = None
             self._verify_ms = 0
@@ -202,7 +202,7 @@ class Link:
             e = None
         finally:
             self.up = False
-            self._ws = None
+            self.sock = None
             if sup is not None:
                 if self._rx_reason is None:  # else it is ending the link (releasing the socket): let it
                     sup.cancel()

@@ -259,7 +259,7 @@ class WebSocket:
             await _wait_for_ms(w.wait_closed(), _STREAM_CLOSE_MS)  # MicroPython: closes the socket, never blocks
         except Exception:  # a reset or timed-out TLS shutdown still leaves the socket closed
             pass
-        w = getattr(w, "tcp", None)  # net/ws_open.py's last step: the TCP socket beneath a TLS one closed
+        w = getattr(w, "release", None)  # net/ws_open.py's last step: the TCP socket beneath a TLS one closed
         if w is not None:  # (a failed TLS handshake leaves it open), CPython's transport aborted
             w()
 

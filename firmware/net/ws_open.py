@@ -52,7 +52,7 @@ async def _open(host, port, request, accept, subprotocols, ssl, max_message):
         # is cancelled (timeout), and its Stream.close() does nothing (wait_closed() closes the
         # socket): here the socket is ours from its creation, and WebSocket.wait_closed() closes it
         # (and the TCP socket beneath a TLS one: after a failed TLS handshake, closing the TLS
-        # socket leaves that one open). Its last step is the stream's `tcp`, a callable.
+        # socket leaves that one open). Its last step is the stream's `release`, a callable.
         try:
             from asyncio.stream import Stream  # MicroPython: a stream wraps a socket we own
         except ImportError:  # CPython
@@ -63,7 +63,7 @@ async def _open(host, port, request, accept, subprotocols, ssl, max_message):
             else:
                 reader, writer = await asyncio.open_connection(host, port, ssl=ssl, server_hostname=host)
             # close() waits for a full send buffer to drain (a dead link never does): abort, at last
-            writer.tcp = writer.transport.abort
+            writer.release = writer.transport.abort
         else:
             import errno
             import socket
@@ -80,7 +80,7 @@ async def _open(host, port, request, accept, subprotocols, ssl, max_message):
                     s = ssl.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
                     s.setblocking(False)
                 reader = writer = Stream(s)
-                reader.tcp = tcp.close  # called by WebSocket.wait_closed() after s is closed
+                reader.release = tcp.close  # called by WebSocket.wait_closed() after s is closed
                 await asyncio.sleep_ms(0)  # the connect completes (or fails) at the first write
             except BaseException:
                 s.close()

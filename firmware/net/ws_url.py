@@ -54,11 +54,6 @@ def basic_auth_header(basic_auth):
     return _BASIC + binascii.b2a_base64(b[0] + b":" + b[1]).strip().decode()
 
 
-def accept_key(key):
-    """Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (bytes in, bytes out)."""
-    return binascii.b2a_base64(hashlib.sha1(key + _GUID).digest()).strip()
-
-
 def parse_url(url):
     """ws[s]://host[:port][/path][?query] -> (secure, host, port, resource)."""
     if not isinstance(url, str):
@@ -142,7 +137,9 @@ def check(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=
         req += "Sec-WebSocket-Protocol: %s\r\n" % ", ".join(subprotocols)
     if basic_auth:
         req += "Authorization: %s\r\n" % basic_auth_header(basic_auth)
-    return (host, port, (req + "\r\n").encode(), accept_key(key), subprotocols, ctx, max_message,
+    # The Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (RFC 6455 4.2.2).
+    accept = binascii.b2a_base64(hashlib.sha1(key + _GUID).digest()).strip()
+    return (host, port, (req + "\r\n").encode(), accept, subprotocols, ctx, max_message,
             timeout_ms)
 
 
@@ -174,7 +171,7 @@ def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interv
     link.task = None  # the task running run()
     link.up = False
     link.connects = 0  # successful connections so far
-    link._ws = None
+    link.sock = None  # the WebSocket while connected
     link._stopping = False
     link._rx_reason = None
     link._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this

@@ -189,8 +189,21 @@ def test_send_masks_every_length():
     assert client_frames(s.written) == [(1, TEXT.encode())]
 
 
+class _SampleNonce:  # RFC 6455 1.3's key: base64 of "the sample nonce"
+    @staticmethod
+    def urandom(n):
+        return b"the sample nonce"
+
+
 def test_rfc_accept_key_and_basic_auth():
-    assert ws_url.accept_key(RFC_KEY) == RFC_ACCEPT
+    saved = ws_url.os
+    ws_url.os = _SampleNonce
+    try:
+        request, accept = ws_url.check("ws://h/x")[2:4]
+    finally:
+        ws_url.os = saved
+    assert b"Sec-WebSocket-Key: " + RFC_KEY + b"\r\n" in request
+    assert accept == RFC_ACCEPT
     assert ws_url.basic_auth_header(("Aladdin", "open sesame")) == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
     assert ws_url.basic_auth_header((b"CP1", b"\x00\xff")) == "Basic Q1AxOgD/"
 
