@@ -23,6 +23,7 @@ _TRACE_OUT = const("-> %s")
 _SCENARIO_FIELD = const(" %s=%s")
 _CONTROL_LOOP = const("control")  # the control loop's name for the watchdog
 _APPJOBS = const("appjobs")
+_APPLINK = const("applink")  # not loaded by a ws:// session that does not fail
 _HEAPREPORT = const("heapreport")
 _clocks = None  # (wall clock, monotonic clock) of the newest App: the flash log's stamps
 
@@ -97,7 +98,7 @@ class App:
             from net.ws import Unauthorized
             if (self.fallback is not None or getattr(self.link, "ssl", None) is not None
                     or isinstance(arg, Unauthorized)):
-                _rare("applink", "connect_failed", self, arg)
+                _rare(_APPLINK, "connect_failed", self, arg)
             return
         return self.flush()
 
@@ -175,7 +176,7 @@ class App:
             relink = self.relink  # None, or when to make a new link (0: at once)
             if (relink is not None or cp.profile_change is not None) and now >= (relink or 0):
                 try:  # applink first: when it cannot load, the old link stays
-                    await _rare("applink", "relink", self)
+                    await _rare(_APPLINK, "relink", self)
                 except Exception as e:  # offline meanwhile; charging goes on
                     log.error("link not made: %r", e)
                     self.relink = now + _RELINK_RETRY_MS

@@ -18,6 +18,7 @@ _ID_PREFIX = const("%d.")  # message ids start with the boot counter
 _STATUS_JOB = const("net.status")  # the local status page's job module
 _APPHW = const("apphw")
 _SECURE_SCHEME = const("wss:")
+_APPLINK = const("applink")
 _TLS_CONTEXT = const("tls_context")  # applink's; by a const(): a ws:// link interns no name of it
 
 
@@ -131,7 +132,7 @@ def link_args(app):
     ssl = None
     if profile >= 2 or app.cfg["csms_url"].startswith(_SECURE_SCHEME):
         from app import _rare
-        ssl = _rare("applink", _TLS_CONTEXT, app.cfg, profile)
+        ssl = _rare(_APPLINK, _TLS_CONTEXT, app.cfg, profile)
     # Pauses between connect attempts follow the (possibly simulated) clock.
     return ((app.cfg["csms_url"], app.cfg["charge_point_id"]),
             {"basic_auth": auth, "ssl": ssl, "ping_interval_s": app.config.get("WebSocketPingInterval"),
