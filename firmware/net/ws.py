@@ -31,6 +31,9 @@ _CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a 
 _CLOSED_TEXT = const("connection closed (code %d%s)")
 # Short texts as const(): a literal of 10 characters or less would be an interned name, never
 # freed (not for the modules every session loads: importing one interns its name anyway).
+_PACKAGE = const("net.")
+_ABORTED = const("aborted")
+_COLON = const(": ")
 _WS_TEXTS = const("ws_texts")
 _WS_CLOSE = const("ws_close")
 _WS_DRAIN = const("ws_drain")
@@ -74,7 +77,7 @@ class ConnectionClosed(WebSocketError):
 
 
 def _unload(name):
-    sys.modules.pop("net." + name, None)
+    sys.modules.pop(_PACKAGE + name, None)
     pkg = sys.modules.get("net")
     if pkg is not None and name in pkg.__dict__:
         del pkg.__dict__[name]
@@ -86,8 +89,8 @@ def _via(name, fn, *args, **kw):
     reaches the caller; nothing half-imported is left. The coroutines (connect, _end) keep their
     module in sys.modules until they end, so a nested call uses the same copy."""
     try:
-        __import__("net." + name)
-        return getattr(sys.modules["net." + name], fn)(*args, **kw)
+        __import__(_PACKAGE + name)
+        return getattr(sys.modules[_PACKAGE + name], fn)(*args, **kw)
     finally:
         _unload(name)
 
@@ -225,7 +228,7 @@ class WebSocket:
     send = _send
 
     # ------------------------------------------------------------ teardown
-    def _lost(self, reason="aborted", code=_CLOSE_ABNORMAL):
+    def _lost(self, reason=_ABORTED, code=_CLOSE_ABNORMAL):
         # End the connection now (the socket closed, no close handshake; a no-op once closed):
         # the ConnectionClosed for the close, for the caller to raise.
         if not self.closed:
@@ -239,7 +242,7 @@ class WebSocket:
             except Exception:  # the socket may already be gone; nothing left to release
                 pass
         reason = self.close_reason
-        e = ConnectionClosed(_CLOSED_TEXT % (self.close_code, (": " + reason) if reason else ""))
+        e = ConnectionClosed(_CLOSED_TEXT % (self.close_code, (_COLON + reason) if reason else ""))
         e.code = self.close_code
         e.reason = reason
         return e
@@ -274,8 +277,8 @@ class WebSocket:
         # Without the module (MemoryError) the connection still ends.
         m = _WS_DRAIN if name == "drain" else _WS_CLOSE
         try:
-            __import__("net." + m)
-            f = getattr(sys.modules["net." + m], name)
+            __import__(_PACKAGE + m)
+            f = getattr(sys.modules[_PACKAGE + m], name)
         except Exception as e:
             _unload(m)
             e = self._lost("%s: %r" % (name, e))

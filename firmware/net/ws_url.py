@@ -177,23 +177,28 @@ def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interv
     link._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
 
 
-def _ms(name, v, default):
-    # A setting in seconds (None: default, in ms) as ms; ValueError naming it when it is not a number >= 0.
-    if v is None:
-        return default
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        v = -1
-    if v < 0:
-        raise ValueError(_text(_T_SECONDS, name))
-    return int(v * 1000)
-
-
 def set_ping_interval(link, ping_interval_s):
     """A Link's ping interval (seconds, 0 = off; None: the default) and the dead-link time that
     follows it unless set explicitly (dead_after_s), in ms; and how often its supervisor checks."""
-    link.ping_ms = p = _ms("ping_interval_s", ping_interval_s, _PING_INTERVAL_S * 1000)
-    link.dead_ms = d = _ms("dead_after_s", link.dead_after_s, (_DEAD_AFTER_PINGS * p + _PONG_GRACE_S * 1000) if p else 0)
+    ms = []
+    for name, v in (("ping_interval_s", ping_interval_s), ("dead_after_s", link.dead_after_s)):
+        # Each setting in seconds as ms (None: its default, below); ValueError naming it when it
+        # is not a number >= 0.
+        if v is not None:
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                v = -1
+            if v < 0:
+                raise ValueError(_text(_T_SECONDS, name))
+            v = int(v * 1000)
+        ms.append(v)
+    p, d = ms
+    if p is None:
+        p = _PING_INTERVAL_S * 1000
+    if d is None:
+        d = (_DEAD_AFTER_PINGS * p + _PONG_GRACE_S * 1000) if p else 0
+    link.ping_ms = p
+    link.dead_ms = d
     # How often the supervisor checks: a quarter of the shortest period, at most _POLL_MS.
     link._poll_ms = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
