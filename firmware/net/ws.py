@@ -293,10 +293,11 @@ class WebSocket:
             _unload(m)
 
     # ------------------------------------------------------------ frames
-    async def _frame(self, busy):
-        """(fin, opcode, payload length) of the next data frame; busy: a fragmented message is being
-        received. Control frames before it are handled here: a ping answered, a pong counted, a close
-        ends the connection. A protocol violation fails the connection (net/ws_close.py fail)."""
+    async def _frame(self):
+        """(fin, opcode, payload length) of the next data frame. Control frames before it are handled
+        here: a ping answered, a pong counted, a close ends the connection. A protocol violation
+        fails the connection (net/ws_close.py fail)."""
+        busy = self._msg is not None  # a fragmented message is being received (net/ws_drain.py's _msg)
         while True:
             b = int.from_bytes(await self._read_into(bytearray(2)), "big")
             if b & 0x7080:  # reserved bits (no extension was agreed) or a masked frame
@@ -328,7 +329,7 @@ class WebSocket:
             raise WebSocketError(_text(_T_RECV_BUSY))
         self._rx_active = True
         try:
-            fin, op, n = await self._frame(False)
+            fin, op, n = await self._frame()
             if fin and n <= self.max_message:
                 self._msg = bytearray(n)
                 await self._read_into(memoryview(self._msg))
