@@ -14,6 +14,7 @@ from net import ws
 
 _STABLE_MS = const(30000)  # a connection that stayed up this long resets the backoff
 _SEND_TIMEOUT_MS = const(10000)  # a send or ping stuck this long (full TCP window) means the link is dead
+_POLL_MS = const(250)  # longest the supervisor sleeps between stop/verify/ping/dead-link checks
 _PAUSE_MS = const(10000)  # pause between connect attempts when net.backoff cannot be loaded: MemoryError
 
 # The log lines and reasons are net/link_texts.py's (_T_*: net.ws _LINK_TEXTS + its line), loaded for one (ws._text).
@@ -148,7 +149,7 @@ class Link:
                     d = _PAUSE_MS
                 _emit(log.info, _T_PAUSE, d)
                 while d > 0 and not self._stopping:
-                    t = min(d, self._poll_ms)
+                    t = min(d, _POLL_MS)
                     await (self.sleep_ms or _sleep_ms)(t)
                     d -= t
         finally:
@@ -217,14 +218,17 @@ class Link:
         await _call(handler, "close", reason)
 
     async def _supervise(self, sock, started):
-        # stop(), verify(), pings, dead-link detection, each seen within _poll_ms (polled, not an
-        # asyncio.Event: that would keep asyncio.event loaded). It ends the link by setting
-        # _rx_reason and closing the socket, which ends the receiver's read (with an error).
+        # stop(), verify(), pings, dead-link detection, each seen within a quarter of the shortest
+        # period (ping, dead-link time), at most _POLL_MS (polled, not an asyncio.Event: that would
+        # keep asyncio.event loaded). It ends the link by setting _rx_reason and closing the socket,
+        # which ends the receiver's read (with an error).
         last_ping = started
         check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
         try:
             while True:
-                await _sleep_ms(self._poll_ms if check is None else min(self._poll_ms, check[2]))
+                p, d = self.ping_ms, self.dead_ms
+                poll = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
+                await _sleep_ms(poll if check is None else min(poll, check[2]))
                 if self._rx_reason is not None:  # a stuck send, a failed ping
                     break
                 if self._stopping:

@@ -40,7 +40,6 @@ _T_SECONDS = const(34)
 _PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
 _DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals, plus _PONG_GRACE_S
 _PONG_GRACE_S = const(10)  # margin for a pong to arrive (net.link verify(); the default dead-link time)
-_POLL_MS = const(250)  # longest the supervisor sleeps between stop/verify/ping/dead-link checks
 
 
 def basic_auth_header(basic_auth):
@@ -179,7 +178,7 @@ def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interv
 
 def set_ping_interval(link, ping_interval_s):
     """A Link's ping interval (seconds, 0 = off; None: the default) and the dead-link time that
-    follows it unless set explicitly (dead_after_s), in ms; and how often its supervisor checks."""
+    follows it unless set explicitly (dead_after_s), in ms."""
     ms = []
     for name, v in (("ping_interval_s", ping_interval_s), ("dead_after_s", link.dead_after_s)):
         # Each setting in seconds as ms (None: its default, below); ValueError naming it when it
@@ -200,5 +199,3 @@ def set_ping_interval(link, ping_interval_s):
         d = (_DEAD_AFTER_PINGS * p + _PONG_GRACE_S * 1000) if p else 0
     link.ping_ms = p
     link.dead_ms = d
-    # How often the supervisor checks: a quarter of the shortest period, at most _POLL_MS.
-    link._poll_ms = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
