@@ -113,7 +113,7 @@ class App:
                     print(log.redact(_TRACE_OUT % text))
                 try:
                     await self.link.send(text)
-                except Exception as e:  # NotConnected / closed: the core redelivers on reconnect
+                except Exception as e:  # the link down or lost: the core redelivers on reconnect
                     log.warning("send failed: %s", e)
                     del self.cp.outbox[:]
                     break

@@ -190,7 +190,7 @@ class Link:
                 # being received.
                 await _call(handler, "message", msg)
                 msg = None
-        except Exception as e:  # the link is gone; or MemoryError (on_open, the supervisor's task, ...)
+        except Exception as e:  # the link is gone; or MemoryError (in the handler, the supervisor task)
             reason = e
             try:
                 if isinstance(e, ws.WebSocketError):
