@@ -1,8 +1,9 @@
 # Composition root: runs the charger as asyncio tasks: the control loop (core tick, pilot and
-# interlock where no timer runs them, sending), the meter tasks and the CSMS link's handler.
-# What runs once per start or only after a failure or a change (building the parts, making a
-# link, a failed connect, a SecurityProfile change, starting a background job) is in appwire.py,
-# applink.py and appjobs.py, imported for the call and dropped (_rare). The control loop never
+# interlock where no timer runs them, sending) and the CSMS link's handler; the meter tasks of a
+# real-time clock are appmeter.py's. What runs once per start or only after a failure or a change
+# (building the parts, making a link, a failed connect, a SecurityProfile change, starting a
+# background job) is in appwire.py, applink.py and appjobs.py, imported for the call and dropped
+# (_rare). The control loop never
 # waits for the network or the flash.
 from compat import const
 import asyncio
@@ -10,18 +11,20 @@ import sys
 
 import compat
 import log
-from hal import HalError
 
-# One control-loop iteration: core tick, sending; the pilot sample and interlock
-# too where no timer runs them every evse.interlock.SAMPLE_PERIOD_MS.
-CONTROL_PERIOD_MS = 100
-# Pause between two meter reads in the meter task (a read itself takes 130-400 ms).
-_METER_PERIOD_MS = const(1000)
 # After a scenario's "end" event the simulator waits at most this long
 # (simulated ms) for the queue to drain before it stops.
 _DRAIN_TIMEOUT_MS = const(60000)
 # A new link that could not be made (applink not loadable, no TLS context): tried again after this long.
-RELINK_RETRY_MS = 10000
+_RELINK_RETRY_MS = const(10000)
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never freed.
+_TRACE_IN = const("<- %s")  # trace lines: a message received, one sent
+_TRACE_OUT = const("-> %s")
+_SCENARIO_FIELD = const(" %s=%s")
+_CONTROL_LOOP = const("control")  # the control loop's name for the watchdog
+_APPJOBS = const("appjobs")
+_APPLINK = const("applink")  # not loaded by a ws:// session that does not fail
+_HEAPREPORT = const("heapreport")
 _clocks = None  # (wall clock, monotonic clock) of the newest App: the flash log's stamps
 
 
@@ -37,7 +40,7 @@ class Clock:
         # so now() adds up differences into an unbounded int. One tuple store, so a
         # timer callback calling now() in between leaves a consistent pair.
         self._base = (compat.ticks_ms(), 0)
-        self.sim_ms = 0
+        self.ms = 0  # a simulated clock: ms since start, advanced by the control loop
 
     def now(self):
         if self.speed is None:
@@ -46,7 +49,7 @@ class Clock:
             ms += compat.ticks_diff(t, last)
             self._base = (t, ms)
             return ms
-        return self.sim_ms
+        return self.ms
 
     async def sleep_ms(self, ms):
         if self.speed is not None:
@@ -61,51 +64,43 @@ class App:
         _clocks = (self.cp.clock, self.clock)
 
     def _make_link(self):
-        # Link() loads net.ws_url: only once applink (which says its arguments) is dropped.
-        args, kw = _rare("applink", "link_args", self)
+        # Link() loads net.ws_url: only once appwire (which says its arguments) is dropped.
+        args, kw = _rare("appwire", "link_args", self)
         from net.link import Link  # resident
         return Link(*args, **kw)
 
     # -------------------------------------------------------------- link handler
-    def on_open(self):
-        self.link_since = compat.unix_time()
-        self.fallback = None  # connected: a new SecurityProfile is kept
-        self.cp.on_connect(self.clock.now())
+    def event(self, kind, arg=None, size=0):
+        """The link's handler (net.link Link.run): kind "message" (arg: its text), "open",
+        "discard" (arg: the first bytes of a message above the size limit, read and dropped;
+        size: its length), "close" (arg: why), "error" (arg: why a connect failed). A coroutine
+        (the sending) after the core took a message."""
+        cp = self.cp
+        if kind == "message":
+            cp.receive(arg, self.clock.now())
+            if self.trace:  # after receive: a new AuthorizationKey in it is already a registered secret
+                print(log.redact(_TRACE_IN % arg))
+        elif kind == "open":
+            self.link_since = compat.unix_time()
+            self.fallback = None  # connected: a new SecurityProfile is kept
+            cp.on_connect(self.clock.now())
+        elif kind == "discard":
+            cp.receive_too_large(arg, size, self.clock.now())
+        elif kind == "close":
+            if arg:
+                self.link_error = str(arg)
+            cp.on_disconnect(self.clock.now())
+            return
+        else:
+            # applink only when it has something to do: a security event (Basic auth refused, a
+            # TLS link) or a SecurityProfile fallback counting; a plain ws:// link failing during
+            # an outage loads nothing.
+            from net.ws import Unauthorized
+            if (self.fallback is not None or getattr(self.link, "ssl", None) is not None
+                    or isinstance(arg, Unauthorized)):
+                _rare(_APPLINK, "connect_failed", self, arg)
+            return
         return self.flush()
-
-    def on_message(self, text):
-        self.cp.receive(text, self.clock.now())
-        if self.trace:  # after receive: a new AuthorizationKey in it is already a registered secret
-            print(log.redact("<- " + text))
-        return self.flush()
-
-    def on_too_big(self, head, size):
-        self.cp.receive_too_large(head, size, self.clock.now())
-        return self.flush()
-
-    def on_close(self, reason=None):
-        if reason:
-            self.link_error = str(reason)
-        self.cp.on_disconnect(self.clock.now())
-
-    def on_connect_failed(self, error):
-        # applink only when it has something to do: a security event (Basic auth refused, a
-        # TLS link) or a SecurityProfile fallback counting; a plain ws:// link failing during
-        # an outage loads nothing.
-        from net.ws import Unauthorized
-        if (self.fallback is not None or getattr(self.link, "ssl", None) is not None
-                or isinstance(error, Unauthorized)):
-            _rare("applink", "connect_failed", self, error)
-
-    async def _stop_link(self):
-        """Stop the link, waiting at most 5 s for its task to end: at App.run's end, and for
-        applink.relink before it puts a new link in its place."""
-        if self.link is not None:
-            self.link.stop()
-            try:
-                await asyncio.wait_for(self.link_task, 5)
-            except Exception:
-                pass
 
     async def flush(self):
         if self._flushing:
@@ -115,10 +110,10 @@ class App:
             while self.cp.outbox:
                 text = self.cp.outbox.pop(0)
                 if self.trace:
-                    print(log.redact("-> " + text))
+                    print(log.redact(_TRACE_OUT % text))
                 try:
                     await self.link.send(text)
-                except Exception as e:  # NotConnected / closed: the core redelivers on reconnect
+                except Exception as e:  # the link down or lost: the core redelivers on reconnect
                     log.warning("send failed: %s", e)
                     del self.cp.outbox[:]
                     break
@@ -130,22 +125,25 @@ class App:
         sim = getattr(self.hw, "sim", None)
         ended_at = None
         wd = self.hw.watchdog
-        if wd is not None and "control" not in getattr(wd, "loops", ("control",)):
+        if wd is not None and _CONTROL_LOOP not in getattr(wd, "loops", (_CONTROL_LOOP,)):
             wd = None  # a board whose watchdog does not supervise the control loop
+        simcfg = self.cfg.get("sim") or {}
+        heap_report_ms = int(simcfg.get("heap_report_s", 0) * 1000)  # sim boards: the bench's figures
         next_heap = 0
+        ping_s = self.config.get("WebSocketPingInterval")  # the link's, made with the value in force
         last_ticks = -1
         cp, clock = self.cp, self.clock
         while True:
             now = clock.now()
-            if self.heap_report_ms and now >= next_heap:  # sim boards: the bench's figures
-                next_heap = now + self.heap_report_ms
-                _rare("heapreport", "report", self)
+            if heap_report_ms and now >= next_heap:
+                next_heap = now + heap_report_ms
+                _rare(_HEAPREPORT, "report", self)
             if sim is not None:
                 for e in sim.step(now):
                     line = ""
                     for k in sorted(e):
                         if k != "at":
-                            line += " %s=%s" % (k, e[k])
+                            line += _SCENARIO_FIELD % (k, e[k])
                     log.info("scenario:%s", line)
             if clock.speed is not None:  # simulated clock: the meters are polled here
                 for evse in self.evses:
@@ -167,30 +165,29 @@ class App:
             cp.tick(now)
             if cp.link_suspect:  # a CALL was not answered: ping, reconnect without a pong
                 cp.link_suspect = False
-                if self.link is not None:  # the wait in wall-clock ms: a simulated clock runs faster
-                    from net.link import PONG_GRACE_S
-                    self.link.verify(PONG_GRACE_S * 1000 / (clock.speed or 1))
+                if self.link is not None:  # a simulated clock runs faster: the wait is shorter
+                    self.link.verify(clock.speed or 1)
             if cp.jobs:
                 try:
-                    _rare("appjobs", "start", self)  # a task each (ocpp16.profiles)
+                    _rare(_APPJOBS, "start", self)  # a task each (ocpp16.profiles)
                 except Exception as e:  # cannot load: the jobs are lost, as when their own module cannot
                     log.error("jobs %s failed: %r", cp.jobs, e)
                     del cp.jobs[:]
             relink = self.relink  # None, or when to make a new link (0: at once)
             if (relink is not None or cp.profile_change is not None) and now >= (relink or 0):
                 try:  # applink first: when it cannot load, the old link stays
-                    await _rare("applink", "relink", self)
+                    await _rare(_APPLINK, "relink", self)
                 except Exception as e:  # offline meanwhile; charging goes on
                     log.error("link not made: %r", e)
-                    self.relink = now + RELINK_RETRY_MS
+                    self.relink = now + _RELINK_RETRY_MS
             ping = self.config.get("WebSocketPingInterval")
-            if ping != self.ping_s and self.link is not None:
-                self.ping_s = ping
+            if ping != ping_s and self.link is not None:
+                ping_s = ping
                 self.link.set_ping_interval(ping)
             if cp.outbox and self.link is not None:
                 await self.flush()
             if wd is not None:
-                wd.alive("control")
+                wd.alive(_CONTROL_LOOP)
             if cp.reboot:
                 return "reboot"
             if sim is not None and sim.ended:
@@ -201,37 +198,19 @@ class App:
             # Clock.sleep_ms inline: no generator made (and left as garbage) every period
             ms = self.period_ms
             if clock.speed is not None:
-                clock.sim_ms += ms
+                clock.ms += ms
                 ms /= clock.speed
             await asyncio.sleep(ms / 1000)
 
-    async def meter_loop(self, evse):
-        """Reads one connector's meter for ever; evse uses the latest reading."""
-        meter = evse.meter
-        read_async = getattr(meter, "read_async", None)
-        while True:
-            try:
-                if read_async is not None:
-                    r = await read_async()
-                else:
-                    r = meter.read()
-                evse.meter_read(r, self.clock.now())
-            except HalError as e:
-                evse.meter_failed(e.code, self.clock.now())
-            except Exception as e:  # a driver bug is a meter failure, not a dead task
-                log.error("meter on connector %d: %r", evse.id, e)
-                evse.meter_failed(None, self.clock.now())
-            await asyncio.sleep(_METER_PERIOD_MS / 1000)  # real time only (appwire.hardware_tasks)
-
     async def run(self):
-        # The hardware first, then the link: appwire (its first meter reads wait up to 3 s in
+        # The hardware first, then the link: appwire (appmeter's first meter reads wait up to 3 s in
         # real time) is dropped before net.link and net.ws load and the first connect runs
         # (ws_open, TLS): the start-up peak holds only one of them.
         tasks = []  # appwire.start puts the meter tasks here
         try:
             await _rare("appwire", "start", self, tasks)  # sample timer, status page, first reads
             self.link = self._make_link()
-            self.link_task = asyncio.create_task(self.link.run(self))
+            asyncio.create_task(self.link.run(self))
             result = await self.control_loop()
             await self.flush()
         finally:
@@ -239,7 +218,8 @@ class App:
                 self.sampler.stop()
             for t in tasks + self.job_tasks:
                 t.cancel()
-            await self._stop_link()
+            if self.link is not None:
+                await self.link.close()
             self.queue.close()
             log.flush()
         return result
@@ -262,11 +242,6 @@ def _log_stamp():
     clocks. It holds only them: a bound method kept by the log held a replaced App (its core,
     queue, connectors: ~9 KB) while a Reset built the next one."""
     return _clocks[0].stamp(_clocks[1].now())
-
-
-def _tls_context(cfg):
-    """The TLS context of an https:// transfer (jobs: fw_update, fw_diag, getlog)."""
-    return _rare("applink", "tls_context", cfg)
 
 
 async def run(cfg, hw, clock=None):

@@ -1,7 +1,8 @@
-# The CSMS link's rare work, on demand: the arguments of a link for the SecurityProfile in
-# force (Basic auth, TLS contexts), and what only a failure or a change needs: the security
-# event of a failed connect, the fallback to the previous SecurityProfile, a new link in place
-# of the old. app.py imports it for the call and drops it; the link's frame loop never needs it.
+# The CSMS link's rare work, on demand: the TLS context of a wss:// link or an https:// transfer,
+# and what only a failure or a change needs: the security event of a failed connect, the
+# fallback to the previous SecurityProfile, a new link in place of the old. app.py imports it
+# for the call and drops it; the link's frame loop never needs it, a ws:// link never loads it
+# (appwire.link_args says a link's arguments).
 from compat import const
 import asyncio
 
@@ -13,44 +14,18 @@ _LINK_EVENT_MS = const(600000)
 _PROFILE_FALLBACK_ATTEMPTS = const(3)
 
 
-def link_args(app):
-    """The arguments of the net.link.Link for the SecurityProfile in force, (args, kw): app.py
-    makes the Link once this module is dropped, so it and net.ws_url (loaded by Link()) are
-    never in the heap together."""
-    key = password(app.config.get("AuthorizationKey")) or app.cfg.get("authorization_key")
-    profile = app.config.get("SecurityProfile")
-    auth = (app.cfg["charge_point_id"], key) if profile in (1, 2) and key else None
-    ssl = None
+def tls_context(cfg, profile=0):
+    """The TLS context of a wss:// link (appwire.link_args: of its SecurityProfile, 2 or 3, when
+    one is in force), and of an https:// transfer (the jobs fw_update, fw_diag and getlog,
+    through app._rare)."""
     if profile >= 2:
         # The TLS context of security profile 2/3 (net.tlsprofile, loaded for the call).
-        cfg = app.cfg
         from ocpp16 import profiles
         try:
             client = (cfg["client_cert"], cfg["client_key"]) if cfg.get("client_cert") else None
-            ssl = profiles.load("net.tlsprofile").context(profile, cfg.get("data_dir", "data"), cfg.get("ca_cert"), client)
+            return profiles.load("net.tlsprofile").context(profile, cfg.get("data_dir", "data"), cfg.get("ca_cert"), client)
         finally:
             profiles.unload("net.tlsprofile")
-    elif app.cfg["csms_url"].startswith("wss:"):
-        ssl = tls_context(app.cfg)
-    # Pauses between connect attempts follow the (possibly simulated) clock.
-    return ((app.cfg["csms_url"], app.cfg["charge_point_id"]),
-            {"basic_auth": auth, "ssl": ssl, "ping_interval_s": app.config.get("WebSocketPingInterval"),
-             "sleep_ms": app.clock.sleep_ms})
-
-
-def password(key):
-    """The Basic auth password of an OCPP AuthorizationKey: its hex form (32 to 40 hex
-    digits, 16-20 bytes, Security whitepaper) decoded, any other text as it is."""
-    if not key or len(key) % 2 or not 32 <= len(key) <= 40:
-        return key
-    try:
-        import binascii
-        return binascii.unhexlify(key)
-    except ValueError:
-        return key
-
-
-def tls_context(cfg):
     from net import tls
     ca = cfg.get("ca_cert")
     if not ca:
@@ -97,9 +72,10 @@ async def relink(app):
     """A new link in place of the old one (stopped first): after a SecurityProfile change
     (cp.profile_change; the previous profile is kept for the fallback), a new client
     certificate, or a fallback. Raises when no link can be made (app.py tries again later).
-    This coroutine holds this module while it runs: app.py's _make_link loads a second copy
-    for link_args, dropped before Link() loads net.ws_url."""
-    await app._stop_link()
+    This coroutine holds this module while it runs: app.py's _make_link loads appwire for
+    link_args, dropped before Link() loads net.ws_url."""
+    if app.link is not None:
+        await app.link.close()  # stopped, its task waited for (at most 5 s)
     change = app.cp.profile_change
     if change is not None:
         app.cp.profile_change = None
@@ -114,4 +90,4 @@ async def relink(app):
         app.config.set_internal("SecurityProfile", app.fallback[0])
         app.fallback = None
         app.link = app._make_link()
-    app.link_task = asyncio.create_task(app.link.run(app))
+    asyncio.create_task(app.link.run(app))

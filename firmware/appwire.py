@@ -1,22 +1,25 @@
 # The app's wiring, on demand: builds an App's parts from config.json and the board (the
-# core, its configuration and queue, the connectors), then starts the meter tasks, the pilot
-# sample timer and the status page, and waits for the first meter reads. app.py
-# imports it for each (re)start and drops it; nothing here runs every control period.
+# core, its configuration and queue, the connectors), then starts the status page and, on a
+# real-time clock, the hardware tasks (apphw); and says a link's arguments. app.py imports it
+# for each (re)start and each link, and drops it; nothing here runs every control period.
 from compat import const
-import asyncio
+import sys
 
 import compat
 import log
 import store
 
-# At start the core waits at most this long for each meter's first read to end
-# (good or failed), so no transaction starts with a meterStart of 0; a dead SDM120
-# at 2400 baud fails in ~0.9 s. The pilot timer already runs meanwhile.
-_METER_FIRST_READ_MS = const(3000)
+# One control-loop iteration (app.App.control_loop): core tick, sending; the pilot sample and
+# interlock too where no timer runs them every evse.interlock.SAMPLE_PERIOD_MS.
+_CONTROL_PERIOD_MS = const(100)
 _LOG_DIR = const("log")  # the rolling log (log.py) in data_dir
 _QUEUE_DIR = const("/queue")  # the message queue's folder in data_dir
 _ID_PREFIX = const("%d.")  # message ids start with the boot counter
 _STATUS_JOB = const("net.status")  # the local status page's job module
+_APPHW = const("apphw")
+_SECURE_SCHEME = const("wss:")
+_APPLINK = const("applink")
+_TLS_CONTEXT = const("tls_context")  # applink's; by a const(): a ws:// link interns no name of it
 
 
 def build(app, cfg, hw, clock, trace):
@@ -25,7 +28,7 @@ def build(app, cfg, hw, clock, trace):
     from ocpp16.chargepoint import ChargePoint, WallClock
     from ocpp16.config import Config
     from ocpp16.queue import MessageQueue
-    from app import CONTROL_PERIOD_MS, Clock, _log_stamp
+    from app import Clock, _log_stamp
     if not cfg.get("serial") and getattr(hw, "chip_id", None):
         import version
         # chargePointSerialNumber unless config.json sets one. In place, not in a copy: main.boot()
@@ -36,9 +39,8 @@ def build(app, cfg, hw, clock, trace):
     simcfg = cfg.get("sim") or {}
     app.clock = clock or Clock(simcfg.get("speed"))
     # A long simulated outage may use a coarser control period (sim boards only).
-    app.period_ms = int(simcfg.get("period_ms", CONTROL_PERIOD_MS))
+    app.period_ms = int(simcfg.get("period_ms", _CONTROL_PERIOD_MS))
     app.trace = trace if trace is not None else simcfg.get("trace", False)
-    app.heap_report_ms = int(simcfg.get("heap_report_s", 0) * 1000)
     data = cfg.get("data_dir", "data")
     store.makedirs(data)
     overrides = {"NumberOfConnectors": len(hw.connectors)}  # SupportedFeatureProfiles: set by the core
@@ -63,13 +65,11 @@ def build(app, cfg, hw, clock, trace):
     # Every log line also goes to the rolling log on flash (the GetDiagnostics file).
     log.to_file(data + "/" + _LOG_DIR, _log_stamp)  # the function, not a bound method (see there)
     app.link = None
-    app.ping_s = app.config.get("WebSocketPingInterval")
     app._flushing = False
     app.sampler = None
     app.job_tasks = []           # background jobs asked for by the core (cp.jobs)
     app.link_since = None        # Unix time the CSMS link last came up (status page)
     app.link_error = None        # why it last went down (status page)
-    app.link_task = None
     app.relink = None            # app.clock ms from which to make a new link (applink.relink); 0: at once
     app.fallback = None          # [previous SecurityProfile, failed attempts] after a change
     # (app.link_events, security event kind -> when a failed connect last reported it: made by
@@ -77,50 +77,23 @@ def build(app, cfg, hw, clock, trace):
 
 
 async def start(app, out):
-    """App.run, before its link: the hardware tasks (into the list `out`, which App.run cancels
-    when it ends), the status page job, then the first meter reads waited for."""
-    out += hardware_tasks(app)
+    """App.run, before its link: the status page job, and the hardware tasks (into the list `out`,
+    which App.run cancels when it ends) and the first meter reads waited for (apphw). A
+    deterministic (simulated) clock has no hardware tasks: the control loop polls the meters and
+    the pilot every period."""
     # The local status page (net/status.py) runs as a job while the app runs: only when
     # config.json sets status_password and the board file does not turn it off.
     if app.cfg.get("status_password") and (app.hw.board.get("portal") or {}).get("status_page", True):
         app.cp.jobs.append((_STATUS_JOB, (app.cfg.get("sim") or {}).get("status_port")))
-    await first_meter_reads(app)
-
-
-def hardware_tasks(app):
-    """Real-time clock: a task per meter and the pilot sample timer (with the interlock).
-    Deterministic (simulated) clock: both polled inline in the control loop."""
-    tasks = []
     if app.clock.speed is not None:
         for evse in app.evses:
             evse.meter_task = evse.meter is not None  # polled inline, every period
-        return tasks
-    for evse in app.evses:
-        if evse.meter is not None:
-            evse.meter_task = True
-            tasks.append(asyncio.create_task(app.meter_loop(evse)))
-    if getattr(app.hw, "sim", None) is None:
-        from evse.interlock import SampleTimer, machine_timer
-        sampler = SampleTimer(app.evses, app.clock.now)
-        if sampler.start(getattr(app, "make_timer", machine_timer)):  # tests substitute a timer
-            app.sampler = sampler
-        else:
-            log.warning("no timer: the pilot is sampled by the control loop only")
-    return tasks
-
-
-async def first_meter_reads(app, ms=_METER_FIRST_READ_MS):
-    """Wait until every meter task has finished its first read (or `ms` have passed).
-    With a simulated clock meters are polled inline: nothing to wait for."""
-    if app.clock.speed is not None:
-        return True
-    t0 = app.clock.now()
-    while any(e.meter_task and e.reading is None and e.meter_fault is None for e in app.evses):
-        if app.clock.now() - t0 >= ms:
-            log.warning("meter: no first reading after %d ms", ms)
-            return False
-        await app.clock.sleep_ms(10)
-    return True
+        return
+    try:  # by its name's const(): the sim session, which never loads it, interns none of its names
+        hw = __import__(_APPHW)
+    finally:
+        sys.modules.pop(_APPHW, None)  # its coroutine holds it until the first reads are in
+    await hw.start(app, out)
 
 
 def first_app(cfg, hw, clock, kind=None):
@@ -148,3 +121,31 @@ def load_scenario(hw, path):
     with open(path) as f:
         hw.sim.load_scenario(json.load(f))
 
+
+def link_args(app):
+    """The arguments of the net.link.Link for the SecurityProfile in force, (args, kw): app.py
+    makes the Link once this module is dropped, so it and net.ws_url (loaded by Link()) are
+    never in the heap together. A TLS context is applink's (loaded for the call)."""
+    key = password(app.config.get("AuthorizationKey")) or app.cfg.get("authorization_key")
+    profile = app.config.get("SecurityProfile")
+    auth = (app.cfg["charge_point_id"], key) if profile in (1, 2) and key else None
+    ssl = None
+    if profile >= 2 or app.cfg["csms_url"].startswith(_SECURE_SCHEME):
+        from app import _rare
+        ssl = _rare(_APPLINK, _TLS_CONTEXT, app.cfg, profile)
+    # Pauses between connect attempts follow the (possibly simulated) clock.
+    return ((app.cfg["csms_url"], app.cfg["charge_point_id"]),
+            {"basic_auth": auth, "ssl": ssl, "ping_interval_s": app.config.get("WebSocketPingInterval"),
+             "sleep_ms": app.clock.sleep_ms})
+
+
+def password(key):
+    """The Basic auth password of an OCPP AuthorizationKey: its hex form (32 to 40 hex
+    digits, 16-20 bytes, Security whitepaper) decoded, any other text as it is."""
+    if not key or len(key) % 2 or not 32 <= len(key) <= 40:
+        return key
+    try:
+        import binascii
+        return binascii.unhexlify(key)
+    except ValueError:
+        return key

@@ -17,7 +17,8 @@ from hal.sim import SimConnector
 from hal.esp32.meters import Sdm120
 from evse.connector import Evse
 import app as app_mod
-import appwire  # the app's start-up: hardware tasks, first meter reads
+import apphw  # the hardware tasks of a real-time clock, first meter reads
+import appmeter  # the meter task
 
 
 def test_meter_task_feeds_evse_without_blocking_the_loop_and_keeps_the_last_reading():
@@ -31,7 +32,7 @@ def test_meter_task_feeds_evse_without_blocking_the_loop_and_keeps_the_last_read
     gaps = []
 
     async def main():
-        task = asyncio.create_task(app_mod.App.meter_loop(fake_app, e))
+        task = asyncio.create_task(appmeter.meter_loop(fake_app, e))
         loop = asyncio.get_event_loop()
         last = loop.time()
 
@@ -82,7 +83,7 @@ def test_control_loop_samples_itself_when_the_timer_stalls_and_reports_alive():
         def deinit(self):
             pass
     a.make_timer = lambda period, cb: DeadTimer()
-    appwire.hardware_tasks(a)
+    apphw.hardware_tasks(a)
     assert a.sampler is not None
     a.cp.reboot = None
 
@@ -137,9 +138,9 @@ def test_the_core_waits_for_the_first_meter_reading_but_not_for_ever():
         return a
 
     async def main(a, limit_ms):
-        tasks = appwire.hardware_tasks(a)
+        tasks = apphw.hardware_tasks(a)
         assert a.evses[0].meter_task and a.evses[0].read_meter() is None
-        ok = await appwire.first_meter_reads(a, limit_ms)
+        ok = await apphw.first_meter_reads(a, limit_ms)
         for t in tasks:
             t.cancel()
         return ok, a.evses[0].read_meter()

@@ -11,6 +11,9 @@ import pytest
 
 import ws_servers as S
 from net import ws, ws_close, ws_drain, ws_open, ws_url
+from portable.limits import limit
+
+MAX_MESSAGE = limit("net.ws_url", "_MAX_MESSAGE")  # the default largest message
 
 TEST_TIMEOUT_S = 15  # one test's whole asyncio run
 
@@ -79,10 +82,10 @@ def test_basic_auth_header_reaches_server():
 
 
 def test_basic_auth_header_value():
-    assert ws_url.basic_auth_header("CP1", "secret") == "Basic " + base64.b64encode(b"CP1:secret").decode()
-    assert ws_url.basic_auth_header(b"CP1", b"\xff") == "Basic " + base64.b64encode(b"CP1:\xff").decode()
+    assert ws_url.basic_auth_header(("CP1", "secret")) == "Basic " + base64.b64encode(b"CP1:secret").decode()
+    assert ws_url.basic_auth_header((b"CP1", b"\xff")) == "Basic " + base64.b64encode(b"CP1:\xff").decode()
     with pytest.raises(ValueError):
-        ws_url.basic_auth_header("a:b", "x")
+        ws_url.basic_auth_header(("a:b", "x"))
 
 
 def test_401_without_credentials():
@@ -299,7 +302,7 @@ def test_message_above_default_limit_is_dropped_and_the_connection_kept():
     got = []
 
     async def handler(conn):
-        await conn.send('[2,"too-big-1","DataTransfer",{"data":"' + "y" * ws.MAX_MESSAGE + '"}]')
+        await conn.send('[2,"too-big-1","DataTransfer",{"data":"' + "y" * MAX_MESSAGE + '"}]')
         await conn.send("after")
         got.append(await conn.recv())
         await conn.wait_closed()
@@ -310,12 +313,12 @@ def test_message_above_default_limit_is_dropped_and_the_connection_kept():
             with pytest.raises(ws.MessageTooBig, match="exceeds max_message 65536") as e:
                 await c.recv()
             assert not e.value.closed and not c.closed
-            assert e.value.size == ws.MAX_MESSAGE + 42 and e.value.head.startswith(b'[2,"too-big-1","DataTransfer"')
+            assert e.value.size == MAX_MESSAGE + 42 and e.value.head.startswith(b'[2,"too-big-1","DataTransfer"')
             assert await c.recv() == "after"
             await c.send("still here")
             # outgoing: refused locally, nothing sent
             with pytest.raises(ws.MessageTooBig):
-                await c.send("z" * (ws.MAX_MESSAGE + 1))
+                await c.send("z" * (MAX_MESSAGE + 1))
             await c.close()
             assert c.close_code == 1000
         run(main())

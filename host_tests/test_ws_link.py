@@ -8,9 +8,11 @@ import pytest
 
 import log
 import ws_servers as S
+from portable.limits import limit
 from net import ws
 from net.backoff import Backoff
-from net.link import Link, NotConnected
+from net.link import Link
+from net.ws import WebSocketError as NotConnected  # what Link.send raises when the link is down
 
 TEST_TIMEOUT_S = 15
 
@@ -50,6 +52,10 @@ class Events:
 
     def _add(self, *e):
         self.events.append((round(time.monotonic() - self.t0, 3),) + e)
+
+    def event(self, kind, *args):  # net.link's handler interface, to the on_<kind> method here
+        fn = getattr(self, "on_" + kind, None)
+        return fn(*args) if fn else None
 
     def on_open(self):
         self._add("open")
@@ -289,7 +295,7 @@ def test_handler_exception_is_logged_not_fatal(logbuf):
         h = run(main())
     assert [e[1:] for e in h.events[:3]] == [("open",), ("message", "boom"), ("message", "fine")]
     out = logbuf.getvalue()
-    assert "[error] link: handler on_message failed: ValueError('handler bug')" in out
+    assert "[error] link: handler failed on message: ValueError('handler bug')" in out
     assert "Traceback" in out
 
 
@@ -582,14 +588,14 @@ def test_backoff_that_cannot_be_loaded_gives_a_fixed_pause(logbuf):
 
         async def main():
             task = asyncio.create_task(link.run(Events()))
-            await wait_until(lambda: sum(slept) >= 2 * link_mod.PAUSE_MS)
+            await wait_until(lambda: sum(slept) >= 2 * limit("net.link", "_PAUSE_MS"))
             link.stop()
             await asyncio.wait_for(task, 2)
         run(main())
     finally:
         del ws.__dict__["__import__"]
     out = logbuf.getvalue()
-    assert "next connect attempt in %d ms" % link_mod.PAUSE_MS in out and "MemoryError" in out
+    assert "next connect attempt in %d ms" % limit("net.link", "_PAUSE_MS") in out and "MemoryError" in out
     assert link.backoff is None
 
 
@@ -610,7 +616,7 @@ def test_nothing_of_the_on_demand_network_code_stays_loaded():
         await conn.wait_closed()
 
     class Big(Events):
-        def on_too_big(self, head, size):
+        def on_discard(self, head, size):
             self._add("too_big", size)
 
     with S.websockets_server(handler, subprotocols=["ocpp1.6"]) as srv:

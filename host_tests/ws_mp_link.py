@@ -4,7 +4,8 @@
 import sys
 import asyncio
 
-from net.link import Link, NotConnected
+from net.link import Link
+from net.ws import WebSocketError as NotConnected  # what Link.send raises when the link is down
 from net.backoff import Backoff
 
 RUN_LIMIT_MS = 8000  # the whole scenario; a hang is a failure, not a stuck test
@@ -19,6 +20,10 @@ class Handler:
         self.link = link
         self.stop_on = stop_on
         self.opens = 0
+
+    def event(self, kind, *args):  # net.link's handler interface, to the on_<kind> method here
+        fn = getattr(self, "on_" + kind, None)
+        return fn(*args) if fn else None
 
     async def on_open(self):
         self.opens += 1

@@ -78,6 +78,10 @@ class Handler:
         self.link = link
         self.closes = 0
 
+    def event(self, kind, *args):  # net.link's handler interface, to the on_<kind> method here
+        fn = getattr(self, "on_" + kind, None)
+        return fn(*args) if fn else None
+
     def on_message(self, text):
         pass
 

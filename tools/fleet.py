@@ -138,14 +138,13 @@ class Charger:
                 link.send = counted_send
                 return link
 
-            def on_open(self):
-                charger.connected = True
-                charger.connects += 1
-                return fw_app.App.on_open(self)
-
-            def on_message(self, text):
-                charger.received(text)
-                return fw_app.App.on_message(self, text)
+            def event(self, kind, arg=None, size=0):
+                if kind == "open":
+                    charger.connected = True
+                    charger.connects += 1
+                elif kind == "message":
+                    charger.received(arg)
+                return fw_app.App.event(self, kind, arg, size)
 
         try:
             while True:

@@ -162,7 +162,7 @@ def _ssl_for(scheme, ssl):
     if scheme != "https":
         return None
     if ssl is None:
-        raise TransferError("https:// needs a TLS context (app._tls_context)")
+        raise TransferError("https:// needs a TLS context (applink.tls_context)")
     return ssl
 
 

@@ -12,13 +12,10 @@ import compat
 import log
 from net import ws
 
-PONG_GRACE_S = 10  # margin for a pong to arrive (verify(); the default dead-link time, net/ws_url.py)
 _STABLE_MS = const(30000)  # a connection that stayed up this long resets the backoff
 _SEND_TIMEOUT_MS = const(10000)  # a send or ping stuck this long (full TCP window) means the link is dead
-PAUSE_MS = 10000  # pause between connect attempts when net.backoff cannot be loaded (MemoryError)
-
-
-NotConnected = ws.WebSocketError  # send() while the link is down; told apart by its text
+_POLL_MS = const(250)  # longest the supervisor sleeps between stop/verify/ping/dead-link checks
+_PAUSE_MS = const(10000)  # pause between connect attempts when net.backoff cannot be loaded: MemoryError
 
 # The log lines and reasons are net/link_texts.py's (_T_*: net.ws _LINK_TEXTS + its line), loaded for one (ws._text).
 _T_HANDLER = const(33)
@@ -41,19 +38,16 @@ _sleep_ms = ws._sleep_ms
 _wait_for_ms = ws._wait_for_ms
 
 
-async def _call(args, handler, name):
-    """Call the handler's callback `name` with the tuple args if it has one; await it if it
-    returned a coroutine. Its errors are logged, not raised."""
-    fn = getattr(handler, name, None)
-    if fn is None:
-        return
+async def _call(handler, kind, *args):
+    """handler.event(kind, *args) (see Link.run), awaited if it returned a coroutine. Its errors
+    are logged, not raised."""
     try:
-        r = fn(*args)
+        r = handler.event(kind, *args)
         if r is not None and hasattr(r, "send"):  # a coroutine / generator-based coroutine
             await r
     except Exception as e:
         try:  # out of heap for the line too (a MemoryError being logged): the link goes on
-            log.exception(ws._text(_T_HANDLER, (name, e)), e)
+            log.exception(ws._text(_T_HANDLER, (kind, e)), e)
         except Exception:
             pass
 
@@ -83,10 +77,11 @@ class Link:
         ws._via("ws_url", "set_ping_interval", self, ping_interval_s)
 
     async def send(self, text):
-        """Send one text message now; NotConnected when the link is down."""
-        sock = self._ws
+        """Send one text message now; ws.WebSocketError when the link is down (not connected, or
+        lost while sending: told apart by its text)."""
+        sock = self.sock
         if not self.up or sock is None:
-            raise NotConnected(ws._text(_T_DOWN))
+            raise ws.WebSocketError(ws._text(_T_DOWN))
         try:
             await _wait_for_ms(sock.send(text), self.send_timeout_ms)
         except asyncio.TimeoutError:
@@ -95,24 +90,33 @@ class Link:
             self.up = False
             if self._rx_reason is None:
                 self._rx_reason = reason
-            raise NotConnected(reason)
+            raise ws.WebSocketError(reason)
         except ws.ConnectionClosed as e:
-            raise NotConnected(ws._text(_T_LOST, e))
+            raise ws.WebSocketError(ws._text(_T_LOST, e))
 
-    def verify(self, pong_wait_ms=PONG_GRACE_S * 1000):
-        """The link is suspect (a CALL was not answered): ping at once and reconnect when
-        no pong arrives within pong_wait_ms."""
+    def verify(self, speed=1):
+        """The link is suspect (a CALL was not answered): ping at once and reconnect when no pong
+        arrives within pong_wait_ms (net/ws_url.py), divided by a simulated clock's speed."""
         if self.up:
-            self._verify_ms = max(1, int(pong_wait_ms))
+            self._verify_ms = max(1, int(self.pong_wait_ms / speed))
 
     def stop(self):
         """Make run() close the connection cleanly and return."""
         self._stopping = True
 
+    async def close(self):
+        """stop(), then wait at most 5 s for the task running run() to end."""
+        self.stop()
+        try:
+            await asyncio.wait_for(self.task, 5)
+        except Exception:  # timed out, or never started
+            pass
+
     async def run(self, handler):
-        """Stay connected until stop(): handler.on_open(), on_message(text), on_close(reason), and
-        optionally on_too_big(head, size) for a message above max_message (dropped, link kept)
-        and on_connect_failed(error) after each failed connect attempt."""
+        """Stay connected until stop(), calling handler.event(kind, ...) with kind "open", "message"
+        (text), "discard" (head, size: a message above max_message, read to its end and dropped,
+        the link kept), "close" (reason) and "error" (error: a connect attempt failed)."""
+        self.task = asyncio.current_task()  # what close() waits for
         try:
             while not self._stopping:
                 # One attempt: whatever it raises (MemoryError in a handler, a log line, a ping)
@@ -123,7 +127,7 @@ class Link:
                         sock = await ws.connect(self.url, *self._opts)
                     except Exception as e:  # every failure is retried; the log says why
                         _emit(log.warning, _T_FAILED, self.url, e)
-                        await _call((e,), handler, "on_connect_failed")
+                        await _call(handler, "error", e)
                     else:
                         await self._session(sock, handler)
                 except Exception as e:
@@ -142,15 +146,15 @@ class Link:
                     d = self.backoff.next_ms()
                 except Exception as e:  # net.backoff not loaded: a fixed pause, the link still retries
                     _emit(log.warning, _T_R, e)
-                    d = PAUSE_MS
+                    d = _PAUSE_MS
                 _emit(log.info, _T_PAUSE, d)
                 while d > 0 and not self._stopping:
-                    t = min(d, self._poll_ms)
-                    await (self._sleep or _sleep_ms)(t)
+                    t = min(d, _POLL_MS)
+                    await (self.sleep_ms or _sleep_ms)(t)
                     d -= t
         finally:
             self.up = False
-            self._ws = None
+            self.sock = None
             self._stopping = False
 
     async def _session(self, sock, handler):
@@ -160,12 +164,12 @@ class Link:
         sup = None
         try:
             self.connects += 1
-            self._ws = sock
+            self.sock = sock
             self.up = True
             self._rx_reason = None
             self._verify_ms = 0
             _emit(log.info, _T_UP, self.url)
-            await _call((), handler, "on_open")
+            await _call(handler, "open")
             sup = asyncio.create_task(self._supervise(sock, started))
             while True:  # messages to the handler until the link is gone
                 try:
@@ -175,18 +179,18 @@ class Link:
                         raise
                     # Read to its end and dropped; the link stays: the handler answers it from its first bytes.
                     _emit(log.warning, _T_S, e)
-                    await _call((e.head, e.size), handler, "on_too_big")
+                    await _call(handler, "discard", e.head, e.size)
                     e = None
                     continue
                 if not isinstance(msg, str):
                     _emit(log.warning, _T_BINARY, len(msg))
                     continue
-                # (msg,) sits in value-stack slot 1 here, which the next sock.recv() overwrites:
-                # MicroPython's GC scans stale coroutine slots, and a 64 KB message must not
-                # stay alive while the next one is being received.
-                await _call((msg,), handler, "on_message")
+                # msg is dropped here, before the next sock.recv(): MicroPython's GC scans stale
+                # coroutine slots, and a 64 KB message must not stay alive while the next one is
+                # being received.
+                await _call(handler, "message", msg)
                 msg = None
-        except Exception as e:  # the link is gone; or MemoryError (on_open, the supervisor's task, ...)
+        except Exception as e:  # the link is gone; or MemoryError (in the handler, the supervisor task)
             reason = e
             try:
                 if isinstance(e, ws.WebSocketError):
@@ -199,7 +203,7 @@ class Link:
             e = None
         finally:
             self.up = False
-            self._ws = None
+            self.sock = None
             if sup is not None:
                 if self._rx_reason is None:  # else it is ending the link (releasing the socket): let it
                     sup.cancel()
@@ -211,17 +215,20 @@ class Link:
         if self._rx_reason is not None:  # the supervisor's or a stuck send's, which ended the receiver
             reason = self._rx_reason
         _emit(log.warning, _T_CLOSED, self.url, reason)
-        await _call((reason,), handler, "on_close")
+        await _call(handler, "close", reason)
 
     async def _supervise(self, sock, started):
-        # stop(), verify(), pings, dead-link detection, each seen within _poll_ms (polled, not an
-        # asyncio.Event: that would keep asyncio.event loaded). It ends the link by setting
-        # _rx_reason and closing the socket, which ends the receiver's read (with an error).
+        # stop(), verify(), pings, dead-link detection, each seen within a quarter of the shortest
+        # period (ping, dead-link time), at most _POLL_MS (polled, not an asyncio.Event: that would
+        # keep asyncio.event loaded). It ends the link by setting _rx_reason and closing the socket,
+        # which ends the receiver's read (with an error).
         last_ping = started
         check = None  # (ping sent at, pongs before it, wait ms) while verifying the link
         try:
             while True:
-                await _sleep_ms(self._poll_ms if check is None else min(self._poll_ms, check[2]))
+                p, d = self.ping_ms, self.dead_ms
+                poll = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
+                await _sleep_ms(poll if check is None else min(poll, check[2]))
                 if self._rx_reason is not None:  # a stuck send, a failed ping
                     break
                 if self._stopping:

@@ -17,7 +17,7 @@ _TEXTS = const(
     "outgoing message of %d bytes exceeds max_message %d\n"  # 31
     "recv() is already running in another task\n"  # 32
     # net.link
-    "link: handler %s failed: %r\n"  # 33
+    "link: handler failed on %s: %r\n"  # 33
     "%s must be a number of seconds >= 0\n"  # 34
     "not connected to the CSMS\n"  # 35
     "%s stuck for %d ms (dead link)\n"  # 36
@@ -38,6 +38,8 @@ _TEXTS = const(
     "backoff factor must be >= 1, not %r\n"  # 50
     "backoff jitter must be within 0..1, not %r\n"  # 51
     "backoff rand() must return 0..1, not %r\n"  # 52
+    # net.ws
+    "connection closing: nothing may follow our close frame\n"  # 53
 )
 
 

@@ -12,17 +12,15 @@ import sys
 import compat
 from compat import const
 
-MAX_MESSAGE = const(65536)  # default largest message accepted (bytes of payload, all fragments)
-CONNECT_TIMEOUT_MS = const(10000)  # TCP connect + TLS + HTTP upgrade, all of it
 _SEND_CHUNK = const(2048)  # payload bytes masked and written per step (bounds the heap a send needs)
 _TX_WAIT_MS = const(10)  # how often a send waits for the frame being written to be done
 _STREAM_CLOSE_MS = const(1000)  # longest wait_closed() waits for the runtime to release a socket
-MAX_CONTROL = const(125)  # RFC 6455 5.5: control frame payload limit
+_MAX_CONTROL = const(125)  # RFC 6455 5.5: control frame payload limit
 
 _OP_CONT = const(0)
 _OP_TEXT = const(1)
 _OP_BINARY = const(2)
-OP_CLOSE = const(8)
+_OP_CLOSE = const(8)
 _OP_PING = const(9)
 _OP_PONG = const(10)
 
@@ -31,6 +29,15 @@ _CLOSE_ABNORMAL = const(1006)  # never sent: the TCP connection ended without a 
 
 # The error texts are net/link_texts.py's (_T_*, see _text), but the one every disconnect makes.
 _CLOSED_TEXT = const("connection closed (code %d%s)")
+# Short texts as const(): a literal of 10 characters or less would be an interned name, never
+# freed (not for the modules every session loads: importing one interns its name anyway).
+_PACKAGE = const("net.")
+_ABORTED = const("aborted")
+_COLON = const(": ")
+_WS_TEXTS = const("ws_texts")
+_WS_CLOSE = const("ws_close")
+_WS_DRAIN = const("ws_drain")
+_ON_CLOSE = const("on_close")  # net.ws_close's answer to a close frame
 _LINK_TEXTS = const(27)  # _text(i) from this line on: net/link_texts.py's
 _T_LOST = const(27)
 _T_EOF = const(28)
@@ -38,6 +45,7 @@ _T_LOST_SENDING = const(29)
 _T_PING_SIZE = const(30)
 _T_TOO_BIG = const(31)
 _T_RECV_BUSY = const(32)
+_T_AFTER_CLOSE = const(53)
 
 
 # One error class with a sentence (str(e)), and a subclass only where a caller acts on the kind
@@ -64,17 +72,12 @@ class MessageTooBig(WebSocketError):
 
 class ConnectionClosed(WebSocketError):
     """`code` and `reason` of the close (1006: no close frame, the TCP connection ended)."""
-
-
-def closed_error(code, reason=""):
-    e = ConnectionClosed(_CLOSED_TEXT % (code, (": " + reason) if reason else ""))
-    e.code = code
-    e.reason = reason
-    return e
+    code = _CLOSE_NORMAL
+    reason = ""
 
 
 def _unload(name):
-    sys.modules.pop("net." + name, None)
+    sys.modules.pop(_PACKAGE + name, None)
     pkg = sys.modules.get("net")
     if pkg is not None and name in pkg.__dict__:
         del pkg.__dict__[name]
@@ -86,8 +89,8 @@ def _via(name, fn, *args, **kw):
     reaches the caller; nothing half-imported is left. The coroutines (connect, _end) keep their
     module in sys.modules until they end, so a nested call uses the same copy."""
     try:
-        __import__("net." + name)
-        return getattr(sys.modules["net." + name], fn)(*args, **kw)
+        __import__(_PACKAGE + name)
+        return getattr(sys.modules[_PACKAGE + name], fn)(*args, **kw)
     finally:
         _unload(name)
 
@@ -97,7 +100,7 @@ def _text(i, args=()):
     carry them): net/ws_texts.py's (a connect's errors), from line _LINK_TEXTS on
     net/link_texts.py's (the link's, the frame loop's, a Backoff's). Without the module
     (MemoryError) a text that still says which line it is and its arguments."""
-    m = "ws_texts" if i < _LINK_TEXTS else "link_texts"
+    m = _WS_TEXTS if i < _LINK_TEXTS else "link_texts"
     try:
         t = _via(m, "text", i)
     except Exception:
@@ -119,10 +122,9 @@ except AttributeError:  # CPython
 class WebSocket:
     """One client connection. Use connect() to make one; recv() from one task at a time."""
 
-    def __init__(self, reader, writer, max_message=MAX_MESSAGE):
-        self._r = reader
+    def __init__(self, reader, writer, max_message):
+        self._r = getattr(reader, "readinto", None) or reader  # MicroPython streams; CPython reads and copies
         self._w = writer
-        self._readinto = getattr(reader, "readinto", None)  # MicroPython streams; CPython reads and copies
         self._rmv = None  # input read but not yet taken (a memoryview): what followed the handshake's answer
         self._sent = True  # False while a frame is being written (a large one in steps): the next send waits
         self._rx_active = False
@@ -137,16 +139,17 @@ class WebSocket:
         self._msg = None  # the message being received (bytearray); an attribute, see recv
 
     # ------------------------------------------------------------ input
-    async def _read(self, mv):
-        # One read from the stream into the memoryview mv: the count (> 0) of bytes read.
+    async def _read(self, buf):
+        # One read from the stream into the memoryview buf: the count (> 0) of bytes read.
+        r = self._r
         while True:
             try:
-                if self._readinto is not None:
-                    n = await self._readinto(mv)
-                else:
-                    data = await self._r.read(len(mv))
+                if callable(r):  # the stream's readinto
+                    n = await r(buf)
+                else:  # CPython's reader
+                    data = await r.read(len(buf))
                     n = len(data)
-                    mv[:n] = data
+                    buf[:n] = data
             except OSError as e:
                 raise self._lost(_text(_T_LOST, e))
             if n:
@@ -188,8 +191,8 @@ class WebSocket:
                 data = data.encode()
         op = op or _OP_BINARY
         n = len(data)
-        if op & 8 and n > MAX_CONTROL:
-            raise ValueError(_text(_T_PING_SIZE, (n, MAX_CONTROL)))
+        if op & 8 and n > _MAX_CONTROL:
+            raise ValueError(_text(_T_PING_SIZE, (n, _MAX_CONTROL)))
         if n > self.max_message:
             raise MessageTooBig(_text(_T_TOO_BIG, (n, self.max_message)))
         mask = os.urandom(4)
@@ -203,8 +206,8 @@ class WebSocket:
             await _sleep_ms(_TX_WAIT_MS)
         if self.closed:
             raise self._lost()
-        if self._close_sent and op != OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
-            raise closed_error(_CLOSE_NORMAL, "closing")
+        if self._close_sent and op != _OP_CLOSE:  # RFC 6455 5.5.1: nothing may follow our close
+            raise ConnectionClosed(_text(_T_AFTER_CLOSE))
         self._sent = False
         w = self._w
         try:
@@ -225,7 +228,7 @@ class WebSocket:
     send = _send
 
     # ------------------------------------------------------------ teardown
-    def _lost(self, reason="aborted", code=_CLOSE_ABNORMAL):
+    def _lost(self, reason=_ABORTED, code=_CLOSE_ABNORMAL):
         # End the connection now (the socket closed, no close handshake; a no-op once closed):
         # the ConnectionClosed for the close, for the caller to raise.
         if not self.closed:
@@ -238,7 +241,11 @@ class WebSocket:
                 self._w.close()
             except Exception:  # the socket may already be gone; nothing left to release
                 pass
-        return closed_error(self.close_code, self.close_reason)
+        reason = self.close_reason
+        e = ConnectionClosed(_CLOSED_TEXT % (self.close_code, (_COLON + reason) if reason else ""))
+        e.code = self.close_code
+        e.reason = reason
+        return e
 
     # abort(): drop the TCP connection at once, no close handshake (dead link); then await wait_closed().
     abort = _lost
@@ -255,7 +262,7 @@ class WebSocket:
             await _wait_for_ms(w.wait_closed(), _STREAM_CLOSE_MS)  # MicroPython: closes the socket, never blocks
         except Exception:  # a reset or timed-out TLS shutdown still leaves the socket closed
             pass
-        w = getattr(w, "tcp", None)  # net/ws_open.py's last step: the TCP socket beneath a TLS one closed
+        w = getattr(w, "release", None)  # net/ws_open.py's last step: the TCP socket beneath a TLS one closed
         if w is not None:  # (a failed TLS handshake leaves it open), CPython's transport aborted
             w()
 
@@ -268,10 +275,10 @@ class WebSocket:
         # Run net.ws_close.<name>(self, *args): the close handshake, a close frame received, or
         # failing the connection (RFC 6455 7.1.7: raises ProtocolError); or net.ws_drain.drain.
         # Without the module (MemoryError) the connection still ends.
-        m = "ws_drain" if name == "drain" else "ws_close"
+        m = _WS_DRAIN if name == "drain" else _WS_CLOSE
         try:
-            __import__("net." + m)
-            f = getattr(sys.modules["net." + m], name)
+            __import__(_PACKAGE + m)
+            f = getattr(sys.modules[_PACKAGE + m], name)
         except Exception as e:
             _unload(m)
             e = self._lost("%s: %r" % (name, e))
@@ -286,10 +293,11 @@ class WebSocket:
             _unload(m)
 
     # ------------------------------------------------------------ frames
-    async def _frame(self, busy):
-        """(fin, opcode, payload length) of the next data frame; busy: a fragmented message is being
-        received. Control frames before it are handled here: a ping answered, a pong counted, a close
-        ends the connection. A protocol violation fails the connection (net/ws_close.py fail)."""
+    async def _frame(self):
+        """(fin, opcode, payload length) of the next data frame. Control frames before it are handled
+        here: a ping answered, a pong counted, a close ends the connection. A protocol violation
+        fails the connection (net/ws_close.py fail)."""
+        busy = self._msg is not None  # a fragmented message is being received (net/ws_drain.py's _msg)
         while True:
             b = int.from_bytes(await self._read_into(bytearray(2)), "big")
             if b & 0x7080:  # reserved bits (no extension was agreed) or a masked frame
@@ -298,10 +306,10 @@ class WebSocket:
             if n > 125:
                 n = int.from_bytes(await self._read_into(bytearray(2 if n == 126 else 8)), "big")
             op = b >> 8 & 0x0F
-            if n >> 63 or (op > _OP_PONG or not b & 0x8000 or n > MAX_CONTROL if op & 8
+            if n >> 63 or (op > _OP_PONG or not b & 0x8000 or n > _MAX_CONTROL if op & 8
                            else op > _OP_BINARY or (op == _OP_CONT) != busy):
                 await self._end("fail", b, n, busy)
-            if op < OP_CLOSE:
+            if op < _OP_CLOSE:
                 return b & 0x8000, op, n
             payload = bytearray(n)
             await self._read_into(memoryview(payload))
@@ -311,7 +319,7 @@ class WebSocket:
             elif op == _OP_PONG:
                 self.pongs += 1
             else:
-                await self._end("on_close", payload)
+                await self._end(_ON_CLOSE, payload)
 
     async def recv(self):
         """Next data message: str for text, bytes for binary. Pings are answered here."""
@@ -321,7 +329,7 @@ class WebSocket:
             raise WebSocketError(_text(_T_RECV_BUSY))
         self._rx_active = True
         try:
-            fin, op, n = await self._frame(False)
+            fin, op, n = await self._frame()
             if fin and n <= self.max_message:
                 self._msg = bytearray(n)
                 await self._read_into(memoryview(self._msg))

@@ -5,13 +5,16 @@
 import asyncio
 
 from compat import const
-from net.ws import MAX_CONTROL, OP_CLOSE, ConnectionClosed, ProtocolError, WebSocketError, _wait_for_ms
+from net.ws import ConnectionClosed, ProtocolError, WebSocketError, _wait_for_ms
 
 CLOSE_TIMEOUT_MS = const(3000)  # how long close() waits for the server's close frame
 FAIL_CLOSE_TIMEOUT_MS = const(1000)  # how long we try to tell the server why we are dropping it
 FAIL_REASON_CHARS = const(60)  # the part of an error text sent as the close reason
 _POLL_S = 0.02  # how often close() looks whether the receiving task has seen the server's close
 
+# RFC 6455 (net.ws keeps its own names private: no interned name on the device)
+_OP_CLOSE = const(8)  # 5.2: the close frame's opcode
+_MAX_CONTROL = const(125)  # 5.5: control frame payload limit (the close code's 2 bytes and the reason)
 CLOSE_PROTOCOL = const(1002)
 CLOSE_NO_STATUS = const(1005)  # never sent: what a close frame without a code means
 CLOSE_BAD_DATA = const(1007)  # text message that is not UTF-8
@@ -25,8 +28,8 @@ async def _send_close(ws, code, reason=""):
     if ws._close_sent or ws.closed:
         return
     ws._close_sent = True
-    payload = b"" if code == CLOSE_NO_STATUS else code.to_bytes(2, "big") + reason.encode()[:MAX_CONTROL - 2]
-    await ws._send(payload, OP_CLOSE)
+    payload = b"" if code == CLOSE_NO_STATUS else code.to_bytes(2, "big") + reason.encode()[:_MAX_CONTROL - 2]
+    await ws._send(payload, _OP_CLOSE)
 
 
 async def failed(ws, code, exc):
@@ -61,7 +64,7 @@ async def fail(ws, b, n=0, busy=False):
         elif not b & 0x8000:
             text = "fragmented control frame"
         else:
-            text = "control frame of %d bytes (max %d)" % (n, MAX_CONTROL)
+            text = "control frame of %d bytes (max %d)" % (n, _MAX_CONTROL)
     elif b >> 8 & 0x0F > 2:
         text = "unknown data opcode %d" % (b >> 8 & 0x0F)
     elif busy:

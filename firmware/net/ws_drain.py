@@ -37,9 +37,9 @@ async def drain(ws, n, fin):
             n -= k
         if fin:
             return
-        fin, _, n = await ws._frame(True)
-    head = ws._msg[:TOO_BIG_HEAD]
-    ws._msg = None
+        fin, _, n = await ws._frame()
+    # The big buffer goes; _msg holds the head instead (still set: the message goes on, net.ws _frame).
+    ws._msg = head = ws._msg[:TOO_BIG_HEAD]
     while True:
         if total > MAX_DRAIN:
             await ws._end("failed", CLOSE_TOO_BIG, _too_big("incoming message of %d+ bytes exceeds %d"
@@ -55,5 +55,5 @@ async def drain(ws, n, fin):
         if fin:
             raise _too_big("incoming message of %d bytes exceeds max_message %d (dropped)"
                            % (total, ws.max_message), bytes(head), total, False)
-        fin, _, n = await ws._frame(True)
+        fin, _, n = await ws._frame()
         total += n

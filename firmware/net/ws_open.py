@@ -43,24 +43,7 @@ def _error(i, args=(), status=0, kind=WebSocketError):
     return e
 
 
-async def _read_line(ws, limit, buf):
-    # One line of the answer, read through buf (a memoryview); the input after it stays in ws._rmv.
-    line = bytearray()
-    while True:
-        b = ws._rmv
-        if not b:
-            b = buf[:await ws._read(buf)]
-        i = bytes(b).find(b"\n")
-        k = len(b) if i < 0 else i + 1
-        if len(line) + k > limit:
-            raise _error(_E_HEAD_SIZE, _MAX_HANDSHAKE_BYTES)
-        line.extend(b[:k])
-        ws._rmv = b[k:] or None
-        if i >= 0:
-            return bytes(line)
-
-
-async def _open(secure, host, port, request, accept, subprotocols, ssl, max_message):
+async def _open(host, port, request, accept, subprotocols, ssl, max_message):
     """The TCP (and TLS when ssl is a context) connection, then the HTTP upgrade on it; nothing
     stays open on failure."""
     ws = None
@@ -69,7 +52,7 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
         # is cancelled (timeout), and its Stream.close() does nothing (wait_closed() closes the
         # socket): here the socket is ours from its creation, and WebSocket.wait_closed() closes it
         # (and the TCP socket beneath a TLS one: after a failed TLS handshake, closing the TLS
-        # socket leaves that one open). Its last step is the stream's `tcp`, a callable.
+        # socket leaves that one open). Its last step is the stream's `release`, a callable.
         try:
             from asyncio.stream import Stream  # MicroPython: a stream wraps a socket we own
         except ImportError:  # CPython
@@ -80,7 +63,7 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
             else:
                 reader, writer = await asyncio.open_connection(host, port, ssl=ssl, server_hostname=host)
             # close() waits for a full send buffer to drain (a dead link never does): abort, at last
-            writer.tcp = writer.transport.abort
+            writer.release = writer.transport.abort
         else:
             import errno
             import socket
@@ -97,7 +80,7 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
                     s = ssl.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
                     s.setblocking(False)
                 reader = writer = Stream(s)
-                reader.tcp = tcp.close  # called by WebSocket.wait_closed() after s is closed
+                reader.release = tcp.close  # called by WebSocket.wait_closed() after s is closed
                 await asyncio.sleep_ms(0)  # the connect completes (or fails) at the first write
             except BaseException:
                 s.close()
@@ -111,12 +94,28 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
 
         left = _MAX_HANDSHAKE_BYTES
         buf = memoryview(bytearray(_HEAD_BUFFER))
-        status_line = await _read_line(ws, left, buf)
-        left -= len(status_line)
+        status_line = None
         headers = {}
         while True:
-            line = await _read_line(ws, left, buf)
+            # One line of the answer, read through buf; the input after it stays in ws._rmv.
+            line = bytearray()
+            while True:
+                b = ws._rmv
+                if not b:
+                    b = buf[:await ws._read(buf)]
+                i = bytes(b).find(b"\n")
+                k = len(b) if i < 0 else i + 1
+                if len(line) + k > left:
+                    raise _error(_E_HEAD_SIZE, _MAX_HANDSHAKE_BYTES)
+                line.extend(b[:k])
+                ws._rmv = b[k:] or None
+                if i >= 0:
+                    break
             left -= len(line)
+            line = bytes(line)
+            if status_line is None:
+                status_line = line
+                continue
             line = line.strip()
             if not line:
                 break
@@ -169,14 +168,14 @@ async def _open(secure, host, port, request, accept, subprotocols, ssl, max_mess
             raise _error(_E_CONNECT, (host, port, t))
         # MicroPython's ssl reports a failed TLS handshake (e.g. an untrusted certificate) as a ValueError.
         if isinstance(e, ValueError) and ws is not None:
-            raise _error(_E_TLS, (host, port, t)) if secure else _error(_E_BAD_HTTP, t)
+            raise _error(_E_TLS, (host, port, t)) if ssl is not None else _error(_E_BAD_HTTP, t)
         raise  # a refused upgrade, or the connect timeout cancelling us
 
 
-async def connect(secure, host, port, request, accept, subprotocols, ssl, max_message, timeout_ms):
+async def connect(host, port, request, accept, subprotocols, ssl, max_message, timeout_ms):
     """Open a WebSocket (the arguments: net.ws_url.check's) and return it connected."""
     try:
-        return await _wait_for_ms(_open(secure, host, port, request, accept, subprotocols, ssl, max_message),
+        return await _wait_for_ms(_open(host, port, request, accept, subprotocols, ssl, max_message),
                                   timeout_ms)
     except asyncio.TimeoutError:
         raise _error(_E_TIMEOUT, (host, port, timeout_ms))

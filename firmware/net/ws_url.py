@@ -9,8 +9,10 @@ import hashlib
 import os
 
 from compat import const
-from net.ws import CONNECT_TIMEOUT_MS, MAX_MESSAGE, WebSocketError, _text
+from net.ws import WebSocketError, _text
 
+_MAX_MESSAGE = const(65536)  # default largest message accepted: bytes of payload, all fragments
+_CONNECT_TIMEOUT_MS = const(10000)  # TCP connect + TLS + HTTP upgrade, all of it
 _GUID = const(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")  # RFC 6455 1.3
 # Short texts as const(): a literal of 10 characters or less would be an interned name, never freed.
 _SCHEME_END = const("://")
@@ -36,23 +38,19 @@ _T_SECONDS = const(34)
 
 # A Link's periods (set_ping_interval):
 _PING_INTERVAL_S = const(60)  # keepalive ping period when none is configured (WebSocketPingInterval; 0 = off)
-_DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals, plus net.link PONG_GRACE_S
-_POLL_MS = const(250)  # longest the supervisor sleeps between stop/verify/ping/dead-link checks
+_DEAD_AFTER_PINGS = const(2)  # default dead_after_s: this many silent ping intervals, plus _PONG_GRACE_S
+_PONG_GRACE_S = const(10)  # margin for a pong to arrive (net.link verify(); the default dead-link time)
 
 
-def basic_auth_header(user, password):
-    """Value of the Authorization header for HTTP Basic auth (RFC 7617)."""
+def basic_auth_header(basic_auth):
+    """Value of the Authorization header for HTTP Basic auth (RFC 7617) of basic_auth, a
+    (user, password) pair."""
     b = []
-    for v in (user, password):
+    for v in basic_auth:
         b.append(v.encode() if isinstance(v, str) else bytes(v))
     if b":" in b[0]:
         raise ValueError("basic auth user must not contain ':'")
     return _BASIC + binascii.b2a_base64(b[0] + b":" + b[1]).strip().decode()
-
-
-def accept_key(key):
-    """Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (bytes in, bytes out)."""
-    return binascii.b2a_base64(hashlib.sha1(key + _GUID).digest()).strip()
 
 
 def parse_url(url):
@@ -79,8 +77,8 @@ def parse_url(url):
     hostport, resource = rest[:end], rest[end:]
     if not resource.startswith("/"):
         resource = "/" + resource
-    for c in resource:
-        if ord(c) <= 32 or ord(c) >= 127:
+    for c in resource.encode():  # bytes: iterating a str would intern each character
+        if c <= 32 or c >= 127:
             raise WebSocketError(_text(_E_PATH, url))
     if "@" in hostport:
         raise WebSocketError(_text(_E_CREDENTIALS, url))
@@ -107,22 +105,11 @@ def parse_url(url):
     return secure, host, port, resource
 
 
-def _tls_context(ssl):
-    """The context for a wss:// connection: the caller's, or the runtime's verifying default."""
-    if ssl is not None and ssl is not True:
-        return ssl
-    import ssl as ssl_mod
-    make = getattr(ssl_mod, "create_default_context", None)
-    if make is None:
-        raise WebSocketError(_text(_E_NO_CA))
-    return make()
-
-
-def check(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=CONNECT_TIMEOUT_MS,
-          max_message=MAX_MESSAGE):
-    """ws.connect's arguments checked, as net.ws_open.connect takes them: (secure, host, port, the
+def check(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=_CONNECT_TIMEOUT_MS,
+          max_message=_MAX_MESSAGE):
+    """ws.connect's arguments checked, as net.ws_open.connect takes them: (host, port, the
     opening handshake's request (RFC 6455 4.1, bytes), the Sec-WebSocket-Accept it must be answered
-    with, subprotocols, TLS context, max_message, timeout_ms)."""
+    with, subprotocols, TLS context (None for ws://), max_message, timeout_ms)."""
     secure, host, port, resource = parse_url(url)
     if isinstance(subprotocols, str):
         subprotocols = (subprotocols,)
@@ -130,8 +117,14 @@ def check(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=
     if not (isinstance(max_message, int) and max_message > 0):
         raise ValueError("max_message must be a positive int, not %r" % (max_message,))
     ctx = None
-    if secure:
-        ctx = _tls_context(ssl)
+    if secure:  # the TLS context: the caller's, or the runtime's verifying default
+        ctx = ssl
+        if ssl is None or ssl is True:
+            import ssl as ssl_mod
+            ctx = getattr(ssl_mod, "create_default_context", None)
+            if ctx is None:
+                raise WebSocketError(_text(_E_NO_CA))
+            ctx = ctx()
     elif ssl not in (None, False):
         raise WebSocketError(_text(_E_SSL_FOR_WS, url))
     key = binascii.b2a_base64(os.urandom(16)).strip()
@@ -142,13 +135,15 @@ def check(url, subprotocols=("ocpp1.6",), basic_auth=None, ssl=None, timeout_ms=
     if subprotocols:
         req += "Sec-WebSocket-Protocol: %s\r\n" % ", ".join(subprotocols)
     if basic_auth:
-        req += "Authorization: %s\r\n" % basic_auth_header(basic_auth[0], basic_auth[1])
-    return (secure, host, port, (req + "\r\n").encode(), accept_key(key), subprotocols, ctx, max_message,
+        req += "Authorization: %s\r\n" % basic_auth_header(basic_auth)
+    # The Sec-WebSocket-Accept the server must answer for our Sec-WebSocket-Key (RFC 6455 4.2.2).
+    accept = binascii.b2a_base64(hashlib.sha1(key + _GUID).digest()).strip()
+    return (host, port, (req + "\r\n").encode(), accept, subprotocols, ctx, max_message,
             timeout_ms)
 
 
 def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interval_s=None, dead_after_s=None,
-              backoff=None, max_message=MAX_MESSAGE, sleep_ms=None, connect_timeout_ms=CONNECT_TIMEOUT_MS):
+              backoff=None, max_message=_MAX_MESSAGE, sleep_ms=None, connect_timeout_ms=_CONNECT_TIMEOUT_MS):
     """A net.link.Link's configuration, checked (ValueError, WebSocketError) and set when it is
     made: its URL (the CSMS URL, then the charge point's id), Basic auth, TLS, timing, backoff."""
     if not isinstance(charge_point_id, str) or not charge_point_id or "/" in charge_point_id:
@@ -158,7 +153,7 @@ def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interv
     link.url = url = url.rstrip("/") + "/" + charge_point_id  # OCPP-J
     parse_url(url)
     if basic_auth:
-        secret = basic_auth_header(basic_auth[0], basic_auth[1])[6:]
+        secret = basic_auth_header(basic_auth)[6:]
         import log
         try:  # safety net: the header form never appears in a log line, even by mistake
             log.secret(secret)
@@ -166,38 +161,41 @@ def link_init(link, url, charge_point_id, basic_auth=None, ssl=None, ping_interv
             log.warning(_LOG_LINK, e)
     link.ssl = ssl
     link._opts = (("ocpp1.6",), basic_auth, ssl, connect_timeout_ms, max_message)  # ws.connect's, after the URL
-    link._explicit_dead = dead_after_s
+    link.dead_after_s = dead_after_s
+    link.pong_wait_ms = _PONG_GRACE_S * 1000  # verify(): the wait for a pong
     set_ping_interval(link, ping_interval_s)  # None: the default interval
     link.backoff = backoff  # a net.backoff.Backoff; None: one is made at the first failure
     link._own = backoff is None  # ours: dropped (and its module freed) once a connection is stable
-    link._sleep = sleep_ms  # None: asyncio's
+    link.sleep_ms = sleep_ms  # None: asyncio's
+    link.task = None  # the task running run()
     link.up = False
     link.connects = 0  # successful connections so far
-    link._ws = None
+    link.sock = None  # the WebSocket while connected
     link._stopping = False
     link._rx_reason = None
     link._verify_ms = 0  # verify(): ping now, and drop the link when no pong comes within this
 
 
-def _ms(name, v, default):
-    # A setting in seconds (None: default, in ms) as ms; ValueError naming it when it is not a number >= 0.
-    if v is None:
-        return default
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        v = -1
-    if v < 0:
-        raise ValueError(_text(_T_SECONDS, name))
-    return int(v * 1000)
-
-
 def set_ping_interval(link, ping_interval_s):
     """A Link's ping interval (seconds, 0 = off; None: the default) and the dead-link time that
-    follows it unless set explicitly (dead_after_s), in ms; and how often its supervisor checks."""
-    from net.link import PONG_GRACE_S
-    link.ping_ms = p = _ms("ping_interval_s", ping_interval_s, _PING_INTERVAL_S * 1000)
-    link.dead_ms = d = _ms("dead_after_s", link._explicit_dead,
-                           (_DEAD_AFTER_PINGS * p + PONG_GRACE_S * 1000) if p else 0)
-    # How often the supervisor checks: a quarter of the shortest period, at most _POLL_MS.
-    link._poll_ms = max(1, min(_POLL_MS, p // 4 if p else _POLL_MS, d // 4 if d else _POLL_MS))
+    follows it unless set explicitly (dead_after_s), in ms."""
+    ms = []
+    for name, v in (("ping_interval_s", ping_interval_s), ("dead_after_s", link.dead_after_s)):
+        # Each setting in seconds as ms (None: its default, below); ValueError naming it when it
+        # is not a number >= 0.
+        if v is not None:
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                v = -1
+            if v < 0:
+                raise ValueError(_text(_T_SECONDS, name))
+            v = int(v * 1000)
+        ms.append(v)
+    p, d = ms
+    if p is None:
+        p = _PING_INTERVAL_S * 1000
+    if d is None:
+        d = (_DEAD_AFTER_PINGS * p + _PONG_GRACE_S * 1000) if p else 0
+    link.ping_ms = p
+    link.dead_ms = d

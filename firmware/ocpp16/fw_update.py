@@ -139,7 +139,7 @@ async def _download(app, st, part):
     ssl = None
     if st["loc"].startswith("https:"):
         import app as app_module
-        ssl = app_module._tls_context(app.cfg)
+        ssl = app_module._rare("applink", "tls_context", app.cfg)  # applink for the call
     try:
         await fetch.download(st["loc"], sink, offset, _Progress(), ssl)
     finally:

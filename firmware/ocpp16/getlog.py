@@ -68,7 +68,7 @@ async def _run(app, a):
     ssl = None
     if url.startswith("https:"):
         import app as app_module
-        ssl = app_module._tls_context(app.cfg)
+        ssl = app_module._rare("applink", "tls_context", app.cfg)  # applink for the call
     tries = 0
     while True:
         if not _notify(cp, a, "Uploading"):

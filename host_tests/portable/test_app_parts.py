@@ -9,6 +9,7 @@ import sys
 import app
 import log
 import scratch
+from limits import limit
 from hal import sim
 
 PARTS = ("appwire", "applink", "appjobs")
@@ -21,11 +22,16 @@ class FakeLink:
         self.stopped = False
 
     async def run(self, handler):
+        self.task = asyncio.current_task()
         while not self.stopped:
             await asyncio.sleep(0.001)
 
     def stop(self):
         self.stopped = True
+
+    async def close(self):
+        self.stop()
+        await self.task
 
     def set_ping_interval(self, s):
         pass
@@ -90,15 +96,15 @@ def test_the_wiring_and_the_link_parts_are_not_kept_after_use():
         via, seen = ws._via, []
 
         def spy(name, fn, *args, **kw):  # Link() sets itself up in net.ws_url
-            seen.append((name, "applink" in sys.modules))
+            seen.append((name, "appwire" in sys.modules or "applink" in sys.modules))
             return via(name, fn, *args, **kw)
         ws._via = spy
         try:
             link = a._make_link()
         finally:
             ws._via = via
-        assert link.url.endswith("/ocpp/P1") and "applink" not in sys.modules
-        assert ("ws_url", False) in seen, seen  # applink dropped before: never both in the heap
+        assert link.url.endswith("/ocpp/P1") and "applink" not in sys.modules and "appwire" not in sys.modules
+        assert ("ws_url", False) in seen, seen  # appwire dropped before: never both in the heap
     finally:
         _teardown(a, lib, saved)
 
@@ -128,13 +134,13 @@ def test_a_relink_whose_part_cannot_load_is_tried_again_later_and_the_loop_goes_
         a.cp.profile_change = (0, 1)  # a CSMS raised the SecurityProfile (ocpp16.secprofile)
 
         async def go():
-            await _run_until(a, app.RELINK_RETRY_MS // 2)
+            await _run_until(a, limit("app", "_RELINK_RETRY_MS") // 2)
             text = buf.getvalue()
             assert text.count("link not made:") == 1 and "no room for applink" in text, text
             assert a.relink and not made and "applink" not in sys.modules
             import os
             os.remove(lib + "/applink.py")  # the real applink is found again
-            await _run_until(a, app.RELINK_RETRY_MS + 2000)
+            await _run_until(a, limit("app", "_RELINK_RETRY_MS") + 2000)
             assert len(made) == 1 and a.link is made[0] and not a.relink
             assert a.cp.profile_change is None and a.fallback == [0, 0]  # counting towards the fallback
             assert "applink" not in sys.modules
@@ -181,10 +187,10 @@ def test_a_failed_connect_loads_applink_only_when_it_has_something_to_do():
         a.cp.security_event = lambda kind, now, text=None: events.append(kind)
         a.link = FakeLink()
         _write(lib + "/applink.py", "raise MemoryError('applink loaded')\n")
-        a.on_connect_failed(OSError(111, "refused"))
+        a.event("error", OSError(111, "refused"))
         assert events == [] and "applink" not in sys.modules
         try:
-            a.on_connect_failed(ws.Unauthorized("401"))
+            a.event("error", ws.Unauthorized("401"))
             raise AssertionError("applink was not loaded")
         except MemoryError:
             pass
@@ -192,12 +198,12 @@ def test_a_failed_connect_loads_applink_only_when_it_has_something_to_do():
         os.remove(lib + "/applink.py")  # the real applink is found again
         if hasattr(a, "link_events"):
             del a.link_events  # applink makes it at the first event
-        a.on_connect_failed(ws.Unauthorized("401"))
+        a.event("error", ws.Unauthorized("401"))
         assert events == ["FailedToAuthenticateAtCentralSystem"] and "applink" not in sys.modules
-        a.on_connect_failed(ws.Unauthorized("401"))  # the same kind again at once: not reported
+        a.event("error", ws.Unauthorized("401"))  # the same kind again at once: not reported
         assert events == ["FailedToAuthenticateAtCentralSystem"]
         a.fallback = [0, 0]
-        a.on_connect_failed(OSError(111, "refused"))
+        a.event("error", OSError(111, "refused"))
         assert a.fallback == [0, 1] and events == ["FailedToAuthenticateAtCentralSystem"]
     finally:
         _teardown(a, lib, saved)

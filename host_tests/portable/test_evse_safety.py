@@ -33,7 +33,7 @@ OVERCURRENT_MS = limit("evse.connector", "_OVERCURRENT_MS")
 FORCE_OPEN_AFTER_OFFER_STOP_MS = limit("evse.interlock", "_FORCE_OPEN_AFTER_OFFER_STOP_MS")
 
 COIL, FEEDBACK = 26, 34
-CONTROL_MS = 100          # app.CONTROL_PERIOD_MS (app is not imported: it pulls in asyncio)
+CONTROL_MS = 100          # appwire._CONTROL_PERIOD_MS (app is not imported: it pulls in asyncio)
 METER_EVERY_MS = 1000     # how often the rig's "meter task" delivers a reading
 # one directory per process: several test runs may share this machine
 BASE = "/tmp/_evse_safety_%d" % int.from_bytes(os.urandom(4), "big")

@@ -4,6 +4,9 @@
 import asyncio
 
 from net import ws, ws_drain, ws_open, ws_url
+from limits import limit
+
+MAX_MESSAGE = limit("net.ws_url", "_MAX_MESSAGE")  # the default largest message
 
 # RFC 6455 section 1.3 worked example
 RFC_KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
@@ -77,7 +80,7 @@ def client_frames(data):
     return out
 
 
-def receive_all(data, step, readinto, max_message=ws.MAX_MESSAGE):
+def receive_all(data, step, readinto, max_message=MAX_MESSAGE):
     """Run recv() until it raises; returns (messages, exception, stream)."""
     s = FakeStream(data, step, readinto)
     c = ws.WebSocket(s, s, max_message)
@@ -181,15 +184,28 @@ def test_send_masks_every_length():
         asyncio.run(c.send(payload))
         assert client_frames(s.written) == [(2, payload)], n
     s = FakeStream(b"", 1, False)
-    c = ws.WebSocket(s, s)
+    c = ws.WebSocket(s, s, MAX_MESSAGE)
     asyncio.run(c.send(TEXT))
     assert client_frames(s.written) == [(1, TEXT.encode())]
 
 
+class _SampleNonce:  # RFC 6455 1.3's key: base64 of "the sample nonce"
+    @staticmethod
+    def urandom(n):
+        return b"the sample nonce"
+
+
 def test_rfc_accept_key_and_basic_auth():
-    assert ws_url.accept_key(RFC_KEY) == RFC_ACCEPT
-    assert ws_url.basic_auth_header("Aladdin", "open sesame") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-    assert ws_url.basic_auth_header(b"CP1", b"\x00\xff") == "Basic Q1AxOgD/"
+    saved = ws_url.os
+    ws_url.os = _SampleNonce
+    try:
+        request, accept = ws_url.check("ws://h/x")[2:4]
+    finally:
+        ws_url.os = saved
+    assert b"Sec-WebSocket-Key: " + RFC_KEY + b"\r\n" in request
+    assert accept == RFC_ACCEPT
+    assert ws_url.basic_auth_header(("Aladdin", "open sesame")) == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    assert ws_url.basic_auth_header((b"CP1", b"\x00\xff")) == "Basic Q1AxOgD/"
 
 
 def test_parse_url_table():
@@ -241,7 +257,7 @@ def test_on_demand_modules_that_fail_to_load_still_end_the_connection():
     # close() without ws_close, and the socket released without net.netcompat.
     async def close_without():
         st = FakeStream(b"", 1, True)
-        c = ws.WebSocket(st, st)
+        c = ws.WebSocket(st, st, MAX_MESSAGE)
         await c.close()
         return c, st
     c, st = without(("ws_close", "netcompat"), lambda: asyncio.run(close_without()))
@@ -267,7 +283,7 @@ def test_close_handshake_and_release_with_every_module():
 
     async def main():
         st = Released(frame(8, b"\x03\xe8"), 100, True)
-        c = ws.WebSocket(st, st)
+        c = ws.WebSocket(st, st, MAX_MESSAGE)
         await c.close(1000, "bye")
         return c, st
     c, st = asyncio.run(main())
