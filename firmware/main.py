@@ -2,8 +2,8 @@
 # tools/mpy.py generates; on a host as `micropython firmware/main.py config.json`. Stays
 # resident for the charger's life, so it holds only the loop that must keep running: run the
 # app, restart it after a crash, feed the watchdog. Everything that runs once or on failure
-# (config path, setup portal, fatal retries, WiFi/NTP, the safe state) is in bringup.py,
-# imported for the boot, a crash or a Ctrl-C and unloaded afterwards. No charging logic here.
+# (config path, fatal retries, the safe state; setup portal, WiFi/NTP: its netboot.py) is in
+# bringup.py, imported for the boot, a crash or a Ctrl-C and unloaded afterwards. No charging logic here.
 import sys
 
 if __name__ == "__main__":  # a host run; on the device the /main.py stub does this
