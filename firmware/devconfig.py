@@ -40,15 +40,18 @@ _CURRENT_MIN_A = const(6)
 _CURRENT_MAX_A = const(80)
 # Characters a chargePointId may not contain: "/" splits the URL path, "?#%" and
 # space change its meaning; ":" is refused only where HTTP Basic auth uses the id.
-_ID_FORBIDDEN = const("/?#% ")
+# The character sets are bytes, checked against s.encode(): iterating a str would intern
+# each distinct character of the config as a name (qstr), never freed.
+_ID_FORBIDDEN = const(b"/?#% ")
+_HEX_DIGITS = const(b"0123456789abcdefABCDEF")  # an authorization key's, a 64-character WPA2 PSK's
 
 _LOG_LEVELS = const(("error", "warning", "info", "debug"))
 # The texts below are const() too: a literal of 10 characters or less would be an interned name.
 _DEFAULT_MODEL = const("ESP32-EVSE")  # default chargePointModel
 _WS_SCHEME = const("ws://")
 _WSS_SCHEME = const("wss://")
-_HOST_PUNCTUATION = const(".-_[]:")  # besides letters and digits, in a host name or IP literal
-_BOARD_NAME_PUNCTUATION = const("-_")  # besides lowercase letters and digits, in a board name
+_HOST_PUNCTUATION = const(b".-_[]:")  # besides letters and digits, in a host name or IP literal
+_BOARD_NAME_PUNCTUATION = const(b"-_")  # besides lowercase letters and digits, in a board name
 _PARENT_DIR = const("..")  # refused as a path component
 _SSID_KEY = const("wifi.ssid")
 _WIFI_PREFIX = const("wifi.")
@@ -109,8 +112,7 @@ def _string(cfg, key):
 
 
 def _printable(s):
-    for ch in s:
-        o = ord(ch)
+    for o in s.encode():  # a non-ASCII character's bytes are all above 0x7E
         if o < 0x20 or o > 0x7E:
             return False
     return True
@@ -121,9 +123,10 @@ def _check_host(key, host):
         raise ConfigError(key, "has no host name")
     if len(host) > _HOST_MAX_LEN:
         raise ConfigError(key, "host name longer than %d characters" % _HOST_MAX_LEN)
-    for ch in host:
-        if not (ch.isalpha() or ch.isdigit() or ch in _HOST_PUNCTUATION):
-            raise ConfigError(key, "host name contains %r" % ch)
+    for i, o in enumerate(host.encode()):
+        if not (0x61 <= o | 0x20 <= 0x7A or 0x30 <= o <= 0x39 or o in _HOST_PUNCTUATION):
+            # the bytes before i are ASCII, one character each: host[i] is the character
+            raise ConfigError(key, "host name contains %r" % host[i])
 
 
 def validate(cfg, kind=None, warn=None, board_max_a=None):
@@ -194,9 +197,9 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         raise ConfigError("charge_point_id", "longer than %d characters (%d)" % (_ID_MAX_LEN, len(cpid)))
     if not _printable(cpid):
         raise ConfigError("charge_point_id", "must be printable ASCII")
-    for ch in _ID_FORBIDDEN:
-        if ch in cpid:
-            raise ConfigError("charge_point_id", "must not contain %r" % ch)
+    for o in _ID_FORBIDDEN:
+        if o in cpid.encode():
+            raise ConfigError("charge_point_id", "must not contain %r" % chr(o))
     if ":" in cpid and p in (1, 2):
         raise ConfigError("charge_point_id", "must not contain ':' with security_profile %d (HTTP Basic auth user name)" % p)
     out["charge_point_id"] = cpid
@@ -205,8 +208,8 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         raise ConfigError("board", "must not be empty")
     if len(b) > _BOARD_MAX_LEN:
         raise ConfigError("board", "longer than %d characters" % _BOARD_MAX_LEN)
-    for ch in b:
-        if not (("a" <= ch <= "z") or ("0" <= ch <= "9") or ch in _BOARD_NAME_PUNCTUATION):
+    for o in b.encode():
+        if not (0x61 <= o <= 0x7A or 0x30 <= o <= 0x39 or o in _BOARD_NAME_PUNCTUATION):
             raise ConfigError("board", "must be a board file name: lowercase letters, digits, '-' and '_'")
     out["board"] = b
     if out["csms_url"].endswith("/" + out["charge_point_id"]):
@@ -222,7 +225,7 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
             raise ConfigError("authorization_key", "must be %d to %d characters, got %d" % (KEY_MIN_LEN, KEY_MAX_LEN, len(key)))
         if not _printable(key):
             raise ConfigError("authorization_key", "must be printable ASCII")
-        if warn and [ch for ch in key if ch not in "0123456789abcdefABCDEF"]:
+        if warn and [o for o in key.encode() if o not in _HEX_DIGITS]:
             warn("config.json: authorization_key: not hexadecimal; OCPP recommends a random hex key")
         if warn and p in (0, 3):
             warn("config.json: authorization_key: set but security_profile %d does not use it" % p)
@@ -230,7 +233,7 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         raise ConfigError("authorization_key", "required for security_profile %d" % p)
 
     if kind is None:  # the board file not at hand: 'sim' boards are named sim, sim-* or sim_*
-        kind = "sim" if b[:3] == "sim" and b[3:4] in _BOARD_NAME_PUNCTUATION else _REAL_KIND
+        kind = "sim" if b[:3] == "sim" and b[3:4].encode() in _BOARD_NAME_PUNCTUATION else _REAL_KIND
     w = out["wifi"]
     if w is None:
         if kind in NETWORKED_KINDS:
@@ -256,8 +259,8 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         if pw and not (_WIFI_PASSWORD_MIN_LEN <= len(pw) <= _WIFI_PASSWORD_MAX_LEN):
             raise ConfigError("wifi.password", "must be empty (open network) or %d to %d characters, got %d" % (_WIFI_PASSWORD_MIN_LEN, _WIFI_PASSWORD_MAX_LEN, len(pw)))
         if len(pw) == _WIFI_PASSWORD_MAX_LEN:
-            for ch in pw:
-                if ch not in "0123456789abcdefABCDEF":
+            for o in pw.encode():
+                if o not in _HEX_DIGITS:
                     raise ConfigError("wifi.password", "64 characters is only allowed as a hex PSK")
         out["wifi"] = {"ssid": ssid, "password": pw}
     lv = out["log_level"]
