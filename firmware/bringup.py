@@ -25,6 +25,7 @@ _BOOT_MODULES = const(("bringup", "netboot", "devconfig", "hal.board", "hal.esp3
 _FATAL = const("fatal: %s")
 _CHECKOUT_DIR = const("firmware")  # a host checkout runs firmware/main.py; its boards/ is beside it
 _HARD_RESET = const("Hard")  # hw.reset's kind: machine.reset()
+_APPS_DIR = const("apps_dir")  # the config key of the apps root appboot chose (read by the firmware update)
 
 # The hardware built so far, for main's Ctrl-C handler while the boot runs.
 built = None
@@ -130,34 +131,29 @@ def load_config(path, kind=None, warn=None):
         raise Fatal(str(e))
 
 
-# ---- main.py's entry, on demand ----------------------------------------------------------
-def config_path(argv=None, getenv=None):
-    """argv[1], else $OCPP_CONFIG (hosts), else /config.json (the device)."""
-    argv = sys.argv if argv is None else argv
-    if len(argv) > 1:
-        return argv[1]
-    if getenv is None:
-        import os
-        getenv = getattr(os, "getenv", None)
-    v = getenv(_CONFIG_ENV) if getenv else None
-    return v or _DEVICE_CONFIG
-
-
 def on_device(path):
     """True when started as the device starts us (no argv, no env): only there does a
     fatal error wait and retry; a host run exits with the message instead."""
     return path == _DEVICE_CONFIG and len(sys.argv) <= 1
 
 
-def begin(choice):
+def begin(choice, argv=None, getenv=None):
     """main(): take appboot's choice into `choice` (main.APPS) and drop the module (it ran once;
-    3 KB of heap otherwise), log the boot line. Returns config.json's path and the fatal-error
-    attempts (None: for ever, on the device; a host run tries once)."""
+    3 KB of heap otherwise), find config.json (argv[1], else $OCPP_CONFIG on a host, else
+    /config.json on the device), log the boot line. Returns config.json's path and the
+    fatal-error attempts (None: for ever, on the device; a host run tries once)."""
     ab = sys.modules.pop("appboot", None)
     if ab is not None:
         choice["root"] = ab.root
         choice["trial"] = ab.in_trial()
-    path = config_path()
+    argv = sys.argv if argv is None else argv
+    if len(argv) > 1:
+        path = argv[1]
+    else:
+        if getenv is None:
+            import os
+            getenv = getattr(os, "getenv", None)
+        path = (getenv(_CONFIG_ENV) if getenv else None) or _DEVICE_CONFIG
     import version
     log.info("boot: %s %s on %s %s, config %s", version.NAME, version.VERSION, sys.implementation.name,
              ".".join(str(v) for v in sys.implementation.version[:3]), path)
@@ -222,7 +218,7 @@ async def start(path, choice, retry_ms=None, attempts=None, sleep_ms=None):
             hw = build_hardware(board, cfg["board"])
             log.info("board: %s (%s), %d connector(s)", cfg["board"], board.get("kind"), len(hw.connectors))
             if choice["root"]:
-                cfg["apps_dir"] = choice["root"]  # where an UpdateFirmware bundle is unpacked
+                cfg[_APPS_DIR] = choice["root"]  # where an UpdateFirmware bundle is unpacked
             built = hw
             break
         except Fatal as e:

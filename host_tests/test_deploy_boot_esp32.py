@@ -80,14 +80,13 @@ def test_ntp_sets_the_clock_or_says_it_will_use_boot_notification(fakes, monkeyp
 
 def test_watchdog_is_fed_only_while_the_control_loop_reports(fakes, monkeypatch):
     _, _, machine, buf = fakes
-    monkeypatch.setattr(main, "WATCHDOG_FEED_MS", 5)
     monkeypatch.setattr(netboot, "WATCHDOG_MS", 400)  # warn after 200 ms of silence
     hw = Hardware([])
     wd = netboot.start_watchdog(hw, netboot.WATCHDOG_MS)
     assert hw.watchdog is wd and wd.wdt.timeout == 400
 
     async def run(control_alive, n=20):
-        task = asyncio.create_task(main.feed_watchdog(wd))
+        task = asyncio.create_task(main.feed_watchdog(wd, 5))  # fed every 5 ms
         for _ in range(n):
             if control_alive:
                 wd.alive("control")
@@ -143,8 +142,8 @@ def test_esp32_boot_order_wifi_ntp_watchdog_then_app(fakes, tmp_path, monkeypatc
     path = _esp32_config(tmp_path)
 
     async def go():
-        # the app "ends" at once; on a real board boot then restarts it: stop after one round
-        monkeypatch.setattr(main, "APP_RESTART_MS", 10)
+        # the app "ends" at once; on a real board boot then restarts it (main._APP_RESTART_MS
+        # later): the task is cancelled in that wait, after one round
         task = asyncio.create_task(main.boot(path, attempts=1))
         for _ in range(200):
             await asyncio.sleep(0.005)
