@@ -12,6 +12,9 @@ _LOG_FILES = const(4)  # files kept: the log never holds more than 4 * log._LOG_
 
 # Most secrets kept: the AuthorizationKey, its Basic auth header form, the WiFi password, spares.
 _MAX_SECRETS = const(8)
+# Formats as const(): a literal of 10 characters or less would be an interned name.
+_FILE_PATH = const("%s/%s%d")  # <folder>/log.<n>
+_TRACE_LINE = const("  %s")  # a traceback line, indented under its message
 
 
 def set_level(name):
@@ -76,7 +79,7 @@ def files():
     log.flush()  # (a flash error meanwhile turns log._file off: the files are listed anyway)
     out = []
     for i in range(_LOG_FILES - 1, -1, -1):
-        p = "%s/%s%d" % (f["dir"], LOG_NAME, i)
+        p = _FILE_PATH % (f["dir"], LOG_NAME, i)
         if _size(p) >= 0:
             out.append(p)
     return out
@@ -103,7 +106,7 @@ def traceback(exc):
     buf = io.StringIO()
     compat.print_exception(exc, buf)
     for line in buf.getvalue().rstrip().split("\n"):
-        log.error("  %s", line)
+        log.error(_TRACE_LINE, line)
 
 
 def _size(path):
