@@ -112,7 +112,7 @@ def boot_feed(hw):
         wd.feed()
 
 
-def load_config(path, kind=None, warn=None):
+def load_config(path, kind=None, warning=None):
     """Read, register secrets, validate. Raises Fatal with the key-naming message."""
     import devconfig
     try:
@@ -126,7 +126,7 @@ def load_config(path, kind=None, warn=None):
         import binascii
         log.secret(binascii.b2a_base64((raw["charge_point_id"] + ":" + raw["authorization_key"]).encode()).decode().strip())
     try:
-        return devconfig.validate(raw, kind, warn)
+        return devconfig.validate(raw, kind, warning)
     except devconfig.ConfigError as e:
         raise Fatal(str(e))
 
@@ -178,16 +178,15 @@ def make_safe(hw):
             log.error("safe state: connector failed: %s", e)
 
 
-async def start(path, choice, retry_ms=None, attempts=None, sleep_ms=None):
+async def start(path, choice, attempts=None, sleep_ms=None):
     """main.boot()'s start-up: the setup portal when it is due (netboot), else config.json -> board ->
-    hardware (a fatal error holds the charger safe and reads the config again every retry_ms,
+    hardware (a fatal error holds the charger safe and reads the config again every _CONFIG_RETRY_MS,
     at most `attempts` times; None: forever), then on real boards WiFi, NTP, the watchdog (netboot).
     Returns (cfg, hw, real) once the setup button's watch runs (boards whose file names
     portal.button_pin), or the exit code: 1 gave up, 0 the setup portal ended."""
     global built
     import asyncio
     import devconfig
-    retry_ms = _CONFIG_RETRY_MS if retry_ms is None else retry_ms
     # Setup mode (no config / no WiFi / setup button) is due only on the device or with a real
     # board: netboot.setup_check decides, unless config.json names a sim board on a host.
     try:
@@ -235,9 +234,9 @@ async def start(path, choice, retry_ms=None, attempts=None, sleep_ms=None):
                 log.error("fatal: charger held safe (contactor open, pilot off)")
             if attempts is not None and tries >= attempts:
                 return 1
-            log.error("fatal: fix config.json (or the board file); reading it again in %d s", retry_ms // 1000)
+            log.error("fatal: fix config.json (or the board file); reading it again in %d s", _CONFIG_RETRY_MS // 1000)
             # Wait in steps, feeding a watchdog the board may have started: waiting is not hanging.
-            ms = retry_ms
+            ms = _CONFIG_RETRY_MS
             await asyncio.sleep(0)  # always yield, even for a zero delay
             while ms > 0:
                 boot_feed(safe_hw)

@@ -129,11 +129,11 @@ def _check_host(key, host):
             raise ConfigError(key, "host name contains %r" % host[i])
 
 
-def validate(cfg, kind=None, warn=None, board_max_a=None):
+def validate(cfg, kind=None, warning=None, max_current_a=None):
     """Check a config dict; return a new dict with defaults filled (keys whose value is None
     left out) and the URL normalised. `kind` (the board kind) comes from the board file when known ("esp32",
-    "esp8266", "sim"); `warn(msg)` receives advice that is not an error;
-    `board_max_a` (the board file's max_current_a) bounds max_current_a."""
+    "esp8266", "sim"); `warning(msg)` receives advice that is not an error;
+    `max_current_a` (the board file's) bounds the config's max_current_a."""
     if not isinstance(cfg, dict):
         raise ConfigError(None, "must be a JSON object, not %s" % _type_name(cfg))
     for k in cfg:
@@ -225,10 +225,10 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
             raise ConfigError("authorization_key", "must be %d to %d characters, got %d" % (KEY_MIN_LEN, KEY_MAX_LEN, len(key)))
         if not _printable(key):
             raise ConfigError("authorization_key", "must be printable ASCII")
-        if warn and [o for o in key.encode() if o not in _HEX_DIGITS]:
-            warn("config.json: authorization_key: not hexadecimal; OCPP recommends a random hex key")
-        if warn and p in (0, 3):
-            warn("config.json: authorization_key: set but security_profile %d does not use it" % p)
+        if warning and [o for o in key.encode() if o not in _HEX_DIGITS]:
+            warning("config.json: authorization_key: not hexadecimal; OCPP recommends a random hex key")
+        if warning and p in (0, 3):
+            warning("config.json: authorization_key: set but security_profile %d does not use it" % p)
     elif p in (1, 2):
         raise ConfigError("authorization_key", "required for security_profile %d" % p)
 
@@ -307,10 +307,10 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
     if a is not None:
         if isinstance(a, bool) or not isinstance(a, int):
             raise ConfigError("max_current_a", "must be a whole number of amperes, not %s" % _type_name(a))
-        hi = _CURRENT_MAX_A if board_max_a is None else min(board_max_a, _CURRENT_MAX_A)
+        hi = _CURRENT_MAX_A if max_current_a is None else min(max_current_a, _CURRENT_MAX_A)
         if not _CURRENT_MIN_A <= a <= hi:
             raise ConfigError("max_current_a", "must be %d to %d A%s, got %d" % (
-                _CURRENT_MIN_A, hi, "" if board_max_a is None else " (the board's maximum)", a))
+                _CURRENT_MIN_A, hi, "" if max_current_a is None else " (the board's maximum)", a))
         out["max_current_a"] = a
     if out["status_password"] is not None:
         pw = _string(out, "status_password")
@@ -381,9 +381,9 @@ def read(path):
         raise ConfigError(None, "not valid JSON (check commas, quotes and braces)")
 
 
-def load(path, kind=None, warn=None):
+def load(path, kind=None, warning=None):
     """Read and validate config.json; return the dict with defaults filled."""
-    return validate(read(path), kind, warn)
+    return validate(read(path), kind, warning)
 
 
 def describe(cfg):

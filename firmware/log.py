@@ -25,16 +25,16 @@ _CUT = const("...")  # ends a line cut at _MAX_LINE
 _BAD_ARGS = const("%s %r")  # a message whose arguments do not fit its format: both, as they are
 _NO_STAMP = const("- ")  # a flash log line written before the clock was set
 
-# The rolling log on flash (to_file): <dir>/log.0 is written, log.1 .. older (logfile._LOG_FILES).
+# The rolling log on flash (logfile.to_file): <dir>/log.0 is written, log.1 .. older (logfile._LOG_FILES).
 _LOG_FILE_BYTES = const(16384)  # a log file rotates once it reaches this size
 _LOG_FLUSH_BYTES = const(512)  # lines buffered in RAM before one append to flash (errors flush at once)
-_LOG_NAME = const("log.")
-LOG_NAME = _LOG_NAME     # file name prefix inside the log folder (a const: its text is no interned name)
 
 level = _INFO
 out = sys.stdout
 _secrets = []
-_file = None             # {"dir", "stamp", "buf" (the lines not yet on flash), "size"} while the flash log is on
+# While the flash log is on: {"base" (<dir>/log., the files' path without the number), "stamp",
+# "buf" (the lines not yet on flash), "size" (of log.0)}.
+_file = None
 
 
 def __getattr__(name):
@@ -90,7 +90,7 @@ def flush():
     data = f["buf"]
     f["buf"] = ""
     try:
-        base = f["dir"] + "/" + _LOG_NAME
+        base = f["base"]
         if f["size"] > 0 and f["size"] + len(data) > _LOG_FILE_BYTES:
             try:
                 __getattr__("rotate")(base)

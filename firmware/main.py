@@ -51,7 +51,7 @@ async def feed_watchdog(watchdog, period_ms=_WATCHDOG_FEED_MS):
         await asyncio.sleep(period_ms / 1000)
 
 
-async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, unload=False):
+async def boot(path, attempts=None, sleep_ms=None, unload=False):
     """Start the charger from config.json at `path` (bringup.start: `attempts` bounds the
     fatal-error retries, None: forever), then run the app for ever on a real board, once
     elsewhere. Returns 0 when the app ended normally, 1 when it gave up. path None (main()):
@@ -60,7 +60,7 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, unload=False):
     and after each crash (the script does; a test process keeps its modules)."""
     global built
     import asyncio
-    started = await _start(path, retry_ms, attempts, sleep_ms, unload)
+    started = await _start(path, attempts, sleep_ms, unload)
     if type(started) is int:  # gave up, or the setup portal ended
         return started
     cfg, hw, real = started
@@ -95,13 +95,13 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, unload=False):
 # bringup is used only through the helpers below, never by a frame that lives for the
 # charger's life (boot(), main()): a reference left there, even a stale slot of its frame
 # (MicroPython's GC is conservative), would keep bringup's 12 KB resident.
-async def _start(path, retry_ms, attempts, sleep_ms, unload):
+async def _start(path, attempts, sleep_ms, unload):
     """What bringup.start returned; path None: bringup.begin's first (the boot line)."""
     import bringup
     try:
         if path is None:
             path, attempts = bringup.begin(APPS)
-        return await bringup.start(path, APPS, retry_ms, attempts, sleep_ms)
+        return await bringup.start(path, APPS, attempts, sleep_ms)
     finally:
         if unload:
             bringup.unload()
