@@ -55,6 +55,10 @@ _BOARD_NAME_PUNCTUATION = const(b"-_")  # besides lowercase letters and digits, 
 _PARENT_DIR = const("..")  # refused as a path component
 _SSID_KEY = const("wifi.ssid")
 _WIFI_PREFIX = const("wifi.")
+# Config keys no module the sim board runs reads: const() texts, no interned names.
+_WIFI = const("wifi")
+_SSID = const("ssid")
+_NTP_HOST = const("ntp_host")
 _REAL_KIND = const("esp32")  # the kind validate() assumes for a board not named sim*: WiFi needed
 # What _type_name() calls a JSON value of each type, in the order _type_name() tries the types.
 _TYPE_NAMES = const(("null", "a boolean", "a number", "a number", "a string", "a list", "an object"))
@@ -64,7 +68,7 @@ NETWORKED_KINDS = ("esp32", "esp8266")
 DEFAULTS = {
     "security_profile": 0,
     "authorization_key": None,
-    "wifi": None,
+    _WIFI: None,
     "log_level": "info",
     "vendor": version.NAME,  # default chargePointVendor: this firmware's name
     "serial": None,  # chargePointSerialNumber; None: made from the chip id (version.serial)
@@ -74,7 +78,7 @@ DEFAULTS = {
     "ca_cert": None,
     "client_cert": None,
     "client_key": None,
-    "ntp_host": None,
+    _NTP_HOST: None,
     "status_password": None,  # status page (port 80) Basic auth password; None: page off
     "max_current_a": None,  # connector maximum current; None: the board file's max_current_a
     "sim": None,  # simulator options (speed, trace, scenario) read by app.py; sim boards only
@@ -234,19 +238,19 @@ def validate(cfg, kind=None, warning=None, max_current_a=None):
 
     if kind is None:  # the board file not at hand: 'sim' boards are named sim, sim-* or sim_*
         kind = "sim" if b[:3] == "sim" and b[3:4].encode() in _BOARD_NAME_PUNCTUATION else _REAL_KIND
-    w = out["wifi"]
+    w = out[_WIFI]
     if w is None:
         if kind in NETWORKED_KINDS:
-            raise ConfigError("wifi", "required for board kind %s ({\"ssid\": ..., \"password\": ...})" % kind)
+            raise ConfigError(_WIFI, "required for board kind %s ({\"ssid\": ..., \"password\": ...})" % kind)
     else:
         if not isinstance(w, dict):
-            raise ConfigError("wifi", "must be an object {\"ssid\": ..., \"password\": ...}, not %s" % _type_name(w))
+            raise ConfigError(_WIFI, "must be an object {\"ssid\": ..., \"password\": ...}, not %s" % _type_name(w))
         for k in w:
             if k not in ("ssid", "password"):
                 raise ConfigError(_WIFI_PREFIX + k, "unknown key (known: ssid, password)")
-        if "ssid" not in w:
+        if _SSID not in w:
             raise ConfigError(_SSID_KEY, "required")
-        ssid = w["ssid"]
+        ssid = w[_SSID]
         if not isinstance(ssid, str):
             raise ConfigError(_SSID_KEY, "must be a string, not %s" % _type_name(ssid))
         if not ssid or len(ssid.encode()) > _SSID_MAX_LEN:
@@ -262,7 +266,7 @@ def validate(cfg, kind=None, warning=None, max_current_a=None):
             for o in pw.encode():
                 if o not in _HEX_DIGITS:
                     raise ConfigError("wifi.password", "64 characters is only allowed as a hex PSK")
-        out["wifi"] = {"ssid": ssid, "password": pw}
+        out[_WIFI] = {_SSID: ssid, "password": pw}
     lv = out["log_level"]
     if lv not in _LOG_LEVELS:
         raise ConfigError("log_level", "must be one of %s" % ", ".join(_LOG_LEVELS))
@@ -301,8 +305,8 @@ def validate(cfg, kind=None, warning=None, max_current_a=None):
             raise ConfigError("sim", "must be an object, not %s" % _type_name(out["sim"]))
         if kind != "sim":
             raise ConfigError("sim", "only allowed with a sim board, not board kind %s" % kind)
-    if out["ntp_host"] is not None:
-        _check_host("ntp_host", _string(out, "ntp_host"))
+    if out[_NTP_HOST] is not None:
+        _check_host(_NTP_HOST, _string(out, _NTP_HOST))
     a = out["max_current_a"]
     if a is not None:
         if isinstance(a, bool) or not isinstance(a, int):
@@ -351,7 +355,7 @@ def secrets(raw):
     v = raw.get("authorization_key")
     if isinstance(v, str) and v:
         found.append(v)
-    w = raw.get("wifi")
+    w = raw.get(_WIFI)
     if isinstance(w, dict):
         v = w.get("password")
         if isinstance(v, str) and v:
@@ -388,7 +392,7 @@ def load(path, kind=None, warning=None):
 
 def describe(cfg):
     """One-line summary for the console; secrets shown as "(set)"."""
-    w = cfg.get("wifi")
+    w = cfg.get(_WIFI)
     # Whole phrases, not "(set)" / "(none)" / "(open)": a literal of 10 characters or less is
     # an interned name (qstr), never freed.
     return "id %s, board %s, csms %s, security profile %d, %s, %s" % (
@@ -397,6 +401,6 @@ def describe(cfg):
         cfg["csms_url"],
         cfg["security_profile"],
         "authorization key (set)" if cfg.get("authorization_key") else "authorization key (none)",
-        (("wifi %r password (set)" if w["password"] else "wifi %r password (open)") % (w["ssid"],)) if w
+        (("wifi %r password (set)" if w["password"] else "wifi %r password (open)") % (w[_SSID],)) if w
         else "wifi (none)",
     )

@@ -225,7 +225,7 @@ def test_the_boot_steps_are_unloaded_before_the_app_runs_and_after_a_crash():
     # What the device script does (unload=True): bringup, the config validation and
     # the board file rules leave sys.modules before the app starts; after a crash bringup
     # comes back for the safe state only and leaves again.
-    names = ("bringup", "devconfig", "hal.board")
+    names = ("bringup", "netboot", "devconfig", "hal.board")  # netboot: loaded by another test, dropped too
     saved = dict((n, sys.modules[n]) for n in names if n in sys.modules)
     import hal
     hal_board = getattr(hal, "board", None)
