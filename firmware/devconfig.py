@@ -40,18 +40,25 @@ _CURRENT_MIN_A = const(6)
 _CURRENT_MAX_A = const(80)
 # Characters a chargePointId may not contain: "/" splits the URL path, "?#%" and
 # space change its meaning; ":" is refused only where HTTP Basic auth uses the id.
-_ID_FORBIDDEN = const("/?#% ")
+# The character sets are bytes, checked against s.encode(): iterating a str would intern
+# each distinct character of the config as a name (qstr), never freed.
+_ID_FORBIDDEN = const(b"/?#% ")
+_HEX_DIGITS = const(b"0123456789abcdefABCDEF")  # an authorization key's, a 64-character WPA2 PSK's
 
 _LOG_LEVELS = const(("error", "warning", "info", "debug"))
 # The texts below are const() too: a literal of 10 characters or less would be an interned name.
 _DEFAULT_MODEL = const("ESP32-EVSE")  # default chargePointModel
 _WS_SCHEME = const("ws://")
 _WSS_SCHEME = const("wss://")
-_HOST_PUNCTUATION = const(".-_[]:")  # besides letters and digits, in a host name or IP literal
-_BOARD_NAME_PUNCTUATION = const("-_")  # besides lowercase letters and digits, in a board name
+_HOST_PUNCTUATION = const(b".-_[]:")  # besides letters and digits, in a host name or IP literal
+_BOARD_NAME_PUNCTUATION = const(b"-_")  # besides lowercase letters and digits, in a board name
 _PARENT_DIR = const("..")  # refused as a path component
 _SSID_KEY = const("wifi.ssid")
 _WIFI_PREFIX = const("wifi.")
+# Config keys no module the sim board runs reads: const() texts, no interned names.
+_WIFI = const("wifi")
+_SSID = const("ssid")
+_NTP_HOST = const("ntp_host")
 _REAL_KIND = const("esp32")  # the kind validate() assumes for a board not named sim*: WiFi needed
 # What _type_name() calls a JSON value of each type, in the order _type_name() tries the types.
 _TYPE_NAMES = const(("null", "a boolean", "a number", "a number", "a string", "a list", "an object"))
@@ -61,7 +68,7 @@ NETWORKED_KINDS = ("esp32", "esp8266")
 DEFAULTS = {
     "security_profile": 0,
     "authorization_key": None,
-    "wifi": None,
+    _WIFI: None,
     "log_level": "info",
     "vendor": version.NAME,  # default chargePointVendor: this firmware's name
     "serial": None,  # chargePointSerialNumber; None: made from the chip id (version.serial)
@@ -71,7 +78,7 @@ DEFAULTS = {
     "ca_cert": None,
     "client_cert": None,
     "client_key": None,
-    "ntp_host": None,
+    _NTP_HOST: None,
     "status_password": None,  # status page (port 80) Basic auth password; None: page off
     "max_current_a": None,  # connector maximum current; None: the board file's max_current_a
     "sim": None,  # simulator options (speed, trace, scenario) read by app.py; sim boards only
@@ -109,8 +116,7 @@ def _string(cfg, key):
 
 
 def _printable(s):
-    for ch in s:
-        o = ord(ch)
+    for o in s.encode():  # a non-ASCII character's bytes are all above 0x7E
         if o < 0x20 or o > 0x7E:
             return False
     return True
@@ -121,16 +127,17 @@ def _check_host(key, host):
         raise ConfigError(key, "has no host name")
     if len(host) > _HOST_MAX_LEN:
         raise ConfigError(key, "host name longer than %d characters" % _HOST_MAX_LEN)
-    for ch in host:
-        if not (ch.isalpha() or ch.isdigit() or ch in _HOST_PUNCTUATION):
-            raise ConfigError(key, "host name contains %r" % ch)
+    for i, o in enumerate(host.encode()):
+        if not (0x61 <= o | 0x20 <= 0x7A or 0x30 <= o <= 0x39 or o in _HOST_PUNCTUATION):
+            # the bytes before i are ASCII, one character each: host[i] is the character
+            raise ConfigError(key, "host name contains %r" % host[i])
 
 
-def validate(cfg, kind=None, warn=None, board_max_a=None):
+def validate(cfg, kind=None, warning=None, max_current_a=None):
     """Check a config dict; return a new dict with defaults filled (keys whose value is None
     left out) and the URL normalised. `kind` (the board kind) comes from the board file when known ("esp32",
-    "esp8266", "sim"); `warn(msg)` receives advice that is not an error;
-    `board_max_a` (the board file's max_current_a) bounds max_current_a."""
+    "esp8266", "sim"); `warning(msg)` receives advice that is not an error;
+    `max_current_a` (the board file's) bounds the config's max_current_a."""
     if not isinstance(cfg, dict):
         raise ConfigError(None, "must be a JSON object, not %s" % _type_name(cfg))
     for k in cfg:
@@ -194,9 +201,9 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         raise ConfigError("charge_point_id", "longer than %d characters (%d)" % (_ID_MAX_LEN, len(cpid)))
     if not _printable(cpid):
         raise ConfigError("charge_point_id", "must be printable ASCII")
-    for ch in _ID_FORBIDDEN:
-        if ch in cpid:
-            raise ConfigError("charge_point_id", "must not contain %r" % ch)
+    for o in _ID_FORBIDDEN:
+        if o in cpid.encode():
+            raise ConfigError("charge_point_id", "must not contain %r" % chr(o))
     if ":" in cpid and p in (1, 2):
         raise ConfigError("charge_point_id", "must not contain ':' with security_profile %d (HTTP Basic auth user name)" % p)
     out["charge_point_id"] = cpid
@@ -205,8 +212,8 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         raise ConfigError("board", "must not be empty")
     if len(b) > _BOARD_MAX_LEN:
         raise ConfigError("board", "longer than %d characters" % _BOARD_MAX_LEN)
-    for ch in b:
-        if not (("a" <= ch <= "z") or ("0" <= ch <= "9") or ch in _BOARD_NAME_PUNCTUATION):
+    for o in b.encode():
+        if not (0x61 <= o <= 0x7A or 0x30 <= o <= 0x39 or o in _BOARD_NAME_PUNCTUATION):
             raise ConfigError("board", "must be a board file name: lowercase letters, digits, '-' and '_'")
     out["board"] = b
     if out["csms_url"].endswith("/" + out["charge_point_id"]):
@@ -222,28 +229,28 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
             raise ConfigError("authorization_key", "must be %d to %d characters, got %d" % (KEY_MIN_LEN, KEY_MAX_LEN, len(key)))
         if not _printable(key):
             raise ConfigError("authorization_key", "must be printable ASCII")
-        if warn and [ch for ch in key if ch not in "0123456789abcdefABCDEF"]:
-            warn("config.json: authorization_key: not hexadecimal; OCPP recommends a random hex key")
-        if warn and p in (0, 3):
-            warn("config.json: authorization_key: set but security_profile %d does not use it" % p)
+        if warning and [o for o in key.encode() if o not in _HEX_DIGITS]:
+            warning("config.json: authorization_key: not hexadecimal; OCPP recommends a random hex key")
+        if warning and p in (0, 3):
+            warning("config.json: authorization_key: set but security_profile %d does not use it" % p)
     elif p in (1, 2):
         raise ConfigError("authorization_key", "required for security_profile %d" % p)
 
     if kind is None:  # the board file not at hand: 'sim' boards are named sim, sim-* or sim_*
-        kind = "sim" if b[:3] == "sim" and b[3:4] in _BOARD_NAME_PUNCTUATION else _REAL_KIND
-    w = out["wifi"]
+        kind = "sim" if b[:3] == "sim" and b[3:4].encode() in _BOARD_NAME_PUNCTUATION else _REAL_KIND
+    w = out[_WIFI]
     if w is None:
         if kind in NETWORKED_KINDS:
-            raise ConfigError("wifi", "required for board kind %s ({\"ssid\": ..., \"password\": ...})" % kind)
+            raise ConfigError(_WIFI, "required for board kind %s ({\"ssid\": ..., \"password\": ...})" % kind)
     else:
         if not isinstance(w, dict):
-            raise ConfigError("wifi", "must be an object {\"ssid\": ..., \"password\": ...}, not %s" % _type_name(w))
+            raise ConfigError(_WIFI, "must be an object {\"ssid\": ..., \"password\": ...}, not %s" % _type_name(w))
         for k in w:
             if k not in ("ssid", "password"):
                 raise ConfigError(_WIFI_PREFIX + k, "unknown key (known: ssid, password)")
-        if "ssid" not in w:
+        if _SSID not in w:
             raise ConfigError(_SSID_KEY, "required")
-        ssid = w["ssid"]
+        ssid = w[_SSID]
         if not isinstance(ssid, str):
             raise ConfigError(_SSID_KEY, "must be a string, not %s" % _type_name(ssid))
         if not ssid or len(ssid.encode()) > _SSID_MAX_LEN:
@@ -256,10 +263,10 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
         if pw and not (_WIFI_PASSWORD_MIN_LEN <= len(pw) <= _WIFI_PASSWORD_MAX_LEN):
             raise ConfigError("wifi.password", "must be empty (open network) or %d to %d characters, got %d" % (_WIFI_PASSWORD_MIN_LEN, _WIFI_PASSWORD_MAX_LEN, len(pw)))
         if len(pw) == _WIFI_PASSWORD_MAX_LEN:
-            for ch in pw:
-                if ch not in "0123456789abcdefABCDEF":
+            for o in pw.encode():
+                if o not in _HEX_DIGITS:
                     raise ConfigError("wifi.password", "64 characters is only allowed as a hex PSK")
-        out["wifi"] = {"ssid": ssid, "password": pw}
+        out[_WIFI] = {_SSID: ssid, "password": pw}
     lv = out["log_level"]
     if lv not in _LOG_LEVELS:
         raise ConfigError("log_level", "must be one of %s" % ", ".join(_LOG_LEVELS))
@@ -298,16 +305,16 @@ def validate(cfg, kind=None, warn=None, board_max_a=None):
             raise ConfigError("sim", "must be an object, not %s" % _type_name(out["sim"]))
         if kind != "sim":
             raise ConfigError("sim", "only allowed with a sim board, not board kind %s" % kind)
-    if out["ntp_host"] is not None:
-        _check_host("ntp_host", _string(out, "ntp_host"))
+    if out[_NTP_HOST] is not None:
+        _check_host(_NTP_HOST, _string(out, _NTP_HOST))
     a = out["max_current_a"]
     if a is not None:
         if isinstance(a, bool) or not isinstance(a, int):
             raise ConfigError("max_current_a", "must be a whole number of amperes, not %s" % _type_name(a))
-        hi = _CURRENT_MAX_A if board_max_a is None else min(board_max_a, _CURRENT_MAX_A)
+        hi = _CURRENT_MAX_A if max_current_a is None else min(max_current_a, _CURRENT_MAX_A)
         if not _CURRENT_MIN_A <= a <= hi:
             raise ConfigError("max_current_a", "must be %d to %d A%s, got %d" % (
-                _CURRENT_MIN_A, hi, "" if board_max_a is None else " (the board's maximum)", a))
+                _CURRENT_MIN_A, hi, "" if max_current_a is None else " (the board's maximum)", a))
         out["max_current_a"] = a
     if out["status_password"] is not None:
         pw = _string(out, "status_password")
@@ -348,7 +355,7 @@ def secrets(raw):
     v = raw.get("authorization_key")
     if isinstance(v, str) and v:
         found.append(v)
-    w = raw.get("wifi")
+    w = raw.get(_WIFI)
     if isinstance(w, dict):
         v = w.get("password")
         if isinstance(v, str) and v:
@@ -378,14 +385,14 @@ def read(path):
         raise ConfigError(None, "not valid JSON (check commas, quotes and braces)")
 
 
-def load(path, kind=None, warn=None):
+def load(path, kind=None, warning=None):
     """Read and validate config.json; return the dict with defaults filled."""
-    return validate(read(path), kind, warn)
+    return validate(read(path), kind, warning)
 
 
 def describe(cfg):
     """One-line summary for the console; secrets shown as "(set)"."""
-    w = cfg.get("wifi")
+    w = cfg.get(_WIFI)
     # Whole phrases, not "(set)" / "(none)" / "(open)": a literal of 10 characters or less is
     # an interned name (qstr), never freed.
     return "id %s, board %s, csms %s, security profile %d, %s, %s" % (
@@ -394,6 +401,6 @@ def describe(cfg):
         cfg["csms_url"],
         cfg["security_profile"],
         "authorization key (set)" if cfg.get("authorization_key") else "authorization key (none)",
-        (("wifi %r password (set)" if w["password"] else "wifi %r password (open)") % (w["ssid"],)) if w
+        (("wifi %r password (set)" if w["password"] else "wifi %r password (open)") % (w[_SSID],)) if w
         else "wifi (none)",
     )

@@ -19,16 +19,22 @@ NAMES = ("error", "warning", "info", "debug")  # level names, by level
 _REDACTED = const("***")  # what a registered secret looks like in the output
 # Longest line written; a longer message is cut (a frame dump must not flood the UART).
 _MAX_LINE = const(512)
+# The line's texts as const(): a literal of 10 characters or less would be an interned name.
+_LINE = const("[%s] %s")  # [level] message
+_CUT = const("...")  # ends a line cut at _MAX_LINE
+_BAD_ARGS = const("%s %r")  # a message whose arguments do not fit its format: both, as they are
+_NO_STAMP = const("- ")  # a flash log line written before the clock was set
 
-# The rolling log on flash (to_file): <dir>/log.0 is written, log.1 .. older (logfile._LOG_FILES).
+# The rolling log on flash (logfile.to_file): <dir>/log.0 is written, log.1 .. older (logfile._LOG_FILES).
 _LOG_FILE_BYTES = const(16384)  # a log file rotates once it reaches this size
 _LOG_FLUSH_BYTES = const(512)  # lines buffered in RAM before one append to flash (errors flush at once)
-LOG_NAME = "log."        # file name prefix inside the log folder
 
 level = _INFO
 out = sys.stdout
 _secrets = []
-_file = None             # {"dir", "stamp", "buf" (the lines not yet on flash), "size"} while the flash log is on
+# While the flash log is on: {"base" (<dir>/log., the files' path without the number), "stamp",
+# "buf" (the lines not yet on flash), "size" (of log.0)}.
+_file = None
 
 
 def __getattr__(name):
@@ -58,17 +64,17 @@ def _emit(n, msg, args):
             try:
                 msg = msg % args
             except (TypeError, ValueError):
-                msg = "%s %r" % (msg, args)
-        line = redact("[%s] %s" % (NAMES[n], msg))
+                msg = _BAD_ARGS % (msg, args)
+        line = redact(_LINE % (NAMES[n], msg))
         if len(line) > _MAX_LINE:
-            line = line[:_MAX_LINE] + "..."
+            line = line[:_MAX_LINE] + _CUT
         out.write(line + "\n")
         f = _file
         if f is not None:
             try:
                 line = f["stamp"]() + " " + line + "\n"
             except Exception:  # no clock yet: the line goes without a time
-                line = "- " + line + "\n"
+                line = _NO_STAMP + line + "\n"
             f["buf"] += line
             if len(f["buf"]) >= _LOG_FLUSH_BYTES or n <= _WARNING:
                 flush()
@@ -84,7 +90,7 @@ def flush():
     data = f["buf"]
     f["buf"] = ""
     try:
-        base = f["dir"] + "/" + LOG_NAME
+        base = f["base"]
         if f["size"] > 0 and f["size"] + len(data) > _LOG_FILE_BYTES:
             try:
                 __getattr__("rotate")(base)

@@ -5,13 +5,16 @@
 from compat import const
 import os
 import log
-from log import LOG_NAME, NAMES
+from log import NAMES
 
 _DEBUG = const(3)  # log.NAMES[3]
 _LOG_FILES = const(4)  # files kept: the log never holds more than 4 * log._LOG_FILE_BYTES
 
 # Most secrets kept: the AuthorizationKey, its Basic auth header form, the WiFi password, spares.
 _MAX_SECRETS = const(8)
+# Texts as const(): a literal of 10 characters or less would be an interned name.
+_LOG_NAME = const("log.")  # the log files' name inside the log folder: log.0 (written), log.1 ...
+_TRACE_LINE = const("  %s")  # a traceback line, indented under its message
 
 
 def set_level(name):
@@ -60,7 +63,12 @@ def to_file(path, stamp):
         os.mkdir(path)
     except OSError:
         pass
-    log._file = {"dir": path, "stamp": stamp, "buf": "", "size": _size(path + "/" + LOG_NAME + "0")}
+    base = path + "/" + _LOG_NAME
+    try:
+        size = os.stat(base + "0")[6]
+    except OSError:
+        size = -1  # no log.0 yet
+    log._file = {"base": base, "stamp": stamp, "buf": "", "size": size}
 
 
 def file_off():
@@ -76,9 +84,12 @@ def files():
     log.flush()  # (a flash error meanwhile turns log._file off: the files are listed anyway)
     out = []
     for i in range(_LOG_FILES - 1, -1, -1):
-        p = "%s/%s%d" % (f["dir"], LOG_NAME, i)
-        if _size(p) >= 0:
+        p = f["base"] + str(i)
+        try:
+            os.stat(p)
             out.append(p)
+        except OSError:
+            pass
     return out
 
 
@@ -103,11 +114,4 @@ def traceback(exc):
     buf = io.StringIO()
     compat.print_exception(exc, buf)
     for line in buf.getvalue().rstrip().split("\n"):
-        log.error("  %s", line)
-
-
-def _size(path):
-    try:
-        return os.stat(path)[6]
-    except OSError:
-        return -1
+        log.error(_TRACE_LINE, line)

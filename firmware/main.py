@@ -2,8 +2,8 @@
 # tools/mpy.py generates; on a host as `micropython firmware/main.py config.json`. Stays
 # resident for the charger's life, so it holds only the loop that must keep running: run the
 # app, restart it after a crash, feed the watchdog. Everything that runs once or on failure
-# (config path, setup portal, fatal retries, WiFi/NTP, the safe state) is in bringup.py,
-# imported for the boot, a crash or a Ctrl-C and unloaded afterwards. No charging logic here.
+# (config path, fatal retries, the safe state; setup portal, WiFi/NTP: its netboot.py) is in
+# bringup.py, imported for the boot, a crash or a Ctrl-C and unloaded afterwards. No charging logic here.
 import sys
 
 if __name__ == "__main__":  # a host run; on the device the /main.py stub does this
@@ -16,8 +16,8 @@ from compat import const
 import log
 
 # Real board: wait this long after app.run() failed before starting it again.
-APP_RESTART_MS = 10000
-WATCHDOG_FEED_MS = 1000  # the "main" loop reports alive and feeds this often
+_APP_RESTART_MS = const(10000)
+_WATCHDOG_FEED_MS = const(1000)  # the "main" loop reports alive and feeds this often (feed_watchdog's period_ms)
 # MicroPython collects only when an allocation fails, so until then every allocation lands
 # higher in a heap full of garbage and what lives on is scattered over all of it: idle in a
 # 200 KB heap, 52 KB were free in no piece above 1.6 KB. Collecting after every 4 KB
@@ -28,13 +28,13 @@ _GC_EVERY = const(4096)
 # The hardware boot() built, so a Ctrl-C (mpremote connecting interrupts main.py) that
 # lands anywhere in the event loop still leaves the charger safe.
 built = None
-# What appboot chose at this boot (bringup.adopt_appboot): the apps root, a version on trial.
+# What appboot chose at this boot (bringup.begin): the apps root, a version on trial.
 APPS = {"root": None, "trial": False}
 
 
-async def feed_watchdog(watchdog):
-    """The "main" loop of the watchdog: proves the event loop runs; the feed happens
-    only when the app's control loop reported alive too. Warns once per silence that
+async def feed_watchdog(watchdog, period_ms=_WATCHDOG_FEED_MS):
+    """The "main" loop of the watchdog, every period_ms: proves the event loop runs; the feed
+    happens only when the app's control loop reported alive too. Warns once per silence that
     lasts half the watchdog period (the reset comes at the full period)."""
     import asyncio
     last_fed = compat.ticks_ms()
@@ -48,19 +48,19 @@ async def feed_watchdog(watchdog):
         elif not warned and compat.ticks_diff(now, last_fed) >= watchdog.timeout_ms // 2:
             log.warning("watchdog: not fed for %d ms, silent: %s", compat.ticks_diff(now, last_fed), ", ".join(watchdog.silent()))
             warned = True
-        await asyncio.sleep(WATCHDOG_FEED_MS / 1000)
+        await asyncio.sleep(period_ms / 1000)
 
 
-async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_module=False):
+async def boot(path, attempts=None, sleep_ms=None, unload=False):
     """Start the charger from config.json at `path` (bringup.start: `attempts` bounds the
     fatal-error retries, None: forever), then run the app for ever on a real board, once
     elsewhere. Returns 0 when the app ended normally, 1 when it gave up. path None (main()):
     appboot's choice, config.json's path and the attempts from bringup.begin first.
-    `drop_config_module` unloads bringup and what it pulled in once the charger is started
+    `unload`: drop bringup and what it pulled in once the charger is started
     and after each crash (the script does; a test process keeps its modules)."""
     global built
     import asyncio
-    started = await _start(path, retry_ms, attempts, sleep_ms, drop_config_module)
+    started = await _start(path, attempts, sleep_ms, unload)
     if type(started) is int:  # gave up, or the setup portal ended
         return started
     cfg, hw, real = started
@@ -81,33 +81,33 @@ async def boot(path, retry_ms=None, attempts=None, sleep_ms=None, drop_config_mo
             log.exception("app: stopped", e)
             failed = True
         if failed:
-            if _crashed(hw, real, drop_config_module):
+            if _crashed(hw, real, unload):
                 return 1
         elif not real:
             return 0
         # Not fed meanwhile: with a watchdog running, a crashed app ends in a clean reset.
-        log.info("app: restarting in %d s", APP_RESTART_MS // 1000)
+        log.info("app: restarting in %d s", _APP_RESTART_MS // 1000)
         if sleep_ms is not None:
-            sleep_ms(APP_RESTART_MS)
-        await asyncio.sleep(0 if sleep_ms else APP_RESTART_MS / 1000)
+            sleep_ms(_APP_RESTART_MS)
+        await asyncio.sleep(0 if sleep_ms else _APP_RESTART_MS / 1000)
 
 
 # bringup is used only through the helpers below, never by a frame that lives for the
 # charger's life (boot(), main()): a reference left there, even a stale slot of its frame
 # (MicroPython's GC is conservative), would keep bringup's 12 KB resident.
-async def _start(path, retry_ms, attempts, sleep_ms, drop_config_module):
+async def _start(path, attempts, sleep_ms, unload):
     """What bringup.start returned; path None: bringup.begin's first (the boot line)."""
     import bringup
     try:
         if path is None:
             path, attempts = bringup.begin(APPS)
-        return await bringup.start(path, APPS, retry_ms, attempts, sleep_ms)
+        return await bringup.start(path, APPS, attempts, sleep_ms)
     finally:
-        if drop_config_module:
+        if unload:
             bringup.unload()
 
 
-def _crashed(hw, real, drop_config_module):
+def _crashed(hw, real, unload):
     """After a crash (bringup.after_crash): the safe state; True when boot gives up (a host,
     a new version on trial). Without bringup (it cannot load) the next app start opens the
     contactor anyway (evse.interlock's constructor), so the restart goes on."""
@@ -120,7 +120,7 @@ def _crashed(hw, real, drop_config_module):
         log.exception("app: stopped", e)
         return not real
     finally:
-        if drop_config_module:
+        if unload:
             sys.modules.pop("bringup", None)
 
 
@@ -130,7 +130,7 @@ def main():
     if hasattr(gc, "threshold"):  # MicroPython; CPython has no such call
         gc.threshold(_GC_EVERY)
     try:
-        code = asyncio.run(boot(None, drop_config_module=True))
+        code = asyncio.run(boot(None, unload=True))
     except KeyboardInterrupt:
         import bringup
         bringup.stopped(built if built is not None else bringup.built)

@@ -1,6 +1,6 @@
 # The setup button of a board file's "portal" section: a long press restarts the charger
 # into the setup portal. The watch runs for the charger's life, so only the poll loop lives
-# here; the press itself (marker, safe state, restart) is bringup.setup_requested().
+# here; the press itself (marker, safe state, restart) is netboot.setup_requested().
 import compat
 
 POLL_MS = 100  # how often the setup button is read
@@ -19,8 +19,8 @@ async def watch(bp, path, hw):
         if pin.value() == active:
             since = now if since is None else since
             if compat.ticks_diff(now, since) >= hold_ms:
-                import bringup
-                bringup.setup_requested(path, hw, hold_ms)
+                import netboot
+                netboot.setup_requested(path, hw, hold_ms)
                 return
         else:
             since = None

@@ -1,4 +1,4 @@
-# main.py's real-board start-up (the steps in bringup.py) against the fake `network`, `ntptime` and `machine`
+# main.py's real-board start-up (the steps in netboot.py, which bringup.py loads for a real board) against the fake `network`, `ntptime` and `machine`
 # modules (host_tests/fakes): WiFi join with a bounded wait, NTP, and the watchdog
 # that is fed only while both the main loop and the app's control loop run.
 import asyncio
@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-import bringup
 import compat
 import log
 import main
+import netboot
 from hal import Hardware
 
 FAKES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakes")
@@ -26,7 +26,7 @@ def fakes(monkeypatch):
     ntptime.reset_fakes()
     buf = io.StringIO()
     monkeypatch.setattr(log, "out", buf)
-    monkeypatch.setattr(bringup, "WIFI_POLL_MS", 5)
+    monkeypatch.setattr(netboot, "WIFI_POLL_MS", 5)
     yield network, ntptime, machine, buf
     log.set_level("info")
 
@@ -43,7 +43,7 @@ def test_wifi_joins_and_keeps_its_supervisor(fakes):
     hw = Hardware([])
 
     async def go():
-        ok = await bringup.start_wifi(cfg(), hw)
+        ok = await netboot.start_wifi(cfg(), hw)
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         return ok, len(tasks)
 
@@ -57,10 +57,10 @@ def test_wifi_joins_and_keeps_its_supervisor(fakes):
 def test_wifi_wrong_password_gives_up_the_boot_wait_with_the_status(fakes, monkeypatch):
     network, _, _, buf = fakes
     network.access_points["garage"] = "another-password"
-    monkeypatch.setattr(bringup, "WIFI_CONNECT_MS", 200)
+    monkeypatch.setattr(netboot, "WIFI_CONNECT_MS", 200)
     hw = Hardware([])
     t0 = compat.ticks_ms()
-    assert asyncio.run(bringup.start_wifi(cfg(), hw)) is False
+    assert asyncio.run(netboot.start_wifi(cfg(), hw)) is False
     assert compat.ticks_diff(compat.ticks_ms(), t0) < 5000
     text = buf.getvalue()
     assert "[warning] wifi: not connected after 0 s (status 202); retrying in the background" in text
@@ -69,25 +69,24 @@ def test_wifi_wrong_password_gives_up_the_boot_wait_with_the_status(fakes, monke
 
 def test_ntp_sets_the_clock_or_says_it_will_use_boot_notification(fakes, monkeypatch):
     _, ntptime, _, buf = fakes
-    assert bringup.start_ntp(cfg(ntp_host="ntp.example.net")) is not None
+    assert netboot.start_ntp(cfg(ntp_host="ntp.example.net")) is not None
     assert ntptime.host == "ntp.example.net" and ntptime.synced == 1
     assert "[info] ntp: clock set, unix time" in buf.getvalue()
     ntptime.fail_next = 100
     monkeypatch.setattr(compat, "sleep_ms", lambda ms: None)
-    assert bringup.start_ntp(cfg()) is None
+    assert netboot.start_ntp(cfg()) is None
     assert "[warning] ntp: no answer; the clock is set from BootNotification instead" in buf.getvalue()
 
 
 def test_watchdog_is_fed_only_while_the_control_loop_reports(fakes, monkeypatch):
     _, _, machine, buf = fakes
-    monkeypatch.setattr(main, "WATCHDOG_FEED_MS", 5)
-    monkeypatch.setattr(bringup, "WATCHDOG_MS", 400)  # warn after 200 ms of silence
+    monkeypatch.setattr(netboot, "WATCHDOG_MS", 400)  # warn after 200 ms of silence
     hw = Hardware([])
-    wd = bringup.start_watchdog(hw, bringup.WATCHDOG_MS)
+    wd = netboot.start_watchdog(hw, netboot.WATCHDOG_MS)
     assert hw.watchdog is wd and wd.wdt.timeout == 400
 
     async def run(control_alive, n=20):
-        task = asyncio.create_task(main.feed_watchdog(wd))
+        task = asyncio.create_task(main.feed_watchdog(wd, 5))  # fed every 5 ms
         for _ in range(n):
             if control_alive:
                 wd.alive("control")
@@ -143,8 +142,8 @@ def test_esp32_boot_order_wifi_ntp_watchdog_then_app(fakes, tmp_path, monkeypatc
     path = _esp32_config(tmp_path)
 
     async def go():
-        # the app "ends" at once; on a real board boot then restarts it: stop after one round
-        monkeypatch.setattr(main, "APP_RESTART_MS", 10)
+        # the app "ends" at once; on a real board boot then restarts it (main._APP_RESTART_MS
+        # later): the task is cancelled in that wait, after one round
         task = asyncio.create_task(main.boot(path, attempts=1))
         for _ in range(200):
             await asyncio.sleep(0.005)

@@ -1,4 +1,4 @@
-# When main.py's boot goes to the setup portal and when it does not (bringup.setup_check,
+# When main.py's boot goes to the setup portal and when it does not (netboot.setup_check,
 # the WiFi wait, the setup button), and the board file's "portal" section rules.
 import asyncio
 import json
@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-import bringup
 import main
+import netboot
 import setupbutton
 from hal import board as hb
 
@@ -41,28 +41,28 @@ def folder(tmp_path, boards=("esp32-devkitc",), cfg=None):
 
 
 def test_missing_config_next_to_one_real_board_file_means_setup(tmp_path, fakes):
-    reason, board, hw = bringup.setup_check(folder(tmp_path))
+    reason, board, hw = netboot.setup_check(folder(tmp_path))
     assert reason == "no config.json" and board["name"] == "esp32-devkitc" and len(hw.connectors) == 1
 
 
 def test_config_without_wifi_means_setup_on_a_real_board(tmp_path, fakes):
     cfg = dict(GOOD)
     del cfg["wifi"]
-    reason, board, _ = bringup.setup_check(folder(tmp_path, cfg=cfg))
+    reason, board, _ = netboot.setup_check(folder(tmp_path, cfg=cfg))
     assert reason == "config.json has no WiFi credentials"
 
 
 def test_a_good_config_or_a_sim_board_boots_normally(tmp_path, fakes):
-    assert bringup.setup_check(folder(tmp_path, cfg=GOOD)) is None
+    assert netboot.setup_check(folder(tmp_path, cfg=GOOD)) is None
     sim = {"csms_url": "ws://127.0.0.1:9000/ocpp", "charge_point_id": "CP1", "board": "sim"}
     d = tmp_path / "s"
     d.mkdir()
-    assert bringup.setup_check(folder(d, ("sim",), cfg=sim)) is None
+    assert netboot.setup_check(folder(d, ("sim",), cfg=sim)) is None
 
 
 def test_missing_config_on_a_host_without_a_real_board_stays_a_fatal_error(tmp_path, fakes):
     path = folder(tmp_path, ("sim",))
-    assert bringup.setup_check(path) is None
+    assert netboot.setup_check(path) is None
     assert asyncio.run(main.boot(path, attempts=1)) == 1
 
 
@@ -70,16 +70,16 @@ def test_a_broken_config_is_not_overwritten_by_setup_mode(tmp_path, fakes):
     path = folder(tmp_path)
     with open(path, "w") as f:
         f.write("{not json")
-    assert bringup.setup_check(path) is None  # the Fatal path names the problem instead
+    assert netboot.setup_check(path) is None  # the Fatal path names the problem instead
 
 
 def test_setup_button_marker_means_setup_once(tmp_path, fakes):
     path = folder(tmp_path, cfg=GOOD)
     with open(str(tmp_path / "setup.request"), "w") as f:
         f.write("1")
-    reason, _, _ = bringup.setup_check(path)
+    reason, _, _ = netboot.setup_check(path)
     assert reason == "setup button held"
-    assert bringup.setup_check(path) is None  # the marker is used up
+    assert netboot.setup_check(path) is None  # the marker is used up
 
 
 def test_long_press_of_the_setup_button_restarts_into_setup(tmp_path, fakes, monkeypatch):
@@ -105,17 +105,17 @@ def test_long_press_of_the_setup_button_restarts_into_setup(tmp_path, fakes, mon
 
 def test_wifi_never_up_within_the_setup_time_goes_to_the_portal(tmp_path, fakes, monkeypatch):
     _, network = fakes
-    monkeypatch.setattr(bringup, "WIFI_CONNECT_MS", 50)
-    monkeypatch.setattr(bringup, "WIFI_SETUP_AFTER_MS", 300)
-    monkeypatch.setattr(bringup, "WIFI_POLL_MS", 10)
-    monkeypatch.setattr(bringup, "boot_ms", bringup.compat.ticks_ms())
+    monkeypatch.setattr(netboot, "WIFI_CONNECT_MS", 50)
+    monkeypatch.setattr(netboot, "WIFI_SETUP_AFTER_MS", 300)
+    monkeypatch.setattr(netboot, "WIFI_POLL_MS", 10)
+    monkeypatch.setattr(netboot, "boot_ms", netboot.compat.ticks_ms())
     called = {}
 
     async def fake_setup(path, reason, board, hw, wifi_failed=False):
         called.update(reason=reason, wifi_failed=wifi_failed, safe=not hw.connectors[0].relay.closed,
                       station_retrying=not hw.wifi_task.done())
         return 0
-    monkeypatch.setattr(bringup, "setup_mode", fake_setup)
+    monkeypatch.setattr(netboot, "setup_mode", fake_setup)
     path = folder(tmp_path, cfg=GOOD)  # the AP "garage" is not in range
     assert asyncio.run(main.boot(path, attempts=1)) == 0
     assert called == {"reason": "WiFi 'garage' not joined within 0 s of boot", "wifi_failed": True, "safe": True,
@@ -133,9 +133,9 @@ def test_setup_mode_stops_the_station_retries_and_restarts_after_saving(tmp_path
     monkeypatch.setattr(portal, "run", fake_run)
 
     async def go():
-        reason, board, hw = bringup.setup_check(folder(tmp_path))
+        reason, board, hw = netboot.setup_check(folder(tmp_path))
         hw.wifi_task = asyncio.create_task(asyncio.sleep(60))
-        await bringup.setup_mode(str(tmp_path / "config.json"), reason, board, hw, True)
+        await netboot.setup_mode(str(tmp_path / "config.json"), reason, board, hw, True)
         await asyncio.sleep(0)
         return hw.wifi_task.cancelled()
     assert asyncio.run(go())

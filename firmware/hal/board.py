@@ -17,6 +17,7 @@ _BUTTON_HOLD_MS = const(5000)  # default long press that starts the setup portal
 _TYPE_NAMES = const(("an integer", "a string", "an object", "a list", "a number", "true/false"))
 _NOTES_KEY = const("notes")  # for people reading the file: dropped after the check
 _PORTAL_KEYS = const(("password", "open", "button_pin", "button_active", "button_hold_ms", "status_page"))
+_BUTTON_PIN = const("button_pin")  # a const(): the literal would be an interned name (a sim board has no button)
 
 
 class BoardError(ValueError):
@@ -78,12 +79,12 @@ def _check_portal(c, b):
         c.fail("portal.open is true but portal.password is set: choose one")
     c.get(p, "status_page", "portal", (bool,), required=False)
     if c.kind != "sim":
-        c.pin(p, "button_pin", "portal", required=False)
+        c.pin(p, _BUTTON_PIN, "portal", required=False)
     fa = c.get(p, "button_active", "portal", (int,), required=False, default=0)
     if fa not in (0, 1):
         c.fail("portal.button_active must be 0 or 1, got %r" % (fa,))
     c.number(p, "button_hold_ms", "portal", _BUTTON_HOLD_MS_RANGE, required=False)
-    if p.get("button_pin") is not None and p.get("button_hold_ms") is None:
+    if p.get(_BUTTON_PIN) is not None and p.get("button_hold_ms") is None:
         b["portal"] = p = dict(p)  # the caller's dict stays as it was
         p["button_hold_ms"] = _BUTTON_HOLD_MS
 

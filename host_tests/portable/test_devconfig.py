@@ -143,7 +143,7 @@ def test_security_profiles_that_are_complete_pass():
 
 def test_warnings_for_non_hex_and_unused_key():
     seen = []
-    devconfig.validate(good(security_profile=0, authorization_key="not-hex-but-long-enough"), warn=seen.append)
+    devconfig.validate(good(security_profile=0, authorization_key="not-hex-but-long-enough"), warning=seen.append)
     assert len(seen) == 2
     assert "not hexadecimal" in seen[0] and "does not use it" in seen[1]
     for m in seen:

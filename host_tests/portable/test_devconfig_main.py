@@ -73,9 +73,17 @@ class FakeRelay:
 
 
 def test_config_path_argv_then_env_then_device_default():
-    assert bringup.config_path(["main.py", "/x/c.json"], lambda k: "/env.json") == "/x/c.json"
-    assert bringup.config_path(["main.py"], lambda k: "/env.json" if k == "OCPP_CONFIG" else None) == "/env.json"
-    assert bringup.config_path([], lambda k: None) == "/config.json"  # bringup._DEVICE_CONFIG
+    appboot = sys.modules.pop("appboot", None)  # begin() would take (and drop) another test's choice
+    buf = _capture()  # begin() logs the boot line
+    try:
+        assert bringup.begin({}, ["main.py", "/x/c.json"], lambda k: "/env.json")[0] == "/x/c.json"
+        assert bringup.begin({}, ["main.py"], lambda k: "/env.json" if k == "OCPP_CONFIG" else None)[0] == "/env.json"
+        assert bringup.begin({}, [], lambda k: None)[0] == "/config.json"  # bringup._DEVICE_CONFIG
+    finally:
+        _restore()
+        if appboot is not None:
+            sys.modules["appboot"] = appboot
+    assert "config /x/c.json" in buf.getvalue()
     # Only a device-style start waits and retries after a fatal error; a host run exits.
     assert not bringup.on_device("/tmp/c.json")
 
@@ -214,10 +222,10 @@ def test_boot_records_the_hardware_for_the_ctrl_c_handler():
 
 
 def test_the_boot_steps_are_unloaded_before_the_app_runs_and_after_a_crash():
-    # What the device script does (drop_config_module): bringup, the config validation and
+    # What the device script does (unload=True): bringup, the config validation and
     # the board file rules leave sys.modules before the app starts; after a crash bringup
     # comes back for the safe state only and leaves again.
-    names = ("bringup", "devconfig", "hal.board")
+    names = ("bringup", "netboot", "devconfig", "hal.board")  # netboot: loaded by another test, dropped too
     saved = dict((n, sys.modules[n]) for n in names if n in sys.modules)
     import hal
     hal_board = getattr(hal, "board", None)
@@ -232,7 +240,7 @@ def test_the_boot_steps_are_unloaded_before_the_app_runs_and_after_a_crash():
     sys.modules["app"] = Recording()
     buf = _capture()
     try:
-        rc = asyncio.run(main.boot(path, attempts=1, sleep_ms=lambda ms: None, drop_config_module=True))
+        rc = asyncio.run(main.boot(path, attempts=1, sleep_ms=lambda ms: None, unload=True))
         after = [n for n in names if n in sys.modules]
     finally:
         _restore()

@@ -170,6 +170,8 @@ def test_a_crashing_trial_version_resets_the_board_instead_of_restarting_in_plac
     calls = []
 
     class HW:
+        connectors = ()  # after_crash holds them safe first
+
         def reset(self, kind):
             calls.append(kind)
     saved = dict(main.APPS)
@@ -177,12 +179,12 @@ def test_a_crashing_trial_version_resets_the_board_instead_of_restarting_in_plac
     try:
         appboot.selected = {"run": "app2", "prev": "app1", "trial": 1, "boots": 1}
         appboot.root = "/apps"
-        bringup.adopt_appboot(main.APPS)            # takes the choice and drops the module
+        bringup.begin(main.APPS)            # takes the choice and drops the module
         assert "appboot" not in sys.modules and main.APPS == {"root": "/apps", "trial": True}
-        assert bringup.trial_failed(True, HW(), main.APPS) is True and calls == ["Hard"]
-        assert bringup.trial_failed(False, HW(), main.APPS) is True and calls == ["Hard"]   # a host: the run ends
+        assert bringup.after_crash(HW(), True, main.APPS) is True and calls == ["Hard"]
+        assert bringup.after_crash(HW(), False, main.APPS) is True and calls == ["Hard"]   # a host: the run ends
         main.APPS["trial"] = False
-        assert bringup.trial_failed(True, HW(), main.APPS) is False
+        assert bringup.after_crash(HW(), True, main.APPS) is False
     finally:
         main.APPS.update(saved)
         appboot.selected = saved_selected
