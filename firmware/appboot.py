@@ -18,7 +18,7 @@ root = None               # the apps root of this boot
 
 
 def config_arg():
-    """config.json as bringup.config_path() finds it: argv[1], $OCPP_CONFIG, /config.json."""
+    """config.json as bringup.begin() finds it: argv[1], $OCPP_CONFIG, /config.json."""
     if len(sys.argv) > 1:
         return sys.argv[1]
     getenv = getattr(os, "getenv", None)

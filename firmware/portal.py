@@ -1,6 +1,6 @@
 # Setup mode: a WiFi access point with a captive DNS and one HTTP page that writes
 # config.json (checked by devconfig, written atomically by store), then asks for a reboot.
-# Loaded only in setup mode (bringup.setup_mode); holds the contactor open meanwhile. No OCPP here.
+# Loaded only in setup mode (netboot.setup_mode); holds the contactor open meanwhile. No OCPP here.
 from compat import const
 import asyncio
 import os

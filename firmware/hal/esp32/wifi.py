@@ -67,7 +67,7 @@ class WifiStation:
                 "last_status": self.last_status, "backoff_ms": self.backoff_ms}
 
     async def run(self):
-        """Supervise forever (readers poll state: bringup, the status page)."""
+        """Supervise forever (readers poll state: netboot, the status page)."""
         import asyncio
         while True:
             self.step(compat.ticks_ms())
