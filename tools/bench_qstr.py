@@ -141,6 +141,8 @@ def main():
         below = cap - sizes[-1]
         print("%d names fewer (%d or less) would not need the last pool of %d entries (~%d KB here, ~%d KB on the ESP32)"
               % (len(names) - below, below, sizes[-1], sizes[-1] * 14 // 1024, sizes[-1] * 7 // 1024))
+        print("%d names more (%d or more) would need a new pool of %d entries (~%d KB here, ~%d KB on the ESP32): the margin"
+              % (cap - len(names) + 1, cap + 1, sizes[-1] * 2, sizes[-1] * 2 * 14 // 1024, sizes[-1] * 2 * 7 // 1024))
         paths = [n for n in names if n.endswith(".mpy")]
         print("module file names (__file__, one qstr per module loaded): %d" % len(paths))
         print("names each module added (charged to the first loaded module that holds them):")
