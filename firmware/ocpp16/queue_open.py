@@ -229,14 +229,9 @@ def seal(self, silent=False):
                     pos += size
                 self.fs.sync(f)
             finally:
-                try:
-                    f.close()
-                except OSError:
-                    pass
+                _close(f)
         except OSError as e:
-            self._tail_bad = True
-            seg = self._segs[-1]
-            seg[1] = max(0, self.fs.size(self._path(seg[0])))
+            _torn_tail(self)
             if not silent:
                 raise
             import log
@@ -263,14 +258,9 @@ def resolve_tx(self, tx_ref, tx_id):
             f.write(rec)
             self.fs.sync(f)
         finally:
-            try:
-                f.close()
-            except OSError:
-                pass
+            _close(f)
     except OSError:
-        self._tail_bad = True
-        seg = self._segs[-1]
-        seg[1] = max(0, self.fs.size(self._path(seg[0])))
+        _torn_tail(self)
         raise
     seg[1] += len(rec)
     self._map[tx_ref] = tx_id
@@ -279,6 +269,23 @@ def resolve_tx(self, tx_ref, tx_id):
         import log
         log.warning("tx map full: forgetting transaction ref %d", oldest)
         del self._map[oldest]
+
+
+def _torn_tail(self):
+    """A write to the newest segment failed (seal, resolve_tx): whatever landed may be torn,
+    so never append after it; its size is what is on flash."""
+    self._tail_bad = True
+    seg = self._segs[-1]
+    seg[1] = max(0, self.fs.size(self._path(seg[0])))
+
+
+def _close(f):
+    """Close a segment file written once (seal, resolve_tx, compact); after a failed write or
+    sync its close may fail too (the caller handles that failure: the tail is torn)."""
+    try:
+        f.close()
+    except OSError:
+        pass
 
 
 def compact(self, start=False):
@@ -302,10 +309,7 @@ def compact(self, start=False):
                 f.write(out)
             self.fs.sync(f)
         finally:
-            try:
-                f.close()
-            except OSError:
-                pass
+            _close(f)
         self._segs[-1][1] = len(out)
     while len(self._segs) > 1 and self._segs[0][2] <= self._acked:
         path = self._path(self._segs[0][0])
