@@ -188,12 +188,15 @@ async def start(path, choice, attempts=None, sleep_ms=None):
     import asyncio
     import devconfig
     # Setup mode (no config / no WiFi / setup button) is due only on the device or with a real
-    # board: netboot.setup_check decides, unless config.json names a sim board on a host.
-    try:
-        sim = load_board(path, devconfig.read(path)["board"]).get("kind") not in devconfig.NETWORKED_KINDS
-    except Exception:  # no config.json, a broken one, no board name, no board file
-        sim = False
-    if not sim or on_device(path):
+    # board: netboot.setup_check decides, unless config.json names a sim board on a host (read
+    # here only on a host: on the device setup_check reads config.json and the board file itself).
+    due = on_device(path)
+    if not due:
+        try:
+            due = load_board(path, devconfig.read(path)["board"]).get("kind") in devconfig.NETWORKED_KINDS
+        except Exception:  # no config.json, a broken one, no board name, no board file
+            due = True
+    if due:
         import netboot
         code = await netboot.setup(path)
         if code is not None:  # the setup portal ran
